@@ -1,0 +1,1 @@
+"""Track fusion service: ingest, tracker core, rules, publishing."""

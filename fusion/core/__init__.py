@@ -1,0 +1,1 @@
+"""Pure numeric tracker core: arrays in, arrays out; no I/O, clock or asyncio."""

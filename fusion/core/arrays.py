@@ -1,0 +1,122 @@
+"""Array records crossing the tracker core boundary.
+
+Axis letters: N tracks, M measurements, d state size, m measurement size.
+Local frame metres (east, north, up) and m/s; times Unix seconds.
+Identity keys: ``mmsi`` int64 with 0 = none; ``icao24`` int64 with -1 = none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+Domain = Literal["surface", "air"]
+NO_MMSI = 0
+NO_ICAO = -1
+
+# Sensor kinds, as small ints so that they fit in arrays and bitmasks.
+SENSOR_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth")
+SENSOR_BIT: dict[str, int] = {k: 1 << i for i, k in enumerate(SENSOR_KINDS)}
+
+# Track status codes in TrackView.status.
+TENTATIVE, CONFIRMED, COASTING = 0, 1, 2
+STATUS_NAMES: tuple[str, ...] = ("tentative", "confirmed", "coasting")
+
+
+@dataclass(frozen=True)
+class MeasBatch:
+    """Measurements of one sensor scan or one decoded payload, already in the local frame.
+
+    t:        (M,) measurement times, s (a radar scan has one time for all rows)
+    z:        (M, 4) east, north [m], v_east, v_north [m/s]; velocity NaN where absent
+    R:        (M, 4, 4) measurement covariance; velocity block ignored where has_vel is False
+    has_vel:  (M,) bool, True where z carries a velocity measurement
+    alt_m:    (M,) altitude above MSL, NaN where none (surface, or no altitude reported)
+    sigma_alt_m: (M,) altitude standard deviation, NaN where alt_m is NaN
+    mmsi:     (M,) int64, NO_MMSI where none
+    icao24:   (M,) int64, NO_ICAO where none
+    sensor_kind: one of SENSOR_KINDS (all rows share it)
+    sensor_id: source/site name from the topic
+    domain:   which track pool these measurements feed
+    """
+
+    t: FloatArray
+    z: FloatArray
+    R: FloatArray
+    has_vel: BoolArray
+    alt_m: FloatArray
+    sigma_alt_m: FloatArray
+    mmsi: IntArray
+    icao24: IntArray
+    sensor_kind: str
+    sensor_id: str
+    domain: Domain
+
+    def __post_init__(self) -> None:
+        M = self.t.shape[0] if self.t.ndim == 1 else -1
+        checks = {
+            "t": (self.t, (M,)),
+            "z": (self.z, (M, 4)),
+            "R": (self.R, (M, 4, 4)),
+            "has_vel": (self.has_vel, (M,)),
+            "alt_m": (self.alt_m, (M,)),
+            "sigma_alt_m": (self.sigma_alt_m, (M,)),
+            "mmsi": (self.mmsi, (M,)),
+            "icao24": (self.icao24, (M,)),
+        }
+        for name, (arr, shape) in checks.items():
+            if arr.shape != shape:
+                raise ValueError(f"MeasBatch.{name} must be {shape}, got {arr.shape}")
+        if self.sensor_kind not in SENSOR_BIT:
+            raise ValueError(f"MeasBatch.sensor_kind must be one of {SENSOR_KINDS}, got {self.sensor_kind!r}")
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """Read-only snapshot of one track pool at time ``t`` (states predicted to t).
+
+    track_id:    (N,) int64, stable for the life of the track
+    status:      (N,) int8, TENTATIVE / CONFIRMED / COASTING
+    x:           (N, 4) east, north [m], v_east, v_north [m/s] in the local frame
+    P:           (N, 4, 4) covariance of x
+    alt_m:       (N,) altitude, NaN for surface tracks or when unknown
+    vrate_mps:   (N,) vertical rate, NaN when unknown
+    mmsi:        (N,) int64 current MMSI identity, NO_MMSI where none
+    icao24:      (N,) int64 current ICAO identity, NO_ICAO where none
+    first_t:     (N,) time of the track's first measurement
+    last_t:      (N,) time of the track's last update (any sensor)
+    last_ais_t:  (N,) time of the last cooperative (AIS/ADS-B) update, NaN if never
+    last_noncoop_t: (N,) time of the last radar/OTH update, NaN if never
+    sources:     (N,) int64 bitmask of SENSOR_BIT kinds that ever updated the track
+    spoof_suspect: (N,) bool, a cooperative report with this identity was kinematically impossible
+    """
+
+    t: float
+    domain: Domain
+    track_id: IntArray
+    status: NDArray[np.int8]
+    x: FloatArray
+    P: FloatArray
+    alt_m: FloatArray
+    vrate_mps: FloatArray
+    mmsi: IntArray
+    icao24: IntArray
+    first_t: FloatArray
+    last_t: FloatArray
+    last_ais_t: FloatArray
+    last_noncoop_t: FloatArray
+    sources: IntArray
+    spoof_suspect: BoolArray
+
+    def __len__(self) -> int:
+        return int(self.track_id.shape[0])

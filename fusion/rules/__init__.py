@@ -1,0 +1,1 @@
+"""Pure rule evaluation: zones and behaviours over track arrays."""

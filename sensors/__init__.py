@@ -1,0 +1,1 @@
+"""Sensor message codecs and measurement models, shared by the simulator and the fusion service."""
