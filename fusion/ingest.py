@@ -1,0 +1,174 @@
+"""Ingest: wire bytes -> decoded reports -> local-frame measurement batches, in time order.
+
+Pure: no I/O, no asyncio, no clock of its own. The caller passes each message's receive
+time and asks for the batches that are due at a given time; live, replay and offline
+runs differ only in who supplies those times.
+
+Ordering: batches wait in a re-order buffer for ``reorder_window_s`` after their own
+measurement time before they are released, so that arrivals up to that much out of
+order reach the tracker in time order. Later arrivals are released at once and left to
+the tracker's out-of-sequence handling (which counts and drops what is beyond its lag).
+
+Rejections: every DecodeError is counted per feed and field, and the most recent ones
+are kept (bounded) for the rejects topic. Exact duplicate payloads on the same topic
+within ``duplicate_window_s`` are rejected as replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+from collections import Counter, OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fusion.core.arrays import MeasBatch
+from fusion.core.frame import LocalFrame
+from sensors.adsb import AdsbDecoder
+from sensors.ais import AisDecoder
+from sensors.errors import DecodeError
+from sensors.limits import MAX_PAYLOAD_BYTES
+from sensors.measurement import MeasurementNoise, reports_to_batches
+from sensors.oth import OthDecoder
+from sensors.radar import RadarDecoder
+from sensors.reports import AisStatic, Report
+
+TOPIC_ROOT = "jisf/v1"
+FEED_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth")
+RECENT_REJECTS = 20  # per feed, for the rejects topic summary
+
+
+def parse_feed_topic(topic: str) -> tuple[str, str]:
+    """``jisf/v1/feeds/{kind}/{source}`` -> (kind, source); DecodeError naming the topic otherwise."""
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:3]) != f"{TOPIC_ROOT}/feeds" or parts[3] not in FEED_KINDS or not parts[4]:
+        raise DecodeError("ingest", "topic", topic, f"expected {TOPIC_ROOT}/feeds/{{{'|'.join(FEED_KINDS)}}}/{{source}}")
+    return parts[3], parts[4]
+
+
+@dataclass
+class RejectLog:
+    """Counts of accepted and rejected input per feed, with a bounded tail of recent reasons."""
+
+    accepted_messages: Counter[str] = field(default_factory=Counter)
+    accepted_reports: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (feed, field) -> count
+    recent: dict[str, deque[str]] = field(default_factory=dict)
+
+    def reject(self, feed: str, err: DecodeError) -> None:
+        """Count one rejection under its feed and field and remember its reason."""
+        self.rejected[(feed, err.field)] += 1
+        self.recent.setdefault(feed, deque(maxlen=RECENT_REJECTS)).append(str(err))
+
+    def total_rejected(self, feed: str | None = None) -> int:
+        """Rejections for one feed, or for all feeds."""
+        return sum(n for (f, _), n in self.rejected.items() if feed is None or f == feed)
+
+    def summary(self, feed: str) -> dict[str, object]:
+        """Rejects summary for ``jisf/v1/rejects/{feed}``: counts by field and the latest reasons."""
+        by_field = {fld: n for (f, fld), n in sorted(self.rejected.items()) if f == feed}
+        return {
+            "feed": feed,
+            "rejected": sum(by_field.values()),
+            "by_field": by_field,
+            "accepted_messages": self.accepted_messages[feed],
+            "recent": list(self.recent.get(feed, ())),
+        }
+
+
+class Ingest:
+    """Decode, validate and convert feed messages; release measurement batches in time order."""
+
+    def __init__(
+        self,
+        frame: LocalFrame,
+        *,
+        noise: MeasurementNoise | None = None,
+        reorder_window_s: float = 2.0,
+        duplicate_window_s: float = 600.0,
+        max_duplicate_keys: int = 200_000,
+    ) -> None:
+        if reorder_window_s < 0:
+            raise ValueError(f"reorder_window_s must be >= 0, got {reorder_window_s}")
+        self.frame = frame
+        self.noise = noise if noise is not None else MeasurementNoise()
+        self.reorder_window_s = reorder_window_s
+        self.duplicate_window_s = duplicate_window_s
+        self.max_duplicate_keys = max_duplicate_keys
+        self.decoders = {
+            "ais": AisDecoder(),
+            "adsb": AdsbDecoder(),
+            "radar": RadarDecoder(),
+            "oth": OthDecoder(),
+        }
+        self.log = RejectLog()
+        self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
+        self.max_statics = 100_000
+        self._seen: OrderedDict[bytes, float] = OrderedDict()  # payload digest -> receive time
+        self._heap: list[tuple[float, int, MeasBatch]] = []
+        self._order = itertools.count()
+
+    def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
+        """Decode one message received at ``recv_t``; returns the number of reports accepted.
+
+        Never raises for bad input: everything rejected is counted in ``self.log``.
+        """
+        try:
+            kind, source = parse_feed_topic(topic)
+        except DecodeError as err:
+            self.log.reject("unknown", err)
+            return 0
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            self.log.reject(kind, DecodeError(f"{kind}/{source}", "payload", f"{len(payload)} bytes", f"exceeds the {MAX_PAYLOAD_BYTES}-byte limit"))
+            return 0
+        if self._is_duplicate(topic, payload, recv_t):
+            self.log.reject(kind, DecodeError(f"{kind}/{source}", "payload", payload[:40], f"duplicate of a message received within {self.duplicate_window_s:g} s"))
+            return 0
+        reports, errors = self.decoders[kind].decode(payload, source, recv_t)
+        for err in errors:
+            self.log.reject(kind, err)
+        if not reports:
+            return 0
+        self.log.accepted_messages[kind] += 1
+        self.log.accepted_reports[kind] += len(reports)
+        self._keep_statics(reports)
+        for batch in reports_to_batches(reports, self.frame, self.noise):
+            if len(batch):
+                heapq.heappush(self._heap, (float(batch.t.max()), next(self._order), batch))
+        return len(reports)
+
+    def due(self, now: float) -> list[MeasBatch]:
+        """Batches whose measurement time is at least ``reorder_window_s`` before ``now``, oldest first."""
+        cutoff = now - self.reorder_window_s
+        out: list[MeasBatch] = []
+        while self._heap and self._heap[0][0] <= cutoff:
+            out.append(heapq.heappop(self._heap)[2])
+        return out
+
+    @property
+    def latest_buffered_t(self) -> float | None:
+        """Newest measurement time waiting in the re-order buffer, None when empty."""
+        return max((item[0] for item in self._heap), default=None)
+
+    @property
+    def buffered(self) -> int:
+        """Batches waiting in the re-order buffer."""
+        return len(self._heap)
+
+    def _is_duplicate(self, topic: str, payload: bytes, recv_t: float) -> bool:
+        key = hashlib.blake2b(payload, digest_size=16, key=topic.encode()[:64]).digest()
+        while self._seen and (len(self._seen) >= self.max_duplicate_keys or next(iter(self._seen.values())) < recv_t - self.duplicate_window_s):
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return True
+        self._seen[key] = recv_t
+        return False
+
+    def _keep_statics(self, reports: Sequence[Report]) -> None:
+        for r in reports:
+            if isinstance(r, AisStatic):
+                self.statics[r.mmsi] = r
+                self.statics.move_to_end(r.mmsi)
+                if len(self.statics) > self.max_statics:
+                    self.statics.popitem(last=False)

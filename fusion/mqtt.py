@@ -1,0 +1,255 @@
+"""The one module that talks to aiomqtt (2.5.x): connections, reconnects, publishing.
+
+Everything MQTT-specific lives here so that the rest of the project sees three plain
+ideas: a ``BrokerAddress``, a ``Link`` that keeps a connection up (reconnecting with
+capped, jittered backoff, resubscribing) while moving messages between the broker and
+asyncio queues, and ``OutMessage`` records to publish.
+
+Pitfalls handled (see MQTT-FACTS.md): aiomqtt neither reconnects nor bounds its incoming
+queue, so the reader only timestamps and hands each message to a callback that applies
+our own counted overload policy; QoS 1 publishes are kept ~100 in flight instead of one
+awaited round trip at a time; TCP_NODELAY is set on the client socket; a publish that
+fails during an outage is retried after the reconnect instead of being lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from fusion.publish import OutMessage
+
+log = logging.getLogger("jisf.mqtt")
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where and how to connect: ``mqtt://user:pass@host:port`` or ``mqtts://...`` for TLS."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None  # CA bundle for mqtts; system default when None
+
+    @classmethod
+    def parse(cls, url: str, *, username: str | None = None, password: str | None = None, ca_file: str | None = None) -> BrokerAddress:
+        """Parse a broker URL; explicit credentials override those in the URL."""
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"broker URL scheme must be mqtt:// or mqtts://, got {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"broker URL has no host: {url!r}")
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            username=username if username is not None else (unquote(parts.username) if parts.username else None),
+            password=password if password is not None else (unquote(parts.password) if parts.password else None),
+            ca_file=ca_file,
+        )
+
+    def url(self) -> str:
+        """URL without credentials, for logs."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def _client(addr: BrokerAddress, *, client_id: str | None, will: OutMessage | None, clean_session: bool, timeout: float = 10.0) -> aiomqtt.Client:
+    tls_context = ssl.create_default_context(cafile=addr.ca_file) if addr.tls else None
+    return aiomqtt.Client(
+        addr.host,
+        addr.port,
+        username=addr.username,
+        password=addr.password,
+        identifier=client_id,
+        clean_session=clean_session,
+        will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain) if will else None,
+        tls_context=tls_context,
+        timeout=timeout,
+        max_concurrent_outgoing_calls=1000,
+        socket_options=NODELAY,
+    )
+
+
+@dataclass
+class LinkStats:
+    """Connection health, for the status topic."""
+
+    connects: int = 0
+    disconnects: int = 0
+    received: int = 0
+    published: int = 0
+    connected: bool = False
+    last_error: str = ""
+
+
+@dataclass
+class Link:
+    """A self-healing connection: subscribe, hand inbound messages to ``on_message``, drain ``outbox``.
+
+    ``on_message(topic, payload, qos, retain)`` must be quick (timestamp and enqueue). ``on_connect()`` returns messages to publish first after every (re)connect,
+    e.g. the retained status. The loop ends when ``stop`` is set, after flushing the
+    outbox for at most ``flush_timeout_s``.
+    """
+
+    addr: BrokerAddress
+    client_id: str | None
+    subscriptions: tuple[tuple[str, int], ...] = ()
+    on_message: Callable[[str, bytes, int, bool], None] | None = None
+    on_connect: Callable[[], Iterable[OutMessage]] | None = None
+    will: OutMessage | None = None
+    clean_session: bool = True
+    max_in_flight: int = 100
+    backoff_s: tuple[float, float] = (0.05, 5.0)
+    flush_timeout_s: float = 5.0
+    outbox: asyncio.Queue[OutMessage] = field(default_factory=lambda: asyncio.Queue(maxsize=100_000))
+    stats: LinkStats = field(default_factory=LinkStats)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _unsent: list[OutMessage] = field(default_factory=list)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the connection up until ``stop`` is set; reconnect with capped jittered backoff."""
+        delay = self.backoff_s[0]
+        while not stop.is_set():
+            try:
+                async with _client(self.addr, client_id=self.client_id, will=self.will, clean_session=self.clean_session) as client:
+                    self.stats.connects += 1
+                    self.stats.connected = True
+                    self.connected.set()
+                    delay = self.backoff_s[0]
+                    log.info("connected to %s as %s", self.addr.url(), self.client_id)
+                    for topic, qos in self.subscriptions:
+                        await client.subscribe(topic, qos=qos)
+                    for msg in self.on_connect() if self.on_connect else ():
+                        await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+                    await self._serve(client, stop)
+            except aiomqtt.MqttError as err:
+                self.stats.connected = False
+                self.connected.clear()
+                self.stats.disconnects += 1
+                self.stats.last_error = str(err)
+                log.warning("broker %s: %s; reconnecting in %.2f s", self.addr.url(), err, delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.8, 1.2))
+                except TimeoutError:
+                    pass
+                delay = min(delay * 2.0, self.backoff_s[1])
+        self.stats.connected = False
+        self.connected.clear()
+
+    async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """Read and write until ``stop`` (then flush) or a connection error (re-raised)."""
+        stopper = asyncio.create_task(stop.wait())
+        tasks = {stopper, asyncio.create_task(self._write(client))}
+        if self.on_message:
+            tasks.add(asyncio.create_task(self._read(client, self.on_message)))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                await self._flush(client)
+                return
+            for t in done:
+                exc = t.exception()
+                if exc is not None:
+                    raise exc
+            raise aiomqtt.MqttError("connection loop ended")
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _read(self, client: aiomqtt.Client, handle: Callable[[str, bytes, int, bool], None]) -> None:
+        async for m in client.messages:
+            self.stats.received += 1
+            payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
+            handle(str(m.topic), payload, m.qos, bool(m.retain))
+
+    async def _write(self, client: aiomqtt.Client) -> None:
+        """Publish from the outbox with up to ``max_in_flight`` publishes outstanding.
+
+        A publish interrupted by a disconnect is kept in ``_unsent`` and goes out first on
+        the next connection (at-least-once; subscribers de-duplicate alerts by alert_id).
+        """
+        sem = asyncio.Semaphore(self.max_in_flight)
+        pending: set[asyncio.Task[None]] = set()
+
+        async def one(msg: OutMessage) -> None:
+            try:
+                await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+                self.stats.published += 1
+            except (aiomqtt.MqttError, asyncio.CancelledError):
+                self._unsent.append(msg)
+                raise
+            finally:
+                sem.release()
+
+        def start(msg: OutMessage) -> None:
+            task = asyncio.create_task(one(msg))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        try:
+            while self._unsent:
+                await sem.acquire()
+                start(self._unsent.pop(0))
+            while True:
+                msg = await self.outbox.get()
+                await sem.acquire()
+                start(msg)
+                failed = [t for t in pending if t.done() and not t.cancelled() and t.exception()]
+                if failed:
+                    raise failed[0].exception()  # type: ignore[misc]
+        finally:
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _flush(self, client: aiomqtt.Client) -> None:
+        deadline = time.monotonic() + self.flush_timeout_s
+        while (self._unsent or not self.outbox.empty()) and time.monotonic() < deadline:
+            msg = self._unsent.pop(0) if self._unsent else self.outbox.get_nowait()
+            await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, timeout=max(0.1, deadline - time.monotonic()))
+            self.stats.published += 1
+
+
+@asynccontextmanager
+async def publisher(addr: BrokerAddress, *, client_id: str | None = None) -> AsyncIterator[Callable[[OutMessage], asyncio.Future[None]]]:
+    """A plain connection for tools (sim, replay): yields ``publish(msg)`` that returns an awaitable."""
+    async with _client(addr, client_id=client_id, will=None, clean_session=True) as client:
+
+        def publish(msg: OutMessage) -> asyncio.Future[None]:
+            return asyncio.ensure_future(client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain))
+
+        yield publish
+
+
+async def subscribe(
+    addr: BrokerAddress, filters: Iterable[str], *, client_id: str | None = None, qos: int = 1, persistent: bool = False
+) -> AsyncIterator[tuple[str, bytes, bool]]:
+    """Yield (topic, payload, retain) for messages matching ``filters`` on one connection.
+
+    ``persistent`` keeps a broker-side session under ``client_id`` (clean session off), so
+    that QoS 1 messages published while the subscriber is away are delivered on return.
+    """
+    if persistent and not client_id:
+        raise ValueError("a persistent subscription needs a client_id")
+    async with _client(addr, client_id=client_id, will=None, clean_session=not persistent) as client:
+        for f in filters:
+            await client.subscribe(f, qos=qos)
+        async for m in client.messages:
+            payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
+            yield str(m.topic), payload, bool(m.retain)

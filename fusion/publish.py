@@ -1,0 +1,137 @@
+"""Output records and MQTT messages, built from track views and alerts. Pure.
+
+One row type serves both edges: a ``TrackRow`` is a line of tracks.jsonl and the
+payload of ``jisf/v1/tracks/{domain}/{track_id}``; an ``AlertEvent`` (from the rules) is
+a line of alerts.jsonl and the payload of ``jisf/v1/alerts/{rule}/{track_id}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TrackView
+from fusion.core.frame import LocalFrame
+
+TOPIC_ROOT = "jisf/v1"
+STATUS_TOPIC = f"{TOPIC_ROOT}/status"
+PICTURE_TOPIC = f"{TOPIC_ROOT}/picture"
+FEEDS_FILTER = f"{TOPIC_ROOT}/feeds/#"
+ALERTS_FILTER = f"{TOPIC_ROOT}/alerts/#"
+TRACKS_FILTER = f"{TOPIC_ROOT}/tracks/#"
+
+# Track ids are unique across the two pools: air track ids are offset by this much.
+AIR_ID_BASE = 1_000_000_000
+
+_encoder = msgspec.json.Encoder()
+
+
+class TrackRow(msgspec.Struct, frozen=True):
+    """One track at one output tick: the tracks.jsonl fields of DESIGN.md, in order."""
+
+    t: float
+    track_id: int
+    domain: str
+    status: str
+    lat: float
+    lon: float
+    alt_m: float | None
+    vel_e_mps: float
+    vel_n_mps: float
+    cov_en_m2: tuple[tuple[float, float], tuple[float, float]]
+    mmsi: int | None
+    icao24: str | None
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """One message to publish."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+
+
+def encode(obj: object) -> bytes:
+    """Deterministic compact JSON (msgspec)."""
+    return _encoder.encode(obj)
+
+
+def icao_hex(icao24: int) -> str | None:
+    """24-bit address -> 6-hex lowercase, None for NO_ICAO."""
+    return None if icao24 == NO_ICAO else f"{icao24:06x}"
+
+
+def source_names(mask: int) -> list[str]:
+    """Sensor-kind bitmask -> sorted kind names."""
+    return sorted(kind for kind, bit in SENSOR_BIT.items() if mask & bit)
+
+
+def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
+    """All tracks of a view as rows; positions converted back to WGS84 at the edge.
+
+    Velocities and covariances are reported in true metres: the frame's projected metres
+    are divided by its point scale factor k (about 1 +- 0.006 over a 3,000 km area).
+    """
+    if len(view) == 0:
+        return []
+    lat, lon = frame.to_geodetic(view.x[:, 0], view.x[:, 1])
+    k = frame.scale(lat, lon)
+    vel = view.x[:, 2:4] / k[:, None]
+    cov = view.P[:, 0:2, 0:2] / (k * k)[:, None, None]
+    rows = []
+    for i in range(len(view)):
+        alt = float(view.alt_m[i])
+        rows.append(
+            TrackRow(
+                t=float(view.t),
+                track_id=int(view.track_id[i]),
+                domain=view.domain,
+                status=STATUS_NAMES[int(view.status[i])],
+                lat=float(lat[i]),
+                lon=float(lon[i]),
+                alt_m=None if np.isnan(alt) else alt,
+                vel_e_mps=float(vel[i, 0]),
+                vel_n_mps=float(vel[i, 1]),
+                cov_en_m2=((float(cov[i, 0, 0]), float(cov[i, 0, 1])), (float(cov[i, 1, 0]), float(cov[i, 1, 1]))),
+                mmsi=None if view.mmsi[i] == NO_MMSI else int(view.mmsi[i]),
+                icao24=icao_hex(int(view.icao24[i])),
+                sources=source_names(int(view.sources[i])),
+            )
+        )
+    return rows
+
+
+def track_topic(domain: str, track_id: int) -> str:
+    """Retained per-track topic."""
+    return f"{TOPIC_ROOT}/tracks/{domain}/{track_id}"
+
+
+def alert_topic(rule: str, track_id: int) -> str:
+    """Per-alert topic (QoS 1)."""
+    return f"{TOPIC_ROOT}/alerts/{rule}/{track_id}"
+
+
+def rejects_topic(feed: str) -> str:
+    """Rate-limited rejects summary topic per feed."""
+    return f"{TOPIC_ROOT}/rejects/{feed}"
+
+
+def picture(rows: Iterable[TrackRow], t: float) -> dict[str, object]:
+    """GeoJSON FeatureCollection of confirmed and coasting tracks."""
+    feats = [
+        {
+            "type": "Feature",
+            "id": r.track_id,
+            "geometry": {"type": "Point", "coordinates": [r.lon, r.lat] if r.alt_m is None else [r.lon, r.lat, r.alt_m]},
+            "properties": {k: v for k, v in msgspec.structs.asdict(r).items() if k not in ("lat", "lon")},
+        }
+        for r in rows
+        if r.status != "tentative"
+    ]
+    return {"type": "FeatureCollection", "t": t, "features": feats}
