@@ -154,9 +154,9 @@ class Link:
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         """Read and write until ``stop`` (then flush) or a connection error (re-raised)."""
         stopper = asyncio.create_task(stop.wait())
-        tasks = {stopper, asyncio.create_task(self._write(client))}
-        if self.on_message:
-            tasks.add(asyncio.create_task(self._read(client, self.on_message)))
+        # The reader also runs without a handler: iterating the message stream is how
+        # aiomqtt 2.x reports a lost connection.
+        tasks = {stopper, asyncio.create_task(self._write(client)), asyncio.create_task(self._read(client, self.on_message))}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
@@ -172,17 +172,20 @@ class Link:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _read(self, client: aiomqtt.Client, handle: Callable[[str, bytes, int, bool], None]) -> None:
+    async def _read(self, client: aiomqtt.Client, handle: Callable[[str, bytes, int, bool], None] | None) -> None:
         async for m in client.messages:
             self.stats.received += 1
+            if handle is None:
+                continue
             payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
             handle(str(m.topic), payload, m.qos, bool(m.retain))
 
     async def _write(self, client: aiomqtt.Client) -> None:
         """Publish from the outbox with up to ``max_in_flight`` publishes outstanding.
 
-        A publish interrupted by a disconnect is kept in ``_unsent`` and goes out first on
-        the next connection (at-least-once; subscribers de-duplicate alerts by alert_id).
+        A publish that fails or is interrupted by a disconnect is kept in ``_unsent`` and goes
+        out first on the next connection (at-least-once; subscribers de-duplicate alerts by
+        alert_id). The reader notices the lost connection and ends the session.
         """
         sem = asyncio.Semaphore(self.max_in_flight)
         pending: set[asyncio.Task[None]] = set()
@@ -191,7 +194,9 @@ class Link:
             try:
                 await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
                 self.stats.published += 1
-            except (aiomqtt.MqttError, asyncio.CancelledError):
+            except aiomqtt.MqttError:
+                self._unsent.append(msg)
+            except asyncio.CancelledError:
                 self._unsent.append(msg)
                 raise
             finally:
@@ -210,9 +215,6 @@ class Link:
                 msg = await self.outbox.get()
                 await sem.acquire()
                 start(msg)
-                failed = [t for t in pending if t.done() and not t.cancelled() and t.exception()]
-                if failed:
-                    raise failed[0].exception()  # type: ignore[misc]
         finally:
             for t in pending:
                 t.cancel()
