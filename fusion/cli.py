@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -21,20 +22,20 @@ from pathlib import Path
 log = logging.getLogger("jisf.cli")
 
 
-def _env_default(name: str, default: str | None = None) -> str | None:
+def env_default(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"JISF_{name.upper().replace('-', '_')}", default)
 
 
-def _broker_arg(p: argparse.ArgumentParser, required: bool) -> None:
-    env = _env_default("broker")
+def broker_args(p: argparse.ArgumentParser, required: bool) -> None:
+    env = env_default("broker")
     p.add_argument("--broker", default=env, required=required and env is None,
                    help="broker URL, mqtt://[user:pass@]host:port or mqtts://... (env JISF_BROKER)")
-    p.add_argument("--username", default=_env_default("username"), help="broker user name (env JISF_USERNAME)")
-    p.add_argument("--password", default=_env_default("password"), help="broker password (env JISF_PASSWORD)")
-    p.add_argument("--ca-file", default=_env_default("ca_file"), help="CA bundle for mqtts:// (env JISF_CA_FILE)")
+    p.add_argument("--username", default=env_default("username"), help="broker user name (env JISF_USERNAME)")
+    p.add_argument("--password", default=env_default("password"), help="broker password (env JISF_PASSWORD)")
+    p.add_argument("--ca-file", default=env_default("ca_file"), help="CA bundle for mqtts:// (env JISF_CA_FILE)")
 
 
-def _addr(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, imported lazily
+def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, imported lazily
     from fusion.mqtt import BrokerAddress
 
     return BrokerAddress.parse(args.broker, username=args.username, password=args.password, ca_file=args.ca_file)
@@ -47,7 +48,7 @@ def _default_scenario() -> Path:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
     """SIGINT/SIGTERM set ``stop`` (graceful shutdown); handlers restored on exit."""
     sigs = (signal.SIGINT, signal.SIGTERM)
     for s in sigs:
@@ -70,7 +71,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("summary:", json.dumps(summary, indent=2))
 
     if args.broker:
-        summary = asyncio.run(run_live(scenario, _addr(args), args.speed))
+        summary = asyncio.run(run_live(scenario, broker_address(args), args.speed))
     else:
         with embedded_broker(args.broker_kind) as (name, addr):
             print(f"demo: embedded broker {name} on {addr.url()}", flush=True)
@@ -91,38 +92,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     clock = WarpedClock.starting_now(first.t, args.speed)
     stats = SimStats()
     print(f"sim: publishing {scenario.name!r} at {args.speed:g}x to {args.broker}; clock on jisf/v1/sim/clock", flush=True)
-    asyncio.run(publish_scenario(_addr(args), _chain(first, feed), clock, stats))
+    asyncio.run(publish_scenario(broker_address(args), itertools.chain([first], feed), clock, stats))
     print(json.dumps({"messages": stats.messages, "bytes": stats.bytes, "max_lag_s": round(stats.max_lag_s, 3)}))
-    return 0
-
-
-def _chain(first, rest):  # noqa: ANN001, ANN202
-    yield first
-    yield from rest
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from fusion.offline import fusion_for_area
-    from fusion.service import Service, ServiceOptions
-    from sim_feeds.scenario import load_scenario
-
-    scenario = load_scenario(Path(args.scenario) if args.scenario else _default_scenario())
-    zones = json.loads(Path(args.zones).read_text()) if args.zones else scenario.zones_geojson()
-    rules = None
-    if args.rules:
-        from fusion.rules.engine import load_rules
-
-        rules = load_rules(Path(args.rules))
-    fusion = fusion_for_area(scenario.area, zones, args.zones or scenario.name, rules)
-    options = ServiceOptions(client_id=args.client_id, follow_sim_clock=args.clock == "sim")
-    service = Service(fusion, _addr(args), options)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        with _stop_on_signals(asyncio.get_running_loop(), stop):
-            await service.serve(stop)
-
-    asyncio.run(main())
     return 0
 
 
@@ -135,7 +106,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         seen: set[tuple[str, str]] = set()
-        async for _topic, payload, _retain in subscribe(_addr(args), [ALERTS_FILTER], client_id=args.client_id,
+        async for _topic, payload, _retain in subscribe(broker_address(args), [ALERTS_FILTER], client_id=args.client_id,
                                                        qos=1, persistent=args.persistent):
             try:
                 a = msgspec.json.decode(payload)
@@ -163,8 +134,8 @@ def cmd_record(args: argparse.Namespace) -> int:
             def on_message(topic: str, payload: bytes, qos: int, retain: bool) -> None:
                 writer.append(topic, payload, qos, retain, time.time())
 
-            link = Link(_addr(args), args.client_id, subscriptions=((FEEDS_FILTER, 1),), on_message=on_message)
-            with _stop_on_signals(asyncio.get_running_loop(), stop):
+            link = Link(broker_address(args), args.client_id, subscriptions=((FEEDS_FILTER, 1),), on_message=on_message)
+            with stop_on_signals(asyncio.get_running_loop(), stop):
                 await link.run(stop)
 
     asyncio.run(main())
@@ -187,7 +158,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from fusion.offline import replay_recording, republish_recording
 
     if args.broker:
-        stats = asyncio.run(republish_recording(Path(args.recording), _addr(args), args.speed))
+        stats = asyncio.run(republish_recording(Path(args.recording), broker_address(args), args.speed))
         print(json.dumps(stats))
         return 0
     if not args.output:
@@ -214,39 +185,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="main job: embedded broker, default scenario, live fusion and alerts")
-    d.add_argument("--scenario", default=_env_default("scenario"), help="scenario file (default: the shipped default scenario)")
-    d.add_argument("--speed", type=float, default=float(_env_default("speed", "60")), help="scenario seconds per wall second (default 60)")
+    d.add_argument("--scenario", default=env_default("scenario"), help="scenario file (default: the shipped default scenario)")
+    d.add_argument("--speed", type=float, default=float(env_default("speed", "60")), help="scenario seconds per wall second (default 60)")
     d.add_argument("--broker-kind", default="auto", choices=["auto", "mosquitto", "iotcore"], help="embedded broker to start")
-    _broker_arg(d, required=False)
+    broker_args(d, required=False)
     d.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("sim", help="publish a scenario's feeds")
     s.add_argument("scenario")
     s.add_argument("--speed", type=float, default=1.0, help="scenario seconds per wall second")
-    _broker_arg(s, required=True)
+    broker_args(s, required=True)
     s.set_defaults(func=cmd_sim)
 
-    r = sub.add_parser("run", help="the fusion service")
-    _broker_arg(r, required=True)
-    r.add_argument("--scenario", default=_env_default("scenario"), help="take the area and zones from this scenario file")
-    r.add_argument("--zones", default=_env_default("zones"), help="zones GeoJSON file (default: the scenario's zones)")
-    r.add_argument("--rules", default=_env_default("rules"), help="rules TOML file (default: built-in rules)")
-    r.add_argument("--clock", choices=["wall", "sim"], default=_env_default("clock", "wall"),
-                   help="wall: real time; sim: follow the clock `jisf sim` publishes (for --speed N runs)")
-    r.add_argument("--client-id", default=_env_default("client_id", "jisf-fusion"))
-    r.set_defaults(func=cmd_run)
-
     a = sub.add_parser("alerts", help="subscribe and show alerts")
-    _broker_arg(a, required=True)
-    a.add_argument("--client-id", default=_env_default("alerts_client_id"))
+    broker_args(a, required=True)
+    a.add_argument("--client-id", default=env_default("alerts_client_id"))
     a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (needs --client-id)")
     a.add_argument("--json", action="store_true", help="print raw alert JSON lines")
     a.set_defaults(func=cmd_alerts)
 
     rec = sub.add_parser("record", help="record inbound feeds")
-    _broker_arg(rec, required=True)
+    broker_args(rec, required=True)
     rec.add_argument("-o", "--output", required=True, help="recording file (appended to if it exists)")
-    rec.add_argument("--client-id", default=_env_default("record_client_id", "jisf-recorder"))
+    rec.add_argument("--client-id", default=env_default("record_client_id", "jisf-recorder"))
     rec.set_defaults(func=cmd_record)
 
     e = sub.add_parser("evaluate", help="offline: simulated clock, no broker; writes the evaluation outputs")
@@ -260,10 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", help="output directory (offline replay)")
     rp.add_argument("--scenario", help="scenario whose area and zones apply (default: the default scenario)")
     rp.add_argument("--speed", type=float, default=1.0, help="republish pace, recorded seconds per wall second")
-    _broker_arg(rp, required=False)
+    broker_args(rp, required=False)
     rp.set_defaults(func=cmd_replay)
 
     for name, module, func, helptext in (
+        ("run", "fusion.runner", "main", "the fusion service (jisf run --help)"),
         ("track-scans", "fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
         ("plot", "fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
     ):
