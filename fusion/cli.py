@@ -71,11 +71,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("summary:", json.dumps(summary, indent=2))
 
     if args.broker:
-        summary = asyncio.run(run_live(scenario, broker_address(args), args.speed))
+        summary, _ = asyncio.run(run_live(scenario, broker_address(args), args.speed))
     else:
         with embedded_broker(args.broker_kind) as (name, addr):
             print(f"demo: embedded broker {name} on {addr.url()}", flush=True)
-            summary = asyncio.run(run_live(scenario, addr, args.speed))
+            summary, _ = asyncio.run(run_live(scenario, addr, args.speed))
     show(summary)
     return 0 if summary["alerts_raised"] else 1
 

@@ -105,8 +105,8 @@ async def _subscribed(addr: BrokerAddress, ready: asyncio.Event):  # noqa: ANN20
 
 
 async def run_live(scenario_path: Path, addr: BrokerAddress, speed: float, out: IO[str] = sys.stdout,
-                   progress_interval_s: float = 2.0) -> dict[str, object]:
-    """Run sim -> broker -> fusion -> alert subscriber for one scenario; returns the summary."""
+                   progress_interval_s: float = 2.0) -> tuple[dict[str, object], AlertLog]:
+    """Run sim -> broker -> fusion -> alert subscriber for one scenario; returns the summary and the alerts seen."""
     from sim_feeds.play import iter_feed
     from sim_feeds.scenario import load_scenario
 
@@ -156,7 +156,7 @@ async def run_live(scenario_path: Path, addr: BrokerAddress, speed: float, out: 
         "first_alert_wall_s": None if alert_log.first_raised_wall_s is None else round(alert_log.first_raised_wall_s, 1),
         "sim_max_lag_s": round(sim_stats.max_lag_s, 3),
     }
-    return summary
+    return summary, alert_log
 
 
 def _count_by_rule(alerts: list[dict[str, object]]) -> dict[str, int]:
