@@ -1,0 +1,189 @@
+"""Shared edge validation for every sensor codec: one implementation of the bounds.
+
+Every decoder checks each number it accepts against one of the ``Bound``s below and
+turns a failure into a ``DecodeError`` naming the feed (``"{kind}/{source}"``), the
+field (with an index such as ``plots[4].range_m``) and the offending value. The
+limits themselves are documented in docs/FORMATS.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import msgspec
+
+from sensors.errors import DecodeError
+from sensors.limits import MAX_AGE_S, MAX_FUTURE_S, MAX_PAYLOAD_BYTES
+from sensors.reports import Report
+
+T = TypeVar("T")
+
+KNOT_MPS = 1852.0 / 3600.0  # one knot in m/s
+FOOT_M = 0.3048  # one international foot in metres
+
+
+class Decoder(Protocol):
+    """The shape every feed decoder shares (docs/INTERNALS.md, "Codecs")."""
+
+    feed: str
+
+    def decode(
+        self, payload: bytes, source: str, recv_t: float
+    ) -> tuple[list[Report], list[DecodeError]]:
+        """Decode one MQTT payload; never raises for bad input."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A closed (or, with ``hi_open``, half-open) interval a finite number must lie in."""
+
+    lo: float
+    hi: float
+    hi_open: bool = False
+
+    def holds(self, value: float) -> bool:
+        """True when ``value`` is finite and inside the interval (NaN never holds)."""
+        if self.hi_open:
+            return self.lo <= value < self.hi
+        return self.lo <= value <= self.hi
+
+    def reason(self) -> str:
+        """The rule as a sentence fragment for a DecodeError."""
+        close = ")" if self.hi_open else "]"
+        return f"must be a finite number in [{self.lo:g}, {self.hi:g}{close}"
+
+
+LAT = Bound(-90.0, 90.0)  # degrees
+LON = Bound(-180.0, 180.0)  # degrees
+ANGLE = Bound(0.0, 360.0, hi_open=True)  # azimuth, course, heading, degrees from true north
+ELEVATION = Bound(-90.0, 90.0)  # degrees above the horizontal
+RANGE_M = Bound(0.0, 5.0e6)  # slant range, metres (beyond any radar horizon)
+SIGMA = Bound(0.0, 1.0e7)  # standard deviations (m or deg), non-negative
+VARIANCE_M2 = Bound(0.0, 1.0e14)  # covariance diagonal, m^2 (a 10,000 km sigma)
+COVARIANCE_M2 = Bound(-1.0e14, 1.0e14)  # covariance off-diagonal, m^2
+SPEED_MPS = Bound(0.0, 1500.0)  # ground speed, m/s
+VRATE_MPS = Bound(-500.0, 500.0)  # vertical rate, m/s
+ALT_M = Bound(-1000.0, 30000.0)  # altitude above MSL, metres
+SNR_DB = Bound(-100.0, 200.0)  # signal to noise ratio, dB
+
+
+def feed_name(kind: str, source: str) -> str:
+    """The ``feed`` of a DecodeError: ``"radar/site-3"``."""
+    return f"{kind}/{source}"
+
+
+def is_number(value: object) -> bool:
+    """True for an int or float that is not a bool (JSON numbers after decoding)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_number(feed: str, field: str, value: object, bound: Bound) -> float:
+    """Return ``value`` as float if it is a number inside ``bound``; else raise DecodeError."""
+    if not is_number(value):
+        raise DecodeError(feed, field, value, "must be a number")
+    number = float(value)  # type: ignore[arg-type]
+    if not bound.holds(number):
+        raise DecodeError(feed, field, value, bound.reason())
+    return number
+
+
+def check_optional(feed: str, field: str, value: object, bound: Bound) -> float | None:
+    """Like ``check_number`` but None passes through (an optional wire field)."""
+    if value is None:
+        return None
+    return check_number(feed, field, value, bound)
+
+
+def check_time(feed: str, field: str, t: object, recv_t: float) -> float:
+    """Return ``t`` if it is a finite Unix time within the limits.py window around ``recv_t``.
+
+    Accepted: ``recv_t - MAX_AGE_S <= t <= recv_t + MAX_FUTURE_S`` (seconds).
+    """
+    if not is_number(t) or not math.isfinite(float(t)):  # type: ignore[arg-type]
+        raise DecodeError(feed, field, t, "must be a finite Unix time in seconds")
+    seconds = float(t)  # type: ignore[arg-type]
+    if seconds > recv_t + MAX_FUTURE_S:
+        raise DecodeError(
+            feed, field, t, f"is more than {MAX_FUTURE_S:g} s after the receive time {recv_t:.3f}"
+        )
+    if seconds < recv_t - MAX_AGE_S:
+        raise DecodeError(
+            feed, field, t, f"is more than {MAX_AGE_S:g} s before the receive time {recv_t:.3f}"
+        )
+    return seconds
+
+
+def check_payload_size(feed: str, payload: bytes) -> DecodeError | None:
+    """A DecodeError for a payload over MAX_PAYLOAD_BYTES (rejected whole), else None."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return DecodeError(
+            feed, "payload", f"<{len(payload)} bytes>", f"exceeds {MAX_PAYLOAD_BYTES} bytes"
+        )
+    return None
+
+
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_INDEX = re.compile(r"\[(\d+)\]")
+_MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
+
+
+def _field_path(path: str, array_fields: Mapping[str, tuple[str, ...]]) -> str:
+    """``.plots[4][0]`` -> ``plots[4].range_m`` using the names of array-like records."""
+    parts: list[str] = []
+    for name, rest in re.findall(r"\.([A-Za-z_]\w*)((?:\[\d+\])*)", path):
+        indices = _INDEX.findall(rest)
+        names = array_fields.get(name)
+        if names is not None and len(indices) == 2 and int(indices[1]) < len(names):
+            parts.append(f"{name}[{indices[0]}].{names[int(indices[1])]}")
+        else:
+            parts.append(name + rest)
+    return ".".join(parts)
+
+
+def _lookup(document: object, path: str) -> object:
+    """The value at a msgspec error path (``.plots[4][0]``) in an untyped document."""
+    node = document
+    for name, index in re.findall(r"\.([A-Za-z_]\w*)|\[(\d+)\]", path):
+        if name and isinstance(node, dict):
+            node = node.get(name)
+        elif index and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return None
+    return node
+
+
+def decode_json(
+    feed: str,
+    payload: bytes,
+    record: type[T],
+    array_fields: Mapping[str, tuple[str, ...]],
+) -> T:
+    """Decode a JSON payload into the msgspec ``record`` or raise a DecodeError naming the field.
+
+    ``array_fields`` names the elements of array-like sub-records, e.g.
+    ``{"plots": ("range_m", "az_deg", "el_deg", "snr_db")}``, so that a type error at
+    ``$.plots[4][0]`` is reported as ``plots[4].range_m``.
+    """
+    try:
+        return msgspec.json.decode(payload, type=record)
+    except msgspec.ValidationError as err:
+        message = str(err)
+        located = _PATH.search(message)
+        path = located.group("path") if located else ""
+        missing = _MISSING.search(message)
+        if missing:
+            path = f"{path}.{missing.group('name')}"
+        reason = _PATH.sub("", message)
+        try:
+            value = _lookup(msgspec.json.decode(payload), path) if not missing else None
+        except msgspec.DecodeError:
+            value = None
+        raise DecodeError(feed, _field_path(path, array_fields) or "payload", value, reason) from None
+    except msgspec.DecodeError as err:
+        raise DecodeError(feed, "payload", payload[:40], f"not valid JSON: {err}") from None
