@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
-import numpy as np
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TrackView
 from fusion.core.frame import LocalFrame
@@ -84,26 +83,17 @@ def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
     k = frame.scale(lat, lon)
     vel = view.x[:, 2:4] / k[:, None]
     cov = view.P[:, 0:2, 0:2] / (k * k)[:, None, None]
-    rows = []
-    for i in range(len(view)):
-        alt = float(view.alt_m[i])
-        rows.append(
-            TrackRow(
-                t=float(view.t),
-                track_id=int(view.track_id[i]),
-                domain=view.domain,
-                status=STATUS_NAMES[int(view.status[i])],
-                lat=float(lat[i]),
-                lon=float(lon[i]),
-                alt_m=None if np.isnan(alt) else alt,
-                vel_e_mps=float(vel[i, 0]),
-                vel_n_mps=float(vel[i, 1]),
-                cov_en_m2=((float(cov[i, 0, 0]), float(cov[i, 0, 1])), (float(cov[i, 1, 0]), float(cov[i, 1, 1]))),
-                mmsi=None if view.mmsi[i] == NO_MMSI else int(view.mmsi[i]),
-                icao24=icao_hex(int(view.icao24[i])),
-                sources=source_names(int(view.sources[i])),
-            )
-        )
+    alt = [None if a != a else a for a in view.alt_m.tolist()]  # NaN -> None
+    mmsi = [None if m == NO_MMSI else m for m in view.mmsi.tolist()]
+    icao = [icao_hex(c) for c in view.icao24.tolist()]
+    status = [STATUS_NAMES[s] for s in view.status.tolist()]
+    names = {m: source_names(m) for m in set(view.sources.tolist())}
+    rows = [
+        TrackRow(float(view.t), tid, view.domain, st, la, lo, al, ve, vn, ((c[0][0], c[0][1]), (c[1][0], c[1][1])), mm, ic, names[src])
+        for tid, st, la, lo, al, ve, vn, c, mm, ic, src in zip(
+            view.track_id.tolist(), status, lat.tolist(), lon.tolist(), alt, vel[:, 0].tolist(), vel[:, 1].tolist(),
+            cov.tolist(), mmsi, icao, view.sources.tolist(), strict=True)
+    ]
     return rows
 
 
