@@ -187,3 +187,10 @@ def decode_json(
         raise DecodeError(feed, _field_path(path, array_fields) or "payload", value, reason) from None
     except msgspec.DecodeError as err:
         raise DecodeError(feed, "payload", payload[:40], f"not valid JSON: {err}") from None
+
+
+def check_encodable(kind: str, field: str, value: float, bound: Bound) -> float:
+    """For encoders: return ``value`` if inside ``bound``, else raise ValueError naming it."""
+    if not bound.holds(value):
+        raise ValueError(f"{kind} encode: {field} = {value!r}: {bound.reason()}")
+    return value

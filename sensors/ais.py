@@ -1,0 +1,497 @@
+"""AIS codec: NMEA 0183 ``!AIVDM``/``!AIVDO`` sentences with NMEA 4.0 tag blocks.
+
+pyais packs and unpacks the 6-bit payloads; this module owns the sentence framing,
+tag blocks, checksums, multi-sentence reassembly and the mapping to
+``AisPosition``/``AisStatic`` (docs/FORMATS.md, "AIS").
+
+Wire quantisation (the grid on which ``decode(encode(r)) == r``): lat/lon 1/10000
+arc-minute (decoded as pyais does, rounded to 1e-6 deg); SOG 0.1 kn (m/s on the wire
+grid ``k / 10 * KNOT_MPS``); COG 0.1 deg; heading 1 deg; time 1 s, or 1 ms when the
+report time is not a whole second (``c:`` then carries milliseconds).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from pyais.bit_vector import bit_vector
+from pyais.encode import encode_dict
+from pyais.messages import MSG_CLASS
+from pyais.util import checksum
+
+from sensors.codec import (
+    ANGLE,
+    KNOT_MPS,
+    LAT,
+    LON,
+    check_encodable,
+    check_number,
+    check_payload_size,
+    check_time,
+    feed_name,
+)
+from sensors.errors import DecodeError
+from sensors.reports import AisPosition, AisStatic, Report
+
+FEED = "ais"
+POSITION_TYPES = frozenset((1, 2, 3, 18, 19, 27))  # decoded into AisPosition
+STATIC_TYPES = frozenset((5, 24))  # decoded into AisStatic
+ENCODED_POSITION_TYPES = frozenset((1, 2, 3, 18))
+MIN_BITS = {1: 168, 2: 168, 3: 168, 18: 168, 19: 312, 27: 96, 5: 420, 24: 160}
+SIXBIT_TEXT = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=>?"
+NAME_CHARS = 20  # type 5 / 24A ship name
+CALLSIGN_CHARS = 7
+MMSI_MAX = 999_999_999
+LAT_NOT_AVAILABLE = 91.0
+LON_NOT_AVAILABLE = 181.0
+SOG_NOT_AVAILABLE_KN = 102.3  # types 1/2/3/18/19; type 27 uses 63 (whole knots)
+COG_NOT_AVAILABLE_DEG = 360.0  # type 27 uses 511
+HEADING_NOT_AVAILABLE = 511
+SOG_MAX_KN = 102.2  # "102.2 kn or more"
+MS_TIME_THRESHOLD = 100_000_000_000  # a c: value above this is milliseconds (year 5138 in s)
+REASSEMBLY_TIMEOUT_S = 10.0  # receive-time age after which an incomplete message expires
+MAX_PENDING_MESSAGES = 1024  # incomplete multi-sentence messages held per decoder
+
+_ARMOR = re.compile(r"[0-W`-w]*")
+_DIGIT = re.compile(r"[0-9]+")
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _tag_block(fields: Iterable[str]) -> str:
+    """``\\c:...,s:...*hh\\``: NMEA 4.0 tag block with its XOR checksum (2 hex digits)."""
+    body = ",".join(fields)
+    return f"\\{body}*{checksum(body.encode('ascii')):02X}\\"
+
+
+def format_time(t: float) -> str:
+    """The tag-block ``c:`` value: whole seconds when ``t`` is whole, else milliseconds."""
+    if not math.isfinite(t) or t < 0:
+        raise ValueError(f"ais encode: t = {t!r}: must be a finite Unix time >= 0")
+    if t == int(t):
+        return str(int(t))
+    return str(round(t * 1000.0))
+
+
+def _check_source(source: str) -> str:
+    if not source or any(c in source for c in ",*\\!$\r\n"):
+        raise ValueError(f"ais encode: source = {source!r}: must be non-empty without , * \\ ! $")
+    return source
+
+
+def _check_text(field_name: str, value: str | None, width: int) -> str:
+    """A string field in AIS 6-bit ASCII (upper case), at most ``width`` characters."""
+    if value is None:
+        return ""
+    if len(value) > width or any(c not in SIXBIT_TEXT or c == "@" for c in value):
+        raise ValueError(
+            f"ais encode: {field_name} = {value!r}: must be at most {width} characters of "
+            "AIS 6-bit ASCII (upper case, digits, space and punctuation)"
+        )
+    return value
+
+
+def _position_fields(report: AisPosition) -> dict[str, Any]:
+    """pyais field dict of one position report (types 1/2/3 or 18)."""
+    if report.msg_type not in ENCODED_POSITION_TYPES:
+        raise ValueError(
+            f"ais encode: msg_type = {report.msg_type!r}: positions encode as 1, 2, 3 or 18"
+        )
+    if not 0 < report.mmsi <= MMSI_MAX:
+        raise ValueError(f"ais encode: mmsi = {report.mmsi!r}: must be in 1..{MMSI_MAX}")
+    check_encodable("ais", "lat", report.lat, LAT)
+    check_encodable("ais", "lon", report.lon, LON)
+    if report.sog_mps is None:
+        sog_kn = SOG_NOT_AVAILABLE_KN
+    else:
+        sog_kn = min(round(report.sog_mps / KNOT_MPS * 10.0), round(SOG_MAX_KN * 10)) / 10.0
+        if not sog_kn >= 0.0:
+            raise ValueError(f"ais encode: sog_mps = {report.sog_mps!r}: must be >= 0")
+    cog = COG_NOT_AVAILABLE_DEG
+    if report.cog_deg is not None:
+        cog = round(check_encodable("ais", "cog_deg", report.cog_deg, ANGLE) * 10.0) % 3600 / 10.0
+    heading = HEADING_NOT_AVAILABLE
+    if report.heading_deg is not None:
+        heading = round(check_encodable("ais", "heading_deg", report.heading_deg, ANGLE)) % 360
+    fields: dict[str, Any] = {
+        "msg_type": report.msg_type,
+        "mmsi": report.mmsi,
+        "lat": report.lat,
+        "lon": report.lon,
+        "speed": sog_kn,
+        "course": cog,
+        "heading": heading,
+        "accuracy": report.accuracy,
+        "second": int(report.t) % 60,
+    }
+    if report.msg_type == 18:
+        fields["cs"] = True  # carrier-sense (CS) class B unit
+    else:
+        fields["status"] = 15  # navigational status "not defined"
+    return fields
+
+
+def _static_fields(report: AisStatic) -> list[dict[str, Any]]:
+    """pyais field dicts of one static report: type 5, or type 24 parts A and/or B."""
+    if not 0 < report.mmsi <= MMSI_MAX:
+        raise ValueError(f"ais encode: mmsi = {report.mmsi!r}: must be in 1..{MMSI_MAX}")
+    name = _check_text("name", report.name, NAME_CHARS)
+    callsign = _check_text("callsign", report.callsign, CALLSIGN_CHARS)
+    ship_type = report.ship_type or 0
+    if not 0 <= ship_type <= 99:
+        raise ValueError(f"ais encode: ship_type = {report.ship_type!r}: must be in 1..99")
+    base = {"mmsi": report.mmsi}
+    if report.msg_type == 5:
+        return [{**base, "msg_type": 5, "shipname": name, "callsign": callsign,
+                 "ship_type": ship_type, "ais_version": 0}]
+    if report.msg_type != 24:
+        raise ValueError(f"ais encode: msg_type = {report.msg_type!r}: static encodes as 5 or 24")
+    part_b = {**base, "msg_type": 24, "partno": 1, "callsign": callsign, "ship_type": ship_type}
+    part_a = {**base, "msg_type": 24, "partno": 0, "shipname": name}
+    if report.callsign is None and report.ship_type is None:
+        return [part_a]
+    if report.name is None:
+        return [part_b]
+    return [part_a, part_b]
+
+
+def encode(report: AisPosition | AisStatic, *, seq_id: int = 0, channel: str = "A") -> list[str]:
+    """NMEA lines (no line ends) for one report, each prefixed by an NMEA 4.0 tag block.
+
+    AisPosition -> one ``!AIVDM`` sentence of type ``report.msg_type`` (1, 2, 3 or 18).
+    AisStatic type 5 -> two sentences sharing ``seq_id``, tagged ``g:1-2-<id>``/``g:2-2-<id>``;
+    type 24 -> part A (name) and/or part B (callsign, ship type), one sentence each.
+    Raises ValueError naming the field for a report that cannot be encoded.
+    """
+    if channel not in ("A", "B"):
+        raise ValueError(f"ais encode: channel = {channel!r}: must be 'A' or 'B'")
+    if not 0 <= seq_id <= 9:
+        raise ValueError(f"ais encode: seq_id = {seq_id!r}: must be in 0..9")
+    stamp = (f"c:{format_time(report.t)}", f"s:{_check_source(report.source)}")
+    messages = (
+        [_position_fields(report)] if isinstance(report, AisPosition) else _static_fields(report)
+    )
+    lines: list[str] = []
+    for fields in messages:
+        sentences = encode_dict(
+            fields, talker_id="AI", sentence_type="VDM", radio_channel=channel, seq_id=seq_id
+        )
+        if len(sentences) == 1:
+            lines.append(_tag_block(stamp) + sentences[0])
+            continue
+        group = f"{seq_id + 1}"
+        for number, sentence in enumerate(sentences, start=1):
+            head = (f"g:{number}-{len(sentences)}-{group}", *(stamp if number == 1 else ()))
+            lines.append(_tag_block(head) + sentence)
+    return lines
+
+
+def encode_payload(reports: Iterable[AisPosition | AisStatic], *, channel: str = "A") -> bytes:
+    """Many reports as one MQTT payload, as aggregators send it: lines joined by ``\\r\\n``.
+
+    Multi-sentence messages get sequence ids 0..9 in turn.
+    """
+    lines: list[str] = []
+    seq = 0
+    for report in reports:
+        encoded = encode(report, seq_id=seq, channel=channel)
+        lines.extend(encoded)
+        if len(encoded) > 1:
+            seq = (seq + 1) % 10
+    return "\r\n".join(lines).encode("ascii")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+@dataclass
+class AisStats:
+    """Counters kept by an AisDecoder (reported by ingest; none of these are errors)."""
+
+    sentences: int = 0  # AIS sentences with a valid frame and checksum
+    other_types: int = 0  # complete messages of types other than positions/static, skipped
+    other_sentences: int = 0  # non-AIS NMEA sentences ($GPZDA, $PGHP, !AIABK, ...), skipped
+    fragments_expired: int = 0  # fragments of multi-sentence messages never completed
+
+
+@dataclass
+class _Partial:
+    """An incomplete multi-sentence message: fragments by number (1-based at index 0)."""
+
+    first_recv_t: float
+    parts: list[str | None]
+    t: float | None = None  # report time from the first fragment's tag block
+    fill: int = 0
+
+
+@dataclass
+class _Line:
+    """One NMEA sentence after framing and checksum checks."""
+
+    talker: str
+    count: int
+    number: int
+    seq: str
+    channel: str
+    armored: str
+    fill: int
+    t: float | None  # tag-block time, s
+
+
+_Key = tuple[str, str, str, str, int]
+
+
+def _parse_tag_block(feed: str, where: str, block: str, recv_t: float) -> float | None:
+    """Check a tag block's checksum; return its ``c:`` time in s (None if absent)."""
+    body, star, given = block.rpartition("*")
+    if not star or not re.fullmatch(r"[0-9A-Fa-f]{2}", given):
+        raise DecodeError(feed, f"{where}.tag_block", block, "must end with *hh")
+    if checksum(body.encode("ascii")) != int(given, 16):
+        raise DecodeError(feed, f"{where}.tag_block.checksum", given, "does not match")
+    for item in body.split(","):
+        key, colon, value = item.partition(":")
+        if not colon:
+            raise DecodeError(feed, f"{where}.tag_block", item, "fields must be key:value")
+        if key == "c":
+            if not _DIGIT.fullmatch(value):
+                raise DecodeError(feed, f"{where}.tag_block.c", value, "must be Unix seconds or ms")
+            stamp = int(value)
+            t = stamp / 1000.0 if stamp > MS_TIME_THRESHOLD else float(stamp)
+            return check_time(feed, f"{where}.tag_block.c", t, recv_t)
+    return None
+
+
+def _int_field(feed: str, field_name: str, text: str, lo: int, hi: int) -> int:
+    if len(text) != 1 or not text.isdigit() or not lo <= int(text) <= hi:
+        raise DecodeError(feed, field_name, text, f"must be one digit in {lo}..{hi}")
+    return int(text)
+
+
+def _parse_sentence(feed: str, where: str, sentence: str, t: float | None) -> _Line | None:
+    """Frame and checksum of one ``!xxVDM`` sentence; None for a non-AIS NMEA sentence."""
+    body, star, given = sentence.rpartition("*")
+    if not star or not re.fullmatch(r"[0-9A-Fa-f]{2}", given):
+        raise DecodeError(feed, f"{where}.checksum", sentence[-8:], "sentence must end with *hh")
+    if checksum(body[1:].encode("ascii")) != int(given, 16):
+        raise DecodeError(feed, f"{where}.checksum", given, "does not match the sentence")
+    parts = body.split(",")
+    if len(parts[0]) != 6 or parts[0][3:] not in ("VDM", "VDO"):
+        return None
+    if len(parts) != 7:
+        raise DecodeError(feed, f"{where}.sentence", len(parts), "must have 7 comma-separated fields")
+    _, count_s, number_s, seq, channel, armored, fill_s = parts
+    count = _int_field(feed, f"{where}.fragment_count", count_s, 1, 9)
+    number = _int_field(feed, f"{where}.fragment_number", number_s, 1, count)
+    fill = _int_field(feed, f"{where}.fill_bits", fill_s, 0, 5)
+    if len(seq) > 1 or (seq and not seq.isdigit()):
+        raise DecodeError(feed, f"{where}.sequence_id", seq, "must be empty or one digit")
+    if len(channel) > 1:
+        raise DecodeError(feed, f"{where}.channel", channel, "must be one character or empty")
+    if not _ARMOR.fullmatch(armored):
+        raise DecodeError(feed, f"{where}.payload", armored, "has characters outside AIS 6-bit armoring")
+    return _Line(parts[0][1:3], count, number, seq, channel, armored, fill, t)
+
+
+def _position(feed: str, where: str, msg: Any, mmsi: int, t: float, source: str) -> AisPosition:
+    """Map a decoded pyais position message to an AisPosition, rejecting 'not available' fixes."""
+    long_range = msg.msg_type == 27
+    if msg.lat == LAT_NOT_AVAILABLE:
+        raise DecodeError(feed, f"{where}.lat", msg.lat, "position not available (91)")
+    if msg.lon == LON_NOT_AVAILABLE:
+        raise DecodeError(feed, f"{where}.lon", msg.lon, "position not available (181)")
+    lat = check_number(feed, f"{where}.lat", msg.lat, LAT)
+    lon = check_number(feed, f"{where}.lon", msg.lon, LON)
+    speed = float(msg.speed)
+    sog_na = 63.0 if long_range else SOG_NOT_AVAILABLE_KN
+    course = float(msg.course)
+    heading = None if long_range else int(msg.heading)
+    return AisPosition(
+        t=t,
+        source=source,
+        mmsi=mmsi,
+        lat=lat,
+        lon=lon,
+        sog_mps=None if speed >= sog_na else speed * KNOT_MPS,
+        cog_deg=None if course >= COG_NOT_AVAILABLE_DEG else course,
+        heading_deg=None if heading is None or heading >= 360 else float(heading),
+        msg_type=msg.msg_type,
+        accuracy=bool(msg.accuracy),
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _static(msg: Any, mmsi: int, t: float, source: str) -> AisStatic:
+    """Map a decoded pyais type 5 or type 24 part to a (possibly partial) AisStatic."""
+    ship_type = int(getattr(msg, "ship_type", 0) or 0)
+    return AisStatic(
+        t=t,
+        source=source,
+        mmsi=mmsi,
+        name=_text(getattr(msg, "shipname", None)),
+        callsign=_text(getattr(msg, "callsign", None)),
+        ship_type=ship_type or None,
+        msg_type=msg.msg_type,
+    )
+
+
+def _merge_static(old: AisStatic, new: AisStatic) -> AisStatic:
+    """Type 24 parts A and B of one vessel in one payload -> one AisStatic (first time kept)."""
+    return msgspec.structs.replace(
+        old,
+        name=old.name or new.name,
+        callsign=old.callsign or new.callsign,
+        ship_type=old.ship_type or new.ship_type,
+    )
+
+
+@dataclass
+class AisDecoder:
+    """Decodes AIS NMEA payloads; holds multi-sentence fragments per (source, talker, channel, seq).
+
+    ``stats`` counts what is skipped without being an error (see AisStats). Incomplete
+    messages expire after ``reassembly_timeout_s`` of receive time or when more than
+    ``max_pending`` are held (oldest first); their fragments count as ``fragments_expired``.
+    """
+
+    reassembly_timeout_s: float = REASSEMBLY_TIMEOUT_S
+    max_pending: int = MAX_PENDING_MESSAGES
+    feed: str = FEED
+    stats: AisStats = field(default_factory=AisStats)
+    _pending: dict[_Key, _Partial] = field(default_factory=dict, repr=False)
+
+    def decode(
+        self, payload: bytes, source: str, recv_t: float
+    ) -> tuple[list[Report], list[DecodeError]]:
+        """One payload of NMEA lines -> (reports, errors); never raises for bad input.
+
+        Report time: the tag-block ``c:`` (seconds or milliseconds) of the message's
+        first sentence, else ``recv_t``. Type 24 parts A and B of one MMSI within the
+        payload are merged into one AisStatic, emitted after the positions.
+        """
+        feed = feed_name(FEED, source)
+        oversized = check_payload_size(feed, payload)
+        if oversized is not None:
+            return [], [oversized]
+        self._expire(recv_t)
+        reports: list[Report] = []
+        statics: dict[int, AisStatic] = {}
+        errors: list[DecodeError] = []
+        text = payload.decode("ascii", errors="replace")
+        for index, raw in enumerate(text.splitlines()):
+            line = raw.strip()
+            if not line:
+                continue
+            where = f"lines[{index}]"
+            try:
+                report = self._decode_line(feed, where, line, source, recv_t)
+            except DecodeError as err:
+                errors.append(err)
+                continue
+            if isinstance(report, AisStatic):
+                old = statics.get(report.mmsi)
+                statics[report.mmsi] = report if old is None else _merge_static(old, report)
+            elif report is not None:
+                reports.append(report)
+        reports.extend(statics.values())
+        return reports, errors
+
+    def _decode_line(
+        self, feed: str, where: str, line: str, source: str, recv_t: float
+    ) -> AisPosition | AisStatic | None:
+        if "\ufffd" in line:
+            raise DecodeError(feed, f"{where}.sentence", line[:40], "contains non-ASCII bytes")
+        t: float | None = None
+        sentence = line
+        if line.startswith("\\"):
+            end = line.find("\\", 1)
+            if end < 0:
+                raise DecodeError(feed, f"{where}.tag_block", line[:40], "is not closed by \\")
+            t = _parse_tag_block(feed, where, line[1:end], recv_t)
+            sentence = line[end + 1 :]
+        if sentence.startswith("$"):
+            self.stats.other_sentences += 1
+            return None
+        if not sentence.startswith("!"):
+            raise DecodeError(feed, f"{where}.sentence", sentence[:40], "must start with ! or $")
+        parsed = _parse_sentence(feed, where, sentence, t)
+        if parsed is None:
+            self.stats.other_sentences += 1
+            return None
+        self.stats.sentences += 1
+        if parsed.count == 1:
+            return self._message(feed, where, parsed.armored, parsed.fill, t, source, recv_t)
+        return self._fragment(feed, where, parsed, source, recv_t)
+
+    def _fragment(
+        self, feed: str, where: str, frag: _Line, source: str, recv_t: float
+    ) -> AisPosition | AisStatic | None:
+        key = (source, frag.talker, frag.channel, frag.seq, frag.count)
+        partial = self._pending.get(key)
+        if partial is not None and partial.parts[frag.number - 1] is not None:
+            self._drop(key)
+            partial = None
+        if partial is None:
+            if len(self._pending) >= self.max_pending:
+                self._drop(next(iter(self._pending)))
+            partial = _Partial(recv_t, [None] * frag.count)
+            self._pending[key] = partial
+        partial.parts[frag.number - 1] = frag.armored
+        if frag.t is not None and (partial.t is None or frag.number == 1):
+            partial.t = frag.t
+        if frag.number == frag.count:
+            partial.fill = frag.fill
+        if any(part is None for part in partial.parts):
+            return None
+        del self._pending[key]
+        armored = "".join(part for part in partial.parts if part is not None)
+        return self._message(feed, where, armored, partial.fill, partial.t, source, recv_t)
+
+    def _drop(self, key: _Key) -> None:
+        partial = self._pending.pop(key)
+        self.stats.fragments_expired += sum(part is not None for part in partial.parts)
+
+    def _expire(self, recv_t: float) -> None:
+        """Drop incomplete messages older than the reassembly timeout (oldest first)."""
+        while self._pending:
+            key = next(iter(self._pending))
+            if recv_t - self._pending[key].first_recv_t <= self.reassembly_timeout_s:
+                return
+            self._drop(key)
+
+    def _message(
+        self, feed: str, where: str, armored: str, fill: int, t: float | None, source: str,
+        recv_t: float,
+    ) -> AisPosition | AisStatic | None:
+        """A complete armored payload -> report, None for other message types."""
+        if not armored:
+            raise DecodeError(feed, f"{where}.payload", armored, "is empty")
+        msg_type = (ord(armored[0]) - 48) - (8 if ord(armored[0]) > 87 else 0)
+        if msg_type not in POSITION_TYPES and msg_type not in STATIC_TYPES:
+            self.stats.other_types += 1
+            return None
+        bits = 6 * len(armored) - fill
+        if bits < MIN_BITS[msg_type]:
+            raise DecodeError(
+                feed, f"{where}.payload", armored,
+                f"type {msg_type} needs {MIN_BITS[msg_type]} bits, got {bits}",
+            )
+        try:
+            msg = MSG_CLASS[msg_type].from_vector(bit_vector(armored.encode("ascii"), fill))
+        except Exception as err:  # pyais raises assorted types on malformed bits
+            raise DecodeError(feed, f"{where}.payload", armored, f"pyais: {err}") from None
+        mmsi = int(msg.mmsi)
+        if not 0 < mmsi <= MMSI_MAX:
+            raise DecodeError(feed, f"{where}.mmsi", mmsi, f"must be in 1..{MMSI_MAX}")
+        when = recv_t if t is None else t
+        if msg_type in STATIC_TYPES:
+            return _static(msg, mmsi, when, source)
+        return _position(feed, where, msg, mmsi, when, source)
