@@ -47,6 +47,58 @@ log_type notice
 """
 
 
+DEPLOY_CONF = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "mosquitto.conf"
+DEPLOY_ACL = DEPLOY_CONF.with_name("acl")
+
+# Options of the shipped configuration whose value is a file or directory path.
+_PATH_OPTIONS = ("password_file", "acl_file", "cafile", "certfile", "keyfile")
+
+
+def render_conf(text: str, *, paths: dict[str, Path], plain_port: int | None) -> str:
+    """The shipped Mosquitto configuration as a ``Mosquitto`` template for a test or a local run.
+
+    Only ports and paths change: the TLS listener becomes ``listener {port} 127.0.0.1``,
+    the plain loopback listener moves to ``plain_port`` (removed when None), each option
+    named in ``paths`` (``password_file``, ``acl_file``, ``cafile``, ``certfile``,
+    ``keyfile``) points at the given file, and persistence and the log go to
+    ``{state_dir}``. ValueError naming the option when the text lacks one of them.
+    """
+    unknown = set(paths) - set(_PATH_OPTIONS)
+    if unknown:
+        raise ValueError(f"paths: can only replace {', '.join(_PATH_OPTIONS)}, got {sorted(unknown)}")
+    out: list[str] = []
+    seen: set[str] = set()
+    skip_protocol = False
+    for raw in text.splitlines():
+        line = raw.replace("{", "{{").replace("}", "}}")  # the result is a str.format template
+        words = line.split()
+        option = words[0] if words and not line.startswith("#") else ""
+        if option == "listener":
+            seen.add(f"listener {words[1]}")
+            skip_protocol = False
+            if words[1] == "8883":
+                line = "listener {port} 127.0.0.1"
+            elif plain_port is None:
+                skip_protocol = True
+                continue
+            else:
+                line = f"listener {plain_port} 127.0.0.1"
+        elif option == "protocol" and skip_protocol:
+            continue
+        elif option in paths:
+            line = f"{option} {paths[option]}"
+        elif option == "persistence_location":
+            line = "persistence_location {state_dir}/"
+        elif option == "log_dest":
+            line = "log_dest file {state_dir}/mosquitto.log"
+        seen.add(option)
+        out.append(line)
+    for option in (*paths, "listener 8883", "persistence_location", "log_dest"):
+        if option not in seen:
+            raise ValueError(f"Mosquitto configuration has no {option!r} line to replace")
+    return "\n".join(out) + "\n"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -74,9 +126,12 @@ class Mosquitto:
         self.state_dir = Path(tempfile.mkdtemp(prefix="jisf-mosquitto-"))
         self.conf_path = self.state_dir / "mosquitto.conf"
         text = conf_text if conf_text is not None else MOSQUITTO_BASE_CONF
-        self.conf_path.write_text(
-            text.format(port=self.port, max_queued=max_queued, persistence="true" if persistence else "false", state_dir=self.state_dir)
-        )
+        text = text.format(port=self.port, max_queued=max_queued, persistence="true" if persistence else "false", state_dir=self.state_dir)
+        if os.geteuid() == 0:
+            # Started as root, Mosquitto switches to the "mosquitto" user, which cannot
+            # read or write our private temporary files: keep the invoking user.
+            text += "\nuser root\n"
+        self.conf_path.write_text(text)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -87,10 +142,22 @@ class Mosquitto:
     def start(self) -> Mosquitto:
         """Start the process and wait until it listens."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen([binary, "-c", str(self.conf_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_listening(self.port, proc=self.proc)
+        with (self.state_dir / "stderr.log").open("ab") as err:
+            self.proc = subprocess.Popen([binary, "-c", str(self.conf_path)], stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            wait_listening(self.port, proc=self.proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; mosquitto said: {self.log_tail()}") from exc
         log.info("mosquitto pid %d on 127.0.0.1:%d", self.proc.pid, self.port)
         return self
+
+    def log_tail(self, lines: int = 5) -> str:
+        """The last lines Mosquitto wrote to stderr and its log file, for error messages."""
+        text = ""
+        for name in ("stderr.log", "mosquitto.log"):
+            with contextlib.suppress(OSError):
+                text += (self.state_dir / name).read_text(errors="replace")
+        return " | ".join(text.strip().splitlines()[-lines:]) or "(nothing)"
 
     def kill(self) -> None:
         """SIGKILL the broker (fault tests)."""

@@ -36,40 +36,85 @@ NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 @dataclass(frozen=True)
 class BrokerAddress:
-    """Where and how to connect: ``mqtt://user:pass@host:port`` or ``mqtts://...`` for TLS."""
+    """Where and how to connect: ``mqtt://user:pass@host:port`` or ``mqtts://...`` for TLS.
+
+    TLS verifies the broker's certificate against ``ca_file`` (the system store when
+    None) and its host name; ``cert_file``/``key_file`` add a client certificate for
+    brokers that require one (mutual TLS).
+    """
 
     host: str
     port: int
     tls: bool = False
     username: str | None = None
     password: str | None = None
-    ca_file: str | None = None  # CA bundle for mqtts; system default when None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"broker port must be 1-65535, got {self.port}")
+        if self.password is not None and self.username is None:
+            raise ValueError("broker password given without a username")
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise ValueError(f"ca_file/cert_file/key_file need a TLS broker URL (mqtts://), got {self.url()}")
+        if self.key_file and not self.cert_file:
+            raise ValueError(f"key_file {self.key_file!r} given without cert_file")
 
     @classmethod
-    def parse(cls, url: str, *, username: str | None = None, password: str | None = None, ca_file: str | None = None) -> BrokerAddress:
+    def parse(
+        cls,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+    ) -> BrokerAddress:
         """Parse a broker URL; explicit credentials override those in the URL."""
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"broker URL scheme must be mqtt:// or mqtts://, got {url!r}")
         if not parts.hostname:
             raise ValueError(f"broker URL has no host: {url!r}")
+        try:
+            port = parts.port
+        except ValueError as err:
+            raise ValueError(f"broker URL has a bad port: {url!r}") from err
         tls = parts.scheme in ("mqtts", "ssl")
         return cls(
             host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
+            port=port or (8883 if tls else 1883),
             tls=tls,
             username=username if username is not None else (unquote(parts.username) if parts.username else None),
             password=password if password is not None else (unquote(parts.password) if parts.password else None),
             ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
         )
 
     def url(self) -> str:
         """URL without credentials, for logs."""
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
+    def tls_context(self) -> ssl.SSLContext | None:
+        """Client TLS context (certificate and host name verified), None for plain TCP."""
+        if not self.tls:
+            return None
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.cert_file:
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
+
+
+class BrokerError(ConnectionError):
+    """The broker refused the connection (credentials, TLS) or it failed; the message says which."""
+
 
 def _client(addr: BrokerAddress, *, client_id: str | None, will: OutMessage | None, clean_session: bool, timeout: float = 10.0) -> aiomqtt.Client:
-    tls_context = ssl.create_default_context(cafile=addr.ca_file) if addr.tls else None
     return aiomqtt.Client(
         addr.host,
         addr.port,
@@ -78,7 +123,7 @@ def _client(addr: BrokerAddress, *, client_id: str | None, will: OutMessage | No
         identifier=client_id,
         clean_session=clean_session,
         will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain) if will else None,
-        tls_context=tls_context,
+        tls_context=addr.tls_context(),
         timeout=timeout,
         max_concurrent_outgoing_calls=1000,
         socket_options=NODELAY,
@@ -229,9 +274,22 @@ class Link:
 
 
 @asynccontextmanager
+async def _connected(addr: BrokerAddress, *, client_id: str | None, clean_session: bool) -> AsyncIterator[aiomqtt.Client]:
+    """One connection; aiomqtt errors come out as ``BrokerError`` naming the broker."""
+    try:
+        async with _client(addr, client_id=client_id, will=None, clean_session=clean_session) as client:
+            yield client
+    except aiomqtt.MqttError as err:
+        raise BrokerError(f"{addr.url()}: {err}") from err
+
+
+@asynccontextmanager
 async def publisher(addr: BrokerAddress, *, client_id: str | None = None) -> AsyncIterator[Callable[[OutMessage], asyncio.Future[None]]]:
-    """A plain connection for tools (sim, replay): yields ``publish(msg)`` that returns an awaitable."""
-    async with _client(addr, client_id=client_id, will=None, clean_session=True) as client:
+    """A plain connection for tools (sim, replay): yields ``publish(msg)`` that returns an awaitable.
+
+    BrokerError when the broker refuses the connection or it fails.
+    """
+    async with _connected(addr, client_id=client_id, clean_session=True) as client:
 
         def publish(msg: OutMessage) -> asyncio.Future[None]:
             return asyncio.ensure_future(client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain))
@@ -240,18 +298,28 @@ async def publisher(addr: BrokerAddress, *, client_id: str | None = None) -> Asy
 
 
 async def subscribe(
-    addr: BrokerAddress, filters: Iterable[str], *, client_id: str | None = None, qos: int = 1, persistent: bool = False
+    addr: BrokerAddress,
+    filters: Iterable[str],
+    *,
+    client_id: str | None = None,
+    qos: int = 1,
+    persistent: bool = False,
+    on_subscribed: Callable[[], None] | None = None,
 ) -> AsyncIterator[tuple[str, bytes, bool]]:
     """Yield (topic, payload, retain) for messages matching ``filters`` on one connection.
 
     ``persistent`` keeps a broker-side session under ``client_id`` (clean session off), so
     that QoS 1 messages published while the subscriber is away are delivered on return.
+    ``on_subscribed()`` is called once the broker has acknowledged every subscription.
+    BrokerError when the broker refuses the connection or it fails.
     """
     if persistent and not client_id:
         raise ValueError("a persistent subscription needs a client_id")
-    async with _client(addr, client_id=client_id, will=None, clean_session=not persistent) as client:
+    async with _connected(addr, client_id=client_id, clean_session=not persistent) as client:
         for f in filters:
             await client.subscribe(f, qos=qos)
+        if on_subscribed is not None:
+            on_subscribed()
         async for m in client.messages:
             payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
             yield str(m.topic), payload, bool(m.retain)
