@@ -160,15 +160,17 @@ def _lookup(document: object, path: str) -> object:
 
 def decode_json(
     feed: str,
-    payload: bytes,
+    payload: bytes | msgspec.Raw,
     record: type[T],
     array_fields: Mapping[str, tuple[str, ...]],
+    prefix: str = "",
 ) -> T:
     """Decode a JSON payload into the msgspec ``record`` or raise a DecodeError naming the field.
 
     ``array_fields`` names the elements of array-like sub-records, e.g.
     ``{"plots": ("range_m", "az_deg", "el_deg", "snr_db")}``, so that a type error at
-    ``$.plots[4][0]`` is reported as ``plots[4].range_m``.
+    ``$.plots[4][0]`` is reported as ``plots[4].range_m``; ``prefix`` (``"aircraft[3]."``)
+    is put in front of every field name.
     """
     try:
         return msgspec.json.decode(payload, type=record)
@@ -184,9 +186,10 @@ def decode_json(
             value = _lookup(msgspec.json.decode(payload), path) if not missing else None
         except msgspec.DecodeError:
             value = None
-        raise DecodeError(feed, _field_path(path, array_fields) or "payload", value, reason) from None
+        name = _field_path(path, array_fields)
+        raise DecodeError(feed, prefix + name if name else prefix.rstrip(".") or "payload", value, reason) from None
     except msgspec.DecodeError as err:
-        raise DecodeError(feed, "payload", payload[:40], f"not valid JSON: {err}") from None
+        raise DecodeError(feed, prefix.rstrip(".") or "payload", bytes(payload)[:40], f"not valid JSON: {err}") from None
 
 
 def check_encodable(kind: str, field: str, value: float, bound: Bound) -> float:
