@@ -64,7 +64,7 @@ _DIGIT = re.compile(r"[0-9]+")
 # --------------------------------------------------------------------------- encoding
 
 
-def _tag_block(fields: Iterable[str]) -> str:
+def tag_block(fields: Iterable[str]) -> str:
     """``\\c:...,s:...*hh\\``: NMEA 4.0 tag block with its XOR checksum (2 hex digits)."""
     body = ",".join(fields)
     return f"\\{body}*{checksum(body.encode('ascii')):02X}\\"
@@ -183,12 +183,12 @@ def encode(report: AisPosition | AisStatic, *, seq_id: int = 0, channel: str = "
             fields, talker_id="AI", sentence_type="VDM", radio_channel=channel, seq_id=seq_id
         )
         if len(sentences) == 1:
-            lines.append(_tag_block(stamp) + sentences[0])
+            lines.append(tag_block(stamp) + sentences[0])
             continue
         group = f"{seq_id + 1}"
         for number, sentence in enumerate(sentences, start=1):
             head = (f"g:{number}-{len(sentences)}-{group}", *(stamp if number == 1 else ()))
-            lines.append(_tag_block(head) + sentence)
+            lines.append(tag_block(head) + sentence)
     return lines
 
 
@@ -247,7 +247,7 @@ class _Line:
 _Key = tuple[str, str, str, str, int]
 
 
-def _parse_tag_block(feed: str, where: str, block: str, recv_t: float) -> float | None:
+def _parsetag_block(feed: str, where: str, block: str, recv_t: float) -> float | None:
     """Check a tag block's checksum; return its ``c:`` time in s (None if absent)."""
     body, star, given = block.rpartition("*")
     if not star or not re.fullmatch(r"[0-9A-Fa-f]{2}", given):
@@ -275,14 +275,14 @@ def _int_field(feed: str, field_name: str, text: str, lo: int, hi: int) -> int:
 
 def _parse_sentence(feed: str, where: str, sentence: str, t: float | None) -> _Line | None:
     """Frame and checksum of one ``!xxVDM`` sentence; None for a non-AIS NMEA sentence."""
+    if sentence[3:7] not in ("VDM,", "VDO,"):
+        return None
     body, star, given = sentence.rpartition("*")
     if not star or not re.fullmatch(r"[0-9A-Fa-f]{2}", given):
         raise DecodeError(feed, f"{where}.checksum", sentence[-8:], "sentence must end with *hh")
     if checksum(body[1:].encode("ascii")) != int(given, 16):
         raise DecodeError(feed, f"{where}.checksum", given, "does not match the sentence")
     parts = body.split(",")
-    if len(parts[0]) != 6 or parts[0][3:] not in ("VDM", "VDO"):
-        return None
     if len(parts) != 7:
         raise DecodeError(feed, f"{where}.sentence", len(parts), "must have 7 comma-separated fields")
     _, count_s, number_s, seq, channel, armored, fill_s = parts
@@ -415,7 +415,7 @@ class AisDecoder:
             end = line.find("\\", 1)
             if end < 0:
                 raise DecodeError(feed, f"{where}.tag_block", line[:40], "is not closed by \\")
-            t = _parse_tag_block(feed, where, line[1:end], recv_t)
+            t = _parsetag_block(feed, where, line[1:end], recv_t)
             sentence = line[end + 1 :]
         if sentence.startswith("$"):
             self.stats.other_sentences += 1
