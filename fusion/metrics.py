@@ -1,0 +1,758 @@
+"""Scoring a run against its truth: GOSPA/OSPA, continuity, RMSE, NEES and alert scores.
+
+Reads truth.jsonl, tracks.jsonl and alerts.jsonl (DESIGN.md formats), writes metrics.json
+(sorted keys) and metrics_series.jsonl (one row per truth tick and domain). Every metric,
+its parameters and the matching rules are documented in docs/EVALUATION.md.
+
+Matching in one paragraph: the evaluation grid is the set of truth ticks. At each tick the
+tracks come from the nearest track output tick within half an output interval, moved to
+the truth tick along their own velocity. Distances are true metres in a local conformal
+frame built from the data's bounds. Per tick and domain, truth objects and tracks
+(not tentative) are matched by the GOSPA assignment (alpha = 2, cut-off c per domain):
+pairs closer than c, minimising the sum of d^p plus c^p/2 per unmatched object or track.
+Every other metric uses that one assignment.
+
+Axis letters: R truth rows, E track rows at evaluation ticks, K candidate pairs,
+T evaluation ticks, O truth objects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from fusion.core.arrays import NO_ICAO, NO_MMSI
+from fusion.core.frame import LocalFrame
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+TRUTH_FILE, TRACKS_FILE, ALERTS_FILE = "truth.jsonl", "tracks.jsonl", "alerts.jsonl"
+METRICS_FILE, SERIES_FILE = "metrics.json", "metrics_series.jsonl"
+NEES_95 = 5.991464547107979  # chi-square 95 % quantile, 2 degrees of freedom
+_CHUNK_BYTES = 32 << 20
+_DIGITS = 6  # metrics.json rounding: stable across machines' last-bit differences
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    """Scoring parameters (docs/EVALUATION.md).
+
+    p:          GOSPA/OSPA order (p >= 1); 2 makes the localisation part a sum of squared errors.
+    alpha:      GOSPA alpha; only 2 is accepted, the value for which GOSPA splits into
+                localisation, missed and false parts.
+    cutoff_m:   GOSPA/OSPA cut-off c per domain, true metres; also the matching radius.
+    statuses:   track statuses scored (tentative tracks are not shown to operators).
+    """
+
+    p: float = 2.0
+    alpha: float = 2.0
+    cutoff_m: Mapping[str, float] = field(default_factory=lambda: {"surface": 1000.0, "air": 3000.0})
+    statuses: tuple[str, ...] = ("confirmed", "coasting")
+
+    def __post_init__(self) -> None:
+        if not (self.p >= 1.0 and math.isfinite(self.p)):
+            raise ValueError(f"MetricsConfig.p = {self.p!r}: must be finite and >= 1")
+        if self.alpha != 2.0:
+            raise ValueError(f"MetricsConfig.alpha = {self.alpha!r}: only 2 is supported (the decomposable GOSPA)")
+        for domain, c in self.cutoff_m.items():
+            if not (c > 0.0 and math.isfinite(c)):
+                raise ValueError(f"MetricsConfig.cutoff_m[{domain!r}] = {c!r}: must be finite and > 0")
+
+    def cutoff(self, domain: str, source: str) -> float:
+        """The cut-off for ``domain``; a domain with none configured is an input error."""
+        if domain not in self.cutoff_m:
+            raise ValueError(f"{source}: domain = {domain!r}: no GOSPA cut-off configured (known: {sorted(self.cutoff_m)})")
+        return float(self.cutoff_m[domain])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _TruthLine(msgspec.Struct, gc=False):
+    t: float
+    id: int | str
+    domain: str
+    lat: float
+    lon: float
+    role: str
+    speed_mps: float | None = None
+    course_deg: float | None = None
+
+
+class _TrackLine(msgspec.Struct, gc=False):
+    t: float
+    track_id: int
+    domain: str
+    status: str
+    lat: float
+    lon: float
+    vel_e_mps: float | None = None
+    vel_n_mps: float | None = None
+    cov_en_m2: tuple[tuple[float, float], tuple[float, float]] | None = None
+    mmsi: int | None = None
+    icao24: str | int | None = None
+
+
+class _AlertLine(msgspec.Struct, gc=False):
+    t: float
+    alert_id: int | str
+    rule: str
+    state: str
+    track_id: int
+    lat: float | None = None
+    lon: float | None = None
+
+
+class Codebook:
+    """Maps hashable values (ids, domain names, rules) to small ints in first-seen order."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+
+    def codes(self, values: Sequence[Any]) -> IntArray:
+        """(R,) values -> (R,) int64 codes, adding unseen values."""
+        index = self.index
+        return np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+
+    @property
+    def values(self) -> list[Any]:
+        """Values in code order."""
+        return list(self.index)
+
+
+L = TypeVar("L", bound=msgspec.Struct)
+
+
+def _read_lines(path: Path, line_type: type[L]) -> Iterator[list[L]]:
+    """Decode a JSON Lines file in chunks of whole lines; errors name the file and line."""
+    decoder = msgspec.json.Decoder(line_type)
+    first_line = 1
+    with path.open("rb") as f:
+        tail = b""
+        while True:
+            block = f.read(_CHUNK_BYTES)
+            data = tail + block
+            cut = len(data) if not block else data.rfind(b"\n") + 1
+            chunk, tail = data[:cut], data[cut:]
+            if chunk.strip():
+                try:
+                    yield decoder.decode_lines(chunk)
+                except msgspec.DecodeError:
+                    _raise_line_error(path, chunk, first_line, decoder)
+            first_line += chunk.count(b"\n")
+            if not block:
+                return
+
+
+def _raise_line_error(path: Path, chunk: bytes, first_line: int, decoder: msgspec.json.Decoder[Any]) -> None:
+    """Find the first bad line of a chunk and raise an error naming it."""
+    for number, line in enumerate(chunk.split(b"\n"), start=first_line):
+        if line.strip():
+            try:
+                decoder.decode(line)
+            except msgspec.DecodeError as exc:
+                raise ValueError(f"{path.name} line {number}: {exc}") from None
+    raise ValueError(f"{path.name}: undecodable lines from line {first_line}")
+
+
+def _column(rows: Sequence[Any], get: Callable[[Any], Any], dtype: type = np.float64) -> NDArray[Any]:
+    return np.fromiter(map(get, rows), dtype=dtype, count=len(rows))
+
+
+def _none_as(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+@dataclass(frozen=True)
+class TruthColumns:
+    """truth.jsonl as columns. (R,) each; ``obj``/``domain`` index ``ids``/``domains``."""
+
+    t: FloatArray
+    obj: IntArray
+    domain: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    vel_e_mps: FloatArray  # NaN where speed or course is absent
+    vel_n_mps: FloatArray
+    suspect: BoolArray
+    ids: list[Any]
+
+
+@dataclass(frozen=True)
+class TrackColumns:
+    """tracks.jsonl as columns. (E,) each; ``track`` indexes ``track_ids``; cov NaN where absent."""
+
+    t: FloatArray
+    track: IntArray
+    domain: IntArray
+    status: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    vel_e_mps: FloatArray
+    vel_n_mps: FloatArray
+    cov_en_m2: FloatArray  # (E, 2, 2)
+    mmsi: IntArray  # NO_MMSI where none
+    icao24: IntArray  # NO_ICAO where none
+    track_ids: list[int]
+    statuses: list[str]
+
+
+@dataclass(frozen=True)
+class AlertColumns:
+    """alerts.jsonl as columns, (A,) each; ``rule``/``alert`` index ``rules``/``alert_ids``."""
+
+    t: FloatArray
+    alert: IntArray
+    rule: IntArray
+    cleared: BoolArray
+    track_id: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    rules: list[str]
+    alert_ids: list[Any]
+
+
+def _concat(parts: list[NDArray[Any]], dtype: type, tail: tuple[int, ...] = ()) -> NDArray[Any]:
+    return np.concatenate(parts) if parts else np.zeros((0, *tail), dtype=dtype)
+
+
+def read_truth(path: Path, domains: Codebook) -> TruthColumns:
+    """Read truth.jsonl; ``domains`` is shared with the tracks so codes agree."""
+    ids = Codebook()
+    cols: dict[str, list[NDArray[Any]]] = {k: [] for k in ("t", "obj", "domain", "lat", "lon", "ve", "vn", "suspect")}
+    for rows in _read_lines(path, _TruthLine):
+        speed = _column(rows, lambda r: _none_as(r.speed_mps, math.nan))
+        course = np.radians(_column(rows, lambda r: _none_as(r.course_deg, math.nan)))
+        cols["t"].append(_column(rows, lambda r: r.t))
+        cols["obj"].append(ids.codes([r.id for r in rows]))
+        cols["domain"].append(domains.codes([r.domain for r in rows]))
+        cols["lat"].append(_column(rows, lambda r: r.lat))
+        cols["lon"].append(_column(rows, lambda r: r.lon))
+        cols["ve"].append(speed * np.sin(course))
+        cols["vn"].append(speed * np.cos(course))
+        cols["suspect"].append(_column(rows, lambda r: r.role == "suspect", np.bool_))
+    c = {k: _concat(v, np.int64 if k in ("obj", "domain") else np.bool_ if k == "suspect" else np.float64)
+         for k, v in cols.items()}
+    return TruthColumns(c["t"], c["obj"], c["domain"], c["lat"], c["lon"], c["ve"], c["vn"], c["suspect"], ids.values)
+
+
+def _icao_int(value: str | int | None) -> int:
+    if value is None:
+        return NO_ICAO
+    return value if isinstance(value, int) else int(value, 16)
+
+
+def _cov_rows(rows: Sequence[_TrackLine]) -> FloatArray:
+    nan = ((math.nan, math.nan), (math.nan, math.nan))
+    flat = np.fromiter((x for r in rows for row in (r.cov_en_m2 or nan) for x in row), dtype=np.float64, count=4 * len(rows))
+    return flat.reshape(len(rows), 2, 2)
+
+
+def read_tracks(path: Path, domains: Codebook) -> TrackColumns:
+    """Read tracks.jsonl (all statuses)."""
+    tracks, statuses = Codebook(), Codebook()
+    keys = ("t", "track", "domain", "status", "lat", "lon", "ve", "vn", "cov", "mmsi", "icao")
+    cols: dict[str, list[NDArray[Any]]] = {k: [] for k in keys}
+    for rows in _read_lines(path, _TrackLine):
+        cols["t"].append(_column(rows, lambda r: r.t))
+        cols["track"].append(tracks.codes([r.track_id for r in rows]))
+        cols["domain"].append(domains.codes([r.domain for r in rows]))
+        cols["status"].append(statuses.codes([r.status for r in rows]))
+        cols["lat"].append(_column(rows, lambda r: r.lat))
+        cols["lon"].append(_column(rows, lambda r: r.lon))
+        cols["ve"].append(_column(rows, lambda r: _none_as(r.vel_e_mps, math.nan)))
+        cols["vn"].append(_column(rows, lambda r: _none_as(r.vel_n_mps, math.nan)))
+        cols["cov"].append(_cov_rows(rows))
+        cols["mmsi"].append(_column(rows, lambda r: NO_MMSI if r.mmsi is None else r.mmsi, np.int64))
+        cols["icao"].append(_column(rows, lambda r: _icao_int(r.icao24), np.int64))
+    ints = ("track", "domain", "status", "mmsi", "icao")
+    c = {k: _concat(v, np.int64 if k in ints else np.float64, (2, 2) if k == "cov" else ()) for k, v in cols.items()}
+    return TrackColumns(c["t"], c["track"], c["domain"], c["status"], c["lat"], c["lon"], c["ve"], c["vn"], c["cov"],
+                        c["mmsi"], c["icao"], tracks.values, statuses.values)
+
+
+def read_alerts(path: Path) -> AlertColumns:
+    """Read alerts.jsonl; a missing file means no alerts."""
+    rules, alerts = Codebook(), Codebook()
+    rows: list[_AlertLine] = []
+    if path.exists():
+        for chunk in _read_lines(path, _AlertLine):
+            rows.extend(chunk)
+    return AlertColumns(
+        t=_column(rows, lambda r: r.t),
+        alert=alerts.codes([r.alert_id for r in rows]),
+        rule=rules.codes([r.rule for r in rows]),
+        cleared=_column(rows, lambda r: r.state == "cleared", np.bool_),
+        track_id=_column(rows, lambda r: r.track_id, np.int64),
+        lat=_column(rows, lambda r: _none_as(r.lat, math.nan)),
+        lon=_column(rows, lambda r: _none_as(r.lon, math.nan)),
+        rules=rules.values,
+        alert_ids=alerts.values,
+    )
+
+
+# --------------------------------------------------------------------------- assignment
+
+
+def expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Ranges [starts[i], starts[i] + counts[i]) concatenated -> (owner i, index), each (sum counts,)."""
+    owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
+    offsets = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, starts[owner] + offsets
+
+
+def assign_sparse(rows: IntArray, cols: IntArray, cost: FloatArray) -> BoolArray:
+    """Minimum-cost partial assignment on a sparse bipartite graph.
+
+    rows, cols: (K,) node ids of the candidate pairs (any non-negative ints); cost: (K,) < 0
+    (the gain of pairing over leaving both unmatched). Returns (K,) bool: the chosen pairs,
+    at most one per row node and per column node, minimising the summed cost. Solved per
+    connected cluster: a cluster with one row or one column node takes its cheapest pair;
+    others go to ``linear_sum_assignment``.
+    """
+    if rows.shape != cols.shape or rows.shape != cost.shape or rows.ndim != 1:
+        raise ValueError(f"rows, cols, cost must be equal (K,) arrays, got {rows.shape}, {cols.shape}, {cost.shape}")
+    if np.any(~(cost < 0.0)):
+        raise ValueError("cost must be < 0 for every candidate pair (a pair that gains nothing is not a candidate)")
+    chosen = np.zeros(rows.size, dtype=bool)
+    if rows.size == 0:
+        return chosen
+    row_ids, r = np.unique(rows, return_inverse=True)
+    col_ids, c = np.unique(cols, return_inverse=True)
+    nr, nc = row_ids.size, col_ids.size
+    graph = coo_matrix((np.ones(rows.size), (r, nr + c)), shape=(nr + nc, nr + nc))
+    _, label = connected_components(graph, directed=False)
+    comp = label[r]
+    n_rows = np.bincount(label[:nr], minlength=label.max() + 1)
+    n_cols = np.bincount(label[nr:], minlength=label.max() + 1)
+    order = np.lexsort((cost, comp))  # by cluster, cheapest first
+    comp_sorted = comp[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = comp_sorted[1:] != comp_sorted[:-1]
+    star = np.minimum(n_rows, n_cols)[comp_sorted] == 1
+    chosen[order[first & star]] = True
+    general = order[~star]
+    if general.size:
+        bounds = np.flatnonzero(np.diff(comp[general])) + 1
+        for edges in np.split(general, bounds):
+            rr, rinv = np.unique(r[edges], return_inverse=True)
+            cc, cinv = np.unique(c[edges], return_inverse=True)
+            dense = np.zeros((rr.size, cc.size))
+            edge_at = np.full((rr.size, cc.size), -1, dtype=np.int64)
+            dense[rinv, cinv] = cost[edges]
+            edge_at[rinv, cinv] = edges
+            ri, ci = linear_sum_assignment(dense)
+            picked = edge_at[ri, ci]
+            chosen[picked[picked >= 0]] = True
+    return chosen
+
+
+def gospa_parts(truth_xy: FloatArray, track_xy: FloatArray, *, c: float, p: float = 2.0) -> dict[str, float]:
+    """GOSPA (alpha = 2) between two point sets, (n, 2) and (m, 2) metres.
+
+    Returns gospa_m, localisation, missed, false (the three parts in m^p, summing to
+    gospa_m^p), n_missed, n_false, and ospa_m.
+    """
+    if truth_xy.ndim != 2 or truth_xy.shape[1] != 2 or track_xy.ndim != 2 or track_xy.shape[1] != 2:
+        raise ValueError(f"point sets must be (n, 2) and (m, 2), got {truth_xy.shape} and {track_xy.shape}")
+    d = np.linalg.norm(truth_xy[:, None, :] - track_xy[None, :, :], axis=-1)
+    i, j = np.nonzero(d < c)
+    chosen = assign_sparse(i, j, d[i, j] ** p - c**p)
+    loc = float(np.sum(d[i[chosen], j[chosen]] ** p))
+    n_pairs = int(chosen.sum())
+    return _gospa_from_counts(loc, len(truth_xy), len(track_xy), n_pairs, c, p)
+
+
+def _gospa_from_counts(loc: Any, n_truth: Any, n_tracks: Any, n_pairs: Any, c: float, p: float) -> dict[str, Any]:
+    """GOSPA parts and OSPA from per-set sums; works on scalars or equal-shape arrays."""
+    missed = (n_truth - n_pairs) * c**p / 2.0
+    false = (n_tracks - n_pairs) * c**p / 2.0
+    n = np.maximum(n_truth, n_tracks)
+    ospa_p = np.divide(loc + c**p * (n - n_pairs), n, out=np.zeros_like(loc, dtype=np.float64), where=n > 0)
+    return {
+        "gospa_m": (loc + missed + false) ** (1.0 / p),
+        "localisation": loc,
+        "missed": missed,
+        "false": false,
+        "n_missed": n_truth - n_pairs,
+        "n_false": n_tracks - n_pairs,
+        "ospa_m": ospa_p ** (1.0 / p),
+    }
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def nearest(times: FloatArray, query: FloatArray) -> IntArray:
+    """Index into sorted ``times`` (n >= 1,) of the nearest time to each ``query`` (Q,) -> (Q,)."""
+    if times.size == 1:
+        return np.zeros(query.shape, dtype=np.int64)
+    j = np.clip(np.searchsorted(times, query), 1, times.size - 1)
+    return np.where(query - times[j - 1] <= times[j] - query, j - 1, j).astype(np.int64)
+
+
+def _median_step(times: FloatArray) -> float:
+    steps = np.diff(times)
+    return float(np.median(steps)) if steps.size else math.inf
+
+
+def _frame_for(truth: TruthColumns, tracks: TrackColumns) -> LocalFrame:
+    lat = np.concatenate([truth.lat, tracks.lat])
+    lon = np.concatenate([truth.lon, tracks.lon])
+    pad = 0.05
+    return LocalFrame(max(float(lat.min()) - pad, -89.9), min(float(lat.max()) + pad, 89.9),
+                      max(float(lon.min()) - pad, -180.0), min(float(lon.max()) + pad, 180.0))
+
+
+def _scale_at(frame: LocalFrame, lat: FloatArray) -> FloatArray:
+    """Point scale factor k at ``lat`` (R,): the conic's k depends on latitude only."""
+    grid = np.linspace(frame.lat_min, frame.lat_max, 257)
+    k = frame.scale(grid, np.full_like(grid, 0.5 * (frame.lon_min + frame.lon_max)))
+    return np.interp(lat, grid, k)
+
+
+@dataclass(frozen=True)
+class Matching:
+    """The per-tick assignment between truth rows and track rows, shared by every metric.
+
+    ticks: (T,) evaluation times. truth_tick: (R,) tick index per truth row.
+    track_row: (E,) index into TrackColumns of each track row used; track_tick: (E,).
+    pair_truth, pair_track: (P,) indices into the truth rows and the E track rows.
+    err_en_m: (P, 2) track minus truth position, true metres. dist_m: (P,).
+    """
+
+    ticks: FloatArray
+    truth_tick: IntArray
+    track_row: IntArray
+    track_tick: IntArray
+    pair_truth: IntArray
+    pair_track: IntArray
+    err_en_m: FloatArray
+    dist_m: FloatArray
+    truth_interval_s: float
+    track_interval_s: float
+
+
+def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, domains: list[str]) -> Matching:
+    """Build the evaluation grid and solve the GOSPA assignment at every tick and domain."""
+    ticks, truth_tick = np.unique(truth.t, return_inverse=True)
+    truth_interval = _median_step(ticks)
+    scored = np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s in config.statuses])
+    scored_rows = np.flatnonzero(scored)
+    scored_rows = scored_rows[np.argsort(tracks.t[scored_rows], kind="stable")]
+    out_times, starts, counts = np.unique(tracks.t[scored_rows], return_index=True, return_counts=True)
+    all_out = np.unique(tracks.t)
+    track_interval = _median_step(all_out) if all_out.size > 1 else truth_interval
+    track_tick, track_row = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if out_times.size:
+        j = nearest(out_times, ticks)
+        ok = np.abs(out_times[j] - ticks) <= 0.5 * track_interval + 1e-9
+        owner, pos = expand_ranges(starts[j[ok]], counts[j[ok]])
+        track_tick = np.flatnonzero(ok)[owner]
+        track_row = scored_rows[pos]
+    frame = _frame_for(truth, tracks)
+    te, tn = frame.to_local(truth.lat, truth.lon)
+    k_truth = _scale_at(frame, truth.lat)
+    re_, rn = frame.to_local(tracks.lat[track_row], tracks.lon[track_row])
+    k_track = _scale_at(frame, tracks.lat[track_row])
+    dt = ticks[track_tick] - tracks.t[track_row]
+    moving = np.isfinite(tracks.vel_e_mps[track_row]) & np.isfinite(tracks.vel_n_mps[track_row])
+    re_ = re_ + np.where(moving, tracks.vel_e_mps[track_row] * k_track * dt, 0.0)
+    rn = rn + np.where(moving, tracks.vel_n_mps[track_row] * k_track * dt, 0.0)
+    cutoff = np.array([config.cutoff(d, "tracks/truth") for d in domains])
+    c_max = float(cutoff.max())
+    # One tree for all ticks: each (tick, domain) slice sits on its own plane, 4 c apart.
+    n_dom = len(domains)
+    z_truth = (truth_tick * n_dom + truth.domain) * 4.0 * c_max
+    z_track = (track_tick * n_dom + tracks.domain[track_row]) * 4.0 * c_max
+    pair_i, pair_j = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if track_row.size and truth.t.size:
+        a = cKDTree(np.column_stack([te, tn, z_truth]))
+        b = cKDTree(np.column_stack([re_, rn, z_track]))
+        # projected distances are at most k (< 1.01) times the true ones; widen the radius to match
+        found = a.sparse_distance_matrix(b, c_max * float(k_truth.max()), output_type="ndarray")
+        pair_i, pair_j = found["i"].astype(np.int64), found["j"].astype(np.int64)
+    err = np.column_stack([re_[pair_j] - te[pair_i], rn[pair_j] - tn[pair_i]]) / k_truth[pair_i, None]
+    dist = np.hypot(err[:, 0], err[:, 1])
+    c_pair = cutoff[truth.domain[pair_i]]
+    near = dist < c_pair
+    pair_i, pair_j, err, dist, c_pair = pair_i[near], pair_j[near], err[near], dist[near], c_pair[near]
+    chosen = assign_sparse(pair_i, pair_j + truth.t.size, dist**config.p - c_pair**config.p)
+    return Matching(ticks, truth_tick, track_row, track_tick, pair_i[chosen], pair_j[chosen], err[chosen], dist[chosen],
+                    truth_interval, track_interval)
+
+
+def _stats(values: FloatArray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {"mean": None, "median": None, "max": None}
+    return {"mean": float(np.mean(values)), "median": float(np.median(values)), "max": float(np.max(values))}
+
+
+def _per_tick(m: Matching, truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, domains: list[str]
+              ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """GOSPA/OSPA summaries per domain, and the per-tick series rows."""
+    n_t, n_dom = m.ticks.size, len(domains)
+    size = n_t * n_dom
+    truth_slice = m.truth_tick * n_dom + truth.domain
+    track_slice = m.track_tick * n_dom + tracks.domain[m.track_row]
+    pair_slice = truth_slice[m.pair_truth]
+    n_truth = np.bincount(truth_slice, minlength=size).reshape(n_t, n_dom)
+    n_tracks = np.bincount(track_slice, minlength=size).reshape(n_t, n_dom)
+    n_pairs = np.bincount(pair_slice, minlength=size).reshape(n_t, n_dom)
+    loc = np.bincount(pair_slice, weights=m.dist_m**config.p, minlength=size).reshape(n_t, n_dom)
+    summary: dict[str, dict[str, Any]] = {}
+    series: list[dict[str, Any]] = [{"t": float(t)} for t in m.ticks]
+    for d, name in enumerate(domains):
+        c = config.cutoff(name, "tracks/truth")
+        g = _gospa_from_counts(loc[:, d], n_truth[:, d], n_tracks[:, d], n_pairs[:, d], c, config.p)
+        summary[name] = {
+            "gospa": {
+                "c_m": c, "p": config.p, "alpha": config.alpha,
+                "mean_m": float(np.mean(g["gospa_m"])),
+                "localisation_mean": float(np.mean(g["localisation"])),
+                "missed_mean": float(np.mean(g["missed"])),
+                "false_mean": float(np.mean(g["false"])),
+                "n_missed_mean": float(np.mean(g["n_missed"])),
+                "n_false_mean": float(np.mean(g["n_false"])),
+            },
+            "ospa": {"c_m": c, "p": config.p, "mean_m": float(np.mean(g["ospa_m"]))},
+        }
+        columns = {"gospa_m": g["gospa_m"], "localisation": g["localisation"], "missed": g["missed"], "false": g["false"],
+                   "ospa_m": g["ospa_m"], "truth": n_truth[:, d], "tracks": n_tracks[:, d], "assigned": n_pairs[:, d]}
+        for key, values in columns.items():
+            for row, v in zip(series, values.tolist(), strict=True):
+                row[f"{name}.{key}"] = round(v, _DIGITS)
+    return summary, series
+
+
+def _accuracy(m: Matching, truth: TruthColumns, tracks: TrackColumns, d: int) -> dict[str, Any]:
+    """Position/velocity RMSE and position NEES over the assigned pairs of domain ``d``."""
+    sel = truth.domain[m.pair_truth] == d
+    err = m.err_en_m[sel]
+    rows = m.track_row[m.pair_track[sel]]
+    truth_rows = m.pair_truth[sel]
+    dv = np.column_stack([tracks.vel_e_mps[rows] - truth.vel_e_mps[truth_rows], tracks.vel_n_mps[rows] - truth.vel_n_mps[truth_rows]])
+    dv = dv[np.all(np.isfinite(dv), axis=1)]
+    cov = tracks.cov_en_m2[rows]
+    a, b, c, e = cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 0], cov[:, 1, 1]
+    det = a * e - b * c
+    valid = np.isfinite(det) & (det > 0.0) & (a > 0.0)
+    ex, ny = err[valid, 0], err[valid, 1]
+    nees = (e[valid] * ex * ex - (b[valid] + c[valid]) * ex * ny + a[valid] * ny * ny) / det[valid]
+    return {
+        "rmse": {
+            "position_m": float(np.sqrt(np.mean(np.sum(err**2, axis=1)))) if err.size else None,
+            "velocity_mps": float(np.sqrt(np.mean(np.sum(dv**2, axis=1)))) if dv.size else None,
+            "pairs": int(sel.sum()),
+            "velocity_pairs": int(dv.shape[0]),
+        },
+        "nees": {
+            "mean": float(np.mean(nees)) if nees.size else None,
+            "expected_mean": 2.0,
+            "within_95pct": float(np.mean(nees <= NEES_95)) if nees.size else None,
+            "samples": int(nees.size),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class _ObjectTracks:
+    """Per truth row: its object, tick and assigned track code (-1 = none), sorted by (object, tick)."""
+
+    obj: IntArray
+    tick: IntArray
+    track: IntArray
+    domain: IntArray
+
+
+def _object_tracks(m: Matching, truth: TruthColumns, tracks: TrackColumns) -> _ObjectTracks:
+    assigned = np.full(truth.t.size, -1, dtype=np.int64)
+    assigned[m.pair_truth] = tracks.track[m.track_row[m.pair_track]]
+    order = np.lexsort((m.truth_tick, truth.obj))
+    return _ObjectTracks(truth.obj[order], m.truth_tick[order], assigned[order], truth.domain[order])
+
+
+def _continuity(ot: _ObjectTracks, n_obj: int, objects: BoolArray) -> dict[str, Any]:
+    """Identity switches, fragmentations and best-track coverage over the objects selected (O,) bool."""
+    sel = objects[ot.obj]
+    obj, track = ot.obj[sel], ot.track[sel]
+    hit = track >= 0
+    same_obj_prev = np.zeros(obj.size, dtype=bool)
+    same_obj_prev[1:] = obj[1:] == obj[:-1]
+    # identity switch: an object's assigned track differs from its previous assigned track
+    h_obj, h_track = obj[hit], track[hit]
+    switches = int(np.sum((h_obj[1:] == h_obj[:-1]) & (h_track[1:] != h_track[:-1])))
+    # fragmentation: a run of assigned ticks that starts after an unassigned tick of the same object
+    prev_hit = np.zeros(obj.size, dtype=bool)
+    prev_hit[1:] = hit[:-1]
+    run_start = hit & ~(same_obj_prev & prev_hit)
+    starts_per_obj = np.bincount(obj[run_start], minlength=n_obj)
+    fragmentations = int(np.sum(np.maximum(starts_per_obj - 1, 0)))
+    life = np.bincount(obj, minlength=n_obj)
+    best = np.zeros(n_obj, dtype=np.int64)
+    tracks_per_obj = np.zeros(n_obj, dtype=np.int64)
+    if h_obj.size:
+        pairs, counts = np.unique(np.column_stack([h_obj, h_track]), axis=0, return_counts=True)
+        np.maximum.at(best, pairs[:, 0], counts)
+        np.add.at(tracks_per_obj, pairs[:, 0], 1)
+    alive = life > 0
+    coverage = best[alive] / life[alive]
+    return {
+        "objects": int(alive.sum()),
+        "identity_switches": switches,
+        "fragmentations": fragmentations,
+        "best_track_coverage_mean": float(np.mean(coverage)) if coverage.size else None,
+        "best_track_coverage_min": float(np.min(coverage)) if coverage.size else None,
+        "tracks_per_object_mean": float(np.mean(tracks_per_obj[alive])) if coverage.size else None,
+        "never_tracked": int(np.sum(alive & (best == 0))),
+    }
+
+
+def _alert_objects(alerts: AlertColumns, m: Matching, truth: TruthColumns, tracks: TrackColumns) -> IntArray:
+    """(A,) the truth object each alert is about, -1 for none (rules in docs/EVALUATION.md)."""
+    n_tracks = max(len(tracks.track_ids), 1)
+    track_code_of = {tid: i for i, tid in enumerate(tracks.track_ids)}
+    code = np.array([track_code_of.get(int(tid), -1) for tid in alerts.track_id], dtype=np.int64)
+    pair_track = tracks.track[m.track_row[m.pair_track]]
+    pair_obj = truth.obj[m.pair_truth]
+    key = m.truth_tick[m.pair_truth] * n_tracks + pair_track
+    order = np.argsort(key, kind="stable")
+    key, key_obj = key[order], pair_obj[order]
+    # the alert's tick: nearest evaluation tick within half a truth interval
+    k = nearest(m.ticks, alerts.t)
+    near = np.abs(m.ticks[k] - alerts.t) <= 0.5 * m.truth_interval_s + 1e-9
+    want = k * n_tracks + code
+    result = np.full(code.size, -1, dtype=np.int64)
+    if key.size:
+        at = np.minimum(np.searchsorted(key, want), key.size - 1)
+        ok = near & (code >= 0) & (key[at] == want)
+        result[ok] = key_obj[at[ok]]
+    # otherwise: the object the track followed most often
+    majority = np.full(n_tracks, -1, dtype=np.int64)
+    if pair_track.size:
+        pairs, counts = np.unique(np.column_stack([pair_track, pair_obj]), axis=0, return_counts=True)
+        order = np.lexsort((-counts, pairs[:, 0]))
+        pairs = pairs[order]
+        first = np.ones(pairs.shape[0], dtype=bool)
+        first[1:] = pairs[1:, 0] != pairs[:-1, 0]
+        majority[pairs[first, 0]] = pairs[first, 1]
+    fallback = np.where(code >= 0, majority[np.maximum(code, 0)], -1)
+    return np.where(result >= 0, result, fallback)
+
+
+def _alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, suspect: BoolArray, first_seen: FloatArray,
+                  n_benign: int, days: float) -> dict[str, Any]:
+    """Object-level precision/recall, alert-level precision, false-alarm rate, time to alert over alert rows ``rows``."""
+    live = rows & ~alerts.cleared
+    obj, alert, t = alert_obj[live], alerts.alert[live], alerts.t[live]
+    named = obj >= 0
+    suspect_alert = np.zeros(live.sum(), dtype=bool)
+    suspect_alert[named] = suspect[obj[named]]
+    found = np.unique(obj[suspect_alert])
+    benign_alerted = np.unique(obj[named & ~suspect_alert])
+    alert_ids = np.unique(alert)
+    true_ids = np.unique(alert[suspect_alert])
+    false_ids = np.setdiff1d(alert_ids, true_ids)
+    first_alert = np.full(suspect.size, np.inf)
+    np.minimum.at(first_alert, obj[suspect_alert], t[suspect_alert])
+    tta = first_alert[found] - first_seen[found]
+    tta = tta[np.isfinite(tta)]
+    n_suspects = int(suspect.sum())
+    alerted = found.size + benign_alerted.size
+    return {
+        "alerts": int(alert_ids.size),
+        "suspects": n_suspects,
+        "suspects_found": int(found.size),
+        "recall": found.size / n_suspects if n_suspects else None,
+        "precision": found.size / alerted if alerted else None,
+        "alert_precision": true_ids.size / alert_ids.size if alert_ids.size else None,
+        "benign_objects_alerted": int(benign_alerted.size),
+        "false_alarms": int(false_ids.size),
+        "false_alarms_per_10_benign_per_day": false_ids.size / (n_benign / 10.0) / days if n_benign and days > 0 else None,
+        "time_to_alert_s": _stats(tta),
+    }
+
+
+def _round(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return round(obj, _DIGITS) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _round(v) for k, v in obj.items()}
+    return obj
+
+
+def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, domains: list[str],
+             config: MetricsConfig | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """All metrics from columns -> (metrics dict, per-tick series rows)."""
+    config = config or MetricsConfig()
+    if truth.t.size == 0:
+        raise ValueError("truth.jsonl: no rows: nothing to score against")
+    m = match(truth, tracks, config, domains)
+    per_domain, series = _per_tick(m, truth, tracks, config, domains)
+    ot = _object_tracks(m, truth, tracks)
+    n_obj = len(truth.ids)
+    obj_domain = np.full(n_obj, -1, dtype=np.int64)
+    obj_domain[truth.obj] = truth.domain
+    suspect = np.zeros(n_obj, dtype=bool)
+    suspect[truth.obj[truth.suspect]] = True
+    for d, name in enumerate(domains):
+        per_domain[name].update(_accuracy(m, truth, tracks, d))
+        per_domain[name]["continuity"] = _continuity(ot, n_obj, obj_domain == d)
+    first_seen = np.full(n_obj, np.inf)
+    hit = ot.track >= 0
+    seen_obj, seen_idx = np.unique(ot.obj[hit], return_index=True)
+    first_seen[seen_obj] = m.ticks[ot.tick[hit][seen_idx]]
+    duration_s = float(m.ticks[-1] - m.ticks[0]) + (m.truth_interval_s if math.isfinite(m.truth_interval_s) else 0.0)
+    days = duration_s / 86400.0
+    n_benign = int(n_obj - suspect.sum())
+    alert_obj = _alert_objects(alerts, m, truth, tracks)
+    everything = np.ones(alerts.t.size, dtype=bool)
+    by_rule = {rule: _alert_scores(alerts.rule == r, alerts, alert_obj, suspect, first_seen, n_benign, days)
+               for r, rule in enumerate(alerts.rules)}
+    scored_status = np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s in config.statuses])
+    scored_tracks = np.unique(tracks.track[scored_status])
+    followed = np.unique(tracks.track[m.track_row[m.pair_track]])
+    metrics = {
+        "config": {"p": config.p, "alpha": config.alpha, "cutoff_m": dict(config.cutoff_m), "statuses": list(config.statuses)},
+        "inputs": {
+            "truth_rows": int(truth.t.size), "track_rows": int(tracks.t.size), "alert_rows": int(alerts.t.size),
+            "ticks": int(m.ticks.size), "truth_interval_s": m.truth_interval_s, "track_interval_s": m.track_interval_s,
+            "duration_s": duration_s, "objects": n_obj, "suspects": int(suspect.sum()), "benign": n_benign,
+            "scored_tracks": int(scored_tracks.size), "tracks_never_assigned": int(np.setdiff1d(scored_tracks, followed).size),
+        },
+        "domains": per_domain,
+        "continuity": _continuity(ot, n_obj, np.ones(n_obj, dtype=bool)),
+        "alerts": {"all": _alert_scores(everything, alerts, alert_obj, suspect, first_seen, n_benign, days), "by_rule": by_rule},
+    }
+    return _round(metrics), series
+
+
+def evaluate_dir(dir: Path, config: MetricsConfig | None = None) -> dict[str, Any]:
+    """Score ``dir``/truth.jsonl against tracks.jsonl and alerts.jsonl; writes metrics.json and metrics_series.jsonl."""
+    dir = Path(dir)
+    for name in (TRUTH_FILE, TRACKS_FILE):
+        if not (dir / name).exists():
+            raise FileNotFoundError(f"{dir / name}: required for scoring")
+    domains = Codebook()
+    truth = read_truth(dir / TRUTH_FILE, domains)
+    tracks = read_tracks(dir / TRACKS_FILE, domains)
+    alerts = read_alerts(dir / ALERTS_FILE)
+    metrics, series = evaluate(truth, tracks, alerts, domains.values, config)
+    (dir / METRICS_FILE).write_text(json.dumps(metrics, sort_keys=True, indent=2) + "\n")
+    with (dir / SERIES_FILE).open("w") as f:
+        f.writelines(json.dumps(row, sort_keys=True) + "\n" for row in series)
+    return metrics

@@ -1,0 +1,72 @@
+"""GOSPA and the sparse assignment against dense scipy references on random sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.optimize import linear_sum_assignment
+
+from fusion.metrics import assign_sparse, gospa_parts
+
+coords = st.floats(min_value=0.0, max_value=60.0, allow_nan=False)
+
+
+def point_sets(max_n: int = 7) -> st.SearchStrategy[np.ndarray]:
+    return st.integers(0, max_n).flatmap(lambda n: arrays(np.float64, (n, 2), elements=coords))
+
+
+def gospa_dense(x: np.ndarray, y: np.ndarray, c: float, p: float) -> float:
+    """GOSPA^p (alpha = 2) by one dense assignment over objects, tracks and 'unassigned' slots.
+
+    Rows: n objects then m dummy rows; columns: m tracks then n dummy columns. An object's
+    own dummy column costs c^p/2 (missed), a track's own dummy row c^p/2 (false),
+    dummy-dummy 0, a real pair min(d, c)^p (at d >= c pairing costs the same as missing both).
+    """
+    n, m = len(x), len(y)
+    big = 1e18
+    cost = np.zeros((n + m, m + n))
+    d = np.linalg.norm(x[:, None, :] - y[None, :, :], axis=-1) if n and m else np.zeros((n, m))
+    cost[:n, :m] = np.minimum(d, c) ** p
+    cost[:n, m:] = np.where(np.eye(n, dtype=bool), c**p / 2, big)
+    cost[n:, :m] = np.where(np.eye(m, dtype=bool), c**p / 2, big)
+    r, k = linear_sum_assignment(cost)
+    return float(cost[r, k].sum())
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=point_sets(), y=point_sets(), c=st.floats(1.0, 40.0), p=st.sampled_from([1.0, 2.0, 3.0]))
+def test_gospa_matches_dense_assignment(x: np.ndarray, y: np.ndarray, c: float, p: float) -> None:
+    got = gospa_parts(x, y, c=c, p=p)
+    expected = gospa_dense(x, y, c, p)
+    assert np.isclose(got["gospa_m"] ** p, expected, rtol=1e-9, atol=1e-9)
+    assert np.isclose(got["localisation"] + got["missed"] + got["false"], got["gospa_m"] ** p, rtol=1e-9, atol=1e-9)
+    assert got["n_missed"] - got["n_false"] == len(x) - len(y)
+    # symmetric: swapping the roles of objects and tracks swaps missed and false
+    back = gospa_parts(y, x, c=c, p=p)
+    assert np.isclose(back["gospa_m"], got["gospa_m"]) and back["n_missed"] == got["n_false"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), n=st.integers(1, 8), m=st.integers(1, 8))
+def test_sparse_assignment_matches_dense(data: st.DataObject, n: int, m: int) -> None:
+    mask = data.draw(arrays(np.bool_, (n, m)))
+    gain = data.draw(arrays(np.float64, (n, m), elements=st.floats(0.01, 100.0)))
+    i, j = np.nonzero(mask)
+    chosen = assign_sparse(i, j, -gain[i, j])
+    # at most one pair per row and per column
+    assert len(set(i[chosen])) == chosen.sum() and len(set(j[chosen])) == chosen.sum()
+    dense = np.where(mask, -gain, 0.0)
+    r, k = linear_sum_assignment(dense)
+    assert np.isclose(-gain[i[chosen], j[chosen]].sum(), dense[r, k].sum())
+    # node ids need not be compact: offsetting the columns changes nothing
+    assert np.array_equal(assign_sparse(i * 7 + 3, j + 1000, -gain[i, j]), chosen)
+
+
+def test_sparse_assignment_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="equal"):
+        assign_sparse(np.array([0, 1]), np.array([0]), np.array([-1.0, -1.0]))
+    with pytest.raises(ValueError, match="< 0"):
+        assign_sparse(np.array([0]), np.array([0]), np.array([0.0]))

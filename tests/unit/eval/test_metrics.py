@@ -1,0 +1,188 @@
+"""Metrics on crafted runs: GOSPA by hand, continuity (swap, fragmentation), alerts, matching, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import Scene
+
+from fusion.metrics import MetricsConfig, evaluate_dir, gospa_parts
+
+T0 = 1_700_000_000.0
+
+
+def test_gospa_hand_worked() -> None:
+    # pairs (0,0)-(3,4) d=5 and (20,0)-(20,6) d=6; (50,50) and (80,80) are 42 m apart > c: one missed, one false
+    got = gospa_parts(np.array([[0.0, 0.0], [20.0, 0.0], [50.0, 50.0]]),
+                      np.array([[3.0, 4.0], [20.0, 6.0], [80.0, 80.0]]), c=10.0, p=2.0)
+    assert got["localisation"] == pytest.approx(25.0 + 36.0)
+    assert got["missed"] == pytest.approx(50.0) and got["false"] == pytest.approx(50.0)
+    assert got["gospa_m"] == pytest.approx(math.sqrt(161.0))
+    assert got["ospa_m"] == pytest.approx(math.sqrt((61.0 + 100.0) / 3.0))
+    assert (got["n_missed"], got["n_false"]) == (1, 1)
+
+
+def test_gospa_prefers_the_global_assignment_to_greedy() -> None:
+    # greedy takes the closest pair (8,0)-(5,0), d=3, and strands (0,0); the optimum pairs both at d=5
+    got = gospa_parts(np.array([[0.0, 0.0], [8.0, 0.0]]), np.array([[5.0, 0.0], [13.0, 0.0]]), c=10.0, p=2.0)
+    assert got["gospa_m"] == pytest.approx(math.sqrt(50.0))
+    assert got["n_missed"] == 0
+
+
+def test_gospa_empty_sets() -> None:
+    empty = np.zeros((0, 2))
+    assert gospa_parts(empty, empty, c=10.0)["gospa_m"] == 0.0
+    one = gospa_parts(np.array([[0.0, 0.0]]), empty, c=10.0)
+    assert one["gospa_m"] == pytest.approx(math.sqrt(50.0)) and one["ospa_m"] == pytest.approx(10.0)
+
+
+def test_identity_swap_counts_two_switches(scene: Scene) -> None:
+    for k in range(20):
+        t = T0 + 10.0 * k
+        scene.add_truth(t, "A", 100.0 * k, 0.0)
+        scene.add_truth(t, "B", 100.0 * k, 3000.0)
+        a_track, b_track = (1, 2) if k < 10 else (2, 1)
+        scene.add_track(t, a_track, 100.0 * k + 20.0, 0.0)
+        scene.add_track(t, b_track, 100.0 * k, 3020.0)
+    cont = evaluate_dir(scene.write())["continuity"]
+    assert cont["identity_switches"] == 2
+    assert cont["fragmentations"] == 0
+    assert cont["best_track_coverage_mean"] == pytest.approx(0.5)
+    assert cont["tracks_per_object_mean"] == pytest.approx(2.0)
+
+
+def test_fragmentation_and_coverage(scene: Scene) -> None:
+    for k in range(20):
+        t = T0 + 10.0 * k
+        scene.add_truth(t, 7, 0.0, 50.0 * k)
+        if k < 5:
+            scene.add_track(t, 3, 0.0, 50.0 * k + 10.0)
+        elif k >= 8:
+            scene.add_track(t, 4, 0.0, 50.0 * k - 10.0)
+    metrics = evaluate_dir(scene.write())
+    cont = metrics["continuity"]
+    assert (cont["identity_switches"], cont["fragmentations"]) == (1, 1)
+    assert cont["best_track_coverage_mean"] == pytest.approx(12 / 20)
+    surface = metrics["domains"]["surface"]
+    # 3 of 20 ticks have the object missed: mean missed part = 3/20 * c^2/2
+    assert surface["gospa"]["missed_mean"] == pytest.approx(3 / 20 * 1000.0**2 / 2)
+    assert surface["gospa"]["false_mean"] == 0.0
+    assert surface["rmse"]["position_m"] == pytest.approx(10.0, rel=0.01)
+
+
+def test_tentative_tracks_are_not_scored(scene: Scene) -> None:
+    for k in range(5):
+        scene.add_truth(T0 + 10.0 * k, 1, 0.0, 0.0)
+        scene.add_track(T0 + 10.0 * k, 9, 5.0, 0.0, status="tentative")
+    metrics = evaluate_dir(scene.write())
+    assert metrics["domains"]["surface"]["gospa"]["n_missed_mean"] == 1.0
+    assert metrics["continuity"]["never_tracked"] == 1
+
+
+def test_alert_precision_recall_and_time_to_alert(scene: Scene) -> None:
+    roles = {"S1": "suspect", "S2": "suspect", "B1": "benign", "B2": "benign"}
+    for k in range(10):
+        t = T0 + 10.0 * k
+        for n, (oid, role) in enumerate(roles.items()):
+            scene.add_truth(t, oid, 0.0, 5000.0 * n, role=role)
+            scene.add_track(t, n + 1, 0.0, 5000.0 * n + 30.0)
+    scene.add_alert(T0 + 30.0, "a1", "loiter", 1)
+    scene.add_alert(T0 + 40.0, "a1", "loiter", 1, state="updated")
+    scene.add_alert(T0 + 50.0, "a2", "dark", 3)  # benign B1: a false alarm
+    scene.add_alert(T0 + 60.0, "a3", "dark", 99)  # a track that followed nothing: a false alarm
+    scene.add_alert(T0 + 70.0, "a2", "dark", 3, state="cleared")
+    alerts = evaluate_dir(scene.write())["alerts"]
+    overall = alerts["all"]
+    assert (overall["suspects"], overall["suspects_found"], overall["alerts"], overall["false_alarms"]) == (2, 1, 3, 2)
+    assert overall["recall"] == 0.5 and overall["precision"] == 0.5
+    assert overall["alert_precision"] == pytest.approx(1 / 3)
+    assert overall["time_to_alert_s"]["mean"] == pytest.approx(30.0)
+    days = 100.0 / 86400.0  # 10 ticks of 10 s
+    assert overall["false_alarms_per_10_benign_per_day"] == pytest.approx(2 / (2 / 10) / days, rel=1e-5)
+    loiter, dark = alerts["by_rule"]["loiter"], alerts["by_rule"]["dark"]
+    assert (loiter["recall"], loiter["precision"], loiter["false_alarms"]) == (0.5, 1.0, 0)
+    assert (dark["recall"], dark["precision"], dark["false_alarms"]) == (0.0, 0.0, 2)
+    assert dark["time_to_alert_s"]["mean"] is None
+
+
+def test_alert_follows_the_object_the_track_held_at_alert_time(scene: Scene) -> None:
+    # track 1 follows benign B for ticks 0-4, then suspect S; the alert at tick 7 is about S
+    for k in range(10):
+        t = T0 + 10.0 * k
+        scene.add_truth(t, "B", 0.0, 0.0)
+        scene.add_truth(t, "S", 0.0, 4000.0, role="suspect")
+        scene.add_track(t, 1, 0.0, 0.0 if k < 5 else 4000.0)
+    scene.add_alert(T0 + 71.0, "x", "rendezvous", 1)
+    overall = evaluate_dir(scene.write())["alerts"]["all"]
+    assert (overall["suspects_found"], overall["benign_objects_alerted"]) == (1, 0)
+    assert overall["time_to_alert_s"]["mean"] == pytest.approx(21.0)  # S first followed at tick 5
+
+
+def test_offset_track_ticks_are_moved_to_truth_time(scene: Scene) -> None:
+    # truth every 10 s, tracks every 10 s but 3 s later; constant velocity 5 m/s north
+    for k in range(30):
+        t = T0 + 10.0 * k
+        scene.add_truth(t, 1, 0.0, 50.0 * k, speed_mps=5.0, course_deg=0.0)
+        scene.add_track(t + 3.0, 8, 0.0, 50.0 * k + 15.0, vel_en=(0.0, 5.0))
+    surface = evaluate_dir(scene.write())["domains"]["surface"]
+    assert surface["rmse"]["position_m"] < 0.5
+    assert surface["rmse"]["velocity_mps"] < 1e-6
+    assert surface["rmse"]["pairs"] == 30
+
+
+def test_nees_of_known_errors(scene: Scene) -> None:
+    # error 30 m east with variance 900 m^2 each axis: NEES = 1 at every tick
+    for k in range(10):
+        scene.add_truth(T0 + 10.0 * k, 1, 0.0, 0.0)
+        scene.add_track(T0 + 10.0 * k, 5, 30.0, 0.0, cov=((900.0, 0.0), (0.0, 900.0)))
+    nees = evaluate_dir(scene.write())["domains"]["surface"]["nees"]
+    assert nees["mean"] == pytest.approx(1.0, rel=0.02)
+    assert nees["within_95pct"] == 1.0 and nees["samples"] == 10
+
+
+def test_outputs_are_deterministic_with_sorted_keys(scene: Scene) -> None:
+    for k in range(5):
+        scene.add_truth(T0 + 10.0 * k, 1, 0.0, 10.0 * k)
+        scene.add_truth(T0 + 10.0 * k, 2, 0.0, 90_000.0, domain="air")
+        scene.add_track(T0 + 10.0 * k, 5, 3.0, 10.0 * k)
+    path = scene.write()
+    evaluate_dir(path)
+    first = (path / "metrics.json").read_bytes()
+    evaluate_dir(path)
+    assert (path / "metrics.json").read_bytes() == first
+    loaded = json.loads(first)
+    assert list(loaded) == sorted(loaded)
+    series = [json.loads(line) for line in (path / "metrics_series.jsonl").read_text().splitlines()]
+    assert len(series) == 5 and series[0]["air.missed"] == pytest.approx(3000.0**2 / 2)
+
+
+def test_bad_input_names_file_line_and_field(scene: Scene) -> None:
+    scene.add_truth(T0, 1, 0.0, 0.0)
+    scene.add_truth(T0, 2, 0.0, 0.0)
+    del scene.truth[1]["lat"]
+    with pytest.raises(ValueError, match=r"truth.jsonl line 2: .*lat"):
+        evaluate_dir(scene.write())
+
+
+def test_unknown_domain_is_an_error(scene: Scene) -> None:
+    scene.add_truth(T0, 1, 0.0, 0.0, domain="subsurface")
+    with pytest.raises(ValueError, match="domain = 'subsurface'"):
+        evaluate_dir(scene.write())
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        MetricsConfig(alpha=1.0)
+    with pytest.raises(ValueError, match=r"cutoff_m\['air'\]"):
+        MetricsConfig(cutoff_m={"air": -1.0})
+    with pytest.raises(ValueError, match="p = 0.5"):
+        MetricsConfig(p=0.5)
+
+
+def test_missing_truth_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="truth.jsonl"):
+        evaluate_dir(tmp_path)
