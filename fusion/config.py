@@ -1,0 +1,193 @@
+"""The service configuration: one frozen, documented, validated record.
+
+Every option is a field of ``ServiceConfig`` with its default and a one-line doc. It can
+be set in three places; the first that sets it wins:
+
+1. a command-line flag ``--option-name`` (``jisf run``);
+2. an environment variable ``JISF_OPTION_NAME`` (upper case);
+3. the TOML file given by ``--config`` / ``JISF_CONFIG``: flat ``option_name = value``.
+
+A bad value is refused with ``ConfigError`` naming the option, where it came from and the
+value. docs/OPERATIONS.md has the same table as ``reference()``, checked by a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fusion.mqtt import BrokerAddress
+
+ENV_PREFIX = "JISF_"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+CLOCKS = ("wall", "sim")
+
+
+class ConfigError(ValueError):
+    """A refused option: ``"{source}: {option} = {value!r}: {reason}"``."""
+
+    def __init__(self, source: str, option: str, value: object, reason: str) -> None:
+        self.source, self.option, self.value, self.reason = source, option, value, reason
+        super().__init__(f"{source}: {option} = {value!r}: {reason}")
+
+
+def _opt(default: Any, doc: str) -> Any:  # noqa: ANN401 - the field's own type
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """Everything ``jisf run`` can be told. Field docs are the configuration reference."""
+
+    broker: str = _opt("mqtt://127.0.0.1:1883", "broker URL, mqtt://host:port or mqtts://host:port (TLS)")
+    username: str | None = _opt(None, "broker user name")
+    password: str | None = _opt(None, "broker password (prefer password_file)")
+    password_file: str | None = _opt(None, "file whose first line is the broker password")
+    ca_file: str | None = _opt(None, "CA bundle that signed the broker certificate (mqtts); system store when unset")
+    cert_file: str | None = _opt(None, "client certificate for mutual TLS")
+    key_file: str | None = _opt(None, "private key of cert_file")
+    client_id: str = _opt("jisf-fusion", "MQTT client id of the service")
+    scenario: str | None = _opt(None, "scenario file giving the area and zones (default: the shipped default scenario)")
+    zones: str | None = _opt(None, "zones GeoJSON file (default: the scenario's zones)")
+    rules: str | None = _opt(None, "rules TOML file (default: built-in rules)")
+    clock: str = _opt("wall", "wall: real time; sim: follow the clock `jisf sim` publishes on jisf/v1/sim/clock")
+    output_interval_s: float = _opt(5.0, "seconds between output ticks (tracks, alerts, picture)")
+    reorder_window_s: float = _opt(2.0, "how long a measurement batch waits for earlier-timed data, s")
+    max_inbound: int = _opt(200_000, "inbound buffer bound, messages; beyond it radar scans are shed first")
+    fuse_batch: int = _opt(5_000, "inbound messages handed to fusion per step")
+    max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
+    checkpoint_path: str | None = _opt(None, "checkpoint file; restored at start-up when it exists (unset: no checkpoints)")
+    checkpoint_interval_s: float = _opt(30.0, "wall seconds between checkpoints")
+    status_interval_s: float = _opt(5.0, "wall seconds between status messages on jisf/v1/status")
+    rejects_interval_s: float = _opt(5.0, "wall seconds between rejects summaries on jisf/v1/rejects/{feed}")
+    metrics_host: str = _opt("127.0.0.1", "address the Prometheus endpoint binds")
+    metrics_port: int = _opt(0, "port of the Prometheus text endpoint /metrics (0: off)")
+    log_format: str = _opt("text", "text or json (one JSON object per line)")
+    log_level: str = _opt("info", "debug, info, warning or error")
+
+    def __post_init__(self) -> None:
+        src = "config"
+        for name in ("output_interval_s", "reorder_window_s", "checkpoint_interval_s", "status_interval_s", "rejects_interval_s"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and (v >= 0 if name == "reorder_window_s" else v > 0)):
+                raise ConfigError(src, name, v, "must be a finite number " + (">= 0" if name == "reorder_window_s" else "> 0"))
+        for name in ("max_inbound", "fuse_batch", "max_outbox"):
+            if getattr(self, name) < 1:
+                raise ConfigError(src, name, getattr(self, name), "must be >= 1")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(src, "metrics_port", self.metrics_port, "must be 0 (off) or a TCP port 1-65535")
+        for name, allowed in (("clock", CLOCKS), ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(src, name, getattr(self, name), f"must be one of {', '.join(allowed)}")
+        if not self.client_id:
+            raise ConfigError(src, "client_id", self.client_id, "must not be empty")
+        if self.password is not None and self.password_file is not None:
+            raise ConfigError(src, "password_file", self.password_file, "give password or password_file, not both")
+        self.broker_address()  # validates the URL and the TLS options together
+
+    def broker_address(self) -> BrokerAddress:
+        """The broker to connect to, with credentials (password_file read here)."""
+        password = self.password
+        if self.password_file is not None:
+            try:
+                password = Path(self.password_file).read_text().splitlines()[0]
+            except (OSError, IndexError) as err:
+                raise ConfigError("config", "password_file", self.password_file, f"cannot read a password: {err}") from err
+        try:
+            return BrokerAddress.parse(self.broker, username=self.username, password=password, ca_file=self.ca_file,
+                                       cert_file=self.cert_file, key_file=self.key_file)
+        except ValueError as err:
+            raise ConfigError("config", "broker", self.broker, str(err)) from err
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ServiceConfig)}
+
+
+def env_name(option: str) -> str:
+    """``output_interval_s`` -> ``JISF_OUTPUT_INTERVAL_S``."""
+    return ENV_PREFIX + option.upper()
+
+
+def _base_type(option: str) -> type:
+    hint = FIELDS[option].type
+    text = hint if isinstance(hint, str) else hint.__name__
+    return {"str": str, "int": int, "float": float}[text.split("|")[0].strip()]
+
+
+def _coerce(source: str, option: str, value: object) -> object:
+    """A file, environment or flag value as the option's type; ConfigError naming it otherwise."""
+    kind = _base_type(option)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(source, option, value, "must be a string")
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(source, option, value, f"must be {'an integer' if kind is int else 'a number'}")
+    if kind is int:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(source, option, value, "must be an integer")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(source, option, value, "must be a number")
+
+
+def read_file(path: Path) -> dict[str, object]:
+    """Options from a flat TOML file; ConfigError for unreadable TOML or an unknown option."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as err:
+        raise ConfigError(str(path), "(file)", str(path), f"cannot read: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), "(file)", str(path), f"not valid TOML: {err}") from err
+    for key in data:
+        if key not in FIELDS:
+            raise ConfigError(str(path), key, data[key], f"unknown option (known: {', '.join(FIELDS)})")
+    return {k: _coerce(str(path), k, v) for k, v in data.items()}
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, flags: Mapping[str, object] | None = None) -> ServiceConfig:
+    """Merge defaults < file < environment (``JISF_*``) < flags (None means not given)."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = read_file(path) if path is not None else {}
+    origin = dict.fromkeys(values, str(path))
+    for option in FIELDS:
+        if env_name(option) in env:
+            origin[option] = f"environment {env_name(option)}"
+            values[option] = _coerce(origin[option], option, env[env_name(option)])
+    for option, value in (flags or {}).items():
+        if option not in FIELDS:
+            raise ConfigError("flags", option, value, "unknown option")
+        if value is not None:
+            origin[option] = f"flag --{option.replace('_', '-')}"
+            values[option] = _coerce(origin[option], option, value)
+    try:
+        return ServiceConfig(**values)  # type: ignore[arg-type]
+    except ConfigError as err:
+        raise ConfigError(origin.get(err.option, "default"), err.option, err.value, err.reason) from None
+
+
+def reference() -> str:
+    """The configuration reference as a Markdown table (option, environment, default, meaning)."""
+    lines = ["| option | environment | default | meaning |", "|---|---|---|---|"]
+    for name, f in FIELDS.items():
+        default = "(unset)" if f.default is None else f"`{f.default}`"
+        lines.append(f"| `{name}` | `{env_name(name)}` | {default} | {f.metadata['doc']} |")
+    return "\n".join(lines)
