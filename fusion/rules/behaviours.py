@@ -1,0 +1,266 @@
+"""Behaviour rules: each maps a Scene and its config to Candidates, vectorised over tracks. Pure.
+
+Every rule returns only subjects whose hold condition is true (or raise condition),
+with an evidence strength in [0, 1] and named evidence columns. Thresholds and their
+sources are in fusion/rules/defaults/rules.toml and docs/RULES.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
+from fusion.rules import config as cfg
+from fusion.rules.config import KNOT_MPS, NM_M
+from fusion.rules.lifecycle import SEVERITIES, Candidates
+from fusion.rules.scene import Scene
+
+NO_EVIDENCE: dict[str, FloatArray] = {}
+
+
+def ramp(x: FloatArray, lo: float, hi: float) -> FloatArray:
+    """0 at lo, 1 at hi, linear between, clipped (strength of evidence)."""
+    return np.clip((np.asarray(x, dtype=np.float64) - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
+
+
+def _track_candidates(s: Scene, r: cfg.Rule, enter: BoolArray, stay: BoolArray, strength: FloatArray,
+                      evidence: dict[str, FloatArray], zone: IntArray | None = None) -> Candidates:
+    rows = np.flatnonzero(stay | enter)
+    return Candidates.build(rows, enter[rows], stay[rows], strength[rows], min_on_s=r.min_on_s, severity=r.severity,
+                            weight=r.weight, zone=None if zone is None else zone[rows],
+                            evidence={k: np.broadcast_to(v, (len(s),))[rows] for k, v in evidence.items()})
+
+
+@dataclass(frozen=True)
+class ZoneParams:
+    """Per zone (Z,) parameters of a zone rule after by_kind then by_zone overrides."""
+
+    selected: BoolArray
+    severity: IntArray
+    weight: FloatArray
+    dwell_s: FloatArray
+
+    @classmethod
+    def of(cls, s_names: list[str], kinds: list[str], r: cfg.ZoneRule, selected: BoolArray) -> ZoneParams:
+        """Resolve overrides for every zone (by_zone wins over by_kind wins over the rule)."""
+        base_dwell = getattr(r, "dwell_s", r.min_on_s)
+        sev, wgt, dwell = [], [], []
+        for name, kind in zip(s_names, kinds, strict=True):
+            layers = [o for o in (r.by_kind.get(kind), r.by_zone.get(name)) if o is not None]  # type: ignore[call-overload]
+            pick = {"severity": r.severity, "weight": r.weight, "dwell_s": base_dwell}
+            for o in layers:
+                pick.update({k: getattr(o, k) for k in pick if getattr(o, k) is not None})
+            sev.append(SEVERITIES.index(str(pick["severity"])))
+            wgt.append(float(pick["weight"]))  # type: ignore[arg-type]
+            dwell.append(float(pick["dwell_s"]))  # type: ignore[arg-type]
+        return cls(selected, np.array(sev, np.int64), np.array(wgt), np.array(dwell))
+
+
+def zone_subjects(s: Scene, r: cfg.ZoneRule, zp: ZoneParams, dwell: bool) -> Candidates:
+    """Track-in-zone subjects: inside (edge inside) raises, within exit_margin_m holds."""
+    z_count = len(zp.selected)
+    row_in, zone_in = s.inside
+    keep = zp.selected[zone_in] & s.eligible[row_in]
+    in_keys = row_in[keep] * z_count + zone_in[keep]
+    if r.exit_margin_m > 0:
+        row_near, zone_near = s.near_zones(zp.selected, r.exit_margin_m, np.flatnonzero(s.eligible))
+        keys = np.union1d(in_keys, row_near * z_count + zone_near)
+    else:
+        keys = np.unique(in_keys)
+    rows, zones = keys // max(z_count, 1), keys % max(z_count, 1)
+    enter = np.isin(keys, in_keys)
+    return Candidates.build(rows, enter, np.ones(len(keys), dtype=bool), np.ones(len(keys)),
+                            min_on_s=zp.dwell_s[zones] if dwell else r.min_on_s, severity=zp.severity[zones],
+                            weight=zp.weight[zones], aux=zones + 1, zone=zones,
+                            evidence={"speed_kn": s.speed_mps[rows] / KNOT_MPS, "course_deg": s.course_deg[rows]})
+
+
+def go_fast(s: Scene, r: cfg.GoFastRule) -> Candidates:
+    """Fast surface track without (fresh) AIS identity, or fast in a transit corridor at night."""
+    surface = s.eligible & ~s.is_air
+    ais_age = s.t - s.last_ais_t
+    no_ais = (s.mmsi == NO_MMSI) | ~(ais_age <= r.ais_stale_s)
+    night = s.sun_elevation_deg < r.night_sun_elevation_deg
+    corridor = s.in_zones(s.geometry.select(r.corridor_kinds)) if r.night_corridor else np.zeros(len(s), bool)
+    why = no_ais | (corridor & night)
+    if r.zone_kinds:
+        why &= s.in_zones(s.geometry.select(r.zone_kinds))
+    speed = s.speed_mps
+    enter = surface & why & (speed > r.speed_kn * KNOT_MPS)
+    stay = surface & why & (speed > r.clear_speed_kn * KNOT_MPS)
+    strength = ramp(speed, r.clear_speed_kn * KNOT_MPS, (2 * r.speed_kn - r.clear_speed_kn) * KNOT_MPS)
+    return _track_candidates(s, r, enter, stay, strength, {
+        "speed_kn": speed / KNOT_MPS, "no_ais_identity": no_ais.astype(float), "night": night.astype(float),
+        "in_corridor": corridor.astype(float), "ais_age_s": ais_age})
+
+
+def in_coverage(s: Scene, cov: cfg.Coverage) -> BoolArray:
+    """(N,) inside the configured AIS coverage (everywhere, zones/kinds, or receiver circles)."""
+    if cov.everywhere:
+        return np.ones(len(s), dtype=bool)
+    out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))
+    for c in cov.circles:
+        out |= _haversine_m(s.lat, s.lon, c.lat, c.lon) <= c.radius_m
+    return out
+
+
+def _haversine_m(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> FloatArray:
+    """Great-circle distance on the mean Earth sphere (R = 6,371,008.8 m); < 0.5 % from the ellipsoid."""
+    p1, p2 = np.radians(lat), np.radians(lat0)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
+    return 2.0 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def dark_vessel(s: Scene, r: cfg.DarkVesselRule) -> Candidates:
+    """Moving surface track that never had an AIS identity, for dark_s, inside AIS coverage."""
+    dark = s.eligible & ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t) & in_coverage(s, r.coverage)
+    age = s.t - s.first_t
+    speed = s.speed_mps
+    enter = dark & (age >= r.dark_s) & (speed >= r.min_speed_kn * KNOT_MPS)
+    stay = dark & (age >= r.dark_s) & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS)
+    return _track_candidates(s, r, enter, stay, ramp(age, 0.0, 3.0 * r.dark_s),
+                             {"dark_for_s": age, "speed_kn": speed / KNOT_MPS})
+
+
+@dataclass
+class AisMemory:
+    """Last AIS-updated position per identified surface track, for the reappearance test.
+
+    Columns keyed by sorted track id: ais_t, east, north, speed_mps, jump_t, jump_m, reach_m.
+    """
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
+                                               ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m")}})
+
+    def observe(self, s: Scene, r: cfg.AisGapRule) -> dict[str, FloatArray]:
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m."""
+        rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
+        old = self.cols
+        pos = np.minimum(np.searchsorted(old["track_id"], s.track_id[rows]), max(len(old["track_id"]) - 1, 0))
+        known = (old["track_id"][pos] == s.track_id[rows]) if len(old["track_id"]) else np.zeros(len(rows), bool)
+        prev = {k: np.where(known, v[pos], np.nan) if len(v) else np.full(len(rows), np.nan) for k, v in old.items() if k != "track_id"}
+        fresh = ~(s.last_ais_t[rows] <= prev["ais_t"])  # a new AIS update (or first seen)
+        gap = s.last_ais_t[rows] - prev["ais_t"]
+        reach = (np.maximum(prev["speed_mps"], r.jump_min_speed_kn * KNOT_MPS) * gap * r.jump_speed_factor + r.jump_slack_m)
+        moved = np.hypot(s.east[rows] - prev["east"], s.north[rows] - prev["north"])
+        jump = known & fresh & (gap >= r.gap_s) & (moved > reach)
+        new = {
+            "track_id": s.track_id[rows],
+            "ais_t": np.where(fresh, s.last_ais_t[rows], prev["ais_t"]),
+            "east": np.where(fresh, s.east[rows], prev["east"]),
+            "north": np.where(fresh, s.north[rows], prev["north"]),
+            "speed_mps": np.where(fresh, s.speed_mps[rows], prev["speed_mps"]),
+            "jump_t": np.where(jump, s.t, prev["jump_t"]),
+            "jump_m": np.where(jump, moved, prev["jump_m"]),
+            "reach_m": np.where(jump, reach, prev["reach_m"]),
+        }
+        self.cols = new
+        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m")}
+        for k in out:
+            out[k][rows] = new[k]
+        return out
+
+
+def ais_gap(s: Scene, r: cfg.AisGapRule, memory: AisMemory) -> Candidates:
+    """Identified vessel silent on AIS while radar holds it, or reappearing out of reach."""
+    ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
+    silent_s = s.t - s.last_ais_t
+    radar_age = s.t - s.last_noncoop_t
+    gap_enter = ident & (silent_s >= r.gap_s) & (radar_age <= r.radar_fresh_s)
+    gap_stay = ident & (silent_s >= 0.5 * r.gap_s) & (radar_age <= 2.0 * r.radar_fresh_s)
+    jumps = memory.observe(s, r)
+    jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
+    strength = np.maximum(ramp(silent_s, 0.5 * r.gap_s, 3.0 * r.gap_s), jump_on.astype(float))
+    return _track_candidates(s, r, gap_enter | jump_on, gap_stay | jump_on, strength, {
+        "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"]})
+
+
+def ais_spoofing(s: Scene, r: cfg.SpoofRule) -> Candidates:
+    """Tracks the tracker flagged spoof_suspect (cooperative report kinematically impossible)."""
+    flag = s.eligible & s.spoof_suspect
+    return _track_candidates(s, r, flag, flag, np.ones(len(s)), {"speed_kn": s.speed_mps / KNOT_MPS})
+
+
+def rendezvous(s: Scene, r: cfg.RendezvousRule) -> Candidates:
+    """Pairs of slow surface tracks close together away from ports and anchorages.
+
+    The subject is the pair; its owner is the track without AIS identity (else the lower id),
+    ``related`` the other one.
+    """
+    slow = s.eligible & ~s.is_air & (s.speed_mps < r.clear_speed_kn * KNOT_MPS)
+    rows = np.flatnonzero(slow)
+    near_port, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, rows)
+    rows = np.setdiff1d(rows, near_port)
+    empty = np.zeros(0, np.int64)
+    if len(rows) < 2:
+        return Candidates.build(empty, empty.astype(bool), empty.astype(bool), np.zeros(0), min_on_s=r.min_on_s,
+                                severity=r.severity, weight=r.weight)
+    xy = np.column_stack([s.east[rows], s.north[rows]])
+    pairs = cKDTree(xy).query_pairs(r.clear_distance_m, output_type="ndarray")
+    a, b = rows[pairs[:, 0]], rows[pairs[:, 1]]
+    dist = np.hypot(s.east[a] - s.east[b], s.north[a] - s.north[b])
+    unid_a, unid_b = s.mmsi[a] == NO_MMSI, s.mmsi[b] == NO_MMSI
+    ok = (unid_a | unid_b) if r.require_unidentified else np.ones(len(a), bool)
+    slow_both = np.maximum(s.speed_mps[a], s.speed_mps[b]) < r.speed_kn * KNOT_MPS
+    enter = ok & slow_both & (dist <= r.distance_m)
+    swap = unid_b & ~unid_a  # owner: the unidentified side
+    owner, other = np.where(swap, b, a), np.where(swap, a, b)
+    related_id = s.track_id[other]
+    return Candidates.build(owner, enter, ok, 1.0 - ramp(dist, 0.0, r.clear_distance_m) * 0.5, min_on_s=r.min_on_s,
+                            severity=r.severity, weight=r.weight, aux=related_id, related=related_id,
+                            evidence={"distance_m": dist, "speed_kn": s.speed_mps[owner] / KNOT_MPS,
+                                      "other_speed_kn": s.speed_mps[other] / KNOT_MPS})
+
+
+def loitering(s: Scene, r: cfg.LoiteringRule) -> Candidates:
+    """Slow surface track far from shore (inside the configured zone kinds)."""
+    far = s.shore_m >= r.shore_distance_nm * NM_M
+    base = s.eligible & ~s.is_air
+    if r.zone_kinds:
+        base &= s.in_zones(s.geometry.select(r.zone_kinds))
+    enter = base & far & (s.speed_mps < r.speed_kn * KNOT_MPS)
+    stay = base & (s.shore_m >= 0.8 * r.shore_distance_nm * NM_M) & (s.speed_mps < r.clear_speed_kn * KNOT_MPS)
+    return _track_candidates(s, r, enter, stay, 1.0 - ramp(s.speed_mps, 0.0, r.clear_speed_kn * KNOT_MPS) * 0.5,
+                             {"speed_kn": s.speed_mps / KNOT_MPS, "shore_distance_nm": s.shore_m / NM_M})
+
+
+def suspect_aircraft(s: Scene, r: cfg.SuspectAircraftRule) -> Candidates:
+    """Air track without ICAO identity: low and slow, or descending near an airstrip zone."""
+    h = r.hysteresis
+    base = s.eligible & s.is_air & s.unidentified
+    alt, speed, vrate = s.alt_m, s.speed_mps, s.vrate_mps
+    no_alt = np.isnan(alt)
+
+    def low_slow(f: float) -> BoolArray:
+        return ((alt <= r.max_alt_m * f) | no_alt) & (speed <= r.max_speed_kn * KNOT_MPS * f) & (speed >= r.min_speed_kn * KNOT_MPS / f)
+
+    def descending_near(f: float) -> BoolArray:
+        rows = np.flatnonzero(base & (vrate <= -r.descent_mps / f))
+        near_rows, _ = s.near_zones(s.geometry.select(r.airstrip_kinds), r.airstrip_distance_m * f, rows)
+        out = np.zeros(len(s), dtype=bool)
+        out[near_rows] = True
+        return out
+
+    desc_enter = descending_near(1.0)
+    enter = base & (low_slow(1.0) | desc_enter)
+    stay = base & (low_slow(h) | descending_near(h))
+    strength = np.where(desc_enter, 1.0, np.where(no_alt, 0.6, 1.0 - 0.5 * ramp(alt, 0.0, r.max_alt_m)))
+    return _track_candidates(s, r, enter, stay, strength, {
+        "alt_m": alt, "speed_kn": speed / KNOT_MPS, "vrate_mps": vrate, "descending_near_airstrip": desc_enter.astype(float)})
+
+
+def landing_approach(s: Scene, r: cfg.LandingApproachRule) -> Candidates:
+    """Track whose time to arrive at a landing zone (surface) or airstrip (air) is below threshold."""
+    g = s.geometry
+    thr = np.where(s.is_air, r.air_tta_s, r.surface_tta_s)
+    tta, zone, off = s.arrival(g.select(r.surface_kinds), g.select(r.air_kinds), max(r.surface_tta_s, r.air_tta_s) * r.hysteresis,
+                               r.min_speed_kn * KNOT_MPS, min(r.max_off_course_deg * r.hysteresis, 89.0))
+    base = s.eligible & (s.unidentified if r.unidentified_only else True)
+    enter = base & (tta <= thr) & (off <= r.max_off_course_deg)
+    stay = base & (tta <= thr * r.hysteresis)
+    return _track_candidates(s, r, enter, stay, 1.0 - ramp(tta, 0.0, thr * r.hysteresis) * 0.5,
+                             {"time_to_arrival_s": tta, "off_course_deg": off, "speed_kn": s.speed_mps / KNOT_MPS}, zone=zone)

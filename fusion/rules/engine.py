@@ -1,0 +1,279 @@
+"""RuleEngine: evaluates every enabled rule on both track pools per output tick. Pure.
+
+Per tick: stack both pools into a Scene (one row per track, sorted by id), let each rule
+compute its Candidates (vectorised), advance the rule's AlertBook (raise / update /
+clear with hysteresis), and turn the few transitions into AlertEvents.
+
+Priority = weight x (0.5 + 0.5 x strength) x (1 + exp(-T / urgency_horizon_s)), where T is
+the smaller of the time to reach the shore at the current speed and the time to arrive
+at a landing zone (surface) or airstrip (air). Range: 0.5 to 2 times the rule weight.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, IntArray, TrackView
+from fusion.core.frame import LocalFrame
+from fusion.rules import behaviours as bh
+from fusion.rules.config import KNOT_MPS, RulesConfig, default_rules, load_rules
+from fusion.rules.geo import NoShore, ShoreDistance, shore_distance
+from fusion.rules.lifecycle import (
+    MAX_TRACK_ID,
+    SEVERITIES,
+    AlertBook,
+    AlertEvent,
+    Candidates,
+    LifecycleSettings,
+    Transition,
+    map_ids,
+)
+from fusion.rules.scene import Scene, ZoneGeometry
+from fusion.rules.zones import ZoneSet, load_zones
+
+__all__ = ["AlertEvent", "RuleEngine", "RulesConfig", "default_rules", "load_rules", "load_zones", "ZoneSet"]
+
+
+def _fmt(v: float, unit: str = "", digits: int = 0) -> str:
+    return "unknown" if not math.isfinite(v) else f"{v:.{digits}f}{unit}"
+
+
+def _reason(rule: str, ev: Mapping[str, float], zone: str | None) -> str:
+    """Readable one-line reason of a raised or updated alert."""
+    spd = _fmt(ev.get("speed_kn", math.nan), " kn", 1)
+    if rule == "zone_entry":
+        return f"entered zone {zone} on course {_fmt(ev['course_deg'], ' deg')} at {spd}"
+    if rule == "zone_dwell":
+        return f"inside zone {zone} for {_fmt(ev['condition_s'] / 60.0, ' min')}"
+    if rule == "go_fast":
+        why = "no AIS identity" if ev["no_ais_identity"] else "in a transit corridor at night"
+        return f"surface track at {spd} with {why}"
+    if rule == "dark_vessel":
+        return f"no AIS identity for {_fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at {spd}"
+    if rule == "ais_gap":
+        if math.isfinite(ev.get("jump_m", math.nan)):
+            return (f"AIS reappeared {_fmt(ev['jump_m'] / 1000.0, ' km', 1)} away, beyond the "
+                    f"{_fmt(ev['reach_m'] / 1000.0, ' km', 1)} its last speed allows")
+        return f"AIS silent for {_fmt(ev['ais_silent_s'] / 60.0, ' min')} while radar updated it {_fmt(ev['radar_age_s'], ' s')} ago"
+    if rule == "ais_spoofing":
+        return "AIS reports with this identity are kinematically inconsistent with the radar track"
+    if rule == "rendezvous":
+        return (f"within {_fmt(ev['distance_m'], ' m')} of another track for {_fmt(ev['condition_s'] / 60.0, ' min')}, "
+                f"both slow ({spd} and {_fmt(ev['other_speed_kn'], ' kn', 1)}), away from port")
+    if rule == "loitering":
+        return f"loitering at {spd}, {_fmt(ev['shore_distance_nm'], ' nm')} from shore, for {_fmt(ev['condition_s'] / 60.0, ' min')}"
+    if rule == "suspect_aircraft":
+        if ev["descending_near_airstrip"]:
+            return f"air track without ICAO identity descending at {_fmt(-ev['vrate_mps'], ' m/s', 1)} near an airstrip"
+        return f"air track without ICAO identity, low and slow: altitude {_fmt(ev['alt_m'], ' m')}, {spd}"
+    return f"arrives at {zone} in {_fmt(ev['time_to_arrival_s'] / 60.0, ' min', 1)} at {spd}"
+
+
+class RuleEngine:
+    """Zones + rules + frame -> alerts per tick, with state that survives snapshot/restore."""
+
+    def __init__(self, zones: ZoneSet, rules: RulesConfig, frame: LocalFrame) -> None:
+        self.zones = zones
+        self.frame = frame
+        self.geometry = ZoneGeometry(zones, frame)
+        self._seq = 0
+        self._queued: list[AlertEvent] = []
+        self.memory = bh.AisMemory()
+        self.books: dict[str, AlertBook] = {}
+        self._install(rules)
+
+    def _install(self, rules: RulesConfig) -> None:
+        self.rules = rules
+        e = rules.engine
+        self.settings = LifecycleSettings(e.update_min_interval_s, e.strength_change)
+        self.shore: ShoreDistance | NoShore = shore_distance(self.frame, e.coast_cell_m) if e.coast == "global_land_mask" else NoShore()
+        r = rules.rules
+        self.zone_params = {
+            name: bh.ZoneParams.of(self.zones.names, list(self.zones.kinds), zr,
+                                   self.geometry.select(zr.kinds, zr.zones))
+            for name, zr in (("zone_entry", r.zone_entry), ("zone_dwell", r.zone_dwell))}
+        self.evaluators: dict[str, Callable[[Scene], Candidates]] = {
+            "zone_entry": lambda s: bh.zone_subjects(s, r.zone_entry, self.zone_params["zone_entry"], dwell=False),
+            "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
+            "go_fast": lambda s: bh.go_fast(s, r.go_fast),
+            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel),
+            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, self.memory),
+            "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing),
+            "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
+            "loitering": lambda s: bh.loitering(s, r.loitering),
+            "suspect_aircraft": lambda s: bh.suspect_aircraft(s, r.suspect_aircraft),
+            "landing_approach": lambda s: bh.landing_approach(s, r.landing_approach),
+        }
+        for name in self.evaluators:
+            book = self.books.get(name)
+            min_off = getattr(r, name).min_off_s
+            self.books[name] = AlertBook(name, min_off, self.settings, book.cols if book is not None else None)
+
+    def reload(self, rules: RulesConfig) -> None:
+        """Switch to a new, already validated RulesConfig; open alerts keep their ids and state.
+
+        Alerts of rules the new config disables are cleared at the next tick.
+        """
+        if not isinstance(rules, RulesConfig):
+            raise TypeError(f"reload needs a validated RulesConfig (use load_rules), got {type(rules).__name__}")
+        self._install(rules)
+
+    def _next_seq(self, n: int) -> IntArray:
+        out = np.arange(self._seq, self._seq + n, dtype=np.int64)
+        self._seq += n
+        return out
+
+    def evaluate(self, t: float, views: Mapping[Domain, TrackView]) -> list[AlertEvent]:
+        """All alert events of this tick, in rule order then subject order."""
+        for d, v in views.items():
+            if len(v) and (v.track_id.min() < 0 or v.track_id.max() > MAX_TRACK_ID):
+                raise ValueError(f"views[{d!r}].track_id must be in [0, {MAX_TRACK_ID}], got range "
+                                 f"[{v.track_id.min()}, {v.track_id.max()}]")
+        e = self.rules.engine
+        scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore)
+        out, self._queued = self._queued, []
+        out = [_retime(a, t) for a in out]
+        urgency_cache: dict[str, np.ndarray] = {}
+        for name, book in self.books.items():
+            if getattr(self.rules.rules, name).enabled:
+                cand = self.evaluators[name](scene)
+            else:
+                cand = Candidates.build(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0),
+                                        min_on_s=0.0, severity="low", weight=0.0)
+            trans, keep = book.step(t, cand, scene.track_id[cand.row], scene.track_id, self._next_seq)
+            out.extend(self._emit(t, name, book, trans, cand, scene, urgency_cache))
+            book.compact(keep)
+        return out
+
+    def _urgency(self, scene: Scene, cache: dict[str, np.ndarray]) -> np.ndarray:
+        if "u" not in cache:
+            la = self.rules.rules.landing_approach
+            g = scene.geometry
+            tta, _, _ = scene.arrival(g.select(la.surface_kinds), g.select(la.air_kinds), self.rules.engine.urgency_horizon_s,
+                                      la.min_speed_kn * KNOT_MPS, la.max_off_course_deg)
+            to_shore = np.where(scene.is_air, np.inf, scene.shore_m / np.maximum(scene.speed_mps, 0.5))
+            cache["T"] = np.minimum(tta, to_shore)
+            cache["u"] = np.exp(-cache["T"] / self.rules.engine.urgency_horizon_s)
+        return cache["u"]
+
+    def _emit(self, t: float, rule: str, book: AlertBook, tr: Transition, cand: Candidates, scene: Scene,
+              cache: dict[str, np.ndarray]) -> list[AlertEvent]:
+        c = book.cols
+        alive_rows = np.isin(c["track_id"], scene.track_id)
+        rows = scene.rows_of(c["track_id"][alive_rows])
+        c["lat"][alive_rows], c["lon"][alive_rows] = scene.lat[rows], scene.lon[rows]
+        c["mmsi"][alive_rows], c["icao24"][alive_rows] = scene.mmsi[rows], scene.icao24[rows]
+        events: list[AlertEvent] = []
+        emitting = np.concatenate([tr.raised, tr.updated])
+        if len(emitting):
+            u = self._urgency(scene, cache)
+            ci = tr.cand_of_row[emitting]
+            srow = cand.row[ci]
+            c["priority"][emitting] = cand.weight[ci] * (0.5 + 0.5 * cand.strength[ci]) * (1.0 + u[srow])
+            for state, idx in (("raised", tr.raised), ("updated", tr.updated)):
+                for i in idx:
+                    j = int(tr.cand_of_row[i])
+                    r = int(cand.row[j])
+                    ev = {k: float(v[j]) for k, v in cand.evidence.items()}
+                    ev["condition_s"] = t - float(c["pending_since"][i])
+                    ev["strength"] = float(cand.strength[j])
+                    ev["time_to_coast_or_landing_s"] = float(cache["T"][r])
+                    zone = self._zone_name(int(c["zone"][i]))
+                    events.append(self._event(t, rule, book, int(i), state, _reason(rule, ev, zone), _clean(ev)))
+        for i, because in zip(tr.cleared, tr.cleared_because, strict=True):
+            events.append(self._cleared(t, rule, book, int(i), because, scene))
+        return events
+
+    def _zone_name(self, z: int) -> str | None:
+        return None if z < 0 else self.zones.zones[z].name
+
+    def _cleared(self, t: float, rule: str, book: AlertBook, i: int, because: str, scene: Scene) -> AlertEvent:
+        c = book.cols
+        ev: dict[str, float] = {"duration_s": t - float(c["raised_t"][i])}
+        tid = int(c["track_id"][i])
+        pos = np.searchsorted(scene.track_id, tid)
+        if pos < len(scene) and scene.track_id[pos] == tid:
+            ev["speed_kn"] = float(scene.speed_mps[pos] / KNOT_MPS)
+            ev["course_deg"] = float(scene.course_deg[pos])
+        zone = self._zone_name(int(c["zone"][i]))
+        if rule == "zone_entry" and "course_deg" in ev and because == "condition ended":
+            text = f"left zone {zone} on course {_fmt(ev['course_deg'], ' deg')}"
+        else:
+            text = f"{rule} ended ({because}) after {_fmt(ev['duration_s'] / 60.0, ' min', 1)}"
+        return self._event(t, rule, book, i, "cleared", text, _clean({**ev, "cleared_because": because}))
+
+    def _event(self, t: float, rule: str, book: AlertBook, i: int, state: str, reason: str, evidence: dict[str, Any]) -> AlertEvent:
+        c = book.cols
+        related = int(c["related"][i])
+        mmsi, icao = int(c["mmsi"][i]), int(c["icao24"][i])
+        return AlertEvent(
+            t=float(t), alert_id=f"{rule}-{int(c['owner'][i])}-{int(c['seq'][i])}", rule=rule,
+            severity=SEVERITIES[int(c["severity"][i])], state=state, track_id=int(c["track_id"][i]),
+            lat=round(float(c["lat"][i]), 6), lon=round(float(c["lon"][i]), 6), zone=self._zone_name(int(c["zone"][i])),
+            mmsi=None if mmsi == NO_MMSI else mmsi, icao24=None if icao == NO_ICAO else f"{icao:06x}", reason=reason,
+            related_track_ids=[] if related < 0 else [related], priority=round(float(c["priority"][i]), 4), evidence=evidence)
+
+    def on_merge(self, merged: IntArray) -> None:
+        """(K, 2) int64 rows of (absorbed id, surviving id): alerts follow the surviving track."""
+        m = np.asarray(merged, dtype=np.int64)
+        if m.ndim != 2 or m.shape[1] != 2:
+            raise ValueError(f"merged must be (K, 2) absorbed/surviving ids, got {m.shape}")
+        if not len(m):
+            return
+        for name, book in self.books.items():
+            clear, reasons, keep = book.remap(m[:, 0], m[:, 1])
+            c = book.cols
+            for i, because in zip(clear, reasons, strict=True):
+                text = f"{name} ended ({because})"
+                ev = _clean({"duration_s": float(c["raised_t"][i]), "cleared_because": because})
+                self._queued.append(self._event(math.nan, name, book, int(i), "cleared", text, ev))
+            book.compact(keep)
+        self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
+        order = np.argsort(self.memory.cols["track_id"], kind="stable")
+        self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Rule state as plain arrays and numbers (for the service checkpoint)."""
+        snap: dict[str, Any] = {"seq": self._seq}
+        for name, book in self.books.items():
+            snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
+        snap.update({f"ais_memory.{k}": v.copy() for k, v in self.memory.cols.items()})
+        return snap
+
+    @classmethod
+    def restore(cls, zones: ZoneSet, rules: RulesConfig, frame: LocalFrame, snap: Mapping[str, Any]) -> RuleEngine:
+        """An engine continuing from ``snapshot()`` output."""
+        eng = cls(zones, rules, frame)
+        eng._seq = int(snap["seq"])
+        for name, book in eng.books.items():
+            book.cols = {k: np.asarray(snap[f"book.{name}.{k}"]).copy() for k in book.cols}
+        eng.memory.cols = {k: np.asarray(snap[f"ais_memory.{k}"]).copy() for k in eng.memory.cols}
+        return eng
+
+
+def _remap_ids(ids: IntArray, merged: IntArray) -> IntArray:
+    from fusion.rules.lifecycle import _map_ids
+
+    return _map_ids(ids, merged[:, 0], merged[:, 1])
+
+
+def _retime(a: AlertEvent, t: float) -> AlertEvent:
+    """Queued merge-time events take the time of the tick that publishes them."""
+    ev = dict(a.evidence)
+    ev["duration_s"] = round(t - float(ev["duration_s"]), 3)
+    return AlertEvent(**{**{f: getattr(a, f) for f in a.__struct_fields__}, "t": float(t), "evidence": ev})
+
+
+def _clean(ev: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-safe evidence: floats rounded, NaN/inf as None."""
+    out: dict[str, Any] = {}
+    for k, v in ev.items():
+        if isinstance(v, float):
+            out[k] = round(v, 3) if math.isfinite(v) else None
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,75 @@
+"""Builders of TrackViews, zones and engines for the rules tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, Domain, TrackView
+from fusion.core.frame import LocalFrame
+from fusion.rules.config import RulesConfig, rules_from_dict
+from fusion.rules.engine import RuleEngine
+from fusion.rules.zones import ZoneSet
+
+FRAME = LocalFrame(10.0, 20.0, -80.0, -70.0)
+KN = 1852.0 / 3600.0
+NO_COAST = {"engine": {"coast": "none"}}
+
+
+def box(name: str, kind: str, lon0: float, lat0: float, lon1: float, lat1: float, **props: Any) -> dict[str, Any]:
+    """A rectangular zone feature in lon/lat."""
+    ring = [[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]
+    return {"type": "Feature", "properties": {"name": name, "kind": kind, **props},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def zone_set(*features: dict[str, Any]) -> ZoneSet:
+    """ZoneSet from features."""
+    return ZoneSet.from_geojson({"type": "FeatureCollection", "features": list(features)}, "test-zones")
+
+
+def rules(*overrides: dict[str, Any]) -> RulesConfig:
+    """Rules without the land mask, every rule off unless named in overrides."""
+    from fusion.rules.config import RULE_NAMES
+
+    data: dict[str, Any] = {"engine": {"coast": "none"}, "rules": {n: {"enabled": False} for n in RULE_NAMES}}
+    for o in overrides:
+        for k, v in o.items():
+            data.setdefault(k, {}).update(v) if k == "engine" else None
+            if k == "rules":
+                for rn, rv in v.items():
+                    data["rules"][rn] = {"enabled": True, **rv}
+    return rules_from_dict(data, "test-rules")
+
+
+def view(domain: Domain, t: float, lat: Any, lon: Any, vel_en: Any, *, ids: Any = None, status: Any = CONFIRMED,
+         mmsi: Any = NO_MMSI, icao24: Any = NO_ICAO, alt_m: Any = np.nan, vrate_mps: Any = np.nan, first_t: Any = None,
+         last_ais_t: Any = np.nan, last_noncoop_t: Any = None, spoof: Any = False) -> TrackView:
+    """A TrackView of N tracks at geodetic positions with (N, 2) east/north velocities (m/s)."""
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    n = len(lat)
+    e, nn = FRAME.to_local(lat, np.broadcast_to(np.asarray(lon, dtype=float), (n,)))
+    vel = np.broadcast_to(np.asarray(vel_en, dtype=float), (n, 2))
+    k = FRAME.scale(lat, np.broadcast_to(np.asarray(lon, dtype=float), (n,))) if n else np.ones(0)
+
+    def col(v: Any, dtype: type) -> np.ndarray:
+        return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
+
+    return TrackView(
+        t=t, domain=domain, track_id=col(np.arange(1, n + 1) if ids is None else ids, np.int64), status=col(status, np.int8),
+        x=np.column_stack([e, nn, vel * k[:, None]]), P=np.tile(np.eye(4) * 100.0, (n, 1, 1)),
+        alt_m=col(alt_m, float), vrate_mps=col(vrate_mps, float), mmsi=col(mmsi, np.int64), icao24=col(icao24, np.int64),
+        first_t=col(t - 3600.0 if first_t is None else first_t, float), last_t=col(t, float), last_ais_t=col(last_ais_t, float),
+        last_noncoop_t=col(t if last_noncoop_t is None else last_noncoop_t, float), sources=col(4, np.int64),
+        spoof_suspect=col(spoof, bool))
+
+
+def engine(zones: ZoneSet | None = None, cfg: RulesConfig | None = None) -> RuleEngine:
+    """An engine on the test frame."""
+    return RuleEngine(zones if zones is not None else zone_set(), cfg if cfg is not None else rules(), FRAME)
+
+
+def empty(domain: Domain, t: float) -> TrackView:
+    """A view with no tracks."""
+    return view(domain, t, np.zeros(0), np.zeros(0), np.zeros((0, 2)))
