@@ -1,52 +1,100 @@
-"""``jisf run``: the fusion service as a long-running process."""
+"""``jisf run``: the fusion service as a long-running process.
+
+Options are the fields of ``fusion.config.ServiceConfig``: each is a flag
+(``--output-interval-s 1``), an environment variable (``JISF_OUTPUT_INTERVAL_S=1``) and a
+key of the ``--config`` TOML file; a flag wins over the environment, which wins over the
+file. Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 2 for a refused
+configuration or checkpoint.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import sys
 from pathlib import Path
 
-from fusion.cli import broker_args, broker_address, env_default, stop_on_signals
+from fusion.config import FIELDS, ConfigError, ServiceConfig, env_name, load_config
+
+log = logging.getLogger("jisf.runner")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Options of ``jisf run``; each also settable as JISF_<OPTION> in the environment."""
-    r = argparse.ArgumentParser(prog="jisf run", description="the fusion service")
-    broker_args(r, required=True)
-    r.add_argument("--scenario", default=env_default("scenario"), help="take the area and zones from this scenario file")
-    r.add_argument("--zones", default=env_default("zones"), help="zones GeoJSON file (default: the scenario's zones)")
-    r.add_argument("--rules", default=env_default("rules"), help="rules TOML file (default: built-in rules)")
-    r.add_argument("--clock", choices=["wall", "sim"], default=env_default("clock", "wall"),
-                   help="wall: real time; sim: follow the clock `jisf sim` publishes (for --speed N runs)")
-    r.add_argument("--client-id", default=env_default("client_id", "jisf-fusion"))
-    return r
+    """Options of ``jisf run``, one flag per configuration option."""
+    p = argparse.ArgumentParser(prog="jisf run", description="the fusion service (options: docs/OPERATIONS.md)")
+    p.add_argument("--config", type=Path, default=None, help="TOML configuration file (env JISF_CONFIG)")
+    for name, f in FIELDS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, metavar=name.split("_")[-1].upper(),
+                       help=f"{f.metadata['doc']} (env {env_name(name)}; default {f.default})")
+    return p
 
 
-def main(argv: list[str]) -> int:
-    """Run the service until SIGINT/SIGTERM."""
+def config_from_argv(argv: list[str], env: dict[str, str] | None = None) -> ServiceConfig:
+    """Parse flags and merge them over the environment and the configuration file."""
+    import os
+
+    env = dict(os.environ) if env is None else env
+    args = build_parser().parse_args(argv)
+    path = args.config or (Path(env["JISF_CONFIG"]) if env.get("JISF_CONFIG") else None)
+    return load_config(path, env, {name: getattr(args, name) for name in FIELDS})
+
+
+def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service, imported lazily
+    """The fusion pipeline for the configured area, zones and rules, inside a Service."""
     from fusion.offline import fusion_for_area
+    from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
     from sim_feeds.scenario import default_scenario_path, load_scenario
 
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    scenario = load_scenario(Path(args.scenario) if args.scenario else default_scenario_path())
-    zones = json.loads(Path(args.zones).read_text()) if args.zones else scenario.zones_geojson()
+    scenario = load_scenario(Path(cfg.scenario) if cfg.scenario else default_scenario_path())
+    zones = json.loads(Path(cfg.zones).read_text()) if cfg.zones else scenario.zones_geojson()
     rules = None
-    if args.rules:
+    if cfg.rules:
         from fusion.rules.engine import load_rules
 
-        rules = load_rules(Path(args.rules))
-    fusion = fusion_for_area(scenario.area, zones, args.zones or scenario.name, rules)
-    options = ServiceOptions(client_id=args.client_id, follow_sim_clock=args.clock == "sim")
-    service = Service(fusion, broker_address(args), options)
+        rules = load_rules(Path(cfg.rules))
+    fusion_cfg = FusionConfig(output_interval_s=cfg.output_interval_s, reorder_window_s=cfg.reorder_window_s)
+    fusion = fusion_for_area(scenario.area, zones, cfg.zones or scenario.name, rules, fusion_cfg)
+    return Service(fusion, cfg.broker_address(), ServiceOptions.from_config(cfg))
 
-    async def serve() -> None:
-        stop = asyncio.Event()
+
+async def serve(cfg: ServiceConfig) -> None:
+    """Run the service (and its metrics endpoint when configured) until SIGINT/SIGTERM."""
+    from fusion.cli import stop_on_signals
+    from fusion.ops import serve_metrics
+
+    service = build_service(cfg)
+    stop = asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        if cfg.metrics_port:
+            await stack.enter_async_context(serve_metrics(cfg.metrics_host, cfg.metrics_port, service.metrics_text))
         with stop_on_signals(asyncio.get_running_loop(), stop):
+            log.info("serving %s as %s", cfg.broker_address().url(), cfg.client_id)
             await service.serve(stop)
+    log.info("stopped")
 
-    asyncio.run(serve())
+
+def main(argv: list[str]) -> int:
+    """``jisf run ARGS``: run the service until SIGINT/SIGTERM."""
+    from fusion.checkpoint import CheckpointError
+    from fusion.ops import setup_logging
+
+    try:
+        cfg = config_from_argv(argv)
+    except ConfigError as err:
+        print(f"jisf run: {err}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.log_format, cfg.log_level)
+    try:
+        asyncio.run(serve(cfg))
+    except CheckpointError as err:
+        log.error("%s", err)
+        return 2
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,33 +1,46 @@
-"""The live service shell: MQTT in, ``Fusion`` in the middle, MQTT out. Only asyncio here.
+"""The live service shell: MQTT in, ``Fusion`` in a worker thread, MQTT out. Only asyncio here.
 
-Phases: startup (connect, publish retained status "online" with a last will
-"offline"), main loop, shutdown (stop intake, flush outgoing alerts and the final status).
+Phases: startup (restore the checkpoint if there is one, connect, publish retained
+status "online" with a last will "offline"), main loop, shutdown (stop intake, write a
+final checkpoint, flush outgoing alerts and the final status "offline").
 
-Tasks: the MQTT ``Link`` reads feeds and only timestamps and enqueues them (bounded
-inbound buffer, counted overload); the fuse task drains the buffer in batches, runs
-``Fusion.accept``/``advance`` and turns ticks into outgoing messages; the link publishes
-them (alerts QoS 1, tracks retained, deleted tracks cleared with an empty retained
-payload, the picture, status and rejects summaries periodically).
+Threads: the event loop runs the MQTT ``Link``, whose reader only timestamps and
+enqueues (so the socket is drained even while fusion is busy), and the publisher. Every
+call into ``Fusion`` runs in one worker thread, one step at a time: a step takes up to
+``fuse_batch`` queued messages, accepts them, advances to "now" and returns the outgoing
+messages, status, rejects summaries and checkpoint due. Only the worker touches
+``Fusion``; the loop only moves messages between the queues.
 
-Overload policy: the inbound buffer holds at most ``max_inbound`` messages; when it is
-full the oldest queued radar scan is shed first (a newer scan of the same area
-supersedes it), then the oldest message of any feed; every shed message is counted per
-feed and reported on the status topic.
+Overload policy (docs/OPERATIONS.md): the inbound buffer holds at most ``max_inbound``
+messages; when full, the oldest queued radar scan is shed first (a newer scan of the
+same area supersedes it), then the oldest message of any feed. The outbox holds at most
+``max_outbox`` messages of QoS 0 (track updates, pictures, rejects summaries); beyond
+that they are shed, while QoS 1 messages (alerts, track deletions, status) are always
+queued. Every shed message is counted per feed or kind, logged, and reported on the
+status topic and the metrics endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
+
+from fusion.checkpoint import load_checkpoint, save_checkpoint
 from fusion.clock import SIM_CLOCK_TOPIC, Clock, WallClock, WarpedClock
+from fusion.config import ServiceConfig
 from fusion.ingest import FEED_KINDS
 from fusion.mqtt import BrokerAddress, Link
-from fusion.pipeline import Fusion, Tick
+from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
+from fusion.pipeline import DOMAINS, Fusion, Tick
 from fusion.publish import (
     FEEDS_FILTER,
     PICTURE_TOPIC,
@@ -42,31 +55,69 @@ from fusion.publish import (
 
 log = logging.getLogger("jisf.service")
 
+STATES = ("tentative", "confirmed", "coasting")
+
 
 @dataclass(frozen=True)
 class ServiceOptions:
-    """Live-loop settings."""
+    """Live-loop settings (the subset of ``ServiceConfig`` the loop itself uses)."""
 
     client_id: str = "jisf-fusion"
     max_inbound: int = 200_000  # inbound buffer bound, messages
+    max_outbox: int = 100_000  # QoS 0 outgoing messages queued before they are shed
     fuse_batch: int = 5_000  # messages taken per fuse step
-    idle_sleep_s: float = 0.005  # fuse loop pause when nothing is waiting
+    idle_wait_s: float = 0.02  # longest wait for input before advancing the clock anyway
     status_interval_s: float = 5.0  # wall seconds between status messages
     rejects_interval_s: float = 5.0  # wall seconds between rejects summaries (per feed, when changed)
+    checkpoint_path: Path | None = None  # None: no checkpoints
+    checkpoint_interval_s: float = 30.0  # wall seconds between checkpoints
     picture_every_ticks: int = 1
     follow_sim_clock: bool = False  # take "now" from jisf/v1/sim/clock instead of the wall
+
+    @classmethod
+    def from_config(cls, cfg: ServiceConfig) -> ServiceOptions:
+        """The loop settings of a service configuration."""
+        return cls(client_id=cfg.client_id, max_inbound=cfg.max_inbound, max_outbox=cfg.max_outbox, fuse_batch=cfg.fuse_batch,
+                   status_interval_s=cfg.status_interval_s, rejects_interval_s=cfg.rejects_interval_s,
+                   checkpoint_path=Path(cfg.checkpoint_path) if cfg.checkpoint_path else None,
+                   checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim")
 
 
 @dataclass
 class ServiceStats:
-    """Counters of the live loop (the pipeline has its own)."""
+    """Counters and latency windows of the live loop (the pipeline has its own counters).
+
+    ``received``/``shed`` are written by the event loop; the rest by the fusion worker;
+    ``lock`` guards the latency windows, which the metrics endpoint reads from the loop.
+    """
 
     received: Counter[str] = field(default_factory=Counter)
     shed: Counter[str] = field(default_factory=Counter)
     max_inbound_depth: int = 0
     alerts_published: int = 0
     tracks_published: int = 0
+    tracks_by_state: dict[tuple[str, str], int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    accepted: dict[str, int] = field(default_factory=dict)
+    checkpoints: int = 0
+    last_checkpoint_wall: float | None = None
+    restored_from: str | None = None
     started: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    fuse_wait: LatencyWindow = field(default_factory=LatencyWindow)  # receive -> fused
+    update_age: LatencyWindow = field(default_factory=LatencyWindow)  # measurement -> track update queued
+    alert_age: LatencyWindow = field(default_factory=LatencyWindow)  # measurement -> alert queued
+    step_s: LatencyWindow = field(default_factory=LatencyWindow)  # worker time per fuse step
+
+
+@dataclass(frozen=True)
+class Due:
+    """Periodic work the loop asks the worker to do in a step."""
+
+    status: bool = False
+    rejects: bool = False
+    checkpoint: bool = False
+    final: bool = False  # shutdown: status "offline"
 
 
 def feed_of(topic: str) -> str:
@@ -88,6 +139,8 @@ class Service:
         self.inbound: deque[tuple[str, bytes, float | None]] = deque()
         self.published_tracks: set[tuple[str, int]] = set()
         self._last_rejects: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self._last_tick_t: float | None = None
         subs = [(FEEDS_FILTER, 1)]
         if self.options.follow_sim_clock:
             subs.append((SIM_CLOCK_TOPIC, 1))
@@ -96,11 +149,18 @@ class Service:
             self.options.client_id,
             subscriptions=tuple(subs),
             on_message=self._on_message,
-            on_connect=lambda: [self._status("online")],
+            on_connect=lambda: [self._status_message("online", self._last_status)],
             will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
+            outbox=asyncio.Queue(),  # bounded by our own policy in _send (alerts are never shed)
         )
+        self._last_status: dict[str, object] = {}
+        if self.options.checkpoint_path is not None and self.options.checkpoint_path.exists():
+            state = load_checkpoint(self.options.checkpoint_path, self.fusion)
+            self.published_tracks = {(d, int(t)) for d, t in state.get("published_tracks", [])}
+            self.stats.restored_from = str(self.options.checkpoint_path)
+            log.info("restored %s (written %s)", self.options.checkpoint_path, state.get("written_wall"))
 
-    # -- intake: only timestamp and enqueue ------------------------------------------------
+    # -- intake (event loop): only timestamp and enqueue ----------------------------------------
     def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if topic == SIM_CLOCK_TOPIC:
             try:
@@ -108,110 +168,226 @@ class Service:
             except (ValueError, TypeError) as err:
                 log.warning("ignoring bad %s payload: %s", SIM_CLOCK_TOPIC, err)
             return
-        feed = feed_of(topic)
-        self.stats.received[feed] += 1
+        self.stats.received[feed_of(topic)] += 1
         if len(self.inbound) >= self.options.max_inbound:
             self._shed()
         self.inbound.append((topic, payload, self.clock.now() if self.clock else None))
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
+        self._wake.set()
 
     def _shed(self) -> None:
         for i, (topic, _, _) in enumerate(self.inbound):
             if feed_of(topic) == "radar":
                 del self.inbound[i]
-                self.stats.shed["radar"] += 1
+                self._count_shed("radar")
                 return
             if i > 1000:  # bounded search; fall back to the oldest message
                 break
         topic, _, _ = self.inbound.popleft()
-        self.stats.shed[feed_of(topic)] += 1
+        self._count_shed(feed_of(topic))
 
-    # -- fusion ------------------------------------------------------------------------------
-    async def _fuse(self, stop: asyncio.Event) -> None:
-        last_status = last_rejects = time.monotonic()
+    def _count_shed(self, what: str) -> None:
+        self.stats.shed[what] += 1
+        n = self.stats.shed[what]
+        if n & (n - 1) == 0:  # log at 1, 2, 4, 8, ... so that a flood does not flood the log
+            log.warning("overload: shed %d %s messages so far", n, what, extra={"shed": what, "count": n})
+
+    # -- the loop: hand work to the fusion worker -----------------------------------------------
+    async def _fuse(self, stop: asyncio.Event, pool: ThreadPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        o = self.options
+        last = dict.fromkeys(("status", "rejects", "checkpoint"), time.monotonic())
         while not stop.is_set():
             if self.clock is None:  # waiting for the simulator's clock
-                await asyncio.sleep(self.options.idle_sleep_s)
+                await self._idle()
                 continue
-            took = 0
-            while self.inbound and took < self.options.fuse_batch:
-                topic, payload, recv_t = self.inbound.popleft()
-                self.fusion.accept(topic, payload, recv_t if recv_t is not None else self.clock.now())
-                took += 1
-            for tick in self.fusion.advance(self.clock.now()):
-                self._emit(tick)
             mono = time.monotonic()
-            if mono - last_status >= self.options.status_interval_s:
-                last_status = mono
-                self._send(self._status("online"))
-            if mono - last_rejects >= self.options.rejects_interval_s:
-                last_rejects = mono
-                self._send_rejects()
-            await asyncio.sleep(0 if self.inbound else self.options.idle_sleep_s)
+            due = Due(status=mono - last["status"] >= o.status_interval_s, rejects=mono - last["rejects"] >= o.rejects_interval_s,
+                      checkpoint=o.checkpoint_path is not None and mono - last["checkpoint"] >= o.checkpoint_interval_s)
+            for name in ("status", "rejects", "checkpoint"):
+                if getattr(due, name):
+                    last[name] = mono
+            took = [self.inbound.popleft() for _ in range(min(len(self.inbound), o.fuse_batch))]
+            for msg in await loop.run_in_executor(pool, self._step, took, self.clock.now(), due):
+                self._send(msg)
+            if not self.inbound:
+                await self._idle()
+            else:
+                await asyncio.sleep(0)  # let the reader run between steps
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self.options.idle_wait_s)
+        except TimeoutError:
+            return
 
     def _send(self, msg: OutMessage) -> None:
-        try:
-            self.link.outbox.put_nowait(msg)
-        except asyncio.QueueFull:
-            self.stats.shed["outbox"] += 1
+        if msg.qos == 0 and self.link.outbox.qsize() >= self.options.max_outbox:
+            self._count_shed("outbox")
+            return
+        self.link.outbox.put_nowait(msg)
 
-    def _emit(self, tick: Tick) -> None:
-        for a in tick.alerts:
-            self._send(OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1))
-            self.stats.alerts_published += 1
+    # -- the worker: everything that touches Fusion ---------------------------------------------
+    def _step(self, took: list[tuple[str, bytes, float | None]], now: float, due: Due) -> list[OutMessage]:
+        started = time.perf_counter()
+        out: list[OutMessage] = []
+        waits = np.empty(len(took))
+        for i, (topic, payload, recv_t) in enumerate(took):
+            t = recv_t if recv_t is not None else now
+            waits[i] = now - t
+            self.fusion.accept(topic, payload, t)
+        for tick in self.fusion.advance(now):
+            out.extend(self._tick_messages(tick, now))
+        if due.rejects or due.final:
+            out.extend(self._rejects_messages())
+        if due.checkpoint and self.options.checkpoint_path is not None:
+            self._checkpoint(self.options.checkpoint_path)
+        if due.status or due.final:
+            self._refresh_counts()
+            out.append(self._status_message("offline" if due.final else "online", self._status_body(now)))
+        with self.stats.lock:
+            self.stats.fuse_wait.add(waits)
+            self.stats.step_s.add([time.perf_counter() - started])
+        return out
+
+    def _tick_messages(self, tick: Tick, now: float) -> list[OutMessage]:
+        out = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
         live = [r for r in tick.rows if r.status != "tentative"]
-        for r in live:
-            self._send(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True))
-            self.published_tracks.add((r.domain, r.track_id))
-        self.stats.tracks_published += len(live)
+        out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in live)
+        self.published_tracks.update((r.domain, r.track_id) for r in live)
         for tid in tick.deleted_ids:
-            for domain in ("surface", "air"):
+            for domain in DOMAINS:
                 if (domain, tid) in self.published_tracks:
                     self.published_tracks.discard((domain, tid))
-                    self._send(OutMessage(track_topic(domain, tid), b"", qos=1, retain=True))
+                    out.append(OutMessage(track_topic(domain, tid), b"", qos=1, retain=True))
         if self.fusion.counters.ticks % self.options.picture_every_ticks == 0:
-            self._send(OutMessage(PICTURE_TOPIC, encode(picture(live, tick.t)), qos=0))
+            out.append(OutMessage(PICTURE_TOPIC, encode(picture(live, tick.t)), qos=0))
+        self._measure_ages(tick, now)
+        self.stats.alerts_published += len(tick.alerts)
+        self.stats.tracks_published += len(live)
+        self.stats.tracks_by_state = dict(Counter((r.domain, r.status) for r in tick.rows))
+        self._last_tick_t = tick.t
         if self.on_tick is not None:
             self.on_tick(tick)
+        return out
 
-    def _send_rejects(self) -> None:
+    def _measure_ages(self, tick: Tick, now: float) -> None:
+        """Latency from each measurement to the output it caused: tracks updated since the
+        previous tick, and alerts (by their track's last update), on the service clock."""
+        views = self.fusion.views(tick.t)
+        ids = np.concatenate([v.track_id for v in views.values()])
+        last_t = np.concatenate([v.last_t for v in views.values()])
+        since = self._last_tick_t if self._last_tick_t is not None else -np.inf
+        alert_ids = np.array([a.track_id for a in tick.alerts], dtype=np.int64)
+        with self.stats.lock:
+            self.stats.update_age.add(now - last_t[last_t > since])
+            self.stats.alert_age.add(now - last_t[np.isin(ids, alert_ids)])
+
+    def _rejects_messages(self) -> list[OutMessage]:
+        out = []
         for feed in (*FEED_KINDS, "unknown"):
             n = self.fusion.ingest.log.total_rejected(feed)
             if n != self._last_rejects.get(feed, 0):
                 self._last_rejects[feed] = n
-                self._send(OutMessage(rejects_topic(feed), encode(self.fusion.ingest.log.summary(feed)), qos=0))
+                out.append(OutMessage(rejects_topic(feed), encode(self.fusion.ingest.log.summary(feed)), qos=0))
+        return out
 
-    def _status(self, state: str) -> OutMessage:
+    def _refresh_counts(self) -> None:
+        rl = self.fusion.ingest.log
+        self.stats.rejected = {f: rl.total_rejected(f) for f in (*FEED_KINDS, "unknown")}
+        self.stats.accepted = {f: rl.accepted_messages[f] for f in FEED_KINDS}
+
+    def _checkpoint(self, path: Path) -> None:
+        started = time.perf_counter()
+        save_checkpoint(path, self.fusion, {"published_tracks": sorted(self.published_tracks)})
+        self.stats.checkpoints += 1
+        self.stats.last_checkpoint_wall = time.time()
+        log.info("checkpoint %s in %.1f ms", path, (time.perf_counter() - started) * 1e3)
+
+    def _status_body(self, now: float) -> dict[str, object]:
         c = self.fusion.counters
-        body = {
-            "state": state,
-            "t": self.clock.now() if self.clock else None,
+        with self.stats.lock:
+            latency = {name: {f"p{round(q * 100)}": round(v, 6) for q, v in w.quantiles().items()}
+                       for name, w in (("fuse_wait_s", self.stats.fuse_wait), ("update_age_s", self.stats.update_age),
+                                       ("alert_age_s", self.stats.alert_age), ("step_s", self.stats.step_s))}
+        tracks: dict[str, dict[str, int]] = {d: dict.fromkeys(STATES, 0) for d in DOMAINS}
+        for (d, s), n in self.stats.tracks_by_state.items():
+            tracks[d][s] = n
+        self._last_status = {
+            "t": now,
             "uptime_s": round(time.time() - self.stats.started, 3),
             "received": dict(self.stats.received),
+            "accepted": self.stats.accepted,
+            "rejected": self.stats.rejected,
             "shed": dict(self.stats.shed),
             "inbound_depth": len(self.inbound),
             "max_inbound_depth": self.stats.max_inbound_depth,
-            "rejected": self.fusion.ingest.log.total_rejected(),
+            "outbox_depth": self.link.outbox.qsize(),
+            "reorder_batches": self.fusion.ingest.buffered,
             "batches": c.batches,
             "measurements": c.measurements,
             "late_dropped": c.late_dropped,
+            "ticks": c.ticks,
             "alerts_raised": c.alerts_raised,
-            "tracks": {d: len(t.view(self.clock.now())) if self.clock else 0 for d, t in self.fusion.trackers.items()},
-            "broker": {"connects": self.link.stats.connects, "disconnects": self.link.stats.disconnects, "connected": self.link.stats.connected},
+            "alerts_published": self.stats.alerts_published,
+            "tracks": tracks,
+            "latency": latency,
+            "checkpoints": self.stats.checkpoints,
+            "restored_from": self.stats.restored_from,
+            "broker": {"connects": self.link.stats.connects, "disconnects": self.link.stats.disconnects,
+                       "connected": self.link.stats.connected, "published": self.link.stats.published},
         }
-        return OutMessage(STATUS_TOPIC, encode(body), qos=1, retain=True)
+        return self._last_status
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    def _status_message(self, state: str, body: dict[str, object]) -> OutMessage:
+        return OutMessage(STATUS_TOPIC, encode({"state": state, **body}), qos=1, retain=True)
+
+    # -- metrics (event loop) ---------------------------------------------------------------------
+    def metrics_text(self) -> str:
+        """Prometheus text exposition of the live counters, gauges and latency summaries."""
+        s = self.stats
+        samples = [Sample("jisf_up", "gauge", "1 while the service runs", 1),
+                   Sample("jisf_broker_connected", "gauge", "1 while connected to the broker", int(self.link.stats.connected)),
+                   Sample("jisf_broker_connects_total", "counter", "successful broker connections", self.link.stats.connects),
+                   Sample("jisf_published_total", "counter", "messages published to the broker", self.link.stats.published)]
+        samples += [Sample("jisf_received_total", "counter", "inbound messages by feed", n, {"feed": f}) for f, n in sorted(s.received.items())]
+        samples += [Sample("jisf_accepted_total", "counter", "inbound messages with at least one accepted report", n, {"feed": f})
+                    for f, n in sorted(s.accepted.items())]
+        samples += [Sample("jisf_rejected_total", "counter", "rejected inputs by feed", n, {"feed": f}) for f, n in sorted(s.rejected.items())]
+        samples += [Sample("jisf_shed_total", "counter", "messages shed by the overload policy", n, {"what": w}) for w, n in sorted(s.shed.items())]
+        samples += [Sample("jisf_inbound_depth", "gauge", "inbound messages waiting for fusion", len(self.inbound)),
+                    Sample("jisf_outbox_depth", "gauge", "outgoing messages waiting for the broker", self.link.outbox.qsize()),
+                    Sample("jisf_alerts_published_total", "counter", "alert events queued for publishing", s.alerts_published),
+                    Sample("jisf_checkpoints_total", "counter", "checkpoints written", s.checkpoints)]
+        samples += [Sample("jisf_tracks", "gauge", "live tracks at the last tick", n, {"domain": d, "state": st})
+                    for (d, st), n in sorted(s.tracks_by_state.items())]
+        with s.lock:
+            for name, help_text, w in (("jisf_fuse_wait_seconds", "receive to fused", s.fuse_wait),
+                                       ("jisf_update_age_seconds", "measurement to track update queued", s.update_age),
+                                       ("jisf_alert_age_seconds", "measurement to alert queued", s.alert_age),
+                                       ("jisf_step_seconds", "worker time per fuse step", s.step_s)):
+                samples += latency_samples(name, help_text, w)
+        return prometheus_text(samples)
+
+    # -- lifecycle ------------------------------------------------------------------------------
     async def serve(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set, then shut down gracefully (flush alerts and status)."""
+        """Run until ``stop`` is set, then shut down gracefully (checkpoint, flush alerts and status)."""
+        loop = asyncio.get_running_loop()
         link_stop = asyncio.Event()
         link_task = asyncio.create_task(self.link.run(link_stop), name="mqtt-link")
-        fuse_task = asyncio.create_task(self._fuse(stop), name="fuse")
-        try:
-            await fuse_task
-        finally:
-            if not fuse_task.done():
-                fuse_task.cancel()
-            self._send(self._status("offline"))
-            link_stop.set()
-            await link_task
+        with ThreadPoolExecutor(1, thread_name_prefix="jisf-fuse") as pool:
+            fuse_task = asyncio.create_task(self._fuse(stop, pool), name="fuse")
+            try:
+                await fuse_task
+            finally:
+                if not fuse_task.done():
+                    fuse_task.cancel()
+                if self.clock is not None:  # fuse what was received (and acknowledged), then report
+                    rest = list(self.inbound)
+                    self.inbound.clear()
+                    final = Due(final=True, checkpoint=self.options.checkpoint_path is not None)
+                    for msg in await loop.run_in_executor(pool, self._step, rest, self.clock.now(), final):
+                        self._send(msg)
+                link_stop.set()
+                await link_task

@@ -1,0 +1,142 @@
+"""Checkpoints of the whole fusion state, written atomically, restored at start-up.
+
+A checkpoint is one ``.npz`` file (numpy's zip of arrays, read without pickle):
+
+- ``tracker.{domain}.{key}``: ``Tracker.snapshot()`` of each pool;
+- ``rules.{key}``: ``RuleEngine.snapshot()`` (raised alerts, their ids, the id sequence);
+- ``ingest.seen_keys`` / ``ingest.seen_t``: the duplicate filter (payload digests, receive times);
+- ``ingest.heap.{i}.{field}``: measurement batches still in the re-order window;
+- ``meta``: JSON (as uint8) with the format version, the area, the next tick time, the
+  pending deletions, the counters, the reject log, the AIS static data and the caller's
+  extra state (the service's published track topics).
+
+Writing: the file is written to ``{path}.tmp``, flushed and fsynced, then renamed over
+``path`` (``os.replace``) and the directory fsynced, so a crash at any moment leaves
+either the previous checkpoint or the new one, never a torn file.
+
+Restoring puts that state into a freshly built ``Fusion`` of the same area, zones and
+rules: track ids continue, alerts already raised stay raised (not raised again), the
+next output tick follows the last one written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import time
+from collections import Counter, OrderedDict, deque
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from fusion.core.arrays import MeasBatch
+from fusion.core.tracker import Tracker
+from fusion.ingest import RECENT_REJECTS
+from fusion.pipeline import Counters, Fusion
+from fusion.rules.engine import RuleEngine
+from sensors.reports import AisStatic
+
+FORMAT_VERSION = 1
+_BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in ("sensor_kind", "sensor_id", "domain"))
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be restored here; the message names the file and the reason."""
+
+
+def save_checkpoint(path: Path, fusion: Fusion, extra: dict[str, Any] | None = None) -> int:
+    """Write ``fusion``'s state (and JSON-able ``extra``) atomically to ``path``; returns its size in bytes."""
+    arrays: dict[str, np.ndarray] = {}
+    for domain, trk in fusion.trackers.items():
+        arrays.update({f"tracker.{domain}.{k}": np.asarray(v) for k, v in trk.snapshot().items()})
+    rules_meta: dict[str, Any] = {}
+    for k, v in fusion.rules.snapshot().items():
+        if isinstance(v, np.ndarray):
+            arrays[f"rules.{k}"] = v
+        else:
+            rules_meta[k] = v
+    ing = fusion.ingest
+    arrays["ingest.seen_keys"] = np.array(list(ing._seen.keys()), dtype="S16")
+    arrays["ingest.seen_t"] = np.fromiter(ing._seen.values(), dtype=float, count=len(ing._seen))
+    heap_meta = []
+    for i, (_, _, batch) in enumerate(sorted(ing._heap, key=lambda item: item[:2])):
+        arrays.update({f"ingest.heap.{i}.{f}": getattr(batch, f) for f in _BATCH_ARRAYS})
+        heap_meta.append({"sensor_kind": batch.sensor_kind, "sensor_id": batch.sensor_id, "domain": batch.domain})
+    rl = ing.log
+    meta = {
+        "version": FORMAT_VERSION,
+        "written_wall": time.time(),
+        "area": [fusion.frame.lat_min, fusion.frame.lat_max, fusion.frame.lon_min, fusion.frame.lon_max],
+        "next_tick": fusion._next_tick,
+        "deleted": list(fusion._deleted),
+        "counters": dataclasses.asdict(fusion.counters),
+        "rules": rules_meta,
+        "heap": heap_meta,
+        "rejects": {"accepted_messages": dict(rl.accepted_messages), "accepted_reports": dict(rl.accepted_reports),
+                    "rejected": [[f, fld, n] for (f, fld), n in rl.rejected.items()],
+                    "recent": {f: list(q) for f, q in rl.recent.items()}},
+        "statics": msgspec.to_builtins(list(ing.statics.values())),
+        "extra": extra or {},
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return len(data)
+
+
+def load_checkpoint(path: Path, fusion: Fusion) -> dict[str, Any]:
+    """Restore ``path`` into ``fusion`` (built for the same area); returns the ``extra`` state and when it was written.
+
+    CheckpointError naming the file when it is unreadable, of another format version or
+    for another area.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(arrays.pop("meta").tobytes())
+    except (OSError, ValueError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {path}: unreadable: {err}") from err
+    if meta.get("version") != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {path}: version = {meta.get('version')!r}: this build reads version {FORMAT_VERSION}")
+    area = [fusion.frame.lat_min, fusion.frame.lat_max, fusion.frame.lon_min, fusion.frame.lon_max]
+    if not np.allclose(meta["area"], area):
+        raise CheckpointError(f"checkpoint {path}: area = {meta['area']}: the service runs area {area}")
+
+    def part(prefix: str) -> dict[str, np.ndarray]:
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+    for domain in fusion.trackers:
+        fusion.trackers[domain] = Tracker.restore(fusion.config.tracker, domain, part(f"tracker.{domain}."))
+    fusion.rules = RuleEngine.restore(fusion.rules.zones, fusion.rules.rules, fusion.frame, {**part("rules."), **meta["rules"]})
+    ing = fusion.ingest
+    ing._seen = OrderedDict(zip((bytes(k) for k in arrays["ingest.seen_keys"]), arrays["ingest.seen_t"].tolist(), strict=True))
+    ing._heap.clear()
+    for i, info in enumerate(meta["heap"]):
+        batch = MeasBatch(**{f: arrays[f"ingest.heap.{i}.{f}"] for f in _BATCH_ARRAYS}, **info)
+        ing._heap.append((float(batch.t.max()), next(ing._order), batch))  # appended in heap order: still a heap
+    r = meta["rejects"]
+    ing.log.accepted_messages = Counter(r["accepted_messages"])
+    ing.log.accepted_reports = Counter(r["accepted_reports"])
+    ing.log.rejected = Counter({(f, fld): n for f, fld, n in r["rejected"]})
+    ing.log.recent = {f: deque(q, maxlen=RECENT_REJECTS) for f, q in r["recent"].items()}
+    ing.statics = OrderedDict((s.mmsi, s) for s in msgspec.convert(meta["statics"], list[AisStatic]))
+    fusion._next_tick = meta["next_tick"]
+    fusion._deleted = list(meta["deleted"])
+    fusion.counters = Counters(**meta["counters"])
+    return {**meta["extra"], "written_wall": meta["written_wall"]}
