@@ -79,7 +79,6 @@ async def serve(cfg: ServiceConfig) -> None:
 
 def main(argv: list[str]) -> int:
     """``jisf run ARGS``: run the service until SIGINT/SIGTERM."""
-    from fusion.checkpoint import CheckpointError
     from fusion.ops import setup_logging
 
     try:
@@ -88,6 +87,8 @@ def main(argv: list[str]) -> int:
         print(f"jisf run: {err}", file=sys.stderr)
         return 2
     setup_logging(cfg.log_format, cfg.log_level)
+    from fusion.checkpoint import CheckpointError  # after the configuration: imports the whole core
+
     try:
         asyncio.run(serve(cfg))
     except CheckpointError as err:
