@@ -1,4 +1,4 @@
-"""Builders of TrackViews, zones and engines for the rules tests."""
+"""Synthetic TrackViews, zones and rule configs, for the rules tests and benchmark (no randomness inside)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import numpy as np
 
 from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, Domain, TrackView
 from fusion.core.frame import LocalFrame
-from fusion.rules.config import RulesConfig, rules_from_dict
+from fusion.rules.config import RULE_NAMES, RulesConfig, rules_from_dict
 from fusion.rules.engine import RuleEngine
 from fusion.rules.zones import ZoneSet
 
 FRAME = LocalFrame(10.0, 20.0, -80.0, -70.0)
 KN = 1852.0 / 3600.0
-NO_COAST = {"engine": {"coast": "none"}}
 
 
 def box(name: str, kind: str, lon0: float, lat0: float, lon1: float, lat1: float, **props: Any) -> dict[str, Any]:
@@ -30,16 +29,12 @@ def zone_set(*features: dict[str, Any]) -> ZoneSet:
 
 
 def rules(*overrides: dict[str, Any]) -> RulesConfig:
-    """Rules without the land mask, every rule off unless named in overrides."""
-    from fusion.rules.config import RULE_NAMES
-
+    """Rules without the land mask, every rule off unless named in overrides ({"rules": {name: fields}, "engine": {...}})."""
     data: dict[str, Any] = {"engine": {"coast": "none"}, "rules": {n: {"enabled": False} for n in RULE_NAMES}}
     for o in overrides:
-        for k, v in o.items():
-            data.setdefault(k, {}).update(v) if k == "engine" else None
-            if k == "rules":
-                for rn, rv in v.items():
-                    data["rules"][rn] = {"enabled": True, **rv}
+        data["engine"].update(o.get("engine", {}))
+        for rule_name, fields in o.get("rules", {}).items():
+            data["rules"][rule_name] = {"enabled": True, **fields}
     return rules_from_dict(data, "test-rules")
 
 

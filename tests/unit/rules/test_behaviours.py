@@ -1,0 +1,223 @@
+"""One test group per rule: TrackView arrays built directly, engine stepped tick by tick."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from fusion.core.arrays import COASTING, TENTATIVE, TrackView
+from fusion.rules.engine import AlertEvent, RuleEngine
+from fusion.rules.synthetic import KN, box, empty, engine, rules, view, zone_set
+
+T0 = 1_700_013_600.0  # 2023-11-15 02:00 UTC: 21:00 local solar time at 75 W, night
+DAY = 1_700_067_600.0  # 2023-11-15 17:00 UTC: about local noon at 75 W
+
+
+def run(eng: RuleEngine, ticks: int, make: Callable[[int, float], dict[str, TrackView]], t0: float = T0,
+        dt: float = 10.0) -> list[AlertEvent]:
+    """Evaluate ticks and collect every event."""
+    out: list[AlertEvent] = []
+    for k in range(ticks):
+        t = t0 + k * dt
+        views = {"surface": empty("surface", t), "air": empty("air", t), **make(k, t)}
+        out.extend(eng.evaluate(t, views))
+    return out
+
+
+def states(events: list[AlertEvent], rule: str) -> list[str]:
+    return [e.state for e in events if e.rule == rule]
+
+
+def surface(t: float, lat: float, lon: float, vel: tuple[float, float], **kw: object) -> dict[str, TrackView]:
+    return {"surface": view("surface", t, [lat], [lon], [vel], **kw)}
+
+
+# go_fast -------------------------------------------------------------------------------------------------
+
+def test_go_fast_raises_once_then_clears_below_clear_speed() -> None:
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    ev = run(eng, 40, lambda k, t: surface(t, 15.0, -75.0, (35 * KN if k < 20 else 10 * KN, 0.0)))
+    assert states(ev, "go_fast") == ["raised", "cleared"]
+    raised = ev[0]
+    assert raised.t == T0 + 30.0  # min_on_s = 30
+    assert raised.mmsi is None and raised.track_id == 1 and raised.evidence["speed_kn"] == pytest.approx(35.0, abs=0.01)
+    assert "35.0 kn" in raised.reason and "no AIS identity" in raised.reason
+    assert ev[1].t == T0 + 200.0 + 120.0  # below clear speed from tick 20, min_off_s = 120
+
+
+def test_go_fast_with_fresh_ais_identity_is_quiet_by_day_and_in_the_open() -> None:
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    ev = run(eng, 20, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0))
+    assert ev == []
+
+
+def test_go_fast_identified_in_corridor_at_night_raises_but_not_by_day() -> None:
+    zones = zone_set(box("corr", "transit_corridor", -76.0, 14.0, -74.0, 16.0))
+    make = lambda k, t: surface(t, 15.0, -75.0, (30 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0)  # noqa: E731
+    night = run(engine(zones, rules({"rules": {"go_fast": {}}})), 10, make, t0=T0)
+    day = run(engine(zones, rules({"rules": {"go_fast": {}}})), 10, make, t0=DAY)
+    assert states(night, "go_fast") == ["raised"] and night[0].evidence["night"] == 1.0
+    assert day == []
+
+
+def test_go_fast_hovering_at_threshold_does_not_flap() -> None:
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    speeds = 24.0 + 2.0 * (np.arange(100) % 2)  # 24, 26, 24, ... kn around the 25 kn threshold
+    ev = run(eng, 100, lambda k, t: surface(t, 15.0, -75.0, (speeds[k] * KN, 0.0)))
+    assert states(ev, "go_fast") == ["raised"]
+
+
+def test_tentative_tracks_raise_nothing_and_coasting_holds() -> None:
+    cfg = rules({"rules": {"go_fast": {}}})
+    assert run(engine(cfg=cfg), 10, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0), status=TENTATIVE)) == []
+    ev = run(engine(cfg=cfg), 30, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0), status=COASTING if k > 5 else 1))
+    assert states(ev, "go_fast") == ["raised"]
+
+
+def test_deleted_track_clears_its_alert_at_once() -> None:
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    ev = run(eng, 10, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0)) if k < 6 else {})
+    assert states(ev, "go_fast") == ["raised", "cleared"]
+    assert ev[1].t == T0 + 60.0 and ev[1].evidence["cleared_because"] == "track deleted"
+    assert len(eng.books["go_fast"]) == 0  # state of deleted tracks dropped
+
+
+# zones -------------------------------------------------------------------------------------------------
+
+def test_zone_entry_with_direction_and_exit() -> None:
+    zones = zone_set(box("nogo", "exclusion", -75.0, 15.0, -74.0, 16.0))
+    eng = engine(zones, rules({"rules": {"zone_entry": {}}}))
+    lons = np.concatenate([np.linspace(-75.1, -74.9, 20), np.linspace(-74.9, -75.2, 30)])
+    ev = run(eng, 50, lambda k, t: surface(t, 15.5, lons[k], (10 * KN if k < 20 else -10 * KN, 0.0)))
+    assert states(ev, "zone_entry") == ["raised", "cleared"]
+    assert ev[0].zone == "nogo" and "course 90 deg" in ev[0].reason
+    assert ev[1].reason.startswith("left zone nogo on course 270 deg")
+
+
+def test_zone_dwell_uses_per_kind_override() -> None:
+    zones = zone_set(box("beach", "landing_zone", -75.0, 15.0, -74.9, 15.1), box("nogo", "exclusion", -74.0, 15.0, -73.0, 16.0))
+    cfg = rules({"rules": {"zone_dwell": {"dwell_s": 900.0, "by_kind": {"landing_zone": {"dwell_s": 120.0}}}}})
+    ev = run(engine(zones, cfg), 30, lambda k, t: {"surface": view("surface", t, [15.05, 15.5], [-74.95, -73.5], [(0.5, 0.0)] * 2)})
+    raised = [e for e in ev if e.state == "raised"]
+    assert [(e.zone, e.t - T0) for e in raised] == [("beach", 120.0)]
+
+
+def test_zone_schedule_gates_membership() -> None:
+    zones = zone_set(box("night-only", "exclusion", -75.0, 15.0, -74.0, 16.0, schedule=[{"start": "20:00", "end": "04:00"}]))
+    cfg = rules({"rules": {"zone_entry": {}}})
+    assert states(run(engine(zones, cfg), 3, lambda k, t: surface(t, 15.5, -74.5, (1.0, 0.0)), t0=T0), "zone_entry") == ["raised"]
+    assert run(engine(zones, cfg), 3, lambda k, t: surface(t, 15.5, -74.5, (1.0, 0.0)), t0=DAY) == []
+
+
+# dark vessel, AIS gap, spoofing ---------------------------------------------------------------------------
+
+def test_dark_vessel_after_dark_s_inside_receiver_circle_only() -> None:
+    circle = {"everywhere": False, "zones": [], "kinds": [], "circles": [{"lat": 15.0, "lon": -75.0, "radius_m": 50_000.0}]}
+    cfg = rules({"rules": {"dark_vessel": {"dark_s": 600.0, "coverage": circle}}})
+    inside = run(engine(cfg=cfg), 10, lambda k, t: surface(t, 15.1, -75.0, (5.0, 0.0), first_t=T0 - 580.0))
+    outside = run(engine(cfg=cfg), 10, lambda k, t: surface(t, 16.0, -75.0, (5.0, 0.0), first_t=T0 - 580.0))
+    assert [(e.state, e.t - T0) for e in inside] == [("raised", 20.0)]
+    assert outside == []
+
+
+def test_ais_gap_while_radar_holds_then_clears_when_ais_returns() -> None:
+    eng = engine(cfg=rules({"rules": {"ais_gap": {}}}))
+    last_ais = lambda k, t: T0 if k < 80 else t  # noqa: E731 - silent from T0 for 800 s, then reports again
+    ev = run(eng, 100, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=last_ais(k, t)))
+    assert states(ev, "ais_gap") == ["raised", "cleared"]
+    assert ev[0].t == T0 + 600.0 and ev[0].mmsi == 367000002 and "AIS silent for 10 min" in ev[0].reason
+
+
+def test_ais_gap_no_alert_when_radar_is_also_silent() -> None:
+    eng = engine(cfg=rules({"rules": {"ais_gap": {}}}))
+    ev = run(eng, 80, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=T0, last_noncoop_t=T0))
+    assert ev == []
+
+
+def test_ais_reappearing_out_of_reach_is_a_jump() -> None:
+    eng = engine(cfg=rules({"rules": {"ais_gap": {"radar_fresh_s": 1.0}}}))
+
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        if k < 3:
+            return surface(t, 15.0, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)
+        if k < 70:  # coasting without AIS or radar for ~11 min
+            return surface(t, 15.0, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=T0 + 20.0, last_noncoop_t=np.nan)
+        return surface(t, 15.5, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)  # 55 km away
+
+    ev = run(eng, 75, make)
+    assert states(ev, "ais_gap") == ["raised"]
+    assert ev[0].evidence["jump_m"] > ev[0].evidence["reach_m"] and "reappeared" in ev[0].reason
+
+
+def test_ais_spoofing_follows_the_tracker_flag() -> None:
+    eng = engine(cfg=rules({"rules": {"ais_spoofing": {"min_off_s": 30.0}}}))
+    ev = run(eng, 20, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=9, last_ais_t=t, spoof=5 <= k < 10))
+    assert [(e.state, e.t - T0) for e in ev] == [("raised", 50.0), ("cleared", 130.0)]
+
+
+# rendezvous, loitering ---------------------------------------------------------------------------------
+
+def _pair(t: float, sep_deg: float, speed: float, mmsi: tuple[int, int] = (0, 367000003), lat: float = 15.0) -> dict[str, TrackView]:
+    return {"surface": view("surface", t, [lat, lat + sep_deg], [-75.0, -75.0], [(speed, 0.0)] * 2, ids=[7, 3],
+                            mmsi=list(mmsi), last_ais_t=[np.nan, t])}
+
+
+def test_rendezvous_raises_after_duration_owned_by_the_dark_track() -> None:
+    eng = engine(cfg=rules({"rules": {"rendezvous": {"min_on_s": 600.0}}}))
+    ev = run(eng, 80, lambda k, t: _pair(t, 0.003, 0.5))  # ~330 m apart, 1 kn
+    assert states(ev, "rendezvous") == ["raised"]
+    assert ev[0].t == T0 + 600.0 and ev[0].track_id == 7 and ev[0].related_track_ids == [3]
+
+
+def test_rendezvous_not_near_port_nor_between_two_identified_vessels() -> None:
+    port = zone_set(box("harbour", "port", -75.01, 14.99, -74.99, 15.01))
+    cfg = rules({"rules": {"rendezvous": {"min_on_s": 60.0}}})
+    assert run(engine(port, cfg), 20, lambda k, t: _pair(t, 0.003, 0.5)) == []
+    assert run(engine(cfg=cfg), 20, lambda k, t: _pair(t, 0.003, 0.5, mmsi=(5, 6))) == []
+    assert run(engine(cfg=cfg), 20, lambda k, t: _pair(t, 0.02, 0.5)) == []  # 2.2 km apart
+
+
+def test_loitering_in_corridor_far_from_shore() -> None:
+    zones = zone_set(box("corr", "transit_corridor", -76.0, 14.0, -74.0, 16.0))
+    cfg = rules({"rules": {"loitering": {"min_on_s": 300.0}}})
+    inside = run(engine(zones, cfg), 40, lambda k, t: surface(t, 15.0, -75.0, (0.5, 0.0), mmsi=5, last_ais_t=t))
+    outside = run(engine(zones, cfg), 40, lambda k, t: surface(t, 17.0, -75.0, (0.5, 0.0), mmsi=5, last_ais_t=t))
+    assert states(inside, "loitering") == ["raised"] and outside == []
+
+
+# aircraft, landing approach ------------------------------------------------------------------------------
+
+def air(t: float, lat: float, lon: float, vel: tuple[float, float], **kw: object) -> dict[str, TrackView]:
+    return {"air": view("air", t, [lat], [lon], [vel], ids=[1_000_000_001], **kw)}
+
+
+def test_suspect_aircraft_low_slow_without_icao_but_not_airliner_or_identified() -> None:
+    cfg = rules({"rules": {"suspect_aircraft": {}}})
+    low = run(engine(cfg=cfg), 6, lambda k, t: air(t, 15.0, -75.0, (80.0, 0.0), alt_m=500.0))
+    jet = run(engine(cfg=cfg), 6, lambda k, t: air(t, 15.0, -75.0, (230.0, 0.0), alt_m=11000.0))
+    ident = run(engine(cfg=cfg), 6, lambda k, t: air(t, 15.0, -75.0, (80.0, 0.0), alt_m=500.0, icao24=0xABC123))
+    assert states(low, "suspect_aircraft") == ["raised"] and low[0].track_id == 1_000_000_001
+    assert jet == [] and ident == []
+
+
+def test_suspect_aircraft_descending_near_airstrip() -> None:
+    strip = zone_set(box("strip", "airstrip", -75.0, 15.0, -74.99, 15.01))
+    cfg = rules({"rules": {"suspect_aircraft": {"max_alt_m": 500.0}}})
+    ev = run(engine(strip, cfg), 6, lambda k, t: air(t, 15.05, -75.0, (0.0, -70.0), alt_m=1500.0, vrate_mps=-4.0))
+    assert states(ev, "suspect_aircraft") == ["raised"] and ev[0].evidence["descending_near_airstrip"] == 1.0
+
+
+def test_landing_approach_time_to_arrival_and_priority_rises() -> None:
+    beach = zone_set(box("beach", "landing_zone", -74.9, 14.9, -74.8, 15.1))
+    cfg = rules({"rules": {"landing_approach": {"min_on_s": 0.0}, "go_fast": {}}})
+    # 20 m/s east from -75.1: ~21.5 km to the beach -> ~18 min, under the 30 min threshold
+    ev = run(engine(beach, cfg), 5, lambda k, t: surface(t, 15.0, -75.1 + k * 0.002, (20.0, 0.0)))
+    la = [e for e in ev if e.rule == "landing_approach"]
+    assert la[0].state == "raised" and la[0].zone == "beach"
+    assert 15 * 60 < la[0].evidence["time_to_arrival_s"] < 20 * 60
+    fast = [e for e in ev if e.rule == "go_fast"][0]
+    assert fast.priority > 1.0  # urgency from the near landing zone raises it above the weight
+    away = run(engine(beach, cfg), 5, lambda k, t: surface(t, 15.0, -75.1, (-20.0, 0.0)))
+    assert [e for e in away if e.rule == "landing_approach"] == []
