@@ -1,0 +1,121 @@
+"""Tracker settings: one frozen dataclass for the association and management logic, and
+one per track pool (surface, air) for the motion model. Defaults are explained in
+docs/TRACKER.md."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+from fusion.core.arrays import Domain
+
+
+def _check_positive(obj: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{type(obj).__name__}.{name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolConfig:
+    """Motion model and time limits of one track pool."""
+
+    q_mps2: tuple[float, ...] = (0.02, 2.0)
+    """CWNA power spectral density per IMM model, m^2/s^3 (one entry = plain Kalman filter)."""
+    sojourn_s: tuple[float, ...] = (300.0, 30.0)
+    """Mean time spent in each IMM model before switching, s."""
+    mu0: tuple[float, ...] = (0.8, 0.2)
+    """Model probabilities of a new track."""
+    init_speed_sigma_mps: float = 12.0
+    """Velocity standard deviation per axis of a track born from a position-only plot."""
+    max_speed_mps: float = 40.0
+    """Fastest credible target; bounds identity updates (spoof test) and gating spread."""
+    q_alt_mps2: float = 1.0
+    """CWNA spectral density of the altitude filter, m^2/s^3 (air pool)."""
+    init_vrate_sigma_mps: float = 10.0
+    """Vertical-rate standard deviation of a new altitude track."""
+    coast_after_s: float = 60.0
+    """A confirmed track with no update for this long is reported as coasting."""
+    max_coast_s: float = 900.0
+    """A track with no update for this long is deleted."""
+    tentative_max_age_s: float = 60.0
+    """A tentative track with no update for this long is deleted."""
+    max_pos_sigma_m: float = 5000.0
+    """A track whose predicted position standard deviation exceeds this is deleted."""
+
+    def __post_init__(self) -> None:
+        r = len(self.q_mps2)
+        for name in ("sojourn_s", "mu0"):
+            if len(getattr(self, name)) != r:
+                raise ValueError(f"PoolConfig.{name} must have {r} entries like q_mps2, got {getattr(self, name)!r}")
+        if r == 0 or any(not (math.isfinite(q) and q > 0) for q in self.q_mps2):
+            raise ValueError(f"PoolConfig.q_mps2 must be positive numbers, got {self.q_mps2!r}")
+        if any(not (s > 0) for s in self.sojourn_s):
+            raise ValueError(f"PoolConfig.sojourn_s must be positive, got {self.sojourn_s!r}")
+        if any(not (p >= 0) for p in self.mu0) or not math.isclose(sum(self.mu0), 1.0):
+            raise ValueError(f"PoolConfig.mu0 must be probabilities summing to 1, got {self.mu0!r}")
+        _check_positive(self, tuple(f.name for f in fields(self) if f.type == "float"))
+
+
+SURFACE_DEFAULT = PoolConfig()
+AIR_DEFAULT = PoolConfig(
+    q_mps2=(0.5, 50.0),
+    sojourn_s=(120.0, 20.0),
+    init_speed_sigma_mps=120.0,
+    max_speed_mps=350.0,
+    coast_after_s=20.0,
+    max_coast_s=120.0,
+    tentative_max_age_s=30.0,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackerConfig:
+    """Association, management and out-of-sequence settings shared by both pools."""
+
+    gate_prob: float = 0.999
+    """Chi-square gate probability (per measurement dimension count)."""
+    confirm_m: int = 2
+    """A tentative track is confirmed with confirm_m hits ..."""
+    confirm_n: int = 3
+    """... within its first confirm_n looks (M-of-N); otherwise it is deleted."""
+    delete_misses: int = 3
+    """A confirmed track is deleted after this many consecutive missed radar looks."""
+    look_margin_m: float = 2000.0
+    """A radar scan looks at tracks inside its plots' bounding box grown by this margin."""
+    merge_prob: float = 0.5
+    """Two confirmed tracks are merged when their difference is within this chi-square(4) mass."""
+    identity_sigmas: float = 5.0
+    """Slack, in combined standard deviations, of the identity feasibility (spoof) test."""
+    oosm_lag_s: float = 30.0
+    """Out-of-sequence batches up to this much older than the newest are re-run; older are dropped."""
+    checkpoint_interval_s: float = 10.0
+    """State checkpoints for the fixed-lag re-run are taken this often (batch time)."""
+    max_tracks: int = 1_000_000
+    """No new track is started while a pool holds this many (bounded memory)."""
+    identity_history: int = 10_000
+    """Identity changes remembered per pool (ring buffer)."""
+    surface: PoolConfig = field(default_factory=lambda: SURFACE_DEFAULT)
+    air: PoolConfig = field(default_factory=lambda: AIR_DEFAULT)
+
+    def __post_init__(self) -> None:
+        for name in ("gate_prob", "merge_prob"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
+        _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
+                               "checkpoint_interval_s", "max_tracks", "identity_history"))
+        if self.confirm_m > self.confirm_n or self.confirm_n > 62:
+            raise ValueError(f"TrackerConfig.confirm_m must be <= confirm_n <= 62, got {self.confirm_m}, {self.confirm_n}")
+        if not (self.oosm_lag_s >= 0 and math.isfinite(self.oosm_lag_s)):
+            raise ValueError(f"TrackerConfig.oosm_lag_s must be >= 0, got {self.oosm_lag_s!r}")
+        if not self.look_margin_m >= 0:
+            raise ValueError(f"TrackerConfig.look_margin_m must be >= 0, got {self.look_margin_m!r}")
+
+    def pool(self, domain: Domain) -> PoolConfig:
+        """The motion settings of one pool."""
+        if domain == "surface":
+            return self.surface
+        if domain == "air":
+            return self.air
+        raise ValueError(f"domain must be 'surface' or 'air', got {domain!r}")

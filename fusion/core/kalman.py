@@ -1,0 +1,140 @@
+"""Batched Kalman and IMM filter steps for nearly-constant-velocity motion.
+
+Axis convention: matrix operations act on the last two axes; every leading axis is a
+batch axis (tracks, or tracks x models). States are ``[pos(k), vel(k)]`` with k = 2 for
+the horizontal plane (east, north) and k = 1 for altitude; units metres and m/s.
+
+The motion model is the continuous white-noise acceleration (CWNA) model with power
+spectral density ``q`` [m^2/s^3] per axis: F = [[I, dt I], [0, I]],
+Q = q [[dt^3/3 I, dt^2/2 I], [dt^2/2 I, dt I]]. An IMM runs r such models with
+different ``q`` in parallel (same state, so mixing is exact); r = 1 is the plain
+Kalman filter. Updates use the Joseph form so that covariances stay symmetric PSD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.core.arrays import FloatArray
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def cv_transition(dt: FloatArray, k: int) -> FloatArray:
+    """dt (N,) s -> F (N, 2k, 2k) for the constant-velocity model with k axes."""
+    n = dt.shape[0]
+    F = np.zeros((n, 2 * k, 2 * k))
+    idx = np.arange(2 * k)
+    F[:, idx, idx] = 1.0
+    F[:, np.arange(k), np.arange(k) + k] = dt[:, None]  # position += dt * velocity
+    return F
+
+
+def cv_noise(dt: FloatArray, q: FloatArray, k: int) -> FloatArray:
+    """dt (N,) s, q (...,) m^2/s^3 broadcast against dt -> Q (N, ..., 2k, 2k) (CWNA)."""
+    dt = dt.reshape(dt.shape + (1,) * np.ndim(q))
+    q = np.asarray(q, dtype=np.float64)
+    Q = np.zeros(np.broadcast_shapes(dt.shape, q.shape) + (2 * k, 2 * k))
+    a = np.arange(k)
+    Q[..., a, a] = (q * dt**3 / 3.0)[..., None]  # position-position
+    Q[..., a, a + k] = Q[..., a + k, a] = (q * dt**2 / 2.0)[..., None]  # position-velocity
+    Q[..., a + k, a + k] = (q * dt)[..., None]  # velocity-velocity
+    return Q
+
+
+def predict(x: FloatArray, P: FloatArray, F: FloatArray, Q: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """x (..., d), P (..., d, d), F and Q (..., d, d) -> predicted (x, P)."""
+    x_pred = (F @ x[..., None])[..., 0]  # F x
+    P_pred = F @ P @ F.swapaxes(-1, -2) + Q  # F P F' + Q
+    return x_pred, 0.5 * (P_pred + P_pred.swapaxes(-1, -2))
+
+
+@dataclass(frozen=True)
+class Innovation:
+    """Innovation of a batch of state/measurement pairs.
+
+    y (..., m) innovation, S (..., m, m) its covariance, d2 (...,) squared Mahalanobis
+    distance y' S^-1 y, log_lik (...,) Gaussian log-likelihood of y.
+    """
+
+    y: FloatArray
+    S: FloatArray
+    d2: FloatArray
+    log_lik: FloatArray
+
+
+def innovation(x: FloatArray, P: FloatArray, z: FloatArray, H: FloatArray, R: FloatArray) -> Innovation:
+    """x (..., d), P (..., d, d), z (..., m), H (m, d), R (..., m, m) -> Innovation."""
+    y = z - x @ H.T  # z - H x
+    S = H @ P @ H.T + R  # H P H' + R
+    S = 0.5 * (S + S.swapaxes(-1, -2))
+    Sinv_y = np.linalg.solve(S, y[..., None])[..., 0]
+    d2 = np.einsum("...i,...i->...", y, Sinv_y)
+    _, logdet = np.linalg.slogdet(S)
+    log_lik = -0.5 * (d2 + logdet + z.shape[-1] * LOG_2PI)
+    return Innovation(y, S, d2, log_lik)
+
+
+def update(
+    x: FloatArray, P: FloatArray, z: FloatArray, H: FloatArray, R: FloatArray
+) -> tuple[FloatArray, FloatArray, Innovation]:
+    """Joseph-form update. x (..., d), P (..., d, d), z (..., m), H (m, d), R (..., m, m)."""
+    inn = innovation(x, P, z, H, R)
+    PHt = P @ H.T  # (..., d, m)
+    K = np.linalg.solve(inn.S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # P H' S^-1 (S symmetric)
+    x_new = x + (K @ inn.y[..., None])[..., 0]  # x + K y
+    IKH = np.eye(x.shape[-1]) - K @ H
+    P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)  # (I-KH) P (I-KH)' + K R K'
+    return x_new, 0.5 * (P_new + P_new.swapaxes(-1, -2)), inn
+
+
+def imm_mix(
+    xm: FloatArray, Pm: FloatArray, mu: FloatArray, PI: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """IMM interaction. xm (N, r, d), Pm (N, r, d, d), mu (N, r), PI (N, r, r) or (r, r).
+
+    Returns mixed (x0 (N, r, d), P0 (N, r, d, d)) and cbar (N, r), the predicted model
+    probabilities cbar_j = sum_i PI_ij mu_i.
+    """
+    w = mu[:, :, None] * PI  # (N, i, j) PI_ij mu_i
+    cbar = w.sum(axis=1)
+    omega = w / cbar[:, None, :]  # omega_ij = PI_ij mu_i / cbar_j
+    x0 = np.einsum("nij,nid->njd", omega, xm)
+    dx = xm[:, :, None, :] - x0[:, None, :, :]  # (N, i, j, d)
+    spread = Pm[:, :, None] + dx[..., :, None] * dx[..., None, :]
+    P0 = np.einsum("nij,nijab->njab", omega, spread)
+    return x0, P0, cbar
+
+
+def imm_posterior(cbar: FloatArray, log_lik: FloatArray) -> FloatArray:
+    """cbar (N, r), log_lik (N, r) -> posterior model probabilities mu (N, r)."""
+    a = np.log(np.maximum(cbar, 1e-300)) + log_lik
+    a -= a.max(axis=1, keepdims=True)
+    p = np.exp(a)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """xm (N, r, d), Pm (N, r, d, d), mu (N, r) -> moment-matched (x (N, d), P (N, d, d))."""
+    x = np.einsum("nj,njd->nd", mu, xm)
+    dx = xm - x[:, None, :]
+    P = np.einsum("nj,njab->nab", mu, Pm + dx[..., :, None] * dx[..., None, :])
+    return x, P
+
+
+def markov_matrix(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
+    """dt (N,) s, sojourn_s (r,) mean time in each model -> PI (N, r, r) for that interval.
+
+    Leaving model i within dt has probability 1 - exp(-dt / sojourn_i), spread evenly over
+    the other models, so the chain is consistent whatever the update rate.
+    """
+    r = sojourn_s.shape[0]
+    if r == 1:
+        return np.ones((dt.shape[0], 1, 1))
+    leave = -np.expm1(-np.abs(dt)[:, None] / sojourn_s[None, :])  # (N, r)
+    PI = np.repeat((leave / (r - 1))[:, :, None], r, axis=2)
+    idx = np.arange(r)
+    PI[:, idx, idx] = 1.0 - leave
+    return PI

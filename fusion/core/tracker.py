@@ -1,0 +1,658 @@
+"""The tracker: one pool of tracks (surface or air), stepped by measurement batches.
+
+Each step reads like the algorithm (see docs/TRACKER.md):
+
+1. identity first: cooperative rows whose MMSI / ICAO address names a track update it
+   directly, unless the report is kinematically impossible (spoof flag);
+2. gate: k-d tree candidates, exact chi-square test on the pair-wise prediction;
+3. associate: GNN per connected cluster with a miss column;
+4. update: batched IMM (Joseph form) at each measurement's own time, plus altitude;
+5. manage: M-of-N confirmation, misses, identity adoption, duplicate merges, births,
+   deletion on misses, age or covariance growth.
+
+All track state lives in a dict of arrays with a leading track axis; nothing per track
+is a Python object. Out-of-sequence batches within ``oosm_lag_s`` are handled by a
+fixed-lag re-run from the newest state checkpoint before them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fusion.core import kalman
+from fusion.core.arrays import (
+    COASTING,
+    CONFIRMED,
+    NO_ICAO,
+    NO_MMSI,
+    SENSOR_BIT,
+    TENTATIVE,
+    BoolArray,
+    Domain,
+    FloatArray,
+    IntArray,
+    MeasBatch,
+    TrackView,
+)
+from fusion.core.assign import assign
+from fusion.core.config import PoolConfig, TrackerConfig
+from fusion.core.gate import candidate_pairs, chi2_gate, gate_radius
+
+__all__ = ["StepResult", "Tracker", "TrackerConfig", "PoolConfig"]
+
+_H_POS = np.hstack([np.eye(2), np.zeros((2, 2))])
+_H_FULL = np.eye(4)
+_H_ALT = np.array([[1.0, 0.0]])
+_EMPTY_INT = np.zeros(0, dtype=np.int64)
+_NONE_KEY = {"mmsi": NO_MMSI, "icao24": NO_ICAO}
+_KEY_OF_KIND = {"ais": "mmsi", "adsb": "icao24"}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step or advance changed.
+
+    deleted_ids: (D,) tracks deleted (including tracks absorbed by a merge)
+    merged:      (K, 2) [absorbed id, surviving id]
+    late_dropped: measurements older than the out-of-sequence lag, dropped
+    spoof_ids:   (S,) tracks for which a cooperative report was kinematically impossible
+    born_ids:    (B,) tracks started
+    assigned:    measurements that updated a track
+    """
+
+    deleted_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
+    merged: IntArray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    late_dropped: int = 0
+    spoof_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
+    born_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
+    assigned: int = 0
+
+
+def _empty_tracks(r: int) -> dict[str, np.ndarray]:
+    """Track table with no rows: the names and shapes of all per-track state."""
+    f, i = np.float64, np.int64
+    return {
+        "id": np.zeros(0, i),
+        "status": np.zeros(0, np.int8),
+        "t": np.zeros(0, f),  # time of the state below
+        "xm": np.zeros((0, r, 4), f),  # per-model state
+        "Pm": np.zeros((0, r, 4, 4), f),
+        "mu": np.zeros((0, r), f),  # model probabilities
+        "alt": np.zeros((0, 2), f),  # altitude, vertical rate; NaN = unknown
+        "Palt": np.zeros((0, 2, 2), f),
+        "hist": np.zeros(0, i),  # hit bits of the looks, newest in bit 0
+        "looks": np.zeros(0, i),
+        "miss_run": np.zeros(0, i),
+        "first_t": np.zeros(0, f),
+        "last_t": np.zeros(0, f),
+        "last_ais_t": np.zeros(0, f),
+        "last_noncoop_t": np.zeros(0, f),
+        "sources": np.zeros(0, i),
+        "mmsi": np.zeros(0, i),
+        "icao24": np.zeros(0, i),
+        "spoof": np.zeros(0, bool),
+    }
+
+
+@dataclass
+class _Pairs:
+    """Track/measurement pairs with each track predicted to its measurement's time."""
+
+    track: IntArray  # (K,) row in the track table
+    meas: IntArray  # (K,) row in the batch
+    xm: FloatArray  # (K, r, 4) per-model prediction
+    Pm: FloatArray  # (K, r, 4, 4)
+    cbar: FloatArray  # (K, r) predicted model probabilities
+    x: FloatArray  # (K, 4) combined prediction
+    P: FloatArray  # (K, 4, 4)
+
+
+class Tracker:
+    """One track pool; the only mutable state of the numeric core."""
+
+    def __init__(self, config: TrackerConfig, domain: Domain) -> None:
+        self.config = config
+        self.domain: Domain = domain
+        self.pool: PoolConfig = config.pool(domain)
+        self._q = np.asarray(self.pool.q_mps2, dtype=np.float64)
+        self._sojourn = np.asarray(self.pool.sojourn_s, dtype=np.float64)
+        self._gate = {m: chi2_gate(config.gate_prob, m) for m in (2, 4)}
+        self._merge_gate = chi2_gate(config.merge_prob, 4)
+        self._tracks = _empty_tracks(self._q.size)
+        self._next_id = 1
+        self._now = -np.inf  # newest batch time processed
+        self._id_log = np.zeros((config.identity_history, 4))  # t, track id, mmsi, icao24
+        self._id_log_n = 0
+        self._checkpoints: list[tuple[float, dict[str, np.ndarray], int]] = []  # (t, snapshot, log index)
+        self._log: list[MeasBatch] = []  # batches since the oldest checkpoint, in time order
+        self._log_t: list[float] = []
+
+    # ------------------------------------------------------------------ public API
+
+    def __len__(self) -> int:
+        return int(self._tracks["id"].shape[0])
+
+    def step(self, batch: MeasBatch) -> StepResult:
+        """Process one measurement batch at its own time(s); out-of-sequence handled."""
+        if batch.domain != self.domain:
+            raise ValueError(f"batch.domain must be {self.domain!r} for this tracker, got {batch.domain!r}")
+        if len(batch) == 0:
+            return StepResult()
+        if not np.isfinite(batch.t).all() or not np.isfinite(batch.z[:, :2]).all():
+            raise ValueError("batch.t and batch.z positions must be finite")
+        horizon = self._now - self.config.oosm_lag_s
+        late = batch.t < horizon
+        if late.any():
+            if late.all():
+                return StepResult(late_dropped=len(batch))
+            batch = _take(batch, ~late)
+        if float(batch.t.min()) < self._now:
+            res = self._rerun(batch)
+        else:
+            self._maybe_checkpoint(float(batch.t.min()))
+            self._log_append(batch)
+            res = self._process(batch)
+        dropped = res.late_dropped + int(late.sum())
+        return StepResult(res.deleted_ids, res.merged, dropped, res.spoof_ids, res.born_ids, res.assigned)
+
+    def advance(self, t: float) -> StepResult:
+        """Coast and delete up to time ``t`` without data."""
+        return StepResult(deleted_ids=self._expire(float(t)))
+
+    def view(self, t: float) -> TrackView:
+        """All live tracks predicted to ``t`` (not committed)."""
+        a = self._tracks
+        dt = np.maximum(t - a["t"], 0.0)
+        x, P = self._predict_combined(np.arange(len(self)), dt)
+        alt, _ = self._predict_alt(a["alt"], a["Palt"], dt)
+        return TrackView(
+            t=float(t), domain=self.domain, track_id=a["id"].copy(), status=a["status"].copy(), x=x, P=P,
+            alt_m=alt[:, 0], vrate_mps=alt[:, 1], mmsi=a["mmsi"].copy(), icao24=a["icao24"].copy(),
+            first_t=a["first_t"].copy(), last_t=a["last_t"].copy(), last_ais_t=a["last_ais_t"].copy(),
+            last_noncoop_t=a["last_noncoop_t"].copy(), sources=a["sources"].copy(), spoof_suspect=a["spoof"].copy(),
+        )
+
+    def identity_history(self) -> FloatArray:
+        """(H, 4) [t, track_id, mmsi, icao24] identity changes, oldest first (bounded ring)."""
+        n, cap = self._id_log_n, self._id_log.shape[0]
+        if n <= cap:
+            return self._id_log[:n].copy()
+        return np.roll(self._id_log, -(n % cap), axis=0)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """All track state as arrays (copies). The re-run window is not included: after a
+        restore, measurements older than the snapshot's newest time are dropped as late."""
+        snap = {f"track.{k}": v.copy() for k, v in self._tracks.items()}
+        snap["next_id"] = np.array(self._next_id, dtype=np.int64)
+        snap["now"] = np.array(self._now)
+        snap["id_log"] = self._id_log.copy()
+        snap["id_log_n"] = np.array(self._id_log_n, dtype=np.int64)
+        return snap
+
+    @classmethod
+    def restore(cls, config: TrackerConfig, domain: Domain, snap: dict[str, np.ndarray]) -> Tracker:
+        """A tracker holding the state of ``snap`` (from ``snapshot``)."""
+        trk = cls(config, domain)
+        trk._load(snap)
+        trk._now = float(snap["now"])
+        return trk
+
+    # ------------------------------------------------------------------ out of sequence
+
+    def _load(self, snap: dict[str, np.ndarray]) -> None:
+        expected = _empty_tracks(self._q.size)
+        for k, v in expected.items():
+            arr = snap.get(f"track.{k}")
+            if arr is None or arr.shape[1:] != v.shape[1:]:
+                got = None if arr is None else arr.shape
+                raise ValueError(f"snapshot track.{k} must have shape (N, {v.shape[1:]}), got {got}")
+        self._tracks = {k: snap[f"track.{k}"].copy() for k in expected}
+        self._next_id = int(snap["next_id"])
+        self._id_log = snap["id_log"].copy()
+        self._id_log_n = int(snap["id_log_n"])
+
+    def _maybe_checkpoint(self, t: float) -> None:
+        if self.config.oosm_lag_s <= 0:
+            return
+        if self._checkpoints and t < self._checkpoints[-1][0] + self.config.checkpoint_interval_s:
+            return
+        snap = self.snapshot()
+        self._checkpoints.append((self._now, snap, len(self._log)))
+        # Keep the newest checkpoint at or before the lag horizon, and all after it.
+        horizon = t - self.config.oosm_lag_s
+        keep_from = max(0, bisect.bisect_right([c[0] for c in self._checkpoints], horizon) - 1)
+        if keep_from:
+            drop = self._checkpoints[keep_from][2]
+            self._checkpoints = [(ct, s, i - drop) for ct, s, i in self._checkpoints[keep_from:]]
+            del self._log[:drop], self._log_t[:drop]
+
+    def _log_append(self, batch: MeasBatch) -> None:
+        if self.config.oosm_lag_s > 0:
+            self._log.append(batch)
+            self._log_t.append(float(batch.t.min()))
+
+    def _rerun(self, batch: MeasBatch) -> StepResult:
+        """Fixed-lag re-run: restore the newest checkpoint before ``batch`` and replay."""
+        t0 = float(batch.t.min())
+        k = bisect.bisect_right([c[0] for c in self._checkpoints], t0) - 1
+        if k < 0:
+            return StepResult(late_dropped=len(batch))
+        alive_before = self._tracks["id"].copy()
+        cp_t, snap, start = self._checkpoints[k]
+        self._checkpoints = self._checkpoints[: k + 1]
+        pos = bisect.bisect_right(self._log_t, t0)
+        self._log.insert(pos, batch)
+        self._log_t.insert(pos, t0)
+        self._load(snap)
+        self._now = cp_t
+        out = _Collector()
+        for b in self._log[start:]:
+            out.add(self._process(b))
+        alive_after = self._tracks["id"]
+        vanished = np.setdiff1d(alive_before, alive_after)
+        res = out.result()
+        return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
+                          res.assigned)
+
+    # ------------------------------------------------------------------ one batch
+
+    def _process(self, batch: MeasBatch) -> StepResult:
+        """Split a batch into rounds with unique identity keys and process each."""
+        key = _KEY_OF_KIND.get(batch.sensor_kind)
+        out = _Collector()
+        if key is None:
+            out.add(self._process_round(batch))
+        else:
+            for rows in _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key]):
+                out.add(self._process_round(batch if rows is None else _take(batch, rows)))
+        return out.result()
+
+    def _process_round(self, batch: MeasBatch) -> StepResult:
+        a = self._tracks
+        tb = float(batch.t.max())
+        keyname = _KEY_OF_KIND.get(batch.sensor_kind)
+        meas_key = getattr(batch, keyname) if keyname else None
+        none_key = _NONE_KEY[keyname] if keyname else 0
+
+        # 1. identity first
+        id_track, id_meas = self._identity_pairs(meas_key, none_key, keyname)
+        idp = self._predict_pairs(id_track, id_meas, batch)
+        feasible = self._feasible(idp, batch)
+        spoof_rows = id_track[~feasible]
+        a["spoof"][spoof_rows] = True
+        fixed_track, fixed_meas = id_track[feasible], id_meas[feasible]
+        adopt = np.zeros(len(batch), dtype=bool)  # rows whose identity a kinematic match takes
+        if meas_key is not None:
+            adopt = meas_key != none_key
+            adopt[id_meas] = False  # known identity: either updated directly or stripped (spoof)
+
+        # 2. gate the rest
+        free_track = np.ones(len(self), dtype=bool)
+        free_track[id_track] = False
+        free_meas = np.ones(len(batch), dtype=bool)
+        free_meas[fixed_meas] = False
+        kp, cost = self._gate_pairs(batch, free_track, free_meas, adopt, keyname, none_key)
+
+        # 3. associate
+        asg = assign(np.stack([kp.track, kp.meas], axis=1), cost, 1.0)
+        hit_track = np.concatenate([fixed_track, kp.track[asg.chosen]])
+        hit_meas = np.concatenate([fixed_meas, kp.meas[asg.chosen]])
+        chosen = _Pairs(*(np.concatenate([getattr(idp, f)[feasible], getattr(kp, f)[asg.chosen]])
+                          for f in ("track", "meas", "xm", "Pm", "cbar", "x", "P")))
+
+        # 4. update
+        self._update(chosen, batch)
+        taken = adopt[hit_meas]
+        if taken.any():
+            a[keyname][hit_track[taken]] = meas_key[hit_meas[taken]]
+            self._log_identity(batch.t[hit_meas[taken]], hit_track[taken])
+
+        # 5. manage
+        self._count_misses(batch, hit_track)
+        merged, absorbed = self._merge(kp, cost, tb)
+        used = np.zeros(len(batch), dtype=bool)
+        used[hit_meas] = True
+        born = self._birth(batch, ~used, adopt, keyname)
+        self._now = max(self._now, tb)
+        spoof_ids = a["id"][spoof_rows].copy()
+        deleted = self._expire(tb, absorbed)
+        return StepResult(deleted, merged, 0, spoof_ids, born, int(hit_meas.size))
+
+    # ------------------------------------------------------------------ steps
+
+    def _identity_pairs(self, meas_key: IntArray | None, none_key: int, keyname: str | None) -> tuple[IntArray, IntArray]:
+        """Rows of tracks whose identity equals a measurement's key: (track (J,), meas (J,))."""
+        if meas_key is None or len(self) == 0:
+            return _EMPTY_INT, _EMPTY_INT
+        track_key = self._tracks[keyname]
+        has = np.flatnonzero((track_key != none_key) & np.isin(track_key, meas_key))
+        if has.size == 0:
+            return _EMPTY_INT, _EMPTY_INT
+        order = np.argsort(meas_key, kind="stable")
+        pos = np.searchsorted(meas_key[order], track_key[has])
+        return has, order[pos]
+
+    def _feasible(self, p: _Pairs, batch: MeasBatch) -> BoolArray:
+        """Could each identity pair's target have moved from its last position to the report?"""
+        a = self._tracks
+        x, P = kalman.imm_combine(a["xm"][p.track], a["Pm"][p.track], a["mu"][p.track])
+        dist = np.linalg.norm(batch.z[p.meas, :2] - x[:, :2], axis=1)
+        spread = np.sqrt(np.trace(P[:, :2, :2], axis1=1, axis2=2) + np.trace(batch.R[p.meas, :2, :2], axis1=1, axis2=2))
+        reach = self.pool.max_speed_mps * np.abs(batch.t[p.meas] - a["t"][p.track])
+        return dist <= reach + self.config.identity_sigmas * spread
+
+    def _gate_pairs(
+        self, batch: MeasBatch, free_track: BoolArray, free_meas: BoolArray, adopt: BoolArray,
+        keyname: str | None, none_key: int,
+    ) -> tuple[_Pairs, FloatArray]:
+        """Candidate pairs among free tracks and rows that pass the chi-square gate, with cost d2/gate."""
+        a = self._tracks
+        tracks = np.flatnonzero(free_track)
+        meas = np.flatnonzero(free_meas)
+        tb, t0 = float(batch.t.max()), float(batch.t.min())
+        if tracks.size == 0 or meas.size == 0:
+            return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
+        dt = tb - a["t"][tracks]
+        x, P = self._predict_combined(tracks, dt)
+        r_max = float(np.linalg.eigvalsh(batch.R[meas, :2, :2])[:, 1].max())
+        radius = gate_radius(P[:, :2, :2], r_max, self._gate[4]) + self.pool.max_speed_mps * (tb - t0)
+        pairs = candidate_pairs(x[:, :2], radius, batch.z[meas, :2])
+        pt, pm = tracks[pairs[:, 0]], meas[pairs[:, 1]]
+        if keyname is not None:  # a report with a new identity may not update a track holding another one
+            ok = ~adopt[pm] | (a[keyname][pt] == none_key)
+            pt, pm = pt[ok], pm[ok]
+        p = self._predict_pairs(pt, pm, batch)
+        d2, dims = _distances(p.x, p.P, batch, p.meas)
+        gate = np.where(dims == 4, self._gate[4], self._gate[2])
+        inside = d2 <= gate
+        p = _Pairs(*(getattr(p, f)[inside] for f in ("track", "meas", "xm", "Pm", "cbar", "x", "P")))
+        return p, d2[inside] / gate[inside]
+
+    def _predict_pairs(self, track: IntArray, meas: IntArray, batch: MeasBatch) -> _Pairs:
+        """IMM interaction and prediction of each pair's track to its measurement's time."""
+        a = self._tracks
+        dt = batch.t[meas] - a["t"][track]
+        x0, P0, cbar = kalman.imm_mix(a["xm"][track], a["Pm"][track], a["mu"][track],
+                                      kalman.markov_matrix(dt, self._sojourn))
+        F = kalman.cv_transition(dt, 2)[:, None]
+        Q = kalman.cv_noise(dt, self._q, 2)
+        xm, Pm = kalman.predict(x0, P0, F, Q)
+        x, P = kalman.imm_combine(xm, Pm, cbar)
+        return _Pairs(track, meas, xm, Pm, cbar, x, P)
+
+    def _predict_combined(self, rows: IntArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Combined (x (n, 4), P (n, 4, 4)) of ``rows`` predicted by ``dt`` (n,) s, not committed."""
+        a = self._tracks
+        F = kalman.cv_transition(dt, 2)[:, None]
+        xm, Pm = kalman.predict(a["xm"][rows], a["Pm"][rows], F, kalman.cv_noise(dt, self._q, 2))
+        return kalman.imm_combine(xm, Pm, a["mu"][rows])
+
+    def _predict_alt(self, alt: FloatArray, Palt: FloatArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """alt (n, 2), Palt (n, 2, 2), dt (n,) -> predicted; NaN rows stay NaN."""
+        return kalman.predict(alt, Palt, kalman.cv_transition(dt, 1), kalman.cv_noise(dt, self.pool.q_alt_mps2, 1))
+
+    def _update(self, p: _Pairs, batch: MeasBatch) -> None:
+        """IMM update of the chosen pairs at their measurement times; commit to the table."""
+        a = self._tracks
+        if p.track.size == 0:
+            return
+        xm, Pm, mu = p.xm.copy(), p.Pm.copy(), p.cbar.copy()
+        has_vel = batch.has_vel[p.meas]
+        for sel, H, m in ((~has_vel, _H_POS, 2), (has_vel, _H_FULL, 4)):
+            if not sel.any():
+                continue
+            rows = p.meas[sel]
+            z = batch.z[rows, :m][:, None, :]
+            R = batch.R[rows, :m, :m][:, None]
+            xs, Ps, inn = kalman.update(p.xm[sel], p.Pm[sel], z, H, R)
+            xm[sel], Pm[sel] = xs, Ps
+            mu[sel] = kalman.imm_posterior(p.cbar[sel], inn.log_lik)
+        tr, rows = p.track, p.meas
+        t_meas = batch.t[rows]
+        a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
+        a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
+        a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
+        coop = batch.sensor_kind in _KEY_OF_KIND
+        a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
+        a["sources"][tr] |= SENSOR_BIT[batch.sensor_kind]
+        a["hist"][tr] = (a["hist"][tr] << 1) | 1
+        a["looks"][tr] += 1
+        a["miss_run"][tr] = 0
+        window = (1 << self.config.confirm_n) - 1
+        hits = _popcount(a["hist"][tr] & window)
+        status = a["status"][tr]
+        a["status"][tr] = np.where((status != TENTATIVE) | (hits >= self.config.confirm_m), CONFIRMED, TENTATIVE)
+
+    def _update_alt(self, tr: IntArray, rows: IntArray, batch: MeasBatch) -> tuple[FloatArray, FloatArray]:
+        """Altitude filter of the updated tracks: predict to the measurement time, update or start."""
+        a = self._tracks
+        alt, Palt = self._predict_alt(a["alt"][tr], a["Palt"][tr], batch.t[rows] - a["t"][tr])
+        z = batch.alt_m[rows]
+        has = np.isfinite(z)
+        known = has & np.isfinite(alt[:, 0])
+        if known.any():
+            R = (batch.sigma_alt_m[rows[known]] ** 2)[:, None, None]
+            alt[known], Palt[known], _ = kalman.update(alt[known], Palt[known], z[known, None], _H_ALT, R)
+        start = has & ~known
+        alt[start] = np.stack([z[start], np.zeros(int(start.sum()))], axis=1)
+        Palt[start] = 0.0
+        Palt[start, 0, 0] = batch.sigma_alt_m[rows[start]] ** 2
+        Palt[start, 1, 1] = self.pool.init_vrate_sigma_mps**2
+        return alt, Palt
+
+    def _count_misses(self, batch: MeasBatch, hit_track: IntArray) -> None:
+        """A radar scan looked at every track inside its plots' bounding box (plus margin)."""
+        if batch.sensor_kind != "radar" or len(self) == 0:
+            return
+        a = self._tracks
+        lo = batch.z[:, :2].min(axis=0) - self.config.look_margin_m
+        hi = batch.z[:, :2].max(axis=0) + self.config.look_margin_m
+        x, _ = kalman.imm_combine(a["xm"], a["Pm"], a["mu"])
+        pos = x[:, :2] + x[:, 2:] * (float(batch.t.max()) - a["t"])[:, None]
+        looked = ((pos >= lo) & (pos <= hi)).all(axis=1) & (a["t"] < batch.t.min())
+        looked[hit_track] = False
+        a["hist"][looked] <<= 1
+        a["looks"][looked] += 1
+        a["miss_run"][looked] += 1
+        a["status"][looked & (a["status"] == CONFIRMED)] = COASTING
+
+    def _merge(self, kp: _Pairs, cost: FloatArray, t: float) -> tuple[IntArray, IntArray]:
+        """Merge confirmed tracks that gate the same plot and whose states agree.
+
+        Returns merged (K, 2) [absorbed id, surviving id] and the absorbed rows. The older
+        track survives (a dark radar track keeps its id when it meets its AIS twin) and
+        takes the identities and sources of the absorbed one.
+        """
+        a = self._tracks
+        none = (np.zeros((0, 2), dtype=np.int64), _EMPTY_INT)
+        if kp.track.size < 2:
+            return none
+        order = np.lexsort((kp.track, kp.meas))
+        tr, ms = kp.track[order], kp.meas[order]
+        same = ms[1:] == ms[:-1]
+        if not same.any():
+            return none
+        i, j = tr[:-1][same], tr[1:][same]
+        live = (a["status"][i] != TENTATIVE) & (a["status"][j] != TENTATIVE) & (i != j)
+        for key, none_key in _NONE_KEY.items():
+            live &= (a[key][i] == none_key) | (a[key][j] == none_key) | (a[key][i] == a[key][j])
+        i, j = i[live], j[live]
+        if i.size == 0:
+            return none
+        both = np.concatenate([i, j])
+        x, P = self._predict_combined(both, t - a["t"][both])
+        dx = x[: i.size] - x[i.size :]
+        S = P[: i.size] + P[i.size :]
+        d2 = np.einsum("ka,ka->k", dx, np.linalg.solve(S, dx[..., None])[..., 0])
+        merged, absorbed = [], []
+        gone: set[int] = set()
+        for r in np.flatnonzero(d2 < self._merge_gate):  # few: duplicate tracks only
+            u, v = int(i[r]), int(j[r])
+            if u in gone or v in gone:
+                continue
+            keep, lose = (u, v) if (a["first_t"][u], a["id"][u]) <= (a["first_t"][v], a["id"][v]) else (v, u)
+            self._absorb(keep, lose)
+            gone.add(lose)
+            merged.append((int(a["id"][lose]), int(a["id"][keep])))
+            absorbed.append(lose)
+        return np.array(merged, dtype=np.int64).reshape(-1, 2), np.array(absorbed, dtype=np.int64)
+
+    def _absorb(self, keep: int, lose: int) -> None:
+        a = self._tracks
+        trace = np.trace(a["Pm"][[keep, lose], 0, :2, :2], axis1=1, axis2=2)
+        if trace[1] < trace[0] and a["t"][lose] >= a["t"][keep]:  # the better, newer state wins
+            for k in ("t", "xm", "Pm", "mu"):
+                a[k][keep] = a[k][lose]
+        if not np.isfinite(a["alt"][keep, 0]):
+            a["alt"][keep], a["Palt"][keep] = a["alt"][lose], a["Palt"][lose]
+        for key, none_key in _NONE_KEY.items():
+            if a[key][keep] == none_key and a[key][lose] != none_key:
+                a[key][keep] = a[key][lose]
+                self._log_identity(np.array([a["last_t"][lose]]), np.array([keep]))
+        a["sources"][keep] |= a["sources"][lose]
+        a["spoof"][keep] |= a["spoof"][lose]
+        a["first_t"][keep] = min(a["first_t"][keep], a["first_t"][lose])
+        for k in ("last_t", "last_ais_t", "last_noncoop_t"):
+            a[k][keep] = np.fmax(a[k][keep], a[k][lose])
+
+    def _birth(self, batch: MeasBatch, rows: BoolArray, adopt: BoolArray, keyname: str | None) -> IntArray:
+        """Start a tentative track from every unused row (bounded by max_tracks)."""
+        idx = np.flatnonzero(rows)[: max(0, self.config.max_tracks - len(self))]
+        n = idx.size
+        if n == 0:
+            return _EMPTY_INT
+        r = self._q.size
+        z, R, t = batch.z[idx], batch.R[idx], batch.t[idx]
+        vel = batch.has_vel[idx]
+        x = np.where(vel[:, None], z, np.concatenate([z[:, :2], np.zeros((n, 2))], axis=1))
+        P = R.copy()
+        P[~vel, :2, 2:] = P[~vel, 2:, :2] = 0.0
+        P[~vel, 2:, 2:] = np.eye(2) * self.pool.init_speed_sigma_mps**2
+        ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        alt = np.stack([batch.alt_m[idx], np.where(np.isfinite(batch.alt_m[idx]), 0.0, np.nan)], axis=1)
+        Palt = np.zeros((n, 2, 2))
+        Palt[:, 0, 0] = batch.sigma_alt_m[idx] ** 2
+        Palt[:, 1, 1] = self.pool.init_vrate_sigma_mps**2
+        coop = batch.sensor_kind in _KEY_OF_KIND
+        nan = np.full(n, np.nan)
+        new = {
+            "id": ids, "status": np.full(n, TENTATIVE, np.int8), "t": t,
+            "xm": np.repeat(x[:, None], r, axis=1), "Pm": np.repeat(P[:, None], r, axis=1),
+            "mu": np.tile(np.asarray(self.pool.mu0), (n, 1)), "alt": alt, "Palt": Palt,
+            "hist": np.ones(n, np.int64), "looks": np.ones(n, np.int64), "miss_run": np.zeros(n, np.int64),
+            "first_t": t, "last_t": t, "last_ais_t": t if coop else nan, "last_noncoop_t": nan if coop else t,
+            "sources": np.full(n, SENSOR_BIT[batch.sensor_kind], np.int64),
+            "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
+            "spoof": np.zeros(n, bool),
+        }
+        if keyname is not None:
+            new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], _NONE_KEY[keyname])
+        if self.config.confirm_m == 1:  # a single plot confirms
+            new["status"][:] = CONFIRMED
+        a = self._tracks
+        self._tracks = {k: np.concatenate([a[k], new[k]]) for k in a}
+        with_id = new[keyname] != _NONE_KEY[keyname] if keyname else np.zeros(n, bool)
+        if with_id.any():
+            self._log_identity(t[with_id], len(self) - n + np.flatnonzero(with_id))
+        return ids
+
+    def _expire(self, t: float, absorbed: IntArray = _EMPTY_INT) -> IntArray:
+        """Delete tracks (misses, age, covariance growth, merges); mark old ones coasting."""
+        a = self._tracks
+        if len(self) == 0:
+            return _EMPTY_INT
+        cfg, pool = self.config, self.pool
+        age = t - a["last_t"]
+        tentative = a["status"] == TENTATIVE
+        dead = np.zeros(len(self), dtype=bool)
+        dead[absorbed] = True
+        dead |= tentative & ((a["looks"] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
+        dead |= ~tentative & (a["miss_run"] >= cfg.delete_misses)
+        dead |= age > pool.max_coast_s
+        dt = np.maximum(t - a["t"], 0.0)
+        Pp = a["Pm"][:, 0, :2, :2] + dt[:, None, None] * (a["Pm"][:, 0, :2, 2:] + a["Pm"][:, 0, 2:, :2]) \
+            + (dt**2)[:, None, None] * a["Pm"][:, 0, 2:, 2:]
+        dead |= np.trace(Pp, axis1=1, axis2=2) > 2.0 * pool.max_pos_sigma_m**2
+        a["status"][(a["status"] == CONFIRMED) & (age > pool.coast_after_s)] = COASTING
+        if not dead.any():
+            return _EMPTY_INT
+        gone = a["id"][dead].copy()
+        self._tracks = {k: v[~dead] for k, v in a.items()}
+        return gone
+
+    def _log_identity(self, t: FloatArray, rows: IntArray) -> None:
+        a = self._tracks
+        cap = self._id_log.shape[0]
+        ev = np.stack([t, a["id"][rows], a["mmsi"][rows], a["icao24"][rows]], axis=1).astype(np.float64)
+        for e in ev[-cap:]:  # identity changes are few per step
+            self._id_log[self._id_log_n % cap] = e
+            self._id_log_n += 1
+
+
+class _Collector:
+    """Concatenates the StepResults of several rounds or re-run batches."""
+
+    def __init__(self) -> None:
+        self.parts: list[StepResult] = []
+
+    def add(self, res: StepResult) -> None:
+        self.parts.append(res)
+
+    def result(self) -> StepResult:
+        if not self.parts:
+            return StepResult()
+        return StepResult(
+            self._cat("deleted_ids"), self._cat("merged").reshape(-1, 2), sum(p.late_dropped for p in self.parts),
+            self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),
+        )
+
+    def _cat(self, name: str) -> IntArray:
+        return np.concatenate([getattr(p, name) for p in self.parts])
+
+
+def _popcount(v: IntArray) -> IntArray:
+    """Set bits of non-negative int64 values, (n,) -> (n,)."""
+    return np.bitwise_count(v.astype(np.uint64)).astype(np.int64)
+
+
+def _distances(x: FloatArray, P: FloatArray, batch: MeasBatch, meas: IntArray) -> tuple[FloatArray, IntArray]:
+    """Squared Mahalanobis distance of each pair (K,) and its measurement dimension (K,)."""
+    d2 = np.empty(meas.size)
+    dims = np.where(batch.has_vel[meas], 4, 2)
+    for m, H in ((2, _H_POS), (4, _H_FULL)):
+        sel = dims == m
+        if sel.any():
+            rows = meas[sel]
+            d2[sel] = kalman.innovation(x[sel], P[sel], batch.z[rows, :m], H, batch.R[rows, :m, :m]).d2
+    return d2, dims
+
+
+def _take(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
+    """The sub-batch of ``rows``."""
+    return MeasBatch(
+        t=batch.t[rows], z=batch.z[rows], R=batch.R[rows], has_vel=batch.has_vel[rows], alt_m=batch.alt_m[rows],
+        sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
+        sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain,
+    )
+
+
+def _identity_rounds(key: IntArray, t: FloatArray, none_key: int) -> list[IntArray | None]:
+    """Split rows so that no identity key repeats within a round; rounds in time order.
+
+    Returns [None] when the keys are already unique (the common case).
+    """
+    keyed = key != none_key
+    if np.unique(key[keyed]).size == int(keyed.sum()):
+        return [None]
+    order = np.lexsort((t, key))
+    k = key[order]
+    start = np.r_[True, k[1:] != k[:-1]]
+    group_start = np.maximum.accumulate(np.where(start, np.arange(k.size), 0))
+    rank = np.empty(k.size, dtype=np.int64)
+    rank[order] = np.arange(k.size) - group_start
+    rank[~keyed] = 0
+    return [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
