@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 from pyais.bit_vector import bit_vector
+from pyais.constants import ShipType
 from pyais.encode import encode_dict
 from pyais.messages import MSG_CLASS
 from pyais.util import checksum
@@ -47,6 +48,7 @@ SIXBIT_TEXT = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=>
 NAME_CHARS = 20  # type 5 / 24A ship name
 CALLSIGN_CHARS = 7
 MMSI_MAX = 999_999_999
+SHIP_TYPES = frozenset(int(member) for member in ShipType if member)  # ITU-R M.1371 codes in use
 LAT_NOT_AVAILABLE = 91.0
 LON_NOT_AVAILABLE = 181.0
 SOG_NOT_AVAILABLE_KN = 102.3  # types 1/2/3/18/19; type 27 uses 63 (whole knots)
@@ -144,8 +146,11 @@ def _static_fields(report: AisStatic) -> list[dict[str, Any]]:
     name = _check_text("name", report.name, NAME_CHARS)
     callsign = _check_text("callsign", report.callsign, CALLSIGN_CHARS)
     ship_type = report.ship_type or 0
-    if not 0 <= ship_type <= 99:
-        raise ValueError(f"ais encode: ship_type = {report.ship_type!r}: must be in 1..99")
+    if ship_type and ship_type not in SHIP_TYPES:
+        raise ValueError(
+            f"ais encode: ship_type = {report.ship_type!r}: must be an assigned ITU-R M.1371 "
+            "code (20..99 less the reserved ones); reserved codes decode as not available"
+        )
     base = {"mmsi": report.mmsi}
     if report.msg_type == 5:
         return [{**base, "msg_type": 5, "shipname": name, "callsign": callsign,
