@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pymap3d
 import pyproj
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
+_JAC_STEP_M = 10.0  # finite-difference step of en_jacobian (the projection is smooth at this scale)
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,29 @@ class LocalFrame:
         """Point scale factor k (projected m per true m) at (lat, lon) degrees; conformal, so k = h."""
         f = self._proj.get_factors(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
         return np.asarray(f.meridional_scale, dtype=np.float64)
+
+    def en_jacobian(self, lat: ArrayLike, lon: ArrayLike) -> FloatArray:
+        """(M,) degrees -> (M, 2, 2): d(frame east, north) / d(true local east, north).
+
+        Maps true metres (or m/s) along the local east/north axes at each point into frame
+        metres: the point scale factor times the rotation by the meridian convergence.
+        Velocities and covariances given in true east/north are carried into the frame
+        with it (v' = J v, R' = J R J').
+        """
+        lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+        lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+        e0, n0 = self.to_local(lat, lon)
+        zero, step = np.zeros_like(lat), np.full_like(lat, _JAC_STEP_M)
+        J = np.empty(lat.shape + (2, 2))
+        for col, (de, dn) in enumerate(((step, zero), (zero, step))):
+            la, lo, _ = pymap3d.enu2geodetic(de, dn, zero, lat, lon, zero)
+            e1, n1 = self.to_local(la, lo)
+            J[..., 0, col] = (e1 - e0) / _JAC_STEP_M
+            J[..., 1, col] = (n1 - n0) / _JAC_STEP_M
+        return J
+
+    def en_to_true(self, lat: ArrayLike, lon: ArrayLike, ve: ArrayLike, vn: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Frame velocity (ve, vn) at (lat, lon) -> true (east, north) m/s, each (M,)."""
+        J = self.en_jacobian(lat, lon)
+        v = np.linalg.solve(J, np.stack([np.atleast_1d(ve), np.atleast_1d(vn)], axis=-1)[..., None])[..., 0]
+        return v[..., 0], v[..., 1]

@@ -1,0 +1,261 @@
+"""Measurement models: decoded reports -> local-frame measurement batches with covariances.
+
+Every position goes through one ``LocalFrame``. Covariances and velocities given in true
+metres along local east/north are carried into the frame with the frame's Jacobian at
+the point (scale factor and meridian convergence; ``LocalFrame.en_jacobian``), so frame
+velocities are projected m/s, consistent with frame positions.
+
+- AIS position (surface pool): position sigma from the accuracy flag, velocity from
+  SOG/COG (when both are available) with a Jacobian-propagated SOG/COG error.
+- ADS-B (air pool): position sigma from NACp via the DO-260B EPU table
+  (sigma = EPU / 2.448, the 95 % radius of a circular 2-D Gaussian), velocity from
+  ground speed / track, barometric altitude.
+- Radar (pool from ``scan.mode``): each plot is converted at the sensor's own geodetic
+  position (fixed or moving) with the unbiased converted measurement of Bar-Shalom,
+  Willett and Tian / Mo et al. (multiplicative debiasing by exp(sigma_az^2 / 2) and the
+  matching covariance at the measured values), then placed on the WGS84 ellipsoid with
+  pymap3d ``enu2geodetic`` and projected into the frame.
+- OTH fix: the given east/north covariance; air pool when its speed exceeds
+  ``oth_air_speed_mps``, surface otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pymap3d
+
+from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, MeasBatch
+from fusion.core.frame import LocalFrame
+from sensors.reports import AdsbReport, AisPosition, OthFix, RadarScan, Report
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius, for the sea-surface elevation of 2-D surface radar plots
+CEP95_TO_SIGMA = 1.0 / math.sqrt(-2.0 * math.log(0.05))  # 95 % radius of a circular 2-D Gaussian = 2.448 sigma
+
+# DO-260B NACp -> estimated position uncertainty (EPU, 95 % horizontal radius), metres.
+NACP_EPU_M: tuple[float, ...] = (
+    37_040.0,  # 0: EPU >= 10 NM or unknown (taken as 20 NM)
+    18_520.0,  # 1: < 10 NM
+    7_408.0,  # 2: < 4 NM
+    3_704.0,  # 3: < 2 NM
+    1_852.0,  # 4: < 1 NM
+    926.0,  # 5: < 0.5 NM
+    555.6,  # 6: < 0.3 NM
+    185.2,  # 7: < 0.1 NM
+    92.6,  # 8: < 0.05 NM
+    30.0,  # 9: < 30 m
+    10.0,  # 10: < 10 m
+    3.0,  # 11: < 3 m
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasurementNoise:
+    """Noise figures of the cooperative sensors (radar and OTH carry their own)."""
+
+    ais_sigma_high_m: float = 8.0
+    """AIS position sigma when the accuracy flag is high (DGNSS, < 10 m 95 %) plus report-time jitter."""
+    ais_sigma_low_m: float = 20.0
+    """AIS position sigma when the accuracy flag is low (> 10 m; plain GNSS and the 1 s time stamp)."""
+    ais_sog_sigma_mps: float = 0.3
+    """SOG sigma: 0.1 kn resolution plus GNSS speed noise and short-term yaw."""
+    ais_cog_sigma_deg: float = 3.0
+    """COG sigma (0.1 deg resolution; GNSS course noise dominates at low speed)."""
+    adsb_default_nacp: int = 8
+    """NACp assumed when a report carries none."""
+    adsb_gs_sigma_mps: float = 1.5
+    adsb_track_sigma_deg: float = 1.0
+    adsb_alt_sigma_m: float = 15.0
+    """Barometric altitude sigma: 25 ft quantisation plus static-source error."""
+    radar_alt_floor_m: float = 30.0
+    """Minimum altitude sigma of a 3-D radar plot."""
+    oth_air_speed_mps: float = 60.0
+    """An OTH fix reporting a faster speed feeds the air pool."""
+    min_speed_sigma_mps: float = 0.1
+    """Floor on each velocity sigma, so that a zero speed still has an uncertain course."""
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"MeasurementNoise.{name} must be a finite number >= 0, got {value!r}")
+        if not 0 <= self.adsb_default_nacp <= 11:
+            raise ValueError(f"MeasurementNoise.adsb_default_nacp must be 0..11, got {self.adsb_default_nacp}")
+
+
+def reports_to_batches(reports: Sequence[Report], frame: LocalFrame, noise: MeasurementNoise) -> list[MeasBatch]:
+    """One payload's reports -> batches: one per radar scan, one per cooperative kind (and
+    OTH pool), ordered by time. ``AisStatic`` gives no measurement."""
+    batches: list[MeasBatch] = []
+    ais = [r for r in reports if isinstance(r, AisPosition)]
+    adsb = [r for r in reports if isinstance(r, AdsbReport)]
+    oth = [r for r in reports if isinstance(r, OthFix)]
+    if ais:
+        batches.append(ais_batch(ais, frame, noise))
+    if adsb:
+        batches.append(adsb_batch(adsb, frame, noise))
+    for domain in ("surface", "air"):
+        fixes = [f for f in oth if _oth_domain(f, noise) == domain]
+        if fixes:
+            batches.append(oth_batch(fixes, frame, domain))
+    batches.extend(radar_batch(s, frame, noise) for s in reports if isinstance(s, RadarScan) and s.plots)
+    batches.sort(key=lambda b: float(b.t.max()))
+    return batches
+
+
+def ais_batch(reports: Sequence[AisPosition], frame: LocalFrame, noise: MeasurementNoise) -> MeasBatch:
+    """AIS position reports -> surface batch (M rows)."""
+    lat, lon = _col(reports, "lat"), _col(reports, "lon")
+    sigma = np.where([r.accuracy for r in reports], noise.ais_sigma_high_m, noise.ais_sigma_low_m)
+    speed, course = _col(reports, "sog_mps"), _col(reports, "cog_deg")
+    return _coop_batch(
+        frame, lat, lon, sigma, speed, course, noise.ais_sog_sigma_mps, noise.ais_cog_sigma_deg, noise,
+        t=_col(reports, "t"), alt=np.full(len(reports), np.nan), sigma_alt=np.full(len(reports), np.nan),
+        mmsi=np.array([r.mmsi for r in reports], dtype=np.int64), icao24=np.full(len(reports), NO_ICAO, np.int64),
+        kind="ais", sensor_id=reports[0].source, domain="surface",
+    )
+
+
+def adsb_batch(reports: Sequence[AdsbReport], frame: LocalFrame, noise: MeasurementNoise) -> MeasBatch:
+    """ADS-B reports -> air batch (M rows); sigma from NACp (DO-260B EPU)."""
+    nacp = np.array([noise.adsb_default_nacp if r.nac_p is None else r.nac_p for r in reports], dtype=np.int64)
+    sigma = np.asarray(NACP_EPU_M)[np.clip(nacp, 0, 11)] * CEP95_TO_SIGMA
+    alt = _col(reports, "alt_m")
+    return _coop_batch(
+        frame, _col(reports, "lat"), _col(reports, "lon"), sigma, _col(reports, "gs_mps"), _col(reports, "track_deg"),
+        noise.adsb_gs_sigma_mps, noise.adsb_track_sigma_deg, noise,
+        t=_col(reports, "t"), alt=alt, sigma_alt=np.where(np.isfinite(alt), noise.adsb_alt_sigma_m, np.nan),
+        mmsi=np.full(len(reports), NO_MMSI, np.int64), icao24=np.array([r.icao24 for r in reports], dtype=np.int64),
+        kind="adsb", sensor_id=reports[0].source, domain="air",
+    )
+
+
+def oth_batch(fixes: Sequence[OthFix], frame: LocalFrame, domain: Domain) -> MeasBatch:
+    """OTH fixes -> batch (M rows) with the given east/north covariance carried into the frame."""
+    lat, lon = _col(fixes, "lat"), _col(fixes, "lon")
+    cov = np.array([f.cov_en_m2 for f in fixes], dtype=np.float64).reshape(-1, 2, 2)
+    J = frame.en_jacobian(lat, lon)
+    e, n = frame.to_local(lat, lon)
+    return _batch(np.stack([e, n], axis=1), J @ cov @ J.swapaxes(-1, -2), None, None, t=_col(fixes, "t"),
+                  alt=np.full(len(fixes), np.nan), sigma_alt=np.full(len(fixes), np.nan),
+                  mmsi=np.full(len(fixes), NO_MMSI, np.int64), icao24=np.full(len(fixes), NO_ICAO, np.int64),
+                  kind="oth", sensor_id=fixes[0].site, domain=domain)
+
+
+def radar_batch(scan: RadarScan, frame: LocalFrame, noise: MeasurementNoise) -> MeasBatch:
+    """One radar scan -> batch (M plots): unbiased converted measurements in the frame."""
+    rng = np.array([p.range_m for p in scan.plots], dtype=np.float64)
+    az = np.radians([p.az_deg for p in scan.plots])
+    el_given = np.array([np.nan if p.el_deg is None else p.el_deg for p in scan.plots], dtype=np.float64)
+    el = np.radians(el_given)
+    has_el = np.isfinite(el)
+    if scan.mode == "surface":  # target on the sea surface: depression angle from geometry
+        el = np.where(has_el, el, _sea_surface_elevation(rng, scan.sensor_alt_m))
+    else:  # 2-D air-search radar: altitude unknown, plot taken at the horizon
+        el = np.where(has_el, el, 0.0)
+    sig_r = scan.sigma_range_m
+    sig_az = math.radians(scan.sigma_az_deg)
+    sig_el = math.radians(scan.sigma_el_deg) if scan.sigma_el_deg is not None else 0.0
+    ground = rng * np.cos(el)
+    sig_ground = np.hypot(sig_r * np.cos(el), np.where(has_el, rng * np.sin(el) * sig_el, 0.0))
+    en, R_en = unbiased_conversion(ground, az, sig_ground, sig_az)
+    lat0, lon0 = scan.sensor_lat, scan.sensor_lon
+    up = rng * np.sin(el)
+    lat, lon, alt = pymap3d.enu2geodetic(en[:, 0], en[:, 1], up, lat0, lon0, scan.sensor_alt_m)
+    lat, lon, alt = np.atleast_1d(lat), np.atleast_1d(lon), np.atleast_1d(alt)
+    e, n = frame.to_local(lat, lon)
+    J = frame.en_jacobian(lat, lon)
+    m = rng.size
+    air_alt = (scan.mode == "air") & has_el
+    sigma_alt = np.hypot(sig_r * np.sin(el), rng * np.cos(el) * sig_el)
+    return _batch(np.stack([e, n], axis=1), J @ R_en @ J.swapaxes(-1, -2), None, None, t=np.full(m, scan.t),
+                  alt=np.where(air_alt, alt, np.nan), sigma_alt=np.where(air_alt, np.maximum(sigma_alt, noise.radar_alt_floor_m), np.nan),
+                  mmsi=np.full(m, NO_MMSI, np.int64), icao24=np.full(m, NO_ICAO, np.int64),
+                  kind="radar", sensor_id=scan.site, domain=scan.mode)
+
+
+def unbiased_conversion(
+    ground_m: FloatArray, az_rad: FloatArray, sigma_ground_m: FloatArray, sigma_az_rad: float
+) -> tuple[FloatArray, FloatArray]:
+    """Polar (M,) ground range [m], azimuth [rad, clockwise from north] -> unbiased
+    (east, north) (M, 2) m and covariance (M, 2, 2) m^2.
+
+    With lam = exp(-sigma_az^2 / 2): x = r sin(az) / lam, y = r cos(az) / lam removes the
+    multiplicative bias E[cos(az_err)] = lam; the covariance is the Mo/Bar-Shalom
+    unbiased-converted-measurement covariance evaluated at the measured values.
+    """
+    lam = math.exp(-0.5 * sigma_az_rad**2)
+    theta = 0.5 * np.pi - az_rad  # maths angle from east
+    c, s = np.cos(theta), np.sin(theta)
+    r2 = ground_m**2
+    en = np.stack([ground_m * c, ground_m * s], axis=1) / lam
+    a = (lam**-2 - 2.0) * r2
+    b = 0.5 * (r2 + sigma_ground_m**2)
+    l4 = lam**4
+    R = np.empty(ground_m.shape + (2, 2))
+    R[:, 0, 0] = a * c * c + b * (1.0 + l4 * np.cos(2 * theta))
+    R[:, 1, 1] = a * s * s + b * (1.0 - l4 * np.cos(2 * theta))
+    R[:, 0, 1] = R[:, 1, 0] = a * c * s + b * l4 * np.sin(2 * theta)
+    return en, R
+
+
+def _sea_surface_elevation(range_m: FloatArray, sensor_alt_m: float) -> FloatArray:
+    """Elevation [rad] of a sea-level point at slant range (M,) from a sensor at height h
+    over a spherical earth (law of cosines)."""
+    re, rs = EARTH_RADIUS_M, EARTH_RADIUS_M + max(sensor_alt_m, 0.0)
+    sin_el = (re * re - rs * rs - range_m**2) / (2.0 * range_m * rs)
+    return np.arcsin(np.clip(sin_el, -1.0, 1.0))
+
+
+def _coop_batch(
+    frame: LocalFrame, lat: FloatArray, lon: FloatArray, sigma_m: FloatArray, speed: FloatArray, course_deg: FloatArray,
+    sigma_speed: float, sigma_course_deg: float, noise: MeasurementNoise, **kw: object,
+) -> MeasBatch:
+    """Cooperative position (+ velocity from speed/course where both are present)."""
+    e, n = frame.to_local(lat, lon)
+    J = frame.en_jacobian(lat, lon)
+    m = lat.size
+    R_pos = J @ (np.eye(2) * (sigma_m**2)[:, None, None]) @ J.swapaxes(-1, -2)
+    has_vel = np.isfinite(speed) & np.isfinite(course_deg)
+    c = np.radians(np.where(has_vel, course_deg, 0.0))
+    v = np.where(has_vel, speed, 0.0)
+    v_true = np.stack([v * np.sin(c), v * np.cos(c)], axis=1)
+    # d(ve, vn) / d(speed, course): [[sin c, v cos c], [cos c, -v sin c]]
+    G = np.stack([np.stack([np.sin(c), v * np.cos(c)], -1), np.stack([np.cos(c), -v * np.sin(c)], -1)], axis=1)
+    D = np.zeros((m, 2, 2))
+    D[:, 0, 0] = sigma_speed**2
+    D[:, 1, 1] = math.radians(sigma_course_deg) ** 2
+    R_vel = G @ D @ G.swapaxes(-1, -2) + np.eye(2) * noise.min_speed_sigma_mps**2
+    vel = (J @ v_true[..., None])[..., 0]
+    return _batch(np.stack([e, n], axis=1), R_pos, np.where(has_vel[:, None], vel, np.nan),
+                  np.where(has_vel[:, None, None], J @ R_vel @ J.swapaxes(-1, -2), 0.0), **kw)
+
+
+def _batch(
+    pos: FloatArray, R_pos: FloatArray, vel: FloatArray | None, R_vel: FloatArray | None, *, t: FloatArray,
+    alt: FloatArray, sigma_alt: FloatArray, mmsi: np.ndarray, icao24: np.ndarray, kind: str, sensor_id: str,
+    domain: Domain,
+) -> MeasBatch:
+    m = pos.shape[0]
+    z = np.full((m, 4), np.nan)
+    z[:, :2] = pos
+    R = np.zeros((m, 4, 4))
+    R[:, :2, :2] = R_pos
+    has_vel = np.zeros(m, dtype=bool)
+    if vel is not None and R_vel is not None:
+        has_vel = np.isfinite(vel).all(axis=1)
+        z[:, 2:] = vel
+        R[:, 2:, 2:] = R_vel
+    return MeasBatch(t=t, z=z, R=R, has_vel=has_vel, alt_m=alt, sigma_alt_m=sigma_alt, mmsi=mmsi, icao24=icao24,
+                     sensor_kind=kind, sensor_id=sensor_id, domain=domain)
+
+
+def _col(reports: Sequence[object], name: str) -> FloatArray:
+    """One optional float attribute of every report as (M,), NaN where None."""
+    return np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in reports], dtype=np.float64)
+
+
+def _oth_domain(fix: OthFix, noise: MeasurementNoise) -> Domain:
+    return "air" if fix.speed_mps is not None and fix.speed_mps > noise.oth_air_speed_mps else "surface"
