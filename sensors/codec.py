@@ -184,11 +184,11 @@ def decode_json(
         reason = _PATH.sub("", message)
         try:
             value = _lookup(msgspec.json.decode(payload), path) if not missing else None
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             value = None
         name = _field_path(path, array_fields)
         raise DecodeError(feed, prefix + name if name else prefix.rstrip(".") or "payload", value, reason) from None
-    except msgspec.DecodeError as err:
+    except (msgspec.DecodeError, UnicodeDecodeError) as err:  # msgspec lets bad UTF-8 through
         raise DecodeError(feed, prefix.rstrip(".") or "payload", bytes(payload)[:40], f"not valid JSON: {err}") from None
 
 
