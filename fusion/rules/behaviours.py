@@ -21,9 +21,10 @@ from fusion.rules.scene import Scene
 NO_EVIDENCE: dict[str, FloatArray] = {}
 
 
-def ramp(x: FloatArray, lo: float, hi: float) -> FloatArray:
-    """0 at lo, 1 at hi, linear between, clipped (strength of evidence)."""
-    return np.clip((np.asarray(x, dtype=np.float64) - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
+def ramp(x: FloatArray, lo: float, hi: float | FloatArray) -> FloatArray:
+    """0 at lo, 1 at hi (scalar or (N,)), linear between, clipped (strength of evidence)."""
+    span = np.maximum(np.asarray(hi, dtype=np.float64) - lo, 1e-9)
+    return np.clip((np.asarray(x, dtype=np.float64) - lo) / span, 0.0, 1.0)
 
 
 def _track_candidates(s: Scene, r: cfg.Rule, enter: BoolArray, stay: BoolArray, strength: FloatArray,
@@ -257,10 +258,9 @@ def landing_approach(s: Scene, r: cfg.LandingApproachRule) -> Candidates:
     """Track whose time to arrive at a landing zone (surface) or airstrip (air) is below threshold."""
     g = s.geometry
     thr = np.where(s.is_air, r.air_tta_s, r.surface_tta_s)
-    tta, zone, off = s.arrival(g.select(r.surface_kinds), g.select(r.air_kinds), max(r.surface_tta_s, r.air_tta_s) * r.hysteresis,
-                               r.min_speed_kn * KNOT_MPS, min(r.max_off_course_deg * r.hysteresis, 89.0))
+    tta, zone, off = s.arrival(g.select(r.surface_kinds), g.select(r.air_kinds), r.min_speed_kn * KNOT_MPS)
     base = s.eligible & (s.unidentified if r.unidentified_only else True)
     enter = base & (tta <= thr) & (off <= r.max_off_course_deg)
-    stay = base & (tta <= thr * r.hysteresis)
+    stay = base & (tta <= thr * r.hysteresis) & (off <= min(r.max_off_course_deg * r.hysteresis, 89.0))
     return _track_candidates(s, r, enter, stay, 1.0 - ramp(tta, 0.0, thr * r.hysteresis) * 0.5,
                              {"time_to_arrival_s": tta, "off_course_deg": off, "speed_kn": s.speed_mps / KNOT_MPS}, zone=zone)

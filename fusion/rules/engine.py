@@ -134,7 +134,9 @@ class RuleEngine:
                 raise ValueError(f"views[{d!r}].track_id must be in [0, {MAX_TRACK_ID}], got range "
                                  f"[{v.track_id.min()}, {v.track_id.max()}]")
         e = self.rules.engine
-        scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore)
+        la = self.rules.rules.landing_approach
+        horizon = max(e.urgency_horizon_s, max(la.surface_tta_s, la.air_tta_s) * la.hysteresis)
+        scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore, horizon)
         out, self._queued = self._queued, []
         out = [_retime(a, t) for a in out]
         urgency_cache: dict[str, np.ndarray] = {}
@@ -153,8 +155,8 @@ class RuleEngine:
         if "u" not in cache:
             la = self.rules.rules.landing_approach
             g = scene.geometry
-            tta, _, _ = scene.arrival(g.select(la.surface_kinds), g.select(la.air_kinds), self.rules.engine.urgency_horizon_s,
-                                      la.min_speed_kn * KNOT_MPS, la.max_off_course_deg)
+            tta, _, off = scene.arrival(g.select(la.surface_kinds), g.select(la.air_kinds), la.min_speed_kn * KNOT_MPS)
+            tta = np.where(off <= la.max_off_course_deg, tta, np.inf)
             to_shore = np.where(scene.is_air, np.inf, scene.shore_m / np.maximum(scene.speed_mps, 0.5))
             cache["T"] = np.minimum(tta, to_shore)
             cache["u"] = np.exp(-cache["T"] / self.rules.engine.urgency_horizon_s)

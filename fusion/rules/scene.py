@@ -9,11 +9,12 @@ times are computed on first use and shared by all rules of the tick.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 from numpy.typing import NDArray
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, STATUS_NAMES, BoolArray, Domain, FloatArray, IntArray, TrackView
@@ -22,6 +23,7 @@ from fusion.rules.geo import NoShore, ShoreDistance, solar_elevation_deg
 from fusion.rules.zones import ZoneSet, project_zones
 
 _BUFFER_QUAD_SEGS = 2  # quarter-circle segments of the exit-margin buffers
+BOUNDARY_STEP_M = 250.0  # boundary densification for distances to zones (error <= 125 m)
 
 
 class ZoneGeometry:
@@ -30,46 +32,45 @@ class ZoneGeometry:
     def __init__(self, zones: ZoneSet, frame: LocalFrame) -> None:
         self.zones = zones
         self.local = project_zones(zones, frame)
-        self._near: dict[tuple[bytes, float], tuple[shapely.STRtree, IntArray]] = {}
-        self._plain: dict[bytes, tuple[shapely.STRtree, IntArray]] = {}
+        self._near: dict[float, shapely.STRtree] = {}
+        self._boundary: dict[bytes, tuple[cKDTree, IntArray, FloatArray]] = {}
 
     def select(self, kinds: Sequence[str], names: Sequence[str] = ()) -> BoolArray:
         """(Z,) zones chosen by kind or by name."""
         return self.zones.of_kinds(kinds) | np.isin(np.array(self.zones.names, dtype=str), list(names))
 
-    def near(self, east: FloatArray, north: FloatArray, mask: BoolArray, margin_m: float) -> tuple[IntArray, IntArray]:
-        """Pairs (point index, zone index) with the point within margin_m of a masked zone (local frame)."""
-        cache_key = (np.packbits(mask).tobytes(), float(margin_m))
-        if cache_key not in self._near:
-            idx = np.flatnonzero(mask)
-            geoms = shapely.buffer(self.local[idx], margin_m, quad_segs=_BUFFER_QUAD_SEGS) if margin_m > 0 else self.local[idx]
+    def near(self, pts: NDArray[np.object_], margin_m: float) -> tuple[IntArray, IntArray]:
+        """Pairs (point index, zone index) with the local-frame point within margin_m of a zone."""
+        if margin_m not in self._near:
+            geoms = shapely.buffer(self.local, margin_m, quad_segs=_BUFFER_QUAD_SEGS) if margin_m > 0 else self.local.copy()
             shapely.prepare(geoms)
-            self._near[cache_key] = (shapely.STRtree(geoms), idx)
-        tree, idx = self._near[cache_key]
-        if len(east) == 0 or len(idx) == 0:
+            self._near[margin_m] = shapely.STRtree(geoms)
+        if len(pts) == 0 or len(self.local) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        p, z = tree.query(shapely.points(east, north), predicate="covered_by")
-        return p.astype(np.int64), idx[z].astype(np.int64)
+        p, z = self._near[margin_m].query(pts, predicate="covered_by")
+        return p.astype(np.int64), z.astype(np.int64)
 
-    def nearest(self, east: FloatArray, north: FloatArray, mask: BoolArray, max_m: FloatArray
-                ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-        """Nearest masked zone per point within max_m (N,): (point idx, zone idx, dist_m, bearing vector (P, 2))."""
+    def boundary(self, mask: BoolArray) -> tuple[cKDTree, IntArray, FloatArray]:
+        """KD-tree of the masked zones' boundary vertices (densified to BOUNDARY_STEP_M), their zone, and coordinates."""
         key = np.packbits(mask).tobytes()
-        if key not in self._plain:
+        if key not in self._boundary:
             idx = np.flatnonzero(mask)
-            self._plain[key] = (shapely.STRtree(self.local[idx]), idx)
-        tree, idx = self._plain[key]
-        empty = np.zeros(0, np.int64)
-        if len(east) == 0 or len(idx) == 0:
-            return empty, empty, np.zeros(0), np.zeros((0, 2))
-        pts = shapely.points(east, north)
-        pairs, dist = tree.query_nearest(pts, max_distance=float(np.max(max_m)), return_distance=True, all_matches=False)
-        p, z = pairs[0].astype(np.int64), pairs[1].astype(np.int64)
-        keep = dist <= max_m[p]
-        p, z, dist = p[keep], z[keep], dist[keep]
-        line = shapely.shortest_line(pts[p], tree.geometries[z])
-        ends = shapely.get_coordinates(line).reshape(-1, 2, 2)
-        return p, idx[z].astype(np.int64), dist, ends[:, 1, :] - ends[:, 0, :]
+            rings = shapely.segmentize(shapely.boundary(self.local[idx]), BOUNDARY_STEP_M)
+            xy, owner = shapely.get_coordinates(rings, return_index=True)
+            self._boundary[key] = (cKDTree(xy if len(xy) else np.zeros((0, 2))), idx[owner].astype(np.int64), xy)
+        return self._boundary[key]
+
+
+@lru_cache(maxsize=8)
+def _scale_table(frame: LocalFrame) -> tuple[FloatArray, FloatArray]:
+    lat = np.linspace(max(frame.lat_min - 5.0, -89.0), min(frame.lat_max + 5.0, 89.0), 2001)
+    return lat, frame.scale(lat, np.full(lat.shape, 0.5 * (frame.lon_min + frame.lon_max)))
+
+
+def _lcc_scale(frame: LocalFrame, lat: FloatArray) -> FloatArray:
+    """(N,) point scale factor; the frame is a Lambert conformal conic, whose k depends on latitude only."""
+    grid, k = _scale_table(frame)
+    return np.interp(lat, grid, k)
 
 
 @dataclass
@@ -96,10 +97,13 @@ class Scene:
     geometry: ZoneGeometry
     shore: ShoreDistance | NoShore
     zone_active: BoolArray  # (Z,)
+    arrival_horizon_s: float  # look-ahead of arrival(): farther zones count as not reachable
+    _near_cache: dict[tuple[float, bytes | None], tuple[IntArray, IntArray]] = field(default_factory=dict)
+    _arrival_cache: dict[tuple[bytes, bytes, float], tuple[FloatArray, IntArray, FloatArray]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, t: float, views: Mapping[Domain, TrackView], frame: LocalFrame, statuses: Sequence[str],
-              geometry: ZoneGeometry, shore: ShoreDistance | NoShore) -> Scene:
+              geometry: ZoneGeometry, shore: ShoreDistance | NoShore, arrival_horizon_s: float) -> Scene:
         """Stack the pools, sort by id, convert to geodetic and true velocities."""
         vs = [v for v in views.values() if len(v)]
 
@@ -110,7 +114,7 @@ class Scene:
         order = np.argsort(track_id, kind="stable")
         x = np.concatenate([v.x for v in vs])[order] if vs else np.zeros((0, 4))
         lat, lon = frame.to_geodetic(x[:, 0], x[:, 1])
-        k = frame.scale(lat, lon) if len(x) else np.ones(0)
+        k = _lcc_scale(frame, lat)
         allowed = np.array([STATUS_NAMES.index(s) for s in statuses], dtype=np.int64)
         return cls(
             t=float(t), track_id=track_id[order],
@@ -120,7 +124,7 @@ class Scene:
             mmsi=cat("mmsi", np.int64)[order], icao24=cat("icao24", np.int64)[order], first_t=cat("first_t", np.float64)[order],
             last_ais_t=cat("last_ais_t", np.float64)[order], last_noncoop_t=cat("last_noncoop_t", np.float64)[order],
             spoof_suspect=cat("spoof_suspect", np.bool_)[order], lat=lat, lon=lon, geometry=geometry, shore=shore,
-            zone_active=geometry.zones.active(t),
+            zone_active=geometry.zones.active(t), arrival_horizon_s=arrival_horizon_s,
         )
 
     def __len__(self) -> int:
@@ -148,7 +152,7 @@ class Scene:
     @cached_property
     def inside(self) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) with the track inside an active zone (lon/lat covers: edge inside)."""
-        return self.geometry.zones.covering(self.lat, self.lon, self.zone_active)
+        return self.geometry.zones.covering_points(shapely.points(self.lon, self.lat), self.zone_active)
 
     def in_zones(self, mask: BoolArray) -> BoolArray:
         """(N,) inside any active zone of the (Z,) mask."""
@@ -157,11 +161,21 @@ class Scene:
         out[row[mask[zone]]] = True
         return out
 
+    @cached_property
+    def points_local(self) -> NDArray[np.object_]:
+        """(N,) shapely Points in the local frame (metres)."""
+        return shapely.points(self.east, self.north)
+
     def near_zones(self, mask: BoolArray, margin_m: float, rows: IntArray | None = None) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) within margin_m of an active masked zone; optionally only for ``rows``."""
-        rows = np.arange(len(self)) if rows is None else rows
-        p, z = self.geometry.near(self.east[rows], self.north[rows], mask & self.zone_active, margin_m)
-        return rows[p], z
+        key = (float(margin_m), None if rows is None else rows.tobytes())
+        if key not in self._near_cache:
+            sel = np.arange(len(self)) if rows is None else rows
+            p, z = self.geometry.near(self.points_local[sel], margin_m)
+            self._near_cache[key] = (sel[p], z)
+        r, z = self._near_cache[key]
+        keep = mask[z] & self.zone_active[z]
+        return r[keep], z[keep]
 
     @cached_property
     def shore_m(self) -> FloatArray:
@@ -173,29 +187,40 @@ class Scene:
         """(N,) solar elevation at each track."""
         return solar_elevation_deg(self.t, self.lat, self.lon)
 
-    def arrival(self, mask_surface: BoolArray, mask_air: BoolArray, horizon_s: float, min_speed_mps: float,
-                max_off_course_deg: float) -> tuple[FloatArray, IntArray, FloatArray]:
-        """Time to arrive at the nearest zone (surface tracks: mask_surface, air: mask_air).
+    def arrival(self, mask_surface: BoolArray, mask_air: BoolArray, min_speed_mps: float) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Time to arrive at the nearest active zone (surface tracks: mask_surface, air: mask_air).
 
-        Returns (N,) time-to-arrival s (inf if none within horizon_s at current speed or off
-        course by more than max_off_course_deg; 0 inside), (N,) zone index (-1), (N,) off-course deg.
+        Distance is to the nearest boundary vertex (densified every BOUNDARY_STEP_M), looked up
+        within ``arrival_horizon_s`` at the current speed; tracks inside a zone get 0.
+        Returns (N,) time to arrival s along the closing speed (inf if none, not moving, or
+        not closing), (N,) zone index (-1), (N,) off-course angle degrees (NaN if none).
         """
+        key = (mask_surface.tobytes(), mask_air.tobytes(), float(min_speed_mps))
+        if key in self._arrival_cache:
+            return self._arrival_cache[key]
         tta = np.full(len(self), np.inf)
         zone = np.full(len(self), -1, np.int64)
         off = np.full(len(self), np.nan)
         moving = self.speed_mps >= min_speed_mps
+        row_in, zone_in = self.inside
         for air, mask in ((False, mask_surface), (True, mask_air)):
             rows = np.flatnonzero(moving & (self.is_air == air))
             if not len(rows) or not mask.any():
                 continue
-            p, z, dist, vec = self.geometry.nearest(self.east[rows], self.north[rows], mask & self.zone_active,
-                                                    self.speed_mps[rows] * horizon_s)
-            r = rows[p]
-            norm = np.hypot(vec[:, 0], vec[:, 1])
-            cos_off = np.where(norm > 0, (vec * self.vel[r]).sum(axis=1) / np.maximum(norm * self.speed_mps[r], 1e-9), 1.0)
-            off_deg = np.degrees(np.arccos(np.clip(cos_off, -1.0, 1.0)))
-            ok = off_deg <= max_off_course_deg
-            tta[r[ok]] = dist[ok] / (self.speed_mps[r[ok]] * cos_off[ok])
-            zone[r] = z
-            off[r] = off_deg
+            tree, owner, xy = self.geometry.boundary(mask)
+            reach = self.speed_mps[rows] * self.arrival_horizon_s
+            dist, j = tree.query(np.column_stack([self.east[rows], self.north[rows]]), distance_upper_bound=float(reach.max()))
+            ok = np.isfinite(dist) & (dist <= reach)
+            ok[ok] &= self.zone_active[owner[j[ok]]]
+            r, j, dist = rows[ok], j[ok], dist[ok]
+            vec = xy[j] - np.column_stack([self.east[r], self.north[r]])
+            cos_off = (vec * self.vel[r]).sum(axis=1) / np.maximum(dist * self.speed_mps[r], 1e-9)
+            closing = self.speed_mps[r] * cos_off
+            tta[r] = np.where(closing > 0, dist / np.maximum(closing, 1e-9), np.inf)
+            zone[r] = owner[j]
+            off[r] = np.degrees(np.arccos(np.clip(cos_off, -1.0, 1.0)))
+            now_in = row_in[mask[zone_in] & (self.is_air[row_in] == air)]
+            tta[now_in], off[now_in] = 0.0, 0.0
+            zone[now_in] = zone_in[mask[zone_in] & (self.is_air[row_in] == air)]
+        self._arrival_cache[key] = (tta, zone, off)
         return tta, zone, off

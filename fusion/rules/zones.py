@@ -132,9 +132,12 @@ class ZoneSet:
         lat, lon: (N,) degrees. ``zone_mask`` (Z,) restricts the zones considered.
         Prepared zone polygons are queried with the track points (STRtree, ``covers``).
         """
-        if len(lat) == 0 or len(self.zones) == 0:
+        return self.covering_points(shapely.points(lon, lat), zone_mask)
+
+    def covering_points(self, pts: NDArray[np.object_], zone_mask: BoolArray | None = None) -> tuple[IntArray, IntArray]:
+        """As ``covering`` for (N,) shapely Points in (lon, lat) built by the caller."""
+        if len(pts) == 0 or len(self.zones) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        pts = shapely.points(lon, lat)
         track_idx, zone_idx = self._tree.query(pts, predicate="covered_by")
         if zone_mask is not None:
             keep = zone_mask[zone_idx]

@@ -12,7 +12,7 @@ from fusion.rules.synthetic import KN, box, empty, engine, rules, view, zone_set
 
 T0 = 1_700_013_600.0
 DT = 10.0
-SETTINGS = settings(max_examples=25, deadline=None)
+SETTINGS = settings(max_examples=15, deadline=None)
 ZONE = zone_set(box("z", "exclusion", -75.0, 15.0, -74.0, 16.0))
 ZONE_RULES = rules({"rules": {"zone_entry": {}, "zone_dwell": {"dwell_s": 120.0, "by_kind": {}}}})
 

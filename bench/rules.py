@@ -1,0 +1,120 @@
+"""Benchmark: rule evaluation for 10,000 tracks against 1,000 coastline-detailed zones.
+
+Prints one JSON object. Usage:
+    PYTHONPATH=. python bench/rules.py [--tracks 10000] [--zones 1000] [--vertices 40] [--ticks 20] [--coast none|global_land_mask]
+Zones are seeded, star-shaped polygons with a fractal-like jagged edge (``--vertices`` each),
+of every kind; tracks are seeded positions and velocities over the area, both pools,
+a mix of identified and unidentified. Times are per ``RuleEngine.evaluate`` call after
+one warm-up tick (which builds the buffered zone indexes), single thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from typing import Any
+
+import numpy as np
+import shapely
+
+from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, TrackView
+from fusion.core.frame import LocalFrame
+from fusion.rules.config import rules_from_dict
+from fusion.rules.engine import RuleEngine
+from fusion.rules.zones import ZONE_KINDS, ZoneSet
+
+AREA = (8.0, 24.0, -88.0, -60.0)  # lat_min, lat_max, lon_min, lon_max: the Caribbean transit zone
+
+
+def make_zones(rng: np.random.Generator, n: int, vertices: int) -> dict[str, Any]:
+    """n jagged star-shaped polygons (radius 2-20 km) as a GeoJSON FeatureCollection."""
+    feats = []
+    ang = np.linspace(0.0, 2 * np.pi, vertices, endpoint=False)
+    for i in range(n):
+        lat0, lon0 = rng.uniform(AREA[0] + 0.5, AREA[1] - 0.5), rng.uniform(AREA[2] + 0.5, AREA[3] - 0.5)
+        r_km = rng.uniform(2.0, 20.0) * (1.0 + 0.25 * rng.uniform(-1, 1, vertices))
+        dlat = r_km / 111.0 * np.sin(ang)
+        dlon = r_km / (111.0 * np.cos(np.radians(lat0))) * np.cos(ang)
+        ring = np.column_stack([lon0 + dlon, lat0 + dlat])
+        ring = np.vstack([ring, ring[:1]]).round(6).tolist()
+        feats.append({"type": "Feature", "properties": {"name": f"z{i}", "kind": ZONE_KINDS[i % len(ZONE_KINDS)]},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def make_views(rng: np.random.Generator, frame: LocalFrame, n: int, t: float) -> dict[str, TrackView]:
+    """Seeded tracks, 90 % surface and 10 % air."""
+    out = {}
+    for domain, count, base in (("surface", int(n * 0.9), 1), ("air", n - int(n * 0.9), 1_000_000_001)):
+        lat = rng.uniform(AREA[0], AREA[1], count)
+        lon = rng.uniform(AREA[2], AREA[3], count)
+        e, nn = frame.to_local(lat, lon)
+        speed = rng.uniform(0.0, 25.0 if domain == "surface" else 150.0, count)
+        hdg = rng.uniform(0, 2 * np.pi, count)
+        ident = rng.uniform(size=count) < 0.7
+        out[domain] = TrackView(
+            t=t, domain=domain, track_id=np.arange(base, base + count, dtype=np.int64), status=np.full(count, CONFIRMED, np.int8),
+            x=np.column_stack([e, nn, speed * np.sin(hdg), speed * np.cos(hdg)]), P=np.tile(np.eye(4), (count, 1, 1)),
+            alt_m=np.full(count, np.nan) if domain == "surface" else rng.uniform(100, 12000, count),
+            vrate_mps=np.full(count, np.nan) if domain == "surface" else rng.normal(0, 3, count),
+            mmsi=np.where(ident & (domain == "surface"), 300_000_000 + np.arange(count), NO_MMSI).astype(np.int64),
+            icao24=np.where(ident & (domain == "air"), np.arange(count), NO_ICAO).astype(np.int64),
+            first_t=np.full(count, t - 7200.0), last_t=np.full(count, t),
+            last_ais_t=np.where(ident, t - rng.uniform(0, 1200, count), np.nan), last_noncoop_t=np.full(count, t - 5.0),
+            sources=np.full(count, 5, np.int64), spoof_suspect=rng.uniform(size=count) < 0.001)
+    return out
+
+
+def drift(views: dict[str, TrackView], dt: float) -> dict[str, TrackView]:
+    """Advance every track by dt at constant velocity."""
+    from dataclasses import replace
+
+    out = {}
+    for d, v in views.items():
+        x = v.x.copy()
+        x[:, 0:2] += x[:, 2:4] * dt
+        out[d] = replace(v, t=v.t + dt, x=x, last_t=v.last_t + dt, last_noncoop_t=v.last_noncoop_t + dt)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tracks", type=int, default=10_000)
+    ap.add_argument("--zones", type=int, default=1_000)
+    ap.add_argument("--vertices", type=int, default=40)
+    ap.add_argument("--ticks", type=int, default=20)
+    ap.add_argument("--coast", choices=("none", "global_land_mask"), default="global_land_mask")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    frame = LocalFrame(*AREA)
+    t_setup = time.perf_counter()
+    zones = ZoneSet.from_geojson(make_zones(rng, args.zones, args.vertices), "bench")
+    rules = rules_from_dict({"engine": {"coast": args.coast}}, "bench")
+    engine = RuleEngine(zones, rules, frame)
+    setup_s = time.perf_counter() - t_setup
+    t0 = 1_700_013_600.0
+    views = make_views(rng, frame, args.tracks, t0)
+    engine.evaluate(t0, views)  # warm-up: builds buffered indexes
+    times, events = [], 0
+    for k in range(1, args.ticks + 1):
+        views = drift(views, 10.0)
+        start = time.perf_counter()
+        events += len(engine.evaluate(t0 + 10.0 * k, views))
+        times.append(time.perf_counter() - start)
+    ms = np.array(times) * 1e3
+    print(json.dumps({
+        "bench": "rules.evaluate", "tracks": args.tracks, "zones": args.zones,
+        "zone_vertices_total": int(shapely.get_num_coordinates([z.geometry for z in zones.zones]).sum()),
+        "rules_enabled": rules.enabled(), "coast": args.coast, "ticks": args.ticks,
+        "tick_ms_median": round(float(np.median(ms)), 2), "tick_ms_p90": round(float(np.percentile(ms, 90)), 2),
+        "tick_ms_max": round(float(ms.max()), 2), "events": events, "setup_s": round(setup_s, 2),
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
