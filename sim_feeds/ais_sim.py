@@ -1,0 +1,239 @@
+"""AIS: what the transponders transmit (ITU-R M.1371) and what receivers hear and forward.
+
+``AisSchedule`` steps every AIS-equipped vessel's transmissions through time, vectorised
+over vessels. Reporting intervals (ITU-R M.1371-5, Table 1 for class A; class B "CS"):
+
+    class A  stopped (speed 0: moored / at anchor)      180 s
+             < 14 kn                                    10 s   (3 1/3 s changing course)
+             14-23 kn                                    6 s   (2 s changing course)
+             > 23 kn                                     2 s
+    class B  < 2 kn                                     180 s
+             >= 2 kn                                    30 s
+    static   type 5 (class A) / type 24 A+B (class B)   360 s
+
+"Changing course" is read as: a waypoint turn of more than ``TURN_DEG`` within the last
+``TURN_WINDOW_S`` seconds (legs are geodesics; their slow course drift is not a turn). Transmitted positions carry GNSS noise ``GNSS_SIGMA_M`` per
+axis; inside an ``ais.off`` window nothing is sent; inside an ``ais.spoof`` window the
+position is shifted ``offset_nm`` along ``bearing_deg``. The schedule is a pure function
+of the scenario seed, so every receiver hears the same transmissions.
+
+Receivers: terrestrial (range-limited, each transmission lost with ``slot_loss``,
+batched per ``batch_s`` as aggregators do) and satellite (passes of ``pass_s`` every
+``revisit_s``, each transmission heard with ``p_detect``, delivered after a uniform
+latency, so messages arrive late and out of order; the tag block keeps the report time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sensors import ais as ais_codec
+from sensors.reports import AisPosition, AisStatic
+from sim_feeds.feed import FeedMessage, feed_topic
+from sim_feeds.geo import KNOT_MPS, NM_M, distance_m, offset
+from sim_feeds.scenario import AisSatellite, AisTerrestrial, Scenario, object_rng
+from sim_feeds.schedule import batch_edges, in_windows, window_table
+from sim_feeds.truth import Truth
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+STATIC_INTERVAL_S = 360.0
+STOPPED_INTERVAL_S = 180.0
+TURN_DEG = 2.5
+TURN_WINDOW_S = 30.0
+GNSS_SIGMA_M = 5.0
+SCHEDULE_STEP_S = 1.0  # the schedule advances in steps no longer than the shortest interval
+
+
+def report_interval_s(speed_mps: FloatArray, turning: BoolArray, class_b: BoolArray) -> FloatArray:
+    """(V,) ITU-R M.1371 position reporting interval (s) by speed, course change and class."""
+    kn = np.asarray(speed_mps) / KNOT_MPS
+    fast = np.where(kn < 23.0, np.where(turning, 2.0, 6.0), 2.0)
+    class_a = np.where(kn <= 0.0, STOPPED_INTERVAL_S, np.where(kn < 14.0, np.where(turning, 10.0 / 3.0, 10.0), fast))
+    return np.where(class_b, np.where(kn < 2.0, STOPPED_INTERVAL_S, 30.0), class_a)
+
+
+@dataclass(frozen=True)
+class Transmissions:
+    """Q transmissions: (Q,) arrays. ``static`` rows are static/voyage messages (no position)."""
+
+    t: FloatArray
+    vessel: IntArray  # index into AisSchedule.vessels
+    lat: FloatArray
+    lon: FloatArray
+    sog_mps: FloatArray
+    cog_deg: FloatArray
+    static: BoolArray
+
+    def take(self, keep: BoolArray | IntArray) -> Transmissions:
+        """The subset ``keep`` (mask or indices)."""
+        return Transmissions(self.t[keep], self.vessel[keep], self.lat[keep], self.lon[keep], self.sog_mps[keep],
+                             self.cog_deg[keep], self.static[keep])
+
+    @staticmethod
+    def concat(parts: Sequence[Transmissions]) -> Transmissions:
+        """Rows of all ``parts`` in order."""
+        if not parts:
+            z = np.zeros(0)
+            return Transmissions(z, np.zeros(0, dtype=np.int64), z, z, z, z, np.zeros(0, dtype=bool))
+        return Transmissions(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                               ("t", "vessel", "lat", "lon", "sog_mps", "cog_deg", "static")))
+
+
+class AisSchedule:
+    """Transmissions of all AIS-equipped vessels, advanced window by window (vectorised)."""
+
+    def __init__(self, scenario: Scenario, truth: Truth) -> None:
+        self.scenario, self.truth = scenario, truth
+        self.vessels = np.flatnonzero(truth.mmsi > 0)  # (V,) object indices
+        units = [u for i in self.vessels if (u := scenario.objects[i].ais) is not None]
+        self.units = units
+        self.names = [u.name or scenario.objects[i].id.upper().replace("_", "-")[:20]
+                      for u, i in zip(units, self.vessels, strict=True)]
+        self.class_b = np.array([u.transceiver == "B" for u in units], dtype=bool)
+        owners = list(range(len(units)))
+        self.off = window_table(owners, [u.off for u in units])
+        self.spoof = window_table(owners, [u.spoof for u in units])
+        spoofs = [s for u in units for s in u.spoof]
+        self.spoof_bearing = np.array([s.bearing_deg for s in spoofs], dtype=np.float64)
+        self.spoof_m = np.array([s.offset_nm * NM_M for s in spoofs], dtype=np.float64)
+        self.rng = object_rng(scenario.seed, "ais-transmitters")
+        v = self.vessels.size
+        self.next_pos = scenario.t0 + self.rng.uniform(0.0, 10.0, v)
+        self.next_static = scenario.t0 + self.rng.uniform(0.0, STATIC_INTERVAL_S, v)
+
+    def step(self, t_hi: float) -> Transmissions:
+        """All transmissions before ``t_hi`` not yet returned, sorted by time."""
+        parts: list[Transmissions] = []
+        while True:
+            due_pos = np.flatnonzero(self.next_pos < t_hi)
+            due_static = np.flatnonzero(self.next_static < t_hi)
+            if due_pos.size == 0 and due_static.size == 0:
+                break
+            if due_pos.size:
+                parts.append(self._positions(due_pos))
+            if due_static.size:
+                parts.append(self._statics(due_static))
+        merged = Transmissions.concat(parts)
+        return merged.take(np.argsort(merged.t, kind="stable"))
+
+    def _positions(self, due: IntArray) -> Transmissions:
+        """Position reports of vessels ``due`` (V indices) at their scheduled times; reschedule."""
+        t = self.next_pos[due]
+        obj = self.vessels[due]
+        paths = self.truth.paths
+        now = paths.sample(obj, t)
+        turn = (paths.turn_deg[now.knot] > TURN_DEG) & (t - self.scenario.t0 - paths.knot_t[now.knot] < TURN_WINDOW_S)
+        self.next_pos[due] = t + report_interval_s(now.speed_mps, turn & (now.speed_mps > 0), self.class_b[due])
+        rel = t - self.scenario.t0
+        sent = now.alive & (in_windows(due, rel, self.off) < 0)
+        east, north = self.rng.normal(0.0, GNSS_SIGMA_M, (2, due.size))
+        lat, lon = offset(now.lat, now.lon, np.degrees(np.arctan2(east, north)), np.hypot(east, north))
+        spoofed = in_windows(due, rel, self.spoof)
+        s = spoofed >= 0
+        lat[s], lon[s] = offset(lat[s], lon[s], self.spoof_bearing[spoofed[s]], self.spoof_m[spoofed[s]])
+        return Transmissions(t, due, lat, lon, now.speed_mps, now.course_deg, np.zeros(due.size, dtype=bool)).take(sent)
+
+    def _statics(self, due: IntArray) -> Transmissions:
+        """Static/voyage messages of vessels ``due`` at their scheduled times; reschedule."""
+        t = self.next_static[due]
+        self.next_static[due] = t + STATIC_INTERVAL_S
+        now = self.truth.paths.sample(self.vessels[due], t)
+        sent = now.alive & (in_windows(due, t - self.scenario.t0, self.off) < 0)
+        return Transmissions(t, due, now.lat, now.lon, now.speed_mps, now.course_deg,
+                             np.ones(due.size, dtype=bool)).take(sent)
+
+    def reports(self, tx: Transmissions, source: str) -> list[AisPosition | AisStatic]:
+        """The transmissions ``tx`` as heard by receiver ``source`` (report time = transmission time)."""
+        out: list[AisPosition | AisStatic] = []
+        t_l, v_l = np.round(tx.t, 3).tolist(), tx.vessel.tolist()
+        lat_l, lon_l = np.round(tx.lat, 6).tolist(), np.round(tx.lon, 6).tolist()
+        sog_l, cog_l = tx.sog_mps.tolist(), (tx.cog_deg % 360.0).tolist()
+        static_l, class_b = tx.static.tolist(), self.class_b[tx.vessel].tolist()
+        for k, v in enumerate(v_l):
+            unit = self.units[v]
+            if static_l[k]:
+                out.append(AisStatic(t=t_l[k], source=source, mmsi=unit.mmsi, name=self.names[v],
+                                     ship_type=unit.ship_type, msg_type=24 if class_b[k] else 5))
+            else:
+                out.append(AisPosition(t=t_l[k], source=source, mmsi=unit.mmsi, lat=lat_l[k], lon=lon_l[k],
+                                       sog_mps=sog_l[k], cog_deg=cog_l[k], heading_deg=float(round(cog_l[k]) % 360),
+                                       msg_type=18 if class_b[k] else 1))
+        return out
+
+
+class AisTerrestrialModel:
+    """A shore receiver: hears transmissions within ``range_m``, loses ``slot_loss`` of them."""
+
+    def __init__(self, scenario: Scenario, truth: Truth, spec: AisTerrestrial) -> None:
+        self.scenario, self.spec = scenario, spec
+        self.schedule = AisSchedule(scenario, truth)
+        self.rng = object_rng(scenario.seed, f"sensor:{spec.id}")
+
+    def batches(self) -> Iterator[tuple[float, Transmissions]]:
+        """(batch end time, transmissions heard in the batch), in time order; empty batches skipped."""
+        spec = self.spec
+        for t_hi in batch_edges(self.scenario.t0, self.scenario.t_end, spec.batch_s):
+            tx = self.schedule.step(t_hi)
+            if tx.t.size == 0:
+                continue
+            near = distance_m(spec.lat, spec.lon, tx.lat, tx.lon)
+            heard = (near <= spec.range_m) & (self.rng.random(tx.t.size) >= spec.slot_loss)
+            if heard.any():
+                yield t_hi, tx.take(heard)
+
+    def feed(self) -> Iterator[FeedMessage]:
+        """One NMEA payload per batch (tag-block time = transmission time), at batch end + latency."""
+        topic = feed_topic("ais", self.spec.id)
+        for t_hi, tx in self.batches():
+            payload = ais_codec.encode_payload(self.schedule.reports(tx, self.spec.id))
+            yield FeedMessage(round(t_hi + self.spec.latency_s, 3), topic, payload, 0)
+
+
+class AisSatelliteModel:
+    """Satellite AIS: passes, detection probability per message, minutes of random latency."""
+
+    def __init__(self, scenario: Scenario, truth: Truth, spec: AisSatellite) -> None:
+        self.scenario, self.spec = scenario, spec
+        self.schedule = AisSchedule(scenario, truth)
+        self.rng = object_rng(scenario.seed, f"sensor:{spec.id}")
+        first = spec.first_pass_s if spec.first_pass_s is not None else self.rng.uniform(0.0, spec.revisit_s)
+        self.first_pass = scenario.t0 + first
+
+    def in_pass(self, t: FloatArray) -> BoolArray:
+        """(Q,) True where a satellite is overhead at Unix time t."""
+        since = np.asarray(t) - self.first_pass
+        return (since >= 0.0) & (since % self.spec.revisit_s < self.spec.pass_s)
+
+    def batches(self) -> Iterator[tuple[float, Transmissions]]:
+        """(publish time, transmissions delivered in that batch sorted by arrival), in time order."""
+        spec = self.spec
+        pending = Transmissions.concat([])
+        arrival = np.zeros(0)
+        end = self.scenario.t_end + spec.latency_max_s + spec.batch_s
+        for t_hi in batch_edges(self.scenario.t0, end, spec.batch_s):
+            if t_hi - spec.batch_s < self.scenario.t_end:
+                tx = self.schedule.step(min(t_hi, self.scenario.t_end))
+                heard = tx.take(self.in_pass(tx.t) & (self.rng.random(tx.t.size) < spec.p_detect))
+                late = heard.t + self.rng.uniform(spec.latency_min_s, spec.latency_max_s, heard.t.size)
+                pending, arrival = Transmissions.concat([pending, heard]), np.concatenate([arrival, late])
+            due = arrival < t_hi
+            if due.any():
+                order = np.flatnonzero(due)[np.argsort(arrival[due], kind="stable")]
+                yield t_hi, pending.take(order)
+                pending, arrival = pending.take(~due), arrival[~due]
+            if arrival.size == 0 and t_hi >= self.scenario.t_end:
+                return
+
+    def feed(self) -> Iterator[FeedMessage]:
+        """One NMEA payload per batch of arrivals, published at the batch end."""
+        topic = feed_topic("ais", self.spec.id)
+        for t_hi, tx in self.batches():
+            payload = ais_codec.encode_payload(self.schedule.reports(tx, self.spec.id))
+            yield FeedMessage(round(t_hi, 3), topic, payload, 0)

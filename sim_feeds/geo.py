@@ -1,0 +1,61 @@
+"""Geodesy helpers of the simulator: WGS84 geodesics (pyproj), land mask, radar horizon.
+
+All functions take and return numpy arrays; angles in degrees, distances in metres.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+from global_land_mask import globe
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+GEOD = pyproj.Geod(ellps="WGS84")
+KNOT_MPS = 1852.0 / 3600.0  # one knot in m/s
+NM_M = 1852.0  # one nautical mile in metres
+EARTH_RADIUS_M = 6_371_008.8
+REFRACTION_K = 4.0 / 3.0  # standard atmosphere: effective earth radius factor
+LEG_STEP_M = 250.0  # spacing of the land-mask samples along a leg (the mask grid is ~0.9 km)
+
+
+def points_at_sea(lat: FloatArray, lon: FloatArray) -> BoolArray:
+    """(n,) lat, lon degrees -> (n,) True where the GLOBE 1 km land mask says ocean."""
+    return np.asarray(globe.is_ocean(np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)), dtype=bool)
+
+
+def legs_at_sea(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> BoolArray:
+    """(L,) geodesic legs -> (L,) True where every sample every LEG_STEP_M along the leg is at sea."""
+    lat1, lon1, lat2, lon2 = (np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (lat1, lon1, lat2, lon2))
+    if lat1.size == 0:
+        return np.zeros(0, dtype=bool)
+    az, _, dist = GEOD.inv(lon1, lat1, lon2, lat2)
+    steps = np.maximum(np.ceil(np.asarray(dist) / LEG_STEP_M).astype(np.int64), 1)
+    leg = np.repeat(np.arange(lat1.size), steps + 1)
+    first = np.repeat(np.cumsum(steps + 1) - (steps + 1), steps + 1)
+    frac = (np.arange(leg.size) - first) / steps[leg]
+    lon, lat, _ = GEOD.fwd(lon1[leg], lat1[leg], np.asarray(az)[leg], np.asarray(dist)[leg] * frac)
+    sea = points_at_sea(np.asarray(lat), np.asarray(lon))
+    return np.logical_and.reduceat(sea, np.cumsum(steps + 1) - (steps + 1))
+
+
+def radar_horizon_m(antenna_m: FloatArray | float, target_m: FloatArray | float) -> FloatArray:
+    """Line-of-sight distance (m) between heights (m above the sea), 4/3 earth refraction."""
+    re = REFRACTION_K * EARTH_RADIUS_M
+    return np.sqrt(2.0 * re * np.maximum(antenna_m, 0.0)) + np.sqrt(2.0 * re * np.maximum(target_m, 0.0))
+
+
+def distance_m(lat1: FloatArray | float, lon1: FloatArray | float, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+    """Geodesic distance (m) between points, broadcast over arrays."""
+    lat1b, lon1b, lat2b, lon2b = np.broadcast_arrays(lat1, lon1, lat2, lon2)
+    _, _, dist = GEOD.inv(lon1b, lat1b, lon2b, lat2b)
+    return np.asarray(dist, dtype=np.float64)
+
+
+def offset(lat: FloatArray, lon: FloatArray, bearing_deg: FloatArray, dist_m: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Points ``dist_m`` from (lat, lon) along ``bearing_deg`` -> (lat, lon), broadcast."""
+    lat_b, lon_b, brg, dist = np.broadcast_arrays(lat, lon, bearing_deg, dist_m)
+    lon2, lat2, _ = GEOD.fwd(lon_b, lat_b, brg, dist)
+    return np.asarray(lat2, dtype=np.float64), np.asarray(lon2, dtype=np.float64)

@@ -1,0 +1,261 @@
+"""Ground truth: seeded piecewise-geodesic motion of every object, sampled vectorised.
+
+Every object (and every moving sensor platform) follows its route: geodesic legs at the
+waypoint's speed, stops of ``dwell_s``, altitude interpolated linearly along a leg. All
+movers live in one set of ragged "knot" arrays (``Paths``) so that the state of any set
+of movers at any set of times is one ``searchsorted`` and one vectorised ``Geod.fwd``,
+with no per-object Python work after loading. Randomness (loiter patterns, fleets) is
+drawn at load time from one generator per object (``scenario.object_rng``), so adding an
+object does not change the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from sim_feeds.geo import GEOD, KNOT_MPS
+from sim_feeds.scenario import OBJECT_CLASSES, Scenario, Waypoint
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+class TruthRow(msgspec.Struct, frozen=True):
+    """One object at one truth tick: exactly the truth.jsonl fields of DESIGN.md, in order."""
+
+    t: float
+    id: str
+    domain: str
+    lat: float
+    lon: float
+    alt_m: float
+    speed_mps: float
+    course_deg: float
+    mmsi: int | None
+    icao24: str | None
+    role: str
+    activity: str
+
+
+@dataclass(frozen=True)
+class MoverState:
+    """State of Q (mover, time) queries; every array is (Q,).
+
+    lat, lon degrees; alt_m metres; speed_mps ground speed; course_deg from true north;
+    vrate_mps vertical rate; alive False before the mover starts or after it has left;
+    activity index into ``Paths.activities``.
+    """
+
+    lat: FloatArray
+    lon: FloatArray
+    alt_m: FloatArray
+    speed_mps: FloatArray
+    course_deg: FloatArray
+    vrate_mps: FloatArray
+    alive: BoolArray
+    activity: IntArray
+    knot: IntArray  # index of the knot starting the current leg (Paths.turn_deg, Paths.knot_t)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Routes of P movers as K knots (arrival and departure points), owners contiguous.
+
+    first, last: (P,) knot index range of each mover; hold: (P,) stays at its last knot.
+    knot_t: (K,) s after t0; lat, lon, alt_m: (K,); az_deg, dist_m, dur_s: (K,) the leg
+    leaving each knot (dist 0 for a stop or the last knot; az then carries the arrival
+    course); turn_deg: (K,) course change at the knot (0 for a start, a stop or the end);
+    activity: (K,) index into ``activities``.
+    """
+
+    t0: float
+    first: IntArray
+    last: IntArray
+    hold: BoolArray
+    knot_t: FloatArray
+    lat: FloatArray
+    lon: FloatArray
+    alt_m: FloatArray
+    az_deg: FloatArray
+    dist_m: FloatArray
+    dur_s: FloatArray
+    turn_deg: FloatArray
+    activity: IntArray
+    activities: tuple[str, ...]
+    _key: FloatArray
+    _stride: float
+    _leg_s: FloatArray  # dur_s, inf where no leg leaves the knot (frac stays 0)
+    _speed_mps: FloatArray
+    _climb_m: FloatArray
+    _vrate_mps: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.first.shape[0])
+
+    def end_s(self) -> FloatArray:
+        """(P,) time of each mover's last knot, s after t0."""
+        return self.knot_t[self.last]
+
+    def sample(self, idx: IntArray, t: FloatArray) -> MoverState:
+        """State of movers ``idx`` (Q,) at Unix times ``t`` (Q,) (or broadcastable)."""
+        idx, t = np.asarray(idx, dtype=np.int64), np.asarray(t, dtype=np.float64)
+        if idx.shape != t.shape:
+            idx, t = np.broadcast_arrays(idx, t)
+        rel = t - self.t0
+        first, last = self.first[idx], self.last[idx]
+        alive = (rel >= self.knot_t[first]) & ((rel <= self.knot_t[last]) | self.hold[idx])
+        j = np.searchsorted(self._key, idx * self._stride + np.clip(rel, 0.0, 0.5 * self._stride), side="right") - 1
+        np.clip(j, first, last, out=j)
+        frac = np.clip((rel - self.knot_t[j]) / self._leg_s[j], 0.0, 1.0)  # 0 at a knot without a leg
+        along = frac * self.dist_m[j]
+        lon, lat, back = GEOD.fwd(self.lon[j], self.lat[j], self.az_deg[j], along)
+        course = np.where(along > 0.0, (np.asarray(back) + 180.0) % 360.0, self.az_deg[j])
+        return MoverState(lat=np.asarray(lat), lon=np.asarray(lon), alt_m=self.alt_m[j] + frac * self._climb_m[j],
+                          speed_mps=self._speed_mps[j], course_deg=course, vrate_mps=self._vrate_mps[j], alive=alive,
+                          activity=self.activity[j], knot=j)
+
+
+def build_paths(t0: float, routes: Sequence[Sequence[Waypoint]], start_s: Sequence[float],
+                default_kn: Sequence[float | None], hold: Sequence[bool], activity: Sequence[str]) -> Paths:
+    """Knot arrays of P routes (validated: >= 2 waypoints, every moving leg with a speed > 0)."""
+    labels: dict[str, int] = {}
+    owner: list[int] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    speed: list[float] = []  # speed of the leg leaving the knot, m/s; 0 = stop
+    dwell: list[float] = []  # duration of a stop leaving the knot, s
+    act: list[int] = []
+    for p, route in enumerate(routes):
+        label = labels.setdefault(activity[p], len(labels))
+        for i, wp in enumerate(route):
+            if wp.activity is not None:
+                label = labels.setdefault(wp.activity, len(labels))
+            leg_kn = wp.speed_kn if wp.speed_kn is not None else default_kn[p]
+            leg_mps = (leg_kn or 0.0) * KNOT_MPS if i < len(route) - 1 else 0.0
+            knots = [(0.0, wp.dwell_s), (leg_mps, 0.0)] if wp.dwell_s > 0 else [(leg_mps, 0.0)]
+            for sp, dw in knots:
+                owner.append(p)
+                lat.append(wp.lat)
+                lon.append(wp.lon)
+                alt.append(wp.alt_m)
+                speed.append(sp)
+                dwell.append(dw)
+                act.append(label)
+    own = np.asarray(owner, dtype=np.int64)
+    la, lo, al = (np.asarray(x, dtype=np.float64) for x in (lat, lon, alt))
+    sp_a, dw_a = np.asarray(speed), np.asarray(dwell)
+    count = np.bincount(own, minlength=len(routes))
+    last = np.cumsum(count) - 1
+    first = last - count + 1
+    has_next = np.ones(own.size, dtype=bool)
+    has_next[last] = False
+    nxt = np.minimum(np.arange(own.size) + 1, own.size - 1)
+    az, back, dist = GEOD.inv(lo, la, lo[nxt], la[nxt])
+    dist = np.where(has_next, np.asarray(dist), 0.0)
+    moving = has_next & (dist > 0.0) & (sp_a > 0.0)
+    dist = np.where(moving, dist, 0.0)
+    dur = np.where(moving, dist / np.where(sp_a > 0, sp_a, 1.0), np.where(has_next, dw_a, 0.0))
+    # a stop (or the end) keeps the arrival course of the mover's previous moving leg, or else
+    # the course of its next one
+    k = np.arange(own.size)
+    arrival = (np.asarray(back) + 180.0) % 360.0
+    departure = np.asarray(az) % 360.0
+    prev_leg = np.maximum.accumulate(np.where(moving, k, -1))
+    next_leg = np.minimum.accumulate(np.where(moving, k, own.size)[::-1])[::-1]
+    fallback = np.where(next_leg <= last[own], departure[np.minimum(next_leg, own.size - 1)], 0.0)
+    az_out = np.where(moving, departure,
+                      np.where(prev_leg >= first[own], arrival[np.maximum(prev_leg, 0)], fallback))
+    start = np.asarray(start_s, dtype=np.float64)
+    csum = np.cumsum(dur)
+    before = np.concatenate(([0.0], csum[:-1]))
+    knot_t = start[own] + before - before[first][own]
+    stride = 2.0 * (float(knot_t.max(initial=0.0)) + 1.0e5)
+    leg = has_next & (dur > 0.0)
+    leg_s = np.where(leg, dur, np.inf)
+    climb = np.where(leg, al[nxt] - al, 0.0)
+    came_moving = np.concatenate(([False], moving[:-1])) & ~np.isin(k, first)
+    turn = np.where(moving & came_moving, np.abs((departure - arrival[np.maximum(k - 1, 0)] + 180.0) % 360.0 - 180.0), 0.0)
+    return Paths(t0=t0, first=first, last=last, hold=np.asarray(hold, dtype=bool), knot_t=knot_t, lat=la, lon=lo,
+                 alt_m=al, az_deg=az_out, dist_m=dist, dur_s=dur, turn_deg=turn, activity=np.asarray(act, dtype=np.int64),
+                 activities=tuple(labels), _key=own * stride + knot_t, _stride=stride, _leg_s=leg_s,
+                 _speed_mps=np.where(moving, dist / leg_s, 0.0), _climb_m=climb, _vrate_mps=climb / leg_s)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """All objects of a scenario: their paths and per-object attributes, (N,) arrays."""
+
+    scenario: Scenario
+    paths: Paths
+    ids: tuple[str, ...]
+    domain: NDArray[np.str_]  # "surface" | "air"
+    is_air: BoolArray
+    rcs_m2: FloatArray
+    height_m: FloatArray  # highest point above the sea (vessels); aircraft use alt_m
+    mmsi: IntArray  # 0 = no AIS
+    icao24: IntArray  # -1 = no ADS-B
+    role: NDArray[np.str_]
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Truth:
+        """Build the truth model of a loaded scenario."""
+        objs = scenario.objects
+        paths = build_paths(scenario.t0, [o.route for o in objs], [o.start_s for o in objs],
+                            [o.speed_kn for o in objs], [o.hold_at_end for o in objs], [o.activity for o in objs])
+        classes = [OBJECT_CLASSES[o.kind] for o in objs]
+        return cls(
+            scenario=scenario, paths=paths, ids=tuple(o.id for o in objs),
+            domain=np.array([c.domain for c in classes], dtype=str),
+            is_air=np.array([c.domain == "air" for c in classes], dtype=bool),
+            rcs_m2=np.array([o.rcs_m2 or c.rcs_m2 for o, c in zip(objs, classes, strict=True)], dtype=np.float64),
+            height_m=np.array([c.height_m for c in classes], dtype=np.float64),
+            mmsi=np.array([o.ais.mmsi if o.ais else 0 for o in objs], dtype=np.int64),
+            icao24=np.array([int(o.adsb.icao24, 16) if o.adsb else -1 for o in objs], dtype=np.int64),
+            role=np.array([o.role for o in objs], dtype=str),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def at(self, t: float) -> MoverState:
+        """State of all N objects at Unix time ``t``."""
+        return self.paths.sample(np.arange(len(self.ids)), np.full(len(self.ids), t))
+
+    def ticks(self) -> FloatArray:
+        """Truth tick times, Unix s: t0, t0 + truth_interval_s, ... <= t_end."""
+        sc = self.scenario
+        n = int(np.floor(sc.duration_s / sc.truth_interval_s + 1e-9)) + 1
+        return sc.t0 + sc.truth_interval_s * np.arange(n)
+
+    def rows(self, t: float) -> list[TruthRow]:
+        """TruthRows of the objects alive at ``t``."""
+        s = self.at(t)
+        alive = np.flatnonzero(s.alive)
+        lat = np.round(s.lat[alive], 7).tolist()
+        lon = np.round(s.lon[alive], 7).tolist()
+        alt = np.round(np.where(self.is_air[alive], s.alt_m[alive], 0.0), 1).tolist()
+        speed = np.round(s.speed_mps[alive], 3).tolist()
+        course = np.round(s.course_deg[alive], 2).tolist()
+        act = s.activity[alive].tolist()
+        labels = self.paths.activities
+        out = []
+        for k, i in enumerate(alive.tolist()):
+            mmsi = int(self.mmsi[i]) or None
+            icao = f"{self.icao24[i]:06x}" if self.icao24[i] >= 0 else None
+            out.append(TruthRow(t, self.ids[i], str(self.domain[i]), lat[k], lon[k], alt[k], speed[k], course[k],
+                                mmsi, icao, str(self.role[i]), labels[act[k]]))
+        return out
+
+
+def iter_truth(scenario: Scenario) -> Iterator[list[TruthRow]]:
+    """One list of TruthRows per truth tick (objects alive at that tick), generated lazily."""
+    truth = Truth.of(scenario)
+    for t in truth.ticks().tolist():
+        yield truth.rows(t)
