@@ -61,6 +61,7 @@ MAX_PENDING_MESSAGES = 1024  # incomplete multi-sentence messages held per decod
 
 _ARMOR = re.compile(r"[0-W`-w]*")
 _DIGIT = re.compile(r"[0-9]+")
+_HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
 
 
 # --------------------------------------------------------------------------- encoding
@@ -255,7 +256,7 @@ _Key = tuple[str, str, str, str, int]
 def _parsetag_block(feed: str, where: str, block: str, recv_t: float) -> float | None:
     """Check a tag block's checksum; return its ``c:`` time in s (None if absent)."""
     body, star, given = block.rpartition("*")
-    if not star or not re.fullmatch(r"[0-9A-Fa-f]{2}", given):
+    if not star or not _HEX2.fullmatch(given):
         raise DecodeError(feed, f"{where}.tag_block", block, "must end with *hh")
     if checksum(body.encode("ascii")) != int(given, 16):
         raise DecodeError(feed, f"{where}.tag_block.checksum", given, "does not match")
@@ -283,7 +284,7 @@ def _parse_sentence(feed: str, where: str, sentence: str, t: float | None) -> _L
     if sentence[3:7] not in ("VDM,", "VDO,"):
         return None
     body, star, given = sentence.rpartition("*")
-    if not star or not re.fullmatch(r"[0-9A-Fa-f]{2}", given):
+    if not star or not _HEX2.fullmatch(given):
         raise DecodeError(feed, f"{where}.checksum", sentence[-8:], "sentence must end with *hh")
     if checksum(body[1:].encode("ascii")) != int(given, 16):
         raise DecodeError(feed, f"{where}.checksum", given, "does not match the sentence")

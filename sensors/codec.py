@@ -52,6 +52,12 @@ class Bound:
             return self.lo <= value < self.hi
         return self.lo <= value <= self.hi
 
+    def meta(self) -> msgspec.Meta:
+        """The same bound as a msgspec constraint, checked in C while decoding."""
+        if self.hi_open:
+            return msgspec.Meta(ge=self.lo, lt=self.hi)
+        return msgspec.Meta(ge=self.lo, le=self.hi)
+
     def reason(self) -> str:
         """The rule as a sentence fragment for a DecodeError."""
         close = ")" if self.hi_open else "]"

@@ -8,6 +8,8 @@ DecodeError (``plots[4].range_m``) and the rest of the scan is kept.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from sensors.codec import (
@@ -49,13 +51,29 @@ _HEADER_OPTIONAL: tuple[tuple[str, Bound], ...] = (
 _ENCODER = msgspec.json.Encoder()
 
 
+class _PlotCheck(msgspec.Struct, array_like=True):
+    """The plot bounds as msgspec constraints: the fast path validates a scan in C."""
+
+    range_m: Annotated[float, RANGE_M.meta()]
+    az_deg: Annotated[float, ANGLE.meta()]
+    el_deg: Annotated[float, ELEVATION.meta()] | None = None
+    snr_db: Annotated[float, SNR_DB.meta()] | None = None
+
+
+class _PlotsCheck(msgspec.Struct):
+    plots: list[_PlotCheck] = []
+
+
+_CHECK_PLOTS = msgspec.json.Decoder(_PlotsCheck)
+
+
 def encode(scan: RadarScan) -> bytes:
     """One scan as its JSON payload (UTF-8 bytes) for ``jisf/v1/feeds/radar/{scan.site}``."""
     return _ENCODER.encode(scan)
 
 
 def _plot_ok(plot: RadarPlot) -> bool:
-    """True when every field of one plot is inside its bound (the fast path)."""
+    """True when every field of one plot is inside its bound (same bounds as _PlotCheck)."""
     return (
         RANGE_M.holds(plot.range_m)
         and ANGLE.holds(plot.az_deg)
@@ -108,9 +126,16 @@ class RadarDecoder:
             _check_header(feed, scan, source, recv_t)
         except DecodeError as err:
             return [], [err]
+        try:
+            _CHECK_PLOTS.decode(payload)
+        except msgspec.ValidationError:
+            return self._partial(feed, scan)
+        return [scan], []
+
+    @staticmethod
+    def _partial(feed: str, scan: RadarScan) -> tuple[list[Report], list[DecodeError]]:
+        """Slow path for a scan with bad plots: drop each, with a DecodeError naming it."""
         plots = scan.plots
-        if all(map(_plot_ok, plots)):
-            return [scan], []
         errors = [_plot_error(feed, i, p) for i, p in enumerate(plots) if not _plot_ok(p)]
         good = [p for p in plots if _plot_ok(p)]
         return [msgspec.structs.replace(scan, plots=good)], errors
