@@ -51,6 +51,34 @@ def predict(x: FloatArray, P: FloatArray, F: FloatArray, Q: FloatArray) -> tuple
     return x_pred, 0.5 * (P_pred + P_pred.swapaxes(-1, -2))
 
 
+def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: int) -> tuple[FloatArray, FloatArray]:
+    """Constant-velocity ``predict`` written out element by element (same result, faster).
+
+    x (N, ..., 2k), P (N, ..., 2k, 2k), dt (N,) s, q (...,) m^2/s^3 broadcast against the
+    inner batch axes. With P = [[A, B], [B', C]]: A' = A + dt (B + B') + dt^2 C + Q_pp,
+    B' = B + dt C + Q_pv, C' = C + Q_vv. Works on component vectors (one per matrix
+    entry) because numpy is slow on many tiny matrices.
+    """
+    t = dt.reshape(dt.shape + (1,) * (x.ndim - 2)) if x.ndim > 1 else dt
+    q = np.asarray(q, dtype=np.float64)
+    x_pred = x.copy()
+    x_pred[..., :k] += t[..., None] * x[..., k:]  # position += dt velocity
+    Pt = np.moveaxis(P, (-2, -1), (0, 1))  # (2k, 2k, N, ...) view
+    out = np.empty(Pt.shape)
+    qpp, qpv, qvv = q * t**3 / 3.0, q * t**2 / 2.0, q * t
+    for i in range(k):
+        for j in range(k):
+            a = Pt[i, j] + t * (Pt[i, j + k] + Pt[i + k, j]) + t * t * Pt[i + k, j + k]
+            b = Pt[i, j + k] + t * Pt[i + k, j + k]
+            if i == j:
+                a, b = a + qpp, b + qpv
+            out[i, j] = a
+            out[i, j + k] = b
+            out[j + k, i] = b
+            out[i + k, j + k] = Pt[i + k, j + k] + qvv if i == j else Pt[i + k, j + k]
+    return x_pred, np.ascontiguousarray(np.moveaxis(out, (0, 1), (-2, -1)))
+
+
 @dataclass(frozen=True)
 class Innovation:
     """Innovation of a batch of state/measurement pairs.

@@ -377,22 +377,19 @@ class Tracker:
         dt = batch.t[meas] - a["t"][track]
         x0, P0, cbar = kalman.imm_mix(a["xm"][track], a["Pm"][track], a["mu"][track],
                                       kalman.markov_matrix(dt, self._sojourn))
-        F = kalman.cv_transition(dt, 2)[:, None]
-        Q = kalman.cv_noise(dt, self._q, 2)
-        xm, Pm = kalman.predict(x0, P0, F, Q)
+        xm, Pm = kalman.cv_predict(x0, P0, dt, self._q, 2)
         x, P = kalman.imm_combine(xm, Pm, cbar)
         return _Pairs(track, meas, xm, Pm, cbar, x, P)
 
     def _predict_combined(self, rows: IntArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Combined (x (n, 4), P (n, 4, 4)) of ``rows`` predicted by ``dt`` (n,) s, not committed."""
         a = self._tracks
-        F = kalman.cv_transition(dt, 2)[:, None]
-        xm, Pm = kalman.predict(a["xm"][rows], a["Pm"][rows], F, kalman.cv_noise(dt, self._q, 2))
+        xm, Pm = kalman.cv_predict(a["xm"][rows], a["Pm"][rows], dt, self._q, 2)
         return kalman.imm_combine(xm, Pm, a["mu"][rows])
 
     def _predict_alt(self, alt: FloatArray, Palt: FloatArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
         """alt (n, 2), Palt (n, 2, 2), dt (n,) -> predicted; NaN rows stay NaN."""
-        return kalman.predict(alt, Palt, kalman.cv_transition(dt, 1), kalman.cv_noise(dt, self.pool.q_alt_mps2, 1))
+        return kalman.cv_predict(alt, Palt, dt, np.float64(self.pool.q_alt_mps2), 1)
 
     def _update(self, p: _Pairs, batch: MeasBatch) -> None:
         """IMM update of the chosen pairs at their measurement times; commit to the table."""
