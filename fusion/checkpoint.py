@@ -26,6 +26,7 @@ import io
 import json
 import os
 import time
+import zipfile
 from collections import Counter, OrderedDict, deque
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def load_checkpoint(path: Path, fusion: Fusion) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(arrays.pop("meta").tobytes())
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise CheckpointError(f"checkpoint {path}: unreadable: {err}") from err
     if meta.get("version") != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path}: version = {meta.get('version')!r}: this build reads version {FORMAT_VERSION}")
