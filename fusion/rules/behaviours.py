@@ -258,8 +258,10 @@ def landing_approach(s: Scene, r: cfg.LandingApproachRule) -> Candidates:
     """Track whose time to arrive at a landing zone (surface) or airstrip (air) is below threshold."""
     g = s.geometry
     thr = np.where(s.is_air, r.air_tta_s, r.surface_tta_s)
-    tta, zone, off = s.arrival(g.select(r.surface_kinds), g.select(r.air_kinds), r.min_speed_kn * KNOT_MPS)
     base = s.eligible & (s.unidentified if r.unidentified_only else True)
+    rows = np.flatnonzero(base)
+    tta, zone, off = (np.full(len(s), np.inf), np.full(len(s), -1, np.int64), np.full(len(s), np.nan))
+    tta[rows], zone[rows], off[rows] = s.arrival(g.select(r.surface_kinds), g.select(r.air_kinds), r.min_speed_kn * KNOT_MPS, rows)
     enter = base & (tta <= thr) & (off <= r.max_off_course_deg)
     stay = base & (tta <= thr * r.hysteresis) & (off <= min(r.max_off_course_deg * r.hysteresis, 89.0))
     return _track_candidates(s, r, enter, stay, 1.0 - ramp(tta, 0.0, thr * r.hysteresis) * 0.5,

@@ -30,6 +30,7 @@ from fusion.rules.lifecycle import (
     Candidates,
     LifecycleSettings,
     Transition,
+    isin_sorted,
     map_ids,
 )
 from fusion.rules.scene import Scene, ZoneGeometry
@@ -108,6 +109,13 @@ class RuleEngine:
             "suspect_aircraft": lambda s: bh.suspect_aircraft(s, r.suspect_aircraft),
             "landing_approach": lambda s: bh.landing_approach(s, r.landing_approach),
         }
+        g = self.geometry
+        for zr in (r.zone_entry, r.zone_dwell):
+            g.warm(self.zone_params["zone_entry" if zr is r.zone_entry else "zone_dwell"].selected, zr.exit_margin_m)
+        g.warm(g.select(r.rendezvous.exclude_kinds), r.rendezvous.exclude_margin_m)
+        sa = r.suspect_aircraft
+        for f in (1.0, sa.hysteresis):
+            g.warm(g.select(sa.airstrip_kinds), sa.airstrip_distance_m * f)
         for name in self.evaluators:
             book = self.books.get(name)
             min_off = getattr(r, name).min_off_s
@@ -139,7 +147,6 @@ class RuleEngine:
         scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore, horizon)
         out, self._queued = self._queued, []
         out = [_retime(a, t) for a in out]
-        urgency_cache: dict[str, np.ndarray] = {}
         for name, book in self.books.items():
             if getattr(self.rules.rules, name).enabled:
                 cand = self.evaluators[name](scene)
@@ -147,45 +154,41 @@ class RuleEngine:
                 cand = Candidates.build(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0),
                                         min_on_s=0.0, severity="low", weight=0.0)
             trans, keep = book.step(t, cand, scene.track_id[cand.row], scene.track_id, self._next_seq)
-            out.extend(self._emit(t, name, book, trans, cand, scene, urgency_cache))
+            out.extend(self._emit(t, name, book, trans, cand, scene))
             book.compact(keep)
         return out
 
-    def _urgency(self, scene: Scene, cache: dict[str, np.ndarray]) -> np.ndarray:
-        if "u" not in cache:
-            la = self.rules.rules.landing_approach
-            g = scene.geometry
-            tta, _, off = scene.arrival(g.select(la.surface_kinds), g.select(la.air_kinds), la.min_speed_kn * KNOT_MPS)
-            tta = np.where(off <= la.max_off_course_deg, tta, np.inf)
-            to_shore = np.where(scene.is_air, np.inf, scene.shore_m / np.maximum(scene.speed_mps, 0.5))
-            cache["T"] = np.minimum(tta, to_shore)
-            cache["u"] = np.exp(-cache["T"] / self.rules.engine.urgency_horizon_s)
-        return cache["u"]
+    def _urgency(self, scene: Scene, rows: IntArray) -> tuple[np.ndarray, np.ndarray]:
+        """(R,) urgency exp(-T / horizon) and T, the time to reach the shore or a landing zone / airstrip."""
+        la = self.rules.rules.landing_approach
+        g = scene.geometry
+        tta, _, off = scene.arrival(g.select(la.surface_kinds), g.select(la.air_kinds), la.min_speed_kn * KNOT_MPS, rows)
+        tta = np.where(off <= la.max_off_course_deg, tta, np.inf)
+        to_shore = np.where(scene.is_air[rows], np.inf, scene.shore_m[rows] / np.maximum(scene.speed_mps[rows], 0.5))
+        horizon = np.minimum(tta, to_shore)
+        return np.exp(-horizon / self.rules.engine.urgency_horizon_s), horizon
 
-    def _emit(self, t: float, rule: str, book: AlertBook, tr: Transition, cand: Candidates, scene: Scene,
-              cache: dict[str, np.ndarray]) -> list[AlertEvent]:
+    def _emit(self, t: float, rule: str, book: AlertBook, tr: Transition, cand: Candidates, scene: Scene) -> list[AlertEvent]:
         c = book.cols
-        alive_rows = np.isin(c["track_id"], scene.track_id)
+        alive_rows = isin_sorted(c["track_id"], scene.track_id)
         rows = scene.rows_of(c["track_id"][alive_rows])
         c["lat"][alive_rows], c["lon"][alive_rows] = scene.lat[rows], scene.lon[rows]
         c["mmsi"][alive_rows], c["icao24"][alive_rows] = scene.mmsi[rows], scene.icao24[rows]
         events: list[AlertEvent] = []
         emitting = np.concatenate([tr.raised, tr.updated])
         if len(emitting):
-            u = self._urgency(scene, cache)
             ci = tr.cand_of_row[emitting]
-            srow = cand.row[ci]
-            c["priority"][emitting] = cand.weight[ci] * (0.5 + 0.5 * cand.strength[ci]) * (1.0 + u[srow])
-            for state, idx in (("raised", tr.raised), ("updated", tr.updated)):
-                for i in idx:
-                    j = int(tr.cand_of_row[i])
-                    r = int(cand.row[j])
-                    ev = {k: float(v[j]) for k, v in cand.evidence.items()}
-                    ev["condition_s"] = t - float(c["pending_since"][i])
-                    ev["strength"] = float(cand.strength[j])
-                    ev["time_to_coast_or_landing_s"] = float(cache["T"][r])
-                    zone = self._zone_name(int(c["zone"][i]))
-                    events.append(self._event(t, rule, book, int(i), state, _reason(rule, ev, zone), _clean(ev)))
+            u, horizon = self._urgency(scene, cand.row[ci])
+            c["priority"][emitting] = cand.weight[ci] * (0.5 + 0.5 * cand.strength[ci]) * (1.0 + u)
+            states = ["raised"] * len(tr.raised) + ["updated"] * len(tr.updated)
+            for n, (i, state) in enumerate(zip(emitting, states, strict=True)):
+                j = int(tr.cand_of_row[i])
+                ev = {k: float(v[j]) for k, v in cand.evidence.items()}
+                ev["condition_s"] = t - float(c["pending_since"][i])
+                ev["strength"] = float(cand.strength[j])
+                ev["time_to_coast_or_landing_s"] = float(horizon[n])
+                zone = self._zone_name(int(c["zone"][i]))
+                events.append(self._event(t, rule, book, int(i), state, _reason(rule, ev, zone), _clean(ev)))
         for i, because in zip(tr.cleared, tr.cleared_because, strict=True):
             events.append(self._cleared(t, rule, book, int(i), because, scene))
         return events

@@ -174,7 +174,7 @@ class AlertBook:
         pos = np.minimum(np.searchsorted(sorted_keys, c["key"]), max(len(order) - 1, 0))
         found = (sorted_keys[pos] == c["key"]) if len(order) else np.zeros(len(self), dtype=bool)
         cand_of_row = np.where(found, order[pos] if len(order) else 0, -1)
-        new = cand.enter & ~np.isin(ckey, c["key"])
+        new = cand.enter & ~isin_sorted(ckey, c["key"])
         n_new = int(new.sum())
         if n_new:
             add = empty_columns(n_new)
@@ -190,7 +190,7 @@ class AlertBook:
         for name, src in (("zone", cand.zone), ("related", cand.related), ("min_on_s", cand.min_on_s)):
             if len(cand):
                 c[name] = np.where(has, src[ci], c[name])
-        alive = _isin_sorted(c["track_id"], alive_ids) & ((c["related"] < 0) | _isin_sorted(c["related"], alive_ids))
+        alive = isin_sorted(c["track_id"], alive_ids) & ((c["related"] < 0) | isin_sorted(c["related"], alive_ids))
         active = c["active"]
         # Pending rows: keep while stay holds, raise after min_on_s.
         raise_now = ~active & alive & stay & (t - c["pending_since"] >= c["min_on_s"])
@@ -248,7 +248,8 @@ class AlertBook:
         return clear, reasons, ~(collapsed | dup)
 
 
-def _isin_sorted(values: IntArray, sorted_ids: IntArray) -> BoolArray:
+def isin_sorted(values: IntArray, sorted_ids: IntArray) -> BoolArray:
+    """(K,) True where values occur in the ascending ``sorted_ids``."""
     if len(sorted_ids) == 0:
         return np.zeros(values.shape, dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)

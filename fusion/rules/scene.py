@@ -32,23 +32,40 @@ class ZoneGeometry:
     def __init__(self, zones: ZoneSet, frame: LocalFrame) -> None:
         self.zones = zones
         self.local = project_zones(zones, frame)
-        self._near: dict[float, shapely.STRtree] = {}
+        self._near: dict[tuple[bytes, float], tuple[shapely.STRtree, IntArray]] = {}
         self._boundary: dict[bytes, tuple[cKDTree, IntArray, FloatArray]] = {}
+        self._select: dict[tuple[tuple[str, ...], tuple[str, ...]], BoolArray] = {}
 
     def select(self, kinds: Sequence[str], names: Sequence[str] = ()) -> BoolArray:
-        """(Z,) zones chosen by kind or by name."""
-        return self.zones.of_kinds(kinds) | np.isin(np.array(self.zones.names, dtype=str), list(names))
+        """(Z,) zones chosen by kind or by name (cached; do not modify the result)."""
+        key = (tuple(kinds), tuple(names))
+        if key not in self._select:
+            self._select[key] = self.zones.of_kinds(kinds) | np.isin(np.array(self.zones.names, dtype=str), list(names))
+        return self._select[key]
 
-    def near(self, pts: NDArray[np.object_], margin_m: float) -> tuple[IntArray, IntArray]:
-        """Pairs (point index, zone index) with the local-frame point within margin_m of a zone."""
-        if margin_m not in self._near:
-            geoms = shapely.buffer(self.local, margin_m, quad_segs=_BUFFER_QUAD_SEGS) if margin_m > 0 else self.local.copy()
-            shapely.prepare(geoms)
-            self._near[margin_m] = shapely.STRtree(geoms)
-        if len(pts) == 0 or len(self.local) == 0:
+    def near(self, pts: NDArray[np.object_], mask: BoolArray, margin_m: float) -> tuple[IntArray, IntArray]:
+        """Pairs (point index, zone index) with the local-frame point within margin_m of a masked zone.
+
+        The buffered, prepared zones are indexed once per (mask, margin) (see ``warm``).
+        """
+        tree, idx = self._index(mask, margin_m)
+        if len(pts) == 0 or len(idx) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        p, z = self._near[margin_m].query(pts, predicate="covered_by")
-        return p.astype(np.int64), z.astype(np.int64)
+        p, z = tree.query(pts, predicate="covered_by")
+        return p.astype(np.int64), idx[z].astype(np.int64)
+
+    def warm(self, mask: BoolArray, margin_m: float) -> None:
+        """Build the (mask, margin) index now rather than on a tick."""
+        self._index(mask, margin_m)
+
+    def _index(self, mask: BoolArray, margin_m: float) -> tuple[shapely.STRtree, IntArray]:
+        key = (np.packbits(mask).tobytes(), float(margin_m))
+        if key not in self._near:
+            idx = np.flatnonzero(mask)
+            geoms = shapely.buffer(self.local[idx], margin_m, quad_segs=_BUFFER_QUAD_SEGS) if margin_m > 0 else self.local[idx]
+            shapely.prepare(geoms)
+            self._near[key] = (shapely.STRtree(geoms), idx)
+        return self._near[key]
 
     def boundary(self, mask: BoolArray) -> tuple[cKDTree, IntArray, FloatArray]:
         """KD-tree of the masked zones' boundary vertices (densified to BOUNDARY_STEP_M), their zone, and coordinates."""
@@ -98,8 +115,7 @@ class Scene:
     shore: ShoreDistance | NoShore
     zone_active: BoolArray  # (Z,)
     arrival_horizon_s: float  # look-ahead of arrival(): farther zones count as not reachable
-    _near_cache: dict[tuple[float, bytes | None], tuple[IntArray, IntArray]] = field(default_factory=dict)
-    _arrival_cache: dict[tuple[bytes, bytes, float], tuple[FloatArray, IntArray, FloatArray]] = field(default_factory=dict)
+    _near_cache: dict[tuple[bytes, float, bytes | None], tuple[IntArray, IntArray]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, t: float, views: Mapping[Domain, TrackView], frame: LocalFrame, statuses: Sequence[str],
@@ -168,13 +184,13 @@ class Scene:
 
     def near_zones(self, mask: BoolArray, margin_m: float, rows: IntArray | None = None) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) within margin_m of an active masked zone; optionally only for ``rows``."""
-        key = (float(margin_m), None if rows is None else rows.tobytes())
+        key = (mask.tobytes(), float(margin_m), None if rows is None else rows.tobytes())
         if key not in self._near_cache:
             sel = np.arange(len(self)) if rows is None else rows
-            p, z = self.geometry.near(self.points_local[sel], margin_m)
+            p, z = self.geometry.near(self.points_local[sel], mask, margin_m)
             self._near_cache[key] = (sel[p], z)
         r, z = self._near_cache[key]
-        keep = mask[z] & self.zone_active[z]
+        keep = self.zone_active[z]
         return r[keep], z[keep]
 
     @cached_property
@@ -187,40 +203,40 @@ class Scene:
         """(N,) solar elevation at each track."""
         return solar_elevation_deg(self.t, self.lat, self.lon)
 
-    def arrival(self, mask_surface: BoolArray, mask_air: BoolArray, min_speed_mps: float) -> tuple[FloatArray, IntArray, FloatArray]:
-        """Time to arrive at the nearest active zone (surface tracks: mask_surface, air: mask_air).
+    def arrival(self, mask_surface: BoolArray, mask_air: BoolArray, min_speed_mps: float, rows: IntArray
+                ) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Time to arrive at the nearest active zone (surface tracks: mask_surface, air: mask_air), for ``rows``.
 
         Distance is to the nearest boundary vertex (densified every BOUNDARY_STEP_M), looked up
         within ``arrival_horizon_s`` at the current speed; tracks inside a zone get 0.
-        Returns (N,) time to arrival s along the closing speed (inf if none, not moving, or
-        not closing), (N,) zone index (-1), (N,) off-course angle degrees (NaN if none).
+        Returns, per row (R,): time to arrival s along the closing speed (inf if none, slower
+        than min_speed_mps, or not closing), zone index (-1), off-course angle degrees (NaN).
         """
-        key = (mask_surface.tobytes(), mask_air.tobytes(), float(min_speed_mps))
-        if key in self._arrival_cache:
-            return self._arrival_cache[key]
-        tta = np.full(len(self), np.inf)
-        zone = np.full(len(self), -1, np.int64)
-        off = np.full(len(self), np.nan)
-        moving = self.speed_mps >= min_speed_mps
+        tta = np.full(len(rows), np.inf)
+        zone = np.full(len(rows), -1, np.int64)
+        off = np.full(len(rows), np.nan)
         row_in, zone_in = self.inside
         for air, mask in ((False, mask_surface), (True, mask_air)):
-            rows = np.flatnonzero(moving & (self.is_air == air))
-            if not len(rows) or not mask.any():
+            sel = np.flatnonzero((self.speed_mps[rows] >= min_speed_mps) & (self.is_air[rows] == air))
+            if not len(sel) or not mask.any():
                 continue
+            r = rows[sel]
             tree, owner, xy = self.geometry.boundary(mask)
-            reach = self.speed_mps[rows] * self.arrival_horizon_s
-            dist, j = tree.query(np.column_stack([self.east[rows], self.north[rows]]), distance_upper_bound=float(reach.max()))
+            reach = self.speed_mps[r] * self.arrival_horizon_s
+            dist, j = tree.query(np.column_stack([self.east[r], self.north[r]]), distance_upper_bound=float(reach.max()))
             ok = np.isfinite(dist) & (dist <= reach)
             ok[ok] &= self.zone_active[owner[j[ok]]]
-            r, j, dist = rows[ok], j[ok], dist[ok]
+            sel, r, j, dist = sel[ok], r[ok], j[ok], dist[ok]
             vec = xy[j] - np.column_stack([self.east[r], self.north[r]])
             cos_off = (vec * self.vel[r]).sum(axis=1) / np.maximum(dist * self.speed_mps[r], 1e-9)
             closing = self.speed_mps[r] * cos_off
-            tta[r] = np.where(closing > 0, dist / np.maximum(closing, 1e-9), np.inf)
-            zone[r] = owner[j]
-            off[r] = np.degrees(np.arccos(np.clip(cos_off, -1.0, 1.0)))
-            now_in = row_in[mask[zone_in] & (self.is_air[row_in] == air)]
-            tta[now_in], off[now_in] = 0.0, 0.0
-            zone[now_in] = zone_in[mask[zone_in] & (self.is_air[row_in] == air)]
-        self._arrival_cache[key] = (tta, zone, off)
+            tta[sel] = np.where(closing > 0, dist / np.maximum(closing, 1e-9), np.inf)
+            zone[sel] = owner[j]
+            off[sel] = np.degrees(np.arccos(np.clip(cos_off, -1.0, 1.0)))
+        hit = mask_air[zone_in] & self.is_air[row_in] | mask_surface[zone_in] & ~self.is_air[row_in]
+        at = np.full(len(self), -1, np.int64)  # row -> position in rows
+        at[rows] = np.arange(len(rows))
+        idx = at[row_in[hit]]
+        found = idx >= 0
+        tta[idx[found]], off[idx[found]], zone[idx[found]] = 0.0, 0.0, zone_in[hit][found]
         return tta, zone, off
