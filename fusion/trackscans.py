@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 
 from fusion.core.arrays import COASTING, CONFIRMED, NO_ICAO, NO_MMSI, FloatArray, MeasBatch
-from fusion.core.tracker import Tracker, TrackerConfig
+from fusion.core.tracker import PoolConfig, Tracker, TrackerConfig
 
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -80,9 +80,13 @@ def confirmed_rows(tracker: Tracker, t: float) -> list[list[float]]:
     return [[int(r[0]), *r[1:]] for r in rows.tolist()]
 
 
+PLAIN_POOL = PoolConfig(q_mps2=(0.05,), sojourn_s=(1.0,), mu0=(1.0,))
+"""Plain-metric targets move at constant velocity: a single CV model (the IMM of r = 1)."""
+
+
 def plain_config() -> TrackerConfig:
     """Tracker settings for the plain-metric mode: one sensor covering the whole frame."""
-    return TrackerConfig(look_margin_m=0.0)
+    return TrackerConfig(look_margin_m=0.0, surface=PLAIN_POOL)
 
 
 def run_track_scans(in_path: Path, out_path: Path, config: TrackerConfig | None = None) -> dict:

@@ -1,0 +1,172 @@
+"""Tracker benchmark: our core against Stone Soup 1.9.1's standard GNN tracker, and our
+scaling from 100 to 100,000 targets, plus a dense variant. Prints one JSON object.
+
+    python bench/tracker.py                       # full run (sizes 100 .. 100,000)
+    python bench/tracker.py --sizes 100 1000 --stonesoup-sizes 100 --scans 15
+
+Scenarios come from bench/gen_scans.py (the plain-metric mode). Timing covers the
+tracker step only (not scenario generation or output); each size runs in a fresh
+subprocess so that its peak RSS is its own. GOSPA: p = 2, c = 500 m, alpha = 2, per
+scan, averaged over scans, on the confirmed (and coasting) tracks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gen_scans import Scan, generate  # noqa: E402
+
+from fusion.core.arrays import COASTING, CONFIRMED  # noqa: E402
+from fusion.core.tracker import Tracker  # noqa: E402
+from fusion.trackscans import plain_config, scan_batch  # noqa: E402
+
+SIGMA_M = 50.0
+DT_S = 4.0
+
+
+def gospa(truth: np.ndarray, tracks: np.ndarray, c: float = 500.0, p: float = 2.0) -> float:
+    """GOSPA (alpha = 2) between truth (T, 2) and track (Y, 2) positions, metres.
+
+    Only pairs closer than c can lower the cost, so candidates come from a k-d tree and
+    each connected block is solved exactly (dense only inside a block).
+    """
+    nt, ny = truth.shape[0], tracks.shape[0]
+    base = c**p / 2.0 * (nt + ny)
+    if nt == 0 or ny == 0:
+        return float(base ** (1.0 / p))
+    pairs = cKDTree(truth).query_ball_tree(cKDTree(tracks), c)
+    ti = np.repeat(np.arange(nt), [len(x) for x in pairs])
+    yi = np.fromiter((j for x in pairs for j in x), dtype=np.int64, count=ti.size)
+    if ti.size == 0:
+        return float(base ** (1.0 / p))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    _, lab = connected_components(coo_matrix((np.ones(ti.size), (ti, yi + nt)), shape=(nt + ny,) * 2), directed=False)
+    gain = np.linalg.norm(truth[ti] - tracks[yi], axis=1) ** p - c**p  # assigning a pair changes the cost by this
+    total = base
+    comp = lab[ti]
+    order = np.argsort(comp, kind="stable")
+    for grp in np.split(order, np.flatnonzero(np.diff(comp[order])) + 1):
+        r, r_inv = np.unique(ti[grp], return_inverse=True)
+        k, k_inv = np.unique(yi[grp], return_inverse=True)
+        mat = np.zeros((r.size, k.size))
+        mat[r_inv, k_inv] = gain[grp]
+        rr, cc = linear_sum_assignment(mat)
+        total += mat[rr, cc].sum()
+    return float(max(total, 0.0) ** (1.0 / p))
+
+
+def run_ours(scans: list[Scan]) -> dict:
+    """Our tracker over the scans: timing, GOSPA and track counts."""
+    trk = Tracker(plain_config(), "surface")
+    busy, scores, dets = 0.0, [], 0
+    for s in scans:
+        batch = scan_batch(s.t, s.detections, SIGMA_M)
+        t0 = time.perf_counter()
+        trk.step(batch)
+        busy += time.perf_counter() - t0
+        dets += len(batch)
+        v = trk.view(s.t)
+        keep = (v.status == CONFIRMED) | (v.status == COASTING)
+        scores.append(gospa(s.truth_xy, v.x[keep, :2]))
+    return {"detections": dets, "seconds": busy, "detections_per_s": dets / busy,
+            "ms_per_scan": 1e3 * busy / len(scans), "gospa_mean_m": float(np.mean(scores)),
+            "gospa_last_half_m": float(np.mean(scores[len(scores) // 2:])), "tracks_end": len(trk)}
+
+
+def run_stonesoup(scans: list[Scan], q: float = 0.05) -> dict:
+    """Stone Soup 1.9.1 standard GNN tracker on the same scans (imported lazily)."""
+    from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
+    from stonesoup.deleter.time import UpdateTimeStepsDeleter
+    from stonesoup.hypothesiser.distance import DistanceHypothesiser
+    from stonesoup.initiator.simple import MultiMeasurementInitiator
+    from stonesoup.measures import Mahalanobis
+    from stonesoup.models.measurement.linear import LinearGaussian
+    from stonesoup.models.transition.linear import CombinedLinearGaussianTransitionModel, ConstantVelocity
+    from stonesoup.predictor.kalman import KalmanPredictor
+    from stonesoup.tracker.simple import MultiTargetTracker
+    from stonesoup.types.detection import Detection
+    from stonesoup.types.state import GaussianState
+    from stonesoup.updater.kalman import KalmanUpdater
+
+    trans = CombinedLinearGaussianTransitionModel([ConstantVelocity(q), ConstantVelocity(q)])
+    meas = LinearGaussian(ndim_state=4, mapping=(0, 2), noise_covar=np.eye(2) * SIGMA_M**2)
+    predictor, updater = KalmanPredictor(trans), KalmanUpdater(meas)
+    hyp = DistanceHypothesiser(predictor, updater, measure=Mahalanobis(), missed_distance=3)
+    assoc = GNNWith2DAssignment(hyp)
+    prior = GaussianState(np.zeros((4, 1)), np.diag([0.0, 12.0**2, 0.0, 12.0**2]))
+    init = MultiMeasurementInitiator(prior, UpdateTimeStepsDeleter(2), assoc, updater, meas, min_points=2)
+    t0 = datetime(2025, 1, 1)
+    feed = [(t0 + timedelta(seconds=s.t), {Detection(d.reshape(2, 1), timestamp=t0 + timedelta(seconds=s.t),
+                                                     measurement_model=meas) for d in s.detections}) for s in scans]
+    tracker = MultiTargetTracker(init, UpdateTimeStepsDeleter(3), feed, assoc, updater)
+    busy, scores, dets = 0.0, [], 0
+    it = iter(tracker)
+    for s in scans:
+        start = time.perf_counter()
+        _, tracks = next(it)
+        busy += time.perf_counter() - start
+        dets += s.detections.shape[0]
+        xy = np.array([[float(tr.state_vector[0, 0]), float(tr.state_vector[2, 0])] for tr in tracks]).reshape(-1, 2)
+        scores.append(gospa(s.truth_xy, xy))
+    return {"detections": dets, "seconds": busy, "detections_per_s": dets / busy, "ms_per_scan": 1e3 * busy / len(scans),
+            "gospa_mean_m": float(np.mean(scores)), "gospa_last_half_m": float(np.mean(scores[len(scores) // 2:]))}
+
+
+def one(kind: str, targets: int, scans: int, seed: int, spacing_m: float) -> dict:
+    """Run one tracker on one scenario in this process; adds peak RSS."""
+    sc = generate(targets, scans, seed=seed, spacing_m=spacing_m)
+    out = run_ours(sc) if kind == "ours" else run_stonesoup(sc)
+    out.update(tracker=kind, targets=targets, scans=scans, spacing_m=spacing_m,
+               peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+    return out
+
+
+def _sub(kind: str, targets: int, scans: int, seed: int, spacing_m: float) -> dict:
+    cmd = [sys.executable, __file__, "--one", kind, str(targets), str(scans), str(seed), str(spacing_m)]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Tracker benchmark (JSON on stdout).")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000, 100_000])
+    ap.add_argument("--stonesoup-sizes", type=int, nargs="*", default=[100])
+    ap.add_argument("--scans", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dense-targets", type=int, default=1000)
+    ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        kind, n, s, seed, sp = a.one
+        print(json.dumps(one(kind, int(n), int(s), int(seed), float(sp))))
+        return
+    ours = [_sub("ours", n, a.scans, a.seed, 5000.0) for n in a.sizes]
+    ss = [_sub("stonesoup", n, a.scans, a.seed, 5000.0) for n in a.stonesoup_sizes]
+    dense = [_sub("ours", n, a.scans, a.seed, 500.0) for n in (100, a.dense_targets)]
+    dense += [_sub("stonesoup", 100, a.scans, a.seed, 500.0)] if a.stonesoup_sizes else []
+    n = np.array([r["targets"] for r in ours], dtype=float)
+    ms = np.array([r["ms_per_scan"] for r in ours])
+    exponent = float(np.polyfit(np.log(n), np.log(ms), 1)[0]) if n.size > 1 else None
+    ratio = {str(s["targets"]): o["detections_per_s"] / s["detections_per_s"]
+             for s in ss for o in ours if o["targets"] == s["targets"]}
+    print(json.dumps({"ours": ours, "stonesoup": ss, "dense": dense, "ms_per_scan_exponent": exponent,
+                      "speedup_vs_stonesoup": ratio}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
