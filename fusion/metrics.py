@@ -18,10 +18,14 @@ T evaluation ticks, O truth objects.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -126,7 +130,9 @@ class Codebook:
     def codes(self, values: Sequence[Any]) -> IntArray:
         """(R,) values -> (R,) int64 codes, adding unseen values."""
         index = self.index
-        return np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+        for value in dict.fromkeys(values):  # distinct values in first-seen order
+            index.setdefault(value, len(index))
+        return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
 
     @property
     def values(self) -> list[Any]:
@@ -137,11 +143,24 @@ class Codebook:
 L = TypeVar("L", bound=msgspec.Struct)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: decoding millions of rows (their tuples are GC-tracked) otherwise
+    triggers collections over an ever-growing heap; the rows hold no cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _read_lines(path: Path, line_type: type[L]) -> Iterator[list[L]]:
     """Decode a JSON Lines file in chunks of whole lines; errors name the file and line."""
     decoder = msgspec.json.Decoder(line_type)
     first_line = 1
-    with path.open("rb") as f:
+    with path.open("rb") as f, _gc_paused():
         tail = b""
         while True:
             block = f.read(_CHUNK_BYTES)
@@ -169,12 +188,31 @@ def _raise_line_error(path: Path, chunk: bytes, first_line: int, decoder: msgspe
     raise ValueError(f"{path.name}: undecodable lines from line {first_line}")
 
 
-def _column(rows: Sequence[Any], get: Callable[[Any], Any], dtype: type = np.float64) -> NDArray[Any]:
-    return np.fromiter(map(get, rows), dtype=dtype, count=len(rows))
+def _numbers(rows: Sequence[Any], *names: str) -> FloatArray:
+    """(R, len(names)) float64 from the rows' attributes; JSON null becomes NaN."""
+    out = np.empty((len(rows), len(names)), dtype=np.float64)
+    for k, name in enumerate(names):
+        try:
+            out[:, k] = np.fromiter(map(attrgetter(name), rows), dtype=np.float64, count=len(rows))
+        except TypeError:  # a null in this column: numpy's list conversion maps None to NaN
+            out[:, k] = np.array(list(map(attrgetter(name), rows)), dtype=np.float64)
+    return out
 
 
-def _none_as(value: float | None, default: float) -> float:
-    return default if value is None else value
+def _strings(rows: Sequence[Any], name: str, book: Codebook) -> IntArray:
+    """(R,) codes of one hashable attribute."""
+    return book.codes(list(map(attrgetter(name), rows)))
+
+
+def _matrices(rows: Sequence[Any], name: str) -> FloatArray:
+    """(R, 2, 2) from a 2x2 attribute; a null matrix becomes NaN."""
+    values = list(map(attrgetter(name), rows))
+    try:
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(values)), dtype=np.float64, count=4 * len(rows))
+    except TypeError:
+        nan = ((math.nan, math.nan), (math.nan, math.nan))
+        flat = np.array([nan if v is None else v for v in values], dtype=np.float64)
+    return flat.reshape(len(rows), 2, 2)
 
 
 @dataclass(frozen=True)
@@ -232,22 +270,19 @@ def _concat(parts: list[NDArray[Any]], dtype: type, tail: tuple[int, ...] = ()) 
 
 def read_truth(path: Path, domains: Codebook) -> TruthColumns:
     """Read truth.jsonl; ``domains`` is shared with the tracks so codes agree."""
-    ids = Codebook()
-    cols: dict[str, list[NDArray[Any]]] = {k: [] for k in ("t", "obj", "domain", "lat", "lon", "ve", "vn", "suspect")}
+    ids, roles = Codebook(), Codebook()
+    num, obj, dom, role = [], [], [], []
     for rows in _read_lines(path, _TruthLine):
-        speed = _column(rows, lambda r: _none_as(r.speed_mps, math.nan))
-        course = np.radians(_column(rows, lambda r: _none_as(r.course_deg, math.nan)))
-        cols["t"].append(_column(rows, lambda r: r.t))
-        cols["obj"].append(ids.codes([r.id for r in rows]))
-        cols["domain"].append(domains.codes([r.domain for r in rows]))
-        cols["lat"].append(_column(rows, lambda r: r.lat))
-        cols["lon"].append(_column(rows, lambda r: r.lon))
-        cols["ve"].append(speed * np.sin(course))
-        cols["vn"].append(speed * np.cos(course))
-        cols["suspect"].append(_column(rows, lambda r: r.role == "suspect", np.bool_))
-    c = {k: _concat(v, np.int64 if k in ("obj", "domain") else np.bool_ if k == "suspect" else np.float64)
-         for k, v in cols.items()}
-    return TruthColumns(c["t"], c["obj"], c["domain"], c["lat"], c["lon"], c["ve"], c["vn"], c["suspect"], ids.values)
+        num.append(_numbers(rows, "t", "lat", "lon", "speed_mps", "course_deg"))
+        obj.append(_strings(rows, "id", ids))
+        dom.append(_strings(rows, "domain", domains))
+        role.append(_strings(rows, "role", roles))
+    x = _concat(num, np.float64, (5,))
+    course = np.radians(x[:, 4])
+    suspect_code = roles.index.get("suspect", -1)
+    return TruthColumns(x[:, 0], _concat(obj, np.int64), _concat(dom, np.int64), x[:, 1], x[:, 2],
+                        x[:, 3] * np.sin(course), x[:, 3] * np.cos(course), _concat(role, np.int64) == suspect_code,
+                        ids.values)
 
 
 def _icao_int(value: str | int | None) -> int:
@@ -256,50 +291,44 @@ def _icao_int(value: str | int | None) -> int:
     return value if isinstance(value, int) else int(value, 16)
 
 
-def _cov_rows(rows: Sequence[_TrackLine]) -> FloatArray:
-    nan = ((math.nan, math.nan), (math.nan, math.nan))
-    flat = np.fromiter((x for r in rows for row in (r.cov_en_m2 or nan) for x in row), dtype=np.float64, count=4 * len(rows))
-    return flat.reshape(len(rows), 2, 2)
-
-
 def read_tracks(path: Path, domains: Codebook) -> TrackColumns:
     """Read tracks.jsonl (all statuses)."""
-    tracks, statuses = Codebook(), Codebook()
-    keys = ("t", "track", "domain", "status", "lat", "lon", "ve", "vn", "cov", "mmsi", "icao")
-    cols: dict[str, list[NDArray[Any]]] = {k: [] for k in keys}
+    tracks, statuses, mmsis, icaos = Codebook(), Codebook(), Codebook(), Codebook()
+    num, cov, track, dom, status, mmsi, icao = [], [], [], [], [], [], []
     for rows in _read_lines(path, _TrackLine):
-        cols["t"].append(_column(rows, lambda r: r.t))
-        cols["track"].append(tracks.codes([r.track_id for r in rows]))
-        cols["domain"].append(domains.codes([r.domain for r in rows]))
-        cols["status"].append(statuses.codes([r.status for r in rows]))
-        cols["lat"].append(_column(rows, lambda r: r.lat))
-        cols["lon"].append(_column(rows, lambda r: r.lon))
-        cols["ve"].append(_column(rows, lambda r: _none_as(r.vel_e_mps, math.nan)))
-        cols["vn"].append(_column(rows, lambda r: _none_as(r.vel_n_mps, math.nan)))
-        cols["cov"].append(_cov_rows(rows))
-        cols["mmsi"].append(_column(rows, lambda r: NO_MMSI if r.mmsi is None else r.mmsi, np.int64))
-        cols["icao"].append(_column(rows, lambda r: _icao_int(r.icao24), np.int64))
-    ints = ("track", "domain", "status", "mmsi", "icao")
-    c = {k: _concat(v, np.int64 if k in ints else np.float64, (2, 2) if k == "cov" else ()) for k, v in cols.items()}
-    return TrackColumns(c["t"], c["track"], c["domain"], c["status"], c["lat"], c["lon"], c["ve"], c["vn"], c["cov"],
-                        c["mmsi"], c["icao"], tracks.values, statuses.values)
+        num.append(_numbers(rows, "t", "lat", "lon", "vel_e_mps", "vel_n_mps"))
+        cov.append(_matrices(rows, "cov_en_m2"))
+        track.append(_strings(rows, "track_id", tracks))
+        dom.append(_strings(rows, "domain", domains))
+        status.append(_strings(rows, "status", statuses))
+        mmsi.append(_strings(rows, "mmsi", mmsis))
+        icao.append(_strings(rows, "icao24", icaos))
+    x = _concat(num, np.float64, (5,))
+    mmsi_of = np.array([NO_MMSI if v is None else v for v in mmsis.values], dtype=np.int64)
+    icao_of = np.array([_icao_int(v) for v in icaos.values], dtype=np.int64)
+    return TrackColumns(x[:, 0], _concat(track, np.int64), _concat(dom, np.int64), _concat(status, np.int64), x[:, 1],
+                        x[:, 2], x[:, 3], x[:, 4], _concat(cov, np.float64, (2, 2)),
+                        mmsi_of[_concat(mmsi, np.int64)], icao_of[_concat(icao, np.int64)], tracks.values,
+                        statuses.values)
 
 
 def read_alerts(path: Path) -> AlertColumns:
     """Read alerts.jsonl; a missing file means no alerts."""
-    rules, alerts = Codebook(), Codebook()
+    rules, alerts, states = Codebook(), Codebook(), Codebook()
     rows: list[_AlertLine] = []
     if path.exists():
         for chunk in _read_lines(path, _AlertLine):
             rows.extend(chunk)
+    x = _numbers(rows, "t", "lat", "lon")
+    state = _strings(rows, "state", states)
     return AlertColumns(
-        t=_column(rows, lambda r: r.t),
-        alert=alerts.codes([r.alert_id for r in rows]),
-        rule=rules.codes([r.rule for r in rows]),
-        cleared=_column(rows, lambda r: r.state == "cleared", np.bool_),
-        track_id=_column(rows, lambda r: r.track_id, np.int64),
-        lat=_column(rows, lambda r: _none_as(r.lat, math.nan)),
-        lon=_column(rows, lambda r: _none_as(r.lon, math.nan)),
+        t=x[:, 0],
+        alert=_strings(rows, "alert_id", alerts),
+        rule=_strings(rows, "rule", rules),
+        cleared=state == states.index.get("cleared", -1),
+        track_id=np.array([r.track_id for r in rows], dtype=np.int64),
+        lat=x[:, 1],
+        lon=x[:, 2],
         rules=rules.values,
         alert_ids=alerts.values,
     )
@@ -405,6 +434,32 @@ def nearest(times: FloatArray, query: FloatArray) -> IntArray:
     return np.where(query - times[j - 1] <= times[j] - query, j - 1, j).astype(np.int64)
 
 
+def candidate_pairs(a: FloatArray, b: FloatArray, radius: float, *, k: int = 4) -> tuple[IntArray, IntArray]:
+    """All pairs (i, j) with |a[i] - b[j]| <= radius; a (n, D), b (m, D) -> (K,), (K,).
+
+    A k-nearest query with an upper bound finds the pairs of nearly every point; points
+    with k neighbours inside the radius (there may be more) are re-queried exactly.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return empty, empty
+    tree = cKDTree(b)
+    k = min(k, b.shape[0])
+    _, idx = tree.query(a, k=k, distance_upper_bound=radius, workers=-1)
+    idx = idx.reshape(a.shape[0], k)
+    found = idx < b.shape[0]
+    crowded = found[:, -1]
+    i, slot = np.nonzero(found & ~crowded[:, None])
+    j = idx[i, slot]
+    if crowded.any():
+        rows = np.flatnonzero(crowded)
+        lists = tree.query_ball_point(a[rows], radius, workers=-1)
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=rows.size)
+        i = np.concatenate([i, np.repeat(rows, lengths)])
+        j = np.concatenate([j, np.concatenate(lists).astype(np.int64)])
+    return i.astype(np.int64), j.astype(np.int64)
+
+
 def _median_step(times: FloatArray) -> float:
     steps = np.diff(times)
     return float(np.median(steps)) if steps.size else math.inf
@@ -479,13 +534,9 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
     n_dom = len(domains)
     z_truth = (truth_tick * n_dom + truth.domain) * 4.0 * c_max
     z_track = (track_tick * n_dom + tracks.domain[track_row]) * 4.0 * c_max
-    pair_i, pair_j = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if track_row.size and truth.t.size:
-        a = cKDTree(np.column_stack([te, tn, z_truth]))
-        b = cKDTree(np.column_stack([re_, rn, z_track]))
-        # projected distances are at most k (< 1.01) times the true ones; widen the radius to match
-        found = a.sparse_distance_matrix(b, c_max * float(k_truth.max()), output_type="ndarray")
-        pair_i, pair_j = found["i"].astype(np.int64), found["j"].astype(np.int64)
+    # projected distances are k (about 1 +- 0.01) times the true ones; widen the radius to match
+    pair_i, pair_j = candidate_pairs(np.column_stack([te, tn, z_truth]), np.column_stack([re_, rn, z_track]),
+                                     c_max * float(k_truth.max()))
     err = np.column_stack([re_[pair_j] - te[pair_i], rn[pair_j] - tn[pair_i]]) / k_truth[pair_i, None]
     dist = np.hypot(err[:, 0], err[:, 1])
     c_pair = cutoff[truth.domain[pair_i]]
@@ -569,6 +620,13 @@ def _accuracy(m: Matching, truth: TruthColumns, tracks: TrackColumns, d: int) ->
     }
 
 
+def _pair_counts(a: IntArray, b: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Distinct (a, b) pairs of non-negative ints and how often each occurs, sorted by (a, b)."""
+    width = int(b.max()) + 1
+    keys, counts = np.unique(a * width + b, return_counts=True)
+    return keys // width, keys % width, counts
+
+
 @dataclass(frozen=True)
 class _ObjectTracks:
     """Per truth row: its object, tick and assigned track code (-1 = none), sorted by (object, tick)."""
@@ -606,9 +664,9 @@ def _continuity(ot: _ObjectTracks, n_obj: int, objects: BoolArray) -> dict[str, 
     best = np.zeros(n_obj, dtype=np.int64)
     tracks_per_obj = np.zeros(n_obj, dtype=np.int64)
     if h_obj.size:
-        pairs, counts = np.unique(np.column_stack([h_obj, h_track]), axis=0, return_counts=True)
-        np.maximum.at(best, pairs[:, 0], counts)
-        np.add.at(tracks_per_obj, pairs[:, 0], 1)
+        pair_obj, _, counts = _pair_counts(h_obj, h_track)
+        np.maximum.at(best, pair_obj, counts)
+        np.add.at(tracks_per_obj, pair_obj, 1)
     alive = life > 0
     coverage = best[alive] / life[alive]
     return {
@@ -644,12 +702,12 @@ def _alert_objects(alerts: AlertColumns, m: Matching, truth: TruthColumns, track
     # otherwise: the object the track followed most often
     majority = np.full(n_tracks, -1, dtype=np.int64)
     if pair_track.size:
-        pairs, counts = np.unique(np.column_stack([pair_track, pair_obj]), axis=0, return_counts=True)
-        order = np.lexsort((-counts, pairs[:, 0]))
-        pairs = pairs[order]
-        first = np.ones(pairs.shape[0], dtype=bool)
-        first[1:] = pairs[1:, 0] != pairs[:-1, 0]
-        majority[pairs[first, 0]] = pairs[first, 1]
+        by_track, objs, counts = _pair_counts(pair_track, pair_obj)
+        order = np.lexsort((-counts, by_track))  # per track, most frequent object first
+        by_track, objs = by_track[order], objs[order]
+        first = np.ones(by_track.size, dtype=bool)
+        first[1:] = by_track[1:] != by_track[:-1]
+        majority[by_track[first]] = objs[first]
     fallback = np.where(code >= 0, majority[np.maximum(code, 0)], -1)
     return np.where(result >= 0, result, fallback)
 

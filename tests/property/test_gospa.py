@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from fusion.metrics import assign_sparse, gospa_parts
+from fusion.metrics import assign_sparse, candidate_pairs, gospa_parts
 
 coords = st.floats(min_value=0.0, max_value=60.0, allow_nan=False)
 
@@ -70,3 +70,18 @@ def test_sparse_assignment_rejects_bad_input() -> None:
         assign_sparse(np.array([0, 1]), np.array([0]), np.array([-1.0, -1.0]))
     with pytest.raises(ValueError, match="< 0"):
         assign_sparse(np.array([0]), np.array([0]), np.array([0.0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=arrays(np.float64, st.tuples(st.integers(0, 30), st.just(2)), elements=coords),
+       b=arrays(np.float64, st.tuples(st.integers(0, 30), st.just(2)), elements=coords),
+       radius=st.floats(1.0, 30.0), k=st.integers(1, 4))
+def test_candidate_pairs_are_exactly_the_pairs_within_radius(a: np.ndarray, b: np.ndarray, radius: float, k: int) -> None:
+    i, j = candidate_pairs(a, b, radius, k=k)
+    got = set(zip(i.tolist(), j.tolist(), strict=True))
+    assert len(got) == i.size  # no duplicates
+    d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1) if a.size and b.size else np.zeros((len(a), len(b)))
+    expected = set(zip(*(x.tolist() for x in np.nonzero(d <= radius)), strict=True))
+    # pairs at the radius within rounding may go either way
+    boundary = set(zip(*(x.tolist() for x in np.nonzero(np.isclose(d, radius))), strict=True))
+    assert got - boundary == expected - boundary
