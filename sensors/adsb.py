@@ -202,7 +202,7 @@ class _SbsPosition:
 class AdsbDecoder:
     """Decodes ADS-B payloads (SBS-1 or aircraft.json, detected per payload); stateless."""
 
-    feed: str = FEED
+    feed: str = field(default=FEED, init=False)
     stats: AdsbStats = field(default_factory=AdsbStats)
 
     def decode(

@@ -30,6 +30,7 @@ from sensors.codec import (
     KNOT_MPS,
     LAT,
     LON,
+    SPEED_MPS,
     check_encodable,
     check_number,
     check_payload_size,
@@ -110,12 +111,10 @@ def _position_fields(report: AisPosition) -> dict[str, Any]:
         raise ValueError(f"ais encode: mmsi = {report.mmsi!r}: must be in 1..{MMSI_MAX}")
     check_encodable("ais", "lat", report.lat, LAT)
     check_encodable("ais", "lon", report.lon, LON)
-    if report.sog_mps is None:
-        sog_kn = SOG_NOT_AVAILABLE_KN
-    else:
-        sog_kn = min(round(report.sog_mps / KNOT_MPS * 10.0), round(SOG_MAX_KN * 10)) / 10.0
-        if not sog_kn >= 0.0:
-            raise ValueError(f"ais encode: sog_mps = {report.sog_mps!r}: must be >= 0")
+    sog_kn = SOG_NOT_AVAILABLE_KN
+    if report.sog_mps is not None:
+        sog_mps = check_encodable("ais", "sog_mps", report.sog_mps, SPEED_MPS)
+        sog_kn = min(round(sog_mps / KNOT_MPS * 10.0), round(SOG_MAX_KN * 10)) / 10.0
     cog = COG_NOT_AVAILABLE_DEG
     if report.cog_deg is not None:
         cog = round(check_encodable("ais", "cog_deg", report.cog_deg, ANGLE) * 10.0) % 3600 / 10.0
@@ -370,7 +369,7 @@ class AisDecoder:
 
     reassembly_timeout_s: float = REASSEMBLY_TIMEOUT_S
     max_pending: int = MAX_PENDING_MESSAGES
-    feed: str = FEED
+    feed: str = field(default=FEED, init=False)
     stats: AisStats = field(default_factory=AisStats)
     _pending: dict[_Key, _Partial] = field(default_factory=dict, repr=False)
 

@@ -14,11 +14,11 @@ import csv
 import gzip
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from sensors.ais import COG_NOT_AVAILABLE_DEG, SOG_NOT_AVAILABLE_KN, encode_payload, tag_block
+from sensors.ais import COG_NOT_AVAILABLE_DEG, SOG_NOT_AVAILABLE_KN, encode_payload, format_time, tag_block
 from sensors.codec import KNOT_MPS
 from sensors.reports import AisPosition
 
@@ -49,7 +49,7 @@ def _cog(value: float) -> float | None:
 
 def _row_position(row: dict[str, str], source: str) -> AisPosition:
     """One CSV row -> AisPosition (class A -> msg_type 1, class B -> 18)."""
-    stamp = datetime.fromisoformat(row["BaseDateTime"]).replace(tzinfo=timezone.utc)
+    stamp = datetime.fromisoformat(row["BaseDateTime"]).replace(tzinfo=UTC)
     sog_kn = float(row["SOG"])
     heading = float(row["Heading"])
     return AisPosition(
@@ -107,7 +107,7 @@ def read_nmea_file(path: str | Path) -> Iterator[tuple[str, float | None]]:
 
 def tag_nmea_line(line: str, t: float, source: str) -> str:
     """Prefix a raw NMEA sentence with an NMEA 4.0 tag block ``\\c:<t>,s:<source>*hh\\``."""
-    return tag_block((f"c:{round(t)}", f"s:{source}")) + line
+    return tag_block((f"c:{format_time(t)}", f"s:{source}")) + line
 
 
 def positions_to_payloads(

@@ -107,24 +107,43 @@ def _checksum(rng: random.Random, seed: bytes) -> bytes:
     return seed[: star + 1] + f"{rng.randrange(256):02X}".encode() + seed[star + 3 :]
 
 
-MUTATIONS: list[Callable[[random.Random, bytes], bytes]] = [
-    lambda rng, seed: rng.randbytes(rng.randrange(0, 400)),
-    lambda rng, seed: seed[: rng.randrange(len(seed) + 1)],
-    lambda rng, seed: bytes(b ^ (1 << rng.randrange(8)) if rng.random() < 0.02 else b for b in seed),
-    lambda rng, seed: _flip_one(rng, seed),
-    lambda rng, seed: (lambda i: seed[:i] + rng.randbytes(rng.randrange(1, 8)) + seed[i:])(
-        rng.randrange(len(seed) + 1)),
-    lambda rng, seed: (lambda i: seed[:i] + seed[i + rng.randrange(1, 8):])(rng.randrange(len(seed))),
-    lambda rng, seed: seed + b"\r\n" + seed,  # duplicate / replayed lines
-    _checksum,
-    _csv_token,
-    _retag,
-]
+def _random_bytes(rng: random.Random, seed: bytes) -> bytes:
+    return rng.randbytes(rng.randrange(0, 400))
+
+
+def _truncate(rng: random.Random, seed: bytes) -> bytes:
+    return seed[: rng.randrange(len(seed) + 1)]
+
+
+def _flip_bits(rng: random.Random, seed: bytes) -> bytes:
+    """Flip about 2 % of the bits' bytes (one bit each)."""
+    return bytes(b ^ (1 << rng.randrange(8)) if rng.random() < 0.02 else b for b in seed)
 
 
 def _flip_one(rng: random.Random, seed: bytes) -> bytes:
     i = rng.randrange(len(seed))
     return seed[:i] + bytes([seed[i] ^ (1 << rng.randrange(8))]) + seed[i + 1 :]
+
+
+def _insert(rng: random.Random, seed: bytes) -> bytes:
+    i = rng.randrange(len(seed) + 1)
+    return seed[:i] + rng.randbytes(rng.randrange(1, 8)) + seed[i:]
+
+
+def _delete(rng: random.Random, seed: bytes) -> bytes:
+    i = rng.randrange(len(seed))
+    return seed[:i] + seed[i + rng.randrange(1, 8) :]
+
+
+def _duplicate(rng: random.Random, seed: bytes) -> bytes:
+    """The same lines twice: a replayed message."""
+    return seed + b"\r\n" + seed
+
+
+MUTATIONS: list[Callable[[random.Random, bytes], bytes]] = [
+    _random_bytes, _truncate, _flip_bits, _flip_one, _insert, _delete, _duplicate,
+    _checksum, _csv_token, _retag,
+]
 
 
 def _sane(report: object, recv_t: float) -> None:

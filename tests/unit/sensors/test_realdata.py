@@ -42,7 +42,7 @@ def test_marinecadastre_republished_as_nmea_decodes_back(positions: list[AisPosi
         assert errors == []
         decoded += reports
     assert len(decoded) == len(positions)
-    for original, back in zip(positions, decoded):
+    for original, back in zip(positions, decoded, strict=True):
         assert (back.mmsi, back.t, back.msg_type) == (original.mmsi, original.t, original.msg_type)
         assert abs(back.lat - original.lat) < 1e-6 and abs(back.lon - original.lon) < 1e-6
 
