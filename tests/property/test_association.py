@@ -1,0 +1,64 @@
+"""Clustered GNN assignment against a dense solver, and k-d tree gating against brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+from fusion.core.assign import assign
+from fusion.core.gate import candidate_pairs
+
+
+def _problem(seed: int, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    tracks, plots = rng.uniform(0, 1000, (n, 2)), rng.uniform(0, 1000, (m, 2))
+    pairs = candidate_pairs(tracks, np.full(n, 150.0), plots)
+    cost = np.linalg.norm(tracks[pairs[:, 0]] - plots[pairs[:, 1]], axis=1) / 150.0
+    return pairs, cost
+
+
+def _dense_cost(pairs: np.ndarray, cost: np.ndarray, n: int, m: int) -> float:
+    mat = np.full((n, m + n), np.inf)
+    mat[pairs[:, 0], pairs[:, 1]] = cost
+    mat[np.arange(n), m + np.arange(n)] = 1.0
+    r, c = linear_sum_assignment(mat)
+    return float(mat[r, c].sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 30))
+def test_assignment_is_optimal_and_inside_the_gate(seed: int, n: int, m: int) -> None:
+    pairs, cost = _problem(seed, n, m)
+    res = assign(pairs, cost, 1.0)
+    chosen = pairs[res.chosen]
+    assert np.unique(chosen[:, 0]).size == chosen.shape[0] and np.unique(chosen[:, 1]).size == chosen.shape[0]
+    assert (cost[res.chosen] < 1.0).all()
+    total = cost[res.chosen].sum() + (n - chosen.shape[0]) * 1.0
+    assert np.isclose(total, _dense_cost(pairs, cost, n, m))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 20), st.integers(1, 20))
+def test_permuting_plots_permutes_the_assignment(seed: int, n: int, m: int) -> None:
+    pairs, cost = _problem(seed, n, m)
+    perm = np.random.default_rng(seed + 1).permutation(m)
+    inv = np.argsort(perm)
+    moved = pairs.copy()
+    moved[:, 1] = inv[pairs[:, 1]]
+    a = {tuple(p) for p in pairs[assign(pairs, cost, 1.0).chosen].tolist()}
+    b = {(t, int(perm[j])) for t, j in moved[assign(moved, cost, 1.0).chosen].tolist()}
+    assert np.isclose(sum(cost[[i for i, p in enumerate(pairs.tolist()) if tuple(p) in a]]),
+                      sum(cost[[i for i, p in enumerate(pairs.tolist()) if tuple(p) in b]]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 200), st.integers(0, 40))
+def test_candidates_equal_brute_force(seed: int, n: int, m: int) -> None:
+    rng = np.random.default_rng(seed)
+    tracks, plots, radius = rng.uniform(0, 5000, (n, 2)), rng.uniform(0, 5000, (m, 2)), rng.uniform(10, 800, n)
+    got = {tuple(p) for p in candidate_pairs(tracks, radius, plots).tolist()}
+    d = np.linalg.norm(tracks[:, None] - plots[None], axis=2)
+    want = {(int(i), int(j)) for i, j in zip(*np.nonzero(d <= radius[:, None]), strict=True)}
+    assert got == want
