@@ -110,12 +110,10 @@ class RuleEngine:
             "landing_approach": lambda s: bh.landing_approach(s, r.landing_approach),
         }
         g = self.geometry
-        for zr in (r.zone_entry, r.zone_dwell):
-            g.warm(self.zone_params["zone_entry" if zr is r.zone_entry else "zone_dwell"].selected, zr.exit_margin_m)
-        g.warm(g.select(r.rendezvous.exclude_kinds), r.rendezvous.exclude_margin_m)
         sa = r.suspect_aircraft
-        for f in (1.0, sa.hysteresis):
-            g.warm(g.select(sa.airstrip_kinds), sa.airstrip_distance_m * f)
+        for margin in (r.zone_entry.exit_margin_m, r.zone_dwell.exit_margin_m, r.rendezvous.exclude_margin_m,
+                       sa.airstrip_distance_m, sa.airstrip_distance_m * sa.hysteresis):
+            g.warm(margin)
         for name in self.evaluators:
             book = self.books.get(name)
             min_off = getattr(r, name).min_off_s

@@ -32,7 +32,8 @@ class ZoneGeometry:
     def __init__(self, zones: ZoneSet, frame: LocalFrame) -> None:
         self.zones = zones
         self.local = project_zones(zones, frame)
-        self._near: dict[tuple[bytes, float], tuple[shapely.STRtree, IntArray]] = {}
+        self.frame = frame
+        self._near: dict[float, shapely.STRtree] = {}
         self._boundary: dict[bytes, tuple[cKDTree, IntArray, FloatArray]] = {}
         self._select: dict[tuple[tuple[str, ...], tuple[str, ...]], BoolArray] = {}
 
@@ -43,29 +44,37 @@ class ZoneGeometry:
             self._select[key] = self.zones.of_kinds(kinds) | np.isin(np.array(self.zones.names, dtype=str), list(names))
         return self._select[key]
 
-    def near(self, pts: NDArray[np.object_], mask: BoolArray, margin_m: float) -> tuple[IntArray, IntArray]:
-        """Pairs (point index, zone index) with the local-frame point within margin_m of a masked zone.
+    def near(self, pts_lonlat: NDArray[np.object_], margin_m: float) -> tuple[IntArray, IntArray]:
+        """Pairs (point index, zone index) with the (lon, lat) point within margin_m of a zone.
 
-        The buffered, prepared zones are indexed once per (mask, margin) (see ``warm``).
+        Each zone is buffered by margin_m in the local frame and the buffer's vertices are
+        converted back to lon/lat, so one set of lon/lat points serves membership and margins.
+        The prepared buffers are indexed once per margin (see ``warm``).
         """
-        tree, idx = self._index(mask, margin_m)
-        if len(pts) == 0 or len(idx) == 0:
+        tree = self._index(margin_m)
+        if len(pts_lonlat) == 0 or len(self.local) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        p, z = tree.query(pts, predicate="covered_by")
-        return p.astype(np.int64), idx[z].astype(np.int64)
+        p, z = tree.query(pts_lonlat, predicate="covered_by")
+        return p.astype(np.int64), z.astype(np.int64)
 
-    def warm(self, mask: BoolArray, margin_m: float) -> None:
-        """Build the (mask, margin) index now rather than on a tick."""
-        self._index(mask, margin_m)
+    def warm(self, margin_m: float) -> None:
+        """Build the index of one margin now rather than on a tick."""
+        self._index(margin_m)
 
-    def _index(self, mask: BoolArray, margin_m: float) -> tuple[shapely.STRtree, IntArray]:
-        key = (np.packbits(mask).tobytes(), float(margin_m))
-        if key not in self._near:
-            idx = np.flatnonzero(mask)
-            geoms = shapely.buffer(self.local[idx], margin_m, quad_segs=_BUFFER_QUAD_SEGS) if margin_m > 0 else self.local[idx]
+    def _index(self, margin_m: float) -> shapely.STRtree:
+        if margin_m not in self._near:
+            if margin_m > 0:
+                buffered = shapely.buffer(self.local, margin_m, quad_segs=_BUFFER_QUAD_SEGS)
+                geoms = shapely.make_valid(shapely.transform(buffered, self._to_lonlat))
+            else:
+                geoms = np.array([z.geometry for z in self.zones.zones], dtype=object)
             shapely.prepare(geoms)
-            self._near[key] = (shapely.STRtree(geoms), idx)
-        return self._near[key]
+            self._near[margin_m] = shapely.STRtree(geoms)
+        return self._near[margin_m]
+
+    def _to_lonlat(self, xy: FloatArray) -> FloatArray:
+        lat, lon = self.frame.to_geodetic(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
 
     def boundary(self, mask: BoolArray) -> tuple[cKDTree, IntArray, FloatArray]:
         """KD-tree of the masked zones' boundary vertices (densified to BOUNDARY_STEP_M), their zone, and coordinates."""
@@ -115,7 +124,7 @@ class Scene:
     shore: ShoreDistance | NoShore
     zone_active: BoolArray  # (Z,)
     arrival_horizon_s: float  # look-ahead of arrival(): farther zones count as not reachable
-    _near_cache: dict[tuple[bytes, float, bytes | None], tuple[IntArray, IntArray]] = field(default_factory=dict)
+    _near_cache: dict[tuple[float, bytes | None], tuple[IntArray, IntArray]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, t: float, views: Mapping[Domain, TrackView], frame: LocalFrame, statuses: Sequence[str],
@@ -168,7 +177,7 @@ class Scene:
     @cached_property
     def inside(self) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) with the track inside an active zone (lon/lat covers: edge inside)."""
-        return self.geometry.zones.covering_points(shapely.points(self.lon, self.lat), self.zone_active)
+        return self.geometry.zones.covering_points(self.points_lonlat, self.zone_active)
 
     def in_zones(self, mask: BoolArray) -> BoolArray:
         """(N,) inside any active zone of the (Z,) mask."""
@@ -178,19 +187,19 @@ class Scene:
         return out
 
     @cached_property
-    def points_local(self) -> NDArray[np.object_]:
-        """(N,) shapely Points in the local frame (metres)."""
-        return shapely.points(self.east, self.north)
+    def points_lonlat(self) -> NDArray[np.object_]:
+        """(N,) shapely Points (lon, lat) degrees."""
+        return shapely.points(self.lon, self.lat)
 
     def near_zones(self, mask: BoolArray, margin_m: float, rows: IntArray | None = None) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) within margin_m of an active masked zone; optionally only for ``rows``."""
-        key = (mask.tobytes(), float(margin_m), None if rows is None else rows.tobytes())
+        key = (float(margin_m), None if rows is None else rows.tobytes())
         if key not in self._near_cache:
             sel = np.arange(len(self)) if rows is None else rows
-            p, z = self.geometry.near(self.points_local[sel], mask, margin_m)
+            p, z = self.geometry.near(self.points_lonlat[sel], margin_m)
             self._near_cache[key] = (sel[p], z)
         r, z = self._near_cache[key]
-        keep = self.zone_active[z]
+        keep = mask[z] & self.zone_active[z]
         return r[keep], z[keep]
 
     @cached_property
