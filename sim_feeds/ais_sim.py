@@ -48,7 +48,7 @@ STOPPED_INTERVAL_S = 180.0
 TURN_DEG = 2.5
 TURN_WINDOW_S = 30.0
 GNSS_SIGMA_M = 5.0
-SCHEDULE_STEP_S = 1.0  # the schedule advances in steps no longer than the shortest interval
+CHUNK_S = 10.0  # terrestrial receivers step the schedule this many seconds at a time
 
 
 def report_interval_s(speed_mps: FloatArray, turning: BoolArray, class_b: BoolArray) -> FloatArray:
@@ -71,7 +71,7 @@ class Transmissions:
     cog_deg: FloatArray
     static: BoolArray
 
-    def take(self, keep: BoolArray | IntArray) -> Transmissions:
+    def take(self, keep: BoolArray | IntArray | slice) -> Transmissions:
         """The subset ``keep`` (mask or indices)."""
         return Transmissions(self.t[keep], self.vessel[keep], self.lat[keep], self.lon[keep], self.sog_mps[keep],
                              self.cog_deg[keep], self.static[keep])
@@ -177,16 +177,26 @@ class AisTerrestrialModel:
         self.rng = object_rng(scenario.seed, f"sensor:{spec.id}")
 
     def batches(self) -> Iterator[tuple[float, Transmissions]]:
-        """(batch end time, transmissions heard in the batch), in time order; empty batches skipped."""
-        spec = self.spec
-        for t_hi in batch_edges(self.scenario.t0, self.scenario.t_end, spec.batch_s):
-            tx = self.schedule.step(t_hi)
+        """(batch end time, transmissions heard in the batch), in time order; empty batches skipped.
+
+        The schedule is stepped in chunks of whole batches (at least CHUNK_S) and split per batch.
+        """
+        spec, t0 = self.spec, self.scenario.t0
+        per_chunk = max(1, int(CHUNK_S // spec.batch_s))
+        edges = list(batch_edges(t0, self.scenario.t_end, spec.batch_s))
+        for c in range(0, len(edges), per_chunk):
+            chunk = edges[c:c + per_chunk]
+            tx = self.schedule.step(chunk[-1])
             if tx.t.size == 0:
                 continue
             near = distance_m(spec.lat, spec.lon, tx.lat, tx.lon)
-            heard = (near <= spec.range_m) & (self.rng.random(tx.t.size) >= spec.slot_loss)
-            if heard.any():
-                yield t_hi, tx.take(heard)
+            tx = tx.take((near <= spec.range_m) & (self.rng.random(tx.t.size) >= spec.slot_loss))
+            split = np.searchsorted(tx.t, chunk, side="left")
+            lo = 0
+            for t_hi, hi in zip(chunk, split.tolist(), strict=True):
+                if hi > lo:
+                    yield t_hi, tx.take(slice(lo, hi))
+                lo = hi
 
     def feed(self) -> Iterator[FeedMessage]:
         """One NMEA payload per batch (tag-block time = transmission time), at batch end + latency."""

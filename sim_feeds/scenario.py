@@ -184,6 +184,7 @@ class FleetSpec(_Rec, kw_only=True):
     box: Area  # waypoints (or loiter centres) are drawn at sea inside this box
     pattern: Literal["transit", "loiter"] = "transit"
     legs: Annotated[int, msgspec.Meta(ge=1, le=20)] = 2
+    leg_nm: Pos = 60.0  # transit legs are 0.5-1 x this long
     speed_kn: tuple[NonNeg, NonNeg]
     alt_m: tuple[NonNeg, NonNeg] = (0.0, 0.0)
     loiter_radius_nm: Pos = 5.0
@@ -633,29 +634,32 @@ def loiter_route(loiter: Loiter, duration_s: float, rng: np.random.Generator, at
 
 
 def _fleet_routes(fleet: FleetSpec, seed: int) -> list[list[Waypoint]]:
-    """Seeded routes of a transit fleet: legs+1 waypoints per object, every leg at sea for vessels."""
+    """Seeded routes of a transit fleet: a start drawn in the box, then ``legs`` legs of
+    0.5-1 x ``leg_nm`` in random directions, redrawn until inside the box (and at sea for vessels)."""
     domain = OBJECT_CLASSES[fleet.kind].domain
     rng = object_rng(seed, f"fleet:{fleet.prefix}")
-    n, k = fleet.count, fleet.legs + 1
-    lat, lon = _random_at_sea(rng, fleet.box, n * k, domain)
-    lat, lon = lat.reshape(n, k), lon.reshape(n, k)
-    if domain == "surface":
+    n, box = fleet.count, fleet.box
+    lat, lon = np.empty((n, fleet.legs + 1)), np.empty((n, fleet.legs + 1))
+    lat[:, 0], lon[:, 0] = _random_at_sea(rng, box, n, domain)
+    for j in range(1, fleet.legs + 1):
+        todo = np.arange(n)
         for _ in range(500):
-            bad = ~legs_at_sea(lat[:, :-1].ravel(), lon[:, :-1].ravel(), lat[:, 1:].ravel(), lon[:, 1:].ravel())
-            bad_obj = bad.reshape(n, k - 1).any(axis=1)
-            if not bad_obj.any():
+            dist = rng.uniform(0.5, 1.0, todo.size) * fleet.leg_nm * NM_M
+            plon, plat, _ = GEOD.fwd(lon[todo, j - 1], lat[todo, j - 1], rng.uniform(0.0, 360.0, todo.size), dist)
+            lat[todo, j], lon[todo, j] = plat, plon
+            ok = (plat >= box.lat_min) & (plat <= box.lat_max) & (plon >= box.lon_min) & (plon <= box.lon_max)
+            if domain == "surface":
+                ok &= points_at_sea(lat[todo, j], lon[todo, j])
+                ok[ok] = legs_at_sea(lat[todo[ok], j - 1], lon[todo[ok], j - 1], lat[todo[ok], j], lon[todo[ok], j])
+            todo = todo[~ok]
+            if todo.size == 0:
                 break
-            # redraw only the far end of each leg that crosses land
-            leg = bad.reshape(n, k - 1)
-            rows, cols = np.nonzero(leg)
-            new_lat, new_lon = _random_at_sea(rng, fleet.box, rows.size, domain)
-            lat[rows, cols + 1], lon[rows, cols + 1] = new_lat, new_lon
         else:
-            raise ValueError(f"fleet {fleet.prefix}: could not draw sea routes inside its box")
+            raise ValueError(f"fleet {fleet.prefix}: could not draw legs inside its box{' at sea' if domain == 'surface' else ''}")
     speed = rng.uniform(fleet.speed_kn[0], fleet.speed_kn[1], n)
     alt = rng.uniform(fleet.alt_m[0], fleet.alt_m[1], n)
     return [[Waypoint(lat=float(lat[i, j]), lon=float(lon[i, j]), alt_m=float(alt[i]), speed_kn=float(speed[i]))
-             for j in range(k)] for i in range(n)]
+             for j in range(fleet.legs + 1)] for i in range(n)]
 
 
 def expand_fleet(fleet: FleetSpec, seed: int, duration_s: float) -> list[ObjectSpec]:
@@ -708,15 +712,20 @@ def _expand(spec: ScenarioFile, source: str, base_dir: Path, path: Path | None) 
         if fleet.speed_kn[1] > top or fleet.speed_kn[1] <= 0:
             raise ScenarioError(source, f"fleets[{i}].speed_kn", list(fleet.speed_kn), f"must be in (0, {top:g}] for {fleet.kind}")
     objects: list[ObjectSpec] = []
-    for obj in spec.objects:
+    for i, obj in enumerate(spec.objects):
         if obj.loiter is not None:
-            cls = OBJECT_CLASSES[obj.kind]
-            route = loiter_route(obj.loiter, spec.duration_s - obj.start_s, object_rng(spec.seed, obj.id),
-                                 cls.domain == "surface")
+            at_sea = OBJECT_CLASSES[obj.kind].domain == "surface"
+            try:
+                route = loiter_route(obj.loiter, spec.duration_s - obj.start_s, object_rng(spec.seed, obj.id), at_sea)
+            except ValueError as err:
+                raise ScenarioError(source, f"objects[{i}].loiter", (obj.loiter.lat, obj.loiter.lon), str(err)) from None
             obj = msgspec.structs.replace(obj, route=route, loiter=None)
         objects.append(obj)
-    for fleet in spec.fleets:
-        objects.extend(expand_fleet(fleet, spec.seed, spec.duration_s))
+    for i, fleet in enumerate(spec.fleets):
+        try:
+            objects.extend(expand_fleet(fleet, spec.seed, spec.duration_s))
+        except ValueError as err:
+            raise ScenarioError(source, f"fleets[{i}].box", fleet.box, str(err)) from None
     _unique(source, "objects(id)", (o.id for o in objects))
     _unique(source, "objects(ais.mmsi)", (o.ais.mmsi for o in objects if o.ais is not None))
     _unique(source, "objects(adsb.icao24)", (o.adsb.icao24 for o in objects if o.adsb is not None))
