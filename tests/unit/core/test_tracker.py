@@ -1,0 +1,86 @@
+"""Tracker behaviour: confirmation, deletion, identity, spoof, merge, OOSM, snapshot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, MeasBatch
+from fusion.core.tracker import Tracker, TrackerConfig
+
+
+def _batch(t: float, xy: list[list[float]], kind: str = "radar", mmsi: list[int] | None = None) -> MeasBatch:
+    z = np.full((len(xy), 4), np.nan)
+    z[:, :2] = xy
+    R = np.zeros((len(xy), 4, 4))
+    R[:, 0, 0] = R[:, 1, 1] = 50.0**2
+    m = np.array(mmsi if mmsi else [NO_MMSI] * len(xy), dtype=np.int64)
+    return MeasBatch(t=np.full(len(xy), t), z=z, R=R, has_vel=np.zeros(len(xy), bool), alt_m=np.full(len(xy), np.nan),
+                     sigma_alt_m=np.full(len(xy), np.nan), mmsi=m, icao24=np.full(len(xy), NO_ICAO, np.int64),
+                     sensor_kind=kind, sensor_id="s", domain="surface")
+
+
+def _run(trk: Tracker, scans: int, vel: float = 5.0, start: float = 0.0) -> None:
+    for k in range(scans):
+        t = start + 4.0 * k
+        trk.step(_batch(t, [[vel * t, 0.0], [vel * t, 20_000.0]]))
+
+
+def test_two_targets_confirm_and_estimate_velocity() -> None:
+    trk = Tracker(TrackerConfig(), "surface")
+    _run(trk, 10)
+    v = trk.view(36.0)
+    assert len(v) == 2 and (v.status == CONFIRMED).all()
+    np.testing.assert_allclose(v.x[:, 2], 5.0, atol=1.0)
+
+
+def test_missed_looks_delete_a_confirmed_track() -> None:
+    trk = Tracker(TrackerConfig(delete_misses=3, look_margin_m=30_000.0), "surface")
+    _run(trk, 5)
+    ids = set(trk.view(16.0).track_id.tolist())
+    deleted = []
+    for k in range(5, 9):  # only the second target is still seen
+        deleted += trk.step(_batch(4.0 * k, [[20.0 * k, 20_000.0]])).deleted_ids.tolist()
+    assert len(deleted) == 1 and deleted[0] in ids
+
+
+def test_radar_track_takes_ais_identity_and_keeps_its_id_then_spoof_is_flagged() -> None:
+    trk = Tracker(TrackerConfig(), "surface")
+    _run(trk, 4)
+    tid = int(trk.view(12.0).track_id[0])
+    trk.step(_batch(16.0, [[80.0, 0.0]], kind="ais", mmsi=[366000001]))
+    v = trk.view(16.0)
+    assert int(v.mmsi[v.track_id == tid][0]) == 366000001
+    res = trk.step(_batch(20.0, [[500_000.0, 0.0]], kind="ais", mmsi=[366000001]))
+    assert res.spoof_ids.tolist() == [tid]
+    assert trk.view(20.0).spoof_suspect[trk.view(20.0).track_id == tid].all()
+    assert trk.identity_history()[:, 1].tolist() == [tid]
+
+
+def test_out_of_sequence_rerun_equals_in_order_and_late_is_dropped() -> None:
+    scans = [_batch(4.0 * k, [[5.0 * 4 * k, 0.0]]) for k in range(8)]
+    a, b = Tracker(TrackerConfig(), "surface"), Tracker(TrackerConfig(oosm_lag_s=30.0, checkpoint_interval_s=4.0), "surface")
+    for s in scans:
+        a.step(s)
+    for s in scans[:5] + scans[6:] + [scans[5]]:
+        b.step(s)
+    np.testing.assert_allclose(a.view(28.0).x, b.view(28.0).x, rtol=1e-12)
+    assert b.step(_batch(-40.0, [[0.0, 0.0]])).late_dropped == 1
+
+
+def test_snapshot_restore_continues_identically() -> None:
+    a = Tracker(TrackerConfig(), "surface")
+    _run(a, 4)
+    b = Tracker.restore(TrackerConfig(), "surface", a.snapshot())
+    _run(a, 3, start=16.0)
+    _run(b, 3, start=16.0)
+    va, vb = a.view(30.0), b.view(30.0)
+    np.testing.assert_array_equal(va.track_id, vb.track_id)
+    np.testing.assert_allclose(va.x, vb.x)
+
+
+def test_bad_input_names_the_field() -> None:
+    with pytest.raises(ValueError, match="batch.domain"):
+        Tracker(TrackerConfig(), "air").step(_batch(0.0, [[0.0, 0.0]]))
+    with pytest.raises(ValueError, match="confirm_m"):
+        TrackerConfig(confirm_m=5, confirm_n=3)

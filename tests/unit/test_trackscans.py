@@ -1,0 +1,46 @@
+"""track-scans file mode, and GOSPA against Stone Soup's GNN tracker on a small scenario."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from gen_scans import generate, write_jsonl  # noqa: E402
+from tracker import gospa, run_ours, run_stonesoup  # noqa: E402
+
+from fusion.trackscans import main, run_track_scans  # noqa: E402
+
+
+def test_file_mode_writes_one_line_per_scan(tmp_path: Path) -> None:
+    scans = generate(20, 8, seed=2)
+    write_jsonl(scans, tmp_path / "in.jsonl")
+    stats = run_track_scans(tmp_path / "in.jsonl", tmp_path / "out.jsonl")
+    lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert stats["scans"] == len(lines) == 8
+    assert [x["t"] for x in lines] == [s.t for s in scans]
+    last = np.array([r[1:3] for r in lines[-1]["tracks"]])
+    assert gospa(scans[-1].truth_xy, last) < gospa(scans[-1].truth_xy, np.zeros((0, 2)))
+
+
+def test_bad_header_names_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.jsonl").write_text('{"dt": 4, "sigma": -1}\n')
+    assert main([str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o")]) == 2
+    assert "header.sigma" in capsys.readouterr().out
+
+
+def test_gospa_reference_values() -> None:
+    truth = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    assert gospa(truth, np.array([[30.0, 40.0]])) == pytest.approx(np.sqrt(50.0**2 + 500.0**2 / 2))
+    assert gospa(truth, np.zeros((0, 2))) == pytest.approx(500.0)
+
+
+def test_gospa_no_worse_than_stonesoup_small() -> None:
+    scans = generate(25, 12, seed=5)
+    ours, theirs = run_ours(scans), run_stonesoup(scans)
+    assert ours["gospa_mean_m"] <= theirs["gospa_mean_m"] * 1.02, (ours, theirs)
