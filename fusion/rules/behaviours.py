@@ -18,9 +18,6 @@ from fusion.rules.config import KNOT_MPS, NM_M
 from fusion.rules.lifecycle import SEVERITIES, Candidates
 from fusion.rules.scene import Scene
 
-NO_EVIDENCE: dict[str, FloatArray] = {}
-
-
 def ramp(x: FloatArray, lo: float, hi: float | FloatArray) -> FloatArray:
     """0 at lo, 1 at hi (scalar or (N,)), linear between, clipped (strength of evidence)."""
     span = np.maximum(np.asarray(hi, dtype=np.float64) - lo, 1e-9)
@@ -161,8 +158,8 @@ class AisMemory:
         }
         self.cols = new
         out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m")}
-        for k in out:
-            out[k][rows] = new[k]
+        for k, col in out.items():
+            col[rows] = new[k]
         return out
 
 

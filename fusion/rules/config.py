@@ -248,7 +248,7 @@ class RulesConfig(_Cfg):
 
 
 RULE_NAMES: tuple[str, ...] = Rules.__struct_fields__
-_PATH = re.compile(r"^(?P<msg>.*) - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`$", re.S)
+_PATH = re.compile(r"^(?P<msg>.*) - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`$", re.DOTALL)
 _UNKNOWN = re.compile(r"unknown field `(?P<name>[^`]+)`")
 
 

@@ -36,7 +36,7 @@ from fusion.rules.lifecycle import (
 from fusion.rules.scene import Scene, ZoneGeometry
 from fusion.rules.zones import ZoneSet, load_zones
 
-__all__ = ["AlertEvent", "RuleEngine", "RulesConfig", "default_rules", "load_rules", "load_zones", "ZoneSet"]
+__all__ = ["AlertEvent", "RuleEngine", "RulesConfig", "ZoneSet", "default_rules", "load_rules", "load_zones"]
 
 
 def _fmt(v: float, unit: str = "", digits: int = 0) -> str:

@@ -84,7 +84,9 @@ class NoShore:
 @lru_cache(maxsize=4)
 def shore_distance(frame: LocalFrame, cell_m: float) -> ShoreDistance:
     """Build (and cache per frame and cell) the distance-to-shore grid of the frame's area."""
-    from global_land_mask import globe  # loads a ~1 km global mask: only when a rule needs it
+    from global_land_mask import (
+        globe,  # loads a ~1 km global mask: only when a rule needs it
+    )
 
     lat_c = np.array([frame.lat_min - _MARGIN_DEG, frame.lat_max + _MARGIN_DEG]).clip(-89.9, 89.9)
     lon_c = np.array([frame.lon_min - _MARGIN_DEG, frame.lon_max + _MARGIN_DEG]).clip(-180.0, 179.99)

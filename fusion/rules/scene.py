@@ -14,10 +14,19 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
-from fusion.core.arrays import NO_ICAO, NO_MMSI, STATUS_NAMES, BoolArray, Domain, FloatArray, IntArray, TrackView
+from fusion.core.arrays import (
+    NO_ICAO,
+    NO_MMSI,
+    STATUS_NAMES,
+    BoolArray,
+    Domain,
+    FloatArray,
+    IntArray,
+    TrackView,
+)
 from fusion.core.frame import LocalFrame
 from fusion.rules.geo import NoShore, ShoreDistance, solar_elevation_deg
 from fusion.rules.zones import ZoneSet, project_zones

@@ -55,7 +55,7 @@ def test_go_fast_with_fresh_ais_identity_is_quiet_by_day_and_in_the_open() -> No
 
 def test_go_fast_identified_in_corridor_at_night_raises_but_not_by_day() -> None:
     zones = zone_set(box("corr", "transit_corridor", -76.0, 14.0, -74.0, 16.0))
-    make = lambda k, t: surface(t, 15.0, -75.0, (30 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0)  # noqa: E731
+    make = lambda k, t: surface(t, 15.0, -75.0, (30 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0)
     night = run(engine(zones, rules({"rules": {"go_fast": {}}})), 10, make, t0=T0)
     day = run(engine(zones, rules({"rules": {"go_fast": {}}})), 10, make, t0=DAY)
     assert states(night, "go_fast") == ["raised"] and night[0].evidence["night"] == 1.0
@@ -124,7 +124,7 @@ def test_dark_vessel_after_dark_s_inside_receiver_circle_only() -> None:
 
 def test_ais_gap_while_radar_holds_then_clears_when_ais_returns() -> None:
     eng = engine(cfg=rules({"rules": {"ais_gap": {}}}))
-    last_ais = lambda k, t: T0 if k < 80 else t  # noqa: E731 - silent from T0 for 800 s, then reports again
+    last_ais = lambda k, t: T0 if k < 80 else t
     ev = run(eng, 100, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=last_ais(k, t)))
     assert states(ev, "ais_gap") == ["raised", "cleared"]
     assert ev[0].t == T0 + 600.0 and ev[0].mmsi == 367000002 and "AIS silent for 10 min" in ev[0].reason
@@ -217,7 +217,7 @@ def test_landing_approach_time_to_arrival_and_priority_rises() -> None:
     la = [e for e in ev if e.rule == "landing_approach"]
     assert la[0].state == "raised" and la[0].zone == "beach"
     assert 15 * 60 < la[0].evidence["time_to_arrival_s"] < 20 * 60
-    fast = [e for e in ev if e.rule == "go_fast"][0]
+    fast = next(e for e in ev if e.rule == "go_fast")
     assert fast.priority > 1.0  # urgency from the near landing zone raises it above the weight
     away = run(engine(beach, cfg), 5, lambda k, t: surface(t, 15.0, -75.1, (-20.0, 0.0)))
     assert [e for e in away if e.rule == "landing_approach"] == []
