@@ -18,6 +18,7 @@ from fusion.rules.config import KNOT_MPS, NM_M
 from fusion.rules.lifecycle import SEVERITIES, Candidates
 from fusion.rules.scene import Scene
 
+
 def ramp(x: FloatArray, lo: float, hi: float | FloatArray) -> FloatArray:
     """0 at lo, 1 at hi (scalar or (N,)), linear between, clipped (strength of evidence)."""
     span = np.maximum(np.asarray(hi, dtype=np.float64) - lo, 1e-9)
