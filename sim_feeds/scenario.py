@@ -394,6 +394,7 @@ def scenario_from_dict(raw: dict[str, Any], *, source: str = "<scenario>", base_
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
+_UNKNOWN = re.compile(r"contains unknown field `(?P<name>[^`]+)`")
 _EXPECTED = re.compile(r"^Expected `(?P<type>[^`]+)`(?P<rest>.*)$")
 
 
@@ -407,6 +408,10 @@ def _from_validation(source: str, raw: dict[str, Any], err: msgspec.ValidationEr
     if missing:
         field = f"{field}.{missing.group('name')}".lstrip(".")
         return ScenarioError(source, field, None, "is required")
+    unknown = _UNKNOWN.search(reason)
+    if unknown:
+        field = f"{field}.{unknown.group('name')}".lstrip(".")
+        return ScenarioError(source, field, _lookup(raw, field), "is not a known field (see docs/SCENARIOS.md)")
     expected = _EXPECTED.match(reason)
     if expected:
         reason = f"must be {expected.group('type')}{expected.group('rest')}"
@@ -640,22 +645,29 @@ def _fleet_routes(fleet: FleetSpec, seed: int) -> list[list[Waypoint]]:
     rng = object_rng(seed, f"fleet:{fleet.prefix}")
     n, box = fleet.count, fleet.box
     lat, lon = np.empty((n, fleet.legs + 1)), np.empty((n, fleet.legs + 1))
-    lat[:, 0], lon[:, 0] = _random_at_sea(rng, box, n, domain)
-    for j in range(1, fleet.legs + 1):
-        todo = np.arange(n)
-        for _ in range(500):
-            dist = rng.uniform(0.5, 1.0, todo.size) * fleet.leg_nm * NM_M
-            plon, plat, _ = GEOD.fwd(lon[todo, j - 1], lat[todo, j - 1], rng.uniform(0.0, 360.0, todo.size), dist)
-            lat[todo, j], lon[todo, j] = plat, plon
-            ok = (plat >= box.lat_min) & (plat <= box.lat_max) & (plon >= box.lon_min) & (plon <= box.lon_max)
-            if domain == "surface":
-                ok &= points_at_sea(lat[todo, j], lon[todo, j])
-                ok[ok] = legs_at_sea(lat[todo[ok], j - 1], lon[todo[ok], j - 1], lat[todo[ok], j], lon[todo[ok], j])
-            todo = todo[~ok]
-            if todo.size == 0:
-                break
-        else:
-            raise ValueError(f"fleet {fleet.prefix}: could not draw legs inside its box{' at sea' if domain == 'surface' else ''}")
+    todo_routes = np.arange(n)
+    for _ in range(20):  # a route that cannot be continued from its start is redrawn whole
+        lat[todo_routes, 0], lon[todo_routes, 0] = _random_at_sea(rng, box, todo_routes.size, domain)
+        stuck = np.zeros(n, dtype=bool)
+        for j in range(1, fleet.legs + 1):
+            todo = todo_routes[~stuck[todo_routes]]
+            for _ in range(50):
+                dist = rng.uniform(0.5, 1.0, todo.size) * fleet.leg_nm * NM_M
+                plon, plat, _ = GEOD.fwd(lon[todo, j - 1], lat[todo, j - 1], rng.uniform(0.0, 360.0, todo.size), dist)
+                lat[todo, j], lon[todo, j] = plat, plon
+                ok = (plat >= box.lat_min) & (plat <= box.lat_max) & (plon >= box.lon_min) & (plon <= box.lon_max)
+                if domain == "surface":
+                    ok &= points_at_sea(lat[todo, j], lon[todo, j])
+                    ok[ok] = legs_at_sea(lat[todo[ok], j - 1], lon[todo[ok], j - 1], lat[todo[ok], j], lon[todo[ok], j])
+                todo = todo[~ok]
+                if todo.size == 0:
+                    break
+            stuck[todo] = True
+        todo_routes = np.flatnonzero(stuck)
+        if todo_routes.size == 0:
+            break
+    else:
+        raise ValueError(f"fleet {fleet.prefix}: could not draw legs inside its box{' at sea' if domain == 'surface' else ''}")
     speed = rng.uniform(fleet.speed_kn[0], fleet.speed_kn[1], n)
     alt = rng.uniform(fleet.alt_m[0], fleet.alt_m[1], n)
     return [[Waypoint(lat=float(lat[i, j]), lon=float(lon[i, j]), alt_m=float(alt[i]), speed_kn=float(speed[i]))
