@@ -21,13 +21,17 @@ from __future__ import annotations
 import gc
 import json
 import math
+import multiprocessing as mp
+import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
 import msgspec
 import numpy as np
@@ -35,7 +39,6 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI
 from fusion.core.frame import LocalFrame
@@ -140,9 +143,6 @@ class Codebook:
         return list(self.index)
 
 
-L = TypeVar("L", bound=msgspec.Struct)
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic GC: decoding millions of rows (their tuples are GC-tracked) otherwise
@@ -156,36 +156,105 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read_lines(path: Path, line_type: type[L]) -> Iterator[list[L]]:
-    """Decode a JSON Lines file in chunks of whole lines; errors name the file and line."""
-    decoder = msgspec.json.Decoder(line_type)
-    first_line = 1
-    with path.open("rb") as f, _gc_paused():
-        tail = b""
-        while True:
-            block = f.read(_CHUNK_BYTES)
-            data = tail + block
-            cut = len(data) if not block else data.rfind(b"\n") + 1
-            chunk, tail = data[:cut], data[cut:]
-            if chunk.strip():
-                try:
-                    yield decoder.decode_lines(chunk)
-                except msgspec.DecodeError:
-                    _raise_line_error(path, chunk, first_line, decoder)
-            first_line += chunk.count(b"\n")
-            if not block:
-                return
+@dataclass(frozen=True)
+class _Layout:
+    """What one JSON Lines file contributes: float columns, 2x2 matrix columns, coded columns."""
+
+    line_type: type[msgspec.Struct]
+    floats: tuple[str, ...]
+    matrices: tuple[str, ...]
+    coded: tuple[str, ...]  # hashable values (ids, names) turned into Codebook codes
 
 
-def _raise_line_error(path: Path, chunk: bytes, first_line: int, decoder: msgspec.json.Decoder[Any]) -> None:
-    """Find the first bad line of a chunk and raise an error naming it."""
-    for number, line in enumerate(chunk.split(b"\n"), start=first_line):
+_TRUTH = _Layout(_TruthLine, ("t", "lat", "lon", "speed_mps", "course_deg"), (), ("id", "domain", "role"))
+_TRACKS = _Layout(_TrackLine, ("t", "lat", "lon", "vel_e_mps", "vel_n_mps"), ("cov_en_m2",),
+                  ("track_id", "domain", "status", "mmsi", "icao24"))
+_ALERTS = _Layout(_AlertLine, ("t", "lat", "lon"), (), ("alert_id", "rule", "state", "track_id"))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One decoded byte range of a file: columns, with codes local to the part."""
+
+    floats: FloatArray  # (R, len(layout.floats))
+    matrices: dict[str, FloatArray]  # (R, 2, 2) each
+    codes: dict[str, IntArray]  # (R,) each, indexing values[name]
+    values: dict[str, list[Any]]
+
+
+def _part_bounds(path: Path) -> list[int]:
+    """Byte offsets cutting the file into parts of about _CHUNK_BYTES, each ending at a newline."""
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as f:
+        while bounds[-1] + _CHUNK_BYTES < size:
+            f.seek(bounds[-1] + _CHUNK_BYTES)
+            f.readline()
+            bounds.append(f.tell())
+    bounds.append(size)
+    return bounds
+
+
+def _decode_part(path: Path, start: int, end: int, layout: _Layout) -> _Part:
+    """Decode bytes [start, end) of a JSON Lines file (whole lines) into columns."""
+    with path.open("rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    decoder = msgspec.json.Decoder(layout.line_type)
+    with _gc_paused():
+        try:
+            rows = decoder.decode_lines(data)
+        except msgspec.DecodeError:
+            _raise_line_error(path, data, start, decoder)
+        books = {name: Codebook() for name in layout.coded}
+        return _Part(
+            floats=_numbers(rows, *layout.floats),
+            matrices={name: _matrices(rows, name) for name in layout.matrices},
+            codes={name: books[name].codes(list(map(attrgetter(name), rows))) for name in layout.coded},
+            values={name: book.values for name, book in books.items()},
+        )
+
+
+def _raise_line_error(path: Path, data: bytes, start: int, decoder: msgspec.json.Decoder[Any]) -> NoReturn:
+    """Find the first bad line of a part and raise an error naming the file and line number."""
+    with path.open("rb") as f:
+        line_number = 1 + f.read(start).count(b"\n")
+    for number, line in enumerate(data.split(b"\n"), start=line_number):
         if line.strip():
             try:
                 decoder.decode(line)
             except msgspec.DecodeError as exc:
                 raise ValueError(f"{path.name} line {number}: {exc}") from None
-    raise ValueError(f"{path.name}: undecodable lines from line {first_line}")
+    raise ValueError(f"{path.name}: undecodable lines after byte {start}")
+
+
+def _read_table(path: Path, layout: _Layout, books: Mapping[str, Codebook], workers: int | None
+                ) -> tuple[FloatArray, dict[str, FloatArray], dict[str, IntArray]]:
+    """Decode a whole file, in parallel parts when it is large: (R, F) floats, matrices, codes into ``books``."""
+    bounds = _part_bounds(path)
+    n_parts = len(bounds) - 1
+    # worker processes are forked (Linux): no re-import of __main__, nothing to pickle but the results
+    can_fork = sys.platform == "linux" and "fork" in mp.get_all_start_methods()
+    workers = min(workers or (len(os.sched_getaffinity(0)) if can_fork else 1), n_parts)
+    args = (repeat(path), bounds[:-1], bounds[1:], repeat(layout))
+    floats: list[FloatArray] = []
+    matrices: dict[str, list[FloatArray]] = {name: [] for name in layout.matrices}
+    codes: dict[str, list[IntArray]] = {name: [] for name in layout.coded}
+    with ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")))
+            parts: Iterator[_Part] = pool.map(_decode_part, *args)
+        else:
+            parts = map(_decode_part, *args)
+        for part in parts:  # in file order, so codes are assigned in first-seen order
+            floats.append(part.floats)
+            for name in layout.matrices:
+                matrices[name].append(part.matrices[name])
+            for name in layout.coded:
+                codes[name].append(books[name].codes(part.values[name])[part.codes[name]])
+    return (_concat(floats, np.float64, (len(layout.floats),)),
+            {name: _concat(v, np.float64, (2, 2)) for name, v in matrices.items()},
+            {name: _concat(v, np.int64) for name, v in codes.items()})
 
 
 def _numbers(rows: Sequence[Any], *names: str) -> FloatArray:
@@ -197,11 +266,6 @@ def _numbers(rows: Sequence[Any], *names: str) -> FloatArray:
         except TypeError:  # a null in this column: numpy's list conversion maps None to NaN
             out[:, k] = np.array(list(map(attrgetter(name), rows)), dtype=np.float64)
     return out
-
-
-def _strings(rows: Sequence[Any], name: str, book: Codebook) -> IntArray:
-    """(R,) codes of one hashable attribute."""
-    return book.codes(list(map(attrgetter(name), rows)))
 
 
 def _matrices(rows: Sequence[Any], name: str) -> FloatArray:
@@ -268,21 +332,14 @@ def _concat(parts: list[NDArray[Any]], dtype: type, tail: tuple[int, ...] = ()) 
     return np.concatenate(parts) if parts else np.zeros((0, *tail), dtype=dtype)
 
 
-def read_truth(path: Path, domains: Codebook) -> TruthColumns:
+def read_truth(path: Path, domains: Codebook, *, workers: int | None = None) -> TruthColumns:
     """Read truth.jsonl; ``domains`` is shared with the tracks so codes agree."""
-    ids, roles = Codebook(), Codebook()
-    num, obj, dom, role = [], [], [], []
-    for rows in _read_lines(path, _TruthLine):
-        num.append(_numbers(rows, "t", "lat", "lon", "speed_mps", "course_deg"))
-        obj.append(_strings(rows, "id", ids))
-        dom.append(_strings(rows, "domain", domains))
-        role.append(_strings(rows, "role", roles))
-    x = _concat(num, np.float64, (5,))
+    books = {"id": Codebook(), "domain": domains, "role": Codebook()}
+    x, _, codes = _read_table(path, _TRUTH, books, workers)
     course = np.radians(x[:, 4])
-    suspect_code = roles.index.get("suspect", -1)
-    return TruthColumns(x[:, 0], _concat(obj, np.int64), _concat(dom, np.int64), x[:, 1], x[:, 2],
-                        x[:, 3] * np.sin(course), x[:, 3] * np.cos(course), _concat(role, np.int64) == suspect_code,
-                        ids.values)
+    return TruthColumns(x[:, 0], codes["id"], codes["domain"], x[:, 1], x[:, 2], x[:, 3] * np.sin(course),
+                        x[:, 3] * np.cos(course), codes["role"] == books["role"].index.get("suspect", -1),
+                        books["id"].values)
 
 
 def _icao_int(value: str | int | None) -> int:
@@ -291,46 +348,35 @@ def _icao_int(value: str | int | None) -> int:
     return value if isinstance(value, int) else int(value, 16)
 
 
-def read_tracks(path: Path, domains: Codebook) -> TrackColumns:
+def read_tracks(path: Path, domains: Codebook, *, workers: int | None = None) -> TrackColumns:
     """Read tracks.jsonl (all statuses)."""
-    tracks, statuses, mmsis, icaos = Codebook(), Codebook(), Codebook(), Codebook()
-    num, cov, track, dom, status, mmsi, icao = [], [], [], [], [], [], []
-    for rows in _read_lines(path, _TrackLine):
-        num.append(_numbers(rows, "t", "lat", "lon", "vel_e_mps", "vel_n_mps"))
-        cov.append(_matrices(rows, "cov_en_m2"))
-        track.append(_strings(rows, "track_id", tracks))
-        dom.append(_strings(rows, "domain", domains))
-        status.append(_strings(rows, "status", statuses))
-        mmsi.append(_strings(rows, "mmsi", mmsis))
-        icao.append(_strings(rows, "icao24", icaos))
-    x = _concat(num, np.float64, (5,))
-    mmsi_of = np.array([NO_MMSI if v is None else v for v in mmsis.values], dtype=np.int64)
-    icao_of = np.array([_icao_int(v) for v in icaos.values], dtype=np.int64)
-    return TrackColumns(x[:, 0], _concat(track, np.int64), _concat(dom, np.int64), _concat(status, np.int64), x[:, 1],
-                        x[:, 2], x[:, 3], x[:, 4], _concat(cov, np.float64, (2, 2)),
-                        mmsi_of[_concat(mmsi, np.int64)], icao_of[_concat(icao, np.int64)], tracks.values,
-                        statuses.values)
+    books = {"track_id": Codebook(), "domain": domains, "status": Codebook(), "mmsi": Codebook(), "icao24": Codebook()}
+    x, mats, codes = _read_table(path, _TRACKS, books, workers)
+    mmsi_of = np.array([NO_MMSI if v is None else v for v in books["mmsi"].values], dtype=np.int64)
+    icao_of = np.array([_icao_int(v) for v in books["icao24"].values], dtype=np.int64)
+    return TrackColumns(x[:, 0], codes["track_id"], codes["domain"], codes["status"], x[:, 1], x[:, 2], x[:, 3], x[:, 4],
+                        mats["cov_en_m2"], mmsi_of[codes["mmsi"]], icao_of[codes["icao24"]], books["track_id"].values,
+                        books["status"].values)
 
 
 def read_alerts(path: Path) -> AlertColumns:
     """Read alerts.jsonl; a missing file means no alerts."""
-    rules, alerts, states = Codebook(), Codebook(), Codebook()
-    rows: list[_AlertLine] = []
+    books = {name: Codebook() for name in _ALERTS.coded}
     if path.exists():
-        for chunk in _read_lines(path, _AlertLine):
-            rows.extend(chunk)
-    x = _numbers(rows, "t", "lat", "lon")
-    state = _strings(rows, "state", states)
+        x, _, codes = _read_table(path, _ALERTS, books, 1)
+    else:
+        x, codes = np.zeros((0, 3)), {name: np.zeros(0, dtype=np.int64) for name in _ALERTS.coded}
+    track_ids = np.array(books["track_id"].values, dtype=np.int64)
     return AlertColumns(
         t=x[:, 0],
-        alert=_strings(rows, "alert_id", alerts),
-        rule=_strings(rows, "rule", rules),
-        cleared=state == states.index.get("cleared", -1),
-        track_id=np.array([r.track_id for r in rows], dtype=np.int64),
+        alert=codes["alert_id"],
+        rule=codes["rule"],
+        cleared=codes["state"] == books["state"].index.get("cleared", -1),
+        track_id=track_ids[codes["track_id"]] if track_ids.size else np.zeros(0, dtype=np.int64),
         lat=x[:, 1],
         lon=x[:, 2],
-        rules=rules.values,
-        alert_ids=alerts.values,
+        rules=books["rule"].values,
+        alert_ids=books["alert_id"].values,
     )
 
 
@@ -342,6 +388,15 @@ def expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArra
     owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
     offsets = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     return owner, starts[owner] + offsets
+
+
+def _rank_within(group: IntArray, node: IntArray) -> IntArray:
+    """(K,) index of each node among the distinct nodes of its group (groups contiguous) -> (K,)."""
+    width = int(node.max()) + 1
+    keys, inverse = np.unique(group.astype(np.int64) * width + node, return_inverse=True)
+    key_group = keys // width
+    first_of_group = np.searchsorted(key_group, key_group, side="left")
+    return inverse - first_of_group[inverse]
 
 
 def assign_sparse(rows: IntArray, cols: IntArray, cost: FloatArray) -> BoolArray:
@@ -364,7 +419,8 @@ def assign_sparse(rows: IntArray, cols: IntArray, cost: FloatArray) -> BoolArray
     col_ids, c = np.unique(cols, return_inverse=True)
     nr, nc = row_ids.size, col_ids.size
     graph = coo_matrix((np.ones(rows.size), (r, nr + c)), shape=(nr + nc, nr + nc))
-    _, label = connected_components(graph, directed=False)
+    _, label32 = connected_components(graph, directed=False)
+    label = label32.astype(np.int64)  # int32 from scipy: keys built from it must not overflow
     comp = label[r]
     n_rows = np.bincount(label[:nr], minlength=label.max() + 1)
     n_cols = np.bincount(label[nr:], minlength=label.max() + 1)
@@ -374,18 +430,19 @@ def assign_sparse(rows: IntArray, cols: IntArray, cost: FloatArray) -> BoolArray
     first[1:] = comp_sorted[1:] != comp_sorted[:-1]
     star = np.minimum(n_rows, n_cols)[comp_sorted] == 1
     chosen[order[first & star]] = True
-    general = order[~star]
+    general = order[~star]  # clusters needing a solver, grouped by cluster
     if general.size:
-        bounds = np.flatnonzero(np.diff(comp[general])) + 1
-        for edges in np.split(general, bounds):
-            rr, rinv = np.unique(r[edges], return_inverse=True)
-            cc, cinv = np.unique(c[edges], return_inverse=True)
-            dense = np.zeros((rr.size, cc.size))
-            edge_at = np.full((rr.size, cc.size), -1, dtype=np.int64)
-            dense[rinv, cinv] = cost[edges]
-            edge_at[rinv, cinv] = edges
-            ri, ci = linear_sum_assignment(dense)
-            picked = edge_at[ri, ci]
+        g_comp = comp[general]
+        local_r = _rank_within(g_comp, r[general])
+        local_c = _rank_within(g_comp, c[general])
+        bounds = np.flatnonzero(np.diff(g_comp)) + 1
+        for edges, lr, lc in zip(np.split(general, bounds), np.split(local_r, bounds), np.split(local_c, bounds),
+                                 strict=True):
+            dense = np.zeros((lr.max() + 1, lc.max() + 1))
+            edge_at = np.full(dense.shape, -1, dtype=np.int64)
+            dense[lr, lc] = cost[edges]
+            edge_at[lr, lc] = edges
+            picked = edge_at[linear_sum_assignment(dense)]
             chosen[picked[picked >= 0]] = True
     return chosen
 
@@ -434,30 +491,38 @@ def nearest(times: FloatArray, query: FloatArray) -> IntArray:
     return np.where(query - times[j - 1] <= times[j] - query, j - 1, j).astype(np.int64)
 
 
-def candidate_pairs(a: FloatArray, b: FloatArray, radius: float, *, k: int = 4) -> tuple[IntArray, IntArray]:
-    """All pairs (i, j) with |a[i] - b[j]| <= radius; a (n, D), b (m, D) -> (K,), (K,).
+def candidate_pairs(a_xy: FloatArray, a_slice: IntArray, b_xy: FloatArray, b_slice: IntArray, radius: float
+                    ) -> tuple[IntArray, IntArray]:
+    """All pairs (i, j) in the same slice with |a_xy[i] - b_xy[j]| <= radius.
 
-    A k-nearest query with an upper bound finds the pairs of nearly every point; points
-    with k neighbours inside the radius (there may be more) are re-queried exactly.
+    a_xy (n, 2), b_xy (m, 2) metres; a_slice (n,), b_slice (m,) non-negative ints (a slice is
+    one tick and domain). Returns (K,), (K,). Spatial hash: cells of side ``radius`` keyed by
+    (slice, column, row) and sorted, so the 3 x 3 cells around a point are three runs of
+    consecutive keys, found with searchsorted.
     """
     empty = np.zeros(0, dtype=np.int64)
-    if a.shape[0] == 0 or b.shape[0] == 0:
+    if a_xy.shape[0] == 0 or b_xy.shape[0] == 0:
         return empty, empty
-    tree = cKDTree(b)
-    k = min(k, b.shape[0])
-    _, idx = tree.query(a, k=k, distance_upper_bound=radius, workers=-1)
-    idx = idx.reshape(a.shape[0], k)
-    found = idx < b.shape[0]
-    crowded = found[:, -1]
-    i, slot = np.nonzero(found & ~crowded[:, None])
-    j = idx[i, slot]
-    if crowded.any():
-        rows = np.flatnonzero(crowded)
-        lists = tree.query_ball_point(a[rows], radius, workers=-1)
-        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=rows.size)
-        i = np.concatenate([i, np.repeat(rows, lengths)])
-        j = np.concatenate([j, np.concatenate(lists).astype(np.int64)])
-    return i.astype(np.int64), j.astype(np.int64)
+    origin = np.minimum(a_xy.min(axis=0), b_xy.min(axis=0))
+    cell_a = np.floor((a_xy - origin) / radius).astype(np.int64) + 1  # + 1 keeps the column/row left of 0 valid
+    cell_b = np.floor((b_xy - origin) / radius).astype(np.int64) + 1
+    n_x = int(max(cell_a[:, 0].max(), cell_b[:, 0].max())) + 2
+    n_y = int(max(cell_a[:, 1].max(), cell_b[:, 1].max())) + 2
+    key_b = (b_slice * n_x + cell_b[:, 0]) * n_y + cell_b[:, 1]
+    order = np.argsort(key_b, kind="stable")
+    sorted_b = key_b[order]
+    key_a = (a_slice * n_x + cell_a[:, 0]) * n_y + cell_a[:, 1]
+    pairs_i, pairs_j = [], []
+    for dx in (-1, 0, 1):
+        centre = key_a + dx * n_y
+        first = np.searchsorted(sorted_b, centre - 1, side="left")
+        stop = np.searchsorted(sorted_b, centre + 1, side="right")
+        owner, pos = expand_ranges(first, stop - first)
+        pairs_i.append(owner)
+        pairs_j.append(order[pos])
+    i, j = np.concatenate(pairs_i), np.concatenate(pairs_j)
+    near = np.sum((a_xy[i] - b_xy[j]) ** 2, axis=1) <= radius * radius
+    return i[near], j[near]
 
 
 def _median_step(times: FloatArray) -> float:
@@ -466,11 +531,13 @@ def _median_step(times: FloatArray) -> float:
 
 
 def _frame_for(truth: TruthColumns, tracks: TrackColumns) -> LocalFrame:
-    lat = np.concatenate([truth.lat, tracks.lat])
-    lon = np.concatenate([truth.lon, tracks.lon])
+    """A local frame over the data's bounds, padded by 0.05 degrees."""
+    def bounds(*cols: FloatArray) -> tuple[float, float]:
+        return min(float(np.nanmin(c)) for c in cols if c.size), max(float(np.nanmax(c)) for c in cols if c.size)
+
+    (lat_lo, lat_hi), (lon_lo, lon_hi) = bounds(truth.lat, tracks.lat), bounds(truth.lon, tracks.lon)
     pad = 0.05
-    return LocalFrame(max(float(lat.min()) - pad, -89.9), min(float(lat.max()) + pad, 89.9),
-                      max(float(lon.min()) - pad, -180.0), min(float(lon.max()) + pad, 180.0))
+    return LocalFrame(max(lat_lo - pad, -89.9), min(lat_hi + pad, 89.9), max(lon_lo - pad, -180.0), min(lon_hi + pad, 180.0))
 
 
 def _scale_at(frame: LocalFrame, lat: FloatArray) -> FloatArray:
@@ -530,12 +597,10 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
     rn = rn + np.where(moving, tracks.vel_n_mps[track_row] * k_track * dt, 0.0)
     cutoff = np.array([config.cutoff(d, "tracks/truth") for d in domains])
     c_max = float(cutoff.max())
-    # One tree for all ticks: each (tick, domain) slice sits on its own plane, 4 c apart.
     n_dom = len(domains)
-    z_truth = (truth_tick * n_dom + truth.domain) * 4.0 * c_max
-    z_track = (track_tick * n_dom + tracks.domain[track_row]) * 4.0 * c_max
     # projected distances are k (about 1 +- 0.01) times the true ones; widen the radius to match
-    pair_i, pair_j = candidate_pairs(np.column_stack([te, tn, z_truth]), np.column_stack([re_, rn, z_track]),
+    pair_i, pair_j = candidate_pairs(np.column_stack([te, tn]), truth_tick * n_dom + truth.domain,
+                                     np.column_stack([re_, rn]), track_tick * n_dom + tracks.domain[track_row],
                                      c_max * float(k_truth.max()))
     err = np.column_stack([re_[pair_j] - te[pair_i], rn[pair_j] - tn[pair_i]]) / k_truth[pair_i, None]
     dist = np.hypot(err[:, 0], err[:, 1])
@@ -623,7 +688,7 @@ def _accuracy(m: Matching, truth: TruthColumns, tracks: TrackColumns, d: int) ->
 def _pair_counts(a: IntArray, b: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """Distinct (a, b) pairs of non-negative ints and how often each occurs, sorted by (a, b)."""
     width = int(b.max()) + 1
-    keys, counts = np.unique(a * width + b, return_counts=True)
+    keys, counts = np.unique(a.astype(np.int64) * width + b, return_counts=True)
     return keys // width, keys % width, counts
 
 

@@ -73,15 +73,27 @@ def test_sparse_assignment_rejects_bad_input() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(a=arrays(np.float64, st.tuples(st.integers(0, 30), st.just(2)), elements=coords),
-       b=arrays(np.float64, st.tuples(st.integers(0, 30), st.just(2)), elements=coords),
-       radius=st.floats(1.0, 30.0), k=st.integers(1, 4))
-def test_candidate_pairs_are_exactly_the_pairs_within_radius(a: np.ndarray, b: np.ndarray, radius: float, k: int) -> None:
-    i, j = candidate_pairs(a, b, radius, k=k)
+@given(data=st.data(), n=st.integers(0, 30), m=st.integers(0, 30), radius=st.floats(1.0, 30.0))
+def test_candidate_pairs_are_exactly_the_pairs_within_radius(data: st.DataObject, n: int, m: int, radius: float) -> None:
+    a = data.draw(arrays(np.float64, (n, 2), elements=coords))
+    b = data.draw(arrays(np.float64, (m, 2), elements=coords))
+    a_slice = data.draw(arrays(np.int64, (n,), elements=st.integers(0, 2)))
+    b_slice = data.draw(arrays(np.int64, (m,), elements=st.integers(0, 2)))
+    i, j = candidate_pairs(a, a_slice, b, b_slice, radius)
     got = set(zip(i.tolist(), j.tolist(), strict=True))
     assert len(got) == i.size  # no duplicates
-    d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1) if a.size and b.size else np.zeros((len(a), len(b)))
-    expected = set(zip(*(x.tolist() for x in np.nonzero(d <= radius)), strict=True))
+    d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1) if n and m else np.zeros((n, m))
+    same = a_slice[:, None] == b_slice[None, :]
+    expected = set(zip(*(x.tolist() for x in np.nonzero(same & (d <= radius))), strict=True))
     # pairs at the radius within rounding may go either way
     boundary = set(zip(*(x.tolist() for x in np.nonzero(np.isclose(d, radius))), strict=True))
     assert got - boundary == expected - boundary
+
+
+def test_cluster_ranks_do_not_overflow_with_int32_labels() -> None:
+    # scipy returns int32 cluster labels; label * node count passes 2**31 on day-long runs
+    from fusion.metrics import _rank_within
+
+    group = np.array([70_000, 70_000, 70_001, 70_001], dtype=np.int32)
+    node = np.array([40_000, 39_999, 40_000, 5], dtype=np.int64)
+    assert _rank_within(group, node).tolist() == [1, 0, 1, 0]
