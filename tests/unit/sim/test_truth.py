@@ -1,0 +1,70 @@
+"""Ground truth: DESIGN.md rows, kinematics as configured, all vessels at sea, seeded per object."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from global_land_mask import globe
+
+from sim_feeds.geo import KNOT_MPS, distance_m
+from sim_feeds.scenario import load_scenario, scenario_from_dict, scenario_library
+from sim_feeds.truth import Truth, TruthRow, iter_truth
+from tests.unit.sim.conftest import base_doc, transit
+
+TRUTH_FIELDS = ("t", "id", "domain", "lat", "lon", "alt_m", "speed_mps", "course_deg", "mmsi", "icao24", "role", "activity")
+
+
+def test_row_fields_are_the_truth_jsonl_fields() -> None:
+    assert TruthRow.__struct_fields__ == TRUTH_FIELDS
+
+
+@pytest.mark.parametrize("name", sorted(scenario_library()))
+def test_no_vessel_on_land(name: str) -> None:
+    sc = load_scenario(scenario_library()[name])
+    truth = Truth.of(sc)
+    ticks = truth.ticks()
+    if len(sc.objects) > 500:  # the large scenario: start, middle and end
+        ticks = ticks[[0, len(ticks) // 2, -1]]
+    surface = ~truth.is_air
+    for t in ticks:
+        s = truth.at(float(t))
+        keep = s.alive & surface
+        assert keep.any()
+        on_land = globe.is_land(s.lat[keep], s.lon[keep])
+        assert not on_land.any(), (name, float(t), np.array(truth.ids)[keep][on_land])
+
+
+def test_speed_course_and_rows_follow_the_route() -> None:
+    sc = scenario_from_dict(base_doc(objects=[transit("m-1", (9.8, -79.5), (9.8, -78.5), 12.0,
+                                                      ais={"mmsi": 311000001})]))
+    rows = [r for tick in iter_truth(sc) for r in tick]
+    assert {r.id for r in rows} == {"m-1"}
+    assert all(abs(r.speed_mps - 12.0 * KNOT_MPS) < 1e-3 for r in rows)
+    assert all(abs(r.course_deg - 90.0) < 0.2 for r in rows)
+    assert rows[0].mmsi == 311000001 and rows[0].icao24 is None and rows[0].alt_m == 0.0
+    step = distance_m(rows[0].lat, rows[0].lon, np.array([rows[1].lat]), np.array([rows[1].lon]))[0]
+    assert step == pytest.approx(10.0 * 12.0 * KNOT_MPS, rel=1e-3)
+
+
+def test_aircraft_descends_and_dwells() -> None:
+    obj = {"id": "air-1", "kind": "light_aircraft", "speed_kn": 120.0, "adsb": {"icao24": "0d0c3d"},
+           "route": [{"lat": 9.8, "lon": -79.5, "alt_m": 1000.0}, {"lat": 9.8, "lon": -79.0, "alt_m": 0.0, "dwell_s": 300.0}]}
+    sc = scenario_from_dict(base_doc(objects=[obj]))
+    truth = Truth.of(sc)
+    leg_s = float(truth.paths.knot_t[1])
+    mid = truth.at(sc.t0 + leg_s / 2)
+    assert mid.alt_m[0] == pytest.approx(500.0, abs=1.0)
+    assert mid.vrate_mps[0] == pytest.approx(-1000.0 / leg_s)
+    stopped = truth.at(sc.t0 + leg_s + 100.0)
+    assert stopped.alive[0] and stopped.speed_mps[0] == 0.0 and stopped.alt_m[0] == 0.0
+    assert not truth.at(sc.t0 + leg_s + 400.0).alive[0]
+    assert truth.rows(sc.t0)[0].icao24 == "0d0c3d"
+
+
+def test_adding_an_object_does_not_change_the_others() -> None:
+    fish = {"id": "f-1", "kind": "fishing", "loiter": {"lat": 9.9, "lon": -79.0, "radius_nm": 3.0}}
+    one = scenario_from_dict(base_doc(objects=[fish]))
+    two = scenario_from_dict(base_doc(objects=[transit("m-1", (9.8, -79.5), (9.8, -78.5), 12.0), fish]))
+    rows_one = [r for tick in iter_truth(one) for r in tick]
+    rows_two = [r for tick in iter_truth(two) for r in tick if r.id == "f-1"]
+    assert rows_one == rows_two
