@@ -402,29 +402,35 @@ def _rank_within(group: IntArray, node: IntArray) -> IntArray:
 def assign_sparse(rows: IntArray, cols: IntArray, cost: FloatArray) -> BoolArray:
     """Minimum-cost partial assignment on a sparse bipartite graph.
 
-    rows, cols: (K,) node ids of the candidate pairs (any non-negative ints); cost: (K,) < 0
-    (the gain of pairing over leaving both unmatched). Returns (K,) bool: the chosen pairs,
-    at most one per row node and per column node, minimising the summed cost. Solved per
-    connected cluster: a cluster with one row or one column node takes its cheapest pair;
-    others go to ``linear_sum_assignment``.
+    rows, cols: (K,) node ids of the candidate pairs, non-negative ints (the graph has
+    max + 1 nodes per side, so keep them compact); cost: (K,) < 0 (the gain of pairing over
+    leaving both unmatched). Returns (K,) bool: the chosen pairs, at most one per row node
+    and per column node, minimising the summed cost. Solved per connected cluster: a
+    cluster with one row or one column node takes its cheapest pair; others go to
+    ``linear_sum_assignment``.
     """
     if rows.shape != cols.shape or rows.shape != cost.shape or rows.ndim != 1:
         raise ValueError(f"rows, cols, cost must be equal (K,) arrays, got {rows.shape}, {cols.shape}, {cost.shape}")
     if np.any(~(cost < 0.0)):
         raise ValueError("cost must be < 0 for every candidate pair (a pair that gains nothing is not a candidate)")
+    if rows.size and min(int(rows.min()), int(cols.min())) < 0:
+        raise ValueError("rows and cols must be non-negative node ids")
     chosen = np.zeros(rows.size, dtype=bool)
     if rows.size == 0:
         return chosen
-    row_ids, r = np.unique(rows, return_inverse=True)
-    col_ids, c = np.unique(cols, return_inverse=True)
-    nr, nc = row_ids.size, col_ids.size
+    r, c = rows.astype(np.int64), cols.astype(np.int64)
+    nr, nc = int(r.max()) + 1, int(c.max()) + 1
     graph = coo_matrix((np.ones(rows.size), (r, nr + c)), shape=(nr + nc, nr + nc))
     _, label32 = connected_components(graph, directed=False)
     label = label32.astype(np.int64)  # int32 from scipy: keys built from it must not overflow
     comp = label[r]
-    n_rows = np.bincount(label[:nr], minlength=label.max() + 1)
-    n_cols = np.bincount(label[nr:], minlength=label.max() + 1)
-    order = np.lexsort((cost, comp))  # by cluster, cheapest first
+    edges_in = np.bincount(comp, minlength=label.max() + 1)
+    single = edges_in[comp] == 1  # most clusters: one object, one track
+    chosen[single] = True
+    n_rows = np.bincount(label[:nr][np.bincount(r, minlength=nr) > 0], minlength=label.max() + 1)
+    n_cols = np.bincount(label[nr:][np.bincount(c, minlength=nc) > 0], minlength=label.max() + 1)
+    rest = np.flatnonzero(~single)
+    order = rest[np.lexsort((cost[rest], comp[rest]))]  # by cluster, cheapest first
     comp_sorted = comp[order]
     first = np.ones(order.size, dtype=bool)
     first[1:] = comp_sorted[1:] != comp_sorted[:-1]
@@ -496,33 +502,52 @@ def candidate_pairs(a_xy: FloatArray, a_slice: IntArray, b_xy: FloatArray, b_sli
     """All pairs (i, j) in the same slice with |a_xy[i] - b_xy[j]| <= radius.
 
     a_xy (n, 2), b_xy (m, 2) metres; a_slice (n,), b_slice (m,) non-negative ints (a slice is
-    one tick and domain). Returns (K,), (K,). Spatial hash: cells of side ``radius`` keyed by
-    (slice, column, row) and sorted, so the 3 x 3 cells around a point are three runs of
+    one tick and domain). Returns (K,), (K,). Spatial hash: square cells of side 2 radius,
+    keyed by (slice, column, row) and sorted. Everything within ``radius`` of a point lies in
+    its own cell or the neighbours towards the nearer edges: two columns, each a run of two
     consecutive keys, found with searchsorted.
     """
     empty = np.zeros(0, dtype=np.int64)
     if a_xy.shape[0] == 0 or b_xy.shape[0] == 0:
         return empty, empty
-    origin = np.minimum(a_xy.min(axis=0), b_xy.min(axis=0))
-    cell_a = np.floor((a_xy - origin) / radius).astype(np.int64) + 1  # + 1 keeps the column/row left of 0 valid
-    cell_b = np.floor((b_xy - origin) / radius).astype(np.int64) + 1
+    side = 2.0 * radius
+    origin = np.minimum(a_xy.min(axis=0), b_xy.min(axis=0)) - side  # column/row 0 stays empty
+    pos_a = (a_xy - origin) / side
+    cell_a = np.floor(pos_a).astype(np.int64)
+    cell_b = np.floor((b_xy - origin) / side).astype(np.int64)
     n_x = int(max(cell_a[:, 0].max(), cell_b[:, 0].max())) + 2
     n_y = int(max(cell_a[:, 1].max(), cell_b[:, 1].max())) + 2
     key_b = (b_slice * n_x + cell_b[:, 0]) * n_y + cell_b[:, 1]
-    order = np.argsort(key_b, kind="stable")
-    sorted_b = key_b[order]
+    order_b = np.argsort(key_b, kind="stable")
+    sorted_b = key_b[order_b]
+    toward = np.where(pos_a - cell_a >= 0.5, 1, -1)  # (n, 2): the nearer neighbour column and row
     key_a = (a_slice * n_x + cell_a[:, 0]) * n_y + cell_a[:, 1]
+    order_a = np.argsort(key_a, kind="stable")  # sorted queries make searchsorted cache-friendly
+    key_a, toward = key_a[order_a], toward[order_a]
+    row_lo = np.minimum(toward[:, 1], 0)
     pairs_i, pairs_j = [], []
-    for dx in (-1, 0, 1):
-        centre = key_a + dx * n_y
-        first = np.searchsorted(sorted_b, centre - 1, side="left")
-        stop = np.searchsorted(sorted_b, centre + 1, side="right")
+    for column in (np.zeros_like(key_a), toward[:, 0]):
+        base = key_a + column * n_y + row_lo
+        first = np.searchsorted(sorted_b, base, side="left")
+        stop = np.searchsorted(sorted_b, base + 1, side="right")  # rows row_lo, row_lo + 1
         owner, pos = expand_ranges(first, stop - first)
-        pairs_i.append(owner)
-        pairs_j.append(order[pos])
+        pairs_i.append(order_a[owner])
+        pairs_j.append(order_b[pos])
     i, j = np.concatenate(pairs_i), np.concatenate(pairs_j)
     near = np.sum((a_xy[i] - b_xy[j]) ** 2, axis=1) <= radius * radius
     return i[near], j[near]
+
+
+def _distinct_times(t: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Sorted distinct times of ``t`` (n,) and the index of each element among them, like
+    ``np.unique(t, return_inverse=True)`` but without sorting when ``t`` is already in order."""
+    if t.size and np.all(t[1:] >= t[:-1]):
+        new = np.empty(t.size, dtype=bool)
+        new[0] = True
+        np.not_equal(t[1:], t[:-1], out=new[1:])
+        return t[new], np.cumsum(new) - 1
+    values, inverse = np.unique(t, return_inverse=True)
+    return values, inverse.astype(np.int64)
 
 
 def _median_step(times: FloatArray) -> float:
@@ -571,13 +596,16 @@ class Matching:
 
 def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, domains: list[str]) -> Matching:
     """Build the evaluation grid and solve the GOSPA assignment at every tick and domain."""
-    ticks, truth_tick = np.unique(truth.t, return_inverse=True)
+    ticks, truth_tick = _distinct_times(truth.t)
     truth_interval = _median_step(ticks)
     scored = np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s in config.statuses])
     scored_rows = np.flatnonzero(scored)
-    scored_rows = scored_rows[np.argsort(tracks.t[scored_rows], kind="stable")]
-    out_times, starts, counts = np.unique(tracks.t[scored_rows], return_index=True, return_counts=True)
-    all_out = np.unique(tracks.t)
+    if np.any(np.diff(tracks.t[scored_rows]) < 0.0):  # files are written in time order; others are sorted here
+        scored_rows = scored_rows[np.argsort(tracks.t[scored_rows], kind="stable")]
+    out_times, out_index = _distinct_times(tracks.t[scored_rows])
+    counts = np.bincount(out_index, minlength=out_times.size)
+    starts = np.cumsum(counts) - counts
+    all_out, _ = _distinct_times(tracks.t)
     track_interval = _median_step(all_out) if all_out.size > 1 else truth_interval
     track_tick, track_row = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if out_times.size:
@@ -607,7 +635,7 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
     c_pair = cutoff[truth.domain[pair_i]]
     near = dist < c_pair
     pair_i, pair_j, err, dist, c_pair = pair_i[near], pair_j[near], err[near], dist[near], c_pair[near]
-    chosen = assign_sparse(pair_i, pair_j + truth.t.size, dist**config.p - c_pair**config.p)
+    chosen = assign_sparse(pair_i, pair_j, dist**config.p - c_pair**config.p)
     return Matching(ticks, truth_tick, track_row, track_tick, pair_i[chosen], pair_j[chosen], err[chosen], dist[chosen],
                     truth_interval, track_interval)
 
@@ -875,7 +903,12 @@ def evaluate_dir(dir: Path, config: MetricsConfig | None = None) -> dict[str, An
     tracks = read_tracks(dir / TRACKS_FILE, domains)
     alerts = read_alerts(dir / ALERTS_FILE)
     metrics, series = evaluate(truth, tracks, alerts, domains.values, config)
+    write_outputs(dir, metrics, series)
+    return metrics
+
+
+def write_outputs(dir: Path, metrics: dict[str, Any], series: list[dict[str, Any]]) -> None:
+    """Write metrics.json (sorted keys) and metrics_series.jsonl into ``dir``."""
     (dir / METRICS_FILE).write_text(json.dumps(metrics, sort_keys=True, indent=2) + "\n")
     with (dir / SERIES_FILE).open("w") as f:
         f.writelines(json.dumps(row, sort_keys=True) + "\n" for row in series)
-    return metrics

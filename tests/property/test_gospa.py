@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from fusion.metrics import assign_sparse, candidate_pairs, gospa_parts
+from fusion.metrics import _distinct_times, _rank_within, assign_sparse, candidate_pairs, gospa_parts
 
 coords = st.floats(min_value=0.0, max_value=60.0, allow_nan=False)
 
@@ -92,8 +92,15 @@ def test_candidate_pairs_are_exactly_the_pairs_within_radius(data: st.DataObject
 
 def test_cluster_ranks_do_not_overflow_with_int32_labels() -> None:
     # scipy returns int32 cluster labels; label * node count passes 2**31 on day-long runs
-    from fusion.metrics import _rank_within
-
     group = np.array([70_000, 70_000, 70_001, 70_001], dtype=np.int32)
     node = np.array([40_000, 39_999, 40_000, 5], dtype=np.int64)
     assert _rank_within(group, node).tolist() == [1, 0, 1, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(t=arrays(np.float64, st.integers(0, 20), elements=st.sampled_from([0.0, 1.5, 3.0, 10.0])), presort=st.booleans())
+def test_distinct_times_agrees_with_unique(t: np.ndarray, presort: bool) -> None:
+    t = np.sort(t) if presort else t
+    values, index = _distinct_times(t)
+    ref_values, ref_index = np.unique(t, return_inverse=True)
+    assert np.array_equal(values, ref_values) and np.array_equal(index, ref_index)
