@@ -25,7 +25,7 @@ import multiprocessing as mp
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -594,7 +594,8 @@ class Matching:
     track_interval_s: float
 
 
-def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, domains: list[str]) -> Matching:
+def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, domains: list[str], *,
+          workers: int | None = None) -> Matching:
     """Build the evaluation grid and solve the GOSPA assignment at every tick and domain."""
     ticks, truth_tick = _distinct_times(truth.t)
     truth_interval = _median_step(ticks)
@@ -615,29 +616,53 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
         track_tick = np.flatnonzero(ok)[owner]
         track_row = scored_rows[pos]
     frame = _frame_for(truth, tracks)
-    te, tn = frame.to_local(truth.lat, truth.lon)
-    k_truth = _scale_at(frame, truth.lat)
-    re_, rn = frame.to_local(tracks.lat[track_row], tracks.lon[track_row])
-    k_track = _scale_at(frame, tracks.lat[track_row])
-    dt = ticks[track_tick] - tracks.t[track_row]
-    moving = np.isfinite(tracks.vel_e_mps[track_row]) & np.isfinite(tracks.vel_n_mps[track_row])
-    re_ = re_ + np.where(moving, tracks.vel_e_mps[track_row] * k_track * dt, 0.0)
-    rn = rn + np.where(moving, tracks.vel_n_mps[track_row] * k_track * dt, 0.0)
     cutoff = np.array([config.cutoff(d, "tracks/truth") for d in domains])
-    c_max = float(cutoff.max())
-    n_dom = len(domains)
-    # projected distances are k (about 1 +- 0.01) times the true ones; widen the radius to match
-    pair_i, pair_j = candidate_pairs(np.column_stack([te, tn]), truth_tick * n_dom + truth.domain,
-                                     np.column_stack([re_, rn]), track_tick * n_dom + tracks.domain[track_row],
-                                     c_max * float(k_truth.max()))
-    err = np.column_stack([re_[pair_j] - te[pair_i], rn[pair_j] - tn[pair_i]]) / k_truth[pair_i, None]
-    dist = np.hypot(err[:, 0], err[:, 1])
-    c_pair = cutoff[truth.domain[pair_i]]
-    near = dist < c_pair
-    pair_i, pair_j, err, dist, c_pair = pair_i[near], pair_j[near], err[near], dist[near], c_pair[near]
-    chosen = assign_sparse(pair_i, pair_j, dist**config.p - c_pair**config.p)
-    return Matching(ticks, truth_tick, track_row, track_tick, pair_i[chosen], pair_j[chosen], err[chosen], dist[chosen],
+    # ticks are independent: blocks of ticks are matched in threads (numpy and PROJ release the GIL)
+    n_blocks = max(1, min(workers or len(os.sched_getaffinity(0)), ticks.size))
+    edges = np.searchsorted(np.cumsum(np.bincount(truth_tick, minlength=ticks.size)),
+                            np.linspace(0, truth.t.size, n_blocks + 1)[1:-1])
+    blocks = [(np.flatnonzero((truth_tick >= lo) & (truth_tick < hi)), np.flatnonzero((track_tick >= lo) & (track_tick < hi)))
+              for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), ticks.size], strict=True)]
+    with ThreadPoolExecutor(n_blocks) as pool:
+        parts = list(pool.map(lambda b: _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks,
+                                                     frame, cutoff, config.p, len(domains)), blocks))
+    pair_truth, pair_track, err, dist = (np.concatenate([part[k] for part in parts]) for k in range(4))
+    return Matching(ticks, truth_tick, track_row, track_tick, pair_truth, pair_track, err.reshape(-1, 2), dist,
                     truth_interval, track_interval)
+
+
+def _match_block(rows: IntArray, expanded: IntArray, ticks: FloatArray, truth_tick: IntArray, track_tick: IntArray,
+                 track_row: IntArray, truth: TruthColumns, tracks: TrackColumns, frame: LocalFrame, cutoff: FloatArray,
+                 p: float, n_dom: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """The GOSPA assignment for the truth rows ``rows`` and expanded track rows ``expanded`` of a block of ticks.
+
+    Returns the chosen pairs as (truth row, expanded track row), their (P, 2) east/north
+    error (true metres) and (P,) distance.
+    """
+    frame = LocalFrame(frame.lat_min, frame.lat_max, frame.lon_min, frame.lon_max)  # PROJ objects: one per thread
+    lat, lon = truth.lat[rows], truth.lon[rows]
+    te, tn = frame.to_local(lat, lon)
+    k_truth = _scale_at(frame, lat)
+    src = track_row[expanded]
+    re_, rn = frame.to_local(tracks.lat[src], tracks.lon[src])
+    k_track = _scale_at(frame, tracks.lat[src])
+    dt = ticks[track_tick[expanded]] - tracks.t[src]
+    ve, vn = tracks.vel_e_mps[src], tracks.vel_n_mps[src]
+    moving = np.isfinite(ve) & np.isfinite(vn)
+    re_ = re_ + np.where(moving, ve * k_track * dt, 0.0)
+    rn = rn + np.where(moving, vn * k_track * dt, 0.0)
+    truth_domain = truth.domain[rows]
+    # projected distances are k (about 1 +- 0.01) times the true ones; widen the radius to match
+    radius = float(cutoff.max()) * (float(k_truth.max()) if k_truth.size else 1.0)
+    i, j = candidate_pairs(np.column_stack([te, tn]), truth_tick[rows] * n_dom + truth_domain,
+                           np.column_stack([re_, rn]), track_tick[expanded] * n_dom + tracks.domain[src], radius)
+    err = np.column_stack([re_[j] - te[i], rn[j] - tn[i]]) / k_truth[i, None]
+    dist = np.hypot(err[:, 0], err[:, 1])
+    c_pair = cutoff[truth_domain[i]]
+    near = dist < c_pair
+    i, j, err, dist, c_pair = i[near], j[near], err[near], dist[near], c_pair[near]
+    chosen = assign_sparse(i, j, dist**p - c_pair**p)
+    return rows[i[chosen]], expanded[j[chosen]], err[chosen].ravel(), dist[chosen]
 
 
 def _stats(values: FloatArray) -> dict[str, float | None]:
@@ -847,12 +872,15 @@ def _round(obj: Any) -> Any:
 
 
 def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, domains: list[str],
-             config: MetricsConfig | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """All metrics from columns -> (metrics dict, per-tick series rows)."""
+             config: MetricsConfig | None = None, *, workers: int | None = None
+             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """All metrics from columns -> (metrics dict, per-tick series rows). ``workers``: threads
+    for the matching and processes for reading (default: the available cores); results do
+    not depend on it."""
     config = config or MetricsConfig()
     if truth.t.size == 0:
         raise ValueError("truth.jsonl: no rows: nothing to score against")
-    m = match(truth, tracks, config, domains)
+    m = match(truth, tracks, config, domains, workers=workers)
     per_domain, series = _per_tick(m, truth, tracks, config, domains)
     ot = _object_tracks(m, truth, tracks)
     n_obj = len(truth.ids)
@@ -892,17 +920,17 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
     return _round(metrics), series
 
 
-def evaluate_dir(dir: Path, config: MetricsConfig | None = None) -> dict[str, Any]:
+def evaluate_dir(dir: Path, config: MetricsConfig | None = None, *, workers: int | None = None) -> dict[str, Any]:
     """Score ``dir``/truth.jsonl against tracks.jsonl and alerts.jsonl; writes metrics.json and metrics_series.jsonl."""
     dir = Path(dir)
     for name in (TRUTH_FILE, TRACKS_FILE):
         if not (dir / name).exists():
             raise FileNotFoundError(f"{dir / name}: required for scoring")
     domains = Codebook()
-    truth = read_truth(dir / TRUTH_FILE, domains)
-    tracks = read_tracks(dir / TRACKS_FILE, domains)
+    truth = read_truth(dir / TRUTH_FILE, domains, workers=workers)
+    tracks = read_tracks(dir / TRACKS_FILE, domains, workers=workers)
     alerts = read_alerts(dir / ALERTS_FILE)
-    metrics, series = evaluate(truth, tracks, alerts, domains.values, config)
+    metrics, series = evaluate(truth, tracks, alerts, domains.values, config, workers=workers)
     write_outputs(dir, metrics, series)
     return metrics
 

@@ -186,3 +186,20 @@ def test_config_validation() -> None:
 def test_missing_truth_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="truth.jsonl"):
         evaluate_dir(tmp_path)
+
+
+def test_results_do_not_depend_on_workers(scene: Scene, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    for k in range(12):
+        for n in range(6):
+            east, north = 800.0 * n + 30.0 * k, 0.0
+            scene.add_truth(T0 + 10.0 * k, n, east, north, role="suspect" if n == 2 else "benign")
+            if rng.random() < 0.8:
+                scene.add_track(T0 + 10.0 * k + 1.0, 10 + (n + k // 6) % 6, east + rng.normal(0, 150), north)
+    scene.add_alert(T0 + 50.0, "a", "loiter", 12)
+    path = scene.write()
+    one = evaluate_dir(path, workers=1)
+    series_one = (path / "metrics_series.jsonl").read_bytes()
+    assert evaluate_dir(path, workers=5) == one
+    assert (path / "metrics_series.jsonl").read_bytes() == series_one
+    assert one["continuity"]["identity_switches"] > 0  # the crafted id rotation is seen
