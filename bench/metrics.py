@@ -79,12 +79,15 @@ def write_run(out: Path, objects: int, hours: float, tick_s: float, seed: int) -
     benign = rng.choice(np.flatnonzero(role == "benign"), size=max(1, objects // 100), replace=False)
     alerted = np.concatenate([suspects, benign])
     alert_t = ticks[rng.integers(0, ticks.size, alerted.size)]
+    alert_dt = alert_t - ticks[0]
+    alert_lat = LAT0 + (n0[alerted] + vn[alerted] * alert_dt) / M_PER_DEG
+    alert_lon = LON0 + (e0[alerted] + ve[alerted] * alert_dt) / (M_PER_DEG * coslat)
     alert_t_ = "{{\"t\":{},\"alert_id\":\"a{}\",\"rule\":\"{}\",\"severity\":\"high\",\"state\":\"raised\",\"track_id\":{}," \
-               "\"lat\":0.0,\"lon\":0.0,\"zone\":null,\"mmsi\":null,\"icao24\":null,\"reason\":\"bench\"," \
+               "\"lat\":{:.6f},\"lon\":{:.6f},\"zone\":null,\"mmsi\":null,\"icao24\":null,\"reason\":\"bench\"," \
                "\"related_track_ids\":[],\"priority\":1,\"evidence\":{{}}}}\n"
     rules = np.where(np.arange(alerted.size) % 2 == 0, "loiter", "dark_transit")
     (out / "alerts.jsonl").write_text(_lines(alert_t_, [alert_t.tolist(), list(range(alerted.size)), rules.tolist(),
-                                                        alerted.tolist()]))
+                                                        alerted.tolist(), alert_lat.tolist(), alert_lon.tolist()]))
     return {"truth_rows": n_truth, "track_rows": n_tracks, "alert_rows": int(alerted.size)}
 
 

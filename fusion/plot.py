@@ -89,11 +89,12 @@ def _paths(group: IntArray, t: FloatArray, lon: FloatArray, lat: FloatArray) -> 
     order = np.lexsort((t, group))
     step = max(1, order.size // _MAX_PATH_POINTS)
     order = order[::step]
+    if order.size == 0:
+        return [], np.zeros(0, dtype=np.int64)
     g = group[order]
     cuts = np.flatnonzero(np.diff(g)) + 1
     xy = np.column_stack([lon[order], lat[order]])
-    starts = np.concatenate([[0], cuts]).astype(np.int64) if g.size else np.zeros(0, np.int64)
-    return np.split(xy, cuts) if g.size else [], g[starts]
+    return np.split(xy, cuts), g[np.concatenate([[0], cuts])]
 
 
 def _area(lats: Sequence[FloatArray], lons: Sequence[FloatArray]) -> tuple[float, float, float, float]:
@@ -225,8 +226,10 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     shown = np.flatnonzero(np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s != "tentative"]))
     zone_lat = [np.asarray(g.bounds)[[1, 3]] for _, g in zones]
     zone_lon = [np.asarray(g.bounds)[[0, 2]] for _, g in zones]
-    area = _area([tracks.lat[shown], alerts.lat, *(zone_lat), *([truth.lat] if truth else [])],
-                 [tracks.lon[shown], alerts.lon, *(zone_lon), *([truth.lon] if truth else [])])
+    truth_lat, truth_lon = ([truth.lat], [truth.lon]) if truth is not None else ([], [])
+    # alerts sit on tracks; they set the area only when there is nothing else to draw
+    area = _area([tracks.lat[shown], *zone_lat, *truth_lat] if shown.size or zones or truth is not None else [alerts.lat],
+                 [tracks.lon[shown], *zone_lon, *truth_lon] if shown.size or zones or truth is not None else [alerts.lon])
     fig = _figure(width_px, height_px)
     ax = fig.add_axes((0.06, 0.06, 0.72, 0.88))
     ax.set_facecolor(SEA_COLOUR)
@@ -262,7 +265,7 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     ax.set_ylabel("latitude (deg)")
     ax.grid(color="white", linewidth=0.5, zorder=0)
     ax.set_title(f"{dir.name}: {len(tracks.track_ids)} tracks, {int(raised.sum())} alert events"
-                 + (f", {len(truth.ids)} truth objects" if truth else ""))
+                 + (f", {len(truth.ids)} truth objects" if truth is not None else ""))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.79, 0.94), fontsize=9, frameon=False)
     return _save(fig, out)
 
