@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fusion.metrics import Codebook, evaluate, read_alerts, read_tracks, read_truth, write_outputs  # noqa: E402
+from fusion.metrics import Codebook, evaluate, read_alerts, read_tracks, read_truth, write_outputs
 
 LAT0, LON0 = 15.0, -75.0
 M_PER_DEG = 111_320.0

@@ -1,4 +1,4 @@
-"""Pictures of a run: the track picture over the area, and the metrics over time (matplotlib Agg).
+"""Pictures of a run: the track picture over the area, and the metrics over time (matplotlib, Agg canvas).
 
 ``plot_picture``: land and coastline from the global_land_mask grid shipped with that
 package (1 km GLOBE data, no download), zones from zones.geojson, truth paths (suspects
@@ -22,30 +22,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib as mpl
+import numpy as np
+import shapely
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Polygon as PolygonPatch
+from numpy.typing import NDArray
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from numpy.typing import NDArray  # noqa: E402
-import shapely  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Polygon as PolygonPatch  # noqa: E402
-
-from fusion.core.arrays import NO_ICAO, NO_MMSI  # noqa: E402
-from fusion.metrics import (  # noqa: E402
+from fusion.core.arrays import NO_ICAO, NO_MMSI
+from fusion.metrics import (
     ALERTS_FILE,
     SERIES_FILE,
     TRACKS_FILE,
-    TrackColumns,
     TRUTH_FILE,
     Codebook,
     FloatArray,
     IntArray,
+    TrackColumns,
     evaluate_dir,
     read_alerts,
     read_tracks,
@@ -64,14 +60,13 @@ _DPI = 100
 def _figure(width_px: int, height_px: int) -> Figure:
     if width_px < 200 or height_px < 150:
         raise ValueError(f"image size = {width_px}x{height_px} px: must be at least 200x150")
-    return plt.figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)
+    return Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)  # no pyplot: no global state
 
 
 def _save(fig: Figure, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=_DPI)  # no bbox_inches: the image keeps the stated pixel size
-    plt.close(fig)
+    fig.savefig(out, dpi=_DPI)  # Agg canvas; no bbox_inches: the image keeps the stated pixel size
     return out
 
 
@@ -252,7 +247,7 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     raised = ~alerts.cleared
     for r, rule in enumerate(alerts.rules):
         sel = raised & (alerts.rule == r)
-        marker, colour = _MARKERS[r % len(_MARKERS)], plt.get_cmap("tab10")(r % 10)
+        marker, colour = _MARKERS[r % len(_MARKERS)], mpl.colormaps["tab10"](r % 10)
         ax.scatter(alerts.lon[sel], alerts.lat[sel], marker=marker, s=70, facecolor=colour, edgecolor="black",
                    linewidth=0.7, zorder=7)
         handles.append(Line2D([], [], marker=marker, linestyle="", markerfacecolor=colour, markeredgecolor="black",

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Self
 
 import msgspec
 
@@ -72,7 +72,7 @@ class _Line(msgspec.Struct, frozen=True):
     topic: str | None = None
     qos: int | None = None
     retain: bool | None = None
-    enc: Literal["utf8", "base64", None] = None
+    enc: Literal["utf8", "base64"] | None = None
     payload: str | None = None
     format: str | None = None
     version: int | None = None
@@ -86,18 +86,20 @@ _MESSAGE_FIELDS = _MessageLine.__struct_fields__
 
 def _encode_line(topic: str, payload: bytes, qos: int, retain: bool, recv_t: float) -> bytes:
     """Validate one message and render it as a JSON line (with the trailing newline)."""
-    if not isinstance(topic, str) or not topic:
-        raise ValueError(f"recording: topic = {topic!r}: must be a non-empty str")
+    if not isinstance(topic, str):
+        raise TypeError(f"recording: topic = {topic!r}: must be a str")
+    if not topic:
+        raise ValueError(f"recording: topic = {topic!r}: must not be empty")
     try:
         topic.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError(f"recording: topic = {topic!r}: not encodable as UTF-8 ({exc.reason})") from None
     if not isinstance(payload, (bytes, bytearray, memoryview)):
-        raise ValueError(f"recording: payload = {type(payload).__name__}: must be bytes")
+        raise TypeError(f"recording: payload = {type(payload).__name__}: must be bytes")
     if qos not in (0, 1, 2) or isinstance(qos, bool):
         raise ValueError(f"recording: qos = {qos!r}: must be 0, 1 or 2")
     if not isinstance(retain, bool):
-        raise ValueError(f"recording: retain = {retain!r}: must be a bool")
+        raise TypeError(f"recording: retain = {retain!r}: must be a bool")
     if not isinstance(recv_t, (int, float)) or isinstance(recv_t, bool) or not math.isfinite(recv_t):
         raise ValueError(f"recording: recv_t = {recv_t!r}: must be a finite number of Unix seconds")
     raw = bytes(payload)
@@ -247,7 +249,7 @@ class RecordingWriter:
         self._buffered = 0
         self._last_flush = time.monotonic()
 
-    def __enter__(self) -> RecordingWriter:
+    def __enter__(self) -> Self:
         self.open()
         return self
 
