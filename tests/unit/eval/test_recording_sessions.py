@@ -119,3 +119,17 @@ def test_not_a_recording_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b'{"topic":"a","qos":0,"retain":false,"enc":"utf8","payload":""}\n'))
     with pytest.raises(RecordingError, match="line 1: t = None"):
         list(read_recording(path))
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"flush_interval_s": -1.0}, "flush_interval_s"),
+                                                ({"flush_interval_s": float("inf")}, "flush_interval_s"),
+                                                ({"compresslevel": 10}, "compresslevel")])
+def test_bad_writer_settings_name_the_field(tmp_path: Path, kwargs: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        RecordingWriter(tmp_path / "r.gz", **kwargs)
+
+
+def test_closed_writer_refuses_appends(tmp_path: Path) -> None:
+    w = RecordingWriter(tmp_path / "r.gz", fsync=False)
+    with pytest.raises(RuntimeError, match="closed"):
+        w.append("a", b"x", 0, False, 1.0)
