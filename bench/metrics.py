@@ -1,6 +1,6 @@
 """Benchmark ``fusion.metrics.evaluate_dir`` on a synthetic large run; prints JSON.
 
-    python bench/metrics.py --objects 1000 --hours 24 --tick-s 10 [--dir DIR] [--keep]
+    python bench/metrics.py --objects 1000 --hours 24 --tick-s 10 [--dir DIR [--reuse]] [--workers N]
 
 ``evaluate_dir_s`` is the whole scoring (read + score + write), the figure for "a day of
 1,000 objects at 10 s ticks scores in under a minute". Writes truth.jsonl (objects on straight legs in the Caribbean), tracks.jsonl (each object
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--tick-s", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=None, help="reader processes / matcher threads (default: cores)")
     ap.add_argument("--dir", type=Path, help="keep the files here (default: a temporary directory)")
     ap.add_argument("--reuse", action="store_true", help="score the files already in --dir instead of generating")
     args = ap.parse_args(argv)
@@ -113,17 +114,17 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.perf_counter()
         # the steps of evaluate_dir, timed one by one
         domains = Codebook()
-        truth = read_truth(out / "truth.jsonl", domains)
-        tracks = read_tracks(out / "tracks.jsonl", domains)
+        truth = read_truth(out / "truth.jsonl", domains, workers=args.workers)
+        tracks = read_tracks(out / "tracks.jsonl", domains, workers=args.workers)
         alerts = read_alerts(out / "alerts.jsonl")
         t2 = time.perf_counter()
-        metrics, series = evaluate(truth, tracks, alerts, domains.values)
+        metrics, series = evaluate(truth, tracks, alerts, domains.values, workers=args.workers)
         t3 = time.perf_counter()
         write_outputs(out, metrics, series)
         t4 = time.perf_counter()
         surface = metrics["domains"]["surface"]
         print(json.dumps({
-            **counts,
+            **counts, "workers": args.workers,
             "truth_mb": round((out / "truth.jsonl").stat().st_size / 1e6, 1),
             "tracks_mb": round((out / "tracks.jsonl").stat().st_size / 1e6, 1),
             "generate_s": round(t1 - t0, 2), "read_s": round(t2 - t1, 2), "score_s": round(t3 - t2, 2),
