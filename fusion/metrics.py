@@ -320,6 +320,7 @@ class AlertColumns:
     t: FloatArray
     alert: IntArray
     rule: IntArray
+    raised: BoolArray
     cleared: BoolArray
     track_id: IntArray
     lat: FloatArray
@@ -371,6 +372,7 @@ def read_alerts(path: Path) -> AlertColumns:
         t=x[:, 0],
         alert=codes["alert_id"],
         rule=codes["rule"],
+        raised=codes["state"] == books["state"].index.get("raised", -1),
         cleared=codes["state"] == books["state"].index.get("cleared", -1),
         track_id=track_ids[codes["track_id"]] if track_ids.size else np.zeros(0, dtype=np.int64),
         lat=x[:, 1],

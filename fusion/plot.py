@@ -195,17 +195,19 @@ def _draw_zones(ax: Axes, zones: list[tuple[str, Any]]) -> None:
 
 
 def _track_identity(tracks: TrackColumns, rows: IntArray) -> tuple[IntArray, list[str]]:
-    """Per row: identity group code and its label (MMSI, else ICAO, else track id), by the track's identities."""
+    """Per row of ``rows``: identity group code, and the labels (MMSI, else ICAO, else track id) of the groups."""
     n_tracks = len(tracks.track_ids)
     mmsi = np.full(n_tracks, NO_MMSI, dtype=np.int64)
     icao = np.full(n_tracks, NO_ICAO, dtype=np.int64)
     np.maximum.at(mmsi, tracks.track[rows], tracks.mmsi[rows])
     np.maximum.at(icao, tracks.track[rows], tracks.icao24[rows])
-    labels = [f"MMSI {m}" if m != NO_MMSI else f"ICAO {i:06x}" if i != NO_ICAO else f"track {tid}"
-              for tid, m, i in zip(tracks.track_ids, mmsi.tolist(), icao.tolist(), strict=True)]
+    present = np.unique(tracks.track[rows])
+    labels = [f"MMSI {mmsi[k]}" if mmsi[k] != NO_MMSI else f"ICAO {icao[k]:06x}" if icao[k] != NO_ICAO
+              else f"track {tracks.track_ids[k]}" for k in present.tolist()]
     book = Codebook()
-    label_code = book.codes(labels)
-    return label_code[tracks.track[rows]], book.values
+    group_of_track = np.full(n_tracks, -1, dtype=np.int64)
+    group_of_track[present] = book.codes(labels)
+    return group_of_track[tracks.track[rows]], book.values
 
 
 def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int = 1200) -> Path:
@@ -243,10 +245,11 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     paths, path_group = _paths(group, tracks.t[shown], tracks.lon[shown], tracks.lat[shown])
     ax.add_collection(LineCollection(paths, colors=[identity_colour(labels[g]) for g in path_group.tolist()],
                                      linewidths=1.6, zorder=5))
-    handles.append(Line2D([], [], color="#1f78b4", linewidth=1.6, label=f"tracks ({len(labels)} identities, coloured)"))
-    raised = ~alerts.cleared
+    n_shown = int(np.unique(tracks.track[shown]).size)
+    handles.append(Line2D([], [], color="#1f78b4", linewidth=1.6,
+                          label=f"{n_shown} tracks, {len(labels)} identities (colour)"))
     for r, rule in enumerate(alerts.rules):
-        sel = raised & (alerts.rule == r)
+        sel = alerts.raised & (alerts.rule == r)
         marker, colour = _MARKERS[r % len(_MARKERS)], mpl.colormaps["tab10"](r % 10)
         ax.scatter(alerts.lon[sel], alerts.lat[sel], marker=marker, s=70, facecolor=colour, edgecolor="black",
                    linewidth=0.7, zorder=7)
@@ -259,7 +262,7 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
     ax.grid(color="white", linewidth=0.5, zorder=0)
-    ax.set_title(f"{dir.name}: {len(tracks.track_ids)} tracks, {int(raised.sum())} alert events"
+    ax.set_title(f"{dir.name}: {n_shown} confirmed tracks, {int(alerts.raised.sum())} alerts raised"
                  + (f", {len(truth.ids)} truth objects" if truth is not None else ""))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.79, 0.94), fontsize=9, frameon=False)
     return _save(fig, out)
