@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import Scene
 
+import fusion.metrics as metrics
 from fusion.metrics import MetricsConfig, evaluate_dir, gospa_parts
 
 T0 = 1_700_000_000.0
@@ -203,3 +204,26 @@ def test_results_do_not_depend_on_workers(scene: Scene, tmp_path: Path) -> None:
     assert evaluate_dir(path, workers=5) == one
     assert (path / "metrics_series.jsonl").read_bytes() == series_one
     assert one["continuity"]["identity_switches"] > 0  # the crafted id rotation is seen
+
+
+def test_reading_in_parallel_parts_gives_the_same_columns(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in range(30):
+        for n in range(4):
+            scene.add_truth(T0 + 10.0 * k, f"obj-{n}", 500.0 * n, 20.0 * k)
+            scene.add_track(T0 + 10.0 * k, 40 + n, 500.0 * n + 5.0, 20.0 * k, mmsi=None if n % 2 else 300_000_000 + n)
+    path = scene.write()
+    monkeypatch.setattr(metrics, "_CHUNK_BYTES", 2048)  # many parts of a few lines each
+    serial, parallel = metrics.Codebook(), metrics.Codebook()
+    one = metrics.read_tracks(path / "tracks.jsonl", serial, workers=1)
+    two = metrics.read_tracks(path / "tracks.jsonl", parallel, workers=2)
+    assert one.track_ids == two.track_ids == [40, 41, 42, 43]
+    for name in ("t", "track", "lat", "lon", "cov_en_m2", "mmsi", "icao24"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    truth = metrics.read_truth(path / "truth.jsonl", parallel, workers=2)
+    assert truth.ids == ["obj-0", "obj-1", "obj-2", "obj-3"] and truth.t.size == 120
+    # a bad line deep in a later part is reported with its line number in the whole file
+    lines = (path / "tracks.jsonl").read_text().splitlines()
+    lines[99] = lines[99].replace('"lat"', '"lat_x"')
+    (path / "tracks.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"tracks.jsonl line 100: .*lat"):
+        metrics.read_tracks(path / "tracks.jsonl", metrics.Codebook(), workers=2)
