@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import Scene
 
-import fusion.metrics as metrics
+from fusion import metrics
 from fusion.metrics import MetricsConfig, evaluate_dir, gospa_parts
 
 T0 = 1_700_000_000.0
