@@ -168,12 +168,15 @@ def radar_batch(scan: RadarScan, frame: LocalFrame, noise: MeasurementNoise) -> 
     e, n = frame.to_local(lat, lon)
     J = frame.en_jacobian(lat, lon)
     m = rng.size
+    e0, n0 = frame.to_local(lat0, lon0)
+    reach = scan.max_range_m if scan.max_range_m is not None else float(ground.max())
+    look = (float(e0), float(n0), reach * float(frame.scale(lat0, lon0)))
     air_alt = (scan.mode == "air") & has_el
     sigma_alt = np.hypot(sig_r * np.sin(el), rng * np.cos(el) * sig_el)
     return _batch(np.stack([e, n], axis=1), J @ R_en @ J.swapaxes(-1, -2), None, None, t=np.full(m, scan.t),
                   alt=np.where(air_alt, alt, np.nan), sigma_alt=np.where(air_alt, np.maximum(sigma_alt, noise.radar_alt_floor_m), np.nan),
                   mmsi=np.full(m, NO_MMSI, np.int64), icao24=np.full(m, NO_ICAO, np.int64),
-                  kind="radar", sensor_id=scan.site, domain=scan.mode)
+                  kind="radar", sensor_id=scan.site, domain=scan.mode, look=look)
 
 
 def unbiased_conversion(
@@ -236,7 +239,7 @@ def _coop_batch(
 def _batch(
     pos: FloatArray, R_pos: FloatArray, vel: FloatArray | None, R_vel: FloatArray | None, *, t: FloatArray,
     alt: FloatArray, sigma_alt: FloatArray, mmsi: np.ndarray, icao24: np.ndarray, kind: str, sensor_id: str,
-    domain: Domain,
+    domain: Domain, look: tuple[float, float, float] | None = None,
 ) -> MeasBatch:
     m = pos.shape[0]
     z = np.full((m, 4), np.nan)
@@ -249,7 +252,7 @@ def _batch(
         z[:, 2:] = vel
         R[:, 2:, 2:] = R_vel
     return MeasBatch(t=t, z=z, R=R, has_vel=has_vel, alt_m=alt, sigma_alt_m=sigma_alt, mmsi=mmsi, icao24=icao24,
-                     sensor_kind=kind, sensor_id=sensor_id, domain=domain)
+                     sensor_kind=kind, sensor_id=sensor_id, domain=domain, look_en_m=look)
 
 
 def _col(reports: Sequence[object], name: str) -> FloatArray:

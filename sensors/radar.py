@@ -47,6 +47,7 @@ _HEADER_OPTIONAL: tuple[tuple[str, Bound], ...] = (
     ("sigma_el_deg", SIGMA),
     ("sensor_heading_deg", ANGLE),
     ("sensor_speed_mps", SPEED_MPS),
+    ("max_range_m", RANGE_M),
 )
 _ENCODER = msgspec.json.Encoder()
 

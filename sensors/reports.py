@@ -82,6 +82,7 @@ class RadarScan(msgspec.Struct, frozen=True, kw_only=True):
     scan_id: int = 0
     sensor_heading_deg: float | None = None  # moving platform navigation, if any
     sensor_speed_mps: float | None = None
+    max_range_m: float | None = None  # instrumented range of this scan: tracks inside it and not detected missed a look
     plots: list[RadarPlot] = []
 
 

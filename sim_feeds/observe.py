@@ -136,7 +136,8 @@ class RadarModel:
         return RadarScan(site=spec.id, t=round(t, 3), sensor_lat=lat0, sensor_lon=lon0, sensor_alt_m=h0,
                          sigma_range_m=spec.sigma_range_m, sigma_az_deg=spec.sigma_az_deg,
                          sigma_el_deg=spec.sigma_el_deg if air else None, mode="air" if air else "surface",
-                         scan_id=scan_id, sensor_heading_deg=heading, sensor_speed_mps=speed, plots=plots)
+                         scan_id=scan_id, sensor_heading_deg=heading, sensor_speed_mps=speed,
+                         max_range_m=spec.coverage.range_max_m, plots=plots)
 
     def feed(self) -> Iterator[FeedMessage]:
         """One JSON message per scan, published ``latency_s`` after the scan time."""

@@ -45,6 +45,8 @@ class MeasBatch:
     sensor_kind: one of SENSOR_KINDS (all rows share it)
     sensor_id: source/site name from the topic
     domain:   which track pool these measurements feed
+    look_en_m: (east, north, radius) metres of the circle a radar scan covered, so that
+              tracks inside it without a plot count a missed look; None when unknown
     """
 
     t: FloatArray
@@ -58,6 +60,7 @@ class MeasBatch:
     sensor_kind: str
     sensor_id: str
     domain: Domain
+    look_en_m: tuple[float, float, float] | None = None  # (east, north, radius): the area this scan looked at
 
     def __post_init__(self) -> None:
         M = self.t.shape[0] if self.t.ndim == 1 else -1

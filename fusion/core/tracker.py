@@ -441,15 +441,21 @@ class Tracker:
         return alt, Palt
 
     def _count_misses(self, batch: MeasBatch, hit_track: IntArray) -> None:
-        """A radar scan looked at every track inside its plots' bounding box (plus margin)."""
+        """A radar scan looked at every track inside its coverage circle (``batch.look_en_m``),
+        or, when the scan does not state it, inside its plots' bounding box plus a margin."""
         if batch.sensor_kind != "radar" or len(self) == 0:
             return
         a = self._tracks
-        lo = batch.z[:, :2].min(axis=0) - self.config.look_margin_m
-        hi = batch.z[:, :2].max(axis=0) + self.config.look_margin_m
         x, _ = kalman.imm_combine(a["xm"], a["Pm"], a["mu"])
         pos = x[:, :2] + x[:, 2:] * (float(batch.t.max()) - a["t"])[:, None]
-        looked = ((pos >= lo) & (pos <= hi)).all(axis=1) & (a["t"] < batch.t.min())
+        if batch.look_en_m is not None:
+            e0, n0, radius = batch.look_en_m
+            inside = np.hypot(pos[:, 0] - e0, pos[:, 1] - n0) <= radius
+        else:
+            lo = batch.z[:, :2].min(axis=0) - self.config.look_margin_m
+            hi = batch.z[:, :2].max(axis=0) + self.config.look_margin_m
+            inside = ((pos >= lo) & (pos <= hi)).all(axis=1)
+        looked = inside & (a["t"] < batch.t.min())
         looked[hit_track] = False
         a["hist"][looked] <<= 1
         a["looks"][looked] += 1
