@@ -134,9 +134,17 @@ def cmd_record(args: argparse.Namespace) -> int:
             def on_message(topic: str, payload: bytes, qos: int, retain: bool) -> None:
                 writer.append(topic, payload, qos, retain, time.time())
 
+            async def flush_periodically() -> None:  # quiet feeds still reach the disk within a second
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=1.0)
+                    writer.flush()
+
             link = Link(broker_address(args), args.client_id, subscriptions=((FEEDS_FILTER, 1),), on_message=on_message)
             with stop_on_signals(asyncio.get_running_loop(), stop):
+                flusher = asyncio.create_task(flush_periodically())
                 await link.run(stop)
+                await flusher
 
     asyncio.run(main())
     return 0

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
+import numpy as np
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TrackView
 from fusion.core.frame import LocalFrame
@@ -74,15 +75,16 @@ def source_names(mask: int) -> list[str]:
 def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
     """All tracks of a view as rows; positions converted back to WGS84 at the edge.
 
-    Velocities and covariances are reported in true metres: the frame's projected metres
-    are divided by its point scale factor k (about 1 +- 0.006 over a 3,000 km area).
+    Velocities and covariances are reported in true east/north metres: the frame's
+    Jacobian J (point scale factor times the meridian-convergence rotation) is undone,
+    v = J^-1 v', P = J^-1 P' J^-T.
     """
     if len(view) == 0:
         return []
     lat, lon = frame.to_geodetic(view.x[:, 0], view.x[:, 1])
-    k = frame.scale(lat, lon)
-    vel = view.x[:, 2:4] / k[:, None]
-    cov = view.P[:, 0:2, 0:2] / (k * k)[:, None, None]
+    J_inv = np.linalg.inv(frame.en_jacobian(lat, lon))  # (N, 2, 2), well conditioned (|J| ~ 1)
+    vel = (J_inv @ view.x[:, 2:4, None])[..., 0]
+    cov = J_inv @ view.P[:, 0:2, 0:2] @ J_inv.swapaxes(-1, -2)
     alt = [None if a != a else a for a in view.alt_m.tolist()]  # NaN -> None
     mmsi = [None if m == NO_MMSI else m for m in view.mmsi.tolist()]
     icao = [icao_hex(c) for c in view.icao24.tolist()]

@@ -33,9 +33,12 @@ def test_track_rows_round_trip_position_and_fields() -> None:
     assert rows[0].mmsi == 367000140 and rows[1].mmsi is None
     assert rows[0].icao24 is None and rows[1].icao24 == "abc123"
     assert rows[0].sources == ["ais", "radar"]
-    k = float(frame.scale(12.0, -80.0))
-    assert abs(rows[0].vel_e_mps - 5.0 / k) < 1e-9  # projected m/s back to true m/s
-    assert abs(rows[0].cov_en_m2[1][1] - 400.0 / k**2) < 1e-6
+    J = frame.en_jacobian(12.0, -80.0)[0]
+    v_true = np.linalg.solve(J, [5.0, 0.0])  # frame m/s back to true east/north m/s
+    assert np.allclose([rows[0].vel_e_mps, rows[0].vel_n_mps], v_true, atol=1e-9)
+    assert abs(np.hypot(*v_true) - 5.0 / float(frame.scale(12.0, -80.0))) < 1e-6
+    P_true = np.linalg.solve(J, np.linalg.solve(J, np.diag([100.0, 400.0])).T)
+    assert np.allclose(rows[0].cov_en_m2, P_true, rtol=1e-9)
     line = json.loads(encode(rows[0]))
     assert list(line) == list(TrackRow.__struct_fields__)
     assert line["alt_m"] is None
