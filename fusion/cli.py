@@ -124,6 +124,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    from fusion.clock import SIM_CLOCK_TOPIC
     from fusion.mqtt import Link
     from fusion.publish import FEEDS_FILTER
     from fusion.recording import RecordingWriter
@@ -140,7 +141,8 @@ def cmd_record(args: argparse.Namespace) -> int:
                         await asyncio.wait_for(stop.wait(), timeout=1.0)
                     writer.flush()
 
-            link = Link(broker_address(args), args.client_id, subscriptions=((FEEDS_FILTER, 1),), on_message=on_message)
+            subscriptions = ((FEEDS_FILTER, 1), (SIM_CLOCK_TOPIC, 1))  # the clock lets replay use the sim's timeline
+            link = Link(broker_address(args), args.client_id, subscriptions=subscriptions, on_message=on_message)
             with stop_on_signals(asyncio.get_running_loop(), stop):
                 flusher = asyncio.create_task(flush_periodically())
                 await link.run(stop)

@@ -8,7 +8,7 @@ No broker, no wall clock: the same input gives byte-identical files.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +16,11 @@ from typing import IO
 
 import msgspec
 
+from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
 from fusion.core.frame import LocalFrame
 from fusion.pipeline import Counters, Fusion, FusionConfig, Tick
 from fusion.publish import encode
+from fusion.recording import RecordedMessage
 from fusion.rules.engine import RulesConfig, default_rules
 from fusion.rules.zones import ZoneSet
 
@@ -118,6 +120,22 @@ def fusion_for_area(area: object, zones_geojson: dict[str, object], zones_name: 
     return Fusion(frame, zones, rules if rules is not None else default_rules(), config)
 
 
+def recorded_feed(messages: Iterable[RecordedMessage]) -> Iterator[tuple[float, str, bytes]]:
+    """(recv_t, topic, payload) of recorded feed messages on the clock the live service used.
+
+    A recording of a ``jisf sim --speed N`` run holds the simulator's retained
+    ``jisf/v1/sim/clock`` message; receive times after it are mapped from the wall onto
+    the scenario's timeline, exactly as ``jisf run --clock sim`` did live.
+    """
+    warp: WarpedClock | None = None
+    for m in messages:
+        if m.topic == SIM_CLOCK_TOPIC:
+            warp = WarpedClock.decode(m.payload)
+            continue
+        t = m.recv_t if warp is None else warp.origin + warp.speed * (m.recv_t - warp.wall_start)
+        yield t, m.topic, m.payload
+
+
 def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | None = None) -> dict[str, object]:
     """Replay a recording offline (receive times as the clock); area and zones from a scenario."""
     from fusion.recording import read_recording
@@ -127,7 +145,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
     zones_geojson = scenario.zones_geojson()
     fusion = fusion_for_area(scenario.area, zones_geojson, scenario.name)
     reader = read_recording(recording)
-    summary = run_to_dir(fusion, ((m.recv_t, m.topic, m.payload) for m in reader), out_dir, zones_geojson)
+    summary = run_to_dir(fusion, recorded_feed(reader), out_dir, zones_geojson)
     if (out_dir / TRUTH_FILE).exists():
         from fusion.metrics import evaluate_dir
 
