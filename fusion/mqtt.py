@@ -31,6 +31,7 @@ from fusion.publish import OutMessage
 
 log = logging.getLogger("jisf.mqtt")
 
+PENDING_CALLS_WARN = 2_000
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
@@ -115,7 +116,7 @@ class BrokerError(ConnectionError):
 
 
 def _client(addr: BrokerAddress, *, client_id: str | None, will: OutMessage | None, clean_session: bool, timeout: float = 10.0) -> aiomqtt.Client:
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         addr.host,
         addr.port,
         username=addr.username,
@@ -128,6 +129,10 @@ def _client(addr: BrokerAddress, *, client_id: str | None, will: OutMessage | No
         max_concurrent_outgoing_calls=1000,
         socket_options=NODELAY,
     )
+    # We keep ~100 publishes in flight on purpose (MQTT-FACTS pitfall 3); aiomqtt would
+    # otherwise log a warning for every call beyond 10.
+    client.pending_calls_threshold = PENDING_CALLS_WARN
+    return client
 
 
 @dataclass
