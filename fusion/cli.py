@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", "fusion.runner", "main", "the fusion service (jisf run --help)"),
         ("track-scans", "fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
         ("plot", "fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
+        ("import-ais", "fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
     ):
         t = sub.add_parser(name, help=helptext, add_help=False)
         t.add_argument("rest", nargs=argparse.REMAINDER)
