@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import itertools
 import json
 import logging
@@ -16,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger("jisf.cli")
@@ -180,12 +181,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(module: str, func: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        mod = __import__(module, fromlist=[func])
-        return int(getattr(mod, func)(args.rest))
+# Commands whose own module parses their arguments: name -> (module, function, help).
+DELEGATED: dict[str, tuple[str, str, str]] = {
+    "run": ("fusion.runner", "main", "the fusion service (jisf run --help)"),
+    "track-scans": ("fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
+    "plot": ("fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
+    "import-ais": ("fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
+}
 
-    return run
+
+def _run_delegated(name: str, argv: list[str]) -> int:
+    module, func, _ = DELEGATED[name]
+    return int(getattr(importlib.import_module(module), func)(argv))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,20 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     broker_args(rp, required=False)
     rp.set_defaults(func=cmd_replay)
 
-    for name, module, func, helptext in (
-        ("run", "fusion.runner", "main", "the fusion service (jisf run --help)"),
-        ("track-scans", "fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
-        ("plot", "fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
-        ("import-ais", "fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
-    ):
-        t = sub.add_parser(name, help=helptext, add_help=False)
-        t.add_argument("rest", nargs=argparse.REMAINDER)
-        t.set_defaults(func=_delegate(module, func))
+    for name, (_, _, helptext) in DELEGATED.items():  # listed for --help; main() hands their arguments over whole
+        sub.add_parser(name, help=helptext, add_help=False).set_defaults(func=lambda _args, n=name: _run_delegated(n, []))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jisf`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        return _run_delegated(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
