@@ -113,15 +113,48 @@ def _haversine_m(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> 
     return 2.0 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def dark_vessel(s: Scene, r: cfg.DarkVesselRule) -> Candidates:
-    """Moving surface track that never had an AIS identity, for dark_s, inside AIS coverage."""
+@dataclass
+class FirstFix:
+    """Time and local position at which each live surface track was first seen (sorted track id).
+
+    Gives the net speed (straight-line displacement / time since) that tells a transit from
+    a boat working a fishing ground, which covers distance at speed but stays in one area.
+    """
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0)})
+
+    def observe(self, s: Scene) -> FloatArray:
+        """Record first fixes of new surface tracks, forget gone ones; returns (N,) net speed m/s (NaN for air)."""
+        rows = np.flatnonzero(~s.is_air)
+        old = self.cols
+        ids = s.track_id[rows]
+        pos = np.minimum(np.searchsorted(old["track_id"], ids), max(len(old["track_id"]) - 1, 0))
+        known = (old["track_id"][pos] == ids) if len(old["track_id"]) else np.zeros(len(rows), bool)
+        now = {"t": np.full(len(rows), s.t), "east": s.east[rows], "north": s.north[rows]}
+        self.cols = {"track_id": ids, **{k: np.where(known, old[k][pos], v) if len(old[k]) else v for k, v in now.items()}}
+        net = np.full(len(s), np.nan)
+        dt = s.t - self.cols["t"]
+        moved = np.hypot(s.east[rows] - self.cols["east"], s.north[rows] - self.cols["north"])
+        net[rows] = np.where(dt > 0, moved / np.maximum(dt, 1e-9), np.nan)
+        return net
+
+
+def dark_vessel(s: Scene, r: cfg.DarkVesselRule, first: FirstFix) -> Candidates:
+    """Moving surface track that never had an AIS identity, for dark_s, inside AIS coverage,
+    going somewhere (net speed since first seen >= min_net_speed_kn), away from excluded zones."""
     dark = s.eligible & ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t) & in_coverage(s, r.coverage)
+    net = first.observe(s)
+    if r.exclude_kinds:
+        near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(dark))
+        dark[near] = False
     age = s.t - s.first_t
     speed = s.speed_mps
-    enter = dark & (age >= r.dark_s) & (speed >= r.min_speed_kn * KNOT_MPS)
-    stay = dark & (age >= r.dark_s) & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS)
+    going = ~(net < r.min_net_speed_kn * KNOT_MPS)  # NaN (no history yet) counts as going: age decides
+    enter = dark & (age >= r.dark_s) & (speed >= r.min_speed_kn * KNOT_MPS) & going
+    stay = dark & (age >= r.dark_s) & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS)
     return _track_candidates(s, r, enter, stay, ramp(age, 0.0, 3.0 * r.dark_s),
-                             {"dark_for_s": age, "speed_kn": speed / KNOT_MPS})
+                             {"dark_for_s": age, "speed_kn": speed / KNOT_MPS, "net_speed_kn": net / KNOT_MPS})
 
 
 @dataclass

@@ -129,6 +129,9 @@ class DarkVesselRule(Rule):
 
     dark_s: NonNeg
     min_speed_kn: NonNeg
+    min_net_speed_kn: NonNeg
+    exclude_kinds: list[ZoneKind]
+    exclude_margin_m: NonNeg
     coverage: Coverage
 
 

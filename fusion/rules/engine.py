@@ -54,7 +54,8 @@ def _reason(rule: str, ev: Mapping[str, float], zone: str | None) -> str:
         why = "no AIS identity" if ev["no_ais_identity"] else "in a transit corridor at night"
         return f"surface track at {spd} with {why}"
     if rule == "dark_vessel":
-        return f"no AIS identity for {_fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at {spd}"
+        return (f"no AIS identity for {_fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at {spd}, "
+                f"{_fmt(ev.get('net_speed_kn', math.nan), ' kn', 1)} net since first seen")
     if rule == "ais_gap":
         if math.isfinite(ev.get("jump_m", math.nan)):
             return (f"AIS reappeared {_fmt(ev['jump_m'] / 1000.0, ' km', 1)} away, beyond the "
@@ -84,6 +85,7 @@ class RuleEngine:
         self._seq = 0
         self._queued: list[AlertEvent] = []
         self.memory = bh.AisMemory()
+        self.first_fix = bh.FirstFix()
         self.books: dict[str, AlertBook] = {}
         self._install(rules)
 
@@ -101,7 +103,7 @@ class RuleEngine:
             "zone_entry": lambda s: bh.zone_subjects(s, r.zone_entry, self.zone_params["zone_entry"], dwell=False),
             "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
             "go_fast": lambda s: bh.go_fast(s, r.go_fast),
-            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel),
+            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, self.first_fix),
             "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, self.memory),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing),
             "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
@@ -112,6 +114,7 @@ class RuleEngine:
         g = self.geometry
         sa = r.suspect_aircraft
         for margin in (r.zone_entry.exit_margin_m, r.zone_dwell.exit_margin_m, r.rendezvous.exclude_margin_m,
+                       r.dark_vessel.exclude_margin_m,
                        sa.airstrip_distance_m, sa.airstrip_distance_m * sa.hysteresis):
             g.warm(margin)
         for name in self.evaluators:
@@ -238,6 +241,8 @@ class RuleEngine:
         self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
         order = np.argsort(self.memory.cols["track_id"], kind="stable")
         self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
+        keep_fix = ~np.isin(self.first_fix.cols["track_id"], m[:, 0])  # the surviving track keeps its own first fix
+        self.first_fix.cols = {k: v[keep_fix] for k, v in self.first_fix.cols.items()}
 
     def snapshot(self) -> dict[str, Any]:
         """Rule state as plain arrays and numbers (for the service checkpoint)."""
@@ -245,6 +250,7 @@ class RuleEngine:
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
         snap.update({f"ais_memory.{k}": v.copy() for k, v in self.memory.cols.items()})
+        snap.update({f"first_fix.{k}": v.copy() for k, v in self.first_fix.cols.items()})
         return snap
 
     @classmethod
@@ -255,6 +261,7 @@ class RuleEngine:
         for name, book in eng.books.items():
             book.cols = {k: np.asarray(snap[f"book.{name}.{k}"]).copy() for k in book.cols}
         eng.memory.cols = {k: np.asarray(snap[f"ais_memory.{k}"]).copy() for k in eng.memory.cols}
+        eng.first_fix.cols = {k: np.asarray(snap[f"first_fix.{k}"]).copy() for k in eng.first_fix.cols}
         return eng
 
 

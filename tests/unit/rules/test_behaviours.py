@@ -41,7 +41,7 @@ def test_go_fast_raises_once_then_clears_below_clear_speed() -> None:
     ev = run(eng, 40, lambda k, t: surface(t, 15.0, -75.0, (35 * KN if k < 20 else 10 * KN, 0.0)))
     assert states(ev, "go_fast") == ["raised", "cleared"]
     raised = ev[0]
-    assert raised.t == T0 + 30.0  # min_on_s = 30
+    assert raised.t == T0 + 20.0  # min_on_s = 20
     assert raised.mmsi is None and raised.track_id == 1 and raised.evidence["speed_kn"] == pytest.approx(35.0, abs=0.01)
     assert "35.0 kn" in raised.reason and "no AIS identity" in raised.reason
     assert ev[1].t == T0 + 200.0 + 120.0  # below clear speed from tick 20, min_off_s = 120
@@ -55,7 +55,7 @@ def test_go_fast_with_fresh_ais_identity_is_quiet_by_day_and_in_the_open() -> No
 
 def test_go_fast_identified_in_corridor_at_night_raises_but_not_by_day() -> None:
     zones = zone_set(box("corr", "transit_corridor", -76.0, 14.0, -74.0, 16.0))
-    make = lambda k, t: surface(t, 15.0, -75.0, (30 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0)
+    make = lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0)
     night = run(engine(zones, rules({"rules": {"go_fast": {}}})), 10, make, t0=T0)
     day = run(engine(zones, rules({"rules": {"go_fast": {}}})), 10, make, t0=DAY)
     assert states(night, "go_fast") == ["raised"] and night[0].evidence["night"] == 1.0
@@ -64,7 +64,7 @@ def test_go_fast_identified_in_corridor_at_night_raises_but_not_by_day() -> None
 
 def test_go_fast_hovering_at_threshold_does_not_flap() -> None:
     eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
-    speeds = 24.0 + 2.0 * (np.arange(100) % 2)  # 24, 26, 24, ... kn around the 25 kn threshold
+    speeds = 33.0 + 2.0 * (np.arange(100) % 2)  # 33, 35, 33, ... kn around the 34 kn threshold
     ev = run(eng, 100, lambda k, t: surface(t, 15.0, -75.0, (speeds[k] * KN, 0.0)))
     assert states(ev, "go_fast") == ["raised"]
 
@@ -116,8 +116,9 @@ def test_zone_schedule_gates_membership() -> None:
 def test_dark_vessel_after_dark_s_inside_receiver_circle_only() -> None:
     circle = {"everywhere": False, "zones": [], "kinds": [], "circles": [{"lat": 15.0, "lon": -75.0, "radius_m": 50_000.0}]}
     cfg = rules({"rules": {"dark_vessel": {"dark_s": 600.0, "coverage": circle}}})
-    inside = run(engine(cfg=cfg), 10, lambda k, t: surface(t, 15.1, -75.0, (5.0, 0.0), first_t=T0 - 580.0))
-    outside = run(engine(cfg=cfg), 10, lambda k, t: surface(t, 16.0, -75.0, (5.0, 0.0), first_t=T0 - 580.0))
+    east = lambda lat, k: -75.0 + k * 50.0 / (111_320.0 * np.cos(np.radians(lat)))  # 5 m/s east, 10 s ticks
+    inside = run(engine(cfg=cfg), 10, lambda k, t: surface(t, 15.1, east(15.1, k), (5.0, 0.0), first_t=T0 - 580.0))
+    outside = run(engine(cfg=cfg), 10, lambda k, t: surface(t, 16.0, east(16.0, k), (5.0, 0.0), first_t=T0 - 580.0))
     assert [(e.state, e.t - T0) for e in inside] == [("raised", 20.0)]
     assert outside == []
 
@@ -221,3 +222,17 @@ def test_landing_approach_time_to_arrival_and_priority_rises() -> None:
     assert fast.priority > 1.0  # urgency from the near landing zone raises it above the weight
     away = run(engine(beach, cfg), 5, lambda k, t: surface(t, 15.0, -75.1, (-20.0, 0.0)))
     assert [e for e in away if e.rule == "landing_approach"] == []
+
+
+def test_dark_vessel_working_one_spot_or_in_an_anchorage_does_not_raise() -> None:
+    cfg = rules({"rules": {"dark_vessel": {"dark_s": 600.0}}})
+    east = lambda k: -75.0 + k * 50.0 / (111_320.0 * np.cos(np.radians(15.0)))
+    # speed 5 m/s (9.7 kn) but back and forth around one spot: net speed ~0 < min_net_speed_kn
+    wobble = run(engine(cfg=cfg), 30, lambda k, t: surface(t, 15.0, east(k % 2), (5.0 * (-1) ** k, 0.0), first_t=T0 - 580.0))
+    assert states(wobble, "dark_vessel") == []
+    anch = zone_set(box("grounds", "anchorage", -75.1, 14.9, -74.9, 15.1))
+    inside = run(engine(anch, cfg), 10, lambda k, t: surface(t, 15.0, east(k), (5.0, 0.0), first_t=T0 - 580.0))
+    assert states(inside, "dark_vessel") == []
+    straight = run(engine(cfg=cfg), 10, lambda k, t: surface(t, 15.0, east(k), (5.0, 0.0), first_t=T0 - 580.0))
+    assert states(straight, "dark_vessel") == ["raised"]
+    assert straight[0].evidence["net_speed_kn"] == pytest.approx(5.0 / KN, rel=0.02)

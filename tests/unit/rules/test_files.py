@@ -56,7 +56,7 @@ def test_duplicate_zone_name_and_bad_json(tmp_path: Path) -> None:
 
 def test_default_rules_file_is_valid_and_all_rules_enabled() -> None:
     cfg = default_rules()
-    assert cfg.rules.go_fast.speed_kn == 25.0 and cfg.rules.rendezvous.distance_m == 500.0
+    assert cfg.rules.go_fast.speed_kn == 34.0 and cfg.rules.rendezvous.distance_m == 500.0
     assert "go_fast" in cfg.enabled() and len(cfg.enabled()) == 10
 
 
@@ -64,7 +64,7 @@ def test_user_rules_file_layers_over_defaults(tmp_path: Path) -> None:
     p = tmp_path / "rules.toml"
     p.write_text('[rules.go_fast]\nspeed_kn = 30\nclear_speed_kn = 24\n[rules.loitering]\nenabled = false\n')
     cfg = load_rules(p)
-    assert cfg.rules.go_fast.speed_kn == 30.0 and cfg.rules.go_fast.min_on_s == 30.0
+    assert cfg.rules.go_fast.speed_kn == 30.0 and cfg.rules.go_fast.min_on_s == 20.0
     assert "loitering" not in cfg.enabled()
 
 
