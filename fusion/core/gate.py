@@ -17,6 +17,8 @@ from fusion.core.arrays import FloatArray, IntArray
 
 # Build the tree over tracks instead of plots when plots are this many times fewer.
 _TREE_ON_TRACKS_RATIO = 8
+# Plots asked per track in one array query before falling back to a full radius query.
+_KNN = 4
 
 
 def chi2_gate(prob: float, dims: int) -> float:
@@ -47,7 +49,8 @@ def _flatten(lists: np.ndarray) -> tuple[IntArray, IntArray]:
 def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatArray) -> IntArray:
     """track_pos (N, 2) m, radius (N,) m, plot_pos (M, 2) m -> pairs (K, 2) [track, plot].
 
-    Every plot within ``radius[i]`` of track i is a candidate; pairs sorted by track.
+    Every plot within ``radius[i]`` of track i is a candidate; pairs sorted by track
+    (and by plot within a track when the tree is over plots).
     """
     n, m = track_pos.shape[0], plot_pos.shape[0]
     if n == 0 or m == 0:
@@ -61,5 +64,20 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
         order = np.argsort(track_idx, kind="stable")
         return np.stack([track_idx[order], plot_idx[order]], axis=1)
     tree = cKDTree(plot_pos)
-    track_idx, plot_idx = _flatten(tree.query_ball_point(track_pos, radius))
-    return np.stack([track_idx, plot_idx], axis=1)
+    # Nearest _KNN plots of every track inside the largest radius come back as arrays (no
+    # per-track Python lists); only tracks with _KNN plots that close can have more, and
+    # only those are asked again for all plots within their radius.
+    k = min(_KNN, m)
+    dist, idx = tree.query(track_pos, k=k, distance_upper_bound=float(radius.max()))
+    dist, idx = dist.reshape(n, k), idx.reshape(n, k)
+    inside = dist <= radius[:, None]
+    full = np.flatnonzero(inside[:, -1]) if k < m else np.zeros(0, dtype=np.int64)
+    inside[full] = False
+    track_idx = np.repeat(np.arange(n, dtype=np.int64), inside.sum(axis=1))
+    plot_idx = idx[inside].astype(np.int64)
+    if full.size:
+        more_track, more_plot = _flatten(tree.query_ball_point(track_pos[full], radius[full]))
+        track_idx = np.concatenate([track_idx, full[more_track]])
+        plot_idx = np.concatenate([plot_idx, more_plot])
+    order = np.lexsort((plot_idx, track_idx))
+    return np.stack([track_idx[order], plot_idx[order]], axis=1)

@@ -93,15 +93,46 @@ class Innovation:
     log_lik: FloatArray
 
 
+def _solve_sym(S: FloatArray, B: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """S (..., m, m) symmetric positive definite, B (..., m, n) -> (S^-1 B, log det S).
+
+    m = 1 and m = 2 are written out (closed-form inverse and determinant over component
+    arrays): numpy's batched ``solve`` / ``slogdet`` cost far more than the arithmetic on
+    many tiny matrices. Larger m use ``np.linalg``.
+    """
+    m = S.shape[-1]
+    if m == 1:
+        s = S[..., 0, 0]
+        return B / S, np.log(s)
+    if m == 2:
+        a, b, c = S[..., 0, 0], S[..., 0, 1], S[..., 1, 1]
+        det = a * c - b * b
+        b0, b1 = B[..., 0, :], B[..., 1, :]
+        out = np.empty(B.shape)
+        out[..., 0, :] = (c[..., None] * b0 - b[..., None] * b1) / det[..., None]  # [[c, -b], [-b, a]] / det
+        out[..., 1, :] = (a[..., None] * b1 - b[..., None] * b0) / det[..., None]
+        return out, np.log(det)
+    return np.linalg.solve(S, B), np.linalg.slogdet(S)[1]
+
+
+def _selects(H: FloatArray) -> bool:
+    """True when H (m, d) is [I 0]: it picks the first m state components."""
+    return bool(np.array_equal(H, np.eye(H.shape[0], H.shape[1])))
+
+
 def innovation(x: FloatArray, P: FloatArray, z: FloatArray, H: FloatArray, R: FloatArray) -> Innovation:
     """x (..., d), P (..., d, d), z (..., m), H (m, d), R (..., m, m) -> Innovation."""
-    y = z - x @ H.T  # z - H x
-    S = H @ P @ H.T + R  # H P H' + R
+    m = H.shape[0]
+    if _selects(H):  # H = [I 0]: slices instead of products with zeros and ones
+        y = z - x[..., :m]
+        S = P[..., :m, :m] + R
+    else:
+        y = z - x @ H.T  # z - H x
+        S = H @ P @ H.T + R  # H P H' + R
     S = 0.5 * (S + S.swapaxes(-1, -2))
-    Sinv_y = np.linalg.solve(S, y[..., None])[..., 0]
-    d2 = np.einsum("...i,...i->...", y, Sinv_y)
-    _, logdet = np.linalg.slogdet(S)
-    log_lik = -0.5 * (d2 + logdet + z.shape[-1] * LOG_2PI)
+    Sinv_y, logdet = _solve_sym(S, y[..., None])
+    d2 = np.einsum("...i,...i->...", y, Sinv_y[..., 0])
+    log_lik = -0.5 * (d2 + logdet + m * LOG_2PI)
     return Innovation(y, S, d2, log_lik)
 
 
@@ -110,10 +141,16 @@ def update(
 ) -> tuple[FloatArray, FloatArray, Innovation]:
     """Joseph-form update. x (..., d), P (..., d, d), z (..., m), H (m, d), R (..., m, m)."""
     inn = innovation(x, P, z, H, R)
-    PHt = P @ H.T  # (..., d, m)
-    K = np.linalg.solve(inn.S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # P H' S^-1 (S symmetric)
-    x_new = x + (K @ inn.y[..., None])[..., 0]  # x + K y
-    IKH = np.eye(x.shape[-1]) - K @ H
+    m, d = H.shape
+    select = _selects(H)
+    PHt = P[..., :, :m] if select else P @ H.T  # (..., d, m)
+    K = _solve_sym(inn.S, PHt.swapaxes(-1, -2))[0].swapaxes(-1, -2)  # P H' S^-1 (S symmetric)
+    x_new = x + np.einsum("...ij,...j->...i", K, inn.y)  # x + K y
+    if select:
+        IKH = np.broadcast_to(np.eye(d), K.shape[:-2] + (d, d)).copy()
+        IKH[..., :, :m] -= K  # I - K H
+    else:
+        IKH = np.eye(d) - K @ H
     P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)  # (I-KH) P (I-KH)' + K R K'
     return x_new, 0.5 * (P_new + P_new.swapaxes(-1, -2)), inn
 
@@ -126,6 +163,8 @@ def imm_mix(
     Returns mixed (x0 (N, r, d), P0 (N, r, d, d)) and cbar (N, r), the predicted model
     probabilities cbar_j = sum_i PI_ij mu_i.
     """
+    if mu.shape[1] == 1:  # one model: nothing to mix
+        return xm, Pm, mu.copy()  # cbar = PI mu = mu
     w = mu[:, :, None] * PI  # (N, i, j) PI_ij mu_i
     cbar = w.sum(axis=1)
     omega = w / cbar[:, None, :]  # omega_ij = PI_ij mu_i / cbar_j
@@ -146,6 +185,8 @@ def imm_posterior(cbar: FloatArray, log_lik: FloatArray) -> FloatArray:
 
 def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
     """xm (N, r, d), Pm (N, r, d, d), mu (N, r) -> moment-matched (x (N, d), P (N, d, d))."""
+    if mu.shape[1] == 1:  # one model: its state (mu is 1)
+        return mu * xm[:, 0], mu[:, :, None] * Pm[:, 0]
     x = np.einsum("nj,njd->nd", mu, xm)
     dx = xm - x[:, None, :]
     P = np.einsum("nj,njab->nab", mu, Pm + dx[..., :, None] * dx[..., None, :])
