@@ -93,6 +93,9 @@ class ServiceStats:
 
     received: Counter[str] = field(default_factory=Counter)
     shed: Counter[str] = field(default_factory=Counter)
+    # per inbound MQTT message, by feed: "feed/accepted" (>= 1 report kept) or "feed/rejected" (none kept:
+    # rejected whole, duplicate, or an incomplete multi-sentence part); received == these + shed + queued
+    fused: Counter[str] = field(default_factory=Counter)
     max_inbound_depth: int = 0
     alerts_published: int = 0
     tracks_published: int = 0
@@ -236,7 +239,8 @@ class Service:
         for i, (topic, payload, recv_t) in enumerate(took):
             t = recv_t if recv_t is not None else now
             waits[i] = now - t
-            self.fusion.accept(topic, payload, t)
+            kept = self.fusion.accept(topic, payload, t)
+            self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
         for tick in self.fusion.advance(now):
             out.extend(self._tick_messages(tick, now))
         if due.rejects or due.final:
@@ -321,6 +325,7 @@ class Service:
             "accepted": self.stats.accepted,
             "rejected": self.stats.rejected,
             "shed": dict(self.stats.shed),
+            "messages": self._message_outcomes(),
             "inbound_depth": len(self.inbound),
             "max_inbound_depth": self.stats.max_inbound_depth,
             "outbox_depth": self.link.outbox.qsize(),
@@ -339,6 +344,14 @@ class Service:
                        "connected": self.link.stats.connected, "published": self.link.stats.published},
         }
         return self._last_status
+
+    def _message_outcomes(self) -> dict[str, dict[str, int]]:
+        """Inbound MQTT messages by feed and outcome (accepted / rejected / shed / queued)."""
+        out: dict[str, dict[str, int]] = {}
+        for feed in sorted(self.stats.received):
+            out[feed] = {"accepted": self.stats.fused[f"{feed}/accepted"], "rejected": self.stats.fused[f"{feed}/rejected"],
+                         "shed": self.stats.shed[feed]}
+        return out
 
     def _status_message(self, state: str, body: dict[str, object]) -> OutMessage:
         return OutMessage(STATUS_TOPIC, encode({"state": state, **body}), qos=1, retain=True)

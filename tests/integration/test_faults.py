@@ -1,0 +1,270 @@
+"""Fault tests with a real Mosquitto (persistence on): broker restart, service SIGKILL, SIGTERM.
+
+The default scenario is played at high speed from this process on a warped clock (the
+retained ``jisf/v1/sim/clock`` message gives the subprocess services their ``--clock
+sim``). Alerts are compared as events ``(alert_id, state, t)``: each event the service
+emitted must reach the persistent subscriber, and after de-duplication each raised alert
+id appears exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from fusion.broker import Mosquitto
+from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
+from fusion.mqtt import BrokerAddress, BrokerError, publisher, subscribe
+from fusion.offline import fusion_for_area
+from fusion.pipeline import Tick
+from fusion.publish import ALERTS_FILTER, STATUS_TOPIC, TRACKS_FILTER, OutMessage
+from fusion.service import Service, ServiceOptions
+from sim_feeds.play import iter_feed
+from sim_feeds.scenario import default_scenario_path, load_scenario
+
+pytestmark = pytest.mark.broker
+
+ROOT = Path(__file__).resolve().parents[2]
+EventKey = tuple[str, str, float]
+
+
+def scenario_part(seconds: float) -> list:
+    """Feed messages of the default scenario's first ``seconds`` of scenario time."""
+    scenario = load_scenario(default_scenario_path())
+    return list(itertools.takewhile(lambda m: m.t < scenario.t0 + seconds, iter_feed(scenario)))
+
+
+def event_key(a: dict[str, object]) -> EventKey:
+    """The identity of one alert event: id, state and measurement time."""
+    return str(a["alert_id"]), str(a["state"]), round(float(a["t"]), 3)  # type: ignore[arg-type]
+
+
+@dataclass
+class Seen:
+    """What a subscriber received (raw, before de-duplication)."""
+
+    alerts: list[dict[str, object]] = field(default_factory=list)
+    tracks: list[tuple[float, str, bytes]] = field(default_factory=list)  # (wall, topic, payload)
+    status: list[dict[str, object]] = field(default_factory=list)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def persistent_subscriber(addr: BrokerAddress, client_id: str, filters: list[str], seen: Seen, stop: asyncio.Event) -> None:
+    """Subscribe with a persistent session (clean session off, QoS 1) and reconnect until ``stop``."""
+    while not stop.is_set():
+        try:
+            async for topic, payload, _retain in subscribe(addr, filters, client_id=client_id, qos=1, persistent=True,
+                                                          on_subscribed=seen.subscribed.set):
+                if topic.startswith("jisf/v1/alerts/"):
+                    seen.alerts.append(msgspec.json.decode(payload))
+                elif topic == STATUS_TOPIC:
+                    seen.status.append(msgspec.json.decode(payload))
+                else:
+                    seen.tracks.append((time.time(), topic, payload))
+        except BrokerError:
+            await asyncio.sleep(0.05)
+
+
+async def resilient_publish(addr: BrokerAddress, messages: list, clock: WarpedClock) -> int:
+    """Publish ``messages`` at their warped times, like a sensor: what is sent while the broker is down is lost.
+
+    Returns the number of messages the broker acknowledged or took.
+    """
+    it = iter(messages)
+    sent = 0
+    clock_sent = False
+    while True:
+        try:
+            async with publisher(addr) as publish:
+                if not clock_sent:
+                    await publish(OutMessage(SIM_CLOCK_TOPIC, clock.encode(), qos=1, retain=True))
+                    clock_sent = True
+                for m in it:
+                    delay = clock.scenario_to_wall(m.t) - time.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    await publish(OutMessage(m.topic, m.payload, qos=m.qos))
+                    sent += 1
+                return sent
+        except BrokerError:
+            await asyncio.sleep(0.05)
+
+
+def dedup(alerts: list[dict[str, object]]) -> set[EventKey]:
+    return {event_key(a) for a in alerts}
+
+
+async def test_broker_killed_and_restarted(mosquitto: Mosquitto) -> None:
+    scenario = load_scenario(default_scenario_path())
+    messages = scenario_part(1000.0)
+    speed = 100.0
+    emitted: list[dict[str, object]] = []
+
+    def on_tick(tick: Tick) -> None:
+        emitted.extend(msgspec.to_builtins(a) for a in tick.alerts)
+
+    fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), "faults")
+    service = Service(fusion, mosquitto.address, ServiceOptions(client_id="faults-fusion", status_interval_s=0.5), on_tick=on_tick)
+    stop, sub_stop = asyncio.Event(), asyncio.Event()
+    seen = Seen()
+    sub_task = asyncio.create_task(persistent_subscriber(mosquitto.address, "faults-desk", [ALERTS_FILTER], seen, sub_stop))
+    service_task = asyncio.create_task(service.serve(stop))
+    await asyncio.wait_for(seen.subscribed.wait(), 10)
+    await asyncio.wait_for(service.link.connected.wait(), 10)
+    clock = WarpedClock.starting_now(messages[0].t, speed)
+    service.clock = clock
+    pub_task = asyncio.create_task(resilient_publish(mosquitto.address, messages, clock))
+    before_kill = 0
+    try:
+        # the first alert (scenario +50 s) and the persistent subscription are saved (autosave 1 s) before the kill
+        await asyncio.sleep(max(0.0, clock.scenario_to_wall(scenario.t0 + 280.0) - time.time()))
+        before_kill = len(emitted)
+        mosquitto.kill()
+        await asyncio.sleep(max(0.5, clock.scenario_to_wall(scenario.t0 + 420.0) - time.time()))
+        mosquitto.start()
+        await asyncio.wait_for(pub_task, 60)
+        await asyncio.sleep(1.0)  # the last re-order window and tick at 100x
+    finally:
+        stop.set()
+        await service_task
+        deadline = time.monotonic() + 10
+        while dedup(seen.alerts) != dedup(emitted) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        sub_stop.set()
+        sub_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sub_task
+    assert before_kill >= 1, "no alert before the broker was killed"
+    assert len(emitted) > before_kill, "no alert during or after the outage"
+    assert service.link.stats.connects >= 2, service.link.stats
+    assert dedup(seen.alerts) == dedup(emitted), (sorted(dedup(emitted) - dedup(seen.alerts)), sorted(dedup(seen.alerts) - dedup(emitted)))
+    raised = [a["alert_id"] for a in seen.alerts if a["state"] == "raised"]
+    assert len(set(raised)) == len([a for a in emitted if a["state"] == "raised"]) >= 2
+
+
+# -- the service as a subprocess ------------------------------------------------------------------
+
+def start_service(addr: BrokerAddress, tmp: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """``python -m fusion.runner`` on the simulator clock, logging to tmp/service.log."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "fusion.runner", "--broker", addr.url(), "--clock", "sim", "--client-id", "faults-fusion",
+            "--status-interval-s", "0.5", *extra]
+    with (tmp / "service.log").open("ab") as log:
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def wait_status(seen: Seen, pred, timeout: float, what: str, log: Path) -> dict[str, object]:  # noqa: ANN001
+    """The first status message matching ``pred`` (AssertionError with the service log otherwise)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for s in seen.status:
+            if pred(s):
+                return s
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no status with {what} within {timeout} s; service log:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def reaped(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """SIGKILL by pid whatever of ``procs`` still runs at exit."""
+    try:
+        yield
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+
+
+async def test_service_sigkilled_restores_checkpoint(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    scenario = load_scenario(default_scenario_path())
+    messages = scenario_part(600.0)
+    speed = 60.0
+    ckpt = tmp_path / "fusion.ckpt"
+    ckpt_args = ("--checkpoint-path", str(ckpt), "--checkpoint-interval-s", "0.25")
+    seen, sub_stop = Seen(), asyncio.Event()
+    sub_task = asyncio.create_task(persistent_subscriber(mosquitto.address, "faults-desk-b", [ALERTS_FILTER, TRACKS_FILTER, STATUS_TOPIC],
+                                                         seen, sub_stop))
+    procs = [start_service(mosquitto.address, tmp_path, *ckpt_args)]
+    with reaped(procs):
+        await asyncio.wait_for(seen.subscribed.wait(), 10)
+        await wait_status(seen, lambda s: s.get("state") == "online", 30, "state online", tmp_path / "service.log")
+        clock = WarpedClock.starting_now(messages[0].t, speed)
+        pub_task = asyncio.create_task(resilient_publish(mosquitto.address, messages, clock))
+        # run until the go-fast alert is out and checkpointed, then SIGKILL
+        await asyncio.wait_for(_until(lambda: any(a["state"] == "raised" for a in seen.alerts)), 30)
+        await asyncio.sleep(1.0)
+        killed_wall = time.time()
+        tracks_before = {topic.rsplit("/", 1)[1] for _, topic, p in seen.tracks if p}
+        raised_before = {a["alert_id"] for a in seen.alerts if a["state"] == "raised"}
+        os.kill(procs[0].pid, signal.SIGKILL)
+        procs[0].wait(10)
+        assert ckpt.exists(), (tmp_path / "service.log").read_text()[-3000:]
+        procs.append(start_service(mosquitto.address, tmp_path, *ckpt_args))
+        restored = await wait_status(seen, lambda s: s.get("restored_from") == str(ckpt), 30, "restored_from", tmp_path / "service.log")
+        await asyncio.wait_for(pub_task, 60)
+        await asyncio.sleep(1.0)
+        os.kill(procs[1].pid, signal.SIGTERM)
+        assert procs[1].wait(30) == 0
+    await asyncio.sleep(0.3)
+    sub_stop.set()
+    sub_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sub_task
+    assert restored["ticks"] > 0 and restored["measurements"] > 0, restored  # counters continue from the checkpoint
+    tracks_after = {topic.rsplit("/", 1)[1] for wall, topic, p in seen.tracks if p and wall > killed_wall}
+    kept = tracks_before & tracks_after
+    assert kept, f"no track id survived the restart: before {sorted(tracks_before)}, after {sorted(tracks_after)}"
+    raised = [a["alert_id"] for a in seen.alerts if a["state"] == "raised"]
+    assert len(raised) == len(set(raised)), f"an alert was raised again after the restart: {raised}"
+    after = [a for a in seen.alerts if a["alert_id"] in raised_before and a["state"] == "updated"]
+    assert raised_before, seen.alerts
+    assert after, f"the alert raised before the kill was not followed after the restart: {seen.alerts}"
+
+
+async def _until(pred) -> None:  # noqa: ANN001
+    while not pred():
+        await asyncio.sleep(0.05)
+
+
+async def test_sigterm_flushes_alerts_and_final_status(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    scenario = load_scenario(default_scenario_path())
+    messages = scenario_part(200.0)
+    seen, sub_stop = Seen(), asyncio.Event()
+    sub_task = asyncio.create_task(persistent_subscriber(mosquitto.address, "faults-desk-c", [ALERTS_FILTER, STATUS_TOPIC], seen, sub_stop))
+    procs = [start_service(mosquitto.address, tmp_path, "--status-interval-s", "60")]
+    with reaped(procs):
+        await asyncio.wait_for(seen.subscribed.wait(), 10)
+        await wait_status(seen, lambda s: s.get("state") == "online", 30, "state online", tmp_path / "service.log")
+        clock = WarpedClock.starting_now(messages[0].t, 200.0)
+        await asyncio.wait_for(resilient_publish(mosquitto.address, messages, clock), 60)
+        os.kill(procs[0].pid, signal.SIGTERM)  # straight after the last message: the final step fuses what is queued
+        assert procs[0].wait(30) == 0, (tmp_path / "service.log").read_text()[-3000:]
+    final = await wait_status(seen, lambda s: s.get("state") == "offline", 10, "state offline", tmp_path / "service.log")
+    await asyncio.sleep(0.3)
+    sub_stop.set()
+    sub_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sub_task
+    assert "received" in final, f"the last will, not the graceful final status: {final}"  # the will is only {"state": "offline"}
+    assert sum(final["received"].values()) == len(messages), final["received"]
+    assert final["alerts_published"] >= 1
+    assert len(seen.alerts) >= final["alerts_published"], (len(seen.alerts), final["alerts_published"])
+    assert final["broker"]["published"] >= final["alerts_published"]
+    # the retained status a late subscriber sees is the final one
+    async for topic, payload, retain in subscribe(mosquitto.address, [STATUS_TOPIC], qos=1):
+        assert topic == STATUS_TOPIC and retain
+        assert msgspec.json.decode(payload)["state"] == "offline"
+        break
