@@ -146,12 +146,13 @@ def update(
     PHt = P[..., :, :m] if select else P @ H.T  # (..., d, m)
     K = _solve_sym(inn.S, PHt.swapaxes(-1, -2))[0].swapaxes(-1, -2)  # P H' S^-1 (S symmetric)
     x_new = x + np.einsum("...ij,...j->...i", K, inn.y)  # x + K y
-    if select:
-        IKH = np.broadcast_to(np.eye(d), K.shape[:-2] + (d, d)).copy()
-        IKH[..., :, :m] -= K  # I - K H
+    Kt = K.swapaxes(-1, -2)
+    if select:  # with H = [I 0]: L = I - K H, L P = P - K P[:m], (L P) L' = L P - (L P)[:, :m] K'
+        LP = P - K @ P[..., :m, :]
+        P_new = LP - LP[..., :, :m] @ Kt + K @ R @ Kt  # (I-KH) P (I-KH)' + K R K'
     else:
         IKH = np.eye(d) - K @ H
-    P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)  # (I-KH) P (I-KH)' + K R K'
+        P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ Kt  # (I-KH) P (I-KH)' + K R K'
     return x_new, 0.5 * (P_new + P_new.swapaxes(-1, -2)), inn
 
 

@@ -41,7 +41,7 @@ from fusion.core.assign import assign
 from fusion.core.config import PoolConfig, TrackerConfig
 from fusion.core.gate import candidate_pairs, chi2_gate, gate_radius
 
-__all__ = ["StepResult", "Tracker", "TrackerConfig", "PoolConfig"]
+__all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
 
 _H_POS = np.hstack([np.eye(2), np.zeros((2, 2))])
 _H_FULL = np.eye(4)
@@ -357,7 +357,9 @@ class Tracker:
             return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
         dt = tb - a["t"][tracks]
         x, P = self._predict_combined(tracks, dt)
-        r_max = float(np.linalg.eigvalsh(batch.R[meas, :2, :2])[:, 1].max())
+        Rp = batch.R[meas]
+        a00, a11, a01 = Rp[:, 0, 0], Rp[:, 1, 1], Rp[:, 0, 1]
+        r_max = float((0.5 * (a00 + a11) + np.sqrt(0.25 * (a00 - a11) ** 2 + a01 * a01)).max())  # lambda_max(R_pos)
         radius = gate_radius(P[:, :2, :2], r_max, self._gate[4]) + self.pool.max_speed_mps * (tb - t0)
         pairs = candidate_pairs(x[:, :2], radius, batch.z[meas, :2])
         pt, pm = tracks[pairs[:, 0]], meas[pairs[:, 1]]
