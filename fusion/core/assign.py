@@ -70,18 +70,44 @@ def assign(pairs: IntArray, cost: FloatArray, miss_cost: float) -> Assignment:
     h = np.flatnonzero(~simple)
     h = h[np.argsort(label[h], kind="stable")]
     bounds = np.flatnonzero(np.diff(label[h])) + 1
-    groups = np.split(h, bounds) if h.size else []
-    for g in groups:
-        rows, r_inv = np.unique(ti[g], return_inverse=True)
-        cols, c_inv = np.unique(pi[g], return_inverse=True)
-        mat = np.full((rows.size, cols.size + rows.size), np.inf)
-        mat[r_inv, c_inv] = cost[keep[g]]
-        mat[np.arange(rows.size), cols.size + np.arange(rows.size)] = miss_cost
+    starts = np.r_[0, bounds] if h.size else np.zeros(0, dtype=np.int64)
+    stops = np.r_[bounds, h.size] if h.size else np.zeros(0, dtype=np.int64)
+    # Local row / column of every pair inside its cluster (the ranks np.unique would give),
+    # computed for all clusters at once so that the loop only fills and solves.
+    r_local, n_rows = _local_rank(label[h], ti[h])
+    c_local, n_cols = _local_rank(label[h], pi[h])
+    cost_h, keep_h = cost[keep[h]], keep[h]
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        r_inv, c_inv = r_local[a:b], c_local[a:b]
+        nr, nc = int(n_rows[a]), int(n_cols[a])
+        mat = np.full((nr, nc + nr), np.inf)
+        mat[r_inv, c_inv] = cost_h[a:b]
+        mat[np.arange(nr), nc + np.arange(nr)] = miss_cost
         r, c = linear_sum_assignment(mat)
-        hit = c < cols.size
-        lookup = np.full((rows.size, cols.size), -1, dtype=np.int64)
-        lookup[r_inv, c_inv] = keep[g]
+        hit = c < nc
+        lookup = np.full((nr, nc), -1, dtype=np.int64)
+        lookup[r_inv, c_inv] = keep_h[a:b]
         chosen.append(lookup[r[hit], c[hit]])
     cluster = np.full(pairs.shape[0], -1, dtype=np.int64)
     cluster[keep] = label
-    return Assignment(np.sort(np.concatenate(chosen)), cluster, len(groups))
+    return Assignment(np.sort(np.concatenate(chosen)), cluster, int(starts.size))
+
+
+def _local_rank(group: IntArray, value: IntArray) -> tuple[IntArray, IntArray]:
+    """group (L,) sorted labels, value (L,) -> rank of each value among the distinct values
+    of its group (L,), and the number of distinct values of its group (L,)."""
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.lexsort((value, group))
+    g, v = group[order], value[order]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_value = new_group | np.r_[True, v[1:] != v[:-1]]
+    dense = np.cumsum(new_value) - 1  # global dense rank over (group, value)
+    first = np.maximum.accumulate(np.where(new_group, dense, 0))  # dense rank of the group's first value
+    rank = np.empty(group.size, dtype=np.int64)
+    rank[order] = dense - first
+    last = np.r_[np.flatnonzero(new_group)[1:], g.size] - 1  # last element of each group
+    count = (dense[last] - first[last] + 1)[np.cumsum(new_group) - 1]
+    n = np.empty(group.size, dtype=np.int64)
+    n[order] = count
+    return rank, n
