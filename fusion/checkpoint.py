@@ -42,7 +42,8 @@ from fusion.rules.engine import RuleEngine
 from sensors.reports import AisStatic
 
 FORMAT_VERSION = 1
-_BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in ("sensor_kind", "sensor_id", "domain"))
+_BATCH_META = ("sensor_kind", "sensor_id", "domain", "look_en_m")  # small non-array fields, stored in the JSON meta
+_BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in _BATCH_META)
 
 
 class CheckpointError(ValueError):
@@ -66,7 +67,7 @@ def save_checkpoint(path: Path, fusion: Fusion, extra: dict[str, Any] | None = N
     heap_meta = []
     for i, (_, _, batch) in enumerate(sorted(ing._heap, key=lambda item: item[:2])):
         arrays.update({f"ingest.heap.{i}.{f}": getattr(batch, f) for f in _BATCH_ARRAYS})
-        heap_meta.append({"sensor_kind": batch.sensor_kind, "sensor_id": batch.sensor_id, "domain": batch.domain})
+        heap_meta.append({f: getattr(batch, f) for f in _BATCH_META})
     rl = ing.log
     meta = {
         "version": FORMAT_VERSION,
@@ -129,7 +130,8 @@ def load_checkpoint(path: Path, fusion: Fusion) -> dict[str, Any]:
     ing._seen = OrderedDict(zip((bytes(k) for k in arrays["ingest.seen_keys"]), arrays["ingest.seen_t"].tolist(), strict=True))
     ing._heap.clear()
     for i, info in enumerate(meta["heap"]):
-        batch = MeasBatch(**{f: arrays[f"ingest.heap.{i}.{f}"] for f in _BATCH_ARRAYS}, **info)
+        look = info.get("look_en_m")
+        batch = MeasBatch(**{f: arrays[f"ingest.heap.{i}.{f}"] for f in _BATCH_ARRAYS}, **{**info, "look_en_m": tuple(look) if look else None})
         ing._heap.append((float(batch.t.max()), next(ing._order), batch))  # appended in heap order: still a heap
     r = meta["rejects"]
     ing.log.accepted_messages = Counter(r["accepted_messages"])
