@@ -200,7 +200,7 @@ async def test_service_sigkilled_restores_checkpoint(mosquitto: Mosquitto, tmp_p
     procs = [start_service(mosquitto.address, tmp_path, *ckpt_args)]
     with reaped(procs):
         await asyncio.wait_for(seen.subscribed.wait(), 10)
-        await wait_status(seen, lambda s: s.get("state") == "online", 30, "state online", tmp_path / "service.log")
+        await wait_status(seen, lambda s: s.get("state") == "online", 90, "state online", tmp_path / "service.log")
         clock = WarpedClock.starting_now(messages[0].t, speed)
         pub_task = asyncio.create_task(resilient_publish(mosquitto.address, messages, clock))
         # run until the go-fast alert is out and checkpointed, then SIGKILL
@@ -213,7 +213,7 @@ async def test_service_sigkilled_restores_checkpoint(mosquitto: Mosquitto, tmp_p
         procs[0].wait(10)
         assert ckpt.exists(), (tmp_path / "service.log").read_text()[-3000:]
         procs.append(start_service(mosquitto.address, tmp_path, *ckpt_args))
-        restored = await wait_status(seen, lambda s: s.get("restored_from") == str(ckpt), 30, "restored_from", tmp_path / "service.log")
+        restored = await wait_status(seen, lambda s: s.get("restored_from") == str(ckpt), 90, "restored_from", tmp_path / "service.log")
         await asyncio.wait_for(pub_task, 60)
         await asyncio.sleep(1.0)
         os.kill(procs[1].pid, signal.SIGTERM)
@@ -247,7 +247,7 @@ async def test_sigterm_flushes_alerts_and_final_status(mosquitto: Mosquitto, tmp
     procs = [start_service(mosquitto.address, tmp_path, "--status-interval-s", "60")]
     with reaped(procs):
         await asyncio.wait_for(seen.subscribed.wait(), 10)
-        await wait_status(seen, lambda s: s.get("state") == "online", 30, "state online", tmp_path / "service.log")
+        await wait_status(seen, lambda s: s.get("state") == "online", 90, "state online", tmp_path / "service.log")
         clock = WarpedClock.starting_now(messages[0].t, 200.0)
         await asyncio.wait_for(resilient_publish(mosquitto.address, messages, clock), 60)
         os.kill(procs[0].pid, signal.SIGTERM)  # straight after the last message: the final step fuses what is queued

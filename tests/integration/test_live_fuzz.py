@@ -1,0 +1,153 @@
+"""100,000+ fuzzed MQTT messages through the live service, interleaved with a clean scenario stream.
+
+Fuzzed payloads come from the seeded mutators of tests/property/test_decoder_fuzz.py, one
+MQTT message per line via ``mosquitto_pub -l`` on every feed topic, plus oversized
+payloads and unknown topics. The service must stay up, account for every message
+(accepted + rejected + shed == received, per feed), publish rejects summaries on
+``jisf/v1/rejects/{feed}``, and end with the confirmed tracks of the clean stream only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from fusion.broker import Mosquitto
+from fusion.clock import WarpedClock
+from fusion.mqtt import publisher, subscribe
+from fusion.offline import fusion_for_area
+from fusion.pipeline import Tick
+from fusion.publish import OutMessage
+from fusion.service import Service, ServiceOptions
+from sensors.limits import MAX_PAYLOAD_BYTES
+from sim_feeds.scenario import default_scenario_path, load_scenario
+
+pytestmark = pytest.mark.broker
+
+FUZZ_PER_FEED = 25_000
+_spec = importlib.util.spec_from_file_location("decoder_fuzz", Path(__file__).resolve().parents[1] / "property" / "test_decoder_fuzz.py")
+assert _spec is not None and _spec.loader is not None
+fz = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fz)
+_fspec = importlib.util.spec_from_file_location("faults_helpers", Path(__file__).resolve().parent / "test_faults.py")
+assert _fspec is not None and _fspec.loader is not None
+_faults = importlib.util.module_from_spec(_fspec)
+sys.modules["faults_helpers"] = _faults
+_fspec.loader.exec_module(_faults)
+resilient_publish, scenario_part = _faults.resilient_publish, _faults.scenario_part
+
+
+def fuzz_lines(kind: str, n: int, seed: int) -> bytes:
+    """``n`` mutated payloads of ``kind``, one per line.
+
+    ``mosquitto_pub -l`` reads C strings: newlines inside a payload become spaces and NUL
+    bytes 0x01 (NUL-bearing payloads are covered by tests/property/test_decoder_fuzz.py); none is empty.
+    """
+    rng = random.Random(f"live-fuzz-{kind}-{seed}")
+    _, seeds = fz.FEEDS[kind]
+    out = []
+    for _ in range(n):
+        if kind in fz.JSON_SEEDS and rng.random() < 0.3:
+            p = fz._json_leaf(rng, fz.JSON_SEEDS[kind])
+        else:
+            p = rng.choice(fz.MUTATIONS)(rng, rng.choice(seeds))
+        p = p.replace(b"\n", b" ").replace(b"\x00", b"\x01")[:4000] or b"x"
+        out.append(p)
+    return b"\n".join(out) + b"\n"
+
+
+async def test_fuzz_through_live_service(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    scenario = load_scenario(default_scenario_path())
+    clean = scenario_part(300.0)
+    speed = 30.0
+    ticks: list[Tick] = []
+    fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), "fuzz")
+    service = Service(fusion, mosquitto.address, ServiceOptions(client_id="fuzz-fusion", status_interval_s=0.5, rejects_interval_s=0.5),
+                      on_tick=ticks.append)
+    rejects: dict[str, dict[str, object]] = {}
+    subscribed = asyncio.Event()
+
+    async def watch_rejects() -> None:
+        async for topic, payload, _ in subscribe(mosquitto.address, ["jisf/v1/rejects/#"], qos=0, on_subscribed=subscribed.set):
+            rejects[topic.rsplit("/", 1)[1]] = msgspec.json.decode(payload)
+
+    stop = asyncio.Event()
+    rej_task = asyncio.create_task(watch_rejects())
+    service_task = asyncio.create_task(service.serve(stop))
+    await asyncio.wait_for(subscribed.wait(), 10)
+    await asyncio.wait_for(service.link.connected.wait(), 10)
+    clock = WarpedClock.starting_now(clean[0].t, speed)
+    service.clock = clock
+    files = {}
+    for kind in fz.FEEDS:
+        files[kind] = tmp_path / f"{kind}.txt"
+        files[kind].write_bytes(fuzz_lines(kind, FUZZ_PER_FEED, 1))
+    clean_task = asyncio.create_task(resilient_publish(mosquitto.address, clean, clock))
+    procs = []
+    try:
+        for kind, path in files.items():
+            with path.open("rb") as f:
+                procs.append(subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mosquitto.port), "-q", "0", "-l",
+                                               "-t", f"jisf/v1/feeds/{kind}/fuzz"], stdin=f))
+        extra = 0
+        async with publisher(mosquitto.address) as publish:
+            for kind in fz.FEEDS:  # oversized payloads, rejected whole
+                await publish(OutMessage(f"jisf/v1/feeds/{kind}/fuzz", b"x" * (MAX_PAYLOAD_BYTES + 10), qos=1))
+                extra += 1
+            for i in range(20):  # topics of no feed
+                await publish(OutMessage(f"jisf/v1/feeds/sonar/x{i}", b"{}", qos=1))
+                extra += 1
+        for p in procs:
+            assert await asyncio.to_thread(p.wait, 60) == 0
+        sent = await asyncio.wait_for(clean_task, 60)
+        expected = sent + extra + FUZZ_PER_FEED * len(files)
+        deadline = time.monotonic() + 60
+        while (sum(service.stats.received.values()) < expected or service.inbound) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # last re-order window, tick and rejects summary
+        assert not service_task.done(), "the service stopped"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        stop.set()
+        await service_task
+        rej_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rej_task
+    st = service.stats
+    assert sum(st.received.values()) == expected, (dict(st.received), expected)
+    assert expected - sent >= 100_000
+    outcomes = service._message_outcomes()
+    for feed, o in outcomes.items():
+        assert o["accepted"] + o["rejected"] + o["shed"] == st.received[feed], (feed, o, st.received[feed])
+    for kind in fz.FEEDS:
+        assert rejects.get(kind, {}).get("rejected", 0) > 0, f"no rejects summary for {kind}: {sorted(rejects)}"
+    assert rejects["unknown"]["rejected"] >= 20
+    # The tracks in the scenario area: those of an offline run of the clean stream alone (identities
+    # equal, counts within tolerance). The fuzz seeds include valid real AIS and ADS-B far outside the
+    # area (Australia, 18-21 N 66 W), whose unmutated copies are legitimately tracked there.
+    offline = fusion_for_area(scenario.area, scenario.zones_geojson(), "fuzz-offline")
+    for m in clean:
+        offline.accept(m.topic, m.payload, m.t)
+    off_ticks = list(offline.advance(clean[-1].t + 10.0))
+    a = scenario.area
+
+    def in_area(rows: list) -> list:  # noqa: ANN001
+        return [r for r in rows if r.status != "tentative" and a.lat_min - 0.5 <= r.lat <= a.lat_max + 0.5
+                and a.lon_min - 0.5 <= r.lon <= a.lon_max + 0.5]
+
+    live_rows, off_rows = in_area(ticks[-1].rows), in_area(off_ticks[-1].rows)
+    assert off_rows, "the clean stream confirmed no track"
+    assert {r.mmsi for r in live_rows if r.mmsi} == {r.mmsi for r in off_rows if r.mmsi}
+    assert abs(len(live_rows) - len(off_rows)) <= max(2, len(off_rows) // 5), (len(live_rows), len(off_rows))
+    assert not [r for r in live_rows if r.icao24], "a fuzzed ADS-B report made an aircraft track inside the area"
