@@ -15,6 +15,7 @@ fails during an outage is retried after the reconnect instead of being lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -193,10 +194,8 @@ class Link:
                 self.stats.disconnects += 1
                 self.stats.last_error = str(err)
                 log.warning("broker %s: %s; reconnecting in %.2f s", self.addr.url(), err, delay)
-                try:
+                with contextlib.suppress(TimeoutError):  # the backoff wait ends early on stop
                     await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.8, 1.2))
-                except TimeoutError:
-                    pass
                 delay = min(delay * 2.0, self.backoff_s[1])
         self.stats.connected = False
         self.connected.clear()
