@@ -85,8 +85,9 @@ PLAIN_POOL = PoolConfig(q_mps2=(0.05,), sojourn_s=(1.0,), mu0=(1.0,))
 
 
 def plain_config() -> TrackerConfig:
-    """Tracker settings for the plain-metric mode: one sensor covering the whole frame."""
-    return TrackerConfig(look_margin_m=0.0, surface=PLAIN_POOL)
+    """Tracker settings for the plain-metric mode: one sensor covering the whole frame, so
+    every scan is a look at every track (an unbounded look margin)."""
+    return TrackerConfig(look_margin_m=math.inf, surface=PLAIN_POOL)
 
 
 def run_track_scans(in_path: Path, out_path: Path, config: TrackerConfig | None = None) -> dict:

@@ -75,7 +75,10 @@ class TrackerConfig:
     """Association, management and out-of-sequence settings shared by both pools."""
 
     gate_prob: float = 0.999
-    """Chi-square gate probability (per measurement dimension count)."""
+    """Chi-square gate probability of confirmed and coasting tracks (per measurement dimension count)."""
+    confirm_gate_prob: float = 0.99
+    """Chi-square gate probability of tentative tracks: their gate (one plot, unknown
+    velocity) is wide, and a clutter plot inside it confirms a false track."""
     confirm_m: int = 2
     """A tentative track is confirmed with confirm_m hits ..."""
     confirm_n: int = 3
@@ -100,7 +103,7 @@ class TrackerConfig:
     air: PoolConfig = field(default_factory=lambda: AIR_DEFAULT)
 
     def __post_init__(self) -> None:
-        for name in ("gate_prob", "merge_prob"):
+        for name in ("gate_prob", "confirm_gate_prob", "merge_prob"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",

@@ -120,6 +120,7 @@ class Tracker:
         self._q = np.asarray(self.pool.q_mps2, dtype=np.float64)
         self._sojourn = np.asarray(self.pool.sojourn_s, dtype=np.float64)
         self._gate = {m: chi2_gate(config.gate_prob, m) for m in (2, 4)}
+        self._confirm_gate = {m: chi2_gate(config.confirm_gate_prob, m) for m in (2, 4)}
         self._merge_gate = chi2_gate(config.merge_prob, 4)
         self._tracks = _empty_tracks(self._q.size)
         self._next_id = 1
@@ -297,10 +298,10 @@ class Tracker:
         kp, cost = self._gate_pairs(batch, free_track, free_meas, adopt, keyname, none_key)
 
         # 3. associate
-        asg = assign(np.stack([kp.track, kp.meas], axis=1), cost, 1.0)
-        hit_track = np.concatenate([fixed_track, kp.track[asg.chosen]])
-        hit_meas = np.concatenate([fixed_meas, kp.meas[asg.chosen]])
-        chosen = _Pairs(*(np.concatenate([getattr(idp, f)[feasible], getattr(kp, f)[asg.chosen]])
+        won = self._associate(kp, cost, len(batch))
+        hit_track = np.concatenate([fixed_track, kp.track[won]])
+        hit_meas = np.concatenate([fixed_meas, kp.meas[won]])
+        chosen = _Pairs(*(np.concatenate([getattr(idp, f)[feasible], getattr(kp, f)[won]])
                           for f in ("track", "meas", "xm", "Pm", "cbar", "x", "P")))
 
         # 4. update
@@ -368,10 +369,25 @@ class Tracker:
             pt, pm = pt[ok], pm[ok]
         p = self._predict_pairs(pt, pm, batch)
         d2, dims = _distances(p.x, p.P, batch, p.meas)
-        gate = np.where(dims == 4, self._gate[4], self._gate[2])
+        tentative = a["status"][p.track] == TENTATIVE
+        gate = np.where(dims == 4, np.where(tentative, self._confirm_gate[4], self._gate[4]),
+                        np.where(tentative, self._confirm_gate[2], self._gate[2]))
         inside = d2 <= gate
         p = _Pairs(*(getattr(p, f)[inside] for f in ("track", "meas", "xm", "Pm", "cbar", "x", "P")))
         return p, d2[inside] / gate[inside]
+
+    def _associate(self, kp: _Pairs, cost: FloatArray, n_meas: int) -> IntArray:
+        """GNN in two passes: confirmed and coasting tracks first, then tentative tracks on
+        the plots left over. Returns the chosen pair indices (A,), sorted."""
+        pairs = np.stack([kp.track, kp.meas], axis=1)
+        firm = self._tracks["status"][kp.track] != TENTATIVE
+        first = np.flatnonzero(firm)
+        won_first = first[assign(pairs[first], cost[first], 1.0).chosen]
+        used = np.zeros(n_meas, dtype=bool)
+        used[kp.meas[won_first]] = True
+        second = np.flatnonzero(~firm & ~used[kp.meas])
+        won_second = second[assign(pairs[second], cost[second], 1.0).chosen]
+        return np.sort(np.concatenate([won_first, won_second]))
 
     def _predict_pairs(self, track: IntArray, meas: IntArray, batch: MeasBatch) -> _Pairs:
         """IMM interaction and prediction of each pair's track to its measurement's time."""

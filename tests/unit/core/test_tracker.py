@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, MeasBatch
+from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, TENTATIVE, MeasBatch
 from fusion.core.tracker import Tracker, TrackerConfig
 
 
@@ -84,3 +84,50 @@ def test_bad_input_names_the_field() -> None:
         Tracker(TrackerConfig(), "air").step(_batch(0.0, [[0.0, 0.0]]))
     with pytest.raises(ValueError, match="confirm_m"):
         TrackerConfig(confirm_m=5, confirm_n=3)
+    with pytest.raises(ValueError, match="confirm_gate_prob"):
+        TrackerConfig(confirm_gate_prob=1.0)
+
+
+def test_confirmed_track_takes_a_shared_plot_before_a_tentative_one() -> None:
+    # A confirmed track at the origin; a tentative track born 400 m east. The next plot,
+    # 220 m east, is nearer (in Mahalanobis distance) to the wide tentative track, but the
+    # confirmed track gets it: tentative tracks only see the plots left over.
+    trk = Tracker(TrackerConfig(), "surface")
+    for k in range(3):
+        trk.step(_batch(4.0 * k, [[0.0, 0.0]]))
+    trk.step(_batch(12.0, [[0.0, 0.0], [400.0, 0.0]]))
+    v = trk.view(16.0)
+    firm, tent = v.track_id[v.status == CONFIRMED], v.track_id[v.status == TENTATIVE]
+    assert firm.size == 1 and tent.size == 1
+    d2 = {}
+    for tid in (firm[0], tent[0]):
+        i = np.flatnonzero(v.track_id == tid)[0]
+        y = np.array([220.0, 0.0]) - v.x[i, :2]
+        d2[int(tid)] = float(y @ np.linalg.solve(v.P[i, :2, :2] + 50.0**2 * np.eye(2), y))
+    # costs d2 / gate: one GNN over both tracks would give the plot to the tentative track
+    assert d2[int(tent[0])] / 9.21 < d2[int(firm[0])] / 13.8 < 1.0
+    res = trk.step(_batch(16.0, [[220.0, 0.0]]))
+    v = trk.view(16.0)
+    assert v.last_t[v.track_id == firm[0]][0] == 16.0
+    assert v.last_t[v.track_id == tent[0]][0] == 12.0 and res.born_ids.size == 0
+
+
+def test_tentative_track_gates_tighter_than_a_confirmed_one() -> None:
+    # A second plot between the chi2(2) 0.99 and 0.999 quantiles of a one-plot track's
+    # prediction: with confirm_gate_prob 0.99 it starts another tentative track instead of
+    # confirming a track from two plots 290 m apart.
+    def second_plot(cfg: TrackerConfig) -> Tracker:
+        trk = Tracker(cfg, "surface")
+        trk.step(_batch(0.0, [[0.0, 0.0]]))
+        trk.step(_batch(4.0, [[290.0, 0.0]]))
+        return trk
+
+    v = Tracker(TrackerConfig(), "surface")
+    v.step(_batch(0.0, [[0.0, 0.0]]))
+    pred = v.view(4.0)
+    d2 = 290.0**2 / (pred.P[0, 0, 0] + 50.0**2)
+    assert 9.21 < d2 < 13.8
+    tight = second_plot(TrackerConfig()).view(4.0)
+    assert len(tight) == 2 and (tight.status == TENTATIVE).all()
+    wide = second_plot(TrackerConfig(confirm_gate_prob=0.999)).view(4.0)
+    assert len(wide) == 1 and (wide.status == CONFIRMED).all()
