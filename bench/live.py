@@ -101,14 +101,29 @@ def broker_limit(messages: int, scans: int, plots_per_scan: int, repeat: int) ->
     }
 
 
-AREA_SITE = (9.3, -79.4)  # first site; the default scenario's area is 9.0-10.3 N, 79.8-77.9 W
+# Site layout: a 2 x 5 grid of coastal radars 0.4 deg apart (about 44 km) inside the default
+# scenario's area (9.0-10.3 N, 79.8-77.9 W); each watches its own disc of sea of radius
+# SITE_RANGE_M, so no two sites' coverage overlaps. (The earlier layout put 10 sites 9-13 km
+# apart, each reporting only its own targets out to 25 km: every scan then "looked" at the
+# other sites' tracks inside its coverage without a plot, counted a miss on each, and kept
+# thousands of tracks tentative or deleting them, which no real radar network does.)
+SITE_GRID = [(9.3 + 0.4 * row, -79.6 + 0.4 * col) for row in range(2) for col in range(5)]
+SITE_RANGE_M = 20_000.0
+
+
+def site_position(k: int) -> tuple[float, float]:
+    """(lat, lon) degrees of site ``k`` (cycling over the grid beyond 10 sites)."""
+    return SITE_GRID[k % len(SITE_GRID)]
 
 
 def site_targets(sites: int, per_site: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per site (range0 m, azimuth deg, radial speed m/s) of its targets; target 0 is a 25 m/s go-fast."""
+    """Per site (range0 m, azimuth deg, radial speed m/s) of its targets; target 0 is a 25 m/s go-fast.
+
+    Targets start 3-16 km out, so that the fastest (25 m/s for 60 s) stays inside SITE_RANGE_M.
+    """
     out = []
     for _ in range(sites):
-        r0 = rng.uniform(3_000.0, 25_000.0, per_site)
+        r0 = rng.uniform(3_000.0, 16_000.0, per_site)
         az = rng.uniform(0.0, 360.0, per_site)
         v = rng.uniform(-6.0, 6.0, per_site)
         v[0] = 25.0
@@ -117,30 +132,39 @@ def site_targets(sites: int, per_site: int, rng: np.random.Generator) -> list[tu
 
 
 def site_scan(k: int, t: float, t0: float, targets: tuple[np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator) -> bytes:
-    """Scan of site ``k`` at ``t``: every target (moving radially since ``t0``) with range/azimuth noise."""
+    """Scan of site ``k`` at ``t``: every target (moving radially since ``t0``) with range/azimuth noise.
+
+    The scan states its coverage (``max_range_m``), so the tracker counts missed looks only
+    on tracks inside this site's own disc.
+    """
     r0, az, v = targets
-    rr = r0 + v * (t - t0) + rng.normal(0.0, 30.0, len(r0))
+    rr = np.clip(r0 + v * (t - t0) + rng.normal(0.0, 30.0, len(r0)), 100.0, SITE_RANGE_M)
     aa = (az + rng.normal(0.0, 0.2, len(az))) % 360.0
-    scan = RadarScan(site=f"bench{k}", t=t, sensor_lat=AREA_SITE[0] + 0.08 * k, sensor_lon=AREA_SITE[1] + 0.12 * k, sensor_alt_m=30.0,
-                     sigma_range_m=30.0, sigma_az_deg=0.2, scan_id=int(t),
+    lat, lon = site_position(k)
+    scan = RadarScan(site=f"bench{k}", t=t, sensor_lat=lat, sensor_lon=lon, sensor_alt_m=30.0,
+                     sigma_range_m=30.0, sigma_az_deg=0.2, scan_id=int(t), max_range_m=SITE_RANGE_M,
                      plots=[RadarPlot(range_m=float(r), az_deg=float(a), snr_db=15.0) for r, a in zip(rr, aa, strict=True)])
     return encode(scan)
 
 
-def ais_message(i: int, t: float, ships: int) -> bytes:
-    """An aggregator message with 2 position reports of ships in the area."""
+def ais_message(i: int, t: float, t0: float, ships: int) -> bytes:
+    """An aggregator message with 2 position reports (newline-separated NMEA) of ships in the area.
+
+    Ship j sits on a grid cell and steams east at 5 m/s since ``t0``, consistent with its
+    reported SOG/COG, so its AIS track is a real, smoothly moving track.
+    """
     from sensors import ais
     from sensors.reports import AisPosition
 
     reps = []
     for j in (2 * i % ships, (2 * i + 1) % ships):
-        lat = 9.1 + 1.1 * (j % 97) / 97 + 1e-6 * (t % 1000)
-        lon = -79.7 + 1.7 * (j // 97 % 97) / 97
-        reps.append(AisPosition(t=t, source="benchagg", mmsi=300_000_000 + j, lat=lat, lon=lon, sog_mps=5.0, cog_deg=90.0))
-    return ais.encode_payload(reps).replace(b"\n", b" ").replace(b"\r", b"")
+        lat = 9.1 + 1.1 * (j % 97) / 97
+        lon = -79.7 + 1.7 * (j // 97 % 97) / 97 + 5.0 * (t - t0) / (111_320.0 * np.cos(np.radians(lat)))
+        reps.append(AisPosition(t=t, source="benchagg", mmsi=300_000_000 + j, lat=lat, lon=float(lon), sog_mps=5.0, cog_deg=90.0))
+    return ais.encode_payload(reps)
 
 
-def _make_service(addr, reorder_s: float, output_s: float):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
+def _make_service(addr, reorder_s: float, output_s: float, track_interval_s: float = 5.0):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
@@ -148,7 +172,8 @@ def _make_service(addr, reorder_s: float, output_s: float):  # noqa: ANN001, ANN
 
     sc = load_scenario(default_scenario_path())
     fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None, FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s))
-    return Service(fusion, addr, ServiceOptions(client_id=f"bench-{time.monotonic_ns()}", status_interval_s=1.0))
+    return Service(fusion, addr, ServiceOptions(client_id=f"bench-{time.monotonic_ns()}", status_interval_s=1.0,
+                                                track_interval_s=track_interval_s, picture_interval_s=5.0))
 
 
 def _fused(service) -> int:  # noqa: ANN001
@@ -159,114 +184,192 @@ def _q(w) -> dict[str, float]:  # noqa: ANN001 - LatencyWindow
     return {f"p{round(q * 100)}_ms": round(v * 1e3, 1) for q, v in w.quantiles().items()}
 
 
-async def service_capacity(broker: Mosquitto, tmp: Path, sites: int, plots: int, seconds: int, ais_rate: int) -> dict[str, object]:
-    """Part (1) of the ``service`` docstring."""
+class Load:
+    """The benchmark load, generated on demand: ``sites`` radars scanning at ``scan_rate`` Hz,
+    ``plots`` targets each, and ``ais_rate`` AIS messages/s, all timed from ``t0`` (Unix s).
+
+    ``events(until)`` yields (t, topic, payload) in time order; the measurement time in
+    each payload is ``t``, i.e. the time at which the message is due for publication.
+    """
+
+    def __init__(self, sites: int, plots: int, scan_rate: float, ais_rate: int, t0: float, seed: int) -> None:
+        self.sites, self.plots, self.scan_rate, self.ais_rate, self.t0 = sites, plots, scan_rate, ais_rate, t0
+        self.rng = np.random.default_rng(seed)
+        self.targets = site_targets(sites, plots, self.rng)
+        self.n_scan = 0  # scans generated: scan n of site n % sites at t0 + (n // sites + (n % sites) / sites) / scan_rate
+        self.n_ais = 0
+
+    def _scan_t(self) -> float:
+        n = self.n_scan
+        return self.t0 + (n // self.sites + (n % self.sites) / self.sites) / self.scan_rate
+
+    def events(self, until: float) -> list[tuple[float, str, bytes]]:
+        """Every message due before ``until`` and not yet generated, in time order."""
+        out = []
+        while self._scan_t() < until:
+            t, k = self._scan_t(), self.n_scan % self.sites
+            out.append((t, f"jisf/v1/feeds/radar/bench{k}", site_scan(k, t, self.t0, self.targets[k], self.rng)))
+            self.n_scan += 1
+        while self.ais_rate and self.t0 + self.n_ais / self.ais_rate < until:
+            t = self.t0 + self.n_ais / self.ais_rate
+            out.append((t, "jisf/v1/feeds/ais/benchagg", ais_message(self.n_ais, t, self.t0, 2000)))
+            self.n_ais += 1
+        out.sort(key=lambda e: e[0])
+        return out
+
+
+async def feed(port: int, sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int, start_wall: float) -> dict[str, object]:
+    """Publish the load in real time from ``start_wall`` for ``seconds`` (measurement time =
+    scheduled publication time); the figures of how closely the schedule was kept."""
     import asyncio
 
-    rng = np.random.default_rng(11)
-    targets = site_targets(sites, plots, rng)
-    t0 = time.time() - seconds - 30.0
-    scans, ais_f = tmp / "scans.txt", tmp / "ais.txt"
-    with scans.open("wb") as f:
-        for s in range(seconds):
-            for k in range(sites):
-                f.write(site_scan(k, t0 + s + 0.01 * k, t0, targets[k], rng) + b"\n")
-    n_ais = ais_rate * seconds
-    with ais_f.open("wb") as f:
-        for i in range(n_ais):
-            f.write(ais_message(i, t0 + i / ais_rate, 2000) + b"\n")
-    service = _make_service(broker.address, 2.0, 5.0)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.serve(stop))
-    await asyncio.wait_for(service.link.connected.wait(), 10)
-    await asyncio.sleep(0.5)
-    total = seconds * sites + n_ais
-    started = time.perf_counter()
-    procs = []
-    for path, feed in ((scans, "radar/bench"), (ais_f, "ais/benchagg")):
-        with path.open("rb") as f:
-            procs.append(subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "0", "-l",
-                                           "-t", f"jisf/v1/feeds/{feed}"], stdin=f))
-    pub_s = []
-    for p in procs:
-        await asyncio.to_thread(p.wait)
-        pub_s.append(time.perf_counter() - started)
-    deadline = time.monotonic() + 600
-    while _fused(service) + sum(service.stats.shed.values()) < total and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    wall = time.perf_counter() - started
-    stop.set()
-    await task
-    st = service.stats
-    return {"load_seconds": seconds, "scans": seconds * sites, "plots": seconds * sites * plots, "ais_messages": n_ais,
-            "received": sum(st.received.values()), "fused": _fused(service), "shed": dict(st.shed),
-            "publish_wall_s": [round(x, 2) for x in pub_s], "wall_s": round(wall, 2),
-            "plots_per_s": round(seconds * sites * plots / wall), "ais_msg_per_s": round(n_ais / wall),
-            "sustained": wall <= seconds, "max_inbound_depth": st.max_inbound_depth,
-            "step_s": _q(st.step_s), "tracks_confirmed": sum(n for (_, s), n in st.tracks_by_state.items() if s == "confirmed")}
-
-
-async def service_latency(broker: Mosquitto, sites: int, plots: int, seconds: int, ais_rate: int) -> dict[str, object]:
-    """Part (2) of the ``service`` docstring (pass half the load)."""
-    import asyncio
-
-    from fusion.mqtt import publisher
+    from fusion.mqtt import BrokerAddress, publisher
     from fusion.publish import OutMessage
 
-    rng = np.random.default_rng(12)
-    targets = site_targets(sites, plots, rng)
-    service = _make_service(broker.address, 0.1, 0.2)
+    load = Load(sites, plots, scan_rate, ais_rate, start_wall, seed=11)
+    sent = {"radar": 0, "ais": 0}
+    late = []
+    async with publisher(BrokerAddress("127.0.0.1", port), client_id=f"bench-feed-{time.monotonic_ns()}") as publish:
+        await asyncio.sleep(max(0.0, start_wall - time.time()))
+        pending: list[asyncio.Future[None]] = []
+        end = start_wall + seconds
+        while (now := time.time()) < end:
+            for t, topic, payload in load.events(min(now, end)):
+                pending.append(publish(OutMessage(topic, payload, qos=0)))
+                sent[topic.split("/")[3]] += 1
+                late.append(time.time() - t)
+            if len(pending) > 200:
+                await asyncio.gather(*pending)
+                pending = []
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*pending)
+        last_wall = time.time()
+    lag = np.array(late) if late else np.zeros(1)
+    return {"sent": sent, "last_publish_wall": last_wall, "publish_lag_ms": {"p50": round(float(np.percentile(lag, 50)) * 1e3, 1),
+            "p99": round(float(np.percentile(lag, 99)) * 1e3, 1), "max": round(float(lag.max()) * 1e3, 1)}}
+
+
+async def service_run(broker: Mosquitto, sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int,
+                      reorder_s: float, output_s: float) -> dict[str, object]:
+    """The service (this process, wall clock) under the load published in real time by a
+    ``feed`` child process; the figures of the ``service`` docstring."""
+    import asyncio
+
+    service = _make_service(broker.address, reorder_s, output_s)
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
-    t0 = time.time()
-    sent = 0
-    async with publisher(broker.address) as publish:
-        pending: set[asyncio.Future[None]] = set()
-        ais_i = 0
-        tick = 0.05  # publish every 50 ms: the scans due and the AIS due
-        next_t = t0
-        scan_due = [t0 + k / sites for k in range(sites)]
-        while time.time() - t0 < seconds:
-            now = time.time()
-            for k in range(sites):
-                if scan_due[k] <= now:
-                    scan_due[k] += 1.0
-                    pending.add(publish(OutMessage(f"jisf/v1/feeds/radar/bench{k}", site_scan(k, time.time(), t0, targets[k], rng), qos=0)))
-                    sent += 1
-            while ais_i < (now - t0) * ais_rate:
-                pending.add(publish(OutMessage("jisf/v1/feeds/ais/benchagg", ais_message(ais_i, time.time(), 2000), qos=0)))
-                ais_i += 1
-                sent += 1
-            if len(pending) > 500:
-                await asyncio.gather(*pending)
-                pending.clear()
-            next_t += tick
-            await asyncio.sleep(max(0.0, next_t - time.time()))
-        await asyncio.gather(*pending)
-    await asyncio.sleep(1.0)
+    start = time.time() + 3.0  # the feeder imports, connects and waits for this instant
+    cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), "--sites", str(sites), "--plots-per-scan", str(plots),
+           "--scan-rate", str(scan_rate), "--seconds", str(seconds), "--ais-rate", str(ais_rate), "--start-wall", repr(start)]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    fed = json.loads(out)
+    total = sum(fed["sent"].values())
+    deadline = time.monotonic() + 300
+    while _fused(service) + sum(service.stats.shed.values()) < total and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    done_wall = time.time()
+    drain = done_wall - fed["last_publish_wall"]
+    await asyncio.sleep(max(0.0, 2 * output_s + reorder_s))  # the last ticks (alerts of the last scans)
     stop.set()
     await task
-    st = service.stats
-    return {"seconds": seconds, "plots_per_s_offered": sites * plots, "ais_msg_per_s_offered": ais_rate, "sent": sent,
-            "fused": _fused(service), "shed": dict(st.shed), "max_inbound_depth": st.max_inbound_depth,
-            "fuse_wait": _q(st.fuse_wait), "update_age": _q(st.update_age), "alert_age": _q(st.alert_age),
-            "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published, "step_s": _q(st.step_s)}
+    st, c = service.stats, service.fusion.counters
+    radar_fused = st.fused["radar/accepted"]
+    wall = done_wall - start
+    return {"offered": {"plots_per_s": round(sites * plots * scan_rate), "ais_msg_per_s": ais_rate, "seconds": seconds,
+                        "sites": sites, "plots_per_scan": plots, "scan_rate_hz": scan_rate},
+            "feeder": fed, "received": dict(st.received), "fused": dict(st.fused), "shed": dict(st.shed),
+            "fused_plots_per_s": round(radar_fused * plots / wall), "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
+            "drain_after_last_publish_s": round(drain, 2),
+            "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
+            "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
+            "step_s": _q(st.step_s), "fuse_wait": _q(st.fuse_wait), "update_age": _q(st.update_age), "alert_age": _q(st.alert_age),
+            "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published,
+            "track_updates_published": st.tracks_published, "mqtt_published": service.link.stats.published,
+            "tracks": {f"{d}/{s}": n for (d, s), n in sorted(st.tracks_by_state.items())}}
 
 
-def service_bench(sites: int, plots: int, seconds: int, ais_rate: int) -> dict[str, object]:
-    """Broker limit (1 run), service capacity at full load, latency at half load, in one broker."""
+_STAGES = {  # profile stage -> (module path suffix, function)
+    "decode+validate+radar conversion (Ingest.accept)": ("fusion/ingest.py", "accept"),
+    "AIS conversion+coalescing (Ingest.due)": ("fusion/ingest.py", "due"),
+    "tracker (Tracker.step)": ("fusion/core/tracker.py", "step"),
+    "tracker expiry at ticks (Tracker.advance)": ("fusion/core/tracker.py", "advance"),
+    "track views (Fusion.views)": ("fusion/pipeline.py", "views"),
+    "rules (RuleEngine.evaluate)": ("fusion/rules/engine.py", "evaluate"),
+    "output messages (Service._tick_messages)": ("fusion/service.py", "_tick_messages"),
+}
+
+
+def worker(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int, reorder_s: float, output_s: float,
+           profile: bool) -> dict[str, object]:
+    """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
+    50 ms): worker seconds per second of load, and with ``profile`` the cProfile split."""
+    import cProfile
+    import pstats
+
+    from fusion.mqtt import BrokerAddress
+    from fusion.service import Due
+
+    t0 = 1.8e9
+    load = Load(sites, plots, scan_rate, ais_rate, t0, seed=11)
+    events = load.events(t0 + seconds)
+    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s)
+    prof = cProfile.Profile() if profile else None
+    busy, i, now, steps = 0.0, 0, t0, []
+    while now < t0 + seconds + reorder_s + output_s:
+        now += 0.05
+        took = []
+        while i < len(events) and events[i][0] + 0.01 <= now:
+            took.append((events[i][1], events[i][2], events[i][0] + 0.01))
+            i += 1
+        started = time.perf_counter()
+        if prof is not None:
+            prof.enable()
+        service._step(took, now, Due())
+        if prof is not None:
+            prof.disable()
+        steps.append(time.perf_counter() - started)
+    busy = sum(steps)
+    out: dict[str, object] = {
+        "load_seconds": seconds, "plots": load.n_scan * plots, "ais_messages": load.n_ais, "worker_s": round(busy, 2),
+        "worker_s_per_load_s": round(busy / seconds, 3), "capacity_plots_per_s": round(load.n_scan * plots / busy),
+        "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
+        "tracker_batches": service.fusion.counters.batches}
+    if prof is not None:
+        st = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+        split = {name: sum(v[3] for (f, _, fn), v in st.items() if f.endswith(path) and fn == func) for name, (path, func) in _STAGES.items()}
+        total = sum(v[2] for v in st.values())
+        split["rest (step bookkeeping, stats)"] = total - sum(split.values())
+        out["profile_s"] = {k: round(v, 2) for k, v in split.items()}
+        out["profile_share"] = {k: f"{100 * v / total:.0f}%" for k, v in split.items()}
+    return out
+
+
+def service_bench(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int, latency_seconds: float) -> dict[str, object]:
+    """Broker limit (1 run), the worker alone, full load and half load through the service, in one run."""
     import asyncio
 
     out: dict[str, object] = {"broker": broker_limit(50_000, 500, plots, 1)}
-    with tempfile.TemporaryDirectory() as tmp, Mosquitto(max_queued=1_000_000) as broker:
-        out["capacity"] = asyncio.run(service_capacity(broker, Path(tmp), sites, plots, seconds, ais_rate))
-        out["latency_half_load"] = asyncio.run(service_latency(broker, max(1, sites // 2), plots, seconds, ais_rate // 2))
+    out["worker_full_load"] = worker(sites, plots, scan_rate, min(seconds, 5.0), ais_rate, 2.0, 5.0, profile=False)
+    with Mosquitto(max_queued=1_000_000) as broker:
+        out["full_load"] = asyncio.run(service_run(broker, sites, plots, scan_rate, seconds, ais_rate, 2.0, 5.0))
+        out["half_load_latency"] = asyncio.run(service_run(broker, sites, plots, scan_rate / 2, latency_seconds, ais_rate // 2, 0.1, 0.2))
     return out
+
+
+def _load_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sites", type=int, default=10)
+    p.add_argument("--plots-per-scan", type=int, default=1_000)
+    p.add_argument("--scan-rate", type=float, default=10.0, help="scans per second per site")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--ais-rate", type=int, default=2_000)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one benchmark and print its JSON."""
+    import asyncio
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     b = sub.add_parser("broker", help="the broker's own limit with the C clients")
@@ -274,14 +377,30 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--scans", type=int, default=2_000)
     b.add_argument("--plots-per-scan", type=int, default=1_000)
     b.add_argument("--repeat", type=int, default=3)
-    sv = sub.add_parser("service", help="the fusion service: capacity and latency")
-    sv.add_argument("--sites", type=int, default=10)
-    sv.add_argument("--plots-per-scan", type=int, default=1_000)
-    sv.add_argument("--seconds", type=int, default=20)
-    sv.add_argument("--ais-rate", type=int, default=2_000)
+    sv = sub.add_parser("service", help="the fusion service: worker alone, full load, half-load latency")
+    _load_args(sv)
+    sv.add_argument("--latency-seconds", type=float, default=40.0)
+    wk = sub.add_parser("worker", help="the fusion worker alone, no broker, simulated clock")
+    _load_args(wk)
+    wk.add_argument("--reorder", type=float, default=2.0)
+    wk.add_argument("--output", type=float, default=5.0)
+    wk.add_argument("--profile", action="store_true")
+    fd = sub.add_parser("feed", help="(internal) publish the load in real time")
+    _load_args(fd)
+    fd.add_argument("--port", type=int, required=True)
+    fd.add_argument("--start-wall", type=float, required=True)
     args = p.parse_args(argv)
+    if args.what == "feed":
+        print(json.dumps(asyncio.run(feed(args.port, args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
+                                          args.start_wall))))
+        return 0
+    if args.what == "worker":
+        print(json.dumps({"worker": worker(args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
+                                           args.reorder, args.output, args.profile)}, indent=2))
+        return 0
     if args.what == "service":
-        print(json.dumps({"service": service_bench(args.sites, args.plots_per_scan, args.seconds, args.ais_rate)}, indent=2))
+        print(json.dumps({"service": service_bench(args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
+                                                   args.latency_seconds)}, indent=2))
         return 0
     if min(args.messages, args.scans, args.plots_per_scan, args.repeat) < 1:
         p.error("counts must be >= 1")

@@ -9,6 +9,14 @@ measurement time before they are released, so that arrivals up to that much out 
 order reach the tracker in time order. Later arrivals are released at once and left to
 the tracker's out-of-sequence handling (which counts and drops what is beyond its lag).
 
+Coalescing: a tracker step has a fixed cost over the whole track pool, so a release of
+many small cooperative messages (AIS and ADS-B aggregators send a few reports per
+message, thousands of messages a second) must not become thousands of steps. AIS and
+ADS-B reports are therefore kept decoded but unconverted in the buffer, and ``due``
+converts each run of consecutive released messages of one kind into one batch (one
+vectorised frame conversion, one tracker step); a radar or OTH batch of the same track
+pool ends the run, so every pool still sees its batches in time order.
+
 Rejections: every DecodeError is counted per feed and field, and the most recent ones
 are kept (bounded) for the rejects topic. Exact duplicate payloads on the same topic
 within ``duplicate_window_s`` are rejected as replays.
@@ -32,11 +40,25 @@ from sensors.limits import MAX_PAYLOAD_BYTES
 from sensors.measurement import MeasurementNoise, reports_to_batches
 from sensors.oth import OthDecoder
 from sensors.radar import RadarDecoder
-from sensors.reports import AisStatic, Report
+from sensors.reports import AdsbReport, AisPosition, AisStatic, Report
 
 TOPIC_ROOT = "jisf/v1"
 FEED_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth")
 RECENT_REJECTS = 20  # per feed, for the rejects topic summary
+# Cooperative report types whose conversion is deferred to release (coalesced), with their track pool.
+_DEFERRED: dict[type, str] = {AisPosition: "surface", AdsbReport: "air"}
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One message's AIS positions or ADS-B reports, decoded and validated, not yet converted."""
+
+    kind: type
+    domain: str
+    reports: list[Report]
+
+
+_Item = MeasBatch | _Pending
 
 
 def parse_feed_topic(topic: str) -> tuple[str, str]:
@@ -106,7 +128,7 @@ class Ingest:
         self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
         self.max_statics = 100_000
         self._seen: OrderedDict[bytes, float] = OrderedDict()  # payload digest -> receive time
-        self._heap: list[tuple[float, int, MeasBatch]] = []
+        self._queue: list[tuple[float, int, _Item]] = []  # the re-order buffer, a heap on (time, arrival)
         self._order = itertools.count()
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
@@ -133,28 +155,70 @@ class Ingest:
         self.log.accepted_messages[kind] += 1
         self.log.accepted_reports[kind] += len(reports)
         self._keep_statics(reports)
-        for batch in reports_to_batches(reports, self.frame, self.noise):
-            if len(batch):
-                heapq.heappush(self._heap, (float(batch.t.max()), next(self._order), batch))
+        now_convert: list[Report] = []
+        deferred: dict[type, list[Report]] = {}
+        for r in reports:
+            if type(r) in _DEFERRED:
+                deferred.setdefault(type(r), []).append(r)
+            else:
+                now_convert.append(r)
+        for kind, reps in deferred.items():
+            heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(kind, _DEFERRED[kind], reps)))
+        if now_convert:
+            for batch in reports_to_batches(now_convert, self.frame, self.noise):
+                if len(batch):
+                    heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
         return len(reports)
 
     def due(self, now: float) -> list[MeasBatch]:
-        """Batches whose measurement time is at least ``reorder_window_s`` before ``now``, oldest first."""
+        """Batches whose measurement time is at least ``reorder_window_s`` before ``now``, oldest
+        first per track pool; consecutive AIS (or ADS-B) messages come out as one batch."""
         cutoff = now - self.reorder_window_s
         out: list[MeasBatch] = []
-        while self._heap and self._heap[0][0] <= cutoff:
-            out.append(heapq.heappop(self._heap)[2])
+        runs: dict[str, _Pending] = {}  # per track pool: the open run of deferred reports
+
+        def close(domain: str) -> None:
+            run = runs.pop(domain, None)
+            if run is not None:
+                out.extend(b for b in reports_to_batches(run.reports, self.frame, self.noise) if len(b))
+
+        while self._queue and self._queue[0][0] <= cutoff:
+            item = heapq.heappop(self._queue)[2]
+            if isinstance(item, MeasBatch):
+                close(item.domain)
+                out.append(item)
+                continue
+            run = runs.get(item.domain)
+            if run is not None and run.kind is not item.kind:
+                close(item.domain)
+                run = None
+            if run is None:
+                runs[item.domain] = _Pending(item.kind, item.domain, list(item.reports))
+            else:
+                run.reports.extend(item.reports)
+        for domain in list(runs):
+            close(domain)
         return out
+
+    @property
+    def _heap(self) -> list[tuple[float, int, MeasBatch]]:
+        """The re-order buffer as (time, arrival, MeasBatch) heap entries, for checkpoints:
+        deferred reports are converted in place, one message at a time (slow path)."""
+        for i, (t, order, item) in enumerate(self._queue):
+            if isinstance(item, _Pending):
+                (batch,) = reports_to_batches(item.reports, self.frame, self.noise)
+                self._queue[i] = (t, order, batch)
+        return self._queue  # type: ignore[return-value] - every item is a MeasBatch now
 
     @property
     def latest_buffered_t(self) -> float | None:
         """Newest measurement time waiting in the re-order buffer, None when empty."""
-        return max((item[0] for item in self._heap), default=None)
+        return max((item[0] for item in self._queue), default=None)
 
     @property
     def buffered(self) -> int:
-        """Batches waiting in the re-order buffer."""
-        return len(self._heap)
+        """Messages' batches waiting in the re-order buffer."""
+        return len(self._queue)
 
     def _is_duplicate(self, topic: str, payload: bytes, recv_t: float) -> bool:
         key = hashlib.blake2b(payload, digest_size=16, key=topic.encode()[:64]).digest()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -47,12 +48,23 @@ class FusionConfig:
 
 @dataclass(frozen=True)
 class Tick:
-    """What one output tick produced."""
+    """What one output tick produced.
+
+    ``views`` hold every live track of both pools predicted to ``t`` (arrays, global ids);
+    ``rows`` (the tracks.jsonl records of all of them) are built on first use only, so that
+    the live service can publish from the arrays without a Python object per track.
+    """
 
     t: float
-    rows: list[TrackRow]  # every live track, both pools
+    views: dict[str, TrackView]  # domain -> view at t, global track ids
     alerts: list[AlertEvent]
     deleted_ids: list[int]  # tracks deleted since the previous tick (global ids)
+    frame: LocalFrame
+
+    @cached_property
+    def rows(self) -> list[TrackRow]:
+        """Every live track, both pools, as output rows (WGS84)."""
+        return [row for d in DOMAINS for row in track_rows(self.views[d], self.frame)]
 
 
 @dataclass
@@ -134,8 +146,7 @@ class Fusion:
             self._absorb(trk.advance(t), d)
         views = self.views(t)
         alerts = self.rules.evaluate(t, views)
-        rows = [row for d in DOMAINS for row in track_rows(views[d], self.frame)]
         deleted, self._deleted = self._deleted, []
         self.counters.ticks += 1
         self.counters.alerts_raised += sum(1 for a in alerts if a.state == "raised")
-        return Tick(t=t, rows=rows, alerts=alerts, deleted_ids=deleted)
+        return Tick(t=t, views=views, alerts=alerts, deleted_ids=deleted, frame=self.frame)

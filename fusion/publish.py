@@ -7,13 +7,13 @@ a line of alerts.jsonl and the payload of ``jisf/v1/alerts/{rule}/{track_id}``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 
 import msgspec
 import numpy as np
 
-from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TrackView
+from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TENTATIVE, IntArray, TrackView
 from fusion.core.frame import LocalFrame
 
 TOPIC_ROOT = "jisf/v1"
@@ -99,6 +99,81 @@ def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
     return rows
 
 
+def take(view: TrackView, rows: IntArray) -> TrackView:
+    """The tracks ``rows`` (K,) of a view, as a view of K tracks (same time and domain)."""
+    cut = {f.name: getattr(view, f.name)[rows] for f in fields(view) if isinstance(getattr(view, f.name), np.ndarray)}
+    return replace(view, **cut)
+
+
+class TrackUpdates:
+    """Which tracks' retained topics to publish at an output tick, decided on arrays.
+
+    A track is published when it is not tentative and either it was never published, its
+    status changed, or it was updated (``last_t`` advanced) since its last publication,
+    and at least ``interval_s`` (tick time) has passed since that publication; a status
+    change is published at once. So each track's topic carries at most one message per
+    ``interval_s`` and unchanged tracks send nothing. State per published track, in arrays
+    sorted by global track id: tick time of the last publication, its ``last_t`` and status.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        if not interval_s >= 0:
+            raise ValueError(f"interval_s must be >= 0, got {interval_s}")
+        self.interval_s = interval_s
+        self.ids = np.zeros(0, np.int64)  # (P,) sorted global ids with a retained message out
+        self._pub_t = np.zeros(0)  # (P,) tick time of that message
+        self._last_t = np.zeros(0)  # (P,) the track's last_t in it
+        self._status = np.zeros(0, np.int8)  # (P,) its status in it
+
+    def select(self, t: float, views: Mapping[str, TrackView]) -> dict[str, IntArray]:
+        """Rows of each view to publish now at tick time ``t``; records them as published."""
+        out: dict[str, IntArray] = {}
+        keep_ids, keep_pub, keep_last, keep_status = [], [], [], []
+        for d, v in views.items():
+            pos = np.minimum(np.searchsorted(self.ids, v.track_id), max(len(self.ids) - 1, 0))
+            known = (self.ids[pos] == v.track_id) if len(self.ids) else np.zeros(len(v), bool)
+            pub_t = np.where(known, self._pub_t[pos] if len(self.ids) else 0.0, -np.inf)
+            last_t = np.where(known, self._last_t[pos] if len(self.ids) else 0.0, -np.inf)
+            status = np.where(known, self._status[pos] if len(self.ids) else 0, -1)
+            live = v.status != TENTATIVE
+            moved = live & (v.last_t > last_t) & (t - pub_t >= self.interval_s)
+            due = (live & (v.status != status)) | moved
+            rows = np.flatnonzero(due)
+            out[d] = rows
+            held = known | due
+            keep_ids.append(v.track_id[held])
+            keep_pub.append(np.where(due, t, pub_t)[held])
+            keep_last.append(np.where(due, v.last_t, last_t)[held])
+            keep_status.append(np.where(due, v.status, status)[held].astype(np.int8))
+        ids = np.concatenate([self.ids[:0], *keep_ids])
+        order = np.argsort(ids, kind="stable")
+        # tracks published before but absent from the views (deleted) stay until ``forget``
+        gone = ~np.isin(self.ids, ids)
+        self.ids = np.concatenate([ids[order], self.ids[gone]])
+        self._pub_t = np.concatenate([np.concatenate([self._pub_t[:0], *keep_pub])[order], self._pub_t[gone]])
+        self._last_t = np.concatenate([np.concatenate([self._last_t[:0], *keep_last])[order], self._last_t[gone]])
+        self._status = np.concatenate([np.concatenate([self._status[:0], *keep_status])[order], self._status[gone]])
+        order = np.argsort(self.ids, kind="stable")
+        self.ids, self._pub_t, self._last_t, self._status = self.ids[order], self._pub_t[order], self._last_t[order], self._status[order]
+        return out
+
+    def forget(self, track_ids: Sequence[int]) -> list[int]:
+        """Drop deleted tracks; returns those that had a retained message out (to be cleared)."""
+        if not len(track_ids) or not len(self.ids):
+            return []
+        gone = np.isin(self.ids, np.asarray(track_ids, dtype=np.int64))
+        cleared = self.ids[gone].tolist()
+        keep = ~gone
+        self.ids, self._pub_t, self._last_t, self._status = self.ids[keep], self._pub_t[keep], self._last_t[keep], self._status[keep]
+        return cleared
+
+    def restore(self, track_ids: Iterable[int]) -> None:
+        """Tracks with a retained message out (from a checkpoint): republished at their next change."""
+        ids = np.unique(np.asarray(list(track_ids), dtype=np.int64))
+        self.ids, self._pub_t = ids, np.full(len(ids), -np.inf)
+        self._last_t, self._status = np.full(len(ids), -np.inf), np.full(len(ids), -1, np.int8)
+
+
 def track_topic(domain: str, track_id: int) -> str:
     """Retained per-track topic."""
     return f"{TOPIC_ROOT}/tracks/{domain}/{track_id}"
@@ -127,3 +202,9 @@ def picture(rows: Iterable[TrackRow], t: float) -> dict[str, object]:
         if r.status != "tentative"
     ]
     return {"type": "FeatureCollection", "t": t, "features": feats}
+
+
+def picture_of_views(views: Mapping[str, TrackView], frame: LocalFrame, t: float) -> dict[str, object]:
+    """The picture of ``picture`` built from views: rows only for the non-tentative tracks."""
+    rows = [r for v in views.values() for r in track_rows(take(v, np.flatnonzero(v.status != TENTATIVE)), frame)]
+    return picture(rows, t)

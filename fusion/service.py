@@ -42,14 +42,18 @@ from fusion.mqtt import BrokerAddress, Link
 from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
 from fusion.pipeline import DOMAINS, Fusion, Tick
 from fusion.publish import (
+    AIR_ID_BASE,
     FEEDS_FILTER,
     PICTURE_TOPIC,
     STATUS_TOPIC,
     OutMessage,
+    TrackUpdates,
     alert_topic,
     encode,
-    picture,
+    picture_of_views,
     rejects_topic,
+    take,
+    track_rows,
     track_topic,
 )
 
@@ -71,7 +75,8 @@ class ServiceOptions:
     rejects_interval_s: float = 5.0  # wall seconds between rejects summaries (per feed, when changed)
     checkpoint_path: Path | None = None  # None: no checkpoints
     checkpoint_interval_s: float = 30.0  # wall seconds between checkpoints
-    picture_every_ticks: int = 1
+    track_interval_s: float = 5.0  # shortest interval (tick time, s) between two updates of one track's retained topic
+    picture_interval_s: float = 5.0  # interval (tick time, s) between two pictures of all confirmed tracks
     follow_sim_clock: bool = False  # take "now" from jisf/v1/sim/clock instead of the wall
 
     @classmethod
@@ -140,7 +145,8 @@ class Service:
         self.on_tick = on_tick
         self.stats = ServiceStats()
         self.inbound: deque[tuple[str, bytes, float | None]] = deque()
-        self.published_tracks: set[tuple[str, int]] = set()
+        self.track_updates = TrackUpdates(self.options.track_interval_s)
+        self._next_picture_t: float | None = None
         self._last_rejects: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._last_tick_t: float | None = None
@@ -159,7 +165,7 @@ class Service:
         self._last_status: dict[str, object] = {}
         if self.options.checkpoint_path is not None and self.options.checkpoint_path.exists():
             state = load_checkpoint(self.options.checkpoint_path, self.fusion)
-            self.published_tracks = {(d, int(t)) for d, t in state.get("published_tracks", [])}
+            self.track_updates.restore(int(t) for _, t in state.get("published_tracks", []))
             self.stats.restored_from = str(self.options.checkpoint_path)
             log.info("restored %s (written %s)", self.options.checkpoint_path, state.get("written_wall"))
 
@@ -255,22 +261,31 @@ class Service:
             self.stats.step_s.add([time.perf_counter() - started])
         return out
 
+    @property
+    def published_tracks(self) -> set[tuple[str, int]]:
+        """(domain, global track id) of every track whose retained topic holds a state."""
+        return {("air" if t >= AIR_ID_BASE else "surface", t) for t in self.track_updates.ids.tolist()}
+
     def _tick_messages(self, tick: Tick, now: float) -> list[OutMessage]:
+        """Alerts (all, QoS 1); retained updates of the tracks that changed (``TrackUpdates``),
+        built only for those; clears of deleted published tracks; the picture when due."""
         out = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
-        live = [r for r in tick.rows if r.status != "tentative"]
-        out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in live)
-        self.published_tracks.update((r.domain, r.track_id) for r in live)
-        for tid in tick.deleted_ids:
-            for domain in DOMAINS:
-                if (domain, tid) in self.published_tracks:
-                    self.published_tracks.discard((domain, tid))
-                    out.append(OutMessage(track_topic(domain, tid), b"", qos=1, retain=True))
-        if self.fusion.counters.ticks % self.options.picture_every_ticks == 0:
-            out.append(OutMessage(PICTURE_TOPIC, encode(picture(live, tick.t)), qos=0))
+        n_updates = 0
+        for domain, rows in self.track_updates.select(tick.t, tick.views).items():
+            if len(rows):
+                changed = track_rows(take(tick.views[domain], rows), self.fusion.frame)
+                out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in changed)
+                n_updates += len(changed)
+        for tid in self.track_updates.forget(tick.deleted_ids):
+            out.append(OutMessage(track_topic("air" if tid >= AIR_ID_BASE else "surface", tid), b"", qos=1, retain=True))
+        if self._next_picture_t is None or tick.t >= self._next_picture_t - 1e-9:
+            out.append(OutMessage(PICTURE_TOPIC, encode(picture_of_views(tick.views, self.fusion.frame, tick.t)), qos=0))
+            self._next_picture_t = tick.t + self.options.picture_interval_s
         self._measure_ages(tick, now)
         self.stats.alerts_published += len(tick.alerts)
-        self.stats.tracks_published += len(live)
-        self.stats.tracks_by_state = dict(Counter((r.domain, r.status) for r in tick.rows))
+        self.stats.tracks_published += n_updates
+        self.stats.tracks_by_state = {(d, STATES[s]): int(n) for d, v in tick.views.items()
+                                      for s, n in enumerate(np.bincount(v.status, minlength=len(STATES))) if n}
         self._last_tick_t = tick.t
         if self.on_tick is not None:
             self.on_tick(tick)
@@ -279,7 +294,7 @@ class Service:
     def _measure_ages(self, tick: Tick, now: float) -> None:
         """Latency from each measurement to the output it caused: tracks updated since the
         previous tick, and alerts (by their track's last update), on the service clock."""
-        views = self.fusion.views(tick.t)
+        views = tick.views
         ids = np.concatenate([v.track_id for v in views.values()])
         last_t = np.concatenate([v.last_t for v in views.values()])
         since = self._last_tick_t if self._last_tick_t is not None else -np.inf

@@ -6,9 +6,23 @@ import json
 
 import numpy as np
 
-from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, SENSOR_BIT, TENTATIVE, TrackView
+from dataclasses import replace
+
+import pytest
+
+from fusion.core.arrays import COASTING, CONFIRMED, NO_ICAO, NO_MMSI, SENSOR_BIT, TENTATIVE, TrackView
 from fusion.core.frame import LocalFrame
-from fusion.publish import TrackRow, alert_topic, encode, picture, track_rows, track_topic
+from fusion.publish import (
+    TrackRow,
+    TrackUpdates,
+    alert_topic,
+    encode,
+    picture,
+    picture_of_views,
+    take,
+    track_rows,
+    track_topic,
+)
 
 
 def make_view(frame: LocalFrame) -> TrackView:
@@ -54,3 +68,56 @@ def test_picture_holds_only_confirmed_tracks() -> None:
 def test_topics() -> None:
     assert track_topic("air", 1_000_000_003) == "jisf/v1/tracks/air/1000000003"
     assert alert_topic("go_fast", 12) == "jisf/v1/alerts/go_fast/12"
+
+
+def test_take_keeps_the_chosen_tracks_only() -> None:
+    frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
+    v = make_view(frame)
+    one = take(v, np.array([1]))
+    assert len(one) == 1 and one.t == v.t and one.domain == v.domain
+    assert one.track_id.tolist() == [8] and one.x.shape == (1, 4) and one.P.shape == (1, 4, 4)
+    assert track_rows(one, frame) == track_rows(v, frame)[1:]
+
+
+def test_picture_of_views_equals_picture_of_all_rows() -> None:
+    frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
+    v = make_view(frame)
+    assert encode(picture_of_views({"surface": v}, frame, 5.0)) == encode(picture(track_rows(v, frame), 5.0))
+
+
+def _with(v: TrackView, **kw: np.ndarray) -> TrackView:
+    return replace(v, **kw)
+
+
+def test_track_updates_publish_changed_tracks_at_most_once_per_interval() -> None:
+    frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
+    v = _with(make_view(frame), last_t=np.array([100.0, 100.0]))
+    upd = TrackUpdates(interval_s=5.0)
+    assert upd.select(100.0, {"surface": v})["surface"].tolist() == [0]  # the confirmed one; never a tentative one
+    assert upd.select(101.0, {"surface": v})["surface"].tolist() == []  # unchanged: nothing
+    moved = _with(v, last_t=np.array([101.5, 101.5]))
+    assert upd.select(102.0, {"surface": moved})["surface"].tolist() == []  # updated, but within 5 s of the last message
+    assert upd.select(105.0, {"surface": moved})["surface"].tolist() == [0]  # 5 s later: the update goes out
+    assert upd.select(106.0, {"surface": moved})["surface"].tolist() == []
+    coasting = _with(moved, status=np.array([COASTING, CONFIRMED], dtype=np.int8))
+    # a status change goes out at once; the track confirmed since the last tick is new: published too
+    assert upd.select(106.2, {"surface": coasting})["surface"].tolist() == [0, 1]
+    assert upd.ids.tolist() == [7, 8]
+    assert upd.forget([8, 99]) == [8] and upd.ids.tolist() == [7]
+    assert upd.forget([8]) == []
+
+
+def test_track_updates_keep_deleted_tracks_until_forgotten_and_restore() -> None:
+    frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
+    v = _with(make_view(frame), status=np.array([CONFIRMED, CONFIRMED], dtype=np.int8))
+    upd = TrackUpdates(interval_s=0.0)
+    assert upd.select(1.0, {"surface": v})["surface"].tolist() == [0, 1]
+    gone = take(v, np.array([1]))  # track 7 deleted in the tracker
+    assert upd.select(2.0, {"surface": gone})["surface"].tolist() == []
+    assert upd.ids.tolist() == [7, 8]  # 7's retained message is still out until the deletion is seen
+    assert upd.forget([7]) == [7]
+    restored = TrackUpdates(interval_s=60.0)
+    restored.restore([8])
+    assert restored.select(3.0, {"surface": gone})["surface"].tolist() == [0]  # republished after a restore
+    with pytest.raises(ValueError, match="interval_s"):
+        TrackUpdates(interval_s=-1.0)

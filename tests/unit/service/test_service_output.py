@@ -1,0 +1,69 @@
+"""Service output: retained track updates only for changed tracks, at most one per track per
+interval, identical to the tick's rows; the picture at its own interval; clears on deletion."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import numpy as np
+
+from fusion.mqtt import BrokerAddress
+from fusion.pipeline import Tick
+from fusion.publish import PICTURE_TOPIC, OutMessage, encode
+from fusion.service import Due, Service, ServiceOptions
+from tests.unit.service.test_checkpoint import make_fusion, scans
+
+
+def run_service(track_interval_s: float, picture_interval_s: float) -> tuple[list[OutMessage], list[Tick]]:
+    ticks: list[Tick] = []
+    service = Service(make_fusion(), BrokerAddress("127.0.0.1", 1883),
+                      ServiceOptions(track_interval_s=track_interval_s, picture_interval_s=picture_interval_s), on_tick=ticks.append)
+    out: list[OutMessage] = []
+    msgs = scans(30, 0)
+    for recv_t, topic, payload in msgs:
+        out.extend(service._step([(topic, payload, recv_t)], recv_t, Due()))
+    end = msgs[-1][0]
+    for k in range(2, 1200, 2):  # no more input: tracks coast, then are deleted (max coast time)
+        out.extend(service._step([], end + k, Due()))
+    return out, ticks
+
+
+def test_track_updates_are_the_changed_rows_at_most_once_per_interval() -> None:
+    out, ticks = run_service(track_interval_s=6.0, picture_interval_s=10.0)
+    rows_at = {(t.t, r.track_id): r for t in ticks for r in t.rows}
+    updates: dict[int, list[dict[str, object]]] = defaultdict(list)
+    for m in out:
+        if m.topic.startswith("jisf/v1/tracks/") and m.payload:
+            row = json.loads(m.payload)
+            assert m.retain and m.qos == 0
+            assert m.topic == f"jisf/v1/tracks/{row['domain']}/{row['track_id']}"
+            assert row["status"] != "tentative"
+            assert m.payload == encode(rows_at[(row["t"], row["track_id"])])  # same bytes as the tick's full row
+            updates[int(row["track_id"])].append(row)
+    assert updates, "no track was published"
+    n_live_rows = sum(1 for t in ticks for r in t.rows if r.status != "tentative")
+    assert sum(len(u) for u in updates.values()) < n_live_rows / 2  # far fewer than one message per track per tick
+    for rows in updates.values():
+        for prev, nxt in zip(rows, rows[1:], strict=False):
+            assert nxt["t"] - prev["t"] >= 6.0 - 1e-9 or nxt["status"] != prev["status"]
+    alive = {r.track_id for r in ticks[-1].rows}
+    deleted = {tid for t in ticks for tid in t.deleted_ids}
+    assert set(updates) & deleted, "no published track was deleted: the clear path is not exercised"
+    for tid in updates:  # a published track that was deleted has its retained topic cleared, once
+        clears = [m for m in out if m.topic.endswith(f"/{tid}") and m.payload == b""]
+        assert len(clears) == (0 if tid in alive else 1)
+        assert all(c.qos == 1 and c.retain for c in clears)
+    for tid in deleted - set(updates):  # never published (tentative all its life): nothing to clear
+        assert not [m for m in out if m.topic.endswith(f"/{tid}") and m.payload == b""]
+
+
+def test_picture_goes_out_at_its_own_interval() -> None:
+    out, ticks = run_service(track_interval_s=0.0, picture_interval_s=10.0)
+    pics = [json.loads(m.payload) for m in out if m.topic == PICTURE_TOPIC]
+    times = np.array([p["t"] for p in pics])
+    assert len(pics) >= 5 and np.all(np.diff(times) >= 10.0 - 1e-9) and len(pics) < len(ticks) / 4
+    by_t = {t.t: t for t in ticks}
+    for p in pics:
+        expect = sorted(r.track_id for r in by_t[p["t"]].rows if r.status != "tentative")
+        assert sorted(f["id"] for f in p["features"]) == expect

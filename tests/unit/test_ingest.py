@@ -1,0 +1,108 @@
+"""fusion.ingest: time-ordered release, coalescing of cooperative messages, rejections."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusion.core.arrays import MeasBatch
+from fusion.core.frame import LocalFrame
+from fusion.ingest import Ingest
+from sensors import ais
+from sensors.adsb import encode_aircraft_json
+from sensors.measurement import MeasurementNoise, reports_to_batches
+from sensors.radar import encode as encode_scan
+from sensors.reports import AdsbReport, AisPosition, RadarPlot, RadarScan
+
+FRAME = LocalFrame(9.0, 10.3, -79.8, -77.9)
+T0 = 1_700_000_000.0
+RADAR = dict(site="s1", sensor_lat=9.6, sensor_lon=-78.9, sensor_alt_m=40.0, sigma_range_m=25.0, sigma_az_deg=0.15)
+
+
+def ais_positions(i: int, t: float) -> list[AisPosition]:
+    return [AisPosition(t=t, source="agg", mmsi=367_000_000 + 2 * i + j, lat=9.5 + 0.01 * i, lon=-79.0 + 0.01 * j,
+                        sog_mps=4.0, cog_deg=45.0) for j in range(2)]
+
+
+def ais_msg(i: int, t: float) -> tuple[str, bytes]:
+    return "jisf/v1/feeds/ais/agg", ais.encode_payload(ais_positions(i, t))
+
+
+def radar_msg(t: float) -> tuple[str, bytes]:
+    scan = RadarScan(**RADAR, t=t, scan_id=int(t), plots=[RadarPlot(range_m=10_000.0 + 100 * k, az_deg=10.0 * k, snr_db=15.0) for k in range(5)])
+    return "jisf/v1/feeds/radar/s1", encode_scan(scan)
+
+
+def test_consecutive_ais_messages_are_released_as_one_batch_equal_to_their_parts() -> None:
+    ing = Ingest(FRAME, reorder_window_s=1.0)
+    for i in range(5):
+        assert ing.accept(*ais_msg(i, T0 + 0.1 * i), T0 + 0.1 * i + 0.01) == 2
+    assert ing.buffered == 5
+    assert ing.due(T0 + 0.5) == []  # nothing is older than the 1 s window yet
+    (batch,) = ing.due(T0 + 2.0)
+    assert batch.sensor_kind == "ais" and batch.domain == "surface" and len(batch) == 10
+    assert ing.buffered == 0
+    dec = ais.AisDecoder()
+    parts = [reports_to_batches(dec.decode(ais_msg(i, T0 + 0.1 * i)[1], "agg", T0 + 0.1 * i + 0.01)[0], FRAME, MeasurementNoise())[0]
+             for i in range(5)]
+    assert np.array_equal(batch.mmsi, np.concatenate([p.mmsi for p in parts]))
+    assert np.array_equal(batch.t, np.concatenate([p.t for p in parts]))
+    assert np.allclose(batch.z, np.concatenate([p.z for p in parts]), equal_nan=True)
+    assert np.allclose(batch.R, np.concatenate([p.R for p in parts]))
+
+
+def test_a_radar_scan_ends_the_ais_run_so_the_surface_pool_sees_time_order() -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.5)
+    ing.accept(*ais_msg(0, T0 + 0.0), T0 + 0.05)
+    ing.accept(*ais_msg(1, T0 + 0.2), T0 + 0.25)
+    ing.accept(*radar_msg(T0 + 0.5), T0 + 0.55)
+    ing.accept(*ais_msg(2, T0 + 0.7), T0 + 0.75)
+    ing.accept(*ais_msg(3, T0 + 0.9), T0 + 0.95)
+    out = ing.due(T0 + 5.0)
+    assert [(b.sensor_kind, len(b)) for b in out] == [("ais", 4), ("radar", 5), ("ais", 4)]
+    edges = [(float(b.t.min()), float(b.t.max())) for b in out]
+    assert all(prev[1] <= nxt[0] for prev, nxt in zip(edges, edges[1:], strict=False))
+
+
+def test_air_reports_do_not_break_the_surface_run() -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.0)
+    adsb = AdsbReport(t=T0 + 0.1, source="rx", icao24=0xABC123, lat=9.7, lon=-78.5, alt_m=3000.0, gs_mps=100.0, track_deg=90.0)
+    ing.accept(*ais_msg(0, T0), T0 + 0.01)
+    assert ing.accept("jisf/v1/feeds/adsb/rx", encode_aircraft_json(T0 + 0.1, [adsb]), T0 + 0.11) == 1
+    ing.accept(*ais_msg(1, T0 + 0.2), T0 + 0.21)
+    out = ing.due(T0 + 1.0)
+    assert sorted((b.sensor_kind, b.domain, len(b)) for b in out) == [("adsb", "air", 1), ("ais", "surface", 4)]
+
+
+def test_release_happens_in_separate_calls_by_time() -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.5)
+    ing.accept(*ais_msg(0, T0), T0 + 0.01)
+    ing.accept(*ais_msg(1, T0 + 1.0), T0 + 1.01)
+    first = ing.due(T0 + 0.6)
+    assert [len(b) for b in first] == [2] and float(first[0].t.max()) == T0
+    assert [len(b) for b in ing.due(T0 + 1.6)] == [2]
+
+
+def test_checkpoint_view_of_the_buffer_holds_batches_and_release_still_works() -> None:
+    ing = Ingest(FRAME, reorder_window_s=1.0)
+    ing.accept(*ais_msg(0, T0), T0 + 0.01)
+    ing.accept(*radar_msg(T0 + 0.5), T0 + 0.51)
+    heap = ing._heap
+    assert len(heap) == 2 and all(isinstance(item[2], MeasBatch) for item in heap)
+    out = ing.due(T0 + 3.0)
+    assert [(b.sensor_kind, len(b)) for b in out] == [("ais", 2), ("radar", 5)]
+
+
+def test_bad_input_is_rejected_counted_and_never_released() -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.0)
+    topic, good = ais_msg(0, T0)
+    bad_checksum = good.replace(b"!AIVDM,1,1,,A,1", b"!AIVDM,1,1,,A,2")  # both sentences' checksums fail
+    assert bad_checksum.count(b"A,2") == 2 and ing.accept(topic, bad_checksum, T0 + 0.01) == 0
+    _, scan = radar_msg(T0)
+    assert ing.accept("jisf/v1/feeds/radar/other", scan, T0 + 0.01) == 0  # site does not match the topic
+    assert ing.accept("jisf/v1/feeds/sonar/x", b"{}", T0 + 0.01) == 0
+    assert ing.accept(topic, good, T0 + 0.02) == 2
+    assert ing.accept(topic, good, T0 + 0.03) == 0  # duplicate
+    assert ing.log.total_rejected("ais") == 3 and ing.log.total_rejected("radar") == 1 and ing.log.total_rejected("unknown") == 1
+    assert ing.log.rejected[("ais", "lines[0].checksum")] == 1 and ("radar", "site") in ing.log.rejected and ("unknown", "topic") in ing.log.rejected
+    assert any("duplicate" in r for r in ing.log.summary("ais")["recent"])  # type: ignore[union-attr]
+    assert [len(b) for b in ing.due(T0 + 1.0)] == [2]
