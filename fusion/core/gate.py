@@ -1,8 +1,12 @@
-"""Gating: candidate track/plot pairs from a k-d tree, then a chi-square test.
+"""Gating: candidate track/plot pairs from a uniform grid (or a k-d tree), then a
+chi-square test.
 
-No dense N x M matrix is ever formed: a k-d tree over one side is queried with each
-item of the other side within a per-track radius that bounds the chi-square gate
-ellipse, so the work is O((N + M) log(N + M) + K) for K candidate pairs.
+No dense N x M matrix is ever formed. Plots are binned into a uniform grid of about M
+cells (cell side at least the median gate radius); each track visits the cells its
+square [x - r, x + r] x [y - r, y + r] overlaps, so the work is O(N + M + C) for C
+candidates, all in array operations. When the density is so uneven that the grid would
+visit many more candidates than items, a k-d tree over one side is queried instead:
+O((N + M) log(N + M) + K) for K pairs.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from scipy.stats import chi2
 
 from fusion.core.arrays import FloatArray, IntArray
 
+# The grid is used while it visits at most this many cells, and candidates, per item.
+_GRID_VISITS_PER_ITEM = 16
 # Build the tree over tracks instead of plots when plots are this many times fewer.
 _TREE_ON_TRACKS_RATIO = 8
 # Plots asked per track in one array query before falling back to a full radius query.
@@ -49,20 +55,75 @@ def _flatten(lists: np.ndarray) -> tuple[IntArray, IntArray]:
 def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatArray) -> IntArray:
     """track_pos (N, 2) m, radius (N,) m, plot_pos (M, 2) m -> pairs (K, 2) [track, plot].
 
-    Every plot within ``radius[i]`` of track i is a candidate; pairs sorted by track
-    (and by plot within a track when the tree is over plots).
+    Every plot within ``radius[i]`` of track i is a candidate; pairs sorted by track,
+    then by plot.
     """
     n, m = track_pos.shape[0], plot_pos.shape[0]
     if n == 0 or m == 0:
         return np.zeros((0, 2), dtype=np.int64)
+    track_idx, plot_idx = _grid_pairs(track_pos, radius, plot_pos)
+    if track_idx is None or plot_idx is None:
+        track_idx, plot_idx = _tree_pairs(track_pos, radius, plot_pos)
+    dx = track_pos[:, 0][track_idx] - plot_pos[:, 0][plot_idx]
+    dy = track_pos[:, 1][track_idx] - plot_pos[:, 1][plot_idx]
+    keep = dx * dx + dy * dy <= radius[track_idx] ** 2
+    track_idx, plot_idx = track_idx[keep], plot_idx[keep]
+    order = np.argsort(track_idx * m + plot_idx, kind="stable")  # nearly sorted already: cheap
+    return np.stack([track_idx[order], plot_idx[order]], axis=1)
+
+
+def _expand(owner: IntArray, start: IntArray, count: IntArray) -> tuple[IntArray, IntArray]:
+    """Ranges [start, start + count) of each owner (L,) -> (owner (C,), value (C,)), C = sum(count)."""
+    total = int(count.sum())
+    first = np.cumsum(count) - count
+    offset = np.arange(total, dtype=np.int64) - np.repeat(first, count)
+    return np.repeat(owner, count), np.repeat(start, count) + offset
+
+
+def _grid_pairs(
+    track_pos: FloatArray, radius: FloatArray, plot_pos: FloatArray
+) -> tuple[IntArray, IntArray] | tuple[None, None]:
+    """Candidate (track (C,), plot (C,)) from a uniform grid over the plots: a superset of
+    the pairs within radius. (None, None) when the grid would visit too many cells or
+    candidates (very uneven density, or a huge radius)."""
+    n, m = track_pos.shape[0], plot_pos.shape[0]
+    if not np.isfinite(radius).all():
+        return None, None
+    limit = _GRID_VISITS_PER_ITEM * (n + m)
+    lo = plot_pos.min(axis=0)
+    span = plot_pos.max(axis=0) - lo
+    # at most about 3 M cells: side >= sqrt(area / M) and >= longest side / M
+    cell = max(float(np.median(radius)), float(np.sqrt(span[0] * span[1] / m)), float(span.max()) / m, 1e-6)
+    nx, ny = int(span[0] // cell) + 1, int(span[1] // cell) + 1
+    pc = ((plot_pos - lo) * (1.0 / cell)).astype(np.int64)  # >= 0: truncation is floor
+    plot_cell = np.minimum(pc[:, 0], nx - 1) * ny + np.minimum(pc[:, 1], ny - 1)
+    by_cell = np.argsort(plot_cell)
+    count = np.bincount(plot_cell, minlength=nx * ny)
+    start = np.cumsum(count) - count
+    # cells overlapped by each track's square, clipped to the grid
+    a = np.floor((track_pos - radius[:, None] - lo) / cell)
+    b = np.floor((track_pos + radius[:, None] - lo) / cell)
+    a = np.maximum(a, 0).astype(np.int64)
+    b = np.minimum(b, [nx - 1, ny - 1]).astype(np.int64)
+    kx, ky = np.maximum(b[:, 0] - a[:, 0] + 1, 0), np.maximum(b[:, 1] - a[:, 1] + 1, 0)
+    visits = kx * ky
+    if int(visits.sum()) > limit:
+        return None, None
+    tr, j = _expand(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64), visits)
+    cells = (a[tr, 0] + j // ky[tr]) * ny + a[tr, 1] + j % ky[tr]
+    if int(count[cells].sum()) > limit:
+        return None, None
+    track_idx, slot = _expand(tr, start[cells], count[cells])
+    return track_idx, by_cell[slot]
+
+
+def _tree_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatArray) -> tuple[IntArray, IntArray]:
+    """Candidate (track (C,), plot (C,)) from a k-d tree: a superset of the pairs within radius."""
+    n, m = track_pos.shape[0], plot_pos.shape[0]
     if m * _TREE_ON_TRACKS_RATIO < n:
         tree = cKDTree(track_pos)
         plot_idx, track_idx = _flatten(tree.query_ball_point(plot_pos, float(radius.max())))
-        d2 = ((track_pos[track_idx] - plot_pos[plot_idx]) ** 2).sum(axis=1)
-        keep = d2 <= radius[track_idx] ** 2
-        track_idx, plot_idx = track_idx[keep], plot_idx[keep]
-        order = np.argsort(track_idx, kind="stable")
-        return np.stack([track_idx[order], plot_idx[order]], axis=1)
+        return track_idx, plot_idx
     tree = cKDTree(plot_pos)
     # Nearest _KNN plots of every track inside the largest radius come back as arrays (no
     # per-track Python lists); only tracks with _KNN plots that close can have more, and
@@ -79,5 +140,4 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
         more_track, more_plot = _flatten(tree.query_ball_point(track_pos[full], radius[full]))
         track_idx = np.concatenate([track_idx, full[more_track]])
         plot_idx = np.concatenate([plot_idx, more_plot])
-    order = np.lexsort((plot_idx, track_idx))
-    return np.stack([track_idx[order], plot_idx[order]], axis=1)
+    return track_idx, plot_idx

@@ -1,4 +1,4 @@
-"""Clustered GNN assignment against a dense solver, and k-d tree gating against brute force."""
+"""Clustered GNN assignment against a dense solver, and grid / k-d tree gating against brute force."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from fusion.core.assign import assign
-from fusion.core.gate import candidate_pairs
+from fusion.core.gate import _grid_pairs, candidate_pairs
 
 
 def _problem(seed: int, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,3 +62,33 @@ def test_candidates_equal_brute_force(seed: int, n: int, m: int) -> None:
     d = np.linalg.norm(tracks[:, None] - plots[None], axis=2)
     want = {(int(i), int(j)) for i, j in zip(*np.nonzero(d <= radius[:, None]), strict=True)}
     assert got == want
+
+
+def _brute(tracks: np.ndarray, radius: np.ndarray, plots: np.ndarray) -> set[tuple[int, int]]:
+    d = np.linalg.norm(tracks[:, None] - plots[None], axis=2)
+    return {(int(i), int(j)) for i, j in zip(*np.nonzero(d <= radius[:, None]), strict=True)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(150, 200), st.integers(35, 40))
+def test_uneven_density_falls_back_to_the_tree_with_the_same_pairs(seed: int, n: int, m: int) -> None:
+    # all plots but one in a 20 m cluster, one 1,000 km away: the grid (about M cells over the
+    # plots' bounding box) would put the cluster in one cell, so the k-d tree answers
+    rng = np.random.default_rng(seed)
+    plots = np.vstack([rng.uniform(0, 20, (m - 1, 2)), [[1e6, 1e6]]])
+    tracks, radius = rng.uniform(-30, 50, (n, 2)), rng.uniform(1, 50, n)
+    assert _grid_pairs(tracks, radius, plots)[0] is None
+    pairs = candidate_pairs(tracks, radius, plots)
+    assert {tuple(p) for p in pairs.tolist()} == _brute(tracks, radius, plots)
+    assert (np.diff(pairs[:, 0] * m + pairs[:, 1]) > 0).all()  # sorted by track, then plot
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 200), st.integers(1, 40), st.floats(1.0, 1e5))
+def test_grid_candidates_contain_all_pairs_within_radius(seed: int, n: int, m: int, scale: float) -> None:
+    rng = np.random.default_rng(seed)
+    tracks, plots = rng.uniform(-0.2, 1.2, (n, 2)) * scale, rng.uniform(0, 1, (m, 2)) * scale
+    radius = rng.uniform(0.001, 0.3, n) * scale
+    ti, pi = _grid_pairs(tracks, radius, plots)
+    assert ti is not None and pi is not None
+    assert _brute(tracks, radius, plots) <= set(zip(ti.tolist(), pi.tolist(), strict=True))
