@@ -79,6 +79,25 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     return x_pred, np.ascontiguousarray(np.moveaxis(out, (0, 1), (-2, -1)))
 
 
+def cv_predict_position(
+    x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: int
+) -> tuple[FloatArray, FloatArray]:
+    """Position block of ``cv_predict`` only: pos (N, ..., k), P_pos (N, ..., k, k).
+
+    Same inputs; A' = A + dt (B + B') + dt^2 C + q dt^3/3 I (for gating radii, which need
+    no velocity block).
+    """
+    t = dt.reshape(dt.shape + (1,) * (x.ndim - 1))
+    pos = x[..., :k] + t * x[..., k:]
+    t = t[..., None]
+    B = P[..., :k, k:]
+    Pp = P[..., :k, :k] + t * (B + B.swapaxes(-1, -2)) + t * t * P[..., k:, k:]
+    qpp = np.asarray(q, dtype=np.float64) * dt.reshape(dt.shape + (1,) * (x.ndim - 2)) ** 3 / 3.0
+    idx = np.arange(k)
+    Pp[..., idx, idx] += qpp[..., None]
+    return pos, Pp
+
+
 @dataclass(frozen=True)
 class Innovation:
     """Innovation of a batch of state/measurement pairs.
@@ -143,6 +162,9 @@ def update(
     inn = innovation(x, P, z, H, R)
     m, d = H.shape
     select = _selects(H)
+    if select and m <= 2:
+        x_new, P_new = _update_select(x, P, R, inn)
+        return x_new, P_new, inn
     PHt = P[..., :, :m] if select else P @ H.T  # (..., d, m)
     K = _solve_sym(inn.S, PHt.swapaxes(-1, -2))[0].swapaxes(-1, -2)  # P H' S^-1 (S symmetric)
     x_new = x + np.einsum("...ij,...j->...i", K, inn.y)  # x + K y
@@ -154,6 +176,39 @@ def update(
         IKH = np.eye(d) - K @ H
         P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ Kt  # (I-KH) P (I-KH)' + K R K'
     return x_new, 0.5 * (P_new + P_new.swapaxes(-1, -2)), inn
+
+
+def _update_select(x: FloatArray, P: FloatArray, R: FloatArray, inn: Innovation) -> tuple[FloatArray, FloatArray]:
+    """Joseph-form update for H = [I 0] with m <= 2, entry by entry over component arrays.
+
+    x (..., d), P (..., d, d), R (..., m, m). K = P[:, :m] S^-1, x + K y,
+    L P = P - K P[:m], P' = L P - (L P)[:, :m] K' + K R K' (= (I-KH) P (I-KH)' + K R K'),
+    each entry of the upper triangle once (P' is symmetric by construction).
+    Batched matmuls of 4x4 matrices cost far more than this arithmetic.
+    """
+    m, d = R.shape[-1], x.shape[-1]
+    S = inn.S
+    if m == 1:
+        Si = [[1.0 / S[..., 0, 0]]]
+    else:
+        a, b, c = S[..., 0, 0], S[..., 0, 1], S[..., 1, 1]
+        det = a * c - b * b
+        Si = [[c / det, -b / det], [-b / det, a / det]]
+    Pc = [[P[..., i, j] for j in range(d)] for i in range(d)]
+    Rc = [[R[..., i, j] for j in range(m)] for i in range(m)]
+    K = [[sum(Pc[i][c] * Si[c][a] for c in range(m)) for a in range(m)] for i in range(d)]
+    x_new = x.copy()
+    for i in range(d):
+        x_new[..., i] += sum(K[i][a] * inn.y[..., a] for a in range(m))
+    LP = [[Pc[i][j] - sum(K[i][a] * Pc[a][j] for a in range(m)) for j in range(d)] for i in range(d)]
+    KR = [[sum(K[i][a] * Rc[a][b] for a in range(m)) for b in range(m)] for i in range(d)]
+    P_new = np.empty(P.shape)
+    for i in range(d):
+        for j in range(i, d):
+            v = LP[i][j] - sum(LP[i][a] * K[j][a] for a in range(m)) + sum(KR[i][b] * K[j][b] for b in range(m))
+            P_new[..., i, j] = v
+            P_new[..., j, i] = v
+    return x_new, P_new
 
 
 def imm_mix(
@@ -185,9 +240,12 @@ def imm_posterior(cbar: FloatArray, log_lik: FloatArray) -> FloatArray:
 
 
 def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """xm (N, r, d), Pm (N, r, d, d), mu (N, r) -> moment-matched (x (N, d), P (N, d, d))."""
-    if mu.shape[1] == 1:  # one model: its state (mu is 1)
-        return mu * xm[:, 0], mu[:, :, None] * Pm[:, 0]
+    """xm (N, r, d), Pm (N, r, d, d), mu (N, r) -> moment-matched (x (N, d), P (N, d, d)).
+
+    With one model these are views of xm and Pm (its state; mu is 1).
+    """
+    if mu.shape[1] == 1:
+        return xm[:, 0], Pm[:, 0]
     x = np.einsum("nj,njd->nd", mu, xm)
     dx = xm - x[:, None, :]
     P = np.einsum("nj,njab->nab", mu, Pm + dx[..., :, None] * dx[..., None, :])

@@ -356,13 +356,12 @@ class Tracker:
         tb, t0 = float(batch.t.max()), float(batch.t.min())
         if tracks.size == 0 or meas.size == 0:
             return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
-        dt = tb - a["t"][tracks]
-        x, P = self._predict_combined(tracks, dt)
+        pos, P_pos = self._predict_position(free_track, tb - a["t"][tracks])
         Rp = batch.R[meas]
         a00, a11, a01 = Rp[:, 0, 0], Rp[:, 1, 1], Rp[:, 0, 1]
         r_max = float((0.5 * (a00 + a11) + np.sqrt(0.25 * (a00 - a11) ** 2 + a01 * a01)).max())  # lambda_max(R_pos)
-        radius = gate_radius(P[:, :2, :2], r_max, self._gate[4]) + self.pool.max_speed_mps * (tb - t0)
-        pairs = candidate_pairs(x[:, :2], radius, batch.z[meas, :2])
+        radius = gate_radius(P_pos, r_max, self._gate[4]) + self.pool.max_speed_mps * (tb - t0)
+        pairs = candidate_pairs(pos, radius, batch.z[meas, :2])
         pt, pm = tracks[pairs[:, 0]], meas[pairs[:, 1]]
         if keyname is not None:  # a report with a new identity may not update a track holding another one
             ok = ~adopt[pm] | (a[keyname][pt] == none_key)
@@ -405,6 +404,15 @@ class Tracker:
         xm, Pm = kalman.cv_predict(a["xm"][rows], a["Pm"][rows], dt, self._q, 2)
         return kalman.imm_combine(xm, Pm, a["mu"][rows])
 
+    def _predict_position(self, rows: BoolArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Combined position (n, 2) m and its covariance (n, 2, 2) of the n ``rows`` (N,)
+        predicted by ``dt`` (n,) s, not committed."""
+        a = self._tracks
+        every = bool(rows.all())  # no gather
+        xm, Pm, mu = (a[k] if every else a[k][rows] for k in ("xm", "Pm", "mu"))
+        pos, P_pos = kalman.cv_predict_position(xm, Pm, dt, self._q, 2)
+        return kalman.imm_combine(pos, P_pos, mu)
+
     def _predict_alt(self, alt: FloatArray, Palt: FloatArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
         """alt (n, 2), Palt (n, 2, 2), dt (n,) -> predicted; NaN rows stay NaN."""
         return kalman.cv_predict(alt, Palt, dt, np.float64(self.pool.q_alt_mps2), 1)
@@ -444,7 +452,11 @@ class Tracker:
     def _update_alt(self, tr: IntArray, rows: IntArray, batch: MeasBatch) -> tuple[FloatArray, FloatArray]:
         """Altitude filter of the updated tracks: predict to the measurement time, update or start."""
         a = self._tracks
-        alt, Palt = self._predict_alt(a["alt"][tr], a["Palt"][tr], batch.t[rows] - a["t"][tr])
+        alt, Palt = a["alt"][tr], a["Palt"][tr]
+        tracked = np.isfinite(alt[:, 0])  # the others (no altitude yet) have nothing to predict
+        if tracked.any():
+            dt = batch.t[rows[tracked]] - a["t"][tr[tracked]]
+            alt[tracked], Palt[tracked] = self._predict_alt(alt[tracked], Palt[tracked], dt)
         z = batch.alt_m[rows]
         has = np.isfinite(z)
         known = has & np.isfinite(alt[:, 0])
@@ -464,7 +476,7 @@ class Tracker:
         if batch.sensor_kind != "radar" or len(self) == 0:
             return
         a = self._tracks
-        x, _ = kalman.imm_combine(a["xm"], a["Pm"], a["mu"])
+        x = np.einsum("nj,njd->nd", a["mu"], a["xm"])  # combined state
         pos = x[:, :2] + x[:, 2:] * (float(batch.t.max()) - a["t"])[:, None]
         if batch.look_en_m is not None:
             e0, n0, radius = batch.look_en_m

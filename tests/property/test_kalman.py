@@ -74,3 +74,41 @@ def test_covariance_stays_spd(dts: list[float], q: float, r: float, seed: int) -
         x, P, _ = kalman.update(x, P, rng.normal(0, 1e3, (3, 2)), H, np.eye(2)[None] * r)
         np.testing.assert_array_equal(P, P.swapaxes(-1, -2))
         assert (np.linalg.eigvalsh(P) > 0).all()
+
+
+def _spd(rng: np.random.Generator, n: int, d: int, scale: float) -> np.ndarray:
+    A = rng.normal(0, 1, (n, d, d))
+    return scale * (A @ A.swapaxes(-1, -2) + d * np.eye(d))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([(1, 2), (2, 4), (2, 2), (1, 4)]), st.floats(1.0, 1e4))
+def test_entrywise_update_equals_the_matrix_joseph_form(seed: int, md: tuple[int, int], scale: float) -> None:
+    # H = [I 0] with m <= 2 is updated entry by entry; compare with the textbook
+    # (I - K H) P (I - K H)' + K R K' in matrix form
+    m, d = md
+    rng = np.random.default_rng(seed)
+    n = 5
+    x, z = rng.normal(0, scale, (n, d)), rng.normal(0, scale, (n, m))
+    P, R = _spd(rng, n, d, scale), _spd(rng, n, m, scale)
+    Hm = np.hstack([np.eye(m), np.zeros((m, d - m))])
+    x1, P1, _ = kalman.update(x, P, z, Hm, R)
+    S = Hm @ P @ Hm.T + R
+    K = P @ Hm.T @ np.linalg.inv(S)
+    L = np.eye(d) - K @ Hm
+    np.testing.assert_allclose(x1, x + (K @ (z - x @ Hm.T)[..., None])[..., 0], rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(P1, L @ P @ L.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2), rtol=1e-8, atol=1e-8 * scale)
+    np.testing.assert_array_equal(P1, P1.swapaxes(-1, -2))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3), st.sampled_from([1, 2]))
+def test_position_prediction_is_the_position_block_of_the_full_one(seed: int, r: int, k: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 6
+    x, P = rng.normal(0, 100, (n, r, 2 * k)), _spd(rng, n * r, 2 * k, 50.0).reshape(n, r, 2 * k, 2 * k)
+    dt, q = rng.uniform(0, 30, n), rng.uniform(0.01, 3, r)
+    xf, Pf = kalman.cv_predict(x, P, dt, q, k)
+    pos, Pp = kalman.cv_predict_position(x, P, dt, q, k)
+    np.testing.assert_allclose(pos, xf[..., :k], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(Pp, Pf[..., :k, :k], rtol=1e-12, atol=1e-9)
