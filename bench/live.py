@@ -220,33 +220,42 @@ class Load:
 
 async def feed(port: int, sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int, start_wall: float) -> dict[str, object]:
     """Publish the load in real time from ``start_wall`` for ``seconds`` (measurement time =
-    scheduled publication time); the figures of how closely the schedule was kept."""
+    scheduled publication time); the figures of how closely the schedule was kept.
+
+    Every payload is generated before ``start_wall`` (AIS encoding costs ~0.15 ms a message),
+    so that the feeder's own CPU time during the run is only the publishing.
+    """
     import asyncio
 
     from fusion.mqtt import BrokerAddress, publisher
     from fusion.publish import OutMessage
 
-    load = Load(sites, plots, scan_rate, ais_rate, start_wall, seed=11)
+    events = Load(sites, plots, scan_rate, ais_rate, start_wall, seed=11).events(start_wall + seconds)
+    margin = start_wall - time.time()
     sent = {"radar": 0, "ais": 0}
-    late = []
+    late = np.zeros(len(events))
     async with publisher(BrokerAddress("127.0.0.1", port), client_id=f"bench-feed-{time.monotonic_ns()}") as publish:
         await asyncio.sleep(max(0.0, start_wall - time.time()))
         pending: list[asyncio.Future[None]] = []
-        end = start_wall + seconds
-        while (now := time.time()) < end:
-            for t, topic, payload in load.events(min(now, end)):
+        i = 0
+        while i < len(events):
+            now = time.time()
+            while i < len(events) and events[i][0] <= now:
+                t, topic, payload = events[i]
                 pending.append(publish(OutMessage(topic, payload, qos=0)))
                 sent[topic.split("/")[3]] += 1
-                late.append(time.time() - t)
+                late[i] = time.time() - t
+                i += 1
             if len(pending) > 200:
                 await asyncio.gather(*pending)
                 pending = []
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.002)
         await asyncio.gather(*pending)
         last_wall = time.time()
-    lag = np.array(late) if late else np.zeros(1)
-    return {"sent": sent, "last_publish_wall": last_wall, "publish_lag_ms": {"p50": round(float(np.percentile(lag, 50)) * 1e3, 1),
-            "p99": round(float(np.percentile(lag, 99)) * 1e3, 1), "max": round(float(lag.max()) * 1e3, 1)}}
+    lag = late if len(late) else np.zeros(1)
+    return {"sent": sent, "last_publish_wall": last_wall, "ready_margin_s": round(margin, 2),
+            "publish_lag_ms": {"p50": round(float(np.percentile(lag, 50)) * 1e3, 1), "p99": round(float(np.percentile(lag, 99)) * 1e3, 1),
+                               "max": round(float(lag.max()) * 1e3, 1)}}
 
 
 async def service_run(broker: Mosquitto, sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int,
@@ -259,7 +268,8 @@ async def service_run(broker: Mosquitto, sites: int, plots: int, scan_rate: floa
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
-    start = time.time() + 3.0  # the feeder imports, connects and waits for this instant
+    # the feeder imports, generates every payload (about 0.2 ms per AIS message, 0.7 ms per scan) and connects first
+    start = time.time() + 3.0 + 1.5 * seconds * (0.0002 * ais_rate + 0.0007 * sites * scan_rate)
     cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), "--sites", str(sites), "--plots-per-scan", str(plots),
            "--scan-rate", str(scan_rate), "--seconds", str(seconds), "--ais-rate", str(ais_rate), "--start-wall", repr(start)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
