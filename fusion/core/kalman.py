@@ -145,6 +145,14 @@ def innovation(x: FloatArray, P: FloatArray, z: FloatArray, H: FloatArray, R: Fl
     if _selects(H):  # H = [I 0]: slices instead of products with zeros and ones
         y = z - x[..., :m]
         S = P[..., :m, :m] + R
+        if m == 2:  # closed form over component arrays
+            a, c = S[..., 0, 0], S[..., 1, 1]
+            b = 0.5 * (S[..., 0, 1] + S[..., 1, 0])
+            S[..., 0, 1] = S[..., 1, 0] = b
+            det = a * c - b * b
+            y0, y1 = y[..., 0], y[..., 1]
+            d2 = (c * y0 * y0 - 2.0 * b * y0 * y1 + a * y1 * y1) / det
+            return Innovation(y, S, d2, -0.5 * (d2 + np.log(det) + m * LOG_2PI))
     else:
         y = z - x @ H.T  # z - H x
         S = H @ P @ H.T + R  # H P H' + R
@@ -194,7 +202,8 @@ def _update_select(x: FloatArray, P: FloatArray, R: FloatArray, inn: Innovation)
         a, b, c = S[..., 0, 0], S[..., 0, 1], S[..., 1, 1]
         det = a * c - b * b
         Si = [[c / det, -b / det], [-b / det, a / det]]
-    Pc = [[P[..., i, j] for j in range(d)] for i in range(d)]
+    Pt = np.ascontiguousarray(np.moveaxis(P, (-2, -1), (0, 1)))  # (d, d, ...): contiguous entries
+    Pc = [[Pt[i, j] for j in range(d)] for i in range(d)]
     Rc = [[R[..., i, j] for j in range(m)] for i in range(m)]
     K = [[sum(Pc[i][c] * Si[c][a] for c in range(m)) for a in range(m)] for i in range(d)]
     x_new = x.copy()
@@ -202,13 +211,12 @@ def _update_select(x: FloatArray, P: FloatArray, R: FloatArray, inn: Innovation)
         x_new[..., i] += sum(K[i][a] * inn.y[..., a] for a in range(m))
     LP = [[Pc[i][j] - sum(K[i][a] * Pc[a][j] for a in range(m)) for j in range(d)] for i in range(d)]
     KR = [[sum(K[i][a] * Rc[a][b] for a in range(m)) for b in range(m)] for i in range(d)]
-    P_new = np.empty(P.shape)
+    out = np.empty(Pt.shape)
     for i in range(d):
         for j in range(i, d):
-            v = LP[i][j] - sum(LP[i][a] * K[j][a] for a in range(m)) + sum(KR[i][b] * K[j][b] for b in range(m))
-            P_new[..., i, j] = v
-            P_new[..., j, i] = v
-    return x_new, P_new
+            out[i, j] = LP[i][j] - sum(LP[i][a] * K[j][a] for a in range(m)) + sum(KR[i][b] * K[j][b] for b in range(m))
+            out[j, i] = out[i, j]
+    return x_new, np.ascontiguousarray(np.moveaxis(out, (0, 1), (-2, -1)))
 
 
 def imm_mix(

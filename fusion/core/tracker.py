@@ -106,8 +106,9 @@ class _Pairs:
     xm: FloatArray  # (K, r, 4) per-model prediction
     Pm: FloatArray  # (K, r, 4, 4)
     cbar: FloatArray  # (K, r) predicted model probabilities
-    x: FloatArray  # (K, 4) combined prediction
-    P: FloatArray  # (K, 4, 4)
+
+
+_PAIR_FIELDS = ("track", "meas", "xm", "Pm", "cbar")
 
 
 class Tracker:
@@ -122,7 +123,8 @@ class Tracker:
         self._gate = {m: chi2_gate(config.gate_prob, m) for m in (2, 4)}
         self._confirm_gate = {m: chi2_gate(config.confirm_gate_prob, m) for m in (2, 4)}
         self._merge_gate = chi2_gate(config.merge_prob, 4)
-        self._tracks = _empty_tracks(self._q.size)
+        self._store = _empty_tracks(self._q.size)  # the rows below plus spare capacity
+        self._tracks = self._store  # views of the first len(self) rows of _store
         self._next_id = 1
         self._now = -np.inf  # newest batch time processed
         self._id_log = np.zeros((config.identity_history, 4))  # t, track id, mmsi, icao24
@@ -210,7 +212,8 @@ class Tracker:
             if arr is None or arr.shape[1:] != v.shape[1:]:
                 got = None if arr is None else arr.shape
                 raise ValueError(f"snapshot track.{k} must have shape (N, {v.shape[1:]}), got {got}")
-        self._tracks = {k: snap[f"track.{k}"].copy() for k in expected}
+        self._store = {k: snap[f"track.{k}"].copy() for k in expected}
+        self._tracks = self._store
         self._next_id = int(snap["next_id"])
         self._id_log = snap["id_log"].copy()
         self._id_log_n = int(snap["id_log_n"])
@@ -301,8 +304,8 @@ class Tracker:
         won = self._associate(kp, cost, len(batch))
         hit_track = np.concatenate([fixed_track, kp.track[won]])
         hit_meas = np.concatenate([fixed_meas, kp.meas[won]])
-        chosen = _Pairs(*(np.concatenate([getattr(idp, f)[feasible], getattr(kp, f)[won]])
-                          for f in ("track", "meas", "xm", "Pm", "cbar", "x", "P")))
+        chosen = _Pairs(*(np.concatenate([getattr(idp, f)[feasible], getattr(kp, f)[won]]) if feasible.any()
+                          else getattr(kp, f)[won] for f in _PAIR_FIELDS))
 
         # 4. update
         self._update(chosen, batch)
@@ -367,12 +370,12 @@ class Tracker:
             ok = ~adopt[pm] | (a[keyname][pt] == none_key)
             pt, pm = pt[ok], pm[ok]
         p = self._predict_pairs(pt, pm, batch)
-        d2, dims = _distances(p.x, p.P, batch, p.meas)
+        d2, dims = _distances(*kalman.imm_combine(p.xm, p.Pm, p.cbar), batch, p.meas)
         tentative = a["status"][p.track] == TENTATIVE
         gate = np.where(dims == 4, np.where(tentative, self._confirm_gate[4], self._gate[4]),
                         np.where(tentative, self._confirm_gate[2], self._gate[2]))
         inside = d2 <= gate
-        p = _Pairs(*(getattr(p, f)[inside] for f in ("track", "meas", "xm", "Pm", "cbar", "x", "P")))
+        p = _Pairs(*(getattr(p, f)[inside] for f in _PAIR_FIELDS))
         return p, d2[inside] / gate[inside]
 
     def _associate(self, kp: _Pairs, cost: FloatArray, n_meas: int) -> IntArray:
@@ -395,8 +398,7 @@ class Tracker:
         x0, P0, cbar = kalman.imm_mix(a["xm"][track], a["Pm"][track], a["mu"][track],
                                       kalman.markov_matrix(dt, self._sojourn))
         xm, Pm = kalman.cv_predict(x0, P0, dt, self._q, 2)
-        x, P = kalman.imm_combine(xm, Pm, cbar)
-        return _Pairs(track, meas, xm, Pm, cbar, x, P)
+        return _Pairs(track, meas, xm, Pm, cbar)
 
     def _predict_combined(self, rows: IntArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Combined (x (n, 4), P (n, 4, 4)) of ``rows`` predicted by ``dt`` (n,) s, not committed."""
@@ -422,17 +424,14 @@ class Tracker:
         a = self._tracks
         if p.track.size == 0:
             return
-        xm, Pm, mu = p.xm.copy(), p.Pm.copy(), p.cbar.copy()
         has_vel = batch.has_vel[p.meas]
-        for sel, H, m in ((~has_vel, _H_POS, 2), (has_vel, _H_FULL, 4)):
-            if not sel.any():
-                continue
-            rows = p.meas[sel]
-            z = batch.z[rows, :m][:, None, :]
-            R = batch.R[rows, :m, :m][:, None]
-            xs, Ps, inn = kalman.update(p.xm[sel], p.Pm[sel], z, H, R)
-            xm[sel], Pm[sel] = xs, Ps
-            mu[sel] = kalman.imm_posterior(p.cbar[sel], inn.log_lik)
+        if has_vel.all() or not has_vel.any():  # one measurement model for all: no masks
+            xm, Pm, mu = _update_models(p.xm, p.Pm, p.cbar, p.meas, batch, bool(has_vel[0]))
+        else:
+            xm, Pm, mu = p.xm.copy(), p.Pm.copy(), p.cbar.copy()
+            for vel in (False, True):
+                sel = has_vel == vel
+                xm[sel], Pm[sel], mu[sel] = _update_models(p.xm[sel], p.Pm[sel], p.cbar[sel], p.meas[sel], batch, vel)
         tr, rows = p.track, p.meas
         t_meas = batch.t[rows]
         a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
@@ -586,8 +585,7 @@ class Tracker:
             new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], _NONE_KEY[keyname])
         if self.config.confirm_m == 1:  # a single plot confirms
             new["status"][:] = CONFIRMED
-        a = self._tracks
-        self._tracks = {k: np.concatenate([a[k], new[k]]) for k in a}
+        self._append(new)
         with_id = new[keyname] != _NONE_KEY[keyname] if keyname else np.zeros(n, bool)
         if with_id.any():
             self._log_identity(t[with_id], len(self) - n + np.flatnonzero(with_id))
@@ -614,8 +612,27 @@ class Tracker:
         if not dead.any():
             return _EMPTY_INT
         gone = a["id"][dead].copy()
-        self._tracks = {k: v[~dead] for k, v in a.items()}
+        keep = ~dead
+        n = int(keep.sum())
+        for k, v in a.items():  # compact in place, keeping the capacity
+            self._store[k][:n] = v[keep]
+        self._tracks = {k: v[:n] for k, v in self._store.items()}
         return gone
+
+    def _append(self, new: dict[str, np.ndarray]) -> None:
+        """Add rows at the end of the track table; capacity doubles when full, so that
+        births do not copy the whole table every step."""
+        n0, n = len(self), len(new["id"])
+        cap = self._store["id"].shape[0]
+        if n0 + n > cap:
+            cap = max(2 * cap, n0 + n, 64)
+            grown = {k: np.empty((cap, *v.shape[1:]), dtype=v.dtype) for k, v in self._store.items()}
+            for k, v in self._tracks.items():
+                grown[k][:n0] = v
+            self._store = grown
+        for k, v in self._store.items():
+            v[n0 : n0 + n] = new[k]
+        self._tracks = {k: v[: n0 + n] for k, v in self._store.items()}
 
     def _log_identity(self, t: FloatArray, rows: IntArray) -> None:
         a = self._tracks
@@ -650,6 +667,18 @@ class _Collector:
 def _popcount(v: IntArray) -> IntArray:
     """Set bits of non-negative int64 values, (n,) -> (n,)."""
     return np.bitwise_count(v.astype(np.uint64)).astype(np.int64)
+
+
+def _update_models(
+    xm: FloatArray, Pm: FloatArray, cbar: FloatArray, rows: IntArray, batch: MeasBatch, vel: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Every IMM model of n pairs (xm (n, r, 4), Pm (n, r, 4, 4), cbar (n, r)) updated with the
+    batch ``rows`` (n,), position only or with velocity -> (xm, Pm, mu (n, r))."""
+    H, m = (_H_FULL, 4) if vel else (_H_POS, 2)
+    z = batch.z[rows, :m][:, None, :]
+    R = batch.R[rows, :m, :m][:, None]
+    xs, Ps, inn = kalman.update(xm, Pm, z, H, R)
+    return xs, Ps, kalman.imm_posterior(cbar, inn.log_lik)
 
 
 def _distances(x: FloatArray, P: FloatArray, batch: MeasBatch, meas: IntArray) -> tuple[FloatArray, IntArray]:
