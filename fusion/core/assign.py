@@ -1,7 +1,8 @@
 """Global-nearest-neighbour assignment per connected cluster, with a miss column.
 
 The candidate pairs form a bipartite graph; each connected component (cluster) is an
-independent assignment problem. Clusters with one track or one plot are solved by
+independent assignment problem. A pair sharing its track and plot with no other pair
+is taken at once (no graph); clusters with one track or one plot are solved by
 taking their cheapest pair, all at once with numpy; only clusters with at least two
 tracks and two plots go to scipy's ``linear_sum_assignment``, on a tracks x (plots +
 tracks) matrix whose extra block holds each track's miss cost on its diagonal, so that
@@ -47,8 +48,18 @@ def assign(pairs: IntArray, cost: FloatArray, miss_cost: float) -> Assignment:
         raise ValueError("cost contains NaN")
     keep = np.flatnonzero(cost < miss_cost)
     empty = np.zeros(0, dtype=np.int64)
+    cluster = np.full(pairs.shape[0], -1, dtype=np.int64)
     if keep.size == 0:
-        return Assignment(empty, np.full(pairs.shape[0], -1, dtype=np.int64), 0)
+        return Assignment(empty, cluster, 0)
+    # A pair whose track and plot are in no other pair is a cluster of its own: it is taken
+    # (the common case when targets are sparse), without building the graph.
+    t, p = pairs[keep, 0], pairs[keep, 1]
+    lone = (np.bincount(t)[t] == 1) & (np.bincount(p)[p] == 1)
+    alone = keep[lone]
+    keep = keep[~lone]
+    if keep.size == 0:
+        cluster[alone] = np.arange(alone.size)
+        return Assignment(alone, cluster, 0)
     tracks, ti = np.unique(pairs[keep, 0], return_inverse=True)
     plots, pi = np.unique(pairs[keep, 1], return_inverse=True)
     nt = tracks.size
@@ -88,9 +99,9 @@ def assign(pairs: IntArray, cost: FloatArray, miss_cost: float) -> Assignment:
         lookup = np.full((nr, nc), -1, dtype=np.int64)
         lookup[r_inv, c_inv] = keep_h[a:b]
         chosen.append(lookup[r[hit], c[hit]])
-    cluster = np.full(pairs.shape[0], -1, dtype=np.int64)
     cluster[keep] = label
-    return Assignment(np.sort(np.concatenate(chosen)), cluster, int(starts.size))
+    cluster[alone] = labels.max() + 1 + np.arange(alone.size)
+    return Assignment(np.sort(np.concatenate([alone, *chosen])), cluster, int(starts.size))
 
 
 def _local_rank(group: IntArray, value: IntArray) -> tuple[IntArray, IntArray]:

@@ -87,14 +87,14 @@ def cv_predict_position(
     Same inputs; A' = A + dt (B + B') + dt^2 C + q dt^3/3 I (for gating radii, which need
     no velocity block).
     """
-    t = dt.reshape(dt.shape + (1,) * (x.ndim - 1))
-    pos = x[..., :k] + t * x[..., k:]
-    t = t[..., None]
-    B = P[..., :k, k:]
-    Pp = P[..., :k, :k] + t * (B + B.swapaxes(-1, -2)) + t * t * P[..., k:, k:]
-    qpp = np.asarray(q, dtype=np.float64) * dt.reshape(dt.shape + (1,) * (x.ndim - 2)) ** 3 / 3.0
-    idx = np.arange(k)
-    Pp[..., idx, idx] += qpp[..., None]
+    t = dt.reshape(dt.shape + (1,) * (x.ndim - 2))
+    pos = x[..., :k] + t[..., None] * x[..., k:]
+    qpp = np.asarray(q, dtype=np.float64) * t**3 / 3.0
+    Pp = np.empty(P.shape[:-2] + (k, k))
+    for i in range(k):  # entry by entry: no (N, ..., 4, 4) temporaries
+        for j in range(i, k):
+            v = P[..., i, j] + t * (P[..., i, j + k] + P[..., i + k, j]) + t * t * P[..., i + k, j + k]
+            Pp[..., i, j] = Pp[..., j, i] = v + qpp if i == j else v
     return pos, Pp
 
 

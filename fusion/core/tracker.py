@@ -605,9 +605,9 @@ class Tracker:
         dead |= ~tentative & (a["miss_run"] >= cfg.delete_misses)
         dead |= age > pool.max_coast_s
         dt = np.maximum(t - a["t"], 0.0)
-        Pp = a["Pm"][:, 0, :2, :2] + dt[:, None, None] * (a["Pm"][:, 0, :2, 2:] + a["Pm"][:, 0, 2:, :2]) \
-            + (dt**2)[:, None, None] * a["Pm"][:, 0, 2:, 2:]
-        dead |= np.trace(Pp, axis1=1, axis2=2) > 2.0 * pool.max_pos_sigma_m**2
+        P = a["Pm"][:, 0]  # trace of the position block predicted by dt (without process noise)
+        trace = P[:, 0, 0] + P[:, 1, 1] + 2.0 * dt * (P[:, 0, 2] + P[:, 1, 3]) + dt * dt * (P[:, 2, 2] + P[:, 3, 3])
+        dead |= trace > 2.0 * pool.max_pos_sigma_m**2
         a["status"][(a["status"] == CONFIRMED) & (age > pool.coast_after_s)] = COASTING
         if not dead.any():
             return _EMPTY_INT
