@@ -395,8 +395,11 @@ class Tracker:
         """IMM interaction and prediction of each pair's track to its measurement's time."""
         a = self._tracks
         dt = batch.t[meas] - a["t"][track]
-        x0, P0, cbar = kalman.imm_mix(a["xm"][track], a["Pm"][track], a["mu"][track],
-                                      kalman.markov_matrix(dt, self._sojourn))
+        if self._q.size == 1:  # one model: no mixing
+            x0, P0, cbar = a["xm"][track], a["Pm"][track], a["mu"][track]
+        else:
+            x0, P0, cbar = kalman.imm_mix(a["xm"][track], a["Pm"][track], a["mu"][track],
+                                          kalman.markov_matrix(dt, self._sojourn))
         xm, Pm = kalman.cv_predict(x0, P0, dt, self._q, 2)
         return _Pairs(track, meas, xm, Pm, cbar)
 
@@ -502,7 +505,8 @@ class Tracker:
         none = (np.zeros((0, 2), dtype=np.int64), _EMPTY_INT)
         if kp.track.size < 2:
             return none
-        order = np.lexsort((kp.track, kp.meas))
+        shared = np.flatnonzero(np.bincount(kp.meas)[kp.meas] > 1)  # pairs whose plot another pair gates too
+        order = shared[np.lexsort((kp.track[shared], kp.meas[shared]))]
         tr, ms = kp.track[order], kp.meas[order]
         same = ms[1:] == ms[:-1]
         if not same.any():
@@ -687,6 +691,8 @@ def _distances(x: FloatArray, P: FloatArray, batch: MeasBatch, meas: IntArray) -
     dims = np.where(batch.has_vel[meas], 4, 2)
     for m, H in ((2, _H_POS), (4, _H_FULL)):
         sel = dims == m
+        if sel.all():  # one kind of row: no masked copies
+            return kalman.innovation(x, P, batch.z[meas, :m], H, batch.R[meas, :m, :m]).d2, dims
         if sel.any():
             rows = meas[sel]
             d2[sel] = kalman.innovation(x[sel], P[sel], batch.z[rows, :m], H, batch.R[rows, :m, :m]).d2
