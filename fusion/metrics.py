@@ -98,6 +98,7 @@ class _TruthLine(msgspec.Struct, gc=False):
     role: str
     speed_mps: float | None = None
     course_deg: float | None = None
+    activity: str | None = None
 
 
 class _TrackLine(msgspec.Struct, gc=False):
@@ -166,7 +167,7 @@ class _Layout:
     coded: tuple[str, ...]  # hashable values (ids, names) turned into Codebook codes
 
 
-_TRUTH = _Layout(_TruthLine, ("t", "lat", "lon", "speed_mps", "course_deg"), (), ("id", "domain", "role"))
+_TRUTH = _Layout(_TruthLine, ("t", "lat", "lon", "speed_mps", "course_deg"), (), ("id", "domain", "role", "activity"))
 _TRACKS = _Layout(_TrackLine, ("t", "lat", "lon", "vel_e_mps", "vel_n_mps"), ("cov_en_m2",),
                   ("track_id", "domain", "status", "mmsi", "icao24"))
 _ALERTS = _Layout(_AlertLine, ("t", "lat", "lon"), (), ("alert_id", "rule", "state", "track_id"))
@@ -292,6 +293,8 @@ class TruthColumns:
     vel_n_mps: FloatArray
     suspect: BoolArray
     ids: list[Any]
+    activity: IntArray | None = None  # (R,) index into ``activities``; None when not read
+    activities: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -335,12 +338,12 @@ def _concat(parts: list[NDArray[Any]], dtype: type, tail: tuple[int, ...] = ()) 
 
 def read_truth(path: Path, domains: Codebook, *, workers: int | None = None) -> TruthColumns:
     """Read truth.jsonl; ``domains`` is shared with the tracks so codes agree."""
-    books = {"id": Codebook(), "domain": domains, "role": Codebook()}
+    books = {"id": Codebook(), "domain": domains, "role": Codebook(), "activity": Codebook()}
     x, _, codes = _read_table(path, _TRUTH, books, workers)
     course = np.radians(x[:, 4])
     return TruthColumns(x[:, 0], codes["id"], codes["domain"], x[:, 1], x[:, 2], x[:, 3] * np.sin(course),
                         x[:, 3] * np.cos(course), codes["role"] == books["role"].index.get("suspect", -1),
-                        books["id"].values)
+                        books["id"].values, codes["activity"], books["activity"].values)
 
 
 def _icao_int(value: str | int | None) -> int:
@@ -832,8 +835,33 @@ def _alert_objects(alerts: AlertColumns, m: Matching, truth: TruthColumns, track
     return np.where(result >= 0, result, fallback)
 
 
-def _alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, suspect: BoolArray, first_seen: FloatArray,
-                  n_benign: int, days: float) -> dict[str, Any]:
+def behaviour_onset(truth: TruthColumns, n_obj: int) -> FloatArray:
+    """(O,) when each suspect's labelled behaviour starts: its first truth tick whose activity no
+    benign object ever carries (else its first tick); -inf for benign objects (docs/EVALUATION.md)."""
+    onset = np.full(n_obj, -np.inf)
+    if truth.activity is None:
+        return onset
+    benign_labels = np.unique(truth.activity[~truth.suspect])
+    first = np.full(n_obj, np.inf)
+    np.minimum.at(first, truth.obj[truth.suspect], truth.t[truth.suspect])
+    own = truth.suspect & ~np.isin(truth.activity, benign_labels)
+    start = np.full(n_obj, np.inf)
+    np.minimum.at(start, truth.obj[own], truth.t[own])
+    sus = np.isfinite(first)
+    onset[sus] = np.where(np.isfinite(start[sus]), start[sus], first[sus])
+    return onset
+
+
+def _first_tracked(obj: IntArray, t: FloatArray, n_obj: int, not_before: FloatArray) -> FloatArray:
+    """(O,) first time at or after ``not_before`` (per object) at which a scored track followed the object."""
+    out = np.full(n_obj, np.inf)
+    ok = t >= not_before[obj]
+    np.minimum.at(out, obj[ok], t[ok])
+    return out
+
+
+def _alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, suspect: BoolArray, observable: FloatArray,
+                  first_seen: FloatArray, n_benign: int, days: float) -> dict[str, Any]:
     """Object-level precision/recall, alert-level precision, false-alarm rate, time to alert over alert rows ``rows``."""
     live = rows & ~alerts.cleared
     obj, alert, t = alert_obj[live], alerts.alert[live], alerts.t[live]
@@ -847,8 +875,10 @@ def _alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, su
     false_ids = np.setdiff1d(alert_ids, true_ids)
     first_alert = np.full(suspect.size, np.inf)
     np.minimum.at(first_alert, obj[suspect_alert], t[suspect_alert])
-    tta = first_alert[found] - first_seen[found]
+    tta = np.maximum(first_alert[found] - observable[found], 0.0)  # alerted before the labelled onset: 0
     tta = tta[np.isfinite(tta)]
+    tta_seen = first_alert[found] - first_seen[found]
+    tta_seen = tta_seen[np.isfinite(tta_seen)]
     n_suspects = int(suspect.sum())
     alerted = found.size + benign_alerted.size
     return {
@@ -862,6 +892,7 @@ def _alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, su
         "false_alarms": int(false_ids.size),
         "false_alarms_per_10_benign_per_day": false_ids.size / (n_benign / 10.0) / days if n_benign and days > 0 else None,
         "time_to_alert_s": _stats(tta),
+        "time_to_alert_from_first_track_s": _stats(tta_seen),
     }
 
 
@@ -893,16 +924,17 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
     for d, name in enumerate(domains):
         per_domain[name].update(_accuracy(m, truth, tracks, d))
         per_domain[name]["continuity"] = _continuity(ot, n_obj, obj_domain == d)
-    first_seen = np.full(n_obj, np.inf)
     hit = ot.track >= 0
-    seen_obj, seen_idx = np.unique(ot.obj[hit], return_index=True)
-    first_seen[seen_obj] = m.ticks[ot.tick[hit][seen_idx]]
+    first_seen = _first_tracked(ot.obj[hit], m.ticks[ot.tick[hit]], n_obj, np.full(n_obj, -np.inf))
+    onset = behaviour_onset(truth, n_obj)
+    observable = _first_tracked(ot.obj[hit], m.ticks[ot.tick[hit]], n_obj, onset)
+    observable = np.where(np.isfinite(observable), observable, onset)  # not followed after the onset: the onset
     duration_s = float(m.ticks[-1] - m.ticks[0]) + (m.truth_interval_s if math.isfinite(m.truth_interval_s) else 0.0)
     days = duration_s / 86400.0
     n_benign = int(n_obj - suspect.sum())
     alert_obj = _alert_objects(alerts, m, truth, tracks)
     everything = np.ones(alerts.t.size, dtype=bool)
-    by_rule = {rule: _alert_scores(alerts.rule == r, alerts, alert_obj, suspect, first_seen, n_benign, days)
+    by_rule = {rule: _alert_scores(alerts.rule == r, alerts, alert_obj, suspect, observable, first_seen, n_benign, days)
                for r, rule in enumerate(alerts.rules)}
     scored_status = np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s in config.statuses])
     scored_tracks = np.unique(tracks.track[scored_status])
@@ -917,7 +949,8 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
         },
         "domains": per_domain,
         "continuity": _continuity(ot, n_obj, np.ones(n_obj, dtype=bool)),
-        "alerts": {"all": _alert_scores(everything, alerts, alert_obj, suspect, first_seen, n_benign, days), "by_rule": by_rule},
+        "alerts": {"all": _alert_scores(everything, alerts, alert_obj, suspect, observable, first_seen, n_benign, days),
+                   "by_rule": by_rule},
     }
     return _round(metrics), series
 

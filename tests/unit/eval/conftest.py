@@ -30,11 +30,12 @@ class Scene:
         self.alerts: list[dict[str, Any]] = []
 
     def add_truth(self, t: float, oid: int | str, east_m: float, north_m: float, *, role: str = "benign",
-                  domain: str = "surface", speed_mps: float = 0.0, course_deg: float = 0.0) -> None:
+                  domain: str = "surface", speed_mps: float = 0.0, course_deg: float = 0.0,
+                  activity: str = "transit") -> None:
         lat, lon = latlon(east_m, north_m)
         self.truth.append({"t": t, "id": oid, "domain": domain, "lat": lat, "lon": lon, "alt_m": None,
                            "speed_mps": speed_mps, "course_deg": course_deg, "mmsi": None, "icao24": None,
-                           "role": role, "activity": "transit"})
+                           "role": role, "activity": activity})
 
     def add_track(self, t: float, track_id: int, east_m: float, north_m: float, *, domain: str = "surface",
                   status: str = "confirmed", vel_en: tuple[float, float] = (0.0, 0.0),

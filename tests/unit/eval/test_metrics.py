@@ -123,6 +123,39 @@ def test_alert_follows_the_object_the_track_held_at_alert_time(scene: Scene) -> 
     assert overall["time_to_alert_s"]["mean"] == pytest.approx(21.0)  # S first followed at tick 5
 
 
+def test_time_to_alert_counts_from_the_labelled_behaviour_onset(scene: Scene) -> None:
+    # S transits like benign B (same label) until tick 6, then goes dark ("dark_transit", a label no
+    # benign object carries): the alert at tick 8 is 20 s after the onset, 80 s after S was first tracked.
+    # G is suspicious from its first tick (label "drug_run") and alerted at tick 3, 30 s after.
+    for k in range(10):
+        t = T0 + 10.0 * k
+        scene.add_truth(t, "B", 0.0, 0.0, activity="transit")
+        scene.add_truth(t, "S", 0.0, 5000.0, role="suspect", activity="transit" if k < 6 else "dark_transit")
+        scene.add_truth(t, "G", 0.0, 10000.0, role="suspect", activity="drug_run")
+        for n in range(3):
+            scene.add_track(t, n + 1, 0.0, 5000.0 * n)
+    scene.add_alert(T0 + 80.0, "s", "dark", 2)
+    scene.add_alert(T0 + 30.0, "g", "go_fast", 3)
+    overall = evaluate_dir(scene.write())["alerts"]["all"]
+    assert overall["suspects_found"] == 2
+    assert overall["time_to_alert_s"]["max"] == pytest.approx(30.0)
+    assert overall["time_to_alert_s"]["median"] == pytest.approx(25.0)
+    assert overall["time_to_alert_from_first_track_s"]["max"] == pytest.approx(80.0)
+
+
+def test_alert_before_the_labelled_onset_counts_zero(scene: Scene) -> None:
+    for k in range(10):
+        t = T0 + 10.0 * k
+        scene.add_truth(t, "B", 0.0, 0.0, activity="transit")
+        scene.add_truth(t, "S", 0.0, 5000.0, role="suspect", activity="transit" if k < 6 else "refuelling")
+        scene.add_track(t, 1, 0.0, 0.0)
+        scene.add_track(t, 2, 0.0, 5000.0)
+    scene.add_alert(T0 + 20.0, "s", "dark", 2)
+    overall = evaluate_dir(scene.write())["alerts"]["all"]
+    assert overall["time_to_alert_s"]["max"] == 0.0
+    assert overall["time_to_alert_from_first_track_s"]["max"] == pytest.approx(20.0)
+
+
 def test_offset_track_ticks_are_moved_to_truth_time(scene: Scene) -> None:
     # truth every 10 s, tracks every 10 s but 3 s later; constant velocity 5 m/s north
     for k in range(30):
