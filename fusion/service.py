@@ -70,6 +70,8 @@ class ServiceOptions:
     max_inbound: int = 200_000  # inbound buffer bound, messages
     max_outbox: int = 100_000  # QoS 0 outgoing messages queued before they are shed
     fuse_batch: int = 5_000  # messages taken per fuse step
+    fuse_bytes: int = 2_000_000  # payload bytes taken per fuse step (at least one message): a backlog of
+    # radar scans is fused a few dozen scans per step, so output ticks and alerts keep going out between steps
     idle_wait_s: float = 0.02  # longest wait for input before advancing the clock anyway
     status_interval_s: float = 5.0  # wall seconds between status messages
     rejects_interval_s: float = 5.0  # wall seconds between rejects summaries (per feed, when changed)
@@ -149,7 +151,6 @@ class Service:
         self._next_picture_t: float | None = None
         self._last_rejects: dict[str, int] = {}
         self._wake = asyncio.Event()
-        self._last_tick_t: float | None = None
         subs = [(FEEDS_FILTER, 1)]
         if self.options.follow_sim_clock:
             subs.append((SIM_CLOCK_TOPIC, 1))
@@ -216,13 +217,23 @@ class Service:
             for name in ("status", "rejects", "checkpoint"):
                 if getattr(due, name):
                     last[name] = mono
-            took = [self.inbound.popleft() for _ in range(min(len(self.inbound), o.fuse_batch))]
+            took = self._take(o.fuse_batch, o.fuse_bytes)
             for msg in await loop.run_in_executor(pool, self._step, took, self.clock.now(), due):
                 self._send(msg)
             if not self.inbound:
                 await self._idle()
             else:
                 await asyncio.sleep(0)  # let the reader run between steps
+
+    def _take(self, max_messages: int, max_bytes: int) -> list[tuple[str, bytes, float | None]]:
+        """The oldest queued messages, up to ``max_messages`` and ``max_bytes`` of payload (at least one)."""
+        took: list[tuple[str, bytes, float | None]] = []
+        size = 0
+        while self.inbound and len(took) < max_messages and (not took or size + len(self.inbound[0][1]) <= max_bytes):
+            msg = self.inbound.popleft()
+            size += len(msg[1])
+            took.append(msg)
+        return took
 
     async def _idle(self) -> None:
         self._wake.clear()
@@ -271,36 +282,36 @@ class Service:
         built only for those; clears of deleted published tracks; the picture when due."""
         out = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
         n_updates = 0
+        published_last_t = []
         for domain, rows in self.track_updates.select(tick.t, tick.views).items():
             if len(rows):
                 changed = track_rows(take(tick.views[domain], rows), self.fusion.frame)
                 out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in changed)
                 n_updates += len(changed)
+                published_last_t.append(tick.views[domain].last_t[rows])
         for tid in self.track_updates.forget(tick.deleted_ids):
             out.append(OutMessage(track_topic("air" if tid >= AIR_ID_BASE else "surface", tid), b"", qos=1, retain=True))
         if self._next_picture_t is None or tick.t >= self._next_picture_t - 1e-9:
             out.append(OutMessage(PICTURE_TOPIC, encode(picture_of_views(tick.views, self.fusion.frame, tick.t)), qos=0))
             self._next_picture_t = tick.t + self.options.picture_interval_s
-        self._measure_ages(tick, now)
+        self._measure_ages(tick, now, np.concatenate(published_last_t) if published_last_t else np.zeros(0))
         self.stats.alerts_published += len(tick.alerts)
         self.stats.tracks_published += n_updates
         self.stats.tracks_by_state = {(d, STATES[s]): int(n) for d, v in tick.views.items()
                                       for s, n in enumerate(np.bincount(v.status, minlength=len(STATES))) if n}
-        self._last_tick_t = tick.t
         if self.on_tick is not None:
             self.on_tick(tick)
         return out
 
-    def _measure_ages(self, tick: Tick, now: float) -> None:
-        """Latency from each measurement to the output it caused: tracks updated since the
-        previous tick, and alerts (by their track's last update), on the service clock."""
-        views = tick.views
-        ids = np.concatenate([v.track_id for v in views.values()])
-        last_t = np.concatenate([v.last_t for v in views.values()])
-        since = self._last_tick_t if self._last_tick_t is not None else -np.inf
+    def _measure_ages(self, tick: Tick, now: float, published_last_t: np.ndarray) -> None:
+        """Latency from measurement to the output it caused, on the service clock: the
+        newest measurement in each track update queued (``published_last_t``, (U,) s), and
+        in each alert (its track's last update)."""
+        ids = np.concatenate([v.track_id for v in tick.views.values()])
+        last_t = np.concatenate([v.last_t for v in tick.views.values()])
         alert_ids = np.array([a.track_id for a in tick.alerts], dtype=np.int64)
         with self.stats.lock:
-            self.stats.update_age.add(now - last_t[last_t > since])
+            self.stats.update_age.add(now - published_last_t)
             self.stats.alert_age.add(now - last_t[np.isin(ids, alert_ids)])
 
     def _rejects_messages(self) -> list[OutMessage]:
