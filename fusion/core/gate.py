@@ -68,8 +68,11 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
     dy = track_pos[:, 1][track_idx] - plot_pos[:, 1][plot_idx]
     keep = dx * dx + dy * dy <= radius[track_idx] ** 2
     track_idx, plot_idx = track_idx[keep], plot_idx[keep]
-    order = np.argsort(track_idx * m + plot_idx, kind="stable")  # nearly sorted already: cheap
-    return np.stack([track_idx[order], plot_idx[order]], axis=1)
+    key = track_idx * m + plot_idx
+    if (key[1:] < key[:-1]).any():  # often sorted already (one candidate per track)
+        order = np.argsort(key, kind="stable")
+        track_idx, plot_idx = track_idx[order], plot_idx[order]
+    return np.stack([track_idx, plot_idx], axis=1)
 
 
 def _expand(owner: IntArray, start: IntArray, count: IntArray) -> tuple[IntArray, IntArray]:

@@ -682,7 +682,7 @@ def _update_models(
     z = batch.z[rows, :m][:, None, :]
     R = batch.R[rows, :m, :m][:, None]
     xs, Ps, inn = kalman.update(xm, Pm, z, H, R)
-    return xs, Ps, kalman.imm_posterior(cbar, inn.log_lik)
+    return xs, Ps, (np.ones_like(cbar) if cbar.shape[1] == 1 else kalman.imm_posterior(cbar, inn.log_lik))
 
 
 def _distances(x: FloatArray, P: FloatArray, batch: MeasBatch, meas: IntArray) -> tuple[FloatArray, IntArray]:
