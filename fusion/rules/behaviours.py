@@ -97,7 +97,7 @@ def go_fast(s: Scene, r: cfg.GoFastRule) -> Candidates:
 
 
 def in_coverage(s: Scene, cov: cfg.Coverage) -> BoolArray:
-    """(N,) inside the configured AIS coverage (everywhere, zones/kinds, or receiver circles)."""
+    """(N,) inside continuous (terrestrial) AIS coverage: everywhere, zones/kinds, or receiver circles."""
     if cov.everywhere:
         return np.ones(len(s), dtype=bool)
     out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))
@@ -113,48 +113,72 @@ def _haversine_m(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> 
     return 2.0 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+MAX_STEP_S = 60.0  # longest interval between ticks that counts towards time in coverage (a gap in the output)
+
+
 @dataclass
 class FirstFix:
-    """Time and local position at which each live surface track was first seen (sorted track id).
+    """Per live surface track (sorted id): first seen time and local position, last tick time, and
+    time spent inside AIS coverage held by radar without ever having an AIS identity.
 
-    Gives the net speed (straight-line displacement / time since) that tells a transit from
-    a boat working a fishing ground, which covers distance at speed but stays in one area.
+    The first fix gives the net speed (straight-line displacement / time since) that tells a
+    transit from a boat working a fishing ground, which covers distance at speed but stays in one
+    area; the time in coverage is dark_vessel's evidence that an AIS transponder would have been heard.
     """
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
-        "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0)})
+        "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0),
+        "seen_t": np.zeros(0), "covered_s": np.zeros(0)})
 
-    def observe(self, s: Scene) -> FloatArray:
-        """Record first fixes of new surface tracks, forget gone ones; returns (N,) net speed m/s (NaN for air)."""
+    def observe(self, s: Scene, counting: BoolArray) -> tuple[FloatArray, FloatArray]:
+        """Record new surface tracks, forget gone ones, add the time since the last tick to the
+        ``counting`` (N,) rows; returns (N,) net speed m/s (NaN for air) and (N,) time in coverage s."""
         rows = np.flatnonzero(~s.is_air)
         old = self.cols
         ids = s.track_id[rows]
         pos = np.minimum(np.searchsorted(old["track_id"], ids), max(len(old["track_id"]) - 1, 0))
         known = (old["track_id"][pos] == ids) if len(old["track_id"]) else np.zeros(len(rows), bool)
-        now = {"t": np.full(len(rows), s.t), "east": s.east[rows], "north": s.north[rows]}
-        self.cols = {"track_id": ids, **{k: np.where(known, old[k][pos], v) if len(old[k]) else v for k, v in now.items()}}
+
+        def prev(k: str, new: FloatArray) -> FloatArray:
+            return np.where(known, old[k][pos], new) if len(old[k]) else new
+
+        now = np.full(len(rows), s.t)
+        step = np.clip(s.t - prev("seen_t", now), 0.0, MAX_STEP_S)
+        covered = prev("covered_s", np.zeros(len(rows))) + np.where(counting[rows], step, 0.0)
+        self.cols = {"track_id": ids, "t": prev("t", now), "east": prev("east", s.east[rows]),
+                     "north": prev("north", s.north[rows]), "seen_t": now, "covered_s": covered}
         net = np.full(len(s), np.nan)
         dt = s.t - self.cols["t"]
         moved = np.hypot(s.east[rows] - self.cols["east"], s.north[rows] - self.cols["north"])
         net[rows] = np.where(dt > 0, moved / np.maximum(dt, 1e-9), np.nan)
-        return net
+        out = np.zeros(len(s))
+        out[rows] = covered
+        return net, out
 
 
-def dark_vessel(s: Scene, r: cfg.DarkVesselRule, first: FirstFix) -> Candidates:
-    """Moving surface track that never had an AIS identity, for dark_s, inside AIS coverage,
-    going somewhere (net speed since first seen >= min_net_speed_kn), away from excluded zones."""
-    dark = s.eligible & ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t) & in_coverage(s, r.coverage)
-    net = first.observe(s)
+def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
+    """Moving surface track that never had an AIS identity although it spent dark_s inside AIS
+    coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going
+    somewhere (net speed since first seen >= min_net_speed_kn), away from excluded zones."""
+    never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+    radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
+    net, covered_s = first.observe(s, never_ais & radar_held & in_coverage(s, cov))
+    dark = s.eligible & never_ais
     if r.exclude_kinds:
         near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(dark))
         dark[near] = False
     age = s.t - s.first_t
+    heard_by_now = covered_s >= r.dark_s
+    if cov.satellite_dark_s > 0:
+        heard_by_now |= age >= cov.satellite_dark_s
+    dark &= heard_by_now
     speed = s.speed_mps
-    going = ~(net < r.min_net_speed_kn * KNOT_MPS)  # NaN (no history yet) counts as going: age decides
-    enter = dark & (age >= r.dark_s) & (speed >= r.min_speed_kn * KNOT_MPS) & going
-    stay = dark & (age >= r.dark_s) & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS)
-    return _track_candidates(s, r, enter, stay, ramp(age, 0.0, 3.0 * r.dark_s),
-                             {"dark_for_s": age, "speed_kn": speed / KNOT_MPS, "net_speed_kn": net / KNOT_MPS})
+    going = ~(net < r.min_net_speed_kn * KNOT_MPS)  # NaN (no history yet) counts as going: time in coverage decides
+    enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & going
+    stay = dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS)
+    return _track_candidates(s, r, enter, stay, ramp(covered_s, 0.0, 3.0 * r.dark_s),
+                             {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
+                              "net_speed_kn": net / KNOT_MPS})
 
 
 @dataclass
@@ -197,12 +221,15 @@ class AisMemory:
         return out
 
 
-def ais_gap(s: Scene, r: cfg.AisGapRule, memory: AisMemory) -> Candidates:
-    """Identified vessel silent on AIS while radar holds it, or reappearing out of reach."""
+def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory) -> Candidates:
+    """Identified vessel silent on AIS inside AIS coverage while radar holds it (outside coverage:
+    silent for satellite_dark_s when satellite AIS is fused), or reappearing out of reach."""
     ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
     silent_s = s.t - s.last_ais_t
     radar_age = s.t - s.last_noncoop_t
-    gap_enter = ident & (silent_s >= r.gap_s) & (radar_age <= r.radar_fresh_s)
+    outside = np.inf if cov.satellite_dark_s <= 0 else max(cov.satellite_dark_s, r.gap_s)
+    limit = np.where(in_coverage(s, cov), r.gap_s, outside)
+    gap_enter = ident & (silent_s >= limit) & (radar_age <= r.radar_fresh_s)
     gap_stay = ident & (silent_s >= 0.5 * r.gap_s) & (radar_age <= 2.0 * r.radar_fresh_s)
     jumps = memory.observe(s, r)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 import msgspec
@@ -116,28 +117,37 @@ class Circle(_Cfg):
 
 
 class Coverage(_Cfg):
-    """Where AIS reception is expected: everywhere (satellite AIS), or named zones / kinds / receiver circles."""
+    """Where AIS reports reach the tracks (docs/RULES.md, "AIS coverage").
+
+    ``everywhere``, named ``zones`` / ``kinds`` and receiver ``circles`` are continuous
+    (terrestrial) reception; ``satellite_dark_s`` > 0 says that elsewhere satellite AIS, with
+    its revisit gaps and delivery latency, identifies an AIS-carrying vessel within that time
+    (0 = no satellite AIS reaches the tracks).
+    """
 
     everywhere: bool
     zones: list[str]
     kinds: list[ZoneKind]
     circles: list[Circle]
+    satellite_dark_s: NonNeg
 
 
 class DarkVesselRule(Rule):
-    """dark_vessel: confirmed surface track with no AIS identity for dark_s inside AIS coverage."""
+    """dark_vessel: confirmed surface track that never had an AIS identity although it spent dark_s
+    inside AIS coverage held by radar (updated within radar_fresh_s), or satellite_dark_s anywhere."""
 
     dark_s: NonNeg
+    radar_fresh_s: Pos
     min_speed_kn: NonNeg
     min_net_speed_kn: NonNeg
     exclude_kinds: list[ZoneKind]
     exclude_margin_m: NonNeg
-    coverage: Coverage
 
 
 class AisGapRule(Rule):
-    """ais_gap: identified vessel silent on AIS for gap_s while radar/OTH updated it within
-    radar_fresh_s; or AIS reappearing farther than its last speed allows (jump)."""
+    """ais_gap: identified vessel silent on AIS for gap_s inside AIS coverage (satellite_dark_s
+    outside it) while radar/OTH updated it within radar_fresh_s; or AIS reappearing farther than
+    its last speed allows (jump)."""
 
     gap_s: Pos
     radar_fresh_s: Pos
@@ -236,6 +246,7 @@ class EngineSettings(_Cfg):
     urgency_horizon_s: Pos
     coast: Literal["global_land_mask", "none"]
     coast_cell_m: Annotated[float, msgspec.Meta(ge=250.0, le=50_000.0)]
+    ais_coverage: Coverage
 
 
 class RulesConfig(_Cfg):
@@ -313,3 +324,19 @@ def default_rules() -> RulesConfig:
         return msgspec.convert(_default_dict(), RulesConfig)
     except msgspec.ValidationError as exc:
         raise _error(str(DEFAULT_RULES_PATH), exc) from None
+
+
+def ais_coverage(terrestrial: Sequence[tuple[float, float, float]], satellites: Sequence[tuple[float, float, float, float]],
+                 report_age_limit_s: float) -> Coverage:
+    """AIS coverage of a sensor set: one circle per terrestrial receiver (lat, lon, range_m); satellite
+    receivers (revisit_s, pass_s, latency_min_s, latency_max_s) count only if every report arrives
+    within ``report_age_limit_s`` (older ones are dropped before they reach a track), and then a
+    vessel is heard within revisit + pass + latency_max (the shortest such time over satellites)."""
+    usable = [rev + pas + lat_max for rev, pas, _, lat_max in satellites if lat_max <= report_age_limit_s]
+    return Coverage(everywhere=False, zones=[], kinds=[], circles=[Circle(lat=a, lon=b, radius_m=r) for a, b, r in terrestrial],
+                    satellite_dark_s=min(usable) if usable else 0.0)
+
+
+def with_ais_coverage(rules: RulesConfig, coverage: Coverage) -> RulesConfig:
+    """``rules`` with [engine] ais_coverage replaced."""
+    return msgspec.structs.replace(rules, engine=msgspec.structs.replace(rules.engine, ais_coverage=coverage))

@@ -54,7 +54,7 @@ def _reason(rule: str, ev: Mapping[str, float], zone: str | None) -> str:
         why = "no AIS identity" if ev["no_ais_identity"] else "in a transit corridor at night"
         return f"surface track at {spd} with {why}"
     if rule == "dark_vessel":
-        return (f"no AIS identity for {_fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at {spd}, "
+        return (f"no AIS identity after {_fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at {spd}, "
                 f"{_fmt(ev.get('net_speed_kn', math.nan), ' kn', 1)} net since first seen")
     if rule == "ais_gap":
         if math.isfinite(ev.get("jump_m", math.nan)):
@@ -103,8 +103,8 @@ class RuleEngine:
             "zone_entry": lambda s: bh.zone_subjects(s, r.zone_entry, self.zone_params["zone_entry"], dwell=False),
             "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
             "go_fast": lambda s: bh.go_fast(s, r.go_fast),
-            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, self.first_fix),
-            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, self.memory),
+            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
+            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing),
             "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
             "loitering": lambda s: bh.loitering(s, r.loitering),
@@ -261,7 +261,11 @@ class RuleEngine:
         for name, book in eng.books.items():
             book.cols = {k: np.asarray(snap[f"book.{name}.{k}"]).copy() for k in book.cols}
         eng.memory.cols = {k: np.asarray(snap[f"ais_memory.{k}"]).copy() for k in eng.memory.cols}
-        eng.first_fix.cols = {k: np.asarray(snap[f"first_fix.{k}"]).copy() for k in eng.first_fix.cols}
+        fix = {k: np.asarray(snap[f"first_fix.{k}"]).copy() for k in ("track_id", "t", "east", "north")}
+        # snapshots from before the time-in-coverage columns: seen at the first fix, no time in coverage yet
+        fix["seen_t"] = np.asarray(snap.get("first_fix.seen_t", fix["t"])).copy()
+        fix["covered_s"] = np.asarray(snap.get("first_fix.covered_s", np.zeros(len(fix["t"])))).copy()
+        eng.first_fix.cols = fix
         return eng
 
 
