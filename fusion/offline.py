@@ -103,6 +103,7 @@ def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = 
             for row in rows:
                 f.write(msgspec.json.encode(row) + b"\n")
     zones_geojson = scenario.zones_geojson()
+    rules = rules if rules is not None else scenario_rules(scenario, config)
     fusion = fusion_for_area(scenario.area, zones_geojson, scenario_path.name, rules, config)
     summary = run_to_dir(fusion, ((m.t, m.topic, m.payload) for m in iter_feed(scenario)), out_dir, zones_geojson)
     if metrics:
@@ -110,6 +111,18 @@ def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = 
 
         evaluate_dir(out_dir)
     return summary
+
+
+def scenario_rules(scenario: object, config: FusionConfig | None = None) -> RulesConfig:
+    """The default rules with the AIS coverage of the scenario's AIS sensors (docs/RULES.md)."""
+    from fusion.rules.config import ais_coverage, with_ais_coverage
+
+    sensors = getattr(scenario, "sensors", ())
+    terrestrial = [(s.lat, s.lon, s.range_m) for s in sensors if type(s).__name__ == "AisTerrestrial"]
+    satellites = [(s.revisit_s, s.pass_s, s.latency_min_s, s.latency_max_s) for s in sensors
+                  if type(s).__name__ == "AisSatellite"]
+    lag = (config or FusionConfig()).tracker.oosm_lag_s
+    return with_ais_coverage(default_rules(), ais_coverage(terrestrial, satellites, lag))
 
 
 def fusion_for_area(area: object, zones_geojson: dict[str, object], zones_name: str, rules: RulesConfig | None = None,
@@ -143,7 +156,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
 
     scenario = load_scenario(scenario_path or default_scenario_path())
     zones_geojson = scenario.zones_geojson()
-    fusion = fusion_for_area(scenario.area, zones_geojson, scenario.name)
+    fusion = fusion_for_area(scenario.area, zones_geojson, scenario.name, scenario_rules(scenario))
     reader = read_recording(recording)
     summary = run_to_dir(fusion, recorded_feed(reader), out_dir, zones_geojson)
     if (out_dir / TRUTH_FILE).exists():
