@@ -478,7 +478,7 @@ class Tracker:
         if batch.sensor_kind != "radar" or len(self) == 0:
             return
         a = self._tracks
-        x = np.einsum("nj,njd->nd", a["mu"], a["xm"])  # combined state
+        x = a["xm"][:, 0] if self._q.size == 1 else np.einsum("nj,njd->nd", a["mu"], a["xm"])  # combined state
         pos = x[:, :2] + x[:, 2:] * (float(batch.t.max()) - a["t"])[:, None]
         if batch.look_en_m is not None:
             e0, n0, radius = batch.look_en_m
