@@ -268,8 +268,11 @@ async def service_run(broker: Mosquitto, sites: int, plots: int, scan_rate: floa
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
-    # the feeder imports, generates every payload (about 0.2 ms per AIS message, 0.7 ms per scan) and connects first
-    start = time.time() + 3.0 + 1.5 * seconds * (0.0002 * ais_rate + 0.0007 * sites * scan_rate)
+    # the feeder imports, generates every payload and connects before ``start``: time the generation
+    # of one second of load here (on this machine, now) and leave it three times that per second of load
+    began = time.perf_counter()
+    Load(sites, plots, scan_rate, ais_rate, 0.0, seed=0).events(1.0)
+    start = time.time() + 3.0 + 3.0 * seconds * (time.perf_counter() - began)
     cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), "--sites", str(sites), "--plots-per-scan", str(plots),
            "--scan-rate", str(scan_rate), "--seconds", str(seconds), "--ais-rate", str(ais_rate), "--start-wall", repr(start)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
