@@ -77,8 +77,69 @@ def zone_subjects(s: Scene, r: cfg.ZoneRule, zp: ZoneParams, dwell: bool) -> Can
                             evidence={"speed_kn": s.speed_mps[rows] / KNOT_MPS, "course_deg": s.course_deg[rows]})
 
 
-def go_fast(s: Scene, r: cfg.GoFastRule) -> Candidates:
-    """Fast surface track without (fresh) AIS identity, or fast in a transit corridor at night."""
+_FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s")
+
+
+@dataclass
+class FastMemory:
+    """go_fast evidence across track fragments (columns by sorted track id).
+
+    Per surface track: start of its current run above the raise speed (NaN when not in one),
+    last tick seen, position and velocity there, and ``credit_s``, the run time handed over by
+    a fast track lost within ``handover_s`` whose predicted position is within ``handover_m`` of
+    this young track when its first run starts. A go-fast whose radar track is deleted and
+    re-initiated every 10-40 s (radar fades) thus accumulates min_on_s over the chain.
+    """
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in _FAST_COLS}})
+
+    def observe(self, s: Scene, fast: BoolArray, r: cfg.GoFastRule) -> FloatArray:
+        """Update with this tick's (N,) fast condition; returns (N,) credit_s (0 for air)."""
+        rows = np.flatnonzero(~s.is_air)
+        old = self.cols
+        ids = s.track_id[rows]
+        n_old = len(old["track_id"])
+        pos = np.minimum(np.searchsorted(old["track_id"], ids), max(n_old - 1, 0))
+        known = (old["track_id"][pos] == ids) if n_old else np.zeros(len(rows), bool)
+
+        def prev(k: str, default: float) -> FloatArray:
+            return np.where(known, old[k][pos], default) if n_old else np.full(len(rows), default)
+
+        prev_run = prev("run_start", np.nan)
+        f = fast[rows]
+        run = np.where(f, np.where(np.isfinite(prev_run), prev_run, s.t), np.nan)
+        credit = np.where(f & np.isfinite(prev_run), prev("credit_s", 0.0), 0.0)
+        # Lost fast tracks: gone from the views, fast when last seen, within handover_s.
+        gone = np.ones(n_old, bool)
+        gone[pos[known]] = False
+        lost = np.flatnonzero(gone & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
+        starts = np.flatnonzero(f & ~np.isfinite(prev_run) & (s.t - s.first_t[rows] <= r.handover_s))
+        if len(lost) and len(starts):
+            dt = s.t - old["last_t"][lost]
+            pred = np.column_stack([old["east"][lost] + old["ve"][lost] * dt, old["north"][lost] + old["vn"][lost] * dt])
+            here = np.column_stack([s.east[rows[starts]], s.north[rows[starts]]])
+            d, j = cKDTree(pred).query(here, distance_upper_bound=r.handover_m)
+            ok = np.flatnonzero(np.isfinite(d))
+            ok = ok[np.argsort(d[ok], kind="stable")]
+            _, first = np.unique(j[ok], return_index=True)  # one successor per lost track: the nearest
+            ok = ok[first]
+            li = lost[j[ok]]
+            credit[starts[ok]] = old["credit_s"][li] + old["last_t"][li] - old["run_start"][li]
+        live = {"track_id": ids, "run_start": run, "last_t": np.full(len(rows), s.t), "east": s.east[rows],
+                "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "credit_s": credit}
+        keep = {k: np.concatenate([live[k], old[k][lost]]) for k in live}
+        order = np.argsort(keep["track_id"], kind="stable")
+        self.cols = {k: v[order] for k, v in keep.items()}
+        out = np.zeros(len(s))
+        out[rows] = credit
+        return out
+
+
+def go_fast(s: Scene, r: cfg.GoFastRule, memory: FastMemory | None = None) -> Candidates:
+    """Fast surface track without (fresh) AIS identity, or fast in a transit corridor at night.
+
+    With a ``memory``, min_on_s counts across fragments of one track (FastMemory)."""
     surface = s.eligible & ~s.is_air
     ais_age = s.t - s.last_ais_t
     no_ais = (s.mmsi == NO_MMSI) | ~(ais_age <= r.ais_stale_s)
@@ -91,9 +152,13 @@ def go_fast(s: Scene, r: cfg.GoFastRule) -> Candidates:
     enter = surface & why & (speed > r.speed_kn * KNOT_MPS)
     stay = surface & why & (speed > r.clear_speed_kn * KNOT_MPS)
     strength = ramp(speed, r.clear_speed_kn * KNOT_MPS, (2 * r.speed_kn - r.clear_speed_kn) * KNOT_MPS)
-    return _track_candidates(s, r, enter, stay, strength, {
-        "speed_kn": speed / KNOT_MPS, "no_ais_identity": no_ais.astype(float), "night": night.astype(float),
-        "in_corridor": corridor.astype(float), "ais_age_s": ais_age})
+    credit = memory.observe(s, enter, r) if memory is not None else np.zeros(len(s))
+    rows = np.flatnonzero(stay | enter)
+    return Candidates.build(rows, enter[rows], stay[rows], strength[rows], min_on_s=np.maximum(r.min_on_s - credit[rows], 0.0),
+                            severity=r.severity, weight=r.weight, evidence={k: np.broadcast_to(v, (len(s),))[rows] for k, v in {
+                                "speed_kn": speed / KNOT_MPS, "no_ais_identity": no_ais.astype(float),
+                                "night": night.astype(float), "in_corridor": corridor.astype(float), "ais_age_s": ais_age,
+                                "handover_s": credit}.items()})
 
 
 def in_coverage(s: Scene, cov: cfg.Coverage) -> BoolArray:

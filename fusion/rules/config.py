@@ -93,7 +93,8 @@ class ZoneDwellRule(ZoneRule):
 
 class GoFastRule(Rule):
     """go_fast: surface track faster than speed_kn with no (fresh) AIS identity, or fast in a
-    transit corridor at night. Cleared below clear_speed_kn."""
+    transit corridor at night. Cleared below clear_speed_kn. min_on_s counts across a chain of
+    fragments: a young track starting near where a fast track was lost (handover_s, handover_m)."""
 
     speed_kn: Pos
     clear_speed_kn: Pos
@@ -102,6 +103,8 @@ class GoFastRule(Rule):
     corridor_kinds: list[ZoneKind]
     night_sun_elevation_deg: Annotated[float, msgspec.Meta(ge=-18.0, le=0.0)]
     zone_kinds: list[ZoneKind]
+    handover_s: NonNeg
+    handover_m: NonNeg
 
     def __post_init__(self) -> None:
         if self.clear_speed_kn > self.speed_kn:

@@ -86,6 +86,7 @@ class RuleEngine:
         self._queued: list[AlertEvent] = []
         self.memory = bh.AisMemory()
         self.first_fix = bh.FirstFix()
+        self.fast = bh.FastMemory()
         self.books: dict[str, AlertBook] = {}
         self._install(rules)
 
@@ -102,7 +103,7 @@ class RuleEngine:
         self.evaluators: dict[str, Callable[[Scene], Candidates]] = {
             "zone_entry": lambda s: bh.zone_subjects(s, r.zone_entry, self.zone_params["zone_entry"], dwell=False),
             "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
-            "go_fast": lambda s: bh.go_fast(s, r.go_fast),
+            "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
             "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
             "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing),
@@ -243,6 +244,8 @@ class RuleEngine:
         self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
         keep_fix = ~np.isin(self.first_fix.cols["track_id"], m[:, 0])  # the surviving track keeps its own first fix
         self.first_fix.cols = {k: v[keep_fix] for k, v in self.first_fix.cols.items()}
+        keep_fast = ~np.isin(self.fast.cols["track_id"], m[:, 0])  # an absorbed track is not lost: no handover from it
+        self.fast.cols = {k: v[keep_fast] for k, v in self.fast.cols.items()}
 
     def snapshot(self) -> dict[str, Any]:
         """Rule state as plain arrays and numbers (for the service checkpoint)."""
@@ -251,6 +254,7 @@ class RuleEngine:
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
         snap.update({f"ais_memory.{k}": v.copy() for k, v in self.memory.cols.items()})
         snap.update({f"first_fix.{k}": v.copy() for k, v in self.first_fix.cols.items()})
+        snap.update({f"fast.{k}": v.copy() for k, v in self.fast.cols.items()})
         return snap
 
     @classmethod
@@ -266,6 +270,8 @@ class RuleEngine:
         fix["seen_t"] = np.asarray(snap.get("first_fix.seen_t", fix["t"])).copy()
         fix["covered_s"] = np.asarray(snap.get("first_fix.covered_s", np.zeros(len(fix["t"])))).copy()
         eng.first_fix.cols = fix
+        if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
+            eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
         return eng
 
 

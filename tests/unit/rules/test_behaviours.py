@@ -47,6 +47,35 @@ def test_go_fast_raises_once_then_clears_below_clear_speed() -> None:
     assert ev[1].t == T0 + 200.0 + 120.0  # below clear speed from tick 20, min_off_s = 120
 
 
+def _fragments(offset_deg: float) -> Callable[[int, float], dict[str, TrackView]]:
+    """A 40 kn go-fast whose track 1 is lost after tick 2 and re-initiated as track 2 at tick 5 (5 s ticks),
+    ``offset_deg`` north of where track 1 would be."""
+    v = 40 * KN
+    lon = lambda k: -75.0 + k * 5.0 * v / (111_320.0 * np.cos(np.radians(15.0)))
+
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        if k <= 2:
+            return surface(t, 15.0, lon(k), (v, 0.0), ids=[1], first_t=T0)
+        if k < 5:
+            return {}
+        return surface(t, 15.0 + offset_deg, lon(k), (v, 0.0), ids=[2], first_t=T0 + 25.0)
+    return make
+
+
+def test_go_fast_min_on_counts_across_a_handed_over_fragment() -> None:
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    ev = run(eng, 12, _fragments(0.0), dt=5.0)
+    # track 1 fast for 10 s (ticks 0-2), lost; track 2 starts at its predicted position: 10 s more is enough
+    assert [(e.state, e.track_id, e.t - T0) for e in ev] == [("raised", 2, 35.0)]
+    assert ev[0].evidence["handover_s"] == pytest.approx(10.0)
+
+
+def test_go_fast_no_handover_from_a_track_lost_far_away() -> None:
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    ev = run(eng, 12, _fragments(0.05), dt=5.0)  # 5.5 km off the predicted position: a full 20 s on its own
+    assert [(e.state, e.track_id, e.t - T0) for e in ev] == [("raised", 2, 45.0)]
+
+
 def test_go_fast_with_fresh_ais_identity_is_quiet_by_day_and_in_the_open() -> None:
     eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
     ev = run(eng, 20, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0))
