@@ -4,14 +4,15 @@ Each step reads like the algorithm (see docs/TRACKER.md):
 
 1. identity first: cooperative rows whose MMSI / ICAO address names a track update it
    directly, unless the report is kinematically impossible (spoof flag);
-2. gate: k-d tree candidates, exact chi-square test on the pair-wise prediction;
-3. associate: GNN per connected cluster with a miss column;
+2. gate: grid (or k-d tree) candidates, exact chi-square test on the pair-wise prediction;
+3. associate: GNN per connected cluster with a miss column, confirmed and coasting
+   tracks first, tentative tracks on the plots left over;
 4. update: batched IMM (Joseph form) at each measurement's own time, plus altitude;
 5. manage: M-of-N confirmation, misses, identity adoption, duplicate merges, births,
    deletion on misses, age or covariance growth.
 
-All track state lives in a dict of arrays with a leading track axis; nothing per track
-is a Python object. Out-of-sequence batches within ``oosm_lag_s`` are handled by a
+All track state lives in a dict of arrays with a leading track axis (views of the first
+``len(self)`` rows of a table with spare capacity); nothing per track is a Python object. Out-of-sequence batches within ``oosm_lag_s`` are handled by a
 fixed-lag re-run from the newest state checkpoint before them.
 """
 
