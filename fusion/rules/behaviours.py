@@ -239,8 +239,9 @@ def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: First
     dark &= heard_by_now
     speed = s.speed_mps
     going = ~(net < r.min_net_speed_kn * KNOT_MPS)  # NaN (no history yet) counts as going: time in coverage decides
-    enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & going
-    stay = dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS)
+    enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
+    stay = (dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS)
+            & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS))
     return _track_candidates(s, r, enter, stay, ramp(covered_s, 0.0, 3.0 * r.dark_s),
                              {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
                               "net_speed_kn": net / KNOT_MPS})

@@ -137,11 +137,17 @@ class Coverage(_Cfg):
 
 class DarkVesselRule(Rule):
     """dark_vessel: confirmed surface track that never had an AIS identity although it spent dark_s
-    inside AIS coverage held by radar (updated within radar_fresh_s), or satellite_dark_s anywhere."""
+    inside AIS coverage held by radar (updated within radar_fresh_s), or satellite_dark_s anywhere;
+    at displacement-hull speeds (min_speed_kn to max_speed_kn)."""
+
+    def __post_init__(self) -> None:
+        if self.max_speed_kn <= self.min_speed_kn:
+            raise ValueError(f"max_speed_kn ({self.max_speed_kn}) must be > min_speed_kn ({self.min_speed_kn})")
 
     dark_s: NonNeg
     radar_fresh_s: Pos
     min_speed_kn: NonNeg
+    max_speed_kn: Pos
     min_net_speed_kn: NonNeg
     exclude_kinds: list[ZoneKind]
     exclude_margin_m: NonNeg

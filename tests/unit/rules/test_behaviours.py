@@ -160,6 +160,13 @@ def test_dark_vessel_after_dark_s_inside_receiver_circle_only() -> None:
     assert outside == []
 
 
+def test_dark_vessel_not_for_planing_speeds() -> None:
+    cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"dark_vessel": {"dark_s": 600.0}}})
+    v = 26 * KN  # a pleasure craft planing at 26 kn: needs no AIS; faster boats are go_fast's
+    lon = lambda k: -75.3 + k * 10.0 * v / (111_320.0 * np.cos(np.radians(15.1)))
+    assert run(engine(cfg=cfg), 70, lambda k, t: surface(t, 15.1, lon(k), (v, 0.0))) == []
+
+
 def test_dark_vessel_counts_only_time_inside_coverage_held_by_radar() -> None:
     cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"dark_vessel": {"dark_s": 600.0}}})
     # from -75.3 (33 km west of the receiver, inside); ticks 0-29 coasting (no radar update for over
