@@ -386,6 +386,9 @@ def landing_approach(s: Scene, r: cfg.LandingApproachRule) -> Candidates:
     rows = np.flatnonzero(base)
     tta, zone, off = (np.full(len(s), np.inf), np.full(len(s), -1, np.int64), np.full(len(s), np.nan))
     tta[rows], zone[rows], off[rows] = s.arrival(g.select(r.surface_kinds), g.select(r.air_kinds), r.min_speed_kn * KNOT_MPS, rows)
+    # an aircraft cannot land before it has descended: the time to arrive is at least altitude / max_descent_mps
+    descent_s = np.where(s.is_air & np.isfinite(s.alt_m), np.maximum(s.alt_m, 0.0) / r.max_descent_mps, 0.0)
+    tta = np.maximum(tta, descent_s)
     enter = base & (tta <= thr) & (off <= r.max_off_course_deg)
     stay = base & (tta <= thr * r.hysteresis) & (off <= min(r.max_off_course_deg * r.hysteresis, 89.0))
     return _track_candidates(s, r, enter, stay, 1.0 - ramp(tta, 0.0, thr * r.hysteresis) * 0.5,

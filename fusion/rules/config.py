@@ -219,7 +219,8 @@ class SuspectAircraftRule(Rule):
 
 class LandingApproachRule(Rule):
     """landing_approach: unidentified track whose time to arrive at a landing zone (surface)
-    or airstrip (air) is below the threshold, heading within max_off_course_deg of it."""
+    or airstrip (air) is below the threshold, heading within max_off_course_deg of it; for aircraft the
+    time is at least altitude / max_descent_mps."""
 
     surface_tta_s: Pos
     air_tta_s: Pos
@@ -229,6 +230,7 @@ class LandingApproachRule(Rule):
     max_off_course_deg: Annotated[float, msgspec.Meta(gt=0.0, lt=90.0)]
     unidentified_only: bool
     hysteresis: Annotated[float, msgspec.Meta(ge=1.0, le=3.0)]
+    max_descent_mps: Pos
 
 
 class Rules(_Cfg):
