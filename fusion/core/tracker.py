@@ -12,8 +12,9 @@ Each step reads like the algorithm (see docs/TRACKER.md):
    deletion on misses, age or covariance growth.
 
 All track state lives in a dict of arrays with a leading track axis (views of the first
-``len(self)`` rows of a table with spare capacity); nothing per track is a Python object. Out-of-sequence batches within ``oosm_lag_s`` are handled by a
-fixed-lag re-run from the newest state checkpoint before them.
+``len(self)`` rows of a table with spare capacity); nothing per track is a Python
+object. Out-of-sequence batches within ``oosm_lag_s`` are handled by a fixed-lag re-run
+from the newest state checkpoint before them.
 """
 
 from __future__ import annotations

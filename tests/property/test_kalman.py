@@ -97,7 +97,8 @@ def test_entrywise_update_equals_the_matrix_joseph_form(seed: int, md: tuple[int
     K = P @ Hm.T @ np.linalg.inv(S)
     L = np.eye(d) - K @ Hm
     np.testing.assert_allclose(x1, x + (K @ (z - x @ Hm.T)[..., None])[..., 0], rtol=1e-9, atol=1e-9 * scale)
-    np.testing.assert_allclose(P1, L @ P @ L.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2), rtol=1e-8, atol=1e-8 * scale)
+    joseph = L @ P @ L.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)
+    np.testing.assert_allclose(P1, joseph, rtol=1e-8, atol=1e-8 * scale)
     np.testing.assert_array_equal(P1, P1.swapaxes(-1, -2))
 
 
