@@ -104,12 +104,14 @@ def _grid_pairs(
     count = np.bincount(plot_cell, minlength=nx * ny)
     start = np.cumsum(count) - count
     # cells overlapped by each track's square, clipped to the grid
-    a = np.floor((track_pos - radius[:, None] - lo) / cell)
-    b = np.floor((track_pos + radius[:, None] - lo) / cell)
+    finite = np.isfinite(track_pos).all(axis=1)  # a NaN position gates nothing
+    pos = np.where(finite[:, None], track_pos, lo)
+    a = np.floor((pos - radius[:, None] - lo) / cell)
+    b = np.floor((pos + radius[:, None] - lo) / cell)
     a = np.maximum(a, 0).astype(np.int64)
     b = np.minimum(b, [nx - 1, ny - 1]).astype(np.int64)
     kx, ky = np.maximum(b[:, 0] - a[:, 0] + 1, 0), np.maximum(b[:, 1] - a[:, 1] + 1, 0)
-    visits = kx * ky
+    visits = np.where(finite, kx * ky, 0)
     if int(visits.sum()) > limit:
         return None, None
     tr, j = _expand(np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64), visits)

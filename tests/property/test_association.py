@@ -92,3 +92,10 @@ def test_grid_candidates_contain_all_pairs_within_radius(seed: int, n: int, m: i
     ti, pi = _grid_pairs(tracks, radius, plots)
     assert ti is not None and pi is not None
     assert _brute(tracks, radius, plots) <= set(zip(ti.tolist(), pi.tolist(), strict=True))
+
+
+def test_a_track_without_a_finite_position_gates_nothing() -> None:
+    tracks = np.array([[0.0, 0.0], [np.nan, 5.0], [100.0, 100.0]])
+    plots = np.array([[1.0, 1.0], [101.0, 99.0], [5000.0, 5000.0]])
+    pairs = candidate_pairs(tracks, np.full(3, 50.0), plots)
+    assert pairs.tolist() == [[0, 0], [2, 1]]
