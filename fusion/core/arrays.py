@@ -8,6 +8,7 @@ Identity keys: ``mmsi`` int64 with 0 = none; ``icao24`` int64 with -1 = none.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -82,6 +83,16 @@ class MeasBatch:
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
+
+    @cached_property
+    def z_pos(self) -> FloatArray:
+        """(M, 2) east, north [m], contiguous (cheap row gathers)."""
+        return np.ascontiguousarray(self.z[:, :2])
+
+    @cached_property
+    def R_pos(self) -> FloatArray:
+        """(M, 2, 2) position block of R, contiguous (cheap row gathers)."""
+        return np.ascontiguousarray(self.R[:, :2, :2])
 
 
 @dataclass(frozen=True)

@@ -362,11 +362,11 @@ class Tracker:
         if tracks.size == 0 or meas.size == 0:
             return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
         pos, P_pos = self._predict_position(free_track, tb - a["t"][tracks])
-        Rp = batch.R[meas]
+        Rp = batch.R_pos[meas]
         a00, a11, a01 = Rp[:, 0, 0], Rp[:, 1, 1], Rp[:, 0, 1]
         r_max = float((0.5 * (a00 + a11) + np.sqrt(0.25 * (a00 - a11) ** 2 + a01 * a01)).max())  # lambda_max(R_pos)
         radius = gate_radius(P_pos, r_max, self._gate[4]) + self.pool.max_speed_mps * (tb - t0)
-        pairs = candidate_pairs(pos, radius, batch.z[meas, :2])
+        pairs = candidate_pairs(pos, radius, batch.z_pos[meas])
         pt, pm = tracks[pairs[:, 0]], meas[pairs[:, 1]]
         if keyname is not None:  # a report with a new identity may not update a track holding another one
             ok = ~adopt[pm] | (a[keyname][pt] == none_key)
@@ -681,8 +681,8 @@ def _update_models(
     """Every IMM model of n pairs (xm (n, r, 4), Pm (n, r, 4, 4), cbar (n, r)) updated with the
     batch ``rows`` (n,), position only or with velocity -> (xm, Pm, mu (n, r))."""
     H, m = (_H_FULL, 4) if vel else (_H_POS, 2)
-    z = batch.z[rows, :m][:, None, :]
-    R = batch.R[rows, :m, :m][:, None]
+    z = _meas_z(batch, rows, m)[:, None, :]
+    R = _meas_R(batch, rows, m)[:, None]
     xs, Ps, inn = kalman.update(xm, Pm, z, H, R)
     return xs, Ps, (np.ones_like(cbar) if cbar.shape[1] == 1 else kalman.imm_posterior(cbar, inn.log_lik))
 
@@ -694,11 +694,21 @@ def _distances(x: FloatArray, P: FloatArray, batch: MeasBatch, meas: IntArray) -
     for m, H in ((2, _H_POS), (4, _H_FULL)):
         sel = dims == m
         if sel.all():  # one kind of row: no masked copies
-            return kalman.innovation(x, P, batch.z[meas, :m], H, batch.R[meas, :m, :m]).d2, dims
+            return kalman.innovation(x, P, _meas_z(batch, meas, m), H, _meas_R(batch, meas, m)).d2, dims
         if sel.any():
             rows = meas[sel]
-            d2[sel] = kalman.innovation(x[sel], P[sel], batch.z[rows, :m], H, batch.R[rows, :m, :m]).d2
+            d2[sel] = kalman.innovation(x[sel], P[sel], _meas_z(batch, rows, m), H, _meas_R(batch, rows, m)).d2
     return d2, dims
+
+
+def _meas_z(batch: MeasBatch, rows: IntArray, m: int) -> FloatArray:
+    """z of ``rows``, first m components: (n, m)."""
+    return batch.z_pos[rows] if m == 2 else batch.z[rows, :m]
+
+
+def _meas_R(batch: MeasBatch, rows: IntArray, m: int) -> FloatArray:
+    """R of ``rows``, first m x m block: (n, m, m)."""
+    return batch.R_pos[rows] if m == 2 else batch.R[rows, :m, :m]
 
 
 def _take(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
