@@ -50,6 +50,40 @@ def test_snapshot_restore_continues_identically() -> None:
         assert a.evaluate(t, fast(t, [1, 2])) == c.evaluate(t, fast(t, [1, 2]))
 
 
+def test_snapshot_restore_keeps_handover_and_time_in_coverage() -> None:
+    circle = {"everywhere": False, "zones": [], "kinds": [], "circles": [{"lat": 15.0, "lon": -75.0, "radius_m": 50_000.0}],
+              "satellite_dark_s": 0.0}
+    cfg = rules({"engine": {"ais_coverage": circle}, "rules": {"go_fast": {}, "dark_vessel": {"dark_s": 60.0}}})
+    v = 40 * KN
+    lon = lambda k: -75.0 + k * 5.0 * v / (111_320.0 * np.cos(np.radians(15.0)))
+
+    def views(k: int, t: float) -> dict[str, TrackView]:
+        slow = view("surface", t, [15.2], [-75.0 + k * 5e-4], [(5.0, 0.0)], ids=[50])  # dark, 9.7 kn
+        go = ([] if 3 <= k < 5 else [view("surface", t, [15.0], [lon(k)], [(v, 0.0)], ids=[1 if k < 3 else 2],
+                                          first_t=T0 if k < 3 else T0 + 25.0)])
+        vs = [slow, *go]
+        return {"surface": TrackView(**{f: (np.concatenate([getattr(x, f) for x in vs]) if isinstance(getattr(vs[0], f), np.ndarray)
+                                            else getattr(vs[0], f)) for f in TrackView.__dataclass_fields__}),
+                "air": empty("air", t)}
+
+    a, b = engine(cfg=cfg), engine(cfg=cfg)
+    for k in range(4):  # track 1 fast for 10 s, lost at tick 3: the snapshot holds its run and track 50's time
+        a.evaluate(T0 + 5 * k, views(k, T0 + 5 * k))
+        b.evaluate(T0 + 5 * k, views(k, T0 + 5 * k))
+    c = RuleEngine.restore(b.zones, cfg, FRAME, b.snapshot())
+    out_a, out_c = [], []
+    for k in range(4, 16):
+        t = T0 + 5 * k
+        out_a += a.evaluate(t, views(k, t))
+        out_c += c.evaluate(t, views(k, t))
+    assert out_a == out_c
+    assert [(e.rule, e.track_id, e.t - T0) for e in out_c] == [("go_fast", 2, 35.0), ("dark_vessel", 50, 60.0)]
+    # a snapshot from before these memories restores with none accumulated
+    old = {k: v for k, v in b.snapshot().items() if not k.startswith("fast.") and k not in ("first_fix.seen_t", "first_fix.covered_s")}
+    d = RuleEngine.restore(b.zones, cfg, FRAME, old)
+    assert d.evaluate(T0 + 20, views(4, T0 + 20)) == []
+
+
 def test_reload_takes_only_a_validated_config_and_disabling_clears() -> None:
     eng = engine(cfg=rules({"rules": {"go_fast": {"min_on_s": 0.0}}}))
     assert len(eng.evaluate(T0, fast(T0, [1]))) == 1
