@@ -3,6 +3,7 @@ scaling from 100 to 100,000 targets, plus a dense variant. Prints one JSON objec
 
     python bench/tracker.py                       # full run (sizes 100 .. 100,000)
     python bench/tracker.py --sizes 100 1000 --stonesoup-sizes 100 --scans 15
+    python bench/tracker.py --quick               # 100 and 1,000 targets, 10 scans
 
 Scenarios come from bench/gen_scans.py (the plain-metric mode). Timing covers the
 tracker step only (not scenario generation or output); each size runs in a fresh
@@ -149,8 +150,11 @@ def main() -> None:
     ap.add_argument("--scans", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dense-targets", type=int, default=1000)
+    ap.add_argument("--quick", action="store_true", help="sizes 100 and 1,000 only, 10 scans (make bench)")
     ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.quick:
+        a.sizes, a.scans = [100, 1000], 10
     if a.one:
         kind, n, s, seed, sp = a.one
         print(json.dumps(one(kind, int(n), int(s), int(seed), float(sp))))
