@@ -128,11 +128,13 @@ async def test_broker_killed_and_restarted(mosquitto: Mosquitto) -> None:
     pub_task = asyncio.create_task(resilient_publish(mosquitto.address, messages, clock))
     before_kill = 0
     try:
-        # the first alert (scenario +50 s) and the persistent subscription are saved (autosave 1 s) before the kill
-        await asyncio.sleep(max(0.0, clock.scenario_to_wall(scenario.t0 + 280.0) - time.time()))
+        # The go-fast's alert is raised at scenario +50 s and updated at +110, +170, +305 and +365 s
+        # (default rules): the raise and the persistent subscription are saved (autosave 1 s) before
+        # the kill at +200 s, and the later updates fall after the restart at +260 s.
+        await asyncio.sleep(max(0.0, clock.scenario_to_wall(scenario.t0 + 200.0) - time.time()))
         before_kill = len(emitted)
         mosquitto.kill()
-        await asyncio.sleep(max(0.5, clock.scenario_to_wall(scenario.t0 + 420.0) - time.time()))
+        await asyncio.sleep(max(0.5, clock.scenario_to_wall(scenario.t0 + 260.0) - time.time()))
         mosquitto.start()
         await asyncio.wait_for(pub_task, 60)
         await asyncio.sleep(1.0)  # the last re-order window and tick at 100x
@@ -151,7 +153,7 @@ async def test_broker_killed_and_restarted(mosquitto: Mosquitto) -> None:
     assert service.link.stats.connects >= 2, service.link.stats
     assert dedup(seen.alerts) == dedup(emitted), (sorted(dedup(emitted) - dedup(seen.alerts)), sorted(dedup(seen.alerts) - dedup(emitted)))
     raised = [a["alert_id"] for a in seen.alerts if a["state"] == "raised"]
-    assert len(set(raised)) == len([a for a in emitted if a["state"] == "raised"]) >= 2
+    assert len(set(raised)) == len([a for a in emitted if a["state"] == "raised"]) >= 1
 
 
 # -- the service as a subprocess ------------------------------------------------------------------

@@ -93,7 +93,7 @@ def test_goldens_are_not_trivial() -> None:
     for case in CASES:
         assert case.expected_tracks.read_text().count("\n") >= 20, case.name
         rules |= set(re.findall(r'"rule":"([a-z_]+)","severity":"[a-z]+","state":"raised"', case.expected_alerts.read_text()))
-    assert {"go_fast", "dark_vessel"} <= rules, rules
+    assert {"go_fast", "ais_gap"} <= rules, rules
 
 
 def test_compare_tracks_reports_each_kind_of_difference() -> None:
