@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fusion.core.config import TrackerConfig
 from fusion.mqtt import BrokerAddress
 
 ENV_PREFIX = "JISF_"
@@ -78,6 +79,10 @@ class ServiceConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and (v >= 0 if name == "reorder_window_s" else v > 0)):
                 raise ConfigError(src, name, v, "must be a finite number " + (">= 0" if name == "reorder_window_s" else "> 0"))
+        lag = TrackerConfig().oosm_lag_s
+        if self.reorder_window_s > lag:
+            raise ConfigError(src, "reorder_window_s", self.reorder_window_s,
+                              f"must not exceed the tracker's out-of-sequence lag of {lag:g} s (every batch would be dropped as late)")
         for name in ("max_inbound", "fuse_batch", "max_outbox"):
             if getattr(self, name) < 1:
                 raise ConfigError(src, name, getattr(self, name), "must be >= 1")

@@ -44,6 +44,11 @@ class FusionConfig:
     def __post_init__(self) -> None:
         if not (self.output_interval_s > 0 and math.isfinite(self.output_interval_s)):
             raise ValueError(f"output_interval_s must be a positive number, got {self.output_interval_s}")
+        # A batch is released reorder_window_s after its time, and ticks move the tracker's clock:
+        # with a window longer than the tracker's lag every released batch would be dropped as late.
+        if not (0 <= self.reorder_window_s <= self.tracker.oosm_lag_s):
+            raise ValueError(f"reorder_window_s must be between 0 and tracker.oosm_lag_s ({self.tracker.oosm_lag_s:g} s), "
+                             f"got {self.reorder_window_s}")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fusion.config import FIELDS, ConfigError, ServiceConfig, env_name, load_config, reference
+from fusion.pipeline import FusionConfig
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -40,6 +41,7 @@ def test_flag_beats_env_beats_file(tmp_path: Path) -> None:
         ("", {"JISF_OUTPUT_INTERVAL_S": "fast"}, r"environment JISF_OUTPUT_INTERVAL_S: output_interval_s = 'fast': must be a number"),
         ("", {"JISF_OUTPUT_INTERVAL_S": "nan"}, r"environment JISF_OUTPUT_INTERVAL_S: output_interval_s = nan: must be a finite number > 0"),
         ("output_interval_s = -1\n", {}, r"jisf.toml: output_interval_s = -1.0: must be a finite number > 0"),
+        ("reorder_window_s = 60\n", {}, r"reorder_window_s = 60.0: must not exceed the tracker's out-of-sequence lag of 30 s"),
         ('log_format = "xml"\n', {}, r"log_format = 'xml': must be one of text, json"),
         ("metrics_port = 70000\n", {}, r"metrics_port = 70000: must be 0 \(off\) or a TCP port"),
         ('broker = "http://x"\n', {}, r"broker = 'http://x': broker URL scheme must be mqtt:// or mqtts://"),
@@ -80,3 +82,10 @@ def test_reference_lists_every_option_with_its_variable() -> None:
 def test_operations_doc_carries_the_reference() -> None:
     doc = Path(__file__).resolve().parents[3] / "docs" / "OPERATIONS.md"
     assert reference() in doc.read_text(), "docs/OPERATIONS.md: paste fusion.config.reference() into the configuration section"
+
+
+def test_fusion_config_refuses_a_window_longer_than_the_tracker_lag() -> None:
+    """With such a window every batch would be released after the tracker's lag and dropped."""
+    assert FusionConfig(reorder_window_s=30.0).reorder_window_s == 30.0
+    with pytest.raises(ValueError, match=r"reorder_window_s must be between 0 and tracker.oosm_lag_s \(30 s\), got 30.5"):
+        FusionConfig(reorder_window_s=30.5)
