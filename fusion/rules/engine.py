@@ -242,19 +242,18 @@ class RuleEngine:
         self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
         order = np.argsort(self.memory.cols["track_id"], kind="stable")
         self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
-        keep_fix = ~np.isin(self.first_fix.cols["track_id"], m[:, 0])  # the surviving track keeps its own first fix
-        self.first_fix.cols = {k: v[keep_fix] for k, v in self.first_fix.cols.items()}
-        keep_fast = ~np.isin(self.fast.cols["track_id"], m[:, 0])  # an absorbed track is not lost: no handover from it
-        self.fast.cols = {k: v[keep_fast] for k, v in self.fast.cols.items()}
+        # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
+        for mem in (self.first_fix, self.fast):
+            kept = ~np.isin(mem.cols["track_id"], m[:, 0])
+            mem.cols = {k: v[kept] for k, v in mem.cols.items()}
 
     def snapshot(self) -> dict[str, Any]:
         """Rule state as plain arrays and numbers (for the service checkpoint)."""
         snap: dict[str, Any] = {"seq": self._seq}
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
-        snap.update({f"ais_memory.{k}": v.copy() for k, v in self.memory.cols.items()})
-        snap.update({f"first_fix.{k}": v.copy() for k, v in self.first_fix.cols.items()})
-        snap.update({f"fast.{k}": v.copy() for k, v in self.fast.cols.items()})
+        for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast)):
+            snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
         return snap
 
     @classmethod
