@@ -29,6 +29,11 @@ AIR_ID_BASE = 1_000_000_000
 _encoder = msgspec.json.Encoder()
 
 
+def domain_of_track(track_id: int) -> str:
+    """The track pool of a global track id: air ids start at ``AIR_ID_BASE``."""
+    return "air" if track_id >= AIR_ID_BASE else "surface"
+
+
 class TrackRow(msgspec.Struct, frozen=True):
     """One track at one output tick: the tracks.jsonl fields of DESIGN.md, in order."""
 

@@ -42,13 +42,13 @@ from fusion.mqtt import BrokerAddress, Link
 from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
 from fusion.pipeline import DOMAINS, Fusion, Tick
 from fusion.publish import (
-    AIR_ID_BASE,
     FEEDS_FILTER,
     PICTURE_TOPIC,
     STATUS_TOPIC,
     OutMessage,
     TrackUpdates,
     alert_topic,
+    domain_of_track,
     encode,
     picture_of_views,
     rejects_topic,
@@ -275,7 +275,7 @@ class Service:
     @property
     def published_tracks(self) -> set[tuple[str, int]]:
         """(domain, global track id) of every track whose retained topic holds a state."""
-        return {("air" if t >= AIR_ID_BASE else "surface", t) for t in self.track_updates.ids.tolist()}
+        return {(domain_of_track(t), t) for t in self.track_updates.ids.tolist()}
 
     def _tick_messages(self, tick: Tick, now: float) -> list[OutMessage]:
         """Alerts (all, QoS 1); retained updates of the tracks that changed (``TrackUpdates``),
@@ -290,7 +290,7 @@ class Service:
                 n_updates += len(changed)
                 published_last_t.append(tick.views[domain].last_t[rows])
         for tid in self.track_updates.forget(tick.deleted_ids):
-            out.append(OutMessage(track_topic("air" if tid >= AIR_ID_BASE else "surface", tid), b"", qos=1, retain=True))
+            out.append(OutMessage(track_topic(domain_of_track(tid), tid), b"", qos=1, retain=True))
         if self._next_picture_t is None or tick.t >= self._next_picture_t - 1e-9:
             out.append(OutMessage(PICTURE_TOPIC, encode(picture_of_views(tick.views, self.fusion.frame, tick.t)), qos=0))
             self._next_picture_t = tick.t + self.options.picture_interval_s
