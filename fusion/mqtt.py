@@ -174,6 +174,7 @@ class Link:
     stats: LinkStats = field(default_factory=LinkStats)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     _unsent: list[OutMessage] = field(default_factory=list)
+    _in_flight: set[asyncio.Task[None]] = field(default_factory=set)  # QoS 1 publishes awaiting their PUBACK
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the connection up until ``stop`` is set; reconnect with capped jittered backoff."""
@@ -213,6 +214,11 @@ class Link:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 await self._flush(client)
+                # QoS 1 publishes the writer still has in flight finish before the writer is
+                # cancelled: a cancelled one would be lost with the connection.
+                deadline = time.monotonic() + self.flush_timeout_s
+                while self._in_flight and time.monotonic() < deadline:
+                    await asyncio.sleep(0.005)
                 return
             for t in done:
                 exc = t.exception()
@@ -261,7 +267,7 @@ class Link:
         alert_id). The reader notices the lost connection and ends the session.
         """
         sem = asyncio.Semaphore(self.max_in_flight)
-        pending: set[asyncio.Task[None]] = set()
+        pending = self._in_flight
 
         async def one(msg: OutMessage) -> None:
             try:
