@@ -63,7 +63,10 @@ class ServiceConfig:
     reorder_window_s: float = _opt(2.0, "how long a measurement batch waits for earlier-timed data, s")
     max_inbound: int = _opt(200_000, "inbound buffer bound, messages; beyond it radar scans are shed first")
     fuse_batch: int = _opt(5_000, "inbound messages handed to fusion per step")
+    fuse_bytes: int = _opt(2_000_000, "payload bytes handed to fusion per step (at least one message), so a backlog of scans still lets ticks out")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
+    track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic; a status change goes out at once")
+    picture_interval_s: float = _opt(5.0, "interval (data time, s) between two pictures on jisf/v1/picture")
     checkpoint_path: str | None = _opt(None, "checkpoint file; restored at start-up when it exists (unset: no checkpoints)")
     checkpoint_interval_s: float = _opt(30.0, "wall seconds between checkpoints")
     status_interval_s: float = _opt(5.0, "wall seconds between status messages on jisf/v1/status")
@@ -75,7 +78,8 @@ class ServiceConfig:
 
     def __post_init__(self) -> None:
         src = "config"
-        for name in ("output_interval_s", "reorder_window_s", "checkpoint_interval_s", "status_interval_s", "rejects_interval_s"):
+        for name in ("output_interval_s", "reorder_window_s", "track_interval_s", "picture_interval_s", "checkpoint_interval_s",
+                     "status_interval_s", "rejects_interval_s"):
             v = getattr(self, name)
             if not (math.isfinite(v) and (v >= 0 if name == "reorder_window_s" else v > 0)):
                 raise ConfigError(src, name, v, "must be a finite number " + (">= 0" if name == "reorder_window_s" else "> 0"))
@@ -83,7 +87,7 @@ class ServiceConfig:
         if self.reorder_window_s > lag:
             raise ConfigError(src, "reorder_window_s", self.reorder_window_s,
                               f"must not exceed the tracker's out-of-sequence lag of {lag:g} s (every batch would be dropped as late)")
-        for name in ("max_inbound", "fuse_batch", "max_outbox"):
+        for name in ("max_inbound", "fuse_batch", "fuse_bytes", "max_outbox"):
             if getattr(self, name) < 1:
                 raise ConfigError(src, name, getattr(self, name), "must be >= 1")
         if not 0 <= self.metrics_port <= 65535:

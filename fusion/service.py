@@ -85,6 +85,7 @@ class ServiceOptions:
     def from_config(cls, cfg: ServiceConfig) -> ServiceOptions:
         """The loop settings of a service configuration."""
         return cls(client_id=cfg.client_id, max_inbound=cfg.max_inbound, max_outbox=cfg.max_outbox, fuse_batch=cfg.fuse_batch,
+                   fuse_bytes=cfg.fuse_bytes, track_interval_s=cfg.track_interval_s, picture_interval_s=cfg.picture_interval_s,
                    status_interval_s=cfg.status_interval_s, rejects_interval_s=cfg.rejects_interval_s,
                    checkpoint_path=Path(cfg.checkpoint_path) if cfg.checkpoint_path else None,
                    checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim")

@@ -41,6 +41,8 @@ def test_flag_beats_env_beats_file(tmp_path: Path) -> None:
         ("", {"JISF_OUTPUT_INTERVAL_S": "fast"}, r"environment JISF_OUTPUT_INTERVAL_S: output_interval_s = 'fast': must be a number"),
         ("", {"JISF_OUTPUT_INTERVAL_S": "nan"}, r"environment JISF_OUTPUT_INTERVAL_S: output_interval_s = nan: must be a finite number > 0"),
         ("output_interval_s = -1\n", {}, r"jisf.toml: output_interval_s = -1.0: must be a finite number > 0"),
+        ("track_interval_s = 0\n", {}, r"jisf.toml: track_interval_s = 0.0: must be a finite number > 0"),
+        ("", {"JISF_FUSE_BYTES": "0"}, r"environment JISF_FUSE_BYTES: fuse_bytes = 0: must be >= 1"),
         ("reorder_window_s = 60\n", {}, r"reorder_window_s = 60.0: must not exceed the tracker's out-of-sequence lag of 30 s"),
         ('log_format = "xml"\n', {}, r"log_format = 'xml': must be one of text, json"),
         ("metrics_port = 70000\n", {}, r"metrics_port = 70000: must be 0 \(off\) or a TCP port"),
@@ -52,6 +54,14 @@ def test_flag_beats_env_beats_file(tmp_path: Path) -> None:
 def test_bad_values_name_the_option_source_and_value(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text), env)
+
+
+def test_output_pacing_reaches_the_live_loop(tmp_path: Path) -> None:
+    from fusion.service import ServiceOptions
+
+    cfg = load_config(write(tmp_path, "track_interval_s = 2\npicture_interval_s = 10\n"), {"JISF_FUSE_BYTES": "500000"})
+    opts = ServiceOptions.from_config(cfg)
+    assert (opts.track_interval_s, opts.picture_interval_s, opts.fuse_bytes) == (2.0, 10.0, 500_000)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
