@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, IntArray, TrackView
@@ -254,6 +255,8 @@ class RuleEngine:
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
         for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast)):
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
+        # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
+        snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
         return snap
 
     @classmethod
@@ -261,6 +264,7 @@ class RuleEngine:
         """An engine continuing from ``snapshot()`` output."""
         eng = cls(zones, rules, frame)
         eng._seq = int(snap["seq"])
+        eng._queued = [msgspec.convert({**q, "t": math.nan}, AlertEvent) for q in snap.get("queued", ())]
         for name, book in eng.books.items():
             book.cols = {k: np.asarray(snap[f"book.{name}.{k}"]).copy() for k in book.cols}
         eng.memory.cols = {k: np.asarray(snap[f"ais_memory.{k}"]).copy() for k in eng.memory.cols}

@@ -84,6 +84,30 @@ def test_snapshot_restore_keeps_handover_and_time_in_coverage() -> None:
     assert d.evaluate(T0 + 20, views(4, T0 + 20)) == []
 
 
+def test_snapshot_restore_keeps_queued_merge_events() -> None:
+    """A merge queues the duplicate's clear for the next tick; a checkpoint taken in between must keep it."""
+    import json
+
+    cfg = rules({"rules": {"go_fast": {"min_on_s": 0.0}}})
+    a, b = engine(cfg=cfg), engine(cfg=cfg)
+    for e in (a, b):
+        e.evaluate(T0, fast(T0, [4, 9]))
+        e.on_merge(np.array([[4, 9]]))
+    snap = b.snapshot()
+    meta = json.loads(json.dumps({k: v for k, v in snap.items() if not isinstance(v, np.ndarray)}))  # as fusion/checkpoint.py
+    c = RuleEngine.restore(b.zones, cfg, FRAME, {**{k: v for k, v in snap.items() if isinstance(v, np.ndarray)}, **meta})
+    out_a, out_c = a.evaluate(T0 + 10, fast(T0 + 10, [9])), c.evaluate(T0 + 10, fast(T0 + 10, [9]))
+    assert out_a == out_c
+    assert [(x.alert_id, x.state, x.track_id, x.t) for x in out_c] == [("go_fast-9-1", "cleared", 9, T0 + 10)]
+    assert out_c[0].evidence == {"duration_s": 10.0, "cleared_because": "merged into a track already alerted"}
+    # the surviving alert keeps following track 9 after the restart: no new raise, cleared when it goes
+    gone = c.evaluate(T0 + 20, {"surface": empty("surface", T0 + 20), "air": empty("air", T0 + 20)})
+    assert [(x.alert_id, x.state, x.track_id) for x in gone] == [("go_fast-4-0", "cleared", 9)]
+    # snapshots from before the queue restore with nothing queued
+    old = {k: v for k, v in snap.items() if k != "queued"}
+    assert RuleEngine.restore(b.zones, cfg, FRAME, old).evaluate(T0 + 10, fast(T0 + 10, [9])) == []
+
+
 def test_reload_takes_only_a_validated_config_and_disabling_clears() -> None:
     eng = engine(cfg=rules({"rules": {"go_fast": {"min_on_s": 0.0}}}))
     assert len(eng.evaluate(T0, fast(T0, [1]))) == 1
