@@ -219,12 +219,19 @@ class Service:
                 if getattr(due, name):
                     last[name] = mono
             took = self._take(o.fuse_batch, o.fuse_bytes)
-            for msg in await loop.run_in_executor(pool, self._step, took, self.clock.now(), due):
+            for msg in await loop.run_in_executor(pool, self._step, took, self.clock.now(), due, self._horizon()):
                 self._send(msg)
             if not self.inbound:
                 await self._idle()
             else:
                 await asyncio.sleep(0)  # let the reader run between steps
+
+    def _horizon(self) -> float | None:
+        """Receive time of the oldest message still queued (None when none): fusion must not
+        release data past it minus the re-order window, or that message, once decoded, would
+        arrive out of sequence and force the tracker to re-run its lag (a step that takes
+        only part of a backlog would otherwise cause one re-run per step)."""
+        return self.inbound[0][2] if self.inbound else None
 
     def _take(self, max_messages: int, max_bytes: int) -> list[tuple[str, bytes, float | None]]:
         """The oldest queued messages, up to ``max_messages`` and ``max_bytes`` of payload (at least one)."""
@@ -250,7 +257,9 @@ class Service:
         self.link.outbox.put_nowait(msg)
 
     # -- the worker: everything that touches Fusion ---------------------------------------------
-    def _step(self, took: list[tuple[str, bytes, float | None]], now: float, due: Due) -> list[OutMessage]:
+    def _step(self, took: list[tuple[str, bytes, float | None]], now: float, due: Due, horizon: float | None = None) -> list[OutMessage]:
+        """Accept ``took``, then release data and output ticks up to ``now`` (service clock, s),
+        or only up to ``horizon`` (the receive time of the oldest message not yet taken) when that is earlier."""
         started = time.perf_counter()
         out: list[OutMessage] = []
         waits = np.empty(len(took))
@@ -259,7 +268,7 @@ class Service:
             waits[i] = now - t
             kept = self.fusion.accept(topic, payload, t)
             self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
-        for tick in self.fusion.advance(now):
+        for tick in self.fusion.advance(now if horizon is None else min(now, horizon)):
             out.extend(self._tick_messages(tick, now))
         if due.rejects or due.final:
             out.extend(self._rejects_messages())
