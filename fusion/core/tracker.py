@@ -12,8 +12,12 @@ Each step reads like the algorithm (see docs/TRACKER.md):
    deletion on misses, age or covariance growth.
 
 All track state lives in a dict of arrays with a leading track axis (views of the first
-``len(self)`` rows of a table with spare capacity); nothing per track is a Python
-object. Out-of-sequence batches within ``oosm_lag_s`` are handled by a fixed-lag re-run
+``_rows`` rows of a table with spare capacity); nothing per track is a Python object.
+A step costs O(tracks the batch can reach), plus a few flops per pool track: gating
+predicts only the tracks that a cheap bound from cached columns (combined state, trace
+cubic) puts near the batch's plots; missed looks read the cached state; expiry tests
+only rows whose counters changed or whose cached due time has come; deleted rows are
+marked and compacted away in bulk. Out-of-sequence batches within ``oosm_lag_s`` are handled by a fixed-lag re-run
 from the newest state checkpoint before them.
 """
 
@@ -23,6 +27,7 @@ import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fusion.core import kalman
 from fusion.core.arrays import (
@@ -50,6 +55,12 @@ _H_FULL = np.eye(4)
 _H_ALT = np.array([[1.0, 0.0]])
 _EMPTY_INT = np.zeros(0, dtype=np.int64)
 _NONE_KEY = {"mmsi": NO_MMSI, "icao24": NO_ICAO}
+_DEAD = np.int8(-1)  # status of a deleted row waiting for compaction (never leaves the tracker)
+# Columns derived from the state (recomputed on restore, not in snapshots): the combined
+# state at the row's own time, the coefficients of the trace of its combined position
+# covariance as a cubic in the prediction interval, and the earliest time a time-based
+# management rule (coast, age, covariance growth) can fire for the row.
+_DERIVED = ("cx", "trc", "due")
 _KEY_OF_KIND = {"ais": "mmsi", "adsb": "icao24"}
 
 
@@ -96,6 +107,9 @@ def _empty_tracks(r: int) -> dict[str, np.ndarray]:
         "mmsi": np.zeros(0, i),
         "icao24": np.zeros(0, i),
         "spoof": np.zeros(0, bool),
+        "cx": np.zeros((0, 4), f),  # derived: combined state at t
+        "trc": np.zeros((0, 4), f),  # derived: trace of combined P_pos(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3
+        "due": np.zeros(0, f),  # derived: earliest time a time rule can fire (inf: never, dead rows)
     }
 
 
@@ -126,7 +140,8 @@ class Tracker:
         self._confirm_gate = {m: chi2_gate(config.confirm_gate_prob, m) for m in (2, 4)}
         self._merge_gate = chi2_gate(config.merge_prob, 4)
         self._store = _empty_tracks(self._q.size)  # the rows below plus spare capacity
-        self._tracks = self._store  # views of the first len(self) rows of _store
+        self._tracks = self._store  # views of the first _rows rows of _store (live and dead rows)
+        self._n_dead = 0  # rows deleted but not yet compacted away (status _DEAD)
         self._next_id = 1
         self._now = -np.inf  # newest batch time processed
         self._id_log = np.zeros((config.identity_history, 4))  # t, track id, mmsi, icao24
@@ -138,7 +153,21 @@ class Tracker:
     # ------------------------------------------------------------------ public API
 
     def __len__(self) -> int:
+        """Live tracks."""
+        return self._rows - self._n_dead
+
+    @property
+    def _rows(self) -> int:
+        """Rows of the track table, including deleted rows not yet compacted."""
         return int(self._tracks["id"].shape[0])
+
+    def _live(self) -> dict[str, np.ndarray]:
+        """The live rows of the track table (the table itself when no row is dead; else copies)."""
+        a = self._tracks
+        if self._n_dead == 0:
+            return a
+        keep = a["status"] != _DEAD
+        return {k: v[keep] for k, v in a.items()}
 
     def step(self, batch: MeasBatch) -> StepResult:
         """Process one measurement batch at its own time(s); out-of-sequence handled."""
@@ -169,9 +198,10 @@ class Tracker:
 
     def view(self, t: float) -> TrackView:
         """All live tracks predicted to ``t`` (not committed)."""
-        a = self._tracks
+        a = self._live()
         dt = np.maximum(t - a["t"], 0.0)
-        x, P = self._predict_combined(np.arange(len(self)), dt)
+        xm, Pm = kalman.cv_predict(a["xm"], a["Pm"], dt, self._q, 2)
+        x, P = kalman.imm_combine(xm, Pm, a["mu"])
         alt, _ = self._predict_alt(a["alt"], a["Palt"], dt)
         return TrackView(
             t=float(t), domain=self.domain, track_id=a["id"].copy(), status=a["status"].copy(), x=x, P=P,
@@ -190,7 +220,7 @@ class Tracker:
     def snapshot(self) -> dict[str, np.ndarray]:
         """All track state as arrays (copies). The re-run window is not included: after a
         restore, measurements older than the snapshot's newest time are dropped as late."""
-        snap = {f"track.{k}": v.copy() for k, v in self._tracks.items()}
+        snap = {f"track.{k}": v.copy() for k, v in self._live().items() if k not in _DERIVED}
         snap["next_id"] = np.array(self._next_id, dtype=np.int64)
         snap["now"] = np.array(self._now)
         snap["id_log"] = self._id_log.copy()
@@ -208,14 +238,18 @@ class Tracker:
     # ------------------------------------------------------------------ out of sequence
 
     def _load(self, snap: dict[str, np.ndarray]) -> None:
-        expected = _empty_tracks(self._q.size)
+        expected = {k: v for k, v in _empty_tracks(self._q.size).items() if k not in _DERIVED}
         for k, v in expected.items():
             arr = snap.get(f"track.{k}")
             if arr is None or arr.shape[1:] != v.shape[1:]:
                 got = None if arr is None else arr.shape
                 raise ValueError(f"snapshot track.{k} must have shape (N, {v.shape[1:]}), got {got}")
         self._store = {k: snap[f"track.{k}"].copy() for k in expected}
+        a = self._store
+        a["cx"], a["trc"] = self._kinematics(a["xm"], a["Pm"], a["mu"])
+        a["due"] = self._due(a["status"], a["last_t"], a["t"], a["Pm"][:, 0])
         self._tracks = self._store
+        self._n_dead = 0
         self._next_id = int(snap["next_id"])
         self._id_log = snap["id_log"].copy()
         self._id_log_n = int(snap["id_log_n"])
@@ -246,7 +280,7 @@ class Tracker:
         k = bisect.bisect_right([c[0] for c in self._checkpoints], t0) - 1
         if k < 0:
             return StepResult(late_dropped=len(batch))
-        alive_before = self._tracks["id"].copy()
+        alive_before = self._live()["id"].copy()
         cp_t, snap, start = self._checkpoints[k]
         self._checkpoints = self._checkpoints[: k + 1]
         pos = bisect.bisect_right(self._log_t, t0)
@@ -257,7 +291,7 @@ class Tracker:
         out = _Collector()
         for b in self._log[start:]:
             out.add(self._process(b))
-        alive_after = self._tracks["id"]
+        alive_after = self._live()["id"]
         vanished = np.setdiff1d(alive_before, alive_after)
         res = out.result()
         return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
@@ -296,7 +330,7 @@ class Tracker:
             adopt[id_meas] = False  # known identity: either updated directly or stripped (spoof)
 
         # 2. gate the rest
-        free_track = np.ones(len(self), dtype=bool)
+        free_track = np.ones(self._rows, dtype=bool)
         free_track[id_track] = False
         free_meas = np.ones(len(batch), dtype=bool)
         free_meas[fixed_meas] = False
@@ -317,14 +351,18 @@ class Tracker:
             self._log_identity(batch.t[hit_meas[taken]], hit_track[taken])
 
         # 5. manage
-        self._count_misses(batch, hit_track)
-        merged, absorbed = self._merge(kp, cost, tb)
+        looked = self._count_misses(batch, hit_track)
+        merged, absorbed, kept = self._merge(kp, cost, tb)
         used = np.zeros(len(batch), dtype=bool)
         used[hit_meas] = True
+        rows_before = self._rows
         born = self._birth(batch, ~used, adopt, keyname)
         self._now = max(self._now, tb)
         spoof_ids = a["id"][spoof_rows].copy()
-        deleted = self._expire(tb, absorbed)
+        # rows whose counters, status or state changed: the only ones (with those whose
+        # time rules are due) that a deletion rule can newly apply to
+        touched = np.concatenate([hit_track, looked, kept, np.arange(rows_before, self._rows, dtype=np.int64)])
+        deleted = self._expire(tb, absorbed, touched)
         return StepResult(deleted, merged, 0, spoof_ids, born, int(hit_meas.size))
 
     # ------------------------------------------------------------------ steps
@@ -356,17 +394,21 @@ class Tracker:
     ) -> tuple[_Pairs, FloatArray]:
         """Candidate pairs among free tracks and rows that pass the chi-square gate, with cost d2/gate."""
         a = self._tracks
-        tracks = np.flatnonzero(free_track)
         meas = np.flatnonzero(free_meas)
         tb, t0 = float(batch.t.max()), float(batch.t.min())
-        if tracks.size == 0 or meas.size == 0:
+        if self._rows == 0 or meas.size == 0:
             return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
-        pos, P_pos = self._predict_position(free_track, tb - a["t"][tracks])
         Rp = batch.R_pos[meas]
         a00, a11, a01 = Rp[:, 0, 0], Rp[:, 1, 1], Rp[:, 0, 1]
         r_max = float((0.5 * (a00 + a11) + np.sqrt(0.25 * (a00 - a11) ** 2 + a01 * a01)).max())  # lambda_max(R_pos)
-        radius = gate_radius(P_pos, r_max, self._gate[4]) + self.pool.max_speed_mps * (tb - t0)
-        pairs = candidate_pairs(pos, radius, batch.z_pos[meas])
+        spread = self.pool.max_speed_mps * (tb - t0)
+        z_pos = batch.z_pos if meas.size == len(batch) else batch.z_pos[meas]
+        tracks = self._reachable(free_track, tb, z_pos, r_max, spread)
+        if tracks.size == 0:
+            return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
+        pos, P_pos = self._predict_position(tracks, np.maximum(tb - a["t"][tracks], 0.0))
+        radius = gate_radius(P_pos, r_max, self._gate[4]) + spread
+        pairs = candidate_pairs(pos, radius, z_pos)
         pt, pm = tracks[pairs[:, 0]], meas[pairs[:, 1]]
         if keyname is not None:  # a report with a new identity may not update a track holding another one
             ok = ~adopt[pm] | (a[keyname][pt] == none_key)
@@ -379,6 +421,33 @@ class Tracker:
         inside = d2 <= gate
         p = _Pairs(*(getattr(p, f)[inside] for f in _PAIR_FIELDS))
         return p, d2[inside] / gate[inside]
+
+    def _reachable(self, free: BoolArray, tb: float, z_pos: FloatArray, r_max: float, spread: float) -> IntArray:
+        """Rows (sorted) of the free tracks that can gate a plot of ``z_pos`` (n, 2) at time tb.
+
+        A cheap superset of the tracks whose gating square meets a plot, from the cached
+        combined state and the cubic of the trace of the predicted position covariance
+        (trace >= lambda_max): a track whose disc of radius sqrt(gate (trace + r_max)) +
+        spread around its predicted position misses the plots' bounding box gates nothing.
+        Dead rows (NaN cached state) are never reachable. O(N) with a few flops per track:
+        the full prediction and the grid then run on these rows only.
+        """
+        a = self._tracks
+        cx, c = a["cx"], a["trc"]
+        dt = np.maximum(tb - a["t"], 0.0)
+        lo, hi = z_pos.min(axis=0), z_pos.max(axis=0)
+        trace = c[:, 0] + dt * (c[:, 1] + dt * (c[:, 2] + dt * c[:, 3]))
+        reach = np.sqrt(self._gate[4] * np.maximum(trace + r_max, 0.0))
+        reach *= 1.0 + 1e-9
+        reach += spread + 1e-3
+        x = cx[:, 0] + cx[:, 2] * dt
+        ok = x >= lo[0] - reach
+        ok &= x <= hi[0] + reach
+        y = cx[:, 1] + cx[:, 3] * dt
+        ok &= y >= lo[1] - reach
+        ok &= y <= hi[1] + reach
+        ok &= free
+        return np.flatnonzero(ok)
 
     def _associate(self, kp: _Pairs, cost: FloatArray, n_meas: int) -> IntArray:
         """GNN in two passes: confirmed and coasting tracks first, then tentative tracks on
@@ -396,7 +465,7 @@ class Tracker:
     def _predict_pairs(self, track: IntArray, meas: IntArray, batch: MeasBatch) -> _Pairs:
         """IMM interaction and prediction of each pair's track to its measurement's time."""
         a = self._tracks
-        dt = batch.t[meas] - a["t"][track]
+        dt = np.maximum(batch.t[meas] - a["t"][track], 0.0)  # < 0 only for rows older than a re-run's state
         if self._q.size == 1:  # one model: no mixing
             x0, P0, cbar = a["xm"][track], a["Pm"][track], a["mu"][track]
         else:
@@ -411,11 +480,11 @@ class Tracker:
         xm, Pm = kalman.cv_predict(a["xm"][rows], a["Pm"][rows], dt, self._q, 2)
         return kalman.imm_combine(xm, Pm, a["mu"][rows])
 
-    def _predict_position(self, rows: BoolArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Combined position (n, 2) m and its covariance (n, 2, 2) of the n ``rows`` (N,)
+    def _predict_position(self, rows: IntArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Combined position (n, 2) m and its covariance (n, 2, 2) of the n sorted ``rows``
         predicted by ``dt`` (n,) s, not committed."""
         a = self._tracks
-        every = bool(rows.all())  # no gather
+        every = rows.size == self._rows  # sorted and unique: all rows, no gather
         xm, Pm, mu = (a[k] if every else a[k][rows] for k in ("xm", "Pm", "mu"))
         pos, P_pos = kalman.cv_predict_position(xm, Pm, dt, self._q, 2)
         return kalman.imm_combine(pos, P_pos, mu)
@@ -441,6 +510,7 @@ class Tracker:
         t_meas = batch.t[rows]
         a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
         a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
+        a["cx"][tr], a["trc"][tr] = self._kinematics(xm, Pm, mu)
         a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
         coop = batch.sensor_kind in _KEY_OF_KIND
         a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
@@ -459,7 +529,7 @@ class Tracker:
         alt, Palt = a["alt"][tr], a["Palt"][tr]
         tracked = np.isfinite(alt[:, 0])  # the others (no altitude yet) have nothing to predict
         if tracked.any():
-            dt = batch.t[rows[tracked]] - a["t"][tr[tracked]]
+            dt = np.maximum(batch.t[rows[tracked]] - a["t"][tr[tracked]], 0.0)
             alt[tracked], Palt[tracked] = self._predict_alt(alt[tracked], Palt[tracked], dt)
         z = batch.alt_m[rows]
         has = np.isfinite(z)
@@ -474,37 +544,46 @@ class Tracker:
         Palt[start, 1, 1] = self.pool.init_vrate_sigma_mps**2
         return alt, Palt
 
-    def _count_misses(self, batch: MeasBatch, hit_track: IntArray) -> None:
+    def _count_misses(self, batch: MeasBatch, hit_track: IntArray) -> IntArray:
         """A radar scan looked at every track inside its coverage circle (``batch.look_en_m``),
-        or, when the scan does not state it, inside its plots' bounding box plus a margin."""
-        if batch.sensor_kind != "radar" or len(self) == 0:
-            return
+        or, when the scan does not state it, inside its plots' bounding box plus a margin.
+        Returns the rows that counted a missed look. Positions come from the cached combined
+        state (a few flops per track); the counters change only for the looked rows."""
+        if batch.sensor_kind != "radar" or self._rows == 0:
+            return _EMPTY_INT
         a = self._tracks
-        x = a["xm"][:, 0] if self._q.size == 1 else np.einsum("nj,njd->nd", a["mu"], a["xm"])  # combined state
-        pos = x[:, :2] + x[:, 2:] * (float(batch.t.max()) - a["t"])[:, None]
+        cx = a["cx"]  # combined state; NaN for dead rows, which are never inside
+        dt = float(batch.t.max()) - a["t"]
+        x = cx[:, 0] + cx[:, 2] * dt
+        y = cx[:, 1] + cx[:, 3] * dt
         if batch.look_en_m is not None:
             e0, n0, radius = batch.look_en_m
-            inside = np.hypot(pos[:, 0] - e0, pos[:, 1] - n0) <= radius
+            inside = np.hypot(x - e0, y - n0) <= radius
         else:
-            lo = batch.z[:, :2].min(axis=0) - self.config.look_margin_m
-            hi = batch.z[:, :2].max(axis=0) + self.config.look_margin_m
-            inside = ((pos >= lo) & (pos <= hi)).all(axis=1)
-        looked = inside & (a["t"] < batch.t.min())
-        looked[hit_track] = False
-        a["hist"][looked] <<= 1
-        a["looks"][looked] += 1
-        a["miss_run"][looked] += 1
-        a["status"][looked & (a["status"] == CONFIRMED)] = COASTING
+            lo = batch.z_pos.min(axis=0) - self.config.look_margin_m
+            hi = batch.z_pos.max(axis=0) + self.config.look_margin_m
+            inside = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
+        inside &= a["t"] < batch.t.min()
+        inside[hit_track] = False
+        looked = np.flatnonzero(inside)
+        if looked.size:
+            a["hist"][looked] <<= 1
+            a["looks"][looked] += 1
+            a["miss_run"][looked] += 1
+            st = a["status"][looked]
+            a["status"][looked] = np.where(st == CONFIRMED, COASTING, st)
+        return looked
 
-    def _merge(self, kp: _Pairs, cost: FloatArray, t: float) -> tuple[IntArray, IntArray]:
+    def _merge(self, kp: _Pairs, cost: FloatArray, t: float) -> tuple[IntArray, IntArray, IntArray]:
         """Merge confirmed tracks that gate the same plot and whose states agree.
 
-        Returns merged (K, 2) [absorbed id, surviving id] and the absorbed rows. The older
+        Returns merged (K, 2) [absorbed id, surviving id], the absorbed rows and the
+        surviving rows. The older
         track survives (a dark radar track keeps its id when it meets its AIS twin) and
         takes the identities and sources of the absorbed one.
         """
         a = self._tracks
-        none = (np.zeros((0, 2), dtype=np.int64), _EMPTY_INT)
+        none = (np.zeros((0, 2), dtype=np.int64), _EMPTY_INT, _EMPTY_INT)
         if kp.track.size < 2:
             return none
         shared = np.flatnonzero(np.bincount(kp.meas)[kp.meas] > 1)  # pairs whose plot another pair gates too
@@ -521,11 +600,11 @@ class Tracker:
         if i.size == 0:
             return none
         both = np.concatenate([i, j])
-        x, P = self._predict_combined(both, t - a["t"][both])
+        x, P = self._predict_combined(both, np.maximum(t - a["t"][both], 0.0))
         dx = x[: i.size] - x[i.size :]
         S = P[: i.size] + P[i.size :]
         d2 = np.einsum("ka,ka->k", dx, np.linalg.solve(S, dx[..., None])[..., 0])
-        merged, absorbed = [], []
+        merged, absorbed, kept = [], [], []
         gone: set[int] = set()
         for r in np.flatnonzero(d2 < self._merge_gate):  # few: duplicate tracks only
             u, v = int(i[r]), int(j[r])
@@ -536,7 +615,9 @@ class Tracker:
             gone.add(lose)
             merged.append((int(a["id"][lose]), int(a["id"][keep])))
             absorbed.append(lose)
-        return np.array(merged, dtype=np.int64).reshape(-1, 2), np.array(absorbed, dtype=np.int64)
+            kept.append(keep)
+        return (np.array(merged, dtype=np.int64).reshape(-1, 2), np.array(absorbed, dtype=np.int64),
+                np.array(kept, dtype=np.int64))
 
     def _absorb(self, keep: int, lose: int) -> None:
         a = self._tracks
@@ -550,6 +631,8 @@ class Tracker:
             if a[key][keep] == none_key and a[key][lose] != none_key:
                 a[key][keep] = a[key][lose]
                 self._log_identity(np.array([a["last_t"][lose]]), np.array([keep]))
+        k = slice(keep, keep + 1)
+        a["cx"][k], a["trc"][k] = self._kinematics(a["xm"][k], a["Pm"][k], a["mu"][k])
         a["sources"][keep] |= a["sources"][lose]
         a["spoof"][keep] |= a["spoof"][lose]
         a["first_t"][keep] = min(a["first_t"][keep], a["first_t"][lose])
@@ -587,48 +670,130 @@ class Tracker:
             "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
             "spoof": np.zeros(n, bool),
         }
+        new["cx"], new["trc"] = self._kinematics(new["xm"], new["Pm"], new["mu"])
         if keyname is not None:
             new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], _NONE_KEY[keyname])
         if self.config.confirm_m == 1:  # a single plot confirms
             new["status"][:] = CONFIRMED
+        new["due"] = self._due(new["status"], t, t, new["Pm"][:, 0])
         self._append(new)
         with_id = new[keyname] != _NONE_KEY[keyname] if keyname else np.zeros(n, bool)
         if with_id.any():
-            self._log_identity(t[with_id], len(self) - n + np.flatnonzero(with_id))
+            self._log_identity(t[with_id], self._rows - n + np.flatnonzero(with_id))
         return ids
 
-    def _expire(self, t: float, absorbed: IntArray = _EMPTY_INT) -> IntArray:
-        """Delete tracks (misses, age, covariance growth, merges); mark old ones coasting."""
+    def _expire(self, t: float, absorbed: IntArray = _EMPTY_INT, touched: IntArray = _EMPTY_INT) -> IntArray:
+        """Delete tracks (misses, age, covariance growth, merges); mark old ones coasting.
+
+        Only rows that can newly meet a rule are tested: those whose counters or state
+        changed in this step (``touched``), the ``absorbed`` ones, and those whose cached
+        time ``due`` (the earliest time their coast, age or covariance rule can fire) has
+        come. Every other row fails every rule at ``t``, so the result is the same as testing
+        the whole pool; the scan for due rows is one comparison per track.
+        """
         a = self._tracks
-        if len(self) == 0:
+        if self._rows == 0:
+            return _EMPTY_INT
+        rows = np.flatnonzero(a["due"] <= t)
+        if touched.size or absorbed.size:
+            rows = np.union1d(rows, np.concatenate([touched, absorbed]))
+        if rows.size == 0:
             return _EMPTY_INT
         cfg, pool = self.config, self.pool
-        age = t - a["last_t"]
-        tentative = a["status"] == TENTATIVE
-        dead = np.zeros(len(self), dtype=bool)
-        dead[absorbed] = True
-        dead |= tentative & ((a["looks"] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
-        dead |= ~tentative & (a["miss_run"] >= cfg.delete_misses)
+        status, last_t, t_row = a["status"][rows], a["last_t"][rows], a["t"][rows]
+        age = t - last_t
+        tentative = status == TENTATIVE
+        dead = np.zeros(rows.size, dtype=bool)
+        dead[np.searchsorted(rows, absorbed)] = True
+        dead |= tentative & ((a["looks"][rows] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
+        dead |= ~tentative & (a["miss_run"][rows] >= cfg.delete_misses)
         dead |= age > pool.max_coast_s
-        dt = np.maximum(t - a["t"], 0.0)
-        P = a["Pm"][:, 0]  # trace of the position block predicted by dt (without process noise)
+        dt = np.maximum(t - t_row, 0.0)
+        P = a["Pm"][rows, 0]  # trace of the position block predicted by dt (without process noise)
         trace = P[:, 0, 0] + P[:, 1, 1] + 2.0 * dt * (P[:, 0, 2] + P[:, 1, 3]) + dt * dt * (P[:, 2, 2] + P[:, 3, 3])
         dead |= trace > 2.0 * pool.max_pos_sigma_m**2
-        a["status"][(a["status"] == CONFIRMED) & (age > pool.coast_after_s)] = COASTING
+        dead &= status != _DEAD
+        status = np.where((status == CONFIRMED) & (age > pool.coast_after_s), COASTING, status).astype(np.int8)
+        a["status"][rows] = status
+        a["due"][rows] = self._due(status, last_t, t_row, P)
         if not dead.any():
             return _EMPTY_INT
-        gone = a["id"][dead].copy()
-        keep = ~dead
+        gone_rows = rows[dead]
+        gone = a["id"][gone_rows].copy()
+        self._kill(gone_rows)
+        return gone
+
+    def _kill(self, rows: IntArray) -> None:
+        """Mark rows deleted: invisible to gating, looks, identity and expiry (NaN cached
+        state, no identity, never due); the table is compacted once a quarter of its rows
+        are dead, so a deletion costs O(1) amortised instead of a pool-wide copy."""
+        a = self._tracks
+        a["status"][rows] = _DEAD
+        a["cx"][rows] = np.nan
+        a["due"][rows] = np.inf
+        a["mmsi"][rows] = NO_MMSI
+        a["icao24"][rows] = NO_ICAO
+        self._n_dead += int(rows.size)
+        if 4 * self._n_dead > self._rows:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the dead rows, in place (keeping the capacity and the order of live rows)."""
+        a = self._tracks
+        keep = a["status"] != _DEAD
         n = int(keep.sum())
-        for k, v in a.items():  # compact in place, keeping the capacity
+        for k, v in a.items():
             self._store[k][:n] = v[keep]
         self._tracks = {k: v[:n] for k, v in self._store.items()}
-        return gone
+        self._n_dead = 0
+
+    def _kinematics(self, xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Derived columns of n rows (xm (n, r, 4), Pm (n, r, 4, 4), mu (n, r)): combined state
+        cx (n, 4) and trc (n, 4), the coefficients of the trace of the combined predicted
+        position covariance, trace(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3 (exact for the CV
+        models' prediction followed by moment matching, as in ``_predict_position``)."""
+        if mu.shape[1] == 1:
+            cx = xm[:, 0]
+            P = Pm[:, 0]
+            trc = np.stack([P[:, 0, 0] + P[:, 1, 1], 2.0 * (P[:, 0, 2] + P[:, 1, 3]), P[:, 2, 2] + P[:, 3, 3],
+                            np.full(mu.shape[0], 2.0 * float(self._q[0]) / 3.0)], axis=1)
+            return cx, trc
+        cx = np.einsum("nj,njd->nd", mu, xm)
+        d = xm - cx[:, None, :]
+        per_model = np.stack([
+            Pm[..., 0, 0] + Pm[..., 1, 1] + d[..., 0] ** 2 + d[..., 1] ** 2,
+            2.0 * (Pm[..., 0, 2] + Pm[..., 1, 3] + d[..., 0] * d[..., 2] + d[..., 1] * d[..., 3]),
+            Pm[..., 2, 2] + Pm[..., 3, 3] + d[..., 2] ** 2 + d[..., 3] ** 2,
+            np.broadcast_to(2.0 * self._q / 3.0, mu.shape),
+        ], axis=2)  # (n, r, 4)
+        return cx, np.einsum("nj,njc->nc", mu, per_model)
+
+    def _due(self, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, P0: FloatArray) -> FloatArray:
+        """Earliest time (n,) at which a coast, age or covariance rule of ``_expire`` can fire
+        for rows with this status, last update, state time and model-0 covariance (n, 4, 4);
+        slightly early (1 ms and 1e-9 relative) so that rounding never makes it late."""
+        pool = self.pool
+        inf = np.inf
+        due = last_t + np.where(status == TENTATIVE, min(pool.tentative_max_age_s, pool.max_coast_s),
+                                np.where(status == CONFIRMED, min(pool.coast_after_s, pool.max_coast_s), pool.max_coast_s))
+        # covariance growth: c0 + c1 dt + c2 dt^2 > limit first for dt > the larger root
+        c0 = P0[:, 0, 0] + P0[:, 1, 1]
+        c1 = 2.0 * (P0[:, 0, 2] + P0[:, 1, 3])
+        c2 = P0[:, 2, 2] + P0[:, 3, 3]
+        d = 2.0 * pool.max_pos_sigma_m**2 - c0
+        den = c1 + np.sqrt(np.maximum(c1 * c1 + 4.0 * c2 * np.maximum(d, 0.0), 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.where(den > 0, 2.0 * np.maximum(d, 0.0) / den, np.where(d > 0, inf, 0.0))
+        root = np.where(d < 0, -inf, root)
+        due = np.fmin(due, t + root * (1.0 - 1e-9))
+        due -= 1e-3
+        due[status == _DEAD] = inf
+        return due
 
     def _append(self, new: dict[str, np.ndarray]) -> None:
         """Add rows at the end of the track table; capacity doubles when full, so that
         births do not copy the whole table every step."""
-        n0, n = len(self), len(new["id"])
+        n0, n = self._rows, len(new["id"])
         cap = self._store["id"].shape[0]
         if n0 + n > cap:
             cap = max(2 * cap, n0 + n, 64)
@@ -716,7 +881,7 @@ def _take(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
     return MeasBatch(
         t=batch.t[rows], z=batch.z[rows], R=batch.R[rows], has_vel=batch.has_vel[rows], alt_m=batch.alt_m[rows],
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
-        sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain,
+        sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
     )
 
 
