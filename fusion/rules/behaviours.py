@@ -212,6 +212,7 @@ class FirstFix:
         covered = prev("covered_s", np.zeros(len(rows))) + np.where(counting[rows], step, 0.0)
         self.cols = {"track_id": ids, "t": prev("t", now), "east": prev("east", s.east[rows]),
                      "north": prev("north", s.north[rows]), "seen_t": now, "covered_s": covered}
+        self._rows = rows
         net = np.full(len(s), np.nan)
         dt = s.t - self.cols["t"]
         moved = np.hypot(s.east[rows] - self.cols["east"], s.north[rows] - self.cols["north"])
@@ -219,6 +220,12 @@ class FirstFix:
         out = np.zeros(len(s))
         out[rows] = covered
         return net, out
+
+    def seen_since(self, s: Scene) -> FloatArray:
+        """(N,) time the engine first saw each surface track (after ``observe`` of this tick); NaN for air."""
+        out = np.full(len(s), np.nan)
+        out[self._rows] = self.cols["t"]
+        return out
 
 
 def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
@@ -245,6 +252,39 @@ def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: First
     return _track_candidates(s, r, enter, stay, ramp(covered_s, 0.0, 3.0 * r.dark_s),
                              {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
                               "net_speed_kn": net / KNOT_MPS})
+
+
+def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
+    """Surface track that never had an AIS identity, outside continuous AIS coverage, held by radar and
+    transiting at low-profile / logistics speeds (net speed since first seen, over at least net_window_s),
+    away from excluded zones. Shares dark_vessel's first-fix memory (observe is idempotent within a tick)."""
+    never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+    radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
+    net, _ = first.observe(s, np.zeros(len(s), bool))
+    cand = s.eligible & never_ais & radar_held
+    rows = np.flatnonzero(cand)
+    cand[rows] = ~in_coverage_rows(s, cov, rows)
+    if r.exclude_kinds:
+        near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(cand))
+        cand[near] = False
+    watched = s.t - first.seen_since(s)
+    speed = s.speed_mps
+    enter = (cand & (watched >= r.net_window_s) & (net >= r.min_net_speed_kn * KNOT_MPS) & (net <= r.max_net_speed_kn * KNOT_MPS)
+             & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS))
+    lo, hi = r.min_net_speed_kn * KNOT_MPS, r.max_net_speed_kn * KNOT_MPS
+    strength = 1.0 - np.clip(np.abs(net - 0.5 * (lo + hi)) / max(0.5 * (hi - lo), 1e-9), 0.0, 1.0) * 0.5
+    return _track_candidates(s, r, enter, enter, np.nan_to_num(strength), {
+        "net_speed_kn": net / KNOT_MPS, "watched_s": watched, "speed_kn": speed / KNOT_MPS})
+
+
+def in_coverage_rows(s: Scene, cov: cfg.Coverage, rows: IntArray) -> BoolArray:
+    """(R,) in_coverage of the given rows only (the circles are computed for those rows)."""
+    if cov.everywhere:
+        return np.ones(len(rows), dtype=bool)
+    out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))[rows]
+    for c in cov.circles:
+        out |= _haversine_m(s.lat[rows], s.lon[rows], c.lat, c.lon) <= c.radius_m
+    return out
 
 
 @dataclass
@@ -304,10 +344,39 @@ def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory) -
         "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"]})
 
 
-def ais_spoofing(s: Scene, r: cfg.SpoofRule) -> Candidates:
-    """Tracks the tracker flagged spoof_suspect (cooperative report kinematically impossible)."""
-    flag = s.eligible & s.spoof_suspect
-    return _track_candidates(s, r, flag, flag, np.ones(len(s)), {"speed_kn": s.speed_mps / KNOT_MPS})
+@dataclass
+class SpoofMemory:
+    """When the engine first saw each surface or air track's spoof_suspect flag (sorted track id)."""
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {"track_id": np.zeros(0, np.int64), "flag_t": np.zeros(0)})
+
+    def observe(self, s: Scene) -> FloatArray:
+        """(N,) time the flag was first seen (NaN = not flagged); forgets tracks that are gone or unflagged."""
+        rows = np.flatnonzero(s.spoof_suspect)
+        old = self.cols
+        ids = s.track_id[rows]
+        pos = np.minimum(np.searchsorted(old["track_id"], ids), max(len(old["track_id"]) - 1, 0))
+        known = (old["track_id"][pos] == ids) if len(old["track_id"]) else np.zeros(len(rows), bool)
+        flag_t = np.where(known, old["flag_t"][pos] if len(old["track_id"]) else 0.0, s.t)
+        self.cols = {"track_id": ids, "flag_t": flag_t}
+        out = np.full(len(s), np.nan)
+        out[rows] = flag_t
+        return out
+
+
+def ais_spoofing(s: Scene, r: cfg.SpoofRule, memory: SpoofMemory | None = None) -> Candidates:
+    """Track flagged spoof_suspect by the tracker (a report with its identity was kinematically impossible)
+    while radar/OTH held it; holds while no consistent AIS update came since the flag, or event_hold_s."""
+    flag_t = memory.observe(s) if memory is not None else np.where(s.spoof_suspect, s.t, np.nan)
+    radar_age = s.t - s.last_noncoop_t
+    flagged = s.eligible & s.spoof_suspect
+    consistent_since = s.last_ais_t > flag_t  # a feasible AIS update after the flag appeared (NaN compares False)
+    live = flagged & (~consistent_since | (s.t - flag_t <= r.event_hold_s))
+    enter = live & (radar_age <= r.radar_fresh_s)
+    stay = live & (radar_age <= 2.0 * r.radar_fresh_s)
+    return _track_candidates(s, r, enter, stay, np.ones(len(s)), {
+        "speed_kn": s.speed_mps / KNOT_MPS, "radar_age_s": radar_age, "flagged_for_s": s.t - flag_t,
+        "ais_silent_s": s.t - s.last_ais_t})
 
 
 def rendezvous(s: Scene, r: cfg.RendezvousRule) -> Candidates:

@@ -153,6 +153,29 @@ class DarkVesselRule(Rule):
     exclude_margin_m: NonNeg
 
 
+class NoncoopTransitRule(Rule):
+    """noncoop_transit: surface track that never had an AIS identity, outside continuous AIS coverage
+    (where silence is no evidence), held by radar (updated within radar_fresh_s) and transiting at the
+    speeds of low-profile vessels and logistics ships: net speed since the engine first saw it (at least
+    net_window_s ago) between min_net_speed_kn and max_net_speed_kn, current speed between min_speed_kn
+    and max_speed_kn, for min_on_s; farther than exclude_margin_m from zones of exclude_kinds."""
+
+    radar_fresh_s: Pos
+    net_window_s: NonNeg
+    min_net_speed_kn: NonNeg
+    max_net_speed_kn: Pos
+    min_speed_kn: NonNeg
+    max_speed_kn: Pos
+    exclude_kinds: list[ZoneKind]
+    exclude_margin_m: NonNeg
+
+    def __post_init__(self) -> None:
+        if self.max_net_speed_kn <= self.min_net_speed_kn:
+            raise ValueError(f"max_net_speed_kn ({self.max_net_speed_kn}) must be > min_net_speed_kn ({self.min_net_speed_kn})")
+        if self.max_speed_kn <= self.min_speed_kn:
+            raise ValueError(f"max_speed_kn ({self.max_speed_kn}) must be > min_speed_kn ({self.min_speed_kn})")
+
+
 class AisGapRule(Rule):
     """ais_gap: identified vessel silent on AIS for gap_s inside AIS coverage (satellite_dark_s
     outside it) while radar/OTH updated it within radar_fresh_s; or AIS reappearing farther than
@@ -167,8 +190,13 @@ class AisGapRule(Rule):
 
 
 class SpoofRule(Rule):
-    """ais_spoofing: the tracker marked the track spoof_suspect (cooperative report kinematically
-    inconsistent with the track it identifies)."""
+    """ais_spoofing: the tracker marked the track spoof_suspect (a cooperative report with its identity was
+    kinematically impossible against it) while radar/OTH held it (updated within radar_fresh_s): the AIS
+    position disagrees with the radar track bearing the same identity. Holds while no consistent AIS report
+    has updated the track since the flag appeared, or for event_hold_s after it appeared."""
+
+    radar_fresh_s: Pos
+    event_hold_s: Pos
 
 
 class RendezvousRule(Rule):
@@ -240,6 +268,7 @@ class Rules(_Cfg):
     zone_dwell: ZoneDwellRule
     go_fast: GoFastRule
     dark_vessel: DarkVesselRule
+    noncoop_transit: NoncoopTransitRule
     ais_gap: AisGapRule
     ais_spoofing: SpoofRule
     rendezvous: RendezvousRule

@@ -57,13 +57,18 @@ def _reason(rule: str, ev: Mapping[str, float], zone: str | None) -> str:
     if rule == "dark_vessel":
         return (f"no AIS identity after {_fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at {spd}, "
                 f"{_fmt(ev.get('net_speed_kn', math.nan), ' kn', 1)} net since first seen")
+    if rule == "noncoop_transit":
+        return (f"no AIS identity outside AIS coverage, transiting at {_fmt(ev['net_speed_kn'], ' kn', 1)} net over "
+                f"{_fmt(ev['watched_s'] / 60.0, ' min')} (low-profile / logistics vessel speeds), now {spd}")
     if rule == "ais_gap":
         if math.isfinite(ev.get("jump_m", math.nan)):
             return (f"AIS reappeared {_fmt(ev['jump_m'] / 1000.0, ' km', 1)} away, beyond the "
                     f"{_fmt(ev['reach_m'] / 1000.0, ' km', 1)} its last speed allows")
         return f"AIS silent for {_fmt(ev['ais_silent_s'] / 60.0, ' min')} while radar updated it {_fmt(ev['radar_age_s'], ' s')} ago"
     if rule == "ais_spoofing":
-        return "AIS reports with this identity are kinematically inconsistent with the radar track"
+        return (f"an AIS report with this identity was {_fmt(ev['flagged_for_s'] / 60.0, ' min')} ago kinematically impossible "
+                f"against the radar track (radar {_fmt(ev['radar_age_s'], ' s')} ago, AIS silent here for "
+                f"{_fmt(ev['ais_silent_s'] / 60.0, ' min')})")
     if rule == "rendezvous":
         return (f"within {_fmt(ev['distance_m'], ' m')} of another track for {_fmt(ev['condition_s'] / 60.0, ' min')}, "
                 f"both slow ({spd} and {_fmt(ev['other_speed_kn'], ' kn', 1)}), away from port")
@@ -88,6 +93,7 @@ class RuleEngine:
         self.memory = bh.AisMemory()
         self.first_fix = bh.FirstFix()
         self.fast = bh.FastMemory()
+        self.spoof = bh.SpoofMemory()
         self.books: dict[str, AlertBook] = {}
         self._install(rules)
 
@@ -106,8 +112,9 @@ class RuleEngine:
             "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
             "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
             "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
+            "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix),
             "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory),
-            "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing),
+            "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
             "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
             "loitering": lambda s: bh.loitering(s, r.loitering),
             "suspect_aircraft": lambda s: bh.suspect_aircraft(s, r.suspect_aircraft),
@@ -116,7 +123,7 @@ class RuleEngine:
         g = self.geometry
         sa = r.suspect_aircraft
         for margin in (r.zone_entry.exit_margin_m, r.zone_dwell.exit_margin_m, r.rendezvous.exclude_margin_m,
-                       r.dark_vessel.exclude_margin_m,
+                       r.dark_vessel.exclude_margin_m, r.noncoop_transit.exclude_margin_m,
                        sa.airstrip_distance_m, sa.airstrip_distance_m * sa.hysteresis):
             g.warm(margin)
         for name in self.evaluators:
@@ -244,7 +251,7 @@ class RuleEngine:
         order = np.argsort(self.memory.cols["track_id"], kind="stable")
         self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
         # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
-        for mem in (self.first_fix, self.fast):
+        for mem in (self.first_fix, self.fast, self.spoof):
             kept = ~np.isin(mem.cols["track_id"], m[:, 0])
             mem.cols = {k: v[kept] for k, v in mem.cols.items()}
 
@@ -253,7 +260,8 @@ class RuleEngine:
         snap: dict[str, Any] = {"seq": self._seq}
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
-        for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast)):
+        for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast),
+                            ("spoof", self.spoof)):
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
         # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
         snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
@@ -266,6 +274,8 @@ class RuleEngine:
         eng._seq = int(snap["seq"])
         eng._queued = [msgspec.convert({**q, "t": math.nan}, AlertEvent) for q in snap.get("queued", ())]
         for name, book in eng.books.items():
+            if f"book.{name}.key" not in snap:  # a rule added after the snapshot was written: nothing pending or open
+                continue
             book.cols = {k: np.asarray(snap[f"book.{name}.{k}"]).copy() for k in book.cols}
         eng.memory.cols = {k: np.asarray(snap[f"ais_memory.{k}"]).copy() for k in eng.memory.cols}
         fix = {k: np.asarray(snap[f"first_fix.{k}"]).copy() for k in ("track_id", "t", "east", "north")}
@@ -273,6 +283,8 @@ class RuleEngine:
         fix["seen_t"] = np.asarray(snap.get("first_fix.seen_t", fix["t"])).copy()
         fix["covered_s"] = np.asarray(snap.get("first_fix.covered_s", np.zeros(len(fix["t"])))).copy()
         eng.first_fix.cols = fix
+        if "spoof.track_id" in snap:  # snapshots from before the spoofing memory: flags seen anew at the next tick
+            eng.spoof.cols = {k: np.asarray(snap[f"spoof.{k}"]).copy() for k in eng.spoof.cols}
         if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
         return eng

@@ -247,6 +247,29 @@ def test_ais_spoofing_follows_the_tracker_flag() -> None:
     assert [(e.state, e.t - T0) for e in ev] == [("raised", 50.0), ("cleared", 130.0)]
 
 
+def test_ais_spoofing_needs_the_radar_track() -> None:
+    """A flag on a track no radar holds (two transmitters sharing an MMSI) is no spoofing evidence."""
+    eng = engine(cfg=rules({"rules": {"ais_spoofing": {}}}))
+    ev = run(eng, 20, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=9, last_ais_t=t, last_noncoop_t=np.nan, spoof=k >= 5))
+    assert states(ev, "ais_spoofing") == []
+
+
+def test_ais_spoofing_sticky_flag_holds_while_ais_is_silent_then_clears() -> None:
+    """The tracker's flag never resets: the alert holds while the identity's AIS reports keep failing
+    (no AIS update since the flag), and clears event_hold_s after the flag once consistent AIS resumes."""
+    cfg = rules({"rules": {"ais_spoofing": {"min_off_s": 60.0, "event_hold_s": 300.0}}})
+    eng = engine(cfg=cfg)
+
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        ais_t = T0 + 40.0 if 5 <= k < 60 else t  # spoofed reports from tick 5 to 59 do not update the track
+        return surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=9, last_ais_t=ais_t, spoof=k >= 5)
+
+    ev = [e for e in run(eng, 120, make) if e.rule == "ais_spoofing"]
+    assert [(e.state, e.t - T0) for e in ev if e.state != "updated"] == [("raised", 50.0), ("cleared", 660.0)]
+    assert "kinematically impossible against the radar track" in ev[0].reason
+    # consistent again from tick 60 (600 s): already 550 s past the flag > event_hold_s, so off at 600 s, cleared 60 s later
+
+
 # rendezvous, loitering ---------------------------------------------------------------------------------
 
 def _pair(t: float, sep_deg: float, speed: float, mmsi: tuple[int, int] = (0, 367000003), lat: float = 15.0) -> dict[str, TrackView]:

@@ -57,7 +57,7 @@ def test_duplicate_zone_name_and_bad_json(tmp_path: Path) -> None:
 def test_default_rules_file_is_valid_and_all_rules_enabled() -> None:
     cfg = default_rules()
     assert cfg.rules.go_fast.speed_kn == 34.0 and cfg.rules.rendezvous.distance_m == 500.0
-    assert "go_fast" in cfg.enabled() and len(cfg.enabled()) == 10
+    assert "go_fast" in cfg.enabled() and len(cfg.enabled()) == 11
 
 
 def test_user_rules_file_layers_over_defaults(tmp_path: Path) -> None:
