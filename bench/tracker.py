@@ -4,6 +4,17 @@ scaling from 100 to 100,000 targets, plus a dense variant. Prints one JSON objec
     python bench/tracker.py                       # full run (sizes 100 .. 100,000)
     python bench/tracker.py --sizes 100 1000 --stonesoup-sizes 100 --scans 15
     python bench/tracker.py --quick               # 100 and 1,000 targets, 10 scans
+    python bench/tracker.py --regional 1000 --sizes 1000 10000 100000 --scans 10
+                                                  # per-batch cost: each scan split into
+                                                  # regional sensors of about 1,000 plots
+
+Regional mode (``--regional P``): the area is cut into a grid of about targets x 1.1 / P
+equal cells, one sensor per cell; each scan becomes one batch per sensor holding the plots
+in its cell (as ten radars with disjoint coverage each report their own scan). Looks
+come from each batch's plot bounding box (``look_margin_m`` 0), not the whole frame. It
+reports ms per batch (mean, median, p95) next to det/s: when the tracker's per-batch work
+follows the tracks a batch can reach, ms per batch stays flat as the pool grows at a
+fixed batch size.
 
 Scenarios come from bench/gen_scans.py (the plain-metric mode). Timing covers the
 tracker step only (not scenario generation or output); each size runs in a fresh
@@ -34,6 +45,7 @@ from gen_scans import Scan, generate  # noqa: E402
 from fusion.core.arrays import COASTING, CONFIRMED  # noqa: E402
 from fusion.core.tracker import Tracker  # noqa: E402
 from fusion.trackscans import plain_config, scan_batch  # noqa: E402
+from fusion.core.tracker import TrackerConfig  # noqa: E402
 
 SIGMA_M = 50.0
 DT_S = 4.0
@@ -72,22 +84,59 @@ def gospa(truth: np.ndarray, tracks: np.ndarray, c: float = 500.0, p: float = 2.
     return float(max(total, 0.0) ** (1.0 / p))
 
 
-def run_ours(scans: list[Scan]) -> dict:
-    """Our tracker over the scans: timing, GOSPA and track counts."""
-    trk = Tracker(plain_config(), "surface")
-    busy, scores, dets = 0.0, [], 0
+def regional_batches(scans: list[Scan], plots_per_batch: int) -> list[list[np.ndarray]]:
+    """Per scan, the detections split by a fixed grid of sensor cells of about
+    ``plots_per_batch`` plots each (cells over the bounding box of all detections)."""
+    allxy = np.concatenate([s.detections for s in scans])
+    lo, hi = allxy.min(axis=0), allxy.max(axis=0)
+    cells = max(1, round(allxy.shape[0] / len(scans) / plots_per_batch))
+    nx = max(1, round(np.sqrt(cells)))
+    ny = max(1, round(cells / nx))
+    out = []
     for s in scans:
-        batch = scan_batch(s.t, s.detections, SIGMA_M)
-        t0 = time.perf_counter()
-        trk.step(batch)
-        busy += time.perf_counter() - t0
-        dets += len(batch)
+        ix = np.minimum(((s.detections[:, 0] - lo[0]) / (hi[0] - lo[0]) * nx).astype(np.int64), nx - 1)
+        iy = np.minimum(((s.detections[:, 1] - lo[1]) / (hi[1] - lo[1]) * ny).astype(np.int64), ny - 1)
+        cell = ix * ny + iy
+        order = np.argsort(cell, kind="stable")
+        bounds = np.searchsorted(cell[order], np.arange(1, nx * ny))
+        out.append([s.detections[g] for g in np.split(order, bounds) if g.size])
+    return out
+
+
+def run_ours(scans: list[Scan], plots_per_batch: int = 0) -> dict:
+    """Our tracker over the scans (one batch per scan, or regional batches of about
+    ``plots_per_batch`` plots): timing, GOSPA and track counts."""
+    config = plain_config()
+    if plots_per_batch:
+        config = TrackerConfig(look_margin_m=0.0, surface=config.surface)
+        parts = regional_batches(scans, plots_per_batch)
+    else:
+        parts = [[s.detections] for s in scans]
+    trk = Tracker(config, "surface")
+    busy, scores, dets, per_batch = 0.0, [], 0, []
+    for s, dets_of_scan in zip(scans, parts, strict=True):
+        for det in dets_of_scan:
+            batch = scan_batch(s.t, det, SIGMA_M)
+            t0 = time.perf_counter()
+            trk.step(batch)
+            dt = time.perf_counter() - t0
+            busy += dt
+            per_batch.append(dt)
+            dets += len(batch)
         v = trk.view(s.t)
         keep = (v.status == CONFIRMED) | (v.status == COASTING)
         scores.append(gospa(s.truth_xy, v.x[keep, :2]))
-    return {"detections": dets, "seconds": busy, "detections_per_s": dets / busy,
-            "ms_per_scan": 1e3 * busy / len(scans), "gospa_mean_m": float(np.mean(scores)),
-            "gospa_last_half_m": float(np.mean(scores[len(scores) // 2:])), "tracks_end": len(trk)}
+    ms = 1e3 * np.array(per_batch)
+    out = {"detections": dets, "seconds": busy, "detections_per_s": dets / busy,
+           "ms_per_scan": 1e3 * busy / len(scans), "gospa_mean_m": float(np.mean(scores)),
+           "gospa_last_half_m": float(np.mean(scores[len(scores) // 2:])), "tracks_end": len(trk)}
+    if plots_per_batch:
+        later = ms[len(parts[0]):]  # after the first scan (which only starts tracks)
+        out.update(batches=len(per_batch), batches_per_scan=len(per_batch) / len(scans),
+                   plots_per_batch=dets / len(per_batch), ms_per_batch=float(ms.mean()),
+                   ms_per_batch_after_first_scan=float(later.mean()) if later.size else None,
+                   ms_per_batch_p50=float(np.median(ms)), ms_per_batch_p95=float(np.percentile(ms, 95)))
+    return out
 
 
 def run_stonesoup(scans: list[Scan], q: float = 0.05) -> dict:
@@ -129,17 +178,18 @@ def run_stonesoup(scans: list[Scan], q: float = 0.05) -> dict:
             "gospa_mean_m": float(np.mean(scores)), "gospa_last_half_m": float(np.mean(scores[len(scores) // 2:]))}
 
 
-def one(kind: str, targets: int, scans: int, seed: int, spacing_m: float) -> dict:
+def one(kind: str, targets: int, scans: int, seed: int, spacing_m: float, plots_per_batch: int = 0) -> dict:
     """Run one tracker on one scenario in this process; adds peak RSS."""
     sc = generate(targets, scans, seed=seed, spacing_m=spacing_m)
-    out = run_ours(sc) if kind == "ours" else run_stonesoup(sc)
+    out = run_ours(sc, plots_per_batch) if kind == "ours" else run_stonesoup(sc)
     out.update(tracker=kind, targets=targets, scans=scans, spacing_m=spacing_m,
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     return out
 
 
-def _sub(kind: str, targets: int, scans: int, seed: int, spacing_m: float) -> dict:
-    cmd = [sys.executable, __file__, "--one", kind, str(targets), str(scans), str(seed), str(spacing_m)]
+def _sub(kind: str, targets: int, scans: int, seed: int, spacing_m: float, plots_per_batch: int = 0) -> dict:
+    cmd = [sys.executable, __file__, "--one", kind, str(targets), str(scans), str(seed), str(spacing_m),
+           str(plots_per_batch)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
@@ -151,13 +201,24 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dense-targets", type=int, default=1000)
     ap.add_argument("--quick", action="store_true", help="sizes 100 and 1,000 only, 10 scans (make bench)")
-    ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--regional", type=int, metavar="P", default=0,
+                    help="per-batch cost mode: regional sensors of about P plots per batch (sparse sizes only)")
+    ap.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.quick:
         a.sizes, a.scans = [100, 1000], 10
     if a.one:
-        kind, n, s, seed, sp = a.one
-        print(json.dumps(one(kind, int(n), int(s), int(seed), float(sp))))
+        kind, n, s, seed, sp, ppb = a.one
+        print(json.dumps(one(kind, int(n), int(s), int(seed), float(sp), int(ppb))))
+        return
+    if a.regional:
+        rows = [_sub("ours", n, a.scans, a.seed, 5000.0, a.regional) for n in a.sizes]
+        one_batch = [_sub("ours", n, a.scans, a.seed, 5000.0) for n in a.sizes]
+        n = np.array([r["targets"] for r in rows], dtype=float)
+        mb = np.array([r["ms_per_batch_after_first_scan"] for r in rows])
+        exponent = float(np.polyfit(np.log(n), np.log(mb), 1)[0]) if n.size > 1 else None
+        print(json.dumps({"regional": rows, "one_batch_per_scan": one_batch,
+                          "ms_per_batch_exponent": exponent}, indent=1))
         return
     ours = [_sub("ours", n, a.scans, a.seed, 5000.0) for n in a.sizes]
     ss = [_sub("stonesoup", n, a.scans, a.seed, 5000.0) for n in a.stonesoup_sizes]

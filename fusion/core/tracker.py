@@ -47,6 +47,7 @@ from fusion.core.arrays import (
 from fusion.core.assign import assign
 from fusion.core.config import PoolConfig, TrackerConfig
 from fusion.core.gate import candidate_pairs, chi2_gate, gate_radius
+from fusion.core.reach import ReachIndex
 
 __all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
 
@@ -60,7 +61,7 @@ _DEAD = np.int8(-1)  # status of a deleted row waiting for compaction (never lea
 # state at the row's own time, the coefficients of the trace of its combined position
 # covariance as a cubic in the prediction interval, and the earliest time a time-based
 # management rule (coast, age, covariance growth) can fire for the row.
-_DERIVED = ("cx", "trc", "due")
+_DERIVED = ("cx", "trc", "due", "blk")  # blk: block of the reach index (-1: none yet)
 _KEY_OF_KIND = {"ais": "mmsi", "adsb": "icao24"}
 
 
@@ -110,6 +111,7 @@ def _empty_tracks(r: int) -> dict[str, np.ndarray]:
         "cx": np.zeros((0, 4), f),  # derived: combined state at t
         "trc": np.zeros((0, 4), f),  # derived: trace of combined P_pos(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3
         "due": np.zeros(0, f),  # derived: earliest time a time rule can fire (inf: never, dead rows)
+        "blk": np.zeros(0, i),  # derived: block of the reach index, -1 before the next rebuild
     }
 
 
@@ -142,6 +144,7 @@ class Tracker:
         self._store = _empty_tracks(self._q.size)  # the rows below plus spare capacity
         self._tracks = self._store  # views of the first _rows rows of _store (live and dead rows)
         self._n_dead = 0  # rows deleted but not yet compacted away (status _DEAD)
+        self._reach = ReachIndex()  # which rows a batch can reach
         self._next_id = 1
         self._now = -np.inf  # newest batch time processed
         self._id_log = np.zeros((config.identity_history, 4))  # t, track id, mmsi, icao24
@@ -248,8 +251,10 @@ class Tracker:
         a = self._store
         a["cx"], a["trc"] = self._kinematics(a["xm"], a["Pm"], a["mu"])
         a["due"] = self._due(a["status"], a["last_t"], a["t"], a["Pm"][:, 0])
+        a["blk"] = np.full(a["id"].shape[0], -1, dtype=np.int64)
         self._tracks = self._store
         self._n_dead = 0
+        self._reach.invalidate()
         self._next_id = int(snap["next_id"])
         self._id_log = snap["id_log"].copy()
         self._id_log_n = int(snap["id_log_n"])
@@ -429,15 +434,19 @@ class Tracker:
         combined state and the cubic of the trace of the predicted position covariance
         (trace >= lambda_max): a track whose disc of radius sqrt(gate (trace + r_max)) +
         spread around its predicted position misses the plots' bounding box gates nothing.
-        Dead rows (NaN cached state) are never reachable. O(N) with a few flops per track:
-        the full prediction and the grid then run on these rows only.
+        Dead rows (NaN cached state) are never reachable. The block index (fusion/core/reach.py)
+        first narrows the rows to the blocks near the plots; the full prediction and the grid
+        then run on the rows left.
         """
         a = self._tracks
-        cx, c = a["cx"], a["trc"]
-        dt = np.maximum(tb - a["t"], 0.0)
         lo, hi = z_pos.min(axis=0), z_pos.max(axis=0)
+        g = self._gate[4]
+        rows = self._reach.query(a, self._rows, lo, hi, np.sqrt(g * r_max) * (1.0 + 1e-9) + spread + 1e-3, tb, g)
+        every = rows.size == self._rows
+        cx, c, t = (a[k] if every else a[k][rows] for k in ("cx", "trc", "t"))
+        dt = np.maximum(tb - t, 0.0)
         trace = c[:, 0] + dt * (c[:, 1] + dt * (c[:, 2] + dt * c[:, 3]))
-        reach = np.sqrt(self._gate[4] * np.maximum(trace + r_max, 0.0))
+        reach = np.sqrt(g * np.maximum(trace + r_max, 0.0))
         reach *= 1.0 + 1e-9
         reach += spread + 1e-3
         x = cx[:, 0] + cx[:, 2] * dt
@@ -446,8 +455,8 @@ class Tracker:
         y = cx[:, 1] + cx[:, 3] * dt
         ok &= y >= lo[1] - reach
         ok &= y <= hi[1] + reach
-        ok &= free
-        return np.flatnonzero(ok)
+        ok &= free[rows]
+        return rows[ok]
 
     def _associate(self, kp: _Pairs, cost: FloatArray, n_meas: int) -> IntArray:
         """GNN in two passes: confirmed and coasting tracks first, then tentative tracks on
@@ -511,6 +520,7 @@ class Tracker:
         a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
         a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
         a["cx"][tr], a["trc"][tr] = self._kinematics(xm, Pm, mu)
+        self._reach.mark(a["blk"][tr])
         a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
         coop = batch.sensor_kind in _KEY_OF_KIND
         a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
@@ -552,20 +562,27 @@ class Tracker:
         if batch.sensor_kind != "radar" or self._rows == 0:
             return _EMPTY_INT
         a = self._tracks
-        cx = a["cx"]  # combined state; NaN for dead rows, which are never inside
-        dt = float(batch.t.max()) - a["t"]
-        x = cx[:, 0] + cx[:, 2] * dt
-        y = cx[:, 1] + cx[:, 3] * dt
+        tb = float(batch.t.max())
         if batch.look_en_m is not None:
             e0, n0, radius = batch.look_en_m
-            inside = np.hypot(x - e0, y - n0) <= radius
+            lo, hi = np.array([e0 - radius, n0 - radius]), np.array([e0 + radius, n0 + radius])
         else:
             lo = batch.z_pos.min(axis=0) - self.config.look_margin_m
             hi = batch.z_pos.max(axis=0) + self.config.look_margin_m
+        rows = self._reach.query(a, self._rows, lo, hi, 0.0, tb, self._gate[4])
+        every = rows.size == self._rows
+        cx, t = (a[k] if every else a[k][rows] for k in ("cx", "t"))  # cx NaN for dead rows: never inside
+        dt = tb - t
+        x = cx[:, 0] + cx[:, 2] * dt
+        y = cx[:, 1] + cx[:, 3] * dt
+        if batch.look_en_m is not None:
+            inside = np.hypot(x - e0, y - n0) <= radius
+        else:
             inside = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
-        inside &= a["t"] < batch.t.min()
-        inside[hit_track] = False
-        looked = np.flatnonzero(inside)
+        inside &= t < batch.t.min()
+        looked = rows[inside]
+        if hit_track.size and looked.size:
+            looked = looked[~np.isin(looked, hit_track)]
         if looked.size:
             a["hist"][looked] <<= 1
             a["looks"][looked] += 1
@@ -633,6 +650,7 @@ class Tracker:
                 self._log_identity(np.array([a["last_t"][lose]]), np.array([keep]))
         k = slice(keep, keep + 1)
         a["cx"][k], a["trc"][k] = self._kinematics(a["xm"][k], a["Pm"][k], a["mu"][k])
+        self._reach.mark(a["blk"][k])
         a["sources"][keep] |= a["sources"][lose]
         a["spoof"][keep] |= a["spoof"][lose]
         a["first_t"][keep] = min(a["first_t"][keep], a["first_t"][lose])
@@ -676,6 +694,7 @@ class Tracker:
         if self.config.confirm_m == 1:  # a single plot confirms
             new["status"][:] = CONFIRMED
         new["due"] = self._due(new["status"], t, t, new["Pm"][:, 0])
+        new["blk"] = np.full(n, -1, dtype=np.int64)  # the index's unsorted tail until its next rebuild
         self._append(new)
         with_id = new[keyname] != _NONE_KEY[keyname] if keyname else np.zeros(n, bool)
         if with_id.any():
@@ -694,9 +713,10 @@ class Tracker:
         a = self._tracks
         if self._rows == 0:
             return _EMPTY_INT
-        rows = np.flatnonzero(a["due"] <= t)
-        if touched.size or absorbed.size:
-            rows = np.union1d(rows, np.concatenate([touched, absorbed]))
+        test = a["due"] <= t
+        test[touched] = True
+        test[absorbed] = True
+        rows = np.flatnonzero(test)
         if rows.size == 0:
             return _EMPTY_INT
         cfg, pool = self.config, self.pool
@@ -746,6 +766,7 @@ class Tracker:
             self._store[k][:n] = v[keep]
         self._tracks = {k: v[:n] for k, v in self._store.items()}
         self._n_dead = 0
+        self._reach.invalidate()
 
     def _kinematics(self, xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Derived columns of n rows (xm (n, r, 4), Pm (n, r, 4, 4), mu (n, r)): combined state
