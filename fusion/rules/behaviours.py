@@ -194,10 +194,14 @@ class FirstFix:
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0),
         "seen_t": np.zeros(0), "covered_s": np.zeros(0)})
+    _cache: tuple[Scene, FloatArray, FloatArray] | None = field(default=None, repr=False, compare=False)
+    _rows: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
 
     def observe(self, s: Scene, counting: BoolArray) -> tuple[FloatArray, FloatArray]:
         """Record new surface tracks, forget gone ones, add the time since the last tick to the
         ``counting`` (N,) rows; returns (N,) net speed m/s (NaN for air) and (N,) time in coverage s."""
+        if self._cache is not None and self._cache[0] is s:  # already observed this tick (dark_vessel, then noncoop_transit)
+            return self._cache[1], self._cache[2]
         rows = np.flatnonzero(~s.is_air)
         old = self.cols
         ids = s.track_id[rows]
@@ -219,6 +223,7 @@ class FirstFix:
         net[rows] = np.where(dt > 0, moved / np.maximum(dt, 1e-9), np.nan)
         out = np.zeros(len(s))
         out[rows] = covered
+        self._cache = (s, net, out)
         return net, out
 
     def seen_since(self, s: Scene) -> FloatArray:
