@@ -6,8 +6,8 @@ block keeps a bounding box that holds, for every query time up to the block's
 ``until``, every gating disc of its rows: the row's predicted path from its state time
 grown by sqrt(gate x an upper bound of the trace of its predicted position covariance).
 A query (a batch's plot box, or a radar's look area) tests the blocks' boxes, then hands
-the rows of the blocks it meets (and the rows born since the last rebuild) to the exact
-tests. A block whose rows change (update, merge) is marked dirty and its box recomputed
+the rows of the blocks it meets to the exact tests. The births of a batch (close in
+space: they come from its plots) are appended as blocks of their own. A block whose rows change (update, merge) is marked dirty and its box recomputed
 at the next query; a block whose ``until`` has passed is recomputed too. So a query costs
 O(blocks + rows of the blocks met + dirty blocks x BLOCK): the tracks the batch can
 reach, not the pool (with ~N/BLOCK block tests, a few microseconds at 100,000 tracks).
@@ -38,12 +38,31 @@ class ReachIndex:
 
     def invalidate(self) -> None:
         """Forget the blocks (after compaction or restore); the next query rebuilds."""
-        self.perm: IntArray | None = None  # (nb * BLOCK,) rows in block order, -1 padding
-        self.box = np.zeros((0, 4))  # (nb, 4) xlo, xhi, ylo, yhi; NaN: no live row
-        self.until = np.zeros(0)  # (nb,) box valid for query times up to this
+        self.perm: IntArray | None = None  # (cap, BLOCK) rows of each block, -1 padding
+        self.box = np.zeros((0, 4))  # (cap, 4) xlo, xhi, ylo, yhi; NaN: no live row
+        self.until = np.zeros(0)  # (cap,) box valid for query times up to this
         self.dirty = np.zeros(0, dtype=bool)
-        self.sorted_rows = 0  # rows at the rebuild; rows after it are the unsorted tail
+        self.nb = 0  # blocks in use (the first nb of the capacity)
         self.built_t = -np.inf
+
+    def append(self, a: dict[str, np.ndarray], start: int, n: int) -> None:
+        """Rows [start, start + n) were added (the births of one batch: close in space):
+        they form new blocks of their own, in order; their ``blk`` is set."""
+        if self.perm is None or n == 0:
+            return
+        k = -(-n // BLOCK)
+        if self.nb + k > self.perm.shape[0]:
+            cap = max(2 * self.perm.shape[0], self.nb + k, 16)
+            self.perm = np.concatenate([self.perm[: self.nb], np.full((cap - self.nb, BLOCK), -1, np.int64)])
+            self.box = np.concatenate([self.box[: self.nb], np.full((cap - self.nb, 4), np.nan)])
+            self.until = np.concatenate([self.until[: self.nb], np.full(cap - self.nb, -np.inf)])
+            self.dirty = np.concatenate([self.dirty[: self.nb], np.ones(cap - self.nb, dtype=bool)])
+        flat = self.perm[self.nb : self.nb + k].reshape(-1)
+        flat[:] = -1
+        flat[:n] = np.arange(start, start + n, dtype=np.int64)
+        a["blk"][start : start + n] = self.nb + np.arange(n, dtype=np.int64) // BLOCK
+        self.dirty[self.nb : self.nb + k] = True
+        self.nb += k
 
     def mark(self, blk: IntArray) -> None:
         """Blocks (of the changed rows' ``blk`` column; -1 = tail) whose boxes must be recomputed."""
@@ -61,20 +80,18 @@ class ReachIndex:
             return np.zeros(0, dtype=np.int64)
         if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
             return np.arange(n_rows, dtype=np.int64)
-        if (self.perm is None or tb > self.built_t + REBUILD_S
-                or n_rows - self.sorted_rows > max(4 * BLOCK, self.sorted_rows // 4)):
+        if self.perm is None or tb > self.built_t + REBUILD_S:
             self._rebuild(a, n_rows, tb)
         assert self.perm is not None
-        redo = np.flatnonzero(self.dirty | (self.until < tb))
+        nb = self.nb
+        redo = np.flatnonzero(self.dirty[:nb] | (self.until[:nb] < tb))
         if redo.size:
             self._boxes(a, redo, tb, gate)
-        b = self.box
+        b = self.box[:nb]
         hit = np.flatnonzero((b[:, 0] <= hi[0] + grow) & (b[:, 1] >= lo[0] - grow)
                              & (b[:, 2] <= hi[1] + grow) & (b[:, 3] >= lo[1] - grow))
-        rows = self.perm.reshape(-1, BLOCK)[hit].ravel()
+        rows = self.perm[hit].ravel()
         rows = rows[rows >= 0]
-        if n_rows > self.sorted_rows:
-            rows = np.concatenate([rows, np.arange(self.sorted_rows, n_rows, dtype=np.int64)])
         rows.sort()
         return rows
 
@@ -90,21 +107,22 @@ class ReachIndex:
             snake = np.where(strip % 2 == 1, -y, y)  # strips alternate direction: blocks stay compact
             order = np.lexsort((snake, strip))
         nb = -(-live.size // BLOCK)
-        perm = np.full(nb * BLOCK, -1, dtype=np.int64)
+        cap = max(2 * nb, 16)
+        perm = np.full(cap * BLOCK, -1, dtype=np.int64)
         perm[: live.size] = live[order]
         a["blk"][:n_rows] = -1
         a["blk"][perm[: live.size]] = np.arange(live.size, dtype=np.int64) // BLOCK
-        self.perm = perm
-        self.box = np.full((nb, 4), np.nan)
-        self.until = np.full(nb, -np.inf)
-        self.dirty = np.ones(nb, dtype=bool)
-        self.sorted_rows = n_rows
+        self.perm = perm.reshape(cap, BLOCK)
+        self.box = np.full((cap, 4), np.nan)
+        self.until = np.full(cap, -np.inf)
+        self.dirty = np.ones(cap, dtype=bool)
+        self.nb = nb
         self.built_t = tb
 
     def _boxes(self, a: dict[str, np.ndarray], blocks: IntArray, tb: float, gate: float) -> None:
         """Recompute the boxes of ``blocks`` for query times up to tb + HORIZON_S."""
         assert self.perm is not None
-        idx = self.perm.reshape(-1, BLOCK)[blocks]  # (k, BLOCK)
+        idx = self.perm[blocks]  # (k, BLOCK)
         pad = idx < 0
         r = np.where(pad, 0, idx)
         until = tb + HORIZON_S

@@ -696,6 +696,7 @@ class Tracker:
         new["due"] = self._due(new["status"], t, t, new["Pm"][:, 0])
         new["blk"] = np.full(n, -1, dtype=np.int64)  # the index's unsorted tail until its next rebuild
         self._append(new)
+        self._reach.append(self._tracks, self._rows - n, n)
         with_id = new[keyname] != _NONE_KEY[keyname] if keyname else np.zeros(n, bool)
         if with_id.any():
             self._log_identity(t[with_id], self._rows - n + np.flatnonzero(with_id))
