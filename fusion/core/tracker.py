@@ -61,7 +61,7 @@ _DEAD = np.int8(-1)  # status of a deleted row waiting for compaction (never lea
 # state at the row's own time, the coefficients of the trace of its combined position
 # covariance as a cubic in the prediction interval, and the earliest time a time-based
 # management rule (coast, age, covariance growth) can fire for the row.
-_DERIVED = ("cx", "trc", "due", "blk")  # blk: block of the reach index (-1: none yet)
+_DERIVED = ("cx", "trc", "tr0", "due", "blk")  # blk: block of the reach index (-1: none yet)
 _KEY_OF_KIND = {"ais": "mmsi", "adsb": "icao24"}
 
 
@@ -110,6 +110,7 @@ def _empty_tracks(r: int) -> dict[str, np.ndarray]:
         "spoof": np.zeros(0, bool),
         "cx": np.zeros((0, 4), f),  # derived: combined state at t
         "trc": np.zeros((0, 4), f),  # derived: trace of combined P_pos(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3
+        "tr0": np.zeros((0, 3), f),  # derived: model 0's P00 + P11, P02 + P13, P22 + P33 (covariance growth rule)
         "due": np.zeros(0, f),  # derived: earliest time a time rule can fire (inf: never, dead rows)
         "blk": np.zeros(0, i),  # derived: block of the reach index, -1 before the next rebuild
     }
@@ -249,8 +250,8 @@ class Tracker:
                 raise ValueError(f"snapshot track.{k} must have shape (N, {v.shape[1:]}), got {got}")
         self._store = {k: snap[f"track.{k}"].copy() for k in expected}
         a = self._store
-        a["cx"], a["trc"] = self._kinematics(a["xm"], a["Pm"], a["mu"])
-        a["due"] = self._due(a["status"], a["last_t"], a["t"], a["Pm"][:, 0])
+        a["cx"], a["trc"], a["tr0"] = self._kinematics(a["xm"], a["Pm"], a["mu"])
+        a["due"] = self._due(a["status"], a["last_t"], a["t"], a["tr0"])
         a["blk"] = np.full(a["id"].shape[0], -1, dtype=np.int64)
         self._tracks = self._store
         self._n_dead = 0
@@ -441,7 +442,10 @@ class Tracker:
         a = self._tracks
         lo, hi = z_pos.min(axis=0), z_pos.max(axis=0)
         g = self._gate[4]
-        rows = self._reach.query(a, self._rows, lo, hi, np.sqrt(g * r_max) * (1.0 + 1e-9) + spread + 1e-3, tb, g)
+        if 4 * z_pos.shape[0] >= self._rows:  # a batch about as big as the pool: its cost is O(N) anyway
+            rows = np.arange(self._rows, dtype=np.int64)
+        else:
+            rows = self._reach.query(a, self._rows, lo, hi, np.sqrt(g * r_max) * (1.0 + 1e-9) + spread + 1e-3, tb, g)
         every = rows.size == self._rows
         cx, c, t = (a[k] if every else a[k][rows] for k in ("cx", "trc", "t"))
         dt = np.maximum(tb - t, 0.0)
@@ -519,7 +523,7 @@ class Tracker:
         t_meas = batch.t[rows]
         a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
         a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
-        a["cx"][tr], a["trc"][tr] = self._kinematics(xm, Pm, mu)
+        a["cx"][tr], a["trc"][tr], a["tr0"][tr] = self._kinematics(xm, Pm, mu)
         self._reach.mark(a["blk"][tr])
         a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
         coop = batch.sensor_kind in _KEY_OF_KIND
@@ -569,7 +573,10 @@ class Tracker:
         else:
             lo = batch.z_pos.min(axis=0) - self.config.look_margin_m
             hi = batch.z_pos.max(axis=0) + self.config.look_margin_m
-        rows = self._reach.query(a, self._rows, lo, hi, 0.0, tb, self._gate[4])
+        if 4 * len(batch) >= self._rows:  # a batch about as big as the pool: its cost is O(N) anyway
+            rows = np.arange(self._rows, dtype=np.int64)
+        else:
+            rows = self._reach.query(a, self._rows, lo, hi, 0.0, tb, self._gate[4])
         every = rows.size == self._rows
         cx, t = (a[k] if every else a[k][rows] for k in ("cx", "t"))  # cx NaN for dead rows: never inside
         dt = tb - t
@@ -649,7 +656,7 @@ class Tracker:
                 a[key][keep] = a[key][lose]
                 self._log_identity(np.array([a["last_t"][lose]]), np.array([keep]))
         k = slice(keep, keep + 1)
-        a["cx"][k], a["trc"][k] = self._kinematics(a["xm"][k], a["Pm"][k], a["mu"][k])
+        a["cx"][k], a["trc"][k], a["tr0"][k] = self._kinematics(a["xm"][k], a["Pm"][k], a["mu"][k])
         self._reach.mark(a["blk"][k])
         a["sources"][keep] |= a["sources"][lose]
         a["spoof"][keep] |= a["spoof"][lose]
@@ -688,12 +695,12 @@ class Tracker:
             "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
             "spoof": np.zeros(n, bool),
         }
-        new["cx"], new["trc"] = self._kinematics(new["xm"], new["Pm"], new["mu"])
+        new["cx"], new["trc"], new["tr0"] = self._kinematics(new["xm"], new["Pm"], new["mu"])
         if keyname is not None:
             new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], _NONE_KEY[keyname])
         if self.config.confirm_m == 1:  # a single plot confirms
             new["status"][:] = CONFIRMED
-        new["due"] = self._due(new["status"], t, t, new["Pm"][:, 0])
+        new["due"] = self._due(new["status"], t, t, new["tr0"])
         new["blk"] = np.full(n, -1, dtype=np.int64)  # the index's unsorted tail until its next rebuild
         self._append(new)
         self._reach.append(self._tracks, self._rows - n, n)
@@ -720,23 +727,24 @@ class Tracker:
         rows = np.flatnonzero(test)
         if rows.size == 0:
             return _EMPTY_INT
+        sel = slice(None) if rows.size == self._rows else rows  # every row: views, no gathers
         cfg, pool = self.config, self.pool
-        status, last_t, t_row = a["status"][rows], a["last_t"][rows], a["t"][rows]
+        status, last_t, t_row = a["status"][sel], a["last_t"][sel], a["t"][sel]
         age = t - last_t
         tentative = status == TENTATIVE
         dead = np.zeros(rows.size, dtype=bool)
         dead[np.searchsorted(rows, absorbed)] = True
-        dead |= tentative & ((a["looks"][rows] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
-        dead |= ~tentative & (a["miss_run"][rows] >= cfg.delete_misses)
+        dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
+        dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
         dead |= age > pool.max_coast_s
         dt = np.maximum(t - t_row, 0.0)
-        P = a["Pm"][rows, 0]  # trace of the position block predicted by dt (without process noise)
-        trace = P[:, 0, 0] + P[:, 1, 1] + 2.0 * dt * (P[:, 0, 2] + P[:, 1, 3]) + dt * dt * (P[:, 2, 2] + P[:, 3, 3])
+        c = a["tr0"][sel]  # trace of model 0's position block predicted by dt (without process noise)
+        trace = c[:, 0] + 2.0 * dt * c[:, 1] + dt * dt * c[:, 2]
         dead |= trace > 2.0 * pool.max_pos_sigma_m**2
         dead &= status != _DEAD
         status = np.where((status == CONFIRMED) & (age > pool.coast_after_s), COASTING, status).astype(np.int8)
-        a["status"][rows] = status
-        a["due"][rows] = self._due(status, last_t, t_row, P)
+        a["status"][sel] = status
+        a["due"][sel] = self._due(status, last_t, t_row, c)
         if not dead.any():
             return _EMPTY_INT
         gone_rows = rows[dead]
@@ -769,17 +777,20 @@ class Tracker:
         self._n_dead = 0
         self._reach.invalidate()
 
-    def _kinematics(self, xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _kinematics(self, xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Derived columns of n rows (xm (n, r, 4), Pm (n, r, 4, 4), mu (n, r)): combined state
         cx (n, 4) and trc (n, 4), the coefficients of the trace of the combined predicted
         position covariance, trace(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3 (exact for the CV
-        models' prediction followed by moment matching, as in ``_predict_position``)."""
+        models' prediction followed by moment matching, as in ``_predict_position``), and
+        tr0 (n, 3): model 0's P00 + P11, P02 + P13, P22 + P33 (the covariance growth rule)."""
+        P0 = Pm[:, 0]
+        tr0 = np.stack([P0[:, 0, 0] + P0[:, 1, 1], P0[:, 0, 2] + P0[:, 1, 3], P0[:, 2, 2] + P0[:, 3, 3]], axis=1)
         if mu.shape[1] == 1:
             cx = xm[:, 0]
             P = Pm[:, 0]
             trc = np.stack([P[:, 0, 0] + P[:, 1, 1], 2.0 * (P[:, 0, 2] + P[:, 1, 3]), P[:, 2, 2] + P[:, 3, 3],
                             np.full(mu.shape[0], 2.0 * float(self._q[0]) / 3.0)], axis=1)
-            return cx, trc
+            return cx, trc, tr0
         cx = np.einsum("nj,njd->nd", mu, xm)
         d = xm - cx[:, None, :]
         per_model = np.stack([
@@ -788,20 +799,18 @@ class Tracker:
             Pm[..., 2, 2] + Pm[..., 3, 3] + d[..., 2] ** 2 + d[..., 3] ** 2,
             np.broadcast_to(2.0 * self._q / 3.0, mu.shape),
         ], axis=2)  # (n, r, 4)
-        return cx, np.einsum("nj,njc->nc", mu, per_model)
+        return cx, np.einsum("nj,njc->nc", mu, per_model), tr0
 
-    def _due(self, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, P0: FloatArray) -> FloatArray:
+    def _due(self, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, tr0: FloatArray) -> FloatArray:
         """Earliest time (n,) at which a coast, age or covariance rule of ``_expire`` can fire
-        for rows with this status, last update, state time and model-0 covariance (n, 4, 4);
+        for rows with this status, last update, state time and ``tr0`` (n, 3) column;
         slightly early (1 ms and 1e-9 relative) so that rounding never makes it late."""
         pool = self.pool
         inf = np.inf
         due = last_t + np.where(status == TENTATIVE, min(pool.tentative_max_age_s, pool.max_coast_s),
                                 np.where(status == CONFIRMED, min(pool.coast_after_s, pool.max_coast_s), pool.max_coast_s))
         # covariance growth: c0 + c1 dt + c2 dt^2 > limit first for dt > the larger root
-        c0 = P0[:, 0, 0] + P0[:, 1, 1]
-        c1 = 2.0 * (P0[:, 0, 2] + P0[:, 1, 3])
-        c2 = P0[:, 2, 2] + P0[:, 3, 3]
+        c0, c1, c2 = tr0[:, 0], 2.0 * tr0[:, 1], tr0[:, 2]
         d = 2.0 * pool.max_pos_sigma_m**2 - c0
         den = c1 + np.sqrt(np.maximum(c1 * c1 + 4.0 * c2 * np.maximum(d, 0.0), 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
