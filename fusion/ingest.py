@@ -147,7 +147,10 @@ class Ingest:
         if self._is_duplicate(topic, payload, recv_t):
             self.log.reject(kind, DecodeError(f"{kind}/{source}", "payload", payload[:40], f"duplicate of a message received within {self.duplicate_window_s:g} s"))
             return 0
-        reports, errors = self.decoders[kind].decode(payload, source, recv_t)
+        decoder = self.decoders[kind]
+        # radar: the arrays form (RadarScanArrays, no Python object per plot)
+        decode = decoder.decode_arrays if isinstance(decoder, RadarDecoder) else decoder.decode
+        reports, errors = decode(payload, source, recv_t)
         for err in errors:
             self.log.reject(kind, err)
         if not reports:

@@ -4,6 +4,19 @@ pyais packs and unpacks the 6-bit payloads; this module owns the sentence framin
 tag blocks, checksums, multi-sentence reassembly and the mapping to
 ``AisPosition``/``AisStatic`` (docs/FORMATS.md, "AIS").
 
+Decoding has two paths with one result. The general path frames and checks every
+sentence field by field and unpacks the 6-bit payload with pyais. The fast path takes the
+overwhelmingly common line, a single-sentence class A or B position report (types 1, 2, 3
+and 18, exactly 168 bits) with an optional tag block, checks its frame with one regular
+expression and both checksums, and unpacks the few fields a position needs with integer
+shifts (``_fast_position``). pyais is not enough there: it builds a full message object
+(all 16-20 fields, enum and rate-of-turn conversions, a bit-vector object) for the five
+fields we keep, which was most of the ~25 us per sentence. Any line the fast path does
+not accept exactly as the general path would (another type or length, a fragment, an
+unusual frame, a bad checksum, time, MMSI or position) goes to the general path, which
+decides and names the field, so errors are unchanged. tests/property/test_codecs.py
+holds the two paths equal on random payloads and on the real AIS data in ../shared/data.
+
 Wire quantisation (the grid on which ``decode(encode(r)) == r``): lat/lon 1/10000
 arc-minute (decoded as pyais does, rounded to 1e-6 deg); SOG 0.1 kn (m/s on the wire
 grid ``k / 10 * KNOT_MPS``); COG 0.1 deg; heading 1 deg; time 1 s, or 1 ms when the
@@ -12,6 +25,7 @@ report time is not a whole second (``c:`` then carries milliseconds).
 
 from __future__ import annotations
 
+import binascii
 import math
 import re
 from collections.abc import Iterable
@@ -38,6 +52,7 @@ from sensors.codec import (
     feed_name,
 )
 from sensors.errors import DecodeError
+from sensors.limits import MAX_AGE_S, MAX_FUTURE_S
 from sensors.reports import AisPosition, AisStatic, Report
 
 FEED = "ais"
@@ -61,8 +76,27 @@ REASSEMBLY_TIMEOUT_S = 10.0  # receive-time age after which an incomplete messag
 MAX_PENDING_MESSAGES = 1024  # incomplete multi-sentence messages held per decoder
 
 _ARMOR = re.compile(r"[0-W`-w]*")
-_DIGIT = re.compile(r"[0-9]+")
+_DIGIT = re.compile(r"[0-9]{1,20}")  # a c: time: seconds or milliseconds (longer is no time, and overflows a float)
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
+
+# The fast path's line: optional tag block, then a single-sentence 168-bit AIVDM/AIVDO of
+# fill 0 (28 armored characters); groups: tag body, tag checksum, sentence body, checksum.
+_FAST_LINE = re.compile(
+    r"(?:\\([ -)+-\[\]-~]*)\*([0-9A-Fa-f]{2})\\)?"
+    r"!([A-Z]{2}VD[MO],1,1,[0-9]?,[A-Z0-9]?,([0-W`-w]{28}),0)\*([0-9A-Fa-f]{2})"
+)
+# AIS 6-bit armoring -> the base64 alphabet with the same 6-bit values, so that binascii
+# unpacks a payload in C: 28 characters -> 21 bytes -> one 168-bit integer.
+_ARMOR_TO_B64 = str.maketrans(
+    "".join(chr(c) for c in (*range(48, 88), *range(96, 120))),
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+)
+# Bit positions (shift from the least significant end of the 168-bit integer) of the fields
+# a position needs: (speed, accuracy, lon, lat, course, heading), ITU-R M.1371-5 tables 46 and 53
+# (pyais MessageType1 and MessageType18 field order).
+_SHIFTS = {1: (108, 107, 79, 52, 40, 31), 18: (112, 111, 83, 56, 44, 35)}
+_SHIFTS[2] = _SHIFTS[3] = _SHIFTS[1]
+_NOT_FAST = object()  # the fast path declines a line: the general path decides
 
 
 # --------------------------------------------------------------------------- encoding
@@ -265,7 +299,7 @@ def _parsetag_block(feed: str, where: str, block: str, recv_t: float) -> float |
             raise DecodeError(feed, f"{where}.tag_block", item, "fields must be key:value")
         if key == "c":
             if not _DIGIT.fullmatch(value):
-                raise DecodeError(feed, f"{where}.tag_block.c", value, "must be Unix seconds or ms")
+                raise DecodeError(feed, f"{where}.tag_block.c", value, "must be Unix seconds or ms (at most 20 digits)")
             stamp = int(value)
             t = stamp / 1000.0 if stamp > MS_TIME_THRESHOLD else float(stamp)
             return check_time(feed, f"{where}.tag_block.c", t, recv_t)
@@ -358,6 +392,68 @@ def _merge_static(old: AisStatic, new: AisStatic) -> AisStatic:
     )
 
 
+def _xor(text: str) -> int:
+    """NMEA checksum (XOR of the bytes) of an ASCII string, as pyais.util.checksum."""
+    x = int.from_bytes(text.encode("ascii"), "little")
+    width = 8 * len(text)
+    while width > 8:
+        half = (width // 16 + (width % 16 > 0)) * 8  # whole bytes, at least half of them
+        x = (x ^ (x >> half)) & ((1 << half) - 1)
+        width = half
+    return x
+
+
+def _fast_tag(body: str, recv_t: float) -> float | None | object:
+    """``_parsetag_block`` for a tag block whose checksum is already checked: the c: time,
+    None without one, _NOT_FAST for anything the general path must judge."""
+    for item in body.split(","):
+        key, colon, value = item.partition(":")
+        if not colon:
+            return _NOT_FAST
+        if key == "c":
+            if not _DIGIT.fullmatch(value):
+                return _NOT_FAST
+            stamp = int(value)
+            t = stamp / 1000.0 if stamp > MS_TIME_THRESHOLD else float(stamp)
+            if not recv_t - MAX_AGE_S <= t <= recv_t + MAX_FUTURE_S:
+                return _NOT_FAST
+            return t
+    return None
+
+
+def _fast_position(armored: str, t: float, source: str) -> AisPosition | object:
+    """A 168-bit type 1/2/3/18 payload -> AisPosition exactly as pyais + ``_position`` map it,
+    or _NOT_FAST (other types, 'not available' or out-of-range positions, bad MMSI)."""
+    v = int.from_bytes(binascii.a2b_base64(armored.translate(_ARMOR_TO_B64)), "big")
+    msg_type = v >> 162
+    shifts = _SHIFTS.get(msg_type)
+    if shifts is None:
+        return _NOT_FAST
+    mmsi = (v >> 130) & 0x3FFFFFFF
+    s_speed, s_acc, s_lon, s_lat, s_course, s_heading = shifts
+    lon_raw = ((v >> s_lon) & 0xFFFFFFF ^ 0x8000000) - 0x8000000  # 28-bit two's complement
+    lat_raw = ((v >> s_lat) & 0x7FFFFFF ^ 0x4000000) - 0x4000000  # 27-bit
+    lon = ((10 * lon_raw + 3) // 6) / 1e6  # pyais to_lat_lon: round(raw / 600000, 6)
+    lat = ((10 * lat_raw + 3) // 6) / 1e6
+    if not (0 < mmsi <= MMSI_MAX and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return _NOT_FAST
+    speed = ((v >> s_speed) & 1023) / 10.0
+    course = ((v >> s_course) & 4095) / 10.0
+    heading = (v >> s_heading) & 511
+    return AisPosition(
+        t=t,
+        source=source,
+        mmsi=mmsi,
+        lat=lat,
+        lon=lon,
+        sog_mps=None if speed >= SOG_NOT_AVAILABLE_KN else speed * KNOT_MPS,
+        cog_deg=None if course >= COG_NOT_AVAILABLE_DEG else course,
+        heading_deg=None if heading >= 360 else float(heading),
+        msg_type=msg_type,
+        accuracy=bool((v >> s_acc) & 1),
+    )
+
+
 @dataclass
 class AisDecoder:
     """Decodes AIS NMEA payloads; holds multi-sentence fragments per (source, talker, channel, seq).
@@ -369,6 +465,7 @@ class AisDecoder:
 
     reassembly_timeout_s: float = REASSEMBLY_TIMEOUT_S
     max_pending: int = MAX_PENDING_MESSAGES
+    fast: bool = True  # False: every line through the general path (pyais), the reference for tests and bench
     feed: str = field(default=FEED, init=False)
     stats: AisStats = field(default_factory=AisStats)
     _pending: dict[_Key, _Partial] = field(default_factory=dict, repr=False)
@@ -391,16 +488,21 @@ class AisDecoder:
         statics: dict[int, AisStatic] = {}
         errors: list[DecodeError] = []
         text = payload.decode("ascii", errors="replace")
+        fast = _FAST_LINE.fullmatch if self.fast else None
         for index, raw in enumerate(text.splitlines()):
             line = raw.strip()
             if not line:
                 continue
-            where = f"lines[{index}]"
-            try:
-                report = self._decode_line(feed, where, line, source, recv_t)
-            except DecodeError as err:
-                errors.append(err)
-                continue
+            report: AisPosition | AisStatic | object | None = _NOT_FAST
+            match = fast(line) if fast is not None else None
+            if match is not None:
+                report = self._fast_line(match, source, recv_t)
+            if report is _NOT_FAST:
+                try:
+                    report = self._decode_line(feed, f"lines[{index}]", line, source, recv_t)
+                except DecodeError as err:
+                    errors.append(err)
+                    continue
             if isinstance(report, AisStatic):
                 old = statics.get(report.mmsi)
                 statics[report.mmsi] = report if old is None else _merge_static(old, report)
@@ -408,6 +510,23 @@ class AisDecoder:
                 reports.append(report)
         reports.extend(statics.values())
         return reports, errors
+
+    def _fast_line(self, match: re.Match[str], source: str, recv_t: float) -> AisPosition | object:
+        """A line matching _FAST_LINE -> AisPosition, or _NOT_FAST when the general path must decide."""
+        tag, tag_sum, body, armored, given = match.groups()
+        if _xor(body) != int(given, 16):
+            return _NOT_FAST
+        t: float | None | object = None
+        if tag_sum is not None:
+            if _xor(tag) != int(tag_sum, 16):
+                return _NOT_FAST
+            t = _fast_tag(tag, recv_t)
+            if t is _NOT_FAST:
+                return _NOT_FAST
+        report = _fast_position(armored, recv_t if t is None else t, source)  # type: ignore[arg-type]
+        if report is not _NOT_FAST:
+            self.stats.sentences += 1
+        return report
 
     def _decode_line(
         self, feed: str, where: str, line: str, source: str, recv_t: float

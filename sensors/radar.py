@@ -4,6 +4,18 @@ The wire shape is the msgspec JSON form of ``sensors.reports.RadarScan``: scan h
 fields by name, and ``plots`` as compact arrays ``[range_m, az_deg, el_deg|null,
 snr_db|null]``. A bad header rejects the scan; a bad plot is dropped with its own
 DecodeError (``plots[4].range_m``) and the rest of the scan is kept.
+
+Two decoders share one set of rules: ``RadarDecoder.decode_arrays`` (what ingest uses)
+returns ``RadarScanArrays``, the plots as one (M, 4) float64 array; ``decode`` returns the
+same scan as a ``RadarScan`` with RadarPlot records. The arrays path never builds a
+Python object per plot when the scan is well formed: msgspec decodes the header with the
+plots left as raw JSON, the plots are decoded as one flat list of floats (``null``
+replaced by a sentinel first) straight into numpy, and every plot bound is checked with
+one vectorised comparison per column. Anything that path does not handle exactly (plots
+that are not all ``[range, az, el|null, snr|null]``, a type error anywhere, a value equal
+to the sentinel, a plot out of bounds) goes to the general path below, which gives the
+same reports and the same errors as before (the fast path only ever returns a scan the
+general path would return, tested in tests/property/test_codecs.py).
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+import numpy as np
 
 from sensors.codec import (
     ALT_M,
@@ -31,7 +44,7 @@ from sensors.codec import (
     feed_name,
 )
 from sensors.errors import DecodeError
-from sensors.reports import RadarPlot, RadarScan, Report
+from sensors.reports import RadarPlot, RadarScan, RadarScanArrays, Report
 
 FEED = "radar"
 PLOT_FIELDS: tuple[str, ...] = ("range_m", "az_deg", "el_deg", "snr_db")
@@ -66,6 +79,24 @@ class _PlotsCheck(msgspec.Struct):
 
 
 _CHECK_PLOTS = msgspec.json.Decoder(_PlotsCheck)
+
+# The fast path: the header as RadarScan declares it (same types, same defaults) with the
+# plots left as raw JSON, then the plots as one flat list of floats.
+_Header = msgspec.defstruct(
+    "_Header",
+    [(f.name, msgspec.Raw, msgspec.Raw(b"[]")) if f.name == "plots"
+     else (f.name, f.type) if f.required else (f.name, f.type, f.default)
+     for f in msgspec.structs.fields(RadarScan)],
+    kw_only=True,
+)
+_HEADER_DECODER = msgspec.json.Decoder(_Header)
+_FLAT_DECODER = msgspec.json.Decoder(list[float])
+_HEADER_NAMES = tuple(f.name for f in msgspec.structs.fields(RadarScan) if f.name != "plots")
+_NULL_SENTINEL = -1.0e9  # stands for null in the flat plots list: outside every plot bound
+_NULL_TEXT = b"-1e9"
+_STRUCTURE = bytes(c for c in range(256) if c not in b"[],")  # deleted to leave the nesting
+_PLOT_STRUCTURE = b"[,,,]"
+_BOUNDS = ((RANGE_M, False), (ANGLE, False), (ELEVATION, True), (SNR_DB, True))  # (bound, nullable) per column
 
 
 def encode(scan: RadarScan) -> bytes:
@@ -109,16 +140,102 @@ def _check_header(feed: str, scan: RadarScan, source: str, recv_t: float) -> Non
         raise DecodeError(feed, "scan_id", scan.scan_id, "must be >= 0")
 
 
+def _fast_plots(raw: bytes) -> np.ndarray | None:
+    """Raw JSON plots -> (M, 4) float64 (NaN for null), or None when this path cannot decode
+    them exactly (then the general path decides).
+
+    Exact: the structural characters must be exactly ``[[,,,],...,[,,,]]`` (so every plot
+    has four elements and nothing nests), every element must decode as a float once ``null``
+    is replaced by the sentinel, and the sentinel must occur exactly as often as ``null``
+    did and never in range or azimuth (so no real value is mistaken for null).
+    """
+    count = raw.count(b"[") - 1
+    if count <= 0:
+        return None
+    if raw.translate(None, _STRUCTURE) != b"[" + (_PLOT_STRUCTURE + b",") * (count - 1) + _PLOT_STRUCTURE + b"]":
+        return None
+    nulls = raw.count(b"null")
+    flat = raw.replace(b"null", _NULL_TEXT) if nulls else raw
+    try:
+        values = _FLAT_DECODER.decode(b"[" + flat.translate(None, b"[]") + b"]")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if len(values) != 4 * count:
+        return None
+    plots = np.fromiter(values, np.float64, 4 * count).reshape(count, 4)
+    if nulls:
+        is_null = plots == _NULL_SENTINEL
+        if is_null[:, :2].any() or int(is_null.sum()) != nulls:
+            return None
+        plots[is_null] = np.nan
+    return plots
+
+
+def _in_bounds(plots: np.ndarray) -> np.ndarray:
+    """(M,) True where every field of a plot is inside its bound (NaN allowed where nullable)."""
+    ok = np.ones(plots.shape[0], dtype=bool)
+    for col, (bound, nullable) in enumerate(_BOUNDS):
+        v = plots[:, col]
+        inside = (v >= bound.lo) & ((v < bound.hi) if bound.hi_open else (v <= bound.hi))
+        ok &= (inside | np.isnan(v)) if nullable else inside
+    return ok
+
+
 class RadarDecoder:
-    """Decodes radar scan payloads into RadarScan reports (stateless)."""
+    """Decodes radar scan payloads into RadarScanArrays (``decode_arrays``) or RadarScan
+    (``decode``) reports (stateless)."""
 
     feed: str = FEED
+
+    def __init__(self, *, fast: bool = True) -> None:
+        self.fast = fast  # False: every payload through the general path, the reference for tests and bench
 
     def decode(
         self, payload: bytes, source: str, recv_t: float
     ) -> tuple[list[Report], list[DecodeError]]:
         """One payload -> ([RadarScan] with the valid plots, [DecodeError]); never raises."""
+        if not self.fast:  # the general path's own records (no round trip through arrays)
+            return self._general_scan(feed_name(FEED, source), payload, source, recv_t)
+        reports, errors = self.decode_arrays(payload, source, recv_t)
+        return [r.to_scan() for r in reports], errors
+
+    def decode_arrays(
+        self, payload: bytes, source: str, recv_t: float
+    ) -> tuple[list[RadarScanArrays], list[DecodeError]]:
+        """One payload -> ([RadarScanArrays] with the valid plots, [DecodeError]); never raises."""
         feed = feed_name(FEED, source)
+        oversized = check_payload_size(feed, payload)
+        if oversized is not None:
+            return [], [oversized]
+        if not self.fast:
+            reports, errors = self._general_scan(feed, payload, source, recv_t)
+            return [RadarScanArrays.from_scan(r) for r in reports], errors  # type: ignore[arg-type]
+        try:
+            header = _HEADER_DECODER.decode(payload)
+        except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
+            header = None
+        plots = None if header is None else _fast_plots(bytes(header.plots))
+        if header is None or plots is None:
+            reports, errors = self._general_scan(feed, payload, source, recv_t)
+            return [RadarScanArrays.from_scan(r) for r in reports], errors  # type: ignore[arg-type]
+        scan = RadarScan(**{name: getattr(header, name) for name in _HEADER_NAMES})
+        try:
+            _check_header(feed, scan, source, recv_t)
+        except DecodeError as err:
+            return [], [err]
+        ok = _in_bounds(plots)
+        errors: list[DecodeError] = []
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            errors = [_plot_error(feed, int(i), _plot_record(plots[i])) for i in bad]
+            plots = plots[ok]
+        plots.flags.writeable = False
+        return [RadarScanArrays(scan, plots)], errors
+
+    def _general_scan(
+        self, feed: str, payload: bytes, source: str, recv_t: float
+    ) -> tuple[list[Report], list[DecodeError]]:
+        """The general path (every payload the fast path does not take): RadarScan records."""
         oversized = check_payload_size(feed, payload)
         if oversized is not None:
             return [], [oversized]
@@ -130,13 +247,20 @@ class RadarDecoder:
         try:
             _CHECK_PLOTS.decode(payload)
         except msgspec.ValidationError:
-            return self._partial(feed, scan)
+            scan, errors = self._partial(feed, scan)
+            return [scan], errors
         return [scan], []
 
     @staticmethod
-    def _partial(feed: str, scan: RadarScan) -> tuple[list[Report], list[DecodeError]]:
+    def _partial(feed: str, scan: RadarScan) -> tuple[RadarScan, list[DecodeError]]:
         """Slow path for a scan with bad plots: drop each, with a DecodeError naming it."""
         plots = scan.plots
         errors = [_plot_error(feed, i, p) for i, p in enumerate(plots) if not _plot_ok(p)]
         good = [p for p in plots if _plot_ok(p)]
-        return [msgspec.structs.replace(scan, plots=good)], errors
+        return msgspec.structs.replace(scan, plots=good), errors
+
+
+def _plot_record(row: np.ndarray) -> RadarPlot:
+    """One (4,) plot row as the RadarPlot it was decoded from (NaN -> None)."""
+    r, a, e, s = row.tolist()
+    return RadarPlot(range_m=r, az_deg=a, el_deg=None if e != e else e, snr_db=None if s != s else s)

@@ -8,9 +8,12 @@ address as int (0..0xFFFFFF).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 Domain = Literal["surface", "air"]
 
@@ -86,6 +89,57 @@ class RadarScan(msgspec.Struct, frozen=True, kw_only=True):
     plots: list[RadarPlot] = []
 
 
+PLOT_COLUMNS: tuple[str, ...] = ("range_m", "az_deg", "el_deg", "snr_db")
+
+
+@dataclass(frozen=True, eq=False)
+class RadarScanArrays:
+    """A decoded, validated radar scan with its plots as one array (the ingest fast path).
+
+    ``scan`` is the header (every RadarScan field, ``plots`` empty); ``plots`` is (M, 4)
+    float64 with the columns of PLOT_COLUMNS, NaN where ``el_deg``/``snr_db`` were null or
+    omitted (JSON cannot carry NaN, so NaN means "not given"). The array is read-only.
+    ``to_scan()`` is the equivalent RadarScan with RadarPlot records.
+    """
+
+    scan: RadarScan
+    plots: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.plots.shape[0])
+
+    @property
+    def site(self) -> str:
+        return self.scan.site
+
+    @property
+    def t(self) -> float:
+        return self.scan.t
+
+    @classmethod
+    def from_scan(cls, scan: RadarScan) -> RadarScanArrays:
+        """The arrays form of a RadarScan (None -> NaN)."""
+        rows = [(p.range_m, p.az_deg, p.el_deg, p.snr_db) for p in scan.plots]
+        plots = np.array(rows, dtype=np.float64).reshape(-1, 4)  # None -> NaN
+        plots.flags.writeable = False
+        return cls(msgspec.structs.replace(scan, plots=[]), plots)
+
+    def to_scan(self) -> RadarScan:
+        """The RadarScan with one RadarPlot per row (NaN -> None)."""
+        plots = [
+            RadarPlot(range_m=r, az_deg=a, el_deg=None if e != e else e, snr_db=None if s != s else s)
+            for r, a, e, s in self.plots.tolist()
+        ]
+        return msgspec.structs.replace(self.scan, plots=plots)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RadarScanArrays):
+            return NotImplemented
+        return self.scan == other.scan and np.array_equal(self.plots, other.plots, equal_nan=True)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class OthFix(msgspec.Struct, frozen=True, kw_only=True):
     """Over-the-horizon radar fix: position with a 2-D east/north error covariance."""
 
@@ -98,4 +152,4 @@ class OthFix(msgspec.Struct, frozen=True, kw_only=True):
     course_deg: float | None = None
 
 
-Report = AisPosition | AisStatic | AdsbReport | RadarScan | OthFix
+Report = AisPosition | AisStatic | AdsbReport | RadarScan | RadarScanArrays | OthFix

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fusion.core.frame import LocalFrame
+from sensors.geodesy import FrameJacobian
 from sensors.measurement import (
     CEP95_TO_SIGMA,
     NACP_EPU_M,
@@ -24,6 +25,14 @@ from sensors.reports import AdsbReport, AisPosition, OthFix, RadarPlot, RadarSca
 
 FRAME = LocalFrame(8.0, 18.0, -85.0, -75.0)
 NOISE = MeasurementNoise()
+
+
+def _jacobian(lat: float, lon: float) -> np.ndarray:
+    """The frame Jacobian the measurement models use (closed form; tests/unit/sensors/test_geodesy.py
+    checks it against the frame's finite differences and against PROJ)."""
+    J = FrameJacobian.of(FRAME).matrix(np.array([lat]), np.array([lon]))[0]
+    np.testing.assert_allclose(J, FRAME.en_jacobian(np.array([lat]), np.array([lon]))[0], atol=1e-6)
+    return J
 
 # Long range, large azimuth noise: the naive conversion r (sin az, cos az) is biased
 # toward the sensor by about r (1 - exp(-sigma_az^2 / 2)) = 760 m here.
@@ -79,7 +88,7 @@ def test_ais_sog_cog_to_velocity_and_its_covariance() -> None:
         AisPosition(t=1.0, source="rx", mmsi=3, lat=lat, lon=lon),
     ]
     b = ais_batch(reports, FRAME, NOISE)
-    J = FRAME.en_jacobian(np.array([lat]), np.array([lon]))[0]
+    J = _jacobian(lat, lon)
     np.testing.assert_allclose(b.z[0, 2:], J @ [10.0, 0.0], rtol=1e-12, atol=1e-9)  # due east
     np.testing.assert_allclose(b.z[1, 2:], J @ [0.0, 10.0], rtol=1e-12, atol=1e-9)  # due north
     assert b.has_vel.tolist() == [True, True, False]
@@ -100,9 +109,9 @@ def test_adsb_nacp_to_sigma(nacp: int | None, epu_m: float) -> None:
     lat, lon = 15.0, -78.0
     b = adsb_batch([AdsbReport(t=0.0, source="rx", icao24=0xABC, lat=lat, lon=lon, alt_m=3000.0, nac_p=nacp)],
                    FRAME, NOISE)
-    J = FRAME.en_jacobian(np.array([lat]), np.array([lon]))[0]
+    J = _jacobian(lat, lon)
     sigma = epu_m / 2.4477468306808166  # 95 % radius of a circular Gaussian = sqrt(-2 ln 0.05) sigma
-    np.testing.assert_allclose(b.R[0, :2, :2], sigma**2 * J @ J.T, rtol=1e-9)
+    np.testing.assert_allclose(b.R[0, :2, :2], sigma**2 * J @ J.T, rtol=1e-9, atol=1e-6)  # off-diagonal ~0
     assert b.sigma_alt_m[0] == NOISE.adsb_alt_sigma_m and b.alt_m[0] == 3000.0 and b.domain == "air"
 
 
@@ -116,7 +125,7 @@ def test_oth_covariance_passes_through_the_frame_jacobian() -> None:
     cov = ((4.0e8, 1.0e8), (1.0e8, 2.5e8))
     fast = OthFix(site="oth", t=5.0, lat=lat, lon=lon, cov_en_m2=cov, speed_mps=120.0)
     b = oth_batch([fast], FRAME, "air")
-    J = FRAME.en_jacobian(np.array([lat]), np.array([lon]))[0]
+    J = _jacobian(lat, lon)
     np.testing.assert_allclose(b.R[0, :2, :2], J @ np.array(cov) @ J.T, rtol=1e-12)
     e, n = FRAME.to_local(np.array([lat]), np.array([lon]))
     np.testing.assert_allclose(b.z[0, :2], [e[0], n[0]])
