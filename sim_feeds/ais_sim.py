@@ -26,7 +26,7 @@ latency, so messages arrive late and out of order; the tag block keeps the repor
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,7 +61,11 @@ def report_interval_s(speed_mps: FloatArray, turning: BoolArray, class_b: BoolAr
 
 @dataclass(frozen=True)
 class Transmissions:
-    """Q transmissions: (Q,) arrays. ``static`` rows are static/voyage messages (no position)."""
+    """Q transmissions: (Q,) arrays. ``static`` rows are static/voyage messages (no position).
+
+    ``lat``/``lon`` are the reported position (spoofed inside an ``ais.spoof`` window);
+    ``tx_lat``/``tx_lon`` where the transmitter really is, which decides who hears it.
+    """
 
     t: FloatArray
     vessel: IntArray  # index into AisSchedule.vessels
@@ -70,20 +74,20 @@ class Transmissions:
     sog_mps: FloatArray
     cog_deg: FloatArray
     static: BoolArray
+    tx_lat: FloatArray
+    tx_lon: FloatArray
 
     def take(self, keep: BoolArray | IntArray | slice) -> Transmissions:
         """The subset ``keep`` (mask or indices)."""
-        return Transmissions(self.t[keep], self.vessel[keep], self.lat[keep], self.lon[keep], self.sog_mps[keep],
-                             self.cog_deg[keep], self.static[keep])
+        return Transmissions(*(getattr(self, f.name)[keep] for f in fields(Transmissions)))
 
     @staticmethod
     def concat(parts: Sequence[Transmissions]) -> Transmissions:
         """Rows of all ``parts`` in order."""
         if not parts:
-            z = np.zeros(0)
-            return Transmissions(z, np.zeros(0, dtype=np.int64), z, z, z, z, np.zeros(0, dtype=bool))
-        return Transmissions(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                               ("t", "vessel", "lat", "lon", "sog_mps", "cog_deg", "static")))
+            return Transmissions(*(np.zeros(0, dtype={"vessel": np.int64, "static": bool}.get(f.name, np.float64))
+                                   for f in fields(Transmissions)))
+        return Transmissions(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Transmissions)))
 
 
 class AisSchedule:
@@ -138,7 +142,8 @@ class AisSchedule:
         spoofed = in_windows(due, rel, self.spoof)
         s = spoofed >= 0
         lat[s], lon[s] = offset(lat[s], lon[s], self.spoof_bearing[spoofed[s]], self.spoof_m[spoofed[s]])
-        return Transmissions(t, due, lat, lon, now.speed_mps, now.course_deg, np.zeros(due.size, dtype=bool)).take(sent)
+        return Transmissions(t, due, lat, lon, now.speed_mps, now.course_deg, np.zeros(due.size, dtype=bool),
+                             now.lat, now.lon).take(sent)
 
     def _statics(self, due: IntArray) -> Transmissions:
         """Static/voyage messages of vessels ``due`` at their scheduled times; reschedule."""
@@ -147,7 +152,7 @@ class AisSchedule:
         now = self.truth.paths.sample(self.vessels[due], t)
         sent = now.alive & (in_windows(due, t - self.scenario.t0, self.off) < 0)
         return Transmissions(t, due, now.lat, now.lon, now.speed_mps, now.course_deg,
-                             np.ones(due.size, dtype=bool)).take(sent)
+                             np.ones(due.size, dtype=bool), now.lat, now.lon).take(sent)
 
     def reports(self, tx: Transmissions, source: str) -> list[AisPosition | AisStatic]:
         """The transmissions ``tx`` as heard by receiver ``source`` (report time = transmission time)."""
@@ -189,7 +194,7 @@ class AisTerrestrialModel:
             tx = self.schedule.step(chunk[-1])
             if tx.t.size == 0:
                 continue
-            near = distance_m(spec.lat, spec.lon, tx.lat, tx.lon)
+            near = distance_m(spec.lat, spec.lon, tx.tx_lat, tx.tx_lon)  # heard by where it is, not where it claims to be
             tx = tx.take((near <= spec.range_m) & (self.rng.random(tx.t.size) >= spec.slot_loss))
             split = np.searchsorted(tx.t, chunk, side="left")
             lo = 0

@@ -97,6 +97,18 @@ def test_ais_off_window_and_spoof_offset() -> None:
     assert err[~spoofed].max() < 40.0  # GNSS noise only
 
 
+def test_a_spoofer_is_heard_by_where_it_is_not_where_it_claims() -> None:
+    """A shore receiver hears a transmitter within its range even when the position the
+    transmitter reports (spoofed 150 nm north) is far outside it."""
+    ship = transit("m-1", (9.8, -79.5), (9.8, -78.2), 12.0, ais={
+        "mmsi": 311000001, "spoof": [{"start_s": 0.0, "end_s": 1e6, "offset_nm": 150.0, "bearing_deg": 0.0}]})
+    sc = scenario_from_dict(ais_doc([ship], slot_loss=0.0))
+    rx = sc.sensors[0]
+    tx = [x.take(~x.static) for _, x in AisTerrestrialModel(sc, Truth.of(sc), rx).batches()]  # type: ignore[arg-type]
+    claimed = distance_m(rx.lat, rx.lon, np.concatenate([x.lat for x in tx]), np.concatenate([x.lon for x in tx]))  # type: ignore[union-attr]
+    assert claimed.size > 100 and claimed.min() > rx.range_m  # type: ignore[union-attr]
+
+
 def test_satellite_ais_late_and_out_of_order() -> None:
     ships = [transit(f"m-{i}", (9.7 + 0.05 * i, -79.5), (9.7 + 0.05 * i, -78.2), 12.0, ais={"mmsi": 311000010 + i}) for i in range(4)]
     sat = {"kind": "ais_satellite", "id": "sat", "revisit_s": 3000.0, "pass_s": 900.0, "first_pass_s": 100.0,
