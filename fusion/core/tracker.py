@@ -166,12 +166,13 @@ class Tracker:
         return int(self._tracks["id"].shape[0])
 
     def _live(self) -> dict[str, np.ndarray]:
-        """The live rows of the track table (the table itself when no row is dead; else copies)."""
+        """The live rows of the track table (the table itself when no row is dead; else copies
+        of the state columns, without the derived ones)."""
         a = self._tracks
         if self._n_dead == 0:
             return a
         keep = a["status"] != _DEAD
-        return {k: v[keep] for k, v in a.items()}
+        return {k: v[keep] for k, v in a.items() if k not in _DERIVED}
 
     def step(self, batch: MeasBatch) -> StepResult:
         """Process one measurement batch at its own time(s); out-of-sequence handled."""
@@ -224,7 +225,8 @@ class Tracker:
     def snapshot(self) -> dict[str, np.ndarray]:
         """All track state as arrays (copies). The re-run window is not included: after a
         restore, measurements older than the snapshot's newest time are dropped as late."""
-        snap = {f"track.{k}": v.copy() for k, v in self._live().items() if k not in _DERIVED}
+        live = self._live()  # copies already when rows are dead
+        snap = {f"track.{k}": (v if self._n_dead else v.copy()) for k, v in live.items() if k not in _DERIVED}
         snap["next_id"] = np.array(self._next_id, dtype=np.int64)
         snap["now"] = np.array(self._now)
         snap["id_log"] = self._id_log.copy()
@@ -289,9 +291,15 @@ class Tracker:
         alive_before = self._live()["id"].copy()
         cp_t, snap, start = self._checkpoints[k]
         self._checkpoints = self._checkpoints[: k + 1]
-        pos = bisect.bisect_right(self._log_t, t0)
-        self._log.insert(pos, batch)
-        self._log_t.insert(pos, t0)
+        # Each row goes after the logged batches no newer than it: a late payload spanning
+        # minutes (satellite AIS) is split, so that no row is processed before a logged
+        # batch older than it (which would then meet tracks already moved past its time).
+        slot = np.searchsorted(np.asarray(self._log_t), batch.t, side="right")
+        for pos in np.unique(slot)[::-1].tolist():  # from the back: earlier positions stay valid
+            rows = np.flatnonzero(slot == pos)
+            part = batch if rows.size == len(batch) else _take(batch, rows)
+            self._log.insert(pos, part)
+            self._log_t.insert(pos, float(part.t.min()))
         self._load(snap)
         self._now = cp_t
         out = _Collector()
