@@ -393,14 +393,22 @@ def _merge_static(old: AisStatic, new: AisStatic) -> AisStatic:
 
 
 def _xor(text: str) -> int:
-    """NMEA checksum (XOR of the bytes) of an ASCII string, as pyais.util.checksum."""
+    """NMEA checksum (XOR of the bytes) of an ASCII string, as pyais.util.checksum: the bytes
+    as one integer folded onto its low byte (the high bits left over never reach it)."""
     x = int.from_bytes(text.encode("ascii"), "little")
-    width = 8 * len(text)
-    while width > 8:
-        half = (width // 16 + (width % 16 > 0)) * 8  # whole bytes, at least half of them
-        x = (x ^ (x >> half)) & ((1 << half) - 1)
-        width = half
-    return x
+    if len(text) > 64:
+        width = 8 * len(text)
+        while width > 512:
+            half = (width // 16 + (width % 16 > 0)) * 8  # whole bytes, at least half of them
+            x = (x ^ (x >> half)) & ((1 << half) - 1)
+            width = half
+    x ^= x >> 256
+    x ^= x >> 128
+    x ^= x >> 64
+    x ^= x >> 32
+    x ^= x >> 16
+    x ^= x >> 8
+    return x & 0xFF
 
 
 def _fast_tag(body: str, recv_t: float) -> float | None | object:

@@ -44,11 +44,12 @@ _LIM_PI2 = math.pi / 2 - np.finfo(np.float64).eps
 
 
 def enu2geodetic(
-    east: FloatArray, north: FloatArray, up: FloatArray, lat0: float, lon0: float, h0: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+    east: FloatArray, north: FloatArray, up: FloatArray, lat0: float, lon0: float, h0: float, *, alt: bool = True
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
     """(M,) ENU metres at the geodetic origin (lat0, lon0 deg, h0 m) -> (lat deg, lon deg, alt m).
 
-    Same result as ``pymap3d.enu2geodetic(east, north, up, lat0, lon0, h0)`` (WGS84).
+    Same result as ``pymap3d.enu2geodetic(east, north, up, lat0, lon0, h0)`` (WGS84);
+    ``alt=False`` skips the altitude (returned as None).
     """
     a, b = WGS84_A, WGS84_B
     # geodetic2ecef of the origin
@@ -70,21 +71,27 @@ def enu2geodetic(
     hxy = np.hypot(x, y)
     huE = np.hypot(uu, E)
     if uu.size and (uu.min() <= 1e-8 or hxy.min() <= 1e-8):  # pymap3d's isclose(u, 0) | isclose(hxy, 0): centre or polar axis
-        lat, lon, alt = pymap3d.enu2geodetic(east, north, up, lat0, lon0, h0)
-        return np.atleast_1d(lat), np.atleast_1d(lon), np.atleast_1d(alt)
+        lat, lon, h = pymap3d.enu2geodetic(east, north, up, lat0, lon0, h0)
+        return np.atleast_1d(lat), np.atleast_1d(lon), np.atleast_1d(h) if alt else None
     beta = np.arctan(huE / uu * z / hxy)
     beta += ((b * uu - a * huE + E**2) * np.sin(beta)) / (a * huE * 1 / np.cos(beta) - E**2 * np.cos(beta))
     lat = np.arctan(a / b * np.tan(beta))
-    lat = np.where(beta >= _LIM_PI2, math.pi / 2, lat)
-    lat = np.where(beta <= -_LIM_PI2, -math.pi / 2, lat)
+    polar = uu.size and float(np.abs(beta).max()) >= _LIM_PI2  # pymap3d's float32 patches: only near the poles
+    if polar:
+        lat = np.where(beta >= _LIM_PI2, math.pi / 2, lat)
+        lat = np.where(beta <= -_LIM_PI2, -math.pi / 2, lat)
     lon = np.arctan2(y, x)
-    cos_beta = np.cos(beta)
-    cos_beta = np.where(beta >= _LIM_PI2, 0, cos_beta)
-    cos_beta = np.where(beta <= -_LIM_PI2, 0, cos_beta)
-    alt = np.hypot(z - b * np.sin(beta), hxy - a * cos_beta)
-    inside = x**2 / a**2 + y**2 / a**2 + z**2 / b**2 < 1
-    alt = np.where(inside, -alt, alt)
-    return np.degrees(lat), np.degrees(lon), alt
+    h = None
+    if alt:
+        cos_beta = np.cos(beta)
+        if polar:
+            cos_beta = np.where(beta >= _LIM_PI2, 0, cos_beta)
+            cos_beta = np.where(beta <= -_LIM_PI2, 0, cos_beta)
+        h = np.hypot(z - b * np.sin(beta), hxy - a * cos_beta)
+        inside = x**2 / a**2 + y**2 / a**2 + z**2 / b**2 < 1
+        if inside.any():
+            h = np.where(inside, -h, h)
+    return np.degrees(lat), np.degrees(lon), h
 
 
 @dataclass(frozen=True)

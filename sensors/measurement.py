@@ -151,40 +151,52 @@ def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: Mea
     """One radar scan -> batch (M plots): unbiased converted measurements in the frame.
 
     Vectorised over the plots with no Python object per plot (a RadarScan is turned into
-    arrays first). Positions are those of the original per-plot path to the last bit
-    (sensors.geodesy.enu2geodetic is pymap3d's algorithm; tested to 1e-9 m); the Jacobian
-    into the frame is the closed form of sensors.geodesy.FrameJacobian (exact to rounding,
-    where ``frame.en_jacobian``'s finite differences were off by up to ~3e-7 relative).
+    arrays first). Positions are those of the per-plot path it replaced, to 1e-9 m (the
+    same float operations; sensors.geodesy.enu2geodetic is pymap3d's algorithm); the Jacobian
+    into the frame, and the frame scale at the sensor, are the closed form of
+    sensors.geodesy.FrameJacobian (exact to rounding, where ``frame.en_jacobian``'s finite
+    differences were off by up to ~3e-7 relative). tests/unit/sensors/test_geodesy.py
+    compares it with the old path (sensors.baseline.radar_batch_v0).
     """
     arrays = scan if isinstance(scan, RadarScanArrays) else RadarScanArrays.from_scan(scan)
     head, plots = arrays.scan, arrays.plots
     rng = plots[:, 0]
-    az = np.radians(plots[:, 1])
-    el = np.radians(plots[:, 2])
-    has_el = np.isfinite(el)
-    if head.mode == "surface":  # target on the sea surface: depression angle from geometry
-        if not has_el.all():
+    m = rng.size
+    el_given = plots[:, 2]
+    has_el = ~np.isnan(el_given)
+    any_el = bool(has_el.any())
+    if any_el:
+        el = np.radians(el_given)
+        if head.mode == "surface":  # target on the sea surface: depression angle from geometry
             el = np.where(has_el, el, _sea_surface_elevation(rng, head.sensor_alt_m))
-    else:  # 2-D air-search radar: altitude unknown, plot taken at the horizon
-        el = np.where(has_el, el, 0.0)
+        else:  # 2-D air-search radar: altitude unknown, plot taken at the horizon
+            el = np.where(has_el, el, 0.0)
+        cos_el, sin_el = np.cos(el), np.sin(el)
+    elif head.mode == "surface":  # target on the sea surface: depression angle from geometry
+        el = _sea_surface_elevation(rng, head.sensor_alt_m)
+        cos_el, sin_el = np.cos(el), np.sin(el)
+    else:
+        sin_el, cos_el = np.zeros(m), np.ones(m)
     sig_r = head.sigma_range_m
     sig_az = math.radians(head.sigma_az_deg)
     sig_el = math.radians(head.sigma_el_deg) if head.sigma_el_deg is not None else 0.0
-    cos_el, sin_el = np.cos(el), np.sin(el)
     ground = rng * cos_el
-    sig_ground = np.hypot(sig_r * cos_el, np.where(has_el, rng * sin_el * sig_el, 0.0)) if has_el.any() else sig_r * np.abs(cos_el)
-    east, north, r_ee, r_en, r_nn = _unbiased(ground, az, sig_ground, sig_az)
+    if any_el:
+        sig_ground = np.hypot(sig_r * cos_el, np.where(has_el, rng * sin_el * sig_el, 0.0))
+    else:
+        sig_ground = sig_r * cos_el  # hypot(x, 0) = |x|, cos_el >= 0
+    east, north, r_ee, r_en, r_nn = _unbiased(ground, np.radians(plots[:, 1]), sig_ground, sig_az)
     lat0, lon0 = head.sensor_lat, head.sensor_lon
-    up = rng * sin_el
-    lat, lon, alt = enu2geodetic(east, north, up, lat0, lon0, head.sensor_alt_m)
-    m = rng.size
+    air_alt = (head.mode == "air") & has_el
+    any_air = bool(air_alt.any())
+    lat, lon, alt = enu2geodetic(east, north, rng * sin_el, lat0, lon0, head.sensor_alt_m, alt=any_air)
     e_all, n_all = frame.to_local(np.append(lat, lat0), np.append(lon, lon0))  # the plots and the sensor, one call
     e, n = e_all[:m], n_all[:m]
-    kc, ks = FrameJacobian.of(frame).scale_rotation(lat, lon, e, n)
+    kc_all, ks_all = FrameJacobian.of(frame).scale_rotation(np.append(lat, lat0), np.append(lon, lon0), e_all, n_all)
+    kc, ks = kc_all[:m], ks_all[:m]
     c_ee, c_en, c_nn = rotate_cov(kc, ks, r_ee, r_en, r_nn)
     reach = head.max_range_m if head.max_range_m is not None else float(ground.max())
-    look = (float(e_all[m]), float(n_all[m]), reach * float(frame.scale(lat0, lon0)))
-    air_alt = (head.mode == "air") & has_el
+    look = (float(e_all[m]), float(n_all[m]), reach * math.hypot(float(kc_all[m]), float(ks_all[m])))
     z = np.full((m, 4), np.nan)
     z[:, 0] = e
     z[:, 1] = n
@@ -192,7 +204,7 @@ def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: Mea
     R[:, 0, 0] = c_ee
     R[:, 0, 1] = R[:, 1, 0] = c_en
     R[:, 1, 1] = c_nn
-    if air_alt.any():
+    if any_air:
         sigma_alt = np.hypot(sig_r * sin_el, rng * cos_el * sig_el)
         alt_m = np.where(air_alt, alt, np.nan)
         sigma_alt_m = np.where(air_alt, np.maximum(sigma_alt, noise.radar_alt_floor_m), np.nan)
@@ -206,7 +218,12 @@ def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: Mea
 def _unbiased(
     ground_m: FloatArray, az_rad: FloatArray, sigma_ground_m: FloatArray, sigma_az_rad: float
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``unbiased_conversion`` as columns: (east, north, R_ee, R_en, R_nn), each (M,)."""
+    """``unbiased_conversion`` as columns: (east, north, R_ee, R_en, R_nn), each (M,).
+
+    Positions with the same operations as ``unbiased_conversion`` (bit for bit: a last-bit
+    change moves a longitude in degrees by up to 1.6e-9 m); cos 2 theta and sin 2 theta of
+    the covariance by the double-angle identities (equal to rounding).
+    """
     lam = math.exp(-0.5 * sigma_az_rad**2)
     theta = 0.5 * np.pi - az_rad  # maths angle from east
     c, s = np.cos(theta), np.sin(theta)
@@ -214,13 +231,14 @@ def _unbiased(
     a = (lam**-2 - 2.0) * r2
     b = 0.5 * (r2 + sigma_ground_m**2)
     l4 = lam**4
-    cos2 = np.cos(2 * theta)
+    cc, ss, cs = c * c, s * s, c * s
+    b_cos2 = b * l4 * (cc - ss)
     return (
         ground_m * c / lam,
         ground_m * s / lam,
-        a * c * c + b * (1.0 + l4 * cos2),
-        a * c * s + b * l4 * np.sin(2 * theta),
-        a * s * s + b * (1.0 - l4 * cos2),
+        a * cc + b + b_cos2,
+        a * cs + b * l4 * 2.0 * cs,
+        a * ss + b - b_cos2,
     )
 
 

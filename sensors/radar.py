@@ -9,11 +9,10 @@ Two decoders share one set of rules: ``RadarDecoder.decode_arrays`` (what ingest
 returns ``RadarScanArrays``, the plots as one (M, 4) float64 array; ``decode`` returns the
 same scan as a ``RadarScan`` with RadarPlot records. The arrays path never builds a
 Python object per plot when the scan is well formed: msgspec decodes the header with the
-plots left as raw JSON, the plots are decoded as one flat list of floats (``null``
-replaced by a sentinel first) straight into numpy, and every plot bound is checked with
-one vectorised comparison per column. Anything that path does not handle exactly (plots
-that are not all ``[range, az, el|null, snr|null]``, a type error anywhere, a value equal
-to the sentinel, a plot out of bounds) goes to the general path below, which gives the
+plots left as raw JSON, the plots are decoded as one flat list of floats (brackets
+removed once their nesting is checked) straight into numpy, and every plot bound is
+checked with one vectorised comparison per column. Anything that path does not handle exactly (plots
+that are not all ``[range, az, el|null, snr|null]``, a type error anywhere) goes to the general path below, which gives the
 same reports and the same errors as before (the fast path only ever returns a scan the
 general path would return, tested in tests/property/test_codecs.py).
 """
@@ -90,10 +89,8 @@ _Header = msgspec.defstruct(
     kw_only=True,
 )
 _HEADER_DECODER = msgspec.json.Decoder(_Header)
-_FLAT_DECODER = msgspec.json.Decoder(list[float])
+_FLAT_DECODER = msgspec.json.Decoder(list[float | None])
 _HEADER_NAMES = tuple(f.name for f in msgspec.structs.fields(RadarScan) if f.name != "plots")
-_NULL_SENTINEL = -1.0e9  # stands for null in the flat plots list: outside every plot bound
-_NULL_TEXT = b"-1e9"
 _STRUCTURE = bytes(c for c in range(256) if c not in b"[],")  # deleted to leave the nesting
 _PLOT_STRUCTURE = b"[,,,]"
 _BOUNDS = ((RANGE_M, False), (ANGLE, False), (ELEVATION, True), (SNR_DB, True))  # (bound, nullable) per column
@@ -145,29 +142,32 @@ def _fast_plots(raw: bytes) -> np.ndarray | None:
     them exactly (then the general path decides).
 
     Exact: the structural characters must be exactly ``[[,,,],...,[,,,]]`` (so every plot
-    has four elements and nothing nests), every element must decode as a float once ``null``
-    is replaced by the sentinel, and the sentinel must occur exactly as often as ``null``
-    did and never in range or azimuth (so no real value is mistaken for null).
+    has four elements and nothing nests), every element must decode as a float or null
+    (msgspec), and range and azimuth must not be null. JSON cannot carry NaN, so NaN in
+    the array means null.
     """
-    count = raw.count(b"[") - 1
-    if count <= 0:
+    structure = raw.translate(None, _STRUCTURE)
+    count = (len(structure) - 1) // 6  # "[" + "[,,,]," * (count - 1) + "[,,,]" + "]"
+    if count <= 0 or structure != b"[" + (_PLOT_STRUCTURE + b",") * (count - 1) + _PLOT_STRUCTURE + b"]":
         return None
-    if raw.translate(None, _STRUCTURE) != b"[" + (_PLOT_STRUCTURE + b",") * (count - 1) + _PLOT_STRUCTURE + b"]":
-        return None
-    nulls = raw.count(b"null")
-    flat = raw.replace(b"null", _NULL_TEXT) if nulls else raw
     try:
-        values = _FLAT_DECODER.decode(b"[" + flat.translate(None, b"[]") + b"]")
+        values = _FLAT_DECODER.decode(b"[" + raw.translate(None, b"[]") + b"]")
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     if len(values) != 4 * count:
         return None
-    plots = np.fromiter(values, np.float64, 4 * count).reshape(count, 4)
-    if nulls:
-        is_null = plots == _NULL_SENTINEL
-        if is_null[:, :2].any() or int(is_null.sum()) != nulls:
+    plots = np.empty((count, 4))
+    for col in range(4):  # column by column: a column without null converts fastest, an all-null one not at all
+        column = values[col::4]
+        nulls = column.count(None)
+        if nulls and col < 2:  # a null range or azimuth: a type error, the general path names it
             return None
-        plots[is_null] = np.nan
+        if nulls == 0:
+            plots[:, col] = np.fromiter(column, np.float64, count)
+        elif nulls == count:
+            plots[:, col] = np.nan
+        else:
+            plots[:, col] = np.array(column, dtype=np.float64)  # None -> NaN
     return plots
 
 
@@ -193,11 +193,11 @@ class RadarDecoder:
     def decode(
         self, payload: bytes, source: str, recv_t: float
     ) -> tuple[list[Report], list[DecodeError]]:
-        """One payload -> ([RadarScan] with the valid plots, [DecodeError]); never raises."""
-        if not self.fast:  # the general path's own records (no round trip through arrays)
-            return self._general_scan(feed_name(FEED, source), payload, source, recv_t)
-        reports, errors = self.decode_arrays(payload, source, recv_t)
-        return [r.to_scan() for r in reports], errors
+        """One payload -> ([RadarScan] with the valid plots, [DecodeError]); never raises.
+
+        The general path: RadarScan records are what it builds anyway (``decode_arrays``
+        gives the same scan as arrays, ``to_scan()`` of its result equals this one)."""
+        return self._general_scan(feed_name(FEED, source), payload, source, recv_t)
 
     def decode_arrays(
         self, payload: bytes, source: str, recv_t: float
