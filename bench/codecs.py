@@ -111,6 +111,15 @@ def ingest_figures(repeat: int) -> dict[str, float]:
     out["ais_decode_us_per_message_2_sentences_before"], out["ais_decode_us_per_message_2_sentences_after"] = _pair_us(
         lambda: [general_ais.decode(p, "benchagg", T0) for p in messages],
         lambda: [fast_ais.decode(p, "benchagg", T0) for p in messages], len(messages), 5, repeat)
+
+    def accept_ais() -> None:
+        for p in messages:
+            if not ingest.accept("jisf/v1/feeds/ais/benchagg", p, T0):
+                raise RuntimeError("AIS message not accepted")
+        ingest._queue.clear()  # noqa: SLF001
+        ingest._seen.clear()  # noqa: SLF001
+
+    out["ais_ingest_accept_us_per_message_2_sentences_after"] = _per_item_us(accept_ais, len(messages), 5, repeat)
     return out
 
 

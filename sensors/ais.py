@@ -497,6 +497,7 @@ class AisDecoder:
         errors: list[DecodeError] = []
         text = payload.decode("ascii", errors="replace")
         fast = _FAST_LINE.fullmatch if self.fast else None
+        tags: dict[str, float | None | object] = {}  # tag block -> its time, for the lines of this payload
         for index, raw in enumerate(text.splitlines()):
             line = raw.strip()
             if not line:
@@ -504,7 +505,7 @@ class AisDecoder:
             report: AisPosition | AisStatic | object | None = _NOT_FAST
             match = fast(line) if fast is not None else None
             if match is not None:
-                report = self._fast_line(match, source, recv_t)
+                report = self._fast_line(match, source, recv_t, tags)
             if report is _NOT_FAST:
                 try:
                     report = self._decode_line(feed, f"lines[{index}]", line, source, recv_t)
@@ -519,16 +520,21 @@ class AisDecoder:
         reports.extend(statics.values())
         return reports, errors
 
-    def _fast_line(self, match: re.Match[str], source: str, recv_t: float) -> AisPosition | object:
-        """A line matching _FAST_LINE -> AisPosition, or _NOT_FAST when the general path must decide."""
+    def _fast_line(
+        self, match: re.Match[str], source: str, recv_t: float, tags: dict[str, float | None | object]
+    ) -> AisPosition | object:
+        """A line matching _FAST_LINE -> AisPosition, or _NOT_FAST when the general path must decide.
+
+        ``tags`` caches each tag block's result within one payload (aggregators repeat them)."""
         tag, tag_sum, body, armored, given = match.groups()
         if _xor(body) != int(given, 16):
             return _NOT_FAST
         t: float | None | object = None
         if tag_sum is not None:
-            if _xor(tag) != int(tag_sum, 16):
-                return _NOT_FAST
-            t = _fast_tag(tag, recv_t)
+            key = f"{tag}*{tag_sum}"
+            t = tags.get(key, tags)
+            if t is tags:
+                t = tags[key] = _fast_tag(tag, recv_t) if _xor(tag) == int(tag_sum, 16) else _NOT_FAST
             if t is _NOT_FAST:
                 return _NOT_FAST
         report = _fast_position(armored, recv_t if t is None else t, source)  # type: ignore[arg-type]

@@ -106,3 +106,26 @@ def test_bad_input_is_rejected_counted_and_never_released() -> None:
     assert ing.log.rejected[("ais", "lines[0].checksum")] == 1 and ("radar", "site") in ing.log.rejected and ("unknown", "topic") in ing.log.rejected
     assert any("duplicate" in r for r in ing.log.summary("ais")["recent"])  # type: ignore[union-attr]
     assert [len(b) for b in ing.due(T0 + 1.0)] == [2]
+
+
+def test_radar_scan_goes_through_the_arrays_path_and_bad_plots_are_rejected_by_field() -> None:
+    """A scan with two bad plots: the good plots are released (converted as radar_batch converts the
+    general decoder's scan), each bad plot is counted under its field and reported with its value."""
+    from sensors.measurement import radar_batch
+    from sensors.radar import RadarDecoder
+
+    ing = Ingest(FRAME, reorder_window_s=0.0)
+    plots = [RadarPlot(range_m=10_000.0 + 100 * k, az_deg=10.0 * k, snr_db=15.0) for k in range(6)]
+    plots[2] = RadarPlot(range_m=-5.0, az_deg=20.0)
+    plots[4] = RadarPlot(range_m=9_000.0, az_deg=400.0, el_deg=1.0)
+    payload = encode_scan(RadarScan(**RADAR, t=T0, plots=plots))
+    assert ing.accept("jisf/v1/feeds/radar/s1", payload, T0 + 0.01) == 1
+    assert ing.log.rejected[("radar", "plots[2].range_m")] == 1 and ing.log.rejected[("radar", "plots[4].az_deg")] == 1
+    assert any("plots[4].az_deg = 400.0" in r for r in ing.log.summary("radar")["recent"])  # type: ignore[union-attr]
+    (batch,) = ing.due(T0 + 1.0)
+    (scan,), _ = RadarDecoder(fast=False).decode(payload, "s1", T0 + 0.01)
+    want = radar_batch(scan, FRAME, MeasurementNoise())  # type: ignore[arg-type]
+    assert len(batch) == 4
+    np.testing.assert_array_equal(batch.z, want.z)
+    np.testing.assert_array_equal(batch.R, want.R)
+    assert batch.look_en_m == want.look_en_m and batch.sensor_kind == "radar" and batch.domain == "surface"
