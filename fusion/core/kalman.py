@@ -78,7 +78,7 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     out[i, i + k] += qb * tb**2 / 2.0
     out[i + k, i] += qb * tb**2 / 2.0
     out[i + k, i + k] += qb * tb
-    return x_pred, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
+    return x_pred, out.transpose(2, 0, 1).reshape(P.shape)  # a view: consumers gather or re-transpose it
 
 
 def cv_predict_position(
@@ -216,7 +216,7 @@ def _update_select(x: FloatArray, P: FloatArray, R: FloatArray, inn: Innovation)
     out = LP - np.einsum("ian,jan->ijn", M, K)
     out += out.transpose(1, 0, 2)
     out *= 0.5
-    return x_new, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
+    return x_new, out.transpose(2, 0, 1).reshape(P.shape)  # a view: the caller scatters it into the table
 
 
 def imm_mix(

@@ -344,7 +344,7 @@ class Tracker:
             adopt[id_meas] = False  # known identity: either updated directly or stripped (spoof)
 
         # 2. gate the rest
-        free_track = np.ones(self._rows, dtype=bool)
+        free_track = a["status"] != _DEAD
         free_track[id_track] = False
         free_meas = np.ones(len(batch), dtype=bool)
         free_meas[fixed_meas] = False
@@ -412,7 +412,7 @@ class Tracker:
         tb, t0 = float(batch.t.max()), float(batch.t.min())
         if self._rows == 0 or meas.size == 0:
             return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
-        Rp = batch.R_pos[meas]
+        Rp = batch.R_pos if meas.size == len(batch) else batch.R_pos[meas]
         a00, a11, a01 = Rp[:, 0, 0], Rp[:, 1, 1], Rp[:, 0, 1]
         r_max = float((0.5 * (a00 + a11) + np.sqrt(0.25 * (a00 - a11) ** 2 + a01 * a01)).max())  # lambda_max(R_pos)
         spread = self.pool.max_speed_mps * (tb - t0)
@@ -433,6 +433,8 @@ class Tracker:
         gate = np.where(dims == 4, np.where(tentative, self._confirm_gate[4], self._gate[4]),
                         np.where(tentative, self._confirm_gate[2], self._gate[2]))
         inside = d2 <= gate
+        if inside.all():  # no copies
+            return p, d2 / gate
         p = _Pairs(*(getattr(p, f)[inside] for f in _PAIR_FIELDS))
         return p, d2[inside] / gate[inside]
 
@@ -448,12 +450,11 @@ class Tracker:
         then run on the rows left.
         """
         a = self._tracks
+        if 4 * z_pos.shape[0] >= self._rows:  # a batch about as big as the pool: its cost is O(N) anyway,
+            return np.flatnonzero(free)  # and the grid sorts the tracks out
         lo, hi = z_pos.min(axis=0), z_pos.max(axis=0)
         g = self._gate[4]
-        if 4 * z_pos.shape[0] >= self._rows:  # a batch about as big as the pool: its cost is O(N) anyway
-            rows = np.arange(self._rows, dtype=np.int64)
-        else:
-            rows = self._reach.query(a, self._rows, lo, hi, np.sqrt(g * r_max) * (1.0 + 1e-9) + spread + 1e-3, tb, g)
+        rows = self._reach.query(a, self._rows, lo, hi, np.sqrt(g * r_max) * (1.0 + 1e-9) + spread + 1e-3, tb, g)
         every = rows.size == self._rows
         cx, c, t = (a[k] if every else a[k][rows] for k in ("cx", "trc", "t"))
         dt = np.maximum(tb - t, 0.0)
@@ -529,7 +530,8 @@ class Tracker:
                 xm[sel], Pm[sel], mu[sel] = _update_models(p.xm[sel], p.Pm[sel], p.cbar[sel], p.meas[sel], batch, vel)
         tr, rows = p.track, p.meas
         t_meas = batch.t[rows]
-        a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
+        if np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any():  # else nothing changes
+            a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
         a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
         a["cx"][tr], a["trc"][tr], a["tr0"][tr] = self._kinematics(xm, Pm, mu)
         self._reach.mark(a["blk"][tr])
@@ -595,9 +597,13 @@ class Tracker:
         else:
             inside = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
         inside &= t < batch.t.min()
+        if every:
+            inside[hit_track] = False
+        elif hit_track.size:
+            hit = np.zeros(self._rows, dtype=bool)
+            hit[hit_track] = True
+            inside &= ~hit[rows]
         looked = rows[inside]
-        if hit_track.size and looked.size:
-            looked = looked[~np.isin(looked, hit_track)]
         if looked.size:
             a["hist"][looked] <<= 1
             a["looks"][looked] += 1
