@@ -11,10 +11,11 @@ same scan as a ``RadarScan`` with RadarPlot records. The arrays path never build
 Python object per plot when the scan is well formed: msgspec decodes the header with the
 plots left as raw JSON, the plots are decoded as one flat list of floats (brackets
 removed once their nesting is checked) straight into numpy, and every plot bound is
-checked with one vectorised comparison per column. Anything that path does not handle exactly (plots
-that are not all ``[range, az, el|null, snr|null]``, a type error anywhere) goes to the general path below, which gives the
-same reports and the same errors as before (the fast path only ever returns a scan the
-general path would return, tested in tests/property/test_codecs.py).
+checked with one vectorised comparison per column. Anything that path does not handle
+exactly (plots that are not all ``[range, az, el|null, snr|null]``, a type error
+anywhere) goes to the general path below, which gives the same reports and the same
+errors as before (the fast path only ever returns what the general path would return,
+tested in tests/property/test_fast_paths.py).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sensors import adsb, ais, oth, radar
 from sensors.codec import FOOT_M, KNOT_MPS
-from sensors.reports import AdsbReport, AisPosition, AisStatic, OthFix, RadarPlot, RadarScan
+from sensors.reports import AdsbReport, AisPosition, AisStatic, OthFix, RadarPlot, RadarScan, RadarScanArrays
 
 SETTINGS = settings(max_examples=100, deadline=None)
 T0 = 1_700_000_000.0
@@ -160,6 +160,14 @@ def test_aircraft_json_round_trip(reports: list[AdsbReport], lag_ms: int) -> Non
 @given(radar_scans)
 def test_radar_round_trip(scan: RadarScan) -> None:
     assert radar.RadarDecoder().decode(radar.encode(scan), "site-3", scan.t) == ([scan], [])
+
+
+@SETTINGS
+@given(radar_scans)
+def test_radar_arrays_round_trip(scan: RadarScan) -> None:
+    """The ingest form: decode_arrays(encode(scan)) is the scan, as arrays, and back."""
+    (arrays,), errors = radar.RadarDecoder().decode_arrays(radar.encode(scan), "site-3", scan.t)
+    assert errors == [] and arrays.to_scan() == scan and arrays == RadarScanArrays.from_scan(scan)
 
 
 @SETTINGS

@@ -195,7 +195,7 @@ def _same_ais(payloads: list[bytes], recv_t: float = T0) -> int:
     return reports
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(st.lists(ais_lines(), min_size=1, max_size=4), st.sampled_from(["\r\n", "\n"]))
 def test_ais_fast_path_equals_pyais_on_random_payloads(lines: list[str], sep: str) -> None:
     _same_ais([sep.join(lines).encode()])
