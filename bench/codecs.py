@@ -5,7 +5,7 @@ Run: ``python bench/codecs.py [--repeat 7]``. Each figure is the median over
 ``repeat`` timed rounds of the per-item cost, in microseconds.
 
 "before" is the pre-vectorisation path, still in the code as the reference:
-``RadarDecoder(fast=False)`` (RadarScan records) + ``sensors.baseline.radar_batch_v0``
+``RadarDecoder(fast=False)`` (RadarScan records) + ``tests.unit.sensors.radar_v0.radar_batch_v0``
 (per-plot conversion, pymap3d, finite-difference Jacobian) and ``AisDecoder(fast=False)``
 (pyais for every sentence). "after" is what ingest runs: ``RadarDecoder().decode_arrays``
 + ``radar_batch`` and ``AisDecoder()``. Before and after are timed alternately in one run,
@@ -27,7 +27,7 @@ import numpy as np
 from fusion.core.frame import LocalFrame
 from fusion.ingest import Ingest
 from sensors import adsb, ais, oth, radar
-from sensors.baseline import radar_batch_v0
+from tests.unit.sensors.radar_v0 import radar_batch_v0
 from sensors.codec import KNOT_MPS
 from sensors.measurement import MeasurementNoise, radar_batch
 from sensors.reports import AdsbReport, AisPosition, OthFix, RadarPlot, RadarScan

@@ -156,7 +156,7 @@ def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: Mea
     into the frame, and the frame scale at the sensor, are the closed form of
     sensors.geodesy.FrameJacobian (exact to rounding, where ``frame.en_jacobian``'s finite
     differences were off by up to ~3e-7 relative). tests/unit/sensors/test_geodesy.py
-    compares it with the old path (sensors.baseline.radar_batch_v0).
+    compares it with the old path (tests.unit.sensors.radar_v0.radar_batch_v0).
     """
     arrays = scan if isinstance(scan, RadarScanArrays) else RadarScanArrays.from_scan(scan)
     head, plots = arrays.scan, arrays.plots

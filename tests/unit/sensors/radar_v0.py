@@ -1,5 +1,5 @@
 """The ingest path as it was before it was vectorised: the oracle for equality tests and the
-"before" column of bench/codecs.py. Not used by the service.
+"before" column of bench/codecs.py (kept with the tests: the service never uses it).
 
 - ``radar_batch_v0``: the per-plot radar conversion of commit 1ae77ff (list comprehensions
   over RadarPlot records, pymap3d ``enu2geodetic``, ``LocalFrame.en_jacobian`` by finite
