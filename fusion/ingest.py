@@ -40,11 +40,14 @@ from sensors.limits import MAX_PAYLOAD_BYTES
 from sensors.measurement import MeasurementNoise, reports_to_batches
 from sensors.oth import OthDecoder
 from sensors.radar import RadarDecoder
-from sensors.reports import AdsbReport, AisPosition, AisStatic, Report
+from sensors.reports import AdsbReport, AisPosition, AisStatic, RadarScan, RadarScanArrays, Report
 
 TOPIC_ROOT = "jisf/v1"
 FEED_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth")
 RECENT_REJECTS = 20  # per feed, for the rejects topic summary
+# Reports (and radar sites) are accepted up to this far outside the service area; beyond it
+# the local frame's distortion grows without bound (a pole is at infinity), so they are rejected.
+AREA_MARGIN_DEG = 5.0
 # Cooperative report types whose conversion is deferred to release (coalesced), with their track pool.
 _DEFERRED: dict[type, str] = {AisPosition: "surface", AdsbReport: "air"}
 
@@ -153,6 +156,14 @@ class Ingest:
         reports, errors = decode(payload, source, recv_t)
         for err in errors:
             self.log.reject(kind, err)
+        inside = []
+        for r in reports:
+            err = self._outside_area(f"{kind}/{source}", r)
+            if err is None:
+                inside.append(r)
+            else:
+                self.log.reject(kind, err)
+        reports = inside
         if not reports:
             return 0
         self.log.accepted_messages[kind] += 1
@@ -172,6 +183,23 @@ class Ingest:
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
         return len(reports)
+
+    def _outside_area(self, feed: str, report: Report | RadarScanArrays) -> DecodeError | None:
+        """A DecodeError naming the position field when ``report`` (a radar scan: its site) lies
+        more than AREA_MARGIN_DEG outside the service area; None otherwise (or without a position)."""
+        if isinstance(report, RadarScanArrays):
+            report = report.scan
+        if isinstance(report, RadarScan):
+            prefix, lat, lon = "sensor_", report.sensor_lat, report.sensor_lon
+        elif isinstance(report, AisStatic):
+            return None
+        else:
+            prefix, lat, lon = "", report.lat, report.lon  # type: ignore[union-attr]
+        f, m = self.frame, AREA_MARGIN_DEG
+        for name, value, lo, hi in (("lat", lat, f.lat_min - m, f.lat_max + m), ("lon", lon, f.lon_min - m, f.lon_max + m)):
+            if not lo <= value <= hi:
+                return DecodeError(feed, prefix + name, value, f"outside the service area (grown by {m:g} deg): {lo:g} .. {hi:g}")
+        return None
 
     def due(self, now: float) -> list[MeasBatch]:
         """Batches whose measurement time is at least ``reorder_window_s`` before ``now``, oldest

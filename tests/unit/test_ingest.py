@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
-from fusion.ingest import Ingest
+from fusion.ingest import AREA_MARGIN_DEG, Ingest
 from sensors import ais
 from sensors.adsb import encode_aircraft_json
 from sensors.measurement import MeasurementNoise, reports_to_batches
@@ -129,3 +131,28 @@ def test_radar_scan_goes_through_the_arrays_path_and_bad_plots_are_rejected_by_f
     np.testing.assert_array_equal(batch.z, want.z)
     np.testing.assert_array_equal(batch.R, want.R)
     assert batch.look_en_m == want.look_en_m and batch.sensor_kind == "radar" and batch.domain == "surface"
+
+
+@settings(max_examples=60, deadline=None)
+@example(lat=9.6, lon=-79.0).via("inside the area")
+@example(lat=-90.0, lon=0.0).via("the pole, at infinity in the frame")
+@given(lat=st.floats(-90.0, 90.0), lon=st.floats(-180.0, 180.0))
+def test_any_valid_position_far_outside_the_area_is_rejected_by_field_and_never_reaches_the_tracker(lat: float, lon: float) -> None:
+    """A report anywhere on Earth (a pole maps to infinity in the local frame) is either
+    within the area grown by AREA_MARGIN_DEG and tracked, or rejected naming lat or lon;
+    the message's other reports are kept and fusion never fails."""
+    from tests.unit.service.test_checkpoint import make_fusion
+
+    fusion = make_fusion()
+    ok = AisPosition(t=T0, source="agg", mmsi=367_000_001, lat=9.5, lon=-79.0, sog_mps=4.0, cog_deg=45.0)
+    far = AisPosition(t=T0, source="agg", mmsi=367_000_002, lat=lat, lon=lon, sog_mps=4.0, cog_deg=45.0)
+    scan = RadarScan(**{**RADAR, "sensor_lat": lat, "sensor_lon": lon}, t=T0, plots=[RadarPlot(range_m=5_000.0, az_deg=10.0)])
+    fusion.accept("jisf/v1/feeds/ais/agg", ais.encode_payload([ok, far]), T0 + 0.1)
+    fusion.accept("jisf/v1/feeds/radar/s1", encode_scan(scan), T0 + 0.1)
+    list(fusion.advance(T0 + 10.0))
+    f, m = fusion.frame, AREA_MARGIN_DEG
+    inside = f.lat_min - m <= lat <= f.lat_max + m and f.lon_min - m <= lon <= f.lon_max + m
+    rejected = fusion.ingest.log.rejected
+    assert rejected[("ais", "lat")] + rejected[("ais", "lon")] == (0 if inside else 1)
+    assert rejected[("radar", "sensor_lat")] + rejected[("radar", "sensor_lon")] == (0 if inside else 1)
+    assert fusion.counters.measurements == (3 if inside else 1)
