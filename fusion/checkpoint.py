@@ -21,29 +21,21 @@ next output tick follows the last one written.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
 import time
 import zipfile
-from collections import Counter, OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 
-from fusion.core.arrays import MeasBatch
 from fusion.core.tracker import Tracker
-from fusion.ingest import RECENT_REJECTS
-from fusion.pipeline import Counters, Fusion
+from fusion.pipeline import Fusion
 from fusion.rules.engine import RuleEngine
-from sensors.reports import AisStatic
 
 FORMAT_VERSION = 1
-_BATCH_META = ("sensor_kind", "sensor_id", "domain", "look_en_m")  # small non-array fields, stored in the JSON meta
-_BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in _BATCH_META)
 
 
 class CheckpointError(ValueError):
@@ -61,27 +53,15 @@ def save_checkpoint(path: Path, fusion: Fusion, extra: dict[str, Any] | None = N
             arrays[f"rules.{k}"] = v
         else:
             rules_meta[k] = v
-    ing = fusion.ingest
-    arrays["ingest.seen_keys"] = np.array(list(ing._seen.keys()), dtype="S16")
-    arrays["ingest.seen_t"] = np.fromiter(ing._seen.values(), dtype=float, count=len(ing._seen))
-    heap_meta = []
-    for i, (_, _, batch) in enumerate(sorted(ing._heap, key=lambda item: item[:2])):
-        arrays.update({f"ingest.heap.{i}.{f}": getattr(batch, f) for f in _BATCH_ARRAYS})
-        heap_meta.append({f: getattr(batch, f) for f in _BATCH_META})
-    rl = ing.log
+    ingest_arrays, ingest_meta = fusion.ingest.snapshot()
+    arrays.update({f"ingest.{k}": v for k, v in ingest_arrays.items()})
     meta = {
         "version": FORMAT_VERSION,
         "written_wall": time.time(),
         "area": [fusion.frame.lat_min, fusion.frame.lat_max, fusion.frame.lon_min, fusion.frame.lon_max],
-        "next_tick": fusion._next_tick,
-        "deleted": list(fusion._deleted),
-        "counters": dataclasses.asdict(fusion.counters),
+        **fusion.progress_state(),
         "rules": rules_meta,
-        "heap": heap_meta,
-        "rejects": {"accepted_messages": dict(rl.accepted_messages), "accepted_reports": dict(rl.accepted_reports),
-                    "rejected": [[f, fld, n] for (f, fld), n in rl.rejected.items()],
-                    "recent": {f: list(q) for f, q in rl.recent.items()}},
-        "statics": msgspec.to_builtins(list(ing.statics.values())),
+        **ingest_meta,
         "extra": extra or {},
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -126,20 +106,6 @@ def load_checkpoint(path: Path, fusion: Fusion) -> dict[str, Any]:
     for domain in fusion.trackers:
         fusion.trackers[domain] = Tracker.restore(fusion.config.tracker, domain, part(f"tracker.{domain}."))
     fusion.rules = RuleEngine.restore(fusion.rules.zones, fusion.rules.rules, fusion.frame, {**part("rules."), **meta["rules"]})
-    ing = fusion.ingest
-    ing._seen = OrderedDict(zip((bytes(k) for k in arrays["ingest.seen_keys"]), arrays["ingest.seen_t"].tolist(), strict=True))
-    ing._heap.clear()
-    for i, info in enumerate(meta["heap"]):
-        look = info.get("look_en_m")
-        batch = MeasBatch(**{f: arrays[f"ingest.heap.{i}.{f}"] for f in _BATCH_ARRAYS}, **{**info, "look_en_m": tuple(look) if look else None})
-        ing._heap.append((float(batch.t.max()), next(ing._order), batch))  # appended in heap order: still a heap
-    r = meta["rejects"]
-    ing.log.accepted_messages = Counter(r["accepted_messages"])
-    ing.log.accepted_reports = Counter(r["accepted_reports"])
-    ing.log.rejected = Counter({(f, fld): n for f, fld, n in r["rejected"]})
-    ing.log.recent = {f: deque(q, maxlen=RECENT_REJECTS) for f, q in r["recent"].items()}
-    ing.statics = OrderedDict((s.mmsi, s) for s in msgspec.convert(meta["statics"], list[AisStatic]))
-    fusion._next_tick = meta["next_tick"]
-    fusion._deleted = list(meta["deleted"])
-    fusion.counters = Counters(**meta["counters"])
+    fusion.ingest.restore(part("ingest."), meta)
+    fusion.restore_progress(meta)
     return {**meta["extra"], "written_wall": meta["written_wall"]}

@@ -24,12 +24,17 @@ within ``duplicate_window_s`` are rejected as replays.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 import itertools
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
 
 from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
@@ -48,6 +53,8 @@ RECENT_REJECTS = 20  # per feed, for the rejects topic summary
 # Reports (and radar sites) are accepted up to this far outside the service area; beyond it
 # the local frame's distortion grows without bound (a pole is at infinity), so they are rejected.
 AREA_MARGIN_DEG = 5.0
+_BATCH_META = ("sensor_kind", "sensor_id", "domain", "look_en_m")  # small non-array MeasBatch fields: snapshot meta
+_BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in _BATCH_META)
 # Cooperative report types whose conversion is deferred to release (coalesced), with their track pool.
 _DEFERRED: dict[type, str] = {AisPosition: "surface", AdsbReport: "air"}
 
@@ -231,15 +238,43 @@ class Ingest:
             close(domain)
         return out
 
-    @property
-    def _heap(self) -> list[tuple[float, int, MeasBatch]]:
-        """The re-order buffer as (time, arrival, MeasBatch) heap entries, for checkpoints:
-        deferred reports are converted in place, one message at a time (slow path)."""
-        for i, (t, order, item) in enumerate(self._queue):
-            if isinstance(item, _Pending):
-                (batch,) = reports_to_batches(item.reports, self.frame, self.noise)
-                self._queue[i] = (t, order, batch)
-        return self._queue  # type: ignore[return-value] - every item is a MeasBatch now
+    def snapshot(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The state a restart needs, as arrays and JSON-able meta: the duplicate filter
+        (``seen_keys``/``seen_t``), the re-order buffer as batches (``heap.{i}.{field}``, their
+        small fields in meta ``heap``), the reject log (``rejects``) and the AIS statics."""
+        arrays: dict[str, np.ndarray] = {
+            "seen_keys": np.array(list(self._seen.keys()), dtype="S16"),
+            "seen_t": np.fromiter(self._seen.values(), dtype=float, count=len(self._seen)),
+        }
+        heap_meta = []
+        for i, (_, _, item) in enumerate(sorted(self._queue, key=lambda entry: entry[:2])):
+            batch = item if isinstance(item, MeasBatch) else reports_to_batches(item.reports, self.frame, self.noise)[0]
+            arrays.update({f"heap.{i}.{f}": getattr(batch, f) for f in _BATCH_ARRAYS})
+            heap_meta.append({f: getattr(batch, f) for f in _BATCH_META})
+        rl = self.log
+        meta = {
+            "heap": heap_meta,
+            "rejects": {"accepted_messages": dict(rl.accepted_messages), "accepted_reports": dict(rl.accepted_reports),
+                        "rejected": [[f, fld, n] for (f, fld), n in rl.rejected.items()],
+                        "recent": {f: list(q) for f, q in rl.recent.items()}},
+            "statics": msgspec.to_builtins(list(self.statics.values())),
+        }
+        return arrays, meta
+
+    def restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Put back what ``snapshot`` returned (replacing the current state)."""
+        self._seen = OrderedDict(zip((bytes(k) for k in arrays["seen_keys"]), arrays["seen_t"].tolist(), strict=True))
+        self._queue.clear()
+        for i, info in enumerate(meta["heap"]):
+            look = info.get("look_en_m")
+            batch = MeasBatch(**{f: arrays[f"heap.{i}.{f}"] for f in _BATCH_ARRAYS}, **{**info, "look_en_m": tuple(look) if look else None})
+            self._queue.append((float(batch.t.max()), next(self._order), batch))  # appended in heap order: still a heap
+        r = meta["rejects"]
+        self.log.accepted_messages = Counter(r["accepted_messages"])
+        self.log.accepted_reports = Counter(r["accepted_reports"])
+        self.log.rejected = Counter({(f, fld): n for f, fld, n in r["rejected"]})
+        self.log.recent = {f: deque(q, maxlen=RECENT_REJECTS) for f, q in r["recent"].items()}
+        self.statics = OrderedDict((st.mmsi, st) for st in msgspec.convert(meta["statics"], list[AisStatic]))
 
     @property
     def latest_buffered_t(self) -> float | None:

@@ -12,8 +12,10 @@ tick at the same times and produce the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
+from typing import Any
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -99,6 +101,17 @@ class Fusion:
         self.counters = Counters()
         self._next_tick: float | None = None
         self._deleted: list[int] = []
+
+    def progress_state(self) -> dict[str, Any]:
+        """JSON-able state outside the pools, rules and ingest: the next output tick, the
+        deletions not yet reported, the counters (for checkpoints)."""
+        return {"next_tick": self._next_tick, "deleted": list(self._deleted), "counters": dataclasses.asdict(self.counters)}
+
+    def restore_progress(self, state: dict[str, Any]) -> None:
+        """Put back what ``progress_state`` returned."""
+        self._next_tick = state["next_tick"]
+        self._deleted = list(state["deleted"])
+        self.counters = Counters(**state["counters"])
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
         """Take one inbound message; returns the number of reports accepted (0 if rejected)."""

@@ -6,7 +6,6 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
 from fusion.ingest import AREA_MARGIN_DEG, Ingest
 from sensors import ais
@@ -84,14 +83,23 @@ def test_release_happens_in_separate_calls_by_time() -> None:
     assert [len(b) for b in ing.due(T0 + 1.6)] == [2]
 
 
-def test_checkpoint_view_of_the_buffer_holds_batches_and_release_still_works() -> None:
-    ing = Ingest(FRAME, reorder_window_s=1.0)
-    ing.accept(*ais_msg(0, T0), T0 + 0.01)
-    ing.accept(*radar_msg(T0 + 0.5), T0 + 0.51)
-    heap = ing._heap
-    assert len(heap) == 2 and all(isinstance(item[2], MeasBatch) for item in heap)
-    out = ing.due(T0 + 3.0)
-    assert [(b.sensor_kind, len(b)) for b in out] == [("ais", 2), ("radar", 5)]
+def test_snapshot_restores_the_buffer_as_batches_and_release_is_unchanged() -> None:
+    def filled() -> Ingest:
+        ing = Ingest(FRAME, reorder_window_s=1.0)
+        ing.accept(*ais_msg(0, T0), T0 + 0.01)
+        ing.accept(*radar_msg(T0 + 0.5), T0 + 0.51)
+        ing.accept("jisf/v1/feeds/radar/s1", b"{", T0 + 0.6)  # one reject for the log
+        return ing
+
+    ing = filled()
+    arrays, meta = ing.snapshot()
+    assert len(meta["heap"]) == 2 and ing.buffered == 2  # the snapshot does not change the buffer
+    restored = Ingest(FRAME, reorder_window_s=1.0)
+    restored.restore(arrays, meta)
+    assert restored.log.rejected == ing.log.rejected and restored.accept(*ais_msg(0, T0), T0 + 0.7) == 0  # a duplicate
+    for a, b in zip(filled().due(T0 + 3.0), restored.due(T0 + 3.0), strict=True):
+        assert (a.sensor_kind, a.domain) == (b.sensor_kind, b.domain)
+        assert np.array_equal(a.z, b.z, equal_nan=True) and np.array_equal(a.mmsi, b.mmsi) and np.array_equal(a.t, b.t)
 
 
 def test_bad_input_is_rejected_counted_and_never_released() -> None:
