@@ -14,7 +14,8 @@ in its cell (as ten radars with disjoint coverage each report their own scan). L
 come from each batch's plot bounding box (``look_margin_m`` 0), not the whole frame. It
 reports ms per batch (mean, median, p95) next to det/s: when the tracker's per-batch work
 follows the tracks a batch can reach, ms per batch stays flat as the pool grows at a
-fixed batch size.
+fixed batch size. ``--imm`` runs the regional batches with the service's surface pool
+(two-model IMM, as in the live service) instead of the plain single CV model.
 
 Scenarios come from bench/gen_scans.py (the plain-metric mode). Timing covers the
 tracker step only (not scenario generation or output); each size runs in a fresh
@@ -103,12 +104,13 @@ def regional_batches(scans: list[Scan], plots_per_batch: int) -> list[list[np.nd
     return out
 
 
-def run_ours(scans: list[Scan], plots_per_batch: int = 0) -> dict:
+def run_ours(scans: list[Scan], plots_per_batch: int = 0, imm: bool = False) -> dict:
     """Our tracker over the scans (one batch per scan, or regional batches of about
-    ``plots_per_batch`` plots): timing, GOSPA and track counts."""
+    ``plots_per_batch`` plots): timing, GOSPA and track counts. ``imm``: the service's
+    surface pool (two-model IMM) instead of the plain-metric single CV model."""
     config = plain_config()
     if plots_per_batch:
-        config = TrackerConfig(look_margin_m=0.0, surface=config.surface)
+        config = TrackerConfig(look_margin_m=0.0, surface=TrackerConfig().surface if imm else config.surface)
         parts = regional_batches(scans, plots_per_batch)
     else:
         parts = [[s.detections] for s in scans]
@@ -179,9 +181,10 @@ def run_stonesoup(scans: list[Scan], q: float = 0.05) -> dict:
 
 
 def one(kind: str, targets: int, scans: int, seed: int, spacing_m: float, plots_per_batch: int = 0) -> dict:
-    """Run one tracker on one scenario in this process; adds peak RSS."""
+    """Run one tracker on one scenario in this process; adds peak RSS. A negative
+    ``plots_per_batch`` is the regional mode with the service's IMM surface pool."""
     sc = generate(targets, scans, seed=seed, spacing_m=spacing_m)
-    out = run_ours(sc, plots_per_batch) if kind == "ours" else run_stonesoup(sc)
+    out = run_ours(sc, abs(plots_per_batch), plots_per_batch < 0) if kind == "ours" else run_stonesoup(sc)
     out.update(tracker=kind, targets=targets, scans=scans, spacing_m=spacing_m,
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     return out
@@ -203,6 +206,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="sizes 100 and 1,000 only, 10 scans (make bench)")
     ap.add_argument("--regional", type=int, metavar="P", default=0,
                     help="per-batch cost mode: regional sensors of about P plots per batch (sparse sizes only)")
+    ap.add_argument("--imm", action="store_true",
+                    help="regional mode with the service's surface pool (two-model IMM), as the live service")
     ap.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.quick:
@@ -212,12 +217,12 @@ def main() -> None:
         print(json.dumps(one(kind, int(n), int(s), int(seed), float(sp), int(ppb))))
         return
     if a.regional:
-        rows = [_sub("ours", n, a.scans, a.seed, 5000.0, a.regional) for n in a.sizes]
+        rows = [_sub("ours", n, a.scans, a.seed, 5000.0, -a.regional if a.imm else a.regional) for n in a.sizes]
         one_batch = [_sub("ours", n, a.scans, a.seed, 5000.0) for n in a.sizes]
         n = np.array([r["targets"] for r in rows], dtype=float)
         mb = np.array([r["ms_per_batch_after_first_scan"] for r in rows])
         exponent = float(np.polyfit(np.log(n), np.log(mb), 1)[0]) if n.size > 1 else None
-        print(json.dumps({"regional": rows, "one_batch_per_scan": one_batch,
+        print(json.dumps({"regional": rows, "imm": a.imm, "one_batch_per_scan": one_batch,
                           "ms_per_batch_exponent": exponent}, indent=1))
         return
     ours = [_sub("ours", n, a.scans, a.seed, 5000.0) for n in a.sizes]
