@@ -4,6 +4,8 @@ scaling from 100 to 100,000 targets, plus a dense variant. Prints one JSON objec
     python bench/tracker.py                       # full run (sizes 100 .. 100,000)
     python bench/tracker.py --sizes 100 1000 --stonesoup-sizes 100 --scans 15
     python bench/tracker.py --quick               # 100 and 1,000 targets, 10 scans
+    python bench/tracker.py --sizes 1000 10000 --oosm-lag 1300 10
+                                                  # cost of a 1,300 s out-of-sequence lag
     python bench/tracker.py --regional 1000 --sizes 1000 10000 100000 --scans 10
                                                   # per-batch cost: each scan split into
                                                   # regional sensors of about 1,000 plots
@@ -141,6 +143,47 @@ def run_ours(scans: list[Scan], plots_per_batch: int = 0, imm: bool = False) -> 
     return out
 
 
+def run_oosm(targets: int, lag_s: float, interval_s: float, scans: int = 350, seed: int = 1) -> dict:
+    """Cost of an out-of-sequence lag: ``scans`` in-order scans (plain mode, sparse), then a
+    satellite-like payload of 20 identity reports spread over the last 1,100 s, which the
+    tracker re-runs (or drops, when older than the lag). Memory held by the re-run window
+    (checkpoints, logged batches), RSS, in-order ms/scan and the re-run's seconds."""
+    from fusion.core.arrays import NO_ICAO, MeasBatch
+    from fusion.trackscans import PLAIN_POOL
+
+    sc = generate(targets, scans, seed=seed, spacing_m=5000.0)
+    cfg = TrackerConfig(look_margin_m=float("inf"), surface=PLAIN_POOL, oosm_lag_s=lag_s, checkpoint_interval_s=interval_s)
+    trk = Tracker(cfg, "surface")
+    busy = 0.0
+    for s in sc:
+        b = scan_batch(s.t, s.detections, SIGMA_M)
+        t0 = time.perf_counter()
+        trk.step(b)
+        busy += time.perf_counter() - t0
+    held = sum(v.nbytes for _, snap, _ in trk._checkpoints for v in snap.values())
+    fields = ("t", "z", "R", "has_vel", "alt_m", "sigma_alt_m", "mmsi", "icao24")
+    logged = sum(sum(getattr(b, f).nbytes for f in fields) for b in trk._log)
+    rss_mb = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
+    n_ckpt, n_log = len(trk._checkpoints), len(trk._log)
+    t_end = sc[-1].t
+    picks = [s for s in sc if t_end - 1150 <= s.t <= t_end - 50][::14][:20]
+    m = len(picks)
+    z = np.full((m, 4), np.nan)
+    z[:, :2] = [s.truth_xy[0] for s in picks]
+    R = np.zeros((m, 4, 4))
+    R[:, 0, 0] = R[:, 1, 1] = 20.0**2
+    sat = MeasBatch(t=np.array([s.t + 1.0 for s in picks]), z=z, R=R, has_vel=np.zeros(m, bool),
+                    alt_m=np.full(m, np.nan), sigma_alt_m=np.full(m, np.nan), mmsi=np.full(m, 366000001, np.int64),
+                    icao24=np.full(m, NO_ICAO, np.int64), sensor_kind="ais", sensor_id="sat", domain="surface")
+    t0 = time.perf_counter()
+    res = trk.step(sat)
+    rerun = time.perf_counter() - t0
+    return {"targets": targets, "lag_s": lag_s, "checkpoint_interval_s": interval_s, "tracks": len(trk),
+            "checkpoints": n_ckpt, "checkpoint_mb": held / 2**20, "log_batches": n_log, "log_mb": logged / 2**20,
+            "rss_mb": rss_mb, "in_order_ms_per_scan": 1e3 * busy / scans, "rerun_s": rerun,
+            "late_dropped": res.late_dropped}
+
+
 def run_stonesoup(scans: list[Scan], q: float = 0.05) -> dict:
     """Stone Soup 1.9.1 standard GNN tracker on the same scans (imported lazily)."""
     from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
@@ -208,6 +251,8 @@ def main() -> None:
                     help="per-batch cost mode: regional sensors of about P plots per batch (sparse sizes only)")
     ap.add_argument("--imm", action="store_true",
                     help="regional mode with the service's surface pool (two-model IMM), as the live service")
+    ap.add_argument("--oosm-lag", type=float, nargs=2, metavar=("LAG_S", "CHECKPOINT_S"),
+                    help="cost of an out-of-sequence lag at each of --sizes (350 scans, then a late payload)")
     ap.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.quick:
@@ -215,6 +260,14 @@ def main() -> None:
     if a.one:
         kind, n, s, seed, sp, ppb = a.one
         print(json.dumps(one(kind, int(n), int(s), int(seed), float(sp), int(ppb))))
+        return
+    if a.oosm_lag:
+        if len(a.sizes) == 1:
+            print(json.dumps(run_oosm(a.sizes[0], a.oosm_lag[0], a.oosm_lag[1], seed=a.seed)))
+            return
+        for n in a.sizes:  # one process per size: its own RSS
+            cmd = [sys.executable, __file__, "--sizes", str(n), "--oosm-lag", *map(str, a.oosm_lag), "--seed", str(a.seed)]
+            print(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
         return
     if a.regional:
         rows = [_sub("ours", n, a.scans, a.seed, 5000.0, -a.regional if a.imm else a.regional) for n in a.sizes]
