@@ -136,9 +136,19 @@ def _solve_sym(S: FloatArray, B: FloatArray) -> tuple[FloatArray, FloatArray]:
     return np.linalg.solve(S, B), np.linalg.slogdet(S)[1]
 
 
+_SELECTS: dict[tuple[tuple[int, ...], bytes], bool] = {}
+
+
 def _selects(H: FloatArray) -> bool:
-    """True when H (m, d) is [I 0]: it picks the first m state components."""
-    return bool(np.array_equal(H, np.eye(H.shape[0], H.shape[1])))
+    """True when H (m, d) is [I 0]: it picks the first m state components (cached: the
+    tracker asks for the same few H thousands of times per second)."""
+    key = (H.shape, H.tobytes())
+    hit = _SELECTS.get(key)
+    if hit is None:
+        hit = _SELECTS[key] = bool(np.array_equal(H, np.eye(H.shape[0], H.shape[1])))
+        if len(_SELECTS) > 64:  # not expected: a few constant H only
+            _SELECTS.clear()
+    return hit
 
 
 def innovation(x: FloatArray, P: FloatArray, z: FloatArray, H: FloatArray, R: FloatArray) -> Innovation:

@@ -252,7 +252,8 @@ class Tracker:
                 raise ValueError(f"snapshot track.{k} must have shape (N, {v.shape[1:]}), got {got}")
         self._store = {k: snap[f"track.{k}"].copy() for k in expected}
         a = self._store
-        a["cx"], a["trc"], a["tr0"] = self._kinematics(a["xm"], a["Pm"], a["mu"])
+        cx, a["trc"], a["tr0"] = self._kinematics(a["xm"], a["Pm"], a["mu"])
+        a["cx"] = np.array(cx)  # its own column (with one model, cx is a view of xm)
         a["due"] = self._due(a["status"], a["last_t"], a["t"], a["tr0"])
         a["blk"] = np.full(a["id"].shape[0], -1, dtype=np.int64)
         self._tracks = self._store
@@ -395,6 +396,8 @@ class Tracker:
 
     def _feasible(self, p: _Pairs, batch: MeasBatch) -> BoolArray:
         """Could each identity pair's target have moved from its last position to the report?"""
+        if p.track.size == 0:
+            return np.zeros(0, dtype=bool)
         a = self._tracks
         x, P = kalman.imm_combine(a["xm"][p.track], a["Pm"][p.track], a["mu"][p.track])
         dist = np.linalg.norm(batch.z[p.meas, :2] - x[:, :2], axis=1)
@@ -487,6 +490,9 @@ class Tracker:
     def _predict_pairs(self, track: IntArray, meas: IntArray, batch: MeasBatch) -> _Pairs:
         """IMM interaction and prediction of each pair's track to its measurement's time."""
         a = self._tracks
+        if track.size == 0:  # no work (and no numpy calls) for an empty set
+            r = self._q.size
+            return _Pairs(_EMPTY_INT, _EMPTY_INT, np.zeros((0, r, 4)), np.zeros((0, r, 4, 4)), np.zeros((0, r)))
         dt = np.maximum(batch.t[meas] - a["t"][track], 0.0)  # < 0 only for rows older than a re-run's state
         if self._q.size == 1:  # one model: no mixing
             x0, P0, cbar = a["xm"][track], a["Pm"][track], a["mu"][track]
@@ -796,15 +802,20 @@ class Tracker:
         cx (n, 4) and trc (n, 4), the coefficients of the trace of the combined predicted
         position covariance, trace(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3 (exact for the CV
         models' prediction followed by moment matching, as in ``_predict_position``), and
-        tr0 (n, 3): model 0's P00 + P11, P02 + P13, P22 + P33 (the covariance growth rule)."""
+        tr0 (n, 3): model 0's P00 + P11, P02 + P13, P22 + P33 (the covariance growth rule).
+        With one model cx is a view of xm (callers copy it into the table)."""
         P0 = Pm[:, 0]
-        tr0 = np.stack([P0[:, 0, 0] + P0[:, 1, 1], P0[:, 0, 2] + P0[:, 1, 3], P0[:, 2, 2] + P0[:, 3, 3]], axis=1)
+        tr0 = np.empty((mu.shape[0], 3))
+        np.add(P0[:, 0, 0], P0[:, 1, 1], out=tr0[:, 0])
+        np.add(P0[:, 0, 2], P0[:, 1, 3], out=tr0[:, 1])
+        np.add(P0[:, 2, 2], P0[:, 3, 3], out=tr0[:, 2])
         if mu.shape[1] == 1:
-            cx = xm[:, 0]
-            P = Pm[:, 0]
-            trc = np.stack([P[:, 0, 0] + P[:, 1, 1], 2.0 * (P[:, 0, 2] + P[:, 1, 3]), P[:, 2, 2] + P[:, 3, 3],
-                            np.full(mu.shape[0], 2.0 * float(self._q[0]) / 3.0)], axis=1)
-            return cx, trc, tr0
+            trc = np.empty((mu.shape[0], 4))
+            trc[:, 0] = tr0[:, 0]
+            np.multiply(tr0[:, 1], 2.0, out=trc[:, 1])
+            trc[:, 2] = tr0[:, 2]
+            trc[:, 3] = 2.0 * float(self._q[0]) / 3.0
+            return xm[:, 0], trc, tr0
         cx = np.einsum("nj,njd->nd", mu, xm)
         d = xm - cx[:, None, :]
         per_model = np.stack([
