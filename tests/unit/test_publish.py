@@ -60,9 +60,14 @@ def test_track_rows_round_trip_position_and_fields() -> None:
 
 def test_picture_holds_only_confirmed_tracks() -> None:
     frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
-    pic = picture(track_rows(make_view(frame), frame), 1.0)
-    assert pic["type"] == "FeatureCollection"
-    assert [f["id"] for f in pic["features"]] == [7]
+    rows = track_rows(make_view(frame), frame)
+    pic = json.loads(encode(picture(rows, 1.0)))
+    assert pic["type"] == "FeatureCollection" and pic["t"] == 1.0
+    (feature,) = pic["features"]
+    (row,) = (json.loads(encode(r)) for r in rows if r.track_id == 7)
+    assert feature["type"] == "Feature" and feature["id"] == 7
+    assert feature["geometry"] == {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+    assert feature["properties"] == {k: v for k, v in row.items() if k not in ("lat", "lon")}
 
 
 def test_topics() -> None:
