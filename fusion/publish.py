@@ -16,6 +16,7 @@ import numpy as np
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TENTATIVE, IntArray, TrackView
 from fusion.core.frame import LocalFrame
+from sensors.geodesy import FrameJacobian
 
 TOPIC_ROOT = "jisf/v1"
 STATUS_TOPIC = f"{TOPIC_ROOT}/status"
@@ -88,7 +89,7 @@ def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
     if len(view) == 0:
         return []
     lat, lon = frame.to_geodetic(view.x[:, 0], view.x[:, 1])
-    J_inv = np.linalg.inv(frame.en_jacobian(lat, lon))  # (N, 2, 2), well conditioned (|J| ~ 1)
+    J_inv = np.linalg.inv(FrameJacobian.of(frame).matrix(lat, lon))  # (N, 2, 2), well conditioned (|J| ~ 1)
     vel = (J_inv @ view.x[:, 2:4, None])[..., 0]
     cov = J_inv @ view.P[:, 0:2, 0:2] @ J_inv.swapaxes(-1, -2)
     alt = [None if a != a else a for a in view.alt_m.tolist()]  # NaN -> None

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-
-import numpy as np
-
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from fusion.core.arrays import COASTING, CONFIRMED, NO_ICAO, NO_MMSI, SENSOR_BIT, TENTATIVE, TrackView
@@ -23,6 +21,7 @@ from fusion.publish import (
     track_rows,
     track_topic,
 )
+from sensors.geodesy import FrameJacobian
 
 
 def make_view(frame: LocalFrame) -> TrackView:
@@ -47,7 +46,8 @@ def test_track_rows_round_trip_position_and_fields() -> None:
     assert rows[0].mmsi == 367000140 and rows[1].mmsi is None
     assert rows[0].icao24 is None and rows[1].icao24 == "abc123"
     assert rows[0].sources == ["ais", "radar"]
-    J = frame.en_jacobian(12.0, -80.0)[0]
+    J = FrameJacobian.of(frame).matrix(12.0, -80.0)[0]  # closed form (exact to rounding)
+    assert np.allclose(J, frame.en_jacobian(12.0, -80.0)[0], atol=1e-6)  # the frame's finite differences
     v_true = np.linalg.solve(J, [5.0, 0.0])  # frame m/s back to true east/north m/s
     assert np.allclose([rows[0].vel_e_mps, rows[0].vel_n_mps], v_true, atol=1e-9)
     assert abs(np.hypot(*v_true) - 5.0 / float(frame.scale(12.0, -80.0))) < 1e-6
