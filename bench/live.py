@@ -319,6 +319,7 @@ def worker(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: i
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): worker seconds per second of load, and with ``profile`` the cProfile split."""
     import cProfile
+    import gc
     import pstats
 
     from fusion.mqtt import BrokerAddress
@@ -328,6 +329,8 @@ def worker(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: i
     load = Load(sites, plots, scan_rate, ais_rate, t0, seed=11)
     events = load.events(t0 + seconds)
     service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s)
+    gc.collect()
+    gc.freeze()  # as Service.serve does with what start-up built
     prof = cProfile.Profile() if profile else None
     busy, i, now, steps = 0.0, 0, t0, []
     while now < t0 + seconds + reorder_s + output_s:

@@ -23,6 +23,7 @@ status topic and the metrics endpoint.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -425,6 +426,12 @@ class Service:
         loop = asyncio.get_running_loop()
         link_stop = asyncio.Event()
         link_task = asyncio.create_task(self.link.run(link_stop), name="mqtt-link")
+        # What start-up built (zones, rules, land mask, projections, a restored checkpoint) lives
+        # for the whole run: out of the cyclic collector's generations, so that its collections
+        # walk only what the run allocates. Measured at 11,000 tracks (docs/bench-live.md): worker
+        # step p99 104 -> 53 ms, CPU per second of load -20%.
+        gc.collect()
+        gc.freeze()
         with ThreadPoolExecutor(1, thread_name_prefix="jisf-fuse") as pool:
             fuse_task = asyncio.create_task(self._fuse(stop, pool), name="fuse")
             try:
@@ -440,3 +447,4 @@ class Service:
                         self._send(msg)
                 link_stop.set()
                 await link_task
+                gc.unfreeze()
