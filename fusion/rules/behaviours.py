@@ -161,13 +161,15 @@ def go_fast(s: Scene, r: cfg.GoFastRule, memory: FastMemory | None = None) -> Ca
                                 "handover_s": credit}.items()})
 
 
-def in_coverage(s: Scene, cov: cfg.Coverage) -> BoolArray:
-    """(N,) inside continuous (terrestrial) AIS coverage: everywhere, zones/kinds, or receiver circles."""
+def in_coverage(s: Scene, cov: cfg.Coverage, rows: IntArray | None = None) -> BoolArray:
+    """(N,) inside continuous (terrestrial) AIS coverage: everywhere, zones/kinds, or receiver
+    circles; (R,) for the given ``rows`` only (the circles are computed for those rows)."""
+    sel = slice(None) if rows is None else rows
     if cov.everywhere:
-        return np.ones(len(s), dtype=bool)
-    out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))
+        return np.ones(len(s) if rows is None else len(rows), dtype=bool)
+    out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))[sel]
     for c in cov.circles:
-        out |= _haversine_m(s.lat, s.lon, c.lat, c.lon) <= c.radius_m
+        out |= _haversine_m(s.lat[sel], s.lon[sel], c.lat, c.lon) <= c.radius_m
     return out
 
 
@@ -194,14 +196,16 @@ class FirstFix:
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0),
         "seen_t": np.zeros(0), "covered_s": np.zeros(0)})
-    _cache: tuple[Scene, FloatArray, FloatArray] | None = field(default=None, repr=False, compare=False)
+    _scene: Scene | None = field(default=None, repr=False, compare=False)  # the scene of this tick's observe
+    _net: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+    _step: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)  # (S,) s since last tick
     _rows: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
 
-    def observe(self, s: Scene, counting: BoolArray) -> tuple[FloatArray, FloatArray]:
-        """Record new surface tracks, forget gone ones, add the time since the last tick to the
-        ``counting`` (N,) rows; returns (N,) net speed m/s (NaN for air) and (N,) time in coverage s."""
-        if self._cache is not None and self._cache[0] is s:  # already observed this tick (dark_vessel, then noncoop_transit)
-            return self._cache[1], self._cache[2]
+    def observe(self, s: Scene) -> FloatArray:
+        """Record new surface tracks and forget gone ones, once per tick (later calls with the
+        same scene return the same result); returns (N,) net speed m/s since first seen (NaN for air)."""
+        if self._scene is s:
+            return self._net
         rows = np.flatnonzero(~s.is_air)
         old = self.cols
         ids = s.track_id[rows]
@@ -212,19 +216,24 @@ class FirstFix:
             return np.where(known, old[k][pos], new) if len(old[k]) else new
 
         now = np.full(len(rows), s.t)
-        step = np.clip(s.t - prev("seen_t", now), 0.0, MAX_STEP_S)
-        covered = prev("covered_s", np.zeros(len(rows))) + np.where(counting[rows], step, 0.0)
+        self._step = np.clip(s.t - prev("seen_t", now), 0.0, MAX_STEP_S)
         self.cols = {"track_id": ids, "t": prev("t", now), "east": prev("east", s.east[rows]),
-                     "north": prev("north", s.north[rows]), "seen_t": now, "covered_s": covered}
+                     "north": prev("north", s.north[rows]), "seen_t": now, "covered_s": prev("covered_s", np.zeros(len(rows)))}
         self._rows = rows
         net = np.full(len(s), np.nan)
         dt = s.t - self.cols["t"]
         moved = np.hypot(s.east[rows] - self.cols["east"], s.north[rows] - self.cols["north"])
         net[rows] = np.where(dt > 0, moved / np.maximum(dt, 1e-9), np.nan)
+        self._scene, self._net = s, net
+        return net
+
+    def count(self, s: Scene, counting: BoolArray) -> FloatArray:
+        """After this tick's ``observe``: add the time since the last tick to the ``counting`` (N,)
+        rows (once per tick); returns (N,) time in coverage s."""
+        self.cols["covered_s"] += np.where(counting[self._rows], self._step, 0.0)
         out = np.zeros(len(s))
-        out[rows] = covered
-        self._cache = (s, net, out)
-        return net, out
+        out[self._rows] = self.cols["covered_s"]
+        return out
 
     def seen_since(self, s: Scene) -> FloatArray:
         """(N,) time the engine first saw each surface track (after ``observe`` of this tick); NaN for air."""
@@ -239,7 +248,8 @@ def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: First
     somewhere (net speed since first seen >= min_net_speed_kn), away from excluded zones."""
     never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
-    net, covered_s = first.observe(s, never_ais & radar_held & in_coverage(s, cov))
+    net = first.observe(s)
+    covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
     dark = s.eligible & never_ais
     if r.exclude_kinds:
         near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(dark))
@@ -262,13 +272,13 @@ def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: First
 def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
     """Surface track that never had an AIS identity, outside continuous AIS coverage, held by radar and
     transiting at low-profile / logistics speeds (net speed since first seen, over at least net_window_s),
-    away from excluded zones. Shares dark_vessel's first-fix memory (observe is idempotent within a tick)."""
+    away from excluded zones. Shares dark_vessel's first-fix memory (observed once per tick)."""
     never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
-    net, _ = first.observe(s, np.zeros(len(s), bool))
+    net = first.observe(s)
     cand = s.eligible & never_ais & radar_held
     rows = np.flatnonzero(cand)
-    cand[rows] = ~in_coverage_rows(s, cov, rows)
+    cand[rows] = ~in_coverage(s, cov, rows)
     if r.exclude_kinds:
         near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(cand))
         cand[near] = False
@@ -280,16 +290,6 @@ def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, firs
     strength = 1.0 - np.clip(np.abs(net - 0.5 * (lo + hi)) / max(0.5 * (hi - lo), 1e-9), 0.0, 1.0) * 0.5
     return _track_candidates(s, r, enter, enter, np.nan_to_num(strength), {
         "net_speed_kn": net / KNOT_MPS, "watched_s": watched, "speed_kn": speed / KNOT_MPS})
-
-
-def in_coverage_rows(s: Scene, cov: cfg.Coverage, rows: IntArray) -> BoolArray:
-    """(R,) in_coverage of the given rows only (the circles are computed for those rows)."""
-    if cov.everywhere:
-        return np.ones(len(rows), dtype=bool)
-    out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))[rows]
-    for c in cov.circles:
-        out |= _haversine_m(s.lat[rows], s.lon[rows], c.lat, c.lon) <= c.radius_m
-    return out
 
 
 @dataclass
