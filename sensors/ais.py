@@ -346,21 +346,25 @@ def _position(feed: str, where: str, msg: Any, mmsi: int, t: float, source: str)
         raise DecodeError(feed, f"{where}.lon", msg.lon, "position not available (181)")
     lat = check_number(feed, f"{where}.lat", msg.lat, LAT)
     lon = check_number(feed, f"{where}.lon", msg.lon, LON)
-    speed = float(msg.speed)
-    sog_na = 63.0 if long_range else SOG_NOT_AVAILABLE_KN
-    course = float(msg.course)
-    heading = None if long_range else int(msg.heading)
+    return _report(t, source, mmsi, lat, lon, float(msg.speed), float(msg.course), None if long_range else int(msg.heading),
+                   msg.msg_type, bool(msg.accuracy), sog_na_kn=63.0 if long_range else SOG_NOT_AVAILABLE_KN)
+
+
+def _report(t: float, source: str, mmsi: int, lat: float, lon: float, speed_kn: float, course_deg: float, heading: int | None,
+            msg_type: int, accuracy: bool, sog_na_kn: float = SOG_NOT_AVAILABLE_KN) -> AisPosition:
+    """An AisPosition from decoded fields, with the 'not available' codes (speed >= sog_na_kn,
+    course >= 360, heading >= 360) as None and the speed in m/s."""
     return AisPosition(
         t=t,
         source=source,
         mmsi=mmsi,
         lat=lat,
         lon=lon,
-        sog_mps=None if speed >= sog_na else speed * KNOT_MPS,
-        cog_deg=None if course >= COG_NOT_AVAILABLE_DEG else course,
+        sog_mps=None if speed_kn >= sog_na_kn else speed_kn * KNOT_MPS,
+        cog_deg=None if course_deg >= COG_NOT_AVAILABLE_DEG else course_deg,
         heading_deg=None if heading is None or heading >= 360 else float(heading),
-        msg_type=msg.msg_type,
-        accuracy=bool(msg.accuracy),
+        msg_type=msg_type,
+        accuracy=accuracy,
     )
 
 
@@ -445,21 +449,8 @@ def _fast_position(armored: str, t: float, source: str) -> AisPosition | object:
     lat = ((10 * lat_raw + 3) // 6) / 1e6
     if not (0 < mmsi <= MMSI_MAX and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         return _NOT_FAST
-    speed = ((v >> s_speed) & 1023) / 10.0
-    course = ((v >> s_course) & 4095) / 10.0
-    heading = (v >> s_heading) & 511
-    return AisPosition(
-        t=t,
-        source=source,
-        mmsi=mmsi,
-        lat=lat,
-        lon=lon,
-        sog_mps=None if speed >= SOG_NOT_AVAILABLE_KN else speed * KNOT_MPS,
-        cog_deg=None if course >= COG_NOT_AVAILABLE_DEG else course,
-        heading_deg=None if heading >= 360 else float(heading),
-        msg_type=msg_type,
-        accuracy=bool((v >> s_acc) & 1),
-    )
+    return _report(t, source, mmsi, lat, lon, ((v >> s_speed) & 1023) / 10.0, ((v >> s_course) & 4095) / 10.0,
+                   (v >> s_heading) & 511, msg_type, bool((v >> s_acc) & 1))
 
 
 @dataclass

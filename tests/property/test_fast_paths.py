@@ -212,15 +212,19 @@ def test_ais_position_fields_equal_pyais(bits: int, msg_type: int) -> None:
     _same_ais([line.encode()])
 
 
-def test_ais_fast_path_equals_pyais_on_simulator_output() -> None:
+def _simulated(kind: str, at_least: int) -> list:
+    """The default scenario's feed messages of one feed kind, among its first 20,000 messages."""
     from sim_feeds.play import iter_feed
     from sim_feeds.scenario import default_scenario_path, load_scenario
 
-    scenario = load_scenario(default_scenario_path())
-    messages = [m for m in itertools.islice(iter_feed(scenario), 20_000) if "/feeds/ais/" in m.topic]
-    assert len(messages) > 100
+    messages = [m for m in itertools.islice(iter_feed(load_scenario(default_scenario_path())), 20_000) if f"/feeds/{kind}/" in m.topic]
+    assert len(messages) > at_least
+    return messages
+
+
+def test_ais_fast_path_equals_pyais_on_simulator_output() -> None:
     fast, general = ais.AisDecoder(), ais.AisDecoder(fast=False)
-    for m in messages:
+    for m in _simulated("ais", 100):
         source = m.topic.rsplit("/", 1)[1]
         got, want = fast.decode(m.payload, source, m.t), general.decode(m.payload, source, m.t)
         assert got[0] == want[0] and _errors(got[1]) == _errors(want[1])
@@ -228,14 +232,8 @@ def test_ais_fast_path_equals_pyais_on_simulator_output() -> None:
 
 
 def test_radar_fast_path_equals_general_path_on_simulator_output() -> None:
-    from sim_feeds.play import iter_feed
-    from sim_feeds.scenario import default_scenario_path, load_scenario
-
-    scenario = load_scenario(default_scenario_path())
-    scans = [m for m in itertools.islice(iter_feed(scenario), 20_000) if "/feeds/radar/" in m.topic]
-    assert len(scans) > 10
     fast, general = radar.RadarDecoder(), radar.RadarDecoder(fast=False)
-    for m in scans:
+    for m in _simulated("radar", 10):
         source = m.topic.rsplit("/", 1)[1]
         got, want = fast.decode_arrays(m.payload, source, m.t), general.decode_arrays(m.payload, source, m.t)
         assert got[0] == want[0] and _errors(got[1]) == _errors(want[1])
