@@ -9,7 +9,7 @@ times are computed on first use and shared by all rules of the tick.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -29,7 +29,7 @@ from fusion.core.arrays import (
 )
 from fusion.core.frame import LocalFrame
 from fusion.rules.geo import NoShore, ShoreDistance, solar_elevation_deg
-from fusion.rules.zones import ZoneSet, project_zones
+from fusion.rules.zones import GeometryGrid, ZoneSet, project_zones
 
 _BUFFER_QUAD_SEGS = 2  # quarter-circle segments of the exit-margin buffers
 BOUNDARY_STEP_M = 250.0  # boundary densification for distances to zones (error <= 125 m)
@@ -42,7 +42,7 @@ class ZoneGeometry:
         self.zones = zones
         self.local = project_zones(zones, frame)
         self.frame = frame
-        self._near: dict[float, shapely.STRtree] = {}
+        self._near: dict[float, GeometryGrid] = {0.0: zones.index}
         self._boundary: dict[bytes, tuple[cKDTree, IntArray, FloatArray]] = {}
         self._select: dict[tuple[tuple[str, ...], tuple[str, ...]], BoolArray] = {}
 
@@ -53,32 +53,23 @@ class ZoneGeometry:
             self._select[key] = self.zones.of_kinds(kinds) | np.isin(np.array(self.zones.names, dtype=str), list(names))
         return self._select[key]
 
-    def near(self, pts_lonlat: NDArray[np.object_], margin_m: float) -> tuple[IntArray, IntArray]:
-        """Pairs (point index, zone index) with the (lon, lat) point within margin_m of a zone.
+    def near(self, lon: FloatArray, lat: FloatArray, margin_m: float, mask: BoolArray) -> tuple[IntArray, IntArray]:
+        """Pairs (point index, zone index), sorted, with the (lon, lat) point within margin_m of a zone of the (Z,) mask.
 
         Each zone is buffered by margin_m in the local frame and the buffer's vertices are
-        converted back to lon/lat, so one set of lon/lat points serves membership and margins.
+        converted back to lon/lat, so the tracks' lon/lat serve membership and margins alike.
         The prepared buffers are indexed once per margin (see ``warm``).
         """
-        tree = self._index(margin_m)
-        if len(pts_lonlat) == 0 or len(self.local) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        p, z = tree.query(pts_lonlat, predicate="covered_by")
-        return p.astype(np.int64), z.astype(np.int64)
+        return self._index(margin_m).covering(lon, lat, mask)
 
     def warm(self, margin_m: float) -> None:
         """Build the index of one margin now rather than on a tick."""
         self._index(margin_m)
 
-    def _index(self, margin_m: float) -> shapely.STRtree:
+    def _index(self, margin_m: float) -> GeometryGrid:
         if margin_m not in self._near:
-            if margin_m > 0:
-                buffered = shapely.buffer(self.local, margin_m, quad_segs=_BUFFER_QUAD_SEGS)
-                geoms = shapely.make_valid(shapely.transform(buffered, self._to_lonlat))
-            else:
-                geoms = np.array([z.geometry for z in self.zones.zones], dtype=object)
-            shapely.prepare(geoms)
-            self._near[margin_m] = shapely.STRtree(geoms)
+            buffered = shapely.buffer(self.local, margin_m, quad_segs=_BUFFER_QUAD_SEGS)
+            self._near[margin_m] = GeometryGrid(shapely.make_valid(shapely.transform(buffered, self._to_lonlat)))
         return self._near[margin_m]
 
     def _to_lonlat(self, xy: FloatArray) -> FloatArray:
@@ -133,7 +124,6 @@ class Scene:
     shore: ShoreDistance | NoShore
     zone_active: BoolArray  # (Z,)
     arrival_horizon_s: float  # look-ahead of arrival(): farther zones count as not reachable
-    _near_cache: dict[tuple[float, bytes | None], tuple[IntArray, IntArray]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, t: float, views: Mapping[Domain, TrackView], frame: LocalFrame, statuses: Sequence[str],
@@ -186,7 +176,7 @@ class Scene:
     @cached_property
     def inside(self) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) with the track inside an active zone (lon/lat covers: edge inside)."""
-        return self.geometry.zones.covering_points(self.points_lonlat, self.zone_active)
+        return self.geometry.zones.index.covering(self.lon, self.lat, self.zone_active)
 
     def in_zones(self, mask: BoolArray) -> BoolArray:
         """(N,) inside any active zone of the (Z,) mask."""
@@ -195,21 +185,11 @@ class Scene:
         out[row[mask[zone]]] = True
         return out
 
-    @cached_property
-    def points_lonlat(self) -> NDArray[np.object_]:
-        """(N,) shapely Points (lon, lat) degrees."""
-        return shapely.points(self.lon, self.lat)
-
     def near_zones(self, mask: BoolArray, margin_m: float, rows: IntArray | None = None) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) within margin_m of an active masked zone; optionally only for ``rows``."""
-        key = (float(margin_m), None if rows is None else rows.tobytes())
-        if key not in self._near_cache:
-            sel = np.arange(len(self)) if rows is None else rows
-            p, z = self.geometry.near(self.points_lonlat[sel], margin_m)
-            self._near_cache[key] = (sel[p], z)
-        r, z = self._near_cache[key]
-        keep = mask[z] & self.zone_active[z]
-        return r[keep], z[keep]
+        sel = np.arange(len(self)) if rows is None else rows
+        p, z = self.geometry.near(self.lon[sel], self.lat[sel], margin_m, mask & self.zone_active)
+        return sel[p], z
 
     @cached_property
     def shore_m(self) -> FloatArray:

@@ -75,12 +75,10 @@ class ZoneSet:
 
     zones: tuple[Zone, ...]
     source: str = "<zones>"
-    _tree: shapely.STRtree = field(init=False, repr=False, compare=False)
+    index: GeometryGrid = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        geoms = np.array([z.geometry for z in self.zones], dtype=object)
-        shapely.prepare(geoms)
-        object.__setattr__(self, "_tree", shapely.STRtree(geoms))
+        object.__setattr__(self, "index", GeometryGrid(np.array([z.geometry for z in self.zones], dtype=object)))
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -127,22 +125,84 @@ class ZoneSet:
         return out
 
     def covering(self, lat: FloatArray, lon: FloatArray, zone_mask: BoolArray | None = None) -> tuple[IntArray, IntArray]:
-        """Pairs (track index (P,), zone index (P,)) where zone covers the point (edge inside).
+        """Pairs (track index (P,), zone index (P,)) where zone covers the point (edge inside), sorted.
 
         lat, lon: (N,) degrees. ``zone_mask`` (Z,) restricts the zones considered.
-        Prepared zone polygons are queried with the track points (STRtree, ``covers``).
         """
-        return self.covering_points(shapely.points(lon, lat), zone_mask)
+        return self.index.covering(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64), zone_mask)
 
-    def covering_points(self, pts: NDArray[np.object_], zone_mask: BoolArray | None = None) -> tuple[IntArray, IntArray]:
-        """As ``covering`` for (N,) shapely Points in (lon, lat) built by the caller."""
-        if len(pts) == 0 or len(self.zones) == 0:
+
+class GeometryGrid:
+    """Prepared lon/lat geometries with their bounding boxes binned on a uniform grid: which
+    geometries cover each of many points, without creating a shapely object per point.
+
+    A point's grid cell lists the geometries whose box overlaps the cell; the box test then the
+    exact test (``shapely.intersects_xy`` on the prepared geometry: for a point, intersecting is
+    being covered, so an edge or vertex counts as inside) run on those candidate pairs only.
+    Cells are about the median geometry extent (at most ``MAX_AXIS_CELLS`` per axis); geometries
+    spanning more than ``MAX_GEOM_CELLS`` cells are box-tested against every point instead.
+    """
+
+    MAX_AXIS_CELLS = 512
+    MAX_GEOM_CELLS = 64
+
+    def __init__(self, geoms: NDArray[np.object_]) -> None:
+        self.geoms = geoms
+        shapely.prepare(geoms)
+        self.bounds = shapely.bounds(geoms).reshape(-1, 4)  # minx, miny, maxx, maxy; NaN when empty
+        usable = np.all(np.isfinite(self.bounds), axis=1)
+        b = self.bounds[usable]
+        self.origin = b[:, :2].min(axis=0) if len(b) else np.zeros(2)
+        span = (b[:, 2:].max(axis=0) - self.origin) if len(b) else np.zeros(2)
+        extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) if len(b) else np.zeros(0)
+        self.cell = float(max(np.median(extent) if len(b) else 0.0, span.max() / self.MAX_AXIS_CELLS, 1e-9))
+        self.shape = (np.floor(span / self.cell).astype(np.int64) + 1) if len(b) else np.zeros(2, np.int64)
+        lo = self._cells(self.bounds[usable, 0], self.bounds[usable, 1])
+        hi = self._cells(self.bounds[usable, 2], self.bounds[usable, 3])
+        wide = hi - lo + 1
+        count = wide[:, 0] * wide[:, 1]
+        small = count <= self.MAX_GEOM_CELLS
+        self.big = np.flatnonzero(usable)[~small]
+        g = np.repeat(np.flatnonzero(usable)[small], count[small])  # one row per (geometry, cell it overlaps)
+        lo, wide, count = np.repeat(lo[small], count[small], axis=0), np.repeat(wide[small], count[small], axis=0), count[small]
+        k = np.arange(len(g)) - np.repeat(np.cumsum(count) - count, count)
+        cell = (lo[:, 1] + k // np.maximum(wide[:, 0], 1)) * self.shape[0] + lo[:, 0] + k % np.maximum(wide[:, 0], 1)
+        order = np.argsort(cell, kind="stable")
+        self.cell_geoms = g[order].astype(np.int64)
+        self.cell_start = np.searchsorted(cell[order], np.arange(int(np.prod(self.shape)) + 1)).astype(np.int64)
+
+    def _cells(self, x: FloatArray, y: FloatArray) -> IntArray:
+        """(N, 2) grid column and row of each point (may fall outside the grid)."""
+        return np.floor((np.column_stack([x, y]) - self.origin) / self.cell).astype(np.int64)
+
+    def covering(self, x: FloatArray, y: FloatArray, mask: BoolArray | None = None) -> tuple[IntArray, IntArray]:
+        """Pairs (point index, geometry index), sorted, where the geometry covers (x, y) (lon, lat);
+        only geometries of the (G,) ``mask`` are tested."""
+        n = len(x)
+        if n == 0 or len(self.geoms) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        track_idx, zone_idx = self._tree.query(pts, predicate="covered_by")
-        if zone_mask is not None:
-            keep = zone_mask[zone_idx]
-            track_idx, zone_idx = track_idx[keep], zone_idx[keep]
-        return track_idx.astype(np.int64), zone_idx.astype(np.int64)
+        with np.errstate(invalid="ignore"):
+            cr = self._cells(x, y)
+        on = np.flatnonzero(np.all((cr >= 0) & (cr < self.shape), axis=1) & np.isfinite(x) & np.isfinite(y))
+        cell = cr[on, 1] * self.shape[0] + cr[on, 0]
+        first, many = self.cell_start[cell], self.cell_start[cell + 1] - self.cell_start[cell]
+        pt = np.repeat(on, many)
+        geom = self.cell_geoms[np.arange(len(pt)) - np.repeat(np.cumsum(many) - many - first, many)]
+        big = self.big
+        if mask is not None:
+            keep = mask[geom]
+            pt, geom, big = pt[keep], geom[keep], big[mask[big]]
+        b, px, py = self.bounds[geom], x[pt], y[pt]
+        keep = (px >= b[:, 0]) & (px <= b[:, 2]) & (py >= b[:, 1]) & (py <= b[:, 3])
+        pt, geom = pt[keep], geom[keep]
+        if len(big):
+            b = self.bounds[big]
+            hit_p, hit_b = np.nonzero((x[:, None] >= b[:, 0]) & (x[:, None] <= b[:, 2]) & (y[:, None] >= b[:, 1]) & (y[:, None] <= b[:, 3]))
+            pt, geom = np.concatenate([pt, hit_p]), np.concatenate([geom, big[hit_b]])
+        inside = shapely.intersects_xy(self.geoms[geom], x[pt], y[pt])
+        pt, geom = pt[inside], geom[inside]
+        order = np.lexsort((geom, pt))
+        return pt[order], geom[order]
 
 
 def _window_on(w: ScheduleWindow, minute: int, day: int) -> bool:
