@@ -157,8 +157,8 @@ class GeometryGrid:
         extent = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) if len(b) else np.zeros(0)
         self.cell = float(max(np.median(extent) if len(b) else 0.0, span.max() / self.MAX_AXIS_CELLS, 1e-9))
         self.shape = (np.floor(span / self.cell).astype(np.int64) + 1) if len(b) else np.zeros(2, np.int64)
-        lo = self._cells(self.bounds[usable, 0], self.bounds[usable, 1])
-        hi = self._cells(self.bounds[usable, 2], self.bounds[usable, 3])
+        lo = np.floor(np.column_stack(self._grid(self.bounds[usable, 0], self.bounds[usable, 1]))).astype(np.int64)
+        hi = np.floor(np.column_stack(self._grid(self.bounds[usable, 2], self.bounds[usable, 3]))).astype(np.int64)
         wide = hi - lo + 1
         count = wide[:, 0] * wide[:, 1]
         small = count <= self.MAX_GEOM_CELLS
@@ -171,9 +171,9 @@ class GeometryGrid:
         self.cell_geoms = g[order].astype(np.int64)
         self.cell_start = np.searchsorted(cell[order], np.arange(int(np.prod(self.shape)) + 1)).astype(np.int64)
 
-    def _cells(self, x: FloatArray, y: FloatArray) -> IntArray:
-        """(N, 2) grid column and row of each point (may fall outside the grid)."""
-        return np.floor((np.column_stack([x, y]) - self.origin) / self.cell).astype(np.int64)
+    def _grid(self, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(N,) fractional grid column and row of each point (cell (c, r) spans [c, c + 1) x [r, r + 1))."""
+        return (x - self.origin[0]) / self.cell, (y - self.origin[1]) / self.cell
 
     def covering(self, x: FloatArray, y: FloatArray, mask: BoolArray | None = None) -> tuple[IntArray, IntArray]:
         """Pairs (point index, geometry index), sorted, where the geometry covers (x, y) (lon, lat);
@@ -181,10 +181,9 @@ class GeometryGrid:
         n = len(x)
         if n == 0 or len(self.geoms) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        with np.errstate(invalid="ignore"):
-            cr = self._cells(x, y)
-        on = np.flatnonzero(np.all((cr >= 0) & (cr < self.shape), axis=1) & np.isfinite(x) & np.isfinite(y))
-        cell = cr[on, 1] * self.shape[0] + cr[on, 0]
+        fc, fr = self._grid(x, y)
+        on = np.flatnonzero((fc >= 0) & (fc < self.shape[0]) & (fr >= 0) & (fr < self.shape[1]))  # NaN is off the grid
+        cell = fr[on].astype(np.int64) * self.shape[0] + fc[on].astype(np.int64)
         first, many = self.cell_start[cell], self.cell_start[cell + 1] - self.cell_start[cell]
         pt = np.repeat(on, many)
         geom = self.cell_geoms[np.arange(len(pt)) - np.repeat(np.cumsum(many) - many - first, many)]
