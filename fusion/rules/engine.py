@@ -122,10 +122,13 @@ class RuleEngine:
         }
         g = self.geometry
         sa = r.suspect_aircraft
-        for margin in (r.zone_entry.exit_margin_m, r.zone_dwell.exit_margin_m, r.rendezvous.exclude_margin_m,
-                       r.dark_vessel.exclude_margin_m, r.noncoop_transit.exclude_margin_m,
-                       sa.airstrip_distance_m, sa.airstrip_distance_m * sa.hysteresis):
-            g.warm(margin)
+        for margin, mask in ((r.zone_entry.exit_margin_m, self.zone_params["zone_entry"].selected),
+                             (r.zone_dwell.exit_margin_m, self.zone_params["zone_dwell"].selected),
+                             *((getattr(r, name).exclude_margin_m, g.select(getattr(r, name).exclude_kinds))
+                               for name in ("rendezvous", "dark_vessel", "noncoop_transit")),
+                             (sa.airstrip_distance_m, g.select(sa.airstrip_kinds)),
+                             (sa.airstrip_distance_m * sa.hysteresis, g.select(sa.airstrip_kinds))):
+            g.warm(margin, mask)
         for name in self.evaluators:
             book = self.books.get(name)
             min_off = getattr(r, name).min_off_s
@@ -288,12 +291,6 @@ class RuleEngine:
         if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
         return eng
-
-
-def _remap_ids(ids: IntArray, merged: IntArray) -> IntArray:
-    from fusion.rules.lifecycle import _map_ids
-
-    return _map_ids(ids, merged[:, 0], merged[:, 1])
 
 
 def _retime(a: AlertEvent, t: float) -> AlertEvent:

@@ -9,7 +9,7 @@ times are computed on first use and shared by all rules of the tick.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -43,6 +43,7 @@ class ZoneGeometry:
         self.local = project_zones(zones, frame)
         self.frame = frame
         self._near: dict[float, GeometryGrid] = {0.0: zones.index}
+        self._tested: dict[float, BoolArray] = {}
         self._boundary: dict[bytes, tuple[cKDTree, IntArray, FloatArray]] = {}
         self._select: dict[tuple[tuple[str, ...], tuple[str, ...]], BoolArray] = {}
 
@@ -62,9 +63,18 @@ class ZoneGeometry:
         """
         return self._index(margin_m).covering(lon, lat, mask)
 
-    def warm(self, margin_m: float) -> None:
-        """Build the index of one margin now rather than on a tick."""
+    def warm(self, margin_m: float, mask: BoolArray) -> None:
+        """Build the index of one margin now rather than on a tick, for a rule that asks for the (Z,) mask's zones."""
         self._index(margin_m)
+        self.tested(margin_m, mask)
+
+    def tested(self, margin_m: float, mask: BoolArray) -> BoolArray:
+        """(Z,) zones to test at this margin: the union of every mask asked for at it (see ``warm``), so
+        that rules sharing a margin and rows share one query (do not modify the result)."""
+        done = self._tested.get(margin_m)
+        if done is None or (mask & ~done).any():
+            self._tested[margin_m] = mask.copy() if done is None else done | mask
+        return self._tested[margin_m]
 
     def _index(self, margin_m: float) -> GeometryGrid:
         if margin_m not in self._near:
@@ -124,6 +134,7 @@ class Scene:
     shore: ShoreDistance | NoShore
     zone_active: BoolArray  # (Z,)
     arrival_horizon_s: float  # look-ahead of arrival(): farther zones count as not reachable
+    _near_cache: dict[tuple[float, bytes | None, bytes], tuple[IntArray, IntArray]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, t: float, views: Mapping[Domain, TrackView], frame: LocalFrame, statuses: Sequence[str],
@@ -187,9 +198,15 @@ class Scene:
 
     def near_zones(self, mask: BoolArray, margin_m: float, rows: IntArray | None = None) -> tuple[IntArray, IntArray]:
         """Pairs (row, zone) within margin_m of an active masked zone; optionally only for ``rows``."""
-        sel = np.arange(len(self)) if rows is None else rows
-        p, z = self.geometry.near(self.lon[sel], self.lat[sel], margin_m, mask & self.zone_active)
-        return sel[p], z
+        tested = self.geometry.tested(margin_m, mask)
+        key = (float(margin_m), None if rows is None else rows.tobytes(), tested.tobytes())
+        if key not in self._near_cache:
+            sel = np.arange(len(self)) if rows is None else rows
+            p, z = self.geometry.near(self.lon[sel], self.lat[sel], margin_m, tested & self.zone_active)
+            self._near_cache[key] = (sel[p], z)
+        r, z = self._near_cache[key]
+        keep = mask[z]
+        return r[keep], z[keep]
 
     @cached_property
     def shore_m(self) -> FloatArray:
