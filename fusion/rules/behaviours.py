@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
 from fusion.rules import config as cfg
 from fusion.rules.config import KNOT_MPS, NM_M
-from fusion.rules.lifecycle import SEVERITIES, Candidates
+from fusion.rules.lifecycle import SEVERITIES, Candidates, isin_sorted
 from fusion.rules.scene import Scene
 
 
@@ -25,12 +25,12 @@ def ramp(x: FloatArray, lo: float, hi: float | FloatArray) -> FloatArray:
     return np.clip((np.asarray(x, dtype=np.float64) - lo) / span, 0.0, 1.0)
 
 
-def _track_candidates(s: Scene, r: cfg.Rule, enter: BoolArray, stay: BoolArray, strength: FloatArray,
+def _track_candidates(r: cfg.Rule, enter: BoolArray, stay: BoolArray, strength: FloatArray,
                       evidence: dict[str, FloatArray], zone: IntArray | None = None) -> Candidates:
     rows = np.flatnonzero(stay | enter)
     return Candidates.build(rows, enter[rows], stay[rows], strength[rows], min_on_s=r.min_on_s, severity=r.severity,
                             weight=r.weight, zone=None if zone is None else zone[rows],
-                            evidence={k: np.broadcast_to(v, (len(s),))[rows] for k, v in evidence.items()})
+                            evidence={k: v[rows] for k, v in evidence.items()})
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def zone_subjects(s: Scene, r: cfg.ZoneRule, zp: ZoneParams, dwell: bool) -> Can
     else:
         keys = np.unique(in_keys)
     rows, zones = keys // max(z_count, 1), keys % max(z_count, 1)
-    enter = np.isin(keys, in_keys)
+    enter = isin_sorted(keys, np.sort(in_keys))
     return Candidates.build(rows, enter, np.ones(len(keys), dtype=bool), np.ones(len(keys)),
                             min_on_s=zp.dwell_s[zones] if dwell else r.min_on_s, severity=zp.severity[zones],
                             weight=zp.weight[zones], aux=zones + 1, zone=zones,
@@ -155,7 +155,7 @@ def go_fast(s: Scene, r: cfg.GoFastRule, memory: FastMemory | None = None) -> Ca
     credit = memory.observe(s, enter, r) if memory is not None else np.zeros(len(s))
     rows = np.flatnonzero(stay | enter)
     return Candidates.build(rows, enter[rows], stay[rows], strength[rows], min_on_s=np.maximum(r.min_on_s - credit[rows], 0.0),
-                            severity=r.severity, weight=r.weight, evidence={k: np.broadcast_to(v, (len(s),))[rows] for k, v in {
+                            severity=r.severity, weight=r.weight, evidence={k: v[rows] for k, v in {
                                 "speed_kn": speed / KNOT_MPS, "no_ais_identity": no_ais.astype(float),
                                 "night": night.astype(float), "in_corridor": corridor.astype(float), "ais_age_s": ais_age,
                                 "handover_s": credit}.items()})
@@ -264,7 +264,7 @@ def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: First
     enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
     stay = (dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS)
             & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS))
-    return _track_candidates(s, r, enter, stay, ramp(covered_s, 0.0, 3.0 * r.dark_s),
+    return _track_candidates(r, enter, stay, ramp(covered_s, 0.0, 3.0 * r.dark_s),
                              {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
                               "net_speed_kn": net / KNOT_MPS})
 
@@ -288,7 +288,7 @@ def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, firs
              & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS))
     lo, hi = r.min_net_speed_kn * KNOT_MPS, r.max_net_speed_kn * KNOT_MPS
     strength = 1.0 - np.clip(np.abs(net - 0.5 * (lo + hi)) / max(0.5 * (hi - lo), 1e-9), 0.0, 1.0) * 0.5
-    return _track_candidates(s, r, enter, enter, np.nan_to_num(strength), {
+    return _track_candidates(r, enter, enter, np.nan_to_num(strength), {
         "net_speed_kn": net / KNOT_MPS, "watched_s": watched, "speed_kn": speed / KNOT_MPS})
 
 
@@ -345,7 +345,7 @@ def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory) -
     jumps = memory.observe(s, r)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
     strength = np.maximum(ramp(silent_s, 0.5 * r.gap_s, 3.0 * r.gap_s), jump_on.astype(float))
-    return _track_candidates(s, r, gap_enter | jump_on, gap_stay | jump_on, strength, {
+    return _track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
         "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"]})
 
 
@@ -379,7 +379,7 @@ def ais_spoofing(s: Scene, r: cfg.SpoofRule, memory: SpoofMemory | None = None) 
     live = flagged & (~consistent_since | (s.t - flag_t <= r.event_hold_s))
     enter = live & (radar_age <= r.radar_fresh_s)
     stay = live & (radar_age <= 2.0 * r.radar_fresh_s)
-    return _track_candidates(s, r, enter, stay, np.ones(len(s)), {
+    return _track_candidates(r, enter, stay, np.ones(len(s)), {
         "speed_kn": s.speed_mps / KNOT_MPS, "radar_age_s": radar_age, "flagged_for_s": s.t - flag_t,
         "ais_silent_s": s.t - s.last_ais_t})
 
@@ -423,7 +423,7 @@ def loitering(s: Scene, r: cfg.LoiteringRule) -> Candidates:
         base &= s.in_zones(s.geometry.select(r.zone_kinds))
     enter = base & far & (s.speed_mps < r.speed_kn * KNOT_MPS)
     stay = base & (s.shore_m >= 0.8 * r.shore_distance_nm * NM_M) & (s.speed_mps < r.clear_speed_kn * KNOT_MPS)
-    return _track_candidates(s, r, enter, stay, 1.0 - ramp(s.speed_mps, 0.0, r.clear_speed_kn * KNOT_MPS) * 0.5,
+    return _track_candidates(r, enter, stay, 1.0 - ramp(s.speed_mps, 0.0, r.clear_speed_kn * KNOT_MPS) * 0.5,
                              {"speed_kn": s.speed_mps / KNOT_MPS, "shore_distance_nm": s.shore_m / NM_M})
 
 
@@ -448,7 +448,7 @@ def suspect_aircraft(s: Scene, r: cfg.SuspectAircraftRule) -> Candidates:
     enter = base & (low_slow(1.0) | desc_enter)
     stay = base & (low_slow(h) | descending_near(h))
     strength = np.where(desc_enter, 1.0, np.where(no_alt, 0.6, 1.0 - 0.5 * ramp(alt, 0.0, r.max_alt_m)))
-    return _track_candidates(s, r, enter, stay, strength, {
+    return _track_candidates(r, enter, stay, strength, {
         "alt_m": alt, "speed_kn": speed / KNOT_MPS, "vrate_mps": vrate, "descending_near_airstrip": desc_enter.astype(float)})
 
 
@@ -465,5 +465,5 @@ def landing_approach(s: Scene, r: cfg.LandingApproachRule) -> Candidates:
     tta = np.maximum(tta, descent_s)
     enter = base & (tta <= thr) & (off <= r.max_off_course_deg)
     stay = base & (tta <= thr * r.hysteresis) & (off <= min(r.max_off_course_deg * r.hysteresis, 89.0))
-    return _track_candidates(s, r, enter, stay, 1.0 - ramp(tta, 0.0, thr * r.hysteresis) * 0.5,
+    return _track_candidates(r, enter, stay, 1.0 - ramp(tta, 0.0, thr * r.hysteresis) * 0.5,
                              {"time_to_arrival_s": tta, "off_course_deg": off, "speed_kn": s.speed_mps / KNOT_MPS}, zone=zone)

@@ -166,6 +166,8 @@ class RuleEngine:
             else:
                 cand = Candidates.build(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0),
                                         min_on_s=0.0, severity="low", weight=0.0)
+            if not len(cand) and not len(book):
+                continue  # nothing pending, open or to start
             trans, keep = book.step(t, cand, scene.track_id[cand.row], scene.track_id, self._next_seq)
             out.extend(self._emit(t, name, book, trans, cand, scene))
             book.compact(keep)

@@ -92,7 +92,9 @@ class Candidates:
         sev = np.full(k, SEVERITIES.index(severity), np.int64) if isinstance(severity, str) else severity
 
         def col(v: Any, dtype: type) -> np.ndarray:
-            return np.broadcast_to(np.asarray(v, dtype=dtype), (k,)).copy()
+            out = np.empty(k, dtype=dtype)
+            out[...] = v  # a scalar or (K,)
+            return out
 
         return cls(row=row.astype(np.int64), aux=col(0 if aux is None else aux, np.int64), enter=enter,
                    stay=stay | enter, strength=np.clip(strength, 0.0, 1.0), min_on_s=col(min_on_s, np.float64),
