@@ -61,8 +61,8 @@ class ZoneParams:
 def zone_subjects(s: Scene, r: cfg.ZoneRule, zp: ZoneParams, dwell: bool) -> Candidates:
     """Track-in-zone subjects: inside (edge inside) raises, within exit_margin_m holds."""
     z_count = len(zp.selected)
-    row_in, zone_in = s.inside
-    keep = zp.selected[zone_in] & s.eligible[row_in]
+    row_in, zone_in = s.inside(zp.selected)
+    keep = s.eligible[row_in]
     in_keys = row_in[keep] * z_count + zone_in[keep]
     if r.exit_margin_m > 0:
         row_near, zone_near = s.near_zones(zp.selected, r.exit_margin_m, np.flatnonzero(s.eligible))

@@ -120,15 +120,24 @@ class RuleEngine:
             "suspect_aircraft": lambda s: bh.suspect_aircraft(s, r.suspect_aircraft),
             "landing_approach": lambda s: bh.landing_approach(s, r.landing_approach),
         }
+        # The zone queries (margin 0: membership) of the enabled rules, indexed now and merged per margin, so that
+        # rules sharing a margin share one query per tick (a query not declared here still works, merged on first use).
         g = self.geometry
-        sa = r.suspect_aircraft
-        for margin, mask in ((r.zone_entry.exit_margin_m, self.zone_params["zone_entry"].selected),
-                             (r.zone_dwell.exit_margin_m, self.zone_params["zone_dwell"].selected),
-                             *((getattr(r, name).exclude_margin_m, g.select(getattr(r, name).exclude_kinds))
-                               for name in ("rendezvous", "dark_vessel", "noncoop_transit")),
-                             (sa.airstrip_distance_m, g.select(sa.airstrip_kinds)),
-                             (sa.airstrip_distance_m * sa.hysteresis, g.select(sa.airstrip_kinds))):
-            g.warm(margin, mask)
+        go, sa, la, cov = r.go_fast, r.suspect_aircraft, r.landing_approach, e.ais_coverage
+        entry, dwell = self.zone_params["zone_entry"].selected, self.zone_params["zone_dwell"].selected
+        airstrips = g.select(sa.airstrip_kinds)
+        for on, margin, mask in (
+                (r.zone_entry.enabled, 0.0, entry), (r.zone_entry.enabled, r.zone_entry.exit_margin_m, entry),
+                (r.zone_dwell.enabled, 0.0, dwell), (r.zone_dwell.enabled, r.zone_dwell.exit_margin_m, dwell),
+                (go.enabled and go.night_corridor, 0.0, g.select(go.corridor_kinds)), (go.enabled, 0.0, g.select(go.zone_kinds)),
+                (r.loitering.enabled, 0.0, g.select(r.loitering.zone_kinds)),
+                (not cov.everywhere, 0.0, g.select(cov.kinds, cov.zones)),
+                (True, 0.0, g.select(la.surface_kinds) | g.select(la.air_kinds)),  # arrival times: every alert's urgency
+                *((getattr(r, name).enabled, getattr(r, name).exclude_margin_m, g.select(getattr(r, name).exclude_kinds))
+                  for name in ("rendezvous", "dark_vessel", "noncoop_transit")),
+                (sa.enabled, sa.airstrip_distance_m, airstrips), (sa.enabled, sa.airstrip_distance_m * sa.hysteresis, airstrips)):
+            if on:
+                g.warm(margin, mask)
         for name in self.evaluators:
             book = self.books.get(name)
             min_off = getattr(r, name).min_off_s

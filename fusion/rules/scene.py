@@ -184,20 +184,20 @@ class Scene:
         """(N,) no identity of the track's own domain (MMSI for surface, ICAO for air)."""
         return np.where(self.is_air, self.icao24 == NO_ICAO, self.mmsi == NO_MMSI)
 
-    @cached_property
-    def inside(self) -> tuple[IntArray, IntArray]:
-        """Pairs (row, zone) with the track inside an active zone (lon/lat covers: edge inside)."""
-        return self.geometry.zones.index.covering(self.lon, self.lat, self.zone_active)
+    def inside(self, mask: BoolArray) -> tuple[IntArray, IntArray]:
+        """Pairs (row, zone), sorted, with the track inside an active zone of the (Z,) mask (lon/lat covers: edge inside)."""
+        return self.near_zones(mask, 0.0)
 
     def in_zones(self, mask: BoolArray) -> BoolArray:
         """(N,) inside any active zone of the (Z,) mask."""
-        row, zone = self.inside
         out = np.zeros(len(self), dtype=bool)
-        out[row[mask[zone]]] = True
+        out[self.inside(mask)[0]] = True
         return out
 
     def near_zones(self, mask: BoolArray, margin_m: float, rows: IntArray | None = None) -> tuple[IntArray, IntArray]:
-        """Pairs (row, zone) within margin_m of an active masked zone; optionally only for ``rows``."""
+        """Pairs (row, zone) within margin_m of an active zone of the (Z,) mask (0: inside); optionally only for
+        ``rows`` (ascending: pairs sorted). Computed once per tick for the zones every rule asks for at that margin
+        (``ZoneGeometry.tested``)."""
         tested = self.geometry.tested(margin_m, mask)
         key = (float(margin_m), None if rows is None else rows.tobytes(), tested.tobytes())
         if key not in self._near_cache:
@@ -230,7 +230,7 @@ class Scene:
         tta = np.full(len(rows), np.inf)
         zone = np.full(len(rows), -1, np.int64)
         off = np.full(len(rows), np.nan)
-        row_in, zone_in = self.inside
+        row_in, zone_in = self.inside(mask_surface | mask_air)
         for air, mask in ((False, mask_surface), (True, mask_air)):
             sel = np.flatnonzero((self.speed_mps[rows] >= min_speed_mps) & (self.is_air[rows] == air))
             if not len(sel) or not mask.any():
