@@ -119,10 +119,14 @@ class ZoneSet:
         out = np.ones(len(self.zones), dtype=bool)
         minute = int(t // 60) % 1440
         day = (int(t // 86400) + 3) % 7  # 1970-01-01 was a Thursday
-        for z_idx, zone in enumerate(self.zones):
-            if zone.schedule:
-                out[z_idx] = any(_window_on(w, minute, day) for w in zone.schedule)
+        for z_idx in self.scheduled:
+            out[z_idx] = any(_window_on(w, minute, day) for w in self.zones[z_idx].schedule)
         return out
+
+    @cached_property
+    def scheduled(self) -> tuple[int, ...]:
+        """Indices of the zones with a schedule."""
+        return tuple(z_idx for z_idx, zone in enumerate(self.zones) if zone.schedule)
 
     def covering(self, lat: FloatArray, lon: FloatArray, zone_mask: BoolArray | None = None) -> tuple[IntArray, IntArray]:
         """Pairs (track index (P,), zone index (P,)) where zone covers the point (edge inside), sorted.
