@@ -85,3 +85,25 @@ def test_membership_agrees_with_shapely_covers(pts: list[tuple[float, float]]) -
     geoms = [z.geometry for z in zs.zones]
     want = np.array([[shapely.covers(g, shapely.Point(lo, la)) for g in geoms] for la, lo in zip(lat, lon, strict=True)])
     assert (got == want).all()
+
+
+@SETTINGS
+@given(boxes=st.lists(st.tuples(st.floats(-80.0, -70.5), st.floats(10.0, 19.5), st.floats(0.01, 0.5), st.floats(0.01, 0.5)),
+                      min_size=3, max_size=12),
+       pts=st.lists(st.tuples(st.floats(9.0, 21.0), st.floats(-81.0, -69.0)), min_size=1, max_size=30),
+       mask_bits=st.integers(0, 2**13 - 1))
+def test_grid_membership_agrees_with_shapely_covers_on_many_zones(boxes: list[tuple[float, float, float, float]],
+                                                                  pts: list[tuple[float, float]], mask_bits: int) -> None:
+    # the large zone spans many more grid cells than the small ones (cells follow the median zone size): box-tested
+    feats = [box(f"z{i}", "eez", lo, la, lo + w, la + h) for i, (lo, la, w, h) in enumerate(boxes)]
+    zs = zone_set(*feats, box("big", "eez", -79.0, 11.0, -71.0, 19.0))
+    corners = [(la, lo) for lo, la, _, _ in boxes] + [(la + h, lo + w) for lo, la, w, h in boxes]  # vertices are inside
+    lat, lon = np.array([*pts, *corners, (15.0, -71.0), (np.nan, np.nan)]).T
+    mask = (mask_bits >> np.arange(len(zs))) & 1 == 1
+    rows, zones = zs.covering(lat, lon, mask)
+    assert np.array_equal(np.lexsort((zones, rows)), np.arange(len(rows)))  # sorted by point, then zone
+    got = np.zeros((len(lat), len(zs)), bool)
+    got[rows, zones] = True
+    want = np.array([[m and shapely.covers(z.geometry, shapely.Point(lo, la)) for z, m in zip(zs.zones, mask, strict=True)]
+                     for la, lo in zip(lat, lon, strict=True)])
+    assert (got == want).all()
