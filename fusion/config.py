@@ -29,6 +29,7 @@ ENV_PREFIX = "JISF_"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CLOCKS = ("wall", "sim")
+MQTT_IO = ("process", "inline")
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,7 @@ class ServiceConfig:
     cert_file: str | None = _opt(None, "client certificate for mutual TLS")
     key_file: str | None = _opt(None, "private key of cert_file")
     client_id: str = _opt("jisf-fusion", "MQTT client id of the service")
+    mqtt_io: str = _opt("process", "process: the MQTT connection runs in a child process, beside fusion (a second core); inline: in the service's own event loop")
     scenario: str | None = _opt(None, "scenario file giving the area and zones (default: the shipped default scenario)")
     zones: str | None = _opt(None, "zones GeoJSON file (default: the scenario's zones)")
     rules: str | None = _opt(None, "rules TOML file (default: built-in rules)")
@@ -92,7 +94,7 @@ class ServiceConfig:
                 raise ConfigError(src, name, getattr(self, name), "must be >= 1")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError(src, "metrics_port", self.metrics_port, "must be 0 (off) or a TCP port 1-65535")
-        for name, allowed in (("clock", CLOCKS), ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS)):
+        for name, allowed in (("clock", CLOCKS), ("mqtt_io", MQTT_IO), ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(src, name, getattr(self, name), f"must be one of {', '.join(allowed)}")
         if not self.client_id:

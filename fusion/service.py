@@ -4,8 +4,10 @@ Phases: startup (restore the checkpoint if there is one, connect, publish retain
 status "online" with a last will "offline"), main loop, shutdown (stop intake, write a
 final checkpoint, flush outgoing alerts and the final status "offline").
 
-Threads: the event loop runs the MQTT ``Link``, whose reader only timestamps and
-enqueues (so the socket is drained even while fusion is busy), and the publisher. Every
+Threads and processes: the MQTT connection (``Link``) runs in a child process by default
+(``LinkProcess``, option ``mqtt_io``), so that paho's per-message cost runs on another core
+than fusion; the event loop here receives its messages in batches, only timestamps and
+enqueues them, and hands outgoing messages back. Every
 call into ``Fusion`` runs in one worker thread, one step at a time: a step takes up to
 ``fuse_batch`` queued messages, accepts them, advances to "now" and returns the outgoing
 messages, status, rejects summaries and checkpoint due. Only the worker touches
@@ -39,6 +41,7 @@ from fusion.checkpoint import load_checkpoint, save_checkpoint
 from fusion.clock import SIM_CLOCK_TOPIC, Clock, WallClock, WarpedClock
 from fusion.config import ServiceConfig
 from fusion.ingest import FEED_KINDS
+from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
 from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
 from fusion.pipeline import DOMAINS, Fusion, Tick
@@ -81,6 +84,7 @@ class ServiceOptions:
     track_interval_s: float = 5.0  # shortest interval (tick time, s) between two updates of one track's retained topic
     picture_interval_s: float = 5.0  # interval (tick time, s) between two pictures of all confirmed tracks
     follow_sim_clock: bool = False  # take "now" from jisf/v1/sim/clock instead of the wall
+    mqtt_io: str = "process"  # "process": the MQTT link runs in a child process (LinkProcess); "inline": in this event loop
 
     @classmethod
     def from_config(cls, cfg: ServiceConfig) -> ServiceOptions:
@@ -89,7 +93,7 @@ class ServiceOptions:
                    fuse_bytes=cfg.fuse_bytes, track_interval_s=cfg.track_interval_s, picture_interval_s=cfg.picture_interval_s,
                    status_interval_s=cfg.status_interval_s, rejects_interval_s=cfg.rejects_interval_s,
                    checkpoint_path=Path(cfg.checkpoint_path) if cfg.checkpoint_path else None,
-                   checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim")
+                   checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim", mqtt_io=cfg.mqtt_io)
 
 
 @dataclass
@@ -156,15 +160,13 @@ class Service:
         subs = [(FEEDS_FILTER, 1)]
         if self.options.follow_sim_clock:
             subs.append((SIM_CLOCK_TOPIC, 1))
-        self.link = Link(
-            addr,
-            self.options.client_id,
-            subscriptions=tuple(subs),
-            on_message=self._on_message,
-            on_connect=lambda: [self._status_message("online", self._last_status)],
-            will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
-            outbox=asyncio.Queue(),  # bounded by our own policy in _send (alerts are never shed)
-        )
+        link = dict(subscriptions=tuple(subs), on_message=self._on_message,
+                    on_connect=lambda: [self._status_message("online", self._last_status)],
+                    will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True))
+        if self.options.mqtt_io == "process":
+            self.link: Link | LinkProcess = LinkProcess(addr, self.options.client_id, **link)  # type: ignore[arg-type]
+        else:  # the outbox is bounded by our own policy in _send (alerts are never shed)
+            self.link = Link(addr, self.options.client_id, outbox=asyncio.Queue(), **link)  # type: ignore[arg-type]
         self._last_status: dict[str, object] = {}
         if self.options.checkpoint_path is not None and self.options.checkpoint_path.exists():
             state = load_checkpoint(self.options.checkpoint_path, self.fusion)
