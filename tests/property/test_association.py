@@ -1,4 +1,4 @@
-"""Clustered GNN assignment against a dense solver, and grid / k-d tree gating against brute force."""
+"""GNN assignment against a dense solver, and grid / k-d tree gating against brute force."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def test_assignment_is_optimal_and_inside_the_gate(seed: int, n: int, m: int) ->
     assert (cost[res.chosen] < 1.0).all()
     total = cost[res.chosen].sum() + (n - chosen.shape[0]) * 1.0
     assert np.isclose(total, _dense_cost(pairs, cost, n, m))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 30))
+def test_zero_and_tied_costs_are_assigned_optimally(seed: int, n: int, m: int) -> None:
+    # costs on a coarse lattice: exact zeros (no edge in a sparse matrix) and many ties
+    pairs, cost = _problem(seed, n, m)
+    cost = np.floor(cost * 4.0) / 4.0
+    res = assign(pairs, cost, 1.0)
+    chosen, picked = pairs[res.chosen], cost[res.chosen]
+    assert np.unique(chosen[:, 0]).size == chosen.shape[0] and np.unique(chosen[:, 1]).size == chosen.shape[0]
+    assert (picked < 1.0).all()
+    assert np.isclose(picked.sum() + (n - chosen.shape[0]) * 1.0, _dense_cost(pairs, cost, n, m))
 
 
 @settings(max_examples=40, deadline=None)
