@@ -241,12 +241,32 @@ def imm_mix(
         return xm, Pm, mu.copy()  # cbar = PI mu = mu
     w = mu[:, :, None] * PI  # (N, i, j) PI_ij mu_i
     cbar = w.sum(axis=1)
-    omega = w / cbar[:, None, :]  # omega_ij = PI_ij mu_i / cbar_j
-    x0 = np.einsum("nij,nid->njd", omega, xm)
-    dx = xm[:, :, None, :] - x0[:, None, :, :]  # (N, i, j, d)
-    spread = Pm[:, :, None] + dx[..., :, None] * dx[..., None, :]
-    P0 = np.einsum("nij,nijab->njab", omega, spread)
+    w /= cbar[:, None, :]  # omega_ij = PI_ij mu_i / cbar_j
+    x0, P0 = _moments(w, xm, Pm)
     return x0, P0, cbar
+
+
+def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Moments of Gaussian mixtures: w (N, r, J) weights (summing to 1 over r) of the r
+    components xm (N, r, d), Pm (N, r, d, d) -> J mixtures' means (N, J, d), covariances (N, J, d, d).
+
+    The spread term sum_i w_i (x_i - x)(x_i - x)' is written in its pairwise form
+    sum_{i<k} w_i w_k (x_i - x_k)(x_i - x_k)' (equal when the weights sum to 1): one term
+    for the two-model IMM, from the models' difference (no cancellation), and no
+    (N, r, J, d, d) temporaries; loops over the r models only (einsum over such tiny
+    axes costs several times more).
+    """
+    r = xm.shape[1]
+    x = w[:, 0, :, None] * xm[:, 0, None]
+    P = w[:, 0, :, None, None] * Pm[:, 0, None]
+    for i in range(1, r):
+        x += w[:, i, :, None] * xm[:, i, None]
+        P += w[:, i, :, None, None] * Pm[:, i, None]
+    for i in range(r):
+        for k in range(i + 1, r):
+            D = xm[:, i] - xm[:, k]
+            P += (w[:, i] * w[:, k])[:, :, None, None] * (D[:, :, None] * D[:, None, :])[:, None]
+    return x, P
 
 
 def imm_posterior(cbar: FloatArray, log_lik: FloatArray) -> FloatArray:
@@ -264,10 +284,8 @@ def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatAr
     """
     if mu.shape[1] == 1:
         return xm[:, 0], Pm[:, 0]
-    x = np.einsum("nj,njd->nd", mu, xm)
-    dx = xm - x[:, None, :]
-    P = np.einsum("nj,njab->nab", mu, Pm + dx[..., :, None] * dx[..., None, :])
-    return x, P
+    x, P = _moments(mu[:, :, None], xm, Pm)
+    return x[:, 0], P[:, 0]
 
 
 def markov_matrix(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:

@@ -113,3 +113,29 @@ def test_position_prediction_is_the_position_block_of_the_full_one(seed: int, r:
     pos, Pp = kalman.cv_predict_position(x, P, dt, q, k)
     np.testing.assert_allclose(pos, xf[..., :k], rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(Pp, Pf[..., :k, :k], rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4), st.floats(1.0, 1e5))
+def test_imm_mix_and_combine_equal_the_textbook_sums(seed: int, r: int, offset: float) -> None:
+    # x0_j = sum_i w_ij x_i, P0_j = sum_i w_ij (P_i + (x_i - x0_j)(x_i - x0_j)'), w_ij = PI_ij mu_i / cbar_j
+    rng = np.random.default_rng(seed)
+    n = 7
+    xm, Pm = offset + rng.normal(0, 100, (n, r, 4)), _spd(rng, n * r, 4, 50.0).reshape(n, r, 4, 4)
+    mu = rng.dirichlet(np.ones(r), n)
+    PI = kalman.markov_matrix(rng.uniform(0, 60, n), rng.uniform(5, 300, r))
+    w = mu[:, :, None] * PI
+    cbar = w.sum(axis=1)
+    w = w / cbar[:, None, :]
+    x0 = np.einsum("nij,nid->njd", w, xm)
+    dx = xm[:, :, None, :] - x0[:, None, :, :]
+    P0 = np.einsum("nij,nijab->njab", w, Pm[:, :, None] + dx[..., :, None] * dx[..., None, :])
+    got = kalman.imm_mix(xm, Pm, mu, PI)
+    for a, b in zip(got, (x0, P0, cbar), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * float(np.abs(b).max()))
+    x = np.einsum("nj,njd->nd", mu, xm)
+    d = xm - x[:, None, :]
+    P = np.einsum("nj,njab->nab", mu, Pm + d[..., :, None] * d[..., None, :])
+    xc, Pc = kalman.imm_combine(xm, Pm, mu)
+    np.testing.assert_allclose(xc, x, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(Pc, P, rtol=1e-9, atol=1e-9 * float(np.abs(P).max()))
