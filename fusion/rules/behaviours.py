@@ -77,6 +77,30 @@ def zone_subjects(s: Scene, r: cfg.ZoneRule, zp: ZoneParams, dwell: bool) -> Can
                             evidence={"speed_kn": s.speed_mps[rows] / KNOT_MPS, "course_deg": s.course_deg[rows]})
 
 
+class _Carried:
+    """A memory's columns (sorted by track id) matched to this tick's sorted ``ids``: ``pos`` (position
+    in the old columns, clipped) and ``known`` (the id is there) per id."""
+
+    def __init__(self, old: dict[str, np.ndarray], ids: IntArray) -> None:
+        self.old = old
+        old_ids = old["track_id"]
+        self.same = np.array_equal(old_ids, ids)  # the usual tick: the same tracks as the last one
+        if self.same:
+            self.pos, self.known = np.arange(len(ids)), np.ones(len(ids), bool)
+        elif len(old_ids):
+            self.pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
+            self.known = old_ids[self.pos] == ids
+        else:
+            self.pos, self.known = np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+
+    def prev(self, k: str, new: FloatArray | float) -> FloatArray:
+        """(len(ids),) column k's old value where the id is known, else ``new`` (the old array itself
+        when the ids are the same: do not modify it while the old columns are still needed)."""
+        if self.same:
+            return self.old[k]
+        return np.where(self.known, self.old[k][self.pos] if len(self.old[k]) else 0.0, new)
+
+
 _FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s")
 
 
@@ -99,20 +123,14 @@ class FastMemory:
         rows = np.flatnonzero(~s.is_air)
         old = self.cols
         ids = s.track_id[rows]
-        n_old = len(old["track_id"])
-        pos = np.minimum(np.searchsorted(old["track_id"], ids), max(n_old - 1, 0))
-        known = (old["track_id"][pos] == ids) if n_old else np.zeros(len(rows), bool)
-
-        def prev(k: str, default: float) -> FloatArray:
-            return np.where(known, old[k][pos], default) if n_old else np.full(len(rows), default)
-
-        prev_run = prev("run_start", np.nan)
+        carried = _Carried(old, ids)
+        prev_run = carried.prev("run_start", np.nan)
         f = fast[rows]
         run = np.where(f, np.where(np.isfinite(prev_run), prev_run, s.t), np.nan)
-        credit = np.where(f & np.isfinite(prev_run), prev("credit_s", 0.0), 0.0)
+        credit = np.where(f & np.isfinite(prev_run), carried.prev("credit_s", 0.0), 0.0)
         # Lost fast tracks: gone from the views, fast when last seen, within handover_s.
-        gone = np.ones(n_old, bool)
-        gone[pos[known]] = False
+        gone = np.ones(len(old["track_id"]), bool)
+        gone[carried.pos[carried.known]] = False
         lost = np.flatnonzero(gone & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
         starts = np.flatnonzero(f & ~np.isfinite(prev_run) & (s.t - s.first_t[rows] <= r.handover_s))
         if len(lost) and len(starts):
@@ -207,14 +225,8 @@ class FirstFix:
         if self._scene is s:
             return self._net
         rows = np.flatnonzero(~s.is_air)
-        old = self.cols
         ids = s.track_id[rows]
-        pos = np.minimum(np.searchsorted(old["track_id"], ids), max(len(old["track_id"]) - 1, 0))
-        known = (old["track_id"][pos] == ids) if len(old["track_id"]) else np.zeros(len(rows), bool)
-
-        def prev(k: str, new: FloatArray) -> FloatArray:
-            return np.where(known, old[k][pos], new) if len(old[k]) else new
-
+        prev = _Carried(self.cols, ids).prev
         now = np.full(len(rows), s.t)
         self._step = np.clip(s.t - prev("seen_t", now), 0.0, MAX_STEP_S)
         self.cols = {"track_id": ids, "t": prev("t", now), "east": prev("east", s.east[rows]),
@@ -306,10 +318,9 @@ class AisMemory:
     def observe(self, s: Scene, r: cfg.AisGapRule) -> dict[str, FloatArray]:
         """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
-        old = self.cols
-        pos = np.minimum(np.searchsorted(old["track_id"], s.track_id[rows]), max(len(old["track_id"]) - 1, 0))
-        known = (old["track_id"][pos] == s.track_id[rows]) if len(old["track_id"]) else np.zeros(len(rows), bool)
-        prev = {k: np.where(known, v[pos], np.nan) if len(v) else np.full(len(rows), np.nan) for k, v in old.items() if k != "track_id"}
+        carried = _Carried(self.cols, s.track_id[rows])
+        known = carried.known
+        prev = {k: carried.prev(k, np.nan) for k in self.cols if k != "track_id"}
         fresh = ~(s.last_ais_t[rows] <= prev["ais_t"])  # a new AIS update (or first seen)
         gap = s.last_ais_t[rows] - prev["ais_t"]
         reach = (np.maximum(prev["speed_mps"], r.jump_min_speed_kn * KNOT_MPS) * gap * r.jump_speed_factor + r.jump_slack_m)
@@ -358,11 +369,8 @@ class SpoofMemory:
     def observe(self, s: Scene) -> FloatArray:
         """(N,) time the flag was first seen (NaN = not flagged); forgets tracks that are gone or unflagged."""
         rows = np.flatnonzero(s.spoof_suspect)
-        old = self.cols
         ids = s.track_id[rows]
-        pos = np.minimum(np.searchsorted(old["track_id"], ids), max(len(old["track_id"]) - 1, 0))
-        known = (old["track_id"][pos] == ids) if len(old["track_id"]) else np.zeros(len(rows), bool)
-        flag_t = np.where(known, old["flag_t"][pos] if len(old["track_id"]) else 0.0, s.t)
+        flag_t = _Carried(self.cols, ids).prev("flag_t", s.t)
         self.cols = {"track_id": ids, "flag_t": flag_t}
         out = np.full(len(s), np.nan)
         out[rows] = flag_t
