@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_array
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from fusion.core.arrays import FloatArray, IntArray
@@ -60,15 +60,20 @@ def assign(pairs: IntArray, cost: FloatArray, miss_cost: float) -> Assignment:
     _, ti = np.unique(pairs[keep, 0], return_inverse=True)  # dense row and column numbers
     _, pi = np.unique(pairs[keep, 1], return_inverse=True)
     nt, npl = int(ti.max()) + 1, int(pi.max()) + 1
-    miss = np.arange(nt)
-    graph = csr_matrix(
-        (np.concatenate([np.where(cost[keep] == 0.0, _TINY, cost[keep]), np.full(nt, miss_cost)]),
-         (np.concatenate([ti, miss]), np.concatenate([pi, npl + miss]))),
-        shape=(nt, npl + nt),
-    )
-    r, c = min_weight_full_bipartite_matching(graph)  # every track row matched once
-    hit = c < npl
-    key = ti * npl + pi  # the pair at (row, column): (track, plot) pairs are unique
+    key = ti * npl + pi  # row-major position of each pair
     order = np.argsort(key)
-    won = keep[order[np.searchsorted(key[order], r[hit] * npl + c[hit])]]
+    key, keep, ti, pi = key[order], keep[order], ti[order], pi[order]
+    if (key[1:] == key[:-1]).any():
+        raise ValueError("pairs must be unique")
+    # The CSR arrays written directly (scipy's COO -> CSR conversion costs more than the
+    # solve here): row i holds its pairs by column, then its miss column npl + i.
+    indptr = np.zeros(nt + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ti, minlength=nt) + 1, out=indptr[1:])
+    at, end = np.arange(key.size) + ti, indptr[1:] - 1  # slots of the pairs and of the misses
+    weight, column = np.empty(key.size + nt), np.empty(key.size + nt, dtype=np.int64)
+    weight[at], column[at] = np.where(cost[keep] == 0.0, _TINY, cost[keep]), pi
+    weight[end], column[end] = miss_cost, npl + np.arange(nt)
+    r, c = min_weight_full_bipartite_matching(csr_array((weight, column, indptr), shape=(nt, npl + nt)))
+    hit = c < npl  # every track row is matched once: to a plot or to its miss
+    won = keep[np.searchsorted(key, r[hit] * npl + c[hit])]
     return Assignment(np.sort(np.concatenate([alone, won])))

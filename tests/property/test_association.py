@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
@@ -112,3 +113,9 @@ def test_a_track_without_a_finite_position_gates_nothing() -> None:
     plots = np.array([[1.0, 1.0], [101.0, 99.0], [5000.0, 5000.0]])
     pairs = candidate_pairs(tracks, np.full(3, 50.0), plots)
     assert pairs.tolist() == [[0, 0], [2, 1]]
+
+
+def test_repeated_pairs_are_refused() -> None:
+    pairs = np.array([[0, 0], [0, 1], [1, 0], [0, 1]])
+    with pytest.raises(ValueError, match="unique"):
+        assign(pairs, np.array([0.1, 0.2, 0.3, 0.4]), 1.0)
