@@ -74,11 +74,15 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     out[k:, :k] = out[:k, k:].transpose(1, 0, 2)
     out[k:, k:] = C
     i = np.arange(k)
-    out[i, i] += qb * tb**3 / 3.0  # Q: q [[dt^3/3, dt^2/2], [dt^2/2, dt]] per axis
-    out[i, i + k] += qb * tb**2 / 2.0
-    out[i + k, i] += qb * tb**2 / 2.0
-    out[i + k, i + k] += qb * tb
-    return x_pred, out.transpose(2, 0, 1).reshape(P.shape)  # a view: consumers gather or re-transpose it
+    q1 = qb * tb  # Q: q [[dt^3/3, dt^2/2], [dt^2/2, dt]] per axis
+    q2 = q1 * tb * 0.5
+    out[i, i] += q2 * tb * (2.0 / 3.0)
+    out[i, i + k] += q2
+    out[i + k, i] += q2
+    out[i + k, i + k] += q1
+    # back to row-major, contiguous: consumers (moments, masks, gathers, scatters into the
+    # track table) are several times slower on the transposed view
+    return x_pred, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
 
 
 def cv_predict_position(
