@@ -1,23 +1,26 @@
 """The service's MQTT link in a child process, so that MQTT I/O runs beside fusion, not in turn with it.
 
-paho-mqtt (under aiomqtt) spends 100-300 us of interpreter time per message (a socket
-send per packet, MQTT v5 property objects, 3-5 recv calls per inbound packet: measured
-in docs/bench-live.md). In the service's own process that time took turns with the
-fusion worker thread for the interpreter lock, so at thousands of messages a second
+paho-mqtt (under aiomqtt) spends 60-300 us of interpreter time per message (a socket
+send per packet, MQTT v5 property objects, 3-5 recv calls per inbound packet: see
+docs/bench-mqtt-clients.md). In the service's own process that time took turns with
+the fusion worker thread for the interpreter lock, so at thousands of messages a second
 the I/O and the worker together needed more than one core while the second core idled.
 
 ``LinkProcess`` runs an ordinary ``fusion.mqtt.Link`` (all reconnect, backoff, QoS 1
-in-flight and flush behaviour stays there) in a child process and exchanges messages
-with it over a pipe, in batches: inbound messages are forwarded at most
-``_FORWARD_DELAY_S`` after the first one of a batch arrives, outbound ones as soon as
-the parent's event loop runs. It offers the parent the part of ``Link``'s interface
-the service uses: ``run(stop)``, ``outbox`` (``put_nowait``, ``qsize``), ``stats`` and
-``connected``; ``on_message`` and ``on_connect`` are called in the parent.
+in-flight and flush behaviour stays there) in a child process, ``python -m
+fusion.linkprocess``, and exchanges messages with it over a Unix socket pair, in
+batches, as length-prefixed pickles through asyncio streams (never a blocking write,
+so neither side can wait on the other's full buffer): inbound messages are forwarded at
+most ``_FORWARD_DELAY_S`` after the first of a batch arrives, outbound ones as soon as
+the parent's event loop runs. It offers the part of ``Link``'s interface the service
+uses: ``run(stop)``, ``outbox`` (``put_nowait``, ``qsize``), ``stats`` and
+``connected``; ``on_message`` and ``on_connect`` are called in the parent (the
+``on_connect`` messages go out after a round trip, behind what the child already holds).
 
-Failure behaviour: when the parent dies (SIGKILL included) the child sees the pipe close
-and exits at once without a DISCONNECT, so the broker publishes the service's will; the
-child ignores SIGINT and SIGTERM, which are the parent's to handle (it then flushes
-through the child before stopping it). If the child dies, ``run`` raises.
+Failure behaviour: when the parent dies (SIGKILL included) the child reads the end of
+the socket and exits at once without a DISCONNECT, so the broker publishes the
+service's will; the child ignores SIGINT and SIGTERM, which are the parent's to handle
+(it then flushes through the child before stopping it). If the child dies, ``run`` raises.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
+import socket
+import struct
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
-from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from fusion.mqtt import BrokerAddress, Link, LinkStats
@@ -39,10 +46,27 @@ from fusion.publish import OutMessage
 
 log = logging.getLogger("jisf.mqtt")
 
-_FORWARD_DELAY_S = 0.001  # longest an inbound message waits in the child for others to share its pipe write
-_FORWARD_MAX = 512  # inbound messages per pipe write at most
+_FORWARD_DELAY_S = 0.001  # longest an inbound message waits in the child for others to share its write
+_FORWARD_MAX = 512  # inbound messages per write at most
 _STATS_INTERVAL_S = 0.05  # how often the child reports its counters when they changed
-_Wire = tuple[str, bytes, int, bool]  # (topic, payload, qos, retain) of a message on the pipe
+_HEADER = struct.Struct("!I")
+_Wire = tuple[str, bytes, int, bool]  # (topic, payload, qos, retain) of a message on the socket
+
+
+def _send(writer: asyncio.StreamWriter, kind: str, body: object) -> None:
+    """Queue one frame (never blocks; the stream buffers)."""
+    data = pickle.dumps((kind, body), protocol=pickle.HIGHEST_PROTOCOL)
+    writer.write(_HEADER.pack(len(data)) + data)
+
+
+async def _recv(reader: asyncio.StreamReader) -> tuple[str, Any]:
+    """The next frame; IncompleteReadError at the end of the stream."""
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    return pickle.loads(await reader.readexactly(size))  # noqa: S301 - our own child process, over a private socket pair
+
+
+def _wire(msg: OutMessage) -> _Wire:
+    return (msg.topic, msg.payload, msg.qos, msg.retain)
 
 
 class _Outbox:
@@ -78,10 +102,6 @@ class _Outbox:
         return self.take_nowait()
 
 
-def _wire(msg: OutMessage) -> _Wire:
-    return (msg.topic, msg.payload, msg.qos, msg.retain)
-
-
 class LinkProcess:
     """A ``Link`` in a child process; the same arguments, called and read in the parent."""
 
@@ -102,70 +122,64 @@ class LinkProcess:
         self.outbox = _Outbox()
         self.stats = LinkStats()
         self.connected = asyncio.Event()
-        self._done = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start the child, move messages both ways until ``stop``, then flush through it and stop it."""
         loop = asyncio.get_running_loop()
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
-        conn, child_conn = ctx.Pipe()
-        proc = ctx.Process(target=_child, name="jisf-mqtt", daemon=True,
-                           args=(child_conn, self.addr, self.client_id, self.subscriptions,
-                                 _wire(self.will) if self.will else None, self.clean_session, self.flush_timeout_s))
-        proc.start()
-        child_conn.close()
-        loop.add_reader(conn.fileno(), self._receive, conn)
-        pump = asyncio.create_task(self._pump(conn))
+        proc, ours = _start_child()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        _send(writer, "args", (self.addr, self.client_id, self.subscriptions, _wire(self.will) if self.will else None,
+                               self.clean_session, self.flush_timeout_s))
+        receiver = asyncio.create_task(self._receive(reader, writer))
+        pump = asyncio.create_task(self._pump(writer))
         stopper = asyncio.create_task(stop.wait())
-        died = asyncio.create_task(self._done.wait())
         try:
-            await asyncio.wait({pump, stopper, died}, return_when=asyncio.FIRST_COMPLETED)
-            if self._done.is_set():
-                raise RuntimeError(f"the MQTT link process exited (code {proc.exitcode})")
+            await asyncio.wait({receiver, pump, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if receiver.done():
+                raise RuntimeError(f"the MQTT link process ended unexpectedly (exit code {proc.poll()})")
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             rest = [_wire(m) for m in self.outbox.take_nowait()]
             if rest:
-                conn.send(("out", rest))
-            conn.send(("stop", None))
-            with contextlib.suppress(TimeoutError):  # the child flushes for at most flush_timeout_s
-                await asyncio.wait_for(self._done.wait(), self.flush_timeout_s + 5.0)
+                _send(writer, "out", rest)
+            _send(writer, "stop", None)
+            with contextlib.suppress(TimeoutError):  # the child flushes for at most flush_timeout_s, then says "done"
+                await asyncio.wait_for(receiver, self.flush_timeout_s + 5.0)
         finally:
-            for t in (pump, stopper, died):
+            for t in (receiver, pump, stopper):
                 t.cancel()
-            loop.remove_reader(conn.fileno())
-            conn.close()
-            await loop.run_in_executor(None, proc.join, 5.0)
-            if proc.is_alive():
+            writer.close()
+            try:
+                await loop.run_in_executor(None, proc.wait, 5.0)
+            except subprocess.TimeoutExpired:
                 proc.kill()
+                await loop.run_in_executor(None, proc.wait)
             self.stats.connected = False
             self.connected.clear()
 
-    async def _pump(self, conn: Connection) -> None:
+    async def _pump(self, writer: asyncio.StreamWriter) -> None:
         while True:
             batch = await self.outbox.take_all()
-            conn.send(("out", [_wire(m) for m in batch]))
+            _send(writer, "out", [_wire(m) for m in batch])
+            await writer.drain()
 
-    def _receive(self, conn: Connection) -> None:
-        """Everything the child has sent so far (event-loop reader callback)."""
-        try:
-            while conn.poll():
-                kind, body = conn.recv()
+    async def _receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Handle what the child sends until its "done" (or the end of the stream)."""
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                kind, body = await _recv(reader)
                 if kind == "in":
                     if self.on_message is not None:
                         for topic, payload, qos, retain in body:
                             self.on_message(topic, payload, qos, retain)
                 elif kind == "stats":
                     self._take_stats(body)
-                elif kind == "connect":  # first messages after every (re)connect, ahead of the outbox
-                    conn.send(("first", [_wire(m) for m in (self.on_connect() if self.on_connect else ())]))
+                elif kind == "connect":
+                    _send(writer, "out", [_wire(m) for m in (self.on_connect() if self.on_connect else ())])
                 elif kind == "done":
                     self._take_stats(body)
-                    self._done.set()
-        except (EOFError, OSError):
-            asyncio.get_running_loop().remove_reader(conn.fileno())
-            self._done.set()
+                    return
 
     def _take_stats(self, body: dict[str, Any]) -> None:
         self.outbox.remote_depth = body.pop("outbox_depth")
@@ -177,25 +191,44 @@ class LinkProcess:
             self.connected.clear()
 
 
-def _child(conn: Connection, addr: BrokerAddress, client_id: str | None, subscriptions: tuple[tuple[str, int], ...],
-           will: _Wire | None, clean_session: bool, flush_timeout_s: float) -> None:
-    """Child process entry: SIGINT/SIGTERM are the parent's to handle."""
+def _start_child() -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """``python -m fusion.linkprocess FD``, FD one end of a socket pair (a fresh interpreter:
+    unlike multiprocessing's spawn, it does not re-import the parent's main module),
+    importing this very ``fusion`` package; returns the process and our end."""
+    ours, theirs = socket.socketpair()
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen([sys.executable, "-m", "fusion.linkprocess", str(theirs.fileno())], pass_fds=(theirs.fileno(),), env=env)
+    theirs.close()
+    return proc, ours
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Child process entry: the socket's file descriptor is the only argument, the Link's
+    arguments its first frame. SIGINT/SIGTERM are the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_child_main(conn, addr, client_id, subscriptions, will, clean_session, flush_timeout_s))
+    sock = socket.socket(fileno=int((argv if argv is not None else sys.argv[1:])[0]))
+    asyncio.run(_child_main(sock))
 
 
-async def _child_main(conn: Connection, addr: BrokerAddress, client_id: str | None, subscriptions: tuple[tuple[str, int], ...],
-                      will: _Wire | None, clean_session: bool, flush_timeout_s: float) -> None:
+async def _child_main(sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    try:
+        kind, args = await _recv(reader)
+    except asyncio.IncompleteReadError:
+        return
+    addr, client_id, subscriptions, will, clean_session, flush_timeout_s = args
     stop = asyncio.Event()
     inbound: list[_Wire] = []
     last_stats: dict[str, Any] = {}
 
     def forward() -> None:
         if inbound:
-            conn.send(("in", inbound[:]))
+            _send(writer, "in", inbound[:])
             inbound.clear()
 
     def on_message(topic: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -208,52 +241,48 @@ async def _child_main(conn: Connection, addr: BrokerAddress, client_id: str | No
     def stats_body() -> dict[str, Any]:
         return {**dataclasses.asdict(link.stats), "outbox_depth": link.outbox.qsize()}
 
-    def handle(kind: str, body: Any) -> list[OutMessage] | None:
-        """One message from the parent; the messages of a "first" reply are returned."""
-        if kind == "first":
-            return [OutMessage(*m) for m in body]
-        if kind == "out":
-            for m in body:
-                link.outbox.put_nowait(OutMessage(*m))
-        elif kind == "stop":
-            stop.set()
-        return None
-
-    def on_connect() -> list[OutMessage]:
-        """Ask the parent for its first messages after a (re)connect and wait for them (one
-        round trip), handling whatever else the parent sends meanwhile."""
-        send_stats()
-        try:
-            conn.send(("connect", None))
-            while True:
-                first = handle(*conn.recv())
-                if first is not None:
-                    return first
-        except (EOFError, OSError):
-            os._exit(0)
-
     def send_stats() -> None:
         body = stats_body()
         if body != last_stats:
             last_stats.clear()
             last_stats.update(body)
-            conn.send(("stats", body))
+            _send(writer, "stats", body)
 
-    def on_parent() -> None:
+    def on_connect() -> list[OutMessage]:
+        """Tell the parent (it answers with its first messages, queued like any other)."""
+        send_stats()
+        _send(writer, "connect", None)
+        return []
+
+    async def from_parent() -> None:
         try:
-            while conn.poll():
-                handle(*conn.recv())
-        except (EOFError, OSError):
+            while True:
+                kind, body = await _recv(reader)
+                if kind == "out":
+                    for m in body:
+                        link.outbox.put_nowait(OutMessage(*m))
+                elif kind == "stop":
+                    stop.set()
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
             os._exit(0)  # the parent is gone: drop the connection uncleanly, so the broker publishes the will
 
     link = Link(addr, client_id, subscriptions=subscriptions, on_message=on_message, on_connect=on_connect,
                 will=OutMessage(*will) if will else None, clean_session=clean_session, flush_timeout_s=flush_timeout_s,
                 outbox=asyncio.Queue())  # unbounded here: the parent applies the service's overload policy
-    loop.add_reader(conn.fileno(), on_parent)
+    listener = asyncio.create_task(from_parent())
     task = asyncio.create_task(link.run(stop))
     while not task.done():
         await asyncio.wait({task}, timeout=_STATS_INTERVAL_S)
         send_stats()
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
     forward()
-    conn.send(("done", stats_body()))
+    _send(writer, "done", stats_body())
+    await writer.drain()
+    listener.cancel()
     task.result()
+
+
+if __name__ == "__main__":
+    main()
