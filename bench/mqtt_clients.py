@@ -21,7 +21,10 @@ Clients: ``link`` is aiomqtt 2.x as the service uses it, i.e. ``fusion.mqtt.Link
 (inbound through its paho ``on_message`` handler; outbound through its ``outbox``: QoS 0
 straight into paho's packet queue, QoS 1 as up to ``max_in_flight`` awaited publishes);
 ``gmqtt`` (asyncio-native: protocol on an asyncio transport; skipped with a message when
-not installed: ``pip install -e ".[bench]"``); ``paho-thread`` is paho-mqtt with its own
+not installed; install it in a separate venv, because its wheel also installs a
+top-level ``tests`` package that shadows this repository's tests: ``python -m venv
+/tmp/gmqtt-venv && /tmp/gmqtt-venv/bin/pip install -e ".[test]" gmqtt``, then run the bench
+with that interpreter); ``paho-thread`` is paho-mqtt with its own
 network thread (``loop_start``). All speak MQTT 3.1.1 (aiomqtt's default, so the Link's).
 
 Per case and client: messages/s and CPU microseconds per message (``time.process_time``
@@ -453,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("counts must be >= 1")
     skipped = {}
     if "gmqtt" in clients and not gmqtt_available():
-        print("gmqtt is not installed: skipping it (pip install -e '.[bench]' or pip install gmqtt)", file=sys.stderr)
+        print("gmqtt is not installed: skipping it (install it in a separate venv: see this file's docstring)", file=sys.stderr)
         clients.remove("gmqtt")
         skipped["gmqtt"] = "not installed"
     out = bench(clients, args.small, args.large, args.qos1, args.plots_per_scan, args.repeat)
