@@ -388,12 +388,13 @@ class Tracker:
         if meas_key is None or len(self) == 0:
             return _EMPTY_INT, _EMPTY_INT
         track_key = self._tracks[keyname]
-        has = np.flatnonzero((track_key != none_key) & np.isin(track_key, meas_key))
-        if has.size == 0:
-            return _EMPTY_INT, _EMPTY_INT
+        # one binary search per pool row into the batch's sorted keys (np.isin with a few keys
+        # makes one pass over the pool per key)
         order = np.argsort(meas_key, kind="stable")
-        pos = np.searchsorted(meas_key[order], track_key[has])
-        return has, order[pos]
+        keys = meas_key[order]
+        pos = np.minimum(np.searchsorted(keys, track_key), keys.size - 1)
+        has = np.flatnonzero((keys[pos] == track_key) & (track_key != none_key))
+        return has, order[pos[has]]
 
     def _feasible(self, p: _Pairs, batch: MeasBatch) -> BoolArray:
         """Could each identity pair's target have moved from its last position to the report?"""
@@ -865,10 +866,9 @@ class Tracker:
     def _log_identity(self, t: FloatArray, rows: IntArray) -> None:
         a = self._tracks
         cap = self._id_log.shape[0]
-        ev = np.stack([t, a["id"][rows], a["mmsi"][rows], a["icao24"][rows]], axis=1).astype(np.float64)
-        for e in ev[-cap:]:  # identity changes are few per step
-            self._id_log[self._id_log_n % cap] = e
-            self._id_log_n += 1
+        ev = np.stack([t, a["id"][rows], a["mmsi"][rows], a["icao24"][rows]], axis=1).astype(np.float64)[-cap:]
+        self._id_log[(self._id_log_n + np.arange(ev.shape[0])) % cap] = ev
+        self._id_log_n += ev.shape[0]
 
 
 class _Collector:
