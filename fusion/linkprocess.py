@@ -230,6 +230,7 @@ async def _child_main(sock: socket.socket) -> None:
         if inbound:
             _send(writer, "in", inbound[:])
             inbound.clear()
+            send_stats()
 
     def on_message(topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if not inbound:

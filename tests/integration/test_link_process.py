@@ -61,6 +61,10 @@ async def test_messages_both_ways_on_connect_and_flush_on_stop(mosquitto: Mosqui
             break
         await asyncio.sleep(0.02)
     assert inbound == [(f"t/in/{i}", b"x%d" % i) for i in range(200)]
+    for _ in range(100):  # the child reports its counters every few tens of ms
+        if link.stats.received == 200:
+            break
+        await asyncio.sleep(0.02)
     assert link.stats.connects == 1 and link.stats.received == 200
     # queued just before stop: flushed through the child before it ends
     for i in range(50):
