@@ -12,8 +12,8 @@ publisher's start to the subscriber's exit, the subscriber being connected first
 
 ``service``: the fusion service (in this process, wall clock) against the same kind of
 broker. Load: ``--sites`` radars, each one scan of ``--plots-per-scan`` plots per second
-(slowly moving targets, one go-fast without AIS per site), plus ``--ais-rate`` AIS
-messages/s of 2 position sentences each. (1) Capacity: ``--seconds`` of that load, with
+(slowly moving targets, one go-fast without AIS per site, and the AIS ships inside its
+disc), plus ``--ais-rate`` AIS messages/s of 2 position sentences each from 2,000 ships. (1) Capacity: ``--seconds`` of that load, with
 measurement times in the recent past, is pushed by two ``mosquitto_pub -l`` processes as
 fast as the broker takes it; the figure is plots (and AIS messages) per wall second from
 the first publish to the last message fused (inbound queue empty), with the shed count
@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pyproj import Geod
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -109,6 +110,7 @@ def broker_limit(messages: int, scans: int, plots_per_scan: int, repeat: int) ->
 # thousands of tracks tentative or deleting them, which no real radar network does.)
 SITE_GRID = [(9.3 + 0.4 * row, -79.6 + 0.4 * col) for row in range(2) for col in range(5)]
 SITE_RANGE_M = 20_000.0
+_GEOD = Geod(ellps="WGS84")
 
 
 def site_position(k: int) -> tuple[float, float]:
@@ -116,51 +118,86 @@ def site_position(k: int) -> tuple[float, float]:
     return SITE_GRID[k % len(SITE_GRID)]
 
 
-def site_targets(sites: int, per_site: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per site (range0 m, azimuth deg, radial speed m/s) of its targets; target 0 is a 25 m/s go-fast.
+AIS_SHIPS = 2_000  # ships reporting AIS, each also a radar target where a site's disc covers it
+_SHIP_SPEED_MPS = 5.0  # every ship steams east at this speed, consistent with its reported SOG/COG
 
-    Targets start 3-16 km out, so that the fastest (25 m/s for 60 s) stays inside SITE_RANGE_M.
+
+def ship_positions(j: np.ndarray, t: float, t0: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) degrees of AIS ships ``j`` at ``t``: each on a grid cell, steaming east since ``t0``."""
+    lat = 9.1 + 1.1 * (j % 97) / 97
+    lon = -79.7 + 1.7 * (j // 97 % 97) / 97 + _SHIP_SPEED_MPS * (t - t0) / (111_320.0 * np.cos(np.radians(lat)))
+    return lat, lon
+
+
+def ships_seen(k: int, t0: float, seconds: float = 60.0) -> np.ndarray:
+    """The AIS ships inside site ``k``'s disc from ``t0`` for ``seconds`` (sorted indices).
+
+    A real coastal radar sees the ships whose AIS the aggregator relays. (An earlier load had
+    the radars blind to them: every scan then counted a missed look on each AIS track in its
+    disc, the tracker deleted it after three, and the next AIS report started a new track,
+    about 1,800 deletions and births a second.)
+    """
+    lat_s, lon_s = site_position(k)
+    j = np.arange(AIS_SHIPS)
+    inside = np.ones(AIS_SHIPS, dtype=bool)
+    for t in (t0, t0 + seconds):  # ships move 5 m/s east: inside at both ends means inside throughout
+        lat, lon = ship_positions(j, t, t0)
+        _, _, dist = _GEOD.inv(np.full(AIS_SHIPS, lon_s), np.full(AIS_SHIPS, lat_s), lon, lat)
+        inside &= dist < SITE_RANGE_M - 200.0
+    return np.flatnonzero(inside)
+
+
+def site_targets(sites: int, per_site: int, rng: np.random.Generator, t0: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per site (range0 m, azimuth deg, radial speed m/s, AIS ships seen) of its targets: the
+    AIS ships in its disc plus dark targets making up ``per_site`` plots; target 0 is a 25 m/s go-fast.
+
+    Dark targets start 3-16 km out, so that the fastest (25 m/s for 60 s) stays inside SITE_RANGE_M.
     """
     out = []
-    for _ in range(sites):
-        r0 = rng.uniform(3_000.0, 16_000.0, per_site)
-        az = rng.uniform(0.0, 360.0, per_site)
-        v = rng.uniform(-6.0, 6.0, per_site)
+    for k in range(sites):
+        ships = ships_seen(k, t0)
+        n = per_site - ships.size
+        if n < 1:
+            raise ValueError(f"--plots-per-scan {per_site} is fewer than the {ships.size} AIS ships site {k} sees plus a go-fast")
+        r0 = rng.uniform(3_000.0, 16_000.0, n)
+        az = rng.uniform(0.0, 360.0, n)
+        v = rng.uniform(-6.0, 6.0, n)
         v[0] = 25.0
-        out.append((r0, az, v))
+        out.append((r0, az, v, ships))
     return out
 
 
-def site_scan(k: int, t: float, t0: float, targets: tuple[np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator) -> bytes:
-    """Scan of site ``k`` at ``t``: every target (moving radially since ``t0``) with range/azimuth noise.
+def site_scan(k: int, t: float, t0: float, targets: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator) -> bytes:
+    """Scan of site ``k`` at ``t``: every target (dark ones moving radially since ``t0``, the AIS
+    ships where their AIS says) with range/azimuth noise.
 
     The scan states its coverage (``max_range_m``), so the tracker counts missed looks only
     on tracks inside this site's own disc.
     """
-    r0, az, v = targets
-    rr = np.clip(r0 + v * (t - t0) + rng.normal(0.0, 30.0, len(r0)), 100.0, SITE_RANGE_M)
-    aa = (az + rng.normal(0.0, 0.2, len(az))) % 360.0
-    lat, lon = site_position(k)
-    scan = RadarScan(site=f"bench{k}", t=t, sensor_lat=lat, sensor_lon=lon, sensor_alt_m=30.0,
+    r0, az0, v, ships = targets
+    lat_s, lon_s = site_position(k)
+    lat, lon = ship_positions(ships, t, t0)
+    ship_az, _, ship_r = _GEOD.inv(np.full(ships.size, lon_s), np.full(ships.size, lat_s), lon, lat)
+    r = np.concatenate([r0 + v * (t - t0), ship_r])
+    a = np.concatenate([az0, ship_az])
+    rr = np.clip(r + rng.normal(0.0, 30.0, r.size), 100.0, SITE_RANGE_M)
+    aa = (a + rng.normal(0.0, 0.2, a.size)) % 360.0
+    scan = RadarScan(site=f"bench{k}", t=t, sensor_lat=lat_s, sensor_lon=lon_s, sensor_alt_m=30.0,
                      sigma_range_m=30.0, sigma_az_deg=0.2, scan_id=int(t), max_range_m=SITE_RANGE_M,
-                     plots=[RadarPlot(range_m=float(r), az_deg=float(a), snr_db=15.0) for r, a in zip(rr, aa, strict=True)])
+                     plots=[RadarPlot(range_m=float(x), az_deg=float(y), snr_db=15.0) for x, y in zip(rr, aa, strict=True)])
     return encode(scan)
 
 
-def ais_message(i: int, t: float, t0: float, ships: int) -> bytes:
-    """An aggregator message with 2 position reports (newline-separated NMEA) of ships in the area.
-
-    Ship j sits on a grid cell and steams east at 5 m/s since ``t0``, consistent with its
-    reported SOG/COG, so its AIS track is a real, smoothly moving track.
-    """
+def ais_message(i: int, t: float, t0: float) -> bytes:
+    """An aggregator message with 2 position reports (newline-separated NMEA) of ships in the area,
+    each consistent with its reported SOG/COG (``ship_positions``)."""
     from sensors import ais
     from sensors.reports import AisPosition
 
-    reps = []
-    for j in (2 * i % ships, (2 * i + 1) % ships):
-        lat = 9.1 + 1.1 * (j % 97) / 97
-        lon = -79.7 + 1.7 * (j // 97 % 97) / 97 + 5.0 * (t - t0) / (111_320.0 * np.cos(np.radians(lat)))
-        reps.append(AisPosition(t=t, source="benchagg", mmsi=300_000_000 + j, lat=lat, lon=float(lon), sog_mps=5.0, cog_deg=90.0))
+    j = np.array([2 * i % AIS_SHIPS, (2 * i + 1) % AIS_SHIPS])
+    lat, lon = ship_positions(j, t, t0)
+    reps = [AisPosition(t=t, source="benchagg", mmsi=300_000_000 + int(m), lat=float(la), lon=float(lo), sog_mps=_SHIP_SPEED_MPS,
+                        cog_deg=90.0) for m, la, lo in zip(j, lat, lon, strict=True)]
     return ais.encode_payload(reps)
 
 
@@ -195,7 +232,7 @@ class Load:
     def __init__(self, sites: int, plots: int, scan_rate: float, ais_rate: int, t0: float, seed: int) -> None:
         self.sites, self.plots, self.scan_rate, self.ais_rate, self.t0 = sites, plots, scan_rate, ais_rate, t0
         self.rng = np.random.default_rng(seed)
-        self.targets = site_targets(sites, plots, self.rng)
+        self.targets = site_targets(sites, plots, self.rng, t0)
         self.n_scan = 0  # scans generated: scan n of site n % sites at t0 + (n // sites + (n % sites) / sites) / scan_rate
         self.n_ais = 0
 
@@ -212,7 +249,7 @@ class Load:
             self.n_scan += 1
         while self.ais_rate and self.t0 + self.n_ais / self.ais_rate < until:
             t = self.t0 + self.n_ais / self.ais_rate
-            out.append((t, "jisf/v1/feeds/ais/benchagg", ais_message(self.n_ais, t, self.t0, 2000)))
+            out.append((t, "jisf/v1/feeds/ais/benchagg", ais_message(self.n_ais, t, self.t0)))
             self.n_ais += 1
         out.sort(key=lambda e: e[0])
         return out
