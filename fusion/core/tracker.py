@@ -5,7 +5,7 @@ Each step reads like the algorithm (see docs/TRACKER.md):
 1. identity first: cooperative rows whose MMSI / ICAO address names a track update it
    directly, unless the report is kinematically impossible (spoof flag);
 2. gate: grid (or k-d tree) candidates, exact chi-square test on the pair-wise prediction;
-3. associate: GNN per connected cluster with a miss column, confirmed and coasting
+3. associate: GNN with a miss column (one sparse assignment), confirmed and coasting
    tracks first, tentative tracks on the plots left over;
 4. update: batched IMM (Joseph form) at each measurement's own time, plus altitude;
 5. manage: M-of-N confirmation, misses, identity adoption, duplicate merges, births,
