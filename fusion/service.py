@@ -211,6 +211,10 @@ class Service:
         loop = asyncio.get_running_loop()
         o = self.options
         last = dict.fromkeys(("status", "rejects", "checkpoint"), time.monotonic())
+
+        def emit(msgs: list[OutMessage]) -> None:  # from the worker: a tick's messages go out before the step ends
+            loop.call_soon_threadsafe(self._send_all, msgs)
+
         while not stop.is_set():
             if self.clock is None:  # waiting for the simulator's clock
                 await self._idle()
@@ -222,7 +226,7 @@ class Service:
                 if getattr(due, name):
                     last[name] = mono
             took = self._take(o.fuse_batch, o.fuse_bytes)
-            for msg in await loop.run_in_executor(pool, self._step, took, self.clock.now(), due, self._horizon()):
+            for msg in await loop.run_in_executor(pool, self._step, took, self.clock.now(), due, self._horizon(), emit):
                 self._send(msg)
             if not self.inbound:
                 await self._idle()
@@ -253,6 +257,10 @@ class Service:
         except TimeoutError:
             return
 
+    def _send_all(self, msgs: list[OutMessage]) -> None:
+        for msg in msgs:
+            self._send(msg)
+
     def _send(self, msg: OutMessage) -> None:
         if msg.qos == 0 and self.link.outbox.qsize() >= self.options.max_outbox:
             self._count_shed("outbox")
@@ -260,9 +268,14 @@ class Service:
         self.link.outbox.put_nowait(msg)
 
     # -- the worker: everything that touches Fusion ---------------------------------------------
-    def _step(self, took: list[tuple[str, bytes, float | None]], now: float, due: Due, horizon: float | None = None) -> list[OutMessage]:
+    def _step(self, took: list[tuple[str, bytes, float | None]], now: float, due: Due, horizon: float | None = None,
+              emit: Callable[[list[OutMessage]], None] | None = None) -> list[OutMessage]:
         """Accept ``took``, then release data and output ticks up to ``now`` (service clock, s),
-        or only up to ``horizon`` (the receive time of the oldest message not yet taken) when that is earlier."""
+        or only up to ``horizon`` (the receive time of the oldest message not yet taken) when that is earlier.
+
+        Returns the outgoing messages; with ``emit`` (live), each tick's messages are handed to
+        it as soon as the tick is built (alerts need not wait for the rest of the step), and
+        their latencies are measured at that moment on the service clock, not at ``now``."""
         started = time.perf_counter()
         out: list[OutMessage] = []
         waits = np.empty(len(took))
@@ -272,7 +285,7 @@ class Service:
             kept = self.fusion.accept(topic, payload, t)
             self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
         for tick in self.fusion.advance(now if horizon is None else min(now, horizon)):
-            out.extend(self._tick_messages(tick, now))
+            out.extend(self._tick_messages(tick, now, emit))
         if due.rejects or due.final:
             out.extend(self._rejects_messages())
         if due.checkpoint and self.options.checkpoint_path is not None:
@@ -290,10 +303,20 @@ class Service:
         """(domain, global track id) of every track whose retained topic holds a state."""
         return {(domain_of_track(t), t) for t in self.track_updates.ids.tolist()}
 
-    def _tick_messages(self, tick: Tick, now: float) -> list[OutMessage]:
+    def _tick_messages(self, tick: Tick, now: float, emit: Callable[[list[OutMessage]], None] | None = None) -> list[OutMessage]:
         """Alerts (all, QoS 1); retained updates of the tracks that changed (``TrackUpdates``),
-        built only for those; clears of deleted published tracks; the picture when due."""
+        built only for those; clears of deleted published tracks; the picture when due.
+
+        With ``emit`` the alerts are handed to it at once (before the track updates are built),
+        and then the rest; the latencies are measured on the service clock at those moments."""
         out = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
+        live = emit is not None and self.clock is not None
+        if live:
+            self._measure_alert_ages(tick, self.clock.now())  # type: ignore[union-attr]
+            emit(out)  # type: ignore[misc]
+            out = []
+        else:
+            self._measure_alert_ages(tick, now)
         n_updates = 0
         published_last_t = []
         for domain, rows in self.track_updates.select(tick.t, tick.views).items():
@@ -307,25 +330,31 @@ class Service:
         if self._next_picture_t is None or tick.t >= self._next_picture_t - 1e-9:
             out.append(OutMessage(PICTURE_TOPIC, encode(picture_of_views(tick.views, self.fusion.frame, tick.t)), qos=0))
             self._next_picture_t = tick.t + self.options.picture_interval_s
-        self._measure_ages(tick, now, np.concatenate(published_last_t) if published_last_t else np.zeros(0))
+        updated = np.concatenate(published_last_t) if published_last_t else np.zeros(0)
+        with self.stats.lock:
+            self.stats.update_age.add((self.clock.now() if live else now) - updated)  # type: ignore[union-attr]
         self.stats.alerts_published += len(tick.alerts)
         self.stats.tracks_published += n_updates
         self.stats.tracks_by_state = {(d, STATES[s]): int(n) for d, v in tick.views.items()
                                       for s, n in enumerate(np.bincount(v.status, minlength=len(STATES))) if n}
         if self.on_tick is not None:
             self.on_tick(tick)
+        if live:
+            emit(out)  # type: ignore[misc]
+            return []
         return out
 
-    def _measure_ages(self, tick: Tick, now: float, published_last_t: np.ndarray) -> None:
-        """Latency from measurement to the output it caused, on the service clock: the
-        newest measurement in each track update queued (``published_last_t``, (U,) s), and
-        in each alert (its track's last update)."""
+    def _measure_alert_ages(self, tick: Tick, at: float) -> None:
+        """Latency from measurement to alert on the service clock: ``at`` (when the alerts are
+        queued) minus the last update of each alert's track. (Track updates: the newest
+        measurement in each, in ``_tick_messages``.)"""
+        if not tick.alerts:
+            return
         ids = np.concatenate([v.track_id for v in tick.views.values()])
         last_t = np.concatenate([v.last_t for v in tick.views.values()])
         alert_ids = np.array([a.track_id for a in tick.alerts], dtype=np.int64)
         with self.stats.lock:
-            self.stats.update_age.add(now - published_last_t)
-            self.stats.alert_age.add(now - last_t[np.isin(ids, alert_ids)])
+            self.stats.alert_age.add(at - last_t[np.isin(ids, alert_ids)])
 
     def _rejects_messages(self) -> list[OutMessage]:
         out = []
