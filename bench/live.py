@@ -2,6 +2,7 @@
 
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--seconds 20] [--ais-rate 2000]
+    python bench/live.py run [--scan-rate 4] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline]
 
 ``broker``: the transport's own limit, measured with the C clients only
 (``mosquitto_pub -l`` -> ``mosquitto_sub -C N``, separate processes): small messages at
@@ -22,6 +23,10 @@ and the largest inbound depth. The load is sustained when that wall time is shor
 this process (measurement time = publication time) for ``--seconds``, with a 0.1 s
 re-order window and a 0.2 s output interval; the service's own windows give p50/p99 of
 publication-to-fused, measurement-to-track-update and measurement-to-alert.
+
+``run``: one such service run at the given load, re-order window and output interval,
+with ``--mqtt-io`` choosing where the service's MQTT link runs (a child process, the
+default, or its own event loop), for same-machine comparisons.
 """
 
 from __future__ import annotations
@@ -201,7 +206,7 @@ def ais_message(i: int, t: float, t0: float) -> bytes:
     return ais.encode_payload(reps)
 
 
-def _make_service(addr, reorder_s: float, output_s: float, track_interval_s: float = 5.0):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
+def _make_service(addr, reorder_s: float, output_s: float, track_interval_s: float = 5.0, mqtt_io: str = "process"):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
@@ -210,7 +215,7 @@ def _make_service(addr, reorder_s: float, output_s: float, track_interval_s: flo
     sc = load_scenario(default_scenario_path())
     fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None, FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s))
     return Service(fusion, addr, ServiceOptions(client_id=f"bench-{time.monotonic_ns()}", status_interval_s=1.0,
-                                                track_interval_s=track_interval_s, picture_interval_s=5.0))
+                                                track_interval_s=track_interval_s, picture_interval_s=5.0, mqtt_io=mqtt_io))
 
 
 def _fused(service) -> int:  # noqa: ANN001
@@ -296,12 +301,12 @@ async def feed(port: int, sites: int, plots: int, scan_rate: float, seconds: flo
 
 
 async def service_run(broker: Mosquitto, sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int,
-                      reorder_s: float, output_s: float) -> dict[str, object]:
+                      reorder_s: float, output_s: float, mqtt_io: str = "process") -> dict[str, object]:
     """The service (this process, wall clock) under the load published in real time by a
     ``feed`` child process; the figures of the ``service`` docstring."""
     import asyncio
 
-    service = _make_service(broker.address, reorder_s, output_s)
+    service = _make_service(broker.address, reorder_s, output_s, mqtt_io=mqtt_io)
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
@@ -438,6 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     wk.add_argument("--reorder", type=float, default=2.0)
     wk.add_argument("--output", type=float, default=5.0)
     wk.add_argument("--profile", action="store_true")
+    rn = sub.add_parser("run", help="one service run at one load and window (as a part of `service`)")
+    _load_args(rn)
+    rn.add_argument("--reorder", type=float, default=2.0)
+    rn.add_argument("--output", type=float, default=5.0)
+    rn.add_argument("--mqtt-io", choices=("process", "inline"), default="process", help="where the MQTT link runs (ServiceOptions.mqtt_io)")
     fd = sub.add_parser("feed", help="(internal) publish the load in real time")
     _load_args(fd)
     fd.add_argument("--port", type=int, required=True)
@@ -450,6 +460,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "worker":
         print(json.dumps({"worker": worker(args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
                                            args.reorder, args.output, args.profile)}, indent=2))
+        return 0
+    if args.what == "run":
+        with Mosquitto(max_queued=1_000_000) as broker:
+            print(json.dumps({"run": asyncio.run(service_run(broker, args.sites, args.plots_per_scan, args.scan_rate, args.seconds,
+                                                              args.ais_rate, args.reorder, args.output, args.mqtt_io))}, indent=2))
         return 0
     if args.what == "service":
         print(json.dumps({"service": service_bench(args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
