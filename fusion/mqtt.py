@@ -34,6 +34,7 @@ from fusion.publish import OutMessage
 log = logging.getLogger("jisf.mqtt")
 
 PENDING_CALLS_WARN = 2_000
+MAX_IN_FLIGHT = 100  # QoS 1 publishes awaiting their PUBACK, per connection (MQTT-FACTS pitfall 3)
 _YIELD_EVERY = 64  # QoS 0 messages the writer sends before letting the event loop run
 _PAHO_BACKLOG = 20_000  # QoS 0 packets queued in paho (not yet on the socket) before the writer waits
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -131,6 +132,7 @@ def _client(addr: BrokerAddress, *, client_id: str | None, will: OutMessage | No
         tls_context=addr.tls_context(),
         timeout=timeout,
         max_concurrent_outgoing_calls=1000,
+        max_inflight_messages=MAX_IN_FLIGHT,  # paho's own default of 20 would cap the Link's window of QoS 1 publishes
         socket_options=NODELAY,
     )
     # We keep ~100 publishes in flight on purpose (MQTT-FACTS pitfall 3); aiomqtt would
@@ -167,7 +169,7 @@ class Link:
     on_connect: Callable[[], Iterable[OutMessage]] | None = None
     will: OutMessage | None = None
     clean_session: bool = True
-    max_in_flight: int = 100
+    max_in_flight: int = MAX_IN_FLIGHT
     backoff_s: tuple[float, float] = (0.05, 5.0)
     flush_timeout_s: float = 5.0
     outbox: asyncio.Queue[OutMessage] = field(default_factory=lambda: asyncio.Queue(maxsize=100_000))
