@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from fusion.mqtt import BrokerAddress, Link, LinkStats
+from fusion.ops import JsonFormatter, setup_logging
 from fusion.publish import OutMessage
 
 log = logging.getLogger("jisf.mqtt")
@@ -128,8 +129,8 @@ class LinkProcess:
         loop = asyncio.get_running_loop()
         proc, ours = _start_child()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        _send(writer, "args", (self.addr, self.client_id, self.subscriptions, _wire(self.will) if self.will else None,
-                               self.clean_session, self.flush_timeout_s))
+        _send(writer, "args", (_log_setup(), (self.addr, self.client_id, self.subscriptions, _wire(self.will) if self.will else None,
+                                              self.clean_session, self.flush_timeout_s)))
         receiver = asyncio.create_task(self._receive(reader, writer))
         pump = asyncio.create_task(self._pump(writer))
         stopper = asyncio.create_task(stop.wait())
@@ -191,6 +192,14 @@ class LinkProcess:
             self.connected.clear()
 
 
+def _log_setup() -> tuple[str, str]:
+    """(format, level) of this process's root logging, for the child to log the same way
+    (``fusion.ops.setup_logging``: JSON lines when the service logs JSON)."""
+    root = logging.getLogger()
+    fmt = "json" if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers) else "text"
+    return fmt, logging.getLevelName(root.getEffectiveLevel())
+
+
 def _start_child() -> tuple[subprocess.Popen[bytes], socket.socket]:
     """``python -m fusion.linkprocess FD``, FD one end of a socket pair (a fresh interpreter:
     unlike multiprocessing's spawn, it does not re-import the parent's main module),
@@ -205,11 +214,10 @@ def _start_child() -> tuple[subprocess.Popen[bytes], socket.socket]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Child process entry: the socket's file descriptor is the only argument, the Link's
-    arguments its first frame. SIGINT/SIGTERM are the parent's to handle."""
+    """Child process entry: the socket's file descriptor is the only argument; the parent's
+    logging set-up and the Link's arguments are its first frame. SIGINT/SIGTERM are the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING)
     sock = socket.socket(fileno=int((argv if argv is not None else sys.argv[1:])[0]))
     asyncio.run(_child_main(sock))
 
@@ -218,9 +226,10 @@ async def _child_main(sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     try:
-        kind, args = await _recv(reader)
+        kind, ((log_format, log_level), args) = await _recv(reader)
     except asyncio.IncompleteReadError:
         return
+    setup_logging(log_format, log_level)
     addr, client_id, subscriptions, will, clean_session, flush_timeout_s = args
     stop = asyncio.Event()
     inbound: list[_Wire] = []

@@ -5,6 +5,7 @@ published when the parent process is killed (the child must not outlive it)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -81,7 +82,10 @@ _PARENT = textwrap.dedent("""
     import asyncio, sys
     from fusion.linkprocess import LinkProcess
     from fusion.mqtt import BrokerAddress
+    from fusion.ops import setup_logging
     from fusion.publish import OutMessage
+
+    setup_logging("json", "info")
 
     async def main() -> None:
         link = LinkProcess(BrokerAddress("127.0.0.1", int(sys.argv[1])), "lp-parent",
@@ -97,7 +101,7 @@ _PARENT = textwrap.dedent("""
 
 
 async def test_parent_killed_child_exits_and_will_is_published(mosquitto: Mosquitto) -> None:
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(mosquitto.port)], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(mosquitto.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, parent.stdout.readline), 20)  # type: ignore[union-attr]
         assert line.strip() == "connected"
@@ -113,6 +117,9 @@ async def test_parent_killed_child_exits_and_will_is_published(mosquitto: Mosqui
             await asyncio.sleep(0.05)
         assert not os.path.exists(f"/proc/{children[0]}"), "the MQTT link process outlived its parent"
         await sub.aclose()
+        # the child logged as the parent was set up to: JSON lines (here its "connected" line)
+        lines = [json.loads(line) for line in parent.stderr.read().splitlines() if line.startswith("{")]  # type: ignore[union-attr]
+        assert any(r["logger"] == "jisf.mqtt" and r["msg"].startswith("connected to") for r in lines), lines
     finally:
         if parent.poll() is None:
             parent.kill()
