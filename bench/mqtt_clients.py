@@ -85,6 +85,7 @@ class Meter:
         self.t_first = 0.0
         self.t_last = 0.0
         self.cpu_last = 0.0
+        self.cpu0 = 0.0
         self.done_async: asyncio.Event | None = None
         self.done_thread = threading.Event()
 
@@ -99,6 +100,27 @@ class Meter:
             if self.done_async is not None:
                 self.done_async.set()
             self.done_thread.set()
+
+    def start(self) -> None:
+        """Note the CPU time, then tell the parent to start publishing."""
+        self.cpu0 = time.process_time()
+        ready()
+
+    def result(self, finished: bool) -> dict[str, object]:
+        """The receive figures (with an error when not all ``count`` arrived)."""
+        out: dict[str, object] = {} if finished else {"error": f"received {self.n} of {self.count}"}
+        out.update(cpu_s=self.cpu_last - self.cpu0, t_first=self.t_first, t_last=self.t_last, received=self.n, bytes=self.bytes)
+        return out
+
+    async def receive_async(self) -> dict[str, object]:
+        """``start``, wait (asyncio) for every message or TIMEOUT_S, ``result``."""
+        assert self.done_async is not None
+        self.start()
+        try:
+            await asyncio.wait_for(self.done_async.wait(), TIMEOUT_S)
+        except TimeoutError:
+            return self.result(False)
+        return self.result(True)
 
 
 def ready() -> None:
@@ -140,13 +162,7 @@ async def link_worker(case: str, port: int, topic: str, count: int, size: int) -
     await asyncio.wait_for(subscribed.wait(), 10)
     out: dict[str, object] = {}
     if recv:
-        cpu0 = time.process_time()
-        ready()
-        try:
-            await asyncio.wait_for(meter.done_async.wait(), TIMEOUT_S)
-        except TimeoutError:
-            out["error"] = f"received {meter.n} of {count}"
-        out.update(cpu_s=meter.cpu_last - cpu0, t_first=meter.t_first, t_last=meter.t_last, received=meter.n, bytes=meter.bytes)
+        out.update(await meter.receive_async())
     else:
         qos = 1 if case == "pub_qos1" else 0
         msgs = [OutMessage(topic, p, qos=qos) for p in payloads(count, size)]
@@ -204,13 +220,7 @@ async def gmqtt_worker(case: str, port: int, topic: str, count: int, size: int) 
     if case == "recv":
         client.subscribe(topic, qos=1)
         await asyncio.wait_for(subscribed.wait(), 10)
-        cpu0 = time.process_time()
-        ready()
-        try:
-            await asyncio.wait_for(meter.done_async.wait(), TIMEOUT_S)
-        except TimeoutError:
-            out["error"] = f"received {meter.n} of {count}"
-        out.update(cpu_s=meter.cpu_last - cpu0, t_first=meter.t_first, t_last=meter.t_last, received=meter.n, bytes=meter.bytes)
+        out.update(await meter.receive_async())
     else:
         qos = 1 if case == "pub_qos1" else 0
         data = payloads(count, size)
@@ -257,11 +267,8 @@ def paho_worker(case: str, port: int, topic: str, count: int, size: int) -> dict
             client.subscribe(topic, qos=1)
             if not subscribed.wait(10):
                 raise RuntimeError("no SUBACK")
-            cpu0 = time.process_time()
-            ready()
-            if not meter.done_thread.wait(TIMEOUT_S):
-                out["error"] = f"received {meter.n} of {count}"
-            out.update(cpu_s=meter.cpu_last - cpu0, t_first=meter.t_first, t_last=meter.t_last, received=meter.n, bytes=meter.bytes)
+            meter.start()
+            out.update(meter.result(meter.done_thread.wait(TIMEOUT_S)))
         else:
             qos = 1 if case == "pub_qos1" else 0
             data = payloads(count, size)
