@@ -45,8 +45,6 @@ from fusion.mqtt import BrokerAddress, Link, LinkStats
 from fusion.ops import JsonFormatter, setup_logging
 from fusion.publish import OutMessage
 
-log = logging.getLogger("jisf.mqtt")
-
 _FORWARD_DELAY_S = 0.001  # longest an inbound message waits in the child for others to share its write
 _FORWARD_MAX = 512  # inbound messages per write at most
 _STATS_INTERVAL_S = 0.05  # how often the child reports its counters when they changed
@@ -85,9 +83,6 @@ class _Outbox:
 
     def qsize(self) -> int:
         return len(self._queue) + self.remote_depth
-
-    def empty(self) -> bool:
-        return self.qsize() == 0
 
     def take_nowait(self) -> list[OutMessage]:
         """Every queued message (possibly none)."""

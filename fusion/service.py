@@ -226,8 +226,7 @@ class Service:
                 if getattr(due, name):
                     last[name] = mono
             took = self._take(o.fuse_batch, o.fuse_bytes)
-            for msg in await loop.run_in_executor(pool, self._step, took, self.clock.now(), due, self._horizon(), emit):
-                self._send(msg)
+            self._send_all(await loop.run_in_executor(pool, self._step, took, self.clock.now(), due, self._horizon(), emit))
             if not self.inbound:
                 await self._idle()
             else:
@@ -309,14 +308,17 @@ class Service:
 
         With ``emit`` the alerts are handed to it at once (before the track updates are built),
         and then the rest; the latencies are measured on the service clock at those moments."""
-        out = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
-        live = emit is not None and self.clock is not None
-        if live:
-            self._measure_alert_ages(tick, self.clock.now())  # type: ignore[union-attr]
-            emit(out)  # type: ignore[misc]
-            out = []
-        else:
-            self._measure_alert_ages(tick, now)
+        clock = self.clock if emit is not None else None
+        held: list[OutMessage] = []
+        hand = emit if emit is not None and clock is not None else held.extend  # live: out at once; else returned
+
+        def at() -> float:  # when messages are handed over: the service clock live, the step's time otherwise
+            return clock.now() if clock is not None else now
+
+        alerts = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
+        self._measure_alert_ages(tick, at())
+        hand(alerts)
+        out: list[OutMessage] = []
         n_updates = 0
         published_last_t = []
         for domain, rows in self.track_updates.select(tick.t, tick.views).items():
@@ -332,17 +334,15 @@ class Service:
             self._next_picture_t = tick.t + self.options.picture_interval_s
         updated = np.concatenate(published_last_t) if published_last_t else np.zeros(0)
         with self.stats.lock:
-            self.stats.update_age.add((self.clock.now() if live else now) - updated)  # type: ignore[union-attr]
+            self.stats.update_age.add(at() - updated)
         self.stats.alerts_published += len(tick.alerts)
         self.stats.tracks_published += n_updates
         self.stats.tracks_by_state = {(d, STATES[s]): int(n) for d, v in tick.views.items()
                                       for s, n in enumerate(np.bincount(v.status, minlength=len(STATES))) if n}
         if self.on_tick is not None:
             self.on_tick(tick)
-        if live:
-            emit(out)  # type: ignore[misc]
-            return []
-        return out
+        hand(out)
+        return held
 
     def _measure_alert_ages(self, tick: Tick, at: float) -> None:
         """Latency from measurement to alert on the service clock: ``at`` (when the alerts are
@@ -474,8 +474,7 @@ class Service:
                     rest = list(self.inbound)
                     self.inbound.clear()
                     final = Due(final=True, checkpoint=self.options.checkpoint_path is not None)
-                    for msg in await loop.run_in_executor(pool, self._step, rest, self.clock.now(), final):
-                        self._send(msg)
+                    self._send_all(await loop.run_in_executor(pool, self._step, rest, self.clock.now(), final))
                 link_stop.set()
                 await link_task
                 gc.unfreeze()
