@@ -177,7 +177,8 @@ class RuleEngine:
                                         min_on_s=0.0, severity="low", weight=0.0)
             if not len(cand) and not len(book):
                 continue  # nothing pending, open or to start
-            trans, keep = book.step(t, cand, scene.track_id[cand.row], scene.track_id, self._next_seq)
+            evidence_t = np.fmin(scene.last_t[cand.row], t)  # newest measurement of each subject's track
+            trans, keep = book.step(t, cand, scene.track_id[cand.row], evidence_t, scene.track_id, self._next_seq)
             out.extend(self._emit(t, name, book, trans, cand, scene))
             book.compact(keep)
         return out
@@ -211,6 +212,7 @@ class RuleEngine:
                 ev["condition_s"] = t - float(c["pending_since"][i])
                 ev["strength"] = float(cand.strength[j])
                 ev["time_to_coast_or_landing_s"] = float(horizon[n])
+                ev["last_update_t"] = float(scene.last_t[cand.row[j]])  # the newest measurement behind the alert
                 zone = self._zone_name(int(c["zone"][i]))
                 events.append(self._event(t, rule, book, int(i), state, _reason(rule, ev, zone), _clean(ev)))
         for i, because in zip(tr.cleared, tr.cleared_because, strict=True):

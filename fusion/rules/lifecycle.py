@@ -5,7 +5,10 @@ as ``Candidates``: whether the raise condition holds (``enter``) and whether the
 hold condition holds (``stay``). The ``AlertBook`` of the rule keeps one row per subject
 that is pending or open, keyed by ``key = track_id << 31 | aux``, and applies:
 
-- raise when ``enter`` started a pending period and ``stay`` held for ``min_on_s``;
+- raise when ``enter`` started a pending period and ``stay`` held for ``min_on_s`` of
+  evidence time: from the newest measurement of the track when ``enter`` was first seen to
+  its newest measurement now (so that prediction alone never completes a hold, and the
+  alert goes out at the first tick after the measurement that completes it);
 - clear when ``stay`` has been false for ``min_off_s`` (or at once if a track is gone);
 - update when open, with a material change (evidence strength moved by ``strength_change``,
   severity, zone or related track changed), at most every ``update_min_interval_s``.
@@ -161,11 +164,12 @@ class AlertBook:
     def __len__(self) -> int:
         return int(self.cols["key"].shape[0])
 
-    def step(self, t: float, cand: Candidates, cand_track_id: IntArray, alive_ids: IntArray,
+    def step(self, t: float, cand: Candidates, cand_track_id: IntArray, cand_evidence_t: FloatArray, alive_ids: IntArray,
              next_seq: Callable[[int], IntArray]) -> tuple[Transition, BoolArray]:
         """Advance the book to time t with this tick's candidates.
 
-        cand_track_id: (K,) owning track ids; alive_ids: sorted (N,) ids of every live track.
+        cand_track_id: (K,) owning track ids; cand_evidence_t: (K,) time (s) of the newest
+        measurement of each owning track, at most t; alive_ids: sorted (N,) ids of every live track.
         next_seq(n) hands out n fresh alert sequence numbers. Returns the transitions and
         the (rows,) mask of rows to keep (pending or open); the caller emits, then ``compact``s.
         """
@@ -181,7 +185,7 @@ class AlertBook:
         if n_new:
             add = empty_columns(n_new)
             add["key"], add["track_id"], add["aux"] = ckey[new], cand_track_id[new], cand.aux[new]
-            add["pending_since"] = np.full(n_new, t)
+            add["pending_since"] = cand_evidence_t[new]
             c = {k: np.concatenate([c[k], add[k]]) for k in c}
             cand_of_row = np.concatenate([cand_of_row, np.flatnonzero(new)])
         self.cols = c
@@ -194,8 +198,9 @@ class AlertBook:
                 c[name] = np.where(has, src[ci], c[name])
         alive = isin_sorted(c["track_id"], alive_ids) & ((c["related"] < 0) | isin_sorted(c["related"], alive_ids))
         active = c["active"]
-        # Pending rows: keep while stay holds, raise after min_on_s.
-        raise_now = ~active & alive & stay & (t - c["pending_since"] >= c["min_on_s"])
+        # Pending rows: keep while stay holds, raise after min_on_s of evidence time.
+        evidence_t = np.where(has, cand_evidence_t[ci] if len(cand) else t, t)
+        raise_now = ~active & alive & stay & (evidence_t - c["pending_since"] >= c["min_on_s"])
         drop_pending = ~active & (~stay | ~alive)
         # Open rows: off timer and clear.
         c["off_since"] = np.where(active & ~stay, np.fmin(c["off_since"], t), np.nan)

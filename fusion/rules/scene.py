@@ -125,6 +125,7 @@ class Scene:
     mmsi: IntArray
     icao24: IntArray
     first_t: FloatArray
+    last_t: FloatArray  # newest measurement (any sensor), s
     last_ais_t: FloatArray
     last_noncoop_t: FloatArray
     spoof_suspect: BoolArray
@@ -157,7 +158,7 @@ class Scene:
             eligible=np.isin(cat("status", np.int64)[order], allowed), east=x[:, 0], north=x[:, 1],
             vel=x[:, 2:4] / k[:, None], alt_m=cat("alt_m", np.float64)[order], vrate_mps=cat("vrate_mps", np.float64)[order],
             mmsi=cat("mmsi", np.int64)[order], icao24=cat("icao24", np.int64)[order], first_t=cat("first_t", np.float64)[order],
-            last_ais_t=cat("last_ais_t", np.float64)[order], last_noncoop_t=cat("last_noncoop_t", np.float64)[order],
+            last_t=cat("last_t", np.float64)[order], last_ais_t=cat("last_ais_t", np.float64)[order], last_noncoop_t=cat("last_noncoop_t", np.float64)[order],
             spoof_suspect=cat("spoof_suspect", np.bool_)[order], lat=lat, lon=lon, geometry=geometry, shore=shore,
             zone_active=geometry.zones.active(t), arrival_horizon_s=arrival_horizon_s,
         )

@@ -47,6 +47,20 @@ def test_go_fast_raises_once_then_clears_below_clear_speed() -> None:
     assert ev[1].t == T0 + 200.0 + 120.0  # below clear speed from tick 20, min_off_s = 120
 
 
+def test_go_fast_min_on_counts_evidence_time_not_prediction() -> None:
+    # 1 s ticks; the track is measured every 3 s, at T0 - 0.5 + 3k: the hold starts at the measurement the
+    # first tick saw (T0 - 0.5) and completes at the first measurement 20 s later (T0 + 20.5), seen at T0 + 21
+    def measured(k: int, t: float) -> dict[str, TrackView]:
+        return surface(t, 15.0, -75.0, (35 * KN, 0.0), last_t=T0 - 0.5 + 3.0 * ((k + 0.5) // 3))
+
+    ev = run(engine(cfg=rules({"rules": {"go_fast": {}}})), 30, measured, dt=1.0)
+    assert [(e.state, e.t - T0, e.evidence["last_update_t"] - T0) for e in ev] == [("raised", 21.0, 20.5)]
+    # a track coasting on its prediction (no measurement after the first tick) never completes the hold
+    coasting = run(engine(cfg=rules({"rules": {"go_fast": {}}})), 60, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0),
+                                                                                          last_t=T0 - 0.5), dt=1.0)
+    assert coasting == []
+
+
 def _fragments(offset_deg: float) -> Callable[[int, float], dict[str, TrackView]]:
     """A 40 kn go-fast whose track 1 is lost after tick 2 and re-initiated as track 2 at tick 5 (5 s ticks),
     ``offset_deg`` north of where track 1 would be."""
