@@ -1,8 +1,9 @@
 """Live benchmark against a real Mosquitto on loopback; prints JSON.
 
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
-    python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--seconds 20] [--ais-rate 2000]
-    python bench/live.py run [--scan-rate 4] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline]
+    python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
+    python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline]
+    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--profile]
 
 ``broker``: the transport's own limit, measured with the C clients only
 (``mosquitto_pub -l`` -> ``mosquitto_sub -C N``, separate processes): small messages at
@@ -11,18 +12,26 @@ message, encoded by ``sensors.radar.encode``) at QoS 0, giving the plots/s the b
 carries. Each figure is the median of ``--repeat`` runs; the wall time runs from the
 publisher's start to the subscriber's exit, the subscriber being connected first.
 
-``service``: the fusion service (in this process, wall clock) against the same kind of
-broker. Load: ``--sites`` radars, each one scan of ``--plots-per-scan`` plots per second
-(slowly moving targets, one go-fast without AIS per site, and the AIS ships inside its
-disc), plus ``--ais-rate`` AIS messages/s of 2 position sentences each from 2,000 ships. (1) Capacity: ``--seconds`` of that load, with
-measurement times in the recent past, is pushed by two ``mosquitto_pub -l`` processes as
-fast as the broker takes it; the figure is plots (and AIS messages) per wall second from
-the first publish to the last message fused (inbound queue empty), with the shed count
-and the largest inbound depth. The load is sustained when that wall time is shorter than
-``--seconds``. (2) Latency at half load: the same scans and AIS paced in real time from
-this process (measurement time = publication time) for ``--seconds``, with a 0.1 s
-re-order window and a 0.2 s output interval; the service's own windows give p50/p99 of
-publication-to-fused, measurement-to-track-update and measurement-to-alert.
+``service``: the broker's limit (one run), the fusion worker alone (``worker``), then the
+fusion service (in this process, wall clock, its MQTT link in a child process) against a
+fresh broker at full and at half load. Load: ``--sites`` radars scanning ``--scan-rate``
+times a second, each scan one message of ``--plots-per-scan`` plots (drifting dark targets,
+``--go-fasts`` go-fasts per site that start their 49 kn runs 1.5 s apart, and the AIS ships
+inside the site's disc), plus ``--ais-rate`` AIS messages/s of 2 position sentences each
+from 2,000 ships. A ``feed`` child process publishes it in real time for ``--seconds``
+(measurement time = scheduled publication time; every payload generated beforehand). (1)
+Capacity, 2 s re-order window and 5 s output interval: plots (and AIS messages) per wall
+second from the start to the last message fused; the load is sustained when nothing was
+shed and the inbound queue drains within 1 s plus the window after the last publication.
+(2) Latency at half the load (scan rate and AIS rate halved, ``--latency-seconds``), with a
+0.05 s re-order window and 0.1 s output interval: the service's own windows give p50/p90/p99
+of receive-to-fused, measurement-to-track-update queued and measurement-to-alert queued; a
+``mosquitto_sub`` process subscribed to the alerts at QoS 1 stamps each on receipt, giving
+measurement-to-alert received (from the alert's ``evidence.last_update_t``, the newest
+measurement behind it).
+
+``worker``: ``Service._step`` alone on the same load, no broker, a simulated clock stepping
+every 50 ms: worker seconds per second of load, and with ``--profile`` the split by stage.
 
 ``run``: one such service run at the given load, re-order window and output interval,
 with ``--mqtt-io`` choosing where the service's MQTT link runs (a child process, the
@@ -38,7 +47,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from pyproj import Geod
@@ -152,9 +163,25 @@ def ships_seen(k: int, t0: float, seconds: float = 60.0) -> np.ndarray:
     return np.flatnonzero(inside)
 
 
-def site_targets(sites: int, per_site: int, rng: np.random.Generator, t0: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per site (range0 m, azimuth deg, radial speed m/s, AIS ships seen) of its targets: the
-    AIS ships in its disc plus dark targets making up ``per_site`` plots; target 0 is a 25 m/s go-fast.
+GO_FAST_MPS = 25.0  # 49 kn, above go_fast's 34 kn
+GO_FAST_STAGGER_S = 1.5  # go-fast i of a site starts its run at t0 + i * this (+ the site's share of it)
+
+
+class SiteTargets(NamedTuple):
+    """One site's targets: dark ones (range0 m, azimuth deg, radial speed m/s from ``start`` s
+    after t0, still before it) and the AIS ships it sees."""
+
+    r0: np.ndarray
+    az: np.ndarray
+    v: np.ndarray
+    start: np.ndarray
+    ships: np.ndarray
+
+
+def site_targets(sites: int, per_site: int, go_fasts: int, rng: np.random.Generator, t0: float) -> list[SiteTargets]:
+    """Per site, the AIS ships in its disc plus dark targets making up ``per_site`` plots; the
+    first ``go_fasts`` dark targets are go-fasts (still, then outward at GO_FAST_MPS from their
+    staggered start), so that their alerts fall at different ticks, the rest drift at up to 6 m/s.
 
     Dark targets start 3-16 km out, so that the fastest (25 m/s for 60 s) stays inside SITE_RANGE_M.
     """
@@ -162,29 +189,31 @@ def site_targets(sites: int, per_site: int, rng: np.random.Generator, t0: float)
     for k in range(sites):
         ships = ships_seen(k, t0)
         n = per_site - ships.size
-        if n < 1:
-            raise ValueError(f"--plots-per-scan {per_site} is fewer than the {ships.size} AIS ships site {k} sees plus a go-fast")
+        if n < max(go_fasts, 1):
+            raise ValueError(f"--plots-per-scan {per_site} is fewer than the {ships.size} AIS ships site {k} sees plus {go_fasts} go-fasts")
         r0 = rng.uniform(3_000.0, 16_000.0, n)
         az = rng.uniform(0.0, 360.0, n)
         v = rng.uniform(-6.0, 6.0, n)
-        v[0] = 25.0
-        out.append((r0, az, v, ships))
+        start = np.zeros(n)
+        v[:go_fasts] = GO_FAST_MPS
+        start[:go_fasts] = (np.arange(go_fasts) + k / sites) * GO_FAST_STAGGER_S
+        out.append(SiteTargets(r0, az, v, start, ships))
     return out
 
 
-def site_scan(k: int, t: float, t0: float, targets: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator) -> bytes:
-    """Scan of site ``k`` at ``t``: every target (dark ones moving radially since ``t0``, the AIS
-    ships where their AIS says) with range/azimuth noise.
+def site_scan(k: int, t: float, t0: float, targets: SiteTargets, rng: np.random.Generator) -> bytes:
+    """Scan of site ``k`` at ``t``: every target (dark ones moving radially from their start, the
+    AIS ships where their AIS says) with range/azimuth noise.
 
     The scan states its coverage (``max_range_m``), so the tracker counts missed looks only
     on tracks inside this site's own disc.
     """
-    r0, az0, v, ships = targets
     lat_s, lon_s = site_position(k)
-    lat, lon = ship_positions(ships, t, t0)
-    ship_az, _, ship_r = _GEOD.inv(np.full(ships.size, lon_s), np.full(ships.size, lat_s), lon, lat)
-    r = np.concatenate([r0 + v * (t - t0), ship_r])
-    a = np.concatenate([az0, ship_az])
+    lat, lon = ship_positions(targets.ships, t, t0)
+    n_ships = targets.ships.size
+    ship_az, _, ship_r = _GEOD.inv(np.full(n_ships, lon_s), np.full(n_ships, lat_s), lon, lat)
+    r = np.concatenate([targets.r0 + targets.v * np.maximum(t - t0 - targets.start, 0.0), ship_r])
+    a = np.concatenate([targets.az, ship_az])
     rr = np.clip(r + rng.normal(0.0, 30.0, r.size), 100.0, SITE_RANGE_M)
     aa = (a + rng.normal(0.0, 0.2, a.size)) % 360.0
     scan = RadarScan(site=f"bench{k}", t=t, sensor_lat=lat_s, sensor_lon=lon_s, sensor_alt_m=30.0,
@@ -226,18 +255,46 @@ def _q(w) -> dict[str, float]:  # noqa: ANN001 - LatencyWindow
     return {f"p{round(q * 100)}_ms": round(v * 1e3, 1) for q, v in w.quantiles().items()}
 
 
+@dataclass(frozen=True)
+class LoadSpec:
+    """What the load is: ``sites`` radars scanning at ``scan_rate`` Hz with ``plots`` targets
+    each (``go_fasts`` of them go-fasts), ``ais_rate`` AIS messages/s, for ``seconds``."""
+
+    sites: int = 10
+    plots: int = 1_000
+    scan_rate: float = 10.0
+    ais_rate: int = 2_000
+    go_fasts: int = 10
+    seconds: float = 20.0
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> LoadSpec:
+        """From the options of ``_load_args``."""
+        return cls(args.sites, args.plots_per_scan, args.scan_rate, args.ais_rate, args.go_fasts, args.seconds)
+
+    def argv(self) -> list[str]:
+        """The same options on a command line."""
+        return ["--sites", str(self.sites), "--plots-per-scan", str(self.plots), "--scan-rate", repr(self.scan_rate),
+                "--ais-rate", str(self.ais_rate), "--go-fasts", str(self.go_fasts), "--seconds", repr(self.seconds)]
+
+    @property
+    def offered(self) -> dict[str, object]:
+        return {"plots_per_s": round(self.sites * self.plots * self.scan_rate), "ais_msg_per_s": self.ais_rate,
+                "seconds": self.seconds, "sites": self.sites, "plots_per_scan": self.plots, "scan_rate_hz": self.scan_rate,
+                "go_fasts_per_site": self.go_fasts}
+
+
 class Load:
-    """The benchmark load, generated on demand: ``sites`` radars scanning at ``scan_rate`` Hz,
-    ``plots`` targets each, and ``ais_rate`` AIS messages/s, all timed from ``t0`` (Unix s).
+    """The benchmark load of ``spec``, generated on demand, timed from ``t0`` (Unix s).
 
     ``events(until)`` yields (t, topic, payload) in time order; the measurement time in
     each payload is ``t``, i.e. the time at which the message is due for publication.
     """
 
-    def __init__(self, sites: int, plots: int, scan_rate: float, ais_rate: int, t0: float, seed: int) -> None:
-        self.sites, self.plots, self.scan_rate, self.ais_rate, self.t0 = sites, plots, scan_rate, ais_rate, t0
+    def __init__(self, spec: LoadSpec, t0: float, seed: int) -> None:
+        self.sites, self.plots, self.scan_rate, self.ais_rate, self.t0 = spec.sites, spec.plots, spec.scan_rate, spec.ais_rate, t0
         self.rng = np.random.default_rng(seed)
-        self.targets = site_targets(sites, plots, self.rng, t0)
+        self.targets = site_targets(spec.sites, spec.plots, spec.go_fasts, self.rng, t0)
         self.n_scan = 0  # scans generated: scan n of site n % sites at t0 + (n // sites + (n % sites) / sites) / scan_rate
         self.n_ais = 0
 
@@ -260,8 +317,8 @@ class Load:
         return out
 
 
-async def feed(port: int, sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int, start_wall: float) -> dict[str, object]:
-    """Publish the load in real time from ``start_wall`` for ``seconds`` (measurement time =
+async def feed(port: int, spec: LoadSpec, start_wall: float) -> dict[str, object]:
+    """Publish the load in real time from ``start_wall`` for ``spec.seconds`` (measurement time =
     scheduled publication time); the figures of how closely the schedule was kept.
 
     Every payload is generated before ``start_wall`` (AIS encoding costs ~0.15 ms a message),
@@ -272,7 +329,7 @@ async def feed(port: int, sites: int, plots: int, scan_rate: float, seconds: flo
     from fusion.mqtt import BrokerAddress, publisher
     from fusion.publish import OutMessage
 
-    events = Load(sites, plots, scan_rate, ais_rate, start_wall, seed=11).events(start_wall + seconds)
+    events = Load(spec, start_wall, seed=11).events(start_wall + spec.seconds)
     margin = start_wall - time.time()
     sent = {"radar": 0, "ais": 0}
     late = np.zeros(len(events))
@@ -300,23 +357,44 @@ async def feed(port: int, sites: int, plots: int, scan_rate: float, seconds: flo
                                "max": round(float(lag.max()) * 1e3, 1)}}
 
 
-async def service_run(broker: Mosquitto, sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int,
-                      reorder_s: float, output_s: float, mqtt_io: str = "process") -> dict[str, object]:
+def _percentiles_ms(x: np.ndarray) -> dict[str, float]:
+    """p50/p90/p99/max of seconds, in ms (empty: {})."""
+    if not len(x):
+        return {}
+    return {**{f"p{q}_ms": round(float(np.percentile(x, q)) * 1e3, 1) for q in (50, 90, 99)}, "max_ms": round(float(x.max()) * 1e3, 1)}
+
+
+def alert_latencies(lines: bytes) -> np.ndarray:
+    """Seconds from each raised/updated alert's newest measurement (``evidence.last_update_t``,
+    the measurement time = publication time of the load) to its receipt, from ``mosquitto_sub
+    -F '%U %p'`` output (receipt Unix time with ns, payload)."""
+    out = []
+    for line in lines.splitlines():
+        received, _, payload = line.partition(b" ")
+        alert = json.loads(payload)
+        if alert["state"] in ("raised", "updated"):
+            out.append(float(received) - alert["evidence"]["last_update_t"])
+    return np.array(out)
+
+
+async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, output_s: float, mqtt_io: str = "process") -> dict[str, object]:
     """The service (this process, wall clock) under the load published in real time by a
-    ``feed`` child process; the figures of the ``service`` docstring."""
+    ``feed`` child process, and the alerts received by a ``mosquitto_sub`` process (QoS 1,
+    each timestamped on receipt); the figures of the ``service`` docstring."""
     import asyncio
 
     service = _make_service(broker.address, reorder_s, output_s, mqtt_io=mqtt_io)
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
+    alerts_sub = await asyncio.create_subprocess_exec("mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                                                      "-t", "jisf/v1/alerts/#", "-F", "%U %p", stdout=asyncio.subprocess.PIPE)
     # the feeder imports, generates every payload and connects before ``start``: time the generation
     # of one second of load here (on this machine, now) and leave it three times that per second of load
     began = time.perf_counter()
-    Load(sites, plots, scan_rate, ais_rate, 0.0, seed=0).events(1.0)
-    start = time.time() + 3.0 + 3.0 * seconds * (time.perf_counter() - began)
-    cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), "--sites", str(sites), "--plots-per-scan", str(plots),
-           "--scan-rate", str(scan_rate), "--seconds", str(seconds), "--ais-rate", str(ais_rate), "--start-wall", repr(start)]
+    Load(spec, 0.0, seed=0).events(1.0)
+    start = time.time() + 3.0 + 3.0 * spec.seconds * (time.perf_counter() - began)
+    cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), *spec.argv(), "--start-wall", repr(start)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     fed = json.loads(out)
@@ -329,18 +407,22 @@ async def service_run(broker: Mosquitto, sites: int, plots: int, scan_rate: floa
     await asyncio.sleep(max(0.0, 2 * output_s + reorder_s))  # the last ticks (alerts of the last scans)
     stop.set()
     await task
+    await asyncio.sleep(0.5)  # the last alerts through the broker
+    alerts_sub.terminate()
+    received, _ = await alerts_sub.communicate()
+    e2e = alert_latencies(received)
     st, c = service.stats, service.fusion.counters
     radar_fused = st.fused["radar/accepted"]
     wall = done_wall - start
-    return {"offered": {"plots_per_s": round(sites * plots * scan_rate), "ais_msg_per_s": ais_rate, "seconds": seconds,
-                        "sites": sites, "plots_per_scan": plots, "scan_rate_hz": scan_rate},
+    return {"offered": spec.offered,
             "feeder": fed, "received": dict(st.received), "fused": dict(st.fused), "shed": dict(st.shed),
-            "fused_plots_per_s": round(radar_fused * plots / wall), "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
+            "fused_plots_per_s": round(radar_fused * spec.plots / wall), "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
             "drain_after_last_publish_s": round(drain, 2),
             "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
             "step_s": _q(st.step_s), "fuse_wait": _q(st.fuse_wait), "update_age": _q(st.update_age), "alert_age": _q(st.alert_age),
             "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published,
+            "alert_received_latency": {"alerts": len(e2e), **_percentiles_ms(e2e)},
             "track_updates_published": st.tracks_published, "mqtt_published": service.link.stats.published,
             "tracks": {f"{d}/{s}": n for (d, s), n in sorted(st.tracks_by_state.items())}}
 
@@ -356,8 +438,7 @@ _STAGES = {  # profile stage -> (module path suffix, function)
 }
 
 
-def worker(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int, reorder_s: float, output_s: float,
-           profile: bool) -> dict[str, object]:
+def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): worker seconds per second of load, and with ``profile`` the cProfile split."""
     import cProfile
@@ -368,7 +449,8 @@ def worker(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: i
     from fusion.service import Due
 
     t0 = 1.8e9
-    load = Load(sites, plots, scan_rate, ais_rate, t0, seed=11)
+    seconds = spec.seconds
+    load = Load(spec, t0, seed=11)
     events = load.events(t0 + seconds)
     service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s)
     gc.collect()
@@ -390,8 +472,8 @@ def worker(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: i
         steps.append(time.perf_counter() - started)
     busy = sum(steps)
     out: dict[str, object] = {
-        "load_seconds": seconds, "plots": load.n_scan * plots, "ais_messages": load.n_ais, "worker_s": round(busy, 2),
-        "worker_s_per_load_s": round(busy / seconds, 3), "capacity_plots_per_s": round(load.n_scan * plots / busy),
+        "load_seconds": seconds, "plots": load.n_scan * spec.plots, "ais_messages": load.n_ais, "worker_s": round(busy, 2),
+        "worker_s_per_load_s": round(busy / seconds, 3), "capacity_plots_per_s": round(load.n_scan * spec.plots / busy),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
         "tracker_batches": service.fusion.counters.batches}
     if prof is not None:
@@ -404,15 +486,20 @@ def worker(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: i
     return out
 
 
-def service_bench(sites: int, plots: int, scan_rate: float, seconds: float, ais_rate: int, latency_seconds: float) -> dict[str, object]:
+LATENCY_REORDER_S = 0.05  # re-order window of the latency run (s)
+LATENCY_OUTPUT_S = 0.1  # output interval of the latency run (s)
+
+
+def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
     """Broker limit (1 run), the worker alone, full load and half load through the service, in one run."""
     import asyncio
 
-    out: dict[str, object] = {"broker": broker_limit(50_000, 500, plots, 1)}
-    out["worker_full_load"] = worker(sites, plots, scan_rate, min(seconds, 5.0), ais_rate, 2.0, 5.0, profile=False)
+    out: dict[str, object] = {"broker": broker_limit(50_000, 500, spec.plots, 1)}
+    out["worker_full_load"] = worker(replace(spec, seconds=min(spec.seconds, 5.0)), 2.0, 5.0, profile=False)
+    half = replace(spec, scan_rate=spec.scan_rate / 2, ais_rate=spec.ais_rate // 2, seconds=latency_seconds)
     with Mosquitto(max_queued=1_000_000) as broker:
-        out["full_load"] = asyncio.run(service_run(broker, sites, plots, scan_rate, seconds, ais_rate, 2.0, 5.0))
-        out["half_load_latency"] = asyncio.run(service_run(broker, sites, plots, scan_rate / 2, latency_seconds, ais_rate // 2, 0.1, 0.2))
+        out["full_load"] = asyncio.run(service_run(broker, spec, 2.0, 5.0))
+        out["half_load_latency"] = asyncio.run(service_run(broker, half, LATENCY_REORDER_S, LATENCY_OUTPUT_S))
     return out
 
 
@@ -422,6 +509,7 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scan-rate", type=float, default=10.0, help="scans per second per site")
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--ais-rate", type=int, default=2_000)
+    p.add_argument("--go-fasts", type=int, default=10, help="go-fasts per site (staggered starts)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,21 +542,18 @@ def main(argv: list[str] | None = None) -> int:
     fd.add_argument("--start-wall", type=float, required=True)
     args = p.parse_args(argv)
     if args.what == "feed":
-        print(json.dumps(asyncio.run(feed(args.port, args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
-                                          args.start_wall))))
+        print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall))))
         return 0
     if args.what == "worker":
-        print(json.dumps({"worker": worker(args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
-                                           args.reorder, args.output, args.profile)}, indent=2))
+        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile)}, indent=2))
         return 0
     if args.what == "run":
         with Mosquitto(max_queued=1_000_000) as broker:
-            print(json.dumps({"run": asyncio.run(service_run(broker, args.sites, args.plots_per_scan, args.scan_rate, args.seconds,
-                                                              args.ais_rate, args.reorder, args.output, args.mqtt_io))}, indent=2))
+            print(json.dumps({"run": asyncio.run(service_run(broker, LoadSpec.of(args), args.reorder, args.output, args.mqtt_io))},
+                             indent=2))
         return 0
     if args.what == "service":
-        print(json.dumps({"service": service_bench(args.sites, args.plots_per_scan, args.scan_rate, args.seconds, args.ais_rate,
-                                                   args.latency_seconds)}, indent=2))
+        print(json.dumps({"service": service_bench(LoadSpec.of(args), args.latency_seconds)}, indent=2))
         return 0
     if min(args.messages, args.scans, args.plots_per_scan, args.repeat) < 1:
         p.error("counts must be >= 1")
