@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, TrackView
+from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, TrackView, fixed_covariance
 from fusion.core.frame import LocalFrame
 from fusion.rules.config import rules_from_dict
 from fusion.rules.engine import RuleEngine
@@ -66,7 +66,7 @@ def make_views(rng: np.random.Generator, frame: LocalFrame, n: int, t: float) ->
         hdg = rng.uniform(0, 2 * np.pi, count)
         out[domain] = TrackView(
             t=t, domain=domain, track_id=np.arange(base, base + count, dtype=np.int64), status=np.full(count, CONFIRMED, np.int8),
-            x=np.column_stack([e, nn, speed * np.sin(hdg), speed * np.cos(hdg)]), P=np.tile(np.eye(4), (count, 1, 1)),
+            x=np.column_stack([e, nn, speed * np.sin(hdg), speed * np.cos(hdg)]), covariance=fixed_covariance(np.tile(np.eye(4), (count, 1, 1))),
             alt_m=alt, vrate_mps=np.full(count, np.nan) if domain == "surface" else rng.normal(0, 2, count),
             mmsi=np.where(ident & (domain == "surface"), 300_000_000 + np.arange(count), NO_MMSI).astype(np.int64),
             icao24=np.where(ident & (domain == "air"), np.arange(count), NO_ICAO).astype(np.int64),

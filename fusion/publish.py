@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import msgspec
 import numpy as np
@@ -104,12 +104,6 @@ def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
             cov.tolist(), mmsi, icao, view.sources.tolist(), strict=True)
     ]
     return rows
-
-
-def take(view: TrackView, rows: IntArray) -> TrackView:
-    """The tracks ``rows`` (K,) of a view, as a view of K tracks (same time and domain)."""
-    cut = {f.name: getattr(view, f.name)[rows] for f in fields(view) if isinstance(getattr(view, f.name), np.ndarray)}
-    return replace(view, **cut)
 
 
 class TrackUpdates:
@@ -239,5 +233,5 @@ def picture(rows: Iterable[TrackRow], t: float) -> Picture:
 
 def picture_of_views(views: Mapping[str, TrackView], frame: LocalFrame, t: float) -> Picture:
     """The picture of ``picture`` built from views: rows only for the non-tentative tracks."""
-    rows = [r for v in views.values() for r in track_rows(take(v, np.flatnonzero(v.status != TENTATIVE)), frame)]
+    rows = [r for v in views.values() for r in track_rows(v.take(np.flatnonzero(v.status != TENTATIVE)), frame)]
     return picture(rows, t)

@@ -56,7 +56,6 @@ from fusion.publish import (
     encode,
     picture_of_views,
     rejects_topic,
-    take,
     track_rows,
     track_topic,
 )
@@ -323,7 +322,7 @@ class Service:
         published_last_t = []
         for domain, rows in self.track_updates.select(tick.t, tick.views).items():
             if len(rows):
-                changed = track_rows(take(tick.views[domain], rows), self.fusion.frame)
+                changed = track_rows(tick.views[domain].take(rows), self.fusion.frame)
                 out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in changed)
                 n_updates += len(changed)
                 published_last_t.append(tick.views[domain].last_t[rows])

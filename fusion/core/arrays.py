@@ -7,7 +7,8 @@ Identity keys: ``mmsi`` int64 with 0 = none; ``icao24`` int64 with -1 = none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Literal
 
@@ -17,6 +18,7 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+Covariance = Callable[[IntArray | None], FloatArray]  # rows (None: all) -> (K, 4, 4) covariance of x
 
 Domain = Literal["surface", "air"]
 NO_MMSI = 0
@@ -102,7 +104,10 @@ class TrackView:
     track_id:    (N,) int64, stable for the life of the track
     status:      (N,) int8, TENTATIVE / CONFIRMED / COASTING
     x:           (N, 4) east, north [m], v_east, v_north [m/s] in the local frame
-    P:           (N, 4, 4) covariance of x
+    covariance:  rows -> (K, 4, 4) covariance of x for those rows (K,) int64 (None: all N);
+                 computed on demand, because most readers (the rules) need none of it and
+                 predicting every track's covariance costs more than the rest of a view
+    P:           (N, 4, 4) covariance of x (``covariance(None)``, computed on first use)
     alt_m:       (N,) altitude, NaN for surface tracks or when unknown
     vrate_mps:   (N,) vertical rate, NaN when unknown
     mmsi:        (N,) int64 current MMSI identity, NO_MMSI where none
@@ -120,7 +125,7 @@ class TrackView:
     track_id: IntArray
     status: NDArray[np.int8]
     x: FloatArray
-    P: FloatArray
+    covariance: Covariance = field(repr=False, compare=False)
     alt_m: FloatArray
     vrate_mps: FloatArray
     mmsi: IntArray
@@ -134,3 +139,20 @@ class TrackView:
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])
+
+    @cached_property
+    def P(self) -> FloatArray:  # noqa: N802 - the filter's name for it
+        """(N, 4, 4) covariance of x."""
+        return self.covariance(None)
+
+    def take(self, rows: IntArray) -> TrackView:
+        """The tracks ``rows`` (K,) as a view of K tracks (same time and domain); their
+        covariance is still computed only on demand, for those rows only."""
+        cut = {f.name: getattr(self, f.name)[rows] for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray)}
+        return replace(self, covariance=lambda sub: self.covariance(rows if sub is None else rows[sub]), **cut)
+
+
+
+def fixed_covariance(P: FloatArray) -> Covariance:
+    """``TrackView.covariance`` of a covariance array already computed: (N, 4, 4)."""
+    return lambda rows: P if rows is None else P[rows]

@@ -250,6 +250,14 @@ def imm_mix(
     return x0, P0, cbar
 
 
+def _means(w: FloatArray, xm: FloatArray) -> FloatArray:
+    """Means of Gaussian mixtures: w (N, r, J) weights of the r components xm (N, r, d) -> (N, J, d)."""
+    x = w[:, 0, :, None] * xm[:, 0, None]
+    for i in range(1, xm.shape[1]):
+        x += w[:, i, :, None] * xm[:, i, None]
+    return x
+
+
 def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Moments of Gaussian mixtures: w (N, r, J) weights (summing to 1 over r) of the r
     components xm (N, r, d), Pm (N, r, d, d) -> J mixtures' means (N, J, d), covariances (N, J, d, d).
@@ -261,10 +269,9 @@ def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray,
     axes costs several times more).
     """
     r = xm.shape[1]
-    x = w[:, 0, :, None] * xm[:, 0, None]
+    x = _means(w, xm)
     P = w[:, 0, :, None, None] * Pm[:, 0, None]
     for i in range(1, r):
-        x += w[:, i, :, None] * xm[:, i, None]
         P += w[:, i, :, None, None] * Pm[:, i, None]
     for i in range(r):
         for k in range(i + 1, r):
@@ -279,6 +286,13 @@ def imm_posterior(cbar: FloatArray, log_lik: FloatArray) -> FloatArray:
     a -= a.max(axis=1, keepdims=True)
     p = np.exp(a)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def imm_mean(xm: FloatArray, mu: FloatArray) -> FloatArray:
+    """xm (N, r, d), mu (N, r) -> the mixture's mean x (N, d), as ``imm_combine`` gives it."""
+    if mu.shape[1] == 1:
+        return xm[:, 0]
+    return _means(mu[:, :, None], xm)[:, 0]
 
 
 def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatArray, FloatArray]:

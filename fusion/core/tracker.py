@@ -203,17 +203,31 @@ class Tracker:
         return StepResult(deleted_ids=self._expire(float(t)))
 
     def view(self, t: float) -> TrackView:
-        """All live tracks predicted to ``t`` (not committed)."""
-        a = self._live()
-        dt = np.maximum(t - a["t"], 0.0)
-        xm, Pm = kalman.cv_predict(a["xm"], a["Pm"], dt, self._q, 2)
-        x, P = kalman.imm_combine(xm, Pm, a["mu"])
-        alt, _ = self._predict_alt(a["alt"], a["Palt"], dt)
+        """All live tracks predicted to ``t`` (not committed); their covariance is predicted
+        on demand, from copies of the model states (later steps do not change it)."""
+        a = self._tracks
+        keep = a["status"] != _DEAD if self._n_dead else None
+
+        def col(k: str) -> np.ndarray:
+            """A copy of one column's live rows."""
+            return a[k][keep] if keep is not None else a[k].copy()
+
+        dt = np.maximum(t - col("t"), 0.0)
+        xm, Pm, mu, q = col("xm"), col("Pm"), col("mu"), self._q
+        xp = xm.copy()
+        xp[..., :2] += dt[:, None, None] * xp[..., 2:]  # constant velocity, as cv_predict
+        alt, _ = self._predict_alt(col("alt"), col("Palt"), dt)
+
+        def covariance(rows: IntArray | None) -> FloatArray:
+            r = slice(None) if rows is None else rows
+            xr, Pr = kalman.cv_predict(xm[r], Pm[r], dt[r], q, 2)
+            return kalman.imm_combine(xr, Pr, mu[r])[1]
+
         return TrackView(
-            t=float(t), domain=self.domain, track_id=a["id"].copy(), status=a["status"].copy(), x=x, P=P,
-            alt_m=alt[:, 0], vrate_mps=alt[:, 1], mmsi=a["mmsi"].copy(), icao24=a["icao24"].copy(),
-            first_t=a["first_t"].copy(), last_t=a["last_t"].copy(), last_ais_t=a["last_ais_t"].copy(),
-            last_noncoop_t=a["last_noncoop_t"].copy(), sources=a["sources"].copy(), spoof_suspect=a["spoof"].copy(),
+            t=float(t), domain=self.domain, track_id=col("id"), status=col("status"), x=kalman.imm_mean(xp, mu),
+            covariance=covariance, alt_m=alt[:, 0], vrate_mps=alt[:, 1], mmsi=col("mmsi"), icao24=col("icao24"),
+            first_t=col("first_t"), last_t=col("last_t"), last_ais_t=col("last_ais_t"), last_noncoop_t=col("last_noncoop_t"),
+            sources=col("sources"), spoof_suspect=col("spoof"),
         )
 
     def identity_history(self) -> FloatArray:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, Domain, TrackView
+from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, Domain, TrackView, fixed_covariance
 from fusion.core.frame import LocalFrame
 from fusion.rules.config import RULE_NAMES, RulesConfig, rules_from_dict
 from fusion.rules.engine import RuleEngine
@@ -54,7 +54,7 @@ def view(domain: Domain, t: float, lat: Any, lon: Any, vel_en: Any, *, ids: Any 
 
     return TrackView(
         t=t, domain=domain, track_id=col(np.arange(1, n + 1) if ids is None else ids, np.int64), status=col(status, np.int8),
-        x=np.column_stack([e, nn, vel * k[:, None]]), P=np.tile(np.eye(4) * 100.0, (n, 1, 1)),
+        x=np.column_stack([e, nn, vel * k[:, None]]), covariance=fixed_covariance(np.tile(np.eye(4) * 100.0, (n, 1, 1))),
         alt_m=col(alt_m, float), vrate_mps=col(vrate_mps, float), mmsi=col(mmsi, np.int64), icao24=col(icao24, np.int64),
         first_t=col(t - 3600.0 if first_t is None else first_t, float), last_t=col(t if last_t is None else last_t, float), last_ais_t=col(last_ais_t, float),
         last_noncoop_t=col(t if last_noncoop_t is None else last_noncoop_t, float), sources=col(4, np.int64),

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fusion.core.arrays import COASTING, CONFIRMED, NO_ICAO, NO_MMSI, SENSOR_BIT, TENTATIVE, TrackView
+from fusion.core.arrays import COASTING, CONFIRMED, NO_ICAO, NO_MMSI, SENSOR_BIT, TENTATIVE, TrackView, fixed_covariance
 from fusion.core.frame import LocalFrame
 from fusion.publish import (
     TrackRow,
@@ -17,7 +17,6 @@ from fusion.publish import (
     encode,
     picture,
     picture_of_views,
-    take,
     track_rows,
     track_topic,
 )
@@ -30,7 +29,7 @@ def make_view(frame: LocalFrame) -> TrackView:
     P = np.tile(np.diag([100.0, 400.0, 1.0, 1.0]), (2, 1, 1))
     return TrackView(
         t=1_700_000_000.0, domain="surface", track_id=np.array([7, 8]), status=np.array([CONFIRMED, TENTATIVE], dtype=np.int8),
-        x=x, P=P, alt_m=np.full(2, np.nan), vrate_mps=np.full(2, np.nan), mmsi=np.array([367000140, NO_MMSI]),
+        x=x, covariance=fixed_covariance(P), alt_m=np.full(2, np.nan), vrate_mps=np.full(2, np.nan), mmsi=np.array([367000140, NO_MMSI]),
         icao24=np.array([NO_ICAO, 0xABC123]), first_t=np.zeros(2), last_t=np.zeros(2), last_ais_t=np.array([0.0, np.nan]),
         last_noncoop_t=np.zeros(2), sources=np.array([SENSOR_BIT["ais"] | SENSOR_BIT["radar"], SENSOR_BIT["radar"]]),
         spoof_suspect=np.zeros(2, dtype=bool),
@@ -78,10 +77,11 @@ def test_topics() -> None:
 def test_take_keeps_the_chosen_tracks_only() -> None:
     frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
     v = make_view(frame)
-    one = take(v, np.array([1]))
+    one = v.take(np.array([1]))
     assert len(one) == 1 and one.t == v.t and one.domain == v.domain
     assert one.track_id.tolist() == [8] and one.x.shape == (1, 4) and one.P.shape == (1, 4, 4)
     assert track_rows(one, frame) == track_rows(v, frame)[1:]
+    assert np.array_equal(one.P, v.P[1:]) and np.array_equal(one.take(np.array([0])).P, v.P[1:])
 
 
 def test_picture_of_views_equals_picture_of_all_rows() -> None:
@@ -117,7 +117,7 @@ def test_track_updates_keep_deleted_tracks_until_forgotten_and_restore() -> None
     v = _with(make_view(frame), status=np.array([CONFIRMED, CONFIRMED], dtype=np.int8))
     upd = TrackUpdates(interval_s=0.0)
     assert upd.select(1.0, {"surface": v})["surface"].tolist() == [0, 1]
-    gone = take(v, np.array([1]))  # track 7 deleted in the tracker
+    gone = v.take(np.array([1]))  # track 7 deleted in the tracker
     assert upd.select(2.0, {"surface": gone})["surface"].tolist() == []
     assert upd.ids.tolist() == [7, 8]  # 7's retained message is still out until the deletion is seen
     assert upd.forget([7]) == [7]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion.core.arrays import TrackView
+from fusion.core.arrays import TrackView, fixed_covariance
 from fusion.rules.engine import RuleEngine
 from fusion.rules.synthetic import FRAME, KN, empty, engine, rules, view, zone_set
 
@@ -62,8 +62,10 @@ def test_snapshot_restore_keeps_handover_and_time_in_coverage() -> None:
         go = ([] if 3 <= k < 5 else [view("surface", t, [15.0], [lon(k)], [(v, 0.0)], ids=[1 if k < 3 else 2],
                                           first_t=T0 if k < 3 else T0 + 25.0)])
         vs = [slow, *go]
-        return {"surface": TrackView(**{f: (np.concatenate([getattr(x, f) for x in vs]) if isinstance(getattr(vs[0], f), np.ndarray)
-                                            else getattr(vs[0], f)) for f in TrackView.__dataclass_fields__}),
+        cols = {f: (np.concatenate([getattr(x, f) for x in vs]) if isinstance(getattr(vs[0], f), np.ndarray) else getattr(vs[0], f))
+                for f in TrackView.__dataclass_fields__}
+        cols["covariance"] = fixed_covariance(np.concatenate([x.P for x in vs]))
+        return {"surface": TrackView(**cols),
                 "air": empty("air", t)}
 
     a, b = engine(cfg=cfg), engine(cfg=cfg)
