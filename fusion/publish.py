@@ -36,7 +36,7 @@ def domain_of_track(track_id: int) -> str:
     return "air" if track_id >= AIR_ID_BASE else "surface"
 
 
-class TrackRow(msgspec.Struct, frozen=True):
+class TrackRow(msgspec.Struct, frozen=True, gc=False):
     """One track at one output tick: the tracks.jsonl fields of DESIGN.md, in order."""
 
     t: float
@@ -106,14 +106,28 @@ def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
     return rows
 
 
+INTERVAL_SPREAD = 0.5  # a track's publication interval: interval_s x (1 .. 1 + this), by its id
+_GOLDEN = 0.6180339887498949
+
+
+def _interval_stretch(track_id: IntArray) -> np.ndarray:
+    """(N,) 1 + INTERVAL_SPREAD x frac(id x golden ratio): evenly spread, the same for an id every time."""
+    return 1.0 + INTERVAL_SPREAD * np.modf(track_id * _GOLDEN)[0]
+
+
 class TrackUpdates:
     """Which tracks' retained topics to publish at an output tick, decided on arrays.
 
     A track is published when it is not tentative and either it was never published, its
     status changed, or it was updated (``last_t`` advanced) since its last publication,
-    and at least ``interval_s`` (tick time) has passed since that publication; a status
+    and at least its interval (tick time) has passed since that publication; a status
     change is published at once. So each track's topic carries at most one message per
-    ``interval_s`` and unchanged tracks send nothing. State per published track, in arrays
+    ``interval_s`` and unchanged tracks send nothing. Each track's interval is ``interval_s``
+    stretched by up to ``INTERVAL_SPREAD`` by its id (a fixed golden-ratio sequence): tracks
+    first published at the same tick (after a restart, or a burst of births) would otherwise
+    all fall due again at the same later ticks, and the live worker would build thousands of
+    updates in one step every ``interval_s`` (4,500 of 11,000 tracks, 40 ms, measured in
+    docs/bench-live.md) while the ticks between sent almost none. State per published track, in arrays
     sorted by global track id: tick time of the last publication, its ``last_t`` and status.
     """
 
@@ -137,7 +151,7 @@ class TrackUpdates:
             last_t = np.where(known, self._last_t[pos] if len(self.ids) else 0.0, -np.inf)
             status = np.where(known, self._status[pos] if len(self.ids) else 0, -1)
             live = v.status != TENTATIVE
-            moved = live & (v.last_t > last_t) & (t - pub_t >= self.interval_s)
+            moved = live & (v.last_t > last_t) & (t - pub_t >= self.interval_s * _interval_stretch(v.track_id))
             due = (live & (v.status != status)) | moved
             rows = np.flatnonzero(due)
             out[d] = rows
@@ -196,16 +210,16 @@ _FIELDS = TrackRow.__struct_fields__
 _ID, _STATUS, _LAT, _LON, _ALT = (_FIELDS.index(f) for f in ("track_id", "status", "lat", "lon", "alt_m"))
 _properties_of = operator.itemgetter(*(i for i, f in enumerate(_FIELDS) if f not in ("lat", "lon")))
 TrackProperties = msgspec.defstruct(
-    "TrackProperties", [(f.name, f.type) for f in msgspec.structs.fields(TrackRow) if f.name not in ("lat", "lon")], frozen=True)
+    "TrackProperties", [(f.name, f.type) for f in msgspec.structs.fields(TrackRow) if f.name not in ("lat", "lon")], frozen=True, gc=False)
 
 
-class PointGeometry(msgspec.Struct, frozen=True, tag_field="type", tag="Point"):
+class PointGeometry(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="Point"):
     """GeoJSON Point: [lon, lat] or [lon, lat, alt_m]."""
 
     coordinates: tuple[float, ...]
 
 
-class TrackFeature(msgspec.Struct, frozen=True, tag_field="type", tag="Feature"):
+class TrackFeature(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="Feature"):
     """One track as a GeoJSON Feature: its TrackRow fields but lat/lon as properties."""
 
     id: int

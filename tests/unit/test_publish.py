@@ -101,8 +101,10 @@ def test_track_updates_publish_changed_tracks_at_most_once_per_interval() -> Non
     assert upd.select(100.0, {"surface": v})["surface"].tolist() == [0]  # the confirmed one; never a tentative one
     assert upd.select(101.0, {"surface": v})["surface"].tolist() == []  # unchanged: nothing
     moved = _with(v, last_t=np.array([101.5, 101.5]))
+    # track 7's interval: 5 s x (1 + 0.5 frac(7 x 0.618...)) = 5.82 s
     assert upd.select(102.0, {"surface": moved})["surface"].tolist() == []  # updated, but within 5 s of the last message
-    assert upd.select(105.0, {"surface": moved})["surface"].tolist() == [0]  # 5 s later: the update goes out
+    assert upd.select(105.7, {"surface": moved})["surface"].tolist() == []  # and within its own 5.82 s
+    assert upd.select(105.9, {"surface": moved})["surface"].tolist() == [0]  # then the update goes out
     assert upd.select(106.0, {"surface": moved})["surface"].tolist() == []
     coasting = _with(moved, status=np.array([COASTING, CONFIRMED], dtype=np.int8))
     # a status change goes out at once; the track confirmed since the last tick is new: published too
@@ -110,6 +112,22 @@ def test_track_updates_publish_changed_tracks_at_most_once_per_interval() -> Non
     assert upd.ids.tolist() == [7, 8]
     assert upd.forget([8, 99]) == [8] and upd.ids.tolist() == [7]
     assert upd.forget([8]) == []
+
+
+def test_track_updates_of_tracks_published_together_fall_due_spread_over_half_an_interval() -> None:
+    frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
+    n = 1000
+    one = make_view(frame)
+    v = TrackView(**{**{f: getattr(one, f) for f in TrackView.__dataclass_fields__},
+                     **{f: np.repeat(getattr(one, f)[:1], n, axis=0) for f in TrackView.__dataclass_fields__
+                        if isinstance(getattr(one, f), np.ndarray)},
+                     "track_id": np.arange(1, n + 1), "last_t": np.zeros(n), "covariance": fixed_covariance(np.tile(np.eye(4), (n, 1, 1)))})
+    upd = TrackUpdates(interval_s=5.0)
+    assert len(upd.select(0.0, {"surface": v})["surface"]) == n  # all new: published together
+    moved = _with(v, last_t=np.full(n, 1.0))
+    per_tick = [len(upd.select(0.1 * k, {"surface": moved})["surface"]) for k in range(1, 80)]
+    assert sum(per_tick[:49]) == 0  # none within interval_s
+    assert sum(per_tick) == n and max(per_tick) <= 2 * n * 0.1 / 2.5  # due over 5-7.5 s, about evenly
 
 
 def test_track_updates_keep_deleted_tracks_until_forgotten_and_restore() -> None:
