@@ -243,9 +243,3 @@ def picture(rows: Iterable[TrackRow], t: float) -> Picture:
         at = (v[_LON], v[_LAT]) if v[_ALT] is None else (v[_LON], v[_LAT], v[_ALT])
         feats.append(TrackFeature(v[_ID], PointGeometry(at), TrackProperties(*_properties_of(v))))
     return Picture(t, feats)
-
-
-def picture_of_views(views: Mapping[str, TrackView], frame: LocalFrame, t: float) -> Picture:
-    """The picture of ``picture`` built from views: rows only for the non-tentative tracks."""
-    rows = [r for v in views.values() for r in track_rows(v.take(np.flatnonzero(v.status != TENTATIVE)), frame)]
-    return picture(rows, t)

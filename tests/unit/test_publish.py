@@ -16,7 +16,6 @@ from fusion.publish import (
     alert_topic,
     encode,
     picture,
-    picture_of_views,
     track_rows,
     track_topic,
 )
@@ -82,12 +81,6 @@ def test_take_keeps_the_chosen_tracks_only() -> None:
     assert one.track_id.tolist() == [8] and one.x.shape == (1, 4) and one.P.shape == (1, 4, 4)
     assert track_rows(one, frame) == track_rows(v, frame)[1:]
     assert np.array_equal(one.P, v.P[1:]) and np.array_equal(one.take(np.array([0])).P, v.P[1:])
-
-
-def test_picture_of_views_equals_picture_of_all_rows() -> None:
-    frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
-    v = make_view(frame)
-    assert encode(picture_of_views({"surface": v}, frame, 5.0)) == encode(picture(track_rows(v, frame), 5.0))
 
 
 def _with(v: TrackView, **kw: np.ndarray) -> TrackView:

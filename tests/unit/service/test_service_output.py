@@ -8,10 +8,11 @@ from collections import defaultdict
 
 import numpy as np
 
+from fusion.core.arrays import TENTATIVE
 from fusion.mqtt import BrokerAddress
 from fusion.pipeline import Tick
-from fusion.publish import PICTURE_TOPIC, OutMessage, encode
-from fusion.service import Due, Service, ServiceOptions
+from fusion.publish import PICTURE_TOPIC, OutMessage, encode, picture
+from fusion.service import Due, PictureJob, Service, ServiceOptions
 from tests.unit.service.test_checkpoint import make_fusion, scans
 
 
@@ -97,3 +98,18 @@ def test_a_partly_taken_backlog_is_not_released_past_the_oldest_queued_message(m
         service._step([queued_s1], backlog_now, Due())
         assert len(reruns) == expected_reruns
         assert service.fusion.counters.late_dropped == 0
+
+
+def test_picture_built_in_slices_equals_the_picture_built_at_once() -> None:
+    _, ticks = run_service(track_interval_s=0.0, picture_interval_s=10.0)
+    tick = max(ticks, key=lambda t: sum(len(v) for v in t.views.values()))
+    frame = make_fusion().frame
+    job = PictureJob(frame, slice_tracks=1)
+    assert job.advance() == [] and job.finish() == []  # nothing in the making
+    job.start(tick)
+    shown = sum(int((v.status != TENTATIVE).sum()) for v in tick.views.values())
+    steps = [job.advance() for _ in range(shown + 2)]
+    done = [m for ms in steps for m in ms]
+    assert len(done) == 1 and [len(ms) for ms in steps].index(1) == shown - 1  # out with its last slice
+    whole = picture([r for r in tick.rows if r.status != "tentative"], tick.t)
+    assert done[0] == OutMessage(PICTURE_TOPIC, encode(whole), qos=0) and len(whole.features) == shown > 1
