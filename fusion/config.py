@@ -67,7 +67,7 @@ class ServiceConfig:
     fuse_batch: int = _opt(5_000, "inbound messages handed to fusion per step")
     fuse_bytes: int = _opt(2_000_000, "payload bytes handed to fusion per step (at least one message), so a backlog of scans still lets ticks out")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
-    track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic; a status change goes out at once")
+    track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic (each track's own: this to 1.5 times this, by its id, so that tracks published together spread out); a status change goes out at once")
     picture_interval_s: float = _opt(5.0, "interval (data time, s) between two pictures on jisf/v1/picture")
     checkpoint_path: str | None = _opt(None, "checkpoint file; restored at start-up when it exists (unset: no checkpoints)")
     checkpoint_interval_s: float = _opt(30.0, "wall seconds between checkpoints")
