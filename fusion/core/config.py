@@ -94,7 +94,13 @@ class TrackerConfig:
     oosm_lag_s: float = 30.0
     """Out-of-sequence batches up to this much older than the newest are re-run; older are dropped."""
     checkpoint_interval_s: float = 10.0
-    """State checkpoints for the fixed-lag re-run are taken this often (batch time)."""
+    """State checkpoints for the fixed-lag re-run are kept this far apart (batch time) over the lag."""
+    recent_checkpoint_interval_s: float = 0.5
+    """Within the newest ``recent_checkpoint_window_s`` of batch time, checkpoints are kept this
+    far apart instead: a batch a little late (a live feed's jitter beyond the re-order window)
+    then re-runs at most this much data, not up to ``checkpoint_interval_s`` of it."""
+    recent_checkpoint_window_s: float = 2.0
+    """How far back (batch time) the recent, closer checkpoints are kept."""
     max_tracks: int = 1_000_000
     """No new track is started while a pool holds this many (bounded memory)."""
     identity_history: int = 10_000
@@ -107,7 +113,9 @@ class TrackerConfig:
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
-                               "checkpoint_interval_s", "max_tracks", "identity_history"))
+                               "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history"))
+        if not 0 <= self.recent_checkpoint_window_s < math.inf:
+            raise ValueError(f"TrackerConfig.recent_checkpoint_window_s must be >= 0, got {self.recent_checkpoint_window_s!r}")
         if self.confirm_m > self.confirm_n or self.confirm_n > 62:
             raise ValueError(f"TrackerConfig.confirm_m must be <= confirm_n <= 62, got {self.confirm_m}, {self.confirm_n}")
         if not (self.oosm_lag_s >= 0 and math.isfinite(self.oosm_lag_s)):

@@ -279,18 +279,25 @@ class Tracker:
         self._id_log_n = int(snap["id_log_n"])
 
     def _maybe_checkpoint(self, t: float) -> None:
-        if self.config.oosm_lag_s <= 0:
+        """Before processing a batch at ``t``: a checkpoint when the newest is
+        ``recent_checkpoint_interval_s`` old; then keep the recent ones, older ones
+        ``checkpoint_interval_s`` apart, and the newest at or before the lag horizon."""
+        c = self.config
+        if c.oosm_lag_s <= 0:
             return
-        if self._checkpoints and t < self._checkpoints[-1][0] + self.config.checkpoint_interval_s:
+        interval = min(c.recent_checkpoint_interval_s, c.checkpoint_interval_s)
+        if self._checkpoints and t < self._checkpoints[-1][0] + interval:
             return
-        snap = self.snapshot()
-        self._checkpoints.append((self._now, snap, len(self._log)))
-        # Keep the newest checkpoint at or before the lag horizon, and all after it.
-        horizon = t - self.config.oosm_lag_s
-        keep_from = max(0, bisect.bisect_right([c[0] for c in self._checkpoints], horizon) - 1)
-        if keep_from:
-            drop = self._checkpoints[keep_from][2]
-            self._checkpoints = [(ct, s, i - drop) for ct, s, i in self._checkpoints[keep_from:]]
+        self._checkpoints.append((self._now, self.snapshot(), len(self._log)))
+        horizon = t - c.oosm_lag_s
+        keep_from = max(0, bisect.bisect_right([cp[0] for cp in self._checkpoints], horizon) - 1)
+        kept = self._checkpoints[keep_from:keep_from + 1]
+        for cp in self._checkpoints[keep_from + 1:]:  # each keeps its own log index: any may go
+            if cp[0] >= t - c.recent_checkpoint_window_s or cp[0] >= kept[-1][0] + c.checkpoint_interval_s:
+                kept.append(cp)
+        drop = kept[0][2]
+        self._checkpoints = [(ct, s, i - drop) for ct, s, i in kept]
+        if drop:
             del self._log[:drop], self._log_t[:drop]
 
     def _log_append(self, batch: MeasBatch) -> None:
