@@ -62,24 +62,38 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     """
     t = dt.reshape(dt.shape + (1,) * (x.ndim - 2)) if x.ndim > 1 else dt
     x_pred = x.copy()
-    x_pred[..., :k] += t[..., None] * x[..., k:]  # position += dt velocity
+    if x.ndim > 1:  # position += dt velocity, axis by axis: no (N, ..., k) strided temporaries
+        for i in range(k):
+            x_pred[..., i] += t * x[..., i + k]
+    else:
+        x_pred[..., :k] += t[..., None] * x[..., k:]
     d, shape = 2 * k, P.shape[:-2]
     tb = np.broadcast_to(t, shape).reshape(-1)  # (B,) per flattened batch item
     qb = np.broadcast_to(np.asarray(q, dtype=np.float64), shape).reshape(-1)
     Pt = np.ascontiguousarray(P.reshape(-1, d, d).transpose(1, 2, 0))  # (d, d, B)
     A, B, Bt, C = Pt[:k, :k], Pt[:k, k:], Pt[k:, :k], Pt[k:, k:]
     out = np.empty(Pt.shape)
-    out[:k, :k] = A + tb * (B + Bt) + tb * tb * C
-    out[:k, k:] = B + tb * C
-    out[k:, :k] = out[:k, k:].transpose(1, 0, 2)
+    # in place into ``out`` (same operations and order as A + dt (B + B') + dt^2 C): every
+    # fresh (d, d, B) temporary costs an allocation and its page faults
+    pp, pv = out[:k, :k], out[:k, k:]
+    np.add(B, Bt, out=pp)
+    pp *= tb
+    pp += A
+    tt = tb * tb
+    np.multiply(tt, C, out=out[k:, k:])  # scratch, overwritten by C below
+    pp += out[k:, k:]
+    np.multiply(tb, C, out=pv)
+    pv += B
+    out[k:, :k] = pv.transpose(1, 0, 2)
     out[k:, k:] = C
-    i = np.arange(k)
     q1 = qb * tb  # Q: q [[dt^3/3, dt^2/2], [dt^2/2, dt]] per axis
     q2 = q1 * tb * 0.5
-    out[i, i] += q2 * tb * (2.0 / 3.0)
-    out[i, i + k] += q2
-    out[i + k, i] += q2
-    out[i + k, i + k] += q1
+    q3 = q2 * tb * (2.0 / 3.0)
+    for i in range(k):  # entry by entry: fancy-indexed += costs more than the arithmetic
+        out[i, i] += q3
+        out[i, i + k] += q2
+        out[i + k, i] += q2
+        out[i + k, i + k] += q1
     # back to row-major, contiguous: consumers (moments, masks, gathers, scatters into the
     # track table) are several times slower on the transposed view
     return x_pred, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
@@ -268,15 +282,33 @@ def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray,
     (N, r, J, d, d) temporaries; loops over the r models only (einsum over such tiny
     axes costs several times more).
     """
-    r = xm.shape[1]
+    n, r, d = xm.shape
+    J = w.shape[2]
     x = _means(w, xm)
+    pairs = [(i, k) for i in range(r) for k in range(i + 1, r)]
+    if J == 1:
+        # imm_combine: component-major, weights (r, N), covariances (r, d*d, N). Same
+        # operations in the same order as below, but each one multiply-add over rows of N
+        # into a reused buffer: the row-major (N, 1, 1) x (N, d, d) broadcasts run numpy's
+        # inner loops over d elements only.
+        wt = np.ascontiguousarray(w[:, :, 0].T)
+        Pt = np.ascontiguousarray(Pm.transpose(1, 2, 3, 0)).reshape(r, d * d, n)
+        P = np.multiply(wt[0], Pt[0])  # (d*d, N)
+        tmp = np.empty(P.shape)
+        for i in range(1, r):
+            P += np.multiply(wt[i], Pt[i], out=tmp)
+        for i, k in pairs:
+            D = np.ascontiguousarray((xm[:, i] - xm[:, k]).T)  # (d, N)
+            P += np.multiply(wt[i] * wt[k], (D[:, None] * D[None, :]).reshape(d * d, n), out=tmp)
+        return x, np.ascontiguousarray(P.T).reshape(n, 1, d, d)
+    # imm_mix (J = r mixtures): the row-major form (the component-major one was measured
+    # no faster here: J times the calls, and the tracker's mixes are mostly of few pairs)
     P = w[:, 0, :, None, None] * Pm[:, 0, None]
     for i in range(1, r):
         P += w[:, i, :, None, None] * Pm[:, i, None]
-    for i in range(r):
-        for k in range(i + 1, r):
-            D = xm[:, i] - xm[:, k]
-            P += (w[:, i] * w[:, k])[:, :, None, None] * (D[:, :, None] * D[:, None, :])[:, None]
+    for i, k in pairs:
+        D = xm[:, i] - xm[:, k]
+        P += (w[:, i] * w[:, k])[:, :, None, None] * (D[:, :, None] * D[:, None, :])[:, None]
     return x, P
 
 
