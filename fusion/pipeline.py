@@ -81,6 +81,8 @@ class Counters:
     batches: int = 0
     measurements: int = 0
     late_dropped: int = 0
+    reruns: int = 0  # batches that came out of sequence (within the tracker's lag) and made it re-run
+    rerun_batches: int = 0  # logged batches processed again by those re-runs
     ticks: int = 0
     alerts_raised: int = 0
 
@@ -154,6 +156,8 @@ class Fusion:
 
     def _absorb(self, res: StepResult, domain: str) -> None:
         self.counters.late_dropped += int(res.late_dropped)
+        self.counters.reruns += int(res.rerun_batches > 0)
+        self.counters.rerun_batches += int(res.rerun_batches)
         if len(res.deleted_ids):
             self._deleted.extend(_global_ids(np.asarray(res.deleted_ids), domain).tolist())
         if len(res.merged):

@@ -447,6 +447,8 @@ class Service:
             "batches": c.batches,
             "measurements": c.measurements,
             "late_dropped": c.late_dropped,
+            "tracker_reruns": c.reruns,
+            "tracker_rerun_batches": c.rerun_batches,
             "ticks": c.ticks,
             "alerts_raised": c.alerts_raised,
             "alerts_published": self.stats.alerts_published,
@@ -486,7 +488,11 @@ class Service:
         samples += [Sample("jisf_inbound_depth", "gauge", "inbound messages waiting for fusion", len(self.inbound)),
                     Sample("jisf_outbox_depth", "gauge", "outgoing messages waiting for the broker", self.link.outbox.qsize()),
                     Sample("jisf_alerts_published_total", "counter", "alert events queued for publishing", s.alerts_published),
-                    Sample("jisf_checkpoints_total", "counter", "checkpoints written", s.checkpoints)]
+                    Sample("jisf_checkpoints_total", "counter", "checkpoints written", s.checkpoints),
+                    Sample("jisf_tracker_reruns_total", "counter", "out-of-sequence batches that made the tracker re-run",
+                           self.fusion.counters.reruns),
+                    Sample("jisf_tracker_rerun_batches_total", "counter", "batches processed again by those re-runs",
+                           self.fusion.counters.rerun_batches)]
         samples += [Sample("jisf_tracks", "gauge", "live tracks at the last tick", n, {"domain": d, "state": st})
                     for (d, st), n in sorted(s.tracks_by_state.items())]
         with s.lock:

@@ -24,7 +24,7 @@ from the newest state checkpoint before them.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,6 +76,7 @@ class StepResult:
     spoof_ids:   (S,) tracks for which a cooperative report was kinematically impossible
     born_ids:    (B,) tracks started
     assigned:    measurements that updated a track
+    rerun_batches: logged batches processed again because this one came out of sequence
     """
 
     deleted_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
@@ -84,6 +85,7 @@ class StepResult:
     spoof_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
     born_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
     assigned: int = 0
+    rerun_batches: int = 0
 
 
 def _empty_tracks(r: int) -> dict[str, np.ndarray]:
@@ -195,8 +197,7 @@ class Tracker:
             self._maybe_checkpoint(float(batch.t.min()))
             self._log_append(batch)
             res = self._process(batch)
-        dropped = res.late_dropped + int(late.sum())
-        return StepResult(res.deleted_ids, res.merged, dropped, res.spoof_ids, res.born_ids, res.assigned)
+        return replace(res, late_dropped=res.late_dropped + int(late.sum()))
 
     def advance(self, t: float) -> StepResult:
         """Coast and delete up to time ``t`` without data."""
@@ -326,13 +327,14 @@ class Tracker:
         self._load(snap)
         self._now = cp_t
         out = _Collector()
-        for b in self._log[start:]:
+        replay = self._log[start:]
+        for b in replay:
             out.add(self._process(b))
         alive_after = self._live()["id"]
         vanished = np.setdiff1d(alive_before, alive_after)
         res = out.result()
         return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
-                          res.assigned)
+                          res.assigned, len(replay))
 
     # ------------------------------------------------------------------ one batch
 
@@ -907,6 +909,7 @@ class _Collector:
         return StepResult(
             self._cat("deleted_ids"), self._cat("merged").reshape(-1, 2), sum(p.late_dropped for p in self.parts),
             self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),
+            sum(p.rerun_batches for p in self.parts),
         )
 
     def _cat(self, name: str) -> IntArray:

@@ -80,24 +80,22 @@ def test_a_step_takes_messages_up_to_the_byte_bound_but_at_least_one() -> None:
     assert len(service._take(100, 10**9)) == 5 and not service.inbound
 
 
-def test_a_partly_taken_backlog_is_not_released_past_the_oldest_queued_message(monkeypatch) -> None:  # noqa: ANN001
+def test_a_partly_taken_backlog_is_not_released_past_the_oldest_queued_message() -> None:
     """A step that takes only part of the queue releases data up to the oldest queued
-    message's receive time (minus the re-order window), so that message is not out of sequence."""
-    from fusion.core.tracker import Tracker
-
-    reruns = []
-    real_rerun = Tracker._rerun
-    monkeypatch.setattr(Tracker, "_rerun", lambda self, batch: reruns.append(batch.t.min()) or real_rerun(self, batch))
+    message's receive time (minus the re-order window), so that message is not out of
+    sequence; when it is, the re-run is counted on the status and the metrics."""
     (s0, s1, s2) = scans(3, 0)
     queued_s1 = (s1[1], s1[2], s2[0] + 0.1)  # scan 1 reaches us after scan 2 (jitter), still inside the window
     for horizon, expected_reruns in ((queued_s1[2], 0), (None, 1)):
-        reruns.clear()
         service = Service(make_fusion(), BrokerAddress("127.0.0.1", 1883), ServiceOptions())
         backlog_now = s2[0] + 6.0  # the worker is behind: the clock is well past every message
         service._step([(s0[1], s0[2], s0[0]), (s2[1], s2[2], s2[0])], backlog_now, Due(), horizon)
         service._step([queued_s1], backlog_now, Due())
-        assert len(reruns) == expected_reruns
-        assert service.fusion.counters.late_dropped == 0
+        c = service.fusion.counters
+        assert c.reruns == expected_reruns and (c.rerun_batches >= 1) == (expected_reruns == 1)
+        assert c.late_dropped == 0
+        assert service._status_body(backlog_now)["tracker_reruns"] == expected_reruns
+        assert f"jisf_tracker_reruns_total {expected_reruns}" in service.metrics_text()
 
 
 def test_picture_built_in_slices_equals_the_picture_built_at_once() -> None:
