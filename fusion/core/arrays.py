@@ -152,7 +152,6 @@ class TrackView:
         return replace(self, covariance=lambda sub: self.covariance(rows if sub is None else rows[sub]), **cut)
 
 
-
 def fixed_covariance(P: FloatArray) -> Covariance:
     """``TrackView.covariance`` of a covariance array already computed: (N, 4, 4)."""
     return lambda rows: P if rows is None else P[rows]
