@@ -67,6 +67,7 @@ class ServiceConfig:
     fuse_batch: int = _opt(5_000, "inbound messages handed to fusion per step")
     fuse_bytes: int = _opt(2_000_000, "payload bytes handed to fusion per step (at least one message), so a backlog of scans still lets ticks out")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
+    catch_up_ticks: int = _opt(10, "when more output ticks than this are due at once (fusion behind its clock), only this many are evaluated, evenly spread, the newest among them (the skipped ticks' data is still fused; counted in ticks_skipped); 0: evaluate every tick")
     track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic (each track's own: this to 1.5 times this, by its id, so that tracks published together spread out); a status change goes out at once")
     picture_interval_s: float = _opt(5.0, "interval (data time, s) between two pictures on jisf/v1/picture")
     checkpoint_path: str | None = _opt(None, "checkpoint file; restored at start-up when it exists (unset: no checkpoints)")
@@ -92,6 +93,8 @@ class ServiceConfig:
         for name in ("max_inbound", "fuse_batch", "fuse_bytes", "max_outbox"):
             if getattr(self, name) < 1:
                 raise ConfigError(src, name, getattr(self, name), "must be >= 1")
+        if self.catch_up_ticks < 0:
+            raise ConfigError(src, "catch_up_ticks", self.catch_up_ticks, "must be >= 0 (0: evaluate every tick)")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError(src, "metrics_port", self.metrics_port, "must be 0 (off) or a TCP port 1-65535")
         for name, allowed in (("clock", CLOCKS), ("mqtt_io", MQTT_IO), ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS)):

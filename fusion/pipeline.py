@@ -84,6 +84,7 @@ class Counters:
     reruns: int = 0  # batches that came out of sequence (within the tracker's lag) and made it re-run
     rerun_batches: int = 0  # logged batches processed again by those re-runs
     ticks: int = 0
+    ticks_skipped: int = 0  # output ticks not evaluated because fusion was behind (advance's ``catch_up_ticks``)
     alerts_raised: int = 0
 
 
@@ -121,15 +122,31 @@ class Fusion:
             self._next_tick = math.floor(recv_t / self.config.output_interval_s) * self.config.output_interval_s
         return self.ingest.accept(topic, payload, recv_t)
 
-    def advance(self, now: float) -> Iterator[Tick]:
-        """Process every batch due by ``now`` and yield the output ticks that fall at or before it."""
+    def advance(self, now: float, catch_up_ticks: int = 0) -> Iterator[Tick]:
+        """Process every batch due by ``now`` and yield the output ticks that fall at or before it.
+
+        With ``catch_up_ticks`` > 0 (the live service, behind its clock): when more ticks than
+        that are due at once, only that many, evenly spread and the last among them, are
+        evaluated and yielded; the data of the skipped ones is still fused, in time order,
+        and their deletions and alerts come out at the next evaluated one. Rule holds keep
+        counting (measurement time), a condition being first seen at most one spacing late.
+        Counted in ``ticks_skipped``."""
         if self._next_tick is None:
             return
+        interval = self.config.output_interval_s
+        due_ticks = math.floor((now - self._next_tick) / interval + 1e-9) + 1
+        keep = None
+        if 0 < catch_up_ticks < due_ticks:
+            keep = set(np.round(np.linspace(0, due_ticks - 1, catch_up_ticks)).astype(int).tolist())
+            self.counters.ticks_skipped += due_ticks - len(keep)
+        k = 0
         while self._next_tick <= now:
             t = self._next_tick
-            self._step_batches(self.ingest.due(t))
-            yield self._tick(t)
-            self._next_tick = t + self.config.output_interval_s
+            if keep is None or k in keep:
+                self._step_batches(self.ingest.due(t))
+                yield self._tick(t)
+            self._next_tick = t + interval
+            k += 1
         self._step_batches(self.ingest.due(now))
 
     def finish(self) -> Iterator[Tick]:

@@ -76,6 +76,7 @@ class ServiceOptions:
     max_inbound: int = 200_000  # inbound buffer bound, messages
     max_outbox: int = 100_000  # QoS 0 outgoing messages queued before they are shed
     fuse_batch: int = 5_000  # messages taken per fuse step
+    catch_up_ticks: int = 10  # more ticks due at once than this: evaluate this many of them (Fusion.advance)
     fuse_bytes: int = 2_000_000  # payload bytes taken per fuse step (at least one message): a backlog of
     # radar scans is fused a few dozen scans per step, so output ticks and alerts keep going out between steps
     idle_wait_s: float = 0.02  # longest wait for input before advancing the clock anyway
@@ -92,7 +93,8 @@ class ServiceOptions:
     def from_config(cls, cfg: ServiceConfig) -> ServiceOptions:
         """The loop settings of a service configuration."""
         return cls(client_id=cfg.client_id, max_inbound=cfg.max_inbound, max_outbox=cfg.max_outbox, fuse_batch=cfg.fuse_batch,
-                   fuse_bytes=cfg.fuse_bytes, track_interval_s=cfg.track_interval_s, picture_interval_s=cfg.picture_interval_s,
+                   fuse_bytes=cfg.fuse_bytes, catch_up_ticks=cfg.catch_up_ticks, track_interval_s=cfg.track_interval_s,
+                   picture_interval_s=cfg.picture_interval_s,
                    status_interval_s=cfg.status_interval_s, rejects_interval_s=cfg.rejects_interval_s,
                    checkpoint_path=Path(cfg.checkpoint_path) if cfg.checkpoint_path else None,
                    checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim", mqtt_io=cfg.mqtt_io)
@@ -327,7 +329,7 @@ class Service:
             waits[i] = now - t
             kept = self.fusion.accept(topic, payload, t)
             self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
-        for tick in self.fusion.advance(now if horizon is None else min(now, horizon)):
+        for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.options.catch_up_ticks):
             out.extend(self._tick_messages(tick, now, emit))
         out.extend(self._picture.finish() if due.final else self._picture.advance())
         if due.rejects or due.final:
@@ -450,6 +452,7 @@ class Service:
             "tracker_reruns": c.reruns,
             "tracker_rerun_batches": c.rerun_batches,
             "ticks": c.ticks,
+            "ticks_skipped": c.ticks_skipped,
             "alerts_raised": c.alerts_raised,
             "alerts_published": self.stats.alerts_published,
             "tracks": tracks,
@@ -489,6 +492,8 @@ class Service:
                     Sample("jisf_outbox_depth", "gauge", "outgoing messages waiting for the broker", self.link.outbox.qsize()),
                     Sample("jisf_alerts_published_total", "counter", "alert events queued for publishing", s.alerts_published),
                     Sample("jisf_checkpoints_total", "counter", "checkpoints written", s.checkpoints),
+                    Sample("jisf_ticks_skipped_total", "counter", "output ticks not evaluated while catching up",
+                           self.fusion.counters.ticks_skipped),
                     Sample("jisf_tracker_reruns_total", "counter", "out-of-sequence batches that made the tracker re-run",
                            self.fusion.counters.reruns),
                     Sample("jisf_tracker_rerun_batches_total", "counter", "batches processed again by those re-runs",

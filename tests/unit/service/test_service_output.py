@@ -111,3 +111,27 @@ def test_picture_built_in_slices_equals_the_picture_built_at_once() -> None:
     assert len(done) == 1 and [len(ms) for ms in steps].index(1) == shown - 1  # out with its last slice
     whole = picture([r for r in tick.rows if r.status != "tentative"], tick.t)
     assert done[0] == OutMessage(PICTURE_TOPIC, encode(whole), qos=0) and len(whole.features) == shown > 1
+
+
+def test_a_fusion_behind_its_clock_evaluates_a_few_due_ticks_and_still_raises_its_alerts() -> None:
+    data = scans(40, 0)  # 80 s of scans, 2 s ticks
+    a, b = make_fusion(), make_fusion()
+    for f in (a, b):
+        for t, topic, payload in data:
+            f.accept(topic, payload, t)
+    end = data[-1][0] + 1.0
+    every = list(a.advance(end))
+    caught_up = list(b.advance(end, catch_up_ticks=8))  # 40 ticks due at once: 8 of them evaluated
+    assert len(every) == 40 and len(caught_up) == 8 and caught_up[-1].t == every[-1].t
+    assert {t.t for t in caught_up} <= {t.t for t in every} and max(np.diff([t.t for t in caught_up])) <= 6.0 * 2.0
+    assert b.counters.ticks_skipped == 32 and a.counters.ticks_skipped == 0
+    assert b.counters.measurements == a.counters.measurements  # the skipped ticks' data was fused all the same
+    va, vb = every[-1].views["surface"], caught_up[-1].views["surface"]
+    assert np.array_equal(va.track_id, vb.track_id) and np.allclose(va.x, vb.x)
+    raised = [{(e.rule, e.track_id) for t in ticks for e in t.alerts if e.state == "raised"} for ticks in (every, caught_up)]
+    assert raised[0] and raised[1] == raised[0]  # the go-fast's hold counted across the skipped ticks
+    c = make_fusion()  # keeping up (a tick or two due per call): nothing skipped
+    for t, topic, payload in data:
+        c.accept(topic, payload, t)
+        list(c.advance(t, catch_up_ticks=3))
+    assert c.counters.ticks_skipped == 0
