@@ -420,7 +420,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "drain_after_last_publish_s": round(drain, 2),
             "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
-            "tracker_reruns": c.reruns, "tracker_rerun_batches": c.rerun_batches,
+            "tracker_reruns": c.reruns, "tracker_rerun_batches": c.rerun_batches, "ticks": c.ticks, "ticks_skipped": c.ticks_skipped,
             "step_s": _q(st.step_s), "fuse_wait": _q(st.fuse_wait), "update_age": _q(st.update_age), "alert_age": _q(st.alert_age),
             "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published,
             "alert_received_latency": {"alerts": len(e2e), **_percentiles_ms(e2e)},
