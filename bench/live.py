@@ -2,7 +2,7 @@
 
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
-    python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline]
+    python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10]
     python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--profile]
 
 ``broker``: the transport's own limit, measured with the C clients only
@@ -235,7 +235,8 @@ def ais_message(i: int, t: float, t0: float) -> bytes:
     return ais.encode_payload(reps)
 
 
-def _make_service(addr, reorder_s: float, output_s: float, track_interval_s: float = 5.0, mqtt_io: str = "process"):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
+def _make_service(addr, reorder_s: float, output_s: float, **options: object):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
+    """The service on the default scenario's area and zones; ``options`` override the bench's ServiceOptions."""
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
@@ -243,8 +244,9 @@ def _make_service(addr, reorder_s: float, output_s: float, track_interval_s: flo
 
     sc = load_scenario(default_scenario_path())
     fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None, FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s))
-    return Service(fusion, addr, ServiceOptions(client_id=f"bench-{time.monotonic_ns()}", status_interval_s=1.0,
-                                                track_interval_s=track_interval_s, picture_interval_s=5.0, mqtt_io=mqtt_io))
+    opts = {"client_id": f"bench-{time.monotonic_ns()}", "status_interval_s": 1.0, "track_interval_s": 5.0, "picture_interval_s": 5.0,
+            **options}
+    return Service(fusion, addr, ServiceOptions(**opts))  # type: ignore[arg-type]
 
 
 def _fused(service) -> int:  # noqa: ANN001
@@ -377,13 +379,13 @@ def alert_latencies(lines: bytes) -> np.ndarray:
     return np.array(out)
 
 
-async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, output_s: float, mqtt_io: str = "process") -> dict[str, object]:
+async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, output_s: float, **options: object) -> dict[str, object]:
     """The service (this process, wall clock) under the load published in real time by a
     ``feed`` child process, and the alerts received by a ``mosquitto_sub`` process (QoS 1,
     each timestamped on receipt); the figures of the ``service`` docstring."""
     import asyncio
 
-    service = _make_service(broker.address, reorder_s, output_s, mqtt_io=mqtt_io)
+    service = _make_service(broker.address, reorder_s, output_s, **options)
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
@@ -537,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     rn.add_argument("--reorder", type=float, default=2.0)
     rn.add_argument("--output", type=float, default=5.0)
     rn.add_argument("--mqtt-io", choices=("process", "inline"), default="process", help="where the MQTT link runs (ServiceOptions.mqtt_io)")
+    rn.add_argument("--catch-up-ticks", type=int, default=10, help="ServiceOptions.catch_up_ticks (0: evaluate every tick)")
     fd = sub.add_parser("feed", help="(internal) publish the load in real time")
     _load_args(fd)
     fd.add_argument("--port", type=int, required=True)
@@ -550,7 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.what == "run":
         with Mosquitto(max_queued=1_000_000) as broker:
-            print(json.dumps({"run": asyncio.run(service_run(broker, LoadSpec.of(args), args.reorder, args.output, args.mqtt_io))},
+            print(json.dumps({"run": asyncio.run(service_run(broker, LoadSpec.of(args), args.reorder, args.output, mqtt_io=args.mqtt_io,
+                                                              catch_up_ticks=args.catch_up_ticks))},
                              indent=2))
         return 0
     if args.what == "service":
