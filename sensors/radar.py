@@ -198,7 +198,9 @@ class RadarDecoder:
 
         The general path: RadarScan records are what it builds anyway (``decode_arrays``
         gives the same scan as arrays, ``to_scan()`` of its result equals this one)."""
-        return self._general_scan(feed_name(FEED, source), payload, source, recv_t)
+        feed = feed_name(FEED, source)
+        oversized = check_payload_size(feed, payload)
+        return ([], [oversized]) if oversized is not None else self._general_scan(feed, payload, source, recv_t)
 
     def decode_arrays(
         self, payload: bytes, source: str, recv_t: float
@@ -236,10 +238,8 @@ class RadarDecoder:
     def _general_scan(
         self, feed: str, payload: bytes, source: str, recv_t: float
     ) -> tuple[list[Report], list[DecodeError]]:
-        """The general path (every payload the fast path does not take): RadarScan records."""
-        oversized = check_payload_size(feed, payload)
-        if oversized is not None:
-            return [], [oversized]
+        """The general path (every payload the fast path does not take): RadarScan records;
+        the payload's size is checked already."""
         try:
             scan = decode_json(feed, payload, RadarScan, _ARRAY_FIELDS)
             _check_header(feed, scan, source, recv_t)
