@@ -85,6 +85,12 @@ class TrackerConfig:
     """... within its first confirm_n looks (M-of-N); otherwise it is deleted."""
     delete_misses: int = 3
     """A confirmed track is deleted after this many consecutive missed radar looks."""
+    coop_fresh_s: float = 30.0
+    """A radar look counts no miss on a track that an AIS / ADS-B report updated within this
+    time (s): the transponder shows the target is there where the radar does not see it
+    (radar shadow, a small hull, clutter), so the track keeps its id. Class A AIS reports
+    every 2-10 s underway and class B every 30 s (ITU-R M.1371); once the reports stop
+    (a transponder switched off), radar misses count again."""
     look_margin_m: float = 2000.0
     """A radar scan looks at tracks inside its plots' bounding box grown by this margin."""
     merge_prob: float = 0.5
@@ -114,6 +120,8 @@ class TrackerConfig:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
                                "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history"))
+        if not 0 <= self.coop_fresh_s < math.inf:
+            raise ValueError(f"TrackerConfig.coop_fresh_s must be >= 0, got {self.coop_fresh_s!r}")
         if not 0 <= self.recent_checkpoint_window_s < math.inf:
             raise ValueError(f"TrackerConfig.recent_checkpoint_window_s must be >= 0, got {self.recent_checkpoint_window_s!r}")
         if self.confirm_m > self.confirm_n or self.confirm_n > 62:

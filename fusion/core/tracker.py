@@ -619,7 +619,7 @@ class Tracker:
         else:
             rows = self._reach.query(a, self._rows, lo, hi, 0.0, tb, self._gate[4])
         every = rows.size == self._rows
-        cx, t = (a[k] if every else a[k][rows] for k in ("cx", "t"))  # cx NaN for dead rows: never inside
+        cx, t, coop_t = (a[k] if every else a[k][rows] for k in ("cx", "t", "last_ais_t"))  # cx NaN for dead rows: never inside
         dt = tb - t
         x = cx[:, 0] + cx[:, 2] * dt
         y = cx[:, 1] + cx[:, 3] * dt
@@ -628,6 +628,7 @@ class Tracker:
         else:
             inside = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
         inside &= t < batch.t.min()
+        inside &= ~(tb - coop_t <= self.config.coop_fresh_s)  # a fresh AIS / ADS-B report vouches for it (NaN: never had one)
         if every:
             inside[hit_track] = False
         elif hit_track.size:

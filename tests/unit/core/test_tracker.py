@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,25 @@ def test_a_slightly_late_batch_reruns_from_a_recent_checkpoint_only() -> None:
     res = b.step(late)  # 0.3 s older than the newest batch
     assert 1 <= res.rerun_batches <= (0.5 + 0.3) / 0.2 + 2  # not the up to 10 s (50 scans) of one coarse checkpoint
     np.testing.assert_allclose(a.view(40.0).x, b.view(40.0).x, rtol=1e-12)
+
+
+def test_radar_misses_do_not_delete_a_track_that_ais_keeps_reporting() -> None:
+    # a ship 20 km out reports AIS every 6 s; a radar covering it scans every 2 s and never sees it (radar shadow),
+    # only a buoy 10 km away; after 60 s the AIS stops (transponder off)
+    trk = Tracker(TrackerConfig(), "surface")
+    ship = lambda t: [[20_000.0 + 3.0 * t, 0.0]]  # noqa: E731 - 3 m/s east
+    events = [(t, _batch(t, ship(t), kind="ais", mmsi=[366000001])) for t in np.arange(0.0, 60.0, 6.0)]
+    events += [(t, replace(_batch(t, [[0.0, 10_000.0]]), look_en_m=(0.0, 0.0, 40_000.0))) for t in np.arange(1.0, 120.0, 2.0)]
+    alive = {}
+    for t, b in sorted(events, key=lambda e: e[0]):
+        trk.step(b)
+        alive[t] = [int(i) for i, m in zip(trk.view(t).track_id, trk.view(t).mmsi, strict=True) if m == 366000001]
+    while_reporting = {tuple(v) for t, v in alive.items() if 12.0 <= t < 60.0}
+    assert len(while_reporting) == 1 and len(next(iter(while_reporting))) == 1  # one track, one id, throughout
+    assert alive[max(alive)] == []  # the reports stopped: radar misses count again and delete it
+    assert TrackerConfig(coop_fresh_s=0.0).coop_fresh_s == 0.0
+    with pytest.raises(ValueError, match="coop_fresh_s"):
+        TrackerConfig(coop_fresh_s=-1.0)
 
 
 def test_snapshot_restore_continues_identically() -> None:
