@@ -43,6 +43,14 @@ class PoolConfig:
     """A tentative track with no update for this long is deleted."""
     max_pos_sigma_m: float = 5000.0
     """A track whose predicted position standard deviation exceeds this is deleted."""
+    coop_fresh_s: float = 30.0
+    """A radar look counts no miss on a track that an AIS / ADS-B report updated within this
+    time (s): the transponder shows the target is there where the radar does not see it
+    (radar shadow, a small hull, clutter), so the track keeps its id; once the reports stop
+    (a transponder switched off, an aircraft landed or gone), radar misses count again.
+    Surface 30 s: class A AIS reports every 2-10 s underway, class B every 30 s (ITU-R
+    M.1371). Air 5 s: ADS-B positions come at 2 Hz, receivers pass them on within seconds,
+    and at 30 s tracks of aircraft that had left lingered (docs/SCENARIO-EVAL.md)."""
 
     def __post_init__(self) -> None:
         r = len(self.q_mps2)
@@ -67,6 +75,7 @@ AIR_DEFAULT = PoolConfig(
     coast_after_s=20.0,
     max_coast_s=120.0,
     tentative_max_age_s=30.0,
+    coop_fresh_s=5.0,
 )
 
 
@@ -85,12 +94,6 @@ class TrackerConfig:
     """... within its first confirm_n looks (M-of-N); otherwise it is deleted."""
     delete_misses: int = 3
     """A confirmed track is deleted after this many consecutive missed radar looks."""
-    coop_fresh_s: float = 30.0
-    """A radar look counts no miss on a track that an AIS / ADS-B report updated within this
-    time (s): the transponder shows the target is there where the radar does not see it
-    (radar shadow, a small hull, clutter), so the track keeps its id. Class A AIS reports
-    every 2-10 s underway and class B every 30 s (ITU-R M.1371); once the reports stop
-    (a transponder switched off), radar misses count again."""
     look_margin_m: float = 2000.0
     """A radar scan looks at tracks inside its plots' bounding box grown by this margin."""
     merge_prob: float = 0.5
@@ -120,8 +123,6 @@ class TrackerConfig:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
                                "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history"))
-        if not 0 <= self.coop_fresh_s < math.inf:
-            raise ValueError(f"TrackerConfig.coop_fresh_s must be >= 0, got {self.coop_fresh_s!r}")
         if not 0 <= self.recent_checkpoint_window_s < math.inf:
             raise ValueError(f"TrackerConfig.recent_checkpoint_window_s must be >= 0, got {self.recent_checkpoint_window_s!r}")
         if self.confirm_m > self.confirm_n or self.confirm_n > 62:

@@ -628,7 +628,7 @@ class Tracker:
         else:
             inside = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
         inside &= t < batch.t.min()
-        inside &= ~(tb - coop_t <= self.config.coop_fresh_s)  # a fresh AIS / ADS-B report vouches for it (NaN: never had one)
+        inside &= ~(tb - coop_t <= self.pool.coop_fresh_s)  # a fresh AIS / ADS-B report vouches for it (NaN: never had one)
         if every:
             inside[hit_track] = False
         elif hit_track.size:
