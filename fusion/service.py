@@ -155,8 +155,7 @@ class PictureJob:
 
     def start(self, tick: Tick) -> None:
         """Begin the picture of ``tick`` (its non-tentative tracks)."""
-        self._t, self._rows = tick.t, []
-        self._parts = []
+        self._t, self._rows, self._parts = tick.t, [], []
         for v in tick.views.values():
             shown = np.flatnonzero(v.status != TENTATIVE)
             if len(shown):
@@ -351,7 +350,8 @@ class Service:
 
     def _tick_messages(self, tick: Tick, now: float, emit: Callable[[list[OutMessage]], None] | None = None) -> list[OutMessage]:
         """Alerts (all, QoS 1); retained updates of the tracks that changed (``TrackUpdates``),
-        built only for those; clears of deleted published tracks; the picture when due.
+        built only for those; clears of deleted published tracks; when due, the picture is
+        started (``PictureJob`` builds it over the next steps) and the previous one finished.
 
         With ``emit`` the alerts are handed to it at once (before the track updates are built),
         and then the rest; the latencies are measured on the service clock at those moments."""

@@ -51,6 +51,18 @@ def predict(x: FloatArray, P: FloatArray, F: FloatArray, Q: FloatArray) -> tuple
     return x_pred, 0.5 * (P_pred + P_pred.swapaxes(-1, -2))
 
 
+def cv_predict_state(x: FloatArray, dt: FloatArray, k: int) -> FloatArray:
+    """The state part of ``cv_predict``: x (N, ..., 2k), dt (N,) s -> a copy with position += dt velocity."""
+    x_pred = x.copy()
+    if x.ndim > 1:  # axis by axis: no (N, ..., k) strided temporaries
+        t = dt.reshape(dt.shape + (1,) * (x.ndim - 2))
+        for i in range(k):
+            x_pred[..., i] += t * x[..., i + k]
+    else:
+        x_pred[..., :k] += dt * x[..., k:]
+    return x_pred
+
+
 def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: int) -> tuple[FloatArray, FloatArray]:
     """Constant-velocity ``predict`` written out block by block (same result, faster).
 
@@ -60,13 +72,8 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     leading, the batch as the contiguous last axis) because numpy is slow on many tiny
     matrices.
     """
+    x_pred = cv_predict_state(x, dt, k)
     t = dt.reshape(dt.shape + (1,) * (x.ndim - 2)) if x.ndim > 1 else dt
-    x_pred = x.copy()
-    if x.ndim > 1:  # position += dt velocity, axis by axis: no (N, ..., k) strided temporaries
-        for i in range(k):
-            x_pred[..., i] += t * x[..., i + k]
-    else:
-        x_pred[..., :k] += t[..., None] * x[..., k:]
     d, shape = 2 * k, P.shape[:-2]
     tb = np.broadcast_to(t, shape).reshape(-1)  # (B,) per flattened batch item
     qb = np.broadcast_to(np.asarray(q, dtype=np.float64), shape).reshape(-1)

@@ -215,8 +215,6 @@ class Tracker:
 
         dt = np.maximum(t - col("t"), 0.0)
         xm, Pm, mu, q = col("xm"), col("Pm"), col("mu"), self._q
-        xp = xm.copy()
-        xp[..., :2] += dt[:, None, None] * xp[..., 2:]  # constant velocity, as cv_predict
         alt, _ = self._predict_alt(col("alt"), col("Palt"), dt)
 
         def covariance(rows: IntArray | None) -> FloatArray:
@@ -225,7 +223,7 @@ class Tracker:
             return kalman.imm_combine(xr, Pr, mu[r])[1]
 
         return TrackView(
-            t=float(t), domain=self.domain, track_id=col("id"), status=col("status"), x=kalman.imm_mean(xp, mu),
+            t=float(t), domain=self.domain, track_id=col("id"), status=col("status"), x=kalman.imm_mean(kalman.cv_predict_state(xm, dt, 2), mu),
             covariance=covariance, alt_m=alt[:, 0], vrate_mps=alt[:, 1], mmsi=col("mmsi"), icao24=col("icao24"),
             first_t=col("first_t"), last_t=col("last_t"), last_ais_t=col("last_ais_t"), last_noncoop_t=col("last_noncoop_t"),
             sources=col("sources"), spoof_suspect=col("spoof"),
