@@ -191,14 +191,11 @@ class CoastBox:
             out[sea[pt]] = dist
         return out.reshape(lat_b.shape)
 
-    def geojson(self, west: float, south: float, east: float, north: float, tolerance_deg: float) -> dict[str, Any]:
-        """GeoJSON FeatureCollection of the land clipped to a box inside this one, simplified (degrees)."""
+    def clipped(self, west: float, south: float, east: float, north: float, tolerance_deg: float) -> NDArray[Any]:
+        """(K,) land Polygons clipped to a box inside this one, simplified to ``tolerance_deg`` (degrees)."""
         parts = self.land[self.tree.query(shapely.box(west, south, east, north))]
         parts = shapely.get_parts(shapely.clip_by_rect(shapely.simplify(parts, tolerance_deg), west, south, east, north))
-        parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
-        features = [{"type": "Feature", "properties": {}, "geometry": json.loads(g)}
-                    for g in shapely.to_geojson(parts, indent=None).tolist()]
-        return {"type": "FeatureCollection", "features": features}
+        return np.asarray(parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)], dtype=object)
 
 
 def _land_polygons(polygons: NDArray[Any], level: NDArray[np.int8]) -> NDArray[Any]:
@@ -271,10 +268,17 @@ def distance_to_shore_m(lat: ArrayLike, lon: ArrayLike) -> FloatArray:
     return _points_box(lat_b, lon_b).distance_to_shore_m(lat_b, lon_b)
 
 
-def land_geojson(west: float, south: float, east: float, north: float) -> dict[str, Any]:
-    """GeoJSON FeatureCollection of the land polygons clipped to the box (degrees), simplified for a map.
+def map_polygons(west: float, south: float, east: float, north: float) -> NDArray[Any]:
+    """(K,) land Polygons (lon, lat degrees, lakes as holes) clipped to the box, simplified for a map.
 
     Tolerance: the box's larger side / MAP_VERTICES degrees (about one pixel of a 2000 px map).
     """
     w, s, e, n = _check_box(west, south, east, north)
-    return coast_box(w, s, e, n).geojson(w, s, e, n, max(e - w, n - s) / MAP_VERTICES)
+    return coast_box(w, s, e, n).clipped(w, s, e, n, max(e - w, n - s) / MAP_VERTICES)
+
+
+def land_geojson(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    """GeoJSON FeatureCollection of the land polygons clipped to the box (degrees), simplified for a map."""
+    features = [{"type": "Feature", "properties": {}, "geometry": json.loads(g)}
+                for g in shapely.to_geojson(map_polygons(west, south, east, north)).tolist()]
+    return {"type": "FeatureCollection", "features": features}
