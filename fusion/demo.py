@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,7 +75,7 @@ _DONE = {"acknowledge": "acknowledged", "dismiss": "dismissed"}
 
 def format_alert(a: dict[str, Any]) -> str:
     """One readable line per alert event: UTC time, severity, state, rule, track, zone, who, reason, operator actions."""
-    when = datetime.fromtimestamp(float(a["t"]), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if a.get("t") is not None else "-"
+    when = datetime.fromtimestamp(float(a["t"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if a.get("t") is not None else "-"
     if a.get("mmsi"):
         who = f"mmsi {a['mmsi']}" + (f" {a['flag']}" if a.get("flag") else "")
     elif a.get("icao24"):

@@ -182,5 +182,5 @@ def _country_names() -> dict[str, str]:
     return names
 
 
-__all__ = ["IDENTITY_FIELDS", "Country", "Identity", "IdentityLookup", "UNKNOWN", "country_name", "country_of_icao24",
+__all__ = ["IDENTITY_FIELDS", "UNKNOWN", "Country", "Identity", "IdentityLookup", "country_name", "country_of_icao24",
            "flag_of_mmsi", "identity_fields", "mid_of_mmsi", "ship_type_text"]

@@ -12,12 +12,13 @@ at a landing zone (surface) or airstrip (air). Range: 0.5 to 2 times the rule we
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 import numpy as np
 
+from fusion.actions import OperatorAction
 from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, IntArray, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.rules import behaviours as bh
@@ -256,8 +257,8 @@ class RuleEngine:
         ops = self.ops.get(_alert_id(rule, book, i))
         return ops is not None and any(op.action == "dismiss" for op in ops)
 
-    def apply_actions(self, t: float, actions: list[Any]) -> tuple[list[AlertEvent], list[DecodeError]]:
-        """Record operator actions (``fusion.actions.OperatorAction``) on their open alerts.
+    def apply_actions(self, t: float, actions: Sequence[OperatorAction]) -> tuple[list[AlertEvent], list[DecodeError]]:
+        """Record operator actions on their open alerts.
 
         Each recorded action republishes its alert at tick time ``t`` as state "updated" with the
         alert's ``ops`` so far (later events of the alert carry them too). After a "dismiss" the

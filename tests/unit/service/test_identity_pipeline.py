@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import msgspec
 from fusion.actions import ops_topic
 from fusion.checkpoint import load_checkpoint, save_checkpoint
 from fusion.core.frame import LocalFrame
-from fusion.offline import fusion_for_area
+from fusion.offline import JsonlWriter, fusion_for_area, recorded_feed, run_messages
 from fusion.pipeline import Fusion, FusionConfig, Tick
 from fusion.publish import encode, picture
+from fusion.recording import RecordingWriter, read_recording
 from fusion.rules.synthetic import rules
 from sensors.adsb import encode_sbs
 from sensors.ais import encode_payload
@@ -117,3 +119,19 @@ def test_operator_actions_are_applied_at_the_next_tick_and_bad_ones_rejected_by_
     f.accept(*action("zone_entry-7-99", "dismiss", t + 2.0)[1:], t + 2.0)
     list(f.advance(t + 4.0))
     assert any("no open alert" in r for r in f.ingest.log.summary("ops")["recent"])  # type: ignore[union-attr]
+
+
+def test_recorded_operator_action_replays_onto_its_alert(tmp_path: Path) -> None:
+    """A recording holds the ops topic like any inbound message; replay applies it at the same tick as live."""
+    live = make_fusion()
+    ticks = run(live, ais(10))
+    (raised,) = [a for tick in ticks for a in tick.alerts]
+    messages = [*ais(10), action(raised.alert_id, "dismiss", ticks[-1].t + 0.5), *ais(14)[11:]]
+    with RecordingWriter(tmp_path / "rec.jsonl.gz", fsync=False) as rec:
+        for recv_t, topic, payload in messages:
+            rec.append(topic, payload, 1, False, recv_t)
+    tracks, alerts = io.BytesIO(), io.BytesIO()
+    run_messages(make_fusion(), recorded_feed(read_recording(tmp_path / "rec.jsonl.gz")), JsonlWriter(tracks, alerts))
+    events = [json.loads(line) for line in alerts.getvalue().splitlines()]
+    assert [(e["alert_id"], e["state"], [o["action"] for o in e.get("ops", [])]) for e in events] == [
+        (raised.alert_id, "raised", []), (raised.alert_id, "updated", ["dismiss"])]
