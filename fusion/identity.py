@@ -133,34 +133,46 @@ def ship_type_text(code: int | None) -> str | None:
 class IdentityLookup:
     """Identity by (MMSI, ICAO address) over ingest's AIS statics and ADS-B call signs.
 
-    Built per output tick over the live mappings; answers are memoised for that tick (one dict
-    lookup per output row after the first).
+    Long-lived (one per ``Fusion``): ``bind`` points it at the current mappings each output
+    tick, and an answer is rebuilt only when the static record or call sign behind it changed
+    (checked by object identity), so a tick costs about three dict lookups per output row.
     """
 
+    MAX_MEMO = 400_000  # answers kept; past this the memo starts afresh
+
     def __init__(self, statics: Mapping[int, AisStatic], callsigns: Mapping[int, str]) -> None:
-        self.statics = statics
-        self.callsigns = callsigns
-        self._memo: dict[tuple[int | None, int | None], Identity] = {(None, None): UNKNOWN}
+        self._memo: dict[tuple[int | None, int | None], tuple[AisStatic | None, str | None, Identity]] = {}
+        self.bind(statics, callsigns)
+
+    def bind(self, statics: Mapping[int, AisStatic], callsigns: Mapping[int, str]) -> IdentityLookup:
+        """Answer from these mappings from now on (ingest replaces them on restore); returns self."""
+        self.statics, self.callsigns = statics, callsigns
+        if len(self._memo) > self.MAX_MEMO:
+            self._memo.clear()
+        return self
 
     def of(self, mmsi: int | None, icao24: int | None) -> Identity:
         """Identity of a track or alert with these identifiers (None: none)."""
+        if mmsi is None and icao24 is None:
+            return UNKNOWN
+        st = self.statics.get(mmsi) if mmsi is not None else None
+        cs = self.callsigns.get(icao24) if icao24 is not None else None
         key = (mmsi, icao24)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = self._build(mmsi, icao24)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is st and hit[1] is cs:
+            return hit[2]
+        found = _identity(mmsi, icao24, st, cs)
+        self._memo[key] = (st, cs, found)
         return found
 
-    def _build(self, mmsi: int | None, icao24: int | None) -> Identity:
-        st = self.statics.get(mmsi) if mmsi is not None else None
-        flag = flag_of_mmsi(mmsi) if mmsi is not None else None
-        country = country_of_icao24(icao24) if icao24 is not None else None
-        callsign = st.callsign if st is not None else None
-        if callsign is None and icao24 is not None:
-            callsign = self.callsigns.get(icao24)
-        ship_type = st.ship_type if st is not None else None
-        return Identity(name=st.name if st is not None else None, callsign=callsign, ship_type=ship_type,
-                        ship_type_text=ship_type_text(ship_type), flag=flag.code if flag else None,
-                        country=country.code if country else None)
+
+def _identity(mmsi: int | None, icao24: int | None, st: AisStatic | None, callsign: str | None) -> Identity:
+    flag = flag_of_mmsi(mmsi) if mmsi is not None else None
+    country = country_of_icao24(icao24) if icao24 is not None else None
+    ship_type = st.ship_type if st is not None else None
+    return Identity(name=st.name if st is not None else None, callsign=st.callsign if st is not None and st.callsign else callsign,
+                    ship_type=ship_type, ship_type_text=ship_type_text(ship_type), flag=flag.code if flag else None,
+                    country=country.code if country else None)
 
 
 def identity_fields(ident: Identity) -> dict[str, object]:

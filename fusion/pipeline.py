@@ -112,6 +112,7 @@ class Fusion:
         self._next_tick: float | None = None
         self._deleted: list[int] = []
         self._actions: list[OperatorAction] = []  # operator actions accepted, applied at the next tick
+        self.identity = IdentityLookup(self.ingest.statics, self.ingest.callsigns)
 
     def progress_state(self) -> dict[str, Any]:
         """JSON-able state outside the pools, rules and ingest: the next output tick, the
@@ -215,7 +216,7 @@ class Fusion:
         for err in rejects:
             self.ingest.log.reject(OPS_FEED, err)
         alerts = acted + self.rules.evaluate(t, views)
-        identity = IdentityLookup(self.ingest.statics, self.ingest.callsigns)
+        identity = self.identity.bind(self.ingest.statics, self.ingest.callsigns)
         alerts = [_named(a, identity) for a in alerts]
         deleted, self._deleted = self._deleted, []
         self.counters.ticks += 1
