@@ -421,8 +421,8 @@ class Service:
 
     def _refresh_counts(self) -> None:
         rl = self.fusion.ingest.log
-        self.stats.rejected = {f: rl.total_rejected(f) for f in (*FEED_KINDS, "unknown")}
-        self.stats.accepted = {f: rl.accepted_messages[f] for f in FEED_KINDS}
+        self.stats.rejected = {f: rl.total_rejected(f) for f in (*FEED_KINDS, OPS_FEED, "unknown")}
+        self.stats.accepted = {f: rl.accepted_messages[f] for f in (*FEED_KINDS, OPS_FEED)}
 
     def _checkpoint(self, path: Path) -> None:
         started = time.perf_counter()

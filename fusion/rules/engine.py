@@ -233,6 +233,26 @@ class RuleEngine:
             events.append(self._cleared(t, rule, book, int(i), because, scene, where[len(emitting) + n]))
         return events
 
+    def _current(self, last: AlertEvent) -> AlertEvent:
+        """``last`` with what its book row holds now: track (merges move alerts), position, identity keys,
+        severity and priority (as of the latest tick)."""
+        book = self.books.get(last.rule)
+        if book is None:
+            return last
+        c = book.cols
+        owner, seq = (int(x) for x in last.alert_id.rsplit("-", 2)[1:])
+        rows = np.flatnonzero((c["owner"] == owner) & (c["seq"] == seq) & c["active"])
+        if not len(rows):
+            return last
+        i = int(rows[0])
+        mmsi, icao, related = int(c["mmsi"][i]), int(c["icao24"][i]), int(c["related"][i])
+        lat, lon = float(c["lat"][i]), float(c["lon"][i])
+        return msgspec.structs.replace(
+            last, track_id=int(c["track_id"][i]), severity=SEVERITIES[int(c["severity"][i])],
+            lat=round(lat, 6) if math.isfinite(lat) else last.lat, lon=round(lon, 6) if math.isfinite(lon) else last.lon,
+            mmsi=None if mmsi == NO_MMSI else mmsi, icao24=None if icao == NO_ICAO else f"{icao:06x}",
+            related_track_ids=[] if related < 0 else [related], priority=round(float(c["priority"][i]), 4))
+
     def _zones_at(self, scene: Scene, rule: str, track_ids: IntArray) -> list[str | None]:
         """(K,) name of the active zone holding each track now (the rule's preferred kinds first, then the
         first zone in file order); None outside every zone or for a track no longer live."""
@@ -279,7 +299,7 @@ class RuleEngine:
                 continue
             ops.append(rec)
             del ops[:-MAX_OPS_PER_ALERT]
-            ev = msgspec.structs.replace(last, t=float(t), state="updated", ops=list(ops))
+            ev = msgspec.structs.replace(self._current(last), t=float(t), state="updated", ops=list(ops))
             self.last[act.alert_id] = ev
             events.append(ev)
         return events, rejects

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from fusion.actions import OperatorAction
 from fusion.core.arrays import TrackView
 from fusion.rules.engine import RuleEngine
@@ -82,3 +84,12 @@ def test_actions_survive_snapshot_and_restore() -> None:
     assert back.evaluate(T0 + 70, boat(T0 + 70, 39.0)) == []  # still dismissed: silent
     (ack,), _ = back.apply_actions(T0 + 75, [act(raised.alert_id, by="watch-2")])
     assert [o.by for o in ack.ops] == ["watch-1", "watch-2"]
+
+
+def test_action_after_a_merge_republishes_the_alert_on_the_surviving_track() -> None:
+    eng = engine(ZONES, GO_FAST)
+    (raised,) = eng.evaluate(T0, boat(T0, 31.0, track_id=4))
+    eng.on_merge(np.array([[4, 9]]))
+    assert eng.evaluate(T0 + 10, boat(T0 + 10, 31.0, track_id=9)) == []
+    (ev,), _ = eng.apply_actions(T0 + 12, [act(raised.alert_id)])
+    assert (ev.alert_id, ev.track_id, ev.state) == (raised.alert_id, 9, "updated")
