@@ -106,15 +106,15 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from fusion.publish import ALERTS_FILTER
 
     async def main() -> None:
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str, str, int]] = set()
         async for _topic, payload, _retain in subscribe(broker_address(args), [ALERTS_FILTER], client_id=args.client_id,
                                                        qos=1, persistent=args.persistent):
             try:
                 a = msgspec.json.decode(payload)
             except msgspec.DecodeError:
                 continue
-            key = (str(a.get("alert_id")), str(a.get("state")))
-            if key in seen:  # at-least-once delivery: de-duplicate by alert id and state
+            key = (str(a.get("alert_id")), str(a.get("state")), str(a.get("t")), len(a.get("ops") or ()))
+            if key in seen:  # at-least-once delivery: de-duplicate by alert id, state, time and actions
                 continue
             seen.add(key)
             print(payload.decode() if args.json else format_alert(a), flush=True)
@@ -125,6 +125,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    from fusion.actions import OPS_FILTER
     from fusion.clock import SIM_CLOCK_TOPIC
     from fusion.mqtt import Link
     from fusion.publish import FEEDS_FILTER
@@ -142,7 +143,8 @@ def cmd_record(args: argparse.Namespace) -> int:
                         await asyncio.wait_for(stop.wait(), timeout=1.0)
                     writer.flush()
 
-            subscriptions = ((FEEDS_FILTER, 1), (SIM_CLOCK_TOPIC, 1))  # the clock lets replay use the sim's timeline
+            # operator actions are inputs too; the clock lets replay use the sim's timeline
+            subscriptions = ((FEEDS_FILTER, 1), (OPS_FILTER, 1), (SIM_CLOCK_TOPIC, 1))
             link = Link(broker_address(args), args.client_id, subscriptions=subscriptions, on_message=on_message)
             with stop_on_signals(asyncio.get_running_loop(), stop):
                 flusher = asyncio.create_task(flush_periodically())

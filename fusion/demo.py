@@ -14,8 +14,9 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 
@@ -69,11 +70,29 @@ class AlertLog:
     first_raised_wall_s: float | None = None
 
 
-def format_alert(a: dict[str, object]) -> str:
-    """One readable alert line."""
-    who = f"mmsi {a['mmsi']}" if a.get("mmsi") else (f"icao {a['icao24']}" if a.get("icao24") else "no identity")
-    return (f"ALERT {a['state']:<7} {a['rule']:<16} track {a['track_id']:<6} {a['lat']:.4f},{a['lon']:.4f} "
-            f"zone={a.get('zone') or '-'} {who} prio={float(a.get('priority') or 0):.2f}: {a['reason']}")
+_DONE = {"acknowledge": "acknowledged", "dismiss": "dismissed"}
+
+
+def format_alert(a: dict[str, Any]) -> str:
+    """One readable line per alert event: UTC time, severity, state, rule, track, zone, who, reason, operator actions."""
+    when = datetime.fromtimestamp(float(a["t"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if a.get("t") is not None else "-"
+    if a.get("mmsi"):
+        who = f"mmsi {a['mmsi']}" + (f" {a['flag']}" if a.get("flag") else "")
+    elif a.get("icao24"):
+        who = f"icao {a['icao24']}" + (f" {a['country']}" if a.get("country") else "")
+    else:
+        who = "no identity"
+    label = a.get("name") or a.get("callsign")
+    if label:
+        who = f"{label} ({who})"
+    line = (f"{when} {str(a['severity']).upper():<6} {a['state']:<8} {a['rule']:<16} track {a['track_id']:<10} "
+            f"zone={a.get('zone') or '-'} {who}: {a['reason']}")
+    ops = a.get("ops") or []
+    if ops:
+        last = ops[-1]
+        line += f" [{_DONE.get(last.get('action'), last.get('action'))} by {last.get('by')}" + (
+            f": {last['why']}]" if last.get("why") else "]")
+    return line
 
 
 async def watch_alerts(addr: BrokerAddress, log: AlertLog, started: float, out: IO[str], ready: asyncio.Event) -> None:

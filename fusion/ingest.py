@@ -136,7 +136,8 @@ class Ingest:
         }
         self.log = RejectLog()
         self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
-        self.max_statics = 100_000
+        self.callsigns: OrderedDict[int, str] = OrderedDict()  # latest ADS-B call sign per ICAO address, bounded
+        self.max_statics = 100_000  # bound of each of the two
         self._seen: OrderedDict[bytes, float] = OrderedDict()  # payload digest -> receive time
         self._queue: list[tuple[float, int, _Item]] = []  # the re-order buffer, a heap on (time, arrival)
         self._order = itertools.count()
@@ -258,6 +259,7 @@ class Ingest:
                         "rejected": [[f, fld, n] for (f, fld), n in rl.rejected.items()],
                         "recent": {f: list(q) for f, q in rl.recent.items()}},
             "statics": msgspec.to_builtins(list(self.statics.values())),
+            "callsigns": [[icao, cs] for icao, cs in self.callsigns.items()],
         }
         return arrays, meta
 
@@ -275,6 +277,7 @@ class Ingest:
         self.log.rejected = Counter({(f, fld): n for f, fld, n in r["rejected"]})
         self.log.recent = {f: deque(q, maxlen=RECENT_REJECTS) for f, q in r["recent"].items()}
         self.statics = OrderedDict((st.mmsi, st) for st in msgspec.convert(meta["statics"], list[AisStatic]))
+        self.callsigns = OrderedDict((int(icao), str(cs)) for icao, cs in meta.get("callsigns", ()))  # (older checkpoints: none)
 
     @property
     def latest_buffered_t(self) -> float | None:
@@ -296,9 +299,22 @@ class Ingest:
         return False
 
     def _keep_statics(self, reports: Sequence[Report]) -> None:
+        """Latest AIS static data per MMSI (a type 24 part A or B fills in only what it carries, so
+        parts sent in separate messages combine) and latest ADS-B call sign per ICAO address."""
         for r in reports:
             if isinstance(r, AisStatic):
-                self.statics[r.mmsi] = r
-                self.statics.move_to_end(r.mmsi)
-                if len(self.statics) > self.max_statics:
-                    self.statics.popitem(last=False)
+                old = self.statics.get(r.mmsi)
+                if old is not None and r.msg_type == 24:
+                    r = msgspec.structs.replace(r, name=r.name or old.name, callsign=r.callsign or old.callsign,
+                                                ship_type=r.ship_type or old.ship_type)
+                _keep_latest(self.statics, r.mmsi, r, self.max_statics)
+            elif isinstance(r, AdsbReport) and r.callsign is not None:
+                _keep_latest(self.callsigns, r.icao24, r.callsign, self.max_statics)
+
+
+def _keep_latest(table: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Set ``table[key]``, most recent last, dropping the least recently set beyond ``limit``."""
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > limit:
+        table.popitem(last=False)

@@ -19,15 +19,20 @@ from typing import Any
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+import msgspec
 import numpy as np
 
 from fusion.core.arrays import TrackView
 from fusion.core.frame import LocalFrame
+from fusion.actions import FEED as OPS_FEED
+from fusion.actions import OperatorAction, decode_action, is_ops_topic
 from fusion.core.tracker import StepResult, Tracker, TrackerConfig
+from fusion.identity import IdentityLookup, identity_fields
 from fusion.ingest import Ingest
 from fusion.publish import AIR_ID_BASE, TrackRow, track_rows
 from fusion.rules.engine import AlertEvent, RuleEngine, RulesConfig
 from fusion.rules.zones import ZoneSet
+from sensors.errors import DecodeError
 from sensors.measurement import MeasurementNoise
 
 DOMAINS = ("surface", "air")
@@ -59,7 +64,8 @@ class Tick:
 
     ``views`` hold every live track of both pools predicted to ``t`` (arrays, global ids);
     ``rows`` (the tracks.jsonl records of all of them) are built on first use only, so that
-    the live service can publish from the arrays without a Python object per track.
+    the live service can publish from the arrays without a Python object per track;
+    ``identity`` names them (rows built later see identity learnt since: the latest known).
     """
 
     t: float
@@ -67,11 +73,12 @@ class Tick:
     alerts: list[AlertEvent]
     deleted_ids: list[int]  # tracks deleted since the previous tick (global ids)
     frame: LocalFrame
+    identity: IdentityLookup = field(default_factory=lambda: IdentityLookup({}, {}))
 
     @cached_property
     def rows(self) -> list[TrackRow]:
         """Every live track, both pools, as output rows (WGS84)."""
-        return [row for d in DOMAINS for row in track_rows(self.views[d], self.frame)]
+        return [row for d in DOMAINS for row in track_rows(self.views[d], self.frame, self.identity)]
 
 
 @dataclass
@@ -104,23 +111,42 @@ class Fusion:
         self.counters = Counters()
         self._next_tick: float | None = None
         self._deleted: list[int] = []
+        self._actions: list[OperatorAction] = []  # operator actions accepted, applied at the next tick
+        self.identity = IdentityLookup(self.ingest.statics, self.ingest.callsigns)
 
     def progress_state(self) -> dict[str, Any]:
         """JSON-able state outside the pools, rules and ingest: the next output tick, the
-        deletions not yet reported, the counters (for checkpoints)."""
-        return {"next_tick": self._next_tick, "deleted": list(self._deleted), "counters": dataclasses.asdict(self.counters)}
+        deletions not yet reported, operator actions not yet applied, the counters (for checkpoints)."""
+        return {"next_tick": self._next_tick, "deleted": list(self._deleted), "counters": dataclasses.asdict(self.counters),
+                "actions": msgspec.to_builtins(self._actions)}
 
     def restore_progress(self, state: dict[str, Any]) -> None:
         """Put back what ``progress_state`` returned."""
         self._next_tick = state["next_tick"]
         self._deleted = list(state["deleted"])
+        self._actions = msgspec.convert(state.get("actions", []), list[OperatorAction])
         self.counters = Counters(**state["counters"])
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
-        """Take one inbound message; returns the number of reports accepted (0 if rejected)."""
+        """Take one inbound message; returns the number of reports accepted (0 if rejected).
+
+        A feed message goes to ingest; an operator action (``jisf/v1/ops/...``) is validated and
+        applied to its alert at the next output tick (1 if accepted); rejects of both are counted
+        in ``self.ingest.log``."""
+        if is_ops_topic(topic):
+            return self._accept_action(topic, payload)
         if self._next_tick is None:
             self._next_tick = math.floor(recv_t / self.config.output_interval_s) * self.config.output_interval_s
         return self.ingest.accept(topic, payload, recv_t)
+
+    def _accept_action(self, topic: str, payload: bytes) -> int:
+        try:
+            self._actions.append(decode_action(topic, payload))
+        except DecodeError as err:
+            self.ingest.log.reject(OPS_FEED, err)
+            return 0
+        self.ingest.log.accepted_messages[OPS_FEED] += 1
+        return 1
 
     def advance(self, now: float, catch_up_ticks: int = 0) -> Iterator[Tick]:
         """Process every batch due by ``now`` and yield the output ticks that fall at or before it.
@@ -185,8 +211,22 @@ class Fusion:
         for d, trk in self.trackers.items():
             self._absorb(trk.advance(t), d)
         views = self.views(t)
-        alerts = self.rules.evaluate(t, views)
+        acted, rejects = self.rules.apply_actions(t, self._actions)
+        self._actions = []
+        for err in rejects:
+            self.ingest.log.reject(OPS_FEED, err)
+        alerts = acted + self.rules.evaluate(t, views)
+        identity = self.identity.bind(self.ingest.statics, self.ingest.callsigns)
+        alerts = [_named(a, identity) for a in alerts]
         deleted, self._deleted = self._deleted, []
         self.counters.ticks += 1
         self.counters.alerts_raised += sum(1 for a in alerts if a.state == "raised")
-        return Tick(t=t, views=views, alerts=alerts, deleted_ids=deleted, frame=self.frame)
+        return Tick(t=t, views=views, alerts=alerts, deleted_ids=deleted, frame=self.frame, identity=identity)
+
+
+def _named(alert: AlertEvent, identity: IdentityLookup) -> AlertEvent:
+    """``alert`` with the identity of its MMSI / ICAO address, where known."""
+    if alert.mmsi is None and alert.icao24 is None:
+        return alert
+    known = identity_fields(identity.of(alert.mmsi, None if alert.icao24 is None else int(alert.icao24, 16)))
+    return msgspec.structs.replace(alert, **known) if known else alert

@@ -16,6 +16,7 @@ import numpy as np
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TENTATIVE, IntArray, TrackView
 from fusion.core.frame import LocalFrame
+from fusion.identity import UNKNOWN, IdentityLookup
 from sensors.geodesy import FrameJacobian
 
 TOPIC_ROOT = "jisf/v1"
@@ -36,8 +37,9 @@ def domain_of_track(track_id: int) -> str:
     return "air" if track_id >= AIR_ID_BASE else "surface"
 
 
-class TrackRow(msgspec.Struct, frozen=True, gc=False):
-    """One track at one output tick: the tracks.jsonl fields of DESIGN.md, in order."""
+class TrackRow(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """One track at one output tick: the tracks.jsonl fields of DESIGN.md, in order, then its identity
+    where known (``fusion.identity``; a field left out of the JSON is unknown)."""
 
     t: float
     track_id: int
@@ -52,6 +54,12 @@ class TrackRow(msgspec.Struct, frozen=True, gc=False):
     mmsi: int | None
     icao24: str | None
     sources: list[str]
+    name: str | None = None
+    callsign: str | None = None
+    ship_type: int | None = None
+    ship_type_text: str | None = None
+    flag: str | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,9 @@ def source_names(mask: int) -> list[str]:
     return sorted(kind for kind, bit in SENSOR_BIT.items() if mask & bit)
 
 
-def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
-    """All tracks of a view as rows; positions converted back to WGS84 at the edge.
+def track_rows(view: TrackView, frame: LocalFrame, identity: IdentityLookup | None = None) -> list[TrackRow]:
+    """All tracks of a view as rows; positions converted back to WGS84 at the edge; with an
+    ``identity`` lookup, each row carries the identity of its MMSI / ICAO address.
 
     Velocities and covariances are reported in true east/north metres: the frame's
     Jacobian J (point scale factor times the meridian-convergence rotation) is undone,
@@ -95,13 +104,16 @@ def track_rows(view: TrackView, frame: LocalFrame) -> list[TrackRow]:
     alt = [None if a != a else a for a in view.alt_m.tolist()]  # NaN -> None
     mmsi = [None if m == NO_MMSI else m for m in view.mmsi.tolist()]
     icao = [icao_hex(c) for c in view.icao24.tolist()]
+    idents = [UNKNOWN] * len(mmsi) if identity is None else [
+        identity.of(m, None if c == NO_ICAO else c) for m, c in zip(mmsi, view.icao24.tolist(), strict=True)]
     status = [STATUS_NAMES[s] for s in view.status.tolist()]
     names = {m: source_names(m) for m in set(view.sources.tolist())}
     rows = [
-        TrackRow(float(view.t), tid, view.domain, st, la, lo, al, ve, vn, ((c[0][0], c[0][1]), (c[1][0], c[1][1])), mm, ic, names[src])
-        for tid, st, la, lo, al, ve, vn, c, mm, ic, src in zip(
+        TrackRow(float(view.t), tid, view.domain, st, la, lo, al, ve, vn, ((c[0][0], c[0][1]), (c[1][0], c[1][1])), mm, ic, names[src],
+                 *ident)
+        for tid, st, la, lo, al, ve, vn, c, mm, ic, src, ident in zip(
             view.track_id.tolist(), status, lat.tolist(), lon.tolist(), alt, vel[:, 0].tolist(), vel[:, 1].tolist(),
-            cov.tolist(), mmsi, icao, view.sources.tolist(), strict=True)
+            cov.tolist(), mmsi, icao, view.sources.tolist(), idents, strict=True)
     ]
     return rows
 
@@ -210,7 +222,9 @@ _FIELDS = TrackRow.__struct_fields__
 _ID, _STATUS, _LAT, _LON, _ALT = (_FIELDS.index(f) for f in ("track_id", "status", "lat", "lon", "alt_m"))
 _properties_of = operator.itemgetter(*(i for i, f in enumerate(_FIELDS) if f not in ("lat", "lon")))
 TrackProperties = msgspec.defstruct(
-    "TrackProperties", [(f.name, f.type) for f in msgspec.structs.fields(TrackRow) if f.name not in ("lat", "lon")], frozen=True, gc=False)
+    "TrackProperties", [(f.name, f.type) if f.required else (f.name, f.type, f.default)
+                        for f in msgspec.structs.fields(TrackRow) if f.name not in ("lat", "lon")],
+    frozen=True, gc=False, omit_defaults=True)
 
 
 class PointGeometry(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="Point"):

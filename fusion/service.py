@@ -37,11 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
+from fusion.actions import FEED as OPS_FEED
+from fusion.actions import OPS_FILTER
 from fusion.checkpoint import load_checkpoint, save_checkpoint
 from fusion.clock import SIM_CLOCK_TOPIC, Clock, WallClock, WarpedClock
 from fusion.config import ServiceConfig
 from fusion.core.arrays import TENTATIVE, TrackView
 from fusion.core.frame import LocalFrame
+from fusion.identity import IdentityLookup
 from fusion.ingest import FEED_KINDS
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
@@ -152,10 +155,11 @@ class PictureJob:
         self._t: float | None = None
         self._parts: list[TrackView] = []
         self._rows: list[TrackRow] = []
+        self._identity: IdentityLookup | None = None
 
     def start(self, tick: Tick) -> None:
         """Begin the picture of ``tick`` (its non-tentative tracks)."""
-        self._t, self._rows, self._parts = tick.t, [], []
+        self._t, self._rows, self._parts, self._identity = tick.t, [], [], tick.identity
         for v in tick.views.values():
             shown = np.flatnonzero(v.status != TENTATIVE)
             if len(shown):
@@ -166,7 +170,7 @@ class PictureJob:
         if self._t is None:
             return []
         if self._parts:
-            self._rows += track_rows(self._parts.pop(0), self.frame)
+            self._rows += track_rows(self._parts.pop(0), self.frame, self._identity)
         return self.finish() if not self._parts else []
 
     def finish(self) -> list[OutMessage]:
@@ -174,15 +178,17 @@ class PictureJob:
         if self._t is None:
             return []
         for part in self._parts:
-            self._rows += track_rows(part, self.frame)
+            self._rows += track_rows(part, self.frame, self._identity)
         msg = OutMessage(PICTURE_TOPIC, encode(picture(self._rows, self._t)), qos=0)
         self._t, self._parts, self._rows = None, [], []
         return [msg]
 
 
 def feed_of(topic: str) -> str:
-    """Feed kind of a feed topic ("unknown" for anything else)."""
+    """Feed kind of a feed topic, "ops" for operator actions ("unknown" for anything else)."""
     parts = topic.split("/", 4)
+    if len(parts) > 3 and parts[2] == OPS_FEED:
+        return OPS_FEED
     return parts[3] if len(parts) > 3 and parts[3] in FEED_KINDS else "unknown"
 
 
@@ -202,7 +208,7 @@ class Service:
         self._picture = PictureJob(self.fusion.frame)
         self._last_rejects: dict[str, int] = {}
         self._wake = asyncio.Event()
-        subs = [(FEEDS_FILTER, 1)]
+        subs = [(FEEDS_FILTER, 1), (OPS_FILTER, 1)]
         if self.options.follow_sim_clock:
             subs.append((SIM_CLOCK_TOPIC, 1))
         link = dict(subscriptions=tuple(subs), on_message=self._on_message,
@@ -370,7 +376,7 @@ class Service:
         published_last_t = []
         for domain, rows in self.track_updates.select(tick.t, tick.views).items():
             if len(rows):
-                changed = track_rows(tick.views[domain].take(rows), self.fusion.frame)
+                changed = track_rows(tick.views[domain].take(rows), self.fusion.frame, tick.identity)
                 out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in changed)
                 n_updates += len(changed)
                 published_last_t.append(tick.views[domain].last_t[rows])
@@ -406,7 +412,7 @@ class Service:
 
     def _rejects_messages(self) -> list[OutMessage]:
         out = []
-        for feed in (*FEED_KINDS, "unknown"):
+        for feed in (*FEED_KINDS, OPS_FEED, "unknown"):
             n = self.fusion.ingest.log.total_rejected(feed)
             if n != self._last_rejects.get(feed, 0):
                 self._last_rejects[feed] = n
@@ -415,8 +421,8 @@ class Service:
 
     def _refresh_counts(self) -> None:
         rl = self.fusion.ingest.log
-        self.stats.rejected = {f: rl.total_rejected(f) for f in (*FEED_KINDS, "unknown")}
-        self.stats.accepted = {f: rl.accepted_messages[f] for f in FEED_KINDS}
+        self.stats.rejected = {f: rl.total_rejected(f) for f in (*FEED_KINDS, OPS_FEED, "unknown")}
+        self.stats.accepted = {f: rl.accepted_messages[f] for f in (*FEED_KINDS, OPS_FEED)}
 
     def _checkpoint(self, path: Path) -> None:
         started = time.perf_counter()

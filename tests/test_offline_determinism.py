@@ -25,7 +25,7 @@ def test_evaluate_twice_gives_identical_bytes(tmp_path: Path) -> None:
     tracks = [json.loads(x) for x in (tmp_path / "a" / "tracks.jsonl").read_text().splitlines()]
     alerts = [json.loads(x) for x in (tmp_path / "a" / "alerts.jsonl").read_text().splitlines()]
     assert list(truth[0]) == TRUTH_KEYS
-    assert list(tracks[0]) == TRACK_KEYS
+    assert list(tracks[0])[: len(TRACK_KEYS)] == TRACK_KEYS  # then identity fields where known
     assert alerts and list(alerts[0])[: len(ALERT_KEYS)] == ALERT_KEYS
     assert {r["role"] for r in truth} == {"benign", "suspect"}
     assert {a["state"] for a in alerts} <= {"raised", "updated", "cleared"}

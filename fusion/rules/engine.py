@@ -12,12 +12,13 @@ at a landing zone (surface) or airstrip (air). Range: 0.5 to 2 times the rule we
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 import numpy as np
 
+from fusion.actions import OperatorAction
 from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, IntArray, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.rules import behaviours as bh
@@ -30,12 +31,16 @@ from fusion.rules.lifecycle import (
     AlertEvent,
     Candidates,
     LifecycleSettings,
+    OpRecord,
     Transition,
     isin_sorted,
     map_ids,
 )
 from fusion.rules.scene import Scene, ZoneGeometry
 from fusion.rules.zones import ZoneSet, load_zones
+from sensors.errors import DecodeError
+
+MAX_OPS_PER_ALERT = 50  # operator actions kept on one alert (the oldest dropped beyond)
 
 __all__ = ["AlertEvent", "RuleEngine", "RulesConfig", "ZoneSet", "default_rules", "load_rules", "load_zones"]
 
@@ -95,6 +100,8 @@ class RuleEngine:
         self.fast = bh.FastMemory()
         self.spoof = bh.SpoofMemory()
         self.books: dict[str, AlertBook] = {}
+        self.last: dict[str, AlertEvent] = {}  # latest event of each open alert, by alert id
+        self.ops: dict[str, list[OpRecord]] = {}  # operator actions on open alerts, by alert id
         self._install(rules)
 
     def _install(self, rules: RulesConfig) -> None:
@@ -126,6 +133,10 @@ class RuleEngine:
         go, sa, la, cov = r.go_fast, r.suspect_aircraft, r.landing_approach, e.ais_coverage
         entry, dwell = self.zone_params["zone_entry"].selected, self.zone_params["zone_dwell"].selected
         airstrips = g.select(sa.airstrip_kinds)
+        # Zones named by alerts of rules not tied to a zone: the zone holding the track, these kinds first.
+        self.prefer: dict[str, np.ndarray] = {
+            "go_fast": g.select(go.corridor_kinds) | g.select(go.zone_kinds), "loitering": g.select(r.loitering.zone_kinds),
+            "suspect_aircraft": airstrips, "landing_approach": g.select(la.surface_kinds) | g.select(la.air_kinds)}
         for on, margin, mask in (
                 (r.zone_entry.enabled, 0.0, entry), (r.zone_entry.enabled, r.zone_entry.exit_margin_m, entry),
                 (r.zone_dwell.enabled, 0.0, dwell), (r.zone_dwell.enabled, r.zone_dwell.exit_margin_m, dwell),
@@ -201,6 +212,7 @@ class RuleEngine:
         c["mmsi"][alive_rows], c["icao24"][alive_rows] = scene.mmsi[rows], scene.icao24[rows]
         events: list[AlertEvent] = []
         emitting = np.concatenate([tr.raised, tr.updated])
+        where = self._zones_at(scene, rule, c["track_id"][np.concatenate([emitting, tr.cleared]).astype(np.int64)])
         if len(emitting):
             ci = tr.cand_of_row[emitting]
             u, horizon = self._urgency(scene, cand.row[ci])
@@ -214,15 +226,88 @@ class RuleEngine:
                 ev["time_to_coast_or_landing_s"] = float(horizon[n])
                 ev["last_update_t"] = float(scene.last_t[cand.row[j]])  # the newest measurement behind the alert
                 zone = self._zone_name(int(c["zone"][i]))
-                events.append(self._event(t, rule, book, int(i), state, _reason(rule, ev, zone), _clean(ev)))
-        for i, because in zip(tr.cleared, tr.cleared_because, strict=True):
-            events.append(self._cleared(t, rule, book, int(i), because, scene))
+                if state == "updated" and self._dismissed(rule, book, int(i)):
+                    continue  # a dismissed alert is silent until it clears
+                events.append(self._event(t, rule, book, int(i), state, _reason(rule, ev, zone), _clean(ev), where[n]))
+        for n, (i, because) in enumerate(zip(tr.cleared, tr.cleared_because, strict=True)):
+            events.append(self._cleared(t, rule, book, int(i), because, scene, where[len(emitting) + n]))
         return events
+
+    def _current(self, last: AlertEvent) -> AlertEvent:
+        """``last`` with what its book row holds now: track (merges move alerts), position, identity keys,
+        severity and priority (as of the latest tick)."""
+        book = self.books.get(last.rule)
+        if book is None:
+            return last
+        c = book.cols
+        owner, seq = (int(x) for x in last.alert_id.rsplit("-", 2)[1:])
+        rows = np.flatnonzero((c["owner"] == owner) & (c["seq"] == seq) & c["active"])
+        if not len(rows):
+            return last
+        i = int(rows[0])
+        mmsi, icao, related = int(c["mmsi"][i]), int(c["icao24"][i]), int(c["related"][i])
+        lat, lon = float(c["lat"][i]), float(c["lon"][i])
+        return msgspec.structs.replace(
+            last, track_id=int(c["track_id"][i]), severity=SEVERITIES[int(c["severity"][i])],
+            lat=round(lat, 6) if math.isfinite(lat) else last.lat, lon=round(lon, 6) if math.isfinite(lon) else last.lon,
+            mmsi=None if mmsi == NO_MMSI else mmsi, icao24=None if icao == NO_ICAO else f"{icao:06x}",
+            related_track_ids=[] if related < 0 else [related], priority=round(float(c["priority"][i]), 4))
+
+    def _zones_at(self, scene: Scene, rule: str, track_ids: IntArray) -> list[str | None]:
+        """(K,) name of the active zone holding each track now (the rule's preferred kinds first, then the
+        first zone in file order); None outside every zone or for a track no longer live."""
+        out: list[str | None] = [None] * len(track_ids)
+        alive = isin_sorted(track_ids, scene.track_id)
+        if not alive.any() or not len(self.zones.zones):
+            return out
+        idx = np.flatnonzero(alive)
+        rows = scene.rows_of(track_ids[idx])
+        p, z = scene.geometry.near(scene.lon[rows], scene.lat[rows], 0.0, scene.zone_active)
+        prefer = self.prefer.get(rule)
+        score = z + (0 if prefer is None else np.where(prefer[z], 0, len(self.zones.zones)))
+        order = np.lexsort((score, p))
+        p, z = p[order], z[order]
+        first = np.ones(len(p), dtype=bool)
+        first[1:] = p[1:] != p[:-1]
+        for k, zi in zip(p[first].tolist(), z[first].tolist(), strict=True):
+            out[int(idx[k])] = self.zones.zones[zi].name
+        return out
+
+    def _dismissed(self, rule: str, book: AlertBook, i: int) -> bool:
+        ops = self.ops.get(_alert_id(rule, book, i))
+        return ops is not None and any(op.action == "dismiss" for op in ops)
+
+    def apply_actions(self, t: float, actions: Sequence[OperatorAction]) -> tuple[list[AlertEvent], list[DecodeError]]:
+        """Record operator actions on their open alerts.
+
+        Each recorded action republishes its alert at tick time ``t`` as state "updated" with the
+        alert's ``ops`` so far (later events of the alert carry them too). After a "dismiss" the
+        alert publishes no more updates; it still clears (with its ops) when its condition ends or
+        its track goes, and only a new onset of the condition after that raises a new alert (new id).
+        Actions on an alert that is not open, or repeating one already recorded, are rejected."""
+        events: list[AlertEvent] = []
+        rejects: list[DecodeError] = []
+        for act in actions:
+            last = self.last.get(act.alert_id)
+            if last is None:
+                rejects.append(DecodeError("ops", "alert_id", act.alert_id, "no open alert has this id"))
+                continue
+            rec = OpRecord(act.action, act.by, act.why, float(act.t))
+            ops = self.ops.setdefault(act.alert_id, [])
+            if rec in ops:
+                rejects.append(DecodeError("ops", "payload", act.alert_id, "repeats an action already recorded"))
+                continue
+            ops.append(rec)
+            del ops[:-MAX_OPS_PER_ALERT]
+            ev = msgspec.structs.replace(self._current(last), t=float(t), state="updated", ops=list(ops))
+            self.last[act.alert_id] = ev
+            events.append(ev)
+        return events, rejects
 
     def _zone_name(self, z: int) -> str | None:
         return None if z < 0 else self.zones.zones[z].name
 
-    def _cleared(self, t: float, rule: str, book: AlertBook, i: int, because: str, scene: Scene) -> AlertEvent:
+    def _cleared(self, t: float, rule: str, book: AlertBook, i: int, because: str, scene: Scene, where: str | None) -> AlertEvent:
         c = book.cols
         ev: dict[str, float] = {"duration_s": t - float(c["raised_t"][i])}
         tid = int(c["track_id"][i])
@@ -235,18 +320,30 @@ class RuleEngine:
             text = f"left zone {zone} on course {_fmt(ev['course_deg'], ' deg')}"
         else:
             text = f"{rule} ended ({because}) after {_fmt(ev['duration_s'] / 60.0, ' min', 1)}"
-        return self._event(t, rule, book, i, "cleared", text, _clean({**ev, "cleared_because": because}))
+        return self._event(t, rule, book, i, "cleared", text, _clean({**ev, "cleared_because": because}), where)
 
-    def _event(self, t: float, rule: str, book: AlertBook, i: int, state: str, reason: str, evidence: dict[str, Any]) -> AlertEvent:
+    def _event(self, t: float, rule: str, book: AlertBook, i: int, state: str, reason: str, evidence: dict[str, Any],
+               where: str | None = None) -> AlertEvent:
+        """The event of book row ``i``; its zone is the rule's zone, else ``where`` (the zone holding the track).
+        Kept as the alert's latest event while it is open; a cleared alert's record and actions are dropped."""
         c = book.cols
         related = int(c["related"][i])
         mmsi, icao = int(c["mmsi"][i]), int(c["icao24"][i])
-        return AlertEvent(
-            t=float(t), alert_id=f"{rule}-{int(c['owner'][i])}-{int(c['seq'][i])}", rule=rule,
+        alert_id = _alert_id(rule, book, i)
+        zone = self._zone_name(int(c["zone"][i]))
+        ev = AlertEvent(
+            t=float(t), alert_id=alert_id, rule=rule,
             severity=SEVERITIES[int(c["severity"][i])], state=state, track_id=int(c["track_id"][i]),
-            lat=round(float(c["lat"][i]), 6), lon=round(float(c["lon"][i]), 6), zone=self._zone_name(int(c["zone"][i])),
+            lat=round(float(c["lat"][i]), 6), lon=round(float(c["lon"][i]), 6), zone=where if zone is None else zone,
             mmsi=None if mmsi == NO_MMSI else mmsi, icao24=None if icao == NO_ICAO else f"{icao:06x}", reason=reason,
-            related_track_ids=[] if related < 0 else [related], priority=round(float(c["priority"][i]), 4), evidence=evidence)
+            related_track_ids=[] if related < 0 else [related], priority=round(float(c["priority"][i]), 4), evidence=evidence,
+            ops=list(self.ops.get(alert_id, ())))
+        if state == "cleared":
+            self.last.pop(alert_id, None)
+            self.ops.pop(alert_id, None)
+        else:
+            self.last[alert_id] = ev
+        return ev
 
     def on_merge(self, merged: IntArray) -> None:
         """(K, 2) int64 rows of (absorbed id, surviving id): alerts follow the surviving track."""
@@ -281,6 +378,9 @@ class RuleEngine:
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
         # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
         snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
+        # open alerts' latest events and operator actions (JSON-able)
+        snap["last"] = [msgspec.to_builtins(a) for a in self.last.values()]
+        snap["ops"] = {aid: msgspec.to_builtins(ops) for aid, ops in self.ops.items()}
         return snap
 
     @classmethod
@@ -289,6 +389,9 @@ class RuleEngine:
         eng = cls(zones, rules, frame)
         eng._seq = int(snap["seq"])
         eng._queued = [msgspec.convert({**q, "t": math.nan}, AlertEvent) for q in snap.get("queued", ())]
+        # (snapshots from before operator actions have neither: nothing to republish, no actions)
+        eng.last = {a.alert_id: a for a in msgspec.convert(list(snap.get("last", ())), list[AlertEvent])}
+        eng.ops = {aid: msgspec.convert(ops, list[OpRecord]) for aid, ops in snap.get("ops", {}).items()}
         for name, book in eng.books.items():
             if f"book.{name}.key" not in snap:  # a rule added after the snapshot was written: nothing pending or open
                 continue
@@ -304,6 +407,11 @@ class RuleEngine:
         if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
         return eng
+
+
+def _alert_id(rule: str, book: AlertBook, i: int) -> str:
+    """Id of book row ``i``'s alert: rule, the track that raised it, the engine's sequence number."""
+    return f"{rule}-{int(book.cols['owner'][i])}-{int(book.cols['seq'][i])}"
 
 
 def _retime(a: AlertEvent, t: float) -> AlertEvent:

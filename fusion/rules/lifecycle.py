@@ -33,8 +33,19 @@ AUX_BITS = 31
 MAX_TRACK_ID = (1 << 32) - 1
 
 
-class AlertEvent(msgspec.Struct, frozen=True):
-    """One alert event: the alerts.jsonl fields of DESIGN.md in order, then priority and evidence."""
+class OpRecord(msgspec.Struct, frozen=True):
+    """An operator action as recorded on an alert (``fusion.actions``)."""
+
+    action: str  # "acknowledge" | "dismiss"
+    by: str
+    why: str
+    t: float  # when the operator acted, Unix s
+
+
+class AlertEvent(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One alert event: the alerts.jsonl fields of DESIGN.md in order, then priority and evidence, then
+    the identity of the track where known (``fusion.identity``, stamped by the pipeline) and the operator
+    actions recorded on the alert; fields at their default (unknown, no action) are left out of the JSON."""
 
     t: float
     alert_id: str
@@ -51,6 +62,13 @@ class AlertEvent(msgspec.Struct, frozen=True):
     related_track_ids: list[int]
     priority: float
     evidence: dict[str, Any]
+    name: str | None = None
+    callsign: str | None = None
+    ship_type: int | None = None
+    ship_type_text: str | None = None
+    flag: str | None = None
+    country: str | None = None
+    ops: list[OpRecord] = []
 
 
 @dataclass(frozen=True)

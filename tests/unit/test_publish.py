@@ -10,6 +10,7 @@ import pytest
 
 from fusion.core.arrays import COASTING, CONFIRMED, NO_ICAO, NO_MMSI, SENSOR_BIT, TENTATIVE, TrackView, fixed_covariance
 from fusion.core.frame import LocalFrame
+from fusion.identity import IdentityLookup
 from fusion.publish import (
     TrackRow,
     TrackUpdates,
@@ -20,6 +21,7 @@ from fusion.publish import (
     track_topic,
 )
 from sensors.geodesy import FrameJacobian
+from sensors.reports import AisStatic
 
 
 def make_view(frame: LocalFrame) -> TrackView:
@@ -52,8 +54,24 @@ def test_track_rows_round_trip_position_and_fields() -> None:
     P_true = np.linalg.solve(J, np.linalg.solve(J, np.diag([100.0, 400.0])).T)
     assert np.allclose(rows[0].cov_en_m2, P_true, rtol=1e-9)
     line = json.loads(encode(rows[0]))
-    assert list(line) == list(TrackRow.__struct_fields__)
+    # the DESIGN.md fields, in order; identity fields only when known (none without a lookup)
+    assert list(line) == list(TrackRow.__struct_fields__[:TrackRow.__struct_fields__.index("sources") + 1])
     assert line["alt_m"] is None
+
+
+def test_track_rows_carry_identity_by_mmsi_and_icao_in_rows_and_picture() -> None:
+    frame = LocalFrame(8.0, 18.0, -85.0, -75.0)
+    statics = {367000140: AisStatic(t=0.0, source="r", mmsi=367000140, name="SEA WITCH", callsign="WDA1234", ship_type=30)}
+    lookup = IdentityLookup(statics, {0xABC123: "N123AB"})
+    rows = track_rows(make_view(frame), frame, lookup)
+    assert (rows[0].name, rows[0].callsign, rows[0].ship_type, rows[0].ship_type_text, rows[0].flag, rows[0].country) == (
+        "SEA WITCH", "WDA1234", 30, "Fishing", "US", None)
+    assert (rows[1].name, rows[1].callsign, rows[1].flag, rows[1].country) == (None, "N123AB", None, "US")
+    line = json.loads(encode(rows[0]))
+    assert list(line)[-6:] == ["sources", "name", "callsign", "ship_type", "ship_type_text", "flag"]  # added at the end
+    confirmed = picture(rows, rows[0].t).features[0]
+    props = json.loads(encode(confirmed))["properties"]
+    assert props["name"] == "SEA WITCH" and props["flag"] == "US" and "country" not in props
 
 
 def test_picture_holds_only_confirmed_tracks() -> None:

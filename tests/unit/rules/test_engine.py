@@ -124,7 +124,9 @@ def test_event_fields_in_design_order_and_json_types() -> None:
     eng = engine(cfg=rules({"rules": {"go_fast": {"min_on_s": 0.0}}}))
     a = eng.evaluate(T0, fast(T0, [1]))[0]
     assert a.__struct_fields__ == ("t", "alert_id", "rule", "severity", "state", "track_id", "lat", "lon", "zone", "mmsi",
-                                   "icao24", "reason", "related_track_ids", "priority", "evidence")
+                                   "icao24", "reason", "related_track_ids", "priority", "evidence",
+                                   # identity (stamped by the pipeline) and operator actions: added at the end
+                                   "name", "callsign", "ship_type", "ship_type_text", "flag", "country", "ops")
     import msgspec
 
     assert b"NaN" not in msgspec.json.encode(a)
