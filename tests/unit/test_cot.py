@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import takproto
+import takproto  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
