@@ -741,23 +741,25 @@ async def run_bridge(addr: Any, target: CotTarget, stop: asyncio.Event, *, optio
 
     link = Link(addr, client_id, subscriptions=((TRACKS_FILTER, 1), (ALERTS_FILTER, 1)), on_message=on_message,
                 clean_session=not persistent, backoff_s=(0.1, 5.0))
-    tasks = [asyncio.create_task(process()), asyncio.create_task(transport()), asyncio.create_task(ready())]
-    tasks[1].add_done_callback(lambda _t: stop.set())  # a transport error that is not retried ends the bridge
+    transport_task = asyncio.create_task(transport())
+    workers = [asyncio.create_task(process()), transport_task]
     if resend_s > 0:
-        tasks.append(asyncio.create_task(resend()))
+        workers.append(asyncio.create_task(resend()))
+    for t in workers:  # any of them ending (a transport error that is not retried, a bug) ends the bridge
+        t.add_done_callback(lambda _t: stop.set())
+    waiter = asyncio.create_task(ready())
     try:
         await link.run(stop)  # returns once stop is set
-        for t in tasks:
-            if t.done() and not t.cancelled() and t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]
-    finally:
-        stop.set()
-        transport_task = tasks[1]
         with contextlib.suppress(TimeoutError):  # the transport sends what is queued, then closes
             await asyncio.wait_for(asyncio.shield(transport_task), timeout=3.0)
-        for t in tasks:
+    finally:
+        stop.set()
+        for t in (*workers, waiter):
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        results = await asyncio.gather(*workers, waiter, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, Exception)]  # cancellations are BaseExceptions: not errors
+    if errors:
+        raise errors[0]
     return bridge.stats
 
 
