@@ -10,6 +10,8 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -98,6 +100,28 @@ async def udp_receiver() -> tuple[asyncio.DatagramTransport, int, Received]:
     return transport, transport.get_extra_info("sockname")[1], rx
 
 
+def multicast_socket(group: str) -> socket.socket:
+    """A UDP socket on a free port that joined ``group`` on the loopback interface (ATAK's SA group listener)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((group, 0))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton(group),
+                                                                             socket.inet_aton("127.0.0.1")))
+    return sock
+
+
+def loopback_multicast_works(group: str) -> bool:
+    """Whether this host delivers multicast sent on the loopback interface (network namespaces may not)."""
+    with multicast_socket(group) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.settimeout(5.0)
+        tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        tx.sendto(b"probe", (group, rx.getsockname()[1]))
+        try:
+            return rx.recv(16) == b"probe"
+        except OSError:
+            return False
+
+
 class TcpReceiver:
     """A TAK-Server-like plain CoT input: a stream of concatenated XML events per connection."""
 
@@ -178,6 +202,27 @@ async def test_udp_track_alert_and_deletion(mosquitto: Mosquitto) -> None:
         stats = await asyncio.wait_for(task, DEADLINE_S)
         transport.close()
     assert stats.rejected == 0 and stats.tracks_in >= 1 and stats.deletes_in == 1 and stats.sent >= 4
+
+
+async def test_udp_multicast_to_the_sa_group(mosquitto: Mosquitto) -> None:
+    """The ATAK default: events to the SA multicast group 239.2.3.1, here on the loopback interface."""
+    group = "239.2.3.1"
+    if not loopback_multicast_works(group):
+        pytest.skip("this host does not deliver multicast on the loopback interface")
+    rx = Received()
+    sock = multicast_socket(group)
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(lambda: _Udp(rx), sock=sock)
+    await publish(mosquitto, TRACK_TOPIC, track_payload(time.time()), retain=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_bridge(mosquitto.address, CotTarget.parse(f"udp://{group}:{sock.getsockname()[1]}"), stop,
+                                          resend_s=0, multicast_if="127.0.0.1"))
+    try:
+        track = await rx.wait_for(lambda c: c.uid == f"jisf-mmsi-{MMSI}")
+        assert track.type == "a-n-S-X"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, DEADLINE_S)
+        transport.close()
 
 
 async def test_tcp_resends_the_picture_after_reconnecting(mosquitto: Mosquitto) -> None:
