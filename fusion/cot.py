@@ -34,6 +34,7 @@ import ipaddress
 import json
 import logging
 import math
+import re
 import time
 import warnings
 import xml.etree.ElementTree as ET
@@ -298,8 +299,18 @@ def removal_event(uid: str, type_: str, now: float, lat: float = 0.0, lon: float
     return ev
 
 
+# Characters XML 1.0 cannot carry at all (control characters, lone surrogates, U+FFFE/U+FFFF): ElementTree
+# writes them as they are and the receiver's parser rejects the whole event.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def serialize(ev: ET.Element) -> bytes:
-    """UTF-8 XML with the declaration TAK tools write (``pytak.serialize_cot``)."""
+    """UTF-8 XML with the declaration TAK tools write (``pytak.serialize_cot``); characters XML
+    cannot carry (in names, reasons, ids from the payloads) are replaced by U+FFFD."""
+    for el in ev.iter():
+        el.attrib = {k: _NOT_XML.sub("\ufffd", v) for k, v in el.attrib.items()}
+        if el.text:
+            el.text = _NOT_XML.sub("\ufffd", el.text)
     return bytes(pytak.serialize_cot(ev))
 
 

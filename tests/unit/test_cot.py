@@ -208,6 +208,15 @@ def test_uids_identity_collisions_and_changes() -> None:
     assert parse(new).get("uid") == "jisf-mmsi-367000009"
 
 
+def test_text_xml_cannot_carry_is_replaced() -> None:
+    bridge = CotBridge()
+    [event] = bridge.on_message(TOPIC, enc(row(mmsi=1, name="BAD\x00NAME\x1b")), NOW)
+    contact = parse(event).find("detail/contact")
+    assert contact is not None and contact.get("callsign") == "BAD\ufffdNAME\ufffd"
+    [marker] = bridge.on_message("jisf/v1/alerts/x/99", enc(alert(track_id=99, alert_id="a\x01", reason="r\x02")), NOW)
+    assert parse(marker).get("uid") == "jisf-alert-a\ufffd"
+
+
 def test_tentative_tracks_are_not_sent_and_snapshot_keeps_only_live_events() -> None:
     bridge = CotBridge(CotOptions(stale_min_s=30.0))
     assert bridge.on_message(TOPIC, enc(row(status="tentative")), NOW) == []
@@ -272,7 +281,7 @@ valid_rows = st.fixed_dictionaries({
     "mmsi": st.none() | st.integers(min_value=0, max_value=999_999_999),
     "icao24": st.none() | st.text(alphabet="0123456789abcdef", min_size=6, max_size=6),
     "sources": st.lists(st.sampled_from(["ais", "adsb", "radar", "oth", "sat"]), unique=True),
-    "name": st.none() | st.text(max_size=30).filter(lambda s: all(c.isprintable() for c in s)),
+    "name": st.none() | st.text(max_size=30),  # any text: control characters included
     "ship_type": st.none() | st.integers(min_value=0, max_value=99),
 })
 
