@@ -126,7 +126,8 @@ class TcpReceiver:
     """A TAK-Server-like plain CoT input: a stream of concatenated XML events per connection."""
 
     def __init__(self) -> None:
-        self.rx = Received()
+        self.rx = Received()  # every connection's events
+        self.per_connection: list[Received] = []
         self.connections = 0
         self.writers: list[asyncio.StreamWriter] = []
         self.server: asyncio.Server | None = None
@@ -137,6 +138,8 @@ class TcpReceiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        mine = Received()
+        self.per_connection.append(mine)
         self.writers.append(writer)
         self.rx.changed.set()
         buf = b""
@@ -145,6 +148,7 @@ class TcpReceiver:
             while b"</event>" in buf:
                 one, buf = buf.split(b"</event>", 1)
                 self.rx.add(one.strip() + b"</event>")
+                mine.add(one.strip() + b"</event>")
 
     def drop_connections(self) -> None:
         for w in self.writers:
@@ -237,15 +241,15 @@ async def test_tcp_resends_the_picture_after_reconnecting(mosquitto: Mosquitto) 
         await server.rx.wait_for(lambda c: c.uid == f"jisf-mmsi-{MMSI}")
         marker = await raise_alert_until_seen(mosquitto, server.rx)
         assert marker.type == "b-m-p-s-m"
-        server.rx.events.clear()
         server.drop_connections()
         end = time.monotonic() + DEADLINE_S
         while server.connections < 2:
             assert time.monotonic() < end, "the bridge did not reconnect"
             await asyncio.sleep(0.05)
-        track = await server.rx.wait_for(lambda c: c.uid == f"jisf-mmsi-{MMSI}")  # no new MQTT message: the snapshot
+        second = server.per_connection[1]  # no new MQTT message: what arrives here is the snapshot
+        track = await second.wait_for(lambda c: c.uid == f"jisf-mmsi-{MMSI}")
         assert track.type == "a-s-S-X"
-        await server.rx.wait_for(lambda c: c.uid == "jisf-alert-go_fast-1-1")
+        await second.wait_for(lambda c: c.uid == "jisf-alert-go_fast-1-1")
     finally:
         stop.set()
         stats = await asyncio.wait_for(task, DEADLINE_S)
