@@ -83,8 +83,17 @@ class TrackMsg(msgspec.Struct, frozen=True):
     country: str | None = None
 
 
+class OpMsg(msgspec.Struct, frozen=True):
+    """An operator action recorded on an alert (its ``ops`` list)."""
+
+    action: str  # "acknowledge" | "dismiss"
+    by: str = ""
+    why: str = ""
+
+
 class AlertMsg(msgspec.Struct, frozen=True):
-    """A ``jisf/v1/alerts/{rule}/{track_id}`` payload (alerts.jsonl fields; evidence not used)."""
+    """A ``jisf/v1/alerts/{rule}/{track_id}`` payload (alerts.jsonl fields, identity and operator
+    actions optional; evidence not used)."""
 
     alert_id: str
     rule: str
@@ -100,6 +109,14 @@ class AlertMsg(msgspec.Struct, frozen=True):
     reason: str = ""
     related_track_ids: list[int] = []
     priority: float | None = None
+    name: str | None = None
+    callsign: str | None = None
+    ops: list[OpMsg] = []
+
+    @property
+    def dismissed(self) -> bool:
+        """An operator dismissed it: shown no more, although the service clears it only when its condition ends."""
+        return any(op.action == "dismiss" for op in self.ops)
 
 
 DOMAINS = ("surface", "air")
@@ -260,7 +277,8 @@ def alert_remarks(a: AlertMsg) -> str:
     parts = [f"rule {a.rule}", f"severity {a.severity}", f"state {a.state}"]
     if a.zone:
         parts.append(f"zone {a.zone}")
-    ident = "".join(f", {k} {v}" for k, v in (("MMSI", a.mmsi), ("ICAO", a.icao24)) if v is not None)
+    ident = "".join(f", {k} {v}" for k, v in (("MMSI", a.mmsi), ("ICAO", a.icao24), ("name", a.name),
+                                                 ("call sign", a.callsign)) if v is not None)
     parts.append(f"track {a.track_id}{ident}")
     if a.related_track_ids:
         parts.append("related tracks " + ", ".join(map(str, a.related_track_ids)))
@@ -268,6 +286,8 @@ def alert_remarks(a: AlertMsg) -> str:
         parts.append(f"priority {a.priority:g}")
     if a.reason:
         parts.append(a.reason)
+    done = {"acknowledge": "acknowledged", "dismiss": "dismissed"}
+    parts.extend(f"{done.get(op.action, op.action)} by {op.by or '?'}" + (f" ({op.why})" if op.why else "") for op in a.ops)
     return "; ".join(parts)
 
 
@@ -283,7 +303,7 @@ def alert_event(a: AlertMsg, *, t_ref: float, horizon_s: float) -> ET.Element:
     ev = _event(alert_uid(a.alert_id), MARKER_TYPE, HOW_MARKER, t_ref, t_ref, t_ref + horizon_s)
     _point(ev, a.lat, a.lon)
     detail = ET.SubElement(ev, "detail")
-    ET.SubElement(detail, "contact", {"callsign": f"{a.rule} ({a.severity}) T{a.track_id}"})
+    ET.SubElement(detail, "contact", {"callsign": f"{a.rule} ({a.severity}) {a.name or a.callsign or f'T{a.track_id}'}"})
     ET.SubElement(detail, "remarks", {"source": "jisf"}).text = alert_remarks(a)
     argb = str(SEVERITY_ARGB.get(a.severity, SEVERITY_ARGB["high"]))
     ET.SubElement(detail, "color", {"argb": argb})
@@ -561,7 +581,7 @@ class CotBridge:
         self.stats.alerts_in += 1
         out: list[bytes] = []
         of_track = self.alerts_of.setdefault(a.track_id, {})
-        if a.state == "cleared":
+        if a.state == "cleared" or a.dismissed:
             old = self.alerts.pop(a.alert_id, None)
             of_track.pop(a.alert_id, None)
             lat, lon = ((old.msg.lat or 0.0), (old.msg.lon or 0.0)) if old else ((a.lat or 0.0), (a.lon or 0.0))

@@ -184,6 +184,26 @@ def test_alert_marker_makes_the_track_suspect_until_cleared() -> None:
     assert bridge.alerts == {} and bridge.alerts_of == {}
 
 
+def test_operator_actions_on_alert_markers() -> None:
+    """Acknowledged: still shown, with who and why; dismissed: removed, and the track is no longer suspect."""
+    bridge = CotBridge()
+    bridge.on_message(TOPIC, enc(row()), NOW)
+    bridge.on_message("jisf/v1/alerts/go_fast/12", enc(alert(name="SEA QUEEN")), NOW)
+    ack = [{"action": "acknowledge", "by": "analyst1", "why": "watching", "t": NOW + 1}]
+    marker, track = bridge.on_message("jisf/v1/alerts/go_fast/12", enc(alert(state="updated", name="SEA QUEEN", ops=ack)), NOW + 1)
+    m = parse(marker)
+    contact = m.find("detail/contact")
+    assert contact is not None and contact.get("callsign") == "go_fast (high) SEA QUEEN"
+    assert "acknowledged by analyst1 (watching)" in (m.findtext("detail/remarks") or "")
+    assert parse(track).get("type") == "a-s-S-X"
+    dismiss = [*ack, {"action": "dismiss", "by": "analyst2", "why": "fishing fleet", "t": NOW + 2}]
+    gone, track = bridge.on_message("jisf/v1/alerts/go_fast/12", enc(alert(state="updated", ops=dismiss)), NOW + 2)
+    g = parse(gone)
+    assert g.get("uid") == "jisf-alert-go_fast-7-1" and g.get("stale") == g.get("time")
+    assert parse(track).get("type") == "a-u-S"
+    assert bridge.alerts == {}
+
+
 def test_deleted_track_goes_stale_now() -> None:
     bridge = CotBridge()
     bridge.on_message(TOPIC, enc(row()), NOW)
