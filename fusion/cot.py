@@ -496,7 +496,8 @@ class CotBridge:
         except (DecodeError, ValueError, OverflowError) as err:
             self.stats.rejected += 1
             self.stats.last_reject = str(err)
-            log.warning("rejected: %s", err)
+            if self.stats.rejected <= 10 or self.stats.rejected % 1000 == 0:  # a flood of bad input must not flood the log
+                log.warning("rejected (%d so far): %s", self.stats.rejected, err)
             return []
         self.stats.events += len(out)
         return out
