@@ -189,6 +189,7 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
     "track-scans": ("fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
     "plot": ("fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
     "import-ais": ("fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
+    "cot": ("fusion.cot", "main", "tracks and alerts as Cursor-on-Target events for TAK clients (udp:// or tcp://)"),
 }
 
 
