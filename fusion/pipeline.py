@@ -86,6 +86,7 @@ class Counters:
     ticks: int = 0
     ticks_skipped: int = 0  # output ticks not evaluated because fusion was behind (advance's ``catch_up_ticks``)
     alerts_raised: int = 0
+    nonfinite_dropped: int = 0  # tracks deleted because their state went non-finite (the tracker's guard)
 
 
 def _global_ids(ids: np.ndarray, domain: str) -> np.ndarray:
@@ -176,6 +177,7 @@ class Fusion:
         self.counters.late_dropped += int(res.late_dropped)
         self.counters.reruns += int(res.rerun_batches > 0)
         self.counters.rerun_batches += int(res.rerun_batches)
+        self.counters.nonfinite_dropped += int(res.nonfinite_dropped)
         if len(res.deleted_ids):
             self._deleted.extend(_global_ids(np.asarray(res.deleted_ids), domain).tolist())
         if len(res.merged):
