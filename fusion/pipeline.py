@@ -28,6 +28,7 @@ from fusion.ingest import Ingest
 from fusion.publish import AIR_ID_BASE, TrackRow, track_rows
 from fusion.rules.engine import AlertEvent, RuleEngine, RulesConfig
 from fusion.rules.zones import ZoneSet
+from sensors.limits import DecodeLimits
 from sensors.measurement import MeasurementNoise
 
 DOMAINS = ("surface", "air")
@@ -42,6 +43,7 @@ class FusionConfig:
     reorder_window_s: float = 2.0  # how long a batch waits for later-arriving, earlier-timed data
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     noise: MeasurementNoise = field(default_factory=MeasurementNoise)
+    limits: DecodeLimits = field(default_factory=DecodeLimits)  # per-payload decoding bounds (docs/FORMATS.md, "Limits")
 
     def __post_init__(self) -> None:
         if not (self.output_interval_s > 0 and math.isfinite(self.output_interval_s)):
@@ -99,7 +101,8 @@ class Fusion:
     def __init__(self, frame: LocalFrame, zones: ZoneSet, rules: RulesConfig, config: FusionConfig | None = None) -> None:
         self.config = config if config is not None else FusionConfig()
         self.frame = frame
-        self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s)
+        self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s,
+                             limits=self.config.limits)
         self.trackers = {d: Tracker(self.config.tracker, d) for d in DOMAINS}
         self.rules = RuleEngine(zones, rules, frame)
         self.counters = Counters()
