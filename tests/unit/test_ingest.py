@@ -164,3 +164,14 @@ def test_any_valid_position_far_outside_the_area_is_rejected_by_field_and_never_
     assert rejected[("ais", "lat")] + rejected[("ais", "lon")] == (0 if inside else 1)
     assert rejected[("radar", "sensor_lat")] + rejected[("radar", "sensor_lon")] == (0 if inside else 1)
     assert fusion.counters.measurements == (3 if inside else 1)
+
+
+def test_the_duplicate_filter_is_per_topic() -> None:
+    # the same payload from two receivers is two receptions (both fused); again on one topic, a replay
+    ing = Ingest(FRAME, reorder_window_s=0.0)
+    _, payload = ais_msg(0, T0)
+    assert ing.accept("jisf/v1/feeds/ais/rx-north", payload, T0 + 0.1) == 2
+    assert ing.accept("jisf/v1/feeds/ais/rx-south", payload, T0 + 0.1) == 2
+    assert ing.accept("jisf/v1/feeds/ais/rx-north", payload, T0 + 0.2) == 0
+    assert ing.log.rejected[("ais", "payload")] == 1 and ing.log.total_rejected() == 1
+    assert sum(len(b) for b in ing.due(T0 + 1.0)) == 4
