@@ -89,6 +89,7 @@ class Counters:
     ticks_skipped: int = 0  # output ticks not evaluated because fusion was behind (advance's ``catch_up_ticks``)
     alerts_raised: int = 0
     nonfinite_dropped: int = 0  # tracks deleted because their state went non-finite (the tracker's guard)
+    duplicates_merged: int = 0  # cooperative reports merged as exact duplicates (one report from several receivers)
 
 
 def _global_ids(ids: np.ndarray, domain: str) -> np.ndarray:
@@ -181,6 +182,7 @@ class Fusion:
         self.counters.reruns += int(res.rerun_batches > 0)
         self.counters.rerun_batches += int(res.rerun_batches)
         self.counters.nonfinite_dropped += int(res.nonfinite_dropped)
+        self.counters.duplicates_merged += int(res.duplicates_merged)
         if len(res.deleted_ids):
             self._deleted.extend(_global_ids(np.asarray(res.deleted_ids), domain).tolist())
         if len(res.merged):

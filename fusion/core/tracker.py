@@ -79,6 +79,9 @@ class StepResult:
     rerun_batches: logged batches processed again because this one came out of sequence
     nonfinite_dropped: tracks deleted because their state went non-finite (their ids are in
                  deleted_ids; not expected: the filters are numerically safe, this is the guard)
+    duplicates_merged: cooperative rows dropped as exact duplicates of another row of the batch
+                 (one AIS / ADS-B report forwarded by several receivers: no new information;
+                 a re-run counts its batches' duplicates again)
     """
 
     deleted_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
@@ -89,6 +92,7 @@ class StepResult:
     assigned: int = 0
     rerun_batches: int = 0
     nonfinite_dropped: int = 0
+    duplicates_merged: int = 0
 
 
 def _empty_tracks(r: int) -> dict[str, np.ndarray]:
@@ -336,18 +340,32 @@ class Tracker:
         vanished = np.setdiff1d(alive_before, alive_after)
         res = out.result()
         return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
-                          res.assigned, len(replay), res.nonfinite_dropped)
+                          res.assigned, len(replay), res.nonfinite_dropped, res.duplicates_merged)
 
     # ------------------------------------------------------------------ one batch
 
     def _process(self, batch: MeasBatch) -> StepResult:
-        """Split a batch into rounds with unique identity keys and process each."""
+        """Split a batch into rounds with unique identity keys and process each.
+
+        When identity keys repeat, exact duplicate rows (the same report from several
+        receivers: same key, time, measurement and noise) are merged first, keeping one: a
+        second update with the same measurement would count it twice and halve the
+        covariance for no new information. Other repeats (successive reports of one target)
+        are processed in time order, one round each."""
         key = _KEY_OF_KIND.get(batch.sensor_kind)
         out = _Collector()
         if key is None:
             out.add(self._process_round(batch))
         else:
-            for rows in _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key]):
+            rounds = _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key])
+            merged = 0
+            if rounds[0] is not None:  # keys repeat
+                unique = _unique_rows(batch)
+                if unique.size < len(batch):
+                    merged, batch = len(batch) - unique.size, _take(batch, unique)
+                    rounds = _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key])
+            out.add(StepResult(duplicates_merged=merged))
+            for rows in rounds:
                 out.add(self._process_round(batch if rows is None else _take(batch, rows)))
         return out.result()
 
@@ -925,6 +943,7 @@ class _Collector:
             self._cat("deleted_ids"), self._cat("merged").reshape(-1, 2), sum(p.late_dropped for p in self.parts),
             self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),
             sum(p.rerun_batches for p in self.parts), sum(p.nonfinite_dropped for p in self.parts),
+            sum(p.duplicates_merged for p in self.parts),
         )
 
     def _cat(self, name: str) -> IntArray:
@@ -985,6 +1004,16 @@ def _take(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
         sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
     )
+
+
+def _unique_rows(batch: MeasBatch) -> IntArray:
+    """Rows (U,) of ``batch``, sorted, keeping the first of each set of exact duplicates: rows
+    equal bit for bit in time, z, R, altitude and identity keys (NaN equals NaN)."""
+    n = len(batch)
+    cols = np.concatenate([batch.t[:, None], batch.z, batch.R.reshape(n, -1), batch.alt_m[:, None], batch.sigma_alt_m[:, None],
+                           batch.has_vel[:, None], batch.mmsi[:, None], batch.icao24[:, None]], axis=1)  # float64: keys < 2^53 exact
+    rows = np.ascontiguousarray(cols).view(np.dtype((np.void, cols.shape[1] * cols.itemsize))).ravel()
+    return np.sort(np.unique(rows, return_index=True)[1])
 
 
 def _identity_rounds(key: IntArray, t: FloatArray, none_key: int) -> list[IntArray | None]:

@@ -39,7 +39,24 @@ def _bad_payloads() -> list[tuple[str, bytes]]:
     return out
 
 
-async def _until(pred, timeout: float, what: str, log: Path) -> None:  # noqa: ANN001
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``jisf run ARGS`` as a child process logging to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s, by pid."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+async def _until(pred, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
@@ -74,8 +91,7 @@ async def test_deep_json_and_a_huge_ais_payload_do_not_stop_the_service(mosquitt
                 tracks.append(doc)
 
     watcher = asyncio.create_task(watch())
-    with log.open("ab") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out, stderr=subprocess.STDOUT)
+    proc = _start(args, log)
     try:
         await asyncio.wait_for(subscribed.wait(), 10)
         await _until(lambda: any(s.get("state") == "online" for _, s in status), 60, "no status online", log)
@@ -104,13 +120,7 @@ async def test_deep_json_and_a_huge_ais_payload_do_not_stop_the_service(mosquitt
         await _until(lambda: any(t.get("mmsi") == MMSI for t in tracks), 60, "no track of the good vessel", log)
         assert proc.poll() is None, log.read_text()[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        await asyncio.to_thread(_stop, proc)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher

@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -47,13 +48,17 @@ def _decelerating_aircraft() -> list[AdsbReport]:
     return reports
 
 
-def test_decelerating_aircraft_heard_twice_fuses_to_finite_tracks(tmp_path: Path) -> None:
-    # the same SBS-1 payload from two receivers at the same receive time, through ingest,
-    # the re-order window, the air pool and the evaluation writer (what ``jisf evaluate`` runs)
+@pytest.mark.parametrize("offset_deg", [0.0, 1e-6])
+def test_decelerating_aircraft_heard_twice_fuses_to_finite_tracks(tmp_path: Path, offset_deg: float) -> None:
+    # the same SBS-1 report from two receivers at the same receive time, through ingest, the
+    # re-order window, the air pool and the evaluation writer (what ``jisf evaluate`` runs).
+    # Identical reports are merged (one update); with the second receiver's position one
+    # wire step (1e-6 deg) off they are two updates at a zero interval.
     messages = []
     for r in _decelerating_aircraft():
-        payload = adsb.encode_sbs([r])
-        messages += [(r.t + 0.4, "jisf/v1/feeds/adsb/rx-north", payload), (r.t + 0.4, "jisf/v1/feeds/adsb/rx-south", payload)]
+        other = msgspec.structs.replace(r, lat=round(r.lat + offset_deg, 6))
+        messages += [(r.t + 0.4, "jisf/v1/feeds/adsb/rx-north", adsb.encode_sbs([r])),
+                     (r.t + 0.4, "jisf/v1/feeds/adsb/rx-south", adsb.encode_sbs([other]))]
     fusion = Fusion(LocalFrame(13.0, 17.0, -86.0, -82.0), ZoneSet.from_geojson({"type": "FeatureCollection", "features": []}, "none"),
                     default_rules())
     summary = run_to_dir(fusion, messages, tmp_path, None)
@@ -68,6 +73,7 @@ def test_decelerating_aircraft_heard_twice_fuses_to_finite_tracks(tmp_path: Path
     assert {r["track_id"] for r in rows if r["icao24"] == f"{ICAO:06x}"} == {rows[-1]["track_id"]}
     assert math.hypot(rows[-1]["vel_e_mps"], rows[-1]["vel_n_mps"]) == pytest.approx(280.0 * KNOT_MPS, abs=5.0)
     assert fusion.counters.nonfinite_dropped == 0
+    assert fusion.counters.duplicates_merged == (240 if offset_deg == 0.0 else 0)
     mu = fusion.trackers["air"].snapshot()["track.mu"]
     assert (mu >= kalman.MU_FLOOR).all() and np.allclose(mu.sum(axis=1), 1.0)
 
@@ -140,3 +146,27 @@ def test_a_non_finite_track_is_deleted_and_counted_never_gated(column: str) -> N
     view = trk.view(16.0)
     assert bad_id not in view.track_id.tolist() and np.isfinite(view.x).all() and np.isfinite(view.P).all()
     assert trk.step(_plot(20.0, (100.0, 0.0))).nonfinite_dropped == 0
+
+
+def _adsb_rows(t: float, rows: list[tuple[float, float]]) -> MeasBatch:
+    n = len(rows)
+    z = np.array([[e, 0.0, 200.0, 0.0] for e, _ in rows])
+    z[:, 1] = [nn for _, nn in rows]
+    R = np.tile(np.diag([40.0**2, 40.0**2, 1.5**2, 1.5**2]), (n, 1, 1))
+    return MeasBatch(t=np.full(n, t), z=z, R=R, has_vel=np.ones(n, bool), alt_m=np.full(n, 3000.0), sigma_alt_m=np.full(n, 15.0),
+                     mmsi=np.full(n, NO_MMSI, np.int64), icao24=np.full(n, 0xABC123, np.int64), sensor_kind="adsb", sensor_id="rx",
+                     domain="air")
+
+
+def test_exact_duplicate_reports_are_merged_into_one_update() -> None:
+    once, twice = Tracker(TrackerConfig(), "air"), Tracker(TrackerConfig(), "air")
+    for k in range(5):
+        t, e = 1.0 * k, 200.0 * k
+        assert once.step(_adsb_rows(t, [(e, 0.0)])).duplicates_merged == 0
+        res = twice.step(_adsb_rows(t, [(e, 0.0), (e, 0.0), (e, 0.0)]))  # three receivers, one report
+        assert res.duplicates_merged == 2
+    for key, value in once.snapshot().items():
+        np.testing.assert_array_equal(twice.snapshot()[key], value, err_msg=key)  # bit for bit the single update
+    # two different reports of one aircraft at one time are not duplicates: both update, in turn
+    res = twice.step(_adsb_rows(5.0, [(1000.0, 0.0), (1000.0, 30.0)]))
+    assert res.duplicates_merged == 0 and res.assigned == 2

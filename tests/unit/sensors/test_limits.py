@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusion.core.frame import LocalFrame
-from fusion.ingest import MAX_REASON_CHARS, MAX_REJECT_FIELDS, OTHER_FIELDS, RECENT_REJECTS, Ingest, field_pattern
+from fusion.ingest import (
+    MAX_REASON_CHARS,
+    MAX_REJECT_FIELDS,
+    OTHER_FIELDS,
+    RECENT_REJECTS,
+    Ingest,
+    field_pattern,
+)
 from sensors import ais
 from sensors.adsb import AdsbDecoder, encode_aircraft_json
 from sensors.ais import AisDecoder
