@@ -135,35 +135,43 @@ def check_payload_size(feed: str, payload: bytes, limits: DecodeLimits = DEFAULT
 
 
 _BRACKETS = bytes(c for c in range(256) if c not in b'"[]{}')  # deleted to leave strings and nesting
-_OPEN = np.zeros(256, dtype=np.int64)
-_OPEN[[ord("["), ord("{")]] = 1
-_OPEN[[ord("]"), ord("}")]] = -1
+
+
+def _structure(payload: bytes) -> bytes:
+    """The quotes and brackets of ``payload``, escaped backslashes and escaped quotes removed
+    first, so that every quote left opens or closes a string."""
+    text = payload.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in payload else payload
+    return text.translate(None, _BRACKETS)
+
+
+def _depth(structure: bytes) -> int:
+    """Deepest nesting in the output of ``_structure``: brackets inside strings dropped, then
+    the running sum of +1 per ``[``/``{`` and -1 per ``]``/``}``."""
+    outside = np.frombuffer(b"".join(structure.split(b'"')[::2]), dtype=np.uint8)  # even parts: outside strings
+    if outside.size == 0:
+        return 0
+    step = (outside == ord("[")).view(np.int8) + (outside == ord("{")).view(np.int8)
+    step -= (outside == ord("]")).view(np.int8) + (outside == ord("}")).view(np.int8)
+    return int(np.cumsum(step, dtype=np.int64).max())
 
 
 def json_depth(payload: bytes) -> int:
     """Deepest nesting of JSON arrays and objects in ``payload`` (0 for a scalar), without parsing.
 
-    Written by hand because the JSON parser is what must not see a deep document: escaped
-    backslash pairs, then escaped quotes are removed, so every quote left opens or closes a
-    string; brackets inside strings are dropped; the depth is the running sum of +1 per
-    ``[``/``{`` and -1 per ``]``/``}``. Exact for valid JSON and an upper bound of what the
-    parser would recurse into otherwise. C-speed byte passes, then numpy on the brackets only
-    (a 10,000-plot radar scan: ~0.5 ms).
+    Written by hand because the JSON parser is what must not see a deep document. Exact for
+    valid JSON (property-tested) and an upper bound of what the parser would recurse into
+    otherwise. C-speed byte passes, then numpy on the brackets only (a 10,000-plot radar
+    scan of 275 kB: ~1 ms on a loaded machine, under 4 % of its decoding).
     """
-    if payload.count(b"[") + payload.count(b"{") == 0:
-        return 0
-    text = payload.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in payload else payload
-    outside = b"".join(text.translate(None, _BRACKETS).split(b'"')[::2])  # even parts: outside strings
-    if not outside:
-        return 0
-    return int(np.cumsum(_OPEN[np.frombuffer(outside, dtype=np.uint8)]).max())
+    return _depth(_structure(payload))
 
 
 def check_json_depth(feed: str, payload: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeError | None:
     """A DecodeError for JSON nested deeper than ``limits.max_json_depth`` (rejected whole), else None."""
-    if payload.count(b"[") + payload.count(b"{") <= limits.max_json_depth:  # cannot be deeper
+    structure = _structure(payload)
+    if structure.count(b"[") + structure.count(b"{") <= limits.max_json_depth:  # cannot be deeper
         return None
-    depth = json_depth(payload)
+    depth = _depth(structure)
     if depth > limits.max_json_depth:
         return DecodeError(feed, "payload", f"<nesting depth {depth}>",
                            f"JSON nests deeper than {limits.max_json_depth} levels (max_json_depth)")
