@@ -19,13 +19,13 @@ from fusion.mqtt import publisher, subscribe
 from fusion.publish import FEEDS_FILTER
 from fusion.recording import read_recording
 from sim_feeds.play import iter_feed
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
 
 def first_messages(n: int) -> list:
-    return list(itertools.islice(iter_feed(load_scenario(default_scenario_path())), n))
+    return list(itertools.islice(iter_feed(load_scenario(resolve_scenario("minimal"))), n))
 
 
 def wait_for(pred, timeout_s: float) -> None:  # noqa: ANN001
