@@ -64,7 +64,7 @@ def test_record_is_lossless_and_replays(mosquitto: Mosquitto, tmp_path: Path, ca
     assert all(not m.retain for m in got[1:])
     assert [m.qos for m in got[1:]] == [m.qos for m in msgs]
     out = tmp_path / "replay"
-    assert main(["replay", str(rec), "-o", str(out)]) == 0
+    assert main(["replay", str(rec), "-o", str(out), "--scenario", "minimal"]) == 0
     assert (out / "tracks.jsonl").stat().st_size > 0
     assert '"rejected": 0' in capsys.readouterr().out  # on the sim's timeline, nothing is too old
 
