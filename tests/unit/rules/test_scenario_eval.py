@@ -1,6 +1,6 @@
-"""Issue 5 item 4 on the default scenario: the rules with their shipped defaults, on the tracker's
-output, alert the suspect go-fast within 5 minutes of it becoming observable and raise nothing on
-the five benign AIS merchants (docs/SCENARIO-EVAL.md has every library scenario)."""
+"""Issue 5 item 4 on the minimal scenario (the default until issue 17): the rules with their shipped
+defaults, on the tracker's output, alert the suspect go-fast within 5 minutes of it becoming
+observable and raise nothing on the five benign AIS merchants (docs/SCENARIO-EVAL.md has every library scenario)."""
 
 from __future__ import annotations
 
