@@ -236,13 +236,14 @@ def ais_message(i: int, t: float, t0: float) -> bytes:
 
 
 def _make_service(addr, reorder_s: float, output_s: float, **options: object):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
-    """The service on the default scenario's area and zones; ``options`` override the bench's ServiceOptions."""
+    """The service on the minimal scenario's area and zones (the Guna Yala box the synthetic load is drawn in);
+    ``options`` override the bench's ServiceOptions."""
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
-    from sim_feeds.scenario import default_scenario_path, load_scenario
+    from sim_feeds.scenario import load_scenario, resolve_scenario
 
-    sc = load_scenario(default_scenario_path())
+    sc = load_scenario(resolve_scenario("minimal"))
     fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None, FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s))
     opts = {"client_id": f"bench-{time.monotonic_ns()}", "status_interval_s": 1.0, "track_interval_s": 5.0, "picture_interval_s": 5.0,
             **options}

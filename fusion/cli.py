@@ -42,10 +42,14 @@ def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, i
     return BrokerAddress.parse(args.broker, username=args.username, password=args.password, ca_file=args.ca_file)
 
 
-def _default_scenario() -> Path:
-    from sim_feeds.scenario import default_scenario_path
+def scenario_arg(name_or_path: str | None) -> Path:
+    """A command's scenario argument: a file or a shipped scenario's name (None: the default one)."""
+    from sim_feeds.scenario import ScenarioError, resolve_scenario
 
-    return default_scenario_path()
+    try:
+        return resolve_scenario(name_or_path)
+    except ScenarioError as err:
+        raise SystemExit(f"jisf: {err}") from None
 
 
 @contextlib.contextmanager
@@ -66,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fusion.broker import embedded_broker
     from fusion.demo import run_live
 
-    scenario = Path(args.scenario) if args.scenario else _default_scenario()
+    scenario = scenario_arg(args.scenario)
 
     def show(summary: dict[str, object]) -> None:
         print("summary:", json.dumps(summary, indent=2))
@@ -87,7 +91,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from sim_feeds.play import iter_feed
     from sim_feeds.scenario import load_scenario
 
-    scenario = load_scenario(Path(args.scenario))
+    scenario = load_scenario(scenario_arg(args.scenario))
     feed = iter_feed(scenario)
     first = next(feed)
     clock = WarpedClock.starting_now(first.t, args.speed)
@@ -159,7 +163,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from fusion.offline import evaluate
 
     t0 = time.perf_counter()
-    summary = evaluate(Path(args.scenario), Path(args.output), metrics=not args.no_metrics)
+    summary = evaluate(scenario_arg(args.scenario), Path(args.output), metrics=not args.no_metrics)
     c = summary.counters
     print(json.dumps({"out_dir": str(summary.out_dir), "messages": summary.messages, "measurements": c.measurements,
                       "ticks": c.ticks, "alerts_raised": c.alerts_raised, "rejected": summary.rejected,
@@ -178,7 +182,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print("jisf replay: give -o DIR (offline replay) or --broker URL (republish)", file=sys.stderr)
         return 2
     summary = replay_recording(Path(args.recording), Path(args.output),
-                               scenario_path=Path(args.scenario) if args.scenario else None)
+                               scenario_path=scenario_arg(args.scenario))
     print(json.dumps(summary))
     return 0
 
@@ -205,14 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="main job: embedded broker, default scenario, live fusion and alerts")
-    d.add_argument("--scenario", default=env_default("scenario"), help="scenario file (default: the shipped default scenario)")
+    d.add_argument("--scenario", default=env_default("scenario"), help="scenario file or shipped scenario name (default: default)")
     d.add_argument("--speed", type=float, default=float(env_default("speed", "60")), help="scenario seconds per wall second (default 60)")
     d.add_argument("--broker-kind", default="auto", choices=["auto", "mosquitto", "iotcore"], help="embedded broker to start")
     broker_args(d, required=False)
     d.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("sim", help="publish a scenario's feeds")
-    s.add_argument("scenario")
+    s.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
     s.add_argument("--speed", type=float, default=1.0, help="scenario seconds per wall second")
     broker_args(s, required=True)
     s.set_defaults(func=cmd_sim)
@@ -231,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.set_defaults(func=cmd_record)
 
     e = sub.add_parser("evaluate", help="offline: simulated clock, no broker; writes the evaluation outputs")
-    e.add_argument("scenario")
+    e.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
     e.add_argument("-o", "--output", required=True, help="output directory")
     e.add_argument("--no-metrics", action="store_true", help="skip metrics.json")
     e.set_defaults(func=cmd_evaluate)
@@ -239,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="offline replay of a recording (or republish it with --broker)")
     rp.add_argument("recording")
     rp.add_argument("-o", "--output", help="output directory (offline replay)")
-    rp.add_argument("--scenario", help="scenario whose area and zones apply (default: the default scenario)")
+    rp.add_argument("--scenario", help="scenario (file or shipped name) whose area and zones apply (default: default)")
     rp.add_argument("--speed", type=float, default=1.0, help="republish pace, recorded seconds per wall second")
     broker_args(rp, required=False)
     rp.set_defaults(func=cmd_replay)

@@ -22,7 +22,7 @@ import msgspec
 
 from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
 from fusion.mqtt import BrokerAddress, publisher, subscribe
-from fusion.offline import fusion_for_area
+from fusion.offline import fusion_for_area, scenario_rules
 from fusion.pipeline import Fusion, Tick
 from fusion.publish import ALERTS_FILTER, OutMessage
 from fusion.service import Service, ServiceOptions
@@ -130,7 +130,8 @@ async def run_live(scenario_path: Path, addr: BrokerAddress, speed: float, out: 
     from sim_feeds.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
-    fusion: Fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), scenario_path.name)
+    # the rules evaluate runs: default rules with the AIS coverage of the scenario's receivers (docs/RULES.md)
+    fusion: Fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), scenario_path.name, scenario_rules(scenario))
     feed = iter_feed(scenario)
     first = next(feed)
     started = time.monotonic()

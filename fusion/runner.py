@@ -47,9 +47,9 @@ def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service,
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
-    from sim_feeds.scenario import default_scenario_path, load_scenario
+    from sim_feeds.scenario import load_scenario, resolve_scenario
 
-    scenario = load_scenario(Path(cfg.scenario) if cfg.scenario else default_scenario_path())
+    scenario = load_scenario(resolve_scenario(cfg.scenario))
     zones = json.loads(Path(cfg.zones).read_text()) if cfg.zones else scenario.zones_geojson()
     rules = None
     if cfg.rules:

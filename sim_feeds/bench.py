@@ -11,15 +11,14 @@ import json
 import resource
 import sys
 import time
-from pathlib import Path
 
 from sim_feeds.play import iter_feed, iter_truth
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 
 def main(argv: list[str]) -> dict[str, object]:
-    """Run the benchmark on ``argv[0]`` (default: the default scenario); returns the figures."""
-    path = Path(argv[0]) if argv else default_scenario_path()
+    """Run the benchmark on ``argv[0]``, a file or a shipped name (default: the default scenario); returns the figures."""
+    path = resolve_scenario(argv[0] if argv else None)
     t = time.perf_counter()
     scenario = load_scenario(path)
     load_s = time.perf_counter() - t

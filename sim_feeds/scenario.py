@@ -366,6 +366,23 @@ def scenario_library() -> dict[str, Path]:
     return {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.toml"))}
 
 
+def resolve_scenario(name_or_path: Path | str | None = None) -> Path:
+    """The scenario file a command was given: an existing path, else a shipped scenario's name
+    (``default``, ``semisub_tumaco``, ...; a trailing ``.toml`` is allowed), else ScenarioError listing
+    the shipped names. ``None`` is the default scenario. Every command resolves its argument here."""
+    if name_or_path is None:
+        return default_scenario_path()
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    library = scenario_library()
+    name = path.name.removesuffix(".toml") if path.parent == Path() else None
+    if name in library:
+        return library[name]
+    raise ScenarioError("scenario", "(file)", str(name_or_path),
+                        f"no such file, nor a shipped scenario (shipped: {', '.join(library)})")
+
+
 def load_scenario(path: Path | str) -> Scenario:
     """Read, validate and expand a scenario file; raises ScenarioError naming the field."""
     path = Path(path)

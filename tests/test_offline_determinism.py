@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from fusion.cli import main
-from sim_feeds.scenario import default_scenario_path
+from sim_feeds.scenario import resolve_scenario
 
 TRUTH_KEYS = ["t", "id", "domain", "lat", "lon", "alt_m", "speed_mps", "course_deg", "mmsi", "icao24", "role", "activity"]
 TRACK_KEYS = ["t", "track_id", "domain", "status", "lat", "lon", "alt_m", "vel_e_mps", "vel_n_mps", "cov_en_m2", "mmsi", "icao24", "sources"]
@@ -14,7 +14,7 @@ ALERT_KEYS = ["t", "alert_id", "rule", "severity", "state", "track_id", "lat", "
 
 
 def test_evaluate_twice_gives_identical_bytes(tmp_path: Path) -> None:
-    scenario = str(default_scenario_path())
+    scenario = str(resolve_scenario("minimal"))
     for run in ("a", "b"):
         assert main(["evaluate", scenario, "-o", str(tmp_path / run), "--no-metrics"]) == 0
     for name in ("truth.jsonl", "tracks.jsonl", "alerts.jsonl"):

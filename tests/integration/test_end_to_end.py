@@ -15,7 +15,7 @@ import pytest
 from fusion.broker import Mosquitto
 from fusion.demo import run_live
 from sim_feeds.play import iter_truth
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
@@ -33,7 +33,7 @@ def nearest_truth(truth_by_t: dict[float, list], t: float, lat: float, lon: floa
 
 
 async def test_suspect_alerted_and_no_benign(mosquitto: Mosquitto) -> None:
-    path = default_scenario_path()
+    path = resolve_scenario("minimal")
     scenario = load_scenario(path)
     truth_by_t = {rows[0].t: rows for rows in iter_truth(scenario) if rows}
     out = io.StringIO()

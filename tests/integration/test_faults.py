@@ -1,6 +1,6 @@
 """Fault tests with a real Mosquitto (persistence on): broker restart, service SIGKILL, SIGTERM.
 
-The default scenario is played at high speed from this process on a warped clock (the
+The minimal scenario is played at high speed from this process on a warped clock (the
 retained ``jisf/v1/sim/clock`` message gives the subprocess services their ``--clock
 sim``). Alerts are compared as events ``(alert_id, state, t)``: each event the service
 emitted must reach the persistent subscriber, and after de-duplication each raised alert
@@ -32,7 +32,7 @@ from fusion.pipeline import Tick
 from fusion.publish import ALERTS_FILTER, STATUS_TOPIC, TRACKS_FILTER, OutMessage
 from fusion.service import Service, ServiceOptions
 from sim_feeds.play import iter_feed
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
@@ -41,8 +41,8 @@ EventKey = tuple[str, str, float]
 
 
 def scenario_part(seconds: float) -> list:
-    """Feed messages of the default scenario's first ``seconds`` of scenario time."""
-    scenario = load_scenario(default_scenario_path())
+    """Feed messages of the minimal scenario's first ``seconds`` of scenario time."""
+    scenario = load_scenario(resolve_scenario("minimal"))
     return list(itertools.takewhile(lambda m: m.t < scenario.t0 + seconds, iter_feed(scenario)))
 
 
@@ -107,7 +107,7 @@ def dedup(alerts: list[dict[str, object]]) -> set[EventKey]:
 
 
 async def test_broker_killed_and_restarted(mosquitto: Mosquitto) -> None:
-    scenario = load_scenario(default_scenario_path())
+    scenario = load_scenario(resolve_scenario("minimal"))
     messages = scenario_part(1000.0)
     speed = 100.0
     emitted: list[dict[str, object]] = []
@@ -162,7 +162,7 @@ def start_service(addr: BrokerAddress, tmp: Path, *extra: str) -> subprocess.Pop
     """``python -m fusion.runner`` on the simulator clock, logging to tmp/service.log."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = [sys.executable, "-m", "fusion.runner", "--broker", addr.url(), "--clock", "sim", "--client-id", "faults-fusion",
-            "--status-interval-s", "0.5", *extra]
+            "--status-interval-s", "0.5", "--scenario", "minimal", *extra]
     with (tmp / "service.log").open("ab") as log:
         return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -194,7 +194,7 @@ async def test_service_sigkilled_restores_checkpoint(mosquitto: Mosquitto, tmp_p
     """The feed runs in two parts: the first (the go-fast alert raised at +50 s, updated at
     +110 s) before the SIGKILL, the second (updates at +170, +305, +365 s) once the restarted
     service is back, so the check does not depend on how long a restart takes."""
-    scenario = load_scenario(default_scenario_path())
+    scenario = load_scenario(resolve_scenario("minimal"))
     messages = scenario_part(600.0)
     split = scenario.t0 + 140.0
     before, after_kill = [m for m in messages if m.t < split], [m for m in messages if m.t >= split]
@@ -251,7 +251,7 @@ async def _until(pred) -> None:  # noqa: ANN001
 
 
 async def test_sigterm_flushes_alerts_and_final_status(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    scenario = load_scenario(default_scenario_path())
+    scenario = load_scenario(resolve_scenario("minimal"))
     messages = scenario_part(200.0)
     seen, sub_stop = Seen(), asyncio.Event()
     sub_task = asyncio.create_task(persistent_subscriber(mosquitto.address, "faults-desk-c", [ALERTS_FILTER, STATUS_TOPIC], seen, sub_stop))

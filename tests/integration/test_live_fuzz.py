@@ -29,7 +29,7 @@ from fusion.pipeline import FusionConfig, Tick
 from fusion.publish import OutMessage
 from fusion.service import Service, ServiceOptions
 from sensors.limits import MAX_PAYLOAD_BYTES
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
@@ -66,7 +66,7 @@ def fuzz_lines(kind: str, n: int, seed: int) -> bytes:
 
 
 async def test_fuzz_through_live_service(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    scenario = load_scenario(default_scenario_path())
+    scenario = load_scenario(resolve_scenario("minimal"))
     clean = scenario_part(300.0)
     speed = 10.0
     ticks: list[Tick] = []

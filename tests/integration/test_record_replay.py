@@ -19,13 +19,13 @@ from fusion.mqtt import publisher, subscribe
 from fusion.publish import FEEDS_FILTER
 from fusion.recording import read_recording
 from sim_feeds.play import iter_feed
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
 
 def first_messages(n: int) -> list:
-    return list(itertools.islice(iter_feed(load_scenario(default_scenario_path())), n))
+    return list(itertools.islice(iter_feed(load_scenario(resolve_scenario("minimal"))), n))
 
 
 def wait_for(pred, timeout_s: float) -> None:  # noqa: ANN001
@@ -64,7 +64,7 @@ def test_record_is_lossless_and_replays(mosquitto: Mosquitto, tmp_path: Path, ca
     assert all(not m.retain for m in got[1:])
     assert [m.qos for m in got[1:]] == [m.qos for m in msgs]
     out = tmp_path / "replay"
-    assert main(["replay", str(rec), "-o", str(out)]) == 0
+    assert main(["replay", str(rec), "-o", str(out), "--scenario", "minimal"]) == 0
     assert (out / "tracks.jsonl").stat().st_size > 0
     assert '"rejected": 0' in capsys.readouterr().out  # on the sim's timeline, nothing is too old
 

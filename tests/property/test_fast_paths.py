@@ -215,9 +215,9 @@ def test_ais_position_fields_equal_pyais(bits: int, msg_type: int) -> None:
 def _simulated(kind: str, at_least: int) -> list:
     """The default scenario's feed messages of one feed kind, among its first 20,000 messages."""
     from sim_feeds.play import iter_feed
-    from sim_feeds.scenario import default_scenario_path, load_scenario
+    from sim_feeds.scenario import load_scenario, resolve_scenario
 
-    messages = [m for m in itertools.islice(iter_feed(load_scenario(default_scenario_path())), 20_000) if f"/feeds/{kind}/" in m.topic]
+    messages = [m for m in itertools.islice(iter_feed(load_scenario(resolve_scenario("minimal"))), 20_000) if f"/feeds/{kind}/" in m.topic]
     assert len(messages) > at_least
     return messages
 

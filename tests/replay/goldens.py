@@ -50,7 +50,7 @@ class Case:
 
 
 CASES = (
-    Case("default", "default.toml", 20.0),
+    Case("minimal", "minimal.toml", 20.0),
     Case("gofast_night_cartagena", "gofast_night_cartagena.toml", 20.0),
     Case("semisub_tumaco", "semisub_tumaco.toml", 20.0),
     Case("ais_dark_spoof_san_andres", "ais_dark_spoof_san_andres.toml", 40.0),

@@ -121,12 +121,12 @@ def test_replay_twice_gives_identical_bytes(replay_root: Path, tmp_path: Path) -
 def test_replay_equals_evaluate(tmp_path: Path) -> None:
     """A recording of a scenario's feed replays to exactly what evaluate writes for that scenario.
 
-    The default scenario is copied with its zones and cut to 15 minutes (evaluate runs the whole
+    The minimal scenario is copied with its zones and cut to 15 minutes (evaluate runs the whole
     scenario)."""
-    text = (SCENARIOS / "default.toml").read_text()
+    text = (SCENARIOS / "minimal.toml").read_text()
     short, n = re.subn(r"(?m)^duration_s\s*=\s*\d+(\.\d+)?", "duration_s = 900", text)
     assert n == 1
-    scenario = tmp_path / "default.toml"
+    scenario = tmp_path / "minimal.toml"
     scenario.write_text(short)
     shutil.copytree(SCENARIOS / "zones", tmp_path / "zones")
     evaluate(scenario, tmp_path / "evaluate", metrics=False)

@@ -9,13 +9,13 @@ import numpy as np
 from sensors.ais import AisDecoder
 from sensors.radar import RadarDecoder
 from sim_feeds.play import FeedMessage, iter_feed, paced
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 
 def test_feed_is_ordered_deterministic_and_decodes() -> None:
-    sc = load_scenario(default_scenario_path())
+    sc = load_scenario(resolve_scenario("minimal"))
     first = list(iter_feed(sc))
-    second = list(iter_feed(load_scenario(default_scenario_path())))
+    second = list(iter_feed(load_scenario(resolve_scenario("minimal"))))
     assert first == second
     t = np.array([m.t for m in first])
     assert (np.diff(t) >= 0).all()

@@ -12,6 +12,7 @@ from sim_feeds.scenario import (
     ScenarioError,
     default_scenario_path,
     load_scenario,
+    resolve_scenario,
     scenario_from_dict,
     scenario_library,
 )
@@ -20,19 +21,36 @@ from tests.unit.sim.conftest import base_doc, transit
 SUSPECT_KINDS = {"go_fast", "semi_submersible", "logistics_vessel", "light_aircraft"}
 
 
-def test_default_scenario_is_small_and_complete() -> None:
+def test_default_scenario_is_a_living_picture() -> None:
+    """The demo's scenario: about an hour, dozens of named vessels, aircraft, several sensor kinds and
+    three different suspect behaviours (issue 17 item 8)."""
     sc = load_scenario(default_scenario_path())
-    assert sc.t_end - sc.t0 == 3600.0
-    kinds = [o.kind for o in sc.objects]
-    assert kinds.count("go_fast") == 1 and 4 <= kinds.count("merchant") <= 6
-    go_fast = next(o for o in sc.objects if o.kind == "go_fast")
-    assert go_fast.role == "suspect" and go_fast.ais is None and 35.0 <= go_fast.speed_kn <= 45.0
-    assert all(o.ais is not None for o in sc.objects if o.kind == "merchant")
-    assert {type(s).__name__ for s in sc.sensors} == {"CoastalRadar", "AisTerrestrial"}
-    zones = sc.zones_geojson()
-    assert zones["type"] == "FeatureCollection" and len(zones["features"]) == 1
-    assert set(zones["features"][0]["properties"]) >= {"name", "kind"}
-    assert sc.area.lat_min < sc.area.lat_max and sc.area.lon_min < sc.area.lon_max
+    assert 2700.0 <= sc.t_end - sc.t0 <= 3600.0
+    air = [o for o in sc.objects if OBJECT_CLASSES[o.kind].domain == "air"]
+    vessels = [o for o in sc.objects if OBJECT_CLASSES[o.kind].domain == "surface"]
+    assert 40 <= len(vessels) <= 80 and len(air) >= 8
+    merchants = [o for o in vessels if o.kind == "merchant"]
+    assert len(merchants) >= 20 and all(o.ais is not None and o.ais.name for o in merchants)
+    suspects = {o.kind for o in sc.objects if o.role == "suspect"}
+    assert suspects == {"go_fast", "logistics_vessel", "light_aircraft"}
+    dark = next(o for o in sc.objects if o.kind == "logistics_vessel")
+    assert dark.ais is not None and dark.ais.off
+    kinds = {type(s).__name__ for s in sc.sensors}
+    assert {"CoastalRadar", "AerostatRadar", "MpaRadar", "AisTerrestrial", "AdsbReceiver"} <= kinds
+    zone_kinds = {f["properties"]["kind"] for f in sc.zones_geojson()["features"]}
+    assert {"landing_zone", "airstrip", "transit_corridor"} <= zone_kinds
+
+
+def test_scenarios_resolve_by_name_or_path(tmp_path: Path) -> None:
+    assert resolve_scenario(None) == default_scenario_path()
+    assert resolve_scenario("semisub_tumaco") == scenario_library()["semisub_tumaco"]
+    assert resolve_scenario("minimal.toml") == scenario_library()["minimal"]
+    own = tmp_path / "default"
+    own.write_text("")
+    assert resolve_scenario(str(own)) == own  # an existing file wins over a shipped name
+    with pytest.raises(ScenarioError) as err:
+        resolve_scenario("no_such_scenario")
+    assert "'no_such_scenario'" in str(err.value) and "semisub_tumaco" in str(err.value)
 
 
 def test_library_covers_every_behaviour() -> None:
