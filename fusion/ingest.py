@@ -109,6 +109,11 @@ class RejectLog:
         }
 
 
+def new_decoders() -> dict[str, Any]:
+    """A fresh decoder per feed kind (AIS and ADS-B decoders keep per-source state)."""
+    return {"ais": AisDecoder(), "adsb": AdsbDecoder(), "radar": RadarDecoder(), "oth": OthDecoder()}
+
+
 class Ingest:
     """Decode, validate and convert feed messages; release measurement batches in time order."""
 
@@ -128,12 +133,7 @@ class Ingest:
         self.reorder_window_s = reorder_window_s
         self.duplicate_window_s = duplicate_window_s
         self.max_duplicate_keys = max_duplicate_keys
-        self.decoders = {
-            "ais": AisDecoder(),
-            "adsb": AdsbDecoder(),
-            "radar": RadarDecoder(),
-            "oth": OthDecoder(),
-        }
+        self.decoders = new_decoders()
         self.log = RejectLog()
         self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
         self.max_statics = 100_000
