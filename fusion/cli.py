@@ -160,7 +160,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deployment(args: argparse.Namespace):  # noqa: ANN202 - Deployment | None, imported lazily
+def _deployment(args: argparse.Namespace):  # -> Deployment | None, imported lazily
     """The ``--deployment`` / JISF_DEPLOYMENT file, loaded (DeploymentError names the field)."""
     from fusion.deployment import deployment_path, load_deployment
 

@@ -52,7 +52,7 @@ class _Rec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Strict, immutable deployment record."""
 
 
-class AisReceiver(_Rec):
+class AisReceiver(_Rec, frozen=True):
     """A terrestrial AIS receiver: where vessels are heard (the rules' AIS coverage)."""
 
     id: str
@@ -61,21 +61,21 @@ class AisReceiver(_Rec):
     range_m: Annotated[float, msgspec.Meta(gt=0.0)] = 74_000.0
 
 
-class RulesSpec(_Rec):
+class RulesSpec(_Rec, frozen=True):
     """Rules: a rules TOML file (relative to the deployment file) and/or overrides in the same shape."""
 
     file: str | None = None
     overrides: dict[str, Any] = {}
 
 
-class TrackerSpec(_Rec):
+class TrackerSpec(_Rec, frozen=True):
     """Tracker settings: a preset, then TrackerConfig fields; ``surface``/``air`` hold PoolConfig fields."""
 
     preset: Literal["live", "thinned_ais"] = "live"
     settings: dict[str, Any] = {}  # the table's other keys (filled by ``_split_tracker``)
 
 
-class DeploymentFile(_Rec):
+class DeploymentFile(_Rec, frozen=True):
     """The file as written."""
 
     format_version: int
@@ -136,7 +136,10 @@ def deployment_from_dict(raw: dict[str, Any], *, source: str = "<deployment>", b
     except ScenarioError as err:
         raise DeploymentError(source, err.field, err.value, err.reason) from None
     tracker = _tracker(source, spec.tracker)
-    fusion_config = FusionConfig(tracker=tracker)
+    try:
+        fusion_config = FusionConfig(tracker=tracker)
+    except ValueError as err:
+        raise DeploymentError(source, "tracker.oosm_lag_s", tracker.oosm_lag_s, str(err)) from None
     return Deployment(spec.name, spec.area, zones, _rules(source, base_dir, spec, tracker), fusion_config, path)
 
 
@@ -206,7 +209,7 @@ def _fields(source: str, where: str, cls: type[_T], base: _T, values: object, po
         except msgspec.ValidationError as err:
             raise DeploymentError(source, f"{where}.{key}", value, str(err)) from None
     try:
-        return dataclasses.replace(base, **typed, **(pools or {}))
+        return dataclasses.replace(base, **{**typed, **(pools or {})})
     except ValueError as err:
         raise DeploymentError(source, where, values, str(err)) from None
 

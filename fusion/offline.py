@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import msgspec
 
@@ -175,6 +175,19 @@ class ReplayError(ValueError):
     """An offline replay that cannot give a result: one line for the operator."""
 
 
+class AreaBounds(Protocol):
+    """A lat/lon box, degrees: a scenario's or deployment's ``Area``, or a ``DataArea``."""
+
+    @property
+    def lat_min(self) -> float: ...
+    @property
+    def lat_max(self) -> float: ...
+    @property
+    def lon_min(self) -> float: ...
+    @property
+    def lon_max(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class DataArea:
     """A lat/lon box (the attributes ``fusion_for_area`` reads), degrees."""
@@ -242,7 +255,9 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
     ``ReplayError`` when nothing can be replayed: no positions, or every report rejected."""
     from fusion.recording import read_recording
 
-    rules, config, area = None, None, None
+    rules: RulesConfig | None = None
+    config: FusionConfig | None = None
+    area: AreaBounds | None = None
     zones_geojson: dict[str, object] = {"type": "FeatureCollection", "features": []}
     name = "no-zones"
     if scenario_path is not None:
@@ -263,14 +278,14 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
     summary = run_to_dir(fusion, recorded_feed(reader), out_dir, zones_geojson)
     accepted = sum(fusion.ingest.log.accepted_reports.values())
     if accepted == 0 and summary.rejected > 0:
-        raise ReplayError(f"{recording}: all {summary.rejected:,} reports rejected (area lat {area.lat_min:g}..{area.lat_max:g}, "  # type: ignore[attr-defined]
-                          f"lon {area.lon_min:g}..{area.lon_max:g}); top reasons: {top_reject_reasons(fusion)}")  # type: ignore[attr-defined]
+        raise ReplayError(f"{recording}: all {summary.rejected:,} reports rejected (area lat {area.lat_min:g}..{area.lat_max:g}, "
+                          f"lon {area.lon_min:g}..{area.lon_max:g}); top reasons: {top_reject_reasons(fusion)}")
     if (out_dir / TRUTH_FILE).exists():
         from fusion.metrics import evaluate_dir
 
         evaluate_dir(out_dir)
     c = summary.counters
-    return {"out_dir": str(out_dir), "area": [area.lat_min, area.lat_max, area.lon_min, area.lon_max],  # type: ignore[attr-defined]
+    return {"out_dir": str(out_dir), "area": [area.lat_min, area.lat_max, area.lon_min, area.lon_max],
             "messages": summary.messages, "measurements": c.measurements, "ticks": c.ticks,
             "alerts_raised": c.alerts_raised, "rejected": summary.rejected, "late_dropped": c.late_dropped,
             "recording_truncated": bool(reader.truncated), "recording_lost_bytes": int(reader.lost_bytes)}
