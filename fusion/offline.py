@@ -231,8 +231,11 @@ def data_area(messages: Iterable[RecordedMessage], *, margin_deg: float = DEFAUL
             lon_lo, lon_hi = min(lon_lo, lon - dlon), max(lon_hi, lon + dlon)
     if lat_lo > lat_hi:
         raise ValueError("no feed message holds a position to take an area of operations from")
-    return DataArea(max(-89.0, lat_lo - margin_deg), min(89.0, lat_hi + margin_deg),
-                    max(-180.0, lon_lo - margin_deg), min(180.0, lon_hi + margin_deg))
+    def out(x: float, up: bool) -> float:  # widened to the next 1e-5 deg (about 1 m): a readable box
+        return (math.ceil if up else math.floor)(round(x * 1e5, 6)) / 1e5
+
+    return DataArea(max(-89.0, out(lat_lo - margin_deg, False)), min(89.0, out(lat_hi + margin_deg, True)),
+                    max(-180.0, out(lon_lo - margin_deg, False)), min(180.0, out(lon_hi + margin_deg, True)))
 
 
 def top_reject_reasons(fusion: Fusion, n: int = 3) -> str:
