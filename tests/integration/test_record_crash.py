@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def start_recorder(mosquitto: Mosquitto, rec: Path, log: Path) -> subprocess.Pop
                                  "--client-id", "crash-recorder"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
-def wait(pred, timeout_s: float, what: str) -> None:  # noqa: ANN001
+def wait(pred: Callable[[], object], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not pred():
         assert time.monotonic() < deadline, f"{what} not within {timeout_s} s"
