@@ -8,6 +8,7 @@ No broker, no wall clock: the same input gives byte-identical files.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -25,6 +26,8 @@ from fusion.publish import encode
 from fusion.recording import RecordedMessage
 from fusion.rules.engine import RulesConfig, default_rules
 from fusion.rules.zones import ZoneSet
+
+log = logging.getLogger("jisf.offline")
 
 TRUTH_FILE, TRACKS_FILE, ALERTS_FILE, ZONES_FILE, METRICS_FILE = (
     "truth.jsonl",
@@ -154,7 +157,10 @@ def effective_messages(messages: Iterable[RecordedMessage]) -> Iterator[Recorded
     warp: WarpedClock | None = None
     for m in messages:
         if m.topic == SIM_CLOCK_TOPIC:
-            warp = WarpedClock.decode(m.payload)
+            try:
+                warp = WarpedClock.decode(m.payload)
+            except (msgspec.ValidationError, ValueError) as err:  # as the live service: the previous clock stays
+                log.warning("recording: ignoring a bad %s payload at t=%.3f: %s", SIM_CLOCK_TOPIC, m.recv_t, err)
             continue
         if warp is None:
             yield m
@@ -218,9 +224,10 @@ def data_area(messages: Iterable[RecordedMessage], *, margin_deg: float = DEFAUL
             continue
         reports, _errors = decoders[kind].decode(m.payload, source, m.recv_t)
         for r in reports:
-            reach_m = max((p.range_m for p in getattr(r, "plots", ())), default=0.0)
+            reach_m = 0.0
             if isinstance(r, RadarScan):
                 lat, lon = r.sensor_lat, r.sensor_lon
+                reach_m = max((p.range_m for p in r.plots), default=0.0)
             elif isinstance(r, AisPosition | AdsbReport | OthFix):
                 lat, lon = r.lat, r.lon
             else:

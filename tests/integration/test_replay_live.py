@@ -163,3 +163,49 @@ async def test_replay_without_rebase_is_rejected_by_a_live_service(mosquitto: Mo
         await wait_until(lambda: watch.counted(n), 60, f"all {n} messages counted", log)
         assert watch.total("accepted") == 0 and watch.status["measurements"] == 0
         assert watch.total("rejected") >= n
+
+
+async def test_recorded_stale_clock_is_replaced_and_times_follow_the_sim_timeline(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """A `jisf record` of a `jisf sim --speed 10` run (its retained clock recorded first, receive times
+    on the wall): the replay publishes its own clock (origin now, its own speed), and the report times
+    inside the payloads are rebased from the scenario timeline the clock gave, not from the wall."""
+    from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
+    from fusion.publish import FEEDS_FILTER
+    from sensors.ais import AisDecoder
+
+    scenario = load_scenario(default_scenario_path())
+    msgs = list(itertools.takewhile(lambda m: m.t < scenario.t0 + 30.0, iter_feed(scenario)))
+    stale = WarpedClock(origin=msgs[0].t, speed=10.0, wall_start=1_800_000_000.0)
+    rec = tmp_path / "rec.jsonl.gz"
+    with RecordingWriter(rec, fsync=False) as w:
+        w.append(SIM_CLOCK_TOPIC, stale.encode(), 1, True, stale.wall_start)
+        for m in msgs:
+            w.append(m.topic, m.payload, m.qos, False, stale.scenario_to_wall(m.t))
+    got: list[tuple[str, bytes]] = []
+    ready = asyncio.Event()
+
+    async def collect() -> None:
+        async for topic, payload, _retain in subscribe(mosquitto.address, [SIM_CLOCK_TOPIC, FEEDS_FILTER],
+                                                      client_id="stale-clock-check", on_subscribed=ready.set):
+            got.append((topic, payload))
+            if len(got) == len(msgs) + 1:
+                return
+
+    task = asyncio.create_task(collect())
+    await asyncio.wait_for(ready.wait(), 30)
+    t_before = time.time()
+    stats = await replay_onto(mosquitto, rec, 50.0)
+    await asyncio.wait_for(task, 60)
+    clocks = [WarpedClock.decode(p) for t, p in got if t == SIM_CLOCK_TOPIC]
+    assert len(clocks) == 1 and clocks[0].speed == 50.0
+    assert t_before <= clocks[0].wall_start <= time.time() and abs(clocks[0].origin - clocks[0].wall_start) < 0.01
+    assert stats["rebased_by_s"] == pytest.approx(clocks[0].wall_start - msgs[0].t, abs=0.01)
+    ais = [(t, p) for t, p in got if "/ais/" in t]
+    sent = [m for m in msgs if "/ais/" in m.topic]
+    assert len(ais) == len(sent) > 0
+    for (topic, payload), m in zip(ais, sent, strict=True):
+        source = topic.rsplit("/", 1)[1]
+        before, _ = AisDecoder().decode(m.payload, source, m.t)
+        after, errors = AisDecoder().decode(payload, source, m.t + float(stats["rebased_by_s"]))  # type: ignore[arg-type]
+        assert not errors
+        assert [r.t for r in after] == pytest.approx([r.t + float(stats["rebased_by_s"]) for r in before], abs=1e-3)  # type: ignore[arg-type]
