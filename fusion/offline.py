@@ -174,6 +174,7 @@ def recorded_feed(messages: Iterable[RecordedMessage]) -> Iterator[tuple[float, 
 
 
 DEFAULT_MARGIN_DEG = 0.05
+REBASE_STEP_S = 10.0  # republish: payload times move by whole 10 s, a multiple of the output intervals that divide it (default 5 s)
 _M_PER_DEG_LAT = 111_320.0  # metres per degree of latitude (mean), to widen a box by a radar's reach
 
 
@@ -308,8 +309,10 @@ async def republish_recording(recording: Path, addr: object, speed: float, *, re
     (origin: the first message's time, ``speed``, starting now) goes out first, so a
     ``jisf run --clock sim`` service fuses on the replay's timeline. With ``rebase`` every
     time inside the payloads (``fusion.rebase.shift_payload``) is moved by
-    ``dt = now - first receive time`` (whole ms), so the replay is current: a ``--clock wall``
-    service accepts it at ``speed`` 1, a ``--clock sim`` one at any speed.
+    ``dt``: ``now - first receive time`` rounded up to a whole ``REBASE_STEP_S``, so the replay is
+    current (at most that far ahead of the wall) and a live service's output ticks fall at the
+    same data times as the offline replay's. A ``--clock wall`` service follows it at ``speed`` 1,
+    a ``--clock sim`` one at any speed.
     """
     import asyncio
     import itertools
@@ -329,8 +332,8 @@ async def republish_recording(recording: Path, addr: object, speed: float, *, re
     dt = 0.0
     if first is not None:
         now = time.time()
-        dt = round(now - first.recv_t, 3) if rebase else 0.0
-        clock = WarpedClock(origin=first.recv_t + dt, speed=speed, wall_start=now)
+        dt = REBASE_STEP_S * math.ceil((now - first.recv_t) / REBASE_STEP_S) if rebase else 0.0
+        clock = WarpedClock(origin=first.recv_t + dt if rebase else first.recv_t, speed=speed, wall_start=now)
         async with publisher(addr) as publish:  # type: ignore[arg-type]
             await publish(OutMessage(SIM_CLOCK_TOPIC, clock.encode(), qos=1, retain=True))
             for m in itertools.chain([first], feed):
