@@ -133,7 +133,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     from fusion.clock import SIM_CLOCK_TOPIC
     from fusion.mqtt import Link
     from fusion.publish import FEEDS_FILTER
-    from fusion.recording import RecordingWriter
+    from fusion.recording import RecordingError, RecordingWriter, cut_torn_tail
+
+    try:
+        if Path(args.output).exists():
+            cut_torn_tail(Path(args.output))
+    except (RecordingError, OSError) as err:  # not a recording, or not writable: say so before connecting
+        print(f"jisf record: {err}", file=sys.stderr)
+        return 1
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -159,11 +166,25 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deployment(args: argparse.Namespace):  # -> Deployment | None, imported lazily
+    """The ``--deployment`` / JISF_DEPLOYMENT file, loaded (DeploymentError names the field)."""
+    from fusion.deployment import deployment_path, load_deployment
+
+    path = deployment_path(args.deployment)
+    return load_deployment(path) if path is not None else None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from fusion.deployment import DeploymentError
     from fusion.offline import evaluate
 
     t0 = time.perf_counter()
-    summary = evaluate(scenario_arg(args.scenario), Path(args.output), metrics=not args.no_metrics)
+    try:
+        deployment = _deployment(args)
+    except DeploymentError as err:
+        print(f"jisf evaluate: {err}", file=sys.stderr)
+        return 2
+    summary = evaluate(scenario_arg(args.scenario), Path(args.output), metrics=not args.no_metrics, deployment=deployment)
     c = summary.counters
     print(json.dumps({"out_dir": str(summary.out_dir), "messages": summary.messages, "measurements": c.measurements,
                       "ticks": c.ticks, "alerts_raised": c.alerts_raised, "rejected": summary.rejected,
@@ -172,17 +193,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from fusion.offline import replay_recording, republish_recording
+    from fusion.deployment import DeploymentError
+    from fusion.offline import ReplayError, replay_recording, republish_recording
+    from fusion.recording import RecordingError
 
-    if args.broker:
-        stats = asyncio.run(republish_recording(Path(args.recording), broker_address(args), args.speed))
-        print(json.dumps(stats))
-        return 0
-    if not args.output:
-        print("jisf replay: give -o DIR (offline replay) or --broker URL (republish)", file=sys.stderr)
-        return 2
-    summary = replay_recording(Path(args.recording), Path(args.output),
-                               scenario_path=scenario_arg(args.scenario))
+    try:
+        if args.broker:
+            if args.speed != 1.0:
+                print(f"jisf replay: at --speed {args.speed:g} only a `jisf run --clock sim` service follows the replay "
+                      "(a --clock wall service needs --speed 1)", file=sys.stderr)
+            stats = asyncio.run(republish_recording(Path(args.recording), broker_address(args), args.speed, rebase=args.rebase))
+            print(json.dumps(stats))
+            return 0
+        if not args.output:
+            print("jisf replay: give -o DIR (offline replay) or --broker URL (republish)", file=sys.stderr)
+            return 2
+        summary = replay_recording(Path(args.recording), Path(args.output), deployment=_deployment(args),
+                                   scenario_path=scenario_arg(args.scenario) if args.scenario else None)
+    except (ReplayError, RecordingError, DeploymentError, ValueError, OSError) as err:
+        print(f"jisf replay: {err}", file=sys.stderr)
+        return 1
     print(json.dumps(summary))
     return 0
 
@@ -238,13 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
     e.add_argument("-o", "--output", required=True, help="output directory")
     e.add_argument("--no-metrics", action="store_true", help="skip metrics.json")
+    e.add_argument("--deployment", help="deployment file whose rules, tracker, zones and area apply (env JISF_DEPLOYMENT)")
     e.set_defaults(func=cmd_evaluate)
 
     rp = sub.add_parser("replay", help="offline replay of a recording (or republish it with --broker)")
     rp.add_argument("recording")
     rp.add_argument("-o", "--output", help="output directory (offline replay)")
-    rp.add_argument("--scenario", help="scenario (file or shipped name) whose area and zones apply (default: default)")
+    rp.add_argument("--scenario", help="scenario (file or shipped name) whose area, zones and AIS coverage apply (a simulated recording)")
+    rp.add_argument("--deployment", help="deployment file: area, zones, receivers, rules, tracker (env JISF_DEPLOYMENT; "
+                    "without it or --scenario the area comes from the data)")
     rp.add_argument("--speed", type=float, default=1.0, help="republish pace, recorded seconds per wall second")
+    rp.add_argument("--rebase", action=argparse.BooleanOptionalAction, default=True,
+                    help="republish: shift the times inside payloads to now (default on)")
     broker_args(rp, required=False)
     rp.set_defaults(func=cmd_replay)
 
