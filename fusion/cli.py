@@ -187,6 +187,9 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
     "track-scans": ("fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
     "plot": ("fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
     "import-ais": ("fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
+    "archive": ("fusion.history.cli", "main_archive", "record tracks and alerts from a broker into the history store"),
+    "history": ("fusion.history.cli", "main_history", "query the history store, or load an output directory into it"),
+    "export": ("fusion.history.cli", "main_export", "export history as KML (Google Earth) or GeoJSON"),
 }
 
 

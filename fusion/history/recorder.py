@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from fusion.history.store import HistoryDataError, HistoryStore, Record, alert_record, track_record
+from fusion.history.store import (
+    HistoryDataError,
+    HistoryStore,
+    Record,
+    alert_record,
+    track_record,
+)
 
 log = logging.getLogger("jisf.history")
 
@@ -91,13 +97,13 @@ class HistoryRecorder:
                 if not payload:
                     self.delete_track(_topic_track_id(topic))
                 else:
-                    self.add_track(_object(payload, "track"))
+                    self.add_track(decode_object(payload, "track"))
             elif topic.startswith(_ALERTS_PREFIX):
-                self.add_alert(_object(payload, "alert"))
+                self.add_alert(decode_object(payload, "alert"))
             else:
                 raise HistoryDataError(f"topic {topic!r} is neither {_TRACKS_PREFIX}# nor {_ALERTS_PREFIX}#", "topic")
         except HistoryDataError as err:
-            self._refuse(topic, err)
+            self.count_bad(topic, err)
         self._auto_flush()
 
     # -- decoded rows --------------------------------------------------------------------------
@@ -135,21 +141,27 @@ class HistoryRecorder:
         self._track_out.append(rec)
         self.stats.tracks_kept += 1
 
-    def _refuse(self, topic: str, err: HistoryDataError) -> None:
+    def count_bad(self, where: str, err: HistoryDataError) -> None:
+        """Count a refused payload (``where``: its topic, or file and line)."""
         self.stats.bad += 1
         self.stats.bad_fields[err.field] += 1
-        self.stats.last_error = f"{topic}: {err}"
+        self.stats.last_error = f"{where}: {err}"
         log.debug("refused %s", self.stats.last_error)
 
     # -- writing -------------------------------------------------------------------------------
+    @property
+    def queued(self) -> int:
+        """Records waiting for the next write."""
+        return len(self._track_out) + len(self._alert_out)
+
     def _auto_flush(self) -> None:
-        if len(self._track_out) + len(self._alert_out) < self.batch_rows:
+        if self.queued < self.batch_rows:
             return
         try:
             self.flush()
         except Exception as err:  # noqa: BLE001 - any store failure: keep the records, count, retry at the next write
             self.stats.write_errors += 1
-            log.warning("history store write failed (%s); %d records wait", err, len(self._track_out) + len(self._alert_out))
+            log.warning("history store write failed (%s); %d records wait", err, self.queued)
             for out in (self._track_out, self._alert_out):
                 if len(out) > MAX_BUFFERED:
                     self.stats.dropped += len(out) - MAX_BUFFERED
@@ -176,7 +188,8 @@ class HistoryRecorder:
         return self.flush()
 
 
-def _object(payload: bytes, what: str) -> Mapping[str, object]:
+def decode_object(payload: bytes, what: str) -> Mapping[str, object]:
+    """A JSON object payload; HistoryDataError (field "payload") for anything else."""
     try:
         obj = _decode(payload)
     except msgspec.DecodeError as err:

@@ -33,7 +33,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -137,7 +137,7 @@ def alert_record(event: Mapping[str, object]) -> Record:
     return _record(event, ALERT_COLUMNS, _ALERT_REQUIRED, f"alert {event.get('alert_id', '?')!r}" if isinstance(event, Mapping) else "alert")
 
 
-def _as_dict(columns: Sequence[str], values: Sequence[Any]) -> dict[str, object]:
+def _as_dict(columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
     """A stored row back as the wire object: the columns, then the JSON column's fields."""
     out = dict(zip(columns, values[:-1], strict=True))
     extra = values[-1]
@@ -212,7 +212,7 @@ class HistoryStore:
     # -- reading -----------------------------------------------------------------------------
     def track_history(self, *, track_id: int | None = None, mmsi: int | None = None, icao24: str | None = None,
                       bbox: Sequence[float] | None = None, since: float | None = None, until: float | None = None,
-                      limit: int | None = None) -> list[dict[str, object]]:
+                      limit: int | None = None) -> list[dict[str, Any]]:
         """Track points matching every given filter, ordered by time (then track id); the first ``limit`` of them.
 
         ``bbox`` is (west, south, east, north) in degrees (west > east crosses the antimeridian);
@@ -231,7 +231,7 @@ class HistoryStore:
         return [_as_dict(TRACK_COLUMNS, r) for r in self._select("track_points", (*TRACK_COLUMNS, "extra"), w, "t, track_id", limit)]
 
     def alerts(self, *, since: float | None = None, until: float | None = None, rule: str | None = None,
-               track_id: int | None = None, limit: int | None = None) -> list[dict[str, object]]:
+               track_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Alert events matching every given filter, ordered by time (then alert id); the first ``limit``."""
         w = _Where([], [])
         if rule is not None:
@@ -287,7 +287,7 @@ class HistoryStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> HistoryStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -396,7 +396,7 @@ def _open_postgres(url: str) -> HistoryStore:
             conn.execute("SET LOCAL client_min_messages = warning")
             conn.execute(f"ALTER TABLE track_points ADD COLUMN IF NOT EXISTS geom {gis}.geometry(Point, 4326) "
                          f"GENERATED ALWAYS AS ({gis}.ST_SetSRID({gis}.ST_MakePoint(lon, lat), 4326)) STORED")
-            conn.execute(f"CREATE INDEX IF NOT EXISTS track_points_geom ON track_points USING gist (geom)")
+            conn.execute("CREATE INDEX IF NOT EXISTS track_points_geom ON track_points USING gist (geom)")
         else:
             conn.execute(_PLAIN_BBOX_INDEX)
     return store
