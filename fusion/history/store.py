@@ -28,6 +28,7 @@ QoS 1 messages are redelivered on reconnect) are ignored.
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -47,8 +48,9 @@ _ALERT_REQUIRED = frozenset({"t", "alert_id", "rule", "state", "track_id"})
 # column kinds: f float, i integer, s string
 _KIND = {"t": "f", "lat": "f", "lon": "f", "alt_m": "f", "vel_e_mps": "f", "vel_n_mps": "f", "track_id": "i", "mmsi": "i"}
 _SQL_TYPE = {"sqlite": {"f": "REAL", "i": "INTEGER", "s": "TEXT", "json": "TEXT"},
-             "postgresql": {"f": "DOUBLE PRECISION", "i": "BIGINT", "s": "TEXT", "json": "JSONB"}}
+             "postgresql": {"f": "DOUBLE PRECISION", "i": "BIGINT", "s": "TEXT", "json": "JSON"}}  # json keeps the text as sent (jsonb would turn 7e16 into an integer)
 _MAX_INT = 2**63 - 1
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL (odd number of backslashes before u0000)
 
 Record = tuple[Any, ...]  # the column values in TRACK_COLUMNS / ALERT_COLUMNS order, then the extra JSON text or None
 
@@ -96,8 +98,9 @@ def _check(row: Mapping[str, object], name: str, kind: str, required: frozenset[
             raise HistoryDataError(f"{what}: field {name!r} is required, got {v!r}", name)
         return None
     if kind == "s":
-        if not isinstance(v, str):
-            raise HistoryDataError(f"{what}: field {name!r} must be a string, got {v!r}", name)
+        if not isinstance(v, str) or "\x00" in v or not v.isascii() and not _utf8(v):
+            # PostgreSQL text holds neither NUL nor lone surrogates: refused on both backends
+            raise HistoryDataError(f"{what}: field {name!r} must be a UTF-8 string without NUL characters, got {v!r}", name)
         return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise HistoryDataError(f"{what}: field {name!r} must be a number, got {v!r}", name)
@@ -108,6 +111,14 @@ def _check(row: Mapping[str, object], name: str, kind: str, required: frozenset[
     if not math.isfinite(v):
         raise HistoryDataError(f"{what}: field {name!r} must be finite, got {v!r}", name)
     return float(v)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _record(row: Mapping[str, object], columns: Sequence[str], required: frozenset[str], what: str) -> Record:
@@ -121,9 +132,12 @@ def _record(row: Mapping[str, object], columns: Sequence[str], required: frozens
         raise HistoryDataError(f"{what}: field 'lon' must be in [-180, 180], got {lon!r}", "lon")
     extra = {k: v for k, v in row.items() if k not in columns}
     try:
-        values.append(_encode(extra).decode() if extra else None)
-    except (TypeError, msgspec.EncodeError) as err:
+        text = _encode(extra).decode() if extra else None
+    except (TypeError, UnicodeEncodeError, msgspec.EncodeError) as err:
         raise HistoryDataError(f"{what}: extra fields {sorted(extra)} are not JSON-encodable: {err}", "extra") from err
+    if text is not None and _JSON_NUL.search(text):  # nor can PostgreSQL jsonb
+        raise HistoryDataError(f"{what}: extra fields {sorted(extra)} hold a NUL character", "extra")
+    values.append(text)
     return tuple(values)
 
 
