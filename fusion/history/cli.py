@@ -104,7 +104,7 @@ def main_history(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="jisf history", description="query the history store, or load an evaluate/replay output directory")
     _store_arg(p)
     _filter_args(p)
-    p.add_argument("--bbox", type=_bbox, help="area W,S,E,N in degrees")
+    p.add_argument("--bbox", type=_bbox, help="area W,S,E,N in degrees (write --bbox=-80,9,-78,11 when W is negative)")
     p.add_argument("--alerts", action="store_true", help="print alert events instead of track points")
     p.add_argument("--rule", help="with --alerts: only this rule")
     p.add_argument("--limit", type=int, help="at most this many (the earliest)")
