@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastkml import KML
@@ -31,9 +32,10 @@ def store_url(tmp_path: Path) -> str:
     return url
 
 
-def _placemarks(kml: KML) -> dict[str, list]:
-    doc = kml.features[0]
-    return {folder.name: list(folder.features) for folder in doc.features}
+def _placemarks(kml: KML) -> dict[str, list[Any]]:
+    """Folder name -> its placemarks."""
+    doc: Any = kml.features[0]
+    return {str(folder.name): list(folder.features) for folder in doc.features}
 
 
 def test_kml_round_trips_tracks_alerts_and_zones(store_url: str, tmp_path: Path) -> None:
