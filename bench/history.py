@@ -50,7 +50,7 @@ class Traffic:
     """Seeded objects: (N,) start positions, velocities (m/s), identities."""
 
     def __init__(self, n: int, seed: int = 7) -> None:
-        rng = np.random.default_rng(seed)
+        rng: Any = np.random.default_rng(seed)  # Any: numpy's stubs reject float comparisons of its arrays under this mypy
         self.n = n
         self.air = rng.random(n) < 0.15
         self.lat0 = rng.uniform(AREA[0], AREA[1], n)
@@ -68,7 +68,7 @@ class Traffic:
     def at(self, t: float) -> tuple[list[float], list[float]]:
         """Positions at time t (wrapped into the area), as lists of lat and lon."""
         dt = t - T0
-        lat = AREA[0] + np.mod(self.lat0 + self.vn * dt / M_PER_DEG - AREA[0], AREA[1] - AREA[0])
+        lat: Any = AREA[0] + np.mod(self.lat0 + self.vn * dt / M_PER_DEG - AREA[0], AREA[1] - AREA[0])
         lon = AREA[2] + np.mod(self.lon0 + self.ve * dt / (M_PER_DEG * np.cos(np.radians(lat))) - AREA[2], AREA[3] - AREA[2])
         return lat.tolist(), lon.tolist()
 
