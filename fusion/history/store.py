@@ -50,6 +50,7 @@ _KIND = {"t": "f", "lat": "f", "lon": "f", "alt_m": "f", "vel_e_mps": "f", "vel_
 _SQL_TYPE = {"sqlite": {"f": "REAL", "i": "INTEGER", "s": "TEXT", "json": "TEXT"},
              "postgresql": {"f": "DOUBLE PRECISION", "i": "BIGINT", "s": "TEXT", "json": "JSON"}}  # json keeps the text as sent (jsonb would turn 7e16 into an integer)
 _MAX_INT = 2**63 - 1
+_MAX_T = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time ISO 8601 output can show
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL (odd number of backslashes before u0000)
 
 Record = tuple[Any, ...]  # the column values in TRACK_COLUMNS / ALERT_COLUMNS order, then the extra JSON text or None
@@ -125,6 +126,8 @@ def _record(row: Mapping[str, object], columns: Sequence[str], required: frozens
     if not isinstance(row, Mapping):
         raise HistoryDataError(f"{what}: must be a JSON object, got {type(row).__name__}", "payload")
     values = [_check(row, c, _KIND.get(c, "s"), required, what) for c in columns]
+    if not 0.0 <= values[0] <= _MAX_T:  # type: ignore[operator]  # t: required, checked numeric above
+        raise HistoryDataError(f"{what}: field 't' must be Unix seconds from 1970 to 9999, got {row.get('t')!r}", "t")
     lat, lon = row.get("lat"), row.get("lon")
     if lat is not None and not -90.0 <= float(lat) <= 90.0:  # type: ignore[arg-type]  # checked numeric above
         raise HistoryDataError(f"{what}: field 'lat' must be in [-90, 90], got {lat!r}", "lat")

@@ -80,7 +80,7 @@ def test_history_filters(store: HistoryStore) -> None:
 
 
 @pytest.mark.parametrize(("override", "field"), [
-    ({"lat": 95.0}, "lat"), ({"lon": "west"}, "lon"), ({"t": math.nan}, "t"), ({"track_id": 1.5}, "track_id"),
+    ({"lat": 95.0}, "lat"), ({"t": -1.0}, "t"), ({"t": 1e12}, "t"), ({"lon": "west"}, "lon"), ({"t": math.nan}, "t"), ({"track_id": 1.5}, "track_id"),
     ({"mmsi": True}, "mmsi"), ({"status": None}, "status"), ({"name": "a\x00b"}, "name"), ({"name": "\ud800"}, "name"), ({"note": "x\x00"}, "extra"),
     ({"note": "\udfff"}, "extra"),
 ])
