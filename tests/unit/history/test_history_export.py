@@ -105,3 +105,14 @@ def test_times_and_bad_arguments() -> None:
         main(["history", "--store", "sqlite:///:memory:", "--icao", "xyz"])
     with pytest.raises(SystemExit):
         main(["history", "--store", "mysql://nowhere/x"])
+
+
+def test_history_load_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "tracks.jsonl").write_text("".join(json.dumps(track(4, T0 + 5 * i, mmsi=1)) + "\n" for i in range(13)))
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    assert main(["history", "--store", url, "--load", str(run), "--thin-s", "20"]) == 0
+    assert json.loads(capsys.readouterr().out)["tracks_kept"] == 4  # 0, 20, 40 s and the last, 60 s
+    assert main(["history", "--store", url, "--track", "4"]) == 0
+    assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()] == [iso_utc(T0 + s) for s in (0, 20, 40, 60)]
