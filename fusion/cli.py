@@ -187,6 +187,7 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
     "track-scans": ("fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
     "plot": ("fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
     "import-ais": ("fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
+    "web": ("fusion.web.server", "main", "live map page and JSON API for tracks, alerts and history (jisf web --help)"),
 }
 
 
