@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import shapely
+from typing import TYPE_CHECKING, Any
 
 from fusion.rules.zones import load_zones
-from sim_feeds.scenario import Scenario
+
+if TYPE_CHECKING:  # importing sim_feeds.scenario costs seconds (land mask); only --scenario needs it
+    from sim_feeds.scenario import Scenario
 
 Json = dict[str, Any]
 
@@ -22,7 +22,7 @@ def zones_geojson(scenario: Scenario | None, zones_file: Path | None) -> Json:
     if zones_file is not None:
         zs = load_zones(zones_file)
         features += [{"type": "Feature", "properties": {"name": z.name, "kind": z.kind},
-                      "geometry": shapely.geometry.mapping(z.geometry)} for z in zs.zones]
+                      "geometry": z.geometry.__geo_interface__} for z in zs.zones]
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -34,7 +34,13 @@ from aiohttp_sse import sse_response
 
 from fusion.cli import broker_address, broker_args, env_default, stop_on_signals
 from fusion.mqtt import Link
-from fusion.publish import ALERTS_FILTER, STATUS_TOPIC, TOPIC_ROOT, TRACKS_FILTER, OutMessage
+from fusion.publish import (
+    ALERTS_FILTER,
+    STATUS_TOPIC,
+    TOPIC_ROOT,
+    TRACKS_FILTER,
+    OutMessage,
+)
 from fusion.web.layers import sensors_geojson, zones_geojson
 from fusion.web.state import OPS_PREFIX, Json, LivePicture
 
@@ -233,7 +239,7 @@ class WebService:
             if self.history is not None:
                 try:
                     await self.history.flush()
-                except Exception:  # noqa: BLE001 - a store failure is logged, the live picture goes on
+                except Exception:  # a store failure is logged; the live picture goes on
                     log.exception("history store %s: recording failed", self.history.url)
 
     def broadcast(self, event: str, data: Json) -> None:
@@ -461,9 +467,11 @@ def main(argv: list[str]) -> int:
         host, port = parse_listen(args.listen)
         if args.push_interval <= 0 or args.trail_points < 1:
             raise ValueError("--push-interval must be > 0 and --trail-points >= 1")
-        from sim_feeds.scenario import load_scenario
+        scenario = None
+        if args.scenario:
+            from sim_feeds.scenario import load_scenario  # seconds to import: only when asked for
 
-        scenario = load_scenario(Path(args.scenario)) if args.scenario else None
+            scenario = load_scenario(Path(args.scenario))
         options = WebOptions(zones=zones_geojson(scenario, Path(args.zones) if args.zones else None),
                              sensors=sensors_geojson(scenario), push_interval_s=args.push_interval,
                              trail_points=args.trail_points, operator=args.operator)

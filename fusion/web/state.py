@@ -68,7 +68,7 @@ def _decode_object(payload: bytes) -> Json:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"payload: not JSON ({err})") from err
     if not isinstance(obj, dict):
-        raise ValueError(f"payload: expected a JSON object, got {type(obj).__name__}")
+        raise ValueError(f"payload: expected a JSON object, got {type(obj).__name__}")  # noqa: TRY004 - bad input is a ValueError here
     return obj
 
 
@@ -130,7 +130,7 @@ class LivePicture:
         """Store a track state (TrackRow fields) and append its position to the track's trail."""
         tid = row.get("track_id")
         if isinstance(tid, bool) or not isinstance(tid, int):
-            raise ValueError(f"track_id: expected an integer, got {tid!r}")
+            raise ValueError(f"track_id: expected an integer, got {tid!r}")  # noqa: TRY004 - bad input is a ValueError here
         t, lat, lon = _number(row, "t"), _number(row, "lat"), _number(row, "lon")
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
             raise ValueError(f"lat/lon: out of range ({lat}, {lon})")
