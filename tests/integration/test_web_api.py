@@ -9,7 +9,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
-from webserver import MqttProbe, alert_payload, get_json, jisf_web, post_json, track_payload, wait_for
+from webserver import (
+    MqttProbe,
+    alert_payload,
+    get_json,
+    jisf_web,
+    post_json,
+    track_payload,
+    wait_for,
+)
 
 from fusion.broker import Mosquitto
 from fusion.mqtt import Link
