@@ -1,7 +1,7 @@
 """Benchmark: rule evaluation for 10,000 tracks against 1,000 coastline-detailed zones.
 
 Prints one JSON object. Usage:
-    PYTHONPATH=. python bench/rules.py [--tracks 10000] [--zones 1000] [--vertices 40] [--ticks 20] [--coast none|global_land_mask]
+    PYTHONPATH=. python bench/rules.py [--tracks 10000] [--zones 1000] [--vertices 40] [--ticks 20] [--coast none|gshhg]
 Zones are seeded, star-shaped polygons with a fractal-like jagged edge (``--vertices`` each),
 of every kind; tracks are seeded positions and velocities over the area, both pools,
 a mix of identified and unidentified. Times are per ``RuleEngine.evaluate`` call after
@@ -95,7 +95,7 @@ def main() -> None:
     ap.add_argument("--zones", type=int, default=1_000)
     ap.add_argument("--vertices", type=int, default=40)
     ap.add_argument("--ticks", type=int, default=20)
-    ap.add_argument("--coast", choices=("none", "global_land_mask"), default="global_land_mask")
+    ap.add_argument("--coast", choices=("none", "gshhg"), default="gshhg")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)

@@ -1,9 +1,11 @@
 """Pictures of a run: the track picture over the area, and the metrics over time (matplotlib, Agg canvas).
 
-``plot_picture``: land and coastline from the global_land_mask grid shipped with that
-package (1 km GLOBE data, no download), zones from zones.geojson, truth paths (suspects
-in red), track paths coloured by identity (MMSI, else ICAO address, else track id: one
-vessel keeps one colour across track ids), alerts marked by rule.
+``plot_picture``: land and coastline from the GSHHG full-resolution shoreline
+(fusion.coastline, no download), zones from zones.geojson, sensor sites and coverage
+(and patrol aircraft routes) from the scenario when given, truth paths (suspects as a
+red band under their tracks), track paths coloured by identity (MMSI, else ICAO address,
+else track id: one vessel keeps one colour across track ids), alerts marked by rule and
+alerted tracks labelled, the UTC time span in the title, the legend inside the map.
 ``plot_metrics``: GOSPA with its localisation/missed/false split, and object/track
 counts, per domain over time, from metrics_series.jsonl (computed if missing).
 """
@@ -12,26 +14,26 @@ from __future__ import annotations
 
 import argparse
 import colorsys
-import importlib.util
 import json
-import struct
 import sys
-import zipfile
 import zlib
+from datetime import UTC, datetime
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
+import pyproj
 import shapely
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon as PolygonPatch
-from numpy.typing import NDArray
+from matplotlib.path import Path as MplPath
 
+from fusion.coastline import map_polygons
 from fusion.core.arrays import NO_ICAO, NO_MMSI
 from fusion.metrics import (
     ALERTS_FILE,
@@ -55,6 +57,11 @@ COAST_COLOUR = "#6b6250"
 _MAX_PATH_POINTS = 400_000  # per layer; longer runs are drawn with every n-th point
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 _DPI = 100
+_GEOD = pyproj.Geod(ellps="WGS84")
+_SENSOR_COLOURS = {"CoastalRadar": "#1b7837", "AerostatRadar": "#762a83", "MpaRadar": "#e08214",
+                   "OthRadar": "#8c510a", "AisTerrestrial": "#2166ac", "AdsbReceiver": "#4d4d4d"}
+_MAX_LABELS = 40  # alerted tracks labelled, most alerts first
+_LEGEND_CORNERS = ("upper left", "upper right", "lower left", "lower right")
 
 
 def _figure(width_px: int, height_px: int) -> Figure:
@@ -103,70 +110,55 @@ def _area(lats: Sequence[FloatArray], lons: Sequence[FloatArray]) -> tuple[float
             max(float(lon.min()) - pad_lon, -180.0), min(float(lon.max()) + pad_lon, 180.0))
 
 
-def land_mask(lats: FloatArray, lons: FloatArray) -> NDArray[np.bool_]:
-    """Land (True) at the grid lats (n_lat,) x lons (n_lon,) degrees -> (n_lat, n_lon) bool.
-
-    Reads the 1 km GLOBE ocean mask that ships with the global_land_mask package, inflating its
-    compressed rows in order and keeping only the rows asked for: importing that package
-    instead would decompress the whole 1 GB grid into memory.
-    """
-    spec = importlib.util.find_spec("global_land_mask")
-    if spec is None or spec.origin is None:
-        raise OSError("global_land_mask is not installed: no coastline data")
-    path = Path(spec.origin).parent / "globe_combined_mask_compressed.npz"
-    with zipfile.ZipFile(path) as z:
-        grid_lat = np.load(z.open("lat.npy"))
-        grid_lon = np.load(z.open("lon.npy"))
-        info = z.getinfo("mask.npy")
-        if info.compress_type != zipfile.ZIP_DEFLATED:
-            raise OSError(f"{path}: mask.npy compress_type = {info.compress_type}: expected deflate")
-    # cell lookup as global_land_mask.globe does it
-    rows = np.clip(np.floor((lats - grid_lat[0]) / (grid_lat[1] - grid_lat[0])), 0, grid_lat.size - 1).astype(np.int64)
-    cols = np.clip(np.floor((lons - grid_lon[0]) / (grid_lon[1] - grid_lon[0])), 0, grid_lon.size - 1).astype(np.int64)
-    with path.open("rb") as f:
-        f.seek(info.header_offset)
-        local = f.read(30)  # zip local file header; name and extra lengths at bytes 26..30
-        name_len, extra_len = struct.unpack("<HH", local[26:30])
-        f.seek(info.header_offset + 30 + name_len + extra_len)
-        compressed = f.read(info.compress_size)
-    inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-    prefix = inflate.decompress(compressed, 10)  # npy 1.0: magic, version, header length
-    header = 10 + int.from_bytes(prefix[8:10], "little")
-    row_bytes = grid_lon.size
-    if prefix[:8] != np.lib.format.MAGIC_PREFIX + b"\x01\x00" or info.file_size != header + grid_lat.size * row_bytes:
-        raise OSError(f"{path}: mask.npy is not a ({grid_lat.size}, {grid_lon.size}) npy 1.0 array")
-    wanted = np.unique(rows)
-    found: dict[int, NDArray[np.bool_]] = {}
-    offset, pending, tail = 10, inflate.unconsumed_tail, b""
-    block_rows = 512
-    while len(found) < wanted.size:
-        data = tail + inflate.decompress(pending, block_rows * row_bytes)
-        pending = inflate.unconsumed_tail
-        if not data:
-            raise OSError(f"{path}: mask ends before row {int(wanted[len(found)])}")
-        first = max(0, -(-(offset - header) // row_bytes))
-        last = (offset + len(data) - header) // row_bytes  # rows [first, last) are complete in data
-        for r in wanted[(wanted >= first) & (wanted < last)].tolist():
-            start = header + r * row_bytes - offset
-            found[r] = ~np.frombuffer(data, dtype=np.bool_, count=row_bytes, offset=start)[cols]  # stored: ocean
-        keep_from = max(0, header + last * row_bytes - offset)
-        offset, tail = offset + keep_from, data[keep_from:]
-    return np.stack([found[int(r)] for r in rows])
-
-
-def _draw_land(ax: Axes, area: tuple[float, float, float, float], width_px: int, height_px: int) -> None:
-    """Land fill and coastline by contouring the 1 km GLOBE land mask over the area."""
+def _draw_land(ax: Axes, area: tuple[float, float, float, float]) -> None:
+    """Land fill (lakes as holes) and coastline from the GSHHG polygons over the area."""
     lat_min, lat_max, lon_min, lon_max = area
-    native = 1.0 / 120.0  # mask resolution, degrees
-    n_lat = int(min(max(2, (lat_max - lat_min) / native), height_px))
-    n_lon = int(min(max(2, (lon_max - lon_min) / native), width_px))
-    lats = np.linspace(lat_min, lat_max, n_lat)
-    lons = np.linspace(lon_min, lon_max, n_lon)
-    land = land_mask(lats, lons).astype(np.float64)
-    if land.any():
-        ax.contourf(lons, lats, land, levels=[0.5, 1.5], colors=[LAND_COLOUR], zorder=1)
-        if not land.all():
-            ax.contour(lons, lats, land, levels=[0.5], colors=[COAST_COLOUR], linewidths=0.8, zorder=2)
+    polygons = map_polygons(lon_min, lat_min, lon_max, lat_max)
+    paths = [MplPath.make_compound_path(*(MplPath(np.asarray(ring.coords)[:, :2], closed=True)
+                                          for ring in (poly.exterior, *poly.interiors))) for poly in polygons]
+    ax.add_collection(PathCollection(paths, facecolors=LAND_COLOUR, edgecolors=COAST_COLOUR, linewidths=0.7, zorder=1))
+
+
+def _geodesic_ring(lat: float, lon: float, radius_m: float, az_min: float = 0.0, az_max: float = 360.0) -> FloatArray:
+    """(k, 2) lon/lat of a range ring (a sector closed through the site when az limits are set)."""
+    span = (az_max - az_min) % 360.0 or 360.0
+    az = az_min + np.linspace(0.0, span, max(8, int(span)) + 1)
+    lon2, lat2, _ = _GEOD.fwd(np.full(az.size, lon), np.full(az.size, lat), az, np.full(az.size, radius_m))
+    ring = np.column_stack([lon2, lat2])
+    return ring if span == 360.0 else np.vstack([[lon, lat], ring, [lon, lat]])
+
+
+def _draw_sensors(ax: Axes, sensors: Sequence[Any]) -> list[Any]:
+    """Sites (marker and id), coverage rings (radar: range_max_m and sector; AIS/ADS-B: range_m), MPA routes.
+
+    Returns legend handles, one per sensor kind drawn.
+    """
+    handles: dict[str, Any] = {}
+    at_site: dict[tuple[float, float], int] = {}  # co-located sites stack their labels
+    for s in sensors:
+        kind = type(s).__name__
+        colour = _SENSOR_COLOURS.get(kind, "#444444")
+        route = getattr(s, "route", None)
+        if route:  # moving platform: its route is where it looks from
+            xy = np.array([[w.lon, w.lat] for w in route])
+            ax.plot(xy[:, 0], xy[:, 1], color=colour, linewidth=1.4, linestyle="-.", zorder=6)
+            ax.annotate(s.id, (xy[0, 0], xy[0, 1]), fontsize=7, color=colour, zorder=9,
+                        xytext=(4, 4), textcoords="offset points")
+            handles.setdefault(kind, Line2D([], [], color=colour, linestyle="-.", label=f"{kind} route"))
+            continue
+        lat, lon = getattr(s, "lat", None), getattr(s, "lon", None)
+        if lat is None or lon is None:  # satellite AIS: no site
+            continue
+        cov = getattr(s, "coverage", None)
+        ring = (_geodesic_ring(lat, lon, cov.range_max_m, cov.az_min_deg, cov.az_max_deg) if cov is not None
+                else _geodesic_ring(lat, lon, s.range_m))
+        ax.plot(ring[:, 0], ring[:, 1], color=colour, linewidth=0.9, linestyle="--", alpha=0.8, zorder=2)
+        ax.scatter([lon], [lat], marker="^", s=60, color=colour, edgecolor="black", linewidth=0.6, zorder=8)
+        k = at_site[(lat, lon)] = at_site.get((lat, lon), -1) + 1
+        ax.annotate(s.id, (lon, lat), fontsize=7, color=colour, zorder=9, xytext=(6, -10 - 9 * k), textcoords="offset points")
+        handles.setdefault(kind, Line2D([], [], color=colour, linestyle="--", marker="^", markeredgecolor="black",
+                                        label=f"{kind} site, coverage"))
+    return list(handles.values())
 
 
 def _read_zones(path: Path) -> list[tuple[str, Any]]:
@@ -210,11 +202,73 @@ def _track_identity(tracks: TrackColumns, rows: IntArray) -> tuple[IntArray, lis
     return group_of_track[tracks.track[rows]], book.values
 
 
-def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int = 1200) -> Path:
-    """Draw the run in ``dir`` (truth/tracks/alerts JSONL, zones.geojson) to the PNG ``out``; returns ``out``."""
+def _time_span(times: Sequence[FloatArray]) -> str:
+    """'start - end UTC' (ISO 8601, seconds) of the finite times, '' if none."""
+    t = np.concatenate([a[np.isfinite(a)] for a in times])
+    if t.size == 0:
+        return ""
+    iso = [datetime.fromtimestamp(float(x), UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for x in (t.min(), t.max())]
+    return f"{iso[0]} - {iso[1]}"
+
+
+def _label_alerted(ax: Axes, alerts: Any, tracks: TrackColumns, names: dict[int, str]) -> list[str]:
+    """Label each alerted track (name, else MMSI, else ICAO, else track id: rules) at its first alert.
+
+    At most _MAX_LABELS tracks, those with the most alerts first; returns the label texts.
+    """
+    raised = np.flatnonzero(alerts.raised)
+    if raised.size == 0:
+        return []
+    mmsi, icao = {}, {}
+    for arr, out, none in ((tracks.mmsi, mmsi, NO_MMSI), (tracks.icao24, icao, NO_ICAO)):
+        ids = np.asarray(tracks.track_ids)[tracks.track[arr != none]]
+        out.update(zip(ids.tolist(), arr[arr != none].tolist(), strict=True))
+    tids, first, count = np.unique(alerts.track_id[raised], return_index=True, return_counts=True)
+    texts = []
+    for k in np.argsort(-count, kind="stable")[:_MAX_LABELS].tolist():
+        tid = int(tids[k])
+        rows = raised[alerts.track_id[raised] == tid]
+        m = mmsi.get(tid)
+        who = (names.get(m) or f"MMSI {m}") if m is not None else f"ICAO {icao[tid]:06x}" if tid in icao else f"track {tid}"
+        text = f"{who}: {', '.join(sorted({alerts.rules[r] for r in alerts.rule[rows].tolist()}))}"
+        row = raised[first[k]]
+        ax.annotate(text, (alerts.lon[row], alerts.lat[row]), xytext=(8, 8), textcoords="offset points", fontsize=7.5,
+                    zorder=10, bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8, "linewidth": 0.4},
+                    arrowprops={"arrowstyle": "-", "linewidth": 0.5})
+        texts.append(text)
+    return texts
+
+
+def _emptiest_corner(area: tuple[float, float, float, float], lon: FloatArray, lat: FloatArray) -> str:
+    """The legend location (of _LEGEND_CORNERS) whose quarter of the area holds the fewest points."""
+    lat_min, lat_max, lon_min, lon_max = area
+    left = lon < 0.5 * (lon_min + lon_max)
+    upper = lat >= 0.5 * (lat_min + lat_max)
+    counts = [int(np.sum(u & lft)) for u, lft in ((upper, left), (upper, ~left), (~upper, left), (~upper, ~left))]
+    return _LEGEND_CORNERS[int(np.argmin(counts))]
+
+
+def _scenario_sensors(scenario: Path | None) -> tuple[list[Any], dict[int, str]]:
+    """The scenario's sensors and its vessels' AIS names by MMSI (none without a scenario)."""
+    if scenario is None:
+        return [], {}
+    from sim_feeds.scenario import load_scenario  # the simulator only when a scenario is drawn
+
+    sc = load_scenario(Path(scenario))
+    names = {o.ais.mmsi: o.ais.name for o in sc.objects if getattr(o, "ais", None) is not None and o.ais.name}
+    return list(sc.sensors), names
+
+
+def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int = 1200,
+                 scenario: Path | None = None) -> Path:
+    """Draw the run in ``dir`` (truth/tracks/alerts JSONL, zones.geojson) to the PNG ``out``; returns ``out``.
+
+    ``scenario``: the scenario file the run came from, for its sensors and vessel names.
+    """
     dir = Path(dir)
     if not (dir / TRACKS_FILE).exists():
         raise FileNotFoundError(f"{dir / TRACKS_FILE}: required for the picture")
+    sensors, names = _scenario_sensors(scenario)
     domains = Codebook()
     tracks = read_tracks(dir / TRACKS_FILE, domains)
     truth = read_truth(dir / TRUTH_FILE, domains) if (dir / TRUTH_FILE).exists() else None
@@ -224,23 +278,30 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     zone_lat = [np.asarray(g.bounds)[[1, 3]] for _, g in zones]
     zone_lon = [np.asarray(g.bounds)[[0, 2]] for _, g in zones]
     truth_lat, truth_lon = ([truth.lat], [truth.lon]) if truth is not None else ([], [])
+    sites = [(s.lat, s.lon) for s in sensors if getattr(s, "lat", None) is not None and getattr(s, "lon", None) is not None]
+    if sites:  # sensor sites are in the picture; their coverage may reach beyond it
+        truth_lat, truth_lon = [*truth_lat, np.array(sites)[:, 0]], [*truth_lon, np.array(sites)[:, 1]]
     # alerts sit on tracks; they set the area only when there is nothing else to draw
     area = _area([tracks.lat[shown], *zone_lat, *truth_lat] if shown.size or zones or truth is not None else [alerts.lat],
                  [tracks.lon[shown], *zone_lon, *truth_lon] if shown.size or zones or truth is not None else [alerts.lon])
     fig = _figure(width_px, height_px)
-    ax = fig.add_axes((0.06, 0.06, 0.72, 0.88))
+    ax = fig.add_axes((0.07, 0.06, 0.90, 0.88))
     ax.set_facecolor(SEA_COLOUR)
-    _draw_land(ax, area, width_px, height_px)
+    _draw_land(ax, area)
     _draw_zones(ax, zones)
-    handles: list[Any] = []
+    handles: list[Any] = _draw_sensors(ax, sensors)
     if truth is not None:
         paths, obj = _paths(truth.obj, truth.t, truth.lon, truth.lat)
         suspect = np.zeros(len(truth.ids), dtype=bool)
         suspect[truth.obj[truth.suspect]] = True
-        colours = np.where(suspect[obj], "#b2182b", "#555555").tolist()
-        ax.add_collection(LineCollection(paths, colors=colours, linewidths=0.9, linestyles=":", zorder=4))
+        is_suspect = suspect[obj]
+        # suspects: a wide translucent band under their tracks, so the track stays visible on top
+        ax.add_collection(LineCollection([p for p, s in zip(paths, is_suspect, strict=True) if s], colors="#b2182b",
+                                         linewidths=5.0, alpha=0.35, capstyle="round", zorder=3))
+        ax.add_collection(LineCollection([p for p, s in zip(paths, is_suspect, strict=True) if not s], colors="#555555",
+                                         linewidths=0.9, linestyles=":", zorder=4))
         handles += [Line2D([], [], color="#555555", linestyle=":", label="truth (benign)"),
-                    Line2D([], [], color="#b2182b", linestyle=":", label="truth (suspect)")]
+                    Line2D([], [], color="#b2182b", linewidth=5.0, alpha=0.35, label="truth (suspect)")]
     group, labels = _track_identity(tracks, shown)
     paths, path_group = _paths(group, tracks.t[shown], tracks.lon[shown], tracks.lat[shown])
     ax.add_collection(LineCollection(paths, colors=[identity_colour(labels[g]) for g in path_group.tolist()],
@@ -255,6 +316,7 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
                    linewidth=0.7, zorder=7)
         handles.append(Line2D([], [], marker=marker, linestyle="", markerfacecolor=colour, markeredgecolor="black",
                               markersize=9, label=f"alert: {rule} ({int(sel.sum())})"))
+    _label_alerted(ax, alerts, tracks, names)
     lat_min, lat_max, lon_min, lon_max = area
     ax.set_xlim(lon_min, lon_max)
     ax.set_ylim(lat_min, lat_max)
@@ -262,9 +324,13 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
     ax.grid(color="white", linewidth=0.5, zorder=0)
+    span = _time_span([tracks.t, *([truth.t] if truth is not None else [])])
     ax.set_title(f"{dir.name}: {n_shown} confirmed tracks, {int(alerts.raised.sum())} alerts raised"
-                 + (f", {len(truth.ids)} truth objects" if truth is not None else ""))
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.79, 0.94), fontsize=9, frameon=False)
+                 + (f", {len(truth.ids)} truth objects" if truth is not None else "") + (f"\n{span}" if span else ""),
+                 fontsize=10)
+    corner = _emptiest_corner(area, np.concatenate([tracks.lon[shown], *truth_lon]),
+                              np.concatenate([tracks.lat[shown], *truth_lat]))
+    ax.legend(handles=handles, loc=corner, fontsize=8, framealpha=0.85).set_zorder(20)
     return _save(fig, out)
 
 
@@ -325,13 +391,15 @@ def main_plot(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("dir", type=Path, help="run directory with tracks.jsonl (and truth.jsonl, alerts.jsonl, zones.geojson)")
     ap.add_argument("-o", "--out", type=Path, required=True, help="PNG file to write")
     ap.add_argument("--metrics", action="store_true", help="draw GOSPA parts and track counts over time instead")
+    ap.add_argument("--scenario", type=Path, default=None,
+                    help="scenario file of the run: its sensor sites, coverage and patrol routes, and vessel names")
     ap.add_argument("--width", type=int, default=1600, help="image width, pixels (default 1600)")
     ap.add_argument("--height", type=int, default=None, help="image height, pixels (default 1200, 1000 with --metrics)")
     args = ap.parse_args(argv)
-    draw = plot_metrics if args.metrics else plot_picture
     height = args.height or (1000 if args.metrics else 1200)
     try:
-        out = draw(args.dir, args.out, width_px=args.width, height_px=height)
+        out = (plot_metrics(args.dir, args.out, width_px=args.width, height_px=height) if args.metrics
+               else plot_picture(args.dir, args.out, width_px=args.width, height_px=height, scenario=args.scenario))
     except (OSError, ValueError) as exc:
         print(f"jisf plot: {exc}", file=sys.stderr)
         return 2

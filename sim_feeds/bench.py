@@ -1,8 +1,8 @@
 """Generation benchmark: ``python -m sim_feeds.bench [SCENARIO]`` prints one JSON object.
 
 Loads the scenario, drains ``iter_feed`` and ``iter_truth`` and reports times, counts,
-message rate and the peak resident memory of the process (which includes the ~0.9 GB
-GLOBE land mask that global_land_mask keeps in memory).
+message rate and the peak resident memory of the process (which includes the GSHHG
+shoreline of the scenario's area, see fusion/coastline.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Geodesy helpers of the simulator: WGS84 geodesics (pyproj), land mask, radar horizon.
+"""Geodesy helpers of the simulator: WGS84 geodesics (pyproj), land (GSHHG full resolution), radar horizon.
 
 All functions take and return numpy arrays; angles in degrees, distances in metres.
 """
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyproj
-from global_land_mask import globe
 from numpy.typing import NDArray
+
+from fusion.coastline import is_land
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -18,12 +19,12 @@ KNOT_MPS = 1852.0 / 3600.0  # one knot in m/s
 NM_M = 1852.0  # one nautical mile in metres
 EARTH_RADIUS_M = 6_371_008.8
 REFRACTION_K = 4.0 / 3.0  # standard atmosphere: effective earth radius factor
-LEG_STEP_M = 250.0  # spacing of the land-mask samples along a leg (the mask grid is ~0.9 km)
+LEG_STEP_M = 250.0  # spacing of the land samples along a leg (islets narrower than this may be crossed)
 
 
 def points_at_sea(lat: FloatArray, lon: FloatArray) -> BoolArray:
-    """(n,) lat, lon degrees -> (n,) True where the GLOBE 1 km land mask says ocean."""
-    return np.asarray(globe.is_ocean(np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)), dtype=bool)
+    """(n,) lat, lon degrees -> (n,) True off the GSHHG full-resolution land (lakes count as water)."""
+    return ~is_land(lat, lon)
 
 
 def legs_at_sea(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> BoolArray:

@@ -284,7 +284,7 @@ class EngineSettings(_Cfg):
     update_min_interval_s: NonNeg
     strength_change: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]
     urgency_horizon_s: Pos
-    coast: Literal["global_land_mask", "none"]
+    coast: Literal["gshhg", "none"]
     coast_cell_m: Annotated[float, msgspec.Meta(ge=250.0, le=50_000.0)]
     ais_coverage: Coverage
 

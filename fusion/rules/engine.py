@@ -101,7 +101,7 @@ class RuleEngine:
         self.rules = rules
         e = rules.engine
         self.settings = LifecycleSettings(e.update_min_interval_s, e.strength_change)
-        self.shore: ShoreDistance | NoShore = shore_distance(self.frame, e.coast_cell_m) if e.coast == "global_land_mask" else NoShore()
+        self.shore: ShoreDistance | NoShore = shore_distance(self.frame, e.coast_cell_m) if e.coast == "gshhg" else NoShore()
         r = rules.rules
         self.zone_params = {
             name: bh.ZoneParams.of(self.zones.names, list(self.zones.kinds), zr,

@@ -4,11 +4,12 @@ Solar elevation follows the NOAA Global Monitoring Laboratory "General Solar Pos
 Calculations" (fractional-year series for declination and equation of time), accurate
 to a few tenths of a degree, which is ample for a night/day test at -6 degrees.
 
-Distance to shore comes from the offline GLOBE-derived 1 km land mask of the
-``global_land_mask`` package: the mask is sampled on a grid of the local frame (cell
+Distance to shore comes from the GSHHG full-resolution land polygons (fusion.coastline):
+land is sampled with a vectorised point-in-polygon test on a grid of the local frame (cell
 ``coast_cell_m``) covering the frame's area plus a margin, and a Euclidean distance
 transform gives, per sea cell, the distance to the nearest land cell centre (metres,
-error about one cell). Lookups are one array index per track.
+error about one cell). Lookups are one array index per track, the fast path for
+thousands of tracks every tick.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from fusion.coastline import coast_box
 from fusion.core.arrays import FloatArray
 from fusion.core.frame import LocalFrame
 
@@ -84,10 +86,6 @@ class NoShore:
 @lru_cache(maxsize=4)
 def shore_distance(frame: LocalFrame, cell_m: float) -> ShoreDistance:
     """Build (and cache per frame and cell) the distance-to-shore grid of the frame's area."""
-    from global_land_mask import (
-        globe,  # loads a ~1 km global mask: only when a rule needs it
-    )
-
     lat_c = np.array([frame.lat_min - _MARGIN_DEG, frame.lat_max + _MARGIN_DEG]).clip(-89.9, 89.9)
     lon_c = np.array([frame.lon_min - _MARGIN_DEG, frame.lon_max + _MARGIN_DEG]).clip(-180.0, 179.99)
     glat, glon = np.meshgrid(np.linspace(lat_c[0], lat_c[1], 9), np.linspace(lon_c[0], lon_c[1], 9))
@@ -97,7 +95,8 @@ def shore_distance(frame: LocalFrame, cell_m: float) -> ShoreDistance:
     rows = int(np.ceil((n.max() - n0) / cell_m)) + 1
     ce, cn = np.meshgrid(e0 + (np.arange(cols) + 0.5) * cell_m, n0 + (np.arange(rows) + 0.5) * cell_m)
     lat, lon = frame.to_geodetic(ce, cn)
-    land = globe.is_land(np.clip(lat, -89.99, 89.99), ((lon + 180.0) % 360.0) - 180.0)
+    lat, lon = np.clip(lat, -90.0, 90.0), ((lon + 180.0) % 360.0) - 180.0
+    land = coast_box(float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())).is_land(lat, lon)
     if land.any():
         dist = ndimage.distance_transform_edt(~land, sampling=cell_m)
     else:

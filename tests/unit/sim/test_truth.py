@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from global_land_mask import globe
 
+from fusion.coastline import is_land
 from sim_feeds.geo import KNOT_MPS, distance_m
 from sim_feeds.scenario import load_scenario, scenario_from_dict, scenario_library
 from sim_feeds.truth import Truth, TruthRow, iter_truth
@@ -30,7 +30,7 @@ def test_no_vessel_on_land(name: str) -> None:
         s = truth.at(float(t))
         keep = s.alive & surface
         assert keep.any()
-        on_land = globe.is_land(s.lat[keep], s.lon[keep])
+        on_land = is_land(s.lat[keep], s.lon[keep])
         assert not on_land.any(), (name, float(t), np.array(truth.ids)[keep][on_land])
 
 
