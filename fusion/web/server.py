@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import importlib
 import json
 import logging
 import math
@@ -33,6 +32,8 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from fusion.cli import broker_address, broker_args, env_default, stop_on_signals
+from fusion.coastline import land_geojson
+from fusion.history import HistoryRecorder, HistoryStore, open_store
 from fusion.mqtt import Link
 from fusion.publish import (
     ALERTS_FILTER,
@@ -122,32 +123,30 @@ def parse_listen(raw: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def _land(w: float, s: float, e: float, n: float) -> Json:
-    """Land polygons in a (snapped) box, from fusion.coastline; cached because the page asks on every pan."""
-    land: Json = importlib.import_module("fusion.coastline").land_geojson(w, s, e, n)
-    return land
+    """Land polygons in a (snapped) box; the GeoJSON is cached because the page asks again on every pan."""
+    return land_geojson(w, s, e, n)
 
 
 class HistoryWorker:
     """The history store and its recorder (fusion.history), used from one thread of their own.
 
-    The store does blocking I/O: every call runs on a single worker thread (so the store
-    sees one thread, whatever its backend requires), and incoming messages are handed over
-    in batches by ``flush()``.
+    The store does blocking I/O: every call runs on a single worker thread, off the event
+    loop, and incoming messages are handed over in batches by ``flush()`` (the recorder is
+    not thread-safe, so it is only ever touched from that thread).
     """
 
     def __init__(self, url: str, thin_s: float) -> None:
         self.url, self.thin_s = url, thin_s
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jisf-web-history")
         self._pending: list[tuple[str, bytes]] = []
-        self._store: Any = None
-        self._recorder: Any = None
+        self._store: HistoryStore | None = None
+        self._recorder: HistoryRecorder | None = None
 
     def _open(self) -> None:
-        history = importlib.import_module("fusion.history")
-        self._store = history.open_store(self.url)
-        self._recorder = history.HistoryRecorder(self._store, thin_s=self.thin_s)
+        self._store = open_store(self.url)
+        self._recorder = HistoryRecorder(self._store, thin_s=self.thin_s)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
@@ -161,6 +160,7 @@ class HistoryWorker:
         self._pending.append((topic, payload))
 
     def _record(self, batch: list[tuple[str, bytes]]) -> None:
+        assert self._recorder is not None, "open() first"
         for topic, payload in batch:
             self._recorder.on_message(topic, payload)
         self._recorder.flush()
@@ -172,21 +172,22 @@ class HistoryWorker:
 
     async def track_history(self, **query: Any) -> list[Json]:
         """``HistoryStore.track_history`` on the worker thread."""
-        rows: list[Json] = await self._call(lambda: self._store.track_history(**query))
+        assert self._store is not None, "open() first"
+        rows: list[Json] = await self._call(functools.partial(self._store.track_history, **query))
         return rows
 
     async def alerts(self, **query: Any) -> list[Json]:
         """``HistoryStore.alerts`` on the worker thread."""
-        rows: list[Json] = await self._call(lambda: self._store.alerts(**query))
+        assert self._store is not None, "open() first"
+        rows: list[Json] = await self._call(functools.partial(self._store.alerts, **query))
         return rows
 
     async def close(self) -> None:
         """Flush what is queued and stop the worker thread."""
         with contextlib.suppress(Exception):  # closing must not hide the reason we are stopping
             await self.flush()
-            close = getattr(self._store, "close", None)
-            if close is not None:
-                await self._call(close)
+            if self._store is not None:
+                await self._call(self._store.close)
         self._pool.shutdown(wait=True)
 
 
@@ -290,13 +291,14 @@ class WebService:
         track_id = int(raw)
         since, until = _query_float(request, "since"), _query_float(request, "until")
         limit = _query_int(request, "limit", 1, 100_000)
-        if self.history is not None:
-            points = await self.history.track_history(track_id=track_id, since=since, until=until, limit=limit)
-            source = "store"
-        else:
+        if self.history is None:
             points = self.picture.trail(track_id, since=since, until=until, limit=limit)
-            source = "memory"
-        return _json({"track_id": track_id, "source": source, "points": points})
+            return _json({"track_id": track_id, "source": "memory", "points": points})
+        points = await self.history.track_history(track_id=track_id, since=since, until=until, limit=limit)
+        # The recorder thins (and writes every push interval): the newest positions are still in memory.
+        after = max([float(p["t"]) for p in points] + [since if since is not None else -math.inf])
+        points += [p for p in self.picture.trail(track_id, since=after, until=until) if p["t"] > after]
+        return _json({"track_id": track_id, "source": "store", "points": points[:limit] if limit else points})
 
     async def zones(self, _request: web.Request) -> web.Response:
         """GET /api/zones: zones as GeoJSON."""
@@ -314,10 +316,8 @@ class WebService:
                min(180.0, math.ceil(e / snap) * snap), min(90.0, math.ceil(n / snap) * snap))
         try:
             land = await asyncio.to_thread(_land, *box)
-        except ModuleNotFoundError as err:
-            if err.name != "fusion.coastline":
-                raise
-            return _error(503, "coastline data is not available in this installation (module fusion.coastline missing)")
+        except OSError as err:  # the GSHHG data package is missing or damaged
+            return _error(503, f"coastline data is not available: {err}")
         return _json(land)
 
     async def status(self, _request: web.Request) -> web.Response:
@@ -469,7 +469,9 @@ def main(argv: list[str]) -> int:
             raise ValueError("--push-interval must be > 0 and --trail-points >= 1")
         scenario = None
         if args.scenario:
-            from sim_feeds.scenario import load_scenario  # seconds to import: only when asked for
+            from sim_feeds.scenario import (
+                load_scenario,  # seconds to import: only when asked for
+            )
 
             scenario = load_scenario(Path(args.scenario))
         options = WebOptions(zones=zones_geojson(scenario, Path(args.zones) if args.zones else None),
@@ -490,7 +492,7 @@ def main(argv: list[str]) -> int:
 
     try:
         asyncio.run(run())
-    except OSError as err:
+    except (OSError, ValueError) as err:  # address in use, history store URL or file refused
         print(f"jisf web: {err}", flush=True)
         return 1
     return 0

@@ -211,11 +211,11 @@ class LivePicture:
 
     def trail(self, track_id: int, *, since: float | None = None, until: float | None = None,
               limit: int | None = None) -> list[Json]:
-        """Recent positions of a track from the ring buffer, oldest first (the last ``limit``)."""
+        """Recent positions of a track from the ring buffer, oldest first (the first ``limit``, like the store)."""
         points = [{"t": t, "track_id": track_id, "lat": la, "lon": lo, "alt_m": al}
                   for t, la, lo, al in self.trails.get(track_id, ())
                   if (since is None or t >= since) and (until is None or t <= until)]
-        return points[-limit:] if limit else points
+        return points[:limit] if limit else points
 
     def snapshot(self, trail: int) -> Json:
         """The stream's ``snapshot`` event: all tracks (with trails), all alerts, the status."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -42,13 +43,13 @@ def test_api_end_to_end(mosquitto: Mosquitto, tmp_path: Path) -> None:
 
             wait_for(lambda: get_json(f"{base}/api/alerts")[1]["count"] == 2, 30, "two alerts listed")
             wait_for(lambda: get_json(f"{base}/api/tracks/5/history")[1]["points"][-1:] == [
-                {"t": 1020.0, "track_id": 5, "lat": 9.62, "lon": -78.7, "alt_m": None}], 30, "the third position of track 5")
+                {"t": 1020.0, "track_id": 5, "lat": 9.6 + 0.01 * 2, "lon": -78.7, "alt_m": None}], 30, "the third position of track 5")
             probe.publish("jisf/v1/tracks/air/1000000001", b"", retain=True)
             wait_for(lambda: get_json(f"{base}/api/tracks")[1]["count"] == 1, 30, "the air track deleted")
 
             status, tracks = get_json(f"{base}/api/tracks?domain=surface&status=suspect&trail=2")
             assert status == 200 and [t["track_id"] for t in tracks["tracks"]] == [5]
-            assert tracks["tracks"][0]["suspect"] is True and tracks["tracks"][0]["trail"] == [[9.61, -78.7], [9.62, -78.7]]
+            assert tracks["tracks"][0]["suspect"] is True and tracks["tracks"][0]["trail"] == [[9.6 + 0.01 * i, -78.7] for i in (1, 2)]
             assert get_json(f"{base}/api/tracks?domain=air")[1]["count"] == 0
             assert get_json(f"{base}/api/tracks/1000000001/history")[1]["source"] == "memory"  # kept after deletion
 
@@ -102,3 +103,27 @@ def test_openapi_is_valid_and_covers_the_routes(mosquitto: Mosquitto, tmp_path: 
     assert routes == documented
     with jisf_web(mosquitto.port, tmp_path) as base:
         assert get_json(f"{base}/api/openapi.json") == (200, doc)
+
+
+def test_history_store_answers_after_restart(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """With --store, positions and alerts are recorded; a restarted server answers history and lists
+    the alerts from the store although its memory is empty and alerts are not retained."""
+    store = f"sqlite:///{tmp_path / 'history.db'}"
+    probe = MqttProbe(mosquitto.port)
+    try:
+        with jisf_web(mosquitto.port, tmp_path, "--store", store, "--thin", "0") as base:
+            for i in range(4):
+                probe.publish("jisf/v1/tracks/surface/9", track_payload(9, 2000.0 + 10 * i, 9.5, -78.9 + 0.01 * i), retain=True)
+            probe.publish("jisf/v1/alerts/loiter/9", alert_payload("al-9", 9, time.time()))  # read back at start: the last day
+            wait_for(lambda: len(get_json(f"{base}/api/tracks/9/history")[1]["points"]) == 4, 30, "four positions")
+            assert get_json(f"{base}/api/tracks/9/history")[1]["source"] == "store"
+            probe.publish("jisf/v1/tracks/surface/9", b"", retain=True)  # deleted: a restarted server gets no retained state
+            wait_for(lambda: get_json(f"{base}/api/tracks")[1]["count"] == 0, 30, "track 9 deleted")
+        with jisf_web(mosquitto.port, tmp_path, "--store", store) as base:
+            status, hist = get_json(f"{base}/api/tracks/9/history?since=2010&limit=2")
+            assert status == 200 and hist["source"] == "store"
+            assert [(p["t"], p["lon"]) for p in hist["points"]] == [(2000.0 + 10 * i, -78.9 + 0.01 * i) for i in (1, 2)]
+            assert get_json(f"{base}/api/tracks")[1]["count"] == 0
+            assert [a["alert_id"] for a in get_json(f"{base}/api/alerts")[1]["alerts"]] == ["al-9"]
+    finally:
+        probe.close()

@@ -114,7 +114,7 @@ async function selectTrack(id) {
   const t = tracks.get(id);
   if (t) showDetails(t.row);
   historyLayer.clearLayers();
-  const resp = await fetch(`/api/tracks/${id}/history?limit=5000`);
+  const resp = await fetch(`/api/tracks/${id}/history`);
   if (!resp.ok || selected !== id) return;
   const h = await resp.json();
   const line = h.points.filter((p) => p.lat != null && p.lon != null).map((p) => [p.lat, p.lon]);

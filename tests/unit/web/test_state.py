@@ -31,7 +31,7 @@ def test_tracks_update_delete_and_keep_trail() -> None:
     assert p.tracks[7]["lat"] == 14.0
     assert [pt["lat"] for pt in p.trail(7)] == [12.0, 13.0, 14.0]  # bounded ring buffer, oldest first
     assert [pt["t"] for pt in p.trail(7, since=103.0)] == [103.0, 104.0]
-    assert [pt["t"] for pt in p.trail(7, limit=1)] == [104.0]
+    assert [pt["t"] for pt in p.trail(7, limit=1)] == [102.0]
     p.take_changes()
     p.on_message("jisf/v1/tracks/surface/7", b"")
     assert 7 not in p.tracks and len(p.trail(7)) == 3  # history outlives the track
