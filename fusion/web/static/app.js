@@ -178,7 +178,7 @@ function makeAlertRow(a) {
   head.append(el("span", "rule"), el("span", "priority"));
   head.addEventListener("click", () => {
     const cur = alerts.get(row.dataset.alertId);
-    if (cur) { map.panTo([cur.lat, cur.lon]); if (tracks.has(cur.track_id)) selectTrack(cur.track_id); }
+    if (cur) { map.setView([cur.lat, cur.lon], map.getZoom(), { animate: false }); if (tracks.has(cur.track_id)) selectTrack(cur.track_id); }
   });
   const details = el("details");
   details.append(el("summary", "", "evidence"), el("pre", "evidence"));
