@@ -30,6 +30,12 @@ SCENARIO = ROOT / "sim_feeds" / "scenarios" / "default.toml"
 ZONES = ROOT / "sim_feeds" / "scenarios" / "zones" / "guna_yala.geojson"
 
 
+def ops_action_schema() -> dict[str, object]:
+    """The JSON Schema of the ops topic payload, as documented in docs/WEB.md."""
+    text = (ROOT / "docs" / "WEB.md").read_text().split("<!-- ops-action-schema -->", 1)[1]
+    return json.loads(text.split("```json", 1)[1].split("```", 1)[0])
+
+
 def test_api_end_to_end(mosquitto: Mosquitto, tmp_path: Path) -> None:
     probe = MqttProbe(mosquitto.port, ("jisf/v1/ops/#",))
     try:
@@ -65,6 +71,7 @@ def test_api_end_to_end(mosquitto: Mosquitto, tmp_path: Path) -> None:
             assert status == 202 and out["topic"] == "jisf/v1/ops/dismiss/al-1"
             payload = json.loads(wait_for(lambda: probe.received("jisf/v1/ops/dismiss/al-1"), 30, "the ops message")[0])
             jsonschema.validate(payload, json.loads(OPENAPI_PATH.read_text())["components"]["schemas"]["OpsAction"])
+            jsonschema.validate(payload, ops_action_schema())
             assert {k: payload[k] for k in ("alert_id", "action", "by", "why")} == {
                 "alert_id": "al-1", "action": "dismiss", "by": "analyst-2", "why": "fishing fleet"}
             wait_for(lambda: get_json(f"{base}/api/alerts?state=raised")[1]["alerts"][0]["actions"] == [payload], 30,
