@@ -167,6 +167,8 @@ class HistoryWorker:
 
     async def flush(self) -> None:
         """Hand the queued messages to the recorder and flush it."""
+        if not self._pending:
+            return
         batch, self._pending = self._pending, []
         await self._call(self._record, batch)
 
