@@ -50,6 +50,7 @@ WATER_LEVELS = (2, 4)  # lake, pond in an island in a lake: holes in the level a
 MARGIN_DEG = 1.0  # module-level queries load the points' box plus this margin (distance to shore is exact below it)
 SNAP_DEG = 1.0  # loaded boxes snap outward to this grid so nearby queries share one box
 MAX_BOXES = 4  # loaded boxes kept per process
+QUERY_CHUNK = 65_536  # points per shapely call: bounds the temporary geometries of large queries
 CHUNK_VERTICES = 32  # shoreline split into pieces of this many vertices for the nearest-piece index
 MAP_VERTICES = 2000.0  # land_geojson tolerance: the box's larger side / this (about a pixel of a 2000 px map)
 
@@ -147,10 +148,13 @@ class CoastBox:
         lat_b, lon_b = np.broadcast_arrays(np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64))
         x, y = lon_b.ravel(), lat_b.ravel()
         out = np.zeros(x.size, dtype=bool)
-        if x.size and self.land.size:
-            pt, poly = self.tree.query(shapely.points(x, y))  # candidate pairs by envelope
-            hit = shapely.contains_xy(self.land[poly], x[pt], y[pt])  # prepared polygons: indexed point-in-polygon
-            out[pt[hit]] = True
+        if not self.land.size:
+            return out.reshape(lat_b.shape)
+        for i in range(0, x.size, QUERY_CHUNK):  # bounded temporaries (one shapely Point per query point)
+            xs, ys = x[i: i + QUERY_CHUNK], y[i: i + QUERY_CHUNK]
+            pt, poly = self.tree.query(shapely.points(xs, ys))  # candidate pairs by envelope
+            hit = shapely.contains_xy(self.land[poly], xs[pt], ys[pt])  # prepared polygons: indexed point-in-polygon
+            out[i + pt[hit]] = True
         return out.reshape(lat_b.shape)
 
     @cached_property
@@ -185,10 +189,11 @@ class CoastBox:
         sea = np.flatnonzero(~land)
         if pieces.size == 0:
             out[sea] = np.inf
-        elif sea.size:
-            e, n = self.frame.to_local(lat_b.ravel()[sea], lon_b.ravel()[sea])
+        for i in range(0, sea.size if pieces.size else 0, QUERY_CHUNK):
+            rows = sea[i: i + QUERY_CHUNK]
+            e, n = self.frame.to_local(lat_b.ravel()[rows], lon_b.ravel()[rows])
             (pt, _), dist = tree.query_nearest(shapely.points(e, n), return_distance=True, all_matches=False)
-            out[sea[pt]] = dist
+            out[rows[pt]] = dist
         return out.reshape(lat_b.shape)
 
     def clipped(self, west: float, south: float, east: float, north: float, tolerance_deg: float) -> NDArray[Any]:

@@ -17,10 +17,10 @@ import colorsys
 import json
 import sys
 import zlib
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib as mpl
 import numpy as np
@@ -61,7 +61,8 @@ _GEOD = pyproj.Geod(ellps="WGS84")
 _SENSOR_COLOURS = {"CoastalRadar": "#1b7837", "AerostatRadar": "#762a83", "MpaRadar": "#e08214",
                    "OthRadar": "#8c510a", "AisTerrestrial": "#2166ac", "AdsbReceiver": "#4d4d4d"}
 _MAX_LABELS = 40  # alerted tracks labelled, most alerts first
-_LEGEND_CORNERS = ("upper left", "upper right", "lower left", "lower right")
+LegendCorner = Literal["upper left", "upper right", "lower left", "lower right"]
+_LEGEND_CORNERS: tuple[LegendCorner, ...] = ("upper left", "upper right", "lower left", "lower right")
 
 
 def _figure(width_px: int, height_px: int) -> Figure:
@@ -219,7 +220,8 @@ def _label_alerted(ax: Axes, alerts: Any, tracks: TrackColumns, names: dict[int,
     raised = np.flatnonzero(alerts.raised)
     if raised.size == 0:
         return []
-    mmsi, icao = {}, {}
+    mmsi: dict[int, int] = {}
+    icao: dict[int, int] = {}
     for arr, out, none in ((tracks.mmsi, mmsi, NO_MMSI), (tracks.icao24, icao, NO_ICAO)):
         ids = np.asarray(tracks.track_ids)[tracks.track[arr != none]]
         out.update(zip(ids.tolist(), arr[arr != none].tolist(), strict=True))
@@ -239,7 +241,7 @@ def _label_alerted(ax: Axes, alerts: Any, tracks: TrackColumns, names: dict[int,
     return texts
 
 
-def _emptiest_corner(area: tuple[float, float, float, float], lon: FloatArray, lat: FloatArray) -> str:
+def _emptiest_corner(area: tuple[float, float, float, float], lon: FloatArray, lat: FloatArray) -> LegendCorner:
     """The legend location (of _LEGEND_CORNERS) whose quarter of the area holds the fewest points."""
     lat_min, lat_max, lon_min, lon_max = area
     left = lon < 0.5 * (lon_min + lon_max)
@@ -252,10 +254,11 @@ def _scenario_sensors(scenario: Path | None) -> tuple[list[Any], dict[int, str]]
     """The scenario's sensors and its vessels' AIS names by MMSI (none without a scenario)."""
     if scenario is None:
         return [], {}
-    from sim_feeds.scenario import load_scenario  # the simulator only when a scenario is drawn
+    # the simulator only when a scenario is drawn
+    from sim_feeds.scenario import load_scenario
 
     sc = load_scenario(Path(scenario))
-    names = {o.ais.mmsi: o.ais.name for o in sc.objects if getattr(o, "ais", None) is not None and o.ais.name}
+    names = {ais.mmsi: ais.name for ais in (o.ais for o in sc.objects) if ais is not None and ais.name}
     return list(sc.sensors), names
 
 
@@ -265,6 +268,11 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
 
     ``scenario``: the scenario file the run came from, for its sensors and vessel names.
     """
+    return _save(picture_figure(dir, width_px=width_px, height_px=height_px, scenario=scenario), out)
+
+
+def picture_figure(dir: Path, *, width_px: int = 1600, height_px: int = 1200, scenario: Path | None = None) -> Figure:
+    """The figure of ``plot_picture`` (one Axes: the map), not yet saved."""
     dir = Path(dir)
     if not (dir / TRACKS_FILE).exists():
         raise FileNotFoundError(f"{dir / TRACKS_FILE}: required for the picture")
@@ -331,7 +339,7 @@ def plot_picture(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     corner = _emptiest_corner(area, np.concatenate([tracks.lon[shown], *truth_lon]),
                               np.concatenate([tracks.lat[shown], *truth_lat]))
     ax.legend(handles=handles, loc=corner, fontsize=8, framealpha=0.85).set_zorder(20)
-    return _save(fig, out)
+    return fig
 
 
 def _read_series(dir: Path) -> list[dict[str, float]]:

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from conftest import Scene, latlon
 
-from fusion.plot import LAND_COLOUR, identity_colour, land_mask, main_plot, plot_metrics, plot_picture
+from fusion.plot import (
+    LAND_COLOUR,
+    identity_colour,
+    main_plot,
+    picture_figure,
+    plot_metrics,
+    plot_picture,
+)
 
 T0 = 1_700_000_000.0
 
@@ -49,7 +56,7 @@ def test_picture_size_and_content(run_dir: Path, tmp_path: Path) -> None:
     image = mpimg.imread(out)
     assert image.shape[:2] == (700, 1000)
     assert distinct_colours(image) > 200
-    # the shipped land mask put the Panama coast in the picture
+    # the GSHHG coastline put the Panama coast in the picture
     land = np.array(mcolors.to_rgb(LAND_COLOUR))
     assert np.sum(np.all(np.abs(image[..., :3] - land) < 2 / 255, axis=-1)) > 1000
 
@@ -77,11 +84,37 @@ def test_main_plot(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main_plot([str(run_dir), "-o", str(out), "--width", "10"]) == 2
 
 
-def test_land_mask_known_places() -> None:
-    # Caracas and Panama City on land; the central Caribbean and the Pacific off Panama at sea
-    lats = np.array([10.49, 8.98, 15.0])
-    lons = np.array([-66.88, -79.52, -75.0, -85.0])
-    got = land_mask(lats, lons)
-    assert got.shape == (3, 4)
-    assert got[0, 0] and got[1, 1]
-    assert not got[2, 2] and not got[1, 3]
+def test_legend_inside_the_map_labels_and_time_span(run_dir: Path) -> None:
+    fig = picture_figure(run_dir, width_px=1000, height_px=700)
+    fig.draw_without_rendering()  # lays the legend out
+    (ax,) = fig.axes
+    legend = ax.get_legend()
+    assert legend is not None and not fig.legends  # on the axes, not floating beside them
+    box, axes_box = legend.get_window_extent(), ax.get_window_extent()
+    assert axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0 and box.y1 <= axes_box.y1
+    assert legend.get_frame().get_alpha() == pytest.approx(0.85)
+    texts = {t.get_text() for t in ax.texts}
+    # alerted tracks by MMSI (even track ids carry one) or track id, with their rule
+    assert {"MMSI 200000000: loiter", "MMSI 200000004: dark_transit", "MMSI 200000008: rendezvous"} <= texts
+    assert "2023-11-14T22:13:20Z - 2023-11-14T22:52:20Z" in ax.get_title()
+
+
+def test_sensors_from_the_scenario(tmp_path: Path) -> None:
+    scenario = Path(__file__).parents[3] / "sim_feeds" / "scenarios" / "default.toml"
+    from fusion.offline import evaluate
+
+    evaluate(scenario, tmp_path / "run")
+    fig = picture_figure(tmp_path / "run", width_px=1000, height_px=700, scenario=scenario)
+    (ax,) = fig.axes
+    texts = {t.get_text() for t in ax.texts}
+    assert {"guna-yala-radar", "ais-guna-yala"} <= texts  # the two sites
+    assert any(t.endswith(": go_fast") for t in texts)  # the go-fast's alert is labelled
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "CoastalRadar site, coverage" in labels and "AisTerrestrial site, coverage" in labels
+    lon0, lon1 = ax.get_xlim()
+    lat0, lat1 = ax.get_ylim()
+    assert lat0 <= 9.42 <= lat1 and lon0 <= -78.80 <= lon1  # the site is in the picture
+    # the suspect's track is drawn above its truth band
+    truth_band = max(c.get_zorder() for c in ax.collections if c.get_alpha() == pytest.approx(0.35))
+    tracks = max(c.get_zorder() for c in ax.collections if c.get_linewidth()[0] == pytest.approx(1.6))
+    assert tracks > truth_band
