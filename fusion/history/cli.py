@@ -37,10 +37,11 @@ async def archive(addr: BrokerAddress, recorder: HistoryRecorder, stop: asyncio.
                   persistent: bool = False, flush_s: float = 1.0, connected: asyncio.Event | None = None) -> RecorderStats:
     """Subscribe to tracks and alerts and feed ``recorder`` until ``stop``; writes every ``flush_s`` and at the end.
 
-    ``connected`` is set once the link is up and subscribed. On stop the recorder's pending
-    tails (each live track's newest point) are written too.
+    ``connected`` is set once the link is up. Alerts are subscribed before tracks, so once a
+    retained track message has arrived the alert subscription is in place. On stop the
+    recorder's pending tails (each live track's newest point) are written too.
     """
-    link = Link(addr, client_id, subscriptions=((TRACKS_FILTER, 1), (ALERTS_FILTER, 1)),
+    link = Link(addr, client_id, subscriptions=((ALERTS_FILTER, 1), (TRACKS_FILTER, 1)),
                 on_message=lambda topic, payload, _qos, _retain: recorder.on_message(topic, payload), clean_session=not persistent)
 
     async def flush_periodically() -> None:
@@ -103,7 +104,7 @@ def main_history(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="jisf history", description="query the history store, or load an evaluate/replay output directory")
     _store_arg(p)
     _filter_args(p)
-    p.add_argument("--bbox", type=_bbox, help="area W,S,E,N in degrees")
+    p.add_argument("--bbox", type=_bbox, help="area W,S,E,N in degrees (write --bbox=-80,9,-78,11 when W is negative)")
     p.add_argument("--alerts", action="store_true", help="print alert events instead of track points")
     p.add_argument("--rule", help="with --alerts: only this rule")
     p.add_argument("--limit", type=int, help="at most this many (the earliest)")

@@ -1,6 +1,6 @@
 """Export history as KML (Google Earth) or GeoJSON: track lines with times, alert points, zone polygons.
 
-KML is written with simplekml (a maintained KML writer that knows ``gx:Track``): one
+KML (valid against the OGC KML 2.2 schema, which the tests check through fastkml) has one
 ``gx:Track`` per track (``<when>`` and ``<gx:coord>`` pairs, so Google Earth's time slider
 plays it back), styled by domain and named by name, MMSI, ICAO address or track id; one
 placemark per alert event with its rule, severity, state, reason and time; one polygon
@@ -12,6 +12,7 @@ per alert event and a (Multi)Polygon per zone, told apart by the ``kind`` proper
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import shapely  # type: ignore[import-untyped]
-import simplekml  # type: ignore[import-untyped]
 
 from fusion.rules.zones import ZoneSet, load_zones
 
@@ -101,46 +101,90 @@ def _alert_text(a: Row) -> str:
     return "\n".join(lines)
 
 
-def to_kml(tracks: Sequence[TrackLine], alerts: Sequence[Row], zones: ZoneSet | None, name: str = "jisf history") -> simplekml.Kml:
-    """The KML document: folders Tracks, Alerts and Zones."""
-    kml = simplekml.Kml(name=name)
-    styles: dict[str, simplekml.Style] = {}
+_KML_NS, _GX_NS = "http://www.opengis.net/kml/2.2", "http://www.google.com/kml/ext/2.2"
+ET.register_namespace("", _KML_NS)
+ET.register_namespace("gx", _GX_NS)
 
-    def style(key: str, line: str, width: float = 2.0, icon_colour: str | None = None, fill: str | None = None) -> simplekml.Style:
-        if key not in styles:  # one shared style per kind: simplekml writes a style once per Style object
-            s = simplekml.Style()
-            s.linestyle.color, s.linestyle.width = line, width
-            s.iconstyle.color = icon_colour or line
-            if fill is not None:
-                s.polystyle.color = fill
-            styles[key] = s
-        return styles[key]
 
-    folder = kml.newfolder(name="Tracks")
+def _el(parent: ET.Element, tag: str, text: str | None = None, ns: str = _KML_NS) -> ET.Element:
+    e = ET.SubElement(parent, f"{{{ns}}}{tag}")
+    if text is not None:
+        e.text = text
+    return e
+
+
+def _style(doc: ET.Element, sid: str, line: str, width: float = 2.0, fill: str | None = None) -> None:
+    st = doc.makeelement(f"{{{_KML_NS}}}Style", {"id": sid})
+    doc.insert(1, st)  # styles go before the folders (after the name): schema order
+    _el(_el(st, "IconStyle"), "color", line)
+    ls = _el(st, "LineStyle")
+    _el(ls, "color", line)
+    _el(ls, "width", f"{width:g}")
+    if fill is not None:
+        _el(_el(st, "PolyStyle"), "color", fill)
+
+
+def _placemark(folder: ET.Element, name: str, description: str, style_id: str, when: float | None = None) -> ET.Element:
+    pm = _el(folder, "Placemark")
+    _el(pm, "name", name)
+    _el(pm, "description", description)
+    if when is not None:
+        _el(_el(pm, "TimeStamp"), "when", iso_utc(when))
+    _el(pm, "styleUrl", f"#{style_id}")
+    return pm
+
+
+def _ring(parent: ET.Element, coords: Iterable[Sequence[float]]) -> None:
+    _el(_el(parent, "LinearRing"), "coordinates", " ".join(f"{x!r},{y!r}" for x, y, *_ in coords))
+
+
+def to_kml(tracks: Sequence[TrackLine], alerts: Sequence[Row], zones: ZoneSet | None, name: str = "jisf history") -> ET.ElementTree:
+    """The KML document (valid against the OGC KML 2.2 schema): folders Tracks, Alerts and Zones.
+
+    Written with ElementTree rather than simplekml: simplekml 1.3.6 gives numeric ids
+    (not ``xs:ID``) and puts styles before names, which the KML schema refuses.
+    """
+    root = ET.Element(f"{{{_KML_NS}}}kml")
+    doc = _el(root, "Document")
+    _el(doc, "name", name)
+    styles: set[str] = set()
+
+    def style(sid: str, line: str, fill: str | None = None) -> str:
+        if sid not in styles:
+            styles.add(sid)
+            _style(doc, sid, line, fill=fill)
+        return sid
+
+    folder = _el(doc, "Folder")
+    _el(folder, "name", "Tracks")
     for tr in tracks:
-        trk = folder.newgxtrack(name=tr.label(), description=tr.description())
-        air = tr.domain == "air"
-        trk.altitudemode = simplekml.AltitudeMode.absolute if air else simplekml.AltitudeMode.clamptoground
-        trk.newwhen([iso_utc(float(p["t"])) for p in tr.points])
-        trk.newgxcoord([(float(p["lon"]), float(p["lat"]), float(p.get("alt_m") or 0.0)) for p in tr.points])
-        trk.style = style(tr.domain, _DOMAIN_COLOUR.get(tr.domain, _OTHER_COLOUR))
-    folder = kml.newfolder(name="Alerts")
+        pm = _placemark(folder, tr.label(), tr.description(), style(f"track-{tr.domain}", _DOMAIN_COLOUR.get(tr.domain, _OTHER_COLOUR)))
+        trk = _el(pm, "Track", ns=_GX_NS)
+        _el(trk, "altitudeMode", "absolute" if tr.domain == "air" else "clampToGround")
+        for p in tr.points:
+            _el(trk, "when", iso_utc(float(p["t"])))
+        for p in tr.points:
+            _el(trk, "coord", f"{float(p['lon'])!r} {float(p['lat'])!r} {float(p.get('alt_m') or 0.0)!r}", ns=_GX_NS)
+    folder = _el(doc, "Folder")
+    _el(folder, "name", "Alerts")
     for a in alerts:
         if a.get("lat") is None or a.get("lon") is None:
             continue
-        pnt = folder.newpoint(name=_alert_title(a), description=_alert_text(a), coords=[(float(a["lon"]), float(a["lat"]))])
-        pnt.timestamp.when = iso_utc(float(a["t"]))
         sev = str(a.get("severity"))
-        pnt.style = style(f"alert-{sev}", _SEVERITY_COLOUR.get(sev, _OTHER_COLOUR))
+        pm = _placemark(folder, _alert_title(a), _alert_text(a), style(f"alert-{sev}", _SEVERITY_COLOUR.get(sev, _OTHER_COLOUR)), float(a["t"]))
+        _el(_el(pm, "Point"), "coordinates", f"{float(a['lon'])!r},{float(a['lat'])!r}")
     if zones is not None:
-        folder = kml.newfolder(name="Zones")
+        folder = _el(doc, "Folder")
+        _el(folder, "name", "Zones")
         for z in zones.zones:
             for poly in _polygons(z.geometry):
-                pol = folder.newpolygon(name=z.name, description=f"zone {z.name} ({z.kind})",
-                                        outerboundaryis=list(poly.exterior.coords),
-                                        innerboundaryis=[list(r.coords) for r in poly.interiors])
-                pol.style = style("zone", _ZONE_LINE, 2.0, fill=_ZONE_FILL)
-    return kml
+                pm = _placemark(folder, z.name, f"zone {z.name} ({z.kind})", style("zone", _ZONE_LINE, _ZONE_FILL))
+                pg = _el(pm, "Polygon")
+                _ring(_el(pg, "outerBoundaryIs"), poly.exterior.coords)
+                for ring in poly.interiors:
+                    _ring(_el(pg, "innerBoundaryIs"), ring.coords)
+    ET.indent(root, space=" ")
+    return ET.ElementTree(root)
 
 
 def to_geojson(tracks: Sequence[TrackLine], alerts: Sequence[Row], zones: ZoneSet | None) -> dict[str, Any]:
@@ -172,7 +216,7 @@ def write_export(fmt: str, path: Path, points: Iterable[Row], alerts: Sequence[R
     """Write ``fmt`` ("kml" or "geojson") to ``path``; returns counts of tracks, points, alerts and zones."""
     tracks = track_lines(points)
     if fmt == "kml":
-        to_kml(tracks, alerts, zones).save(str(path))
+        to_kml(tracks, alerts, zones).write(path, encoding="UTF-8", xml_declaration=True)
     elif fmt == "geojson":
         path.write_text(json.dumps(to_geojson(tracks, alerts, zones), separators=(",", ":")))
     else:

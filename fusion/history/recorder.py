@@ -9,7 +9,7 @@ Thinning, per track: a point is kept when it is the track's first, when its stat
 differs from the last kept point's, or when at least ``thin_s`` seconds have passed
 since the last kept point; otherwise it is held as the track's pending tail, which is
 kept when the track is deleted (empty retained payload) or at ``finish()``, so the
-last known position always reaches the store. Points not newer than the last kept one
+last known position always reaches the store. Points not newer than the track's newest
 (redelivered retained messages) are dropped.
 """
 
@@ -46,7 +46,7 @@ class RecorderStats:
 
     track_updates: int = 0  # track points received
     tracks_kept: int = 0  # points kept by thinning (queued for the store)
-    duplicates: int = 0  # points not newer than the track's last kept point
+    duplicates: int = 0  # points not newer than the track's newest point
     deletions: int = 0  # empty retained payloads
     alerts: int = 0  # alert events received (all kept)
     written: int = 0  # rows the store reported new (tracks and alerts)
@@ -115,7 +115,7 @@ class HistoryRecorder:
         st = self._tracks.get(tid)
         if st is None:
             self._tracks[tid] = _Track(t, status)
-        elif t <= st.kept_t:
+        elif t <= (st.kept_t if st.pending is None else st.pending[_T]):
             self.stats.duplicates += 1
             return
         elif status != st.status or t - st.kept_t >= self.thin_s:

@@ -28,6 +28,7 @@ QoS 1 messages are redelivered on reconnect) are ignored.
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -47,8 +48,10 @@ _ALERT_REQUIRED = frozenset({"t", "alert_id", "rule", "state", "track_id"})
 # column kinds: f float, i integer, s string
 _KIND = {"t": "f", "lat": "f", "lon": "f", "alt_m": "f", "vel_e_mps": "f", "vel_n_mps": "f", "track_id": "i", "mmsi": "i"}
 _SQL_TYPE = {"sqlite": {"f": "REAL", "i": "INTEGER", "s": "TEXT", "json": "TEXT"},
-             "postgresql": {"f": "DOUBLE PRECISION", "i": "BIGINT", "s": "TEXT", "json": "JSONB"}}
+             "postgresql": {"f": "DOUBLE PRECISION", "i": "BIGINT", "s": "TEXT", "json": "JSON"}}  # json keeps the text as sent (jsonb would turn 7e16 into an integer)
 _MAX_INT = 2**63 - 1
+_MAX_T = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time ISO 8601 output can show
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL (odd number of backslashes before u0000)
 
 Record = tuple[Any, ...]  # the column values in TRACK_COLUMNS / ALERT_COLUMNS order, then the extra JSON text or None
 
@@ -96,8 +99,9 @@ def _check(row: Mapping[str, object], name: str, kind: str, required: frozenset[
             raise HistoryDataError(f"{what}: field {name!r} is required, got {v!r}", name)
         return None
     if kind == "s":
-        if not isinstance(v, str):
-            raise HistoryDataError(f"{what}: field {name!r} must be a string, got {v!r}", name)
+        if not isinstance(v, str) or "\x00" in v or not v.isascii() and not _utf8(v):
+            # PostgreSQL text holds neither NUL nor lone surrogates: refused on both backends
+            raise HistoryDataError(f"{what}: field {name!r} must be a UTF-8 string without NUL characters, got {v!r}", name)
         return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise HistoryDataError(f"{what}: field {name!r} must be a number, got {v!r}", name)
@@ -110,10 +114,20 @@ def _check(row: Mapping[str, object], name: str, kind: str, required: frozenset[
     return float(v)
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _record(row: Mapping[str, object], columns: Sequence[str], required: frozenset[str], what: str) -> Record:
     if not isinstance(row, Mapping):
         raise HistoryDataError(f"{what}: must be a JSON object, got {type(row).__name__}", "payload")
     values = [_check(row, c, _KIND.get(c, "s"), required, what) for c in columns]
+    if not 0.0 <= values[0] <= _MAX_T:  # type: ignore[operator]  # t: required, checked numeric above
+        raise HistoryDataError(f"{what}: field 't' must be Unix seconds from 1970 to 9999, got {row.get('t')!r}", "t")
     lat, lon = row.get("lat"), row.get("lon")
     if lat is not None and not -90.0 <= float(lat) <= 90.0:  # type: ignore[arg-type]  # checked numeric above
         raise HistoryDataError(f"{what}: field 'lat' must be in [-90, 90], got {lat!r}", "lat")
@@ -121,9 +135,12 @@ def _record(row: Mapping[str, object], columns: Sequence[str], required: frozens
         raise HistoryDataError(f"{what}: field 'lon' must be in [-180, 180], got {lon!r}", "lon")
     extra = {k: v for k, v in row.items() if k not in columns}
     try:
-        values.append(_encode(extra).decode() if extra else None)
-    except (TypeError, msgspec.EncodeError) as err:
+        text = _encode(extra).decode() if extra else None
+    except (TypeError, UnicodeEncodeError, msgspec.EncodeError) as err:
         raise HistoryDataError(f"{what}: extra fields {sorted(extra)} are not JSON-encodable: {err}", "extra") from err
+    if text is not None and _JSON_NUL.search(text):  # nor can PostgreSQL jsonb
+        raise HistoryDataError(f"{what}: extra fields {sorted(extra)} hold a NUL character", "extra")
+    values.append(text)
     return tuple(values)
 
 
@@ -177,6 +194,7 @@ class HistoryStore:
     """
 
     dialect = "sqlite"
+    _json_text = "{}"  # how a select reads the JSON column as text
 
     def __init__(self, conn: Any, url: str) -> None:
         self._conn = conn
@@ -266,7 +284,8 @@ class HistoryStore:
             w.add("(lon >= %s OR lon <= %s)", west, east)
 
     def _select(self, table: str, columns: Sequence[str], where: _Where, order: str, limit: int | None) -> list[Sequence[Any]]:
-        sql = f"SELECT {', '.join(columns)} FROM {table}{where.sql()} ORDER BY {order}"
+        names = [*columns[:-1], self._json_text.format(columns[-1])]  # the JSON column comes last
+        sql = f"SELECT {', '.join(names)} FROM {table}{where.sql()} ORDER BY {order}"
         params = list(where.params)
         if limit is not None:
             if int(limit) < 0:
@@ -298,6 +317,7 @@ class PostgresStore(HistoryStore):
     """The PostgreSQL backend: COPY-based batch inserts, optional PostGIS geometry."""
 
     dialect = "postgresql"
+    _json_text = "{}::text"  # decoded by msgspec in _as_dict, 3x faster than psycopg's json.loads
 
     def _insert(self, table: str, columns: Sequence[str], records: Sequence[Record]) -> int:
         stage = f"stage_{table}"
@@ -340,6 +360,10 @@ def _open_sqlite(url: str) -> HistoryStore:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; a crash loses at most the last commits
+        # a vessel's day is ~2,880 rows on as many pages (rows arrive in time order): read them
+        # through a memory map and a 64 MiB page cache rather than one read() each
+        conn.execute("PRAGMA mmap_size=1073741824")
+        conn.execute("PRAGMA cache_size=-65536")
         with conn:
             for stmt in (*_table_ddl("sqlite"), _PLAIN_BBOX_INDEX):
                 conn.execute(stmt)
