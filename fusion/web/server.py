@@ -213,7 +213,19 @@ class WebService:
         self.picture = LivePicture(trail_points=options.trail_points)
         self.clients: set[asyncio.Queue[str | None]] = set()
         self.dropped_clients = 0
+        self.sessions = 0  # broker sessions whose subscriptions were acknowledged
         link.on_message = self.on_message
+        link.on_connect = self.on_connect
+
+    def on_connect(self) -> list[OutMessage]:
+        """Link callback, after every (re)connect once the broker acknowledged the subscriptions."""
+        self.sessions += 1
+        return []
+
+    @property
+    def subscribed(self) -> bool:
+        """Connected and subscribed in the current session (messages published from now on arrive)."""
+        return self.link.stats.connected and self.sessions == self.link.stats.connects
 
     def on_message(self, topic: str, payload: bytes, _qos: int, _retain: bool) -> None:
         """Link callback: update the picture, queue the message for the history recorder."""
@@ -326,7 +338,7 @@ class WebService:
         """GET /api/status: the service's retained status and the web server's own counters."""
         p, s = self.picture, self.link.stats
         return _json({"service": p.status, "web": {
-            "broker_connected": s.connected, "broker_connects": s.connects, "received": p.received,
+            "broker_connected": s.connected, "broker_subscribed": self.subscribed, "broker_connects": s.connects, "received": p.received,
             "rejected": p.rejected, "last_reject": p.last_reject, "tracks": len(p.tracks), "alerts": len(p.alerts),
             "stream_clients": len(self.clients), "stream_clients_dropped": self.dropped_clients,
             "history_store": self.history is not None}})

@@ -68,10 +68,11 @@ def jisf_web(broker_port: int, tmp: Path, *extra: str) -> Iterator[str]:
             if proc.poll() is not None:
                 raise AssertionError(f"jisf web exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
             with contextlib.suppress(OSError):
-                return get_json(f"{base}/api/status", timeout=2.0)[1]["web"]["broker_connected"] is True
+                return get_json(f"{base}/api/status", timeout=2.0)[1]["web"]["broker_subscribed"] is True
             return False
 
-        wait_for(up, START_TIMEOUT_S, f"jisf web did not answer on {base} with the broker connected")
+        # subscribed, not just connected: what the test publishes next must reach the server
+        wait_for(up, START_TIMEOUT_S, f"jisf web did not answer on {base} with its subscriptions acknowledged")
         yield base
     finally:
         if proc.poll() is None:
