@@ -59,7 +59,7 @@ class Traffic:
         speed = np.where(self.air, rng.uniform(60, 220, n), rng.uniform(2, 15, n))
         course = rng.uniform(0, 2 * np.pi, n)
         self.ve, self.vn = speed * np.sin(course), speed * np.cos(course)
-        self.track_id = np.where(self.air, 1_000_000_000, 0) + np.arange(1, n + 1)
+        self.track_id = self.air * 1_000_000_000 + np.arange(1, n + 1)
         self.mmsi = [None if a else 300_000_000 + i for i, a in enumerate(self.air.tolist())]
         self.icao = [f"{0xA00000 + i:06x}" if a else None for i, a in enumerate(self.air.tolist())]
         self.domain = ["air" if a else "surface" for a in self.air.tolist()]
@@ -69,8 +69,8 @@ class Traffic:
     def at(self, t: float) -> tuple[list[float], list[float]]:
         """Positions at time t (wrapped into the area), as lists of lat and lon."""
         dt = t - T0
-        lat: Any = AREA[0] + np.mod(self.lat0 + self.vn * dt / M_PER_DEG - AREA[0], AREA[1] - AREA[0])
-        lon = AREA[2] + np.mod(self.lon0 + self.ve * dt / (M_PER_DEG * np.cos(np.radians(lat))) - AREA[2], AREA[3] - AREA[2])
+        lat: Any = AREA[0] + (self.lat0 + self.vn * dt / M_PER_DEG - AREA[0]) % (AREA[1] - AREA[0])
+        lon: Any = AREA[2] + (self.lon0 + self.ve * dt / (M_PER_DEG * np.cos(np.radians(lat))) - AREA[2]) % (AREA[3] - AREA[2])
         return lat.tolist(), lon.tolist()
 
     def records(self, t: float) -> list[tuple[Any, ...]]:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -123,8 +124,12 @@ def main_history(argv: Sequence[str]) -> int:
         else:
             rows = store.track_history(track_id=args.track, mmsi=args.mmsi, icao24=args.icao, bbox=args.bbox,
                                        since=args.since, until=args.until, limit=args.limit)
-        for r in rows:
-            print(json.dumps({"time": iso_utc(float(r["t"])), **r}) if args.json else (_alert_line(r) if args.alerts else _point_line(r)))
+        try:
+            for r in rows:
+                print(json.dumps({"time": iso_utc(float(r["t"])), **r}) if args.json else (_alert_line(r) if args.alerts else _point_line(r)))
+            sys.stdout.flush()
+        except BrokenPipeError:  # `jisf history ... | head`: the reader had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         if not rows and not args.json:
             print("no matching alerts" if args.alerts else "no matching track points", file=sys.stderr)
     return 0

@@ -27,6 +27,7 @@ QoS 1 messages are redelivered on reconnect) are ignored.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sqlite3
@@ -54,6 +55,8 @@ _MAX_T = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time ISO 8601 outpu
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL (odd number of backslashes before u0000)
 
 Record = tuple[Any, ...]  # the column values in TRACK_COLUMNS / ALERT_COLUMNS order, then the extra JSON text or None
+
+log = logging.getLogger("jisf.history")
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -220,6 +223,9 @@ class HistoryStore:
         """Store records made by ``alert_record``; returns how many were new."""
         return self._insert("alerts", (*ALERT_COLUMNS, "payload"), records) if records else 0
 
+    def _ready(self) -> None:
+        """Called under the lock before each statement: the PostgreSQL store reconnects here."""
+
     def _insert(self, table: str, columns: Sequence[str], records: Sequence[Record]) -> int:
         with self._lock, self._conn:
             before = self._conn.total_changes
@@ -262,6 +268,7 @@ class HistoryStore:
     def counts(self) -> dict[str, int]:
         """Rows per table: {"track_points": N, "alerts": M}."""
         with self._lock:
+            self._ready()
             cur = self._conn.cursor()
             out = {}
             for table in ("track_points", "alerts"):
@@ -293,6 +300,7 @@ class HistoryStore:
             sql += " LIMIT %s"
             params.append(int(limit))
         with self._lock:
+            self._ready()
             cur = self._conn.cursor()
             cur.execute(self._placeholders(sql), params)
             return list(cur.fetchall())
@@ -317,18 +325,46 @@ class PostgresStore(HistoryStore):
     """The PostgreSQL backend: COPY-based batch inserts, optional PostGIS geometry."""
 
     dialect = "postgresql"
-    _json_text = "{}::text"  # decoded by msgspec in _as_dict, 3x faster than psycopg's json.loads
+    _json_text = "{}::text"  # decoded by msgspec in _as_dict rather than by psycopg's json.loads per row
+
+    def __init__(self, conn: Any, url: str, conninfo: str) -> None:
+        super().__init__(conn, url)
+        self._conninfo = conninfo  # the URL without our own parameters, for reconnecting
+        self._closed = False
+
+    def _ready(self) -> None:
+        """A new connection when the server ended the last one (restart, failover, idle kill).
+
+        The statement that met the broken connection failed (its caller keeps its rows: the
+        recorder retries them); the next one gets a new connection, or ConnectionError.
+        """
+        if not self._conn.broken or self._closed:
+            return
+        import psycopg
+
+        try:
+            self._conn = psycopg.connect(self._conninfo, connect_timeout=10, autocommit=True)
+        except psycopg.Error as err:
+            raise ConnectionError(f"history store: reconnecting failed: {err}") from err
+        log.warning("history store: reconnected to PostgreSQL")
+
+    def close(self) -> None:
+        """Close the connection (idempotent); no reconnecting after."""
+        self._closed = True
+        super().close()
 
     def _insert(self, table: str, columns: Sequence[str], records: Sequence[Record]) -> int:
         stage = f"stage_{table}"
         names = ", ".join(columns)
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
-            with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                for r in records:
-                    copy.write_row(r)
-            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING")
-            return int(cur.rowcount)
+        with self._lock:
+            self._ready()
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+                with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                    for r in records:
+                        copy.write_row(r)
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING")
+                return int(cur.rowcount)
 
     def _bbox(self, w: _Where, west: float, south: float, east: float, north: float) -> None:
         if self.postgis and west <= east:
@@ -408,7 +444,7 @@ def _open_postgres(url: str) -> HistoryStore:
         conn = psycopg.connect(conninfo, connect_timeout=10, autocommit=True)
     except psycopg.Error as err:
         raise ConnectionError(f"history store {parts.scheme}://{parts.hostname}:{parts.port or 5432}{parts.path}: {err}") from err
-    store = PostgresStore(conn, url)
+    store = PostgresStore(conn, url, conninfo)
     with conn.transaction():
         conn.execute("SET LOCAL client_min_messages = warning")  # no NOTICE for every IF NOT EXISTS
         for stmt in _table_ddl("postgresql"):

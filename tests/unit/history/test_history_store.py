@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from hypothesis import strategies as st
 
 from fusion.history import HistoryDataError, HistoryStore, open_store
 from fusion.history.store import TRACK_COLUMNS
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 T0 = 1_710_396_000.0
 
@@ -151,3 +155,24 @@ def test_postgres_uses_postgis_where_available(pg_url: str) -> None:
         assert [r["track_id"] for r in s.track_history(bbox=(-80, 9, -78, 11))] == [1]
     with open_store(pg_url + "&postgis=off") as plain:  # the same tables, queried without the geometry
         assert not plain.postgis and [r["track_id"] for r in plain.track_history(bbox=(-80, 9, -78, 11))] == [1]
+
+
+def test_postgres_store_reconnects_after_the_server_ends_its_session(pg_url: str) -> None:
+    import psycopg
+
+    from fusion.history import HistoryRecorder
+
+    with open_store(pg_url) as s, psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        rec = HistoryRecorder(s, thin_s=0.0, batch_rows=1)
+        rec.on_message("jisf/v1/tracks/surface/1", json.dumps(track(1, T0)).encode())
+        pid = s._conn.info.backend_pid
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # as a server restart would
+        deadline = time.monotonic() + 60
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is not None:
+            assert time.monotonic() < deadline, f"backend {pid} still running 60 s after pg_terminate_backend"
+            time.sleep(0.05)
+        rec.on_message("jisf/v1/tracks/surface/1", json.dumps(track(1, T0 + 1)).encode())  # fails: kept, counted
+        assert rec.stats.write_errors == 1 and rec.queued == 1
+        rec.on_message("jisf/v1/tracks/surface/1", json.dumps(track(1, T0 + 2)).encode())  # a new connection
+        assert rec.queued == 0
+        assert [r["t"] - T0 for r in s.track_history(track_id=1)] == [0, 1, 2]
