@@ -284,7 +284,7 @@ async function loadLayers() {
     }
   }
   const bounds = L.featureGroup([zonesLayer, ...sensorsLayer.getLayers()]).getBounds();
-  if (bounds.isValid()) map.fitBounds(bounds, { maxZoom: 9, padding: [20, 20] });
+  if (bounds.isValid()) map.fitBounds(bounds, { maxZoom: 9, padding: [20, 20], animate: false });
 }
 
 let coastTimer = null, coastAvailable = true, coastSeq = 0;
