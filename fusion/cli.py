@@ -224,6 +224,7 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
     "plot": ("fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
     "import-ais": ("fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
     "cot": ("fusion.cot", "main", "tracks and alerts as Cursor-on-Target events for TAK clients (udp:// or tcp://)"),
+    "web": ("fusion.web.server", "main", "live map page and JSON API for tracks, alerts and history (jisf web --help)"),
     "archive": ("fusion.history.cli", "main_archive", "record tracks and alerts from a broker into the history store"),
     "history": ("fusion.history.cli", "main_history", "query the history store, or load an output directory into it"),
     "export": ("fusion.history.cli", "main_export", "export history as KML (Google Earth) or GeoJSON"),
