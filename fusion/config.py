@@ -24,8 +24,10 @@ from typing import Any
 
 from fusion.core.config import TrackerConfig
 from fusion.mqtt import BrokerAddress
+from sensors.limits import DecodeLimits
 
 ENV_PREFIX = "JISF_"
+DECODE_LIMITS = tuple(f.name for f in dataclasses.fields(DecodeLimits))  # options that are DecodeLimits fields
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CLOCKS = ("wall", "sim")
@@ -66,6 +68,10 @@ class ServiceConfig:
     max_inbound: int = _opt(200_000, "inbound buffer bound, messages; beyond it radar scans are shed first")
     fuse_batch: int = _opt(5_000, "inbound messages handed to fusion per step")
     fuse_bytes: int = _opt(2_000_000, "payload bytes handed to fusion per step (at least one message), so a backlog of scans still lets ticks out")
+    max_payload_bytes: int = _opt(DecodeLimits.max_payload_bytes, "largest feed payload decoded, bytes; a larger one is rejected whole (docs/FORMATS.md, Limits)")
+    max_json_depth: int = _opt(DecodeLimits.max_json_depth, "deepest JSON nesting of a radar, OTH or aircraft.json payload; a deeper one is rejected whole before parsing")
+    max_lines_per_payload: int = _opt(DecodeLimits.max_lines_per_payload, "most AIS / SBS-1 lines or aircraft.json entries in one payload; more: rejected whole, as one reject")
+    max_plots_per_scan: int = _opt(DecodeLimits.max_plots_per_scan, "most plots in one radar scan; more: the scan is rejected whole")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
     catch_up_ticks: int = _opt(10, "when more output ticks than this are due at once (fusion behind its clock), only this many are evaluated, evenly spread, the newest among them (the skipped ticks' data is still fused; counted in ticks_skipped); 0: evaluate every tick")
     track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic (each track's own: this to 1.5 times this, by its id, so that tracks published together spread out); a status change goes out at once")
@@ -90,7 +96,7 @@ class ServiceConfig:
         if self.reorder_window_s > lag:
             raise ConfigError(src, "reorder_window_s", self.reorder_window_s,
                               f"must not exceed the tracker's out-of-sequence lag of {lag:g} s (every batch would be dropped as late)")
-        for name in ("max_inbound", "fuse_batch", "fuse_bytes", "max_outbox"):
+        for name in ("max_inbound", "fuse_batch", "fuse_bytes", "max_outbox", *DECODE_LIMITS):
             if getattr(self, name) < 1:
                 raise ConfigError(src, name, getattr(self, name), "must be >= 1")
         if self.catch_up_ticks < 0:
@@ -105,6 +111,10 @@ class ServiceConfig:
         if self.password is not None and self.password_file is not None:
             raise ConfigError(src, "password_file", self.password_file, "give password or password_file, not both")
         self.broker_address()  # validates the URL and the TLS options together
+
+    def decode_limits(self) -> DecodeLimits:
+        """The decoders' per-payload limits."""
+        return DecodeLimits(**{name: getattr(self, name) for name in DECODE_LIMITS})
 
     def broker_address(self) -> BrokerAddress:
         """The broker to connect to, with credentials (password_file read here)."""

@@ -17,9 +17,13 @@ converts each run of consecutive released messages of one kind into one batch (o
 vectorised frame conversion, one tracker step); a radar or OTH batch of the same track
 pool ends the run, so every pool still sees its batches in time order.
 
-Rejections: every DecodeError is counted per feed and field, and the most recent ones
-are kept (bounded) for the rejects topic. Exact duplicate payloads on the same topic
-within ``duplicate_window_s`` are rejected as replays.
+Rejections: every DecodeError is counted per feed and field pattern (indices replaced by
+``*``: ``lines[*].sentence``), and the most recent ones are kept for the rejects topic;
+both are bounded (``MAX_REJECT_FIELDS`` patterns per feed, ``RECENT_REJECTS`` reasons of at
+most ``MAX_REASON_CHARS``), so a flood of bad input costs constant memory and summary size.
+Payloads over the decoders' limits (``sensors.limits.DecodeLimits``) are rejected whole, as
+one rejection. Exact duplicate payloads on the same topic within ``duplicate_window_s`` are
+rejected as replays.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import dataclasses
 import hashlib
 import heapq
 import itertools
+import re
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,8 +45,9 @@ from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
 from sensors.adsb import AdsbDecoder
 from sensors.ais import AisDecoder
+from sensors.codec import check_payload_size
 from sensors.errors import DecodeError
-from sensors.limits import MAX_PAYLOAD_BYTES
+from sensors.limits import DEFAULT_LIMITS, DecodeLimits
 from sensors.measurement import MeasurementNoise, reports_to_batches
 from sensors.oth import OthDecoder
 from sensors.radar import RadarDecoder
@@ -50,6 +56,10 @@ from sensors.reports import AdsbReport, AisPosition, AisStatic, RadarScan, Radar
 TOPIC_ROOT = "jisf/v1"
 FEED_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth")
 RECENT_REJECTS = 20  # per feed, for the rejects topic summary
+MAX_REASON_CHARS = 300  # a kept reason is cut to this length (a topic or a value can be long)
+MAX_REJECT_FIELDS = 200  # field patterns counted per feed; the rest under OTHER_FIELDS
+OTHER_FIELDS = "(other fields)"
+_INDEX = re.compile(r"\[\d+\]")
 # Reports (and radar sites) are accepted up to this far outside the service area; beyond it
 # the local frame's distortion grows without bound (a pole is at infinity), so they are rejected.
 AREA_MARGIN_DEG = 5.0
@@ -71,6 +81,11 @@ class _Pending:
 _Item = MeasBatch | _Pending
 
 
+def field_pattern(name: str) -> str:
+    """A DecodeError field with its indices replaced by ``*``: ``lines[123].sentence`` -> ``lines[*].sentence``."""
+    return _INDEX.sub("[*]", name)
+
+
 def parse_feed_topic(topic: str) -> tuple[str, str]:
     """``jisf/v1/feeds/{kind}/{source}`` -> (kind, source); DecodeError naming the topic otherwise."""
     parts = topic.split("/")
@@ -85,13 +100,26 @@ class RejectLog:
 
     accepted_messages: Counter[str] = field(default_factory=Counter)
     accepted_reports: Counter[str] = field(default_factory=Counter)
-    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (feed, field) -> count
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (feed, field pattern) -> count
     recent: dict[str, deque[str]] = field(default_factory=dict)
+    _fields: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # distinct field patterns per feed
+
+    def __post_init__(self) -> None:
+        for feed, _ in self.rejected:
+            self._fields[feed] = self._fields.get(feed, 0) + 1
 
     def reject(self, feed: str, err: DecodeError) -> None:
-        """Count one rejection under its feed and field and remember its reason."""
-        self.rejected[(feed, err.field)] += 1
-        self.recent.setdefault(feed, deque(maxlen=RECENT_REJECTS)).append(str(err))
+        """Count one rejection under its feed and field pattern and remember its reason."""
+        key = (feed, field_pattern(err.field))
+        if key not in self.rejected and self._fields.get(feed, 0) >= MAX_REJECT_FIELDS:
+            key = (feed, OTHER_FIELDS)
+        if key not in self.rejected:
+            self._fields[feed] = self._fields.get(feed, 0) + 1
+        self.rejected[key] += 1
+        reason = str(err)
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 3] + "..."
+        self.recent.setdefault(feed, deque(maxlen=RECENT_REJECTS)).append(reason)
 
     def total_rejected(self, feed: str | None = None) -> int:
         """Rejections for one feed, or for all feeds."""
@@ -120,6 +148,7 @@ class Ingest:
         reorder_window_s: float = 2.0,
         duplicate_window_s: float = 600.0,
         max_duplicate_keys: int = 200_000,
+        limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> None:
         if reorder_window_s < 0:
             raise ValueError(f"reorder_window_s must be >= 0, got {reorder_window_s}")
@@ -128,11 +157,12 @@ class Ingest:
         self.reorder_window_s = reorder_window_s
         self.duplicate_window_s = duplicate_window_s
         self.max_duplicate_keys = max_duplicate_keys
+        self.limits = limits
         self.decoders = {
-            "ais": AisDecoder(),
-            "adsb": AdsbDecoder(),
-            "radar": RadarDecoder(),
-            "oth": OthDecoder(),
+            "ais": AisDecoder(limits=limits),
+            "adsb": AdsbDecoder(limits=limits),
+            "radar": RadarDecoder(limits=limits),
+            "oth": OthDecoder(limits=limits),
         }
         self.log = RejectLog()
         self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
@@ -152,8 +182,9 @@ class Ingest:
         except DecodeError as err:
             self.log.reject("unknown", err)
             return 0
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            self.log.reject(kind, DecodeError(f"{kind}/{source}", "payload", f"{len(payload)} bytes", f"exceeds the {MAX_PAYLOAD_BYTES}-byte limit"))
+        oversized = check_payload_size(f"{kind}/{source}", payload, self.limits)
+        if oversized is not None:  # before the duplicate filter hashes it
+            self.log.reject(kind, oversized)
             return 0
         if self._is_duplicate(topic, payload, recv_t):
             self.log.reject(kind, DecodeError(f"{kind}/{source}", "payload", payload[:40], f"duplicate of a message received within {self.duplicate_window_s:g} s"))
@@ -274,7 +305,11 @@ class Ingest:
         r = meta["rejects"]
         self.log.accepted_messages = Counter(r["accepted_messages"])
         self.log.accepted_reports = Counter(r["accepted_reports"])
-        self.log.rejected = Counter({(f, fld): n for f, fld, n in r["rejected"]})
+        rejected: Counter[tuple[str, str]] = Counter()
+        for f, fld, n in r["rejected"]:  # patterns: a checkpoint of an older version may hold indices
+            rejected[(f, field_pattern(fld))] += n
+        self.log.rejected = rejected
+        self.log._fields = dict(Counter(f for f, _ in rejected))
         self.log.recent = {f: deque(q, maxlen=RECENT_REJECTS) for f, q in r["recent"].items()}
         self.statics = OrderedDict((st.mmsi, st) for st in msgspec.convert(meta["statics"], list[AisStatic]))
         self.callsigns = OrderedDict((int(icao), str(cs)) for icao, cs in meta.get("callsigns", ()))  # (older checkpoints: none)

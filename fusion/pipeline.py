@@ -33,6 +33,7 @@ from fusion.publish import AIR_ID_BASE, TrackRow, track_rows
 from fusion.rules.engine import AlertEvent, RuleEngine, RulesConfig
 from fusion.rules.zones import ZoneSet
 from sensors.errors import DecodeError
+from sensors.limits import DecodeLimits
 from sensors.measurement import MeasurementNoise
 
 DOMAINS = ("surface", "air")
@@ -47,6 +48,7 @@ class FusionConfig:
     reorder_window_s: float = 2.0  # how long a batch waits for later-arriving, earlier-timed data
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     noise: MeasurementNoise = field(default_factory=MeasurementNoise)
+    limits: DecodeLimits = field(default_factory=DecodeLimits)  # per-payload decoding bounds (docs/FORMATS.md, "Limits")
 
     def __post_init__(self) -> None:
         if not (self.output_interval_s > 0 and math.isfinite(self.output_interval_s)):
@@ -93,6 +95,8 @@ class Counters:
     ticks: int = 0
     ticks_skipped: int = 0  # output ticks not evaluated because fusion was behind (advance's ``catch_up_ticks``)
     alerts_raised: int = 0
+    nonfinite_dropped: int = 0  # tracks deleted because their state went non-finite (the tracker's guard)
+    duplicates_merged: int = 0  # cooperative reports merged as exact duplicates (one report from several receivers)
 
 
 def _global_ids(ids: np.ndarray, domain: str) -> np.ndarray:
@@ -105,7 +109,8 @@ class Fusion:
     def __init__(self, frame: LocalFrame, zones: ZoneSet, rules: RulesConfig, config: FusionConfig | None = None) -> None:
         self.config = config if config is not None else FusionConfig()
         self.frame = frame
-        self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s)
+        self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s,
+                             limits=self.config.limits)
         self.trackers = {d: Tracker(self.config.tracker, d) for d in DOMAINS}
         self.rules = RuleEngine(zones, rules, frame)
         self.counters = Counters()
@@ -202,6 +207,8 @@ class Fusion:
         self.counters.late_dropped += int(res.late_dropped)
         self.counters.reruns += int(res.rerun_batches > 0)
         self.counters.rerun_batches += int(res.rerun_batches)
+        self.counters.nonfinite_dropped += int(res.nonfinite_dropped)
+        self.counters.duplicates_merged += int(res.duplicates_merged)
         if len(res.deleted_ids):
             self._deleted.extend(_global_ids(np.asarray(res.deleted_ids), domain).tolist())
         if len(res.merged):

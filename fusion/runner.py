@@ -56,7 +56,8 @@ def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service,
         from fusion.rules.engine import load_rules
 
         rules = load_rules(Path(cfg.rules))
-    fusion_cfg = FusionConfig(output_interval_s=cfg.output_interval_s, reorder_window_s=cfg.reorder_window_s)
+    fusion_cfg = FusionConfig(output_interval_s=cfg.output_interval_s, reorder_window_s=cfg.reorder_window_s,
+                              limits=cfg.decode_limits())
     fusion = fusion_for_area(scenario.area, zones, cfg.zones or scenario.name, rules, fusion_cfg)
     return Service(fusion, cfg.broker_address(), ServiceOptions.from_config(cfg))
 

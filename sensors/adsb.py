@@ -31,6 +31,8 @@ from sensors.codec import (
     SPEED_MPS,
     VRATE_MPS,
     Bound,
+    check_json_depth,
+    check_line_count,
     check_number,
     check_payload_size,
     check_time,
@@ -38,6 +40,7 @@ from sensors.codec import (
     feed_name,
 )
 from sensors.errors import DecodeError
+from sensors.limits import DEFAULT_LIMITS, DecodeLimits
 from sensors.reports import AdsbReport, Report
 
 FEED = "adsb"
@@ -204,18 +207,21 @@ class AdsbDecoder:
 
     feed: str = field(default=FEED, init=False)
     stats: AdsbStats = field(default_factory=AdsbStats)
+    limits: DecodeLimits = DEFAULT_LIMITS  # payload size, JSON depth, lines or aircraft entries per payload
 
     def decode(
         self, payload: bytes, source: str, recv_t: float
     ) -> tuple[list[Report], list[DecodeError]]:
         """One payload -> (AdsbReports, DecodeErrors); never raises for bad input."""
         feed = feed_name(FEED, source)
-        oversized = check_payload_size(feed, payload)
+        oversized = check_payload_size(feed, payload, self.limits)
         if oversized is not None:
             return [], [oversized]
         if payload.lstrip()[:1] == b"{":
-            return self._decode_json(feed, payload, source, recv_t)
-        return self._decode_sbs(feed, payload, source, recv_t)
+            too_deep = check_json_depth(feed, payload, self.limits)
+            return ([], [too_deep]) if too_deep is not None else self._decode_json(feed, payload, source, recv_t)
+        too_long = check_line_count(feed, payload, self.limits)
+        return ([], [too_long]) if too_long is not None else self._decode_sbs(feed, payload, source, recv_t)
 
     # ------------------------------------------------------------------ SBS-1
 
@@ -303,6 +309,9 @@ class AdsbDecoder:
         try:
             document = decode_json(feed, payload, _AircraftJson, {})
             now = check_time(feed, "now", document.now, recv_t)
+            if len(document.aircraft) > self.limits.max_lines_per_payload:
+                raise DecodeError(feed, "aircraft", f"<{len(document.aircraft)} entries>",
+                                  f"has more than {self.limits.max_lines_per_payload} entries (max_lines_per_payload)")
         except DecodeError as err:
             return [], [err]
         reports: list[Report] = []

@@ -46,13 +46,14 @@ from sensors.codec import (
     LON,
     SPEED_MPS,
     check_encodable,
+    check_line_count,
     check_number,
     check_payload_size,
     check_time,
     feed_name,
 )
 from sensors.errors import DecodeError
-from sensors.limits import MAX_AGE_S, MAX_FUTURE_S
+from sensors.limits import DEFAULT_LIMITS, MAX_AGE_S, MAX_FUTURE_S, DecodeLimits
 from sensors.reports import AisPosition, AisStatic, Report
 
 FEED = "ais"
@@ -465,6 +466,7 @@ class AisDecoder:
     reassembly_timeout_s: float = REASSEMBLY_TIMEOUT_S
     max_pending: int = MAX_PENDING_MESSAGES
     fast: bool = True  # False: every line through the general path (pyais), the reference for tests and bench
+    limits: DecodeLimits = DEFAULT_LIMITS  # payload size and lines per payload
     feed: str = field(default=FEED, init=False)
     stats: AisStats = field(default_factory=AisStats)
     _pending: dict[_Key, _Partial] = field(default_factory=dict, repr=False)
@@ -479,7 +481,7 @@ class AisDecoder:
         payload are merged into one AisStatic, emitted after the positions.
         """
         feed = feed_name(FEED, source)
-        oversized = check_payload_size(feed, payload)
+        oversized = check_payload_size(feed, payload, self.limits) or check_line_count(feed, payload, self.limits)
         if oversized is not None:
             return [], [oversized]
         self._expire(recv_t)

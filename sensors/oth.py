@@ -16,6 +16,7 @@ from sensors.codec import (
     LON,
     SPEED_MPS,
     VARIANCE_M2,
+    check_json_depth,
     check_number,
     check_optional,
     check_payload_size,
@@ -24,6 +25,7 @@ from sensors.codec import (
     feed_name,
 )
 from sensors.errors import DecodeError
+from sensors.limits import DEFAULT_LIMITS, DecodeLimits
 from sensors.reports import OthFix, Report
 
 FEED = "oth"
@@ -53,12 +55,15 @@ class OthDecoder:
 
     feed: str = FEED
 
+    def __init__(self, *, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits  # payload size and JSON depth
+
     def decode(
         self, payload: bytes, source: str, recv_t: float
     ) -> tuple[list[Report], list[DecodeError]]:
         """One payload -> ([OthFix], []) or ([], [DecodeError]); never raises."""
         feed = feed_name(FEED, source)
-        oversized = check_payload_size(feed, payload)
+        oversized = check_payload_size(feed, payload, self.limits) or check_json_depth(feed, payload, self.limits)
         if oversized is not None:
             return [], [oversized]
         try:

@@ -36,6 +36,7 @@ from sensors.codec import (
     SNR_DB,
     SPEED_MPS,
     Bound,
+    check_json_depth,
     check_number,
     check_optional,
     check_payload_size,
@@ -44,6 +45,7 @@ from sensors.codec import (
     feed_name,
 )
 from sensors.errors import DecodeError
+from sensors.limits import DEFAULT_LIMITS, DecodeLimits
 from sensors.reports import RadarPlot, RadarScan, RadarScanArrays, Report
 
 FEED = "radar"
@@ -188,8 +190,19 @@ class RadarDecoder:
 
     feed: str = FEED
 
-    def __init__(self, *, fast: bool = True) -> None:
+    def __init__(self, *, fast: bool = True, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
         self.fast = fast  # False: every payload through the general path, the reference for tests and bench
+        self.limits = limits  # payload size, JSON depth, plots per scan
+
+    def _oversized(self, feed: str, payload: bytes) -> DecodeError | None:
+        """A DecodeError when the payload is over its size or nesting limit (rejected whole)."""
+        return check_payload_size(feed, payload, self.limits) or check_json_depth(feed, payload, self.limits)
+
+    def _too_many_plots(self, feed: str, count: int) -> DecodeError | None:
+        if count > self.limits.max_plots_per_scan:
+            return DecodeError(feed, "plots", f"<{count} plots>",
+                               f"has more than {self.limits.max_plots_per_scan} plots (max_plots_per_scan)")
+        return None
 
     def decode(
         self, payload: bytes, source: str, recv_t: float
@@ -199,7 +212,7 @@ class RadarDecoder:
         The general path: RadarScan records are what it builds anyway (``decode_arrays``
         gives the same scan as arrays, ``to_scan()`` of its result equals this one)."""
         feed = feed_name(FEED, source)
-        oversized = check_payload_size(feed, payload)
+        oversized = self._oversized(feed, payload)
         return ([], [oversized]) if oversized is not None else self._general_scan(feed, payload, source, recv_t)
 
     def decode_arrays(
@@ -207,7 +220,7 @@ class RadarDecoder:
     ) -> tuple[list[RadarScanArrays], list[DecodeError]]:
         """One payload -> ([RadarScanArrays] with the valid plots, [DecodeError]); never raises."""
         feed = feed_name(FEED, source)
-        oversized = check_payload_size(feed, payload)
+        oversized = self._oversized(feed, payload)
         if oversized is not None:
             return [], [oversized]
         if not self.fast:
@@ -217,6 +230,10 @@ class RadarDecoder:
             header = _HEADER_DECODER.decode(payload)
         except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
             header = None
+        if header is not None:  # "[" of the list and of each plot: the count before any plot is decoded
+            too_many = self._too_many_plots(feed, bytes(header.plots).count(b"[") - 1)
+            if too_many is not None:
+                return [], [too_many]
         plots = None if header is None else _fast_plots(bytes(header.plots))
         if header is None or plots is None:
             reports, errors = self._general_scan(feed, payload, source, recv_t)
@@ -239,9 +256,12 @@ class RadarDecoder:
         self, feed: str, payload: bytes, source: str, recv_t: float
     ) -> tuple[list[Report], list[DecodeError]]:
         """The general path (every payload the fast path does not take): RadarScan records;
-        the payload's size is checked already."""
+        the payload's size and nesting are checked already."""
         try:
             scan = decode_json(feed, payload, RadarScan, _ARRAY_FIELDS)
+            too_many = self._too_many_plots(feed, len(scan.plots))
+            if too_many is not None:
+                raise too_many
             _check_header(feed, scan, source, recv_t)
         except DecodeError as err:
             return [], [err]

@@ -56,11 +56,18 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
     """track_pos (N, 2) m, radius (N,) m, plot_pos (M, 2) m -> pairs (K, 2) [track, plot].
 
     Every plot within ``radius[i]`` of track i is a candidate; pairs sorted by track,
-    then by plot.
+    then by plot. A track whose position or radius is not finite gates nothing (the
+    tracker deletes such a track before it gets here; this keeps the index safe).
     """
     n, m = track_pos.shape[0], plot_pos.shape[0]
     if n == 0 or m == 0:
         return np.zeros((0, 2), dtype=np.int64)
+    finite = np.isfinite(radius) & np.isfinite(track_pos).all(axis=1)
+    if not finite.all():
+        keep = np.flatnonzero(finite)
+        pairs = candidate_pairs(track_pos[keep], radius[keep], plot_pos)
+        pairs[:, 0] = keep[pairs[:, 0]]  # keep is increasing: still sorted
+        return pairs
     track_idx, plot_idx = _grid_pairs(track_pos, radius, plot_pos)
     if track_idx is None or plot_idx is None:
         track_idx, plot_idx = _tree_pairs(track_pos, radius, plot_pos)

@@ -9,6 +9,13 @@ spectral density ``q`` [m^2/s^3] per axis: F = [[I, dt I], [0, I]],
 Q = q [[dt^3/3 I, dt^2/2 I], [dt^2/2 I, dt I]]. An IMM runs r such models with
 different ``q`` in parallel (same state, so mixing is exact); r = 1 is the plain
 Kalman filter. Updates use the Joseph form so that covariances stay symmetric PSD.
+
+Numerical safety (docs/TRACKER.md, "Numerical safety"): model probabilities are
+computed from log-likelihoods with the largest subtracted, then floored at ``MU_FLOOR``
+and renormalised, so no model's probability underflows to 0; the IMM mixing divides
+by predicted probabilities that are then at least about ``MU_FLOOR`` (never 0/0). A
+zero-interval prediction is the identity (F = I, Q = 0, and the Markov matrix is I, so
+mixing returns each model's own state unchanged).
 """
 
 from __future__ import annotations
@@ -20,6 +27,14 @@ import numpy as np
 from fusion.core.arrays import FloatArray
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+MU_FLOOR = 1e-12
+"""Smallest IMM model probability. Without a floor a model that explains a manoeuvre
+(a deceleration seen with ADS-B velocity) thousands of log-units worse than the other
+underflows to exactly 0; a zero-interval step (the same report from two receivers) then
+mixes with 0/0. 1e-12 is far below any probability that matters for the estimate (the
+Markov switch probability of a 1 s interval is ~1e-2), so floored and unfloored results
+agree to rounding, and it is far above the underflow of ``exp`` (~1e-308)."""
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 def cv_transition(dt: FloatArray, k: int) -> FloatArray:
@@ -264,8 +279,11 @@ def imm_mix(
     """
     if mu.shape[1] == 1:  # one model: nothing to mix
         return xm, Pm, mu.copy()  # cbar = PI mu = mu
-    w = mu[:, :, None] * PI  # (N, i, j) PI_ij mu_i
+    w = floor_probabilities(mu)[:, :, None] * PI  # (N, i, j) PI_ij mu_i
     cbar = w.sum(axis=1)
+    # every mu_i >= MU_FLOOR and every column of PI has an entry > 0 (PI_jj = exp(-dt/s_j),
+    # PI_ij = (1 - exp(-dt/s_i)) / (r - 1): not both 0), so cbar_j > 0; the max only guards rounding
+    np.maximum(cbar, _TINY, out=cbar)
     w /= cbar[:, None, :]  # omega_ij = PI_ij mu_i / cbar_j
     x0, P0 = _moments(w, xm, Pm)
     return x0, P0, cbar
@@ -319,12 +337,40 @@ def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray,
     return x, P
 
 
+def floor_probabilities(mu: FloatArray) -> FloatArray:
+    """mu (N, r) probabilities -> a copy with each >= MU_FLOOR, rows summing to 1.
+
+    Rows with every entry at least MU_FLOOR are kept as they are (bit for bit). A row with
+    an entry below it is normalised and becomes MU_FLOOR + (1 - r MU_FLOOR) p, a mixture
+    with the uniform distribution that moves no probability by more than r MU_FLOOR. A row
+    that is not finite or sums to 0 becomes uniform (no information is better than NaN)."""
+    r = mu.shape[1]
+    p = mu.copy()
+    fix = ~(p >= MU_FLOOR).all(axis=1)  # NaN fails the comparison
+    if fix.any():
+        q = p[fix]
+        total = q.sum(axis=1, keepdims=True)
+        ok = np.isfinite(total) & (total > 0.0)
+        q = np.where(ok, MU_FLOOR + (1.0 - r * MU_FLOOR) * (q / np.where(ok, total, 1.0)), 1.0 / r)
+        p[fix] = q
+    return p
+
+
 def imm_posterior(cbar: FloatArray, log_lik: FloatArray) -> FloatArray:
-    """cbar (N, r), log_lik (N, r) -> posterior model probabilities mu (N, r)."""
-    a = np.log(np.maximum(cbar, 1e-300)) + log_lik
-    a -= a.max(axis=1, keepdims=True)
+    """cbar (N, r), log_lik (N, r) -> posterior model probabilities mu (N, r), each >= MU_FLOOR.
+
+    In log space with the row maximum subtracted (no overflow, no all-zero row); a row whose
+    likelihoods are all -inf or NaN (a degenerate innovation) keeps its prior cbar."""
+    a = np.log(np.maximum(cbar, _TINY)) + log_lik
+    top = a.max(axis=1, keepdims=True)
+    ok = np.isfinite(top[:, 0])
+    if not ok.all():
+        a[~ok] = np.log(np.maximum(cbar[~ok], _TINY))
+        top[~ok] = a[~ok].max(axis=1, keepdims=True)
+    a -= top
     p = np.exp(a)
-    return p / p.sum(axis=1, keepdims=True)
+    p /= p.sum(axis=1, keepdims=True)  # >= 1: the maximum's own term is exp(0)
+    return floor_probabilities(p)
 
 
 def imm_mean(xm: FloatArray, mu: FloatArray) -> FloatArray:

@@ -77,6 +77,11 @@ class StepResult:
     born_ids:    (B,) tracks started
     assigned:    measurements that updated a track
     rerun_batches: logged batches processed again because this one came out of sequence
+    nonfinite_dropped: tracks deleted because their state went non-finite (their ids are in
+                 deleted_ids; not expected: the filters are numerically safe, this is the guard)
+    duplicates_merged: cooperative rows dropped as exact duplicates of another row of the batch
+                 (one AIS / ADS-B report forwarded by several receivers: no new information;
+                 a re-run counts its batches' duplicates again)
     """
 
     deleted_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
@@ -86,6 +91,8 @@ class StepResult:
     born_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
     assigned: int = 0
     rerun_batches: int = 0
+    nonfinite_dropped: int = 0
+    duplicates_merged: int = 0
 
 
 def _empty_tracks(r: int) -> dict[str, np.ndarray]:
@@ -156,6 +163,7 @@ class Tracker:
         self._checkpoints: list[tuple[float, dict[str, np.ndarray], int]] = []  # (t, snapshot, log index)
         self._log: list[MeasBatch] = []  # batches since the oldest checkpoint, in time order
         self._log_t: list[float] = []
+        self._nonfinite: list[IntArray] = []  # rows of this round whose state went non-finite
 
     # ------------------------------------------------------------------ public API
 
@@ -332,23 +340,38 @@ class Tracker:
         vanished = np.setdiff1d(alive_before, alive_after)
         res = out.result()
         return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
-                          res.assigned, len(replay))
+                          res.assigned, len(replay), res.nonfinite_dropped, res.duplicates_merged)
 
     # ------------------------------------------------------------------ one batch
 
     def _process(self, batch: MeasBatch) -> StepResult:
-        """Split a batch into rounds with unique identity keys and process each."""
+        """Split a batch into rounds with unique identity keys and process each.
+
+        When identity keys repeat, exact duplicate rows (the same report from several
+        receivers: same key, time, measurement and noise) are merged first, keeping one: a
+        second update with the same measurement would count it twice and halve the
+        covariance for no new information. Other repeats (successive reports of one target)
+        are processed in time order, one round each."""
         key = _KEY_OF_KIND.get(batch.sensor_kind)
         out = _Collector()
         if key is None:
             out.add(self._process_round(batch))
         else:
-            for rows in _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key]):
+            rounds = _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key])
+            merged = 0
+            if rounds[0] is not None:  # keys repeat
+                unique = _unique_rows(batch)
+                if unique.size < len(batch):
+                    merged, batch = len(batch) - unique.size, _take(batch, unique)
+                    rounds = _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key])
+            out.add(StepResult(duplicates_merged=merged))
+            for rows in rounds:
                 out.add(self._process_round(batch if rows is None else _take(batch, rows)))
         return out.result()
 
     def _process_round(self, batch: MeasBatch) -> StepResult:
         a = self._tracks
+        self._nonfinite = []
         tb = float(batch.t.max())
         keyname = _KEY_OF_KIND.get(batch.sensor_kind)
         meas_key = getattr(batch, keyname) if keyname else None
@@ -399,8 +422,9 @@ class Tracker:
         # rows whose counters, status or state changed: the only ones (with those whose
         # time rules are due) that a deletion rule can newly apply to
         touched = np.concatenate([hit_track, looked, kept, np.arange(rows_before, self._rows, dtype=np.int64)])
-        deleted = self._expire(tb, absorbed, touched)
-        return StepResult(deleted, merged, 0, spoof_ids, born, int(hit_meas.size))
+        bad = np.unique(np.concatenate(self._nonfinite)) if self._nonfinite else _EMPTY_INT
+        deleted = self._expire(tb, np.concatenate([absorbed, bad]), touched)
+        return StepResult(deleted, merged, 0, spoof_ids, born, int(hit_meas.size), nonfinite_dropped=int(bad.size))
 
     # ------------------------------------------------------------------ steps
 
@@ -448,6 +472,10 @@ class Tracker:
             return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
         pos, P_pos = self._predict_position(tracks, np.maximum(tb - a["t"][tracks], 0.0))
         radius = gate_radius(P_pos, r_max, self._gate[4]) + spread
+        finite = np.isfinite(radius) & np.isfinite(pos).all(axis=1)
+        if not finite.all():  # the guard: no non-finite state reaches the gate; the track is deleted
+            self._nonfinite.append(tracks[~finite])
+            tracks, pos, radius = tracks[finite], pos[finite], radius[finite]
         pairs = candidate_pairs(pos, radius, z_pos)
         pt, pm = tracks[pairs[:, 0]], meas[pairs[:, 1]]
         if keyname is not None:  # a report with a new identity may not update a track holding another one
@@ -558,6 +586,12 @@ class Tracker:
                 sel = has_vel == vel
                 xm[sel], Pm[sel], mu[sel] = _update_models(p.xm[sel], p.Pm[sel], p.cbar[sel], p.meas[sel], batch, vel)
         tr, rows = p.track, p.meas
+        finite = np.isfinite(xm).all(axis=(1, 2)) & np.isfinite(Pm).all(axis=(1, 2, 3)) & np.isfinite(mu).all(axis=1)
+        if not finite.all():  # the guard: a non-finite state is never committed; the track is deleted
+            self._nonfinite.append(tr[~finite])
+            tr, rows, xm, Pm, mu = tr[finite], rows[finite], xm[finite], Pm[finite], mu[finite]
+            if tr.size == 0:
+                return
         t_meas = batch.t[rows]
         if np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any():  # else nothing changes
             a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
@@ -908,7 +942,8 @@ class _Collector:
         return StepResult(
             self._cat("deleted_ids"), self._cat("merged").reshape(-1, 2), sum(p.late_dropped for p in self.parts),
             self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),
-            sum(p.rerun_batches for p in self.parts),
+            sum(p.rerun_batches for p in self.parts), sum(p.nonfinite_dropped for p in self.parts),
+            sum(p.duplicates_merged for p in self.parts),
         )
 
     def _cat(self, name: str) -> IntArray:
@@ -969,6 +1004,16 @@ def _take(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
         sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
     )
+
+
+def _unique_rows(batch: MeasBatch) -> IntArray:
+    """Rows (U,) of ``batch``, sorted, keeping the first of each set of exact duplicates: rows
+    equal bit for bit in time, z, R, altitude and identity keys (NaN equals NaN)."""
+    n = len(batch)
+    cols = np.concatenate([batch.t[:, None], batch.z, batch.R.reshape(n, -1), batch.alt_m[:, None], batch.sigma_alt_m[:, None],
+                           batch.has_vel[:, None], batch.mmsi[:, None], batch.icao24[:, None]], axis=1)  # float64: keys < 2^53 exact
+    rows = np.ascontiguousarray(cols).view(np.dtype((np.void, cols.shape[1] * cols.itemsize))).ravel()
+    return np.sort(np.unique(rows, return_index=True)[1])
 
 
 def _identity_rounds(key: IntArray, t: FloatArray, none_key: int) -> list[IntArray | None]:

@@ -113,7 +113,7 @@ def test_bad_input_is_rejected_counted_and_never_released() -> None:
     assert ing.accept(topic, good, T0 + 0.02) == 2
     assert ing.accept(topic, good, T0 + 0.03) == 0  # duplicate
     assert ing.log.total_rejected("ais") == 3 and ing.log.total_rejected("radar") == 1 and ing.log.total_rejected("unknown") == 1
-    assert ing.log.rejected[("ais", "lines[0].checksum")] == 1 and ("radar", "site") in ing.log.rejected and ("unknown", "topic") in ing.log.rejected
+    assert ing.log.rejected[("ais", "lines[*].checksum")] == 2 and ("radar", "site") in ing.log.rejected and ("unknown", "topic") in ing.log.rejected
     assert any("duplicate" in r for r in ing.log.summary("ais")["recent"])  # type: ignore[union-attr]
     assert [len(b) for b in ing.due(T0 + 1.0)] == [2]
 
@@ -130,7 +130,7 @@ def test_radar_scan_goes_through_the_arrays_path_and_bad_plots_are_rejected_by_f
     plots[4] = RadarPlot(range_m=9_000.0, az_deg=400.0, el_deg=1.0)
     payload = encode_scan(RadarScan(**RADAR, t=T0, plots=plots))
     assert ing.accept("jisf/v1/feeds/radar/s1", payload, T0 + 0.01) == 1
-    assert ing.log.rejected[("radar", "plots[2].range_m")] == 1 and ing.log.rejected[("radar", "plots[4].az_deg")] == 1
+    assert ing.log.rejected[("radar", "plots[*].range_m")] == 1 and ing.log.rejected[("radar", "plots[*].az_deg")] == 1
     assert any("plots[4].az_deg = 400.0" in r for r in ing.log.summary("radar")["recent"])  # type: ignore[union-attr]
     (batch,) = ing.due(T0 + 1.0)
     (scan,), _ = RadarDecoder(fast=False).decode(payload, "s1", T0 + 0.01)
@@ -164,3 +164,14 @@ def test_any_valid_position_far_outside_the_area_is_rejected_by_field_and_never_
     assert rejected[("ais", "lat")] + rejected[("ais", "lon")] == (0 if inside else 1)
     assert rejected[("radar", "sensor_lat")] + rejected[("radar", "sensor_lon")] == (0 if inside else 1)
     assert fusion.counters.measurements == (3 if inside else 1)
+
+
+def test_the_duplicate_filter_is_per_topic() -> None:
+    # the same payload from two receivers is two receptions (both fused); again on one topic, a replay
+    ing = Ingest(FRAME, reorder_window_s=0.0)
+    _, payload = ais_msg(0, T0)
+    assert ing.accept("jisf/v1/feeds/ais/rx-north", payload, T0 + 0.1) == 2
+    assert ing.accept("jisf/v1/feeds/ais/rx-south", payload, T0 + 0.1) == 2
+    assert ing.accept("jisf/v1/feeds/ais/rx-north", payload, T0 + 0.2) == 0
+    assert ing.log.rejected[("ais", "payload")] == 1 and ing.log.total_rejected() == 1
+    assert sum(len(b) for b in ing.due(T0 + 1.0)) == 4

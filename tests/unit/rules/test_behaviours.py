@@ -96,6 +96,17 @@ def test_go_fast_with_fresh_ais_identity_is_quiet_by_day_and_in_the_open() -> No
     assert ev == []
 
 
+@pytest.mark.parametrize(("ais_age_s", "raised"), [(590.0, False), (610.0, True), (3600.0, True)])
+def test_go_fast_with_a_stale_ais_identity_raises(ais_age_s: float, raised: bool) -> None:
+    # by day, in the open: only the identity's age (ais_stale_s = 600 s) decides
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    ev = run(eng, 20, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0), mmsi=367000001, last_ais_t=t - ais_age_s), t0=DAY)
+    assert states(ev, "go_fast") == (["raised"] if raised else [])
+    if raised:
+        assert ev[0].mmsi == 367000001 and ev[0].evidence["no_ais_identity"] == 1.0
+        assert ev[0].evidence["ais_age_s"] == pytest.approx(ais_age_s)
+
+
 def test_go_fast_identified_in_corridor_at_night_raises_but_not_by_day() -> None:
     zones = zone_set(box("corr", "transit_corridor", -76.0, 14.0, -74.0, 16.0))
     make = lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0), mmsi=367000001, last_ais_t=t - 5.0)
