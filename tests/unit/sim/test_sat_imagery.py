@@ -67,7 +67,7 @@ def test_detection_probability_rises_with_length() -> None:
 
 
 def test_detections_are_where_the_vessels_were_and_the_rate_follows_length() -> None:
-    # 40 passes over 30 parked 12 m boats and 30 parked 50 m ships: Pd 0.20 vs 0.94 by the logistic
+    # 41 passes over 30 parked 12 m boats and 30 parked 50 m ships: Pd 0.20 vs 0.94 by the logistic
     objs = [{"id": f"b{i}", "kind": "pleasure_craft", "speed_kn": 1.0, "hold_at_end": True,
              "route": [{"lat": 9.9, "lon": -79.0 + 0.01 * i}] * 2} for i in range(30)]
     objs += [{"id": f"s{i}", "kind": "fishing", "length_m": 50.0, "speed_kn": 1.0, "hold_at_end": True,
@@ -76,9 +76,9 @@ def test_detections_are_where_the_vessels_were_and_the_rate_follows_length() -> 
               "revisit_s": 90.0, "pos_err_m": 30.0, "latency_min_s": 60.0, "latency_max_s": 600.0}
     sc = scenario_from_dict(base_doc(objects=objs, sensors=[sensor]), source="unit")
     scenes = [msgspec.json.decode(m.payload, type=SatScene) for m in iter_feed(sc)]
-    assert len(scenes) == 40 and len({s.acq_time for s in scenes}) == 40
+    assert len(scenes) == 41 and len({s.acq_time for s in scenes}) == 41  # t0, t0 + 90 s, ..., the end
     lat = np.array([d.lat for s in scenes for d in s.detections])
-    small, large = np.sum(lat < 10.0) / (40 * 30), np.sum(lat > 10.0) / (40 * 30)
+    small, large = np.sum(lat < 10.0) / (41 * 30), np.sum(lat > 10.0) / (41 * 30)
     assert 0.12 < small < 0.32 and large > 0.88
     assert all(abs(d.lat - (9.9 if d.lat < 10.0 else 10.1)) < 6 * 30.0 / 111_320.0 for s in scenes for d in s.detections)
 
