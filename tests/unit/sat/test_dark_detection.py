@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from fusion.core.arrays import SENSOR_BIT
 from fusion.core.frame import LocalFrame
 from fusion.pipeline import Fusion, FusionConfig

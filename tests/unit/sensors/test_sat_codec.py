@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fusion.ingest import Ingest
 from fusion.core.frame import LocalFrame
+from fusion.ingest import Ingest
 from sensors import sat
 from sensors.reports import SatDetection, SatScene
 
