@@ -504,14 +504,20 @@ class Tracker:
         another target's plot kilometres away.
         """
         a = self._tracks
-        cx, c = a["cx"][p.track], a["trc"][p.track]
-        dt = np.maximum(batch.t[p.meas] - a["t"][p.track], 0.0)
-        speed = np.hypot(cx[:, 2], cx[:, 3]) + np.sqrt(np.maximum(c[:, 2], 0.0))
-        Rp = batch.R_pos[p.meas]
-        err = np.sqrt(self._gate[2] * np.maximum(c[:, 0] + Rp[:, 0, 0] + Rp[:, 1, 1], 0.0))
-        z = batch.z_pos[p.meas]
-        dist = np.hypot(z[:, 0] - cx[:, 0], z[:, 1] - cx[:, 1])
-        return dist <= np.maximum(speed, self.pool.reach_speed_mps) * dt + err
+        tr, me = p.track, p.meas
+        cx, c = a["cx"][tr], a["trc"][tr]
+        dt = batch.t[me] - a["t"][tr]
+        np.maximum(dt, 0.0, out=dt)
+        v = np.hypot(cx[:, 2], cx[:, 3])
+        v += np.sqrt(np.maximum(c[:, 2], 0.0))
+        np.maximum(v, self.pool.reach_speed_mps, out=v)
+        R, z = batch.R, batch.z  # (not the R_pos / z_pos properties: they copy the whole batch)
+        var = c[:, 0] + R[me, 0, 0] + R[me, 1, 1]
+        np.maximum(var, 0.0, out=var)
+        reach = np.sqrt(self._gate[2] * var)
+        reach += v * dt
+        dx, dy = z[me, 0] - cx[:, 0], z[me, 1] - cx[:, 1]
+        return dx * dx + dy * dy <= reach * reach
 
     def _reachable(self, free: BoolArray, tb: float, z_pos: FloatArray, r_max: float, spread: float) -> IntArray:
         """Rows (sorted) of the free tracks that can gate a plot of ``z_pos`` (n, 2) at time tb.
