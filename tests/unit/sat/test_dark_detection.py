@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from fusion.core.arrays import SENSOR_BIT
 from fusion.core.frame import LocalFrame
@@ -117,3 +118,21 @@ def test_without_ais_history_every_confident_detection_is_dark_and_low_confidenc
     alerts = dark([a for tick in f.advance(T0 + 3610.0) for a in tick.alerts])
     assert [a.lat for a in alerts] == [3.0] and alerts[0].evidence["nearest_ais_m"] is None
     assert "VIIRS" in alerts[0].reason
+
+
+def test_a_checkpoint_keeps_the_ais_history_and_pending_scenes(tmp_path: Path) -> None:
+    from fusion.checkpoint import load_checkpoint, save_checkpoint
+
+    acq = T0 + 600.0
+    payload = scene(acq, [ship_at(m, acq) for m in SHIPS] + [(3.1, -79.35)])
+    runs = []
+    for restart in (False, True):
+        f = fusion()
+        feed_ais(f, T0, acq + 1200.0, every_s=60.0)
+        f.accept("jisf/v1/feeds/sat/s1a", payload, acq + 1203.0)  # pending until the next tick
+        if restart:
+            save_checkpoint(tmp_path / "f.ckpt", f)
+            f = fusion()
+            load_checkpoint(tmp_path / "f.ckpt", f)
+        runs.append([(a.alert_id, a.lat, a.lon) for a in dark([a for tick in f.advance(acq + 1220.0) for a in tick.alerts])])
+    assert runs[0] == runs[1] == [("dark_detection-3000000001", 3.1, -79.35)]
