@@ -32,6 +32,7 @@ from fusion.ingest import Ingest
 from fusion.publish import AIR_ID_BASE, TrackRow, track_rows
 from fusion.rules.engine import AlertEvent, RuleEngine, RulesConfig
 from fusion.rules.zones import ZoneSet
+from fusion.satmatch import SatConfig
 from sensors.errors import DecodeError
 from sensors.limits import DecodeLimits
 from sensors.measurement import MeasurementNoise
@@ -49,6 +50,7 @@ class FusionConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     noise: MeasurementNoise = field(default_factory=MeasurementNoise)
     limits: DecodeLimits = field(default_factory=DecodeLimits)  # per-payload decoding bounds (docs/FORMATS.md, "Limits")
+    sat: SatConfig = field(default_factory=SatConfig)  # AIS history and the dark_detection rule (fusion/satmatch.py)
 
     def __post_init__(self) -> None:
         if not (self.output_interval_s > 0 and math.isfinite(self.output_interval_s)):
@@ -110,7 +112,8 @@ class Fusion:
         self.config = config if config is not None else FusionConfig()
         self.frame = frame
         self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s,
-                             limits=self.config.limits)
+                             limits=self.config.limits, sat=self.config.sat,
+                             measurement_window_s=self.config.tracker.oosm_lag_s)
         self.trackers = {d: Tracker(self.config.tracker, d) for d in DOMAINS}
         self.rules = RuleEngine(zones, rules, frame)
         self.counters = Counters()
@@ -222,7 +225,7 @@ class Fusion:
         self._actions = []
         for err in rejects:
             self.ingest.log.reject(OPS_FEED, err)
-        alerts = acted + self.rules.evaluate(t, views)
+        alerts = acted + self.rules.evaluate(t, views) + self.ingest.dark.evaluate(t)
         identity = self.identity.bind(self.ingest.statics, self.ingest.callsigns)
         alerts = [_named(a, identity) for a in alerts]
         deleted, self._deleted = self._deleted, []

@@ -487,10 +487,37 @@ class Tracker:
         gate = np.where(dims == 4, np.where(tentative, self._confirm_gate[4], self._gate[4]),
                         np.where(tentative, self._confirm_gate[2], self._gate[2]))
         inside = d2 <= gate
+        inside &= self._within_reach(p, batch)
         if inside.all():  # no copies
             return p, d2 / gate
         p = _Pairs(*(getattr(p, f)[inside] for f in _PAIR_FIELDS))
         return p, d2[inside] / gate[inside]
+
+    def _within_reach(self, p: _Pairs, batch: MeasBatch) -> BoolArray:
+        """Could each pair's target have moved from the track's last estimate to the plot? (K,)
+
+        |z - x(t)| <= v dt + sqrt(chi2_2) sqrt(trace P_pos(t) + trace R_pos), with x(t),
+        P(t) the combined state at the track's last update t, dt = plot time - t and v the
+        larger of ``reach_speed_mps`` and the track's speed plus its sigma. The chi-square
+        gate grows with the covariance of a coasting track without bound; this bound grows
+        only as fast as a vessel (aircraft) can move, so a coasting track cannot capture
+        another target's plot kilometres away.
+        """
+        a = self._tracks
+        tr, me = p.track, p.meas
+        cx, c = a["cx"][tr], a["trc"][tr]
+        dt = batch.t[me] - a["t"][tr]
+        np.maximum(dt, 0.0, out=dt)
+        v = np.hypot(cx[:, 2], cx[:, 3])
+        v += np.sqrt(np.maximum(c[:, 2], 0.0))
+        np.maximum(v, self.pool.reach_speed_mps, out=v)
+        R, z = batch.R, batch.z  # (not the R_pos / z_pos properties: they copy the whole batch)
+        var = c[:, 0] + R[me, 0, 0] + R[me, 1, 1]
+        np.maximum(var, 0.0, out=var)
+        reach = np.sqrt(self._gate[2] * var)
+        reach += v * dt
+        dx, dy = z[me, 0] - cx[:, 0], z[me, 1] - cx[:, 1]
+        return dx * dx + dy * dy <= reach * reach
 
     def _reachable(self, free: BoolArray, tb: float, z_pos: FloatArray, r_max: float, spread: float) -> IntArray:
         """Rows (sorted) of the free tracks that can gate a plot of ``z_pos`` (n, 2) at time tb.
