@@ -75,12 +75,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def show(summary: dict[str, object]) -> None:
         print("summary:", json.dumps(summary, indent=2))
 
+    listen = None if args.no_web else args.listen
     if args.broker:
-        summary, _ = asyncio.run(run_live(scenario, broker_address(args), args.speed))
+        summary, _ = asyncio.run(run_live(scenario, broker_address(args), args.speed, web_listen=listen, hold_s=args.hold))
     else:
         with embedded_broker(args.broker_kind) as (name, addr):
             print(f"demo: embedded broker {name} on {addr.url()}", flush=True)
-            summary, _ = asyncio.run(run_live(scenario, addr, args.speed))
+            summary, _ = asyncio.run(run_live(scenario, addr, args.speed, web_listen=listen, hold_s=args.hold))
     show(summary)
     return 0 if summary["alerts_raised"] else 1
 
@@ -246,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scenario", default=env_default("scenario"), help="scenario file or shipped scenario name (default: default)")
     d.add_argument("--speed", type=float, default=float(env_default("speed", "60")), help="scenario seconds per wall second (default 60)")
     d.add_argument("--broker-kind", default="auto", choices=["auto", "mosquitto", "iotcore"], help="embedded broker to start")
+    d.add_argument("--listen", default=env_default("listen", "127.0.0.1:8080"),
+                   help="HOST:PORT of the live map (jisf web) served during the demo; a free port if taken (default 127.0.0.1:8080)")
+    d.add_argument("--no-web", action="store_true", help="do not serve the live map")
+    d.add_argument("--hold", type=float, default=float(env_default("hold", "0") or 0),
+                   help="keep the map up this many seconds after the run (default 0; Ctrl-C ends it)")
     broker_args(d, required=False)
     d.set_defaults(func=cmd_demo)
 

@@ -21,12 +21,13 @@ import functools
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aiohttp import web
 from aiohttp_sse import sse_response
@@ -55,6 +56,10 @@ MAX_BY = 64
 STREAM_QUEUE = 256  # update events a stream client may lag behind before it is dropped (it reconnects)
 STREAM_TRAIL = 20  # trail points per track in the stream's snapshot
 COAST_SNAP_DEG = 0.25  # coastline requests are widened to this grid, so that pans reuse cached answers
+
+
+# What the web view listens to: tracks (retained), alerts and operator actions (QoS 1), the service's status.
+SUBSCRIPTIONS = ((TRACKS_FILTER, 0), (ALERTS_FILTER, 1), (f"{TOPIC_ROOT}/ops/#", 1), (STATUS_TOPIC, 0))
 
 
 class BadRequest(ValueError):
@@ -214,6 +219,7 @@ class WebService:
         self.clients: set[asyncio.Queue[str | None]] = set()
         self.dropped_clients = 0
         self.sessions = 0  # broker sessions whose subscriptions were acknowledged
+        self.url: str | None = None  # the page's address once serving
         link.on_message = self.on_message
         link.on_connect = self.on_connect
 
@@ -433,17 +439,27 @@ def build_app(service: WebService) -> web.Application:
     return app
 
 
-async def serve(service: WebService, host: str, port: int, stop: asyncio.Event) -> None:
-    """Run the link, the pump and the HTTP server until ``stop``."""
+async def serve(service: WebService, host: str, port: int, stop: asyncio.Event, *, any_port_if_busy: bool = False,
+                out: IO[str] | None = None) -> None:
+    """Run the link, the pump and the HTTP server until ``stop``; ``service.url`` is set once serving.
+
+    ``any_port_if_busy``: serve on a free port when ``port`` is taken (``jisf demo``) instead of failing.
+    """
     if service.history is not None:
         await service.history.open()
         await service.seed_from_history()
     runner = web.AppRunner(build_app(service), shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        if not any_port_if_busy:
+            await runner.cleanup()
+            raise
+        await web.TCPSite(runner, host, 0).start()
     bound = runner.addresses[0][1] if runner.addresses else port
-    print(f"web: serving http://{host}:{bound}/ (broker {service.link.addr.url()})", flush=True)
+    service.url = f"http://{host}:{bound}/"
+    print(f"web: serving {service.url} (broker {service.link.addr.url()})", file=out or sys.stdout, flush=True)
     link_task = asyncio.create_task(service.link.run(stop))
     pump_task = asyncio.create_task(service.pump(stop))
     try:
@@ -491,8 +507,7 @@ def main(argv: list[str]) -> int:
         options = WebOptions(zones=zones_geojson(scenario, Path(args.zones) if args.zones else None),
                              sensors=sensors_geojson(scenario), push_interval_s=args.push_interval,
                              trail_points=args.trail_points, operator=args.operator)
-        subscriptions = ((TRACKS_FILTER, 0), (ALERTS_FILTER, 1), (f"{TOPIC_ROOT}/ops/#", 1), (STATUS_TOPIC, 0))
-        link = Link(broker_address(args), args.client_id, subscriptions=subscriptions)
+        link = Link(broker_address(args), args.client_id, subscriptions=SUBSCRIPTIONS)
     except ValueError as err:  # ScenarioError and ZoneFileError are ValueErrors naming the file and field
         print(f"jisf web: {err}", flush=True)
         return 2
