@@ -28,18 +28,38 @@ def env_default(name: str, default: str | None = None) -> str | None:
 
 
 def broker_args(p: argparse.ArgumentParser, required: bool) -> None:
+    """The broker, credential and TLS options every client command shares (the same names as ``jisf run``'s).
+
+    Each has an environment variable ``JISF_<OPTION>``; docs/OPERATIONS.md, "Security".
+    """
     env = env_default("broker")
     p.add_argument("--broker", default=env, required=required and env is None,
                    help="broker URL, mqtt://[user:pass@]host:port or mqtts://... (env JISF_BROKER)")
     p.add_argument("--username", default=env_default("username"), help="broker user name (env JISF_USERNAME)")
-    p.add_argument("--password", default=env_default("password"), help="broker password (env JISF_PASSWORD)")
-    p.add_argument("--ca-file", default=env_default("ca_file"), help="CA bundle for mqtts:// (env JISF_CA_FILE)")
+    password = p.add_mutually_exclusive_group()
+    password.add_argument("--password-file",
+                          help="file whose first line is the broker password (env JISF_PASSWORD_FILE)")
+    password.add_argument("--password",
+                          help="broker password; visible to every local user in ps: prefer --password-file (env JISF_PASSWORD)")
+    p.add_argument("--ca-file", default=env_default("ca_file"),
+                   help="CA bundle that signed the broker certificate, mqtts:// (env JISF_CA_FILE)")
+    p.add_argument("--cert-file", default=env_default("cert_file"),
+                   help="client certificate for mutual TLS, mqtts:// (env JISF_CERT_FILE)")
+    p.add_argument("--key-file", default=env_default("key_file"), help="private key of --cert-file (env JISF_KEY_FILE)")
 
 
 def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, imported lazily
+    """The ``BrokerAddress`` of ``broker_args``' options; SystemExit with the reason when they are refused."""
     from fusion.mqtt import BrokerAddress
 
-    return BrokerAddress.parse(args.broker, username=args.username, password=args.password, ca_file=args.ca_file)
+    password, password_file = args.password, args.password_file
+    if password is None and password_file is None:  # either flag wins over both variables
+        password, password_file = env_default("password"), env_default("password_file")
+    try:
+        return BrokerAddress.parse(args.broker, username=args.username, password=password, password_file=password_file,
+                                   ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
+    except ValueError as err:
+        raise SystemExit(f"jisf: {err}") from err
 
 
 def _default_scenario() -> Path:

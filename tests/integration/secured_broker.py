@@ -1,0 +1,62 @@
+"""The shipped Mosquitto configuration (deploy/mosquitto/), started for a test.
+
+The broker runs the real mosquitto.conf and acl, rendered only for free ports and a
+temporary directory (``fusion.broker.render_conf``); certificates come from the shipped
+make-tls.sh, the password file from mosquitto_passwd, as deploy/mosquitto/README.md says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from fusion.broker import DEPLOY_ACL, DEPLOY_CONF, Mosquitto, free_port, render_conf
+from fusion.mqtt import BrokerAddress
+
+MAKE_TLS = DEPLOY_CONF.with_name("make-tls.sh")
+# One password per account of the shipped acl that the tests log in with.
+PASSWORDS = {"jisf-fusion": "svc-pw-1", "analyst": "analyst-pw-2", "radar-site1": "r1-pw-3", "radar-site2": "r2-pw-4",
+             "analyst-2": "analyst2-pw-5", "jisf-sim": "sim-pw-6", "jisf-recorder": "rec-pw-7", "jisf-display": "disp-pw-8"}
+
+
+@dataclass(frozen=True)
+class Secured:
+    """A running secured broker: its TLS address (no credentials), plain loopback port and TLS directory."""
+
+    broker: Mosquitto
+    tls: BrokerAddress
+    plain_port: int
+    tls_dir: Path
+
+    def as_user(self, user: str, *, plain: bool = False) -> BrokerAddress:
+        """The TLS (or plain loopback) address with ``user``'s credentials."""
+        addr = BrokerAddress("127.0.0.1", self.plain_port) if plain else self.tls
+        return replace(addr, username=user, password=PASSWORDS[user])
+
+
+@contextlib.contextmanager
+def secured_mosquitto(etc: Path, *, require_certificate: bool = False) -> Iterator[Secured]:
+    """Start the shipped configuration with its files under ``etc``.
+
+    ``require_certificate`` turns on mutual TLS on the TLS listener, the one line
+    deploy/mosquitto/README.md says to change for it.
+    """
+    tls = etc / "tls"
+    subprocess.run([str(MAKE_TLS), str(tls), "localhost"], check=True, capture_output=True)
+    passwd = etc / "passwd"
+    for i, (user, password) in enumerate(PASSWORDS.items()):
+        subprocess.run(["mosquitto_passwd", *(["-c"] if i == 0 else []), "-b", str(passwd), user, password], check=True)
+    for f in [etc, tls, *etc.rglob("*")]:
+        f.chmod(0o755 if f.is_dir() else 0o644)  # mosquitto may drop root for its own user
+    plain_port = free_port()
+    paths = {"password_file": passwd, "acl_file": DEPLOY_ACL, "cafile": tls / "ca.crt",
+             "certfile": tls / "server.crt", "keyfile": tls / "server.key"}
+    conf = render_conf(DEPLOY_CONF.read_text(), paths=paths, plain_port=plain_port)
+    if require_certificate:
+        assert "require_certificate false" in conf
+        conf = conf.replace("require_certificate false", "require_certificate true")
+    with Mosquitto(conf_text=conf) as broker:
+        yield Secured(broker, BrokerAddress("localhost", broker.port, tls=True, ca_file=str(tls / "ca.crt")), plain_port, tls)
