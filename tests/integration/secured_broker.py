@@ -8,7 +8,9 @@ make-tls.sh, the password file from mosquitto_passwd, as deploy/mosquitto/README
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,3 +62,38 @@ def secured_mosquitto(etc: Path, *, require_certificate: bool = False) -> Iterat
         conf = conf.replace("require_certificate false", "require_certificate true")
     with Mosquitto(conf_text=conf) as broker:
         yield Secured(broker, BrokerAddress("localhost", broker.port, tls=True, ca_file=str(tls / "ca.crt")), plain_port, tls)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def password_file(tmp: Path, user: str) -> Path:
+    """A mode-600 file holding ``user``'s password, as an operator would create it."""
+    f = tmp / f"{user}.pw"
+    f.write_text(PASSWORDS[user] + "\n")
+    f.chmod(0o600)
+    return f
+
+
+def jisf(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m {module} ARGS`` (fusion.cli or fusion.runner), output to ``log``, no JISF_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JISF_")}
+    env["PYTHONPATH"] = str(ROOT)
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@contextlib.contextmanager
+def reaped(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
+    """SIGTERM (then SIGKILL) by pid whatever of ``procs`` still runs at exit."""
+    try:
+        yield
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(10)
