@@ -14,10 +14,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import msgspec
 import pytest
-from secured_broker import MAKE_TLS, PASSWORDS, Secured, jisf, password_file, reaped, secured_mosquitto
+from secured_broker import (
+    MAKE_TLS,
+    PASSWORDS,
+    Secured,
+    jisf,
+    password_file,
+    reaped,
+    secured_mosquitto,
+)
 
 from fusion.mqtt import BrokerError, publisher, subscribe
 from fusion.publish import ALERTS_FILTER, STATUS_TOPIC, OutMessage
@@ -120,13 +129,16 @@ async def test_another_account_cannot_kick_the_service_with_its_client_id(sec: S
 async def persistent_session(s: Secured, user: str) -> None:
     """Create (or renew) ``user``'s persistent alert session, then disconnect."""
     ready = asyncio.Event()
-    agen = subscribe(s.as_user(user), [ALERTS_FILTER], client_id=user, qos=1, persistent=True, on_subscribed=ready.set)
-    first = asyncio.ensure_future(agen.__anext__())
-    await asyncio.wait_for(asyncio.wait([first, asyncio.ensure_future(ready.wait())], return_when=asyncio.FIRST_COMPLETED), 30)
-    first.cancel()
-    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-        await first
-    await agen.aclose()
+
+    async def hold() -> None:
+        async for _ in subscribe(s.as_user(user), [ALERTS_FILTER], client_id=user, qos=1, persistent=True, on_subscribed=ready.set):
+            pass
+
+    task = asyncio.create_task(hold())
+    await asyncio.wait_for(ready.wait(), 30)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def publish_alerts(s: Secured, prefix: str, n: int) -> set[str]:
@@ -196,7 +208,7 @@ async def test_sim_account_feeds_the_service(sec: Secured, tmp_path: Path) -> No
                     st = statuses[-1] if statuses else {}
                     feeds = st.get("messages") or {}
                     accepted = [f for f, n in feeds.items() if n["accepted"] > 0] if isinstance(feeds, dict) else []
-                    return len(accepted) >= 2 and int(st.get("measurements", 0)) > 0 and int(st.get("ticks", 0)) > 0
+                    return len(accepted) >= 2 and cast(int, st.get("measurements", 0)) > 0 and cast(int, st.get("ticks", 0)) > 0
 
                 await until(fused, "two feeds accepted and fused on the sim clock", log)
     assert "not authori" not in (tmp_path / "sim.log").read_text().lower()
