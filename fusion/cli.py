@@ -48,8 +48,12 @@ def broker_args(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--key-file", default=env_default("key_file"), help="private key of --cert-file (env JISF_KEY_FILE)")
 
 
+class BrokerOptionError(ValueError):
+    """Broker options that cannot be used (bad URL, unreadable password file, TLS files without mqtts://)."""
+
+
 def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, imported lazily
-    """The ``BrokerAddress`` of ``broker_args``' options; SystemExit with the reason when they are refused."""
+    """The ``BrokerAddress`` of ``broker_args``' options; ``BrokerOptionError`` naming the option when refused."""
     from fusion.mqtt import BrokerAddress
 
     password, password_file = args.password, args.password_file
@@ -59,7 +63,7 @@ def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, i
         return BrokerAddress.parse(args.broker, username=args.username, password=password, password_file=password_file,
                                    ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
     except ValueError as err:
-        raise SystemExit(f"jisf: {err}") from err
+        raise BrokerOptionError(str(err)) from err
 
 
 def _default_scenario() -> Path:
@@ -277,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokerOptionError as err:
+        print(f"jisf {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

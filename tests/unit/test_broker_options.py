@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fusion import runner
-from fusion.cli import broker_address, build_parser
+from fusion.cli import BrokerOptionError, broker_address, build_parser, main
 
 BROKER_OPTIONS = ("--broker", "--username", "--password", "--password-file", "--ca-file", "--cert-file", "--key-file")
 # Built-in commands with a broker; the other helpers' commands (web, cot, archive...) call the same broker_args.
@@ -65,7 +65,7 @@ def test_environment_password_file_and_flag_precedence(tmp_path: Path, monkeypat
     assert broker_address(parse(base)).password == "from-file"
     assert broker_address(parse([*base, "--password", "flag"])).password == "flag"  # a flag wins over the environment
     monkeypatch.setenv("JISF_PASSWORD", "env")
-    with pytest.raises(SystemExit, match="password_file"):  # both variables: refused, not guessed
+    with pytest.raises(BrokerOptionError, match="password_file"):  # both variables: refused, not guessed
         broker_address(parse(base))
 
 
@@ -74,12 +74,17 @@ def test_bad_password_file_is_named(tmp_path: Path, content: str, reason: str, m
     monkeypatch.delenv("JISF_PASSWORD", raising=False)
     pw = tmp_path / "pw"
     pw.write_text(content)
-    with pytest.raises(SystemExit, match=f"password_file '{pw}'.*{reason}"):
+    with pytest.raises(BrokerOptionError, match=f"password_file '{pw}'.*{reason}"):
         broker_address(parse(["alerts", "--broker", "mqtt://h", "--username", "u", "--password-file", str(pw)]))
-    with pytest.raises(SystemExit, match=r"password_file '/nonexistent/pw': cannot read"):
+    with pytest.raises(BrokerOptionError, match=r"password_file '/nonexistent/pw': cannot read"):
         broker_address(parse(["alerts", "--broker", "mqtt://h", "--username", "u", "--password-file", "/nonexistent/pw"]))
 
 
 def test_client_certificate_needs_tls() -> None:
-    with pytest.raises(SystemExit, match="mqtts://"):
+    with pytest.raises(BrokerOptionError, match="mqtts://"):
         broker_address(parse(["alerts", "--broker", "mqtt://h", "--username", "u", "--cert-file", "c.crt", "--key-file", "c.key"]))
+
+
+def test_command_reports_a_bad_password_file_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["alerts", "--broker", "mqtt://h", "--username", "u", "--password-file", "/nonexistent/pw"]) == 2
+    assert "jisf alerts: password_file '/nonexistent/pw': cannot read a password" in capsys.readouterr().err
