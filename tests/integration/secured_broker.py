@@ -40,11 +40,12 @@ class Secured:
 
 
 @contextlib.contextmanager
-def secured_mosquitto(etc: Path, *, require_certificate: bool = False) -> Iterator[Secured]:
+def secured_mosquitto(etc: Path, *, edits: dict[str, str] | None = None) -> Iterator[Secured]:
     """Start the shipped configuration with its files under ``etc``.
 
-    ``require_certificate`` turns on mutual TLS on the TLS listener, the one line
-    deploy/mosquitto/README.md says to change for it.
+    ``edits`` replaces whole lines of mosquitto.conf, as an operator would (for example
+    ``{"require_certificate false": "require_certificate true"}``, mutual TLS as
+    deploy/mosquitto/README.md says); a line that is not there is an error.
     """
     tls = etc / "tls"
     subprocess.run([str(MAKE_TLS), str(tls), "localhost"], check=True, capture_output=True)
@@ -57,9 +58,10 @@ def secured_mosquitto(etc: Path, *, require_certificate: bool = False) -> Iterat
     paths = {"password_file": passwd, "acl_file": DEPLOY_ACL, "cafile": tls / "ca.crt",
              "certfile": tls / "server.crt", "keyfile": tls / "server.key"}
     conf = render_conf(DEPLOY_CONF.read_text(), paths=paths, plain_port=plain_port)
-    if require_certificate:
-        assert "require_certificate false" in conf
-        conf = conf.replace("require_certificate false", "require_certificate true")
+    for old, new in (edits or {}).items():
+        if f"\n{old}\n" not in conf:
+            raise ValueError(f"mosquitto.conf has no line {old!r}")
+        conf = conf.replace(f"\n{old}\n", f"\n{new}\n")
     with Mosquitto(conf_text=conf) as broker:
         yield Secured(broker, BrokerAddress("localhost", broker.port, tls=True, ca_file=str(tls / "ca.crt")), plain_port, tls)
 

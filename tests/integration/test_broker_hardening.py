@@ -47,7 +47,7 @@ def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
 @pytest.fixture(scope="module")
 def mtls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     """The shipped configuration with require_certificate true, and client certificates from make-tls.sh --client."""
-    with secured_mosquitto(tmp_path_factory.mktemp("etc-mtls"), require_certificate=True) as s:
+    with secured_mosquitto(tmp_path_factory.mktemp("etc-mtls"), edits={"require_certificate false": "require_certificate true"}) as s:
         for user in ("analyst", "jisf-recorder", "jisf-fusion", "radar-site1"):
             subprocess.run([str(MAKE_TLS), "--client", str(s.tls_dir), user], check=True, capture_output=True)
         yield s
@@ -193,6 +193,35 @@ async def test_alert_storm_to_an_offline_persistent_subscriber_is_delivered_whol
     ids = await publish_alerts(sec, "storm", 3000)
     got = await collect_alerts(sec, "analyst-2", "storm", ids, timeout=120)
     assert len(got) == 3000, f"{3000 - len(got)} of 3000 alerts lost"
+
+
+async def test_losses_beyond_the_queue_limit_show_in_the_sys_counter(tmp_path: Path) -> None:
+    """With the queue limit cut to Mosquitto's default, the same storm loses alerts, and
+    the broker counts exactly those losses on $SYS/broker/publish/messages/dropped, which
+    the service's account may read (docs/OPERATIONS.md, "Queue limits")."""
+    with secured_mosquitto(tmp_path, edits={"max_queued_messages 100000": "max_queued_messages 1000"}) as small:
+        await persistent_session(small, "analyst-2")
+        ids = await publish_alerts(small, "storm", 3000)
+        got: set[str] = set()
+        dropped: list[int] = []
+
+        async def receive() -> None:
+            async for _topic, payload, _ in subscribe(small.as_user("analyst-2"), [ALERTS_FILTER], client_id="analyst-2", persistent=True):
+                got.add(str(msgspec.json.decode(payload)["alert_id"]))
+
+        async def watch() -> None:  # $SYS values are retained and refreshed every sys_interval (10 s)
+            async for _topic, payload, _ in subscribe(small.as_user("jisf-fusion"), ["$SYS/broker/publish/messages/dropped"],
+                                                      client_id="jisf-fusion"):
+                dropped.append(int(payload))
+
+        tasks = [asyncio.create_task(receive()), asyncio.create_task(watch())]
+        try:
+            await until(lambda: bool(dropped) and len(got) + dropped[-1] == 3000, "received + dropped = 3000")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        assert got <= ids and 0 < len(got) < 3000, len(got)
 
 
 async def test_sim_account_feeds_the_service(sec: Secured, tmp_path: Path) -> None:
