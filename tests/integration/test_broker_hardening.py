@@ -267,8 +267,8 @@ async def test_alerts_password_file_keeps_the_password_out_of_ps(sec: Secured, t
     out = tmp_path / "alerts.out"
     proc = jisf("fusion.cli", ["alerts", "--json", *tls_options(sec, "analyst", tmp_path)], out)
     with reaped(proc):
-        argv = cmdline(proc)
         await alerts_reach(sec, out, "pwfile")
+        argv = cmdline(proc)  # once it runs: just after fork, /proc shows the parent's arguments
     assert b"--password-file" in argv and not any(PASSWORDS["analyst"].encode() in a for a in argv), argv
 
 
