@@ -129,9 +129,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from fusion.mqtt import subscribe
     from fusion.publish import ALERTS_FILTER
 
+    addr = broker_address(args)
+    # the shipped broker names every session after its account (use_username_as_clientid)
+    client_id = args.client_id or (addr.username if args.persistent else None)
+
     async def main() -> None:
         seen: set[tuple[str, str, str, int]] = set()
-        async for _topic, payload, _retain in subscribe(broker_address(args), [ALERTS_FILTER], client_id=args.client_id,
+        async for _topic, payload, _retain in subscribe(addr, [ALERTS_FILTER], client_id=client_id,
                                                        qos=1, persistent=args.persistent):
             try:
                 a = msgspec.json.decode(payload)
@@ -244,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("alerts", help="subscribe and show alerts")
     broker_args(a, required=True)
     a.add_argument("--client-id", default=env_default("alerts_client_id"))
-    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (needs --client-id)")
+    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (client id: --client-id, else --username)")
     a.add_argument("--json", action="store_true", help="print raw alert JSON lines")
     a.set_defaults(func=cmd_alerts)
 

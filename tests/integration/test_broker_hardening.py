@@ -264,8 +264,9 @@ async def alerts_reach(s: Secured, out: Path, prefix: str) -> None:
 
 
 async def test_alerts_password_file_keeps_the_password_out_of_ps(sec: Secured, tmp_path: Path) -> None:
+    """``jisf alerts --password-file``: alerts arrive, and ps shows the file's name, not the password."""
     out = tmp_path / "alerts.out"
-    proc = jisf("fusion.cli", ["alerts", "--json", *tls_options(sec, "analyst", tmp_path)], out)
+    proc = jisf("fusion.cli", ["alerts", "--json", "--persistent", *tls_options(sec, "analyst", tmp_path)], out)  # session: the account's
     with reaped(proc):
         await alerts_reach(sec, out, "pwfile")
         argv = cmdline(proc)  # once it runs: just after fork, /proc shows the parent's arguments
