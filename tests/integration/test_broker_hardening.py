@@ -28,6 +28,7 @@ from secured_broker import (
     secured_mosquitto,
 )
 
+from fusion.actions import OPS_FILTER, ops_topic
 from fusion.mqtt import BrokerError, publisher, subscribe
 from fusion.publish import ALERTS_FILTER, STATUS_TOPIC, OutMessage
 from fusion.recording import RecordingError, read_recording
@@ -298,3 +299,24 @@ async def test_client_certificate_options_of_alerts_and_record(mtls: Secured, tm
             async with publisher(radar, client_id="radar-site1") as publish:
                 await publish(OutMessage("jisf/v1/feeds/radar/site1", b'{"scan": 1}', qos=1))
             await asyncio.sleep(0.5)
+
+
+async def test_display_role_sends_operator_actions_analysts_cannot(sec: Secured) -> None:
+    """jisf-display may publish on jisf/v1/ops/#, which the service's account reads; an
+    analyst's attempt, acknowledged first, is dropped by the broker."""
+    got: list[tuple[str, bytes]] = []
+    ready = asyncio.Event()
+
+    async def service_reads() -> None:
+        async for topic, payload, _ in subscribe(sec.as_user("jisf-fusion"), [OPS_FILTER], client_id="jisf-fusion", on_subscribed=ready.set):
+            got.append((topic, payload))
+            return
+
+    task = asyncio.create_task(service_reads())
+    await asyncio.wait_for(ready.wait(), 30)
+    async with publisher(sec.as_user("analyst"), client_id="analyst") as publish:
+        await publish(OutMessage(ops_topic("dismiss", "go_fast-1-0"), b'{"forged": true}', qos=1))
+    async with publisher(sec.as_user("jisf-display"), client_id="jisf-display") as publish:
+        await publish(OutMessage(ops_topic("acknowledge", "go_fast-1-0"), b'{"by": "watch-1"}', qos=1))
+    await asyncio.wait_for(task, DEADLINE_S)
+    assert got == [(ops_topic("acknowledge", "go_fast-1-0"), b'{"by": "watch-1"}')]
