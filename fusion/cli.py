@@ -28,18 +28,42 @@ def env_default(name: str, default: str | None = None) -> str | None:
 
 
 def broker_args(p: argparse.ArgumentParser, required: bool) -> None:
+    """The broker, credential and TLS options every client command shares (the same names as ``jisf run``'s).
+
+    Each has an environment variable ``JISF_<OPTION>``; docs/OPERATIONS.md, "Security".
+    """
     env = env_default("broker")
     p.add_argument("--broker", default=env, required=required and env is None,
                    help="broker URL, mqtt://[user:pass@]host:port or mqtts://... (env JISF_BROKER)")
     p.add_argument("--username", default=env_default("username"), help="broker user name (env JISF_USERNAME)")
-    p.add_argument("--password", default=env_default("password"), help="broker password (env JISF_PASSWORD)")
-    p.add_argument("--ca-file", default=env_default("ca_file"), help="CA bundle for mqtts:// (env JISF_CA_FILE)")
+    password = p.add_mutually_exclusive_group()
+    password.add_argument("--password-file",
+                          help="file whose first line is the broker password (env JISF_PASSWORD_FILE)")
+    password.add_argument("--password",
+                          help="broker password; visible to every local user in ps: prefer --password-file (env JISF_PASSWORD)")
+    p.add_argument("--ca-file", default=env_default("ca_file"),
+                   help="CA bundle that signed the broker certificate, mqtts:// (env JISF_CA_FILE)")
+    p.add_argument("--cert-file", default=env_default("cert_file"),
+                   help="client certificate for mutual TLS, mqtts:// (env JISF_CERT_FILE)")
+    p.add_argument("--key-file", default=env_default("key_file"), help="private key of --cert-file (env JISF_KEY_FILE)")
+
+
+class BrokerOptionError(ValueError):
+    """Broker options that cannot be used (bad URL, unreadable password file, TLS files without mqtts://)."""
 
 
 def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, imported lazily
+    """The ``BrokerAddress`` of ``broker_args``' options; ``BrokerOptionError`` naming the option when refused."""
     from fusion.mqtt import BrokerAddress
 
-    return BrokerAddress.parse(args.broker, username=args.username, password=args.password, ca_file=args.ca_file)
+    password, password_file = args.password, args.password_file
+    if password is None and password_file is None:  # either flag wins over both variables
+        password, password_file = env_default("password"), env_default("password_file")
+    try:
+        return BrokerAddress.parse(args.broker, username=args.username, password=password, password_file=password_file,
+                                   ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
+    except ValueError as err:
+        raise BrokerOptionError(str(err)) from err
 
 
 def scenario_arg(name_or_path: str | None) -> Path:
@@ -110,9 +134,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from fusion.mqtt import subscribe
     from fusion.publish import ALERTS_FILTER
 
+    addr = broker_address(args)
+    # the shipped broker names every session after its account (use_username_as_clientid)
+    client_id = args.client_id or (addr.username if args.persistent else None)
+
     async def main() -> None:
         seen: set[tuple[str, str, str, int]] = set()
-        async for _topic, payload, _retain in subscribe(broker_address(args), [ALERTS_FILTER], client_id=args.client_id,
+        async for _topic, payload, _retain in subscribe(addr, [ALERTS_FILTER], client_id=client_id,
                                                        qos=1, persistent=args.persistent):
             try:
                 a = msgspec.json.decode(payload)
@@ -264,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("alerts", help="subscribe and show alerts")
     broker_args(a, required=True)
     a.add_argument("--client-id", default=env_default("alerts_client_id"))
-    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (needs --client-id)")
+    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (client id: --client-id, else --username)")
     a.add_argument("--json", action="store_true", help="print raw alert JSON lines")
     a.set_defaults(func=cmd_alerts)
 
@@ -306,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokerOptionError as err:
+        print(f"jisf {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
