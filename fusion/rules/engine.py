@@ -21,6 +21,7 @@ import numpy as np
 from fusion.actions import OperatorAction
 from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, IntArray, TrackView
 from fusion.core.frame import LocalFrame
+from fusion.outages import Outages
 from fusion.rules import behaviours as bh
 from fusion.rules.config import KNOT_MPS, RulesConfig, default_rules, load_rules
 from fusion.rules.geo import NoShore, ShoreDistance, shore_distance
@@ -109,6 +110,7 @@ class RuleEngine:
         # open alerts taken over (``adopt``) whose track is gone, by rule: book rows waiting for a track
         # with the same MMSI / ICAO address, and the time they started waiting (NaN until the first tick)
         self._held: dict[str, tuple[dict[str, np.ndarray], FloatArray]] = {}
+        self._outages = Outages()  # this tick's silences of the link and the feeds (``evaluate``)
         self._install(rules)
 
     def _install(self, rules: RulesConfig) -> None:
@@ -127,7 +129,7 @@ class RuleEngine:
             "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
             "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
             "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix),
-            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory),
+            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
             "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
             "loitering": lambda s: bh.loitering(s, r.loitering),
@@ -175,8 +177,10 @@ class RuleEngine:
         self._seq += n
         return out
 
-    def evaluate(self, t: float, views: Mapping[Domain, TrackView]) -> list[AlertEvent]:
-        """All alert events of this tick, in rule order then subject order."""
+    def evaluate(self, t: float, views: Mapping[Domain, TrackView], outages: Outages | None = None) -> list[AlertEvent]:
+        """All alert events of this tick, in rule order then subject order. ``outages``: silences of the link and
+        the feeds (``fusion.outages``), which the gap rules do not count against a vessel."""
+        self._outages = outages if outages is not None else Outages()
         for d, v in views.items():
             if len(v) and (v.track_id.min() < 0 or v.track_id.max() > MAX_TRACK_ID):
                 raise ValueError(f"views[{d!r}].track_id must be in [0, {MAX_TRACK_ID}], got range "
