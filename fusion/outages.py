@@ -53,8 +53,9 @@ def covered_s(start: FloatArray, end: float | FloatArray, intervals: FloatArray)
     if not len(intervals):
         return np.zeros(start.shape)
     lo = np.maximum(start[:, None], intervals[None, :, 0])
-    hi = np.minimum(np.broadcast_to(end, start.shape)[:, None], intervals[None, :, 1])
-    return np.nan_to_num(np.clip(hi - lo, 0.0, None).sum(axis=1))
+    hi = np.minimum(np.broadcast_to(np.asarray(end, dtype=float), start.shape)[:, None], intervals[None, :, 1])
+    span: FloatArray = hi - lo
+    return np.nan_to_num(np.where(span > 0.0, span, 0.0).sum(axis=1))
 
 
 def _union(parts: list[FloatArray]) -> FloatArray:

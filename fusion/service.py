@@ -234,13 +234,13 @@ class Service:
         epoch of alert ids comes from them, or is new."""
         started = time.perf_counter()
         path = self.options.checkpoint_path
-        after = None
+        after, written = None, None
         if path is not None and path.exists():
             state = load_checkpoint(path, self.fusion)
             self.track_updates.restore(int(t) for _, t in state.get("published_tracks", []))
             self.stats.restored_from = str(path)
             after = self.fusion.progress_state()["next_tick"]
-            log.info("restored %s (written %s)", path, state.get("written_wall"))
+            written = state.get("written_wall")
         if path is not None:
             self.journal = AlertJournal(journal_path(path))
             replayed = self.journal.replay(self.fusion, after)
@@ -254,6 +254,9 @@ class Service:
         if self.journal is not None:
             self.journal.start(self.fusion)
         self.stats.restore_s = time.perf_counter() - started
+        if self.stats.restored_from is not None:
+            log.info("restored %s (written %s) in %.3f s", path, written, self.stats.restore_s,
+                     extra={"restore_s": round(self.stats.restore_s, 3)})
 
     # -- intake (event loop): only timestamp and enqueue ----------------------------------------
     def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -500,6 +503,7 @@ class Service:
             "checkpoints": self.stats.checkpoints,
             "restored_from": self.stats.restored_from,
             "restore_s": self.stats.restore_s,
+            "silent_sources": self.fusion.heartbeats.silent_sources(now),
             "journal": {"adopted": self.stats.journal_adopted, "cleared": self.stats.journal_cleared, "swept": self.stats.swept},
             "broker": {"connects": self.link.stats.connects, "disconnects": self.link.stats.disconnects,
                        "connected": self.link.stats.connected, "published": self.link.stats.published},

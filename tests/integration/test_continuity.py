@@ -24,7 +24,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from test_faults import Seen, persistent_subscriber, reaped, resilient_publish, start_service, wait_status
+from test_faults import (
+    Seen,
+    persistent_subscriber,
+    reaped,
+    resilient_publish,
+    start_service,
+    wait_status,
+)
 
 from fusion.broker import Mosquitto
 from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
@@ -62,7 +69,7 @@ def by_subject(alerts: list[dict[str, object]]) -> dict[tuple[str, object], str]
     return {(str(a["rule"]), a["mmsi"]): ("cleared" if a["state"] == "cleared" else "open") for a in alerts}
 
 
-async def _until(pred, timeout: float, what: str, log: Path) -> None:  # noqa: ANN001
+async def _until(pred, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while not pred():
         if time.monotonic() > deadline:

@@ -47,7 +47,7 @@ def new_fusion() -> Fusion:
 def run(f: Fusion, msgs: list[tuple[float, str, bytes]], journal: AlertJournal | None = None, finish: bool = False) -> list[dict]:
     out: list[dict] = []
 
-    def take(ticks) -> None:  # noqa: ANN001
+    def take(ticks) -> None:
         for tick in ticks:
             if journal is not None:
                 journal.record(f, tick.alerts)
