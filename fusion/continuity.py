@@ -38,10 +38,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import msgspec
 
+from fusion.checkpoint import CheckpointError
 from fusion.mqtt import BrokerAddress, BrokerError, session
 from fusion.pipeline import DOMAINS, Fusion
 from fusion.publish import AIR_ID_BASE, TOPIC_ROOT, TRACKS_FILTER, domain_of_track
@@ -92,7 +93,8 @@ class AlertJournal:
     def replay(self, fusion: Fusion, after_t: float | None) -> Replayed:
         """Apply the journal to ``fusion`` (restored from the checkpoint whose next output tick is
         ``after_t``; None when there was no checkpoint): reservations always, alert events of ticks at or
-        after ``after_t`` in order."""
+        after ``after_t`` in order. CheckpointError naming the journal and the line when a line before the
+        last is not JSON (the last one may be torn by a crash)."""
         out = Replayed()
         if not self.path.exists():
             return out
@@ -106,26 +108,33 @@ class AlertJournal:
                 if n >= len(lines) - 2:  # the last line (with or without its newline): torn by the crash
                     out.torn = True
                     break
-                raise ValueError(f"journal {self.path}: line {n + 1} is not JSON: {line[:80]!r}") from None
-            if "epoch" in rec:
-                out.epoch = str(rec["epoch"])
-                if not fusion.rules.epoch:  # no checkpoint (a crash before the first one): the journal's instance
-                    fusion.rules.epoch = out.epoch
-            if "ids" in rec:
-                for d, below in rec["ids"].items():
-                    fusion.trackers[d].reserve_ids(int(below))
-                    self.reserved[d] = max(self.reserved[d], int(below))
-            if "alert" in rec:
-                ev = msgspec.convert(rec["alert"], AlertEvent)
-                if after_t is not None and ev.t < after_t - 1e-6:
-                    out.skipped += 1
-                elif ev.state == "cleared":
-                    fusion.rules.forget(ev.alert_id, ev.rule)
-                    out.cleared += 1
-                elif rec.get("row") is not None:
-                    fusion.rules.adopt(ev, rec["row"])
-                    out.adopted += 1
+                raise CheckpointError(f"journal {self.path}: line {n + 1} is not JSON: {line[:80]!r}") from None
+            try:
+                self._apply(rec, fusion, after_t, out)
+            except (msgspec.ValidationError, KeyError, TypeError, ValueError, AttributeError) as err:
+                raise CheckpointError(f"journal {self.path}: line {n + 1}: {err!r}") from None
         return out
+
+    def _apply(self, rec: dict[str, Any], fusion: Fusion, after_t: float | None, out: Replayed) -> None:
+        """One journal record (``replay``)."""
+        if "epoch" in rec:
+            out.epoch = str(rec["epoch"])
+            if not fusion.rules.epoch:  # no checkpoint (a crash before the first one): the journal's instance
+                fusion.rules.epoch = out.epoch
+        if "ids" in rec:
+            for d, below in rec["ids"].items():
+                fusion.trackers[d].reserve_ids(int(below))
+                self.reserved[d] = max(self.reserved[d], int(below))
+        if "alert" in rec:
+            ev = msgspec.convert(rec["alert"], AlertEvent)
+            if after_t is not None and ev.t < after_t - 1e-6:
+                out.skipped += 1
+            elif ev.state == "cleared":
+                fusion.rules.forget(ev.alert_id, ev.rule)
+                out.cleared += 1
+            elif rec.get("row") is not None:
+                fusion.rules.adopt(ev, rec["row"])
+                out.adopted += 1
 
     def start(self, fusion: Fusion) -> None:
         """Begin the journal afresh (at start-up and after every checkpoint): the epoch and the reservations."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from fusion.checkpoint import load_checkpoint, save_checkpoint
+from fusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fusion.continuity import AlertJournal, journal_path, new_epoch, seen_track_ids
 from fusion.offline import fusion_for_area
 from fusion.pipeline import Fusion
@@ -130,7 +130,10 @@ def test_journal_reserves_track_ids_and_ignores_a_torn_line(tmp_path: Path) -> N
 def test_journal_refuses_a_corrupt_middle_line(tmp_path: Path) -> None:
     path = tmp_path / "x.journal"
     path.write_text(json.dumps({"epoch": "e1", "version": 1}) + "\nnot json\n" + json.dumps({"ids": {"surface": 5}}) + "\n")
-    with pytest.raises(ValueError, match="line 2"):
+    with pytest.raises(CheckpointError, match="line 2 is not JSON"):
+        AlertJournal(path).replay(new_fusion(), None)
+    path.write_text(json.dumps({"epoch": "e1", "version": 1}) + "\n" + json.dumps({"alert": {"t": 1.0}, "row": None}) + "\n\n")
+    with pytest.raises(CheckpointError, match="line 2: .*alert_id"):
         AlertJournal(path).replay(new_fusion(), None)
 
 
