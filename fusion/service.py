@@ -251,9 +251,9 @@ class Service:
                          " (torn last line ignored)" if replayed.torn else "")
         if not self.fusion.rules.epoch:
             self.fusion.rules.epoch = new_epoch()
-        if self.journal is not None:
-            self.journal.start(self.fusion)
         self.stats.restore_s = time.perf_counter() - started
+        if path is not None:  # what was reconciled is made durable at once (a crash before the first periodic
+            self._checkpoint(path)  # checkpoint would otherwise lose it with the journal), and the journal starts afresh
         if self.stats.restored_from is not None:
             log.info("restored %s (written %s) in %.3f s", path, written, self.stats.restore_s,
                      extra={"restore_s": round(self.stats.restore_s, 3)})

@@ -2,9 +2,9 @@
 
 The San Andres scenario (an ais_spoofing alert at +1205 s, ais_gap alerts at +1375 and +1980 s, nothing else by +2400 s)
 is published by the test at 60x in parts onto a real Mosquitto (persistence on); a persistent
-QoS 1 subscriber records the alerts. The service (a subprocess, checkpoint every 0.25 s) is
+QoS 1 subscriber records the alerts. The service (a subprocess, checkpoint every 4 s) is
 killed with SIGKILL as soon as each of the first two alerts reaches the subscriber (so the
-alert is usually newer than the last checkpoint: the journal must carry it) and restarted
+alert is almost always newer than the last checkpoint: the journal must carry it) and restarted
 from its checkpoint; the broker is killed and restarted while the third part is published
 (what is published meanwhile is lost). Compared with an offline run of the same scenario,
 by rule and vessel (MMSI), not by time: the same distinct alerts, the same final states,
@@ -84,7 +84,7 @@ async def test_sigkills_and_broker_restart_keep_alerts(mosquitto: Mosquitto, tmp
     expected = offline_alerts(messages)
     log = tmp_path / "service.log"
     ckpt = tmp_path / "fusion.ckpt"
-    ckpt_args = ("--checkpoint-path", str(ckpt), "--checkpoint-interval-s", "0.25", "--scenario", str(SCENARIO))
+    ckpt_args = ("--checkpoint-path", str(ckpt), "--checkpoint-interval-s", "4", "--scenario", str(SCENARIO))
     seen, sub_stop = Seen(), asyncio.Event()
     sub_task = asyncio.create_task(persistent_subscriber(mosquitto.address, "continuity-desk", [ALERTS_FILTER, STATUS_TOPIC],
                                                          seen, sub_stop))
