@@ -22,6 +22,7 @@ from fusion.continuity import AlertJournal, journal_path, new_epoch, seen_track_
 from fusion.offline import fusion_for_area
 from fusion.pipeline import Fusion
 from fusion.publish import AIR_ID_BASE
+from fusion.rules.engine import AlertEvent
 from sim_feeds.play import iter_feed
 from sim_feeds.scenario import load_scenario
 
@@ -141,3 +142,25 @@ def test_epoch_and_seen_ids() -> None:
     assert new_epoch(0.0) == "0" and new_epoch(1_765_000_000.0) < new_epoch(1_765_000_000.001)
     ids = seen_track_ids({"jisf/v1/tracks/surface/41", "jisf/v1/tracks/air/" + str(AIR_ID_BASE + 7), "jisf/v1/tracks/surface/x"})
     assert ids == {"surface": 42, "air": 8}
+
+
+def test_adopted_alert_whose_track_is_gone_moves_to_the_vessels_new_track(tmp_path: Path) -> None:
+    """An alert journaled on a track created after the checkpoint (so gone after the restore) follows its MMSI."""
+    t0, msgs = feed()
+    ckpt = tmp_path / "fusion.ckpt"
+    f = new_fusion()
+    run(f, [m for m in msgs if m[0] < t0 + CHECKPOINT_AT])
+    save_checkpoint(ckpt, f)
+    raised = [a for a in run(f, [m for m in msgs if t0 + CHECKPOINT_AT <= m[0] < t0 + CRASH_AT]) if a["state"] == "raised"]
+    gap = next(a for a in raised if a["rule"] == "ais_gap")
+    row = f.rules.book_row("ais_gap", gap["alert_id"])
+    assert row is not None
+    lost_track = 777  # as if the vessel's track then had been created after the checkpoint
+    row.update(track_id=lost_track, key=(lost_track << 31) | row["aux"])
+    g = new_fusion()
+    load_checkpoint(ckpt, g)
+    g.rules.adopt(msgspec.convert(f.rules.last[gap["alert_id"]], AlertEvent), row)
+    after = run(g, [m for m in msgs if m[0] >= t0 + CRASH_AT], finish=True)
+    mine = [a for a in after if a["alert_id"] == gap["alert_id"]]
+    assert mine and {a["track_id"] for a in mine} == {gap["track_id"]}, mine
+    assert not [a for a in after if a["rule"] == "ais_gap" and a["mmsi"] == gap["mmsi"] and a["state"] == "raised"], after
