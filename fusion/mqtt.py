@@ -361,6 +361,13 @@ async def _connected(addr: BrokerAddress, *, client_id: str | None, clean_sessio
 
 
 @asynccontextmanager
+async def session(addr: BrokerAddress, *, client_id: str | None = None) -> AsyncIterator[aiomqtt.Client]:
+    """A plain clean-session connection that both subscribes and publishes (BrokerError when it fails)."""
+    async with _connected(addr, client_id=client_id, clean_session=True) as client:
+        yield client
+
+
+@asynccontextmanager
 async def publisher(addr: BrokerAddress, *, client_id: str | None = None) -> AsyncIterator[Callable[[OutMessage], asyncio.Future[None]]]:
     """A plain connection for tools (sim, replay): yields ``publish(msg)`` that returns an awaitable.
 

@@ -157,6 +157,7 @@ class Tracker:
         self._n_dead = 0  # rows deleted but not yet compacted away (status _DEAD)
         self._reach = ReachIndex()  # which rows a batch can reach
         self._next_id = 1
+        self._id_floor = 1  # ids below this are never handed out again (``reserve_ids``)
         self._now = -np.inf  # newest batch time processed
         self._id_log = np.zeros((config.identity_history, 4))  # t, track id, mmsi, icao24
         self._id_log_n = 0
@@ -244,6 +245,17 @@ class Tracker:
             return self._id_log[:n].copy()
         return np.roll(self._id_log, -(n % cap), axis=0)
 
+    @property
+    def next_id(self) -> int:
+        """The track id (pool-local) the next new track will get."""
+        return self._next_id
+
+    def reserve_ids(self, below: int) -> None:
+        """Never hand out an id below ``below`` (pool-local): ids a previous run may have used (a crash after
+        its last checkpoint, another instance's retained tracks) are not reused."""
+        self._id_floor = max(self._id_floor, int(below))
+        self._next_id = max(self._next_id, self._id_floor)
+
     def snapshot(self) -> dict[str, np.ndarray]:
         """All track state as arrays (copies). The re-run window is not included: after a
         restore, measurements older than the snapshot's newest time are dropped as late."""
@@ -281,7 +293,7 @@ class Tracker:
         self._tracks = self._store
         self._n_dead = 0
         self._reach.invalidate()
-        self._next_id = int(snap["next_id"])
+        self._next_id = max(int(snap["next_id"]), self._id_floor)
         self._id_log = snap["id_log"].copy()
         self._id_log_n = int(snap["id_log_n"])
 
