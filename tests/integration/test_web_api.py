@@ -26,7 +26,7 @@ from fusion.web.server import OPENAPI_PATH, WebOptions, WebService, build_app
 
 pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO = ROOT / "sim_feeds" / "scenarios" / "default.toml"
+SCENARIO = ROOT / "sim_feeds" / "scenarios" / "minimal.toml"  # small: its guna-yala radar and corridor
 ZONES = ROOT / "sim_feeds" / "scenarios" / "zones" / "guna_yala.geojson"
 
 

@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 TIMEOUT_MS = 60_000
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO = ROOT / "sim_feeds" / "scenarios" / "default.toml"
+SCENARIO = ROOT / "sim_feeds" / "scenarios" / "minimal.toml"  # small: its guna-yala radar and corridor
 
 
 def test_live_track_alert_and_acknowledge(mosquitto: Mosquitto, tmp_path: Path) -> None:
