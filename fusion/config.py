@@ -83,6 +83,7 @@ class ServiceConfig:
     budget_adsb_meas_s: float = _opt(2_500.0, "ADS-B SBS-1 lines / aircraft.json entries per second one receiver may send (~500 aircraft x ~4.2 squitters/s, DO-260B)")
     budget_oth_msg_s: float = _opt(5.0, "OTH messages per second one site may send")
     budget_oth_meas_s: float = _opt(10.0, "OTH fixes per second one site may send (a few per second)")
+    max_new_tracks_per_source_s: float = _opt(200.0, "new tentative tracks one radar or OTH site may start per second (a 10 s deep budget in measurement time); its other plots wait for the budget to refill")
     shutdown_budget_s: float = _opt(0.5, "on SIGTERM/SIGINT: wall seconds spent fusing what is still queued; the rest is dropped and counted (shed.shutdown), so that the service stops within ~2 s")
     shutdown_flush_s: float = _opt(1.0, "on SIGTERM/SIGINT: longest wait for the queued outgoing messages, the final status last, to reach the broker (and again for QoS 1 acknowledgements)")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
@@ -101,7 +102,7 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         src = "config"
         for name in ("output_interval_s", "reorder_window_s", "track_interval_s", "picture_interval_s", "checkpoint_interval_s",
-                     "status_interval_s", "rejects_interval_s", "shutdown_budget_s", "shutdown_flush_s", *BUDGET_OPTIONS):
+                     "status_interval_s", "rejects_interval_s", "shutdown_budget_s", "shutdown_flush_s", "max_new_tracks_per_source_s", *BUDGET_OPTIONS):
             v = getattr(self, name)
             if not (math.isfinite(v) and (v >= 0 if name == "reorder_window_s" else v > 0)):
                 raise ConfigError(src, name, v, "must be a finite number " + (">= 0" if name == "reorder_window_s" else "> 0"))

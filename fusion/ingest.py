@@ -173,7 +173,8 @@ class Ingest:
         self._order = itertools.count()
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
-        """Decode one message received at ``recv_t``; returns the number of reports accepted.
+        """Decode one message received at ``recv_t``; returns the number of measurements accepted
+        (reports; a radar scan counts its plots, at least 1), 0 when rejected whole.
 
         Never raises for bad input: everything rejected is counted in ``self.log``.
         """
@@ -221,7 +222,7 @@ class Ingest:
             for batch in reports_to_batches(now_convert, self.frame, self.noise):
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
-        return len(reports)
+        return sum(max(1, len(r.plots)) if isinstance(r, RadarScan | RadarScanArrays) else 1 for r in reports)
 
     def _outside_area(self, feed: str, report: Report | RadarScanArrays) -> DecodeError | None:
         """A DecodeError naming the position field when ``report`` (a radar scan: its site) lies

@@ -85,10 +85,11 @@ def source_of(topic: str) -> tuple[str, str] | None:
 
 
 def estimate(kind: str, payload: bytes) -> int:
-    """Measurements a payload carries, from its bytes alone (no parsing): radar plots
-    (``"range_m"`` keys), aircraft.json entries (``"hex"``), AIS/SBS-1 lines, OTH 1. At least 1."""
+    """Measurements a payload carries, from its bytes alone (no parsing): radar plots (one
+    ``[range, az, el, snr]`` array each: the ``[`` beyond the plots list's own), aircraft.json
+    entries (``"hex"`` keys), AIS/SBS-1 lines, OTH 1. At least 1."""
     if kind == "radar":
-        n = payload.count(b'"range_m"')
+        n = payload.count(b"[") - 1
     elif kind == "adsb" and payload.lstrip()[:1] == b"{":
         n = payload.count(b'"hex"')
     elif kind in ("ais", "adsb"):

@@ -133,7 +133,7 @@ class Fusion:
         self.counters = Counters(**state["counters"])
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
-        """Take one inbound message; returns the number of reports accepted (0 if rejected).
+        """Take one inbound message; returns the number of measurements accepted (0 if rejected; a radar scan counts its plots).
 
         A feed message goes to ingest; an operator action (``jisf/v1/ops/...``) is validated and
         applied to its alert at the next output tick (1 if accepted); rejects of both are counted

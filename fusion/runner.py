@@ -44,6 +44,7 @@ def config_from_argv(argv: list[str], env: dict[str, str] | None = None) -> Serv
 
 def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service, imported lazily
     """The fusion pipeline for the configured area, zones and rules, inside a Service."""
+    from fusion.core.config import TrackerConfig
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
@@ -57,7 +58,7 @@ def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service,
 
         rules = load_rules(Path(cfg.rules))
     fusion_cfg = FusionConfig(output_interval_s=cfg.output_interval_s, reorder_window_s=cfg.reorder_window_s,
-                              limits=cfg.decode_limits())
+                              limits=cfg.decode_limits(), tracker=TrackerConfig(max_births_per_source_s=cfg.max_new_tracks_per_source_s))
     fusion = fusion_for_area(scenario.area, zones, cfg.zones or scenario.name, rules, fusion_cfg)
     return Service(fusion, cfg.broker_address(), ServiceOptions.from_config(cfg))
 

@@ -215,6 +215,7 @@ class Service:
         self.inbound: deque[tuple[str, bytes, float | None]] = deque()
         self.intake = Intake(self.options.budgets)
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
+        self._fuse_until: float | None = None  # on stop: monotonic time after which a step accepts no more messages
         self.track_updates = TrackUpdates(self.options.track_interval_s)
         self._next_picture_t: float | None = None
         self._picture = PictureJob(self.fusion.frame)
@@ -357,6 +358,11 @@ class Service:
         out: list[OutMessage] = []
         waits = np.empty(len(took))
         for i, (topic, payload, recv_t) in enumerate(took):
+            if self._fuse_until is not None and time.perf_counter() > self._fuse_until:
+                # stopping, out of time: the rest goes back to the queue (intake has ended), to be dropped and counted
+                self.inbound.extendleft(reversed(took[i:]))
+                waits = waits[:i]
+                break
             t = recv_t if recv_t is not None else now
             waits[i] = now - t
             kept = self.fusion.accept(topic, payload, t)
@@ -574,9 +580,12 @@ class Service:
 
     async def _stop_intake(self, stop: asyncio.Event) -> None:
         """On stop, end intake at once (a fuse step may still be running): what arrives from
-        then on is dropped and counted in ``shutdown_dropped``."""
+        then on is dropped and counted in ``shutdown_dropped``; fusing what is queued (the
+        running step included) ends ``shutdown_budget_s`` later."""
         await stop.wait()
         self._stopping = True
+        self._fuse_until = time.perf_counter() + self.options.shutdown_budget_s
+        log.info("stopping: intake ended, %d messages queued", len(self.inbound))
 
     async def _shut_down(self, pool: ThreadPoolExecutor) -> None:
         """Fuse what is still queued for at most ``shutdown_budget_s`` (wall), drop and count the
@@ -585,8 +594,9 @@ class Service:
             return
         loop = asyncio.get_running_loop()
         o = self.options
-        deadline = time.monotonic() + o.shutdown_budget_s
-        while self.inbound and time.monotonic() < deadline:
+        if self._fuse_until is None:  # stopped by cancellation rather than by the stop event
+            self._fuse_until = time.perf_counter() + o.shutdown_budget_s
+        while self.inbound and time.perf_counter() < self._fuse_until:
             took = self._take(o.fuse_batch, o.fuse_bytes)
             self._send_all(await loop.run_in_executor(pool, self._step, took, self.clock.now(), Due(), self._horizon()))
         dropped = Counter(feed_of(topic) for topic, _, _ in self.inbound)
