@@ -97,7 +97,7 @@ class ServiceOptions:
     follow_sim_clock: bool = False  # take "now" from jisf/v1/sim/clock instead of the wall
     mqtt_io: str = "process"  # "process": the MQTT link runs in a child process (LinkProcess); "inline": in this event loop
     budgets: SourceBudgets = field(default_factory=SourceBudgets)  # per-source intake budgets (fusion/intake.py)
-    shutdown_budget_s: float = 0.5  # on stop: wall seconds spent fusing what is still queued; the rest is dropped, counted
+    shutdown_budget_s: float = 0.25  # on stop: wall seconds spent fusing what is still queued; the rest is dropped, counted
     shutdown_flush_s: float = 1.0  # on stop: longest wait for queued outgoing messages to reach the broker
 
     @classmethod

@@ -177,7 +177,7 @@ async def test_rogue_sources_are_shed_and_good_alerts_keep_their_time(mosquitto:
         offline.accept(m.topic, m.payload, m.t)
     # (raises only: an update may come out a tick later, when a tick it fell on was skipped while catching up)
     expect = {(a.rule, a.state, round(a.t, 3)) for tick in offline.advance(end_t) for a in tick.alerts if a.state == "raised"}
-    live = {}  # event -> first wall time received
+    live: dict[tuple[str, str, float], float] = {}  # event -> first wall time received
     for wall, a in zip(received_at, seen.alerts, strict=False):
         live.setdefault((str(a["rule"]), str(a["state"]), round(float(a["t"]), 3)), wall)  # type: ignore[arg-type]
     assert expect and expect <= set(live), (sorted(expect - set(live)), len(live))
