@@ -387,10 +387,10 @@ async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | 
     from fusion.mqtt import BrokerAddress, publisher
     from fusion.publish import OutMessage
 
-    events = Load(spec, start_wall, seed=11).events(start_wall + spec.seconds)
-    if rogue is not None:  # from a quarter of the run to its end
-        events = sorted(events + rogue.events(start_wall + spec.seconds / 4, spec.seconds * 3 / 4, np.random.default_rng(3)),
-                        key=lambda e: e[0])
+    if rogue is None:
+        events = Load(spec, start_wall, seed=11).events(start_wall + spec.seconds)
+    else:  # the flood alone (its own feeder process), from a quarter of the run to its end
+        events = sorted(rogue.events(start_wall + spec.seconds / 4, spec.seconds * 3 / 4, np.random.default_rng(3)), key=lambda e: e[0])
     margin = start_wall - time.time()
     sent = {"radar": 0, "ais": 0, "adsb": 0}
     rogue_sent = 0
@@ -441,25 +441,27 @@ def alert_latencies(lines: bytes, good_only: bool = False) -> np.ndarray:
     return np.array(out)
 
 
-def bench_budgets(spec: LoadSpec) -> object:
-    """Per-source budgets (fusion.intake.SourceBudgets): the defaults, raised for the bench's own
-    sources to twice their load (10 radar sites at 10 scans/s, one AIS aggregator of 2,000 ships:
-    legitimate here), the ADS-B default kept for the rogue run's flood."""
+def bench_budgets(spec: LoadSpec, scale: float = 1.0) -> object:
+    """Per-source budgets (fusion.intake.SourceBudgets): the defaults times ``scale``, raised for
+    the bench's own sources to twice their load (10 radar sites at 10 scans/s, one AIS aggregator
+    of 2,000 ships: legitimate here); the rogue run's flood gets the (scaled) radar and ADS-B ones."""
     from fusion.intake import Rate, SourceBudgets
 
-    return SourceBudgets(radar=Rate(max(2.0, 2 * spec.scan_rate), max(10_000.0, 2 * spec.scan_rate * spec.plots)),
-                         ais=Rate(max(75.0, 2.0 * spec.ais_rate), max(75.0, 4.0 * spec.ais_rate)))
+    d = SourceBudgets()
+    return SourceBudgets(radar=Rate(max(2.0, 2 * spec.scan_rate), max(d.radar.measurements_per_s * scale, 2 * spec.scan_rate * spec.plots)),
+                         ais=Rate(max(75.0, 2.0 * spec.ais_rate), max(75.0, 4.0 * spec.ais_rate)),
+                         adsb=Rate(d.adsb.messages_per_s * scale, d.adsb.measurements_per_s * scale))
 
 
 async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, output_s: float, rogue: RogueSpec | None = None,
-                      **options: object) -> dict[str, object]:
+                      budget_scale: float = 1.0, **options: object) -> dict[str, object]:
     """The service (this process, wall clock) under the load published in real time by a
     ``feed`` child process (with ``rogue``, plus the rogue sources' flood), and the alerts
     received by a ``mosquitto_sub`` process (QoS 1, each timestamped on receipt); the figures
     of the ``service`` docstring."""
     import asyncio
 
-    service = _make_service(broker.address, reorder_s, output_s, **{"budgets": bench_budgets(spec), **options})
+    service = _make_service(broker.address, reorder_s, output_s, **{"budgets": bench_budgets(spec, budget_scale), **options})
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
@@ -470,10 +472,17 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     began = time.perf_counter()
     Load(spec, 0.0, seed=0).events(1.0)
     start = time.time() + 3.0 + 3.0 * spec.seconds * (time.perf_counter() - began)
-    cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), *spec.argv(), "--start-wall", repr(start), *(rogue.argv() if rogue else [])]
+    cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), *spec.argv(), "--start-wall", repr(start)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+    flood = None  # the rogue flood from a second feeder process, so that the good load keeps its schedule
+    if rogue is not None:
+        flood = await asyncio.create_subprocess_exec(*cmd, *rogue.argv(), stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     fed = json.loads(out)
+    if flood is not None:
+        flooded = json.loads((await flood.communicate())[0])
+        fed["rogue_sent"], fed["rogue_publish_lag"] = flooded["rogue_sent"], flooded["publish_lag"]
+        fed["last_publish_wall"] = max(fed["last_publish_wall"], flooded["last_publish_wall"])
     total = sum(fed["sent"].values())
     deadline = time.monotonic() + 300
     while _fused(service) + sum(service.stats.shed.values()) < total + fed.get("rogue_sent", 0) and time.monotonic() < deadline:
@@ -584,16 +593,17 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
 
 
 def rogue_bench(spec: LoadSpec, rogue: RogueSpec) -> dict[str, object]:
-    """The load without and then with the rogue flood, 0.05 s re-order window, 0.1 s output
-    interval: the good alerts' receive latency of both, shed per source, measurements fused."""
+    """The load without and then with the rogue flood (the default per-source budgets, then a
+    tenth of the radar plot and ADS-B ones), 0.05 s re-order window, 0.1 s output interval: the
+    good alerts' receive latency of each, shed per source, measurements fused."""
     import asyncio
 
     out: dict[str, object] = {"rogue": dataclasses.asdict(rogue)}
-    keys = ("offered", "alert_received_latency", "fuse_wait", "shed_by_source", "fused_measurements_per_s", "fused_plots_per_s",
+    keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "shed_by_source", "fused_measurements_per_s", "fused_plots_per_s",
             "max_inbound_depth", "late_dropped", "tracks")
-    for name, flood in (("without_flood", None), ("with_flood", rogue)):
+    for name, flood, scale in (("without_flood", None, 1.0), ("with_flood", rogue, 1.0), ("with_flood_tenth_budgets", rogue, 0.1)):
         with Mosquitto(max_queued=1_000_000) as broker:
-            run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood))
+            run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood, budget_scale=scale))
         out[name] = {k: run[k] for k in keys}
     return out
 

@@ -215,7 +215,7 @@ class Service:
         self.inbound: deque[tuple[str, bytes, float | None]] = deque()
         self.intake = Intake(self.options.budgets)
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
-        self._fuse_until: float | None = None  # on stop: monotonic time after which a step accepts no more messages
+        self._fuse_until: float | None = None  # on stop: perf_counter time after which a step accepts no more messages
         self.track_updates = TrackUpdates(self.options.track_interval_s)
         self._next_picture_t: float | None = None
         self._picture = PictureJob(self.fusion.frame)
