@@ -129,8 +129,12 @@ class Intake:
     """The per-source budgets of one service; ``over_budget`` on the event loop, ``settle`` in the
     fusion worker (a lock guards the buckets between the two)."""
 
-    def __init__(self, budgets: SourceBudgets | None = None) -> None:
+    def __init__(self, budgets: SourceBudgets | None = None, max_cost: int = 50_000) -> None:
+        """``max_cost``: the most measurements one message is charged before decode, the
+        decoders' per-payload limit (a payload estimated beyond it is rejected whole, cheaply,
+        before parsing, and refunded by ``settle``)."""
         self.budgets = budgets or SourceBudgets()
+        self.max_cost = max_cost
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
         self.shed_by_source: Counter[str] = Counter()  # messages shed, by "kind/source" (or OTHER_SOURCES)
@@ -147,7 +151,7 @@ class Intake:
         if src is None or rate is None:
             return None
         key = src[1]
-        cost = estimate(src[0], payload)
+        cost = min(self.max_cost, estimate(src[0], payload))
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
@@ -169,7 +173,7 @@ class Intake:
         src = source_of(topic)
         if src is None or self.budgets.rate(src[0]) is None:
             return
-        diff = exact - estimate(src[0], payload)
+        diff = exact - min(self.max_cost, estimate(src[0], payload))
         if diff == 0:
             return
         with self._lock:

@@ -213,7 +213,8 @@ class Service:
         self.on_tick = on_tick
         self.stats = ServiceStats()
         self.inbound: deque[tuple[str, bytes, float | None]] = deque()
-        self.intake = Intake(self.options.budgets)
+        lim = fusion.ingest.limits
+        self.intake = Intake(self.options.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
         self._fuse_until: float | None = None  # on stop: perf_counter time after which a step accepts no more messages
         self.track_updates = TrackUpdates(self.options.track_interval_s)

@@ -107,3 +107,12 @@ def test_service_intake_sheds_at_the_source_and_reports_it() -> None:
     body = service._status_body(T0)
     assert body["shed_by_source"] == {"radar/rogue": 4} and body["messages"]["radar"]["shed"] == 4  # type: ignore[index]
     assert 'jisf_shed_by_source_total{source="radar/rogue"} 4' in service.metrics_text()
+
+
+def test_a_payload_beyond_the_decode_limits_is_charged_the_limit_and_refunded_after_decode() -> None:
+    intake = Intake(SourceBudgets(ais=Rate(10.0, 10.0), burst_s=1.0), max_cost=50)
+    huge = b"a\n" * 500
+    assert intake.over_budget("jisf/v1/feeds/ais/r", huge, T0) is None  # a full bucket: charged 50, not 500
+    assert intake._buckets["ais/r"].meas == 10.0 - 50.0
+    intake.settle("jisf/v1/feeds/ais/r", huge, 0)  # rejected whole by the decoder
+    assert intake._buckets["ais/r"].meas == 10.0
