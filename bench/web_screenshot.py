@@ -43,7 +43,7 @@ def main() -> int:
         web = subprocess.Popen([*jisf, "web", "--broker", broker.address.url(), "--listen", f"127.0.0.1:{port}",
                                 "--scenario", args.scenario], cwd=ROOT)
         demo = subprocess.Popen([*jisf, "demo", "--broker", broker.address.url(), "--scenario", args.scenario,
-                                 "--speed", str(args.speed)], cwd=ROOT, stdout=subprocess.DEVNULL)
+                                 "--speed", str(args.speed), "--no-web"], cwd=ROOT, stdout=subprocess.DEVNULL)
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
