@@ -2,7 +2,7 @@
 "Per-source budgets" and "Shutdown").
 
 (a) A rogue radar floods huge scans and one ADS-B source floods SBS-1 lines while the
-default scenario's good sources (an AIS receiver and a radar) carry a go-fast: the
+minimal scenario's good sources (an AIS receiver and a radar) carry a go-fast: the
 service stays up, sheds the two rogue sources at intake (counted per source on the
 status topic and the metrics endpoint), sheds nothing of the good sources, raises every
 alert of the clean stream at the same scenario time as an offline run of that stream,
@@ -38,7 +38,7 @@ from fusion.pipeline import FusionConfig
 from fusion.publish import ALERTS_FILTER, STATUS_TOPIC, OutMessage, encode
 from sensors.adsb import encode_sbs
 from sensors.reports import AdsbReport, RadarPlot, RadarScan
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
@@ -81,7 +81,7 @@ def vm_rss_mb(pid: int | str = "self") -> float:
 
 
 async def test_rogue_sources_are_shed_and_good_alerts_keep_their_time(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    scenario = load_scenario(default_scenario_path())
+    scenario = load_scenario(resolve_scenario("minimal"))  # the service runs minimal too (tests.integration.test_faults.start_service)
     clean = _faults.scenario_part(150.0)
     log = tmp_path / "service.log"
     # The budgets run on the service clock, here the scenario's at 10x, and are set for this
