@@ -49,7 +49,7 @@ def is_ops_topic(topic: str) -> bool:
 def decode_action(topic: str, payload: bytes) -> OperatorAction:
     """Validate one operator action message; DecodeError naming the field and value otherwise."""
     parts = topic.split("/")
-    if len(parts) != 5 or parts[3] not in ACTIONS or not parts[4]:
+    if len(parts) != 5 or "/".join(parts[:3]) != f"{TOPIC_ROOT}/ops" or parts[3] not in ACTIONS or not parts[4]:
         raise DecodeError(FEED, "topic", topic, f"expected {TOPIC_ROOT}/ops/{{{'|'.join(ACTIONS)}}}/{{alert_id}}")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise DecodeError(FEED, "payload", f"{len(payload)} bytes", f"exceeds the {MAX_PAYLOAD_BYTES}-byte limit")

@@ -226,10 +226,15 @@ class RadarDecoder:
         if not self.fast:
             reports, errors = self._general_scan(feed, payload, source, recv_t)
             return [RadarScanArrays.from_scan(r) for r in reports], errors  # type: ignore[arg-type]
-        try:
-            header = _HEADER_DECODER.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
-            header = None
+        header = None
+        # One "plots" key, spelled without escapes: msgspec keeps the last of repeated keys, and the
+        # header's raw plots would hide an earlier bad one that the general path rejects (a fuzz finding,
+        # tests/fuzz/regressions/radar_arrays/).
+        if payload.count(b'"plots"') == 1 and b"\\" not in payload:
+            try:
+                header = _HEADER_DECODER.decode(payload)
+            except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
+                header = None
         if header is not None:  # "[" of the list and of each plot: the count before any plot is decoded
             too_many = self._too_many_plots(feed, bytes(header.plots).count(b"[") - 1)
             if too_many is not None:
