@@ -1,7 +1,8 @@
 """``jisf``: thin command-line entry points over the library (see README "Commands").
 
-Every option can also be set through the environment as ``JISF_<OPTION>`` (for example
-``JISF_BROKER=mqtt://127.0.0.1:1883``); a flag on the command line wins.
+Every command's parser comes from ``fusion.cliutil`` (one layer: ``jisf NAME`` prog names,
+global options before or after the command, ``JISF_<OPTION>`` environment variables for
+every long option, one-line errors and exit statuses 0 / 1 runtime / 2 usage).
 """
 
 from __future__ import annotations
@@ -17,39 +18,54 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from fusion import cliutil
+from fusion.cliutil import UsageError
 
 log = logging.getLogger("jisf.cli")
 
 
 def env_default(name: str, default: str | None = None) -> str | None:
+    """``JISF_NAME`` from the environment (for options read outside a parser; parsers get theirs from cliutil)."""
     return os.environ.get(f"JISF_{name.upper().replace('-', '_')}", default)
 
 
 def broker_args(p: argparse.ArgumentParser, required: bool) -> None:
-    env = env_default("broker")
-    p.add_argument("--broker", default=env, required=required and env is None,
+    """--broker and its credentials (each also JISF_BROKER, JISF_USERNAME, ... through cliutil)."""
+    p.add_argument("--broker", required=required,
                    help="broker URL, mqtt://[user:pass@]host:port or mqtts://... (env JISF_BROKER)")
-    p.add_argument("--username", default=env_default("username"), help="broker user name (env JISF_USERNAME)")
-    p.add_argument("--password", default=env_default("password"), help="broker password (env JISF_PASSWORD)")
-    p.add_argument("--ca-file", default=env_default("ca_file"), help="CA bundle for mqtts:// (env JISF_CA_FILE)")
+    p.add_argument("--username", help="broker user name (env JISF_USERNAME)")
+    p.add_argument("--password", help="broker password (env JISF_PASSWORD)")
+    p.add_argument("--ca-file", help="CA bundle for mqtts:// (env JISF_CA_FILE)")
 
 
 def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, imported lazily
+    """The broker of ``args``; a bad URL or TLS option combination is a usage error."""
     from fusion.mqtt import BrokerAddress
 
-    return BrokerAddress.parse(args.broker, username=args.username, password=args.password, ca_file=args.ca_file)
+    try:
+        return BrokerAddress.parse(args.broker, username=args.username, password=args.password, ca_file=args.ca_file)
+    except ValueError as err:
+        raise UsageError(f"--broker: {err}") from None
 
 
 def scenario_arg(name_or_path: str | None) -> Path:
-    """A command's scenario argument: a file or a shipped scenario's name (None: the default one)."""
-    from sim_feeds.scenario import ScenarioError, resolve_scenario
+    """A command's scenario argument: a file or a shipped scenario's name (None: the default one).
 
-    try:
-        return resolve_scenario(name_or_path)
-    except ScenarioError as err:
-        raise SystemExit(f"jisf: {err}") from None
+    ``ScenarioError`` (exit 1) when there is no such file or shipped scenario.
+    """
+    from sim_feeds.scenario import resolve_scenario
+
+    return resolve_scenario(name_or_path)
+
+
+def positive_speed(speed: float) -> float:
+    """``--speed``, refused unless a finite number > 0."""
+    if not (speed > 0 and speed != float("inf")):
+        raise UsageError(f"--speed must be a number > 0, got {speed}")
+    return speed
 
 
 @contextlib.contextmanager
@@ -71,16 +87,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fusion.demo import run_live
 
     scenario = scenario_arg(args.scenario)
+    speed = positive_speed(args.speed)
 
     def show(summary: dict[str, object]) -> None:
         print("summary:", json.dumps(summary, indent=2))
 
     if args.broker:
-        summary, _ = asyncio.run(run_live(scenario, broker_address(args), args.speed))
+        summary, _ = asyncio.run(run_live(scenario, broker_address(args), speed))
     else:
         with embedded_broker(args.broker_kind) as (name, addr):
             print(f"demo: embedded broker {name} on {addr.url()}", flush=True)
-            summary, _ = asyncio.run(run_live(scenario, addr, args.speed))
+            summary, _ = asyncio.run(run_live(scenario, addr, speed))
     show(summary)
     return 0 if summary["alerts_raised"] else 1
 
@@ -91,14 +108,23 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from sim_feeds.play import iter_feed
     from sim_feeds.scenario import load_scenario
 
+    speed = positive_speed(args.speed)
+    addr = broker_address(args)
     scenario = load_scenario(scenario_arg(args.scenario))
     feed = iter_feed(scenario)
     first = next(feed)
-    clock = WarpedClock.starting_now(first.t, args.speed)
+    clock = WarpedClock.starting_now(first.t, speed)
     stats = SimStats()
-    print(f"sim: publishing {scenario.name!r} at {args.speed:g}x to {args.broker}; clock on jisf/v1/sim/clock", flush=True)
-    asyncio.run(publish_scenario(broker_address(args), itertools.chain([first], feed), clock, stats))
-    print(json.dumps({"messages": stats.messages, "bytes": stats.bytes, "max_lag_s": round(stats.max_lag_s, 3)}))
+    print(f"sim: publishing {scenario.name!r} at {speed:g}x to {addr.url()}; clock on jisf/v1/sim/clock", flush=True)
+    with cliutil.time_progress(args, first.t, scenario.t_end, "sim") as advance:
+        def paced() -> Iterator[object]:
+            for m in itertools.chain([first], feed):
+                advance(m.t)
+                yield m
+
+        asyncio.run(publish_scenario(addr, paced(), clock, stats, on_state=cliutil.state_printer("jisf sim")))
+    print(json.dumps({"messages": stats.messages, "published": stats.published, "dropped": stats.dropped,
+                      "bytes": stats.bytes, "max_lag_s": round(stats.max_lag_s, 3)}))
     return 0
 
 
@@ -106,25 +132,45 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     import msgspec
 
     from fusion.demo import format_alert
-    from fusion.mqtt import subscribe
+    from fusion.mqtt import Link
     from fusion.publish import ALERTS_FILTER
 
-    async def main() -> None:
-        seen: set[tuple[str, str, str, int]] = set()
-        async for _topic, payload, _retain in subscribe(broker_address(args), [ALERTS_FILTER], client_id=args.client_id,
-                                                       qos=1, persistent=args.persistent):
-            try:
-                a = msgspec.json.decode(payload)
-            except msgspec.DecodeError:
-                continue
-            key = (str(a.get("alert_id")), str(a.get("state")), str(a.get("t")), len(a.get("ops") or ()))
-            if key in seen:  # at-least-once delivery: de-duplicate by alert id, state, time and actions
-                continue
-            seen.add(key)
-            print(payload.decode() if args.json else format_alert(a), flush=True)
+    if args.persistent and not args.client_id:
+        raise UsageError("--persistent needs --client-id")
+    addr = broker_address(args)
+    seen: set[tuple[str, str, str, int]] = set()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    def show(payload: bytes) -> None:
+        try:
+            a = msgspec.json.decode(payload)
+        except msgspec.DecodeError:
+            return
+        key = (str(a.get("alert_id")), str(a.get("state")), str(a.get("t")), len(a.get("ops") or ()))
+        if key in seen:  # at-least-once delivery: de-duplicate by alert id, state, time and actions
+            return
+        seen.add(key)
+        print(payload.decode() if args.json else format_alert(a), flush=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        inbox: asyncio.Queue[bytes] = asyncio.Queue()
+        link = Link(addr, args.client_id, subscriptions=((ALERTS_FILTER, 1),), clean_session=not args.persistent,
+                    on_message=lambda _topic, payload, _qos, _retain: inbox.put_nowait(payload),
+                    on_state=cliutil.state_printer("jisf alerts"), fail_first=True)
+        with stop_on_signals(asyncio.get_running_loop(), stop):
+            runner = asyncio.create_task(link.run(stop))
+            while not runner.done():
+                get = asyncio.create_task(inbox.get())
+                done, _ = await asyncio.wait({runner, get}, return_when=asyncio.FIRST_COMPLETED)
+                if get in done:
+                    show(get.result())
+                else:
+                    get.cancel()
+            while not inbox.empty():
+                show(inbox.get_nowait())
+            runner.result()  # BrokerError when the first connection failed
+
+    asyncio.run(main())
     return 0
 
 
@@ -134,6 +180,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     from fusion.mqtt import Link
     from fusion.publish import FEEDS_FILTER
     from fusion.recording import RecordingWriter
+
+    addr = broker_address(args)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -149,11 +197,15 @@ def cmd_record(args: argparse.Namespace) -> int:
 
             # operator actions are inputs too; the clock lets replay use the sim's timeline
             subscriptions = ((FEEDS_FILTER, 1), (OPS_FILTER, 1), (SIM_CLOCK_TOPIC, 1))
-            link = Link(broker_address(args), args.client_id, subscriptions=subscriptions, on_message=on_message)
+            link = Link(addr, args.client_id, subscriptions=subscriptions, on_message=on_message,
+                        on_state=cliutil.state_printer("jisf record"), fail_first=True)
             with stop_on_signals(asyncio.get_running_loop(), stop):
                 flusher = asyncio.create_task(flush_periodically())
-                await link.run(stop)
-                await flusher
+                try:
+                    await link.run(stop)
+                finally:
+                    stop.set()
+                    await flusher
 
     asyncio.run(main())
     return 0
@@ -161,9 +213,13 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from fusion.offline import evaluate
+    from sim_feeds.scenario import load_scenario
 
     t0 = time.perf_counter()
-    summary = evaluate(scenario_arg(args.scenario), Path(args.output), metrics=not args.no_metrics)
+    path = scenario_arg(args.scenario)
+    scenario = load_scenario(path)
+    with cliutil.time_progress(args, scenario.t0, scenario.t_end, "evaluate") as advance:
+        summary = evaluate(path, Path(args.output), metrics=not args.no_metrics, on_message=advance)
     c = summary.counters
     print(json.dumps({"out_dir": str(summary.out_dir), "messages": summary.messages, "measurements": c.measurements,
                       "ticks": c.ticks, "alerts_raised": c.alerts_raised, "rejected": summary.rejected,
@@ -174,20 +230,88 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from fusion.offline import replay_recording, republish_recording
 
-    if args.broker:
-        stats = asyncio.run(republish_recording(Path(args.recording), broker_address(args), args.speed))
-        print(json.dumps(stats))
+    recording = Path(args.recording)
+    if args.output:  # offline replay wins: JISF_BROKER in the environment must not turn it into a republish
+        scenario = scenario_arg(args.scenario)
+        with cliutil.time_progress(args, desc="replay") as advance:
+            summary = replay_recording(recording, Path(args.output), scenario_path=scenario, on_message=advance)
+        print(json.dumps(summary))
         return 0
-    if not args.output:
-        print("jisf replay: give -o DIR (offline replay) or --broker URL (republish)", file=sys.stderr)
-        return 2
-    summary = replay_recording(Path(args.recording), Path(args.output),
-                               scenario_path=scenario_arg(args.scenario))
-    print(json.dumps(summary))
+    if not args.broker:
+        raise UsageError("give -o DIR (offline replay) or --broker URL (republish)")
+    addr, speed = broker_address(args), positive_speed(args.speed)
+    if not recording.is_file():
+        raise FileNotFoundError(f"no recording {str(recording)!r}")
+    with cliutil.time_progress(args, desc="replay") as advance:
+        stats = asyncio.run(republish_recording(recording, addr, speed, on_state=cliutil.state_printer("jisf replay"),
+                                                on_message=advance))
+    print(json.dumps(stats))
     return 0
 
 
-# Commands whose own module parses their arguments: name -> (module, function, help).
+def _demo_parser() -> cliutil.Parser:
+    d = cliutil.parser("demo", "main job: embedded broker, default scenario, live fusion and alerts")
+    d.add_argument("--scenario", help="scenario file or shipped scenario name (default: default)")
+    d.add_argument("--speed", type=float, default=60.0, help="scenario seconds per wall second (default 60)")
+    d.add_argument("--broker-kind", default="auto", choices=["auto", "mosquitto", "iotcore"], help="embedded broker to start")
+    broker_args(d, required=False)
+    return d
+
+
+def _sim_parser() -> cliutil.Parser:
+    s = cliutil.parser("sim", "publish a scenario's feeds, through broker outages (docs/OPERATIONS.md)")
+    s.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
+    s.add_argument("--speed", type=float, default=1.0, help="scenario seconds per wall second")
+    broker_args(s, required=True)
+    return s
+
+
+def _alerts_parser() -> cliutil.Parser:
+    a = cliutil.parser("alerts", "subscribe and show alerts, through broker outages")
+    broker_args(a, required=True)
+    a.add_argument("--client-id", help="MQTT client id (env JISF_ALERTS_CLIENT_ID)")
+    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (needs --client-id)")
+    a.add_argument("--json", action="store_true", help="print raw alert JSON lines")
+    return a
+
+
+def _record_parser() -> cliutil.Parser:
+    rec = cliutil.parser("record", "record inbound feeds, through broker outages")
+    broker_args(rec, required=True)
+    rec.add_argument("-o", "--output", required=True, help="recording file (appended to if it exists)")
+    rec.add_argument("--client-id", default="jisf-recorder", help="MQTT client id (env JISF_RECORD_CLIENT_ID)")
+    return rec
+
+
+def _evaluate_parser() -> cliutil.Parser:
+    e = cliutil.parser("evaluate", "offline: simulated clock, no broker; writes the evaluation outputs")
+    e.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
+    e.add_argument("-o", "--output", required=True, help="output directory")
+    e.add_argument("--no-metrics", action="store_true", help="skip metrics.json")
+    return e
+
+
+def _replay_parser() -> cliutil.Parser:
+    rp = cliutil.parser("replay", "offline replay of a recording (-o DIR), or republish it (--broker URL)")
+    rp.add_argument("recording")
+    rp.add_argument("-o", "--output", help="output directory (offline replay; wins over --broker)")
+    rp.add_argument("--scenario", help="scenario (file or shipped name) whose area and zones apply (default: default)")
+    rp.add_argument("--speed", type=float, default=1.0, help="republish pace, recorded seconds per wall second")
+    broker_args(rp, required=False)
+    return rp
+
+
+# Commands of this module: name -> (parser, body, help).
+BUILTIN: dict[str, tuple[Callable[[], cliutil.Parser], Callable[[argparse.Namespace], int], str]] = {
+    "demo": (_demo_parser, cmd_demo, "main job: embedded broker, default scenario, live fusion and alerts"),
+    "sim": (_sim_parser, cmd_sim, "publish a scenario's feeds"),
+    "alerts": (_alerts_parser, cmd_alerts, "subscribe and show alerts"),
+    "record": (_record_parser, cmd_record, "record inbound feeds"),
+    "evaluate": (_evaluate_parser, cmd_evaluate, "offline: simulated clock, no broker; writes the evaluation outputs"),
+    "replay": (_replay_parser, cmd_replay, "offline replay of a recording (or republish it with --broker)"),
+}
+
+# Commands whose own module parses their arguments (with fusion.cliutil): name -> (module, function, help).
 DELEGATED: dict[str, tuple[str, str, str]] = {
     "run": ("fusion.runner", "main", "the fusion service (jisf run --help)"),
     "track-scans": ("fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
@@ -197,71 +321,42 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _run_delegated(name: str, argv: list[str]) -> int:
-    module, func, _ = DELEGATED[name]
-    return int(getattr(importlib.import_module(module), func)(argv))
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of ``jisf NAME`` (a delegated module's ``build_parser()``)."""
+    if name in BUILTIN:
+        return BUILTIN[name][0]()
+    return importlib.import_module(DELEGATED[name][0]).build_parser()  # type: ignore[no-any-return]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``jisf`` argument parser."""
-    p = argparse.ArgumentParser(prog="jisf", description="Track fusion and trafficking alerts over MQTT")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    d = sub.add_parser("demo", help="main job: embedded broker, default scenario, live fusion and alerts")
-    d.add_argument("--scenario", default=env_default("scenario"), help="scenario file or shipped scenario name (default: default)")
-    d.add_argument("--speed", type=float, default=float(env_default("speed", "60")), help="scenario seconds per wall second (default 60)")
-    d.add_argument("--broker-kind", default="auto", choices=["auto", "mosquitto", "iotcore"], help="embedded broker to start")
-    broker_args(d, required=False)
-    d.set_defaults(func=cmd_demo)
-
-    s = sub.add_parser("sim", help="publish a scenario's feeds")
-    s.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
-    s.add_argument("--speed", type=float, default=1.0, help="scenario seconds per wall second")
-    broker_args(s, required=True)
-    s.set_defaults(func=cmd_sim)
-
-    a = sub.add_parser("alerts", help="subscribe and show alerts")
-    broker_args(a, required=True)
-    a.add_argument("--client-id", default=env_default("alerts_client_id"))
-    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (needs --client-id)")
-    a.add_argument("--json", action="store_true", help="print raw alert JSON lines")
-    a.set_defaults(func=cmd_alerts)
-
-    rec = sub.add_parser("record", help="record inbound feeds")
-    broker_args(rec, required=True)
-    rec.add_argument("-o", "--output", required=True, help="recording file (appended to if it exists)")
-    rec.add_argument("--client-id", default=env_default("record_client_id", "jisf-recorder"))
-    rec.set_defaults(func=cmd_record)
-
-    e = sub.add_parser("evaluate", help="offline: simulated clock, no broker; writes the evaluation outputs")
-    e.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
-    e.add_argument("-o", "--output", required=True, help="output directory")
-    e.add_argument("--no-metrics", action="store_true", help="skip metrics.json")
-    e.set_defaults(func=cmd_evaluate)
-
-    rp = sub.add_parser("replay", help="offline replay of a recording (or republish it with --broker)")
-    rp.add_argument("recording")
-    rp.add_argument("-o", "--output", help="output directory (offline replay)")
-    rp.add_argument("--scenario", help="scenario (file or shipped name) whose area and zones apply (default: default)")
-    rp.add_argument("--speed", type=float, default=1.0, help="republish pace, recorded seconds per wall second")
-    broker_args(rp, required=False)
-    rp.set_defaults(func=cmd_replay)
-
-    for name, (_, _, helptext) in DELEGATED.items():  # listed for --help; main() hands their arguments over whole
-        sub.add_parser(name, help=helptext, add_help=False).set_defaults(func=lambda _args, n=name: _run_delegated(n, []))
+    """The top-level ``jisf`` parser, for ``jisf --help``: global options and the list of commands."""
+    p = cliutil.Parser(prog="jisf", description="Track fusion and trafficking alerts over MQTT. Every long option "
+                       "of every command can also be set as JISF_<OPTION> or JISF_<COMMAND>_<OPTION>; a flag wins.",
+                       epilog="exit status: 0 done, 1 runtime error (broker down, missing or bad file), 2 usage or "
+                       "configuration error (docs/OPERATIONS.md)")
+    cliutil.add_global_options(p)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, _, helptext) in BUILTIN.items():
+        sub.add_parser(name, help=helptext, add_help=False)
+    for name, (_, _, helptext) in DELEGATED.items():
+        sub.add_parser(name, help=helptext, add_help=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``jisf`` console script."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATED:
-        return _run_delegated(argv[0], argv[1:])
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.func(args))
+    """Entry point of the ``jisf`` console script: ``jisf [GLOBAL OPTIONS] COMMAND [OPTIONS]``."""
+    before, rest = cliutil.split_globals(sys.argv[1:] if argv is None else argv)
+    if not rest or rest[0] in ("-h", "--help"):
+        build_parser().print_help(sys.stdout if rest else sys.stderr)
+        return 0 if rest else cliutil.EXIT_USAGE
+    name, args = rest[0], before + rest[1:]  # global options go to the command, which accepts them anywhere
+    if name in BUILTIN:
+        make_parser, body, _ = BUILTIN[name]
+        return cliutil.run(make_parser(), body, args)
+    if name in DELEGATED:
+        module, func, _ = DELEGATED[name]
+        return int(getattr(importlib.import_module(module), func)(args))
+    build_parser().error(f"unknown command {name!r} (one of {', '.join([*BUILTIN, *DELEGATED])})")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ No broker, no wall clock: the same input gives byte-identical files.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,9 +90,26 @@ def run_to_dir(
     return RunSummary(n, fusion.counters, fusion.ingest.log.total_rejected(), out_dir)
 
 
+def _observed(messages: Iterable[tuple[float, str, bytes]],
+              on_message: Callable[[float], None] | None) -> Iterable[tuple[float, str, bytes]]:
+    """``messages``, calling ``on_message(t)`` with each one's time first (progress)."""
+    if on_message is None:
+        return messages
+
+    def observed() -> Iterator[tuple[float, str, bytes]]:
+        for m in messages:
+            on_message(m[0])
+            yield m
+
+    return observed()
+
+
 def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = None, config: FusionConfig | None = None,
-             metrics: bool = True) -> RunSummary:
-    """Simulate a scenario, fuse it offline, write truth/tracks/alerts (and metrics.json)."""
+             metrics: bool = True, on_message: Callable[[float], None] | None = None) -> RunSummary:
+    """Simulate a scenario, fuse it offline, write truth/tracks/alerts (and metrics.json).
+
+    ``on_message(t)`` is called with each feed message's scenario time (progress).
+    """
     from sim_feeds.play import iter_feed, iter_truth
     from sim_feeds.scenario import load_scenario
 
@@ -105,7 +122,8 @@ def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = 
     zones_geojson = scenario.zones_geojson()
     rules = rules if rules is not None else scenario_rules(scenario, config)
     fusion = fusion_for_area(scenario.area, zones_geojson, scenario_path.name, rules, config)
-    summary = run_to_dir(fusion, ((m.t, m.topic, m.payload) for m in iter_feed(scenario)), out_dir, zones_geojson)
+    summary = run_to_dir(fusion, _observed(((m.t, m.topic, m.payload) for m in iter_feed(scenario)), on_message),
+                         out_dir, zones_geojson)
     if metrics:
         from fusion.metrics import evaluate_dir
 
@@ -149,8 +167,12 @@ def recorded_feed(messages: Iterable[RecordedMessage]) -> Iterator[tuple[float, 
         yield t, m.topic, m.payload
 
 
-def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | None = None) -> dict[str, object]:
-    """Replay a recording offline (receive times as the clock); area and zones from a scenario."""
+def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | None = None,
+                     on_message: Callable[[float], None] | None = None) -> dict[str, object]:
+    """Replay a recording offline (receive times as the clock); area and zones from a scenario.
+
+    ``on_message(t)`` is called with each message's (replay clock) time (progress).
+    """
     from fusion.recording import read_recording
     from sim_feeds.scenario import default_scenario_path, load_scenario
 
@@ -158,7 +180,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
     zones_geojson = scenario.zones_geojson()
     fusion = fusion_for_area(scenario.area, zones_geojson, scenario.name, scenario_rules(scenario))
     reader = read_recording(recording)
-    summary = run_to_dir(fusion, recorded_feed(reader), out_dir, zones_geojson)
+    summary = run_to_dir(fusion, _observed(recorded_feed(reader), on_message), out_dir, zones_geojson)
     if (out_dir / TRUTH_FILE).exists():
         from fusion.metrics import evaluate_dir
 
@@ -169,25 +191,32 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
             "recording_truncated": bool(reader.truncated), "recording_lost_bytes": int(reader.lost_bytes)}
 
 
-async def republish_recording(recording: Path, addr: object, speed: float) -> dict[str, object]:
-    """Publish a recording's messages onto a broker at ``speed`` x their recorded pace."""
-    import asyncio
+async def republish_recording(recording: Path, addr: object, speed: float,
+                              on_state: Callable[[str], None] | None = None,
+                              on_message: Callable[[float], None] | None = None) -> dict[str, object]:
+    """Publish a recording's messages onto a broker at ``speed`` x their recorded pace, through outages.
+
+    ``on_message(recv_t)`` is called as each message is queued (progress).
+    ``fusion.mqtt.publish_timed`` keeps the pace and republishes after a reconnect.
+    """
     import time
 
-    from fusion.mqtt import publisher
+    from fusion.mqtt import PaceStats, publish_timed
     from fusion.publish import OutMessage
     from fusion.recording import read_recording
 
     reader = read_recording(recording)
-    n = 0
-    async with publisher(addr) as publish:  # type: ignore[arg-type]
+
+    def timed() -> Iterator[tuple[float, OutMessage]]:
         t_first: float | None = None
-        wall0 = time.monotonic()
+        wall0 = time.time()
         for m in reader:
             t_first = m.recv_t if t_first is None else t_first
-            delay = wall0 + (m.recv_t - t_first) / speed - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await publish(OutMessage(m.topic, m.payload, qos=m.qos, retain=m.retain))
-            n += 1
-    return {"messages": n, "recording_truncated": bool(reader.truncated), "recording_lost_bytes": int(reader.lost_bytes)}
+            if on_message is not None:
+                on_message(m.recv_t)
+            yield wall0 + (m.recv_t - t_first) / speed, OutMessage(m.topic, m.payload, qos=m.qos, retain=m.retain)
+
+    stats = PaceStats()
+    await publish_timed(addr, timed(), stats, on_state=on_state)  # type: ignore[arg-type]
+    return {"messages": stats.messages, "dropped": stats.dropped, "recording_truncated": bool(reader.truncated),
+            "recording_lost_bytes": int(reader.lost_bytes)}
