@@ -179,9 +179,11 @@ def cmd_record(args: argparse.Namespace) -> int:
     from fusion.clock import SIM_CLOCK_TOPIC
     from fusion.mqtt import Link
     from fusion.publish import FEEDS_FILTER
-    from fusion.recording import RecordingWriter
+    from fusion.recording import RecordingWriter, cut_torn_tail
 
     addr = broker_address(args)
+    if Path(args.output).exists():  # not a recording, or not writable: RecordingError / OSError before connecting
+        cut_torn_tail(Path(args.output))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -211,15 +213,28 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deployment(args: argparse.Namespace):  # noqa: ANN202 - Deployment | None, imported lazily
+    """The ``--deployment`` / JISF_DEPLOYMENT file, loaded; a bad one is a usage error naming the field."""
+    from fusion.deployment import DeploymentError, deployment_path, load_deployment
+
+    path = deployment_path(args.deployment)
+    try:
+        return load_deployment(path) if path is not None else None
+    except DeploymentError as err:
+        raise UsageError(str(err)) from None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from fusion.offline import evaluate
     from sim_feeds.scenario import load_scenario
 
     t0 = time.perf_counter()
+    deployment = _deployment(args)
     path = scenario_arg(args.scenario)
     scenario = load_scenario(path)
     with cliutil.time_progress(args, scenario.t0, scenario.t_end, "evaluate") as advance:
-        summary = evaluate(path, Path(args.output), metrics=not args.no_metrics, on_message=advance)
+        summary = evaluate(path, Path(args.output), metrics=not args.no_metrics, deployment=deployment,
+                           on_message=advance)
     c = summary.counters
     print(json.dumps({"out_dir": str(summary.out_dir), "messages": summary.messages, "measurements": c.measurements,
                       "ticks": c.ticks, "alerts_raised": c.alerts_raised, "rejected": summary.rejected,
@@ -232,9 +247,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     recording = Path(args.recording)
     if args.output:  # offline replay wins: JISF_BROKER in the environment must not turn it into a republish
-        scenario = scenario_arg(args.scenario)
+        deployment = _deployment(args)
+        scenario = scenario_arg(args.scenario) if args.scenario else None
         with cliutil.time_progress(args, desc="replay") as advance:
-            summary = replay_recording(recording, Path(args.output), scenario_path=scenario, on_message=advance)
+            summary = replay_recording(recording, Path(args.output), deployment=deployment, scenario_path=scenario,
+                                       on_message=advance)
         print(json.dumps(summary))
         return 0
     if not args.broker:
@@ -242,9 +259,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     addr, speed = broker_address(args), positive_speed(args.speed)
     if not recording.is_file():
         raise FileNotFoundError(f"no recording {str(recording)!r}")
+    if speed != 1.0:
+        print(f"jisf replay: at --speed {speed:g} only a `jisf run --clock sim` service follows the replay "
+              "(a --clock wall service needs --speed 1)", file=sys.stderr)
     with cliutil.time_progress(args, desc="replay") as advance:
-        stats = asyncio.run(republish_recording(recording, addr, speed, on_state=cliutil.state_printer("jisf replay"),
-                                                on_message=advance))
+        stats = asyncio.run(republish_recording(recording, addr, speed, rebase=args.rebase,
+                                                on_state=cliutil.state_printer("jisf replay"), on_message=advance))
     print(json.dumps(stats))
     return 0
 
@@ -288,6 +308,7 @@ def _evaluate_parser() -> cliutil.Parser:
     e.add_argument("scenario", help="scenario file or shipped scenario name (e.g. default)")
     e.add_argument("-o", "--output", required=True, help="output directory")
     e.add_argument("--no-metrics", action="store_true", help="skip metrics.json")
+    e.add_argument("--deployment", help="deployment file whose rules, tracker, zones and area apply (env JISF_DEPLOYMENT)")
     return e
 
 
@@ -295,8 +316,12 @@ def _replay_parser() -> cliutil.Parser:
     rp = cliutil.parser("replay", "offline replay of a recording (-o DIR), or republish it (--broker URL)")
     rp.add_argument("recording")
     rp.add_argument("-o", "--output", help="output directory (offline replay; wins over --broker)")
-    rp.add_argument("--scenario", help="scenario (file or shipped name) whose area and zones apply (default: default)")
+    rp.add_argument("--scenario", help="scenario (file or shipped name) whose area, zones and AIS coverage apply (a simulated recording)")
+    rp.add_argument("--deployment", help="deployment file: area, zones, receivers, rules, tracker (env JISF_DEPLOYMENT; "
+                    "without it or --scenario the area comes from the data)")
     rp.add_argument("--speed", type=float, default=1.0, help="republish pace, recorded seconds per wall second")
+    rp.add_argument("--rebase", action=argparse.BooleanOptionalAction, default=True,
+                    help="republish: shift the times inside payloads to now (default on)")
     broker_args(rp, required=False)
     return rp
 

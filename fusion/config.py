@@ -59,6 +59,7 @@ class ServiceConfig:
     key_file: str | None = _opt(None, "private key of cert_file")
     client_id: str = _opt("jisf-fusion", "MQTT client id of the service")
     mqtt_io: str = _opt("process", "process: the MQTT connection runs in a child process, beside fusion (a second core); inline: in the service's own event loop")
+    deployment: str | None = _opt(None, "deployment file: area, zones, AIS receivers, rules, tracker settings (docs/DEPLOYMENT.md); replaces scenario")
     scenario: str | None = _opt(None, "scenario file giving the area and zones (default: the shipped default scenario)")
     zones: str | None = _opt(None, "zones GeoJSON file (default: the scenario's zones)")
     rules: str | None = _opt(None, "rules TOML file (default: built-in rules)")
@@ -110,6 +111,8 @@ class ServiceConfig:
             raise ConfigError(src, "client_id", self.client_id, "must not be empty")
         if self.password is not None and self.password_file is not None:
             raise ConfigError(src, "password_file", self.password_file, "give password or password_file, not both")
+        if self.deployment is not None and self.scenario is not None:
+            raise ConfigError(src, "deployment", self.deployment, "give deployment or scenario, not both")
         self.broker_address()  # validates the URL and the TLS options together
 
     def decode_limits(self) -> DecodeLimits:

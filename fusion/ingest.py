@@ -137,6 +137,12 @@ class RejectLog:
         }
 
 
+def new_decoders(limits: DecodeLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """A fresh decoder per feed kind (AIS and ADS-B decoders keep per-source state), bounded by ``limits``."""
+    return {"ais": AisDecoder(limits=limits), "adsb": AdsbDecoder(limits=limits), "radar": RadarDecoder(limits=limits),
+            "oth": OthDecoder(limits=limits)}
+
+
 class Ingest:
     """Decode, validate and convert feed messages; release measurement batches in time order."""
 
@@ -158,12 +164,7 @@ class Ingest:
         self.duplicate_window_s = duplicate_window_s
         self.max_duplicate_keys = max_duplicate_keys
         self.limits = limits
-        self.decoders = {
-            "ais": AisDecoder(limits=limits),
-            "adsb": AdsbDecoder(limits=limits),
-            "radar": RadarDecoder(limits=limits),
-            "oth": OthDecoder(limits=limits),
-        }
+        self.decoders = new_decoders(limits)
         self.log = RejectLog()
         self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
         self.callsigns: OrderedDict[int, str] = OrderedDict()  # latest ADS-B call sign per ICAO address, bounded

@@ -29,7 +29,8 @@ import msgspec
 
 from fusion import cliutil
 from fusion.core.config import SURFACE_DEFAULT, TrackerConfig
-from fusion.offline import fusion_for_area, run_to_dir
+from fusion.offline import DEFAULT_MARGIN_DEG, DataArea, fusion_for_area, run_to_dir
+from fusion.offline import data_area as offline_data_area
 from fusion.pipeline import FusionConfig
 from fusion.recording import RecordingWriter, read_recording
 from sensors.realdata import (
@@ -41,7 +42,6 @@ from sensors.reports import AisPosition
 
 AIS_TOPIC_ROOT = "jisf/v1/feeds/ais/"
 EMPTY_ZONES: dict[str, object] = {"type": "FeatureCollection", "features": []}
-DEFAULT_MARGIN_DEG = 0.05
 
 # MarineCadastre data are thinned to about one report per vessel per minute (median
 # interval 71 s, p90 181 s on the New York file), where live AIS reports every 2-10 s
@@ -68,16 +68,6 @@ class ImportSummary:
     vessels: int
     t_first: float
     t_last: float
-
-
-@dataclass(frozen=True)
-class DataArea:
-    """A lat/lon box (the attributes ``fusion_for_area`` reads)."""
-
-    lat_min: float
-    lat_max: float
-    lon_min: float
-    lon_max: float
 
 
 def read_positions(csv_path: Path | str, *, source: str = MARINECADASTRE_SOURCE,
@@ -112,25 +102,11 @@ def import_marinecadastre(csv_path: Path | str, out: Path | str, *, source: str 
 
 
 def data_area(recording: Path | str, *, margin_deg: float = DEFAULT_MARGIN_DEG) -> DataArea:
-    """The box around every AIS position in a recording (decoded as the service decodes it) plus a margin."""
-    from sensors.ais import AisDecoder
-
-    decoders: dict[str, AisDecoder] = {}
-    lat_lo = lon_lo = float("inf")
-    lat_hi = lon_hi = float("-inf")
-    for m in read_recording(recording):
-        if not m.topic.startswith(AIS_TOPIC_ROOT):
-            continue
-        source = m.topic[len(AIS_TOPIC_ROOT):]
-        reports, _errors = decoders.setdefault(source, AisDecoder()).decode(m.payload, source, m.recv_t)
-        for r in reports:
-            if isinstance(r, AisPosition):
-                lat_lo, lat_hi = min(lat_lo, r.lat), max(lat_hi, r.lat)
-                lon_lo, lon_hi = min(lon_lo, r.lon), max(lon_hi, r.lon)
-    if lat_lo > lat_hi:
-        raise ValueError(f"{recording}: no AIS positions to take an area from")
-    return DataArea(max(-89.0, lat_lo - margin_deg), min(89.0, lat_hi + margin_deg),
-                    lon_lo - margin_deg, lon_hi + margin_deg)
+    """The box around every position in a recording (decoded as the service decodes it) plus a margin."""
+    try:
+        return offline_data_area(read_recording(recording), margin_deg=margin_deg)
+    except ValueError as err:
+        raise ValueError(f"{recording}: {err}") from None
 
 
 def replay_with_data_area(recording: Path | str, out_dir: Path | str, *, margin_deg: float = DEFAULT_MARGIN_DEG,

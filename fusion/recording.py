@@ -36,6 +36,7 @@ log = logging.getLogger("jisf.recording")
 FORMAT_NAME = "jisf-recording"
 FORMAT_VERSION = 1
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib wbits for a gzip header and trailer
+_GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952 ID1 ID2
 _READ_CHUNK = 1 << 20
 _MAX_BUFFER_BYTES = 4 << 20  # a member is closed early once this much JSON is buffered
 
@@ -217,12 +218,35 @@ def read_recording(path: Path | str) -> RecordingReader:
 
 
 def valid_length(path: Path) -> int:
-    """Byte length of the readable prefix of a recording (end of its last complete member)."""
+    """Byte length of the readable prefix of a recording (end of its last complete member).
+
+    Bytes after it that are not gzip at all (a tail zero-filled by a power loss, a member
+    whose CRC fails) end the prefix as a torn member does: they are what a writer cuts."""
     scan = _MemberScan()
     with path.open("rb") as f:
-        while chunk := f.read(_READ_CHUNK):
-            deque(scan.feed(chunk), maxlen=0)  # consume: only the member boundaries matter
+        try:
+            while chunk := f.read(_READ_CHUNK):
+                deque(scan.feed(chunk), maxlen=0)  # consume: only the member boundaries matter
+        except RecordingError:
+            pass  # scan.complete_end is the end of the last good member
     return scan.complete_end
+
+
+def cut_torn_tail(path: Path) -> int:
+    """Cut a recording back to the end of its last complete member; returns the bytes cut.
+
+    Without this a member appended after a torn one would be read as the torn member's
+    continuation, and the file would stop being readable there (``not a gzip member``)."""
+    size = path.stat().st_size
+    keep = valid_length(path)
+    if keep == 0 and size > 0:
+        with path.open("rb") as f:
+            if not _GZIP_MAGIC.startswith(f.read(2).rstrip(b"\0")):  # a torn or zero-filled first member is cut
+                raise RecordingError(f"recording {path}: not a recording (no gzip member at byte 0); refusing to append to it")
+    if keep < size:
+        log.warning("%s: cutting a torn tail of %d bytes (after byte %d) before appending", path, size - keep, keep)
+        os.truncate(path, keep)
+    return size - keep
 
 
 class RecordingWriter:
@@ -231,7 +255,8 @@ class RecordingWriter:
     ``flush_interval_s``: ``append`` flushes when this long (monotonic clock) has passed since
     the last flush; a caller that may go idle should also call ``flush()`` on a timer.
     ``fsync``: also fsync at each flush (survives power loss, not only a process crash).
-    An existing file is appended to; a torn tail left by a crash is cut off first (logged).
+    An existing file is appended to; a torn tail left by a crash is cut off first (logged,
+    ``cut_torn_tail``). A file that does not start as a recording is refused (``RecordingError``).
     """
 
     def __init__(self, path: Path | str, *, flush_interval_s: float = 1.0, fsync: bool = True,
@@ -261,11 +286,7 @@ class RecordingWriter:
         if self._file is not None:
             raise RuntimeError(f"recording {self.path}: already open")
         if self.path.exists():
-            size = self.path.stat().st_size
-            keep = valid_length(self.path)
-            if keep < size:
-                log.warning("%s: cutting a torn tail of %d bytes before appending", self.path, size - keep)
-                os.truncate(self.path, keep)
+            cut_torn_tail(self.path)
         self._file = self.path.open("ab")
         self._buffer, self._buffered = [_HEADER], len(_HEADER)
         self._last_flush = time.monotonic()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import sys
@@ -57,17 +58,36 @@ def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service,
     from fusion.service import Service, ServiceOptions
     from sim_feeds.scenario import load_scenario, resolve_scenario
 
-    scenario = load_scenario(resolve_scenario(cfg.scenario))
-    zones = json.loads(Path(cfg.zones).read_text()) if cfg.zones else scenario.zones_geojson()
-    rules = None
+    fusion_cfg = FusionConfig(output_interval_s=cfg.output_interval_s, reorder_window_s=cfg.reorder_window_s,
+                             limits=cfg.decode_limits())
+    if cfg.deployment:
+        deployment = load_deployment_for_run(cfg.deployment)
+        area, zones, zones_name, rules = deployment.area, deployment.zones_geojson, deployment.name, deployment.rules
+        fusion_cfg = dataclasses.replace(fusion_cfg, tracker=deployment.fusion_config.tracker)
+    else:
+        scenario = load_scenario(resolve_scenario(cfg.scenario))
+        area, zones, zones_name, rules = scenario.area, scenario.zones_geojson(), scenario.name, None
+    if cfg.zones:
+        zones, zones_name = json.loads(Path(cfg.zones).read_text()), cfg.zones
     if cfg.rules:
         from fusion.rules.engine import load_rules
 
         rules = load_rules(Path(cfg.rules))
-    fusion_cfg = FusionConfig(output_interval_s=cfg.output_interval_s, reorder_window_s=cfg.reorder_window_s,
-                              limits=cfg.decode_limits())
-    fusion = fusion_for_area(scenario.area, zones, cfg.zones or scenario.name, rules, fusion_cfg)
+    fusion = fusion_for_area(area, zones, zones_name, rules, fusion_cfg)
     return Service(fusion, cfg.broker_address(), ServiceOptions.from_config(cfg))
+
+
+def load_deployment_for_run(path: str):  # -> fusion.deployment.Deployment with an area, imported lazily
+    """The deployment file of ``jisf run``, which must have an [area] (ConfigError otherwise)."""
+    from fusion.deployment import DeploymentError, load_deployment
+
+    try:
+        deployment = load_deployment(path)
+    except DeploymentError as err:
+        raise ConfigError(err.source, err.field, err.value, err.reason) from None
+    if deployment.area is None:
+        raise ConfigError(path, "area", None, "jisf run needs the deployment's [area] (the service has no data to take it from)")
+    return deployment
 
 
 async def serve(cfg: ServiceConfig) -> None:
@@ -91,13 +111,13 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         cfg = config_from_args(args)
+        if cfg.deployment:
+            load_deployment_for_run(cfg.deployment)  # refused here with one line, not inside the event loop
     except ConfigError as err:
         raise cliutil.UsageError(str(err)) from None
     level = cfg.log_level if not args.verbose else ("info", "debug")[min(args.verbose, 2) - 1]
     setup_logging(cfg.log_format, level)
-    from fusion.checkpoint import (
-        CheckpointError,  # after the configuration: imports the whole core
-    )
+    from fusion.checkpoint import CheckpointError  # after the configuration: imports the whole core
 
     try:
         asyncio.run(serve(cfg))

@@ -96,7 +96,7 @@ def test_replay_republishes_onto_a_broker(mosquitto: Mosquitto, tmp_path: Path) 
         task = asyncio.create_task(_collect(mosquitto, len(msgs), got, ready))
         await ready.wait()
         span = msgs[-1].t - msgs[0].t
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "fusion.cli", "replay", str(rec), "--broker",
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "fusion.cli", "replay", str(rec), "--no-rebase", "--broker",
                                                     mosquitto.address.url(), "--speed", str(max(span / 2.0, 1.0)))
         assert await proc.wait() == 0
         await asyncio.wait_for(task, 15)
