@@ -214,14 +214,11 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def _deployment(args: argparse.Namespace):  # noqa: ANN202 - Deployment | None, imported lazily
-    """The ``--deployment`` / JISF_DEPLOYMENT file, loaded; a bad one is a usage error naming the field."""
-    from fusion.deployment import DeploymentError, deployment_path, load_deployment
+    """The ``--deployment`` / JISF_DEPLOYMENT file, loaded (``DeploymentError`` naming the field: exit 1, bad file)."""
+    from fusion.deployment import deployment_path, load_deployment
 
     path = deployment_path(args.deployment)
-    try:
-        return load_deployment(path) if path is not None else None
-    except DeploymentError as err:
-        raise UsageError(str(err)) from None
+    return load_deployment(path) if path is not None else None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
