@@ -93,7 +93,7 @@ def env_names(p: argparse.ArgumentParser, action: argparse.Action) -> tuple[str,
 
 def env_options(p: argparse.ArgumentParser) -> list[argparse.Action]:
     """The options of ``p`` that the environment can set (every long option but --help and exempt ones)."""
-    exempt = getattr(p, "env_exempt", frozenset())
+    exempt: frozenset[str] = getattr(p, "env_exempt", frozenset())
     return [a for a in p._actions
             if env_names(p, a) and not isinstance(a, argparse._HelpAction | argparse._VersionAction) and a.dest not in exempt]
 
@@ -188,7 +188,7 @@ def run(p: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int | N
 
 def progress(args: argparse.Namespace, *, total: float | None = None, unit: str = "msg", desc: str | None = None) -> Any:
     """A tqdm bar on stderr: shown with --progress, hidden with --no-progress, else only on a terminal."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, disable=not show, dynamic_ncols=True)

@@ -22,7 +22,7 @@ import pytest
 from fusion.broker import Mosquitto
 from fusion.mqtt import Link
 from fusion.publish import OutMessage
-from fusion.recording import RecordingWriter, read_recording
+from fusion.recording import RecordedMessage, RecordingWriter, read_recording
 
 pytestmark = pytest.mark.broker
 
@@ -187,7 +187,7 @@ def test_record_keeps_recording_after_an_outage(mosquitto: Mosquitto, tmp_path: 
     asyncio.run(scenario())
 
 
-def _recorded(rec: Path) -> list:  # noqa: ANN202 - RecordedMessage list
+def _recorded(rec: Path) -> list[RecordedMessage]:
     return list(read_recording(rec)) if rec.exists() else []
 
 

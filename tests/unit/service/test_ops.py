@@ -9,11 +9,17 @@ import math
 
 import numpy as np
 import pytest
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from fusion.config import load_config
-from fusion.ops import JsonFormatter, LatencyWindow, Sample, latency_samples, prometheus_text, serve_metrics
+from fusion.ops import (
+    JsonFormatter,
+    LatencyWindow,
+    Sample,
+    latency_samples,
+    prometheus_text,
+    serve_metrics,
+)
 
 
 def test_json_log_line_carries_extra_fields() -> None:
