@@ -52,6 +52,8 @@ DEPLOY_ACL = DEPLOY_CONF.with_name("acl")
 
 # Options of the shipped configuration whose value is a file or directory path.
 _PATH_OPTIONS = ("password_file", "acl_file", "cafile", "certfile", "keyfile")
+# Options of the shipped plain listener's block, removed with it.
+_LISTENER_OPTIONS = ("protocol", "use_username_as_clientid")
 
 
 def render_conf(text: str, *, paths: dict[str, Path], plain_port: int | None) -> str:
@@ -68,22 +70,22 @@ def render_conf(text: str, *, paths: dict[str, Path], plain_port: int | None) ->
         raise ValueError(f"paths: can only replace {', '.join(_PATH_OPTIONS)}, got {sorted(unknown)}")
     out: list[str] = []
     seen: set[str] = set()
-    skip_protocol = False
+    skip_listener_options = False  # inside the removed plain listener's block
     for raw in text.splitlines():
         line = raw.replace("{", "{{").replace("}", "}}")  # the result is a str.format template
         words = line.split()
         option = words[0] if words and not line.startswith("#") else ""
         if option == "listener":
             seen.add(f"listener {words[1]}")
-            skip_protocol = False
+            skip_listener_options = False
             if words[1] == "8883":
                 line = "listener {port} 127.0.0.1"
             elif plain_port is None:
-                skip_protocol = True
+                skip_listener_options = True
                 continue
             else:
                 line = f"listener {plain_port} 127.0.0.1"
-        elif option == "protocol" and skip_protocol:
+        elif option in _LISTENER_OPTIONS and skip_listener_options:
             continue
         elif option in paths:
             line = f"{option} {paths[option]}"

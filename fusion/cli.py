@@ -32,23 +32,45 @@ def env_default(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"JISF_{name.upper().replace('-', '_')}", default)
 
 
+PASSWORD_OPTIONS = ("password", "password_file")  # their environment is read by broker_address: either flag wins over both
+
+
 def broker_args(p: argparse.ArgumentParser, required: bool) -> None:
-    """--broker and its credentials (each also JISF_BROKER, JISF_USERNAME, ... through cliutil)."""
+    """The broker, credential and TLS options every client command shares (the same names as ``jisf run``'s).
+
+    Each has an environment variable ``JISF_<OPTION>`` (through cliutil); docs/OPERATIONS.md, "Security".
+    """
     p.add_argument("--broker", required=required,
                    help="broker URL, mqtt://[user:pass@]host:port or mqtts://... (env JISF_BROKER)")
     p.add_argument("--username", help="broker user name (env JISF_USERNAME)")
-    p.add_argument("--password", help="broker password (env JISF_PASSWORD)")
-    p.add_argument("--ca-file", help="CA bundle for mqtts:// (env JISF_CA_FILE)")
+    password = p.add_mutually_exclusive_group()
+    password.add_argument("--password-file",
+                          help="file whose first line is the broker password (env JISF_PASSWORD_FILE)")
+    password.add_argument("--password",
+                          help="broker password; visible to every local user in ps: prefer --password-file (env JISF_PASSWORD)")
+    p.add_argument("--ca-file", help="CA bundle that signed the broker certificate, mqtts:// (env JISF_CA_FILE)")
+    p.add_argument("--cert-file", help="client certificate for mutual TLS, mqtts:// (env JISF_CERT_FILE)")
+    p.add_argument("--key-file", help="private key of --cert-file (env JISF_KEY_FILE)")
+    if isinstance(p, cliutil.Parser):
+        p.env_exempt |= set(PASSWORD_OPTIONS)
+
+
+class BrokerOptionError(UsageError):
+    """Broker options that cannot be used (bad URL, unreadable password file, TLS files without mqtts://): exit 2."""
 
 
 def broker_address(args: argparse.Namespace):  # noqa: ANN202 - BrokerAddress, imported lazily
-    """The broker of ``args``; a bad URL or TLS option combination is a usage error."""
+    """The ``BrokerAddress`` of ``broker_args``' options; ``BrokerOptionError`` naming the option when refused."""
     from fusion.mqtt import BrokerAddress
 
+    password, password_file = args.password, args.password_file
+    if password is None and password_file is None:  # either flag wins over both variables
+        password, password_file = env_default("password"), env_default("password_file")
     try:
-        return BrokerAddress.parse(args.broker, username=args.username, password=args.password, ca_file=args.ca_file)
+        return BrokerAddress.parse(args.broker, username=args.username, password=password, password_file=password_file,
+                                   ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
     except ValueError as err:
-        raise UsageError(f"--broker: {err}") from None
+        raise BrokerOptionError(str(err)) from err
 
 
 def scenario_arg(name_or_path: str | None) -> Path:
@@ -92,12 +114,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def show(summary: dict[str, object]) -> None:
         print("summary:", json.dumps(summary, indent=2))
 
+    listen = None if args.no_web else args.listen
     if args.broker:
-        summary, _ = asyncio.run(run_live(scenario, broker_address(args), speed))
+        summary, _ = asyncio.run(run_live(scenario, broker_address(args), speed, web_listen=listen, hold_s=args.hold))
     else:
         with embedded_broker(args.broker_kind) as (name, addr):
             print(f"demo: embedded broker {name} on {addr.url()}", flush=True)
-            summary, _ = asyncio.run(run_live(scenario, addr, speed))
+            summary, _ = asyncio.run(run_live(scenario, addr, speed, web_listen=listen, hold_s=args.hold))
     show(summary)
     return 0 if summary["alerts_raised"] else 1
 
@@ -135,9 +158,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from fusion.mqtt import Link
     from fusion.publish import ALERTS_FILTER
 
-    if args.persistent and not args.client_id:
-        raise UsageError("--persistent needs --client-id")
     addr = broker_address(args)
+    # the shipped broker names every session after its account (use_username_as_clientid)
+    client_id = args.client_id or (addr.username if args.persistent else None)
+    if args.persistent and not client_id:
+        raise UsageError("--persistent needs --client-id (or --username)")
     seen: set[tuple[str, str, str, int]] = set()
 
     def show(payload: bytes) -> None:
@@ -154,7 +179,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         inbox: asyncio.Queue[bytes] = asyncio.Queue()
-        link = Link(addr, args.client_id, subscriptions=((ALERTS_FILTER, 1),), clean_session=not args.persistent,
+        link = Link(addr, client_id, subscriptions=((ALERTS_FILTER, 1),), clean_session=not args.persistent,
                     on_message=lambda _topic, payload, _qos, _retain: inbox.put_nowait(payload),
                     on_state=cliutil.state_printer("jisf alerts"), fail_first=True)
         with stop_on_signals(asyncio.get_running_loop(), stop):
@@ -271,6 +296,11 @@ def _demo_parser() -> cliutil.Parser:
     d.add_argument("--scenario", help="scenario file or shipped scenario name (default: default)")
     d.add_argument("--speed", type=float, default=60.0, help="scenario seconds per wall second (default 60)")
     d.add_argument("--broker-kind", default="auto", choices=["auto", "mosquitto", "iotcore"], help="embedded broker to start")
+    d.add_argument("--listen", default="127.0.0.1:8080",
+                   help="HOST:PORT of the live map (jisf web) served during the demo; a free port if taken (default 127.0.0.1:8080)")
+    d.add_argument("--no-web", action="store_true", help="do not serve the live map")
+    d.add_argument("--hold", type=float, default=0.0,
+                   help="keep the map up this many seconds after the run (default 0; Ctrl-C ends it)")
     broker_args(d, required=False)
     return d
 
@@ -287,7 +317,7 @@ def _alerts_parser() -> cliutil.Parser:
     a = cliutil.parser("alerts", "subscribe and show alerts, through broker outages")
     broker_args(a, required=True)
     a.add_argument("--client-id", help="MQTT client id (env JISF_ALERTS_CLIENT_ID)")
-    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (needs --client-id)")
+    a.add_argument("--persistent", action="store_true", help="persistent session: get alerts raised while away (client id: --client-id, else --username)")
     a.add_argument("--json", action="store_true", help="print raw alert JSON lines")
     return a
 
@@ -340,6 +370,10 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
     "plot": ("fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
     "import-ais": ("fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
     "cot": ("fusion.cot", "main", "tracks and alerts as Cursor-on-Target events for TAK clients (udp:// or tcp://)"),
+    "web": ("fusion.web.server", "main", "live map page and JSON API for tracks, alerts and history (jisf web --help)"),
+    "archive": ("fusion.history.cli", "main_archive", "record tracks and alerts from a broker into the history store"),
+    "history": ("fusion.history.cli", "main_history", "query the history store, or load an output directory into it"),
+    "export": ("fusion.history.cli", "main_export", "export history as KML (Google Earth) or GeoJSON"),
 }
 
 

@@ -53,7 +53,7 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, command: str = "", env_exempt: Iterable[str] = (), **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.command = command
-        self.env_exempt = frozenset(env_exempt)
+        self.env_exempt = set(env_exempt)
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: message (prog --help)`` and exit 2."""
@@ -93,7 +93,7 @@ def env_names(p: argparse.ArgumentParser, action: argparse.Action) -> tuple[str,
 
 def env_options(p: argparse.ArgumentParser) -> list[argparse.Action]:
     """The options of ``p`` that the environment can set (every long option but --help and exempt ones)."""
-    exempt: frozenset[str] = getattr(p, "env_exempt", frozenset())
+    exempt: set[str] = getattr(p, "env_exempt", set())
     return [a for a in p._actions
             if env_names(p, a) and not isinstance(a, argparse._HelpAction | argparse._VersionAction) and a.dest not in exempt]
 

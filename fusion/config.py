@@ -121,17 +121,13 @@ class ServiceConfig:
 
     def broker_address(self) -> BrokerAddress:
         """The broker to connect to, with credentials (password_file read here)."""
-        password = self.password
-        if self.password_file is not None:
-            try:
-                password = Path(self.password_file).read_text().splitlines()[0]
-            except (OSError, IndexError) as err:
-                raise ConfigError("config", "password_file", self.password_file, f"cannot read a password: {err}") from err
         try:
-            return BrokerAddress.parse(self.broker, username=self.username, password=password, ca_file=self.ca_file,
+            return BrokerAddress.parse(self.broker, username=self.username, password=self.password,
+                                       password_file=self.password_file, ca_file=self.ca_file,
                                        cert_file=self.cert_file, key_file=self.key_file)
         except ValueError as err:
-            raise ConfigError("config", "broker", self.broker, str(err)) from err
+            option = "password_file" if str(err).startswith("password_file") else "broker"
+            raise ConfigError("config", option, getattr(self, option), str(err)) from err
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ServiceConfig)}

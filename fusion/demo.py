@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
@@ -26,6 +27,10 @@ from fusion.offline import fusion_for_area, scenario_rules
 from fusion.pipeline import Fusion, Tick
 from fusion.publish import ALERTS_FILTER, OutMessage
 from fusion.service import Service, ServiceOptions
+
+if TYPE_CHECKING:
+    from fusion.web.server import WebService
+    from sim_feeds.scenario import Scenario
 
 
 @dataclass
@@ -111,13 +116,77 @@ async def _subscribed(addr: BrokerAddress, ready: asyncio.Event):  # noqa: ANN20
         yield item
 
 
+@contextlib.asynccontextmanager
+async def web_view(scenario: Scenario, addr: BrokerAddress, listen: str | None, out: IO[str]) -> AsyncIterator[WebService | None]:
+    """The live map of ``jisf web`` in this process for the demo's run (None when ``listen`` is None).
+
+    Served on ``listen`` (HOST:PORT), or on a free port of that host when the port is taken; the
+    page is subscribed to the broker before this yields, so it sees every track from the start.
+    """
+    if listen is None:
+        yield None
+        return
+    from fusion.mqtt import Link
+    from fusion.web.layers import sensors_geojson, zones_geojson
+    from fusion.web.server import SUBSCRIPTIONS, WebOptions, WebService, parse_listen, serve
+
+    host, port = parse_listen(listen)
+    link = Link(addr, f"jisf-demo-web-{int(time.time() * 1000) % 10**9}", subscriptions=SUBSCRIPTIONS)
+    view = WebService(link, WebOptions(zones=zones_geojson(scenario, None), sensors=sensors_geojson(scenario)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(view, host, port, stop, any_port_if_busy=True, out=out))
+    try:
+        deadline = time.monotonic() + 30.0
+        while not (view.subscribed and view.url) and not task.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if task.done():
+            task.result()  # the server failed to start: raise its error
+        yield view
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def hold_view(view: WebService | None, hold_s: float, out: IO[str], stop: asyncio.Event | None = None) -> None:
+    """Keep the map up for ``hold_s`` seconds after the run, or until SIGINT/SIGTERM or ``stop``."""
+    if view is None or hold_s <= 0:
+        return
+    print(f"demo: the map stays up at {view.url} for {hold_s:g} s (Ctrl-C ends it)", file=out, flush=True)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for s in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(s, stop.set)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), hold_s)
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(s)
+
+
 async def run_live(scenario_path: Path, addr: BrokerAddress, speed: float, out: IO[str] = sys.stdout,
-                   progress_interval_s: float = 2.0) -> tuple[dict[str, object], AlertLog]:
-    """Run sim -> broker -> fusion -> alert subscriber for one scenario; returns the summary and the alerts seen."""
-    from sim_feeds.play import iter_feed
+                   progress_interval_s: float = 2.0, web_listen: str | None = None,
+                   hold_s: float = 0.0, hold_stop: asyncio.Event | None = None) -> tuple[dict[str, object], AlertLog]:
+    """Run sim -> broker -> fusion -> alert subscriber for one scenario; returns the summary and the alerts seen.
+
+    ``web_listen`` (HOST:PORT): also serve the live map (``jisf web``) during the run, and
+    ``hold_s`` seconds after it (or until ``hold_stop`` is set).
+    """
     from sim_feeds.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
+    async with web_view(scenario, addr, web_listen, out) as view:
+        summary, alert_log = await _run_scenario(scenario, scenario_path, addr, speed, out, progress_interval_s)
+        if view is not None:
+            summary["web_url"] = view.url
+        await hold_view(view, hold_s, out, hold_stop)
+    return summary, alert_log
+
+
+async def _run_scenario(scenario: Scenario, scenario_path: Path, addr: BrokerAddress, speed: float, out: IO[str],
+                        progress_interval_s: float) -> tuple[dict[str, object], AlertLog]:
+    from sim_feeds.play import iter_feed
+
     # the rules evaluate runs: default rules with the AIS coverage of the scenario's receivers (docs/RULES.md)
     fusion: Fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), scenario_path.name, scenario_rules(scenario))
     feed = iter_feed(scenario)

@@ -24,6 +24,12 @@ most ``MAX_REASON_CHARS``), so a flood of bad input costs constant memory and su
 Payloads over the decoders' limits (``sensors.limits.DecodeLimits``) are rejected whole, as
 one rejection. Exact duplicate payloads on the same topic within ``duplicate_window_s`` are
 rejected as replays.
+
+Satellite scenes (``sat``): every scene goes to the dark-detection correlation
+(``fusion.satmatch``, which also keeps the AIS history it needs from the AIS positions
+accepted here); a scene acquired within ``measurement_window_s`` of the newest measurement
+time seen also goes to the tracker as a batch (older ones could only be dropped as late:
+they are correlation-only, counted in ``sat_correlation_only``).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import numpy as np
 
 from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
+from fusion.satmatch import DarkDetections, SatConfig
 from sensors.adsb import AdsbDecoder
 from sensors.ais import AisDecoder
 from sensors.codec import check_payload_size
@@ -51,10 +58,11 @@ from sensors.limits import DEFAULT_LIMITS, DecodeLimits
 from sensors.measurement import MeasurementNoise, reports_to_batches
 from sensors.oth import OthDecoder
 from sensors.radar import RadarDecoder
-from sensors.reports import AdsbReport, AisPosition, AisStatic, RadarScan, RadarScanArrays, Report
+from sensors.reports import AdsbReport, AisPosition, AisStatic, RadarScan, RadarScanArrays, Report, SatScene
+from sensors.sat import SatDecoder
 
 TOPIC_ROOT = "jisf/v1"
-FEED_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth")
+FEED_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth", "sat")
 RECENT_REJECTS = 20  # per feed, for the rejects topic summary
 MAX_REASON_CHARS = 300  # a kept reason is cut to this length (a topic or a value can be long)
 MAX_REJECT_FIELDS = 200  # field patterns counted per feed; the rest under OTHER_FIELDS
@@ -140,7 +148,7 @@ class RejectLog:
 def new_decoders(limits: DecodeLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """A fresh decoder per feed kind (AIS and ADS-B decoders keep per-source state), bounded by ``limits``."""
     return {"ais": AisDecoder(limits=limits), "adsb": AdsbDecoder(limits=limits), "radar": RadarDecoder(limits=limits),
-            "oth": OthDecoder(limits=limits)}
+            "oth": OthDecoder(limits=limits), "sat": SatDecoder(limits=limits)}
 
 
 class Ingest:
@@ -155,6 +163,8 @@ class Ingest:
         duplicate_window_s: float = 600.0,
         max_duplicate_keys: int = 200_000,
         limits: DecodeLimits = DEFAULT_LIMITS,
+        sat: SatConfig | None = None,
+        measurement_window_s: float = 30.0,
     ) -> None:
         if reorder_window_s < 0:
             raise ValueError(f"reorder_window_s must be >= 0, got {reorder_window_s}")
@@ -165,6 +175,10 @@ class Ingest:
         self.max_duplicate_keys = max_duplicate_keys
         self.limits = limits
         self.decoders = new_decoders(limits)
+        self.dark = DarkDetections(frame, sat if sat is not None else SatConfig())
+        self.measurement_window_s = measurement_window_s
+        self.newest_t = -np.inf  # newest measurement time accepted (the satellite measurement window)
+        self.sat_correlation_only = 0  # scenes too old for the tracker: correlation only
         self.log = RejectLog()
         self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
         self.callsigns: OrderedDict[int, str] = OrderedDict()  # latest ADS-B call sign per ICAO address, bounded
@@ -208,7 +222,9 @@ class Ingest:
             return 0
         self.log.accepted_messages[kind] += 1
         self.log.accepted_reports[kind] += len(reports)
+        accepted = len(reports)
         self._keep_statics(reports)
+        self._satellite(reports, recv_t)
         now_convert: list[Report] = []
         deferred: dict[type, list[Report]] = {}
         for r in reports:
@@ -222,19 +238,28 @@ class Ingest:
             for batch in reports_to_batches(now_convert, self.frame, self.noise):
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
-        return len(reports)
+        return accepted
 
     def _outside_area(self, feed: str, report: Report | RadarScanArrays) -> DecodeError | None:
         """A DecodeError naming the position field when ``report`` (a radar scan: its site) lies
         more than AREA_MARGIN_DEG outside the service area; None otherwise (or without a position)."""
         if isinstance(report, RadarScanArrays):
             report = report.scan
+        if isinstance(report, SatScene):
+            for i, d in enumerate(report.detections):
+                err = self._outside_area_at(feed, f"detections[{i}].", d.lat, d.lon)
+                if err is not None:
+                    return err
+            return None
         if isinstance(report, RadarScan):
             prefix, lat, lon = "sensor_", report.sensor_lat, report.sensor_lon
         elif isinstance(report, AisStatic):
             return None
         else:
             prefix, lat, lon = "", report.lat, report.lon  # type: ignore[union-attr]
+        return self._outside_area_at(feed, prefix, lat, lon)
+
+    def _outside_area_at(self, feed: str, prefix: str, lat: float, lon: float) -> DecodeError | None:
         f, m = self.frame, AREA_MARGIN_DEG
         for name, value, lo, hi in (("lat", lat, f.lat_min - m, f.lat_max + m), ("lon", lon, f.lon_min - m, f.lon_max + m)):
             if not lo <= value <= hi:
@@ -271,6 +296,26 @@ class Ingest:
             close(domain)
         return out
 
+    def _satellite(self, reports: list[Report], recv_t: float) -> None:
+        """Feed the dark-detection correlation: AIS positions into its history, scenes to match
+        (a scene too old for the tracker's window is taken out of ``reports``: correlation only)."""
+        positions = [r for r in reports if isinstance(r, AisPosition)]
+        if positions:
+            self.dark.history.add(positions)
+        for r in reports:
+            t = getattr(r, "t", None)
+            if isinstance(t, float):
+                self.newest_t = max(self.newest_t, t)
+        for i in range(len(reports) - 1, -1, -1):
+            scene = reports[i]
+            if isinstance(scene, SatScene):
+                self.dark.add_scene(scene, recv_t)
+                if scene.acq_time < self.newest_t - self.measurement_window_s:
+                    self.sat_correlation_only += 1
+                    del reports[i]
+                else:
+                    self.newest_t = max(self.newest_t, scene.acq_time)
+
     def snapshot(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The state a restart needs, as arrays and JSON-able meta: the duplicate filter
         (``seen_keys``/``seen_t``), the re-order buffer as batches (``heap.{i}.{field}``, their
@@ -292,6 +337,8 @@ class Ingest:
                         "recent": {f: list(q) for f, q in rl.recent.items()}},
             "statics": msgspec.to_builtins(list(self.statics.values())),
             "callsigns": [[icao, cs] for icao, cs in self.callsigns.items()],
+            "sat": {**self.dark.snapshot(), "newest_t": None if np.isinf(self.newest_t) else self.newest_t,
+                    "correlation_only": self.sat_correlation_only},
         }
         return arrays, meta
 
@@ -314,6 +361,10 @@ class Ingest:
         self.log.recent = {f: deque(q, maxlen=RECENT_REJECTS) for f, q in r["recent"].items()}
         self.statics = OrderedDict((st.mmsi, st) for st in msgspec.convert(meta["statics"], list[AisStatic]))
         self.callsigns = OrderedDict((int(icao), str(cs)) for icao, cs in meta.get("callsigns", ()))  # (older checkpoints: none)
+        sat = meta.get("sat", {})
+        self.dark.restore(sat)
+        self.newest_t = -np.inf if sat.get("newest_t") is None else float(sat["newest_t"])
+        self.sat_correlation_only = int(sat.get("correlation_only", 0))
 
     @property
     def latest_buffered_t(self) -> float | None:

@@ -115,6 +115,10 @@ class _TrackLine(msgspec.Struct, gc=False):
     icao24: str | int | None = None
 
 
+class _AlertEvidence(msgspec.Struct, gc=False):
+    acq_t: float | None = None  # a satellite detection's acquisition time (dark_detection)
+
+
 class _AlertLine(msgspec.Struct, gc=False):
     t: float
     alert_id: int | str
@@ -123,6 +127,7 @@ class _AlertLine(msgspec.Struct, gc=False):
     track_id: int
     lat: float | None = None
     lon: float | None = None
+    evidence: _AlertEvidence = msgspec.field(default_factory=_AlertEvidence)
 
 
 class Codebook:
@@ -170,7 +175,10 @@ class _Layout:
 _TRUTH = _Layout(_TruthLine, ("t", "lat", "lon", "speed_mps", "course_deg"), (), ("id", "domain", "role", "activity"))
 _TRACKS = _Layout(_TrackLine, ("t", "lat", "lon", "vel_e_mps", "vel_n_mps"), ("cov_en_m2",),
                   ("track_id", "domain", "status", "mmsi", "icao24"))
-_ALERTS = _Layout(_AlertLine, ("t", "lat", "lon"), (), ("alert_id", "rule", "state", "track_id"))
+_ALERTS = _Layout(_AlertLine, ("t", "lat", "lon", "evidence.acq_t"), (), ("alert_id", "rule", "state", "track_id"))
+DETECTION_MATCH_M = 3000.0
+"""An alert about a satellite detection (no track; ``evidence.acq_t``) is about the truth object
+nearest its position at the acquisition time, if within this distance (docs/EVALUATION.md)."""
 
 
 @dataclass(frozen=True)
@@ -330,6 +338,7 @@ class AlertColumns:
     lon: FloatArray
     rules: list[str]
     alert_ids: list[Any]
+    acq_t: FloatArray | None = None  # (A,) satellite detection acquisition time, NaN for track alerts
 
 
 def _concat(parts: list[NDArray[Any]], dtype: type, tail: tuple[int, ...] = ()) -> NDArray[Any]:
@@ -369,7 +378,7 @@ def read_alerts(path: Path) -> AlertColumns:
     if path.exists():
         x, _, codes = _read_table(path, _ALERTS, books, 1)
     else:
-        x, codes = np.zeros((0, 3)), {name: np.zeros(0, dtype=np.int64) for name in _ALERTS.coded}
+        x, codes = np.zeros((0, len(_ALERTS.floats))), {name: np.zeros(0, dtype=np.int64) for name in _ALERTS.coded}
     track_ids = np.array(books["track_id"].values, dtype=np.int64)
     return AlertColumns(
         t=x[:, 0],
@@ -382,6 +391,7 @@ def read_alerts(path: Path) -> AlertColumns:
         lon=x[:, 2],
         rules=books["rule"].values,
         alert_ids=books["alert_id"].values,
+        acq_t=x[:, 3],
     )
 
 
@@ -832,7 +842,25 @@ def _alert_objects(alerts: AlertColumns, m: Matching, truth: TruthColumns, track
         first[1:] = by_track[1:] != by_track[:-1]
         majority[by_track[first]] = objs[first]
     fallback = np.where(code >= 0, majority[np.maximum(code, 0)], -1)
-    return np.where(result >= 0, result, fallback)
+    result = np.where(result >= 0, result, fallback)
+    if alerts.acq_t is not None:
+        for i in np.flatnonzero((code < 0) & np.isfinite(alerts.acq_t)):
+            result[i] = _detection_object(truth, float(alerts.acq_t[i]), float(alerts.lat[i]), float(alerts.lon[i]))
+    return result
+
+
+def _detection_object(truth: TruthColumns, t: float, lat: float, lon: float) -> int:
+    """The truth object nearest (lat, lon) at the truth tick nearest ``t``, within DETECTION_MATCH_M; else -1."""
+    if truth.t.size == 0:
+        return -1
+    ticks = np.unique(truth.t)
+    at = truth.t == ticks[nearest(ticks, np.array([t]))[0]]
+    dy = (truth.lat[at] - lat) * 111_320.0
+    dx = (truth.lon[at] - lon) * 111_320.0 * math.cos(math.radians(lat))
+    d = np.hypot(dx, dy)
+    if d.size == 0 or d.min() > DETECTION_MATCH_M:
+        return -1
+    return int(truth.obj[at][int(np.argmin(d))])
 
 
 def behaviour_onset(truth: TruthColumns, n_obj: int) -> FloatArray:

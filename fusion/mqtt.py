@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -75,11 +76,21 @@ class BrokerAddress:
         *,
         username: str | None = None,
         password: str | None = None,
+        password_file: str | None = None,
         ca_file: str | None = None,
         cert_file: str | None = None,
         key_file: str | None = None,
     ) -> BrokerAddress:
-        """Parse a broker URL; explicit credentials override those in the URL."""
+        """Parse a broker URL; explicit credentials override those in the URL.
+
+        ``password_file`` (first line: the password) keeps the password out of the
+        process's arguments, where any local user can read it (``ps``); it cannot be
+        combined with ``password``.
+        """
+        if password_file is not None:
+            if password is not None:
+                raise ValueError(f"give a password or password_file, not both (password_file {password_file!r})")
+            password = read_password_file(password_file)
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"broker URL scheme must be mqtt:// or mqtts://, got {url!r}")
@@ -114,6 +125,17 @@ class BrokerAddress:
         if self.cert_file:
             ctx.load_cert_chain(self.cert_file, self.key_file)
         return ctx
+
+
+def read_password_file(path: str) -> str:
+    """The first line of ``path``, without its line end; ValueError naming the file when unreadable or empty."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"password_file {path!r}: cannot read a password: {err}") from err
+    if not lines or not lines[0]:
+        raise ValueError(f"password_file {path!r}: the first line (the password) is empty")
+    return lines[0]
 
 
 class BrokerError(ConnectionError):
@@ -364,6 +386,13 @@ async def _connected(addr: BrokerAddress, *, client_id: str | None, clean_sessio
             yield client
     except aiomqtt.MqttError as err:
         raise BrokerError(f"{addr.url()}: {err}") from err
+
+
+@asynccontextmanager
+async def session(addr: BrokerAddress, *, client_id: str | None = None) -> AsyncIterator[aiomqtt.Client]:
+    """A plain clean-session connection that both subscribes and publishes (BrokerError when it fails)."""
+    async with _connected(addr, client_id=client_id, clean_session=True) as client:
+        yield client
 
 
 @asynccontextmanager

@@ -28,10 +28,12 @@ from fusion.actions import FEED as OPS_FEED
 from fusion.actions import OperatorAction, decode_action, is_ops_topic
 from fusion.core.tracker import StepResult, Tracker, TrackerConfig
 from fusion.identity import IdentityLookup, identity_fields
-from fusion.ingest import Ingest
+from fusion.ingest import FEED_KINDS, Ingest
+from fusion.outages import Heartbeats, OutageSettings
 from fusion.publish import AIR_ID_BASE, TrackRow, track_rows
 from fusion.rules.engine import AlertEvent, RuleEngine, RulesConfig
 from fusion.rules.zones import ZoneSet
+from fusion.satmatch import SatConfig
 from sensors.errors import DecodeError
 from sensors.limits import DecodeLimits
 from sensors.measurement import MeasurementNoise
@@ -49,6 +51,8 @@ class FusionConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     noise: MeasurementNoise = field(default_factory=MeasurementNoise)
     limits: DecodeLimits = field(default_factory=DecodeLimits)  # per-payload decoding bounds (docs/FORMATS.md, "Limits")
+    sat: SatConfig = field(default_factory=SatConfig)  # AIS history and the dark_detection rule (fusion/satmatch.py)
+    outages: OutageSettings = field(default_factory=OutageSettings)  # when a silent link / feed counts as an outage
 
     def __post_init__(self) -> None:
         if not (self.output_interval_s > 0 and math.isfinite(self.output_interval_s)):
@@ -110,20 +114,22 @@ class Fusion:
         self.config = config if config is not None else FusionConfig()
         self.frame = frame
         self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s,
-                             limits=self.config.limits)
+                             limits=self.config.limits, sat=self.config.sat,
+                             measurement_window_s=self.config.tracker.oosm_lag_s)
         self.trackers = {d: Tracker(self.config.tracker, d) for d in DOMAINS}
         self.rules = RuleEngine(zones, rules, frame)
         self.counters = Counters()
         self._next_tick: float | None = None
         self._deleted: list[int] = []
         self._actions: list[OperatorAction] = []  # operator actions accepted, applied at the next tick
+        self.heartbeats = Heartbeats(self.config.outages)  # silences of the link and the feeds, for the gap rules
         self.identity = IdentityLookup(self.ingest.statics, self.ingest.callsigns)
 
     def progress_state(self) -> dict[str, Any]:
         """JSON-able state outside the pools, rules and ingest: the next output tick, the
         deletions not yet reported, operator actions not yet applied, the counters (for checkpoints)."""
         return {"next_tick": self._next_tick, "deleted": list(self._deleted), "counters": dataclasses.asdict(self.counters),
-                "actions": msgspec.to_builtins(self._actions)}
+                "actions": msgspec.to_builtins(self._actions), "heartbeats": self.heartbeats.state()}
 
     def restore_progress(self, state: dict[str, Any]) -> None:
         """Put back what ``progress_state`` returned."""
@@ -131,6 +137,8 @@ class Fusion:
         self._deleted = list(state["deleted"])
         self._actions = msgspec.convert(state.get("actions", []), list[OperatorAction])
         self.counters = Counters(**state["counters"])
+        if "heartbeats" in state:  # (checkpoints from before outage awareness: heartbeats learnt anew)
+            self.heartbeats.restore(state["heartbeats"])
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
         """Take one inbound message; returns the number of reports accepted (0 if rejected).
@@ -142,6 +150,9 @@ class Fusion:
             return self._accept_action(topic, payload)
         if self._next_tick is None:
             self._next_tick = math.floor(recv_t / self.config.output_interval_s) * self.config.output_interval_s
+        parts = topic.split("/", 4)
+        if len(parts) == 5 and parts[3] in FEED_KINDS:  # any feed message, even one rejected, shows the link alive
+            self.heartbeats.observe(parts[3], topic, recv_t)
         return self.ingest.accept(topic, payload, recv_t)
 
     def _accept_action(self, topic: str, payload: bytes) -> int:
@@ -222,7 +233,7 @@ class Fusion:
         self._actions = []
         for err in rejects:
             self.ingest.log.reject(OPS_FEED, err)
-        alerts = acted + self.rules.evaluate(t, views)
+        alerts = acted + self.rules.evaluate(t, views, self.heartbeats.outages(t)) + self.ingest.dark.evaluate(t)
         identity = self.identity.bind(self.ingest.statics, self.ingest.callsigns)
         alerts = [_named(a, identity) for a in alerts]
         deleted, self._deleted = self._deleted, []

@@ -51,12 +51,32 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None
     return load_config(path, env, {name: getattr(args, name) for name in FIELDS})
 
 
+def scenario_area(path: Path):  # noqa: ANN201 - sim_feeds.scenario.Scenario, imported lazily
+    """The scenario at ``path`` validated, without expanding its fleets: the service needs only its area and
+    zones, and expanding procedural fleets (routes checked against the coastline) took 4.5 of the 22 s from
+    launch to restored state at the large_caribbean load (docs/BENCHMARKS.md, "Checkpoint restore")."""
+    import tomllib
+
+    from sim_feeds.scenario import ScenarioError, load_scenario, scenario_from_dict
+
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return load_scenario(path)  # (raises the ScenarioError naming the file and the reason)
+    if not isinstance(raw.get("fleets"), list):
+        return scenario_from_dict(raw, source=path.name, base_dir=path.parent, path=path)
+    try:
+        return scenario_from_dict({**raw, "fleets": []}, source=path.name, base_dir=path.parent, path=path)
+    except ScenarioError:
+        return load_scenario(path)  # e.g. a file with only fleets: the whole file, for the error naming the field
+
+
 def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service, imported lazily
     """The fusion pipeline for the configured area, zones and rules, inside a Service."""
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
-    from sim_feeds.scenario import load_scenario, resolve_scenario
+    from sim_feeds.scenario import resolve_scenario
 
     fusion_cfg = FusionConfig(output_interval_s=cfg.output_interval_s, reorder_window_s=cfg.reorder_window_s,
                              limits=cfg.decode_limits())
@@ -65,7 +85,7 @@ def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service,
         area, zones, zones_name, rules = deployment.area, deployment.zones_geojson, deployment.name, deployment.rules
         fusion_cfg = dataclasses.replace(fusion_cfg, tracker=deployment.fusion_config.tracker)
     else:
-        scenario = load_scenario(resolve_scenario(cfg.scenario))
+        scenario = scenario_area(resolve_scenario(cfg.scenario))
         area, zones, zones_name, rules = scenario.area, scenario.zones_geojson(), scenario.name, None
     if cfg.zones:
         zones, zones_name = json.loads(Path(cfg.zones).read_text()), cfg.zones

@@ -42,6 +42,7 @@ from fusion.actions import OPS_FILTER
 from fusion.checkpoint import load_checkpoint, save_checkpoint
 from fusion.clock import SIM_CLOCK_TOPIC, Clock, WallClock, WarpedClock
 from fusion.config import ServiceConfig
+from fusion.continuity import AlertJournal, journal_path, new_epoch, seen_track_ids, sweep_retained_tracks
 from fusion.core.arrays import TENTATIVE, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.identity import IdentityLookup
@@ -91,6 +92,7 @@ class ServiceOptions:
     picture_interval_s: float = 5.0  # interval (tick time, s) between two pictures of all confirmed tracks
     follow_sim_clock: bool = False  # take "now" from jisf/v1/sim/clock instead of the wall
     mqtt_io: str = "process"  # "process": the MQTT link runs in a child process (LinkProcess); "inline": in this event loop
+    sweep_retained: bool = True  # at start, clear retained track topics this service does not hold (fusion.continuity)
 
     @classmethod
     def from_config(cls, cfg: ServiceConfig) -> ServiceOptions:
@@ -125,6 +127,10 @@ class ServiceStats:
     checkpoints: int = 0
     last_checkpoint_wall: float | None = None
     restored_from: str | None = None
+    restore_s: float | None = None  # wall seconds to restore the checkpoint and replay the journal
+    journal_adopted: int = 0  # alert events taken over from the journal at start (raised / updated after the checkpoint)
+    journal_cleared: int = 0  # alerts the journal closed after the checkpoint
+    swept: int = 0  # retained track topics of a previous instance cleared at start
     started: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
     fuse_wait: LatencyWindow = field(default_factory=LatencyWindow)  # receive -> fused
@@ -219,11 +225,38 @@ class Service:
         else:  # the outbox is bounded by our own policy in _send (alerts are never shed)
             self.link = Link(addr, self.options.client_id, outbox=asyncio.Queue(), **link)  # type: ignore[arg-type]
         self._last_status: dict[str, object] = {}
-        if self.options.checkpoint_path is not None and self.options.checkpoint_path.exists():
-            state = load_checkpoint(self.options.checkpoint_path, self.fusion)
+        self.addr = addr
+        self.journal: AlertJournal | None = None
+        self._restore()
+
+    def _restore(self) -> None:
+        """The checkpoint, then the alert journal of what followed it (``fusion.continuity``); the instance
+        epoch of alert ids comes from them, or is new."""
+        started = time.perf_counter()
+        path = self.options.checkpoint_path
+        after, written = None, None
+        if path is not None and path.exists():
+            state = load_checkpoint(path, self.fusion)
             self.track_updates.restore(int(t) for _, t in state.get("published_tracks", []))
-            self.stats.restored_from = str(self.options.checkpoint_path)
-            log.info("restored %s (written %s)", self.options.checkpoint_path, state.get("written_wall"))
+            self.stats.restored_from = str(path)
+            after = self.fusion.progress_state()["next_tick"]
+            written = state.get("written_wall")
+        if path is not None:
+            self.journal = AlertJournal(journal_path(path))
+            replayed = self.journal.replay(self.fusion, after)
+            self.stats.journal_adopted, self.stats.journal_cleared = replayed.adopted, replayed.cleared
+            if replayed.adopted or replayed.cleared or replayed.torn:
+                log.info("journal %s: %d alert events taken over, %d alerts closed, %d already in the checkpoint%s",
+                         self.journal.path, replayed.adopted, replayed.cleared, replayed.skipped,
+                         " (torn last line ignored)" if replayed.torn else "")
+        if not self.fusion.rules.epoch:
+            self.fusion.rules.epoch = new_epoch()
+        self.stats.restore_s = time.perf_counter() - started
+        if path is not None:  # what was reconciled is made durable at once (a crash before the first periodic
+            self._checkpoint(path)  # checkpoint would otherwise lose it with the journal), and the journal starts afresh
+        if self.stats.restored_from is not None:
+            log.info("restored %s (written %s) in %.3f s", path, written, self.stats.restore_s,
+                     extra={"restore_s": round(self.stats.restore_s, 3)})
 
     # -- intake (event loop): only timestamp and enqueue ----------------------------------------
     def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -368,6 +401,8 @@ class Service:
         def at() -> float:  # when messages are handed over: the service clock live, the step's time otherwise
             return clock.now() if clock is not None else now
 
+        if self.journal is not None:  # written down before anyone can see the alerts or the new track ids
+            self.journal.record(self.fusion, tick.alerts)
         alerts = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
         self._measure_alert_ages(tick, at())
         hand(alerts)
@@ -427,6 +462,8 @@ class Service:
     def _checkpoint(self, path: Path) -> None:
         started = time.perf_counter()
         save_checkpoint(path, self.fusion, {"published_tracks": sorted(self.published_tracks)})
+        if self.journal is not None:  # the checkpoint covers what the journal held
+            self.journal.start(self.fusion)
         self.stats.checkpoints += 1
         self.stats.last_checkpoint_wall = time.time()
         log.info("checkpoint %s in %.1f ms", path, (time.perf_counter() - started) * 1e3)
@@ -465,6 +502,9 @@ class Service:
             "latency": latency,
             "checkpoints": self.stats.checkpoints,
             "restored_from": self.stats.restored_from,
+            "restore_s": self.stats.restore_s,
+            "silent_sources": self.fusion.heartbeats.silent_sources(now),
+            "journal": {"adopted": self.stats.journal_adopted, "cleared": self.stats.journal_cleared, "swept": self.stats.swept},
             "broker": {"connects": self.link.stats.connects, "disconnects": self.link.stats.disconnects,
                        "connected": self.link.stats.connected, "published": self.link.stats.published},
         }
@@ -515,9 +555,21 @@ class Service:
         return prometheus_text(samples)
 
     # -- lifecycle ------------------------------------------------------------------------------
+    async def _sweep(self) -> None:
+        """Clear retained track topics of tracks this service does not hold, and never hand out their ids."""
+        keep = {track_topic(d, t) for d, t in self.published_tracks}
+        found = await sweep_retained_tracks(self.addr, self.options.client_id, keep)
+        if found is None:
+            return
+        self.stats.swept = len(found - keep)
+        for d, below in seen_track_ids(found).items():
+            self.fusion.trackers[d].reserve_ids(below)
+
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down gracefully (checkpoint, flush alerts and status)."""
         loop = asyncio.get_running_loop()
+        if self.options.sweep_retained:
+            await self._sweep()
         link_stop = asyncio.Event()
         link_task = asyncio.create_task(self.link.run(link_stop), name="mqtt-link")
         # What start-up built (zones, rules, land mask, projections, a restored checkpoint) lives

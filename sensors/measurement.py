@@ -20,6 +20,8 @@ differences, exact to rounding and ~50x cheaper).
   into the frame, all vectorised over the scan's plots.
 - OTH fix: the given east/north covariance; air pool when its speed exceeds
   ``oth_air_speed_mps``, surface otherwise.
+- Satellite scene (surface pool): each detection at the acquisition time, a circular
+  error of its ``pos_err_m``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, MeasBatch
 from fusion.core.frame import LocalFrame
 from sensors.geodesy import FrameJacobian, enu2geodetic, rotate_cov
-from sensors.reports import AdsbReport, AisPosition, OthFix, RadarScan, RadarScanArrays, Report
+from sensors.reports import AdsbReport, AisPosition, OthFix, RadarScan, RadarScanArrays, Report, SatScene
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius, for the sea-surface elevation of 2-D surface radar plots
 CEP95_TO_SIGMA = 1.0 / math.sqrt(-2.0 * math.log(0.05))  # 95 % radius of a circular 2-D Gaussian = 2.448 sigma
@@ -104,6 +106,7 @@ def reports_to_batches(reports: Sequence[Report], frame: LocalFrame, noise: Meas
         if fixes:
             batches.append(oth_batch(fixes, frame, domain))
     batches.extend(radar_batch(s, frame, noise) for s in reports if isinstance(s, RadarScan | RadarScanArrays) and len(s.plots))
+    batches.extend(sat_batch(s, frame) for s in reports if isinstance(s, SatScene) and s.detections)
     batches.sort(key=lambda b: float(b.t.max()))
     return batches
 
@@ -145,6 +148,21 @@ def oth_batch(fixes: Sequence[OthFix], frame: LocalFrame, domain: Domain) -> Mea
                   alt=np.full(len(fixes), np.nan), sigma_alt=np.full(len(fixes), np.nan),
                   mmsi=np.full(len(fixes), NO_MMSI, np.int64), icao24=np.full(len(fixes), NO_ICAO, np.int64),
                   kind="oth", sensor_id=fixes[0].site, domain=domain)
+
+
+def sat_batch(scene: SatScene, frame: LocalFrame) -> MeasBatch:
+    """A satellite scene's detections -> surface batch (M rows) at the acquisition time,
+    each with a circular error of its pos_err_m carried into the frame."""
+    lat = np.array([d.lat for d in scene.detections])
+    lon = np.array([d.lon for d in scene.detections])
+    sigma = np.array([d.pos_err_m for d in scene.detections])
+    e, n = frame.to_local(lat, lon)
+    J = _jacobian(frame, lat, lon, e, n)
+    m = len(scene.detections)
+    return _batch(np.stack([e, n], axis=1), J @ (sigma[:, None, None] ** 2 * np.eye(2)) @ J.swapaxes(-1, -2), None, None,
+                  t=np.full(m, scene.acq_time), alt=np.full(m, np.nan), sigma_alt=np.full(m, np.nan),
+                  mmsi=np.full(m, NO_MMSI, np.int64), icao24=np.full(m, NO_ICAO, np.int64),
+                  kind="sat", sensor_id=scene.source, domain="surface")
 
 
 def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: MeasurementNoise) -> MeasBatch:

@@ -152,4 +152,27 @@ class OthFix(msgspec.Struct, frozen=True, kw_only=True):
     course_deg: float | None = None
 
 
-Report = AisPosition | AisStatic | AdsbReport | RadarScan | RadarScanArrays | OthFix
+SatSensor = Literal["sar", "viirs", "optical"]
+
+
+class SatDetection(msgspec.Struct, frozen=True, kw_only=True):
+    """One vessel detected in a satellite image: position, its error, no identity."""
+
+    lat: float
+    lon: float
+    pos_err_m: float  # 1-sigma horizontal position error (geolocation + detection), metres
+    length_m: float | None = None  # estimated length overall; None when not estimated (VIIRS)
+    confidence: float = 1.0  # the provider's detection confidence, 0..1
+
+
+class SatScene(msgspec.Struct, frozen=True, kw_only=True):
+    """Vessel detections of one satellite image (SAR, VIIRS night lights, optical), published
+    minutes to hours after its acquisition."""
+
+    source: str  # provider / satellite id (last topic level)
+    sensor: SatSensor
+    acq_time: float  # acquisition time of the image, Unix s
+    detections: list[SatDetection] = []
+
+
+Report = AisPosition | AisStatic | AdsbReport | RadarScan | RadarScanArrays | OthFix | SatScene

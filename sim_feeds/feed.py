@@ -7,7 +7,7 @@ from typing import Literal
 import msgspec
 
 TOPIC_ROOT = "jisf/v1/feeds"
-FeedKind = Literal["ais", "adsb", "radar", "oth"]
+FeedKind = Literal["ais", "adsb", "radar", "oth", "sat"]
 
 
 class FeedMessage(msgspec.Struct, frozen=True):

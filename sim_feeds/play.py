@@ -18,12 +18,14 @@ from sim_feeds.adsb_sim import AdsbModel
 from sim_feeds.ais_sim import AisSatelliteModel, AisTerrestrialModel
 from sim_feeds.feed import FeedMessage
 from sim_feeds.observe import OthModel, RadarModel
+from sim_feeds.sat_sim import SatImageryModel
 from sim_feeds.scenario import (
     AdsbReceiver,
     AisSatellite,
     AisTerrestrial,
     OthRadar,
     RadarSpec,
+    SatImagery,
     Scenario,
     SensorSpec,
 )
@@ -44,6 +46,8 @@ def sensor_feed(scenario: Scenario, truth: Truth, spec: SensorSpec) -> Iterator[
         return AisSatelliteModel(scenario, truth, spec).feed()
     if isinstance(spec, AdsbReceiver):
         return AdsbModel(scenario, truth, spec).feed()
+    if isinstance(spec, SatImagery):
+        return SatImageryModel(scenario, truth, spec).feed()
     raise TypeError(f"sensors: kind of {spec!r} has no model")
 
 

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
+import shapely
 
 from sim_feeds.geo import GEOD, KNOT_MPS, NM_M, legs_at_sea, points_at_sea
 
@@ -58,17 +59,18 @@ class ObjectClass:
     max_speed_kn: float  # legs faster than this are refused
     rcs_m2: float  # mean radar cross-section (Swerling I fluctuation around it)
     height_m: float  # highest point above the sea (radar horizon); aircraft use alt_m
+    length_m: float  # length overall (satellite imagery detection); aircraft 0 (not imaged)
 
 
 OBJECT_CLASSES: dict[str, ObjectClass] = {
-    "merchant": ObjectClass("surface", 25.0, 5000.0, 30.0),
-    "fishing": ObjectClass("surface", 12.0, 60.0, 6.0),
-    "pleasure_craft": ObjectClass("surface", 40.0, 10.0, 4.0),
-    "go_fast": ObjectClass("surface", 55.0, 3.0, 1.5),
-    "semi_submersible": ObjectClass("surface", 12.0, 0.3, 0.5),
-    "logistics_vessel": ObjectClass("surface", 14.0, 150.0, 8.0),
-    "light_aircraft": ObjectClass("air", 200.0, 2.0, 0.0),
-    "commercial_aircraft": ObjectClass("air", 560.0, 40.0, 0.0),
+    "merchant": ObjectClass("surface", 25.0, 5000.0, 30.0, 180.0),
+    "fishing": ObjectClass("surface", 12.0, 60.0, 6.0, 25.0),
+    "pleasure_craft": ObjectClass("surface", 40.0, 10.0, 4.0, 12.0),
+    "go_fast": ObjectClass("surface", 55.0, 3.0, 1.5, 12.0),
+    "semi_submersible": ObjectClass("surface", 12.0, 0.3, 0.5, 20.0),
+    "logistics_vessel": ObjectClass("surface", 14.0, 150.0, 8.0, 50.0),
+    "light_aircraft": ObjectClass("air", 200.0, 2.0, 0.0, 0.0),
+    "commercial_aircraft": ObjectClass("air", 560.0, 40.0, 0.0, 0.0),
 }
 
 
@@ -169,6 +171,7 @@ class ObjectSpec(_Rec, kw_only=True):
     loiter: Loiter | None = None
     hold_at_end: bool = False  # stay at the last waypoint until the end instead of leaving
     rcs_m2: Pos | None = None  # default by kind
+    length_m: Annotated[float, msgspec.Meta(gt=0.0, le=500.0)] | None = None  # default by kind
     ais: AisUnit | None = None
     adsb: AdsbUnit | None = None
 
@@ -298,7 +301,28 @@ class AdsbReceiver(_Sensor, kw_only=True, tag="adsb_receiver"):
     latency_s: NonNeg = 0.2
 
 
-SensorSpec = CoastalRadar | AerostatRadar | MpaRadar | OthRadar | AisTerrestrial | AisSatellite | AdsbReceiver
+class SatImagery(_Sensor, kw_only=True, tag="sat_imagery"):
+    """Satellite imagery vessel detections (docs/SCENARIOS.md, "Satellite imagery"): passes over
+    the ``swath`` polygon every ``revisit_s`` from ``first_pass_s``; each vessel inside is detected
+    with Pd(length) = pd_max / (1 + exp(-(length - length_50_m) / length_scale_m)); position error
+    N(0, pos_err_m) east and north; estimated length x (1 + N(0, length_err)) (none for VIIRS);
+    one message per pass, published after a latency uniform in [latency_min_s, latency_max_s]."""
+
+    sensor: Literal["sar", "viirs", "optical"] = "sar"
+    swath: list[tuple[Lon, Lat]]  # [lon, lat] pairs, closed or not
+    first_pass_s: NonNeg = 0.0
+    revisit_s: Pos = 43_200.0
+    pd_max: Prob = 0.95
+    length_50_m: Pos = 20.0
+    length_scale_m: Pos = 6.0
+    pos_err_m: Annotated[float, msgspec.Meta(ge=1.0, le=50_000.0)] = 60.0
+    length_err: NonNeg = 0.2
+    false_alarms_per_pass: NonNeg = 0.0
+    latency_min_s: NonNeg = 1800.0
+    latency_max_s: Annotated[float, msgspec.Meta(ge=0.0, le=21_000.0)] = 10_800.0
+
+
+SensorSpec = CoastalRadar | AerostatRadar | MpaRadar | OthRadar | AisTerrestrial | AisSatellite | AdsbReceiver | SatImagery
 
 
 class ZoneSpec(_Rec, kw_only=True):
@@ -531,6 +555,14 @@ def _check_sensor(source: str, field: str, sensor: SensorSpec) -> None:
                                 f"must be >= latency_min_s ({sensor.latency_min_s:g})")
         if sensor.pass_s > sensor.revisit_s:
             raise ScenarioError(source, f"{field}.pass_s", sensor.pass_s, f"must be <= revisit_s ({sensor.revisit_s:g})")
+    if isinstance(sensor, SatImagery):
+        if sensor.latency_max_s < sensor.latency_min_s:
+            raise ScenarioError(source, f"{field}.latency_max_s", sensor.latency_max_s,
+                                f"must be >= latency_min_s ({sensor.latency_min_s:g})")
+        ring = shapely.Polygon(sensor.swath) if len(sensor.swath) >= 3 else None
+        if ring is None or not ring.is_valid or ring.area == 0:
+            reason = shapely.is_valid_reason(ring) if ring is not None else "fewer than 3 points"
+            raise ScenarioError(source, f"{field}.swath", sensor.swath, f"must be a valid polygon ({reason})")
 
 
 def _unique(source: str, field: str, values: Iterable[object]) -> None:

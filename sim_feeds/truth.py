@@ -199,6 +199,7 @@ class Truth:
     is_air: BoolArray
     rcs_m2: FloatArray
     height_m: FloatArray  # highest point above the sea (vessels); aircraft use alt_m
+    length_m: FloatArray  # length overall (satellite imagery); aircraft 0
     mmsi: IntArray  # 0 = no AIS
     icao24: IntArray  # -1 = no ADS-B
     role: NDArray[np.str_]
@@ -216,6 +217,7 @@ class Truth:
             is_air=np.array([c.domain == "air" for c in classes], dtype=bool),
             rcs_m2=np.array([o.rcs_m2 or c.rcs_m2 for o, c in zip(objs, classes, strict=True)], dtype=np.float64),
             height_m=np.array([c.height_m for c in classes], dtype=np.float64),
+            length_m=np.array([o.length_m or c.length_m for o, c in zip(objs, classes, strict=True)], dtype=np.float64),
             mmsi=np.array([o.ais.mmsi if o.ais else 0 for o in objs], dtype=np.int64),
             icao24=np.array([int(o.adsb.icao24, 16) if o.adsb else -1 for o in objs], dtype=np.int64),
             role=np.array([o.role for o in objs], dtype=str),

@@ -25,7 +25,7 @@ NO_MMSI = 0
 NO_ICAO = -1
 
 # Sensor kinds, as small ints so that they fit in arrays and bitmasks.
-SENSOR_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth")
+SENSOR_KINDS: tuple[str, ...] = ("ais", "adsb", "radar", "oth", "sat")
 SENSOR_BIT: dict[str, int] = {k: 1 << i for i, k in enumerate(SENSOR_KINDS)}
 
 # Track status codes in TrackView.status.

@@ -31,6 +31,14 @@ class PoolConfig:
     """Velocity standard deviation per axis of a track born from a position-only plot."""
     max_speed_mps: float = 40.0
     """Fastest credible target; bounds identity updates (spoof test) and gating spread."""
+    reach_speed_mps: float = 25.7
+    """Physical reach of an association (docs/TRACKER.md, "Reach"): a plot further from a
+    track's last estimate than this speed (or the track's own speed plus one sigma, if
+    faster) times the time since, plus the position errors, is never a candidate, however
+    wide the covariance has grown while coasting. Surface 50 kn: the top speed of the
+    fast go-fast boats of maritime drug trafficking (UNODC Global Study on Cocaine 2023 /
+    US Coast Guard descriptions: 40-50+ kn); air 700 kn: airliners' ground speed in a
+    strong jet stream (a B787 at 696 kn over Pennsylvania, February 2019)."""
     q_alt_mps2: float = 1.0
     """CWNA spectral density of the altitude filter, m^2/s^3 (air pool)."""
     init_vrate_sigma_mps: float = 10.0
@@ -72,6 +80,7 @@ AIR_DEFAULT = PoolConfig(
     sojourn_s=(120.0, 20.0),
     init_speed_sigma_mps=120.0,
     max_speed_mps=350.0,
+    reach_speed_mps=360.0,
     coast_after_s=20.0,
     max_coast_s=120.0,
     tentative_max_age_s=30.0,

@@ -157,6 +157,7 @@ class Tracker:
         self._n_dead = 0  # rows deleted but not yet compacted away (status _DEAD)
         self._reach = ReachIndex()  # which rows a batch can reach
         self._next_id = 1
+        self._id_floor = 1  # ids below this are never handed out again (``reserve_ids``)
         self._now = -np.inf  # newest batch time processed
         self._id_log = np.zeros((config.identity_history, 4))  # t, track id, mmsi, icao24
         self._id_log_n = 0
@@ -244,6 +245,17 @@ class Tracker:
             return self._id_log[:n].copy()
         return np.roll(self._id_log, -(n % cap), axis=0)
 
+    @property
+    def next_id(self) -> int:
+        """The track id (pool-local) the next new track will get."""
+        return self._next_id
+
+    def reserve_ids(self, below: int) -> None:
+        """Never hand out an id below ``below`` (pool-local): ids a previous run may have used (a crash after
+        its last checkpoint, another instance's retained tracks) are not reused."""
+        self._id_floor = max(self._id_floor, int(below))
+        self._next_id = max(self._next_id, self._id_floor)
+
     def snapshot(self) -> dict[str, np.ndarray]:
         """All track state as arrays (copies). The re-run window is not included: after a
         restore, measurements older than the snapshot's newest time are dropped as late."""
@@ -281,7 +293,7 @@ class Tracker:
         self._tracks = self._store
         self._n_dead = 0
         self._reach.invalidate()
-        self._next_id = int(snap["next_id"])
+        self._next_id = max(int(snap["next_id"]), self._id_floor)
         self._id_log = snap["id_log"].copy()
         self._id_log_n = int(snap["id_log_n"])
 
@@ -487,10 +499,37 @@ class Tracker:
         gate = np.where(dims == 4, np.where(tentative, self._confirm_gate[4], self._gate[4]),
                         np.where(tentative, self._confirm_gate[2], self._gate[2]))
         inside = d2 <= gate
+        inside &= self._within_reach(p, batch)
         if inside.all():  # no copies
             return p, d2 / gate
         p = _Pairs(*(getattr(p, f)[inside] for f in _PAIR_FIELDS))
         return p, d2[inside] / gate[inside]
+
+    def _within_reach(self, p: _Pairs, batch: MeasBatch) -> BoolArray:
+        """Could each pair's target have moved from the track's last estimate to the plot? (K,)
+
+        |z - x(t)| <= v dt + sqrt(chi2_2) sqrt(trace P_pos(t) + trace R_pos), with x(t),
+        P(t) the combined state at the track's last update t, dt = plot time - t and v the
+        larger of ``reach_speed_mps`` and the track's speed plus its sigma. The chi-square
+        gate grows with the covariance of a coasting track without bound; this bound grows
+        only as fast as a vessel (aircraft) can move, so a coasting track cannot capture
+        another target's plot kilometres away.
+        """
+        a = self._tracks
+        tr, me = p.track, p.meas
+        cx, c = a["cx"][tr], a["trc"][tr]
+        dt = batch.t[me] - a["t"][tr]
+        np.maximum(dt, 0.0, out=dt)
+        v = np.hypot(cx[:, 2], cx[:, 3])
+        v += np.sqrt(np.maximum(c[:, 2], 0.0))
+        np.maximum(v, self.pool.reach_speed_mps, out=v)
+        R, z = batch.R, batch.z  # (not the R_pos / z_pos properties: they copy the whole batch)
+        var = c[:, 0] + R[me, 0, 0] + R[me, 1, 1]
+        np.maximum(var, 0.0, out=var)
+        reach = np.sqrt(self._gate[2] * var)
+        reach += v * dt
+        dx, dy = z[me, 0] - cx[:, 0], z[me, 1] - cx[:, 1]
+        return dx * dx + dy * dy <= reach * reach
 
     def _reachable(self, free: BoolArray, tb: float, z_pos: FloatArray, r_max: float, spread: float) -> IntArray:
         """Rows (sorted) of the free tracks that can gate a plot of ``z_pos`` (n, 2) at time tb.

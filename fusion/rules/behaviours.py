@@ -13,6 +13,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
+from fusion.outages import Outages, covered_s
 from fusion.rules import config as cfg
 from fusion.rules.config import KNOT_MPS, NM_M
 from fusion.rules.lifecycle import SEVERITIES, Candidates, isin_sorted
@@ -315,17 +316,19 @@ class AisMemory:
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
                                                ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m")}})
 
-    def observe(self, s: Scene, r: cfg.AisGapRule) -> dict[str, FloatArray]:
-        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m."""
+    def observe(self, s: Scene, r: cfg.AisGapRule, outages: Outages | None = None) -> dict[str, FloatArray]:
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A gap
+        between two AIS updates counts without the AIS ``outages`` in it."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
         carried = _Carried(self.cols, s.track_id[rows])
         known = carried.known
         prev = {k: carried.prev(k, np.nan) for k in self.cols if k != "track_id"}
         fresh = ~(s.last_ais_t[rows] <= prev["ais_t"])  # a new AIS update (or first seen)
         gap = s.last_ais_t[rows] - prev["ais_t"]
+        heard_gap = gap if outages is None else gap - covered_s(prev["ais_t"], s.last_ais_t[rows], outages.ais)
         reach = (np.maximum(prev["speed_mps"], r.jump_min_speed_kn * KNOT_MPS) * gap * r.jump_speed_factor + r.jump_slack_m)
         moved = np.hypot(s.east[rows] - prev["east"], s.north[rows] - prev["north"])
-        jump = known & fresh & (gap >= r.gap_s) & (moved > reach)
+        jump = known & fresh & (heard_gap >= r.gap_s) & (moved > reach)
         new = {
             "track_id": s.track_id[rows],
             "ais_t": np.where(fresh, s.last_ais_t[rows], prev["ais_t"]),
@@ -343,17 +346,21 @@ class AisMemory:
         return out
 
 
-def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory) -> Candidates:
+def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory, outages: Outages | None = None) -> Candidates:
     """Identified vessel silent on AIS inside AIS coverage while radar holds it (outside coverage:
-    silent for satellite_dark_s when satellite AIS is fused), or reappearing out of reach."""
+    silent for satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
+    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard)."""
     ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
     silent_s = s.t - s.last_ais_t
     radar_age = s.t - s.last_noncoop_t
+    if outages is not None:
+        silent_s = silent_s - covered_s(s.last_ais_t, s.t, outages.ais)
+        radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
     outside = np.inf if cov.satellite_dark_s <= 0 else max(cov.satellite_dark_s, r.gap_s)
     limit = np.where(in_coverage(s, cov), r.gap_s, outside)
     gap_enter = ident & (silent_s >= limit) & (radar_age <= r.radar_fresh_s)
     gap_stay = ident & (silent_s >= 0.5 * r.gap_s) & (radar_age <= 2.0 * r.radar_fresh_s)
-    jumps = memory.observe(s, r)
+    jumps = memory.observe(s, r, outages)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
     strength = np.maximum(ramp(silent_s, 0.5 * r.gap_s, 3.0 * r.gap_s), jump_on.astype(float))
     return _track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {

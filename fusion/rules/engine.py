@@ -19,8 +19,9 @@ import msgspec
 import numpy as np
 
 from fusion.actions import OperatorAction
-from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, IntArray, TrackView
+from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, IntArray, TrackView
 from fusion.core.frame import LocalFrame
+from fusion.outages import Outages
 from fusion.rules import behaviours as bh
 from fusion.rules.config import KNOT_MPS, RulesConfig, default_rules, load_rules
 from fusion.rules.geo import NoShore, ShoreDistance, shore_distance
@@ -33,14 +34,17 @@ from fusion.rules.lifecycle import (
     LifecycleSettings,
     OpRecord,
     Transition,
+    empty_columns,
     isin_sorted,
     map_ids,
+    subject_keys,
 )
 from fusion.rules.scene import Scene, ZoneGeometry
 from fusion.rules.zones import ZoneSet, load_zones
 from sensors.errors import DecodeError
 
 MAX_OPS_PER_ALERT = 50  # operator actions kept on one alert (the oldest dropped beyond)
+ADOPT_GRACE_S = 300.0  # how long an alert taken over from a journal waits for its vessel / aircraft to get a track again
 
 __all__ = ["AlertEvent", "RuleEngine", "RulesConfig", "ZoneSet", "default_rules", "load_rules", "load_zones"]
 
@@ -94,6 +98,7 @@ class RuleEngine:
         self.frame = frame
         self.geometry = ZoneGeometry(zones, frame)
         self._seq = 0
+        self.epoch = ""  # instance epoch in alert ids (the live service sets one; offline runs keep ids short)
         self._queued: list[AlertEvent] = []
         self.memory = bh.AisMemory()
         self.first_fix = bh.FirstFix()
@@ -102,6 +107,10 @@ class RuleEngine:
         self.books: dict[str, AlertBook] = {}
         self.last: dict[str, AlertEvent] = {}  # latest event of each open alert, by alert id
         self.ops: dict[str, list[OpRecord]] = {}  # operator actions on open alerts, by alert id
+        # open alerts taken over (``adopt``) whose track is gone, by rule: book rows waiting for a track
+        # with the same MMSI / ICAO address, and the time they started waiting (NaN until the first tick)
+        self._held: dict[str, tuple[dict[str, np.ndarray], FloatArray]] = {}
+        self._outages = Outages()  # this tick's silences of the link and the feeds (``evaluate``)
         self._install(rules)
 
     def _install(self, rules: RulesConfig) -> None:
@@ -120,7 +129,7 @@ class RuleEngine:
             "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
             "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
             "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix),
-            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory),
+            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
             "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
             "loitering": lambda s: bh.loitering(s, r.loitering),
@@ -168,8 +177,10 @@ class RuleEngine:
         self._seq += n
         return out
 
-    def evaluate(self, t: float, views: Mapping[Domain, TrackView]) -> list[AlertEvent]:
-        """All alert events of this tick, in rule order then subject order."""
+    def evaluate(self, t: float, views: Mapping[Domain, TrackView], outages: Outages | None = None) -> list[AlertEvent]:
+        """All alert events of this tick, in rule order then subject order. ``outages``: silences of the link and
+        the feeds (``fusion.outages``), which the gap rules do not count against a vessel."""
+        self._outages = outages if outages is not None else Outages()
         for d, v in views.items():
             if len(v) and (v.track_id.min() < 0 or v.track_id.max() > MAX_TRACK_ID):
                 raise ValueError(f"views[{d!r}].track_id must be in [0, {MAX_TRACK_ID}], got range "
@@ -180,6 +191,7 @@ class RuleEngine:
         scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore, horizon)
         out, self._queued = self._queued, []
         out = [_retime(a, t) for a in out]
+        self._rehome(t, scene)
         for name, book in self.books.items():
             if getattr(self.rules.rules, name).enabled:
                 cand = self.evaluators[name](scene)
@@ -237,14 +249,10 @@ class RuleEngine:
         """``last`` with what its book row holds now: track (merges move alerts), position, identity keys,
         severity and priority (as of the latest tick)."""
         book = self.books.get(last.rule)
-        if book is None:
+        i = None if book is None else self.row_of(book, last.alert_id)
+        if book is None or i is None:
             return last
         c = book.cols
-        owner, seq = (int(x) for x in last.alert_id.rsplit("-", 2)[1:])
-        rows = np.flatnonzero((c["owner"] == owner) & (c["seq"] == seq) & c["active"])
-        if not len(rows):
-            return last
-        i = int(rows[0])
         mmsi, icao, related = int(c["mmsi"][i]), int(c["icao24"][i]), int(c["related"][i])
         lat, lon = float(c["lat"][i]), float(c["lon"][i])
         return msgspec.structs.replace(
@@ -273,8 +281,20 @@ class RuleEngine:
             out[int(idx[k])] = self.zones.zones[zi].name
         return out
 
+    def alert_id(self, rule: str, book: AlertBook, i: int) -> str:
+        """Id of book row ``i``'s alert: rule, the track that raised it, the instance epoch (when set) and the
+        sequence number (docs/OPERATIONS.md, "Continuity")."""
+        return self._id_of(rule, book.cols, i)
+
+    def row_of(self, book: AlertBook, alert_id: str) -> int | None:
+        """Book row of the open alert ``alert_id`` (None when not open)."""
+        for i in np.flatnonzero(book.cols["active"]).tolist():  # open alerts are few
+            if self.alert_id(book.rule, book, i) == alert_id:
+                return int(i)
+        return None
+
     def _dismissed(self, rule: str, book: AlertBook, i: int) -> bool:
-        ops = self.ops.get(_alert_id(rule, book, i))
+        ops = self.ops.get(self.alert_id(rule, book, i))
         return ops is not None and any(op.action == "dismiss" for op in ops)
 
     def apply_actions(self, t: float, actions: Sequence[OperatorAction]) -> tuple[list[AlertEvent], list[DecodeError]]:
@@ -329,7 +349,7 @@ class RuleEngine:
         c = book.cols
         related = int(c["related"][i])
         mmsi, icao = int(c["mmsi"][i]), int(c["icao24"][i])
-        alert_id = _alert_id(rule, book, i)
+        alert_id = self.alert_id(rule, book, i)
         zone = self._zone_name(int(c["zone"][i]))
         ev = AlertEvent(
             t=float(t), alert_id=alert_id, rule=rule,
@@ -344,6 +364,91 @@ class RuleEngine:
         else:
             self.last[alert_id] = ev
         return ev
+
+    def book_row(self, rule: str, alert_id: str) -> dict[str, Any] | None:
+        """The book row of open alert ``alert_id`` as JSON-able scalars (None when not open), for ``adopt``."""
+        book = self.books.get(rule)
+        i = None if book is None else self.row_of(book, alert_id)
+        if book is None or i is None:
+            return None
+        return {k: v[i].item() for k, v in book.cols.items()}
+
+    def adopt(self, event: AlertEvent, row: Mapping[str, Any]) -> None:
+        """Take over open alert ``event`` with its book row (``book_row``), e.g. from the service's alert
+        journal after a crash: it replaces a row of the same subject or the same alert, and is updated and
+        cleared from now on like any other. Its sequence number is never handed out again. When its track
+        is gone at the next tick, it waits (``ADOPT_GRACE_S``) for a track with its MMSI / ICAO address and
+        moves there, or clears ("track deleted")."""
+        book = self.books.get(event.rule)
+        if book is None:
+            return
+        self.forget(event.alert_id, event.rule)
+        add = empty_columns(1)
+        for k, col in add.items():
+            col[0] = row[k]
+        c = book.cols
+        keep = c["key"] != add["key"][0]
+        book.cols = {k: np.concatenate([c[k][keep], add[k]]) for k in c}
+        book.compact(np.ones(len(book), dtype=bool))
+        self.last[event.alert_id] = event
+        if event.ops:
+            self.ops[event.alert_id] = list(event.ops)
+        self._seq = max(self._seq, int(add["seq"][0]) + 1)
+        held, since = self._held.get(event.rule, (empty_columns(), np.zeros(0)))
+        self._held[event.rule] = (held, since)  # rows are moved here at the next tick if their track is gone
+
+    def forget(self, alert_id: str, rule: str) -> None:
+        """Drop open alert ``alert_id`` (cleared elsewhere, e.g. in the journal after the checkpoint)."""
+        book = self.books.get(rule)
+        i = None if book is None else self.row_of(book, alert_id)
+        if book is not None and i is not None:
+            keep = np.ones(len(book), dtype=bool)
+            keep[i] = False
+            book.compact(keep)
+        held = self._held.get(rule)
+        if held is not None:
+            cols, since = held
+            gone = np.array([self._id_of(rule, cols, j) == alert_id for j in range(len(since))], dtype=bool)
+            self._held[rule] = ({k: v[~gone] for k, v in cols.items()}, since[~gone])
+        self.last.pop(alert_id, None)
+        self.ops.pop(alert_id, None)
+
+    def _id_of(self, rule: str, cols: dict[str, np.ndarray], i: int) -> str:
+        seq = f"{self.epoch}.{int(cols['seq'][i])}" if self.epoch else str(int(cols["seq"][i]))
+        return f"{rule}-{int(cols['owner'][i])}-{seq}"
+
+    def _rehome(self, t: float, scene: Scene) -> None:
+        """Adopted open alerts whose track is gone: held out of their book until a live track has their MMSI /
+        ICAO address (then they move to it) or ``ADOPT_GRACE_S`` passed (then they go back and clear)."""
+        for rule in list(self._held):
+            book = self.books[rule]
+            held, since = self._held[rule]
+            c = book.cols
+            lost = c["active"] & ~isin_sorted(c["track_id"], scene.track_id) & (c["related"] < 0) & (
+                (c["mmsi"] != NO_MMSI) | (c["icao24"] != NO_ICAO))
+            if lost.any():
+                held = {k: np.concatenate([held[k], v[lost]]) for k, v in c.items()}
+                since = np.concatenate([since, np.full(int(lost.sum()), t)])
+                book.compact(~lost)
+            back = np.zeros(len(since), dtype=bool)
+            for j in range(len(since)):
+                mmsi, icao = int(held["mmsi"][j]), int(held["icao24"][j])
+                match = np.flatnonzero((scene.mmsi == mmsi) if mmsi != NO_MMSI else (scene.icao24 == icao))
+                if len(match):
+                    tid = int(scene.track_id[match[0]])
+                    held["track_id"][j] = tid
+                    held["key"][j] = subject_keys(np.array([tid]), held["aux"][j:j + 1])[0]
+                back[j] = bool(len(match)) or t - since[j] >= ADOPT_GRACE_S
+            if back.any():
+                c = book.cols
+                keep = ~isin_sorted(c["key"], np.sort(held["key"][back]))
+                book.cols = {k: np.concatenate([c[k][keep], held[k][back]]) for k in c}
+                book.compact(np.ones(len(book), dtype=bool))
+            held, since = {k: v[~back] for k, v in held.items()}, since[~back]
+            if len(since):
+                self._held[rule] = (held, since)
+            else:
+                del self._held[rule]
 
     def on_merge(self, merged: IntArray) -> None:
         """(K, 2) int64 rows of (absorbed id, surviving id): alerts follow the surviving track."""
@@ -370,7 +475,7 @@ class RuleEngine:
 
     def snapshot(self) -> dict[str, Any]:
         """Rule state as plain arrays and numbers (for the service checkpoint)."""
-        snap: dict[str, Any] = {"seq": self._seq}
+        snap: dict[str, Any] = {"seq": self._seq, "epoch": self.epoch}
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
         for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast),
@@ -381,6 +486,9 @@ class RuleEngine:
         # open alerts' latest events and operator actions (JSON-able)
         snap["last"] = [msgspec.to_builtins(a) for a in self.last.values()]
         snap["ops"] = {aid: msgspec.to_builtins(ops) for aid, ops in self.ops.items()}
+        for rule, (held, since) in self._held.items():  # adopted alerts waiting for their track
+            snap.update({f"held.{rule}.{k}": v.copy() for k, v in held.items()})
+            snap[f"held.{rule}.since"] = since.copy()
         return snap
 
     @classmethod
@@ -388,11 +496,15 @@ class RuleEngine:
         """An engine continuing from ``snapshot()`` output."""
         eng = cls(zones, rules, frame)
         eng._seq = int(snap["seq"])
+        eng.epoch = str(snap.get("epoch", ""))
         eng._queued = [msgspec.convert({**q, "t": math.nan}, AlertEvent) for q in snap.get("queued", ())]
         # (snapshots from before operator actions have neither: nothing to republish, no actions)
         eng.last = {a.alert_id: a for a in msgspec.convert(list(snap.get("last", ())), list[AlertEvent])}
         eng.ops = {aid: msgspec.convert(ops, list[OpRecord]) for aid, ops in snap.get("ops", {}).items()}
         for name, book in eng.books.items():
+            if f"held.{name}.since" in snap:
+                eng._held[name] = ({k: np.asarray(snap[f"held.{name}.{k}"]).copy() for k in book.cols},
+                                   np.asarray(snap[f"held.{name}.since"]).copy())
             if f"book.{name}.key" not in snap:  # a rule added after the snapshot was written: nothing pending or open
                 continue
             book.cols = {k: np.asarray(snap[f"book.{name}.{k}"]).copy() for k in book.cols}
@@ -407,11 +519,6 @@ class RuleEngine:
         if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
         return eng
-
-
-def _alert_id(rule: str, book: AlertBook, i: int) -> str:
-    """Id of book row ``i``'s alert: rule, the track that raised it, the engine's sequence number."""
-    return f"{rule}-{int(book.cols['owner'][i])}-{int(book.cols['seq'][i])}"
 
 
 def _retime(a: AlertEvent, t: float) -> AlertEvent:

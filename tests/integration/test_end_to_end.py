@@ -47,3 +47,41 @@ async def test_suspect_alerted_and_no_benign(mosquitto: Mosquitto) -> None:
     assert roles == {"suspect"}, f"alerts matched to benign objects: {[(a['rule'], m) for a, m in zip(raised, matches, strict=True) if m[1] != 'suspect']}"
     assert all(m[2] < 2.0 for m in matches), matches  # each alert within 2 km of the suspect
     assert any(a["rule"] == "go_fast" for a in raised)
+
+
+async def test_demo_serves_the_live_map(mosquitto: Mosquitto) -> None:
+    """`jisf demo` serves the map (jisf web) during its run: named tracks and the raised alert reach /api."""
+    import asyncio
+    import re
+
+    import aiohttp
+
+    out = io.StringIO()
+    done = asyncio.Event()
+    run = asyncio.create_task(run_live(resolve_scenario("minimal"), mosquitto.address, speed=120.0, out=out,
+                                       progress_interval_s=5.0, web_listen="127.0.0.1:0", hold_s=300.0, hold_stop=done))
+    seen_tracks: list[dict] = []
+    seen_alerts: list[dict] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            deadline = asyncio.get_running_loop().time() + 240.0
+            url = None
+            while asyncio.get_running_loop().time() < deadline and not run.done():
+                url = url or next(iter(re.findall(r"web: serving (http://\S+)", out.getvalue())), None)
+                if url:
+                    async with http.get(url + "api/tracks") as r:
+                        seen_tracks = (await r.json())["tracks"] or seen_tracks
+                    async with http.get(url + "api/alerts") as r:
+                        seen_alerts = (await r.json())["alerts"] or seen_alerts
+                    if any(t.get("name") for t in seen_tracks) and any(a["rule"] == "go_fast" for a in seen_alerts):
+                        break
+                await asyncio.sleep(0.2)
+            assert url, f"the demo printed no map address:\n{out.getvalue()}"
+            async with http.get(url) as r:
+                assert r.status == 200 and "leaflet" in (await r.text()).lower()
+    finally:
+        done.set()
+        summary, _alerts = await asyncio.wait_for(run, 240.0)
+    assert any(t.get("name") for t in seen_tracks), seen_tracks[:3]
+    assert any(a["rule"] == "go_fast" for a in seen_alerts), seen_alerts
+    assert summary["web_url"] == url

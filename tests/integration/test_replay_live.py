@@ -1,6 +1,6 @@
 """`jisf replay REC --broker URL` into a `jisf run` service (both clocks), as separate processes on a real Mosquitto.
 
-The recording holds the default scenario's first minutes with their 2024 times: republished
+The recording holds the minimal scenario's first minutes with their 2024 times: republished
 as they are, a live service rejects every report (older than 6 h). Rebased, the service
 accepts them all and raises the same alert rules as the offline `jisf replay REC -o DIR` of
 the same recording. Waits are on conditions; rules are compared as sets.
@@ -27,7 +27,9 @@ from fusion.offline import REBASE_STEP_S
 from fusion.publish import ALERTS_FILTER, STATUS_TOPIC
 from fusion.recording import RecordingWriter
 from sim_feeds.play import iter_feed
-from sim_feeds.scenario import default_scenario_path, load_scenario
+from sim_feeds.scenario import load_scenario, resolve_scenario
+
+SCENARIO = resolve_scenario("minimal")  # small and quick: a go-fast raises go_fast at +50 s
 
 pytestmark = pytest.mark.broker
 
@@ -36,8 +38,8 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def write_recording(path: Path, seconds: float) -> int:
-    """The default scenario's feed over its first ``seconds``, recorded with receive time = delivery time."""
-    scenario = load_scenario(default_scenario_path())
+    """The minimal scenario's feed over its first ``seconds``, recorded with receive time = delivery time."""
+    scenario = load_scenario(SCENARIO)
     n = 0
     with RecordingWriter(path, fsync=False) as w:
         for m in itertools.takewhile(lambda m: m.t < scenario.t0 + seconds, iter_feed(scenario)):
@@ -47,11 +49,11 @@ def write_recording(path: Path, seconds: float) -> int:
 
 
 def offline_rules(rec: Path, out: Path) -> set[str]:
-    """Alert rules raised by the offline replay (default scenario's area, zones and coverage)."""
+    """Alert rules raised by the offline replay (the minimal scenario's area, zones and coverage)."""
     import subprocess
 
     done = subprocess.run([sys.executable, "-m", "fusion.cli", "replay", str(rec), "-o", str(out), "--scenario",
-                           str(default_scenario_path())], check=False, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+                           str(SCENARIO)], check=False, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return {json.loads(line)["rule"] for line in (out / "alerts.jsonl").read_text().splitlines()
             if json.loads(line)["state"] == "raised"}
@@ -88,13 +90,13 @@ class Watch:
 
 @contextlib.asynccontextmanager
 async def service_and_watch(mosquitto: Mosquitto, tmp: Path, clock: str) -> AsyncIterator[Watch]:
-    """`jisf run --clock CLOCK` (default scenario) as a subprocess, and a subscriber to its status and alerts."""
+    """`jisf run --clock CLOCK` (minimal scenario) as a subprocess, and a subscriber to its status and alerts."""
     watch = Watch()
     task = asyncio.create_task(watch.run(mosquitto))
     log = (tmp / f"service-{clock}.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fusion.cli", "run", "--broker", mosquitto.address.url(), "--clock", clock,
-        "--client-id", f"replay-live-{clock}", "--status-interval-s", "0.3", cwd=ROOT, env=ENV, stdout=log, stderr=log)
+        "--client-id", f"replay-live-{clock}", "--status-interval-s", "0.3", "--scenario", str(SCENARIO), cwd=ROOT, env=ENV, stdout=log, stderr=log)
     try:
         await asyncio.wait_for(watch.subscribed.wait(), 30)
         yield watch
@@ -174,7 +176,7 @@ async def test_recorded_stale_clock_is_replaced_and_times_follow_the_sim_timelin
     from fusion.publish import FEEDS_FILTER
     from sensors.ais import AisDecoder
 
-    scenario = load_scenario(default_scenario_path())
+    scenario = load_scenario(SCENARIO)
     msgs = list(itertools.takewhile(lambda m: m.t < scenario.t0 + 30.0, iter_feed(scenario)))
     stale = WarpedClock(origin=msgs[0].t, speed=10.0, wall_start=1_800_000_000.0)
     rec = tmp_path / "rec.jsonl.gz"

@@ -1,8 +1,5 @@
-"""The shipped Mosquitto configuration (deploy/mosquitto/) with TLS, passwords and the ACL.
-
-The broker runs the real mosquitto.conf and acl, rendered only for a free port and a
-temporary directory; certificates come from the shipped make-tls.sh, the password file
-from mosquitto_passwd, as docs/OPERATIONS.md describes.
+"""The shipped Mosquitto configuration (deploy/mosquitto/) with TLS, passwords and the ACL
+(started by tests/integration/secured_broker.py).
 """
 
 from __future__ import annotations
@@ -14,32 +11,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from secured_broker import MAKE_TLS, PASSWORDS, secured_mosquitto
 
-from fusion.broker import DEPLOY_ACL, DEPLOY_CONF, Mosquitto, free_port, render_conf
+from fusion.broker import Mosquitto
 from fusion.mqtt import BrokerAddress, BrokerError, Link, publisher, subscribe
 from fusion.publish import OutMessage
 
 pytestmark = pytest.mark.broker
 
-PASSWORDS = {"jisf-fusion": "svc-pw-1", "analyst": "analyst-pw-2", "radar-site1": "r1-pw-3", "radar-site2": "r2-pw-4"}
-
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, BrokerAddress, int]]:
     """(broker, TLS address without credentials, plain loopback port) of the shipped configuration."""
-    etc = tmp_path_factory.mktemp("etc")
-    subprocess.run([str(DEPLOY_CONF.with_name("make-tls.sh")), str(etc / "tls"), "localhost"], check=True, capture_output=True)
-    passwd = etc / "passwd"
-    for i, (user, password) in enumerate(PASSWORDS.items()):
-        subprocess.run(["mosquitto_passwd", *(["-c"] if i == 0 else []), "-b", str(passwd), user, password], check=True)
-    for f in [etc, etc / "tls", *etc.rglob("*")]:
-        f.chmod(0o755 if f.is_dir() else 0o644)  # mosquitto may drop root for its own user
-    plain_port = free_port()
-    paths = {"password_file": passwd, "acl_file": DEPLOY_ACL, "cafile": etc / "tls" / "ca.crt",
-             "certfile": etc / "tls" / "server.crt", "keyfile": etc / "tls" / "server.key"}
-    with Mosquitto(conf_text=render_conf(DEPLOY_CONF.read_text(), paths=paths, plain_port=plain_port)) as broker:
-        addr = BrokerAddress("localhost", broker.port, tls=True, ca_file=str(etc / "tls" / "ca.crt"))
-        yield broker, addr, plain_port
+    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as sec:
+        yield sec.broker, sec.tls, sec.plain_port
 
 
 def as_user(addr: BrokerAddress, user: str) -> BrokerAddress:
@@ -112,7 +97,7 @@ async def test_plain_listener_also_requires_a_password(secured: tuple[Mosquitto,
 async def test_tls_refuses_an_untrusted_broker_certificate(secured: tuple[Mosquitto, BrokerAddress, int], tmp_path: Path) -> None:
     """A client that does not trust the deployment CA does not talk to the broker at all."""
     _, addr, _ = secured
-    subprocess.run([str(DEPLOY_CONF.with_name("make-tls.sh")), str(tmp_path), "localhost"], check=True, capture_output=True)
+    subprocess.run([str(MAKE_TLS), str(tmp_path), "localhost"], check=True, capture_output=True)
     with pytest.raises(BrokerError, match="(?i)certificate"):
         async with publisher(replace(as_user(addr, "analyst"), ca_file=str(tmp_path / "ca.crt"))):
             pass
@@ -135,8 +120,9 @@ async def test_acl_confines_each_client_to_its_own_topics(secured: tuple[Mosquit
                       "jisf/v1/tracks/surface/1", "jisf/v1/status", "jisf/v1/feeds/radar/site1/extra"):
             await publish(OutMessage(topic, b"forged by radar-site1", qos=1))
         await publish(OutMessage("jisf/v1/feeds/radar/site1", b"sentinel radar-site1", qos=1))
-    async with publisher(as_user(addr, "analyst"), client_id="acl-analyst-pub") as publish:
-        for topic in ("jisf/v1/feeds/radar/site1", "jisf/v1/alerts/go_fast/1", "jisf/v1/status"):
+    # another analyst account: one connection per account (use_username_as_clientid)
+    async with publisher(as_user(addr, "analyst-2"), client_id="acl-analyst-pub") as publish:
+        for topic in ("jisf/v1/feeds/radar/site1", "jisf/v1/alerts/go_fast/1", "jisf/v1/status", "jisf/v1/ops/ack/a-1"):
             await publish(OutMessage(topic, b"forged by analyst", qos=1))
     async with publisher(as_user(addr, "radar-site2"), client_id="acl-radar2") as publish:
         await publish(OutMessage("jisf/v1/feeds/radar/site1", b"forged by radar-site2", qos=1))

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensors import adsb, ais, oth, radar
+from sensors import adsb, ais, oth, radar, sat
 from sensors.codec import Decoder
 from sensors.errors import DecodeError
 from sensors.limits import MAX_AGE_S, MAX_FUTURE_S, MAX_PAYLOAD_BYTES
-from sensors.reports import AdsbReport, AisPosition, OthFix, RadarPlot, RadarScan
+from sensors.reports import AdsbReport, AisPosition, OthFix, RadarPlot, RadarScan, SatDetection, SatScene
 
 RECV_T = 1_700_000_000.0
 CASES_PER_FEED = 6_000
@@ -52,14 +52,19 @@ SCAN = RadarScan(site="rx", t=RECV_T, sensor_lat=18.0, sensor_lon=-66.0, sensor_
                  plots=[RadarPlot(range_m=1000.0 * (i + 1), az_deg=17.0 * i, el_deg=0.5,
                                   snr_db=12.0) for i in range(20)])
 FIX = OthFix(site="rx", t=RECV_T, lat=12.0, lon=-78.0, cov_en_m2=((2e8, 1e7), (1e7, 1e8)))
+SCENE = SatScene(source="rx", sensor="sar", acq_time=RECV_T - 5400.0, detections=[
+    SatDetection(lat=12.0 + i / 10, lon=-78.0, pos_err_m=60.0, length_m=(None, 35.0)[i % 2], confidence=0.8)
+    for i in range(3)])
 FEEDS: dict[str, tuple[Callable[[], Decoder], list[bytes]]] = {
     "ais": (ais.AisDecoder, [*REAL_AIS, ENCODED_AIS, b"\n".join(REAL_AIS)]),
     "adsb": (adsb.AdsbDecoder, [adsb.encode_sbs(ADSB_REPORTS),
                                 adsb.encode_aircraft_json(RECV_T, ADSB_REPORTS)]),
     "radar": (radar.RadarDecoder, [radar.encode(SCAN)]),
     "oth": (oth.OthDecoder, [oth.encode(FIX)]),
+    "sat": (sat.SatDecoder, [sat.encode(SCENE)]),
 }
-JSON_SEEDS = {"adsb": FEEDS["adsb"][1][1], "radar": FEEDS["radar"][1][0], "oth": FEEDS["oth"][1][0]}
+JSON_SEEDS = {"adsb": FEEDS["adsb"][1][1], "radar": FEEDS["radar"][1][0], "oth": FEEDS["oth"][1][0],
+              "sat": FEEDS["sat"][1][0]}
 BAD_VALUES: list[object] = [
     "x", None, True, [], {}, math.nan, math.inf, -math.inf, 91.5, -181.0, -12.0, 360.0,
     1e308, -1, 0, 2**70, RECV_T + 10 * MAX_FUTURE_S, RECV_T - 2 * MAX_AGE_S,
@@ -156,9 +161,11 @@ def _sane(report: object, recv_t: float) -> None:
             assert -90.0 <= value <= 90.0
         if name.endswith("lon"):
             assert -180.0 <= value <= 180.0
-    assert recv_t - MAX_AGE_S <= fields["t"] <= recv_t + MAX_FUTURE_S
+    assert recv_t - MAX_AGE_S <= fields.get("t", fields.get("acq_time")) <= recv_t + MAX_FUTURE_S
     for plot in fields.get("plots", []):
         assert 0.0 <= plot.range_m <= 5e6 and 0.0 <= plot.az_deg < 360.0
+    for det in fields.get("detections", []):
+        assert -90.0 <= det.lat <= 90.0 and -180.0 <= det.lon <= 180.0 and 1.0 <= det.pos_err_m <= 5e4
 
 
 def _check(decoder: Decoder, kind: str, payload: bytes) -> tuple[int, int]:

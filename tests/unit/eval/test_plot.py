@@ -100,7 +100,7 @@ def test_legend_inside_the_map_labels_and_time_span(run_dir: Path) -> None:
 
 
 def test_sensors_from_the_scenario(tmp_path: Path) -> None:
-    scenario = Path(__file__).parents[3] / "sim_feeds" / "scenarios" / "default.toml"
+    scenario = Path(__file__).parents[3] / "sim_feeds" / "scenarios" / "minimal.toml"
     from fusion.offline import evaluate
 
     evaluate(scenario, tmp_path / "run")
