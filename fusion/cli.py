@@ -378,10 +378,11 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:
-    """The parser of ``jisf NAME`` (a delegated module's ``build_parser()``)."""
+    """The parser of ``jisf NAME``: a delegated module's ``build_parser()`` for ``main``, ``build_parser_X()`` for ``main_X``."""
     if name in BUILTIN:
         return BUILTIN[name][0]()
-    return importlib.import_module(DELEGATED[name][0]).build_parser()  # type: ignore[no-any-return]
+    module, func, _ = DELEGATED[name]
+    return getattr(importlib.import_module(module), "build_parser" + func.removeprefix("main"))()  # type: ignore[no-any-return]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -396,7 +396,7 @@ def plot_metrics(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     return _save(fig, out)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser_plot() -> argparse.ArgumentParser:
     """Options of ``jisf plot``."""
     ap = cliutil.parser("plot", "Draw a run's picture or its metrics as PNG.")
     ap.add_argument("dir", type=Path, help="run directory with tracks.jsonl (and truth.jsonl, alerts.jsonl, zones.geojson)")
@@ -422,4 +422,4 @@ def main_plot(argv: Sequence[str] | None = None) -> int:
         print(out)
         return 0
 
-    return cliutil.run(build_parser(), body, argv)
+    return cliutil.run(build_parser_plot(), body, argv)

@@ -15,7 +15,17 @@ COMMANDS = [*cli.BUILTIN, *cli.DELEGATED]
 
 
 def _positionals(p: argparse.ArgumentParser) -> list[str]:
-    return [f"POS-{a.dest}" for a in p._actions if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+    return [str(next(iter(a.choices))) if a.choices else f"POS-{a.dest}" for a in p._actions
+            if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+
+
+# options whose type is a command's own parsing function: an environment text and its parsed value
+CUSTOM_TYPES: dict[str, tuple[str, object]] = {
+    "icao": ("4CA2D1", "4ca2d1"),
+    "bbox": ("-80,9,-78,11", (-80.0, 9.0, -78.0, 11.0)),
+    "since": ("1700000000", 1_700_000_000.0),
+    "until": ("2023-11-14T22:13:20Z", 1_700_000_000.0),
+}
 
 
 def _env_text_and_expected(action: argparse.Action) -> tuple[str, object]:
@@ -33,6 +43,8 @@ def _env_text_and_expected(action: argparse.Action) -> tuple[str, object]:
         return "7", action.type(7)
     if action.type is Path:
         return "/env/path", Path("/env/path")
+    if action.dest in CUSTOM_TYPES:
+        return CUSTOM_TYPES[action.dest]
     assert action.type is None or action.type is str, f"{action.dest}: add a case for type {action.type}"
     return f"env-{action.dest}", f"env-{action.dest}"
 
