@@ -41,6 +41,13 @@ CASES: list[tuple[list[str], dict[str, str], int, str]] = [
     (["cot", "--broker", "CLOSED", "--to", "foo://x"], {}, 2, "scheme must be udp:// or tcp://"),
     (["demo", "--scenario", "MISSING"], {}, 1, "no such file, nor a shipped scenario"),
     (["--debug", "nonsense"], {}, 2, "unknown command 'nonsense'"),
+    (["alerts", "--broker", "CLOSED", "--username", "u", "--password-file", "MISSING"], {}, 2, "password_file"),
+    (["web", "--broker", "CLOSED", "--listen", "nonsense"], {}, 2, "nonsense"),
+    (["web", "--broker", "CLOSED", "--listen", "127.0.0.1:0", "--scenario", "BAD_TOML"], {}, 1, "bad.toml"),
+    (["archive", "--broker", "CLOSED"], {}, 2, "required: --store"),
+    (["archive", "--broker", "CLOSED", "--store", "nosuch://x"], {}, 2, "--store"),
+    (["history", "--store", "sqlite:///STORE", "--load", "MISSING_DIR"], {}, 1, "nowhere"),
+    (["export", "kml", "--store", "sqlite:///STORE", "-o", "OUT", "--zones", "MISSING"], {}, 2, "--zones"),
 ]
 
 
@@ -58,7 +65,8 @@ def files(tmp_path: Path) -> dict[str, str]:
         w.append("jisf/v1/feeds/ais/x", b"!AIVDM", 0, False, 1_700_000_000.0)
     return {"BAD_TOML": str(tmp_path / "bad.toml"), "MISSING": str(tmp_path / "missing.rec"), "GOOD_REC": str(good),
             "MISSING_DIR": str(tmp_path / "nowhere"), "OUT": str(tmp_path / "out"), "OUT_REC": str(tmp_path / "o.rec"),
-            "OUT_PNG": str(tmp_path / "o.png"), "CLOSED": f"mqtt://127.0.0.1:{free_port()}"}
+            "OUT_PNG": str(tmp_path / "o.png"), "CLOSED": f"mqtt://127.0.0.1:{free_port()}",
+            "sqlite:///STORE": f"sqlite:///{tmp_path / 'history.db'}"}
 
 
 @pytest.mark.parametrize(("argv", "env", "code", "says"), CASES, ids=[" ".join(c[0][:2]) + f"-{i}" for i, c in enumerate(CASES)])
