@@ -207,6 +207,8 @@ def time_progress(args: argparse.Namespace, t0: float | None = None, t1: float |
                 bar.update(step)
 
         yield advance
+        if bar.total is not None and bar.n < bar.total:  # the last message comes a little before the end
+            bar.update(bar.total - bar.n)
 
 
 def state_printer(prog: str) -> Callable[[str], None]:
