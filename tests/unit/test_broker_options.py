@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fusion import runner
-from fusion import cliutil
+from fusion import cliutil, runner
 from fusion.cli import BrokerOptionError, broker_address, command_parser, main
 
 BROKER_OPTIONS = ("--broker", "--username", "--password", "--password-file", "--ca-file", "--cert-file", "--key-file")
