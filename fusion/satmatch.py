@@ -218,6 +218,12 @@ def match_scene(scene: SatScene, history: AisHistory) -> SceneMatch:
     return SceneMatch(scene, out_mmsi, np.asarray(nearest, dtype=float))
 
 
+def detection_alert_id(scene: SatScene, i: int) -> str:
+    """The alert id of detection ``i`` of ``scene``: from the detection itself (source, acquisition time in
+    ms, index), so it is the same after a restart, in another instance and in a replay, and unique across them."""
+    return f"{RULE}-{scene.source}-{round(scene.acq_time * 1000)}-{i}"
+
+
 @dataclass
 class DarkDetections:
     """Scenes waiting for the next tick, the AIS history and the alert counter of the rule."""
@@ -257,7 +263,7 @@ class DarkDetections:
         near = "no AIS vessel" if math.isinf(nearest_m) else f"nearest AIS vessel {nearest_m / 1000.0:.1f} km away"
         age_min = (t - scene.acq_time) / 60.0
         return AlertEvent(
-            t=t, alert_id=f"{RULE}-{track_id}", rule=RULE, severity=cfg.severity, state="raised", track_id=track_id,
+            t=t, alert_id=detection_alert_id(scene, i), rule=RULE, severity=cfg.severity, state="raised", track_id=track_id,
             lat=det.lat, lon=det.lon, zone=None, mmsi=None, icao24=None,
             reason=(f"{scene.sensor.upper()} detection ({length}, confidence {det.confidence:.2f}) from {scene.source} "
                     f"{age_min:.0f} min ago matches no AIS vessel at acquisition time ({near})"),

@@ -135,4 +135,17 @@ def test_a_checkpoint_keeps_the_ais_history_and_pending_scenes(tmp_path: Path) -
             f = fusion()
             load_checkpoint(tmp_path / "f.ckpt", f)
         runs.append([(a.alert_id, a.lat, a.lon) for a in dark([a for tick in f.advance(acq + 1220.0) for a in tick.alerts])])
-    assert runs[0] == runs[1] == [("dark_detection-3000000001", 3.1, -79.35)]
+    assert runs[0] == runs[1] == [(f"dark_detection-s1a-{round(acq * 1000)}-3", 3.1, -79.35)]
+
+
+def test_detection_alert_ids_come_from_the_detection() -> None:
+    """The same detection gets the same alert id in any instance (no counter that restarts); two differ."""
+    from fusion.satmatch import detection_alert_id
+    from sensors.reports import SatDetection, SatScene
+
+    dets = [SatDetection(lat=3.9, lon=-77.5, pos_err_m=100.0, length_m=40.0, confidence=0.9),
+            SatDetection(lat=3.8, lon=-77.4, pos_err_m=100.0, length_m=None, confidence=0.8)]
+    scene = SatScene(source="s1a", sensor="sar", acq_time=1725500000.25, detections=dets)
+    again = SatScene(source="s1a", sensor="sar", acq_time=1725500000.25, detections=list(dets))
+    assert detection_alert_id(scene, 0) == detection_alert_id(again, 0) == "dark_detection-s1a-1725500000250-0"
+    assert detection_alert_id(scene, 0) != detection_alert_id(scene, 1)
