@@ -4,6 +4,7 @@
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10]
     python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--profile]
+    python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000]
 
 ``broker``: the transport's own limit, measured with the C clients only
 (``mosquitto_pub -l`` -> ``mosquitto_sub -C N``, separate processes): small messages at
@@ -33,6 +34,19 @@ measurement behind it).
 ``worker``: ``Service._step`` alone on the same load, no broker, a simulated clock stepping
 every 50 ms: worker seconds per second of load, and with ``--profile`` the split by stage.
 
+``rogue``: the good sources' alert latency with and without a flood (docs/BENCHMARKS.md,
+"Rogue source"): the load above (at ``--scan-rate``/``--ais-rate``, 0.05 s re-order window,
+0.1 s output interval) twice, the second time with a rogue radar site (``radar/rogue``,
+55 km north of the nearest good site) publishing ``--rogue-scan-rate`` scans/s of
+``--rogue-plots`` random plots and one ADS-B source (``adsb/flood``) ``--sbs-rate`` SBS-1
+lines/s of 2,000 aircraft, both from the same feeder. The service runs with the default
+per-source budgets for the rogue sources (fusion/intake.py) and budgets sized to the load
+for the good ones. Reported: the good alerts' receive latency p50/p99 in both runs (alerts
+north of 10 N, the rogue's, left out), what was shed per source, and the measurements fused.
+
+In every service run the throughput counts the measurements the tracker fused (the
+pipeline's counters), not accepted messages times their nominal size.
+
 ``run``: one such service run at the given load, re-order window and output interval,
 with ``--mqtt-io`` choosing where the service's MQTT link runs (a child process, the
 default, or its own event loop), for same-machine comparisons.
@@ -41,6 +55,7 @@ default, or its own event loop), for same-machine comparisons.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -287,6 +302,47 @@ class LoadSpec:
                 "go_fasts_per_site": self.go_fasts}
 
 
+ROGUE_SITE = (10.2, -78.0)  # 55 km north of the nearest good site (9.7 N 78.0 W)
+ROGUE_LAT_MIN = 10.0  # alerts north of this are the rogue's
+
+
+@dataclass(frozen=True)
+class RogueSpec:
+    """A rogue radar site flooding huge scans and one ADS-B source flooding SBS-1 lines."""
+
+    plots: int = 20_000
+    scan_rate: float = 2.5
+    sbs_rate: float = 5_000.0
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> RogueSpec | None:
+        return cls(args.rogue_plots, args.rogue_scan_rate, args.sbs_rate) if args.rogue_scan_rate or args.sbs_rate else None
+
+    def argv(self) -> list[str]:
+        return ["--rogue-plots", str(self.plots), "--rogue-scan-rate", repr(self.scan_rate), "--sbs-rate", repr(self.sbs_rate)]
+
+    def events(self, t0: float, seconds: float, rng: np.random.Generator) -> list[tuple[float, str, bytes]]:
+        """(t, topic, payload) of the flood over ``seconds`` from ``t0``: scans of random plots
+        within 20 km of ROGUE_SITE, SBS-1 MSG,3 lines (one a message) of 2,000 aircraft near it."""
+        from sensors.adsb import encode_sbs
+        from sensors.reports import AdsbReport, RadarPlot, RadarScan
+
+        out = []
+        for i in range(int(seconds * self.scan_rate)):
+            t = t0 + i / self.scan_rate
+            r, az = rng.uniform(500.0, 20_000.0, self.plots), rng.uniform(0.0, 360.0, self.plots)
+            scan = RadarScan(site="rogue", t=t, sensor_lat=ROGUE_SITE[0], sensor_lon=ROGUE_SITE[1], sensor_alt_m=30.0, sigma_range_m=30.0,
+                             sigma_az_deg=0.2, max_range_m=20_000.0,
+                             plots=[RadarPlot(range_m=float(x), az_deg=float(y), snr_db=10.0) for x, y in zip(r, az, strict=True)])
+            out.append((t, "jisf/v1/feeds/radar/rogue", encode(scan)))
+        for i in range(int(seconds * self.sbs_rate)):
+            t = t0 + i / self.sbs_rate
+            report = AdsbReport(t=t, source="flood", icao24=0x100000 + i % 2_000, lat=ROGUE_SITE[0] + 0.001 * (i % 97),
+                                lon=ROGUE_SITE[1] - 0.001 * (i % 89), alt_m=3_000.0)
+            out.append((t, "jisf/v1/feeds/adsb/flood", encode_sbs([report])))
+        return out
+
+
 class Load:
     """The benchmark load of ``spec``, generated on demand, timed from ``t0`` (Unix s).
 
@@ -320,7 +376,7 @@ class Load:
         return out
 
 
-async def feed(port: int, spec: LoadSpec, start_wall: float) -> dict[str, object]:
+async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | None = None) -> dict[str, object]:
     """Publish the load in real time from ``start_wall`` for ``spec.seconds`` (measurement time =
     scheduled publication time); the figures of how closely the schedule was kept.
 
@@ -332,9 +388,13 @@ async def feed(port: int, spec: LoadSpec, start_wall: float) -> dict[str, object
     from fusion.mqtt import BrokerAddress, publisher
     from fusion.publish import OutMessage
 
-    events = Load(spec, start_wall, seed=11).events(start_wall + spec.seconds)
+    if rogue is None:
+        events = Load(spec, start_wall, seed=11).events(start_wall + spec.seconds)
+    else:  # the flood alone (its own feeder process), from a quarter of the run to its end
+        events = sorted(rogue.events(start_wall + spec.seconds / 4, spec.seconds * 3 / 4, np.random.default_rng(3)), key=lambda e: e[0])
     margin = start_wall - time.time()
-    sent = {"radar": 0, "ais": 0}
+    sent = {"radar": 0, "ais": 0, "adsb": 0}
+    rogue_sent = 0
     late = np.zeros(len(events))
     async with publisher(BrokerAddress("127.0.0.1", port), client_id=f"bench-feed-{time.monotonic_ns()}") as publish:
         await asyncio.sleep(max(0.0, start_wall - time.time()))
@@ -345,7 +405,10 @@ async def feed(port: int, spec: LoadSpec, start_wall: float) -> dict[str, object
             while i < len(events) and events[i][0] <= now:
                 t, topic, payload = events[i]
                 pending.append(publish(OutMessage(topic, payload, qos=0)))
-                sent[topic.split("/")[3]] += 1
+                if topic.endswith(("/rogue", "/flood")):
+                    rogue_sent += 1
+                else:
+                    sent[topic.split("/")[3]] += 1
                 late[i] = time.time() - t
                 i += 1
             if len(pending) > 200:
@@ -354,7 +417,8 @@ async def feed(port: int, spec: LoadSpec, start_wall: float) -> dict[str, object
             await asyncio.sleep(0.002)
         await asyncio.gather(*pending)
         last_wall = time.time()
-    return {"sent": sent, "last_publish_wall": last_wall, "ready_margin_s": round(margin, 2), "publish_lag": _percentiles_ms(late)}
+    return {"sent": sent, "rogue_sent": rogue_sent, "last_publish_wall": last_wall, "ready_margin_s": round(margin, 2),
+            "publish_lag": _percentiles_ms(late)}
 
 
 def _percentiles_ms(x: np.ndarray) -> dict[str, float]:
@@ -364,26 +428,41 @@ def _percentiles_ms(x: np.ndarray) -> dict[str, float]:
     return {**{f"p{q}_ms": round(float(np.percentile(x, q)) * 1e3, 1) for q in (50, 90, 99)}, "max_ms": round(float(x.max()) * 1e3, 1)}
 
 
-def alert_latencies(lines: bytes) -> np.ndarray:
+def alert_latencies(lines: bytes, good_only: bool = False) -> np.ndarray:
     """Seconds from each raised/updated alert's newest measurement (``evidence.last_update_t``,
     the measurement time = publication time of the load) to its receipt, from ``mosquitto_sub
-    -F '%U %p'`` output (receipt Unix time with ns, payload)."""
+    -F '%U %p'`` output (receipt Unix time with ns, payload); ``good_only``: not the rogue's
+    (north of ROGUE_LAT_MIN)."""
     out = []
     for line in lines.splitlines():
         received, _, payload = line.partition(b" ")
         alert = json.loads(payload)
-        if alert["state"] in ("raised", "updated"):
+        if alert["state"] in ("raised", "updated") and not (good_only and alert["lat"] > ROGUE_LAT_MIN):
             out.append(float(received) - alert["evidence"]["last_update_t"])
     return np.array(out)
 
 
-async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, output_s: float, **options: object) -> dict[str, object]:
+def bench_budgets(spec: LoadSpec, scale: float = 1.0) -> object:
+    """Per-source budgets (fusion.intake.SourceBudgets): the defaults times ``scale``, raised for
+    the bench's own sources to twice their load (10 radar sites at 10 scans/s, one AIS aggregator
+    of 2,000 ships: legitimate here); the rogue run's flood gets the (scaled) radar and ADS-B ones."""
+    from fusion.intake import Rate, SourceBudgets
+
+    d = SourceBudgets()
+    return SourceBudgets(radar=Rate(max(2.0, 2 * spec.scan_rate), max(d.radar.measurements_per_s * scale, 2 * spec.scan_rate * spec.plots)),
+                         ais=Rate(max(75.0, 2.0 * spec.ais_rate), max(75.0, 4.0 * spec.ais_rate)),
+                         adsb=Rate(d.adsb.messages_per_s * scale, d.adsb.measurements_per_s * scale))
+
+
+async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, output_s: float, rogue: RogueSpec | None = None,
+                      budget_scale: float = 1.0, **options: object) -> dict[str, object]:
     """The service (this process, wall clock) under the load published in real time by a
-    ``feed`` child process, and the alerts received by a ``mosquitto_sub`` process (QoS 1,
-    each timestamped on receipt); the figures of the ``service`` docstring."""
+    ``feed`` child process (with ``rogue``, plus the rogue sources' flood), and the alerts
+    received by a ``mosquitto_sub`` process (QoS 1, each timestamped on receipt); the figures
+    of the ``service`` docstring."""
     import asyncio
 
-    service = _make_service(broker.address, reorder_s, output_s, **options)
+    service = _make_service(broker.address, reorder_s, output_s, **{"budgets": bench_budgets(spec, budget_scale), **options})
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
@@ -396,11 +475,18 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     start = time.time() + 3.0 + 3.0 * spec.seconds * (time.perf_counter() - began)
     cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), *spec.argv(), "--start-wall", repr(start)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+    flood = None  # the rogue flood from a second feeder process, so that the good load keeps its schedule
+    if rogue is not None:
+        flood = await asyncio.create_subprocess_exec(*cmd, *rogue.argv(), stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     fed = json.loads(out)
+    if flood is not None:
+        flooded = json.loads((await flood.communicate())[0])
+        fed["rogue_sent"], fed["rogue_publish_lag"] = flooded["rogue_sent"], flooded["publish_lag"]
+        fed["last_publish_wall"] = max(fed["last_publish_wall"], flooded["last_publish_wall"])
     total = sum(fed["sent"].values())
     deadline = time.monotonic() + 300
-    while _fused(service) + sum(service.stats.shed.values()) < total and time.monotonic() < deadline:
+    while _fused(service) + sum(service.stats.shed.values()) < total + fed.get("rogue_sent", 0) and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     done_wall = time.time()
     drain = done_wall - fed["last_publish_wall"]
@@ -410,13 +496,16 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     await asyncio.sleep(0.5)  # the last alerts through the broker
     alerts_sub.terminate()
     received, _ = await alerts_sub.communicate()
-    e2e = alert_latencies(received)
+    e2e = alert_latencies(received, good_only=rogue is not None)
     st, c = service.stats, service.fusion.counters
-    radar_fused = st.fused["radar/accepted"]
+    # what the tracker fused (its batches' rows), AIS reports apart: the rest are radar plots (and the flood's)
+    ais_fused = service.fusion.ingest.log.accepted_reports["ais"]
     wall = done_wall - start
     return {"offered": spec.offered,
             "feeder": fed, "received": dict(st.received), "fused": dict(st.fused), "shed": dict(st.shed),
-            "fused_plots_per_s": round(radar_fused * spec.plots / wall), "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
+            "fused_measurements_per_s": round(c.measurements / wall), "fused_plots_per_s": round((c.measurements - ais_fused) / wall),
+            "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
+            "shed_by_source": service.intake.reported(),
             "drain_after_last_publish_s": round(drain, 2),
             "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
@@ -504,6 +593,22 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
     return out
 
 
+def rogue_bench(spec: LoadSpec, rogue: RogueSpec) -> dict[str, object]:
+    """The load without and then with the rogue flood (the default per-source budgets, then a
+    tenth of the radar plot and ADS-B ones), 0.05 s re-order window, 0.1 s output interval: the
+    good alerts' receive latency of each, shed per source, measurements fused."""
+    import asyncio
+
+    out: dict[str, object] = {"rogue": dataclasses.asdict(rogue)}
+    keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "shed_by_source", "fused_measurements_per_s", "fused_plots_per_s",
+            "max_inbound_depth", "late_dropped", "tracks")
+    for name, flood, scale in (("without_flood", None, 1.0), ("with_flood", rogue, 1.0), ("with_flood_tenth_budgets", rogue, 0.1)):
+        with Mosquitto(max_queued=1_000_000) as broker:
+            run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood, budget_scale=scale))
+        out[name] = {k: run[k] for k in keys}
+    return out
+
+
 def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sites", type=int, default=10)
     p.add_argument("--plots-per-scan", type=int, default=1_000)
@@ -542,9 +647,18 @@ def main(argv: list[str] | None = None) -> int:
     _load_args(fd)
     fd.add_argument("--port", type=int, required=True)
     fd.add_argument("--start-wall", type=float, required=True)
+    rg = sub.add_parser("rogue", help="good sources' alert latency with and without a rogue radar and an SBS-1 flood")
+    _load_args(rg)
+    for parser in (fd, rg):
+        parser.add_argument("--rogue-plots", type=int, default=20_000, help="plots per rogue scan")
+        parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is fd else 2.5, help="rogue scans per second")
+        parser.add_argument("--sbs-rate", type=float, default=0.0 if parser is fd else 5_000.0, help="SBS-1 flood lines per second")
     args = p.parse_args(argv)
     if args.what == "feed":
-        print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall))))
+        print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall, RogueSpec.of(args)))))
+        return 0
+    if args.what == "rogue":
+        print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec())}, indent=2))
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile)}, indent=2))

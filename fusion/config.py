@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fusion.core.config import TrackerConfig
+from fusion.intake import BUDGETED_KINDS, Rate, SourceBudgets
 from fusion.mqtt import BrokerAddress
 from sensors.limits import DecodeLimits
 
@@ -32,6 +33,7 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CLOCKS = ("wall", "sim")
 MQTT_IO = ("process", "inline")
+BUDGET_OPTIONS = ("budget_burst_s", *(f"budget_{k}_{u}_s" for k in BUDGETED_KINDS for u in ("msg", "meas")))
 
 
 class ConfigError(ValueError):
@@ -73,6 +75,18 @@ class ServiceConfig:
     max_json_depth: int = _opt(DecodeLimits.max_json_depth, "deepest JSON nesting of a radar, OTH or aircraft.json payload; a deeper one is rejected whole before parsing")
     max_lines_per_payload: int = _opt(DecodeLimits.max_lines_per_payload, "most AIS / SBS-1 lines or aircraft.json entries in one payload; more: rejected whole, as one reject")
     max_plots_per_scan: int = _opt(DecodeLimits.max_plots_per_scan, "most plots in one radar scan; more: the scan is rejected whole")
+    budget_burst_s: float = _opt(10.0, "per-source budgets (docs/OPERATIONS.md, Per-source budgets): bucket depth, seconds of a source's rate that may arrive at once")
+    budget_radar_msg_s: float = _opt(2.0, "radar scans per second one site may send (antenna rotation: <= 1 scan/s); beyond: shed at that site")
+    budget_radar_meas_s: float = _opt(10_000.0, "radar plots per second one site may send (a heavy-clutter plot extractor); beyond: shed at that site")
+    budget_ais_msg_s: float = _opt(75.0, "AIS messages per second one source may send (one receiver: 2 x 2,250 SOTDMA slots/min, ITU-R M.1371)")
+    budget_ais_meas_s: float = _opt(75.0, "AIS sentences (reports) per second one source may send; raise both for an aggregator of many receivers")
+    budget_adsb_msg_s: float = _opt(2_500.0, "ADS-B messages per second one receiver may send")
+    budget_adsb_meas_s: float = _opt(2_500.0, "ADS-B SBS-1 lines / aircraft.json entries per second one receiver may send (~500 aircraft x ~4.2 squitters/s, DO-260B)")
+    budget_oth_msg_s: float = _opt(5.0, "OTH messages per second one site may send")
+    budget_oth_meas_s: float = _opt(10.0, "OTH fixes per second one site may send (a few per second)")
+    max_new_tracks_per_source_s: float = _opt(200.0, "new tentative tracks one radar or OTH site may start per second (a 10 s deep budget in measurement time); its other plots wait for the budget to refill")
+    shutdown_budget_s: float = _opt(0.25, "on SIGTERM/SIGINT: wall seconds spent fusing what is still queued; the rest is dropped and counted (shutdown_dropped), so that the service stops within ~2 s")
+    shutdown_flush_s: float = _opt(1.0, "on SIGTERM/SIGINT: longest wait for the queued outgoing messages, the final status last, to reach the broker (and again for QoS 1 acknowledgements)")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
     catch_up_ticks: int = _opt(10, "when more output ticks than this are due at once (fusion behind its clock), only this many are evaluated, evenly spread, the newest among them (the skipped ticks' data is still fused; counted in ticks_skipped); 0: evaluate every tick")
     track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic (each track's own: this to 1.5 times this, by its id, so that tracks published together spread out); a status change goes out at once")
@@ -89,7 +103,7 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         src = "config"
         for name in ("output_interval_s", "reorder_window_s", "track_interval_s", "picture_interval_s", "checkpoint_interval_s",
-                     "status_interval_s", "rejects_interval_s"):
+                     "status_interval_s", "rejects_interval_s", "shutdown_budget_s", "shutdown_flush_s", "max_new_tracks_per_source_s", *BUDGET_OPTIONS):
             v = getattr(self, name)
             if not (math.isfinite(v) and (v >= 0 if name == "reorder_window_s" else v > 0)):
                 raise ConfigError(src, name, v, "must be a finite number " + (">= 0" if name == "reorder_window_s" else "> 0"))
@@ -114,6 +128,11 @@ class ServiceConfig:
         if self.deployment is not None and self.scenario is not None:
             raise ConfigError(src, "deployment", self.deployment, "give deployment or scenario, not both")
         self.broker_address()  # validates the URL and the TLS options together
+
+    def source_budgets(self) -> SourceBudgets:
+        """The per-source intake budgets (fusion/intake.py)."""
+        rate = {k: Rate(getattr(self, f"budget_{k}_msg_s"), getattr(self, f"budget_{k}_meas_s")) for k in BUDGETED_KINDS}
+        return SourceBudgets(**rate, burst_s=self.budget_burst_s)
 
     def decode_limits(self) -> DecodeLimits:
         """The decoders' per-payload limits."""

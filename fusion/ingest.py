@@ -188,7 +188,8 @@ class Ingest:
         self._order = itertools.count()
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
-        """Decode one message received at ``recv_t``; returns the number of reports accepted.
+        """Decode one message received at ``recv_t``; returns the number of measurements accepted
+        (reports; a radar scan counts its plots, at least 1), 0 when rejected whole.
 
         Never raises for bad input: everything rejected is counted in ``self.log``.
         """
@@ -222,7 +223,7 @@ class Ingest:
             return 0
         self.log.accepted_messages[kind] += 1
         self.log.accepted_reports[kind] += len(reports)
-        accepted = len(reports)
+        accepted = sum(max(1, len(r.plots)) if isinstance(r, RadarScan | RadarScanArrays) else 1 for r in reports)
         self._keep_statics(reports)
         self._satellite(reports, recv_t)
         now_convert: list[Report] = []

@@ -141,7 +141,7 @@ class Fusion:
             self.heartbeats.restore(state["heartbeats"])
 
     def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
-        """Take one inbound message; returns the number of reports accepted (0 if rejected).
+        """Take one inbound message; returns the number of measurements accepted (0 if rejected; a radar scan counts its plots).
 
         A feed message goes to ingest; an operator action (``jisf/v1/ops/...``) is validated and
         applied to its alert at the next output tick (1 if accepted); rejects of both are counted

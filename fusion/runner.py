@@ -93,6 +93,8 @@ def build_service(cfg: ServiceConfig):  # noqa: ANN201 - fusion.service.Service,
         from fusion.rules.engine import load_rules
 
         rules = load_rules(Path(cfg.rules))
+    fusion_cfg = dataclasses.replace(fusion_cfg, tracker=dataclasses.replace(
+        fusion_cfg.tracker, max_births_per_source_s=cfg.max_new_tracks_per_source_s))
     fusion = fusion_for_area(area, zones, zones_name, rules, fusion_cfg)
     return Service(fusion, cfg.broker_address(), ServiceOptions.from_config(cfg))
 

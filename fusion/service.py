@@ -1,8 +1,9 @@
 """The live service shell: MQTT in, ``Fusion`` in a worker thread, MQTT out. Only asyncio here.
 
 Phases: startup (restore the checkpoint if there is one, connect, publish retained
-status "online" with a last will "offline"), main loop, shutdown (stop intake, write a
-final checkpoint, flush outgoing alerts and the final status "offline").
+status "online" with a last will "offline"), main loop, shutdown (stop intake, fuse what
+is queued for at most ``shutdown_budget_s`` and drop the rest, counted, write a final
+checkpoint, flush outgoing alerts and the final status "offline").
 
 Threads and processes: the MQTT connection (``Link``) runs in a child process by default
 (``LinkProcess``, option ``mqtt_io``), so that paho's per-message cost runs on another core
@@ -13,7 +14,10 @@ call into ``Fusion`` runs in one worker thread, one step at a time: a step takes
 messages, status, rejects summaries and checkpoint due. Only the worker touches
 ``Fusion``; the loop only moves messages between the queues.
 
-Overload policy (docs/OPERATIONS.md): the inbound buffer holds at most ``max_inbound``
+Overload policy (docs/OPERATIONS.md): every feed source has a budget (``fusion.intake``):
+a message beyond its source's budget is shed at intake, before it is queued or decoded,
+and counted for that source (``shed_by_source``), so that a flooding source cannot
+delay the others. The inbound buffer holds at most ``max_inbound``
 messages; when full, the oldest queued radar scan is shed first (a newer scan of the
 same area supersedes it), then the oldest message of any feed. The outbox holds at most
 ``max_outbox`` messages of QoS 0 (track updates, pictures, rejects summaries); beyond
@@ -47,6 +51,7 @@ from fusion.core.arrays import TENTATIVE, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.identity import IdentityLookup
 from fusion.ingest import FEED_KINDS
+from fusion.intake import Intake, SourceBudgets
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
 from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
@@ -93,6 +98,9 @@ class ServiceOptions:
     follow_sim_clock: bool = False  # take "now" from jisf/v1/sim/clock instead of the wall
     mqtt_io: str = "process"  # "process": the MQTT link runs in a child process (LinkProcess); "inline": in this event loop
     sweep_retained: bool = True  # at start, clear retained track topics this service does not hold (fusion.continuity)
+    budgets: SourceBudgets = field(default_factory=SourceBudgets)  # per-source intake budgets (fusion/intake.py)
+    shutdown_budget_s: float = 0.25  # on stop: wall seconds spent fusing what is still queued; the rest is dropped, counted
+    shutdown_flush_s: float = 1.0  # on stop: longest wait for queued outgoing messages to reach the broker
 
     @classmethod
     def from_config(cls, cfg: ServiceConfig) -> ServiceOptions:
@@ -102,7 +110,8 @@ class ServiceOptions:
                    picture_interval_s=cfg.picture_interval_s,
                    status_interval_s=cfg.status_interval_s, rejects_interval_s=cfg.rejects_interval_s,
                    checkpoint_path=Path(cfg.checkpoint_path) if cfg.checkpoint_path else None,
-                   checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim", mqtt_io=cfg.mqtt_io)
+                   checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim", mqtt_io=cfg.mqtt_io,
+                   budgets=cfg.source_budgets(), shutdown_budget_s=cfg.shutdown_budget_s, shutdown_flush_s=cfg.shutdown_flush_s)
 
 
 @dataclass
@@ -115,6 +124,7 @@ class ServiceStats:
 
     received: Counter[str] = field(default_factory=Counter)
     shed: Counter[str] = field(default_factory=Counter)
+    shutdown_dropped: Counter[str] = field(default_factory=Counter)  # by feed: received after stop, or queued beyond the budget
     # per inbound MQTT message, by feed: "feed/accepted" (>= 1 report kept) or "feed/rejected" (none kept:
     # rejected whole, duplicate, or an incomplete multi-sentence part); received == these + shed + queued
     fused: Counter[str] = field(default_factory=Counter)
@@ -209,6 +219,10 @@ class Service:
         self.on_tick = on_tick
         self.stats = ServiceStats()
         self.inbound: deque[tuple[str, bytes, float | None]] = deque()
+        lim = fusion.ingest.limits
+        self.intake = Intake(self.options.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
+        self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
+        self._fuse_until: float | None = None  # on stop: perf_counter time after which a step accepts no more messages
         self.track_updates = TrackUpdates(self.options.track_interval_s)
         self._next_picture_t: float | None = None
         self._picture = PictureJob(self.fusion.frame)
@@ -219,7 +233,8 @@ class Service:
             subs.append((SIM_CLOCK_TOPIC, 1))
         link = dict(subscriptions=tuple(subs), on_message=self._on_message,
                     on_connect=lambda: [self._status_message("online", self._last_status)],
-                    will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True))
+                    will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
+                    flush_timeout_s=self.options.shutdown_flush_s)
         if self.options.mqtt_io == "process":
             self.link: Link | LinkProcess = LinkProcess(addr, self.options.client_id, **link)  # type: ignore[arg-type]
         else:  # the outbox is bounded by our own policy in _send (alerts are never shed)
@@ -266,10 +281,20 @@ class Service:
             except (ValueError, TypeError) as err:
                 log.warning("ignoring bad %s payload: %s", SIM_CLOCK_TOPIC, err)
             return
-        self.stats.received[feed_of(topic)] += 1
+        feed = feed_of(topic)
+        self.stats.received[feed] += 1
+        if self._stopping:
+            self.stats.shed[feed] += 1
+            self.stats.shutdown_dropped[feed] += 1
+            return
+        now = self.clock.now() if self.clock else None
+        over = self.intake.over_budget(topic, payload, time.monotonic() if now is None else now)
+        if over is not None:
+            self._count_shed(feed, source=over)
+            return
         if len(self.inbound) >= self.options.max_inbound:
             self._shed()
-        self.inbound.append((topic, payload, self.clock.now() if self.clock else None))
+        self.inbound.append((topic, payload, now))
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
         self._wake.set()
 
@@ -284,11 +309,15 @@ class Service:
         topic, _, _ = self.inbound.popleft()
         self._count_shed(feed_of(topic))
 
-    def _count_shed(self, what: str) -> None:
+    def _count_shed(self, what: str, source: str | None = None) -> None:
+        """Count one shed message under its feed (or outbox); with ``source``, shed by its source's budget."""
         self.stats.shed[what] += 1
-        n = self.stats.shed[what]
+        n = self.intake.shed_by_source[source] if source is not None else self.stats.shed[what]
         if n & (n - 1) == 0:  # log at 1, 2, 4, 8, ... so that a flood does not flood the log
-            log.warning("overload: shed %d %s messages so far", n, what, extra={"shed": what, "count": n})
+            if source is None:
+                log.warning("overload: shed %d %s messages so far", n, what, extra={"shed": what, "count": n})
+            else:
+                log.warning("source over budget: shed %d messages of %s so far", n, source, extra={"shed": source, "count": n})
 
     # -- the loop: hand work to the fusion worker -----------------------------------------------
     async def _fuse(self, stop: asyncio.Event, pool: ThreadPoolExecutor) -> None:
@@ -363,9 +392,15 @@ class Service:
         out: list[OutMessage] = []
         waits = np.empty(len(took))
         for i, (topic, payload, recv_t) in enumerate(took):
+            if self._fuse_until is not None and time.perf_counter() > self._fuse_until:
+                # stopping, out of time: the rest goes back to the queue (intake has ended), to be dropped and counted
+                self.inbound.extendleft(reversed(took[i:]))
+                waits = waits[:i]
+                break
             t = recv_t if recv_t is not None else now
             waits[i] = now - t
             kept = self.fusion.accept(topic, payload, t)
+            self.intake.settle(topic, payload, kept)
             self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
         for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.options.catch_up_ticks):
             out.extend(self._tick_messages(tick, now, emit))
@@ -484,6 +519,8 @@ class Service:
             "accepted": self.stats.accepted,
             "rejected": self.stats.rejected,
             "shed": dict(self.stats.shed),
+            "shed_by_source": self.intake.reported(),
+            "shutdown_dropped": dict(self.stats.shutdown_dropped),
             "messages": self._message_outcomes(),
             "inbound_depth": len(self.inbound),
             "max_inbound_depth": self.stats.max_inbound_depth,
@@ -534,6 +571,8 @@ class Service:
                     for f, n in sorted(s.accepted.items())]
         samples += [Sample("jisf_rejected_total", "counter", "rejected inputs by feed", n, {"feed": f}) for f, n in sorted(s.rejected.items())]
         samples += [Sample("jisf_shed_total", "counter", "messages shed by the overload policy", n, {"what": w}) for w, n in sorted(s.shed.items())]
+        samples += [Sample("jisf_shed_by_source_total", "counter", "messages shed by their source's budget (the most shed sources)", n,
+                           {"source": src}) for src, n in sorted(self.intake.reported().items())]
         samples += [Sample("jisf_inbound_depth", "gauge", "inbound messages waiting for fusion", len(self.inbound)),
                     Sample("jisf_outbox_depth", "gauge", "outgoing messages waiting for the broker", self.link.outbox.qsize()),
                     Sample("jisf_alerts_published_total", "counter", "alert events queued for publishing", s.alerts_published),
@@ -580,16 +619,46 @@ class Service:
         gc.freeze()
         with ThreadPoolExecutor(1, thread_name_prefix="jisf-fuse") as pool:
             fuse_task = asyncio.create_task(self._fuse(stop, pool), name="fuse")
+            intake_task = asyncio.create_task(self._stop_intake(stop), name="stop-intake")
             try:
                 await fuse_task
             finally:
                 if not fuse_task.done():
                     fuse_task.cancel()
-                if self.clock is not None:  # fuse what was received (and acknowledged), then report
-                    rest = list(self.inbound)
-                    self.inbound.clear()
-                    final = Due(final=True, checkpoint=self.options.checkpoint_path is not None)
-                    self._send_all(await loop.run_in_executor(pool, self._step, rest, self.clock.now(), final))
+                intake_task.cancel()
+                self._stopping = True
+                await self._shut_down(pool)
                 link_stop.set()
                 await link_task
                 gc.unfreeze()
+
+    async def _stop_intake(self, stop: asyncio.Event) -> None:
+        """On stop, end intake at once (a fuse step may still be running): what arrives from
+        then on is dropped and counted in ``shutdown_dropped``; fusing what is queued (the
+        running step included) ends ``shutdown_budget_s`` later."""
+        await stop.wait()
+        self._stopping = True
+        self._fuse_until = time.perf_counter() + self.options.shutdown_budget_s
+        log.info("stopping: intake ended, %d messages queued", len(self.inbound))
+
+    async def _shut_down(self, pool: ThreadPoolExecutor) -> None:
+        """Fuse what is still queued for at most ``shutdown_budget_s`` (wall), drop and count the
+        rest, then the final step: rejects summaries, a checkpoint and the status "offline"."""
+        if self.clock is None:
+            return
+        loop = asyncio.get_running_loop()
+        o = self.options
+        if self._fuse_until is None:  # stopped by cancellation rather than by the stop event
+            self._fuse_until = time.perf_counter() + o.shutdown_budget_s
+        while self.inbound and time.perf_counter() < self._fuse_until:
+            took = self._take(o.fuse_batch, o.fuse_bytes)
+            self._send_all(await loop.run_in_executor(pool, self._step, took, self.clock.now(), Due(), self._horizon()))
+        dropped = Counter(feed_of(topic) for topic, _, _ in self.inbound)
+        self.inbound.clear()
+        if dropped:
+            self.stats.shed.update(dropped)
+            self.stats.shutdown_dropped.update(dropped)
+            log.warning("shutdown: dropped %d queued messages beyond the %g s budget", dropped.total(), o.shutdown_budget_s,
+                        extra={"dropped": dict(dropped)})
+        final = Due(final=True, checkpoint=o.checkpoint_path is not None)
+        self._send_all(await loop.run_in_executor(pool, self._step, [], self.clock.now(), final))

@@ -121,6 +121,15 @@ class TrackerConfig:
     """How far back (batch time) the recent, closer checkpoints are kept."""
     max_tracks: int = 1_000_000
     """No new track is started while a pool holds this many (bounded memory)."""
+    max_births_per_source_s: float = 200.0
+    """New tentative tracks one radar or OTH site may start per second of batch time (a token
+    bucket of ``births_burst_s`` seconds per site): a rogue site's random plots cannot fill a
+    pool with tracks, and its clutter never confirms into alerts. AIS and ADS-B births are
+    not capped here (their batches coalesce several sources; they start a track per identity,
+    and the service's per-source intake budget bounds their rate)."""
+    births_burst_s: float = 10.0
+    """Depth of each site's birth budget, seconds of ``max_births_per_source_s``: a cold
+    start sees its first scans' targets born at once."""
     identity_history: int = 10_000
     """Identity changes remembered per pool (ring buffer)."""
     surface: PoolConfig = field(default_factory=lambda: SURFACE_DEFAULT)
@@ -131,7 +140,8 @@ class TrackerConfig:
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
-                               "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history"))
+                               "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history",
+                               "max_births_per_source_s", "births_burst_s"))
         if not 0 <= self.recent_checkpoint_window_s < math.inf:
             raise ValueError(f"TrackerConfig.recent_checkpoint_window_s must be >= 0, got {self.recent_checkpoint_window_s!r}")
         if self.confirm_m > self.confirm_n or self.confirm_n > 62:

@@ -161,7 +161,9 @@ class Tracker:
         self._now = -np.inf  # newest batch time processed
         self._id_log = np.zeros((config.identity_history, 4))  # t, track id, mmsi, icao24
         self._id_log_n = 0
-        self._checkpoints: list[tuple[float, dict[str, np.ndarray], int]] = []  # (t, snapshot, log index)
+        self._checkpoints: list[tuple[float, dict[str, np.ndarray], int, dict[str, tuple[float, float]]]] = []
+        # (t, snapshot, log index, birth budgets)
+        self._births: dict[str, tuple[float, float]] = {}  # radar/OTH site -> (birth tokens, batch time): max_births_per_source_s
         self._log: list[MeasBatch] = []  # batches since the oldest checkpoint, in time order
         self._log_t: list[float] = []
         self._nonfinite: list[IntArray] = []  # rows of this round whose state went non-finite
@@ -307,7 +309,7 @@ class Tracker:
         interval = min(c.recent_checkpoint_interval_s, c.checkpoint_interval_s)
         if self._checkpoints and t < self._checkpoints[-1][0] + interval:
             return
-        self._checkpoints.append((self._now, self.snapshot(), len(self._log)))
+        self._checkpoints.append((self._now, self.snapshot(), len(self._log), dict(self._births)))
         horizon = t - c.oosm_lag_s
         keep_from = max(0, bisect.bisect_right([cp[0] for cp in self._checkpoints], horizon) - 1)
         kept = self._checkpoints[keep_from:keep_from + 1]
@@ -315,7 +317,7 @@ class Tracker:
             if cp[0] >= t - c.recent_checkpoint_window_s or cp[0] >= kept[-1][0] + c.checkpoint_interval_s:
                 kept.append(cp)
         drop = kept[0][2]
-        self._checkpoints = [(ct, s, i - drop) for ct, s, i in kept]
+        self._checkpoints = [(ct, s, i - drop, b) for ct, s, i, b in kept]
         if drop:
             del self._log[:drop], self._log_t[:drop]
 
@@ -331,7 +333,7 @@ class Tracker:
         if k < 0:
             return StepResult(late_dropped=len(batch))
         alive_before = self._live()["id"].copy()
-        cp_t, snap, start = self._checkpoints[k]
+        cp_t, snap, start, births = self._checkpoints[k]
         self._checkpoints = self._checkpoints[: k + 1]
         # Each row goes after the logged batches no newer than it: a late payload spanning
         # minutes (satellite AIS) is split, so that no row is processed before a logged
@@ -343,6 +345,7 @@ class Tracker:
             self._log.insert(pos, part)
             self._log_t.insert(pos, float(part.t.min()))
         self._load(snap)
+        self._births = dict(births)
         self._now = cp_t
         out = _Collector()
         replay = self._log[start:]
@@ -782,8 +785,11 @@ class Tracker:
             a[k][keep] = np.fmax(a[k][keep], a[k][lose])
 
     def _birth(self, batch: MeasBatch, rows: BoolArray, adopt: BoolArray, keyname: str | None) -> IntArray:
-        """Start a tentative track from every unused row (bounded by max_tracks)."""
+        """Start a tentative track from every unused row (bounded by max_tracks and, for a radar
+        or OTH site, by its birth budget: the first rows of the batch within it)."""
         idx = np.flatnonzero(rows)[: max(0, self.config.max_tracks - len(self))]
+        if batch.sensor_kind not in _KEY_OF_KIND and idx.size:
+            idx = idx[: self._birth_allowance(f"{batch.sensor_kind}/{batch.sensor_id}", float(batch.t.max()), idx.size)]
         n = idx.size
         if n == 0:
             return _EMPTY_INT
@@ -825,6 +831,19 @@ class Tracker:
         if with_id.any():
             self._log_identity(t[with_id], self._rows - n + np.flatnonzero(with_id))
         return ids
+
+    def _birth_allowance(self, source: str, t: float, wanted: int) -> int:
+        """How many of ``wanted`` new tracks ``source`` may start at batch time ``t`` (s); charges them.
+
+        A token bucket per site in batch time (deterministic, re-run with the tracker's
+        checkpoints): ``max_births_per_source_s`` per second, ``births_burst_s`` of it deep."""
+        c = self.config
+        cap = c.max_births_per_source_s * c.births_burst_s
+        tokens, last = self._births.get(source, (cap, t))
+        tokens = min(cap, tokens + max(0.0, t - last) * c.max_births_per_source_s)
+        n = min(wanted, int(tokens))
+        self._births[source] = (tokens - n, max(last, t))
+        return n
 
     def _expire(self, t: float, absorbed: IntArray = _EMPTY_INT, touched: IntArray = _EMPTY_INT) -> IntArray:
         """Delete tracks (misses, age, covariance growth, merges); mark old ones coasting.

@@ -129,7 +129,7 @@ def test_radar_scan_goes_through_the_arrays_path_and_bad_plots_are_rejected_by_f
     plots[2] = RadarPlot(range_m=-5.0, az_deg=20.0)
     plots[4] = RadarPlot(range_m=9_000.0, az_deg=400.0, el_deg=1.0)
     payload = encode_scan(RadarScan(**RADAR, t=T0, plots=plots))
-    assert ing.accept("jisf/v1/feeds/radar/s1", payload, T0 + 0.01) == 1
+    assert ing.accept("jisf/v1/feeds/radar/s1", payload, T0 + 0.01) == 4  # measurements: the good plots
     assert ing.log.rejected[("radar", "plots[*].range_m")] == 1 and ing.log.rejected[("radar", "plots[*].az_deg")] == 1
     assert any("plots[4].az_deg = 400.0" in r for r in ing.log.summary("radar")["recent"])  # type: ignore[union-attr]
     (batch,) = ing.due(T0 + 1.0)

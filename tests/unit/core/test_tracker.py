@@ -167,3 +167,19 @@ def test_tentative_track_gates_tighter_than_a_confirmed_one() -> None:
     assert len(tight) == 2 and (tight.status == TENTATIVE).all()
     wide = second_plot(TrackerConfig(confirm_gate_prob=0.999)).view(4.0)
     assert len(wide) == 1 and (wide.status == CONFIRMED).all()
+
+
+def test_a_site_starts_at_most_its_birth_budget_of_new_tracks() -> None:
+    """A scan of 100 unassociated plots: 20 tracks (the 2 s deep budget of 10/s), then 10 a second;
+    another site keeps its own budget; a re-run charges the budget as the first run did."""
+    cfg = TrackerConfig(max_births_per_source_s=10.0, births_burst_s=2.0)
+    trk = Tracker(cfg, "surface")
+    far = [[k * 5_000.0, 0.0] for k in range(100)]  # 5 km apart: each plot its own track
+    assert trk.step(_batch(0.0, far)).born_ids.size == 20
+    assert trk.step(_batch(1.0, [[x, 50_000.0] for x, _ in far])).born_ids.size == 10
+    other = replace(_batch(1.0, [[x, 100_000.0] for x, _ in far]), sensor_id="other")
+    assert trk.step(other).born_ids.size == 20
+    in_order = len(trk)
+    late = replace(_batch(0.5, [[x, 150_000.0] for x, _ in far[:3]]), sensor_id="third")  # re-runs from before t=1
+    trk.step(late)
+    assert len(trk) == in_order + 3
