@@ -724,12 +724,14 @@ async def run_bridge(addr: Any, target: CotTarget, stop: asyncio.Event, *, optio
                      client_id: str | None = None, persistent: bool = False, resend_s: float = 15.0,
                      multicast_if: str | None = None, multicast_ttl: int = 1, max_queue: int = 20_000,
                      reconnect_s: tuple[float, float] = (1.0, 30.0), bridge: CotBridge | None = None,
-                     on_connected: Callable[[], None] | None = None) -> CotStats:
+                     on_connected: Callable[[], None] | None = None,
+                     on_state: Callable[[str], None] | None = None) -> CotStats:
     """Bridge the broker at ``addr`` (``fusion.mqtt.BrokerAddress``) to ``target`` until ``stop`` is set.
 
     ``resend_s`` > 0: the live picture is sent again at that wall-clock interval.
     ``persistent`` (with ``client_id``): a broker-side session keeps alerts raised while the
-    bridge is away. ``on_connected()`` is called once both MQTT and the CoT output are up.
+    bridge is away. ``on_connected()`` is called once both MQTT and the CoT output are up;
+    ``on_state(line)`` at each change of the MQTT connection (``fusion.mqtt.Link``).
     """
     from fusion.mqtt import Link
 
@@ -772,7 +774,7 @@ async def run_bridge(addr: Any, target: CotTarget, stop: asyncio.Event, *, optio
             on_connected()
 
     link = Link(addr, client_id, subscriptions=((TRACKS_FILTER, 1), (ALERTS_FILTER, 1)), on_message=on_message,
-                clean_session=not persistent, backoff_s=(0.1, 5.0))
+                clean_session=not persistent, backoff_s=(0.1, 5.0), on_state=on_state)
     transport_task = asyncio.create_task(transport())
     workers = [asyncio.create_task(process()), transport_task]
     if resend_s > 0:
@@ -800,15 +802,15 @@ async def run_bridge(addr: Any, target: CotTarget, stop: asyncio.Event, *, optio
 
 def build_parser() -> argparse.ArgumentParser:
     """Options of ``jisf cot``."""
-    from fusion.cli import broker_args, env_default
+    from fusion import cliutil
+    from fusion.cli import broker_args
 
-    p = argparse.ArgumentParser(prog="jisf cot", description="tracks and alerts as Cursor-on-Target events for TAK "
-                                "clients (docs/COT.md)")
+    p = cliutil.parser("cot", "tracks and alerts as Cursor-on-Target events for TAK clients (docs/COT.md)")
     broker_args(p, required=True)
-    p.add_argument("--to", default=env_default("cot_to"), required=env_default("cot_to") is None,
+    p.add_argument("--to", required=True,
                    help="udp://HOST:PORT (unicast or multicast, ATAK's SA group is udp://239.2.3.1:6969) or "
                         "tcp://HOST:PORT (a TAK Server's plain CoT input, usually 8087) (env JISF_COT_TO)")
-    p.add_argument("--clock", choices=("data", "wall"), default=env_default("cot_clock", "data"),
+    p.add_argument("--clock", choices=("data", "wall"), default="data",
                    help="stamp events with the tracks' own time (data, default) or this machine's clock (wall: "
                         "for jisf demo, jisf sim and replays, whose data time is not now)")
     p.add_argument("--resend-s", type=float, default=15.0, help="send the whole live picture again every N wall "
@@ -823,20 +825,23 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default {d.alert_stale_s:g})")
     p.add_argument("--multicast-if", default=None, help="local IPv4 address of the interface for multicast output")
     p.add_argument("--multicast-ttl", type=int, default=1, help="multicast TTL (default 1: this network only)")
-    p.add_argument("--client-id", default=env_default("cot_client_id"), help="MQTT client id (env JISF_COT_CLIENT_ID)")
+    p.add_argument("--client-id", help="MQTT client id (env JISF_COT_CLIENT_ID)")
     p.add_argument("--persistent", action="store_true", help="persistent MQTT session: get alerts raised while the "
                    "bridge was away (needs --client-id)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
     return p
 
 
 def main(argv: list[str]) -> int:
-    """``jisf cot``: returns a process exit code (0 after SIGINT/SIGTERM, 2 for bad options)."""
+    """``jisf cot``: returns a process exit code (0 after SIGINT/SIGTERM, 2 for bad options, 1 broker down)."""
+    from fusion import cliutil
+
+    return cliutil.run(build_parser(), _main, argv)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from fusion import cliutil
     from fusion.cli import broker_address, stop_on_signals
 
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose == 0:  # pytak logs "Running: TXWorker" through its own handler at every connection
         logging.getLogger("pytak.classes").setLevel(logging.WARNING)
     try:
@@ -851,15 +856,14 @@ def main(argv: list[str]) -> int:
         if not 0 <= args.multicast_ttl <= 255:
             raise ValueError(f"--multicast-ttl must be 0-255, got {args.multicast_ttl}")
     except ValueError as err:
-        print(f"jisf cot: {err}", flush=True)
-        return 2
+        raise cliutil.UsageError(str(err)) from None
 
     async def run() -> CotStats:
         stop = asyncio.Event()
         with stop_on_signals(asyncio.get_running_loop(), stop):
             return await run_bridge(addr, target, stop, options=options, client_id=args.client_id,
                                     persistent=args.persistent, resend_s=args.resend_s, multicast_if=args.multicast_if,
-                                    multicast_ttl=args.multicast_ttl,
+                                    multicast_ttl=args.multicast_ttl, on_state=cliutil.state_printer("jisf cot"),
                                     on_connected=lambda: print(f"cot: {addr.url()} -> {target.url()}", flush=True))
 
     stats = asyncio.run(run())

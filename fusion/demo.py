@@ -13,7 +13,7 @@ import itertools
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 import msgspec
 
 from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
-from fusion.mqtt import BrokerAddress, publisher, subscribe
+from fusion.mqtt import BrokerAddress, PaceStats, publish_timed, subscribe
 from fusion.offline import fusion_for_area, scenario_rules
 from fusion.pipeline import Fusion, Tick
 from fusion.publish import ALERTS_FILTER, OutMessage
@@ -34,35 +34,23 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class SimStats:
-    """What the publisher sent."""
+class SimStats(PaceStats):
+    """What the publisher sent (``PaceStats``), and whether it has finished."""
 
-    messages: int = 0
-    bytes: int = 0
     done: bool = False
-    max_lag_s: float = 0.0  # worst publish time behind schedule, wall seconds
 
 
-async def publish_scenario(addr: BrokerAddress, messages: Iterator, clock: WarpedClock, stats: SimStats) -> None:
-    """Publish feed messages at their warped times; the clock goes out first, retained."""
-    async with publisher(addr, client_id=f"jisf-sim-{int(time.time() * 1000) % 10**9}") as publish:
-        await publish(OutMessage(SIM_CLOCK_TOPIC, clock.encode(), qos=1, retain=True))
-        pending: set[asyncio.Future[None]] = set()
-        for m in messages:
-            delay = clock.scenario_to_wall(m.t) - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                stats.max_lag_s = max(stats.max_lag_s, -delay)
-            fut = publish(OutMessage(m.topic, m.payload, qos=m.qos))
-            pending.add(fut)
-            fut.add_done_callback(pending.discard)
-            stats.messages += 1
-            stats.bytes += len(m.payload)
-            if len(pending) > 200:
-                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        if pending:
-            await asyncio.wait(pending)
+async def publish_scenario(addr: BrokerAddress, messages: Iterable[Any], clock: WarpedClock, stats: SimStats,
+                           on_state: Callable[[str], None] | None = None) -> None:
+    """Publish feed messages at their warped times, through broker outages (``fusion.mqtt.publish_timed``).
+
+    The clock goes out retained at every (re)connect. ``BrokerError`` when the broker is
+    unreachable at the start.
+    """
+    clock_msg = OutMessage(SIM_CLOCK_TOPIC, clock.encode(), qos=1, retain=True)
+    timed = ((clock.scenario_to_wall(m.t), OutMessage(m.topic, m.payload, qos=m.qos)) for m in messages)
+    await publish_timed(addr, timed, stats, client_id=f"jisf-sim-{int(time.time() * 1000) % 10**9}",
+                        on_connect=lambda: [clock_msg], on_state=on_state)
     stats.done = True
 
 

@@ -182,6 +182,11 @@ class Link:
     ``on_message(topic, payload, qos, retain)`` must be quick (timestamp and enqueue). ``on_connect()`` returns messages to publish first after every (re)connect,
     e.g. the retained status. The loop ends when ``stop`` is set, after flushing the
     outbox for at most ``flush_timeout_s``.
+
+    ``on_state(line)`` is told each change of the connection's state, one line each
+    ("broker lost: ...; retrying in N s", "reconnected"), not every failed attempt.
+    ``fail_first`` makes a failure of the very first connection raise ``BrokerError``
+    (command-line tools report a wrong or absent broker at once, and reconnect after that).
     """
 
     addr: BrokerAddress
@@ -197,36 +202,59 @@ class Link:
     outbox: asyncio.Queue[OutMessage] = field(default_factory=lambda: asyncio.Queue(maxsize=100_000))
     stats: LinkStats = field(default_factory=LinkStats)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    on_state: Callable[[str], None] | None = None
+    fail_first: bool = False
     _unsent: list[OutMessage] = field(default_factory=list)
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)  # QoS 1 publishes awaiting their PUBACK
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the connection up until ``stop`` is set; reconnect with capped jittered backoff."""
         delay = self.backoff_s[0]
+        down = False  # a connection failed since the last successful one: the next one is a state change
         while not stop.is_set():
             try:
                 async with _client(self.addr, client_id=self.client_id, will=self.will, clean_session=self.clean_session) as client:
+                    for topic, qos in self.subscriptions:
+                        await client.subscribe(topic, qos=qos)
+                    for msg in self.on_connect() if self.on_connect else ():
+                        await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
                     self.stats.connects += 1
                     self.stats.connected = True
                     self.connected.set()
                     delay = self.backoff_s[0]
                     log.info("connected to %s as %s", self.addr.url(), self.client_id)
-                    for topic, qos in self.subscriptions:
-                        await client.subscribe(topic, qos=qos)
-                    for msg in self.on_connect() if self.on_connect else ():
-                        await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+                    if down:
+                        down = False
+                        self._state("reconnected" if self.stats.connects > 1 else "connected")
                     await self._serve(client, stop)
             except aiomqtt.MqttError as err:
+                if self.fail_first and self.stats.connects == 0:
+                    raise BrokerError(f"{self.addr.url()}: {err}") from err
                 self.stats.connected = False
                 self.connected.clear()
                 self.stats.disconnects += 1
                 self.stats.last_error = str(err)
-                log.warning("broker %s: %s; reconnecting in %.2f s", self.addr.url(), err, delay)
+                wait = delay * random.uniform(0.8, 1.2)
+                if not down:
+                    down = True
+                    what = "lost" if self.stats.connects else "unreachable"
+                    log.warning("broker %s %s: %s; retrying in %.2f s", self.addr.url(), what, err, wait)
+                    self._state(f"broker {what}: {self.addr.url()}: {err}; retrying in {wait:.1f} s (backoff up to {self.backoff_s[1]:g} s)")
+                else:
+                    log.debug("broker %s: %s; retrying in %.2f s", self.addr.url(), err, wait)
                 with contextlib.suppress(TimeoutError):  # the backoff wait ends early on stop
-                    await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.8, 1.2))
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
                 delay = min(delay * 2.0, self.backoff_s[1])
         self.stats.connected = False
         self.connected.clear()
+
+    def _state(self, line: str) -> None:
+        if self.on_state is not None:
+            self.on_state(line)
+
+    def backlog(self) -> int:
+        """Messages not yet acknowledged by (QoS 1) or handed to (QoS 0) the broker: queued, unsent, in flight."""
+        return self.outbox.qsize() + len(self._unsent) + len(self._in_flight)
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         """Read and write until ``stop`` (then flush) or a connection error (re-raised)."""
@@ -407,3 +435,67 @@ async def subscribe(
         async for m in client.messages:
             payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
             yield str(m.topic), payload, bool(m.retain)
+
+
+@dataclass
+class PaceStats:
+    """What a paced publisher did: messages queued on time, their payload bytes, those dropped."""
+
+    messages: int = 0
+    bytes: int = 0
+    dropped: int = 0  # due while the outbox was full (a long outage), or still unsent when stopped
+    published: int = 0  # handed to (QoS 0) or acknowledged by (QoS 1) the broker, including on_connect messages
+    max_lag_s: float = 0.0  # worst queueing time behind schedule, wall seconds
+
+
+async def publish_timed(
+    addr: BrokerAddress,
+    timed: Iterable[tuple[float, OutMessage]],
+    stats: PaceStats,
+    *,
+    client_id: str | None = None,
+    on_connect: Callable[[], Iterable[OutMessage]] | None = None,
+    on_state: Callable[[str], None] | None = None,
+    max_backlog: int = 100_000,
+) -> None:
+    """Publish each ``(due, message)`` at wall time ``due`` (Unix s) through a self-healing ``Link``.
+
+    Pacing never waits for the broker: during an outage messages keep being queued at their
+    due times (up to ``max_backlog``, then counted in ``stats.dropped``) and go out late, in
+    order, after the reconnect, so publishing resumes where it was. QoS 0 messages paho had
+    accepted but not yet written when the connection broke are lost with it (not counted).
+    At the end it waits until the broker has taken the backlog (through any further
+    outage). ``BrokerError`` when the first connection fails.
+    """
+    link = Link(addr, client_id, on_connect=on_connect, on_state=on_state, fail_first=True,
+                outbox=asyncio.Queue(maxsize=max_backlog))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(link.run(stop))
+    try:
+        connected = asyncio.create_task(link.connected.wait())
+        await asyncio.wait({runner, connected}, return_when=asyncio.FIRST_COMPLETED)
+        connected.cancel()
+        if runner.done():
+            runner.result()  # the first connection failed: BrokerError
+        for due, msg in timed:
+            delay = due - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                stats.max_lag_s = max(stats.max_lag_s, -delay)
+            try:
+                link.outbox.put_nowait(msg)
+            except asyncio.QueueFull:
+                stats.dropped += 1
+                continue
+            stats.messages += 1
+            stats.bytes += len(msg.payload)
+            if link.outbox.qsize() > 1000:  # let the writer run when messages are due faster than the loop turns
+                await asyncio.sleep(0)
+        while link.backlog() and not runner.done():
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await runner
+        stats.dropped += link.outbox.qsize() + len(link._unsent)
+        stats.published = link.stats.published

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,12 +95,28 @@ def run_to_dir(
     return RunSummary(n, fusion.counters, fusion.ingest.log.total_rejected(), out_dir)
 
 
+def _observed(messages: Iterable[tuple[float, str, bytes]],
+              on_message: Callable[[float], None] | None) -> Iterable[tuple[float, str, bytes]]:
+    """``messages``, calling ``on_message(t)`` with each one's time first (progress)."""
+    if on_message is None:
+        return messages
+
+    def observed() -> Iterator[tuple[float, str, bytes]]:
+        for m in messages:
+            on_message(m[0])
+            yield m
+
+    return observed()
+
+
 def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = None, config: FusionConfig | None = None,
-             metrics: bool = True, deployment: Deployment | None = None) -> RunSummary:
+             metrics: bool = True, deployment: Deployment | None = None,
+             on_message: Callable[[float], None] | None = None) -> RunSummary:
     """Simulate a scenario, fuse it offline, write truth/tracks/alerts (and metrics.json).
 
     A ``deployment`` fuses the simulated feeds as that deployment would: its rules and tracker
-    settings, its zones (when it has any) and its area (when it has one) replace the scenario's."""
+    settings, its zones (when it has any) and its area (when it has one) replace the scenario's.
+    ``on_message(t)`` is called with each feed message's scenario time (progress)."""
     from sim_feeds.play import iter_feed, iter_truth
     from sim_feeds.scenario import load_scenario
 
@@ -118,7 +134,8 @@ def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = 
         area = deployment.area or area
     rules = rules if rules is not None else scenario_rules(scenario, config)
     fusion = fusion_for_area(area, zones_geojson, zones_name, rules, config)
-    summary = run_to_dir(fusion, ((m.t, m.topic, m.payload) for m in iter_feed(scenario)), out_dir, zones_geojson)
+    summary = run_to_dir(fusion, _observed(((m.t, m.topic, m.payload) for m in iter_feed(scenario)), on_message),
+                         out_dir, zones_geojson)
     if metrics:
         from fusion.metrics import evaluate_dir
 
@@ -257,13 +274,15 @@ def top_reject_reasons(fusion: Fusion, n: int = 3) -> str:
 
 
 def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | None = None,
-                     deployment: Deployment | None = None) -> dict[str, object]:
+                     deployment: Deployment | None = None,
+                     on_message: Callable[[float], None] | None = None) -> dict[str, object]:
     """Replay a recording offline (receive times as the clock).
 
     Area, zones, rules and tracker come from ``scenario_path`` (a simulated recording), else from
     ``deployment``; without an area from either, the area is the box around the recording's
     own positions (``data_area``, a first pass over the file) and there are no zones. Raises
-    ``ReplayError`` when nothing can be replayed: no positions, or every report rejected."""
+    ``ReplayError`` when nothing can be replayed: no positions, or every report rejected.
+    ``on_message(t)`` is called with each message's (replay clock) time (progress)."""
     from fusion.recording import read_recording
 
     rules: RulesConfig | None = None
@@ -286,7 +305,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
             raise ReplayError(f"{recording}: {err}") from None
     fusion = fusion_for_area(area, zones_geojson, name, rules, config)
     reader = read_recording(recording)
-    summary = run_to_dir(fusion, recorded_feed(reader), out_dir, zones_geojson)
+    summary = run_to_dir(fusion, _observed(recorded_feed(reader), on_message), out_dir, zones_geojson)
     accepted = sum(fusion.ingest.log.accepted_reports.values())
     if accepted == 0 and summary.rejected > 0:
         raise ReplayError(f"{recording}: all {summary.rejected:,} reports rejected (area lat {area.lat_min:g}..{area.lat_max:g}, "
@@ -302,7 +321,9 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
             "recording_truncated": bool(reader.truncated), "recording_lost_bytes": int(reader.lost_bytes)}
 
 
-async def republish_recording(recording: Path, addr: object, speed: float, *, rebase: bool = True) -> dict[str, object]:
+async def republish_recording(recording: Path, addr: object, speed: float, *, rebase: bool = True,
+                              on_state: Callable[[str], None] | None = None,
+                              on_message: Callable[[float], None] | None = None) -> dict[str, object]:
     """Publish a recording's feed messages onto a broker at ``speed`` x their recorded pace.
 
     The recorded sim clock messages are dropped; a fresh retained ``jisf/v1/sim/clock``
@@ -313,12 +334,15 @@ async def republish_recording(recording: Path, addr: object, speed: float, *, re
     current (at most that far ahead of the wall) and a live service's output ticks fall at the
     same data times as the offline replay's. A ``--clock wall`` service follows it at ``speed`` 1,
     a ``--clock sim`` one at any speed.
+
+    Broker outages: ``fusion.mqtt.publish_timed`` keeps the pace, republishes the clock and
+    sends what fell due during the outage late (``dropped`` beyond its backlog);
+    ``on_state(line)`` hears each connection change, ``on_message(t)`` each message queued.
     """
-    import asyncio
     import itertools
     import time
 
-    from fusion.mqtt import publisher
+    from fusion.mqtt import PaceStats, publish_timed
     from fusion.publish import OutMessage
     from fusion.rebase import shift_payload
     from fusion.recording import read_recording
@@ -328,20 +352,21 @@ async def republish_recording(recording: Path, addr: object, speed: float, *, re
     reader = read_recording(recording)
     feed = effective_messages(reader)
     first = next(feed, None)
-    n = 0
+    stats = PaceStats()
     dt = 0.0
     if first is not None:
         now = time.time()
         dt = REBASE_STEP_S * math.ceil((now - first.recv_t) / REBASE_STEP_S) if rebase else 0.0
         clock = WarpedClock(origin=first.recv_t + dt if rebase else first.recv_t, speed=speed, wall_start=now)
-        async with publisher(addr) as publish:  # type: ignore[arg-type]
-            await publish(OutMessage(SIM_CLOCK_TOPIC, clock.encode(), qos=1, retain=True))
+        clock_msg = OutMessage(SIM_CLOCK_TOPIC, clock.encode(), qos=1, retain=True)
+
+        def timed() -> Iterator[tuple[float, OutMessage]]:
             for m in itertools.chain([first], feed):
-                delay = clock.scenario_to_wall(m.recv_t + dt) - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                if on_message is not None:
+                    on_message(m.recv_t)
                 payload = shift_payload(m.topic, m.payload, dt, m.recv_t) if rebase else m.payload
-                await publish(OutMessage(m.topic, payload, qos=m.qos, retain=m.retain))
-                n += 1
-    return {"messages": n, "rebased_by_s": dt, "speed": speed, "recording_truncated": bool(reader.truncated),
-            "recording_lost_bytes": int(reader.lost_bytes)}
+                yield clock.scenario_to_wall(m.recv_t + dt), OutMessage(m.topic, payload, qos=m.qos, retain=m.retain)
+
+        await publish_timed(addr, timed(), stats, on_connect=lambda: [clock_msg], on_state=on_state)  # type: ignore[arg-type]
+    return {"messages": stats.messages, "dropped": stats.dropped, "rebased_by_s": dt, "speed": speed,
+            "recording_truncated": bool(reader.truncated), "recording_lost_bytes": int(reader.lost_bytes)}

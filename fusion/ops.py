@@ -1,8 +1,11 @@
 """Operations: structured logs, latency windows, and a Prometheus text endpoint.
 
-No framework: the endpoint is an ``asyncio.start_server`` that answers ``GET /metrics``
-with the text exposition format (version 0.0.4) built from ``Sample`` records, and 404
-to anything else. It binds a configurable address, loopback by default.
+The endpoint is an ``asyncio.start_server`` that answers ``GET /metrics`` with the text
+exposition format (version 0.0.4) and 404 to anything else, binding a configurable
+address, loopback by default. The service describes its metrics as ``Sample`` records;
+``prometheus_text`` turns them into prometheus_client metric families and lets
+prometheus_client write the exposition (its own HTTP server runs threads, hence the
+asyncio one here).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 log = logging.getLogger("jisf.ops")
 
@@ -95,32 +102,44 @@ class Sample:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-def _label_text(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    esc = (str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for v in labels.values())
-    return "{" + ",".join(f'{k}="{v}"' for k, v in zip(labels, esc, strict=True)) + "}"
+def _families(samples: Iterable[Sample]) -> list[Metric]:
+    """Samples grouped into prometheus_client metric families, in first-seen order.
+
+    A summary's ``NAME_sum`` and ``NAME_count`` samples belong to the family ``NAME``; a
+    counter's family is named without its ``_total`` suffix (prometheus_client adds it).
+    """
+    families: dict[str, Metric] = {}
+    for s in samples:
+        if s.kind == "summary":
+            base = s.name.removesuffix("_sum").removesuffix("_count") if "quantile" not in s.labels else s.name
+            family = families.setdefault(base, Metric(base, s.help, "summary"))
+        elif s.kind == "counter":
+            base = s.name.removesuffix("_total")
+            family = families.setdefault(base, Metric(base, s.help, "counter"))
+        elif s.kind == "gauge":
+            family = families.setdefault(s.name, Metric(s.name, s.help, "gauge"))
+        else:
+            raise ValueError(f"sample {s.name}: kind = {s.kind!r}: must be counter, gauge or summary")
+        family.add_sample(s.name if s.kind != "counter" else f"{family.name}_total", dict(s.labels), float(s.value))
+    return list(families.values())
 
 
-def _number(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v)) if not float(v).is_integer() else str(int(v))
+class _Snapshot(Collector):
+    """A one-shot collector of already computed metric families."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        """The families."""
+        return self._families
 
 
 def prometheus_text(samples: Iterable[Sample]) -> str:
-    """Samples in the Prometheus text format; HELP and TYPE once per metric name."""
-    out: list[str] = []
-    described: set[str] = set()
-    for s in samples:
-        if s.name not in described:
-            described.add(s.name)
-            out.append(f"# HELP {s.name} {s.help}")
-            out.append(f"# TYPE {s.name} {s.kind}")
-        out.append(f"{s.name}{_label_text(s.labels)} {_number(s.value)}")
-    return "\n".join(out) + "\n"
+    """Samples in the Prometheus text format (prometheus_client's exposition)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(_families(samples)))
+    return generate_latest(registry).decode()
 
 
 def latency_samples(name: str, help_text: str, window: LatencyWindow) -> list[Sample]:
@@ -142,7 +161,7 @@ async def serve_metrics(host: str, port: int, render: Callable[[], str]) -> Asyn
             words = request.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
             method, path = words[0], words[1] if len(words) > 1 else ""
             if method == "GET" and path.split("?", 1)[0] == "/metrics":
-                status, ctype, body = "200 OK", "text/plain; version=0.0.4; charset=utf-8", render().encode()
+                status, ctype, body = "200 OK", CONTENT_TYPE_PLAIN_0_0_4, render().encode()
             else:
                 status, ctype, body = "404 Not Found", "text/plain; charset=utf-8", b"GET /metrics\n"
             writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"

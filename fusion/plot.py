@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import colorsys
 import json
-import sys
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon as PolygonPatch
 from matplotlib.path import Path as MplPath
 
+from fusion import cliutil
 from fusion.coastline import map_polygons
 from fusion.core.arrays import NO_ICAO, NO_MMSI
 from fusion.metrics import (
@@ -65,9 +65,12 @@ LegendCorner = Literal["upper left", "upper right", "lower left", "lower right"]
 _LEGEND_CORNERS: tuple[LegendCorner, ...] = ("upper left", "upper right", "lower left", "lower right")
 
 
+MIN_WIDTH_PX, MIN_HEIGHT_PX = 200, 150
+
+
 def _figure(width_px: int, height_px: int) -> Figure:
-    if width_px < 200 or height_px < 150:
-        raise ValueError(f"image size = {width_px}x{height_px} px: must be at least 200x150")
+    if width_px < MIN_WIDTH_PX or height_px < MIN_HEIGHT_PX:
+        raise ValueError(f"image size = {width_px}x{height_px} px: must be at least {MIN_WIDTH_PX}x{MIN_HEIGHT_PX}")
     return Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)  # no pyplot: no global state
 
 
@@ -393,9 +396,9 @@ def plot_metrics(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     return _save(fig, out)
 
 
-def main_plot(argv: Sequence[str] | None = None) -> int:
-    """``jisf plot DIR -o OUT [--metrics] [--width PX] [--height PX]``; returns the exit status."""
-    ap = argparse.ArgumentParser(prog="jisf plot", description="Draw a run's picture or its metrics as PNG.")
+def build_parser_plot() -> argparse.ArgumentParser:
+    """Options of ``jisf plot``."""
+    ap = cliutil.parser("plot", "Draw a run's picture or its metrics as PNG.")
     ap.add_argument("dir", type=Path, help="run directory with tracks.jsonl (and truth.jsonl, alerts.jsonl, zones.geojson)")
     ap.add_argument("-o", "--out", type=Path, required=True, help="PNG file to write")
     ap.add_argument("--metrics", action="store_true", help="draw GOSPA parts and track counts over time instead")
@@ -403,13 +406,20 @@ def main_plot(argv: Sequence[str] | None = None) -> int:
                     help="scenario file of the run: its sensor sites, coverage and patrol routes, and vessel names")
     ap.add_argument("--width", type=int, default=1600, help="image width, pixels (default 1600)")
     ap.add_argument("--height", type=int, default=None, help="image height, pixels (default 1200, 1000 with --metrics)")
-    args = ap.parse_args(argv)
-    height = args.height or (1000 if args.metrics else 1200)
-    try:
+    return ap
+
+
+def main_plot(argv: Sequence[str] | None = None) -> int:
+    """``jisf plot DIR -o OUT [--metrics] [--width PX] [--height PX]``; returns the exit status."""
+
+    def body(args: argparse.Namespace) -> int:
+        height = args.height or (1000 if args.metrics else 1200)
+        for name, px, least in (("--width", args.width, MIN_WIDTH_PX), ("--height", height, MIN_HEIGHT_PX)):
+            if px < least:
+                raise cliutil.UsageError(f"{name} must be at least {least} pixels, got {px}")
         out = (plot_metrics(args.dir, args.out, width_px=args.width, height_px=height) if args.metrics
                else plot_picture(args.dir, args.out, width_px=args.width, height_px=height, scenario=args.scenario))
-    except (OSError, ValueError) as exc:
-        print(f"jisf plot: {exc}", file=sys.stderr)
-        return 2
-    print(out)
-    return 0
+        print(out)
+        return 0
+
+    return cliutil.run(build_parser_plot(), body, argv)

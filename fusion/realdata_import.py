@@ -19,15 +19,15 @@ import argparse
 import bisect
 import dataclasses
 import json
-import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
 import msgspec
 
+from fusion import cliutil
 from fusion.core.config import SURFACE_DEFAULT, TrackerConfig
 from fusion.offline import DEFAULT_MARGIN_DEG, DataArea, fusion_for_area, run_to_dir
 from fusion.offline import data_area as offline_data_area
@@ -81,9 +81,10 @@ def read_positions(csv_path: Path | str, *, source: str = MARINECADASTRE_SOURCE,
 
 
 def import_marinecadastre(csv_path: Path | str, out: Path | str, *, source: str = MARINECADASTRE_SOURCE,
-                          window_s: float = 1.0, first_s: float | None = None) -> ImportSummary:
+                          window_s: float = 1.0, first_s: float | None = None,
+                          on_message: Callable[[float], None] | None = None) -> ImportSummary:
     """Write the CSV's positions (the first ``first_s`` seconds if given) as an AIS feed recording at
-    ``out`` (a new file; an existing one is replaced)."""
+    ``out`` (a new file; an existing one is replaced); ``on_message(t)`` after each message written."""
     positions = read_positions(csv_path, source=source, first_s=first_s)
     if not positions:
         raise ValueError(f"{csv_path}: no position reports")
@@ -95,6 +96,8 @@ def import_marinecadastre(csv_path: Path | str, out: Path | str, *, source: str 
         for t, _source, payload in positions_to_payloads(positions, window_s=window_s):
             writer.append(topic, payload, 0, False, t)
             n += 1
+            if on_message is not None:
+                on_message(t)
     return ImportSummary(len(positions), n, len({p.mmsi for p in positions}), positions[0].t, positions[-1].t)
 
 
@@ -193,31 +196,36 @@ class _TrackRow(msgspec.Struct):
     mmsi: int | None = None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``CSV -o RECORDING [--source NAME] [--replay DIR]``; prints a JSON summary, returns the exit code."""
-    p = argparse.ArgumentParser(prog="python -m fusion.realdata_import",
-                                description="MarineCadastre AIS CSV -> jisf recording (AIS NMEA feed messages)")
+def build_parser() -> argparse.ArgumentParser:
+    """Options of ``jisf import-ais``."""
+    p = cliutil.parser("import-ais", "MarineCadastre AIS CSV -> jisf recording (AIS NMEA feed messages)")
     p.add_argument("csv", help="MarineCadastre AIS CSV (plain or gzip)")
     p.add_argument("-o", "--output", required=True, help="recording to write (replaced if it exists)")
     p.add_argument("--source", default=MARINECADASTRE_SOURCE, help="AIS source name in the topic (default %(default)s)")
     p.add_argument("--first-s", type=float, help="import only the first this many seconds of the data")
     p.add_argument("--replay", metavar="DIR",
                    help="also replay the recording into DIR (area from the data, no zones) and report track continuity")
-    args = p.parse_args(argv)
-    try:
-        s = import_marinecadastre(args.csv, args.output, source=args.source, first_s=args.first_s)
-    except (OSError, ValueError) as err:
-        print(f"import: {err}", file=sys.stderr)
-        return 1
-    result: dict[str, object] = {"recording": args.output, "positions": s.positions, "messages": s.messages,
-                                 "vessels": s.vessels, "t_first": s.t_first, "t_last": s.t_last}
-    if args.replay:
-        result["replay"] = replay_with_data_area(args.output, args.replay)
-        result["continuity"] = continuity_summary(
-            vessel_continuity(read_positions(args.csv, source=args.source, first_s=args.first_s),
-                              Path(args.replay) / "tracks.jsonl"))
-    print(json.dumps(result))
-    return 0
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``CSV -o RECORDING [--source NAME] [--replay DIR]``; prints a JSON summary, returns the exit code."""
+
+    def body(args: argparse.Namespace) -> int:
+        with cliutil.time_progress(args, desc="import-ais") as advance:
+            s = import_marinecadastre(args.csv, args.output, source=args.source, first_s=args.first_s,
+                                      on_message=advance)
+        result: dict[str, object] = {"recording": args.output, "positions": s.positions, "messages": s.messages,
+                                     "vessels": s.vessels, "t_first": s.t_first, "t_last": s.t_last}
+        if args.replay:
+            result["replay"] = replay_with_data_area(args.output, args.replay)
+            result["continuity"] = continuity_summary(
+                vessel_continuity(read_positions(args.csv, source=args.source, first_s=args.first_s),
+                                  Path(args.replay) / "tracks.jsonl"))
+        print(json.dumps(result))
+        return 0
+
+    return cliutil.run(build_parser(), body, argv)
 
 
 if __name__ == "__main__":

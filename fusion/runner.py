@@ -3,8 +3,11 @@
 Options are the fields of ``fusion.config.ServiceConfig``: each is a flag
 (``--output-interval-s 1``), an environment variable (``JISF_OUTPUT_INTERVAL_S=1``) and a
 key of the ``--config`` TOML file; a flag wins over the environment, which wins over the
-file. Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 2 for a refused
-configuration or checkpoint.
+file. The parser is ``fusion.cliutil``'s (global options, one-line errors); the environment
+of the configuration options is read by ``fusion.config`` under the same ``JISF_*`` names,
+so that a bad value is reported as coming from the environment. Exit status: 0 after a
+graceful stop (SIGINT/SIGTERM), 2 for a refused configuration or checkpoint, 1 for a
+runtime error (e.g. a missing zones or rules file).
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import logging
 import sys
 from pathlib import Path
 
+from fusion import cliutil
 from fusion.config import FIELDS, ConfigError, ServiceConfig, env_name, load_config
 
 log = logging.getLogger("jisf.runner")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Options of ``jisf run``, one flag per configuration option."""
-    p = argparse.ArgumentParser(prog="jisf run", description="the fusion service (options: docs/OPERATIONS.md)")
+def build_parser() -> cliutil.Parser:
+    """Options of ``jisf run``, one flag per configuration option (their environment: ``fusion.config``)."""
+    p = cliutil.parser("run", "the fusion service (options: docs/OPERATIONS.md)", env_exempt=("config", *FIELDS))
     p.add_argument("--config", type=Path, default=None, help="TOML configuration file (env JISF_CONFIG)")
     for name, f in FIELDS.items():
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, metavar=name.split("_")[-1].upper(),
@@ -35,10 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_argv(argv: list[str], env: dict[str, str] | None = None) -> ServiceConfig:
     """Parse flags and merge them over the environment and the configuration file."""
+    return config_from_args(cliutil.parse(build_parser(), argv, env), env)
+
+
+def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None) -> ServiceConfig:
+    """The configuration of parsed flags merged over the environment and the configuration file."""
     import os
 
     env = dict(os.environ) if env is None else env
-    args = build_parser().parse_args(argv)
     path = args.config or (Path(env["JISF_CONFIG"]) if env.get("JISF_CONFIG") else None)
     return load_config(path, env, {name: getattr(args, name) for name in FIELDS})
 
@@ -120,26 +128,29 @@ async def serve(cfg: ServiceConfig) -> None:
     log.info("stopped")
 
 
-def main(argv: list[str]) -> int:
-    """``jisf run ARGS``: run the service until SIGINT/SIGTERM."""
+def _run(args: argparse.Namespace) -> int:
     from fusion.ops import setup_logging
 
     try:
-        cfg = config_from_argv(argv)
+        cfg = config_from_args(args)
         if cfg.deployment:
             load_deployment_for_run(cfg.deployment)  # refused here with one line, not inside the event loop
     except ConfigError as err:
-        print(f"jisf run: {err}", file=sys.stderr)
-        return 2
-    setup_logging(cfg.log_format, cfg.log_level)
+        raise cliutil.UsageError(str(err)) from None
+    level = cfg.log_level if not args.verbose else ("info", "debug")[min(args.verbose, 2) - 1]
+    setup_logging(cfg.log_format, level)
     from fusion.checkpoint import CheckpointError  # after the configuration: imports the whole core
 
     try:
         asyncio.run(serve(cfg))
     except CheckpointError as err:
-        log.error("%s", err)
-        return 2
+        raise cliutil.UsageError(str(err)) from None
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """``jisf run ARGS``: run the service until SIGINT/SIGTERM; returns the exit status."""
+    return cliutil.run(build_parser(), _run, argv, logs=False)
 
 
 if __name__ == "__main__":

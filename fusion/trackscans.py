@@ -18,7 +18,15 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from fusion.core.arrays import COASTING, CONFIRMED, NO_ICAO, NO_MMSI, FloatArray, MeasBatch
+from fusion import cliutil
+from fusion.core.arrays import (
+    COASTING,
+    CONFIRMED,
+    NO_ICAO,
+    NO_MMSI,
+    FloatArray,
+    MeasBatch,
+)
 from fusion.core.tracker import PoolConfig, Tracker, TrackerConfig
 
 _decoder = msgspec.json.Decoder()
@@ -117,16 +125,19 @@ def run_track_scans(in_path: Path, out_path: Path, config: TrackerConfig | None 
             "detections_per_s": dets / busy if busy > 0 else 0.0, "tracks_out": rows_out}
 
 
-def main(argv: list[str]) -> int:
-    """``track-scans FILE -o OUT``: returns a process exit code."""
-    ap = argparse.ArgumentParser(prog="jisf track-scans", description="Track scans of a plain-metric JSON Lines file.")
+def build_parser() -> argparse.ArgumentParser:
+    """Options of ``jisf track-scans``."""
+    ap = cliutil.parser("track-scans", "Track scans of a plain-metric JSON Lines file.")
     ap.add_argument("file", type=Path)
     ap.add_argument("-o", "--out", type=Path, required=True)
-    args = ap.parse_args(argv)
-    try:
-        stats = run_track_scans(args.file, args.out)
-    except (OSError, ValueError, msgspec.DecodeError) as err:
-        print(f"jisf track-scans: {err}")
-        return 2
-    print(_encoder.encode(stats).decode())
-    return 0
+    return ap
+
+
+def main(argv: list[str]) -> int:
+    """``track-scans FILE -o OUT``: returns a process exit code (1: unreadable or bad scans file)."""
+
+    def body(args: argparse.Namespace) -> int:
+        print(_encoder.encode(run_track_scans(args.file, args.out)).decode())
+        return 0
+
+    return cliutil.run(build_parser(), body, argv)

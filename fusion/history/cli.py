@@ -18,12 +18,13 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fusion.cli import broker_address, broker_args, env_default, stop_on_signals
+from fusion import cliutil
+from fusion.cli import broker_address, broker_args, stop_on_signals
 from fusion.history.export import iso_utc, read_zones, write_export
 from fusion.history.recorder import HistoryRecorder, RecorderStats, decode_object
 from fusion.history.store import HistoryDataError, HistoryStore, open_store
@@ -35,15 +36,17 @@ log = logging.getLogger("jisf.history")
 
 # -- archive ---------------------------------------------------------------------------------
 async def archive(addr: BrokerAddress, recorder: HistoryRecorder, stop: asyncio.Event, *, client_id: str | None = None,
-                  persistent: bool = False, flush_s: float = 1.0, connected: asyncio.Event | None = None) -> RecorderStats:
+                  persistent: bool = False, flush_s: float = 1.0, connected: asyncio.Event | None = None,
+                  on_state: Callable[[str], None] | None = None) -> RecorderStats:
     """Subscribe to tracks and alerts and feed ``recorder`` until ``stop``; writes every ``flush_s`` and at the end.
 
-    ``connected`` is set once the link is up. Alerts are subscribed before tracks, so once a
+    ``connected`` is set once the link is up; ``on_state(line)`` hears each change of the connection. Alerts are subscribed before tracks, so once a
     retained track message has arrived the alert subscription is in place. On stop the
     recorder's pending tails (each live track's newest point) are written too.
     """
     link = Link(addr, client_id, subscriptions=((ALERTS_FILTER, 1), (TRACKS_FILTER, 1)),
-                on_message=lambda topic, payload, _qos, _retain: recorder.on_message(topic, payload), clean_session=not persistent)
+                on_message=lambda topic, payload, _qos, _retain: recorder.on_message(topic, payload), clean_session=not persistent,
+                on_state=on_state)
 
     async def flush_periodically() -> None:
         while not stop.is_set():
@@ -72,18 +75,31 @@ async def archive(addr: BrokerAddress, recorder: HistoryRecorder, stop: asyncio.
     return recorder.stats
 
 
-def main_archive(argv: Sequence[str]) -> int:
-    """``jisf archive``: record tracks and alerts from a broker into the history store."""
-    p = argparse.ArgumentParser(prog="jisf archive", description="subscribe to tracks and alerts and write history")
+def build_parser_archive() -> argparse.ArgumentParser:
+    """Options of ``jisf archive`` (fusion.cliutil: each also JISF_<OPTION> or JISF_ARCHIVE_<OPTION>)."""
+    p = cliutil.parser("archive", "subscribe to tracks and alerts and write history")
     broker_args(p, required=True)
     _store_arg(p)
     _thin_arg(p)
-    p.add_argument("--client-id", default=env_default("archive_client_id"), help="MQTT client id")
+    p.add_argument("--client-id", help="MQTT client id (env JISF_ARCHIVE_CLIENT_ID)")
     p.add_argument("--persistent", action="store_true", help="persistent session: alerts raised while away arrive on return (needs --client-id)")
-    args = p.parse_args(argv)
-    if args.persistent and not args.client_id:
-        p.error("--persistent needs --client-id")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return p
+
+
+def main_archive(argv: Sequence[str]) -> int:
+    """``jisf archive``: record tracks and alerts from a broker into the history store."""
+    p = build_parser_archive()
+
+    def body(args: argparse.Namespace) -> int:
+        if args.persistent and not args.client_id:
+            p.error("--persistent needs --client-id")
+        cliutil.setup_logging(max(args.verbose, 1))  # info by default: the archive's own progress lines
+        return _archive(p, args)
+
+    return cliutil.run(p, body, argv, logs=False)
+
+
+def _archive(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     addr = broker_address(args)
     with _open(p, args.store) as store:
         recorder = HistoryRecorder(store, args.thin_s)
@@ -91,7 +107,8 @@ def main_archive(argv: Sequence[str]) -> int:
         async def run() -> RecorderStats:
             stop = asyncio.Event()
             with stop_on_signals(asyncio.get_running_loop(), stop):
-                return await archive(addr, recorder, stop, client_id=args.client_id, persistent=args.persistent)
+                return await archive(addr, recorder, stop, client_id=args.client_id, persistent=args.persistent,
+                                     on_state=cliutil.state_printer("jisf archive"))
 
         print(f"archive: {addr.url()} -> {_safe_url(args.store)}, thin {args.thin_s:g} s", flush=True)
         stats = asyncio.run(run())
@@ -100,9 +117,9 @@ def main_archive(argv: Sequence[str]) -> int:
 
 
 # -- history ---------------------------------------------------------------------------------
-def main_history(argv: Sequence[str]) -> int:
-    """``jisf history``: print a track's or an area's points, or alerts; or ``--load`` an output directory."""
-    p = argparse.ArgumentParser(prog="jisf history", description="query the history store, or load an evaluate/replay output directory")
+def build_parser_history() -> argparse.ArgumentParser:
+    """Options of ``jisf history``."""
+    p = cliutil.parser("history", "query the history store, or load an evaluate/replay output directory")
     _store_arg(p)
     _filter_args(p)
     p.add_argument("--bbox", type=_bbox, help="area W,S,E,N in degrees (write --bbox=-80,9,-78,11 when W is negative)")
@@ -112,7 +129,16 @@ def main_history(argv: Sequence[str]) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object per line (the stored fields plus 'time', ISO UTC)")
     p.add_argument("--load", metavar="DIR", type=Path, help="import tracks.jsonl and alerts.jsonl of DIR (thinned) instead of querying")
     _thin_arg(p)
-    args = p.parse_args(argv)
+    return p
+
+
+def main_history(argv: Sequence[str]) -> int:
+    """``jisf history``: print a track's or an area's points, or alerts; or ``--load`` an output directory."""
+    p = build_parser_history()
+    return cliutil.run(p, lambda args: _history(p, args), argv)
+
+
+def _history(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     with _open(p, args.store) as store:
         if args.load is not None:
             print(json.dumps(load_directory(store, args.load, args.thin_s).as_dict()))
@@ -179,15 +205,24 @@ def _alert_line(a: dict[str, Any]) -> str:
 
 
 # -- export ----------------------------------------------------------------------------------
-def main_export(argv: Sequence[str]) -> int:
-    """``jisf export kml|geojson``: track lines, alert points and zones for Google Earth or GIS tools."""
-    p = argparse.ArgumentParser(prog="jisf export", description="export history as KML (Google Earth) or GeoJSON")
+def build_parser_export() -> argparse.ArgumentParser:
+    """Options of ``jisf export``."""
+    p = cliutil.parser("export", "export history as KML (Google Earth) or GeoJSON")
     p.add_argument("format", choices=["kml", "geojson"])
     _store_arg(p)
     _filter_args(p)
     p.add_argument("--zones", type=Path, help="zones to draw: a GeoJSON zones file (e.g. DIR/zones.geojson) or a scenario .toml")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file")
-    args = p.parse_args(argv)
+    return p
+
+
+def main_export(argv: Sequence[str]) -> int:
+    """``jisf export kml|geojson``: track lines, alert points and zones for Google Earth or GIS tools."""
+    p = build_parser_export()
+    return cliutil.run(p, lambda args: _export(p, args), argv)
+
+
+def _export(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     zones = None
     if args.zones is not None:
         try:
@@ -235,8 +270,7 @@ def _icao(text: str) -> str:
 
 
 def _store_arg(p: argparse.ArgumentParser) -> None:
-    env = env_default("store")
-    p.add_argument("--store", default=env, required=env is None,
+    p.add_argument("--store", required=True,
                    help="history store: sqlite:///PATH.db or postgresql://user@host:port/db (env JISF_STORE)")
 
 

@@ -32,7 +32,8 @@ from typing import IO, Any
 from aiohttp import web
 from aiohttp_sse import sse_response
 
-from fusion.cli import broker_address, broker_args, env_default, stop_on_signals
+from fusion import cliutil
+from fusion.cli import broker_address, broker_args, stop_on_signals
 from fusion.coastline import land_geojson
 from fusion.history import HistoryRecorder, HistoryStore, open_store
 from fusion.mqtt import Link
@@ -472,45 +473,45 @@ async def serve(service: WebService, host: str, port: int, stop: asyncio.Event, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """``jisf web`` arguments."""
-    p = argparse.ArgumentParser(prog="jisf web", description="Live map page, JSON API and history for the fusion service's output")
+    """``jisf web`` arguments (fusion.cliutil: each also JISF_<OPTION> or JISF_WEB_<OPTION>)."""
+    p = cliutil.parser("web", "Live map page, JSON API and history for the fusion service's output")
     broker_args(p, required=True)
-    p.add_argument("--listen", default=env_default("listen", "127.0.0.1:8080"), help="HOST:PORT to serve on (default 127.0.0.1:8080)")
-    p.add_argument("--store", default=env_default("store"), help="history store URL (fusion.history): record tracks and alerts, answer history from it")
+    p.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to serve on (default 127.0.0.1:8080)")
+    p.add_argument("--store", help="history store URL (fusion.history): record tracks and alerts, answer history from it")
     p.add_argument("--scenario", help="scenario file whose zones and sensors are drawn")
     p.add_argument("--zones", help="zones GeoJSON file (added to the scenario's zones)")
-    p.add_argument("--client-id", default=env_default("web_client_id"), help="MQTT client id (default: random)")
-    p.add_argument("--operator", default=env_default("operator", "web"), help="operator name for actions posted without one")
+    p.add_argument("--client-id", help="MQTT client id (default: random; env JISF_WEB_CLIENT_ID)")
+    p.add_argument("--operator", default="web", help="operator name for actions posted without one")
     p.add_argument("--push-interval", type=float, default=0.5, help="seconds between live updates to the page (default 0.5)")
     p.add_argument("--trail-points", type=int, default=360, help="recent positions kept per track in memory (default 360)")
     p.add_argument("--thin", type=float, default=30.0, help="history recorder thinning, seconds between stored positions of a track")
-    p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of ``jisf web``."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Entry point of ``jisf web``: exit 0 after SIGINT/SIGTERM, 2 for bad options, 1 for a bad file or address in use."""
+    return cliutil.run(build_parser(), _main, argv)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listen(args.listen)
         if args.push_interval <= 0 or args.trail_points < 1:
             raise ValueError("--push-interval must be > 0 and --trail-points >= 1")
-        scenario = None
-        if args.scenario:
-            from sim_feeds.scenario import (
-                load_scenario,  # seconds to import: only when asked for
-            )
+    except ValueError as err:
+        raise cliutil.UsageError(str(err)) from None
+    scenario = None
+    if args.scenario:
+        from sim_feeds.scenario import (
+            load_scenario,  # seconds to import: only when asked for
+        )
 
-            scenario = load_scenario(Path(args.scenario))
-        options = WebOptions(zones=zones_geojson(scenario, Path(args.zones) if args.zones else None),
-                             sensors=sensors_geojson(scenario), push_interval_s=args.push_interval,
-                             trail_points=args.trail_points, operator=args.operator)
-        link = Link(broker_address(args), args.client_id, subscriptions=SUBSCRIPTIONS)
-    except ValueError as err:  # ScenarioError and ZoneFileError are ValueErrors naming the file and field
-        print(f"jisf web: {err}", flush=True)
-        return 2
+        scenario = load_scenario(Path(args.scenario))  # ScenarioError and ZoneFileError name the file and field: exit 1
+    options = WebOptions(zones=zones_geojson(scenario, Path(args.zones) if args.zones else None),
+                         sensors=sensors_geojson(scenario), push_interval_s=args.push_interval,
+                         trail_points=args.trail_points, operator=args.operator)
+    link = Link(broker_address(args), args.client_id, subscriptions=SUBSCRIPTIONS,
+                on_state=cliutil.state_printer("jisf web"))
     history = HistoryWorker(args.store, args.thin) if args.store else None
     service = WebService(link, options, history)
 
@@ -519,9 +520,5 @@ def main(argv: list[str]) -> int:
         with stop_on_signals(asyncio.get_running_loop(), stop):
             await serve(service, host, port, stop)
 
-    try:
-        asyncio.run(run())
-    except (OSError, ValueError) as err:  # address in use, history store URL or file refused
-        print(f"jisf web: {err}", flush=True)
-        return 1
+    asyncio.run(run())  # address in use, history store URL or file refused: one line, exit 1 (cliutil)
     return 0

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fusion import runner
-from fusion.cli import BrokerOptionError, broker_address, build_parser, main
+from fusion import cliutil, runner
+from fusion.cli import BrokerOptionError, broker_address, command_parser, main
 
 BROKER_OPTIONS = ("--broker", "--username", "--password", "--password-file", "--ca-file", "--cert-file", "--key-file")
 # Built-in commands with a broker; the other helpers' commands (web, cot, archive...) call the same broker_args.
@@ -20,8 +20,7 @@ def options_of(p: argparse.ArgumentParser) -> set[str]:
 
 
 def subparser(name: str) -> argparse.ArgumentParser:
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[name]
+    return command_parser(name)
 
 
 @pytest.mark.parametrize("command", sorted(BROKER_COMMANDS))
@@ -34,7 +33,8 @@ def test_jisf_run_has_the_same_options() -> None:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    """``jisf COMMAND ARGS`` parsed by the command's parser, with the environment (fusion.cliutil)."""
+    return cliutil.parse(command_parser(argv[0]), argv[1:])
 
 
 @pytest.mark.parametrize("command", sorted(BROKER_COMMANDS))

@@ -30,8 +30,8 @@ def test_file_mode_writes_one_line_per_scan(tmp_path: Path) -> None:
 
 def test_bad_header_names_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "bad.jsonl").write_text('{"dt": 4, "sigma": -1}\n')
-    assert main([str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o")]) == 2
-    assert "header.sigma" in capsys.readouterr().out
+    assert main([str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o")]) == 1  # bad file content: a runtime error
+    assert "header.sigma" in capsys.readouterr().err
 
 
 def test_gospa_reference_values() -> None:

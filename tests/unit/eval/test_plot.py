@@ -79,9 +79,9 @@ def test_main_plot(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     out = tmp_path / "m.png"
     assert main_plot([str(run_dir), "-o", str(out), "--metrics", "--width", "640", "--height", "480"]) == 0
     assert mpimg.imread(out).shape[:2] == (480, 640)
-    assert main_plot([str(tmp_path / "nowhere"), "-o", str(out)]) == 2
+    assert main_plot([str(tmp_path / "nowhere"), "-o", str(out)]) == 1  # a missing file: a runtime error
     assert "tracks.jsonl" in capsys.readouterr().err
-    assert main_plot([str(run_dir), "-o", str(out), "--width", "10"]) == 2
+    assert main_plot([str(run_dir), "-o", str(out), "--width", "10"]) == 2  # a bad option: a usage error
 
 
 def test_legend_inside_the_map_labels_and_time_span(run_dir: Path) -> None:

@@ -9,8 +9,17 @@ import math
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from fusion.ops import JsonFormatter, LatencyWindow, Sample, latency_samples, prometheus_text, serve_metrics
+from fusion.config import load_config
+from fusion.ops import (
+    JsonFormatter,
+    LatencyWindow,
+    Sample,
+    latency_samples,
+    prometheus_text,
+    serve_metrics,
+)
 
 
 def test_json_log_line_carries_extra_fields() -> None:
@@ -49,11 +58,35 @@ def test_prometheus_text_format() -> None:
     ])
     lines = text.splitlines()
     assert lines[:4] == ["# HELP jisf_received_total messages received", "# TYPE jisf_received_total counter",
-                         'jisf_received_total{feed="radar"} 5', 'jisf_received_total{feed="a\\"b"} 7']
+                         'jisf_received_total{feed="radar"} 5.0', 'jisf_received_total{feed="a\\"b"} 7.0']
     assert "jisf_inbound_depth 0.5" in lines
-    assert f'jisf_latency_seconds{{quantile="0.5"}} {float(np.quantile([0.1, 0.2], 0.5))!r}' in lines
-    assert "jisf_latency_seconds_count 2" in lines
     assert text.count("# TYPE jisf_received_total") == 1
+    # what a Prometheus server reads: prometheus_client's own parser
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert (families["jisf_received"].type, families["jisf_inbound_depth"].type) == ("counter", "gauge")
+    assert {(s.name, s.labels["feed"], s.value) for s in families["jisf_received"].samples} == {
+        ("jisf_received_total", "radar", 5.0), ("jisf_received_total", 'a"b', 7.0)}
+    latency = families["jisf_latency_seconds"]
+    assert latency.type == "summary"
+    by_name = {(s.name, s.labels.get("quantile")): s.value for s in latency.samples}
+    assert by_name[("jisf_latency_seconds", "0.5")] == float(np.quantile([0.1, 0.2], 0.5))
+    assert (by_name[("jisf_latency_seconds_count", None)], by_name[("jisf_latency_seconds_sum", None)]) == (2.0, 0.1 + 0.2)
+    assert set(families) == {"jisf_received", "jisf_inbound_depth", "jisf_latency_seconds"}  # no _sum/_count families
+
+
+def test_service_metrics_parse_as_prometheus_families() -> None:
+    """The service's whole /metrics body: every summary with its quantiles, _sum and _count, counters as counters."""
+    from fusion.runner import build_service
+
+    cfg = load_config(None, {}, {"scenario": "minimal", "mqtt_io": "inline"})
+    families = {f.name: f for f in text_string_to_metric_families(build_service(cfg).metrics_text())}
+    for name in ("jisf_fuse_wait_seconds", "jisf_update_age_seconds", "jisf_alert_age_seconds", "jisf_step_seconds"):
+        assert families[name].type == "summary", name
+        assert {s.name for s in families[name].samples} == {name, f"{name}_sum", f"{name}_count"}
+    for name in ("jisf_broker_connects", "jisf_published", "jisf_checkpoints", "jisf_ticks_skipped"):
+        assert families[name].type == "counter", name
+        assert [s.name for s in families[name].samples] == [f"{name}_total"]
+    assert families["jisf_up"].samples[0].value == 1.0
 
 
 async def _get(port: int, path: str) -> tuple[str, str]:
