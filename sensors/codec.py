@@ -178,6 +178,11 @@ def check_json_depth(feed: str, payload: bytes, limits: DecodeLimits = DEFAULT_L
     return None
 
 
+def check_json_payload(feed: str, payload: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeError | None:
+    """The bounds of a JSON payload before it is parsed: its size, then its nesting depth (None when within)."""
+    return check_payload_size(feed, payload, limits) or check_json_depth(feed, payload, limits)
+
+
 _LINE_BREAKS = (b"\n", b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # str.splitlines of ASCII text
 
 

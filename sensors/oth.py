@@ -16,10 +16,9 @@ from sensors.codec import (
     LON,
     SPEED_MPS,
     VARIANCE_M2,
-    check_json_depth,
+    check_json_payload,
     check_number,
     check_optional,
-    check_payload_size,
     check_time,
     decode_json,
     feed_name,
@@ -63,7 +62,7 @@ class OthDecoder:
     ) -> tuple[list[Report], list[DecodeError]]:
         """One payload -> ([OthFix], []) or ([], [DecodeError]); never raises."""
         feed = feed_name(FEED, source)
-        oversized = check_payload_size(feed, payload, self.limits) or check_json_depth(feed, payload, self.limits)
+        oversized = check_json_payload(feed, payload, self.limits)
         if oversized is not None:
             return [], [oversized]
         try:

@@ -36,10 +36,9 @@ from sensors.codec import (
     SNR_DB,
     SPEED_MPS,
     Bound,
-    check_json_depth,
+    check_json_payload,
     check_number,
     check_optional,
-    check_payload_size,
     check_time,
     decode_json,
     feed_name,
@@ -196,7 +195,7 @@ class RadarDecoder:
 
     def _oversized(self, feed: str, payload: bytes) -> DecodeError | None:
         """A DecodeError when the payload is over its size or nesting limit (rejected whole)."""
-        return check_payload_size(feed, payload, self.limits) or check_json_depth(feed, payload, self.limits)
+        return check_json_payload(feed, payload, self.limits)
 
     def _too_many_plots(self, feed: str, count: int) -> DecodeError | None:
         if count > self.limits.max_plots_per_scan:

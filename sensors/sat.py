@@ -15,10 +15,9 @@ from sensors.codec import (
     LAT,
     LON,
     Bound,
-    check_json_depth,
+    check_json_payload,
     check_number,
     check_optional,
-    check_payload_size,
     check_time,
     decode_json,
     feed_name,
@@ -56,7 +55,7 @@ class SatDecoder:
     ) -> tuple[list[Report], list[DecodeError]]:
         """One payload -> ([SatScene], []) or ([], [DecodeError]); never raises."""
         feed = feed_name(FEED, source)
-        oversized = check_payload_size(feed, payload, self.limits) or check_json_depth(feed, payload, self.limits)
+        oversized = check_json_payload(feed, payload, self.limits)
         if oversized is not None:
             return [], [oversized]
         try:
