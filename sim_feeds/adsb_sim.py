@@ -58,7 +58,7 @@ class AdsbModel:
     def batches(self) -> Iterator[tuple[float, list[AdsbReport]]]:
         """(batch end time, reports heard in the batch sorted by time), in time order."""
         spec, sc = self.spec, self.scenario
-        per_batch = int(math.ceil(spec.batch_s / REPORT_INTERVAL_S))
+        per_batch = math.ceil(spec.batch_s / REPORT_INTERVAL_S)
         for t_hi in batch_edges(sc.t0, sc.t_end, spec.batch_s):
             t_lo = t_hi - spec.batch_s
             k = np.repeat(np.arange(self.aircraft.size), per_batch)

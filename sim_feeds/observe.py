@@ -28,9 +28,9 @@ from sensors import oth as oth_codec
 from sensors import radar as radar_codec
 from sensors.reports import OthFix, RadarPlot, RadarScan
 from sim_feeds.feed import FeedMessage, feed_topic
-from sim_feeds.schedule import scan_times
 from sim_feeds.geo import GEOD, distance_m, offset, radar_horizon_m
 from sim_feeds.scenario import Coverage, OthRadar, RadarSpec, Scenario, object_rng
+from sim_feeds.schedule import scan_times
 from sim_feeds.truth import MoverState, Paths, Truth, build_paths
 
 FloatArray = NDArray[np.float64]
@@ -71,7 +71,7 @@ def platform_paths(scenario: Scenario, spec: RadarSpec) -> Paths:
     once = build_paths(scenario.t0, [route + route[:1]], [0.0], [spec.speed_kn], [False], ["patrol"])
     cycle = float(once.end_s()[0])
     if spec.repeat_route and cycle > 0:
-        laps = int(math.ceil(scenario.duration_s / cycle)) + 1
+        laps = math.ceil(scenario.duration_s / cycle) + 1
         route = route * laps + route[:1]
     return build_paths(scenario.t0, [route], [0.0], [spec.speed_kn], [True], ["patrol"])
 

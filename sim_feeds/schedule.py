@@ -18,13 +18,13 @@ WindowTable = tuple[IntArray, FloatArray, FloatArray]
 def scan_times(rng: np.random.Generator, t0: float, t_end: float, period_s: float) -> Iterator[float]:
     """t0 + phase + k * period_s <= t_end, phase uniform in [0, period_s) from ``rng``."""
     first = t0 + rng.uniform(0.0, period_s)
-    for k in range(int(math.floor((t_end - first) / period_s)) + 1):
+    for k in range(math.floor((t_end - first) / period_s) + 1):
         yield first + k * period_s
 
 
 def batch_edges(t0: float, t_end: float, batch_s: float) -> Iterator[float]:
     """Upper edges of the batch windows t0 + k * batch_s, k >= 1, covering [t0, t_end]."""
-    for k in range(1, int(math.ceil((t_end - t0) / batch_s)) + 1):
+    for k in range(1, math.ceil((t_end - t0) / batch_s) + 1):
         yield t0 + k * batch_s
 
 

@@ -234,7 +234,7 @@ class Truth:
         """Truth tick times, Unix s: t0, t0 + truth_interval_s, ... <= t_end."""
         sc = self.scenario
         n = int(np.floor(sc.duration_s / sc.truth_interval_s + 1e-9)) + 1
-        return sc.t0 + sc.truth_interval_s * np.arange(n)
+        return sc.t0 + sc.truth_interval_s * np.arange(n, dtype=np.float64)
 
     def rows(self, t: float) -> list[TruthRow]:
         """TruthRows of the objects alive at ``t``."""
