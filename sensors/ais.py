@@ -26,11 +26,12 @@ report time is not a whole second (``c:`` then carries milliseconds).
 from __future__ import annotations
 
 import binascii
+import enum
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 import msgspec
 from pyais.bit_vector import bit_vector
@@ -97,7 +98,18 @@ _ARMOR_TO_B64 = str.maketrans(
 # (pyais MessageType1 and MessageType18 field order).
 _SHIFTS = {1: (108, 107, 79, 52, 40, 31), 18: (112, 111, 83, 56, 44, 35)}
 _SHIFTS[2] = _SHIFTS[3] = _SHIFTS[1]
-_NOT_FAST = object()  # the fast path declines a line: the general path decides
+
+
+class _Sentinel(enum.Enum):
+    """Markers of the AIS fast path, never data (typed, so that `is` checks narrow)."""
+
+    NOT_FAST = "the fast path declines a line: the general path decides"
+    UNSEEN = "a tag block not yet in the payload's cache"
+
+
+_NOT_FAST: Final = _Sentinel.NOT_FAST
+_UNSEEN: Final = _Sentinel.UNSEEN
+NotFast = Literal[_Sentinel.NOT_FAST]
 
 
 # --------------------------------------------------------------------------- encoding
@@ -416,7 +428,7 @@ def _xor(text: str) -> int:
     return x & 0xFF
 
 
-def _fast_tag(body: str, recv_t: float) -> float | None | object:
+def _fast_tag(body: str, recv_t: float) -> float | NotFast | None:
     """``_parsetag_block`` for a tag block whose checksum is already checked: the c: time,
     None without one, _NOT_FAST for anything the general path must judge."""
     for item in body.split(","):
@@ -434,7 +446,7 @@ def _fast_tag(body: str, recv_t: float) -> float | None | object:
     return None
 
 
-def _fast_position(armored: str, t: float, source: str) -> AisPosition | object:
+def _fast_position(armored: str, t: float, source: str) -> AisPosition | NotFast:
     """A 168-bit type 1/2/3/18 payload -> AisPosition exactly as pyais + ``_position`` map it,
     or _NOT_FAST (other types, 'not available' or out-of-range positions, bad MMSI)."""
     v = int.from_bytes(binascii.a2b_base64(armored.translate(_ARMOR_TO_B64)), "big")
@@ -490,12 +502,12 @@ class AisDecoder:
         errors: list[DecodeError] = []
         text = payload.decode("ascii", errors="replace")
         fast = _FAST_LINE.fullmatch if self.fast else None
-        tags: dict[str, float | None | object] = {}  # tag block -> its time, for the lines of this payload
+        tags: dict[str, float | NotFast | None] = {}  # tag block -> its time, for the lines of this payload
         for index, raw in enumerate(text.splitlines()):
             line = raw.strip()
             if not line:
                 continue
-            report: AisPosition | AisStatic | object | None = _NOT_FAST
+            report: AisPosition | AisStatic | NotFast | None = _NOT_FAST
             match = fast(line) if fast is not None else None
             if match is not None:
                 report = self._fast_line(match, source, recv_t, tags)
@@ -514,23 +526,24 @@ class AisDecoder:
         return reports, errors
 
     def _fast_line(
-        self, match: re.Match[str], source: str, recv_t: float, tags: dict[str, float | None | object]
-    ) -> AisPosition | object:
+        self, match: re.Match[str], source: str, recv_t: float, tags: dict[str, float | NotFast | None]
+    ) -> AisPosition | NotFast:
         """A line matching _FAST_LINE -> AisPosition, or _NOT_FAST when the general path must decide.
 
         ``tags`` caches each tag block's result within one payload (aggregators repeat them)."""
         tag, tag_sum, body, armored, given = match.groups()
         if _xor(body) != int(given, 16):
             return _NOT_FAST
-        t: float | None | object = None
+        t: float | None = None
         if tag_sum is not None:
             key = f"{tag}*{tag_sum}"
-            t = tags.get(key, tags)
-            if t is tags:
-                t = tags[key] = _fast_tag(tag, recv_t) if _xor(tag) == int(tag_sum, 16) else _NOT_FAST
-            if t is _NOT_FAST:
+            cached = tags.get(key, _UNSEEN)
+            if cached is _UNSEEN:
+                cached = tags[key] = _fast_tag(tag, recv_t) if _xor(tag) == int(tag_sum, 16) else _NOT_FAST
+            if cached is _NOT_FAST:
                 return _NOT_FAST
-        report = _fast_position(armored, recv_t if t is None else t, source)  # type: ignore[arg-type]
+            t = cached
+        report = _fast_position(armored, recv_t if t is None else t, source)
         if report is not _NOT_FAST:
             self.stats.sentences += 1
         return report

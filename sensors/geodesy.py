@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pymap3d
@@ -119,7 +120,8 @@ def _lcc_of(frame: LocalFrame) -> _Lcc | None:
     try:
         with warnings.catch_warnings():  # to_dict warns that a PROJ string is lossy: these parameters are not
             warnings.simplefilter("ignore")
-            params = frame._fwd.target_crs.to_dict()  # noqa: SLF001 - the frame's own projection
+            crs = frame._fwd.target_crs  # noqa: SLF001 - the frame's own projection
+            params = crs.to_dict() if crs is not None else {}
     except Exception:  # noqa: BLE001 - anything unexpected: use the frame's finite differences
         return None
     if params.get("proj") != "lcc" or params.get("ellps") != "WGS84" or "lat_1" not in params or "lat_2" not in params:
@@ -147,7 +149,7 @@ class FrameJacobian:
     cached per frame.
     """
 
-    _cache: dict[LocalFrame, FrameJacobian] = {}
+    _cache: ClassVar[dict[LocalFrame, FrameJacobian]] = {}
     CHECK_TOL = 1e-5  # agreement required with frame.en_jacobian (its own error is up to ~1e-6)
 
     def __init__(self, frame: LocalFrame) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -222,7 +223,7 @@ def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: Mea
     R[:, 0, 0] = c_ee
     R[:, 0, 1] = R[:, 1, 0] = c_en
     R[:, 1, 1] = c_nn
-    if any_air:
+    if alt is not None:  # any_air: enu2geodetic computed altitudes
         sigma_alt = np.hypot(sig_r * sin_el, rng * cos_el * sig_el)
         alt_m = np.where(air_alt, alt, np.nan)
         sigma_alt_m = np.where(air_alt, np.maximum(sigma_alt, noise.radar_alt_floor_m), np.nan)
@@ -293,9 +294,22 @@ def _sea_surface_elevation(range_m: FloatArray, sensor_alt_m: float) -> FloatArr
     return np.arcsin(np.clip(sin_el, -1.0, 1.0))
 
 
+class _Columns(TypedDict):
+    """The keyword columns ``_coop_batch`` passes on to ``_batch``: (M,) arrays and the batch's identity."""
+
+    t: FloatArray
+    alt: FloatArray
+    sigma_alt: FloatArray
+    mmsi: np.ndarray
+    icao24: np.ndarray
+    kind: str
+    sensor_id: str
+    domain: Domain
+
+
 def _coop_batch(
     frame: LocalFrame, lat: FloatArray, lon: FloatArray, sigma_m: FloatArray, speed: FloatArray, course_deg: FloatArray,
-    sigma_speed: float, sigma_course_deg: float, noise: MeasurementNoise, **kw: object,
+    sigma_speed: float, sigma_course_deg: float, noise: MeasurementNoise, **kw: Unpack[_Columns],
 ) -> MeasBatch:
     """Cooperative position (+ velocity from speed/course where both are present)."""
     e, n = frame.to_local(lat, lon)
@@ -340,7 +354,7 @@ def _batch(
     R[:, :2, :2] = R_pos
     has_vel = np.zeros(m, dtype=bool)
     if vel is not None and R_vel is not None:
-        has_vel = np.isfinite(vel).all(axis=1)
+        has_vel = np.isfinite(vel[:, 0]) & np.isfinite(vel[:, 1])
         z[:, 2:] = vel
         R[:, 2:, 2:] = R_vel
     return MeasBatch(t=t, z=z, R=R, has_vel=has_vel, alt_m=alt, sigma_alt_m=sigma_alt, mmsi=mmsi, icao24=icao24,

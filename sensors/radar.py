@@ -20,7 +20,7 @@ tested in tests/property/test_fast_paths.py).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -90,7 +90,7 @@ _Header = msgspec.defstruct(
      for f in msgspec.structs.fields(RadarScan)],
     kw_only=True,
 )
-_HEADER_DECODER = msgspec.json.Decoder(_Header)
+_HEADER_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_Header)  # _Header's fields exist at run time only
 _FLAT_DECODER = msgspec.json.Decoder(list[float | None])
 _HEADER_NAMES = tuple(f.name for f in msgspec.structs.fields(RadarScan) if f.name != "plots")
 _STRUCTURE = bytes(c for c in range(256) if c not in b"[],")  # deleted to leave the nesting
@@ -212,7 +212,10 @@ class RadarDecoder:
         gives the same scan as arrays, ``to_scan()`` of its result equals this one)."""
         feed = feed_name(FEED, source)
         oversized = self._oversized(feed, payload)
-        return ([], [oversized]) if oversized is not None else self._general_scan(feed, payload, source, recv_t)
+        if oversized is not None:
+            return [], [oversized]
+        scans, errors = self._general_scan(feed, payload, source, recv_t)
+        return [*scans], errors
 
     def decode_arrays(
         self, payload: bytes, source: str, recv_t: float
@@ -224,7 +227,7 @@ class RadarDecoder:
             return [], [oversized]
         if not self.fast:
             reports, errors = self._general_scan(feed, payload, source, recv_t)
-            return [RadarScanArrays.from_scan(r) for r in reports], errors  # type: ignore[arg-type]
+            return [RadarScanArrays.from_scan(r) for r in reports], errors
         header = None
         # One "plots" key, spelled without escapes: msgspec keeps the last of repeated keys, and the
         # header's raw plots would hide an earlier bad one that the general path rejects (a fuzz finding,
@@ -241,14 +244,14 @@ class RadarDecoder:
         plots = None if header is None else _fast_plots(bytes(header.plots))
         if header is None or plots is None:
             reports, errors = self._general_scan(feed, payload, source, recv_t)
-            return [RadarScanArrays.from_scan(r) for r in reports], errors  # type: ignore[arg-type]
+            return [RadarScanArrays.from_scan(r) for r in reports], errors
         scan = RadarScan(**{name: getattr(header, name) for name in _HEADER_NAMES})
         try:
             _check_header(feed, scan, source, recv_t)
         except DecodeError as err:
             return [], [err]
         ok = _in_bounds(plots)
-        errors: list[DecodeError] = []
+        errors = []
         if not ok.all():
             bad = np.flatnonzero(~ok)
             errors = [_plot_error(feed, int(i), _plot_record(plots[i])) for i in bad]
@@ -258,7 +261,7 @@ class RadarDecoder:
 
     def _general_scan(
         self, feed: str, payload: bytes, source: str, recv_t: float
-    ) -> tuple[list[Report], list[DecodeError]]:
+    ) -> tuple[list[RadarScan], list[DecodeError]]:
         """The general path (every payload the fast path does not take): RadarScan records;
         the payload's size and nesting are checked already."""
         try:
