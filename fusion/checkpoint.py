@@ -66,7 +66,7 @@ def save_checkpoint(path: Path, fusion: Fusion, extra: dict[str, Any] | None = N
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, allow_pickle=False, **arrays)  # numeric arrays only, as load reads them
     data = buf.getvalue()
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:

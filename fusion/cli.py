@@ -382,7 +382,7 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     if name in BUILTIN:
         return BUILTIN[name][0]()
     module, func, _ = DELEGATED[name]
-    return getattr(importlib.import_module(module), "build_parser" + func.removeprefix("main"))()  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), "build_parser" + func.removeprefix("main"))()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -188,7 +188,7 @@ def run(p: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int | N
 
 def progress(args: argparse.Namespace, *, total: float | None = None, unit: str = "msg", desc: str | None = None) -> Any:
     """A tqdm bar on stderr: shown with --progress, hidden with --no-progress, else only on a terminal."""
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, disable=not show, dynamic_ncols=True)

@@ -43,6 +43,7 @@ from typing import Any, TextIO
 import msgspec
 
 from fusion.checkpoint import CheckpointError
+from fusion.core.arrays import Domain
 from fusion.mqtt import BrokerAddress, BrokerError, session
 from fusion.pipeline import DOMAINS, Fusion
 from fusion.publish import AIR_ID_BASE, TOPIC_ROOT, TRACKS_FILTER, domain_of_track
@@ -171,7 +172,7 @@ class AlertJournal:
 
     def _reserve(self, fusion: Fusion, force: bool) -> dict[str, int]:
         """New reservations (pool -> ids below reserved) where a pool's next id reached its reservation."""
-        out = {}
+        out: dict[str, int] = {}
         for d, trk in fusion.trackers.items():
             if force or trk.next_id >= self.reserved[d]:
                 self.reserved[d] = trk.next_id + ID_BLOCK
@@ -232,7 +233,7 @@ async def sweep_retained_tracks(addr: BrokerAddress, client_id: str, keep: set[s
     return found
 
 
-def seen_track_ids(topics: set[str]) -> dict[str, int]:
+def seen_track_ids(topics: set[str]) -> dict[Domain, int]:
     """Pool -> one past the highest pool-local track id among retained track topics (0 for none)."""
     out = dict.fromkeys(DOMAINS, 0)
     for t in topics:

@@ -52,7 +52,7 @@ from sensors.errors import DecodeError
 
 with warnings.catch_warnings():  # pytak warns at import that its optional TLS-enrolment and HTTP extras are absent
     warnings.simplefilter("ignore", UserWarning)
-    import pytak  # type: ignore[import-untyped]
+    import pytak
 
 log = logging.getLogger("jisf.cot")
 
@@ -656,7 +656,7 @@ def pytak_config(target: CotTarget, *, multicast_if: str | None = None, multicas
     return cp["jisf_cot"]
 
 
-class _TXWorker(pytak.TXWorker):  # type: ignore[misc]  # pytak is untyped
+class _TXWorker(pytak.TXWorker):
     """pytak's sender, counting what it hands to the socket."""
 
     def __init__(self, queue: asyncio.Queue[bytes], config: SectionProxy, writer: Any, stats: CotStats) -> None:
@@ -703,8 +703,8 @@ async def _transport_once(config: SectionProxy, target: CotTarget, queue: asynci
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for t in done:
-            if not t.cancelled() and t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]
+            if not t.cancelled() and (exc := t.exception()) is not None:
+                raise exc
         deadline = time.monotonic() + 2.0  # stopping: let the worker send what is queued
         while not queue.empty() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)

@@ -83,7 +83,7 @@ class _Pending:
 
     kind: type
     domain: str
-    reports: list[Report]
+    reports: list[AisPosition | AdsbReport]
 
 
 _Item = MeasBatch | _Pending
@@ -208,17 +208,16 @@ class Ingest:
         decoder = self.decoders[kind]
         # radar: the arrays form (RadarScanArrays, no Python object per plot)
         decode = decoder.decode_arrays if isinstance(decoder, RadarDecoder) else decoder.decode
-        reports, errors = decode(payload, source, recv_t)
-        for err in errors:
-            self.log.reject(kind, err)
-        inside = []
-        for r in reports:
-            err = self._outside_area(f"{kind}/{source}", r)
-            if err is None:
-                inside.append(r)
+        decoded, errors = decode(payload, source, recv_t)
+        for error in errors:
+            self.log.reject(kind, error)
+        reports: list[Report] = []
+        for r in decoded:
+            outside = self._outside_area(f"{kind}/{source}", r)
+            if outside is None:
+                reports.append(r)
             else:
-                self.log.reject(kind, err)
-        reports = inside
+                self.log.reject(kind, outside)
         if not reports:
             return 0
         self.log.accepted_messages[kind] += 1
@@ -227,14 +226,14 @@ class Ingest:
         self._keep_statics(reports)
         self._satellite(reports, recv_t)
         now_convert: list[Report] = []
-        deferred: dict[type, list[Report]] = {}
+        deferred: dict[type, list[AisPosition | AdsbReport]] = {}
         for r in reports:
-            if type(r) in _DEFERRED:
+            if isinstance(r, AisPosition | AdsbReport):  # the _DEFERRED types
                 deferred.setdefault(type(r), []).append(r)
             else:
                 now_convert.append(r)
-        for kind, reps in deferred.items():
-            heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(kind, _DEFERRED[kind], reps)))
+        for cls, reps in deferred.items():
+            heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(cls, _DEFERRED[cls], reps)))
         if now_convert:
             for batch in reports_to_batches(now_convert, self.frame, self.noise):
                 if len(batch):
@@ -257,7 +256,7 @@ class Ingest:
         elif isinstance(report, AisStatic):
             return None
         else:
-            prefix, lat, lon = "", report.lat, report.lon  # type: ignore[union-attr]
+            prefix, lat, lon = "", report.lat, report.lon
         return self._outside_area_at(feed, prefix, lat, lon)
 
     def _outside_area_at(self, feed: str, prefix: str, lat: float, lon: float) -> DecodeError | None:
@@ -349,7 +348,8 @@ class Ingest:
         self._queue.clear()
         for i, info in enumerate(meta["heap"]):
             look = info.get("look_en_m")
-            batch = MeasBatch(**{f: arrays[f"heap.{i}.{f}"] for f in _BATCH_ARRAYS}, **{**info, "look_en_m": tuple(look) if look else None})
+            columns: dict[str, Any] = {f: arrays[f"heap.{i}.{f}"] for f in _BATCH_ARRAYS}
+            batch = MeasBatch(**columns, **{**info, "look_en_m": tuple(look) if look else None})
             self._queue.append((float(batch.t.max()), next(self._order), batch))  # appended in heap order: still a heap
         r = meta["rejects"]
         self.log.accepted_messages = Counter(r["accepted_messages"])

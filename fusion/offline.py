@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -26,6 +26,9 @@ from fusion.publish import encode
 from fusion.recording import RecordedMessage
 from fusion.rules.engine import RulesConfig, default_rules
 from fusion.rules.zones import ZoneSet
+
+if TYPE_CHECKING:  # imported at run time inside republish_recording only (the MQTT stack is optional there)
+    from fusion.mqtt import BrokerAddress
 
 log = logging.getLogger("jisf.offline")
 
@@ -155,10 +158,10 @@ def scenario_rules(scenario: object, config: FusionConfig | None = None) -> Rule
     return with_ais_coverage(default_rules(), ais_coverage(terrestrial, satellites, lag))
 
 
-def fusion_for_area(area: object, zones_geojson: dict[str, object], zones_name: str, rules: RulesConfig | None = None,
+def fusion_for_area(area: AreaBounds, zones_geojson: dict[str, object], zones_name: str, rules: RulesConfig | None = None,
                     config: FusionConfig | None = None) -> Fusion:
     """A Fusion whose frame covers ``area`` (lat_min/lat_max/lon_min/lon_max attributes) with these zones."""
-    frame = frame_for(area.lat_min, area.lat_max, area.lon_min, area.lon_max)  # type: ignore[attr-defined]
+    frame = frame_for(area.lat_min, area.lat_max, area.lon_min, area.lon_max)
     zones = ZoneSet.from_geojson(zones_geojson, zones_name)
     return Fusion(frame, zones, rules if rules is not None else default_rules(), config)
 
@@ -321,7 +324,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
             "recording_truncated": bool(reader.truncated), "recording_lost_bytes": int(reader.lost_bytes)}
 
 
-async def republish_recording(recording: Path, addr: object, speed: float, *, rebase: bool = True,
+async def republish_recording(recording: Path, addr: BrokerAddress, speed: float, *, rebase: bool = True,
                               on_state: Callable[[str], None] | None = None,
                               on_message: Callable[[float], None] | None = None) -> dict[str, object]:
     """Publish a recording's feed messages onto a broker at ``speed`` x their recorded pace.
@@ -367,6 +370,6 @@ async def republish_recording(recording: Path, addr: object, speed: float, *, re
                 payload = shift_payload(m.topic, m.payload, dt, m.recv_t) if rebase else m.payload
                 yield clock.scenario_to_wall(m.recv_t + dt), OutMessage(m.topic, payload, qos=m.qos, retain=m.retain)
 
-        await publish_timed(addr, timed(), stats, on_connect=lambda: [clock_msg], on_state=on_state)  # type: ignore[arg-type]
+        await publish_timed(addr, timed(), stats, on_connect=lambda: [clock_msg], on_state=on_state)
     return {"messages": stats.messages, "dropped": stats.dropped, "rebased_by_s": dt, "speed": speed,
             "recording_truncated": bool(reader.truncated), "recording_lost_bytes": int(reader.lost_bytes)}

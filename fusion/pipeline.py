@@ -15,17 +15,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
-from typing import Any
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import msgspec
 import numpy as np
 
-from fusion.core.arrays import TrackView
-from fusion.core.frame import LocalFrame
 from fusion.actions import FEED as OPS_FEED
 from fusion.actions import OperatorAction, decode_action, is_ops_topic
+from fusion.core.arrays import Domain, TrackView
+from fusion.core.frame import LocalFrame
 from fusion.core.tracker import StepResult, Tracker, TrackerConfig
 from fusion.identity import IdentityLookup, identity_fields
 from fusion.ingest import FEED_KINDS, Ingest
@@ -38,7 +38,7 @@ from sensors.errors import DecodeError
 from sensors.limits import DecodeLimits
 from sensors.measurement import MeasurementNoise
 
-DOMAINS = ("surface", "air")
+DOMAINS: tuple[Domain, ...] = ("surface", "air")
 _ID_OFFSET = {"surface": 0, "air": AIR_ID_BASE}
 
 
@@ -201,7 +201,7 @@ class Fusion:
 
     def views(self, t: float) -> dict[str, TrackView]:
         """Both pools predicted to ``t``, with globally unique track ids."""
-        out = {}
+        out: dict[str, TrackView] = {}
         for d, trk in self.trackers.items():
             v = trk.view(t)
             out[d] = replace(v, track_id=_global_ids(v.track_id, d))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
-from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TENTATIVE, IntArray, TrackView
+from fusion.core.arrays import NO_ICAO, NO_MMSI, SENSOR_BIT, STATUS_NAMES, TENTATIVE, Domain, IntArray, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.identity import UNKNOWN, IdentityLookup
 from sensors.geodesy import FrameJacobian
@@ -32,7 +32,7 @@ AIR_ID_BASE = 1_000_000_000
 _encoder = msgspec.json.Encoder()
 
 
-def domain_of_track(track_id: int) -> str:
+def domain_of_track(track_id: int) -> Domain:
     """The track pool of a global track id: air ids start at ``AIR_ID_BASE``."""
     return "air" if track_id >= AIR_ID_BASE else "surface"
 

@@ -104,11 +104,12 @@ def _encode_line(topic: str, payload: bytes, qos: int, retain: bool, recv_t: flo
     if not isinstance(recv_t, (int, float)) or isinstance(recv_t, bool) or not math.isfinite(recv_t):
         raise ValueError(f"recording: recv_t = {recv_t!r}: must be a finite number of Unix seconds")
     raw = bytes(payload)
+    enc: Literal["utf8", "base64"]
     try:
         text, enc = raw.decode("utf-8"), "utf8"
     except UnicodeDecodeError:
         text, enc = base64.b64encode(raw).decode("ascii"), "base64"
-    line = _MessageLine(float(recv_t), topic, int(qos), retain, enc, text)  # type: ignore[arg-type]
+    line = _MessageLine(float(recv_t), topic, int(qos), retain, enc, text)
     return _encoder.encode(line) + b"\n"
 
 
@@ -166,17 +167,18 @@ def _decode_member(member: bytes, start: int) -> Iterator[RecordedMessage]:
                     f"expected {FORMAT_NAME!r} version {FORMAT_VERSION}"
                 )
             continue
-        missing = [name for name in _MESSAGE_FIELDS if getattr(rec, name) is None]
-        if missing:
-            raise RecordingError(f"recording: member at byte {start}, line {number}: {missing[0]} = None: required")
-        if rec.enc == "utf8":
-            payload = rec.payload.encode("utf-8")
+        t, topic, qos, retain, enc, text = rec.t, rec.topic, rec.qos, rec.retain, rec.enc, rec.payload
+        if t is None or topic is None or qos is None or retain is None or enc is None or text is None:
+            missing = next(name for name in _MESSAGE_FIELDS if getattr(rec, name) is None)
+            raise RecordingError(f"recording: member at byte {start}, line {number}: {missing} = None: required")
+        if enc == "utf8":
+            payload = text.encode("utf-8")
         else:
             try:
-                payload = base64.b64decode(rec.payload, validate=True)
+                payload = base64.b64decode(text, validate=True)
             except binascii.Error as exc:
                 raise RecordingError(f"recording: member at byte {start}, line {number}: payload: bad base64 ({exc})") from None
-        yield RecordedMessage(rec.t, rec.topic, payload, rec.qos, rec.retain)  # type: ignore[arg-type]
+        yield RecordedMessage(t, topic, payload, qos, retain)
 
 
 class RecordingReader:

@@ -73,8 +73,8 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
         track_idx, plot_idx = _tree_pairs(track_pos, radius, plot_pos)
     dx = track_pos[:, 0][track_idx] - plot_pos[:, 0][plot_idx]
     dy = track_pos[:, 1][track_idx] - plot_pos[:, 1][plot_idx]
-    keep = dx * dx + dy * dy <= radius[track_idx] ** 2
-    track_idx, plot_idx = track_idx[keep], plot_idx[keep]
+    near = dx * dx + dy * dy <= radius[track_idx] ** 2
+    track_idx, plot_idx = track_idx[near], plot_idx[near]
     key = track_idx * m + plot_idx
     if (key[1:] < key[:-1]).any():  # often sorted already (one candidate per track)
         order = np.argsort(key, kind="stable")
@@ -111,7 +111,7 @@ def _grid_pairs(
     count = np.bincount(plot_cell, minlength=nx * ny)
     start = np.cumsum(count) - count
     # cells overlapped by each track's square, clipped to the grid
-    finite = np.isfinite(track_pos).all(axis=1)  # a NaN position gates nothing
+    finite = np.isfinite(track_pos[:, 0]) & np.isfinite(track_pos[:, 1])  # a NaN position gates nothing
     pos = np.where(finite[:, None], track_pos, lo)
     a = np.floor((pos - radius[:, None] - lo) / cell)
     b = np.floor((pos + radius[:, None] - lo) / cell)

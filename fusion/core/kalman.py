@@ -173,7 +173,7 @@ def _solve_sym(S: FloatArray, B: FloatArray) -> tuple[FloatArray, FloatArray]:
         out[..., 0, :] = (c[..., None] * b0 - b[..., None] * b1) / det[..., None]  # [[c, -b], [-b, a]] / det
         out[..., 1, :] = (a[..., None] * b1 - b[..., None] * b0) / det[..., None]
         return out, np.log(det)
-    return np.linalg.solve(S, B), np.linalg.slogdet(S)[1]
+    return np.linalg.solve(S, B).astype(np.float64, copy=False), np.linalg.slogdet(S)[1]  # the stubs say floating[Any]
 
 
 _SELECTS: dict[tuple[tuple[int, ...], bytes], bool] = {}

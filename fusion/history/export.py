@@ -21,7 +21,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import shapely  # type: ignore[import-untyped]
+import shapely
 
 from fusion.rules.zones import ZoneSet, load_zones
 

@@ -102,14 +102,14 @@ def _check(row: Mapping[str, object], name: str, kind: str, required: frozenset[
             raise HistoryDataError(f"{what}: field {name!r} is required, got {v!r}", name)
         return None
     if kind == "s":
-        if not isinstance(v, str) or "\x00" in v or not v.isascii() and not _utf8(v):
+        if not isinstance(v, str) or "\x00" in v or (not v.isascii() and not _utf8(v)):
             # PostgreSQL text holds neither NUL nor lone surrogates: refused on both backends
             raise HistoryDataError(f"{what}: field {name!r} must be a UTF-8 string without NUL characters, got {v!r}", name)
         return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise HistoryDataError(f"{what}: field {name!r} must be a number, got {v!r}", name)
     if kind == "i":
-        if isinstance(v, float) and not v.is_integer() or not -_MAX_INT <= v <= _MAX_INT:
+        if (isinstance(v, float) and not v.is_integer()) or not -_MAX_INT <= v <= _MAX_INT:
             raise HistoryDataError(f"{what}: field {name!r} must be a 64-bit integer, got {v!r}", name)
         return int(v)
     if not math.isfinite(v):

@@ -54,8 +54,8 @@ class ZoneParams:
             for o in layers:
                 pick.update({k: getattr(o, k) for k in pick if getattr(o, k) is not None})
             sev.append(SEVERITIES.index(str(pick["severity"])))
-            wgt.append(float(pick["weight"]))  # type: ignore[arg-type]
-            dwell.append(float(pick["dwell_s"]))  # type: ignore[arg-type]
+            wgt.append(float(pick["weight"]))
+            dwell.append(float(pick["dwell_s"]))
         return cls(selected, np.array(sev, np.int64), np.array(wgt), np.array(dwell))
 
 

@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 
 from fusion.actions import OperatorAction
-from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, IntArray, TrackView
+from fusion.core.arrays import NO_ICAO, NO_MMSI, FloatArray, IntArray, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.outages import Outages
 from fusion.rules import behaviours as bh
@@ -177,7 +177,7 @@ class RuleEngine:
         self._seq += n
         return out
 
-    def evaluate(self, t: float, views: Mapping[Domain, TrackView], outages: Outages | None = None) -> list[AlertEvent]:
+    def evaluate(self, t: float, views: Mapping[str, TrackView], outages: Outages | None = None) -> list[AlertEvent]:
         """All alert events of this tick, in rule order then subject order. ``outages``: silences of the link and
         the feeds (``fusion.outages``), which the gap rules do not count against a vessel."""
         self._outages = outages if outages is not None else Outages()

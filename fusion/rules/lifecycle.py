@@ -113,7 +113,7 @@ class Candidates:
         sev = np.full(k, SEVERITIES.index(severity), np.int64) if isinstance(severity, str) else severity
 
         def col(v: Any, dtype: type) -> np.ndarray:
-            out = np.empty(k, dtype=dtype)
+            out: np.ndarray = np.empty(k, dtype=dtype)
             out[...] = v  # a scalar or (K,)
             return out
 

@@ -22,7 +22,6 @@ from fusion.core.arrays import (
     NO_MMSI,
     STATUS_NAMES,
     BoolArray,
-    Domain,
     FloatArray,
     IntArray,
     TrackView,
@@ -138,7 +137,7 @@ class Scene:
     _near_cache: dict[tuple[float, bytes | None, bytes], tuple[IntArray, IntArray]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, t: float, views: Mapping[Domain, TrackView], frame: LocalFrame, statuses: Sequence[str],
+    def build(cls, t: float, views: Mapping[str, TrackView], frame: LocalFrame, statuses: Sequence[str],
               geometry: ZoneGeometry, shore: ShoreDistance | NoShore, arrival_horizon_s: float) -> Scene:
         """Stack the pools, sort by id, convert to geodetic and true velocities."""
         vs = [v for v in views.values() if len(v)]

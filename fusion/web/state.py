@@ -167,12 +167,14 @@ class LivePicture:
         aid = action.get("alert_id")
         if action.get("action") not in OPS_ACTIONS:
             raise ValueError(f"action: expected one of {', '.join(OPS_ACTIONS)}, got {action.get('action')!r}")
-        alert = self.alerts.get(aid) if isinstance(aid, str) else None
+        if not isinstance(aid, str):
+            return
+        alert = self.alerts.get(aid)
         if alert is None:
             return
         if action not in alert["actions"]:  # at-least-once delivery
             alert["actions"] = [*alert["actions"], action]
-            self._dirty_alerts.add(aid)  # type: ignore[arg-type]  # aid is a str here
+            self._dirty_alerts.add(aid)
 
     # -- views ---------------------------------------------------------------------------
     def open_alert_tracks(self) -> set[int]:
