@@ -27,10 +27,10 @@ import numpy as np
 from fusion.core.frame import LocalFrame
 from fusion.ingest import Ingest
 from sensors import adsb, ais, oth, radar
-from tests.unit.sensors.radar_v0 import radar_batch_v0
 from sensors.codec import KNOT_MPS
 from sensors.measurement import MeasurementNoise, radar_batch
 from sensors.reports import AdsbReport, AisPosition, OthFix, RadarPlot, RadarScan
+from tests.unit.sensors.radar_v0 import radar_batch_v0
 
 T0 = 1_700_000_000.0
 

@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = ROOT / "tests" / "fuzz"
 sys.path.insert(0, str(FUZZ))
-from fuzz_checks import CHECKS
+from fuzz_checks import CHECKS  # noqa: E402
 
 _STATUS = re.compile(rb"#(\d+)\s+(INITED|DONE|NEW|REDUCE|pulse)\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
 _DONE = re.compile(rb"Done (\d+) runs in (\d+) second")

@@ -373,8 +373,8 @@ def _median(runs: list[dict[str, float]]) -> dict[str, object]:
 
 def bench(clients: list[str], small: int, large: int, qos1: int, plots: int, repeat: int) -> dict[str, object]:
     import numpy as np
-
     from live import radar_scan
+
     from fusion.broker import Mosquitto
 
     rng = np.random.default_rng(7)

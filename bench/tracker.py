@@ -46,9 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_scans import Scan, generate  # noqa: E402
 
 from fusion.core.arrays import COASTING, CONFIRMED  # noqa: E402
-from fusion.core.tracker import Tracker  # noqa: E402
+from fusion.core.tracker import Tracker, TrackerConfig  # noqa: E402
 from fusion.trackscans import plain_config, scan_batch  # noqa: E402
-from fusion.core.tracker import TrackerConfig  # noqa: E402
 
 SIGMA_M = 50.0
 DT_S = 4.0
@@ -163,7 +162,7 @@ def run_oosm(targets: int, lag_s: float, interval_s: float, scans: int = 350, se
     held = sum(v.nbytes for _, snap, _ in trk._checkpoints for v in snap.values())
     fields = ("t", "z", "R", "has_vel", "alt_m", "sigma_alt_m", "mmsi", "icao24")
     logged = sum(sum(getattr(b, f).nbytes for f in fields) for b in trk._log)
-    rss_mb = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
+    rss_mb = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
     n_ckpt, n_log = len(trk._checkpoints), len(trk._log)
     t_end = sc[-1].t
     picks = [s for s in sc if t_end - 1150 <= s.t <= t_end - 50][::14][:20]

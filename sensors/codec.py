@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeGuard, TypeVar
 
 import msgspec
 import numpy as np
@@ -84,7 +84,7 @@ def feed_name(kind: str, source: str) -> str:
     return f"{kind}/{source}"
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """True for an int or float that is not a bool (JSON numbers after decoding)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -93,7 +93,7 @@ def check_number(feed: str, field: str, value: object, bound: Bound) -> float:
     """Return ``value`` as float if it is a number inside ``bound``; else raise DecodeError."""
     if not is_number(value):
         raise DecodeError(feed, field, value, "must be a number")
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     if not bound.holds(number):
         raise DecodeError(feed, field, value, bound.reason())
     return number
@@ -111,9 +111,9 @@ def check_time(feed: str, field: str, t: object, recv_t: float) -> float:
 
     Accepted: ``recv_t - MAX_AGE_S <= t <= recv_t + MAX_FUTURE_S`` (seconds).
     """
-    if not is_number(t) or not math.isfinite(float(t)):  # type: ignore[arg-type]
+    if not is_number(t) or not math.isfinite(float(t)):
         raise DecodeError(feed, field, t, "must be a finite Unix time in seconds")
-    seconds = float(t)  # type: ignore[arg-type]
+    seconds = float(t)
     if seconds > recv_t + MAX_FUTURE_S:
         raise DecodeError(
             feed, field, t, f"is more than {MAX_FUTURE_S:g} s after the receive time {recv_t:.3f}"

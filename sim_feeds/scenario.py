@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import numpy as np
@@ -578,7 +578,7 @@ def _unique(source: str, field: str, values: Iterable[object]) -> None:
 
 def _zone_features(source: str, base_dir: Path, zones: Sequence[ZoneSpec]) -> list[dict[str, Any]]:
     """GeoJSON Features of all zones, each checked for a polygon, a name and a known kind."""
-    kinds = set(ZoneKind.__args__)  # type: ignore[attr-defined]
+    kinds = set(get_args(ZoneKind))
     features: list[dict[str, Any]] = []
     for i, z in enumerate(zones):
         field = f"zones[{i}]"

@@ -7,6 +7,7 @@ message), and check the CoT essentials with ElementTree. Every wait is on a cond
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -80,10 +81,8 @@ class Received:
             if left <= 0:
                 raise AssertionError(f"no matching event in {deadline_s} s; got {[(c.uid, c.type) for c, _ in self.events]}")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout=min(left, 1.0))
-            except TimeoutError:
-                pass
 
 
 class _Udp(asyncio.DatagramProtocol):

@@ -256,7 +256,6 @@ async def _until(pred) -> None:  # noqa: ANN001
 
 
 async def test_sigterm_flushes_alerts_and_final_status(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    scenario = load_scenario(resolve_scenario("minimal"))
     messages = scenario_part(200.0)
     seen, sub_stop = Seen(), asyncio.Event()
     sub_task = asyncio.create_task(persistent_subscriber(mosquitto.address, "faults-desk-c", [ALERTS_FILTER, STATUS_TOPIC], seen, sub_stop))

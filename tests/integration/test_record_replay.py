@@ -15,7 +15,7 @@ import pytest
 
 from fusion.broker import Mosquitto
 from fusion.cli import main
-from fusion.mqtt import publisher, subscribe
+from fusion.mqtt import subscribe
 from fusion.publish import FEEDS_FILTER
 from fusion.recording import read_recording
 from sim_feeds.play import iter_feed

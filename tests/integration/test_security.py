@@ -80,14 +80,14 @@ async def test_tls_service_and_alert_subscriber(secured: tuple[Mosquitto, Broker
 )
 async def test_unauthenticated_client_is_refused(secured: tuple[Mosquitto, BrokerAddress, int], addr_of) -> None:  # noqa: ANN001
     _, addr, _ = secured
-    with pytest.raises(BrokerError, match="(?i)not authori[sz]ed|bad user ?name or password"):
+    with pytest.raises(BrokerError, match=r"(?i)not authori[sz]ed|bad user ?name or password"):
         async with publisher(addr_of(addr), client_id="sec-intruder"):
             pass
 
 
 async def test_plain_listener_also_requires_a_password(secured: tuple[Mosquitto, BrokerAddress, int]) -> None:
     _, _, plain_port = secured
-    with pytest.raises(BrokerError, match="(?i)not authori[sz]ed"):
+    with pytest.raises(BrokerError, match=r"(?i)not authori[sz]ed"):
         async with publisher(BrokerAddress("127.0.0.1", plain_port), client_id="sec-plain-anon"):
             pass
     async with publisher(BrokerAddress("127.0.0.1", plain_port, username="analyst", password=PASSWORDS["analyst"])):
@@ -98,7 +98,7 @@ async def test_tls_refuses_an_untrusted_broker_certificate(secured: tuple[Mosqui
     """A client that does not trust the deployment CA does not talk to the broker at all."""
     _, addr, _ = secured
     subprocess.run([str(MAKE_TLS), str(tmp_path), "localhost"], check=True, capture_output=True)
-    with pytest.raises(BrokerError, match="(?i)certificate"):
+    with pytest.raises(BrokerError, match=r"(?i)certificate"):
         async with publisher(replace(as_user(addr, "analyst"), ca_file=str(tmp_path / "ca.crt"))):
             pass
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import msgspec
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -61,7 +63,7 @@ def test_a_radar_scan_ends_the_ais_run_so_the_surface_pool_sees_time_order() -> 
     out = ing.due(T0 + 5.0)
     assert [(b.sensor_kind, len(b)) for b in out] == [("ais", 4), ("radar", 5), ("ais", 4)]
     edges = [(float(b.t.min()), float(b.t.max())) for b in out]
-    assert all(prev[1] <= nxt[0] for prev, nxt in zip(edges, edges[1:], strict=False))
+    assert all(prev[1] <= nxt[0] for prev, nxt in itertools.pairwise(edges))
 
 
 def test_air_reports_do_not_break_the_surface_run() -> None:

@@ -169,5 +169,5 @@ def test_kernels_leave_inputs_unchanged(n: int, r: int) -> None:
     kalman.cv_predict(xm, Pm, dt, np.array([0.05, 5.0])[:r], 2)
     kalman.update(xm, Pm, z, np.eye(2, 4), R)
     kalman.update(xm[:, 0, :2], Pm[:, 0, :2, :2], z[:, 0, :1], np.array([[1.0, 0.0]]), R[:, 0, :1, :1])
-    for a, b in zip(args, saved):
+    for a, b in zip(args, saved, strict=True):
         np.testing.assert_array_equal(a, b)

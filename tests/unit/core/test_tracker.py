@@ -116,7 +116,7 @@ def test_snapshot_restore_continues_identically() -> None:
 
 
 def test_bad_input_names_the_field() -> None:
-    with pytest.raises(ValueError, match="batch.domain"):
+    with pytest.raises(ValueError, match=r"batch\.domain"):
         Tracker(TrackerConfig(), "air").step(_batch(0.0, [[0.0, 0.0]]))
     with pytest.raises(ValueError, match="confirm_m"):
         TrackerConfig(confirm_m=5, confirm_n=3)

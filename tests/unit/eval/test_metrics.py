@@ -213,12 +213,12 @@ def test_config_validation() -> None:
         MetricsConfig(alpha=1.0)
     with pytest.raises(ValueError, match=r"cutoff_m\['air'\]"):
         MetricsConfig(cutoff_m={"air": -1.0})
-    with pytest.raises(ValueError, match="p = 0.5"):
+    with pytest.raises(ValueError, match=r"p = 0\.5"):
         MetricsConfig(p=0.5)
 
 
 def test_missing_truth_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="truth.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"truth\.jsonl"):
         evaluate_dir(tmp_path)
 
 

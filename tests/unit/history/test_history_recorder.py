@@ -140,5 +140,5 @@ def test_load_directory_thins_skips_tentative_and_counts_bad_lines(tmp_path: Pat
         assert [r["t"] - T0 for r in store.track_history(mmsi=538004567)] == [10, 40, 70, 95]
         assert len(store.alerts()) == 1
     assert stats.bad == 1 and "tracks.jsonl:21" in stats.last_error
-    with pytest.raises(FileNotFoundError, match="tracks.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"tracks\.jsonl"):
         load_directory(open_store("sqlite:///:memory:"), tmp_path / "nothing", 30.0)

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusion.core.frame import LocalFrame
-from tests.unit.sensors.radar_v0 import radar_batch_v0
 from sensors.geodesy import FrameJacobian, enu2geodetic
 from sensors.measurement import MeasurementNoise, radar_batch
 from sensors.reports import RadarPlot, RadarScan, RadarScanArrays
+from tests.unit.sensors.radar_v0 import radar_batch_v0
 
 NOISE = MeasurementNoise()
 GEOD = pyproj.Geod(ellps="WGS84")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sensors.ais import AisDecoder
-from sensors.reports import AisPosition, AisStatic
 from sensors.realdata import positions_to_payloads, read_marinecadastre_csv, read_nmea_file, tag_nmea_line
+from sensors.reports import AisPosition, AisStatic
 
 DATA = Path("/work/shared/data/real/ais")
 CSV = DATA / "NYHarbor_2020_06_30_first_hour.csv"

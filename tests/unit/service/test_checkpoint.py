@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusion.core.frame import LocalFrame
 from fusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from fusion.core.frame import LocalFrame
 from fusion.offline import fusion_for_area
 from fusion.pipeline import Fusion, FusionConfig
 from fusion.publish import encode
@@ -85,5 +85,5 @@ def test_torn_checkpoint_is_refused(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "f.ckpt", a)
     data = (tmp_path / "f.ckpt").read_bytes()
     (tmp_path / "f.ckpt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="f.ckpt: unreadable"):
+    with pytest.raises(CheckpointError, match=r"f\.ckpt: unreadable"):
         load_checkpoint(tmp_path / "f.ckpt", make_fusion())

@@ -134,7 +134,7 @@ def test_journal_refuses_a_corrupt_middle_line(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="line 2 is not JSON"):
         AlertJournal(path).replay(new_fusion(), None)
     path.write_text(json.dumps({"epoch": "e1", "version": 1}) + "\n" + json.dumps({"alert": {"t": 1.0}, "row": None}) + "\n\n")
-    with pytest.raises(CheckpointError, match="line 2: .*alert_id"):
+    with pytest.raises(CheckpointError, match=r"line 2: .*alert_id"):
         AlertJournal(path).replay(new_fusion(), None)
 
 

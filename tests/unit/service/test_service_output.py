@@ -3,6 +3,7 @@ interval, identical to the tick's rows; the picture at its own interval; clears 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 
@@ -46,7 +47,7 @@ def test_track_updates_are_the_changed_rows_at_most_once_per_interval() -> None:
     n_live_rows = sum(1 for t in ticks for r in t.rows if r.status != "tentative")
     assert sum(len(u) for u in updates.values()) < n_live_rows / 2  # far fewer than one message per track per tick
     for rows in updates.values():
-        for prev, nxt in zip(rows, rows[1:], strict=False):
+        for prev, nxt in itertools.pairwise(rows):
             assert nxt["t"] - prev["t"] >= 6.0 - 1e-9 or nxt["status"] != prev["status"]
     alive = {r.track_id for r in ticks[-1].rows}
     deleted = {tid for t in ticks for tid in t.deleted_ids}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-T0 = dt.datetime(2024, 3, 14, 6, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 3, 14, 6, 0, tzinfo=dt.UTC)
 RADAR_LAT, RADAR_LON = 9.42, -78.80  # a headland on the Guna Yala coast (default scenario)
 
 
