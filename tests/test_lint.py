@@ -22,7 +22,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_clean() -> None:
-    done = _run("ruff", "check", *LINTED)
+    done = _run("ruff", "check", "--output-format", "concise", *LINTED)
     assert done.returncode == 0, f"ruff check {' '.join(LINTED)}:\n{done.stdout}{done.stderr}"
 
 
