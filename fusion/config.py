@@ -221,7 +221,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
             origin[option] = f"flag --{option.replace('_', '-')}"
             values[option] = _coerce(origin[option], option, value)
     try:
-        return ServiceConfig(**values)  # type: ignore[arg-type]
+        return ServiceConfig(**values)  # type: ignore[arg-type]  # each value coerced to its field's type by _coerce
     except ConfigError as err:
         raise ConfigError(origin.get(err.option, "default"), err.option, err.value, err.reason) from None
 

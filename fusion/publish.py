@@ -238,7 +238,7 @@ class TrackFeature(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag=
 
     id: int
     geometry: PointGeometry
-    properties: TrackProperties  # type: ignore[valid-type]
+    properties: TrackProperties  # type: ignore[valid-type]  # built at run time by msgspec.defstruct
 
 
 class Picture(msgspec.Struct, frozen=True, tag_field="type", tag="FeatureCollection"):

@@ -174,7 +174,7 @@ class AisHistory:
         """Put back what ``snapshot`` returned (NaN velocities come back from JSON null)."""
         self.newest_t = -math.inf if state.get("newest_t") is None else float(state["newest_t"])
         self.points = OrderedDict(
-            (int(m), [tuple(math.nan if v is None else float(v) for v in p) for p in pts])  # type: ignore[misc]
+            (int(m), [tuple(math.nan if v is None else float(v) for v in p) for p in pts])  # type: ignore[misc]  # tuple() is variable-length; snapshot wrote 5-tuples
             for m, pts in state.get("points", []))
 
 

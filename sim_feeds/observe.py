@@ -88,7 +88,7 @@ class RadarModel:
         """Sensor lat, lon, alt_m, heading_deg, speed_mps at t (heading and speed only when moving)."""
         spec = self.spec
         if self.platform is None:
-            return float(spec.lat), float(spec.lon), spec.alt_m, None, None  # type: ignore[arg-type]
+            return float(spec.lat), float(spec.lon), spec.alt_m, None, None  # type: ignore[arg-type]  # no route: load_scenario required lat, lon
         p = self.platform.sample(np.zeros(1, dtype=np.int64), np.array([t]))
         return (float(p.lat[0]), float(p.lon[0]), float(p.alt_m[0]) or spec.alt_m,
                 round(float(p.course_deg[0]), 3) % 360.0, round(float(p.speed_mps[0]), 3))

@@ -49,7 +49,7 @@ class ZoneParams:
         base_dwell = getattr(r, "dwell_s", r.min_on_s)
         sev, wgt, dwell = [], [], []
         for name, kind in zip(s_names, kinds, strict=True):
-            layers = [o for o in (r.by_kind.get(kind), r.by_zone.get(name)) if o is not None]  # type: ignore[call-overload]
+            layers = [o for o in (r.by_kind.get(kind), r.by_zone.get(name)) if o is not None]  # type: ignore[call-overload]  # kind: a validated ZoneKind str
             pick = {"severity": r.severity, "weight": r.weight, "dwell_s": base_dwell}
             for o in layers:
                 pick.update({k: getattr(o, k) for k in pick if getattr(o, k) is not None})
