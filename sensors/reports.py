@@ -137,7 +137,7 @@ class RadarScanArrays:
             return NotImplemented
         return self.scan == other.scan and np.array_equal(self.plots, other.plots, equal_nan=True)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable (holds an array): the documented idiom
 
 
 class OthFix(msgspec.Struct, frozen=True, kw_only=True):

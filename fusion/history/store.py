@@ -134,7 +134,7 @@ def _record(row: Mapping[str, object], columns: Sequence[str], required: frozens
     lat, lon = row.get("lat"), row.get("lon")
     if lat is not None and not -90.0 <= float(lat) <= 90.0:  # type: ignore[arg-type]  # checked numeric above
         raise HistoryDataError(f"{what}: field 'lat' must be in [-90, 90], got {lat!r}", "lat")
-    if lon is not None and not -180.0 <= float(lon) <= 180.0:  # type: ignore[arg-type]
+    if lon is not None and not -180.0 <= float(lon) <= 180.0:  # type: ignore[arg-type]  # checked numeric above
         raise HistoryDataError(f"{what}: field 'lon' must be in [-180, 180], got {lon!r}", "lon")
     extra = {k: v for k, v in row.items() if k not in columns}
     try:
