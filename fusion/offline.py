@@ -27,7 +27,7 @@ from fusion.recording import RecordedMessage
 from fusion.rules.engine import RulesConfig, default_rules
 from fusion.rules.zones import ZoneSet
 
-if TYPE_CHECKING:  # imported at run time inside republish_recording only (the MQTT stack is optional there)
+if TYPE_CHECKING:  # for annotations only: republish_recording imports the MQTT stack when it runs
     from fusion.mqtt import BrokerAddress
 
 log = logging.getLogger("jisf.offline")
