@@ -73,8 +73,8 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
         track_idx, plot_idx = _tree_pairs(track_pos, radius, plot_pos)
     dx = track_pos[:, 0][track_idx] - plot_pos[:, 0][plot_idx]
     dy = track_pos[:, 1][track_idx] - plot_pos[:, 1][plot_idx]
-    near = dx * dx + dy * dy <= radius[track_idx] ** 2
-    track_idx, plot_idx = track_idx[near], plot_idx[near]
+    within = dx * dx + dy * dy <= radius[track_idx] ** 2
+    track_idx, plot_idx = track_idx[within], plot_idx[within]
     key = track_idx * m + plot_idx
     if (key[1:] < key[:-1]).any():  # often sorted already (one candidate per track)
         order = np.argsort(key, kind="stable")
