@@ -89,7 +89,7 @@ class _Rec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Strict, immutable scenario record."""
 
 
-class Area(_Rec, frozen=True, kw_only=True):
+class Area(_Rec, kw_only=True):
     """Geodetic bounds of the scenario (degrees); the fusion frame covers them."""
 
     lat_min: Lat
@@ -98,7 +98,7 @@ class Area(_Rec, frozen=True, kw_only=True):
     lon_max: Lon
 
 
-class Waypoint(_Rec, frozen=True, kw_only=True):
+class Waypoint(_Rec, kw_only=True):
     """One route point. ``speed_kn`` is the speed on the leg leaving this point (default: the
     owner's ``speed_kn``); ``dwell_s`` is time stopped here on arrival; ``activity`` relabels the
     owner from this point on."""
@@ -111,7 +111,7 @@ class Waypoint(_Rec, frozen=True, kw_only=True):
     activity: str | None = None
 
 
-class Loiter(_Rec, frozen=True, kw_only=True):
+class Loiter(_Rec, kw_only=True):
     """A behaviour instead of a route: move about inside a circle for the whole scenario."""
 
     lat: Lat
@@ -122,14 +122,14 @@ class Loiter(_Rec, frozen=True, kw_only=True):
     max_dwell_s: NonNeg = 900.0  # wander/drift: stops of up to this long between legs
 
 
-class Window(_Rec, frozen=True, kw_only=True):
+class Window(_Rec, kw_only=True):
     """A time window relative to the scenario start, seconds."""
 
     start_s: NonNeg
     end_s: NonNeg
 
 
-class Spoof(_Rec, frozen=True, kw_only=True):
+class Spoof(_Rec, kw_only=True):
     """During the window the AIS unit reports positions shifted ``offset_nm`` along ``bearing_deg``."""
 
     start_s: NonNeg
@@ -138,7 +138,7 @@ class Spoof(_Rec, frozen=True, kw_only=True):
     bearing_deg: Azimuth
 
 
-class AisUnit(_Rec, frozen=True, kw_only=True):
+class AisUnit(_Rec, kw_only=True):
     """An AIS transponder: class A (types 1 + 5) or class B CS (types 18 + 24)."""
 
     mmsi: Annotated[int, msgspec.Meta(ge=200_000_000, le=799_999_999)]
@@ -149,7 +149,7 @@ class AisUnit(_Rec, frozen=True, kw_only=True):
     spoof: list[Spoof] = []
 
 
-class AdsbUnit(_Rec, frozen=True, kw_only=True):
+class AdsbUnit(_Rec, kw_only=True):
     """An ADS-B Out transponder: ICAO address (6 lowercase hex digits), callsign, NACp."""
 
     icao24: Icao24
@@ -158,7 +158,7 @@ class AdsbUnit(_Rec, frozen=True, kw_only=True):
     off: list[Window] = []
 
 
-class ObjectSpec(_Rec, frozen=True, kw_only=True):
+class ObjectSpec(_Rec, kw_only=True):
     """One simulated object (vessel or aircraft) with a route or a loiter behaviour."""
 
     id: Name
@@ -176,7 +176,7 @@ class ObjectSpec(_Rec, frozen=True, kw_only=True):
     adsb: AdsbUnit | None = None
 
 
-class FleetSpec(_Rec, frozen=True, kw_only=True):
+class FleetSpec(_Rec, kw_only=True):
     """Many similar objects generated from one seeded description (ids ``{prefix}-{i}``)."""
 
     prefix: Name
@@ -198,7 +198,7 @@ class FleetSpec(_Rec, frozen=True, kw_only=True):
     icao_base: Icao24 = "a00000"
 
 
-class Coverage(_Rec, frozen=True, kw_only=True):
+class Coverage(_Rec, kw_only=True):
     """Where a sensor looks: a slant-range annulus and an azimuth sector (clockwise from az_min)."""
 
     range_min_m: NonNeg = 0.0
@@ -207,14 +207,14 @@ class Coverage(_Rec, frozen=True, kw_only=True):
     az_max_deg: Azimuth = 360.0
 
 
-class _Sensor(_Rec, frozen=True, kw_only=True, tag_field="kind"):
+class _Sensor(_Rec, kw_only=True, tag_field="kind"):
     """Fields every sensor has. ``latency_s``: from measurement to publication."""
 
     id: Name
     latency_s: NonNeg = 0.0
 
 
-class RadarSpec(_Sensor, frozen=True, kw_only=True):
+class RadarSpec(_Sensor, kw_only=True):
     """Rotating radar. Pd: Swerling I with SNR = snr_ref_db + 10 log10(rcs / ref_rcs_m2)
     - 40 log10(range / ref_range_m); Pd = pfa ** (1 / (1 + SNR)). Beyond the radar horizon
     (4/3 earth) Pd is 0. ``false_alarms_per_scan`` Poisson plots uniform over the coverage."""
@@ -238,19 +238,19 @@ class RadarSpec(_Sensor, frozen=True, kw_only=True):
     false_alarms_per_scan: NonNeg = 2.0
 
 
-class CoastalRadar(RadarSpec, frozen=True, kw_only=True, tag="coastal_radar"):
+class CoastalRadar(RadarSpec, kw_only=True, tag="coastal_radar"):
     """Shore-based surface-search radar."""
 
 
-class AerostatRadar(RadarSpec, frozen=True, kw_only=True, tag="aerostat_radar"):
+class AerostatRadar(RadarSpec, kw_only=True, tag="aerostat_radar"):
     """Tethered-aerostat radar at altitude; usually both surface and air modes."""
 
 
-class MpaRadar(RadarSpec, frozen=True, kw_only=True, tag="mpa_radar"):
+class MpaRadar(RadarSpec, kw_only=True, tag="mpa_radar"):
     """Maritime patrol aircraft surface-search radar on a moving platform flying ``route``."""
 
 
-class OthRadar(_Sensor, frozen=True, kw_only=True, tag="oth_radar"):
+class OthRadar(_Sensor, kw_only=True, tag="oth_radar"):
     """Over-the-horizon radar: coarse fixes every ``interval_s`` over a wide annulus."""
 
     lat: Lat
@@ -264,7 +264,7 @@ class OthRadar(_Sensor, frozen=True, kw_only=True, tag="oth_radar"):
     latency_s: NonNeg = 60.0
 
 
-class AisTerrestrial(_Sensor, frozen=True, kw_only=True, tag="ais_terrestrial"):
+class AisTerrestrial(_Sensor, kw_only=True, tag="ais_terrestrial"):
     """Shore AIS receiver (VHF): range-limited, lost slots, batched per ``batch_s``."""
 
     lat: Lat
@@ -275,7 +275,7 @@ class AisTerrestrial(_Sensor, frozen=True, kw_only=True, tag="ais_terrestrial"):
     latency_s: NonNeg = 0.5
 
 
-class AisSatellite(_Sensor, frozen=True, kw_only=True, tag="ais_satellite"):
+class AisSatellite(_Sensor, kw_only=True, tag="ais_satellite"):
     """Satellite AIS: passes of ``pass_s`` every ``revisit_s``; each message delivered after a
     latency drawn uniformly from [latency_min_s, latency_max_s] (late and out of order)."""
 
@@ -288,7 +288,7 @@ class AisSatellite(_Sensor, frozen=True, kw_only=True, tag="ais_satellite"):
     batch_s: Pos = 10.0
 
 
-class AdsbReceiver(_Sensor, frozen=True, kw_only=True, tag="adsb_receiver"):
+class AdsbReceiver(_Sensor, kw_only=True, tag="adsb_receiver"):
     """ADS-B ground receiver: line of sight (4/3 earth) up to ``range_m``, ~1 Hz positions."""
 
     lat: Lat
@@ -301,7 +301,7 @@ class AdsbReceiver(_Sensor, frozen=True, kw_only=True, tag="adsb_receiver"):
     latency_s: NonNeg = 0.2
 
 
-class SatImagery(_Sensor, frozen=True, kw_only=True, tag="sat_imagery"):
+class SatImagery(_Sensor, kw_only=True, tag="sat_imagery"):
     """Satellite imagery vessel detections (docs/SCENARIOS.md, "Satellite imagery"): passes over
     the ``swath`` polygon every ``revisit_s`` from ``first_pass_s``; each vessel inside is detected
     with Pd(length) = pd_max / (1 + exp(-(length - length_50_m) / length_scale_m)); position error
@@ -325,7 +325,7 @@ class SatImagery(_Sensor, frozen=True, kw_only=True, tag="sat_imagery"):
 SensorSpec = CoastalRadar | AerostatRadar | MpaRadar | OthRadar | AisTerrestrial | AisSatellite | AdsbReceiver | SatImagery
 
 
-class ZoneSpec(_Rec, frozen=True, kw_only=True):
+class ZoneSpec(_Rec, kw_only=True):
     """A zone: a GeoJSON file (relative to the scenario file), or one inline polygon."""
 
     file: str | None = None
@@ -334,7 +334,7 @@ class ZoneSpec(_Rec, frozen=True, kw_only=True):
     polygon: list[tuple[Lon, Lat]] = []  # [lon, lat] pairs, closed or not
 
 
-class ScenarioFile(_Rec, frozen=True, kw_only=True):
+class ScenarioFile(_Rec, kw_only=True):
     """The file as written (before expansion)."""
 
     format_version: int

@@ -49,7 +49,7 @@ class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Strict, immutable config record."""
 
 
-class ZoneOverride(_Cfg, frozen=True):
+class ZoneOverride(_Cfg):
     """Per zone kind or per zone settings of a zone rule (unset = the rule's own)."""
 
     severity: Severity | None = None
@@ -57,7 +57,7 @@ class ZoneOverride(_Cfg, frozen=True):
     dwell_s: NonNeg | None = None
 
 
-class Rule(_Cfg, frozen=True):
+class Rule(_Cfg):
     """Fields every rule has. ``min_on_s``: the condition must hold this long before raising;
     ``min_off_s``: it must be gone this long before clearing (hysteresis in time)."""
 
@@ -68,7 +68,7 @@ class Rule(_Cfg, frozen=True):
     min_off_s: NonNeg
 
 
-class ZoneRule(Rule, frozen=True):
+class ZoneRule(Rule):
     """A rule about being inside zones: selected by kind or by name, overridable per kind or zone.
 
     exit_margin_m: a track counts as still inside until it is this far outside (hysteresis in space).
@@ -81,17 +81,17 @@ class ZoneRule(Rule, frozen=True):
     by_zone: dict[str, ZoneOverride]
 
 
-class ZoneEntryRule(ZoneRule, frozen=True):
+class ZoneEntryRule(ZoneRule):
     """zone_entry: raised when a track enters a selected zone, cleared when it leaves (both with course)."""
 
 
-class ZoneDwellRule(ZoneRule, frozen=True):
+class ZoneDwellRule(ZoneRule):
     """zone_dwell: raised when a track has been inside a selected zone for dwell_s."""
 
     dwell_s: NonNeg
 
 
-class GoFastRule(Rule, frozen=True):
+class GoFastRule(Rule):
     """go_fast: surface track faster than speed_kn with no (fresh) AIS identity, or fast in a
     transit corridor at night. Cleared below clear_speed_kn. min_on_s counts across a chain of
     fragments: a young track starting near where a fast track was lost (handover_s, handover_m)."""
@@ -111,7 +111,7 @@ class GoFastRule(Rule, frozen=True):
             raise ValueError(f"clear_speed_kn ({self.clear_speed_kn}) must be <= speed_kn ({self.speed_kn})")
 
 
-class Circle(_Cfg, frozen=True):
+class Circle(_Cfg):
     """A receiver range circle (lat, lon in degrees, radius in metres)."""
 
     lat: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
@@ -119,7 +119,7 @@ class Circle(_Cfg, frozen=True):
     radius_m: Pos
 
 
-class Coverage(_Cfg, frozen=True):
+class Coverage(_Cfg):
     """Where AIS reports reach the tracks (docs/RULES.md, "AIS coverage").
 
     ``everywhere``, named ``zones`` / ``kinds`` and receiver ``circles`` are continuous
@@ -135,7 +135,7 @@ class Coverage(_Cfg, frozen=True):
     satellite_dark_s: NonNeg
 
 
-class DarkVesselRule(Rule, frozen=True):
+class DarkVesselRule(Rule):
     """dark_vessel: confirmed surface track that never had an AIS identity although it spent dark_s
     inside AIS coverage held by radar (updated within radar_fresh_s), or satellite_dark_s anywhere;
     at displacement-hull speeds (min_speed_kn to max_speed_kn)."""
@@ -153,7 +153,7 @@ class DarkVesselRule(Rule, frozen=True):
     exclude_margin_m: NonNeg
 
 
-class NoncoopTransitRule(Rule, frozen=True):
+class NoncoopTransitRule(Rule):
     """noncoop_transit: surface track that never had an AIS identity, outside continuous AIS coverage
     (where silence is no evidence), held by radar (updated within radar_fresh_s) and transiting at the
     speeds of low-profile vessels and logistics ships: net speed since the engine first saw it (at least
@@ -176,7 +176,7 @@ class NoncoopTransitRule(Rule, frozen=True):
             raise ValueError(f"max_speed_kn ({self.max_speed_kn}) must be > min_speed_kn ({self.min_speed_kn})")
 
 
-class AisGapRule(Rule, frozen=True):
+class AisGapRule(Rule):
     """ais_gap: identified vessel silent on AIS for gap_s inside AIS coverage (satellite_dark_s
     outside it) while radar/OTH updated it within radar_fresh_s; or AIS reappearing farther than
     its last speed allows (jump)."""
@@ -189,7 +189,7 @@ class AisGapRule(Rule, frozen=True):
     event_hold_s: Pos
 
 
-class SpoofRule(Rule, frozen=True):
+class SpoofRule(Rule):
     """ais_spoofing: the tracker marked the track spoof_suspect (a cooperative report with its identity was
     kinematically impossible against it) while radar/OTH held it (updated within radar_fresh_s): the AIS
     position disagrees with the radar track bearing the same identity. Holds while no consistent AIS report
@@ -199,7 +199,7 @@ class SpoofRule(Rule, frozen=True):
     event_hold_s: Pos
 
 
-class RendezvousRule(Rule, frozen=True):
+class RendezvousRule(Rule):
     """rendezvous: two surface tracks within distance_m, both slower than speed_kn, for min_on_s,
     away (exclude_margin_m) from port/anchorage zones."""
 
@@ -218,7 +218,7 @@ class RendezvousRule(Rule, frozen=True):
             raise ValueError(f"clear_speed_kn ({self.clear_speed_kn}) must be >= speed_kn ({self.speed_kn})")
 
 
-class LoiteringRule(Rule, frozen=True):
+class LoiteringRule(Rule):
     """loitering: surface track slower than speed_kn, at least shore_distance_nm from shore,
     inside a zone of zone_kinds (empty = anywhere), for min_on_s."""
 
@@ -232,7 +232,7 @@ class LoiteringRule(Rule, frozen=True):
             raise ValueError(f"clear_speed_kn ({self.clear_speed_kn}) must be >= speed_kn ({self.speed_kn})")
 
 
-class SuspectAircraftRule(Rule, frozen=True):
+class SuspectAircraftRule(Rule):
     """suspect_aircraft: air track without ICAO identity that is low and slow, or descending
     within airstrip_distance_m of an airstrip zone."""
 
@@ -245,7 +245,7 @@ class SuspectAircraftRule(Rule, frozen=True):
     hysteresis: Annotated[float, msgspec.Meta(ge=1.0, le=2.0)]
 
 
-class LandingApproachRule(Rule, frozen=True):
+class LandingApproachRule(Rule):
     """landing_approach: unidentified track whose time to arrive at a landing zone (surface)
     or airstrip (air) is below the threshold, heading within max_off_course_deg of it; for aircraft the
     time is at least altitude / max_descent_mps."""
@@ -261,7 +261,7 @@ class LandingApproachRule(Rule, frozen=True):
     max_descent_mps: Pos
 
 
-class Rules(_Cfg, frozen=True):
+class Rules(_Cfg):
     """The rule table; the attribute name is the rule name in alerts and topics."""
 
     zone_entry: ZoneEntryRule
@@ -277,7 +277,7 @@ class Rules(_Cfg, frozen=True):
     landing_approach: LandingApproachRule
 
 
-class EngineSettings(_Cfg, frozen=True):
+class EngineSettings(_Cfg):
     """Settings of the alert lifecycle and priority shared by all rules."""
 
     statuses: list[StatusName]
@@ -289,7 +289,7 @@ class EngineSettings(_Cfg, frozen=True):
     ais_coverage: Coverage
 
 
-class RulesConfig(_Cfg, frozen=True):
+class RulesConfig(_Cfg):
     """A whole, validated rules file."""
 
     version: Literal[1]
