@@ -140,6 +140,17 @@ class VesselContinuity:
         """Every report maps to the same single track."""
         return None not in self.track_ids and len(set(self.track_ids)) == 1
 
+    @property
+    def tracks(self) -> int:
+        """Distinct tracks its reports map to (0: none)."""
+        return len({i for i in self.track_ids if i is not None})
+
+    @property
+    def coverage(self) -> float:
+        """Share of its reports that map to its most frequent track (the best track's coverage)."""
+        mapped = [i for i in self.track_ids if i is not None]
+        return max(mapped.count(i) for i in set(mapped)) / len(self.track_ids) if mapped else 0.0
+
 
 def vessel_continuity(positions: Iterable[AisPosition], tracks_jsonl: Path | str, *, min_reports: int = 10,
                       lag_s: float | None = None) -> list[VesselContinuity]:
@@ -179,12 +190,15 @@ def vessel_continuity(positions: Iterable[AisPosition], tracks_jsonl: Path | str
 
 
 def continuity_summary(vessels: Sequence[VesselContinuity]) -> dict[str, object]:
-    """Counts for a report: vessels, continuous ones, and per broken vessel its tracks and longest report gap."""
+    """Counts for a report: vessels, continuous ones, mean tracks per vessel and best-track coverage
+    (as ``fusion.metrics`` scores simulated objects), and per broken vessel its tracks and longest report gap."""
     broken = [v for v in vessels if not v.continuous]
     return {
         "vessels": len(vessels),
         "continuous": len(vessels) - len(broken),
         "fraction": round((len(vessels) - len(broken)) / len(vessels), 4) if vessels else None,
+        "tracks_per_vessel": round(sum(v.tracks for v in vessels) / len(vessels), 4) if vessels else None,
+        "coverage": round(sum(v.coverage for v in vessels) / len(vessels), 4) if vessels else None,
         "broken": [{"mmsi": v.mmsi, "reports": len(v.report_times), "track_ids": sorted({i for i in v.track_ids if i is not None}),
                     "unmapped_reports": v.track_ids.count(None), "longest_gap_s": v.longest_gap_s} for v in broken],
     }
