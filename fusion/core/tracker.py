@@ -47,6 +47,7 @@ from fusion.core.arrays import (
 from fusion.core.assign import assign
 from fusion.core.config import PoolConfig, TrackerConfig
 from fusion.core.gate import candidate_pairs, chi2_gate, gate_radius
+from fusion.core.intervals import track_limits
 from fusion.core.reach import ReachIndex
 
 __all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
@@ -118,6 +119,7 @@ def _empty_tracks(r: int) -> dict[str, np.ndarray]:
         "mmsi": np.zeros(0, i),
         "icao24": np.zeros(0, i),
         "spoof": np.zeros(0, bool),
+        "ivl": np.zeros(0, f),  # expected report interval of its sources, s (NaN: unknown; fusion/core/intervals.py)
         "cx": np.zeros((0, 4), f),  # derived: combined state at t
         "trc": np.zeros((0, 4), f),  # derived: trace of combined P_pos(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3
         "tr0": np.zeros((0, 3), f),  # derived: model 0's P00 + P11, P02 + P13, P22 + P33 (covariance growth rule)
@@ -281,6 +283,8 @@ class Tracker:
 
     def _load(self, snap: dict[str, np.ndarray]) -> None:
         expected = {k: v for k, v in _empty_tracks(self._q.size).items() if k not in _DERIVED}
+        if "track.ivl" not in snap and "track.id" in snap:  # a snapshot from before expected intervals: unknown
+            snap = {**snap, "track.ivl": np.full(snap["track.id"].shape[0], np.nan)}
         for k, v in expected.items():
             arr = snap.get(f"track.{k}")
             if arr is None or arr.shape[1:] != v.shape[1:]:
@@ -290,7 +294,7 @@ class Tracker:
         a = self._store
         cx, a["trc"], a["tr0"] = self._kinematics(a["xm"], a["Pm"], a["mu"])
         a["cx"] = np.array(cx)  # its own column (with one model, cx is a view of xm)
-        a["due"] = self._due(a["status"], a["last_t"], a["t"], a["tr0"])
+        a["due"] = self._due(a["status"], a["last_t"], a["t"], a["tr0"], a["ivl"])
         a["blk"] = np.full(a["id"].shape[0], -1, dtype=np.int64)
         self._tracks = self._store
         self._n_dead = 0
@@ -644,6 +648,8 @@ class Tracker:
         coop = batch.sensor_kind in _KEY_OF_KIND
         a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
         a["sources"][tr] |= SENSOR_BIT[batch.sensor_kind]
+        ivl = batch.interval_s[rows]  # a source of unknown interval keeps the track's known one
+        a["ivl"][tr] = np.where(np.isnan(ivl), a["ivl"][tr], ivl)
         a["hist"][tr] = (a["hist"][tr] << 1) | 1
         a["looks"][tr] += 1
         a["miss_run"][tr] = 0
@@ -779,6 +785,7 @@ class Tracker:
         a["cx"][k], a["trc"][k], a["tr0"][k] = self._kinematics(a["xm"][k], a["Pm"][k], a["mu"][k])
         self._reach.mark(a["blk"][k])
         a["sources"][keep] |= a["sources"][lose]
+        a["ivl"][keep] = np.fmax(a["ivl"][keep], a["ivl"][lose])
         a["spoof"][keep] |= a["spoof"][lose]
         a["first_t"][keep] = min(a["first_t"][keep], a["first_t"][lose])
         for k in ("last_t", "last_ais_t", "last_noncoop_t"):
@@ -816,14 +823,14 @@ class Tracker:
             "first_t": t, "last_t": t, "last_ais_t": t if coop else nan, "last_noncoop_t": nan if coop else t,
             "sources": np.full(n, SENSOR_BIT[batch.sensor_kind], np.int64),
             "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
-            "spoof": np.zeros(n, bool),
+            "spoof": np.zeros(n, bool), "ivl": batch.interval_s[idx],
         }
         new["cx"], new["trc"], new["tr0"] = self._kinematics(new["xm"], new["Pm"], new["mu"])
         if keyname is not None:
             new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], _NONE_KEY[keyname])
         if self.config.confirm_m == 1:  # a single plot confirms
             new["status"][:] = CONFIRMED
-        new["due"] = self._due(new["status"], t, t, new["tr0"])
+        new["due"] = self._due(new["status"], t, t, new["tr0"], new["ivl"])
         new["blk"] = np.full(n, -1, dtype=np.int64)  # the index's unsorted tail until its next rebuild
         self._append(new)
         self._reach.append(self._tracks, self._rows - n, n)
@@ -864,23 +871,24 @@ class Tracker:
         if rows.size == 0:
             return _EMPTY_INT
         sel = slice(None) if rows.size == self._rows else rows  # every row: views, no gathers
-        cfg, pool = self.config, self.pool
-        status, last_t, t_row = a["status"][sel], a["last_t"][sel], a["t"][sel]
+        cfg = self.config
+        status, last_t, t_row, ivl = a["status"][sel], a["last_t"][sel], a["t"][sel], a["ivl"][sel]
+        lim = track_limits(ivl, self.pool, cfg)  # per row: scaled by its expected report interval
         age = t - last_t
         tentative = status == TENTATIVE
         dead = np.zeros(rows.size, dtype=bool)
         dead[np.searchsorted(rows, absorbed)] = True
-        dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
+        dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > lim.tentative_max_age_s))
         dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
-        dead |= age > pool.max_coast_s
+        dead |= age > lim.max_coast_s
         dt = np.maximum(t - t_row, 0.0)
         c = a["tr0"][sel]  # trace of model 0's position block predicted by dt (without process noise)
         trace = c[:, 0] + 2.0 * dt * c[:, 1] + dt * dt * c[:, 2]
-        dead |= trace > 2.0 * pool.max_pos_sigma_m**2
+        dead |= trace > 2.0 * lim.max_pos_sigma_m**2
         dead &= status != _DEAD
-        status = np.where((status == CONFIRMED) & (age > pool.coast_after_s), COASTING, status).astype(np.int8)
+        status = np.where((status == CONFIRMED) & (age > lim.coast_after_s), COASTING, status).astype(np.int8)
         a["status"][sel] = status
-        a["due"][sel] = self._due(status, last_t, t_row, c)
+        a["due"][sel] = self._due(status, last_t, t_row, c, ivl)
         if not dead.any():
             return _EMPTY_INT
         gone_rows = rows[dead]
@@ -942,17 +950,18 @@ class Tracker:
         ], axis=2)  # (n, r, 4)
         return cx, np.einsum("nj,njc->nc", mu, per_model), tr0
 
-    def _due(self, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, tr0: FloatArray) -> FloatArray:
+    def _due(self, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, tr0: FloatArray, ivl: FloatArray) -> FloatArray:
         """Earliest time (n,) at which a coast, age or covariance rule of ``_expire`` can fire
-        for rows with this status, last update, state time and ``tr0`` (n, 3) column;
-        slightly early (1 ms and 1e-9 relative) so that rounding never makes it late."""
-        pool = self.pool
+        for rows with this status, last update, state time, ``tr0`` (n, 3) column and expected
+        report interval ``ivl`` (n,); slightly early (1 ms and 1e-9 relative) so that rounding
+        never makes it late."""
+        lim = track_limits(ivl, self.pool, self.config)
         inf = np.inf
-        due = last_t + np.where(status == TENTATIVE, min(pool.tentative_max_age_s, pool.max_coast_s),
-                                np.where(status == CONFIRMED, min(pool.coast_after_s, pool.max_coast_s), pool.max_coast_s))
+        due = last_t + np.where(status == TENTATIVE, np.minimum(lim.tentative_max_age_s, lim.max_coast_s),
+                                np.where(status == CONFIRMED, np.minimum(lim.coast_after_s, lim.max_coast_s), lim.max_coast_s))
         # covariance growth: c0 + c1 dt + c2 dt^2 > limit first for dt > the larger root
         c0, c1, c2 = tr0[:, 0], 2.0 * tr0[:, 1], tr0[:, 2]
-        d = 2.0 * pool.max_pos_sigma_m**2 - c0
+        d = 2.0 * lim.max_pos_sigma_m**2 - c0
         den = c1 + np.sqrt(np.maximum(c1 * c1 + 4.0 * c2 * np.maximum(d, 0.0), 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             root = np.where(den > 0, 2.0 * np.maximum(d, 0.0) / den, np.where(d > 0, inf, 0.0))
@@ -1061,6 +1070,7 @@ def _take(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
         t=batch.t[rows], z=batch.z[rows], R=batch.R[rows], has_vel=batch.has_vel[rows], alt_m=batch.alt_m[rows],
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
         sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
+        interval_s=batch.interval_s[rows],
     )
 
 
