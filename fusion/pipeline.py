@@ -94,6 +94,7 @@ class Counters:
     batches: int = 0
     measurements: int = 0
     late_dropped: int = 0
+    late_fused: int = 0  # measurements older than the re-run window fused by retrodiction (TrackerConfig.late_max_age_s)
     reruns: int = 0  # batches that came out of sequence (within the tracker's lag) and made it re-run
     rerun_batches: int = 0  # logged batches processed again by those re-runs
     ticks: int = 0
@@ -217,6 +218,7 @@ class Fusion:
 
     def _absorb(self, res: StepResult, domain: str) -> None:
         self.counters.late_dropped += int(res.late_dropped)
+        self.counters.late_fused += int(res.late_fused)
         self.counters.reruns += int(res.rerun_batches > 0)
         self.counters.rerun_batches += int(res.rerun_batches)
         self.counters.nonfinite_dropped += int(res.nonfinite_dropped)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.core import kalman
+from fusion.core import kalman, oosm
 from fusion.core.arrays import (
     COASTING,
     CONFIRMED,
@@ -83,6 +83,8 @@ class StepResult:
     duplicates_merged: cooperative rows dropped as exact duplicates of another row of the batch
                  (one AIS / ADS-B report forwarded by several receivers: no new information;
                  a re-run counts its batches' duplicates again)
+    late_fused:  measurements older than the re-run window (``oosm_lag_s``), within
+                 ``late_max_age_s``, that updated a track by retrodiction (also in ``assigned``)
     """
 
     deleted_ids: IntArray = field(default_factory=lambda: _EMPTY_INT)
@@ -94,6 +96,7 @@ class StepResult:
     rerun_batches: int = 0
     nonfinite_dropped: int = 0
     duplicates_merged: int = 0
+    late_fused: int = 0
 
 
 def _empty_tracks(r: int) -> dict[str, np.ndarray]:
@@ -168,6 +171,7 @@ class Tracker:
         self._births: dict[str, tuple[float, float]] = {}  # radar/OTH site -> (birth tokens, batch time): max_births_per_source_s
         self._log: list[MeasBatch] = []  # batches since the oldest checkpoint, in time order
         self._log_t: list[float] = []
+        self._late_log: list[tuple[float, MeasBatch]] = []  # (newest time when applied, rows) of retrodicted batches
         self._nonfinite: list[IntArray] = []  # rows of this round whose state went non-finite
 
     # ------------------------------------------------------------------ public API
@@ -200,17 +204,27 @@ class Tracker:
             raise ValueError("batch.t and batch.z positions must be finite")
         horizon = self._now - self.config.oosm_lag_s
         late = batch.t < horizon
+        out = _Collector()
+        dropped = 0
         if late.any():
+            retro = late & (batch.t >= self._now - self.config.late_max_age_s)  # none when late_max_age_s is 0
+            if retro.any():
+                part = _take(batch, retro)
+                self._late_log.append((self._now, part))  # a later re-run from an older checkpoint applies it again
+                out.add(self._late(part))
+            dropped = int((late & ~retro).sum())
             if late.all():
-                return StepResult(late_dropped=len(batch))
+                out.add(StepResult(late_dropped=dropped))
+                return out.result()
             batch = _take(batch, ~late)
         if float(batch.t.min()) < self._now:
-            res = self._rerun(batch)
+            out.add(self._rerun(batch))
         else:
             self._maybe_checkpoint(float(batch.t.min()))
             self._log_append(batch)
-            res = self._process(batch)
-        return replace(res, late_dropped=res.late_dropped + int(late.sum()))
+            out.add(self._process(batch))
+        out.add(StepResult(late_dropped=dropped))
+        return out.result()
 
     def advance(self, t: float) -> StepResult:
         """Coast and delete up to time ``t`` without data."""
@@ -322,6 +336,7 @@ class Tracker:
                 kept.append(cp)
         drop = kept[0][2]
         self._checkpoints = [(ct, s, i - drop, b) for ct, s, i, b in kept]
+        self._late_log = [(lt, b) for lt, b in self._late_log if lt >= kept[0][0]]
         if drop:
             del self._log[:drop], self._log_t[:drop]
 
@@ -355,11 +370,107 @@ class Tracker:
         replay = self._log[start:]
         for b in replay:
             out.add(self._process(b))
+        for applied, b in self._late_log:  # retrodicted rows the restored state had not seen: again, at the end
+            if applied > cp_t:  # (one applied at the checkpoint's own time may be in its snapshot: never twice)
+                out.add(self._late(b))
         alive_after = self._live()["id"]
         vanished = np.setdiff1d(alive_before, alive_after)
         res = out.result()
         return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
                           res.assigned, len(replay), res.nonfinite_dropped, res.duplicates_merged)
+
+    # ------------------------------------------------------------------ late measurements (retrodiction)
+
+    def _late(self, batch: MeasBatch) -> StepResult:
+        """Rows older than the re-run window: each updates the track it belongs to at its own
+        time, with no re-run (fusion/core/oosm.py). A row whose identity a track holds goes to
+        that track; the others are gated against every track taken back to the row's time (the
+        chi-square gate and the physical reach, as in-order rows) and assigned by GNN; a row
+        that adopts a track gives it its identity. A track whose state is older than the row
+        is simply predicted forward and updated. Rows no track takes are dropped (no track is
+        born in the past): ``late_dropped``. Identity keys repeat across rounds in time order."""
+        key = _KEY_OF_KIND.get(batch.sensor_kind)
+        rounds = _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key]) if key else [None]
+        fused = 0
+        for rows in rounds:
+            fused += self._late_round(batch if rows is None else _take(batch, rows))
+        return StepResult(late_dropped=len(batch) - fused, assigned=fused, late_fused=fused)
+
+    def _late_round(self, batch: MeasBatch) -> int:
+        """One round of ``_late`` (identity keys unique): rows that updated a track."""
+        a = self._tracks
+        if self._rows == 0 or len(self) == 0:
+            return 0
+        keyname = _KEY_OF_KIND.get(batch.sensor_kind)
+        none_key = _NONE_KEY[keyname] if keyname else 0
+        meas_key = getattr(batch, keyname) if keyname else np.full(len(batch), none_key)
+        # candidates: every live track within physical reach of the row at the row's time
+        live = np.flatnonzero(a["status"] != _DEAD)
+        lag_max = float(np.max(a["t"][live])) - float(batch.t.min())
+        r_max = float((batch.R_pos[:, 0, 0] + batch.R_pos[:, 1, 1]).max())
+        reach = np.sqrt(self._gate[2] * (np.maximum(a["trc"][live, 0], 0.0) + r_max))
+        reach += self.pool.reach_speed_mps * max(lag_max, 0.0) + np.hypot(a["cx"][live, 2], a["cx"][live, 3]) * max(lag_max, 0.0)
+        pairs = candidate_pairs(a["cx"][live, :2], reach, batch.z_pos)
+        tr, me = live[pairs[:, 0]], pairs[:, 1]
+        if keyname is not None:  # a keyed row goes only to its own track, or to one without identity
+            own = a[keyname][tr] == meas_key[me]
+            keyed = meas_key[me] != none_key
+            has_own = np.zeros(len(batch), dtype=bool)
+            has_own[me[own & keyed]] = True
+            ok = np.where(keyed, own | ((a[keyname][tr] == none_key) & ~has_own[me]), True)
+            tr, me = tr[ok], me[ok]
+        if tr.size == 0:
+            return 0
+        lag = a["t"][tr] - batch.t[me]
+        back = oosm.retrodict(a["xm"][tr], a["Pm"][tr], np.maximum(lag, 0.0), self._q)
+        fwd = lag < 0  # the track is older than the row: predict it forward instead
+        if fwd.any():
+            ahead = self._predict_pairs(tr[fwd], me[fwd], batch)
+            back.x[fwd], back.P[fwd] = ahead.xm, ahead.Pm
+        p = _Pairs(tr, me, back.x, back.P, a["mu"][tr])
+        d2, dims = _distances(p, batch)
+        gate = np.where(dims == 4, self._gate[4], self._gate[2])
+        inside = d2 <= gate
+        if not inside.any():
+            return 0
+        tr, me, cost = tr[inside], me[inside], d2[inside] / gate[inside]
+        if keyname is not None:
+            cost = np.where(a[keyname][tr] == meas_key[me], 0.0, cost)  # its own track first
+        won = assign(np.stack([tr, me], axis=1), cost, 1.0).chosen
+        tr, me, fwd = tr[won], me[won], fwd[inside][won]
+        if fwd.any():
+            self._update(self._predict_pairs(tr[fwd], me[fwd], batch), batch)
+        b = ~fwd
+        if b.any():
+            self._late_update(tr[b], me[b], batch, np.flatnonzero(inside)[won][b], back)
+        if keyname is not None:
+            adopt = (a[keyname][tr] == none_key) & (meas_key[me] != none_key)
+            if adopt.any():
+                a[keyname][tr[adopt]] = meas_key[me[adopt]]
+                self._log_identity(batch.t[me[adopt]], tr[adopt])
+        return int(tr.size)
+
+    def _late_update(self, tr: IntArray, me: IntArray, batch: MeasBatch, pair: IntArray, back: oosm.Retrodicted) -> None:
+        """Commit the retrodiction update of tracks ``tr`` with rows ``me`` (``pair``: their rows in ``back``)."""
+        a = self._tracks
+        sub = oosm.Retrodicted(back.x[pair], back.P[pair], back.Finv_T[pair])
+        vel = batch.has_vel[me]
+        xm, Pm, mu = a["xm"][tr], a["Pm"][tr], a["mu"][tr]
+        for v, H, m in ((False, _H_POS, 2), (True, _H_FULL, 4)):
+            sel = vel == v
+            if sel.any():
+                part = oosm.Retrodicted(sub.x[sel], sub.P[sel], sub.Finv_T[sel])
+                xm[sel], Pm[sel], mu[sel] = oosm.oosm_update(xm[sel], Pm[sel], mu[sel], part, _meas_z(batch, me[sel], m), H,
+                                                             _meas_R(batch, me[sel], m))
+        ok = np.isfinite(xm).all(axis=(1, 2)) & np.isfinite(Pm).all(axis=(1, 2, 3)) & np.isfinite(mu).all(axis=1)
+        tr, xm, Pm, mu, me = tr[ok], xm[ok], Pm[ok], mu[ok], me[ok]  # a non-finite result is never committed
+        a["xm"][tr], a["Pm"][tr], a["mu"][tr] = xm, Pm, mu
+        a["cx"][tr], a["trc"][tr], a["tr0"][tr] = self._kinematics(xm, Pm, mu)
+        self._reach.mark(a["blk"][tr])
+        coop = batch.sensor_kind in _KEY_OF_KIND
+        col = "last_ais_t" if coop else "last_noncoop_t"
+        a[col][tr] = np.fmax(a[col][tr], batch.t[me])
+        a["sources"][tr] |= SENSOR_BIT[batch.sensor_kind]
 
     # ------------------------------------------------------------------ one batch
 
@@ -1010,7 +1121,7 @@ class _Collector:
             self._cat("deleted_ids"), self._cat("merged").reshape(-1, 2), sum(p.late_dropped for p in self.parts),
             self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),
             sum(p.rerun_batches for p in self.parts), sum(p.nonfinite_dropped for p in self.parts),
-            sum(p.duplicates_merged for p in self.parts),
+            sum(p.duplicates_merged for p in self.parts), sum(p.late_fused for p in self.parts),
         )
 
     def _cat(self, name: str) -> IntArray:
