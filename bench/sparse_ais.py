@@ -2,7 +2,7 @@
 
 The MarineCadastre New York Harbor hour (/work/shared/data/real/ais, SOURCE.md: thinned by
 MarineCadastre to about one report per vessel per minute) is used as it is and thinned
-further by ``thin_csv``, a deterministic rule: per MMSI, the first row, then the first row at
+further by ``fusion.realdata_import.thin_marinecadastre``, a deterministic rule: per MMSI, the first row, then the first row at
 least ``--period-s`` (default 420 s, a satellite AIS revisit as in issue 15) after the last
 one kept. Each variant is imported (``fusion.realdata_import``), replayed offline and scored
 with ``vessel_continuity`` / ``continuity_summary`` (docs/REALDATA.md) under three tracker
@@ -21,7 +21,6 @@ Prints one JSON object. ``python bench/sparse_ais.py [--csv F] [--period-s 420] 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import tempfile
 import time
@@ -35,35 +34,12 @@ from fusion.realdata_import import (
     import_marinecadastre,
     read_positions,
     replay_with_data_area,
+    thin_marinecadastre,
     vessel_continuity,
 )
-from sensors.realdata import read_marinecadastre_csv
 
 NY_CSV = Path("/work/shared/data/real/ais/NYHarbor_2020_06_30_first_hour.csv")
 MARINECADASTRE_PERIOD_S = 60.0  # SOURCE.md: "thinned to about one report per vessel per minute"
-
-
-def thin_csv(src: Path, out: Path, period_s: float) -> int:
-    """Copy ``src`` keeping, per MMSI, the first row and then each row at least ``period_s``
-    after the last kept one (rows taken in time order, ties in file order); returns rows kept."""
-    times = [p.t for p in read_marinecadastre_csv(src)]
-    with src.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
-    order = sorted(range(len(rows)), key=lambda i: (times[i], i))
-    last: dict[str, float] = {}
-    keep: list[int] = []
-    for i in order:
-        mmsi = rows[i]["MMSI"]
-        if mmsi not in last or times[i] >= last[mmsi] + period_s:
-            last[mmsi] = times[i]
-            keep.append(i)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows[i] for i in sorted(keep))
-    return len(keep)
 
 
 def score(csv_path: Path, source: str, config: FusionConfig, work: Path, name: str, min_reports: int) -> dict[str, object]:
@@ -90,7 +66,7 @@ def main() -> None:
         work = args.out or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         thinned = work / "thinned.csv"
-        kept = thin_csv(args.csv, thinned, args.period_s)
+        kept = thin_marinecadastre(args.csv, thinned, args.period_s)
         variants = {"native": (args.csv, "marinecadastre", MARINECADASTRE_PERIOD_S),
                     "thinned": (thinned, "thinned", args.period_s)}
         result: dict[str, object] = {"csv": str(args.csv), "period_s": args.period_s, "thinned_rows": kept,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import csv
 import dataclasses
 import json
 from collections import defaultdict
@@ -78,6 +79,30 @@ def read_positions(csv_path: Path | str, *, source: str = MARINECADASTRE_SOURCE,
         end = positions[0].t + first_s
         positions = [p for p in positions if p.t < end]
     return positions
+
+
+def thin_marinecadastre(src: Path | str, out: Path | str, period_s: float) -> int:
+    """Copy the (plain text) MarineCadastre CSV ``src`` keeping, per MMSI, the first row and then each row at least ``period_s``
+    after the last kept one (rows taken in time order, ties in file order); returns rows kept."""
+    src, out = Path(src), Path(out)
+    times = [p.t for p in read_marinecadastre_csv(src)]
+    with src.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    order = sorted(range(len(rows)), key=lambda i: (times[i], i))
+    last: dict[str, float] = {}
+    keep: list[int] = []
+    for i in order:
+        mmsi = rows[i]["MMSI"]
+        if mmsi not in last or times[i] >= last[mmsi] + period_s:
+            last[mmsi] = times[i]
+            keep.append(i)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows[i] for i in sorted(keep))
+    return len(keep)
 
 
 def import_marinecadastre(csv_path: Path | str, out: Path | str, *, source: str = MARINECADASTRE_SOURCE,
@@ -219,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-s", type=float, help="import only the first this many seconds of the data")
     p.add_argument("--replay", metavar="DIR",
                    help="also replay the recording into DIR (area from the data, no zones) and report track continuity")
+    p.add_argument("--deployment", help="with --replay: a deployment file whose [tracker] settings the replay uses "
+                                        "(docs/DEPLOYMENT.md; env JISF_DEPLOYMENT); default: THINNED_AIS_CONFIG")
     return p
 
 
@@ -232,7 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: dict[str, object] = {"recording": args.output, "positions": s.positions, "messages": s.messages,
                                      "vessels": s.vessels, "t_first": s.t_first, "t_last": s.t_last}
         if args.replay:
-            result["replay"] = replay_with_data_area(args.output, args.replay)
+            from fusion.deployment import deployment_path, load_deployment
+
+            path = deployment_path(args.deployment)
+            config = load_deployment(path).fusion_config if path is not None else None
+            result["replay"] = replay_with_data_area(args.output, args.replay, config=config)
             result["continuity"] = continuity_summary(
                 vessel_continuity(read_positions(args.csv, source=args.source, first_s=args.first_s),
                                   Path(args.replay) / "tracks.jsonl"))
