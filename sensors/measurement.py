@@ -384,7 +384,8 @@ def _batch(
         z[:, 2:] = vel
         R[:, 2:, 2:] = R_vel
     return MeasBatch(t=t, z=z, R=R, has_vel=has_vel, alt_m=alt, sigma_alt_m=sigma_alt, mmsi=mmsi, icao24=icao24,
-                     sensor_kind=kind, sensor_id=sensor_id, domain=domain, look_en_m=look, interval_s=interval)
+                     sensor_kind=kind, sensor_id=sensor_id, domain=domain, look_en_m=look,
+                     interval_s=interval if interval is not None else np.full(m, np.nan))
 
 
 def _col(reports: Sequence[object], name: str) -> FloatArray:
