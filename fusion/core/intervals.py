@@ -13,7 +13,9 @@ intervals"):
   deletion (Blackman & Popoli, *Design and Analysis of Modern Tracking Systems*, 1999,
   ch. 6), with one look per expected interval;
 - the position-sigma limit: at least the distance a target at ``reach_speed_mps`` covers
-  in one expected interval (physics: a gate narrower than that cannot hold the next report).
+  until that deletion (physics: the target can be anywhere within it by then, so the
+  covariance rule never deletes such a track before the miss rule; the reach bound, not
+  the covariance, keeps a coasting track from capturing far plots).
 
 Every limit is the larger of this and the pool's fixed value, so a fast-reporting source
 (class A AIS every 2-10 s) keeps today's limits and a sparse one (satellite AIS revisits,
@@ -58,5 +60,5 @@ def track_limits(ivl: FloatArray, pool: PoolConfig, config: TrackerConfig) -> Tr
         coast_after_s=np.fmax(pool.coast_after_s, config.coast_intervals * ivl),
         max_coast_s=np.fmax(pool.max_coast_s, k_delete * ivl),
         tentative_max_age_s=np.fmax(pool.tentative_max_age_s, k_tentative * ivl),
-        max_pos_sigma_m=np.fmax(pool.max_pos_sigma_m, pool.reach_speed_mps * ivl),
+        max_pos_sigma_m=np.fmax(pool.max_pos_sigma_m, pool.reach_speed_mps * k_delete * ivl),
     )

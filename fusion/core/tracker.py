@@ -387,23 +387,40 @@ class Tracker:
         that track; the others are gated against every track taken back to the row's time (the
         chi-square gate and the physical reach, as in-order rows) and assigned by GNN; a row
         that adopts a track gives it its identity. A track whose state is older than the row
-        is simply predicted forward and updated. Rows no track takes are dropped (no track is
+        is simply predicted forward and updated. A row with an identity no track holds that
+        no track takes starts a tentative track at its own time (an open-ocean vessel heard
+        only by satellite AIS); other rows no track takes are dropped (no anonymous track is
         born in the past): ``late_dropped``. Identity keys repeat across rounds in time order."""
         key = _KEY_OF_KIND.get(batch.sensor_kind)
         rounds = _identity_rounds(getattr(batch, key), batch.t, _NONE_KEY[key]) if key else [None]
-        fused = 0
+        fused, born = 0, []
         for rows in rounds:
-            fused += self._late_round(batch if rows is None else _take(batch, rows))
-        return StepResult(late_dropped=len(batch) - fused, assigned=fused, late_fused=fused)
+            n, ids = self._late_round(batch if rows is None else _take(batch, rows))
+            fused += n
+            born.append(ids)
+        born_ids = np.concatenate(born)
+        return StepResult(late_dropped=len(batch) - fused - born_ids.size, assigned=fused, late_fused=fused, born_ids=born_ids)
 
-    def _late_round(self, batch: MeasBatch) -> int:
-        """One round of ``_late`` (identity keys unique): rows that updated a track."""
-        a = self._tracks
-        if self._rows == 0 or len(self) == 0:
-            return 0
+    def _late_round(self, batch: MeasBatch) -> tuple[int, IntArray]:
+        """One round of ``_late`` (identity keys unique) -> (rows that updated a track, ids born)."""
         keyname = _KEY_OF_KIND.get(batch.sensor_kind)
         none_key = _NONE_KEY[keyname] if keyname else 0
         meas_key = getattr(batch, keyname) if keyname else np.full(len(batch), none_key)
+        held = np.zeros(len(batch), dtype=bool)  # rows whose identity a track holds: that track or none
+        if keyname is not None:
+            held[self._identity_pairs(meas_key, none_key, keyname)[1]] = True
+        taken = self._late_assign(batch, keyname, none_key, meas_key, held)
+        new = (meas_key != none_key) & ~held & ~taken
+        born = self._birth(batch, new, new, keyname) if new.any() else _EMPTY_INT
+        return int(taken.sum()), born
+
+    def _late_assign(self, batch: MeasBatch, keyname: str | None, none_key: int, meas_key: IntArray,
+                     held: BoolArray) -> BoolArray:
+        """Gate, assign and apply late rows to existing tracks -> (M,) rows that updated one."""
+        a = self._tracks
+        taken = np.zeros(len(batch), dtype=bool)
+        if len(self) == 0:
+            return taken
         # candidates: every live track within physical reach of the row at the row's time
         live = np.flatnonzero(a["status"] != _DEAD)
         lag_max = float(np.max(a["t"][live])) - float(batch.t.min())
@@ -414,13 +431,10 @@ class Tracker:
         tr, me = live[pairs[:, 0]], pairs[:, 1]
         if keyname is not None:  # a keyed row goes only to its own track, or to one without identity
             own = a[keyname][tr] == meas_key[me]
-            keyed = meas_key[me] != none_key
-            has_own = np.zeros(len(batch), dtype=bool)
-            has_own[me[own & keyed]] = True
-            ok = np.where(keyed, own | ((a[keyname][tr] == none_key) & ~has_own[me]), True)
+            ok = np.where(meas_key[me] != none_key, own | ((a[keyname][tr] == none_key) & ~held[me]), True)
             tr, me = tr[ok], me[ok]
         if tr.size == 0:
-            return 0
+            return taken
         lag = a["t"][tr] - batch.t[me]
         back = oosm.retrodict(a["xm"][tr], a["Pm"][tr], np.maximum(lag, 0.0), self._q)
         fwd = lag < 0  # the track is older than the row: predict it forward instead
@@ -432,7 +446,7 @@ class Tracker:
         gate = np.where(dims == 4, self._gate[4], self._gate[2])
         inside = d2 <= gate
         if not inside.any():
-            return 0
+            return taken
         tr, me, cost = tr[inside], me[inside], d2[inside] / gate[inside]
         if keyname is not None:
             cost = np.where(a[keyname][tr] == meas_key[me], 0.0, cost)  # its own track first
@@ -448,7 +462,8 @@ class Tracker:
             if adopt.any():
                 a[keyname][tr[adopt]] = meas_key[me[adopt]]
                 self._log_identity(batch.t[me[adopt]], tr[adopt])
-        return int(tr.size)
+        taken[me] = True
+        return taken
 
     def _late_update(self, tr: IntArray, me: IntArray, batch: MeasBatch, pair: IntArray, back: oosm.Retrodicted) -> None:
         """Commit the retrodiction update of tracks ``tr`` with rows ``me`` (``pair``: their rows in ``back``)."""

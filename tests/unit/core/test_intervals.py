@@ -60,7 +60,7 @@ def test_limits_stretch_with_the_interval_and_keep_the_pool_floor() -> None:
     assert lim.coast_after_s.tolist() == [pool.coast_after_s, pool.coast_after_s, 3 * 420.0]
     assert lim.max_coast_s.tolist() == [pool.max_coast_s, pool.max_coast_s, 10 * 420.0]
     assert lim.tentative_max_age_s.tolist() == [pool.tentative_max_age_s, pool.tentative_max_age_s, 5 * 420.0]
-    assert lim.max_pos_sigma_m[2] == pytest.approx(pool.reach_speed_mps * 420.0)
+    assert lim.max_pos_sigma_m[2] == pytest.approx(pool.reach_speed_mps * 10 * 420.0)  # travel until deletion
     assert lim.max_pos_sigma_m[0] == pool.max_pos_sigma_m
 
 

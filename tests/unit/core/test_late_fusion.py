@@ -54,11 +54,32 @@ def test_without_late_fusion_the_report_is_dropped() -> None:
     assert (trk.view(700.0).mmsi == NO_MMSI).all()
 
 
-def test_a_late_report_matching_no_track_at_its_time_is_dropped_not_born() -> None:
+def test_an_anonymous_late_plot_matching_no_track_is_dropped_an_identified_one_starts_a_track() -> None:
     trk = _two_dark_tracks(LATE, 700.0)
     n = len(trk)
+    res = trk.step(_batch(100.0, [[40_000.0, 40_000.0]]))  # radar: no track is born in the past
+    assert (res.late_fused, res.late_dropped, res.born_ids.size, len(trk)) == (0, 1, 0, n)
     res = trk.step(_batch(100.0, [[40_000.0, 40_000.0]], kind="ais", mmsi=[366000002]))
-    assert (res.late_fused, res.late_dropped, len(trk)) == (0, 1, n)
+    assert (res.late_fused, res.late_dropped, res.born_ids.size, len(trk)) == (0, 0, 1, n + 1)
+    v = trk.view(700.0)
+    assert v.mmsi[v.track_id == res.born_ids[0]].tolist() == [366000002]
+
+
+def test_a_vessel_heard_only_by_late_satellite_ais_every_7_min_is_one_track() -> None:
+    # radar of another area moves the tracker's clock every 60 s; the vessel's satellite AIS
+    # reports (every 420 s, expected interval stated) each arrive 600 s after their time
+    trk = Tracker(LATE, "surface")
+    sat = {float(t): [2000.0 + 5.0 * t, 0.0] for t in np.arange(0.0, 7201.0, 420.0)}
+    ids = set()
+    for now in np.arange(0.0, 7801.0, 60.0):
+        trk.step(_batch(float(now), [[-90_000.0, 50_000.0]]))
+        for t in [t for t in sat if now - 60.0 < t + 600.0 <= now]:
+            b = _batch(t, [sat[t]], kind="ais", mmsi=[366000009])
+            res = trk.step(MeasBatch(**{**b.__dict__, "interval_s": np.array([420.0])}))
+            assert res.late_dropped == 0
+            v = trk.view(now)
+            ids |= set(v.track_id[v.mmsi == 366000009].tolist())
+    assert len(ids) == 1
 
 
 def test_late_update_of_a_sparse_track_is_close_to_the_full_rerun() -> None:
