@@ -151,7 +151,7 @@ class TrackerConfig:
     """A confirmed track is deleted likewise below this probability (10 intervals at 0.5)."""
     late_max_age_s: float = 0.0
     """Measurements older than ``oosm_lag_s`` but at most this old (s, behind the newest
-    processed time) update the track they belong to by retrodiction (fusion/core/oosm.py,
+    processed time) update the track they belong to by retrodiction (fusion/core/retrodict.py,
     Bar-Shalom's out-of-sequence "Algorithm B") instead of being dropped; 0: off."""
     surface: PoolConfig = field(default_factory=lambda: SURFACE_DEFAULT)
     air: PoolConfig = field(default_factory=lambda: AIR_DEFAULT)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.core import kalman, oosm
+from fusion.core import kalman, retrodict
 from fusion.core.arrays import (
     COASTING,
     CONFIRMED,
@@ -383,7 +383,7 @@ class Tracker:
 
     def _late(self, batch: MeasBatch) -> StepResult:
         """Rows older than the re-run window: each updates the track it belongs to at its own
-        time, with no re-run (fusion/core/oosm.py). A row whose identity a track holds goes to
+        time, with no re-run (fusion/core/retrodict.py). A row whose identity a track holds goes to
         that track; the others are gated against every track taken back to the row's time (the
         chi-square gate and the physical reach, as in-order rows) and assigned by GNN; a row
         that adopts a track gives it its identity. A track whose state is older than the row
@@ -436,7 +436,7 @@ class Tracker:
         if tr.size == 0:
             return taken
         lag = a["t"][tr] - batch.t[me]
-        back = oosm.retrodict(a["xm"][tr], a["Pm"][tr], np.maximum(lag, 0.0), self._q)
+        back = retrodict.retrodict(a["xm"][tr], a["Pm"][tr], np.maximum(lag, 0.0), self._q)
         fwd = lag < 0  # the track is older than the row: predict it forward instead
         if fwd.any():
             ahead = self._predict_pairs(tr[fwd], me[fwd], batch)
@@ -465,17 +465,17 @@ class Tracker:
         taken[me] = True
         return taken
 
-    def _late_update(self, tr: IntArray, me: IntArray, batch: MeasBatch, pair: IntArray, back: oosm.Retrodicted) -> None:
+    def _late_update(self, tr: IntArray, me: IntArray, batch: MeasBatch, pair: IntArray, back: retrodict.Retrodicted) -> None:
         """Commit the retrodiction update of tracks ``tr`` with rows ``me`` (``pair``: their rows in ``back``)."""
         a = self._tracks
-        sub = oosm.Retrodicted(back.x[pair], back.P[pair], back.Finv_T[pair])
+        sub = retrodict.Retrodicted(back.x[pair], back.P[pair], back.Finv_T[pair])
         vel = batch.has_vel[me]
         xm, Pm, mu = a["xm"][tr], a["Pm"][tr], a["mu"][tr]
         for v, H, m in ((False, _H_POS, 2), (True, _H_FULL, 4)):
             sel = vel == v
             if sel.any():
-                part = oosm.Retrodicted(sub.x[sel], sub.P[sel], sub.Finv_T[sel])
-                xm[sel], Pm[sel], mu[sel] = oosm.oosm_update(xm[sel], Pm[sel], mu[sel], part, _meas_z(batch, me[sel], m), H,
+                part = retrodict.Retrodicted(sub.x[sel], sub.P[sel], sub.Finv_T[sel])
+                xm[sel], Pm[sel], mu[sel] = retrodict.oosm_update(xm[sel], Pm[sel], mu[sel], part, _meas_z(batch, me[sel], m), H,
                                                              _meas_R(batch, me[sel], m))
         ok = np.isfinite(xm).all(axis=(1, 2)) & np.isfinite(Pm).all(axis=(1, 2, 3)) & np.isfinite(mu).all(axis=1)
         tr, xm, Pm, mu, me = tr[ok], xm[ok], Pm[ok], mu[ok], me[ok]  # a non-finite result is never committed

@@ -1,4 +1,4 @@
-"""Retrodiction update of a late measurement (fusion/core/oosm.py) against processing every
+"""Retrodiction update of a late measurement (fusion/core/retrodict.py) against processing every
 measurement in time order (the full re-run it replaces)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fusion.core import kalman
-from fusion.core.oosm import oosm_update, retrodict
+from fusion.core.retrodict import oosm_update, retrodict
 
 H_POS = np.hstack([np.eye(2), np.zeros((2, 2))])
 R_POS = np.eye(2) * 30.0**2
