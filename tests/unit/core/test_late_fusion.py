@@ -11,7 +11,8 @@ from fusion.core.tracker import Tracker, TrackerConfig
 LATE = TrackerConfig(late_max_age_s=6 * 3600.0)
 
 
-def _batch(t: float, xy: list[list[float]], kind: str = "radar", mmsi: list[int] | None = None) -> MeasBatch:
+def _batch(t: float, xy: list[list[float]], kind: str = "radar", mmsi: list[int] | None = None,
+           interval_s: float = np.nan) -> MeasBatch:
     n = len(xy)
     z = np.full((n, 4), np.nan)
     z[:, :2] = xy
@@ -19,7 +20,8 @@ def _batch(t: float, xy: list[list[float]], kind: str = "radar", mmsi: list[int]
     R[:, 0, 0] = R[:, 1, 1] = 30.0**2
     return MeasBatch(t=np.full(n, t), z=z, R=R, has_vel=np.zeros(n, bool), alt_m=np.full(n, np.nan),
                      sigma_alt_m=np.full(n, np.nan), mmsi=np.array(mmsi or [NO_MMSI] * n, dtype=np.int64),
-                     icao24=np.full(n, NO_ICAO, np.int64), sensor_kind=kind, sensor_id="s", domain="surface")
+                     icao24=np.full(n, NO_ICAO, np.int64), sensor_kind=kind, sensor_id="s", domain="surface",
+                     interval_s=np.full(n, interval_s))
 
 
 def _two_dark_tracks(cfg: TrackerConfig, until: float) -> Tracker:
@@ -59,7 +61,8 @@ def test_an_anonymous_late_plot_matching_no_track_is_dropped_an_identified_one_s
     n = len(trk)
     res = trk.step(_batch(100.0, [[40_000.0, 40_000.0]]))  # radar: no track is born in the past
     assert (res.late_fused, res.late_dropped, res.born_ids.size, len(trk)) == (0, 1, 0, n)
-    res = trk.step(_batch(100.0, [[40_000.0, 40_000.0]], kind="ais", mmsi=[366000002]))
+    # a satellite AIS source stated to revisit every 420 s: its track outlives the 600 s delay
+    res = trk.step(_batch(100.0, [[40_000.0, 40_000.0]], kind="ais", mmsi=[366000002], interval_s=420.0))
     assert (res.late_fused, res.late_dropped, res.born_ids.size, len(trk)) == (0, 0, 1, n + 1)
     v = trk.view(700.0)
     assert v.mmsi[v.track_id == res.born_ids[0]].tolist() == [366000002]
@@ -74,8 +77,7 @@ def test_a_vessel_heard_only_by_late_satellite_ais_every_7_min_is_one_track() ->
     for now in np.arange(0.0, 7801.0, 60.0):
         trk.step(_batch(float(now), [[-90_000.0, 50_000.0]]))
         for t in [t for t in sat if now - 60.0 < t + 600.0 <= now]:
-            b = _batch(t, [sat[t]], kind="ais", mmsi=[366000009])
-            res = trk.step(MeasBatch(**{**b.__dict__, "interval_s": np.array([420.0])}))
+            res = trk.step(_batch(t, [sat[t]], kind="ais", mmsi=[366000009], interval_s=420.0))
             assert res.late_dropped == 0
             v = trk.view(now)
             ids |= set(v.track_id[v.mmsi == 366000009].tolist())

@@ -1,0 +1,108 @@
+"""Update stage: the chosen pairs' batched IMM update (each model in Joseph form, model
+probabilities from the Gaussian likelihoods), the altitude filter, and the hit counters,
+committed to the track table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fusion.core import kalman
+from fusion.core.arrays import CONFIRMED, SENSOR_BIT, TENTATIVE, FloatArray, IntArray, MeasBatch, meas_R, meas_z
+from fusion.core.model import KEY_OF_KIND
+from fusion.core.predict import EMPTY_INT, Pairs, predict_alt
+
+if TYPE_CHECKING:
+    from fusion.core.table import TrackTable
+
+_H_POS = np.hstack([np.eye(2), np.zeros((2, 2))])
+_H_FULL = np.eye(4)
+_H_ALT = np.array([[1.0, 0.0]])
+
+
+def update(tab: TrackTable, p: Pairs, batch: MeasBatch) -> IntArray:
+    """IMM update of the chosen pairs ``p`` (each track once) at their measurement times;
+    commit state, derived columns, times, sources, hit history and M-of-N confirmation.
+
+    Returns the rows whose updated state went non-finite: not written (the guard; the
+    caller deletes them; not expected, the filters are numerically safe).
+    """
+    a, config = tab.cols, tab.mod.config
+    if p.track.size == 0:
+        return EMPTY_INT
+    has_vel = batch.has_vel[p.meas]
+    if has_vel.all() or not has_vel.any():  # one measurement model for all: no masks
+        xm, Pm, mu = update_models(p.xm, p.Pm, p.cbar, p.meas, batch, bool(has_vel[0]))
+    else:
+        xm, Pm, mu = p.xm.copy(), p.Pm.copy(), p.cbar.copy()
+        for vel in (False, True):
+            sel = has_vel == vel
+            xm[sel], Pm[sel], mu[sel] = update_models(p.xm[sel], p.Pm[sel], p.cbar[sel], p.meas[sel], batch, vel)
+    tr, rows = p.track, p.meas
+    finite = np.isfinite(xm).all(axis=(1, 2)) & np.isfinite(Pm).all(axis=(1, 2, 3)) & np.isfinite(mu).all(axis=1)
+    bad = EMPTY_INT
+    if not finite.all():  # the guard: a non-finite state is never committed
+        bad = tr[~finite]
+        tr, rows, xm, Pm, mu = tr[finite], rows[finite], xm[finite], Pm[finite], mu[finite]
+        if tr.size == 0:
+            return bad
+    t_meas = batch.t[rows]
+    if np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any():  # else nothing changes
+        a["alt"][tr], a["Palt"][tr] = update_alt(tab, tr, rows, batch)
+    a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
+    tab.refresh(tr)
+    a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
+    coop = batch.sensor_kind in KEY_OF_KIND
+    a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
+    a["sources"][tr] |= SENSOR_BIT[batch.sensor_kind]
+    ivl = batch.interval_s[rows]  # a source of unknown interval keeps the track's known one
+    a["ivl"][tr] = np.where(np.isnan(ivl), a["ivl"][tr], ivl)
+    a["hist"][tr] = (a["hist"][tr] << 1) | 1
+    a["looks"][tr] += 1
+    a["miss_run"][tr] = 0
+    window = (1 << config.confirm_n) - 1
+    hits = popcount(a["hist"][tr] & window)
+    status = a["status"][tr]
+    a["status"][tr] = np.where((status != TENTATIVE) | (hits >= config.confirm_m), CONFIRMED, TENTATIVE)
+    return bad
+
+
+def update_models(
+    xm: FloatArray, Pm: FloatArray, cbar: FloatArray, rows: IntArray, batch: MeasBatch, vel: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Every IMM model of n pairs (xm (n, r, 4), Pm (n, r, 4, 4), cbar (n, r)) updated with the
+    batch ``rows`` (n,), position only or with velocity -> (xm, Pm, mu (n, r))."""
+    H, m = (_H_FULL, 4) if vel else (_H_POS, 2)
+    z = meas_z(batch, rows, m)[:, None, :]
+    R = meas_R(batch, rows, m)[:, None]
+    xs, Ps, inn = kalman.update(xm, Pm, z, H, R)
+    return xs, Ps, (np.ones_like(cbar) if cbar.shape[1] == 1 else kalman.imm_posterior(cbar, inn.log_lik))
+
+
+def update_alt(tab: TrackTable, tr: IntArray, rows: IntArray, batch: MeasBatch) -> tuple[FloatArray, FloatArray]:
+    """Altitude filter of the tracks ``tr`` (n,) updated by the batch ``rows`` (n,): predict to
+    the measurement time, update, or start from the report -> (alt (n, 2), Palt (n, 2, 2))."""
+    a, pool = tab.cols, tab.mod.pool
+    alt, Palt = a["alt"][tr], a["Palt"][tr]
+    tracked = np.isfinite(alt[:, 0])  # the others (no altitude yet) have nothing to predict
+    if tracked.any():
+        dt = np.maximum(batch.t[rows[tracked]] - a["t"][tr[tracked]], 0.0)
+        alt[tracked], Palt[tracked] = predict_alt(alt[tracked], Palt[tracked], dt, pool.q_alt_mps2)
+    z = batch.alt_m[rows]
+    has = np.isfinite(z)
+    known = has & np.isfinite(alt[:, 0])
+    if known.any():
+        R = (batch.sigma_alt_m[rows[known]] ** 2)[:, None, None]
+        alt[known], Palt[known], _ = kalman.update(alt[known], Palt[known], z[known, None], _H_ALT, R)
+    start = has & ~known
+    alt[start] = np.stack([z[start], np.zeros(int(start.sum()))], axis=1)
+    Palt[start] = 0.0
+    Palt[start, 0, 0] = batch.sigma_alt_m[rows[start]] ** 2
+    Palt[start, 1, 1] = pool.init_vrate_sigma_mps**2
+    return alt, Palt
+
+
+def popcount(v: IntArray) -> IntArray:
+    """Set bits of non-negative int64 values, (n,) -> (n,)."""
+    return np.bitwise_count(v.astype(np.uint64)).astype(np.int64)
