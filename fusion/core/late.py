@@ -27,7 +27,11 @@ from fusion.core.manage import BirthBudget, IdentityLog, adopt_identity, birth
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_pairs
 from fusion.core.table import DEAD, TrackTable
-from fusion.core.update import _H_FULL, _H_POS, update  # the measurement matrices of position / position + velocity rows
+from fusion.core.update import (  # the measurement matrices of position / position + velocity rows
+    _H_FULL,
+    _H_POS,
+    update,
+)
 
 
 def late_round(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch,
