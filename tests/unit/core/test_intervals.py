@@ -74,3 +74,39 @@ def test_bad_interval_settings_are_refused_by_name(field: str, value: float) -> 
 def test_bad_source_interval_is_refused_with_its_key() -> None:
     with pytest.raises(ValueError, match="ais/sat"):
         TrackerConfig(source_interval_s={"ais/sat": 0.0})
+
+
+def test_state_saved_before_expected_intervals_restores_as_unknown() -> None:
+    from fusion.core.arrays import NO_ICAO, MeasBatch
+    from fusion.core.tracker import Tracker
+
+    z = np.full((1, 4), np.nan)
+    z[0, :2] = 0.0
+    R = np.zeros((1, 4, 4))
+    R[0, 0, 0] = R[0, 1, 1] = 100.0
+    trk = Tracker(TrackerConfig(), "surface")
+    trk.step(MeasBatch(t=np.zeros(1), z=z, R=R, has_vel=np.zeros(1, bool), alt_m=np.full(1, np.nan),
+                       sigma_alt_m=np.full(1, np.nan), mmsi=np.array([366000001]), icao24=np.full(1, NO_ICAO, np.int64),
+                       sensor_kind="ais", sensor_id="a", domain="surface", interval_s=np.array([420.0])))
+    snap = trk.snapshot()
+    assert snap["track.ivl"].tolist() == [420.0]
+    old = {k: v for k, v in snap.items() if k != "track.ivl"}  # a checkpoint written by an earlier version
+    back = Tracker.restore(TrackerConfig(), "surface", old)
+    assert len(back) == 1 and np.isnan(back.snapshot()["track.ivl"]).all()
+
+
+def test_ingest_checkpoint_without_row_intervals_restores() -> None:
+    from fusion.ingest import Ingest
+    from sensors import ais
+
+    ing = Ingest(_frame(), reorder_window_s=5.0)
+    payload = ais.encode_payload([AisPosition(t=100.0, source="a", mmsi=1, lat=10.5, lon=-79.5, sog_mps=4.0, cog_deg=90.0)])
+    assert ing.accept("jisf/v1/feeds/ais/a", payload, 100.0) == 1
+    ing.due(100.5)  # still buffered (re-order window)
+    arrays, meta = ing.snapshot()
+    old = {k: v for k, v in arrays.items() if not k.endswith(".interval_s")}
+    assert len(old) < len(arrays)
+    again = Ingest(_frame(), reorder_window_s=5.0)
+    again.restore(old, meta)
+    (batch,) = again.due(200.0)
+    assert len(batch) == 1 and batch.interval_s.shape == (1,)
