@@ -8,9 +8,13 @@ import math
 import numpy as np
 import pytest
 
+from fusion.core.arrays import NO_ICAO, MeasBatch
 from fusion.core.config import SURFACE_DEFAULT, TrackerConfig
 from fusion.core.frame import LocalFrame
 from fusion.core.intervals import misses_before, track_limits
+from fusion.core.tracker import Tracker
+from fusion.ingest import Ingest
+from sensors import ais
 from sensors.codec import KNOT_MPS
 from sensors.measurement import MeasurementNoise, ais_report_interval_s, reports_to_batches
 from sensors.reports import AisPosition, RadarPlot, RadarScan
@@ -77,9 +81,6 @@ def test_bad_source_interval_is_refused_with_its_key() -> None:
 
 
 def test_state_saved_before_expected_intervals_restores_as_unknown() -> None:
-    from fusion.core.arrays import NO_ICAO, MeasBatch
-    from fusion.core.tracker import Tracker
-
     z = np.full((1, 4), np.nan)
     z[0, :2] = 0.0
     R = np.zeros((1, 4, 4))
@@ -96,9 +97,6 @@ def test_state_saved_before_expected_intervals_restores_as_unknown() -> None:
 
 
 def test_ingest_checkpoint_without_row_intervals_restores() -> None:
-    from fusion.ingest import Ingest
-    from sensors import ais
-
     ing = Ingest(_frame(), reorder_window_s=5.0)
     payload = ais.encode_payload([AisPosition(t=100.0, source="a", mmsi=1, lat=10.5, lon=-79.5, sog_mps=4.0, cog_deg=90.0)])
     assert ing.accept("jisf/v1/feeds/ais/a", payload, 100.0) == 1
