@@ -6,6 +6,8 @@ scaling from 100 to 100,000 targets, plus a dense variant. Prints one JSON objec
     python bench/tracker.py --quick               # 100 and 1,000 targets, 10 scans
     python bench/tracker.py --sizes 1000 10000 --oosm-lag 1300 10
                                                   # cost of a 1,300 s out-of-sequence lag
+    python bench/tracker.py --sizes 1000 10000 --oosm-lag 30 10 --late-max-age 21600
+                                                  # the same late payload fused by retrodiction
     python bench/tracker.py --regional 1000 --sizes 1000 10000 100000 --scans 10
                                                   # per-batch cost: each scan split into
                                                   # regional sensors of about 1,000 plots
@@ -142,16 +144,18 @@ def run_ours(scans: list[Scan], plots_per_batch: int = 0, imm: bool = False) -> 
     return out
 
 
-def run_oosm(targets: int, lag_s: float, interval_s: float, scans: int = 350, seed: int = 1) -> dict:
+def run_oosm(targets: int, lag_s: float, interval_s: float, scans: int = 350, seed: int = 1, late_max_age_s: float = 0.0) -> dict:
     """Cost of an out-of-sequence lag: ``scans`` in-order scans (plain mode, sparse), then a
     satellite-like payload of 20 identity reports spread over the last 1,100 s, which the
-    tracker re-runs (or drops, when older than the lag). Memory held by the re-run window
-    (checkpoints, logged batches), RSS, in-order ms/scan and the re-run's seconds."""
+    tracker re-runs (or drops, when older than the lag; or, older than the lag and within
+    ``late_max_age_s``, fuses by retrodiction). Memory held by the re-run window
+    (checkpoints, logged batches), RSS, in-order ms/scan and the late payload's seconds."""
     from fusion.core.arrays import NO_ICAO, MeasBatch
     from fusion.trackscans import PLAIN_POOL
 
     sc = generate(targets, scans, seed=seed, spacing_m=5000.0)
-    cfg = TrackerConfig(look_margin_m=float("inf"), surface=PLAIN_POOL, oosm_lag_s=lag_s, checkpoint_interval_s=interval_s)
+    cfg = TrackerConfig(look_margin_m=float("inf"), surface=PLAIN_POOL, oosm_lag_s=lag_s, checkpoint_interval_s=interval_s,
+                        late_max_age_s=late_max_age_s)
     trk = Tracker(cfg, "surface")
     busy = 0.0
     for s in sc:
@@ -181,7 +185,8 @@ def run_oosm(targets: int, lag_s: float, interval_s: float, scans: int = 350, se
     return {"targets": targets, "lag_s": lag_s, "checkpoint_interval_s": interval_s, "tracks": len(trk),
             "checkpoints": n_ckpt, "checkpoint_mb": held / 2**20, "log_batches": n_log, "log_mb": logged / 2**20,
             "rss_mb": rss_mb, "in_order_ms_per_scan": 1e3 * busy / scans, "rerun_s": rerun,
-            "late_dropped": res.late_dropped}
+            "late_ms_per_report": 1e3 * rerun / m, "late_max_age_s": late_max_age_s, "late_fused": res.late_fused,
+            "rerun_batches": res.rerun_batches, "late_dropped": res.late_dropped}
 
 
 def run_stonesoup(scans: list[Scan], q: float = 0.05) -> dict:
@@ -253,6 +258,8 @@ def main() -> None:
                     help="regional mode with the service's surface pool (two-model IMM), as the live service")
     ap.add_argument("--oosm-lag", type=float, nargs=2, metavar=("LAG_S", "CHECKPOINT_S"),
                     help="cost of an out-of-sequence lag at each of --sizes (350 scans, then a late payload)")
+    ap.add_argument("--late-max-age", type=float, default=0.0,
+                    help="with --oosm-lag: TrackerConfig.late_max_age_s (retrodiction beyond the lag)")
     ap.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.quick:
@@ -263,10 +270,11 @@ def main() -> None:
         return
     if a.oosm_lag:
         if len(a.sizes) == 1:
-            print(json.dumps(run_oosm(a.sizes[0], a.oosm_lag[0], a.oosm_lag[1], seed=a.seed)))
+            print(json.dumps(run_oosm(a.sizes[0], a.oosm_lag[0], a.oosm_lag[1], seed=a.seed, late_max_age_s=a.late_max_age)))
             return
         for n in a.sizes:  # one process per size: its own RSS
-            cmd = [sys.executable, __file__, "--sizes", str(n), "--oosm-lag", *map(str, a.oosm_lag), "--seed", str(a.seed)]
+            cmd = [sys.executable, __file__, "--sizes", str(n), "--oosm-lag", *map(str, a.oosm_lag), "--seed", str(a.seed),
+                   "--late-max-age", str(a.late_max_age)]
             print(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
         return
     if a.regional:

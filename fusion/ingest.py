@@ -165,6 +165,7 @@ class Ingest:
         limits: DecodeLimits = DEFAULT_LIMITS,
         sat: SatConfig | None = None,
         measurement_window_s: float = 30.0,
+        source_interval_s: dict[str, float] | None = None,
     ) -> None:
         if reorder_window_s < 0:
             raise ValueError(f"reorder_window_s must be >= 0, got {reorder_window_s}")
@@ -177,6 +178,7 @@ class Ingest:
         self.decoders = new_decoders(limits)
         self.dark = DarkDetections(frame, sat if sat is not None else SatConfig())
         self.measurement_window_s = measurement_window_s
+        self.source_interval_s = dict(source_interval_s or {})  # "kind/source" -> expected report interval, s
         self.newest_t = -np.inf  # newest measurement time accepted (the satellite measurement window)
         self.sat_correlation_only = 0  # scenes too old for the tracker: correlation only
         self.log = RejectLog()
@@ -235,7 +237,7 @@ class Ingest:
         for cls, reps in deferred.items():
             heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(cls, _DEFERRED[cls], reps)))
         if now_convert:
-            for batch in reports_to_batches(now_convert, self.frame, self.noise):
+            for batch in reports_to_batches(now_convert, self.frame, self.noise, self.source_interval_s):
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
         return accepted
@@ -276,7 +278,7 @@ class Ingest:
         def close(domain: str) -> None:
             run = runs.pop(domain, None)
             if run is not None:
-                out.extend(b for b in reports_to_batches(run.reports, self.frame, self.noise) if len(b))
+                out.extend(b for b in reports_to_batches(run.reports, self.frame, self.noise, self.source_interval_s) if len(b))
 
         while self._queue and self._queue[0][0] <= cutoff:
             item = heapq.heappop(self._queue)[2]
@@ -326,7 +328,7 @@ class Ingest:
         }
         heap_meta = []
         for i, (_, _, item) in enumerate(sorted(self._queue, key=lambda entry: entry[:2])):
-            batch = item if isinstance(item, MeasBatch) else reports_to_batches(item.reports, self.frame, self.noise)[0]
+            batch = item if isinstance(item, MeasBatch) else reports_to_batches(item.reports, self.frame, self.noise, self.source_interval_s)[0]
             arrays.update({f"heap.{i}.{f}": getattr(batch, f) for f in _BATCH_ARRAYS})
             heap_meta.append({f: getattr(batch, f) for f in _BATCH_META})
         rl = self.log
@@ -348,7 +350,8 @@ class Ingest:
         self._queue.clear()
         for i, info in enumerate(meta["heap"]):
             look = info.get("look_en_m")
-            columns: dict[str, Any] = {f: arrays[f"heap.{i}.{f}"] for f in _BATCH_ARRAYS}
+            columns: dict[str, Any] = {f: arrays[f"heap.{i}.{f}"] for f in _BATCH_ARRAYS
+                                       if f"heap.{i}.{f}" in arrays}  # interval_s: older checkpoints lack it
             batch = MeasBatch(**columns, **{**info, "look_en_m": tuple(look) if look else None})
             self._queue.append((float(batch.t.max()), next(self._order), batch))  # appended in heap order: still a heap
         r = meta["rejects"]

@@ -94,6 +94,7 @@ class Counters:
     batches: int = 0
     measurements: int = 0
     late_dropped: int = 0
+    late_fused: int = 0  # measurements older than the re-run window fused by retrodiction (TrackerConfig.late_max_age_s)
     reruns: int = 0  # batches that came out of sequence (within the tracker's lag) and made it re-run
     rerun_batches: int = 0  # logged batches processed again by those re-runs
     ticks: int = 0
@@ -115,7 +116,8 @@ class Fusion:
         self.frame = frame
         self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s,
                              limits=self.config.limits, sat=self.config.sat,
-                             measurement_window_s=self.config.tracker.oosm_lag_s)
+                             measurement_window_s=self.config.tracker.oosm_lag_s,
+                             source_interval_s=self.config.tracker.source_interval_s)
         self.trackers = {d: Tracker(self.config.tracker, d) for d in DOMAINS}
         self.rules = RuleEngine(zones, rules, frame)
         self.counters = Counters()
@@ -216,6 +218,7 @@ class Fusion:
 
     def _absorb(self, res: StepResult, domain: str) -> None:
         self.counters.late_dropped += int(res.late_dropped)
+        self.counters.late_fused += int(res.late_fused)
         self.counters.reruns += int(res.rerun_batches > 0)
         self.counters.rerun_batches += int(res.rerun_batches)
         self.counters.nonfinite_dropped += int(res.nonfinite_dropped)

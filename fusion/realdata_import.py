@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import csv
 import dataclasses
 import json
 from collections import defaultdict
@@ -80,6 +81,30 @@ def read_positions(csv_path: Path | str, *, source: str = MARINECADASTRE_SOURCE,
     return positions
 
 
+def thin_marinecadastre(src: Path | str, out: Path | str, period_s: float) -> int:
+    """Copy the (plain text) MarineCadastre CSV ``src`` keeping, per MMSI, the first row and then each row at least ``period_s``
+    after the last kept one (rows taken in time order, ties in file order); returns rows kept."""
+    src, out = Path(src), Path(out)
+    times = [p.t for p in read_marinecadastre_csv(src)]
+    with src.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    order = sorted(range(len(rows)), key=lambda i: (times[i], i))
+    last: dict[str, float] = {}
+    keep: list[int] = []
+    for i in order:
+        mmsi = rows[i]["MMSI"]
+        if mmsi not in last or times[i] >= last[mmsi] + period_s:
+            last[mmsi] = times[i]
+            keep.append(i)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows[i] for i in sorted(keep))
+    return len(keep)
+
+
 def import_marinecadastre(csv_path: Path | str, out: Path | str, *, source: str = MARINECADASTRE_SOURCE,
                           window_s: float = 1.0, first_s: float | None = None,
                           on_message: Callable[[float], None] | None = None) -> ImportSummary:
@@ -140,6 +165,17 @@ class VesselContinuity:
         """Every report maps to the same single track."""
         return None not in self.track_ids and len(set(self.track_ids)) == 1
 
+    @property
+    def tracks(self) -> int:
+        """Distinct tracks its reports map to (0: none)."""
+        return len({i for i in self.track_ids if i is not None})
+
+    @property
+    def coverage(self) -> float:
+        """Share of its reports that map to its most frequent track (the best track's coverage)."""
+        mapped = [i for i in self.track_ids if i is not None]
+        return max(mapped.count(i) for i in set(mapped)) / len(self.track_ids) if mapped else 0.0
+
 
 def vessel_continuity(positions: Iterable[AisPosition], tracks_jsonl: Path | str, *, min_reports: int = 10,
                       lag_s: float | None = None) -> list[VesselContinuity]:
@@ -179,12 +215,15 @@ def vessel_continuity(positions: Iterable[AisPosition], tracks_jsonl: Path | str
 
 
 def continuity_summary(vessels: Sequence[VesselContinuity]) -> dict[str, object]:
-    """Counts for a report: vessels, continuous ones, and per broken vessel its tracks and longest report gap."""
+    """Counts for a report: vessels, continuous ones, mean tracks per vessel and best-track coverage
+    (as ``fusion.metrics`` scores simulated objects), and per broken vessel its tracks and longest report gap."""
     broken = [v for v in vessels if not v.continuous]
     return {
         "vessels": len(vessels),
         "continuous": len(vessels) - len(broken),
         "fraction": round((len(vessels) - len(broken)) / len(vessels), 4) if vessels else None,
+        "tracks_per_vessel": round(sum(v.tracks for v in vessels) / len(vessels), 4) if vessels else None,
+        "coverage": round(sum(v.coverage for v in vessels) / len(vessels), 4) if vessels else None,
         "broken": [{"mmsi": v.mmsi, "reports": len(v.report_times), "track_ids": sorted({i for i in v.track_ids if i is not None}),
                     "unmapped_reports": v.track_ids.count(None), "longest_gap_s": v.longest_gap_s} for v in broken],
     }
@@ -205,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-s", type=float, help="import only the first this many seconds of the data")
     p.add_argument("--replay", metavar="DIR",
                    help="also replay the recording into DIR (area from the data, no zones) and report track continuity")
+    p.add_argument("--deployment", help="with --replay: a deployment file whose [tracker] settings the replay uses "
+                                        "(docs/DEPLOYMENT.md; env JISF_DEPLOYMENT); default: THINNED_AIS_CONFIG")
     return p
 
 
@@ -218,7 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: dict[str, object] = {"recording": args.output, "positions": s.positions, "messages": s.messages,
                                      "vessels": s.vessels, "t_first": s.t_first, "t_last": s.t_last}
         if args.replay:
-            result["replay"] = replay_with_data_area(args.output, args.replay)
+            from fusion.deployment import deployment_path, load_deployment
+
+            path = deployment_path(args.deployment)
+            config = load_deployment(path).fusion_config if path is not None else None
+            result["replay"] = replay_with_data_area(args.output, args.replay, config=config)
             result["continuity"] = continuity_summary(
                 vessel_continuity(read_positions(args.csv, source=args.source, first_s=args.first_s),
                                   Path(args.replay) / "tracks.jsonl"))

@@ -529,6 +529,7 @@ class Service:
             "batches": c.batches,
             "measurements": c.measurements,
             "late_dropped": c.late_dropped,
+            "late_fused": c.late_fused,
             "tracker_reruns": c.reruns,
             "tracker_rerun_batches": c.rerun_batches,
             "ticks": c.ticks,

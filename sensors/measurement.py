@@ -27,14 +27,15 @@ differences, exact to rounding and ~50x cheaper).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TypedDict, Unpack
 
 import numpy as np
 
-from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, MeasBatch
+from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, IntArray, MeasBatch
 from fusion.core.frame import LocalFrame
+from sensors.codec import KNOT_MPS
 from sensors.geodesy import FrameJacobian, enu2geodetic, rotate_cov
 from sensors.reports import AdsbReport, AisPosition, OthFix, RadarScan, RadarScanArrays, Report, SatScene
 
@@ -91,25 +92,63 @@ class MeasurementNoise:
             raise ValueError(f"MeasurementNoise.adsb_default_nacp must be 0..11, got {self.adsb_default_nacp}")
 
 
-def reports_to_batches(reports: Sequence[Report], frame: LocalFrame, noise: MeasurementNoise) -> list[MeasBatch]:
+def reports_to_batches(reports: Sequence[Report], frame: LocalFrame, noise: MeasurementNoise,
+                       source_interval_s: Mapping[str, float] | None = None) -> list[MeasBatch]:
     """One payload's reports -> batches: one per radar scan, one per cooperative kind (and
-    OTH pool), ordered by time. ``AisStatic`` gives no measurement."""
+    OTH pool), ordered by time. ``AisStatic`` gives no measurement. ``source_interval_s``
+    (``"kind/source"`` -> s, TrackerConfig.source_interval_s) raises the rows' expected
+    report interval to their source's."""
     batches: list[MeasBatch] = []
     ais = [r for r in reports if isinstance(r, AisPosition)]
     adsb = [r for r in reports if isinstance(r, AdsbReport)]
     oth = [r for r in reports if isinstance(r, OthFix)]
+    table = source_interval_s or {}
     if ais:
-        batches.append(ais_batch(ais, frame, noise))
+        batches.append(_source_interval(ais_batch(ais, frame, noise), [r.source for r in ais], table))
     if adsb:
-        batches.append(adsb_batch(adsb, frame, noise))
+        batches.append(_source_interval(adsb_batch(adsb, frame, noise), [r.source for r in adsb], table))
     for domain in ("surface", "air"):
         fixes = [f for f in oth if _oth_domain(f, noise) == domain]
         if fixes:
             batches.append(oth_batch(fixes, frame, domain))
     batches.extend(radar_batch(s, frame, noise) for s in reports if isinstance(s, RadarScan | RadarScanArrays) and len(s.plots))
     batches.extend(sat_batch(s, frame) for s in reports if isinstance(s, SatScene) and s.detections)
+    batches = [b if b.sensor_kind in ("ais", "adsb") else _source_interval(b, [b.sensor_id], table) for b in batches]
     batches.sort(key=lambda b: float(b.t.max()))
     return batches
+
+
+def _source_interval(batch: MeasBatch, sources: Sequence[str], table: Mapping[str, float]) -> MeasBatch:
+    """``batch`` with each row's expected interval raised to its source's configured one;
+    ``sources``: one name per row, or one for the whole batch."""
+    floors = np.array([table.get(f"{batch.sensor_kind}/{s}", np.nan) for s in sources], dtype=np.float64)
+    if np.isnan(floors).all():
+        return batch
+    return replace(batch, interval_s=np.fmax(batch.interval_s, np.broadcast_to(floors, batch.interval_s.shape)))
+
+
+AIS_STOPPED_INTERVAL_S = 180.0
+"""ITU-R M.1371-5 Annex 1 Table 1: class A at anchor or moored and not faster than 3 kn, and
+class B "CS" not faster than 2 kn, report every 3 min; message 27 (long-range broadcast,
+for satellite reception) is sent every 3 min (Annex 4)."""
+
+
+def ais_report_interval_s(msg_type: IntArray, sog_mps: FloatArray) -> FloatArray:
+    """(M,) the longest interval (s) at which ITU-R M.1371-5 lets a transponder send the next
+    position report, from the message type and SOG (M,) m/s (NaN: not available).
+
+    Class A (types 1-3), Table 1: 3 min at anchor/moored at <= 3 kn, else 10 s under 14 kn,
+    6 s at 14-23 kn, 2 s above (the faster rates while changing course are not used: the
+    expectation is the longest interval). The navigational status is not used (our encoder
+    and many feeds send "not defined"), so a class A at <= 3 kn or without SOG may be at
+    anchor: 3 min. Class B (18, 19), "CS" rates: 3 min at <= 2 kn, 30 s above. Type 27: 3 min.
+    """
+    kn = np.asarray(sog_mps, dtype=np.float64) / KNOT_MPS
+    class_a = np.where(~(kn > 3.0), AIS_STOPPED_INTERVAL_S, np.where(kn < 14.0, 10.0, np.where(kn < 23.0, 6.0, 2.0)))
+    class_b = np.where(~(kn > 2.0), AIS_STOPPED_INTERVAL_S, 30.0)
+    msg = np.asarray(msg_type)
+    out = np.where((msg == 18) | (msg == 19), class_b, class_a)
+    return np.where(msg == 27, AIS_STOPPED_INTERVAL_S, out)
 
 
 def ais_batch(reports: Sequence[AisPosition], frame: LocalFrame, noise: MeasurementNoise) -> MeasBatch:
@@ -122,6 +161,7 @@ def ais_batch(reports: Sequence[AisPosition], frame: LocalFrame, noise: Measurem
         t=_col(reports, "t"), alt=np.full(len(reports), np.nan), sigma_alt=np.full(len(reports), np.nan),
         mmsi=np.array([r.mmsi for r in reports], dtype=np.int64), icao24=np.full(len(reports), NO_ICAO, np.int64),
         kind="ais", sensor_id=reports[0].source, domain="surface",
+        interval=ais_report_interval_s(np.array([r.msg_type for r in reports], dtype=np.int64), speed),
     )
 
 
@@ -345,7 +385,7 @@ def _jacobian(frame: LocalFrame, lat: FloatArray, lon: FloatArray, e: FloatArray
 def _batch(
     pos: FloatArray, R_pos: FloatArray, vel: FloatArray | None, R_vel: FloatArray | None, *, t: FloatArray,
     alt: FloatArray, sigma_alt: FloatArray, mmsi: np.ndarray, icao24: np.ndarray, kind: str, sensor_id: str,
-    domain: Domain, look: tuple[float, float, float] | None = None,
+    domain: Domain, look: tuple[float, float, float] | None = None, interval: FloatArray | None = None,
 ) -> MeasBatch:
     m = pos.shape[0]
     z = np.full((m, 4), np.nan)
@@ -358,7 +398,8 @@ def _batch(
         z[:, 2:] = vel
         R[:, 2:, 2:] = R_vel
     return MeasBatch(t=t, z=z, R=R, has_vel=has_vel, alt_m=alt, sigma_alt_m=sigma_alt, mmsi=mmsi, icao24=icao24,
-                     sensor_kind=kind, sensor_id=sensor_id, domain=domain, look_en_m=look)
+                     sensor_kind=kind, sensor_id=sensor_id, domain=domain, look_en_m=look,
+                     interval_s=interval if interval is not None else np.full(m, np.nan))
 
 
 def _col(reports: Sequence[object], name: str) -> FloatArray:

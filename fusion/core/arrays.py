@@ -50,6 +50,9 @@ class MeasBatch:
     domain:   which track pool these measurements feed
     look_en_m: (east, north, radius) metres of the circle a radar scan covered, so that
               tracks inside it without a plot count a missed look; None when unknown
+    interval_s: (M,) expected interval (s) until the source's next report of the same target
+              (ITU-R M.1371 rate for AIS, a configured revisit or scan period), NaN where
+              unknown (the default): it scales the track's time limits (fusion/core/intervals.py)
     """
 
     t: FloatArray
@@ -64,9 +67,12 @@ class MeasBatch:
     sensor_id: str
     domain: Domain
     look_en_m: tuple[float, float, float] | None = None  # (east, north, radius): the area this scan looked at
+    interval_s: FloatArray = None  # type: ignore[assignment]  # None: all NaN (unknown), filled in __post_init__
 
     def __post_init__(self) -> None:
         M = self.t.shape[0] if self.t.ndim == 1 else -1
+        if self.interval_s is None:
+            object.__setattr__(self, "interval_s", np.full(max(M, 0), np.nan))
         checks = {
             "t": (self.t, (M,)),
             "z": (self.z, (M, 4)),
@@ -76,6 +82,7 @@ class MeasBatch:
             "sigma_alt_m": (self.sigma_alt_m, (M,)),
             "mmsi": (self.mmsi, (M,)),
             "icao24": (self.icao24, (M,)),
+            "interval_s": (self.interval_s, (M,)),
         }
         for name, (arr, shape) in checks.items():
             if arr.shape != shape:
@@ -163,6 +170,7 @@ def take_rows(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
         t=batch.t[rows], z=batch.z[rows], R=batch.R[rows], has_vel=batch.has_vel[rows], alt_m=batch.alt_m[rows],
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
         sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
+        interval_s=batch.interval_s[rows],
     )
 
 

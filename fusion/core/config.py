@@ -132,16 +132,42 @@ class TrackerConfig:
     start sees its first scans' targets born at once."""
     identity_history: int = 10_000
     """Identity changes remembered per pool (ring buffer)."""
+    source_interval_s: dict[str, float] = field(default_factory=dict)
+    """Expected report interval (s) of named sources, keyed ``"kind/source"`` as in the feed
+    topic (``"ais/exactearth"``, ``"radar/aerostat1"``): a satellite AIS constellation's revisit,
+    a radar's scan period, an archive's thinning. A report's expected interval is the larger
+    of this and, for AIS, its ITU-R M.1371 rate (sensors/measurement.py); it drives the
+    track's limits (fusion/core/intervals.py, docs/TRACKER.md "Expected report intervals")."""
+    report_prob: float = 0.5
+    """Probability that one expected report of a present target is received. A conservative
+    prior, not fitted to any data: half of the reports lost (terrestrial AIS slot collisions
+    at the edge of range, satellite AIS collisions over busy seas)."""
+    coast_intervals: float = 3.0
+    """A confirmed track is reported coasting after this many expected intervals without an update."""
+    tentative_miss_prob: float = 0.05
+    """A tentative track is deleted once missing every report for that long has probability
+    below this for a present target ((1 - report_prob)^k: 5 intervals at 0.5)."""
+    delete_miss_prob: float = 1e-3
+    """A confirmed track is deleted likewise below this probability (10 intervals at 0.5)."""
+    late_max_age_s: float = 0.0
+    """Measurements older than ``oosm_lag_s`` but at most this old (s, behind the newest
+    processed time) update the track they belong to by retrodiction (fusion/core/retrodict.py,
+    Bar-Shalom's out-of-sequence "Algorithm B") instead of being dropped; 0: off."""
     surface: PoolConfig = field(default_factory=lambda: SURFACE_DEFAULT)
     air: PoolConfig = field(default_factory=lambda: AIR_DEFAULT)
 
     def __post_init__(self) -> None:
-        for name in ("gate_prob", "confirm_gate_prob", "merge_prob"):
+        for name in ("gate_prob", "confirm_gate_prob", "merge_prob", "report_prob", "tentative_miss_prob", "delete_miss_prob"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
                                "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history",
-                               "max_births_per_source_s", "births_burst_s"))
+                               "max_births_per_source_s", "births_burst_s", "coast_intervals"))
+        for key, value in self.source_interval_s.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"TrackerConfig.source_interval_s[{key!r}] must be a positive number of seconds, got {value!r}")
+        if not (self.late_max_age_s >= 0 and math.isfinite(self.late_max_age_s)):
+            raise ValueError(f"TrackerConfig.late_max_age_s must be >= 0, got {self.late_max_age_s!r}")
         if not 0 <= self.recent_checkpoint_window_s < math.inf:
             raise ValueError(f"TrackerConfig.recent_checkpoint_window_s must be >= 0, got {self.recent_checkpoint_window_s!r}")
         if self.confirm_m > self.confirm_n or self.confirm_n > 62:

@@ -22,6 +22,7 @@ from fusion.core.arrays import (
     MeasBatch,
 )
 from fusion.core.config import TrackerConfig
+from fusion.core.intervals import track_limits
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
 from fusion.core.table import DEAD, TrackTable
@@ -182,6 +183,7 @@ def absorb(tab: TrackTable, ids: IdentityLog, keep: int, lose: int) -> None:
             ids.record(tab, np.array([a["last_t"][lose]]), np.array([keep]))
     tab.refresh(slice(keep, keep + 1))
     a["sources"][keep] |= a["sources"][lose]
+    a["ivl"][keep] = np.fmax(a["ivl"][keep], a["ivl"][lose])
     a["spoof"][keep] |= a["spoof"][lose]
     a["first_t"][keep] = min(a["first_t"][keep], a["first_t"][lose])
     for k in ("last_t", "last_ais_t", "last_noncoop_t"):
@@ -224,7 +226,7 @@ def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBat
         "first_t": t, "last_t": t, "last_ais_t": t if coop else nan, "last_noncoop_t": nan if coop else t,
         "sources": np.full(n, SENSOR_BIT[batch.sensor_kind], np.int64),
         "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
-        "spoof": np.zeros(n, bool),
+        "spoof": np.zeros(n, bool), "ivl": batch.interval_s[idx],
     }
     if keyname is not None:
         new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], NONE_KEY[keyname])
@@ -257,21 +259,22 @@ def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: I
     if rows.size == 0:
         return EMPTY_INT
     sel = slice(None) if rows.size == tab.rows else rows  # every row: views, no gathers
-    cfg, pool = tab.mod.config, tab.mod.pool
+    cfg = tab.mod.config
     status, last_t, t_row = a["status"][sel], a["last_t"][sel], a["t"][sel]
+    lim = track_limits(a["ivl"][sel], tab.mod.pool, cfg)  # per row: scaled by its expected report interval
     age = t - last_t
     tentative = status == TENTATIVE
     dead = np.zeros(rows.size, dtype=bool)
     dead[np.searchsorted(rows, absorbed)] = True
-    dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
+    dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > lim.tentative_max_age_s))
     dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
-    dead |= age > pool.max_coast_s
+    dead |= age > lim.max_coast_s
     dt = np.maximum(t - t_row, 0.0)
     c = a["tr0"][sel]  # trace of model 0's position block predicted by dt (without process noise)
     trace = c[:, 0] + 2.0 * dt * c[:, 1] + dt * dt * c[:, 2]
-    dead |= trace > 2.0 * pool.max_pos_sigma_m**2
+    dead |= trace > 2.0 * lim.max_pos_sigma_m**2
     dead &= status != DEAD
-    a["status"][sel] = np.where((status == CONFIRMED) & (age > pool.coast_after_s), COASTING, status).astype(np.int8)
+    a["status"][sel] = np.where((status == CONFIRMED) & (age > lim.coast_after_s), COASTING, status).astype(np.int8)
     tab.refresh_due(sel)
     if not dead.any():
         return EMPTY_INT

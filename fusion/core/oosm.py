@@ -37,6 +37,7 @@ class ReplayLog:
         self.checkpoints: list[Checkpoint] = []
         self.batches: list[MeasBatch] = []  # since the oldest checkpoint, in time order
         self.times: list[float] = []  # each logged batch's oldest time
+        self.late: list[tuple[float, MeasBatch]] = []  # rows fused by retrodiction (fusion/core/late.py), with the tracker time then
 
     def maybe_checkpoint(self, t: float, now: float, snapshot: Callable[[], dict[str, np.ndarray]],
                          births: dict[str, tuple[float, float]]) -> None:
@@ -58,8 +59,20 @@ class ReplayLog:
                 kept.append(cp)
         drop = kept[0].start
         self.checkpoints = [cp._replace(start=cp.start - drop) for cp in kept]
+        self.late = [(lt, b) for lt, b in self.late if lt >= kept[0].t]
         if drop:
             del self.batches[:drop], self.times[:drop]
+
+    def add_late(self, now: float, batch: MeasBatch) -> None:
+        """Remember rows fused by retrodiction at tracker time ``now``: a re-run from an older
+        checkpoint applies them again (``late_since``)."""
+        if self.config.oosm_lag_s > 0:
+            self.late.append((now, batch))
+
+    def late_since(self, t: float) -> list[MeasBatch]:
+        """Late rows fused after tracker time ``t`` (one fused at ``t`` itself may be in a
+        checkpoint taken then: never applied twice)."""
+        return [b for lt, b in self.late if lt > t]
 
     def append(self, batch: MeasBatch) -> None:
         """Log an in-order batch."""

@@ -8,7 +8,8 @@ Every tracker stage (predict, gate, associate, update, manage) reads and writes 
 State columns (in snapshots): id, status, t (time of the state), xm (N, r, 4) / Pm
 (N, r, 4, 4) / mu (N, r) per IMM model, alt / Palt (altitude, vertical rate), hist (hit
 bits of the looks, newest in bit 0), looks, miss_run, first_t, last_t, last_ais_t,
-last_noncoop_t, sources, mmsi, icao24, spoof.
+last_noncoop_t, sources, mmsi, icao24, spoof, ivl (expected report interval of the
+sources that update the track, s; NaN: unknown; fusion/core/intervals.py).
 
 Derived columns (``DERIVED``: recomputed, never in snapshots), refreshed only by
 ``refresh`` / ``refresh_due`` (and on ``append``, ``load``, ``kill``):
@@ -26,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, TENTATIVE, FloatArray, IntArray
+from fusion.core.intervals import track_limits
 from fusion.core.model import PoolModel
 from fusion.core.reach import ReachIndex
 
@@ -61,6 +63,7 @@ def empty_columns(r: int) -> dict[str, np.ndarray]:
         "mmsi": np.zeros(0, i),
         "icao24": np.zeros(0, i),
         "spoof": np.zeros(0, bool),
+        "ivl": np.zeros(0, f),
         "cx": np.zeros((0, 4), f),
         "trc": np.zeros((0, 4), f),
         "tr0": np.zeros((0, 3), f),
@@ -109,6 +112,8 @@ class TrackTable:
     def load(self, cols: dict[str, np.ndarray]) -> None:
         """Replace every row by copies of the state columns ``cols`` (as from ``state``); shapes
         checked, derived columns recomputed."""
+        if "ivl" not in cols and "id" in cols:  # a snapshot from before expected intervals: unknown
+            cols = {**cols, "ivl": np.full(cols["id"].shape[0], np.nan)}
         n = None
         for k, v in empty_columns(self.mod.n_models).items():
             if k in DERIVED:
@@ -162,9 +167,9 @@ class TrackTable:
         self.reach.mark(a["blk"][rows])
 
     def refresh_due(self, rows: Rows) -> None:
-        """Recompute ``due`` of ``rows`` from their status, last_t, t and tr0."""
+        """Recompute ``due`` of ``rows`` from their status, last_t, t, tr0 and ivl."""
         a = self.cols
-        a["due"][rows] = due_time(self.mod, a["status"][rows], a["last_t"][rows], a["t"][rows], a["tr0"][rows])
+        a["due"][rows] = due_time(self.mod, a["status"][rows], a["last_t"][rows], a["t"][rows], a["tr0"][rows], a["ivl"][rows])
 
     def query(self, lo: FloatArray, hi: FloatArray, grow: float, tb: float) -> IntArray:
         """Sorted rows whose reach box may meet [lo - grow, hi + grow] (x, y) m at time tb s."""
@@ -225,17 +230,19 @@ def kinematics(xm: FloatArray, Pm: FloatArray, mu: FloatArray, q: FloatArray) ->
     return cx, np.einsum("nj,njc->nc", mu, per_model), tr0
 
 
-def due_time(mod: PoolModel, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, tr0: FloatArray) -> FloatArray:
+def due_time(mod: PoolModel, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, tr0: FloatArray,
+             ivl: FloatArray) -> FloatArray:
     """Earliest time (n,) s at which a coast, age or covariance rule of ``manage.expire`` can
-    fire for rows with this status, last update, state time and ``tr0`` (n, 3) column;
-    slightly early (1 ms and 1e-9 relative) so that rounding never makes it late."""
-    pool = mod.pool
+    fire for rows with this status, last update, state time, ``tr0`` (n, 3) column and
+    expected report interval ``ivl`` (n,) s; slightly early (1 ms and 1e-9 relative) so that
+    rounding never makes it late."""
+    lim = track_limits(ivl, mod.pool, mod.config)
     inf = np.inf
-    due = last_t + np.where(status == TENTATIVE, min(pool.tentative_max_age_s, pool.max_coast_s),
-                            np.where(status == CONFIRMED, min(pool.coast_after_s, pool.max_coast_s), pool.max_coast_s))
+    due = last_t + np.where(status == TENTATIVE, np.minimum(lim.tentative_max_age_s, lim.max_coast_s),
+                            np.where(status == CONFIRMED, np.minimum(lim.coast_after_s, lim.max_coast_s), lim.max_coast_s))
     # covariance growth: c0 + c1 dt + c2 dt^2 > limit first for dt > the larger root
     c0, c1, c2 = tr0[:, 0], 2.0 * tr0[:, 1], tr0[:, 2]
-    d = 2.0 * pool.max_pos_sigma_m**2 - c0
+    d = 2.0 * lim.max_pos_sigma_m**2 - c0
     den = c1 + np.sqrt(np.maximum(c1 * c1 + 4.0 * c2 * np.maximum(d, 0.0), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         root = np.where(den > 0, 2.0 * np.maximum(d, 0.0) / den, np.where(d > 0, inf, 0.0))

@@ -17,12 +17,13 @@ each step reads like the algorithm (see docs/TRACKER.md):
    births, deletion on misses, age or covariance growth.
 
 Out-of-sequence batches within ``oosm_lag_s`` are handled by a fixed-lag re-run from the
-newest state checkpoint before them (``oosm.ReplayLog``).
+newest state checkpoint before them (``oosm.ReplayLog``); older rows within
+``late_max_age_s`` by retrodiction of the track each belongs to (``late.late_round``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from fusion.core.arrays import Domain, FloatArray, IntArray, MeasBatch, TrackVie
 from fusion.core.associate import associate, identity_pairs, identity_rounds, unique_rows
 from fusion.core.config import PoolConfig, TrackerConfig
 from fusion.core.gate import feasible, gate_pairs
+from fusion.core.late import late_round
 from fusion.core.manage import BirthBudget, IdentityLog, adopt_identity, birth, count_misses, expire, merge
 from fusion.core.model import KEY_OF_KIND, NONE_KEY, PoolModel
 from fusion.core.oosm import ReplayLog
@@ -57,6 +59,8 @@ class StepResult:
     duplicates_merged: cooperative rows dropped as exact duplicates of another row of the batch
                  (one AIS / ADS-B report forwarded by several receivers: no new information;
                  a re-run counts its batches' duplicates again)
+    late_fused:  measurements older than the re-run window (``oosm_lag_s``), within
+                 ``late_max_age_s``, that updated a track by retrodiction (also in ``assigned``)
     """
 
     deleted_ids: IntArray = field(default_factory=lambda: EMPTY_INT)
@@ -68,6 +72,7 @@ class StepResult:
     rerun_batches: int = 0
     nonfinite_dropped: int = 0
     duplicates_merged: int = 0
+    late_fused: int = 0
 
 
 class Tracker:
@@ -102,17 +107,27 @@ class Tracker:
             raise ValueError("batch.t and batch.z positions must be finite")
         horizon = self._now - self.config.oosm_lag_s
         late = batch.t < horizon
+        out = _Collector()
+        dropped = 0
         if late.any():
+            retro = late & (batch.t >= self._now - self.config.late_max_age_s)  # none when late_max_age_s is 0
+            if retro.any():
+                part = take_rows(batch, retro)
+                self._oosm.add_late(self._now, part)
+                out.add(self._late(part))
+            dropped = int((late & ~retro).sum())
             if late.all():
-                return StepResult(late_dropped=len(batch))
+                out.add(StepResult(late_dropped=dropped))
+                return out.result()
             batch = take_rows(batch, ~late)
         if float(batch.t.min()) < self._now:
-            res = self._rerun(batch)
+            out.add(self._rerun(batch))
         else:
             self._oosm.maybe_checkpoint(float(batch.t.min()), self._now, self.snapshot, self._births.state)
             self._oosm.append(batch)
-            res = self._process(batch)
-        return replace(res, late_dropped=res.late_dropped + int(late.sum()))
+            out.add(self._process(batch))
+        out.add(StepResult(late_dropped=dropped))
+        return out.result()
 
     def advance(self, t: float) -> StepResult:
         """Coast and delete up to time ``t`` without data."""
@@ -199,11 +214,34 @@ class Tracker:
         out = _Collector()
         for b in replay:
             out.add(self._process(b))
+        for b in self._oosm.late_since(cp.t):  # retrodicted rows the restored state had not seen: again, at the end
+            out.add(self._late(b))
         alive_after = self._table.live()["id"]
         vanished = np.setdiff1d(alive_before, alive_after)
         res = out.result()
         return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
                           res.assigned, len(replay), res.nonfinite_dropped, res.duplicates_merged)
+
+    def _late(self, batch: MeasBatch) -> StepResult:
+        """Rows older than the re-run window, within ``late_max_age_s``: fused by retrodiction
+        into the tracks they belong to, identified rows no track takes started at their own
+        time, the rest dropped (fusion/core/late.py); identity keys in time-ordered rounds."""
+        key = KEY_OF_KIND.get(batch.sensor_kind)
+        rounds = identity_rounds(getattr(batch, key), batch.t, NONE_KEY[key]) if key else [None]
+        fused, born, changed, bad = 0, [EMPTY_INT], [EMPTY_INT], [EMPTY_INT]
+        for rows in rounds:
+            taken, ids, rows_changed, rows_bad = late_round(self._table, self._ids, self._births,
+                                                            batch if rows is None else take_rows(batch, rows), self._next_id)
+            self._next_id += ids.size
+            fused += int(taken.sum())
+            born.append(ids)
+            changed.append(rows_changed)
+            bad.append(rows_bad)
+        gone = np.unique(np.concatenate(bad))
+        deleted = expire(self._table, self._now, gone, np.concatenate(changed))
+        born_ids = np.concatenate(born)
+        return StepResult(deleted_ids=deleted, late_dropped=len(batch) - fused - born_ids.size, born_ids=born_ids,
+                          assigned=fused, nonfinite_dropped=int(gone.size), late_fused=fused)
 
     # ------------------------------------------------------------------ one batch
 
@@ -309,7 +347,7 @@ class _Collector:
             self._cat("deleted_ids"), self._cat("merged").reshape(-1, 2), sum(p.late_dropped for p in self.parts),
             self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),
             sum(p.rerun_batches for p in self.parts), sum(p.nonfinite_dropped for p in self.parts),
-            sum(p.duplicates_merged for p in self.parts),
+            sum(p.duplicates_merged for p in self.parts), sum(p.late_fused for p in self.parts),
         )
 
     def _cat(self, name: str) -> IntArray:

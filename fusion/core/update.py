@@ -58,6 +58,8 @@ def update(tab: TrackTable, p: Pairs, batch: MeasBatch) -> IntArray:
     coop = batch.sensor_kind in KEY_OF_KIND
     a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
     a["sources"][tr] |= SENSOR_BIT[batch.sensor_kind]
+    ivl = batch.interval_s[rows]  # a source of unknown interval keeps the track's known one
+    a["ivl"][tr] = np.where(np.isnan(ivl), a["ivl"][tr], ivl)
     a["hist"][tr] = (a["hist"][tr] << 1) | 1
     a["looks"][tr] += 1
     a["miss_run"][tr] = 0

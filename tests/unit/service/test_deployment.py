@@ -69,12 +69,21 @@ def test_tracker_fields_and_pools_layer_over_the_preset() -> None:
     (minimal(tracker={"surface": {"max_coast_s": -1.0}}), "tracker.surface"),
     (minimal(tracker={"surface": {"coast": 1.0}}), "tracker.surface.coast"),
     (minimal(tracker={"oosm_lag_s": 1.0}), "tracker.oosm_lag_s"),
+    (minimal(tracker={"source_interval_s": {"ais/sat": "slow"}}), "tracker.source_interval_s"),
+    (minimal(tracker={"source_interval_s": {"ais/sat": -1.0}}), "tracker"),
+    (minimal(tracker={"late_max_age_s": -1.0}), "tracker"),
 ])
 def test_errors_name_the_field(doc: dict[str, object], field: str, tmp_path: Path) -> None:
     with pytest.raises(DeploymentError) as err:
         deployment_from_dict(doc, source="d.toml", base_dir=tmp_path)
     assert err.value.field.startswith(field), str(err.value)
     assert str(err.value).startswith(f"d.toml: {err.value.field} = ")
+
+
+def test_sparse_example_states_source_intervals_and_late_fusion() -> None:
+    t = load_deployment(ROOT / "deploy" / "sparse_ais.example.toml").fusion_config.tracker
+    assert t.source_interval_s["ais/marinecadastre"] == 60.0 and t.source_interval_s["ais/satellite"] == 420.0
+    assert t.late_max_age_s == 21600.0
 
 
 def test_unreadable_files_are_clear_errors(tmp_path: Path) -> None:

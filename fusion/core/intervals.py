@@ -1,0 +1,64 @@
+"""Expected report intervals: the time limits of each track scale with how often its sources report. Pure.
+
+A track carries ``ivl``, the expected interval (s) between reports of the source that last
+updated it with a known interval (NaN: none known, the pool's fixed limits apply). From it
+``track_limits`` gives every row its own coasting, deletion, tentative-age and
+position-uncertainty limits, vectorised over rows (docs/TRACKER.md, "Expected report
+intervals"):
+
+- coasting after ``coast_intervals`` expected intervals without an update;
+- deletion when the probability that a target still present sent no report received in
+  that time, ``(1 - report_prob) ** k``, falls below ``delete_miss_prob`` (a tentative
+  track: ``tentative_miss_prob``): the sequential-probability-ratio view of track
+  deletion (Blackman & Popoli, *Design and Analysis of Modern Tracking Systems*, 1999,
+  ch. 6), with one look per expected interval;
+- the position-sigma limit: at least the distance a target at ``reach_speed_mps`` covers
+  until that deletion (physics: the target can be anywhere within it by then, so the
+  covariance rule never deletes such a track before the miss rule; the reach bound, not
+  the covariance, keeps a coasting track from capturing far plots).
+
+Every limit is the larger of this and the pool's fixed value, so a fast-reporting source
+(class A AIS every 2-10 s) keeps today's limits and a sparse one (satellite AIS revisits,
+thinned archives) stretches them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.core.arrays import FloatArray
+from fusion.core.config import PoolConfig, TrackerConfig
+
+
+@dataclass(frozen=True)
+class TrackLimits:
+    """Per-row time limits (n,) s and position-sigma limit (n,) m."""
+
+    coast_after_s: FloatArray
+    max_coast_s: FloatArray
+    tentative_max_age_s: FloatArray
+    max_pos_sigma_m: FloatArray
+
+
+def misses_before(report_prob: float, miss_prob: float) -> int:
+    """Fewest expected intervals k with (1 - report_prob) ** k <= miss_prob: how many reports
+    in a row a present target must have missed before that is less likely than ``miss_prob``."""
+    if not (0.0 < report_prob < 1.0 and 0.0 < miss_prob < 1.0):
+        raise ValueError(f"report_prob and miss_prob must be in (0, 1), got {report_prob!r}, {miss_prob!r}")
+    return max(1, math.ceil(math.log(miss_prob) / math.log(1.0 - report_prob) - 1e-12))
+
+
+def track_limits(ivl: FloatArray, pool: PoolConfig, config: TrackerConfig) -> TrackLimits:
+    """The limits of rows whose expected report interval is ``ivl`` (n,) s (NaN: unknown,
+    the pool's fixed limits)."""
+    k_delete = misses_before(config.report_prob, config.delete_miss_prob)
+    k_tentative = misses_before(config.report_prob, config.tentative_miss_prob)
+    return TrackLimits(
+        coast_after_s=np.fmax(pool.coast_after_s, config.coast_intervals * ivl),
+        max_coast_s=np.fmax(pool.max_coast_s, k_delete * ivl),
+        tentative_max_age_s=np.fmax(pool.tentative_max_age_s, k_tentative * ivl),
+        max_pos_sigma_m=np.fmax(pool.max_pos_sigma_m, pool.reach_speed_mps * k_delete * ivl),
+    )
