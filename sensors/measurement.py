@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypedDict, Unpack
+from typing import NotRequired, TypedDict, Unpack
 
 import numpy as np
 
@@ -345,6 +345,7 @@ class _Columns(TypedDict):
     kind: str
     sensor_id: str
     domain: Domain
+    interval: NotRequired[FloatArray]
 
 
 def _coop_batch(
