@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,37 +56,43 @@ SIGMA_M = 50.0
 DT_S = 4.0
 
 
-def gospa(truth: np.ndarray, tracks: np.ndarray, c: float = 500.0, p: float = 2.0) -> float:
-    """GOSPA (alpha = 2) between truth (T, 2) and track (Y, 2) positions, metres.
+def gospa_parts(truth: np.ndarray, tracks: np.ndarray, c: float = 500.0, p: float = 2.0) -> dict[str, float]:
+    """GOSPA (alpha = 2) between truth (T, 2) and track (Y, 2) positions, metres, with its
+    parts: ``gospa`` (the metric), ``loc`` (sum of d^p over assigned pairs, m^p), ``missed``
+    and ``false`` (counts; each costs c^p / 2).
 
     Only pairs closer than c can lower the cost, so candidates come from a k-d tree and
     each connected block is solved exactly (dense only inside a block).
     """
     nt, ny = truth.shape[0], tracks.shape[0]
-    base = c**p / 2.0 * (nt + ny)
-    if nt == 0 or ny == 0:
-        return float(base ** (1.0 / p))
-    pairs = cKDTree(truth).query_ball_tree(cKDTree(tracks), c)
-    ti = np.repeat(np.arange(nt), [len(x) for x in pairs])
-    yi = np.fromiter((j for x in pairs for j in x), dtype=np.int64, count=ti.size)
-    if ti.size == 0:
-        return float(base ** (1.0 / p))
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    loc, assigned = 0.0, 0
+    pairs = cKDTree(truth).query_ball_tree(cKDTree(tracks), c) if nt and ny else []
+    ti = np.repeat(np.arange(nt), [len(x) for x in pairs]) if nt and ny else np.zeros(0, dtype=np.int64)
+    if ti.size:
+        yi = np.fromiter((j for x in pairs for j in x), dtype=np.int64, count=ti.size)
+        _, lab = connected_components(coo_matrix((np.ones(ti.size), (ti, yi + nt)), shape=(nt + ny,) * 2),
+                                      directed=False)
+        dist_p = np.linalg.norm(truth[ti] - tracks[yi], axis=1) ** p
+        gain = dist_p - c**p  # assigning a pair changes the cost by this
+        comp = lab[ti]
+        order = np.argsort(comp, kind="stable")
+        for grp in np.split(order, np.flatnonzero(np.diff(comp[order])) + 1):
+            r, r_inv = np.unique(ti[grp], return_inverse=True)
+            k, k_inv = np.unique(yi[grp], return_inverse=True)
+            mat = np.zeros((r.size, k.size))
+            mat[r_inv, k_inv] = gain[grp]
+            rr, cc = linear_sum_assignment(mat)
+            won = mat[rr, cc] < 0
+            loc += float((mat[rr, cc][won] + c**p).sum())
+            assigned += int(won.sum())
+    missed, false = nt - assigned, ny - assigned
+    total = loc + c**p / 2.0 * (missed + false)
+    return {"gospa": float(max(total, 0.0) ** (1.0 / p)), "loc": loc, "missed": missed, "false": false}
 
-    _, lab = connected_components(coo_matrix((np.ones(ti.size), (ti, yi + nt)), shape=(nt + ny,) * 2), directed=False)
-    gain = np.linalg.norm(truth[ti] - tracks[yi], axis=1) ** p - c**p  # assigning a pair changes the cost by this
-    total = base
-    comp = lab[ti]
-    order = np.argsort(comp, kind="stable")
-    for grp in np.split(order, np.flatnonzero(np.diff(comp[order])) + 1):
-        r, r_inv = np.unique(ti[grp], return_inverse=True)
-        k, k_inv = np.unique(yi[grp], return_inverse=True)
-        mat = np.zeros((r.size, k.size))
-        mat[r_inv, k_inv] = gain[grp]
-        rr, cc = linear_sum_assignment(mat)
-        total += mat[rr, cc].sum()
-    return float(max(total, 0.0) ** (1.0 / p))
+
+def gospa(truth: np.ndarray, tracks: np.ndarray, c: float = 500.0, p: float = 2.0) -> float:
+    """GOSPA (alpha = 2) between truth (T, 2) and track (Y, 2) positions, metres."""
+    return gospa_parts(truth, tracks, c, p)["gospa"]
 
 
 def regional_batches(scans: list[Scan], plots_per_batch: int) -> list[list[np.ndarray]]:
