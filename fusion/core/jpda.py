@@ -1,7 +1,7 @@
 """Joint probabilistic data association (JPDA), vectorised over clusters.
 
-Input: the gated track/plot pairs of one batch, each with its likelihood ratio
-``ratio = Pd N(nu; 0, S) / lambda`` (Pd the detection probability, N the Gaussian
+Input: the gated track/plot pairs of one batch, each with its log likelihood ratio
+``ln(Pd N(nu; 0, S) / lambda)`` (Pd the detection probability, N the Gaussian
 innovation density, lambda the clutter density per m^2), and each track's miss weight
 ``1 - Pd Pg`` (Pg the gate probability). Output: the marginal association probabilities
 beta[pair] (plot j is track i's) and beta0[track] (track i was not detected), from the
@@ -53,7 +53,8 @@ LBP_ITERATIONS = 200
 tens of sweeps; the loop stops earlier once messages change less than ``LBP_TOL``)."""
 LBP_TOL = 1e-9
 _LOG_MAX = 700.0  # log ratios are clipped to +-this: exp stays finite in float64
-_RATIO_MAX = 1e150  # ratios (already divided by the miss weight) are clipped to this for LBP
+_RATIO_MAX = 1e8  # LBP ratios (relative to the miss) are clipped here: its sums of the other pairs
+# subtract a pair from its track's total, exact to ~1e-8 of a probability at this size
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,36 @@ class Marginals:
     beta0: FloatArray
 
 
-def log_ratio(d2: FloatArray, log_det_S: FloatArray, dims: IntArray, pd: float, clutter_density: float) -> FloatArray:
-    """ln(Pd N(nu; 0, S) / lambda) per pair, from the squared Mahalanobis distance d2 (K,),
-    ln det S (K,) and the measurement dimension (K,); lambda in 1/m^dims (K,)."""
-    return (np.log(pd) - 0.5 * (d2 + log_det_S + dims * np.log(2.0 * np.pi))) - np.log(clutter_density)
+def clutter_density(n_free: int, area_m2: float) -> float:
+    """Clutter density lambda (1/m^2) of a scan: the plots no existing track explains over the
+    area the scan looked at (the non-parametric estimate m / V of Bar-Shalom, Daum & Huang
+    2009, eq. 42, over the scan instead of one gate). At least one plot and 1 m^2, so it is
+    always positive and finite (a degenerate scan only makes scores conservative)."""
+    return max(int(n_free), 1) / max(float(area_m2), 1.0)
+
+
+def sprt_thresholds(false_confirm: float, true_delete: float) -> tuple[float, float]:
+    """Wald's sequential probability ratio test thresholds on a track's log likelihood ratio
+    (Wald 1945; as a track score in Blackman & Popoli, "Design and Analysis of Modern Tracking
+    Systems", 1999, section 6.2): confirm at ln((1 - beta) / alpha), delete at
+    ln(beta / (1 - alpha)), alpha the probability of confirming a false track and beta that of
+    deleting a true one."""
+    return float(np.log((1.0 - true_delete) / false_confirm)), float(np.log(true_delete / (1.0 - false_confirm)))
+
+
+def model_log_likelihood(track: IntArray, log_r: FloatArray, log_miss: FloatArray) -> FloatArray:
+    """IMM-PDA likelihood of each model, relative to clutter (Bar-Shalom & Li, "Multitarget-
+    multisensor tracking", 1995, the IMM-PDAF): ln(1 - Pd Pg + sum_j Pd N_j^m / lambda) per
+    track and model, from pairs' track (K,) and per-model log ratio (K, r), log miss weight
+    (N,). -> (N, r); a track without pairs gets its miss weight."""
+    n, r = log_miss.shape[0], log_r.shape[1]
+    v = np.where(np.isfinite(log_r), log_r, -np.inf)
+    top = np.repeat(log_miss[:, None], r, axis=1)
+    np.maximum.at(top, track, v)
+    top = np.where(np.isfinite(top), top, 0.0)
+    total = np.exp(log_miss[:, None] - top)
+    np.add.at(total, track, np.exp(v - top[track]))
+    return top + np.log(total)
 
 
 @lru_cache(maxsize=64)

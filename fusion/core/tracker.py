@@ -47,6 +47,7 @@ from fusion.core.arrays import (
 from fusion.core.assign import assign
 from fusion.core.config import PoolConfig, TrackerConfig
 from fusion.core.gate import candidate_pairs, chi2_gate, gate_radius
+from fusion.core.jpda import clutter_density, marginals, mixture_update, model_log_likelihood, sprt_thresholds
 from fusion.core.reach import ReachIndex
 
 __all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
@@ -118,6 +119,7 @@ def _empty_tracks(r: int) -> dict[str, np.ndarray]:
         "mmsi": np.zeros(0, i),
         "icao24": np.zeros(0, i),
         "spoof": np.zeros(0, bool),
+        "llr": np.zeros(0, f),  # track score: log likelihood ratio against clutter (confirmation = "score")
         "cx": np.zeros((0, 4), f),  # derived: combined state at t
         "trc": np.zeros((0, 4), f),  # derived: trace of combined P_pos(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3
         "tr0": np.zeros((0, 3), f),  # derived: model 0's P00 + P11, P02 + P13, P22 + P33 (covariance growth rule)
@@ -140,6 +142,19 @@ class _Pairs:
 _PAIR_FIELDS = ("track", "meas", "xm", "Pm", "cbar")
 
 
+@dataclass
+class _Pda:
+    """JPDA result: the updated confirmed / coasting tracks, and the plots claimed."""
+
+    track: IntArray  # (U,) rows of the confirmed / coasting tracks with a gated plot
+    meas: IntArray  # (U,) their most probable plot (its time is the update's)
+    xm: FloatArray  # (U, r, 4) mixture-updated state per model
+    Pm: FloatArray  # (U, r, 4, 4)
+    mu: FloatArray  # (U, r)
+    hit: BoolArray  # (U,) more likely detected than not (beta0 < 0.5)
+    claimed: BoolArray  # (M,) plots more likely a track's than not
+
+
 class Tracker:
     """One track pool; the only mutable state of the numeric core."""
 
@@ -152,6 +167,10 @@ class Tracker:
         self._gate = {m: chi2_gate(config.gate_prob, m) for m in (2, 4)}
         self._confirm_gate = {m: chi2_gate(config.confirm_gate_prob, m) for m in (2, 4)}
         self._merge_gate = chi2_gate(config.merge_prob, 4)
+        pd = config.detection_prob
+        self._log_pd, self._log_miss_look = float(np.log(pd)), float(np.log1p(-pd))
+        self._log_miss = float(np.log1p(-pd * config.gate_prob))  # JPDA: not detected, or outside the gate
+        self._score_confirm, self._score_delete = sprt_thresholds(config.score_false_confirm, config.score_true_delete)
         self._store = _empty_tracks(self._q.size)  # the rows below plus spare capacity
         self._tracks = self._store  # views of the first _rows rows of _store (live and dead rows)
         self._n_dead = 0  # rows deleted but not yet compacted away (status _DEAD)
@@ -281,6 +300,8 @@ class Tracker:
 
     def _load(self, snap: dict[str, np.ndarray]) -> None:
         expected = {k: v for k, v in _empty_tracks(self._q.size).items() if k not in _DERIVED}
+        if "track.llr" not in snap and "track.id" in snap:  # a snapshot from before the track score
+            snap = {**snap, "track.llr": np.zeros(snap["track.id"].shape[0])}
         for k, v in expected.items():
             arr = snap.get(f"track.{k}")
             if arr is None or arr.shape[1:] != v.shape[1:]:
@@ -409,10 +430,19 @@ class Tracker:
         free_track[id_track] = False
         free_meas = np.ones(len(batch), dtype=bool)
         free_meas[fixed_meas] = False
-        kp, cost = self._gate_pairs(batch, free_track, free_meas, adopt, keyname, none_key)
+        kp, cost, log_lik = self._gate_pairs(batch, free_track, free_meas, adopt, keyname, none_key)
 
-        # 3. associate
-        won = self._associate(kp, cost, len(batch))
+        # 3. associate (JPDA: the confirmed and coasting tracks' probabilities, then GNN for tentative ones)
+        pda = None
+        if self.config.association == "jpda":  # clutter: the plots the confirmed tracks (Pd each) do not explain
+            firm = np.unique(kp.track[a["status"][kp.track] != TENTATIVE]).size
+            free = len(batch) - fixed_meas.size - self.config.detection_prob * firm
+            pda = self._jpda(kp, log_lik, self._log_clutter_density(batch, free), batch)
+        won = self._associate(kp, cost, len(batch), None if pda is None else pda.claimed)
+        tent = won[a["status"][kp.track[won]] == TENTATIVE]
+        if tent.size:  # track score: clutter is what no track took
+            taken = fixed_meas.size + won.size + (0 if pda is None else int(pda.claimed.sum()))
+            a["llr"][kp.track[tent]] += self._log_pd + log_lik[tent] - self._log_clutter_density(batch, len(batch) - taken)
         hit_track = np.concatenate([fixed_track, kp.track[won]])
         hit_meas = np.concatenate([fixed_meas, kp.meas[won]])
         chosen = _Pairs(*(np.concatenate([getattr(idp, f)[feasible], getattr(kp, f)[won]]) if feasible.any()
@@ -420,15 +450,25 @@ class Tracker:
 
         # 4. update
         self._update(chosen, batch)
+        pda_missed = _EMPTY_INT
+        if pda is not None:
+            self._commit(pda.track[pda.hit], pda.meas[pda.hit], pda.xm[pda.hit], pda.Pm[pda.hit], pda.mu[pda.hit], batch)
+            pda_missed = pda.track[~pda.hit]
+            miss = ~pda.hit
+            self._commit(pda_missed, pda.meas[miss], pda.xm[miss], pda.Pm[miss], pda.mu[miss], batch, hit=False)
+            hit_track, hit_meas = np.concatenate([hit_track, pda.track[pda.hit]]), np.concatenate([hit_meas, pda.meas[pda.hit]])
         taken = adopt[hit_meas]
         if taken.any():
             a[keyname][hit_track[taken]] = meas_key[hit_meas[taken]]
             self._log_identity(batch.t[hit_meas[taken]], hit_track[taken])
 
         # 5. manage
-        looked = self._count_misses(batch, hit_track)
+        looked = self._count_misses(batch, np.concatenate([hit_track, pda_missed]))
+        if pda_missed.size and batch.sensor_kind == "radar":  # updated by JPDA but more likely not detected
+            self._count_miss(pda_missed)
+            looked = np.concatenate([looked, pda_missed])
         merged, absorbed, kept = self._merge(kp, cost, tb)
-        used = np.zeros(len(batch), dtype=bool)
+        used = np.zeros(len(batch), dtype=bool) if pda is None else pda.claimed
         used[hit_meas] = True
         rows_before = self._rows
         born = self._birth(batch, ~used, adopt, keyname)
@@ -470,13 +510,14 @@ class Tracker:
     def _gate_pairs(
         self, batch: MeasBatch, free_track: BoolArray, free_meas: BoolArray, adopt: BoolArray,
         keyname: str | None, none_key: int,
-    ) -> tuple[_Pairs, FloatArray]:
-        """Candidate pairs among free tracks and rows that pass the chi-square gate, with cost d2/gate."""
+    ) -> tuple[_Pairs, FloatArray, FloatArray]:
+        """Candidate pairs among free tracks and rows that pass the chi-square gate, with cost
+        d2/gate (K,) and the log Gaussian likelihood of the combined prediction (K,)."""
         a = self._tracks
         meas = np.flatnonzero(free_meas)
         tb, t0 = float(batch.t.max()), float(batch.t.min())
         if self._rows == 0 or meas.size == 0:
-            return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
+            return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0), np.zeros(0)
         Rp = batch.R_pos if meas.size == len(batch) else batch.R_pos[meas]
         a00, a11, a01 = Rp[:, 0, 0], Rp[:, 1, 1], Rp[:, 0, 1]
         r_max = float((0.5 * (a00 + a11) + np.sqrt(0.25 * (a00 - a11) ** 2 + a01 * a01)).max())  # lambda_max(R_pos)
@@ -484,7 +525,7 @@ class Tracker:
         z_pos = batch.z_pos if meas.size == len(batch) else batch.z_pos[meas]
         tracks = self._reachable(free_track, tb, z_pos, r_max, spread)
         if tracks.size == 0:
-            return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0)
+            return self._predict_pairs(_EMPTY_INT, _EMPTY_INT, batch), np.zeros(0), np.zeros(0)
         pos, P_pos = self._predict_position(tracks, np.maximum(tb - a["t"][tracks], 0.0))
         radius = gate_radius(P_pos, r_max, self._gate[4]) + spread
         finite = np.isfinite(radius) & np.isfinite(pos).all(axis=1)
@@ -497,16 +538,16 @@ class Tracker:
             ok = ~adopt[pm] | (a[keyname][pt] == none_key)
             pt, pm = pt[ok], pm[ok]
         p = self._predict_pairs(pt, pm, batch)
-        d2, dims = _distances(p, batch)
+        d2, dims, log_lik = _distances(p, batch)
         tentative = a["status"][p.track] == TENTATIVE
         gate = np.where(dims == 4, np.where(tentative, self._confirm_gate[4], self._gate[4]),
                         np.where(tentative, self._confirm_gate[2], self._gate[2]))
         inside = d2 <= gate
         inside &= self._within_reach(p, batch)
         if inside.all():  # no copies
-            return p, d2 / gate
+            return p, d2 / gate, log_lik
         p = _Pairs(*(getattr(p, f)[inside] for f in _PAIR_FIELDS))
-        return p, d2[inside] / gate[inside]
+        return p, d2[inside] / gate[inside], log_lik[inside]
 
     def _within_reach(self, p: _Pairs, batch: MeasBatch) -> BoolArray:
         """Could each pair's target have moved from the track's last estimate to the plot? (K,)
@@ -567,18 +608,77 @@ class Tracker:
         ok &= free[rows]
         return rows[ok]
 
-    def _associate(self, kp: _Pairs, cost: FloatArray, n_meas: int) -> IntArray:
+    def _associate(self, kp: _Pairs, cost: FloatArray, n_meas: int, claimed: BoolArray | None = None) -> IntArray:
         """GNN in two passes: confirmed and coasting tracks first, then tentative tracks on
-        the plots left over. Returns the chosen pair indices (A,), sorted."""
+        the plots left over. With ``claimed`` (M,) (the plots JPDA gave to confirmed tracks),
+        only the tentative pass runs, on the other plots. Returns the chosen pair indices (A,), sorted."""
         pairs = np.stack([kp.track, kp.meas], axis=1)
         firm = self._tracks["status"][kp.track] != TENTATIVE
-        first = np.flatnonzero(firm)
-        won_first = first[assign(pairs[first], cost[first], 1.0).chosen]
-        used = np.zeros(n_meas, dtype=bool)
-        used[kp.meas[won_first]] = True
+        if claimed is None:
+            first = np.flatnonzero(firm)
+            won_first = first[assign(pairs[first], cost[first], 1.0).chosen]
+            used = np.zeros(n_meas, dtype=bool)
+            used[kp.meas[won_first]] = True
+        else:
+            won_first, used = _EMPTY_INT, claimed
         second = np.flatnonzero(~firm & ~used[kp.meas])
         won_second = second[assign(pairs[second], cost[second], 1.0).chosen]
         return np.sort(np.concatenate([won_first, won_second]))
+
+    def _log_clutter_density(self, batch: MeasBatch, free: float) -> float:
+        """ln lambda (1/m^2) of this batch: ``free`` plots (those no track explains) over the area
+        the scan looked at (its coverage circle, else its plots' bounding box grown by
+        ``look_margin_m`` when finite)."""
+        if batch.look_en_m is not None:
+            area = np.pi * batch.look_en_m[2] ** 2
+        else:
+            span = batch.z_pos.max(axis=0) - batch.z_pos.min(axis=0)
+            if np.isfinite(self.config.look_margin_m):
+                span = span + 2.0 * self.config.look_margin_m
+            area = float(span[0] * span[1])
+        return float(np.log(clutter_density(int(round(free)), area)))
+
+    def _jpda(self, kp: _Pairs, log_lik: FloatArray, log_lambda: float, batch: MeasBatch) -> _Pda:
+        """JPDA of the confirmed and coasting tracks over their gated pairs (fusion/core/jpda.py).
+
+        Every such track is updated with the mixture of its pairs' Kalman updates (each IMM
+        model; model probabilities from the IMM-PDA likelihood) at the time of its most probable
+        plot. One more likely detected than not (beta0 < 0.5) counts a hit with that plot; the
+        others count a missed look. A plot whose probabilities of being a track's sum to 0.5 or
+        more is claimed: no tentative track and no birth takes it."""
+        a = self._tracks
+        claimed = np.zeros(len(batch), dtype=bool)
+        firm = np.flatnonzero(a["status"][kp.track] != TENTATIVE)
+        r = self._q.size
+        if firm.size == 0:
+            return _Pda(_EMPTY_INT, _EMPTY_INT, np.zeros((0, r, 4)), np.zeros((0, r, 4, 4)), np.zeros((0, r)),
+                        np.zeros(0, dtype=bool), claimed)
+        rows, tl = np.unique(kp.track[firm], return_inverse=True)
+        meas = kp.meas[firm]
+        log_miss = np.full(rows.size, self._log_miss)
+        m = marginals(tl, meas, self._log_pd + log_lik[firm] - log_lambda, log_miss)
+        claimed[np.flatnonzero(np.bincount(meas, weights=m.beta, minlength=len(batch)) >= 0.5)] = True
+        order = np.lexsort((m.beta, tl))  # by track, most probable pair last
+        best = firm[order[np.r_[np.flatnonzero(np.diff(tl[order])), tl.size - 1]]]  # (U,) each track's MAP pair
+        xs, Ps, lik = self._pair_updates(kp, firm, batch)
+        xm, Pm = mixture_update(tl, m.beta, m.beta0, kp.xm[best], kp.Pm[best], xs, Ps)
+        cbar = kp.cbar[best]
+        mu = np.ones_like(cbar) if r == 1 else kalman.imm_posterior(
+            cbar, model_log_likelihood(tl, self._log_pd + lik - log_lambda, log_miss))
+        return _Pda(rows, kp.meas[best], xm, Pm, mu, m.beta0 < 0.5, claimed)
+
+    def _pair_updates(self, kp: _Pairs, pairs: IntArray, batch: MeasBatch) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Kalman update of every model of the pairs ``pairs`` (P,) of ``kp`` -> (xm (P, r, 4),
+        Pm (P, r, 4, 4), per-model log likelihood (P, r))."""
+        meas = kp.meas[pairs]
+        has_vel = batch.has_vel[meas]
+        if has_vel.all() or not has_vel.any():
+            return _model_updates(kp.xm[pairs], kp.Pm[pairs], meas, batch, bool(has_vel[0]))
+        xs, Ps, lik = kp.xm[pairs].copy(), kp.Pm[pairs].copy(), np.zeros((pairs.size, self._q.size))
+        for vel in (False, True):
+            sel = has_vel == vel
+            xs[sel], Ps[sel], lik[sel] = _model_updates(kp.xm[pairs[sel]], kp.Pm[pairs[sel]], meas[sel], batch, vel)
+        return xs, Ps, lik
 
     def _predict_pairs(self, track: IntArray, meas: IntArray, batch: MeasBatch) -> _Pairs:
         """IMM interaction and prediction of each pair's track to its measurement's time."""
@@ -616,7 +716,6 @@ class Tracker:
 
     def _update(self, p: _Pairs, batch: MeasBatch) -> None:
         """IMM update of the chosen pairs at their measurement times; commit to the table."""
-        a = self._tracks
         if p.track.size == 0:
             return
         has_vel = batch.has_vel[p.meas]
@@ -627,7 +726,17 @@ class Tracker:
             for vel in (False, True):
                 sel = has_vel == vel
                 xm[sel], Pm[sel], mu[sel] = _update_models(p.xm[sel], p.Pm[sel], p.cbar[sel], p.meas[sel], batch, vel)
-        tr, rows = p.track, p.meas
+        self._commit(p.track, p.meas, xm, Pm, mu, batch)
+
+    def _commit(self, tr: IntArray, rows: IntArray, xm: FloatArray, Pm: FloatArray, mu: FloatArray, batch: MeasBatch,
+                hit: bool = True) -> None:
+        """Write updated states (xm (n, r, 4), Pm (n, r, 4, 4), mu (n, r)) of track rows ``tr`` (n,),
+        each updated by batch row ``rows`` (n,) (at its time), and count a hit: altitude, times,
+        sources, hit history, confirmation (M-of-N or score). ``hit`` False: the state only (a
+        JPDA update of a track more likely not detected)."""
+        a = self._tracks
+        if tr.size == 0:
+            return
         finite = np.isfinite(xm).all(axis=(1, 2)) & np.isfinite(Pm).all(axis=(1, 2, 3)) & np.isfinite(mu).all(axis=1)
         if not finite.all():  # the guard: a non-finite state is never committed; the track is deleted
             self._nonfinite.append(tr[~finite])
@@ -635,11 +744,13 @@ class Tracker:
             if tr.size == 0:
                 return
         t_meas = batch.t[rows]
-        if np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any():  # else nothing changes
+        if hit and (np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any()):  # else nothing changes
             a["alt"][tr], a["Palt"][tr] = self._update_alt(tr, rows, batch)
         a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
         a["cx"][tr], a["trc"][tr], a["tr0"][tr] = self._kinematics(xm, Pm, mu)
         self._reach.mark(a["blk"][tr])
+        if not hit:
+            return
         a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
         coop = batch.sensor_kind in _KEY_OF_KIND
         a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
@@ -647,10 +758,11 @@ class Tracker:
         a["hist"][tr] = (a["hist"][tr] << 1) | 1
         a["looks"][tr] += 1
         a["miss_run"][tr] = 0
-        window = (1 << self.config.confirm_n) - 1
-        hits = _popcount(a["hist"][tr] & window)
-        status = a["status"][tr]
-        a["status"][tr] = np.where((status != TENTATIVE) | (hits >= self.config.confirm_m), CONFIRMED, TENTATIVE)
+        if self.config.confirmation == "score":
+            confirm = a["llr"][tr] >= self._score_confirm
+        else:
+            confirm = _popcount(a["hist"][tr] & ((1 << self.config.confirm_n) - 1)) >= self.config.confirm_m
+        a["status"][tr] = np.where((a["status"][tr] != TENTATIVE) | confirm, CONFIRMED, TENTATIVE)
 
     def _update_alt(self, tr: IntArray, rows: IntArray, batch: MeasBatch) -> tuple[FloatArray, FloatArray]:
         """Altitude filter of the updated tracks: predict to the measurement time, update or start."""
@@ -710,13 +822,18 @@ class Tracker:
             hit[hit_track] = True
             inside &= ~hit[rows]
         looked = rows[inside]
-        if looked.size:
-            a["hist"][looked] <<= 1
-            a["looks"][looked] += 1
-            a["miss_run"][looked] += 1
-            st = a["status"][looked]
-            a["status"][looked] = np.where(st == CONFIRMED, COASTING, st)
+        self._count_miss(looked)
         return looked
+
+    def _count_miss(self, rows: IntArray) -> None:
+        """A missed look for track ``rows``: hit history, miss run, score; confirmed -> coasting."""
+        a = self._tracks
+        if rows.size:
+            a["hist"][rows] <<= 1
+            a["looks"][rows] += 1
+            a["miss_run"][rows] += 1
+            a["llr"][rows] += self._log_miss_look
+            a["status"][rows] = np.where(a["status"][rows] == CONFIRMED, COASTING, a["status"][rows])
 
     def _merge(self, kp: _Pairs, cost: FloatArray, t: float) -> tuple[IntArray, IntArray, IntArray]:
         """Merge confirmed tracks that gate the same plot and whose states agree.
@@ -816,7 +933,7 @@ class Tracker:
             "first_t": t, "last_t": t, "last_ais_t": t if coop else nan, "last_noncoop_t": nan if coop else t,
             "sources": np.full(n, SENSOR_BIT[batch.sensor_kind], np.int64),
             "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
-            "spoof": np.zeros(n, bool),
+            "spoof": np.zeros(n, bool), "llr": np.zeros(n),
         }
         new["cx"], new["trc"], new["tr0"] = self._kinematics(new["xm"], new["Pm"], new["mu"])
         if keyname is not None:
@@ -870,7 +987,10 @@ class Tracker:
         tentative = status == TENTATIVE
         dead = np.zeros(rows.size, dtype=bool)
         dead[np.searchsorted(rows, absorbed)] = True
-        dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
+        if cfg.confirmation == "score":  # Wald's test decides, within the age limit
+            dead |= tentative & ((a["llr"][sel] <= self._score_delete) | (age > pool.tentative_max_age_s))
+        else:
+            dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
         dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
         dead |= age > pool.max_coast_s
         dt = np.maximum(t - t_row, 0.0)
@@ -1018,19 +1138,24 @@ def _update_models(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Every IMM model of n pairs (xm (n, r, 4), Pm (n, r, 4, 4), cbar (n, r)) updated with the
     batch ``rows`` (n,), position only or with velocity -> (xm, Pm, mu (n, r))."""
+    xs, Ps, log_lik = _model_updates(xm, Pm, rows, batch, vel)
+    return xs, Ps, (np.ones_like(cbar) if cbar.shape[1] == 1 else kalman.imm_posterior(cbar, log_lik))
+
+
+def _model_updates(xm: FloatArray, Pm: FloatArray, rows: IntArray, batch: MeasBatch, vel: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Kalman update of every IMM model of n pairs with the batch ``rows`` (n,) -> (xm, Pm,
+    per-model log likelihood (n, r))."""
     H, m = (_H_FULL, 4) if vel else (_H_POS, 2)
-    z = _meas_z(batch, rows, m)[:, None, :]
-    R = _meas_R(batch, rows, m)[:, None]
-    xs, Ps, inn = kalman.update(xm, Pm, z, H, R)
-    return xs, Ps, (np.ones_like(cbar) if cbar.shape[1] == 1 else kalman.imm_posterior(cbar, inn.log_lik))
+    xs, Ps, inn = kalman.update(xm, Pm, _meas_z(batch, rows, m)[:, None, :], H, _meas_R(batch, rows, m)[:, None])
+    return xs, Ps, inn.log_lik
 
 
-def _distances(p: _Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray]:
-    """Squared Mahalanobis distance of each pair's combined prediction (K,) and its measurement
-    dimension (K,). A position-only row needs only the position block of the moment-matched
+def _distances(p: _Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Squared Mahalanobis distance of each pair's combined prediction (K,), its measurement
+    dimension (K,) and the log Gaussian likelihood of its innovation (K,). A position-only row needs only the position block of the moment-matched
     state (the same numbers as the block of the full one, for a quarter of the work)."""
     meas = p.meas
-    d2 = np.empty(meas.size)
+    d2, log_lik = np.empty(meas.size), np.empty(meas.size)
     dims = np.where(batch.has_vel[meas], 4, 2)
     for m, H in ((2, _EYE2), (4, _H_FULL)):  # H of the combined block: the block itself
         sel = dims == m
@@ -1038,11 +1163,11 @@ def _distances(p: _Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray]:
         if every or sel.any():
             rows, xm, Pm, cbar = (meas, p.xm, p.Pm, p.cbar) if every else (meas[sel], p.xm[sel], p.Pm[sel], p.cbar[sel])
             x, P = kalman.imm_combine(xm[..., :m], Pm[..., :m, :m], cbar)
-            d2_m = kalman.innovation(x, P, _meas_z(batch, rows, m), H, _meas_R(batch, rows, m)).d2
+            inn = kalman.innovation(x, P, _meas_z(batch, rows, m), H, _meas_R(batch, rows, m))
             if every:
-                return d2_m, dims
-            d2[sel] = d2_m
-    return d2, dims
+                return inn.d2, dims, inn.log_lik
+            d2[sel], log_lik[sel] = inn.d2, inn.log_lik
+    return d2, dims, log_lik
 
 
 def _meas_z(batch: MeasBatch, rows: IntArray, m: int) -> FloatArray:
