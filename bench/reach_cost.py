@@ -1,4 +1,4 @@
-"""Cost of the tracker's physical reach bound (``Tracker._within_reach``) per scan, in process.
+"""Cost of the tracker's physical reach bound (``fusion.core.gate.within_reach``) per scan, in process.
 
     python bench/reach_cost.py                  # 1,000 and 10,000 targets, 10 scans
     python bench/reach_cost.py --sizes 1000 --scans 20
@@ -22,33 +22,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen_scans import generate
 
-import fusion.core.tracker as tracker_module
+import fusion.core.gate as gate_module
+from fusion.core.tracker import Tracker
 from fusion.trackscans import plain_config, scan_batch
 
 
 def measure(n_targets: int, n_scans: int) -> dict[str, float]:
     """Run one size; the bound is wrapped with a timer for this run only."""
-    bound = tracker_module.Tracker._within_reach
+    bound = gate_module.within_reach
     spent = {"s": 0.0, "pairs": 0}
 
-    def timed(self: tracker_module.Tracker, p: object, batch: object) -> object:
+    def timed(tab: object, p: object, batch: object) -> object:
         t0 = time.perf_counter()
-        out = bound(self, p, batch)  # type: ignore[arg-type]
+        out = bound(tab, p, batch)  # type: ignore[arg-type]
         spent["s"] += time.perf_counter() - t0
         spent["pairs"] += len(out)
         return out
 
     scans = generate(n_targets, n_scans, seed=1)
     batches = [scan_batch(s.t, s.detections, 50.0) for s in scans]
-    tracker_module.Tracker._within_reach = timed  # type: ignore[method-assign]
+    gate_module.within_reach = timed  # type: ignore[assignment]
     try:
-        trk = tracker_module.Tracker(plain_config(), "surface")
+        trk = Tracker(plain_config(), "surface")
         t0 = time.perf_counter()
         for b in batches:
             trk.step(b)
         total = time.perf_counter() - t0
     finally:
-        tracker_module.Tracker._within_reach = bound  # type: ignore[method-assign]
+        gate_module.within_reach = bound
     return {"targets": n_targets, "scans": n_scans, "tracker_ms_per_scan": 1e3 * total / n_scans,
             "reach_ms_per_scan": 1e3 * spent["s"] / n_scans, "pairs_per_scan": spent["pairs"] / n_scans,
             "reach_share": spent["s"] / total}

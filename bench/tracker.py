@@ -168,11 +168,12 @@ def run_oosm(targets: int, lag_s: float, interval_s: float, scans: int = 350, se
         t0 = time.perf_counter()
         trk.step(b)
         busy += time.perf_counter() - t0
-    held = sum(v.nbytes for _, snap, _ in trk._checkpoints for v in snap.values())
+    oosm = trk._oosm  # noqa: SLF001 - what the re-run window holds
+    held = sum(v.nbytes for cp in oosm.checkpoints for v in cp.snap.values())
     fields = ("t", "z", "R", "has_vel", "alt_m", "sigma_alt_m", "mmsi", "icao24")
-    logged = sum(sum(getattr(b, f).nbytes for f in fields) for b in trk._log)
+    logged = sum(sum(getattr(b, f).nbytes for f in fields) for b in oosm.batches)
     rss_mb = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
-    n_ckpt, n_log = len(trk._checkpoints), len(trk._log)
+    n_ckpt, n_log = len(oosm.checkpoints), len(oosm.batches)
     t_end = sc[-1].t
     picks = [s for s in sc if t_end - 1150 <= s.t <= t_end - 50][::14][:20]
     m = len(picks)

@@ -155,3 +155,22 @@ class TrackView:
 def fixed_covariance(P: FloatArray) -> Covariance:
     """``TrackView.covariance`` of a covariance array already computed: (N, 4, 4)."""
     return lambda rows: P if rows is None else P[rows]
+
+
+def take_rows(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
+    """The sub-batch of ``rows`` (indices or a mask over the batch's M rows)."""
+    return MeasBatch(
+        t=batch.t[rows], z=batch.z[rows], R=batch.R[rows], has_vel=batch.has_vel[rows], alt_m=batch.alt_m[rows],
+        sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
+        sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
+    )
+
+
+def meas_z(batch: MeasBatch, rows: IntArray, m: int) -> FloatArray:
+    """z of ``rows`` (n,), first m components (2: position, 4: with velocity): (n, m)."""
+    return batch.z_pos[rows] if m == 2 else batch.z[rows, :m]
+
+
+def meas_R(batch: MeasBatch, rows: IntArray, m: int) -> FloatArray:
+    """R of ``rows`` (n,), first m x m block: (n, m, m)."""
+    return batch.R_pos[rows] if m == 2 else batch.R[rows, :m, :m]

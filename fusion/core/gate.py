@@ -1,5 +1,5 @@
-"""Gating: candidate track/plot pairs from a uniform grid (or a k-d tree), then a
-chi-square test.
+"""Gate stage: candidate track/plot pairs from a uniform grid (or a k-d tree), then a
+chi-square test on each pair's own prediction and a physical reach bound.
 
 No dense N x M matrix is ever formed. Plots are binned into a uniform grid of about M
 cells (cell side at least the median gate radius); each track visits the cells its
@@ -12,12 +12,21 @@ O((N + M) log(N + M) + K) for K pairs.
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from fusion.core.arrays import FloatArray, IntArray
+from fusion.core import kalman
+from fusion.core.arrays import TENTATIVE, BoolArray, FloatArray, IntArray, MeasBatch, meas_R, meas_z
+from fusion.core.predict import EMPTY_INT, Pairs, predict_pairs, predict_position
+
+if TYPE_CHECKING:
+    from fusion.core.table import TrackTable
+
+_EYE2 = np.eye(2)
+_H_FULL = np.eye(4)
 
 # The grid is used while it visits at most this many cells, and candidates, per item.
 _GRID_VISITS_PER_ITEM = 16
@@ -73,8 +82,8 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
         track_idx, plot_idx = _tree_pairs(track_pos, radius, plot_pos)
     dx = track_pos[:, 0][track_idx] - plot_pos[:, 0][plot_idx]
     dy = track_pos[:, 1][track_idx] - plot_pos[:, 1][plot_idx]
-    keep = dx * dx + dy * dy <= radius[track_idx] ** 2
-    track_idx, plot_idx = track_idx[keep], plot_idx[keep]
+    within = dx * dx + dy * dy <= radius[track_idx] ** 2
+    track_idx, plot_idx = track_idx[within], plot_idx[within]
     key = track_idx * m + plot_idx
     if (key[1:] < key[:-1]).any():  # often sorted already (one candidate per track)
         order = np.argsort(key, kind="stable")
@@ -111,7 +120,7 @@ def _grid_pairs(
     count = np.bincount(plot_cell, minlength=nx * ny)
     start = np.cumsum(count) - count
     # cells overlapped by each track's square, clipped to the grid
-    finite = np.isfinite(track_pos).all(axis=1)  # a NaN position gates nothing
+    finite = np.isfinite(track_pos[:, 0]) & np.isfinite(track_pos[:, 1])  # a NaN position gates nothing
     pos = np.where(finite[:, None], track_pos, lo)
     a = np.floor((pos - radius[:, None] - lo) / cell)
     b = np.floor((pos + radius[:, None] - lo) / cell)
@@ -153,3 +162,161 @@ def _tree_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatArray)
         track_idx = np.concatenate([track_idx, full[more_track]])
         plot_idx = np.concatenate([plot_idx, more_plot])
     return track_idx, plot_idx
+
+
+# ---------------------------------------------------------------------- the stage over a track table
+
+
+def gate_pairs(
+    tab: TrackTable, batch: MeasBatch, free_track: BoolArray, free_meas: BoolArray, adopt: BoolArray,
+    keyname: str | None, none_key: int,
+) -> tuple[Pairs, FloatArray, IntArray]:
+    """Pairs of free tracks (mask over the table's rows) and free rows of ``batch`` (mask (M,))
+    that pass the chi-square gate and the reach bound -> (pairs (K), cost d2/gate (K,),
+    rows dropped as non-finite).
+
+    Tentative tracks gate at ``confirm_gate_prob``, the others at ``gate_prob``; a row with a
+    new identity (``adopt``) may not pair with a track holding another one (column
+    ``keyname``). A track whose predicted position or gate radius is not finite gates
+    nothing and is returned for deletion (the guard; not expected).
+    """
+    a, mod = tab.cols, tab.mod
+    meas = np.flatnonzero(free_meas)
+    tb, t0 = float(batch.t.max()), float(batch.t.min())
+    none = predict_pairs(tab, EMPTY_INT, EMPTY_INT, batch), np.zeros(0), EMPTY_INT
+    if tab.rows == 0 or meas.size == 0:
+        return none
+    Rp = batch.R_pos if meas.size == len(batch) else batch.R_pos[meas]
+    a00, a11, a01 = Rp[:, 0, 0], Rp[:, 1, 1], Rp[:, 0, 1]
+    r_max = float((0.5 * (a00 + a11) + np.sqrt(0.25 * (a00 - a11) ** 2 + a01 * a01)).max())  # lambda_max(R_pos)
+    spread = mod.pool.max_speed_mps * (tb - t0)
+    z_pos = batch.z_pos if meas.size == len(batch) else batch.z_pos[meas]
+    tracks = reachable(tab, free_track, tb, z_pos, r_max, spread)
+    if tracks.size == 0:
+        return none
+    pos, P_pos = predict_position(tab, tracks, np.maximum(tb - a["t"][tracks], 0.0))
+    radius = gate_radius(P_pos, r_max, mod.gate[4]) + spread
+    finite = np.isfinite(radius) & np.isfinite(pos).all(axis=1)
+    bad = EMPTY_INT
+    if not finite.all():  # the guard: no non-finite state reaches the grid
+        bad = tracks[~finite]
+        tracks, pos, radius = tracks[finite], pos[finite], radius[finite]
+    pairs = candidate_pairs(pos, radius, z_pos)
+    pt, pm = tracks[pairs[:, 0]], meas[pairs[:, 1]]
+    if keyname is not None:  # a report with a new identity may not update a track holding another one
+        ok = ~adopt[pm] | (a[keyname][pt] == none_key)
+        pt, pm = pt[ok], pm[ok]
+    p = predict_pairs(tab, pt, pm, batch)
+    d2, dims = distances(p, batch)
+    tentative = a["status"][p.track] == TENTATIVE
+    gate = np.where(dims == 4, np.where(tentative, mod.confirm_gate[4], mod.gate[4]),
+                    np.where(tentative, mod.confirm_gate[2], mod.gate[2]))
+    inside = d2 <= gate
+    inside &= within_reach(tab, p, batch)
+    if inside.all():  # no copies
+        return p, d2 / gate, bad
+    return p.take(inside), d2[inside] / gate[inside], bad
+
+
+def distances(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray]:
+    """Squared Mahalanobis distance of each pair's combined prediction (K,) and its measurement
+    dimension (K,) (``innovations`` without the likelihood)."""
+    d2, dims, _ = innovations(p, batch)
+    return d2, dims
+
+
+def innovations(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Squared Mahalanobis distance of each pair's combined prediction (K,), its measurement
+    dimension (K,) and the log Gaussian likelihood ln N(nu; 0, S) of its innovation (K,). A
+    position-only row needs only the position block of the moment-matched state (the same
+    numbers as the block of the full one, for a quarter of the work)."""
+    meas = p.meas
+    d2, log_lik = np.empty(meas.size), np.empty(meas.size)
+    dims = np.where(batch.has_vel[meas], 4, 2)
+    for m, H in ((2, _EYE2), (4, _H_FULL)):  # H of the combined block: the block itself
+        sel = dims == m
+        every = bool(sel.all())  # one kind of row: no masked copies
+        if every or sel.any():
+            rows, xm, Pm, cbar = (meas, p.xm, p.Pm, p.cbar) if every else (meas[sel], p.xm[sel], p.Pm[sel], p.cbar[sel])
+            x, P = kalman.imm_combine(xm[..., :m], Pm[..., :m, :m], cbar)
+            inn = kalman.innovation(x, P, meas_z(batch, rows, m), H, meas_R(batch, rows, m))
+            if every:
+                return inn.d2, dims, inn.log_lik
+            d2[sel], log_lik[sel] = inn.d2, inn.log_lik
+    return d2, dims, log_lik
+
+
+def within_reach(tab: TrackTable, p: Pairs, batch: MeasBatch) -> BoolArray:
+    """Could each pair's target have moved from the track's last estimate to the plot? (K,)
+
+    |z - x(t)| <= v dt + sqrt(chi2_2) sqrt(trace P_pos(t) + trace R_pos), with x(t),
+    P(t) the combined state at the track's last update t, dt = plot time - t and v the
+    larger of ``reach_speed_mps`` and the track's speed plus its sigma. The chi-square
+    gate grows with the covariance of a coasting track without bound; this bound grows
+    only as fast as a vessel (aircraft) can move, so a coasting track cannot capture
+    another target's plot kilometres away.
+    """
+    a = tab.cols
+    tr, me = p.track, p.meas
+    cx, c = a["cx"][tr], a["trc"][tr]
+    dt = batch.t[me] - a["t"][tr]
+    np.maximum(dt, 0.0, out=dt)
+    v = np.hypot(cx[:, 2], cx[:, 3])
+    v += np.sqrt(np.maximum(c[:, 2], 0.0))
+    np.maximum(v, tab.mod.pool.reach_speed_mps, out=v)
+    R, z = batch.R, batch.z  # (not the R_pos / z_pos properties: they copy the whole batch)
+    var = c[:, 0] + R[me, 0, 0] + R[me, 1, 1]
+    np.maximum(var, 0.0, out=var)
+    reach = np.sqrt(tab.mod.gate[2] * var)
+    reach += v * dt
+    dx, dy = z[me, 0] - cx[:, 0], z[me, 1] - cx[:, 1]
+    return dx * dx + dy * dy <= reach * reach
+
+
+def reachable(tab: TrackTable, free: BoolArray, tb: float, z_pos: FloatArray, r_max: float, spread: float) -> IntArray:
+    """Rows (sorted) of the free tracks that can gate a plot of ``z_pos`` (n, 2) at time tb.
+
+    A cheap superset of the tracks whose gating square meets a plot, from the cached
+    combined state and the cubic of the trace of the predicted position covariance
+    (trace >= lambda_max): a track whose disc of radius sqrt(gate (trace + r_max)) +
+    spread around its predicted position misses the plots' bounding box gates nothing.
+    Dead rows (NaN cached state) are never reachable. The block index (fusion/core/reach.py)
+    first narrows the rows to the blocks near the plots; the full prediction and the grid
+    then run on the rows left.
+    """
+    a = tab.cols
+    if 4 * z_pos.shape[0] >= tab.rows:  # a batch about as big as the pool: its cost is O(N) anyway,
+        return np.flatnonzero(free)  # and the grid sorts the tracks out
+    lo, hi = z_pos.min(axis=0), z_pos.max(axis=0)
+    g = tab.mod.gate[4]
+    rows = tab.query(lo, hi, np.sqrt(g * r_max) * (1.0 + 1e-9) + spread + 1e-3, tb)
+    every = rows.size == tab.rows
+    cx, c, t = (a[k] if every else a[k][rows] for k in ("cx", "trc", "t"))
+    dt = np.maximum(tb - t, 0.0)
+    trace = c[:, 0] + dt * (c[:, 1] + dt * (c[:, 2] + dt * c[:, 3]))
+    reach = np.sqrt(g * np.maximum(trace + r_max, 0.0))
+    reach *= 1.0 + 1e-9
+    reach += spread + 1e-3
+    x = cx[:, 0] + cx[:, 2] * dt
+    ok = x >= lo[0] - reach
+    ok &= x <= hi[0] + reach
+    y = cx[:, 1] + cx[:, 3] * dt
+    ok &= y >= lo[1] - reach
+    ok &= y <= hi[1] + reach
+    ok &= free[rows]
+    return rows[ok]
+
+
+def feasible(tab: TrackTable, p: Pairs, batch: MeasBatch) -> BoolArray:
+    """Could each identity pair's target have moved from its last estimate to the report? (K,)
+
+    distance <= ``max_speed_mps`` x |elapsed| + ``identity_sigmas`` x sqrt(trace P_pos + trace R_pos).
+    """
+    if p.track.size == 0:
+        return np.zeros(0, dtype=bool)
+    a, mod = tab.cols, tab.mod
+    x, P = kalman.imm_combine(a["xm"][p.track], a["Pm"][p.track], a["mu"][p.track])
+    dist = np.linalg.norm(batch.z[p.meas, :2] - x[:, :2], axis=1)
+    spread = np.sqrt(np.trace(P[:, :2, :2], axis1=1, axis2=2) + np.trace(batch.R[p.meas, :2, :2], axis1=1, axis2=2))
+    reach = mod.pool.max_speed_mps * np.abs(batch.t[p.meas] - a["t"][p.track])
+    return dist <= reach + mod.config.identity_sigmas * spread

@@ -42,6 +42,7 @@ from scipy.sparse import coo_matrix, csr_array
 from scipy.sparse.csgraph import connected_components
 
 from fusion.core.arrays import FloatArray, IntArray
+from fusion.core.config import TrackerConfig
 
 EXACT_MAX = 6
 """Clusters with at most this many tracks and plots are enumerated exactly (6 x 6: 13,327
@@ -84,6 +85,12 @@ def sprt_thresholds(false_confirm: float, true_delete: float) -> tuple[float, fl
     ln(beta / (1 - alpha)), alpha the probability of confirming a false track and beta that of
     deleting a true one."""
     return float(np.log((1.0 - true_delete) / false_confirm)), float(np.log(true_delete / (1.0 - false_confirm)))
+
+
+def score_thresholds(config: TrackerConfig) -> tuple[float, float]:
+    """(confirm, delete) thresholds of ``config``'s track score (``sprt_thresholds`` of its
+    ``score_false_confirm`` and ``score_true_delete``)."""
+    return sprt_thresholds(config.score_false_confirm, config.score_true_delete)
 
 
 def model_log_likelihood(track: IntArray, log_r: FloatArray, log_miss: FloatArray) -> FloatArray:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fusion.core import reach as reach_mod
+from fusion.core import table as table_mod
 from fusion.core.arrays import NO_ICAO, NO_MMSI, MeasBatch
 from fusion.core.tracker import StepResult, Tracker, TrackerConfig
 
@@ -95,7 +96,7 @@ def test_reach_index_and_amortised_expiry_change_nothing(seed: int, block: int, 
     # reference: every row is a candidate of every query and due at every step
     monkeypatch.setattr(reach_mod.ReachIndex, "query",
                         lambda self, a, n_rows, *args: np.arange(n_rows, dtype=np.int64))
-    monkeypatch.setattr(Tracker, "_due", lambda self, status, last_t, t, tr0: np.full(status.shape, -np.inf))
+    monkeypatch.setattr(table_mod, "due_time", lambda mod, status, last_t, t, tr0: np.full(status.shape, -np.inf))
     full, views_full, trk_full = _run(batches, cfg)
     assert len(full) == len(fast)
     for a, b in zip(fast, full, strict=True):

@@ -79,7 +79,7 @@ def test_a_slightly_late_batch_reruns_from_a_recent_checkpoint_only() -> None:
     for s in scans[:198] + [late] + scans[198:]:
         a.step(s)
     assert all(b.step(s).rerun_batches == 0 for s in scans)  # in sequence: no re-run
-    times = [cp[0] for cp in b._checkpoints]
+    times = [cp.t for cp in b._oosm.checkpoints]
     assert len(times) <= 30.0 / 10.0 + 2.0 / 0.5 + 2 and times[-1] >= 39.0 and min(np.diff(times)) > 0.3  # stamped at the batch before
     res = b.step(late)  # 0.3 s older than the newest batch
     assert 1 <= res.rerun_batches <= (0.5 + 0.3) / 0.2 + 2  # not the up to 10 s (50 scans) of one coarse checkpoint

@@ -1,0 +1,292 @@
+"""Manage stage: missed looks, identity adoption, duplicate merges, births, coasting and
+deletion (misses, age, covariance growth), over the track table.
+
+Also the two small pieces of pool state these rules keep besides the table: the identity
+history ring and the per-site birth budgets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusion.core.arrays import (
+    COASTING,
+    CONFIRMED,
+    NO_ICAO,
+    NO_MMSI,
+    SENSOR_BIT,
+    TENTATIVE,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    MeasBatch,
+)
+from fusion.core.config import TrackerConfig
+from fusion.core.jpda import score_thresholds
+from fusion.core.model import KEY_OF_KIND, NONE_KEY
+from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
+from fusion.core.table import DEAD, TrackTable
+
+
+class IdentityLog:
+    """Bounded ring of identity changes: rows [t, track id, mmsi, icao24]."""
+
+    def __init__(self, capacity: int) -> None:
+        self.ring = np.zeros((capacity, 4))
+        self.n = 0  # changes ever recorded
+
+    def record(self, tab: TrackTable, t: FloatArray, rows: IntArray) -> None:
+        """The current identity of table ``rows`` (n,), changed at times ``t`` (n,)."""
+        a = tab.cols
+        cap = self.ring.shape[0]
+        ev = np.stack([t, a["id"][rows], a["mmsi"][rows], a["icao24"][rows]], axis=1).astype(np.float64)[-cap:]
+        self.ring[(self.n + np.arange(ev.shape[0])) % cap] = ev
+        self.n += ev.shape[0]
+
+    def history(self) -> FloatArray:
+        """(H, 4) identity changes, oldest first."""
+        n, cap = self.n, self.ring.shape[0]
+        if n <= cap:
+            return self.ring[:n].copy()
+        return np.roll(self.ring, -(n % cap), axis=0)
+
+
+class BirthBudget:
+    """Token bucket per radar / OTH site in batch time (deterministic, re-run with the
+    tracker's checkpoints): ``max_births_per_source_s`` per second, ``births_burst_s`` of it deep."""
+
+    def __init__(self, config: TrackerConfig, state: dict[str, tuple[float, float]] | None = None) -> None:
+        self.config = config
+        self.state: dict[str, tuple[float, float]] = dict(state or {})  # site -> (tokens, batch time)
+
+    def allow(self, source: str, t: float, wanted: int) -> int:
+        """How many of ``wanted`` new tracks ``source`` may start at batch time ``t`` (s); charges them."""
+        c = self.config
+        cap = c.max_births_per_source_s * c.births_burst_s
+        tokens, last = self.state.get(source, (cap, t))
+        tokens = min(cap, tokens + max(0.0, t - last) * c.max_births_per_source_s)
+        n = min(wanted, int(tokens))
+        self.state[source] = (tokens - n, max(last, t))
+        return n
+
+
+def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArray, keys: IntArray, t: FloatArray) -> None:
+    """Tracks ``rows`` (n,) take the identities ``keys`` (n,) of column ``keyname`` at times ``t`` (n,)."""
+    tab.cols[keyname][rows] = keys
+    ids.record(tab, t, rows)
+
+
+def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntArray:
+    """A radar scan looked at every track inside its coverage circle (``batch.look_en_m``),
+    or, when the scan does not state it, inside its plots' bounding box plus a margin;
+    the tracks not in ``hit_track`` count a missed look (a confirmed one becomes coasting).
+    Returns the rows that counted one. Positions come from the cached combined state (a few
+    flops per track); the counters change only for the looked rows."""
+    if batch.sensor_kind != "radar" or tab.rows == 0:
+        return EMPTY_INT
+    a, mod = tab.cols, tab.mod
+    tb = float(batch.t.max())
+    if batch.look_en_m is not None:
+        e0, n0, radius = batch.look_en_m
+        lo, hi = np.array([e0 - radius, n0 - radius]), np.array([e0 + radius, n0 + radius])
+    else:
+        lo = batch.z_pos.min(axis=0) - mod.config.look_margin_m
+        hi = batch.z_pos.max(axis=0) + mod.config.look_margin_m
+    # a batch about as big as the pool costs O(N) anyway: every row, no index query
+    rows = np.arange(tab.rows, dtype=np.int64) if 4 * len(batch) >= tab.rows else tab.query(lo, hi, 0.0, tb)
+    every = rows.size == tab.rows
+    cx, t, coop_t = (a[k] if every else a[k][rows] for k in ("cx", "t", "last_ais_t"))  # cx NaN for dead rows: never inside
+    dt = tb - t
+    x = cx[:, 0] + cx[:, 2] * dt
+    y = cx[:, 1] + cx[:, 3] * dt
+    if batch.look_en_m is not None:
+        inside = np.hypot(x - e0, y - n0) <= radius
+    else:
+        inside = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
+    inside &= t < batch.t.min()
+    inside &= ~(tb - coop_t <= mod.pool.coop_fresh_s)  # a fresh AIS / ADS-B report vouches for it (NaN: never had one)
+    if every:
+        inside[hit_track] = False
+    elif hit_track.size:
+        hit = np.zeros(tab.rows, dtype=bool)
+        hit[hit_track] = True
+        inside &= ~hit[rows]
+    looked = rows[inside]
+    count_miss(tab, looked)
+    return looked
+
+
+def count_miss(tab: TrackTable, rows: IntArray) -> None:
+    """A missed look for track ``rows`` (n,): hit history, miss run, track score (+ ln(1 - Pd));
+    a confirmed track becomes coasting."""
+    a = tab.cols
+    if rows.size:
+        a["hist"][rows] <<= 1
+        a["looks"][rows] += 1
+        a["miss_run"][rows] += 1
+        a["llr"][rows] += np.log1p(-tab.mod.config.detection_prob)
+        a["status"][rows] = np.where(a["status"][rows] == CONFIRMED, COASTING, a["status"][rows])
+
+
+def merge(tab: TrackTable, ids: IdentityLog, kp: Pairs, t: float) -> tuple[IntArray, IntArray, IntArray]:
+    """Merge confirmed tracks that gate the same plot (pairs ``kp``), with compatible
+    identities, whose states at ``t`` differ by less than the chi2(4) ``merge_prob`` quantile.
+
+    Returns merged (K, 2) [absorbed id, surviving id], the absorbed rows and the surviving
+    rows. The older track survives (a dark radar track keeps its id when it meets its AIS
+    twin) and takes the identities and sources of the absorbed one.
+    """
+    a = tab.cols
+    none = (np.zeros((0, 2), dtype=np.int64), EMPTY_INT, EMPTY_INT)
+    if kp.track.size < 2:
+        return none
+    shared = np.flatnonzero(np.bincount(kp.meas)[kp.meas] > 1)  # pairs whose plot another pair gates too
+    order = shared[np.lexsort((kp.track[shared], kp.meas[shared]))]
+    tr, ms = kp.track[order], kp.meas[order]
+    same = ms[1:] == ms[:-1]
+    if not same.any():
+        return none
+    i, j = tr[:-1][same], tr[1:][same]
+    live = (a["status"][i] != TENTATIVE) & (a["status"][j] != TENTATIVE) & (i != j)
+    for key, none_key in NONE_KEY.items():
+        live &= (a[key][i] == none_key) | (a[key][j] == none_key) | (a[key][i] == a[key][j])
+    i, j = i[live], j[live]
+    if i.size == 0:
+        return none
+    both = np.concatenate([i, j])
+    x, P = predict_combined(tab, both, np.maximum(t - a["t"][both], 0.0))
+    dx = x[: i.size] - x[i.size :]
+    S = P[: i.size] + P[i.size :]
+    d2 = np.einsum("ka,ka->k", dx, np.linalg.solve(S, dx[..., None])[..., 0])
+    merged, absorbed, kept = [], [], []
+    gone: set[int] = set()
+    for r in np.flatnonzero(d2 < tab.mod.merge_gate):  # few: duplicate tracks only
+        u, v = int(i[r]), int(j[r])
+        if u in gone or v in gone:
+            continue
+        keep, lose = (u, v) if (a["first_t"][u], a["id"][u]) <= (a["first_t"][v], a["id"][v]) else (v, u)
+        absorb(tab, ids, keep, lose)
+        gone.add(lose)
+        merged.append((int(a["id"][lose]), int(a["id"][keep])))
+        absorbed.append(lose)
+        kept.append(keep)
+    return (np.array(merged, dtype=np.int64).reshape(-1, 2), np.array(absorbed, dtype=np.int64),
+            np.array(kept, dtype=np.int64))
+
+
+def absorb(tab: TrackTable, ids: IdentityLog, keep: int, lose: int) -> None:
+    """Row ``keep`` takes what row ``lose`` knows: its state if better and newer, its altitude
+    if ``keep`` has none, identities, sources, the spoof flag and the widest time span."""
+    a = tab.cols
+    trace = np.trace(a["Pm"][[keep, lose], 0, :2, :2], axis1=1, axis2=2)
+    if trace[1] < trace[0] and a["t"][lose] >= a["t"][keep]:  # the better, newer state wins
+        for k in ("t", "xm", "Pm", "mu"):
+            a[k][keep] = a[k][lose]
+    if not np.isfinite(a["alt"][keep, 0]):
+        a["alt"][keep], a["Palt"][keep] = a["alt"][lose], a["Palt"][lose]
+    for key, none_key in NONE_KEY.items():
+        if a[key][keep] == none_key and a[key][lose] != none_key:
+            a[key][keep] = a[key][lose]
+            ids.record(tab, np.array([a["last_t"][lose]]), np.array([keep]))
+    tab.refresh(slice(keep, keep + 1))
+    a["sources"][keep] |= a["sources"][lose]
+    a["spoof"][keep] |= a["spoof"][lose]
+    a["first_t"][keep] = min(a["first_t"][keep], a["first_t"][lose])
+    for k in ("last_t", "last_ais_t", "last_noncoop_t"):
+        a[k][keep] = np.fmax(a[k][keep], a[k][lose])
+
+
+def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch, rows: BoolArray, adopt: BoolArray,
+          keyname: str | None, first_id: int) -> IntArray:
+    """Start a tentative track from every row of ``rows`` (mask (M,)), bounded by
+    ``max_tracks`` and, for a radar or OTH site, by its birth budget (the first rows of the
+    batch within it). New ids count up from ``first_id``; a row with ``adopt`` set brings its
+    identity. Returns the new ids (B,)."""
+    mod = tab.mod
+    pool = mod.pool
+    idx = np.flatnonzero(rows)[: max(0, mod.config.max_tracks - len(tab))]
+    if batch.sensor_kind not in KEY_OF_KIND and idx.size:
+        idx = idx[: budget.allow(f"{batch.sensor_kind}/{batch.sensor_id}", float(batch.t.max()), idx.size)]
+    n = idx.size
+    if n == 0:
+        return EMPTY_INT
+    r = mod.n_models
+    z, R, t = batch.z[idx], batch.R[idx], batch.t[idx]
+    vel = batch.has_vel[idx]
+    x = np.where(vel[:, None], z, np.concatenate([z[:, :2], np.zeros((n, 2))], axis=1))
+    P = R.copy()
+    P[~vel, :2, 2:] = P[~vel, 2:, :2] = 0.0
+    P[~vel, 2:, 2:] = np.eye(2) * pool.init_speed_sigma_mps**2
+    new_ids = np.arange(first_id, first_id + n, dtype=np.int64)
+    alt = np.stack([batch.alt_m[idx], np.where(np.isfinite(batch.alt_m[idx]), 0.0, np.nan)], axis=1)
+    Palt = np.zeros((n, 2, 2))
+    Palt[:, 0, 0] = batch.sigma_alt_m[idx] ** 2
+    Palt[:, 1, 1] = pool.init_vrate_sigma_mps**2
+    coop = batch.sensor_kind in KEY_OF_KIND
+    nan = np.full(n, np.nan)
+    new: dict[str, np.ndarray] = {
+        "id": new_ids, "status": np.full(n, TENTATIVE, np.int8), "t": t,
+        "xm": np.repeat(x[:, None], r, axis=1), "Pm": np.repeat(P[:, None], r, axis=1),
+        "mu": np.tile(np.asarray(pool.mu0), (n, 1)), "alt": alt, "Palt": Palt,
+        "hist": np.ones(n, np.int64), "looks": np.ones(n, np.int64), "miss_run": np.zeros(n, np.int64),
+        "first_t": t, "last_t": t, "last_ais_t": t if coop else nan, "last_noncoop_t": nan if coop else t,
+        "sources": np.full(n, SENSOR_BIT[batch.sensor_kind], np.int64),
+        "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
+        "spoof": np.zeros(n, bool), "llr": np.zeros(n),
+    }
+    if keyname is not None:
+        new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], NONE_KEY[keyname])
+    if mod.config.confirm_m == 1:  # a single plot confirms
+        new["status"][:] = CONFIRMED
+    tab.append(new)
+    with_id = np.zeros(n, bool) if keyname is None else new[keyname] != NONE_KEY[keyname]
+    if with_id.any():
+        ids.record(tab, t[with_id], tab.rows - n + np.flatnonzero(with_id))
+    return new_ids
+
+
+def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: IntArray = EMPTY_INT) -> IntArray:
+    """Delete tracks (misses, age, covariance growth, merges) at time ``t``; mark confirmed ones
+    not updated for ``coast_after_s`` coasting. Returns the deleted ids.
+
+    Only rows that can newly meet a rule are tested: those whose counters or state
+    changed in this step (``touched``), the ``absorbed`` ones, and those whose cached
+    time ``due`` (the earliest time their coast, age or covariance rule can fire) has
+    come. Every other row fails every rule at ``t``, so the result is the same as testing
+    the whole pool; the scan for due rows is one comparison per track.
+    """
+    a = tab.cols
+    if tab.rows == 0:
+        return EMPTY_INT
+    test = a["due"] <= t
+    test[touched] = True
+    test[absorbed] = True
+    rows = np.flatnonzero(test)
+    if rows.size == 0:
+        return EMPTY_INT
+    sel = slice(None) if rows.size == tab.rows else rows  # every row: views, no gathers
+    cfg, pool = tab.mod.config, tab.mod.pool
+    status, last_t, t_row = a["status"][sel], a["last_t"][sel], a["t"][sel]
+    age = t - last_t
+    tentative = status == TENTATIVE
+    dead = np.zeros(rows.size, dtype=bool)
+    dead[np.searchsorted(rows, absorbed)] = True
+    if cfg.confirmation == "score":  # Wald's test decides, within the age limit
+        dead |= tentative & ((a["llr"][sel] <= score_thresholds(cfg)[1]) | (age > pool.tentative_max_age_s))
+    else:
+        dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > pool.tentative_max_age_s))
+    dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
+    dead |= age > pool.max_coast_s
+    dt = np.maximum(t - t_row, 0.0)
+    c = a["tr0"][sel]  # trace of model 0's position block predicted by dt (without process noise)
+    trace = c[:, 0] + 2.0 * dt * c[:, 1] + dt * dt * c[:, 2]
+    dead |= trace > 2.0 * pool.max_pos_sigma_m**2
+    dead &= status != DEAD
+    a["status"][sel] = np.where((status == CONFIRMED) & (age > pool.coast_after_s), COASTING, status).astype(np.int8)
+    tab.refresh_due(sel)
+    if not dead.any():
+        return EMPTY_INT
+    gone_rows = rows[dead]
+    gone = a["id"][gone_rows].copy()
+    tab.kill(gone_rows)
+    return gone

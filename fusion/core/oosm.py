@@ -1,0 +1,89 @@
+"""Out-of-sequence measurements: the checkpoints and the batch log of a fixed-lag re-run.
+
+The tracker snapshots its state every ``recent_checkpoint_interval_s`` of batch time and
+keeps those of the newest ``recent_checkpoint_window_s``, older ones
+``checkpoint_interval_s`` apart, and the newest at or before the lag horizon; the batches
+since the oldest kept checkpoint are logged. A batch older than the newest processed time
+(within ``oosm_lag_s``) is inserted into the log in time order, and the tracker restores
+the newest checkpoint before it and processes the log from there (docs/TRACKER.md).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from fusion.core.arrays import MeasBatch, take_rows
+from fusion.core.config import TrackerConfig
+
+
+class Checkpoint(NamedTuple):
+    """The tracker's state before the batch at log position ``start``."""
+
+    t: float  # newest batch time processed at the checkpoint
+    snap: dict[str, np.ndarray]  # Tracker.snapshot()
+    start: int  # index in the log of the first batch after it
+    births: dict[str, tuple[float, float]]  # birth budgets (manage.BirthBudget.state)
+
+
+class ReplayLog:
+    """Checkpoints and logged batches within the out-of-sequence lag."""
+
+    def __init__(self, config: TrackerConfig) -> None:
+        self.config = config
+        self.checkpoints: list[Checkpoint] = []
+        self.batches: list[MeasBatch] = []  # since the oldest checkpoint, in time order
+        self.times: list[float] = []  # each logged batch's oldest time
+
+    def maybe_checkpoint(self, t: float, now: float, snapshot: Callable[[], dict[str, np.ndarray]],
+                         births: dict[str, tuple[float, float]]) -> None:
+        """Before processing a batch at ``t`` (tracker time ``now``): a checkpoint when the newest is
+        ``recent_checkpoint_interval_s`` old; then keep the recent ones, older ones
+        ``checkpoint_interval_s`` apart, and the newest at or before the lag horizon."""
+        c = self.config
+        if c.oosm_lag_s <= 0:
+            return
+        interval = min(c.recent_checkpoint_interval_s, c.checkpoint_interval_s)
+        if self.checkpoints and t < self.checkpoints[-1].t + interval:
+            return
+        self.checkpoints.append(Checkpoint(now, snapshot(), len(self.batches), dict(births)))
+        horizon = t - c.oosm_lag_s
+        keep_from = max(0, bisect.bisect_right([cp.t for cp in self.checkpoints], horizon) - 1)
+        kept = self.checkpoints[keep_from:keep_from + 1]
+        for cp in self.checkpoints[keep_from + 1:]:  # each keeps its own log index: any may go
+            if cp.t >= t - c.recent_checkpoint_window_s or cp.t >= kept[-1].t + c.checkpoint_interval_s:
+                kept.append(cp)
+        drop = kept[0].start
+        self.checkpoints = [cp._replace(start=cp.start - drop) for cp in kept]
+        if drop:
+            del self.batches[:drop], self.times[:drop]
+
+    def append(self, batch: MeasBatch) -> None:
+        """Log an in-order batch."""
+        if self.config.oosm_lag_s > 0:
+            self.batches.append(batch)
+            self.times.append(float(batch.t.min()))
+
+    def rewind(self, batch: MeasBatch) -> tuple[Checkpoint, list[MeasBatch]] | None:
+        """For a late ``batch``: the newest checkpoint before it (newer ones are dropped) and the
+        logged batches to process after restoring it, ``batch`` inserted in time order; None
+        when no checkpoint is that old.
+
+        Each row goes after the logged batches no newer than it: a late payload spanning
+        minutes (satellite AIS) is split, so that no row is processed before a logged batch
+        older than it (which would then meet tracks already moved past its time)."""
+        k = bisect.bisect_right([cp.t for cp in self.checkpoints], float(batch.t.min())) - 1
+        if k < 0:
+            return None
+        cp = self.checkpoints[k]
+        self.checkpoints = self.checkpoints[: k + 1]
+        slot = np.searchsorted(np.asarray(self.times), batch.t, side="right")
+        for pos in np.unique(slot)[::-1].tolist():  # from the back: earlier positions stay valid
+            rows = np.flatnonzero(slot == pos)
+            part = batch if rows.size == len(batch) else take_rows(batch, rows)
+            self.batches.insert(pos, part)
+            self.times.insert(pos, float(part.t.min()))
+        return cp, self.batches[cp.start:]

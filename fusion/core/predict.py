@@ -1,0 +1,91 @@
+"""Predict stage: tracks of the table predicted to other times, never committed.
+
+Pair-wise prediction (IMM interaction, then each model's CV prediction to the pair's own
+measurement time) for gating and update; combined or position-only predictions for
+merges and the gate radius; the altitude filter's prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fusion.core import kalman
+from fusion.core.arrays import BoolArray, FloatArray, IntArray, MeasBatch
+
+if TYPE_CHECKING:
+    from fusion.core.table import TrackTable
+
+EMPTY_INT = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class Pairs:
+    """Track/measurement pairs with each track predicted to its measurement's time.
+
+    track: (K,) row in the track table; meas: (K,) row in the batch; xm (K, r, 4) and
+    Pm (K, r, 4, 4) per-model prediction; cbar (K, r) predicted model probabilities.
+    """
+
+    track: IntArray
+    meas: IntArray
+    xm: FloatArray
+    Pm: FloatArray
+    cbar: FloatArray
+
+    def take(self, sel: IntArray | BoolArray) -> Pairs:
+        """The pairs ``sel``."""
+        return Pairs(self.track[sel], self.meas[sel], self.xm[sel], self.Pm[sel], self.cbar[sel])
+
+    def then(self, other: Pairs) -> Pairs:
+        """These pairs followed by ``other``'s."""
+        return Pairs(*(np.concatenate([a, b]) for a, b in zip(self._cols(), other._cols(), strict=True)))
+
+    def _cols(self) -> tuple[np.ndarray, ...]:
+        return self.track, self.meas, self.xm, self.Pm, self.cbar
+
+
+def empty_pairs(r: int) -> Pairs:
+    """No pairs, for r IMM models."""
+    return Pairs(EMPTY_INT, EMPTY_INT, np.zeros((0, r, 4)), np.zeros((0, r, 4, 4)), np.zeros((0, r)))
+
+
+def predict_pairs(tab: TrackTable, track: IntArray, meas: IntArray, batch: MeasBatch) -> Pairs:
+    """IMM interaction and prediction of each pair's track ``track`` (K,) to the time of its
+    measurement ``meas`` (K,) of ``batch``."""
+    a, mod = tab.cols, tab.mod
+    if track.size == 0:  # no work (and no numpy calls) for an empty set
+        return empty_pairs(mod.n_models)
+    dt = np.maximum(batch.t[meas] - a["t"][track], 0.0)  # < 0 only for rows older than a re-run's state
+    if mod.n_models == 1:  # one model: no mixing
+        x0, P0, cbar = a["xm"][track], a["Pm"][track], a["mu"][track]
+    else:
+        x0, P0, cbar = kalman.imm_mix(a["xm"][track], a["Pm"][track], a["mu"][track],
+                                      kalman.markov_matrix(dt, mod.sojourn))
+    xm, Pm = kalman.cv_predict(x0, P0, dt, mod.q, 2)
+    return Pairs(track, meas, xm, Pm, cbar)
+
+
+def predict_combined(tab: TrackTable, rows: IntArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Combined (x (n, 4), P (n, 4, 4)) of ``rows`` predicted by ``dt`` (n,) s."""
+    a = tab.cols
+    xm, Pm = kalman.cv_predict(a["xm"][rows], a["Pm"][rows], dt, tab.mod.q, 2)
+    return kalman.imm_combine(xm, Pm, a["mu"][rows])
+
+
+def predict_position(tab: TrackTable, rows: IntArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Combined position (n, 2) m and its covariance (n, 2, 2) of the n sorted, unique
+    ``rows`` predicted by ``dt`` (n,) s."""
+    a = tab.cols
+    every = rows.size == tab.rows  # sorted and unique: all rows, no gather
+    xm, Pm, mu = (a[k] if every else a[k][rows] for k in ("xm", "Pm", "mu"))
+    pos, P_pos = kalman.cv_predict_position(xm, Pm, dt, tab.mod.q, 2)
+    return kalman.imm_combine(pos, P_pos, mu)
+
+
+def predict_alt(alt: FloatArray, Palt: FloatArray, dt: FloatArray, q_alt: float) -> tuple[FloatArray, FloatArray]:
+    """Altitude filter: alt (n, 2) m, m/s, Palt (n, 2, 2), dt (n,) s, q_alt m^2/s^3 -> predicted;
+    NaN rows stay NaN."""
+    return kalman.cv_predict(alt, Palt, dt, np.asarray(q_alt, dtype=np.float64), 1)

@@ -1,0 +1,247 @@
+"""The track table: every track's state as columns with a leading track axis, with spare
+capacity, lazy deletion, and the derived columns kept in step in one place.
+
+Every tracker stage (predict, gate, associate, update, manage) reads and writes the same
+``TrackTable``; nothing per track is a Python object. ``cols`` holds views of the first
+``rows`` rows of the store (live rows and deleted rows waiting for compaction).
+
+State columns (in snapshots): id, status, t (time of the state), xm (N, r, 4) / Pm
+(N, r, 4, 4) / mu (N, r) per IMM model, alt / Palt (altitude, vertical rate), hist (hit
+bits of the looks, newest in bit 0), looks, miss_run, first_t, last_t, last_ais_t,
+last_noncoop_t, sources, mmsi, icao24, spoof.
+
+Derived columns (``DERIVED``: recomputed, never in snapshots), refreshed only by
+``refresh`` / ``refresh_due`` (and on ``append``, ``load``, ``kill``):
+- cx (N, 4): the combined state at t;
+- trc (N, 4): the trace of the combined position covariance predicted by dt as the cubic
+  c0 + c1 dt + c2 dt^2 + c3 dt^3 (exact for CV prediction followed by moment matching);
+- tr0 (N, 3): model 0's P00 + P11, P02 + P13, P22 + P33 (the covariance growth rule);
+- due (N,): the earliest time a time rule (coast, age, covariance growth) can fire;
+- blk (N,): block of the reach index (fusion/core/reach.py), -1 until its next rebuild.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.core.arrays import CONFIRMED, NO_ICAO, NO_MMSI, TENTATIVE, FloatArray, IntArray
+from fusion.core.model import PoolModel
+from fusion.core.reach import ReachIndex
+
+DEAD = np.int8(-1)
+"""Status of a deleted row waiting for compaction (never leaves the tracker)."""
+DERIVED = ("cx", "trc", "tr0", "due", "blk")
+"""Columns derived from the state (not in snapshots)."""
+
+Rows = IntArray | slice
+"""Rows of the table: an index array or a slice."""
+
+
+def empty_columns(r: int) -> dict[str, np.ndarray]:
+    """Columns with no rows for r IMM models: the names, shapes and dtypes of all per-track state."""
+    f, i = np.float64, np.int64
+    return {
+        "id": np.zeros(0, i),
+        "status": np.zeros(0, np.int8),
+        "t": np.zeros(0, f),
+        "xm": np.zeros((0, r, 4), f),
+        "Pm": np.zeros((0, r, 4, 4), f),
+        "mu": np.zeros((0, r), f),
+        "alt": np.zeros((0, 2), f),  # altitude, vertical rate; NaN = unknown
+        "Palt": np.zeros((0, 2, 2), f),
+        "hist": np.zeros(0, i),
+        "looks": np.zeros(0, i),
+        "miss_run": np.zeros(0, i),
+        "first_t": np.zeros(0, f),
+        "last_t": np.zeros(0, f),
+        "last_ais_t": np.zeros(0, f),
+        "last_noncoop_t": np.zeros(0, f),
+        "sources": np.zeros(0, i),
+        "mmsi": np.zeros(0, i),
+        "icao24": np.zeros(0, i),
+        "spoof": np.zeros(0, bool),
+        "llr": np.zeros(0, f),  # track score: log likelihood ratio against clutter (confirmation = "score")
+        "cx": np.zeros((0, 4), f),
+        "trc": np.zeros((0, 4), f),
+        "tr0": np.zeros((0, 3), f),
+        "due": np.zeros(0, f),
+        "blk": np.zeros(0, i),
+    }
+
+
+class TrackTable:
+    """The columns of one pool's tracks, their capacity, and their derived columns."""
+
+    def __init__(self, mod: PoolModel) -> None:
+        self.mod = mod
+        self._store = empty_columns(mod.n_models)  # the rows below plus spare capacity
+        self.cols = self._store  # views of the first ``rows`` rows of the store
+        self.n_dead = 0  # rows deleted but not yet compacted away (status DEAD)
+        self.reach = ReachIndex()
+
+    @property
+    def rows(self) -> int:
+        """Rows of the table, including deleted rows not yet compacted."""
+        return int(self.cols["id"].shape[0])
+
+    def __len__(self) -> int:
+        """Live tracks."""
+        return self.rows - self.n_dead
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """One column (a view: writes go to the table)."""
+        return self.cols[name]
+
+    def live(self) -> dict[str, np.ndarray]:
+        """The live rows: the columns themselves when no row is dead; else copies of the state
+        columns, without the derived ones."""
+        a = self.cols
+        if self.n_dead == 0:
+            return a
+        keep = a["status"] != DEAD
+        return {k: v[keep] for k, v in a.items() if k not in DERIVED}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the state columns of the live rows."""
+        live = self.live()  # copies already when rows are dead
+        return {k: (v if self.n_dead else v.copy()) for k, v in live.items() if k not in DERIVED}
+
+    def load(self, cols: dict[str, np.ndarray]) -> None:
+        """Replace every row by copies of the state columns ``cols`` (as from ``state``); shapes
+        checked, derived columns recomputed."""
+        if "llr" not in cols and "id" in cols:  # a snapshot from before the track score: all zero
+            cols = {**cols, "llr": np.zeros(cols["id"].shape[0])}
+        n = None
+        for k, v in empty_columns(self.mod.n_models).items():
+            if k in DERIVED:
+                continue
+            arr = cols.get(k)
+            if arr is None or arr.shape[1:] != v.shape[1:] or (n is not None and arr.shape[0] != n):
+                got = None if arr is None else arr.shape
+                raise ValueError(f"snapshot track.{k} must have shape (N, {v.shape[1:]}), got {got}")
+            n = arr.shape[0]
+        store = {k: (v if k in DERIVED else cols[k]).copy() for k, v in empty_columns(self.mod.n_models).items()}
+        n = int(store["id"].shape[0])
+        for k in DERIVED:
+            store[k] = np.empty((n, *store[k].shape[1:]), dtype=store[k].dtype)
+        store["blk"][:] = -1
+        self._store = self.cols = store
+        self.n_dead = 0
+        self.reach.invalidate()
+        self.refresh(slice(None))
+        self.refresh_due(slice(None))
+
+    def append(self, new: dict[str, np.ndarray]) -> None:
+        """Add rows (the state columns of n new tracks, one batch's births: close in space) at
+        the end; their derived columns are computed and they join the reach index as blocks of
+        their own. Capacity doubles when full, so that births do not copy the table every step."""
+        n0, n = self.rows, len(new["id"])
+        cap = self._store["id"].shape[0]
+        if n0 + n > cap:
+            cap = max(2 * cap, n0 + n, 64)
+            grown = {k: np.empty((cap, *v.shape[1:]), dtype=v.dtype) for k, v in self._store.items()}
+            for k, v in self.cols.items():
+                grown[k][:n0] = v
+            self._store = grown
+        for k, v in self._store.items():
+            if k not in DERIVED:
+                v[n0 : n0 + n] = new[k]
+        self.cols = {k: v[: n0 + n] for k, v in self._store.items()}
+        self.cols["blk"][n0:] = -1  # the index's unsorted tail until its next rebuild
+        fresh = slice(n0, n0 + n)
+        self.refresh(fresh)
+        self.refresh_due(fresh)
+        self.reach.append(self.cols, n0, n)
+
+    def refresh(self, rows: Rows) -> None:
+        """Recompute cx, trc and tr0 of ``rows`` after their xm, Pm or mu changed, and mark their
+        reach blocks for recomputation."""
+        a = self.cols
+        cx, a["trc"][rows], a["tr0"][rows] = kinematics(a["xm"][rows], a["Pm"][rows], a["mu"][rows], self.mod.q)
+        a["cx"][rows] = cx
+        self.reach.mark(a["blk"][rows])
+
+    def refresh_due(self, rows: Rows) -> None:
+        """Recompute ``due`` of ``rows`` from their status, last_t, t and tr0."""
+        a = self.cols
+        a["due"][rows] = due_time(self.mod, a["status"][rows], a["last_t"][rows], a["t"][rows], a["tr0"][rows])
+
+    def query(self, lo: FloatArray, hi: FloatArray, grow: float, tb: float) -> IntArray:
+        """Sorted rows whose reach box may meet [lo - grow, hi + grow] (x, y) m at time tb s."""
+        return self.reach.query(self.cols, self.rows, lo, hi, grow, tb, self.mod.gate[4])
+
+    def kill(self, rows: IntArray) -> None:
+        """Mark rows deleted: invisible to gating, looks, identity and expiry (NaN cached
+        state, no identity, never due); the table is compacted once a quarter of its rows
+        are dead, so a deletion costs O(1) amortised instead of a table-wide copy."""
+        a = self.cols
+        a["status"][rows] = DEAD
+        a["cx"][rows] = np.nan
+        a["due"][rows] = np.inf
+        a["mmsi"][rows] = NO_MMSI
+        a["icao24"][rows] = NO_ICAO
+        self.n_dead += int(rows.size)
+        if 4 * self.n_dead > self.rows:
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop the dead rows, in place (keeping the capacity and the order of live rows)."""
+        a = self.cols
+        keep = a["status"] != DEAD
+        n = int(keep.sum())
+        for k, v in a.items():
+            self._store[k][:n] = v[keep]
+        self.cols = {k: v[:n] for k, v in self._store.items()}
+        self.n_dead = 0
+        self.reach.invalidate()
+
+
+def kinematics(xm: FloatArray, Pm: FloatArray, mu: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Derived columns of n rows (xm (n, r, 4), Pm (n, r, 4, 4), mu (n, r), q (r,) m^2/s^3):
+    the combined state cx (n, 4), trc (n, 4) the coefficients of the trace of the combined
+    predicted position covariance trace(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3 (exact for the CV
+    models' prediction followed by moment matching, as ``predict.predict_position``), and
+    tr0 (n, 3): model 0's P00 + P11, P02 + P13, P22 + P33. With one model cx is a view of xm."""
+    P0 = Pm[:, 0]
+    tr0 = np.empty((mu.shape[0], 3))
+    np.add(P0[:, 0, 0], P0[:, 1, 1], out=tr0[:, 0])
+    np.add(P0[:, 0, 2], P0[:, 1, 3], out=tr0[:, 1])
+    np.add(P0[:, 2, 2], P0[:, 3, 3], out=tr0[:, 2])
+    if mu.shape[1] == 1:
+        trc = np.empty((mu.shape[0], 4))
+        trc[:, 0] = tr0[:, 0]
+        np.multiply(tr0[:, 1], 2.0, out=trc[:, 1])
+        trc[:, 2] = tr0[:, 2]
+        trc[:, 3] = 2.0 * float(q[0]) / 3.0
+        return xm[:, 0], trc, tr0
+    cx = np.einsum("nj,njd->nd", mu, xm)
+    d = xm - cx[:, None, :]
+    per_model = np.stack([
+        Pm[..., 0, 0] + Pm[..., 1, 1] + d[..., 0] ** 2 + d[..., 1] ** 2,
+        2.0 * (Pm[..., 0, 2] + Pm[..., 1, 3] + d[..., 0] * d[..., 2] + d[..., 1] * d[..., 3]),
+        Pm[..., 2, 2] + Pm[..., 3, 3] + d[..., 2] ** 2 + d[..., 3] ** 2,
+        np.broadcast_to(2.0 * q / 3.0, mu.shape),
+    ], axis=2)  # (n, r, 4)
+    return cx, np.einsum("nj,njc->nc", mu, per_model), tr0
+
+
+def due_time(mod: PoolModel, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, tr0: FloatArray) -> FloatArray:
+    """Earliest time (n,) s at which a coast, age or covariance rule of ``manage.expire`` can
+    fire for rows with this status, last update, state time and ``tr0`` (n, 3) column;
+    slightly early (1 ms and 1e-9 relative) so that rounding never makes it late."""
+    pool = mod.pool
+    inf = np.inf
+    due = last_t + np.where(status == TENTATIVE, min(pool.tentative_max_age_s, pool.max_coast_s),
+                            np.where(status == CONFIRMED, min(pool.coast_after_s, pool.max_coast_s), pool.max_coast_s))
+    # covariance growth: c0 + c1 dt + c2 dt^2 > limit first for dt > the larger root
+    c0, c1, c2 = tr0[:, 0], 2.0 * tr0[:, 1], tr0[:, 2]
+    d = 2.0 * pool.max_pos_sigma_m**2 - c0
+    den = c1 + np.sqrt(np.maximum(c1 * c1 + 4.0 * c2 * np.maximum(d, 0.0), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.where(den > 0, 2.0 * np.maximum(d, 0.0) / den, np.where(d > 0, inf, 0.0))
+    root = np.where(d < 0, -inf, root)
+    due = np.fmin(due, t + root * (1.0 - 1e-9))
+    due -= 1e-3
+    due[status == DEAD] = inf
+    return due
