@@ -33,7 +33,7 @@ innovations term); per-pair updates also hold when plots carry different R.
 
 from __future__ import annotations
 
-import itertools
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,15 +45,19 @@ from fusion.core.arrays import FloatArray, IntArray
 from fusion.core.config import TrackerConfig
 
 EXACT_MAX = 6
-"""Clusters with at most this many tracks and plots are enumerated exactly (6 x 6: 13,327
-joint events); larger ones use belief propagation. Bar-Shalom et al. 2009 (above) note
-that exact JPDA is exponential in the cluster size; six keeps a stacked enumeration
-within a few MB per cluster."""
+"""Clusters with at most this many tracks and plots, and at most ``EXACT_MAX_EVENTS`` joint
+events, are enumerated exactly; larger ones use belief propagation. Bar-Shalom et al. 2009
+(above) note that exact JPDA is exponential in the cluster size."""
+EXACT_MAX_EVENTS = 1100
+"""Most joint events of an exactly enumerated cluster: every shape up to 4 x 6 and 6 x 4
+(1,045 events); 5 x 5 (1,546) and larger go to belief propagation. Measured on the dense
+benchmark (1,000 targets 500 m apart): one 6 x 6 cluster (13,327 events) cost as much as all
+the small ones of its scan together."""
 LBP_ITERATIONS = 200
 """Most belief-propagation sweeps for a large cluster (Williams & Lau report convergence in
 tens of sweeps; the loop stops earlier once messages change less than ``LBP_TOL``)."""
 LBP_TOL = 1e-9
-_LOG_MAX = 700.0  # log ratios are clipped to +-this: exp stays finite in float64
+_LOG_MAX = 700.0  # log weights are clipped to +-this: exp and sums of a few stay finite in float64
 _RATIO_MAX = 1e8  # LBP ratios (relative to the miss) are clipped here: its sums of the other pairs
 # subtract a pair from its track's total, exact to ~1e-8 of a probability at this size
 
@@ -109,19 +113,18 @@ def model_log_likelihood(track: IntArray, log_r: FloatArray, log_miss: FloatArra
 
 
 @lru_cache(maxsize=64)
-def joint_events(n_tracks: int, n_plots: int) -> tuple[IntArray, FloatArray]:
+def joint_events(n_tracks: int, n_plots: int) -> IntArray:
     """Every joint event of a cluster shape: (E, n_tracks) plot of each track, ``n_plots``
-    meaning missed, no plot taken twice; and its one-hot form (E, n_tracks, n_plots + 1).
-    Cached (read-only)."""
+    meaning missed, no plot taken twice. Cached (read-only)."""
     miss = n_plots
-    rows = [ev for ev in itertools.product(range(n_plots + 1), repeat=n_tracks)
-            if len({j for j in ev if j != miss}) == sum(j != miss for j in ev)]
-    ev = np.array(rows, dtype=np.int64).reshape(-1, n_tracks)
-    onehot = np.zeros((ev.shape[0], n_tracks, n_plots + 1))
-    onehot[np.arange(ev.shape[0])[:, None], np.arange(n_tracks)[None, :], ev] = 1.0
+    ev = np.zeros((1, 0), dtype=np.int64)
+    for _ in range(n_tracks):  # extend every event by the next track's choice, dropping plots taken twice
+        ext = np.concatenate([np.repeat(ev, n_plots + 1, axis=0),
+                              np.tile(np.arange(n_plots + 1), ev.shape[0])[:, None]], axis=1)
+        ok = (ext[:, -1] == miss) | (ext[:, :-1] != ext[:, -1:]).all(axis=1)
+        ev = ext[ok]
     ev.setflags(write=False)
-    onehot.setflags(write=False)
-    return ev, onehot
+    return ev
 
 
 def marginals(track: IntArray, plot: IntArray, log_r: FloatArray, log_miss: FloatArray) -> Marginals:
@@ -137,31 +140,50 @@ def marginals(track: IntArray, plot: IntArray, log_r: FloatArray, log_miss: Floa
     # one weight per pair relative to its track's miss: the model is invariant to it
     lw = np.where(np.isnan(log_r), -np.inf, log_r) - np.nan_to_num(log_miss[track], nan=0.0, posinf=_LOG_MAX,
                                                                     neginf=-_LOG_MAX)
-    lw = np.clip(lw, -np.inf, _LOG_MAX)
-    ok = np.isfinite(lw)
-    idx = np.flatnonzero(ok)
+    idx = np.flatnonzero(np.isfinite(lw) | (lw == np.inf))  # -inf and NaN: impossible pairs
     if idx.size == 0:
         return Marginals(beta, beta0)
-    t, p, lw = track[idx], plot[idx], lw[idx]
+    t, p, lw = track[idx], plot[idx], np.clip(lw[idx], -_LOG_MAX, _LOG_MAX)
+    # a pair whose track and plot are in no other pair is a cluster of its own: psi / (1 + psi)
+    lone = (np.bincount(t)[t] == 1) & (np.bincount(p)[p] == 1)
+    b = 0.5 * (1.0 + np.tanh(0.5 * lw))  # the logistic function, without overflow
+    if not lone.all():
+        b[~lone] = _clustered(t[~lone], p[~lone], lw[~lone])
+    b = np.clip(b, 0.0, 1.0)
+    beta[idx] = b
+    beta0 = np.clip(1.0 - np.bincount(track, weights=beta, minlength=n), 0.0, 1.0)
+    return Marginals(beta, beta0)
+
+
+def _clustered(t: IntArray, p: IntArray, lw: FloatArray) -> FloatArray:
+    """Marginals (K,) of pairs (track t (K,), plot p (K,), finite log weight lw (K,) relative to
+    the track's miss) by cluster: exact enumeration or belief propagation."""
     _, tl = np.unique(t, return_inverse=True)
     pu, pl = np.unique(p, return_inverse=True)
     nt, npl = int(tl.max()) + 1, pu.size
-    graph = coo_matrix((np.ones(idx.size), (tl, pl + nt)), shape=(nt + npl, nt + npl))
+    graph = coo_matrix((np.ones(t.size), (tl, pl + nt)), shape=(nt + npl, nt + npl))
     n_comp, label = connected_components(graph, directed=False)
     comp = label[tl]
     size_t = np.bincount(label[:nt], minlength=n_comp)
     size_p = np.bincount(label[nt:], minlength=n_comp)
     small = (size_t[comp] <= EXACT_MAX) & (size_p[comp] <= EXACT_MAX)
-    b = np.zeros(idx.size)
+    small[small] = _n_events(size_t[comp[small]], size_p[comp[small]]) <= EXACT_MAX_EVENTS
+    b = np.zeros(t.size)
     if small.any():
         rt, rp = _rank_in_group(label[:nt])[tl], _rank_in_group(label[nt:])[pl]
         b[small] = _exact(comp[small], rt[small], rp[small], lw[small], size_t, size_p)
     if not small.all():
         b[~small] = _lbp(tl[~small], pl[~small], lw[~small])
-    b = np.clip(b, 0.0, 1.0)
-    beta[idx] = b
-    beta0 = np.clip(1.0 - np.bincount(track, weights=beta, minlength=n), 0.0, 1.0)
-    return Marginals(beta, beta0)
+    return b
+
+
+def _n_events(n_tracks: IntArray, n_plots: IntArray) -> IntArray:
+    """Joint events of clusters of these shapes (K,): sum over k of C(a, k) C(m, k) k!."""
+    return _EVENTS[n_tracks, n_plots]
+
+
+_EVENTS = np.array([[sum(math.comb(a, k) * math.comb(m, k) * math.factorial(k) for k in range(min(a, m) + 1))
+                     for m in range(EXACT_MAX + 1)] for a in range(EXACT_MAX + 1)])
 
 
 def _rank_in_group(label: IntArray) -> IntArray:
@@ -186,12 +208,15 @@ def _exact(comp: IntArray, rt: IntArray, rp: IntArray, lw: FloatArray, size_t: I
         W = np.full((clusters.size, a, m + 1), -np.inf)  # log weight of track t taking plot j (m: missed)
         W[:, :, m] = 0.0
         W[ci, rt[sel], rp[sel]] = lw[sel]
-        ev, onehot = joint_events(a, m)
+        ev = joint_events(a, m)
         score = W[:, np.arange(a)[None, :], ev].sum(axis=2)  # (clusters, E)
         score -= score.max(axis=1, keepdims=True)  # the all-missed event is finite: the max is
         w = np.exp(score)
         w /= w.sum(axis=1, keepdims=True)
-        marg = np.einsum("ce,etj->ctj", w, onehot)  # sum of the weights of the events holding (t, j)
+        # marginal of (cluster, track, plot): the summed weights of the events holding it
+        slot = (np.arange(clusters.size)[:, None, None] * a + np.arange(a)) * (m + 1) + ev[None]  # (c, E, a)
+        marg = np.bincount(slot.ravel(), weights=np.broadcast_to(w[:, :, None], slot.shape).ravel(),
+                           minlength=clusters.size * a * (m + 1)).reshape(-1, a, m + 1)
         out[sel] = marg[ci, rt[sel], rp[sel]]
     return out
 
