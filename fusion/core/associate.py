@@ -95,7 +95,7 @@ def log_clutter_density(config: TrackerConfig, batch: MeasBatch, free: float) ->
         if np.isfinite(config.look_margin_m):
             span = span + 2.0 * config.look_margin_m
         area = float(span[0] * span[1])
-    return float(np.log(clutter_density(int(round(free)), area)))
+    return float(np.log(clutter_density(round(free), area)))
 
 
 def jpda(tab: TrackTable, kp: Pairs, log_lik: FloatArray, batch: MeasBatch, n_fixed: int) -> Pda:

@@ -102,7 +102,7 @@ def model_log_likelihood(track: IntArray, log_r: FloatArray, log_miss: FloatArra
     multisensor tracking", 1995, the IMM-PDAF): ln(1 - Pd Pg + sum_j Pd N_j^m / lambda) per
     track and model, from pairs' track (K,) and per-model log ratio (K, r), log miss weight
     (N,). -> (N, r); a track without pairs gets its miss weight."""
-    n, r = log_miss.shape[0], log_r.shape[1]
+    r = log_r.shape[1]
     v = np.where(np.isfinite(log_r), log_r, -np.inf)
     top = np.repeat(log_miss[:, None], r, axis=1)
     np.maximum.at(top, track, v)

@@ -64,7 +64,7 @@ def test_score_confirms_fewer_clutter_tracks_than_two_of_three() -> None:
             ids |= set(v.track_id[(v.status == CONFIRMED) | (v.status == COASTING)].tolist())
         return len(ids)
 
-    m_of_n, score = confirmed_ever(_config()), confirmed_ever(_config(confirmation="score"))
+    m_of_n, score = confirmed_ever(_config(confirmation="m_of_n")), confirmed_ever(_config(confirmation="score"))
     assert m_of_n > 20  # the case is hard for 2-of-3
     assert score < m_of_n / 4, (score, m_of_n)
 
