@@ -56,7 +56,8 @@ the small ones of its scan together."""
 LBP_ITERATIONS = 200
 """Most belief-propagation sweeps for a large cluster (Williams & Lau report convergence in
 tens of sweeps; the loop stops earlier once messages change less than ``LBP_TOL``)."""
-LBP_TOL = 1e-9
+LBP_TOL = 1e-6
+"""Belief propagation stops when no plot-to-track message (in (0, 1]) moves more than this."""
 _LOG_MAX = 700.0  # log weights are clipped to +-this: exp and sums of a few stay finite in float64
 _RATIO_MAX = 1e8  # LBP ratios (relative to the miss) are clipped here: its sums of the other pairs
 # subtract a pair from its track's total, exact to ~1e-8 of a probability at this size
@@ -232,7 +233,7 @@ def _lbp(tl: IntArray, pl: IntArray, lw: FloatArray) -> FloatArray:
         s = psi * nu
         mu = psi / (1.0 + np.bincount(tl, weights=s, minlength=nt)[tl] - s)  # track -> plot
         new = 1.0 / (1.0 + np.bincount(pl, weights=mu, minlength=npl)[pl] - mu)
-        done = np.max(np.abs(new - nu)) <= LBP_TOL * np.max(np.abs(new))
+        done = float(np.abs(new - nu).max()) <= LBP_TOL
         nu = new
         if done:
             break
