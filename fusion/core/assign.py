@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from fusion.core.arrays import FloatArray, IntArray
 
@@ -73,6 +71,10 @@ def assign(pairs: IntArray, cost: FloatArray, miss_cost: float) -> Assignment:
     weight, column = np.empty(key.size + nt), np.empty(key.size + nt, dtype=np.int64)
     weight[at], column[at] = np.where(cost[keep] == 0.0, _TINY, cost[keep]), pi
     weight[end], column[end] = miss_cost, npl + np.arange(nt)
+    # imported here: scipy.sparse.csgraph costs ~0.3 s, which a run whose clusters are all lone pairs never pays
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
     r, c = min_weight_full_bipartite_matching(csr_array((weight, column, indptr), shape=(nt, npl + nt)))
     hit = c < npl  # every track row is matched once: to a plot or to its miss
     won = keep[np.searchsorted(key, r[hit] * npl + c[hit])]

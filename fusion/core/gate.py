@@ -12,11 +12,10 @@ O((N + M) log(N + M) + K) for K pairs.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial import cKDTree
-from scipy.stats import chi2
 
 from fusion.core import kalman
 from fusion.core.arrays import TENTATIVE, BoolArray, FloatArray, IntArray, MeasBatch, meas_R, meas_z
@@ -37,10 +36,58 @@ _KNN = 4
 
 
 def chi2_gate(prob: float, dims: int) -> float:
-    """Chi-square gate threshold with ``dims`` degrees of freedom holding ``prob`` mass."""
+    """Chi-square gate threshold with ``dims`` degrees of freedom holding ``prob`` mass.
+
+    The quantile x with P(dims/2, x/2) = prob (regularised lower incomplete gamma): in closed
+    form for 2 dimensions (-2 ln(1 - prob)), otherwise by safeguarded Newton steps on the
+    survival function, itself in closed form for integer dimensions (Abramowitz & Stegun
+    26.4.4 / 26.4.5: Q(k/2, u) = e^-u sum u^j / j! for even k, erfc(sqrt u) + a finite sum
+    for odd k). Matches scipy.stats.chi2.ppf to a few ulps (tests/unit/core/test_gate.py)
+    without importing scipy.stats (half a second: issue 15 item 6).
+    """
     if not 0.0 < prob < 1.0:
         raise ValueError(f"gate probability must be in (0, 1), got {prob}")
-    return float(chi2.ppf(prob, dims))
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+        raise ValueError(f"gate dimensions must be a positive integer, got {dims!r}")
+    if dims == 2:
+        return -2.0 * math.log1p(-prob)
+    q = 1.0 - prob
+    log_norm = 0.5 * dims * math.log(2.0) + math.lgamma(0.5 * dims)
+    lo, hi = 0.0, float(dims)
+    while _chi2_sf(hi, dims) > q:
+        lo, hi = hi, 2.0 * hi
+    x = 0.5 * (lo + hi)
+    for _ in range(100):
+        sf = _chi2_sf(x, dims)
+        if sf > q:
+            lo = x
+        else:
+            hi = x
+        pdf = math.exp((0.5 * dims - 1.0) * math.log(x) - 0.5 * x - log_norm)
+        nxt = x + (sf - q) / pdf  # d sf / dx = -pdf
+        if not lo <= nxt <= hi:
+            nxt = 0.5 * (lo + hi)
+        if nxt == x:
+            break
+        x = nxt
+    return x
+
+
+def _chi2_sf(x: float, dims: int) -> float:
+    """Survival function of the chi-square distribution with integer ``dims`` at x > 0."""
+    u = 0.5 * x
+    if dims % 2 == 0:  # Q(m, u) = e^-u sum_{j<m} u^j / j!
+        term = total = math.exp(-u)
+        for j in range(1, dims // 2):
+            term *= u / j
+            total += term
+        return total
+    total = math.erfc(math.sqrt(u))  # Q(1/2, u); Q(a + 1, u) = Q(a, u) + u^a e^-u / Gamma(a + 1)
+    term = math.exp(-u) * math.sqrt(u) / math.gamma(1.5)
+    for j in range(1, (dims + 1) // 2):
+        total += term
+        term *= u / (j + 0.5)
+    return total
 
 
 def gate_radius(P_pos: FloatArray, R_pos_max: float, gate: float) -> FloatArray:
@@ -140,6 +187,8 @@ def _grid_pairs(
 
 def _tree_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatArray) -> tuple[IntArray, IntArray]:
     """Candidate (track (C,), plot (C,)) from a k-d tree: a superset of the pairs within radius."""
+    from scipy.spatial import cKDTree  # only for very uneven densities: scipy.spatial costs ~0.3 s to import
+
     n, m = track_pos.shape[0], plot_pos.shape[0]
     if m * _TREE_ON_TRACKS_RATIO < n:
         tree = cKDTree(track_pos)

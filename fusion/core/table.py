@@ -154,11 +154,13 @@ class TrackTable:
         self.refresh_due(fresh)
         self.reach.append(self.cols, n0, n)
 
-    def refresh(self, rows: Rows) -> None:
+    def refresh(self, rows: Rows, state: tuple[FloatArray, FloatArray, FloatArray] | None = None) -> None:
         """Recompute cx, trc and tr0 of ``rows`` after their xm, Pm or mu changed, and mark their
-        reach blocks for recomputation."""
+        reach blocks for recomputation. ``state``: the rows' new (xm, Pm, mu) when the caller
+        holds them already (saves gathering them back from the table)."""
         a = self.cols
-        cx, a["trc"][rows], a["tr0"][rows] = kinematics(a["xm"][rows], a["Pm"][rows], a["mu"][rows], self.mod.q)
+        xm, Pm, mu = (a["xm"][rows], a["Pm"][rows], a["mu"][rows]) if state is None else state
+        cx, a["trc"][rows], a["tr0"][rows] = kinematics(xm, Pm, mu, self.mod.q)
         a["cx"][rows] = cx
         self.reach.mark(a["blk"][rows])
 

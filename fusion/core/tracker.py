@@ -230,7 +230,8 @@ class Tracker:
                 if unique.size < len(batch):
                     merged, batch = len(batch) - unique.size, take_rows(batch, unique)
                     rounds = identity_rounds(getattr(batch, key), batch.t, NONE_KEY[key])
-            out.add(StepResult(duplicates_merged=merged))
+            if merged:
+                out.add(StepResult(duplicates_merged=merged))
             for rows in rounds:
                 out.add(self._process_round(batch if rows is None else take_rows(batch, rows)))
         return out.result()
@@ -333,6 +334,8 @@ class _Collector:
     def result(self) -> StepResult:
         if not self.parts:
             return StepResult()
+        if len(self.parts) == 1:  # one round (the common case): nothing to concatenate
+            return self.parts[0]
         return StepResult(
             self._cat("deleted_ids"), self._cat("merged").reshape(-1, 2), sum(p.late_dropped for p in self.parts),
             self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from gen_scans import generate, write_jsonl  # noqa: E402
 from tracker import gospa, run_ours, run_stonesoup  # noqa: E402
 
-from fusion.trackscans import main, run_track_scans  # noqa: E402
+from fusion.trackscans import iter_scans, main, run_track_scans  # noqa: E402
 
 
 def test_file_mode_writes_one_line_per_scan(tmp_path: Path) -> None:
@@ -44,6 +44,25 @@ def test_gospa_no_worse_than_stonesoup_small() -> None:
     scans = generate(25, 12, seed=5)
     ours, theirs = run_ours(scans), run_stonesoup(scans)
     assert ours["gospa_mean_m"] <= theirs["gospa_mean_m"] * 1.02, (ours, theirs)
+
+
+def test_scan_lines_typed_fast_path_and_generic_checks_agree() -> None:
+    lines = [
+        b'{"kind": "scan", "t": 4, "detections": [[1, 2.5], [3, 4]], "truth": [[7, 1.0, 2.0]]}',  # the usual shape
+        b'{"kind": "note", "t": "any", "detections": 5}',  # not a scan: skipped, whatever else it holds
+        b'[1, 2]',  # not an object: skipped
+        b'{"kind": "scan", "t": 8.0}',  # no detections
+        b'{"kind": "scan", "t": 12.0, "detections": [1, 2, 3, 4]}',  # flat pairs: accepted by the generic path
+    ]
+    got = list(iter_scans(lines))
+    assert [t for t, _ in got] == [4.0, 8.0, 12.0]
+    np.testing.assert_array_equal(got[0][1], [[1.0, 2.5], [3.0, 4.0]])
+    assert got[1][1].shape == (0, 2)
+    np.testing.assert_array_equal(got[2][1], [[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(ValueError, match="line 2: t = True"):
+        list(iter_scans([b'{"kind": "scan", "t": true, "detections": []}']))
+    with pytest.raises(ValueError, match="line 3: detections"):
+        list(iter_scans([b"", b'{"kind": "scan", "t": 1.0, "detections": [[1, 2, 3]]}']))
 
 
 def test_cli_jpda_and_score_on_a_dense_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -77,3 +77,19 @@ def test_the_same_distance_along_the_minor_axis_is_gated_out(sign: float) -> Non
     res = trk.step(_plot(t, sign * 2.9 * SIGMA_MAJOR_M * minor))  # 58 minor sigmas
     assert res.assigned == 0 and res.born_ids.size == 1
     assert sorted(trk.view(t).track_id.tolist()) == sorted([tid, int(res.born_ids[0])])
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3, 4, 5, 6])
+def test_chi2_gate_matches_scipy(dims: int) -> None:
+    from scipy.stats import chi2
+
+    for prob in (0.01, 0.5, 1.0 - np.exp(-4.5), 0.9, 0.95, 0.99, 0.999, 0.9999):
+        assert chi2_gate(prob, dims) == pytest.approx(float(chi2.ppf(prob, dims)), rel=1e-13, abs=0.0)
+
+
+def test_chi2_gate_rejects_bad_arguments() -> None:
+    for prob in (0.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="gate probability"):
+            chi2_gate(prob, 2)
+    with pytest.raises(ValueError, match="gate dimensions"):
+        chi2_gate(0.99, 0)
