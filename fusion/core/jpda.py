@@ -13,12 +13,14 @@ association filter", IEEE Control Systems 29(6), 2009, eq. 38-41):
 over the events in which every plot belongs to at most one track and every track
 takes at most one plot.
 
-The pairs split into clusters, the connected components of the gating graph
-(``scipy.sparse.csgraph.connected_components``); clusters are independent. A cluster
-of at most ``EXACT_MAX`` tracks and ``EXACT_MAX`` plots is enumerated exactly: clusters
-of the same shape (tracks, plots) are stacked and every joint event of that shape
-(a cached table) is scored for all of them at once, in log space (no overflow). Larger
-clusters use loopy belief propagation on the same model (Williams & Lau, "Approximate
+A pair whose track and plot are in no other pair is a cluster of its own: beta = psi / (1 +
+psi), psi its weight relative to the miss (most pairs outside dense areas). The others split
+into clusters, the connected components of the gating graph
+(``scipy.sparse.csgraph.connected_components``); clusters are independent. A cluster of at
+most ``EXACT_MAX`` tracks and plots and ``EXACT_MAX_EVENTS`` joint events is enumerated
+exactly: clusters of the same shape (tracks, plots) are stacked and every joint event of
+that shape (a cached table) is scored for all of them at once, in log space (no overflow).
+Larger clusters use loopy belief propagation on the same model (Williams & Lau, "Approximate
 evaluation of marginal association probabilities with belief propagation", IEEE Trans.
 AES 50(4), 2014), whose messages are sums over the pairs (``np.bincount``): exact on
 trees, and accurate to ~1e-2 on the dense loops tested there; it always converges.
