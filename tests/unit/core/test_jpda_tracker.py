@@ -117,3 +117,15 @@ def test_snapshot_keeps_the_score_and_reads_snapshots_without_it() -> None:
 def test_bad_settings_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         TrackerConfig(**{field: value})
+
+
+def test_jpda_and_score_with_the_two_model_imm_pool() -> None:
+    """The service's surface pool (two-model IMM): JPDA's per-model mixture and IMM-PDA model
+    probabilities keep every state finite and the probabilities summing to 1."""
+    config = TrackerConfig(look_margin_m=float("inf"), association="jpda", confirmation="score")
+    trk = _run(config, 20, 5)
+    x = _confirmed(trk, 4.0 * 19)
+    d = np.linalg.norm(x[:, None, :2] - _targets(4.0 * 19)[None], axis=2).min(axis=0)
+    assert (d < 4 * SIGMA).all(), d
+    mu = trk.snapshot()["track.mu"]
+    assert np.isfinite(trk.snapshot()["track.Pm"]).all() and np.allclose(mu.sum(axis=1), 1.0)
