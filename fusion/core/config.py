@@ -142,8 +142,8 @@ class TrackerConfig:
     """How a tentative track is confirmed: ``"m_of_n"`` (``confirm_m`` hits in ``confirm_n``
     looks) or ``"score"``: its log likelihood ratio against clutter, summed over its looks
     (hit: ln(Pd N(nu; 0, S) / lambda), lambda the scan's clutter density; miss: ln(1 - Pd)),
-    tested with Wald's thresholds from ``score_false_confirm`` and ``score_true_delete``; still
-    deleted after ``confirm_n`` looks unconfirmed."""
+    tested with Wald's thresholds from ``score_false_confirm`` and ``score_true_delete`` (the
+    look limit ``confirm_n`` does not apply; ``tentative_max_age_s`` does)."""
     detection_prob: float = 0.9
     """Detection probability Pd assumed by JPDA and the track score: the design Pd of a
     surveillance radar at its specified range (0.9, with Pfa 1e-6, is the textbook design point:
