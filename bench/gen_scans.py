@@ -36,9 +36,10 @@ class Scan:
 
 def generate(
     n_targets: int, n_scans: int, *, seed: int = 1, spacing_m: float = 5000.0, dt: float = 4.0,
-    sigma_m: float = 50.0, pd: float = 0.9, clutter_per_target: float = 0.1,
+    sigma_m: float = 50.0, pd: float = 0.9, clutter_per_target: float = 0.1, births_deaths: bool = True,
 ) -> list[Scan]:
-    """Scans of a seeded scenario with ``n_targets`` targets (about 80 % alive at a time)."""
+    """Scans of a seeded scenario with ``n_targets`` targets (about 80 % alive at a time;
+    all of them for the whole run when ``births_deaths`` is False)."""
     if n_targets < 1 or n_scans < 1:
         raise ValueError(f"n_targets and n_scans must be >= 1, got {n_targets}, {n_scans}")
     rng = np.random.default_rng(seed)
@@ -51,6 +52,8 @@ def generate(
     # births in the first third for a fifth of the targets, deaths in the last third for another fifth
     birth = np.where(rng.random(n_targets) < 0.2, rng.integers(1, max(2, n_scans // 3), n_targets), 0)
     death = np.where(rng.random(n_targets) < 0.2, rng.integers(2 * n_scans // 3, n_scans, n_targets), n_scans)
+    if not births_deaths:
+        birth, death = np.zeros(n_targets, dtype=np.int64), np.full(n_targets, n_scans)
     lo, hi = start.min(axis=0) - spacing_m, start.max(axis=0) + spacing_m
     scans = []
     for k in range(n_scans):
@@ -81,9 +84,13 @@ def main() -> None:
     ap.add_argument("--scans", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--spacing-m", type=float, default=5000.0)
+    ap.add_argument("--clutter-per-target", type=float, default=0.1, help="clutter plots per live target per scan")
+    ap.add_argument("--pd", type=float, default=0.9)
+    ap.add_argument("--no-births-deaths", action="store_true", help="every target alive for the whole run")
     ap.add_argument("-o", "--out", type=Path, required=True)
     a = ap.parse_args()
-    write_jsonl(generate(a.targets, a.scans, seed=a.seed, spacing_m=a.spacing_m), a.out)
+    write_jsonl(generate(a.targets, a.scans, seed=a.seed, spacing_m=a.spacing_m, pd=a.pd,
+                         clutter_per_target=a.clutter_per_target, births_deaths=not a.no_births_deaths), a.out)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ coasting) tracks after that scan.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -154,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap = cliutil.parser("track-scans", "Track scans of a plain-metric JSON Lines file.")
     ap.add_argument("file", type=Path)
     ap.add_argument("-o", "--out", type=Path, required=True)
+    ap.add_argument("--association", choices=("gnn", "jpda"), default="gnn",
+                    help="confirmed tracks by GNN (default) or JPDA (docs/TRACKER.md, 'JPDA and the track score')")
+    ap.add_argument("--confirmation", choices=("m_of_n", "score"), default="m_of_n",
+                    help="tentative tracks confirmed by 2-of-3 (default) or by their score against the clutter "
+                         "density (dense traffic: docs/BENCHMARKS.md)")
     return ap
 
 
@@ -161,7 +167,8 @@ def main(argv: list[str]) -> int:
     """``track-scans FILE -o OUT``: returns a process exit code (1: unreadable or bad scans file)."""
 
     def body(args: argparse.Namespace) -> int:
-        print(_encoder.encode(run_track_scans(args.file, args.out)).decode())
+        config = dataclasses.replace(plain_config(), association=args.association, confirmation=args.confirmation)
+        print(_encoder.encode(run_track_scans(args.file, args.out, config)).decode())
         return 0
 
     return cliutil.run(build_parser(), body, argv)

@@ -269,10 +269,18 @@ def gate_pairs(
 
 def distances(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray]:
     """Squared Mahalanobis distance of each pair's combined prediction (K,) and its measurement
-    dimension (K,). A position-only row needs only the position block of the moment-matched
-    state (the same numbers as the block of the full one, for a quarter of the work)."""
+    dimension (K,) (``innovations`` without the likelihood)."""
+    d2, dims, _ = innovations(p, batch)
+    return d2, dims
+
+
+def innovations(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Squared Mahalanobis distance of each pair's combined prediction (K,), its measurement
+    dimension (K,) and the log Gaussian likelihood ln N(nu; 0, S) of its innovation (K,). A
+    position-only row needs only the position block of the moment-matched state (the same
+    numbers as the block of the full one, for a quarter of the work)."""
     meas = p.meas
-    d2 = np.empty(meas.size)
+    d2, log_lik = np.empty(meas.size), np.empty(meas.size)
     dims = np.where(batch.has_vel[meas], 4, 2)
     for m, H in ((2, _EYE2), (4, _H_FULL)):  # H of the combined block: the block itself
         sel = dims == m
@@ -280,11 +288,11 @@ def distances(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray]:
         if every or sel.any():
             rows, xm, Pm, cbar = (meas, p.xm, p.Pm, p.cbar) if every else (meas[sel], p.xm[sel], p.Pm[sel], p.cbar[sel])
             x, P = kalman.imm_combine(xm[..., :m], Pm[..., :m, :m], cbar)
-            d2_m = kalman.innovation(x, P, meas_z(batch, rows, m), H, meas_R(batch, rows, m)).d2
+            inn = kalman.innovation(x, P, meas_z(batch, rows, m), H, meas_R(batch, rows, m))
             if every:
-                return d2_m, dims
-            d2[sel] = d2_m
-    return d2, dims
+                return inn.d2, dims, inn.log_lik
+            d2[sel], log_lik[sel] = inn.d2, inn.log_lik
+    return d2, dims, log_lik
 
 
 def within_reach(tab: TrackTable, p: Pairs, batch: MeasBatch) -> BoolArray:

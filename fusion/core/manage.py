@@ -23,6 +23,7 @@ from fusion.core.arrays import (
 )
 from fusion.core.config import TrackerConfig
 from fusion.core.intervals import track_limits
+from fusion.core.jpda import score_thresholds
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
 from fusion.core.table import DEAD, TrackTable
@@ -112,13 +113,20 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
         hit[hit_track] = True
         inside &= ~hit[rows]
     looked = rows[inside]
-    if looked.size:
-        a["hist"][looked] <<= 1
-        a["looks"][looked] += 1
-        a["miss_run"][looked] += 1
-        st = a["status"][looked]
-        a["status"][looked] = np.where(st == CONFIRMED, COASTING, st)
+    count_miss(tab, looked)
     return looked
+
+
+def count_miss(tab: TrackTable, rows: IntArray) -> None:
+    """A missed look for track ``rows`` (n,): hit history, miss run, track score (+ ln(1 - Pd));
+    a confirmed track becomes coasting."""
+    a = tab.cols
+    if rows.size:
+        a["hist"][rows] <<= 1
+        a["looks"][rows] += 1
+        a["miss_run"][rows] += 1
+        a["llr"][rows] += np.log1p(-tab.mod.config.detection_prob)
+        a["status"][rows] = np.where(a["status"][rows] == CONFIRMED, COASTING, a["status"][rows])
 
 
 def merge(tab: TrackTable, ids: IdentityLog, kp: Pairs, t: float) -> tuple[IntArray, IntArray, IntArray]:
@@ -226,7 +234,7 @@ def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBat
         "first_t": t, "last_t": t, "last_ais_t": t if coop else nan, "last_noncoop_t": nan if coop else t,
         "sources": np.full(n, SENSOR_BIT[batch.sensor_kind], np.int64),
         "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
-        "spoof": np.zeros(n, bool), "ivl": batch.interval_s[idx],
+        "spoof": np.zeros(n, bool), "ivl": batch.interval_s[idx], "llr": np.zeros(n),
     }
     if keyname is not None:
         new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], NONE_KEY[keyname])
@@ -266,7 +274,10 @@ def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: I
     tentative = status == TENTATIVE
     dead = np.zeros(rows.size, dtype=bool)
     dead[np.searchsorted(rows, absorbed)] = True
-    dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > lim.tentative_max_age_s))
+    if cfg.confirmation == "score":  # Wald's test decides, within the age limit
+        dead |= tentative & ((a["llr"][sel] <= score_thresholds(cfg)[1]) | (age > lim.tentative_max_age_s))
+    else:
+        dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > lim.tentative_max_age_s))
     dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
     dead |= age > lim.max_coast_s
     dt = np.maximum(t - t_row, 0.0)

@@ -64,6 +64,7 @@ def empty_columns(r: int) -> dict[str, np.ndarray]:
         "icao24": np.zeros(0, i),
         "spoof": np.zeros(0, bool),
         "ivl": np.zeros(0, f),
+        "llr": np.zeros(0, f),  # track score: log likelihood ratio against clutter (confirmation = "score")
         "cx": np.zeros((0, 4), f),
         "trc": np.zeros((0, 4), f),
         "tr0": np.zeros((0, 3), f),
@@ -114,6 +115,8 @@ class TrackTable:
         checked, derived columns recomputed."""
         if "ivl" not in cols and "id" in cols:  # a snapshot from before expected intervals: unknown
             cols = {**cols, "ivl": np.full(cols["id"].shape[0], np.nan)}
+        if "llr" not in cols and "id" in cols:  # a snapshot from before the track score: all zero
+            cols = {**cols, "llr": np.zeros(cols["id"].shape[0])}
         n = None
         for k, v in empty_columns(self.mod.n_models).items():
             if k in DERIVED:

@@ -10,7 +10,10 @@ each step reads like the algorithm (see docs/TRACKER.md):
 2. gate (``gate.gate_pairs``): grid (or k-d tree) candidates among the tracks the batch
    can reach, exact chi-square test on the pair-wise prediction (``predict``);
 3. associate (``associate.associate``): GNN with a miss column (one sparse assignment),
-   confirmed and coasting tracks first, tentative tracks on the plots left over;
+   confirmed and coasting tracks first, tentative tracks on the plots left over; or
+   (``association = "jpda"``, ``associate.jpda``) JPDA for the confirmed and coasting
+   tracks, GNN for the tentative ones on the plots JPDA did not claim; with
+   ``confirmation = "score"`` the tentative tracks' score (SPRT) against clutter;
 4. update (``update.update``): batched IMM (Joseph form) at each measurement's own time,
    plus altitude;
 5. manage (``manage``): M-of-N confirmation, misses, identity adoption, duplicate merges,
@@ -28,17 +31,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.core import kalman
-from fusion.core.arrays import Domain, FloatArray, IntArray, MeasBatch, TrackView, take_rows
-from fusion.core.associate import associate, identity_pairs, identity_rounds, unique_rows
+from fusion.core.arrays import TENTATIVE, Domain, FloatArray, IntArray, MeasBatch, TrackView, take_rows
+from fusion.core.associate import associate, identity_pairs, identity_rounds, jpda, log_clutter_density, unique_rows
 from fusion.core.config import PoolConfig, TrackerConfig
-from fusion.core.gate import feasible, gate_pairs
+from fusion.core.gate import feasible, gate_pairs, innovations
 from fusion.core.late import late_round
-from fusion.core.manage import BirthBudget, IdentityLog, adopt_identity, birth, count_misses, expire, merge
+from fusion.core.manage import BirthBudget, IdentityLog, adopt_identity, birth, count_miss, count_misses, expire, merge
 from fusion.core.model import KEY_OF_KIND, NONE_KEY, PoolModel
 from fusion.core.oosm import ReplayLog
-from fusion.core.predict import EMPTY_INT, predict_alt, predict_pairs
+from fusion.core.predict import EMPTY_INT, Pairs, predict_alt, predict_pairs
 from fusion.core.table import DEAD, TrackTable
-from fusion.core.update import update
+from fusion.core.update import commit, update
 
 __all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
 
@@ -298,23 +301,40 @@ class Tracker:
         free_meas[fixed_meas] = False
         kp, cost, bad_gate = gate_pairs(tab, batch, free_track, free_meas, adopt, keyname, none_key)
 
-        # 3. associate
-        won = associate(tab, kp, cost, len(batch))
+        # 3. associate (JPDA: confirmed and coasting tracks by probabilities, then tentative ones by GNN)
+        cfg = self.config
+        log_lik = innovations(kp, batch)[2] if cfg.association == "jpda" or cfg.confirmation == "score" else None
+        pda = jpda(tab, kp, log_lik, batch, fixed_meas.size) if cfg.association == "jpda" and log_lik is not None else None
+        won = associate(tab, kp, cost, len(batch), None if pda is None else pda.claimed)
+        if log_lik is not None:
+            self._score(kp, won, log_lik, batch, fixed_meas.size + (0 if pda is None else int(pda.claimed.sum())))
         hit_track = np.concatenate([fixed_track, kp.track[won]])
         hit_meas = np.concatenate([fixed_meas, kp.meas[won]])
         chosen = idp.take(ok).then(kp.take(won)) if ok.any() else kp.take(won)
 
         # 4. update
         bad_update = update(tab, chosen, batch)
+        pda_missed = EMPTY_INT
+        if pda is not None:
+            h, miss = pda.hit, ~pda.hit
+            bad_update = np.concatenate([bad_update,
+                                         commit(tab, pda.track[h], pda.meas[h], pda.xm[h], pda.Pm[h], pda.mu[h], batch),
+                                         commit(tab, pda.track[miss], pda.meas[miss], pda.xm[miss], pda.Pm[miss],
+                                                pda.mu[miss], batch, hit=False)])
+            pda_missed = pda.track[miss]
+            hit_track, hit_meas = np.concatenate([hit_track, pda.track[h]]), np.concatenate([hit_meas, pda.meas[h]])
         taken = adopt[hit_meas]
         if taken.any():
             assert keyname is not None and meas_key is not None
             adopt_identity(tab, self._ids, keyname, hit_track[taken], meas_key[hit_meas[taken]], batch.t[hit_meas[taken]])
 
         # 5. manage
-        looked = count_misses(tab, batch, hit_track)
+        looked = count_misses(tab, batch, np.concatenate([hit_track, pda_missed]))
+        if pda_missed.size and batch.sensor_kind == "radar":  # updated by JPDA, but more likely not detected
+            count_miss(tab, pda_missed)
+            looked = np.concatenate([looked, pda_missed])
         merged, absorbed, kept = merge(tab, self._ids, kp, tb)
-        used = np.zeros(len(batch), dtype=bool)
+        used = np.zeros(len(batch), dtype=bool) if pda is None else pda.claimed
         used[hit_meas] = True
         rows_before = tab.rows
         born = birth(tab, self._ids, self._births, batch, ~used, adopt, keyname, self._next_id)
@@ -327,6 +347,17 @@ class Tracker:
         bad = np.unique(np.concatenate([bad_gate, bad_update]))
         deleted = expire(tab, tb, np.concatenate([absorbed, bad]), touched)
         return StepResult(deleted, merged, 0, spoof_ids, born, int(hit_meas.size), nonfinite_dropped=int(bad.size))
+
+
+    def _score(self, kp: Pairs, won: IntArray, log_lik: FloatArray, batch: MeasBatch, taken: int) -> None:
+        """Track score of the tentative tracks among the chosen pairs ``won``: + ln(Pd N(nu; 0, S)
+        / lambda), lambda the plots no track took (``taken`` by identity or JPDA, plus ``won``)
+        over the scan's area."""
+        tab = self._table
+        tent = won[tab.cols["status"][kp.track[won]] == TENTATIVE]
+        if tent.size:
+            log_lambda = log_clutter_density(self.config, batch, len(batch) - taken - won.size)
+            tab.cols["llr"][kp.track[tent]] += np.log(self.config.detection_prob) + log_lik[tent] - log_lambda
 
 
 class _Collector:

@@ -10,6 +10,7 @@ import numpy as np
 
 from fusion.core import kalman
 from fusion.core.arrays import CONFIRMED, SENSOR_BIT, TENTATIVE, FloatArray, IntArray, MeasBatch, meas_R, meas_z
+from fusion.core.jpda import score_thresholds
 from fusion.core.model import KEY_OF_KIND
 from fusion.core.predict import EMPTY_INT, Pairs, predict_alt
 
@@ -23,12 +24,11 @@ _H_ALT = np.array([[1.0, 0.0]])
 
 def update(tab: TrackTable, p: Pairs, batch: MeasBatch) -> IntArray:
     """IMM update of the chosen pairs ``p`` (each track once) at their measurement times;
-    commit state, derived columns, times, sources, hit history and M-of-N confirmation.
+    commit state, derived columns, times, sources, hit history and confirmation (``commit``).
 
     Returns the rows whose updated state went non-finite: not written (the guard; the
     caller deletes them; not expected, the filters are numerically safe).
     """
-    a, config = tab.cols, tab.mod.config
     if p.track.size == 0:
         return EMPTY_INT
     has_vel = batch.has_vel[p.meas]
@@ -39,7 +39,19 @@ def update(tab: TrackTable, p: Pairs, batch: MeasBatch) -> IntArray:
         for vel in (False, True):
             sel = has_vel == vel
             xm[sel], Pm[sel], mu[sel] = update_models(p.xm[sel], p.Pm[sel], p.cbar[sel], p.meas[sel], batch, vel)
-    tr, rows = p.track, p.meas
+    return commit(tab, p.track, p.meas, xm, Pm, mu, batch)
+
+
+def commit(tab: TrackTable, tr: IntArray, rows: IntArray, xm: FloatArray, Pm: FloatArray, mu: FloatArray,
+           batch: MeasBatch, hit: bool = True) -> IntArray:
+    """Write updated states (xm (n, r, 4), Pm (n, r, 4, 4), mu (n, r)) of track rows ``tr`` (n,),
+    each updated by batch row ``rows`` (n,) (at its time), and count a hit: altitude, times,
+    sources, hit history, confirmation (M-of-N or track score). ``hit`` False: the state only
+    (a JPDA update of a track more likely not detected). Returns the rows whose state went
+    non-finite: not written."""
+    a, config = tab.cols, tab.mod.config
+    if tr.size == 0:
+        return EMPTY_INT
     bad = EMPTY_INT
     # the guard: a non-finite state is never committed. Any NaN or inf makes a sum non-finite, so
     # finite sums (three flat reductions) clear every row; the per-row test runs only otherwise
@@ -50,10 +62,12 @@ def update(tab: TrackTable, p: Pairs, batch: MeasBatch) -> IntArray:
         if tr.size == 0:
             return bad
     t_meas = batch.t[rows]
-    if np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any():  # else nothing changes
+    if hit and (np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any()):  # else nothing changes
         a["alt"][tr], a["Palt"][tr] = update_alt(tab, tr, rows, batch)
     a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
     tab.refresh(tr, (xm, Pm, mu))
+    if not hit:
+        return bad
     a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
     coop = batch.sensor_kind in KEY_OF_KIND
     a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
@@ -63,10 +77,11 @@ def update(tab: TrackTable, p: Pairs, batch: MeasBatch) -> IntArray:
     a["hist"][tr] = (a["hist"][tr] << 1) | 1
     a["looks"][tr] += 1
     a["miss_run"][tr] = 0
-    window = (1 << config.confirm_n) - 1
-    hits = popcount(a["hist"][tr] & window)
-    status = a["status"][tr]
-    a["status"][tr] = np.where((status != TENTATIVE) | (hits >= config.confirm_m), CONFIRMED, TENTATIVE)
+    if config.confirmation == "score":
+        confirm = a["llr"][tr] >= score_thresholds(config)[0]
+    else:
+        confirm = popcount(a["hist"][tr] & ((1 << config.confirm_n) - 1)) >= config.confirm_m
+    a["status"][tr] = np.where((a["status"][tr] != TENTATIVE) | confirm, CONFIRMED, TENTATIVE)
     return bad
 
 
@@ -75,11 +90,17 @@ def update_models(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Every IMM model of n pairs (xm (n, r, 4), Pm (n, r, 4, 4), cbar (n, r)) updated with the
     batch ``rows`` (n,), position only or with velocity -> (xm, Pm, mu (n, r))."""
+    xs, Ps, log_lik = model_updates(xm, Pm, rows, batch, vel)
+    return xs, Ps, (np.ones_like(cbar) if cbar.shape[1] == 1 else kalman.imm_posterior(cbar, log_lik))
+
+
+def model_updates(xm: FloatArray, Pm: FloatArray, rows: IntArray, batch: MeasBatch, vel: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Kalman update (Joseph form) of every IMM model of n pairs (xm (n, r, 4), Pm (n, r, 4, 4))
+    with the batch ``rows`` (n,), position only or with velocity -> (xm, Pm, per-model log
+    likelihood (n, r))."""
     H, m = (_H_FULL, 4) if vel else (_H_POS, 2)
-    z = meas_z(batch, rows, m)[:, None, :]
-    R = meas_R(batch, rows, m)[:, None]
-    xs, Ps, inn = kalman.update(xm, Pm, z, H, R)
-    return xs, Ps, (np.ones_like(cbar) if cbar.shape[1] == 1 else kalman.imm_posterior(cbar, inn.log_lik))
+    xs, Ps, inn = kalman.update(xm, Pm, meas_z(batch, rows, m)[:, None, :], H, meas_R(batch, rows, m)[:, None])
+    return xs, Ps, inn.log_lik
 
 
 def update_alt(tab: TrackTable, tr: IntArray, rows: IntArray, batch: MeasBatch) -> tuple[FloatArray, FloatArray]:

@@ -39,7 +39,7 @@ def make_table() -> TableFactory:
             "hist": np.full(n, 0b111, np.int64), "looks": np.full(n, 3, np.int64), "miss_run": np.zeros(n, np.int64),
             "first_t": tt.copy(), "last_t": tt.copy(), "last_ais_t": np.full(n, np.nan), "last_noncoop_t": tt.copy(),
             "sources": np.full(n, SENSOR_BIT["radar"], np.int64), "mmsi": np.full(n, NO_MMSI, np.int64),
-            "icao24": np.full(n, NO_ICAO, np.int64), "spoof": np.zeros(n, bool), "ivl": np.full(n, np.nan),
+            "icao24": np.full(n, NO_ICAO, np.int64), "spoof": np.zeros(n, bool), "ivl": np.full(n, np.nan), "llr": np.zeros(n),
         } | {k: np.asarray(v) for k, v in columns.items()})
         return tab
 
