@@ -17,11 +17,12 @@ from fusion.outages import Outages, covered_s
 from fusion.rules import config as cfg
 from fusion.rules.config import KNOT_MPS, NM_M
 from fusion.rules.lifecycle import SEVERITIES, Candidates, isin_sorted
+from fusion.rules.reporting import ReportingArrays, missed_report_limit_s
 from fusion.rules.scene import Scene
 
 
-def ramp(x: FloatArray, lo: float, hi: float | FloatArray) -> FloatArray:
-    """0 at lo, 1 at hi (scalar or (N,)), linear between, clipped (strength of evidence)."""
+def ramp(x: FloatArray, lo: float | FloatArray, hi: float | FloatArray) -> FloatArray:
+    """0 at lo, 1 at hi (each scalar or (N,)), linear between, clipped (strength of evidence)."""
     span = np.maximum(np.asarray(hi, dtype=np.float64) - lo, 1e-9)
     return np.clip((np.asarray(x, dtype=np.float64) - lo) / span, 0.0, 1.0)
 
@@ -316,9 +317,9 @@ class AisMemory:
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
                                                ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m")}})
 
-    def observe(self, s: Scene, r: cfg.AisGapRule, outages: Outages | None = None) -> dict[str, FloatArray]:
-        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A gap
-        between two AIS updates counts without the AIS ``outages`` in it."""
+    def observe(self, s: Scene, r: cfg.AisGapRule, limit_s: FloatArray, outages: Outages | None = None) -> dict[str, FloatArray]:
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A jump needs a gap
+        between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS ``outages`` in it."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
         carried = _Carried(self.cols, s.track_id[rows])
         known = carried.known
@@ -328,7 +329,7 @@ class AisMemory:
         heard_gap = gap if outages is None else gap - covered_s(prev["ais_t"], s.last_ais_t[rows], outages.ais)
         reach = (np.maximum(prev["speed_mps"], r.jump_min_speed_kn * KNOT_MPS) * gap * r.jump_speed_factor + r.jump_slack_m)
         moved = np.hypot(s.east[rows] - prev["east"], s.north[rows] - prev["north"])
-        jump = known & fresh & (heard_gap >= r.gap_s) & (moved > reach)
+        jump = known & fresh & (heard_gap >= limit_s[rows]) & (moved > reach)
         new = {
             "track_id": s.track_id[rows],
             "ais_t": np.where(fresh, s.last_ais_t[rows], prev["ais_t"]),
@@ -346,25 +347,34 @@ class AisMemory:
         return out
 
 
-def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory, outages: Outages | None = None) -> Candidates:
-    """Identified vessel silent on AIS inside AIS coverage while radar holds it (outside coverage:
-    silent for satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
-    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard)."""
+def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory, outages: Outages | None = None,
+            reporting: ReportingArrays | None = None) -> Candidates:
+    """Identified vessel silent on AIS inside AIS coverage while radar holds it for longer than its missed-report
+    limit (``fusion.rules.reporting``: its class's ITU-R M.1371 interval x the reports that must all have been
+    lost; outside coverage: satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
+    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard).
+    ``reporting``: the vessels' last report type, SOG and observed reception (None: none known)."""
     ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
     silent_s = s.t - s.last_ais_t
     radar_age = s.t - s.last_noncoop_t
     if outages is not None:
         silent_s = silent_s - covered_s(s.last_ais_t, s.t, outages.ais)
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
-    outside = np.inf if cov.satellite_dark_s <= 0 else max(cov.satellite_dark_s, r.gap_s)
-    limit = np.where(in_coverage(s, cov), r.gap_s, outside)
+    rep = reporting if reporting is not None else ReportingArrays()
+    msg_type, sog, _, _ = rep.lookup(s.mmsi)
+    p_rx = rep.reception(s.mmsi, r.p_rx_default, r.prior_gaps)
+    heard_limit, interval, _ = missed_report_limit_s(msg_type, sog, p_rx, r.false_gaps_per_vessel_day, r.min_gap_s)
+    limit = np.where(in_coverage(s, cov), heard_limit, np.inf if cov.satellite_dark_s <= 0 else np.maximum(cov.satellite_dark_s, heard_limit))
     gap_enter = ident & (silent_s >= limit) & (radar_age <= r.radar_fresh_s)
-    gap_stay = ident & (silent_s >= 0.5 * r.gap_s) & (radar_age <= 2.0 * r.radar_fresh_s)
-    jumps = memory.observe(s, r, outages)
+    gap_stay = ident & (silent_s >= 0.5 * limit) & (radar_age <= 2.0 * r.radar_fresh_s)
+    jumps = memory.observe(s, r, heard_limit, outages)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
-    strength = np.maximum(ramp(silent_s, 0.5 * r.gap_s, 3.0 * r.gap_s), jump_on.astype(float))
+    finite = np.where(np.isfinite(limit), limit, 1.0)
+    gap_strength = np.where(np.isfinite(limit), ramp(silent_s, 0.5 * finite, 3.0 * finite), 0.0)
+    strength = np.maximum(gap_strength, jump_on.astype(float))
     return _track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
-        "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"]})
+        "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"],
+        "limit_s": limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": silent_s / interval})
 
 
 @dataclass

@@ -177,11 +177,17 @@ class NoncoopTransitRule(Rule):
 
 
 class AisGapRule(Rule):
-    """ais_gap: identified vessel silent on AIS for gap_s inside AIS coverage (satellite_dark_s
-    outside it) while radar/OTH updated it within radar_fresh_s; or AIS reappearing farther than
-    its last speed allows (jump)."""
+    """ais_gap: identified vessel silent on AIS inside AIS coverage (satellite_dark_s outside it) while
+    radar/OTH updated it within radar_fresh_s, for longer than its missed-report limit: k expected reports
+    (ITU-R M.1371 interval of its class and speed) all lost, where (1 - p_rx)^k is below the chance a
+    transmitting vessel is allowed per report (``false_gaps_per_vessel_day`` spread over its reports of a
+    day), p_rx its observed reception (blended with ``p_rx_default`` over ``prior_gaps``), and at least
+    ``min_gap_s``; or AIS reappearing after such a gap farther than its last speed allows (jump)."""
 
-    gap_s: Pos
+    false_gaps_per_vessel_day: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+    p_rx_default: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+    prior_gaps: NonNeg
+    min_gap_s: NonNeg
     radar_fresh_s: Pos
     jump_speed_factor: Annotated[float, msgspec.Meta(ge=1.0)]
     jump_slack_m: NonNeg

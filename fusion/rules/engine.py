@@ -39,6 +39,7 @@ from fusion.rules.lifecycle import (
     map_ids,
     subject_keys,
 )
+from fusion.rules.reporting import ReportingArrays
 from fusion.rules.scene import Scene, ZoneGeometry
 from fusion.rules.zones import ZoneSet, load_zones
 from sensors.errors import DecodeError
@@ -73,7 +74,9 @@ def _reason(rule: str, ev: Mapping[str, float], zone: str | None) -> str:
         if math.isfinite(ev.get("jump_m", math.nan)):
             return (f"AIS reappeared {_fmt(ev['jump_m'] / 1000.0, ' km', 1)} away, beyond the "
                     f"{_fmt(ev['reach_m'] / 1000.0, ' km', 1)} its last speed allows")
-        return f"AIS silent for {_fmt(ev['ais_silent_s'] / 60.0, ' min')} while radar updated it {_fmt(ev['radar_age_s'], ' s')} ago"
+        return (f"AIS silent for {_fmt(ev['ais_silent_s'] / 60.0, ' min', 1)} ({_fmt(ev['missed_reports'])} reports of "
+                f"{_fmt(ev['interval_s'], ' s')} missed, more than chance allows at {_fmt(100.0 * ev['p_rx'], ' %')} reception) "
+                f"while radar updated it {_fmt(ev['radar_age_s'], ' s')} ago")
     if rule == "ais_spoofing":
         return (f"an AIS report with this identity was {_fmt(ev['flagged_for_s'] / 60.0, ' min')} ago kinematically impossible "
                 f"against the radar track (radar {_fmt(ev['radar_age_s'], ' s')} ago, AIS silent here for "
@@ -111,6 +114,7 @@ class RuleEngine:
         # with the same MMSI / ICAO address, and the time they started waiting (NaN until the first tick)
         self._held: dict[str, tuple[dict[str, np.ndarray], FloatArray]] = {}
         self._outages = Outages()  # this tick's silences of the link and the feeds (``evaluate``)
+        self._reporting = ReportingArrays()  # this tick's AIS reporting table (``evaluate``)
         self._install(rules)
 
     def _install(self, rules: RulesConfig) -> None:
@@ -129,7 +133,7 @@ class RuleEngine:
             "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
             "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
             "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix),
-            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages),
+            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages, self._reporting),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
             "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
             "loitering": lambda s: bh.loitering(s, r.loitering),
@@ -177,10 +181,13 @@ class RuleEngine:
         self._seq += n
         return out
 
-    def evaluate(self, t: float, views: Mapping[Domain, TrackView], outages: Outages | None = None) -> list[AlertEvent]:
+    def evaluate(self, t: float, views: Mapping[Domain, TrackView], outages: Outages | None = None,
+                 reporting: ReportingArrays | None = None) -> list[AlertEvent]:
         """All alert events of this tick, in rule order then subject order. ``outages``: silences of the link and
-        the feeds (``fusion.outages``), which the gap rules do not count against a vessel."""
+        the feeds (``fusion.outages``), which the gap rules do not count against a vessel; ``reporting``: the AIS
+        vessels' last report type, SOG and observed reception (``fusion.rules.reporting``; None: none known)."""
         self._outages = outages if outages is not None else Outages()
+        self._reporting = reporting if reporting is not None else ReportingArrays()
         for d, v in views.items():
             if len(v) and (v.track_id.min() < 0 or v.track_id.max() > MAX_TRACK_ID):
                 raise ValueError(f"views[{d!r}].track_id must be in [0, {MAX_TRACK_ID}], got range "

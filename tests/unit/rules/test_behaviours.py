@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from fusion.core.arrays import COASTING, TENTATIVE, TrackView
+from sensors.reports import AisPosition
 from fusion.rules.engine import AlertEvent, RuleEngine
+from fusion.rules.reporting import AisReporting, ReportingArrays
 from fusion.rules.synthetic import KN, box, empty, engine, rules, view, zone_set
 
 T0 = 1_700_013_600.0  # 2023-11-15 02:00 UTC: 21:00 local solar time at 75 W, night
@@ -16,14 +18,25 @@ DAY = 1_700_067_600.0  # 2023-11-15 17:00 UTC: about local noon at 75 W
 
 
 def run(eng: RuleEngine, ticks: int, make: Callable[[int, float], dict[str, TrackView]], t0: float = T0,
-        dt: float = 10.0) -> list[AlertEvent]:
+        dt: float = 10.0, reporting: ReportingArrays | None = None) -> list[AlertEvent]:
     """Evaluate ticks and collect every event."""
     out: list[AlertEvent] = []
     for k in range(ticks):
         t = t0 + k * dt
         views = {"surface": empty("surface", t), "air": empty("air", t), **make(k, t)}
-        out.extend(eng.evaluate(t, views))
+        out.extend(eng.evaluate(t, views, reporting=reporting))
     return out
+
+
+def heard(mmsi: int, times: list[float], sog_mps: float, msg_type: int = 1) -> ReportingArrays:
+    """The AIS reporting table after position reports of ``mmsi`` at ``times``."""
+    table = AisReporting()
+    table.add([AisPosition(t=t, source="rx", mmsi=mmsi, lat=15.0, lon=-75.0, sog_mps=sog_mps, msg_type=msg_type) for t in times])
+    return table.arrays()
+
+
+# class A at 5 m/s (9.7 kn, reporting every 10 s) heard at every report for 200 s before T0: its silence limit is 60 s
+UNDERWAY = heard(367000002, [T0 - 200.0 + 10.0 * i for i in range(21)], 5.0)
 
 
 def states(events: list[AlertEvent], rule: str) -> list[str]:
@@ -232,17 +245,20 @@ def test_ais_coverage_of_a_sensor_set() -> None:
 def test_ais_gap_only_inside_coverage() -> None:
     cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"ais_gap": {}}})
     silent = lambda lat: lambda k, t: surface(t, lat, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=T0)
-    inside = run(engine(cfg=cfg), 30, silent(15.1))
-    assert [(e.state, e.t - T0) for e in inside] == [("raised", 180.0)]
-    assert run(engine(cfg=cfg), 100, silent(16.0)) == []  # left coverage: silence is expected
+    inside = run(engine(cfg=cfg), 30, silent(15.1), reporting=UNDERWAY)
+    assert (inside[0].state, inside[0].t - T0) == ("raised", 60.0)
+    assert {e.state for e in inside[1:]} <= {"updated"}  # the evidence strengthens as the silence grows
+    assert run(engine(cfg=cfg), 100, silent(16.0), reporting=UNDERWAY) == []  # left coverage: silence is expected
 
 
 def test_ais_gap_while_radar_holds_then_clears_when_ais_returns() -> None:
     eng = engine(cfg=rules({"rules": {"ais_gap": {}}}))
     last_ais = lambda k, t: T0 if k < 25 else t
-    ev = run(eng, 45, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=last_ais(k, t)))
-    assert states(ev, "ais_gap") == ["raised", "cleared"]
-    assert ev[0].t == T0 + 180.0 and ev[0].mmsi == 367000002 and "AIS silent for 3 min" in ev[0].reason
+    ev = run(eng, 45, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=last_ais(k, t)),
+             reporting=UNDERWAY)
+    got = states(ev, "ais_gap")
+    assert got[0] == "raised" and got[-1] == "cleared" and set(got[1:-1]) <= {"updated"}
+    assert ev[0].t == T0 + 60.0 and ev[0].mmsi == 367000002 and "AIS silent for 1.0 min (6 reports of 10 s missed" in ev[0].reason
 
 
 def test_ais_gap_no_alert_when_radar_is_also_silent() -> None:
@@ -261,7 +277,7 @@ def test_ais_reappearing_out_of_reach_is_a_jump() -> None:
             return surface(t, 15.0, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=T0 + 20.0, last_noncoop_t=np.nan)
         return surface(t, 15.5, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)  # 55 km away
 
-    ev = run(eng, 75, make)
+    ev = run(eng, 75, make, reporting=heard(5, [T0 - 100.0 + 10.0 * i for i in range(11)], 2.0))  # 3.9 kn: every 10 s
     assert states(ev, "ais_gap") == ["raised"]
     assert ev[0].evidence["jump_m"] > ev[0].evidence["reach_m"] and "reappeared" in ev[0].reason
 
