@@ -17,6 +17,7 @@ from fusion.outages import Outages, covered_s
 from fusion.rules import config as cfg
 from fusion.rules.config import KNOT_MPS, NM_M
 from fusion.rules.lifecycle import SEVERITIES, Candidates, isin_sorted
+from fusion.rules.lineage import Carried, nearest_successors
 from fusion.rules.reporting import ReportingArrays, missed_report_limit_s
 from fusion.rules.scene import Scene
 
@@ -79,30 +80,6 @@ def zone_subjects(s: Scene, r: cfg.ZoneRule, zp: ZoneParams, dwell: bool) -> Can
                             evidence={"speed_kn": s.speed_mps[rows] / KNOT_MPS, "course_deg": s.course_deg[rows]})
 
 
-class _Carried:
-    """A memory's columns (sorted by track id) matched to this tick's sorted ``ids``: ``pos`` (position
-    in the old columns, clipped) and ``known`` (the id is there) per id."""
-
-    def __init__(self, old: dict[str, np.ndarray], ids: IntArray) -> None:
-        self.old = old
-        old_ids = old["track_id"]
-        self.same = np.array_equal(old_ids, ids)  # the usual tick: the same tracks as the last one
-        if self.same:
-            self.pos, self.known = np.arange(len(ids)), np.ones(len(ids), bool)
-        elif len(old_ids):
-            self.pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
-            self.known = old_ids[self.pos] == ids
-        else:
-            self.pos, self.known = np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
-
-    def prev(self, k: str, new: FloatArray | float) -> FloatArray:
-        """(len(ids),) column k's old value where the id is known, else ``new`` (the old array itself
-        when the ids are the same: do not modify it while the old columns are still needed)."""
-        if self.same:
-            return self.old[k]
-        return np.where(self.known, self.old[k][self.pos] if len(self.old[k]) else 0.0, new)
-
-
 _FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s")
 
 
@@ -125,27 +102,21 @@ class FastMemory:
         rows = np.flatnonzero(~s.is_air)
         old = self.cols
         ids = s.track_id[rows]
-        carried = _Carried(old, ids)
+        carried = Carried(old, ids)
         prev_run = carried.prev("run_start", np.nan)
         f = fast[rows]
         run = np.where(f, np.where(np.isfinite(prev_run), prev_run, s.t), np.nan)
         credit = np.where(f & np.isfinite(prev_run), carried.prev("credit_s", 0.0), 0.0)
         # Lost fast tracks: gone from the views, fast when last seen, within handover_s.
-        gone = np.ones(len(old["track_id"]), bool)
-        gone[carried.pos[carried.known]] = False
-        lost = np.flatnonzero(gone & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
+        lost = np.flatnonzero(carried.gone() & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
         starts = np.flatnonzero(f & ~np.isfinite(prev_run) & (s.t - s.first_t[rows] <= r.handover_s))
         if len(lost) and len(starts):
             dt = s.t - old["last_t"][lost]
             pred = np.column_stack([old["east"][lost] + old["ve"][lost] * dt, old["north"][lost] + old["vn"][lost] * dt])
             here = np.column_stack([s.east[rows[starts]], s.north[rows[starts]]])
-            d, j = cKDTree(pred).query(here, distance_upper_bound=r.handover_m)
-            ok = np.flatnonzero(np.isfinite(d))
-            ok = ok[np.argsort(d[ok], kind="stable")]
-            _, first = np.unique(j[ok], return_index=True)  # one successor per lost track: the nearest
-            ok = ok[first]
-            li = lost[j[ok]]
-            credit[starts[ok]] = old["credit_s"][li] + old["last_t"][li] - old["run_start"][li]
+            li, sj, _ = nearest_successors(pred, here, r.handover_m)  # one successor per lost track: the nearest
+            li = lost[li]
+            credit[starts[sj]] = old["credit_s"][li] + old["last_t"][li] - old["run_start"][li]
         live = {"track_id": ids, "run_start": run, "last_t": np.full(len(rows), s.t), "east": s.east[rows],
                 "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "credit_s": credit}
         keep = {k: np.concatenate([live[k], old[k][lost]]) for k in live}
@@ -221,14 +192,15 @@ class FirstFix:
     _step: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)  # (S,) s since last tick
     _rows: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
 
-    def observe(self, s: Scene) -> FloatArray:
+    def observe(self, s: Scene, settle_s: float = 0.0) -> FloatArray:
         """Record new surface tracks and forget gone ones, once per tick (later calls with the
-        same scene return the same result); returns (N,) net speed m/s since first seen (NaN for air)."""
+        same scene return the same result); returns (N,) net speed m/s since first seen (NaN for air
+        and for tracks not yet settled: eligible and measured for ``settle_s`` since their first measurement)."""
         if self._scene is s:
             return self._net
-        rows = np.flatnonzero(~s.is_air)
+        rows = np.flatnonzero(~s.is_air & s.eligible & (s.t - s.first_t >= settle_s))
         ids = s.track_id[rows]
-        prev = _Carried(self.cols, ids).prev
+        prev = Carried(self.cols, ids).prev
         now = np.full(len(rows), s.t)
         self._step = np.clip(s.t - prev("seen_t", now), 0.0, MAX_STEP_S)
         self.cols = {"track_id": ids, "t": prev("t", now), "east": prev("east", s.east[rows]),
@@ -256,13 +228,21 @@ class FirstFix:
         return out
 
 
-def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
-    """Moving surface track that never had an AIS identity although it spent dark_s inside AIS
-    coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going
-    somewhere (net speed since first seen >= min_net_speed_kn), away from excluded zones."""
-    never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+def never_identified(s: Scene, had_id: BoolArray | None) -> BoolArray:
+    """(N,) surface track without an AIS identity now or ever, in any fragment of its object (``had_id`` (N,), the
+    lineage's identity history; None: this track's own)."""
+    own = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+    return own if had_id is None else own & ~had_id
+
+
+def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: FirstFix, had_id: BoolArray | None = None,
+                settle_s: float = 0.0) -> Candidates:
+    """Moving surface track that never had an AIS identity (in any fragment: ``had_id``) although it spent dark_s inside
+    AIS coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going somewhere (net speed
+    since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones."""
+    never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
-    net = first.observe(s)
+    net = first.observe(s, settle_s)
     covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
     dark = s.eligible & never_ais
     if r.exclude_kinds:
@@ -283,13 +263,15 @@ def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: First
                               "net_speed_kn": net / KNOT_MPS})
 
 
-def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
-    """Surface track that never had an AIS identity, outside continuous AIS coverage, held by radar and
-    transiting at low-profile / logistics speeds (net speed since first seen, over at least net_window_s),
-    away from excluded zones. Shares dark_vessel's first-fix memory (observed once per tick)."""
-    never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, first: FirstFix,
+                    had_id: BoolArray | None = None, settle_s: float = 0.0) -> Candidates:
+    """Surface track that never had an AIS identity (in any fragment of its object: ``had_id``), outside continuous AIS
+    coverage, held by radar and transiting at low-profile / logistics speeds (net speed since it settled, ``settle_s``
+    after its first measurement, over at least net_window_s), away from excluded zones. Shares dark_vessel's first-fix
+    memory (observed once per tick)."""
+    never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
-    net = first.observe(s)
+    net = first.observe(s, settle_s)
     cand = s.eligible & never_ais & radar_held
     rows = np.flatnonzero(cand)
     cand[rows] = ~in_coverage(s, cov, rows)
@@ -321,7 +303,7 @@ class AisMemory:
         """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A jump needs a gap
         between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS ``outages`` in it."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
-        carried = _Carried(self.cols, s.track_id[rows])
+        carried = Carried(self.cols, s.track_id[rows])
         known = carried.known
         prev = {k: carried.prev(k, np.nan) for k in self.cols if k != "track_id"}
         fresh = ~(s.last_ais_t[rows] <= prev["ais_t"])  # a new AIS update (or first seen)
@@ -387,7 +369,7 @@ class SpoofMemory:
         """(N,) time the flag was first seen (NaN = not flagged); forgets tracks that are gone or unflagged."""
         rows = np.flatnonzero(s.spoof_suspect)
         ids = s.track_id[rows]
-        flag_t = _Carried(self.cols, ids).prev("flag_t", s.t)
+        flag_t = Carried(self.cols, ids).prev("flag_t", s.t)
         self.cols = {"track_id": ids, "flag_t": flag_t}
         out = np.full(len(s), np.nan)
         out[rows] = flag_t

@@ -293,6 +293,9 @@ class EngineSettings(_Cfg):
     coast: Literal["gshhg", "none"]
     coast_cell_m: Annotated[float, msgspec.Meta(ge=250.0, le=50_000.0)]
     ais_coverage: Coverage
+    handover_s: NonNeg
+    handover_m: NonNeg
+    settle_s: NonNeg
 
 
 class RulesConfig(_Cfg):

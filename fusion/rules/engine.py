@@ -39,6 +39,7 @@ from fusion.rules.lifecycle import (
     map_ids,
     subject_keys,
 )
+from fusion.rules.lineage import Lineage
 from fusion.rules.reporting import ReportingArrays
 from fusion.rules.scene import Scene, ZoneGeometry
 from fusion.rules.zones import ZoneSet, load_zones
@@ -107,6 +108,7 @@ class RuleEngine:
         self.first_fix = bh.FirstFix()
         self.fast = bh.FastMemory()
         self.spoof = bh.SpoofMemory()
+        self.lineage = Lineage()
         self.books: dict[str, AlertBook] = {}
         self.last: dict[str, AlertEvent] = {}  # latest event of each open alert, by alert id
         self.ops: dict[str, list[OpRecord]] = {}  # operator actions on open alerts, by alert id
@@ -131,8 +133,10 @@ class RuleEngine:
             "zone_entry": lambda s: bh.zone_subjects(s, r.zone_entry, self.zone_params["zone_entry"], dwell=False),
             "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
             "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
-            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
-            "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix),
+            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix,
+                                                    self.lineage.had_identity(s), e.settle_s),
+            "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix,
+                                                            self.lineage.had_identity(s), e.settle_s),
             "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages, self._reporting),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
             "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
@@ -196,9 +200,13 @@ class RuleEngine:
         la = self.rules.rules.landing_approach
         horizon = max(e.urgency_horizon_s, max(la.surface_tta_s, la.air_tta_s) * la.hysteresis)
         scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore, horizon)
+        handed = self.lineage.observe(scene, e.handover_s, e.handover_m)
+        if len(handed):  # a lost track's alerts move to the new track continuing its object (fusion.rules.lineage)
+            self._remap_books(handed)
         out, self._queued = self._queued, []
         out = [_retime(a, t) for a in out]
         self._rehome(t, scene)
+        alive_ids = np.union1d(scene.track_id, self.lineage.lost_ids())  # a lost track's alerts wait handover_s for a successor
         for name, book in self.books.items():
             if getattr(self.rules.rules, name).enabled:
                 cand = self.evaluators[name](scene)
@@ -208,7 +216,7 @@ class RuleEngine:
             if not len(cand) and not len(book):
                 continue  # nothing pending, open or to start
             evidence_t = np.fmin(scene.last_t[cand.row], t)  # newest measurement of each subject's track
-            trans, keep = book.step(t, cand, scene.track_id[cand.row], evidence_t, scene.track_id, self._next_seq)
+            trans, keep = book.step(t, cand, scene.track_id[cand.row], evidence_t, alive_ids, self._next_seq)
             out.extend(self._emit(t, name, book, trans, cand, scene))
             book.compact(keep)
         return out
@@ -464,6 +472,18 @@ class RuleEngine:
             raise ValueError(f"merged must be (K, 2) absorbed/surviving ids, got {m.shape}")
         if not len(m):
             return
+        self._remap_books(m)
+        self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
+        order = np.argsort(self.memory.cols["track_id"], kind="stable")
+        self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
+        # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
+        for mem in (self.first_fix, self.fast, self.spoof):
+            kept = ~np.isin(mem.cols["track_id"], m[:, 0])
+            mem.cols = {k: v[kept] for k, v in mem.cols.items()}
+        self.lineage.merge(m)
+
+    def _remap_books(self, m: IntArray) -> None:
+        """(K, 2) rows of (old id, new id): every book's rows follow; duplicates' clears are queued for the next tick."""
         for name, book in self.books.items():
             clear, reasons, keep = book.remap(m[:, 0], m[:, 1])
             c = book.cols
@@ -472,13 +492,6 @@ class RuleEngine:
                 ev = _clean({"duration_s": float(c["raised_t"][i]), "cleared_because": because})
                 self._queued.append(self._event(math.nan, name, book, int(i), "cleared", text, ev))
             book.compact(keep)
-        self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
-        order = np.argsort(self.memory.cols["track_id"], kind="stable")
-        self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
-        # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
-        for mem in (self.first_fix, self.fast, self.spoof):
-            kept = ~np.isin(mem.cols["track_id"], m[:, 0])
-            mem.cols = {k: v[kept] for k, v in mem.cols.items()}
 
     def snapshot(self) -> dict[str, Any]:
         """Rule state as plain arrays and numbers (for the service checkpoint)."""
@@ -486,7 +499,7 @@ class RuleEngine:
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
         for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast),
-                            ("spoof", self.spoof)):
+                            ("spoof", self.spoof), ("lineage", self.lineage)):
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
         # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
         snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
@@ -525,6 +538,8 @@ class RuleEngine:
             eng.spoof.cols = {k: np.asarray(snap[f"spoof.{k}"]).copy() for k in eng.spoof.cols}
         if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
+        if "lineage.track_id" in snap:  # snapshots from before the object lineage: tracks seen anew at the next tick
+            eng.lineage.cols = {k: np.asarray(snap[f"lineage.{k}"]).copy() for k in eng.lineage.cols}
         return eng
 
 

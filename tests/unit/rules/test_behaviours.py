@@ -143,11 +143,12 @@ def test_tentative_tracks_raise_nothing_and_coasting_holds() -> None:
     assert states(ev, "go_fast") == ["raised"]
 
 
-def test_deleted_track_clears_its_alert_at_once() -> None:
+def test_deleted_track_clears_its_alert_when_no_track_continues_it() -> None:
+    """Its alert waits [engine] handover_s (30 s) for a successor track (fusion.rules.lineage), then clears."""
     eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
-    ev = run(eng, 10, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0)) if k < 6 else {})
+    ev = run(eng, 12, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0)) if k < 6 else {})
     assert states(ev, "go_fast") == ["raised", "cleared"]
-    assert ev[1].t == T0 + 60.0 and ev[1].evidence["cleared_because"] == "track deleted"
+    assert ev[1].t == T0 + 60.0 + 30.0 and ev[1].evidence["cleared_because"] == "track deleted"
     assert len(eng.books["go_fast"]) == 0  # state of deleted tracks dropped
 
 
