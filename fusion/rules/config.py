@@ -207,7 +207,7 @@ class SpoofRule(Rule):
 
 class RendezvousRule(Rule):
     """rendezvous: two surface tracks within distance_m, both slower than speed_kn, for min_on_s,
-    away (exclude_margin_m) from port/anchorage zones."""
+    away (exclude_margin_m) from port/anchorage zones; positions and speeds smoothed over smoothing_s (0: raw)."""
 
     distance_m: Pos
     clear_distance_m: Pos
@@ -216,6 +216,7 @@ class RendezvousRule(Rule):
     exclude_kinds: list[ZoneKind]
     exclude_margin_m: NonNeg
     require_unidentified: bool
+    smoothing_s: NonNeg
 
     def __post_init__(self) -> None:
         if self.clear_distance_m < self.distance_m:

@@ -109,6 +109,7 @@ class RuleEngine:
         self.fast = bh.FastMemory()
         self.spoof = bh.SpoofMemory()
         self.lineage = Lineage()
+        self.smooth = bh.Smoothed()
         self.books: dict[str, AlertBook] = {}
         self.last: dict[str, AlertEvent] = {}  # latest event of each open alert, by alert id
         self.ops: dict[str, list[OpRecord]] = {}  # operator actions on open alerts, by alert id
@@ -139,7 +140,7 @@ class RuleEngine:
                                                             self.lineage.had_identity(s), e.settle_s),
             "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages, self._reporting),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
-            "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
+            "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous, self.smooth),
             "loitering": lambda s: bh.loitering(s, r.loitering),
             "suspect_aircraft": lambda s: bh.suspect_aircraft(s, r.suspect_aircraft),
             "landing_approach": lambda s: bh.landing_approach(s, r.landing_approach),
@@ -477,7 +478,7 @@ class RuleEngine:
         order = np.argsort(self.memory.cols["track_id"], kind="stable")
         self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
         # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
-        for mem in (self.first_fix, self.fast, self.spoof):
+        for mem in (self.first_fix, self.fast, self.spoof, self.smooth):
             kept = ~np.isin(mem.cols["track_id"], m[:, 0])
             mem.cols = {k: v[kept] for k, v in mem.cols.items()}
         self.lineage.merge(m)
@@ -499,7 +500,7 @@ class RuleEngine:
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
         for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast),
-                            ("spoof", self.spoof), ("lineage", self.lineage)):
+                            ("spoof", self.spoof), ("lineage", self.lineage), ("smooth", self.smooth)):
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
         # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
         snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
@@ -538,6 +539,8 @@ class RuleEngine:
             eng.spoof.cols = {k: np.asarray(snap[f"spoof.{k}"]).copy() for k in eng.spoof.cols}
         if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
+        if "smooth.track_id" in snap:  # snapshots from before the rendezvous smoothing: smoothing starts anew
+            eng.smooth.cols = {k: np.asarray(snap[f"smooth.{k}"]).copy() for k in eng.smooth.cols}
         if "lineage.track_id" in snap:  # snapshots from before the object lineage: tracks seen anew at the next tick
             eng.lineage.cols = {k: np.asarray(snap[f"lineage.{k}"]).copy() for k in eng.lineage.cols}
         return eng

@@ -404,3 +404,23 @@ def test_dark_vessel_working_one_spot_or_in_an_anchorage_does_not_raise() -> Non
     straight = run(engine(cfg=cfg), 70, lambda k, t: surface(t, 15.0, east(k), (5.0, 0.0)))
     assert states(straight, "dark_vessel") == ["raised"]
     assert straight[0].evidence["net_speed_kn"] == pytest.approx(5.0 / KN, rel=0.02)
+
+
+def _noisy_pair(seed: int) -> Callable[[int, float], dict[str, TrackView]]:
+    """A go-fast alongside a stopped fishing boat (5 m apart) seen through noisy tracks: each reads 1-7 kn of velocity
+    noise and 300 m of position noise, so the raw tracks are 250-1000 m apart and faster than 2 kn (issue 14)."""
+    rng = np.random.default_rng(seed)
+
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        pos = rng.normal(0.0, 300.0 / 111_195.0, (2, 2))
+        vel = rng.normal(0.0, 2.5, (2, 2))  # m/s: |v| mostly 1-7 kn
+        return {"surface": view("surface", t, 15.0 + pos[:, 0], -75.0 + pos[:, 1], vel, ids=[7, 3], mmsi=[0, 367000003],
+                                last_ais_t=[np.nan, t])}
+    return make
+
+
+def test_rendezvous_through_noisy_tracks_on_smoothed_positions_and_speeds() -> None:
+    smoothed = run(engine(cfg=rules({"rules": {"rendezvous": {}}})), 260, _noisy_pair(1))
+    assert states(smoothed, "rendezvous")[:1] == ["raised"] and smoothed[0].t - T0 <= 1800.0 + 300.0
+    raw = run(engine(cfg=rules({"rules": {"rendezvous": {"smoothing_s": 0.0}}})), 260, _noisy_pair(1))
+    assert states(raw, "rendezvous") == []  # the instantaneous test never holds 30 min
