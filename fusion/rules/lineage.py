@@ -73,11 +73,13 @@ def nearest_successors(pred_xy: FloatArray, here_xy: FloatArray, max_m: float,
         ii, jj = ii[ok], jj[ok]
     d = np.hypot(*(pred_xy[ii] - here_xy[jj]).T) if len(ii) else np.zeros(0)
     order = np.argsort(d, kind="stable")
-    used_i, used_j = set(), set()
+    used_i: set[int] = set()
+    used_j: set[int] = set()
     keep = []
     for k in order.tolist():  # pairs within reach of a few lost tracks: few
-        if ii[k] not in used_i and jj[k] not in used_j:
-            used_i.add(ii[k]), used_j.add(jj[k])
+        if int(ii[k]) not in used_i and int(jj[k]) not in used_j:
+            used_i.add(int(ii[k]))
+            used_j.add(int(jj[k]))
             keep.append(k)
     sel = np.array(keep, np.int64)
     return ii[sel], jj[sel], d[sel]

@@ -150,9 +150,9 @@ class AisReporting:
                                                vals[o, 4].astype(np.int64))
         return self._arrays
 
-    def state(self) -> list[list[float]]:
+    def state(self) -> list[list[float | None]]:
         """JSON-able state (checkpoints): rows [mmsi, t, msg_type, sog_mps, gap_ratio, learnt], NaN as None."""
-        return [[m, *(None if isinstance(v, float) and math.isnan(v) else v for v in row)] for m, row in self._rows.items()]
+        return [[float(m), *(None if math.isnan(v) else v for v in row)] for m, row in self._rows.items()]
 
     def restore(self, state: list[list[Any]]) -> None:
         """Put back what ``state`` returned."""
