@@ -267,7 +267,7 @@ def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, firs
                     had_id: BoolArray | None = None, settle_s: float = 0.0) -> Candidates:
     """Surface track that never had an AIS identity (in any fragment of its object: ``had_id``), outside continuous AIS
     coverage, held by radar and transiting at low-profile / logistics speeds (net speed since it settled, ``settle_s``
-    after its first measurement, over at least net_window_s), away from excluded zones. Shares dark_vessel's first-fix
+    after its first measurement, on a track measured for at least net_window_s), away from excluded zones. Shares dark_vessel's first-fix
     memory (observed once per tick)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
@@ -278,7 +278,7 @@ def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, firs
     if r.exclude_kinds:
         near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(cand))
         cand[near] = False
-    watched = s.t - first.seen_since(s)
+    watched = np.where(np.isnan(first.seen_since(s)), np.nan, s.t - s.first_t)  # settled, and measured for net_window_s
     speed = s.speed_mps
     enter = (cand & (watched >= r.net_window_s) & (net >= r.min_net_speed_kn * KNOT_MPS) & (net <= r.max_net_speed_kn * KNOT_MPS)
              & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS))
