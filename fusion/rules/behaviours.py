@@ -267,8 +267,8 @@ def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, firs
                     had_id: BoolArray | None = None, settle_s: float = 0.0) -> Candidates:
     """Surface track that never had an AIS identity (in any fragment of its object: ``had_id``), outside continuous AIS
     coverage, held by radar and transiting at low-profile / logistics speeds (net speed since it settled, ``settle_s``
-    after its first measurement, on a track measured for at least net_window_s), away from excluded zones. Shares dark_vessel's first-fix
-    memory (observed once per tick)."""
+    after its first measurement, on a track measured for at least net_window_s), away from excluded zones. Shares
+    dark_vessel's first-fix memory (observed once per tick)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
