@@ -191,16 +191,43 @@ class FirstFix:
     _net: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
     _step: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)  # (S,) s since last tick
     _rows: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
+    # gone tracks' rows, kept ``keep_s`` after they were last seen so that a successor can inherit them (``inherit``)
+    lost: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0),
+        "seen_t": np.zeros(0), "covered_s": np.zeros(0)})
+    keep_s: float = 0.0
+
+    def inherit(self, pairs: IntArray, t: float) -> None:
+        """(P, 2) (lost id, successor id) from ``fusion.rules.lineage``: the successor takes over the lost track's first
+        fix and time in coverage (the object's), before this tick's ``observe``."""
+        pool = {k: np.concatenate([self.cols[k], self.lost[k]]) for k in self.cols}
+        pos = {int(tid): i for i, tid in enumerate(pool["track_id"].tolist())}
+        take = [(pos[int(a)], int(b)) for a, b in pairs.tolist() if int(a) in pos and int(b) not in pos]
+        if not take:
+            return
+        idx = np.array([i for i, _ in take], np.int64)
+        add = {k: pool[k][idx] for k in pool}
+        add["track_id"] = np.array([b for _, b in take], np.int64)
+        add["seen_t"] = np.full(len(take), t)  # the gap between the fragments does not count as time in coverage
+        merged = {k: np.concatenate([self.cols[k], add[k]]) for k in self.cols}
+        order = np.argsort(merged["track_id"], kind="stable")
+        self.cols = {k: v[order] for k, v in merged.items()}
 
     def observe(self, s: Scene, settle_s: float = 0.0) -> FloatArray:
         """Record new surface tracks and forget gone ones, once per tick (later calls with the
         same scene return the same result); returns (N,) net speed m/s since first seen (NaN for air
-        and for tracks not yet settled: eligible and measured for ``settle_s`` since their first measurement)."""
+        and for tracks not yet settled: eligible and measured for ``settle_s`` since their first measurement,
+        unless they continue a lost track whose fix they inherited)."""
         if self._scene is s:
             return self._net
-        rows = np.flatnonzero(~s.is_air & s.eligible & (s.t - s.first_t >= settle_s))
+        rows = np.flatnonzero(~s.is_air & s.eligible & ((s.t - s.first_t >= settle_s) | isin_sorted(s.track_id, self.cols["track_id"])))
         ids = s.track_id[rows]
-        prev = Carried(self.cols, ids).prev
+        carried = Carried(self.cols, ids)
+        gone = carried.gone()
+        lost = {k: np.concatenate([self.lost[k], self.cols[k][gone]]) for k in self.cols}
+        recent = s.t - lost["seen_t"] <= self.keep_s
+        self.lost = {k: v[recent] for k, v in lost.items()}
+        prev = carried.prev
         now = np.full(len(rows), s.t)
         self._step = np.clip(s.t - prev("seen_t", now), 0.0, MAX_STEP_S)
         self.cols = {"track_id": ids, "t": prev("t", now), "east": prev("east", s.east[rows]),

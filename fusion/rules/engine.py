@@ -124,6 +124,7 @@ class RuleEngine:
         self.rules = rules
         e = rules.engine
         self.settings = LifecycleSettings(e.update_min_interval_s, e.strength_change)
+        self.first_fix.keep_s = e.handover_s
         self.shore: ShoreDistance | NoShore = shore_distance(self.frame, e.coast_cell_m) if e.coast == "gshhg" else NoShore()
         r = rules.rules
         self.zone_params = {
@@ -202,8 +203,9 @@ class RuleEngine:
         horizon = max(e.urgency_horizon_s, max(la.surface_tta_s, la.air_tta_s) * la.hysteresis)
         scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore, horizon)
         handed = self.lineage.observe(scene, e.handover_s, e.handover_m)
-        if len(handed):  # a lost track's alerts move to the new track continuing its object (fusion.rules.lineage)
+        if len(handed):  # a lost track's alerts and first fix move to the new track continuing its object (fusion.rules.lineage)
             self._remap_books(handed)
+            self.first_fix.inherit(handed, t)
         out, self._queued = self._queued, []
         out = [_retime(a, t) for a in out]
         self._rehome(t, scene)
@@ -503,6 +505,7 @@ class RuleEngine:
                             ("spoof", self.spoof), ("lineage", self.lineage), ("smooth", self.smooth)):
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
         # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
+        snap.update({f"first_fix_lost.{k}": v.copy() for k, v in self.first_fix.lost.items()})
         snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
         # open alerts' latest events and operator actions (JSON-able)
         snap["last"] = [msgspec.to_builtins(a) for a in self.last.values()]
@@ -541,6 +544,8 @@ class RuleEngine:
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
         if "smooth.track_id" in snap:  # snapshots from before the rendezvous smoothing: smoothing starts anew
             eng.smooth.cols = {k: np.asarray(snap[f"smooth.{k}"]).copy() for k in eng.smooth.cols}
+        if "first_fix_lost.track_id" in snap:
+            eng.first_fix.lost = {k: np.asarray(snap[f"first_fix_lost.{k}"]).copy() for k in eng.first_fix.lost}
         if "lineage.track_id" in snap:  # snapshots from before the object lineage: tracks seen anew at the next tick
             eng.lineage.cols = {k: np.asarray(snap[f"lineage.{k}"]).copy() for k in eng.lineage.cols}
         return eng

@@ -97,3 +97,15 @@ def test_net_speed_counts_from_the_settled_track() -> None:
                                              engine().geometry, engine().shore, 3600.0), settle_s=60.0)[0])
     assert np.isnan(out[:6]).all()  # not settled: no net speed
     assert np.isnan(out[6]) and np.allclose(out[7:], 5.0, rtol=0.02)  # from the fix at 60 s: 5 m/s, not the 5 km jump
+
+
+def test_dark_vessel_time_in_coverage_carries_across_fragments() -> None:
+    """Issue 14: a dark boat whose radar track fragments every 400 s never spent dark_s (900 s) on one track."""
+    cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"dark_vessel": {}}})
+    duration, make = fragments(4, life_s=400.0, gap_s=10.0, speed_mps=8 * KN)
+    ev = [e for e in run(engine(cfg=cfg), duration, make, dt=10.0) if e.rule == "dark_vessel"]
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == 1 and raised[0].track_id == 3 and raised[0].evidence["dark_for_s"] >= 900.0
+    # without the lineage (no handover) no single fragment reaches 900 s
+    cut = rules({"engine": {"ais_coverage": CIRCLE, "handover_s": 0.0}, "rules": {"dark_vessel": {}}})
+    assert [e for e in run(engine(cfg=cut), duration, make, dt=10.0) if e.rule == "dark_vessel"] == []
