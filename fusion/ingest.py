@@ -49,6 +49,7 @@ import numpy as np
 
 from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
+from fusion.rules.reporting import AisReporting
 from fusion.satmatch import DarkDetections, SatConfig
 from sensors.adsb import AdsbDecoder
 from sensors.ais import AisDecoder
@@ -185,6 +186,7 @@ class Ingest:
         self.statics: OrderedDict[int, AisStatic] = OrderedDict()  # latest static data per MMSI, bounded
         self.callsigns: OrderedDict[int, str] = OrderedDict()  # latest ADS-B call sign per ICAO address, bounded
         self.max_statics = 100_000  # bound of each of the two
+        self.ais_reporting = AisReporting()  # per MMSI: last report type, SOG and observed reception (ais_gap's evidence)
         self._seen: OrderedDict[bytes, float] = OrderedDict()  # payload digest -> receive time
         self._queue: list[tuple[float, int, _Item]] = []  # the re-order buffer, a heap on (time, arrival)
         self._order = itertools.count()
@@ -304,6 +306,7 @@ class Ingest:
         positions = [r for r in reports if isinstance(r, AisPosition)]
         if positions:
             self.dark.history.add(positions)
+            self.ais_reporting.add(positions)
         for r in reports:
             t = getattr(r, "t", None)
             if isinstance(t, float):
@@ -339,6 +342,7 @@ class Ingest:
                         "recent": {f: list(q) for f, q in rl.recent.items()}},
             "statics": msgspec.to_builtins(list(self.statics.values())),
             "callsigns": [[icao, cs] for icao, cs in self.callsigns.items()],
+            "ais_reporting": self.ais_reporting.state(),
             "sat": {**self.dark.snapshot(), "newest_t": None if np.isinf(self.newest_t) else self.newest_t,
                     "correlation_only": self.sat_correlation_only},
         }
@@ -365,6 +369,7 @@ class Ingest:
         self.log.recent = {f: deque(q, maxlen=RECENT_REJECTS) for f, q in r["recent"].items()}
         self.statics = OrderedDict((st.mmsi, st) for st in msgspec.convert(meta["statics"], list[AisStatic]))
         self.callsigns = OrderedDict((int(icao), str(cs)) for icao, cs in meta.get("callsigns", ()))  # (older checkpoints: none)
+        self.ais_reporting.restore(meta.get("ais_reporting", []))  # (older checkpoints: learnt anew)
         sat = meta.get("sat", {})
         self.dark.restore(sat)
         self.newest_t = -np.inf if sat.get("newest_t") is None else float(sat["newest_t"])

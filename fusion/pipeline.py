@@ -236,7 +236,7 @@ class Fusion:
         self._actions = []
         for err in rejects:
             self.ingest.log.reject(OPS_FEED, err)
-        alerts = acted + self.rules.evaluate(t, views, self.heartbeats.outages(t)) + self.ingest.dark.evaluate(t)
+        alerts = acted + self.rules.evaluate(t, views, self.heartbeats.outages(t), self.ingest.ais_reporting.arrays()) + self.ingest.dark.evaluate(t)
         identity = self.identity.bind(self.ingest.statics, self.ingest.callsigns)
         alerts = [_named(a, identity) for a in alerts]
         deleted, self._deleted = self._deleted, []

@@ -17,11 +17,13 @@ from fusion.outages import Outages, covered_s
 from fusion.rules import config as cfg
 from fusion.rules.config import KNOT_MPS, NM_M
 from fusion.rules.lifecycle import SEVERITIES, Candidates, isin_sorted
+from fusion.rules.lineage import Carried, nearest_successors
+from fusion.rules.reporting import ReportingArrays, missed_report_limit_s
 from fusion.rules.scene import Scene
 
 
-def ramp(x: FloatArray, lo: float, hi: float | FloatArray) -> FloatArray:
-    """0 at lo, 1 at hi (scalar or (N,)), linear between, clipped (strength of evidence)."""
+def ramp(x: FloatArray, lo: float | FloatArray, hi: float | FloatArray) -> FloatArray:
+    """0 at lo, 1 at hi (each scalar or (N,)), linear between, clipped (strength of evidence)."""
     span = np.maximum(np.asarray(hi, dtype=np.float64) - lo, 1e-9)
     return np.clip((np.asarray(x, dtype=np.float64) - lo) / span, 0.0, 1.0)
 
@@ -78,30 +80,6 @@ def zone_subjects(s: Scene, r: cfg.ZoneRule, zp: ZoneParams, dwell: bool) -> Can
                             evidence={"speed_kn": s.speed_mps[rows] / KNOT_MPS, "course_deg": s.course_deg[rows]})
 
 
-class _Carried:
-    """A memory's columns (sorted by track id) matched to this tick's sorted ``ids``: ``pos`` (position
-    in the old columns, clipped) and ``known`` (the id is there) per id."""
-
-    def __init__(self, old: dict[str, np.ndarray], ids: IntArray) -> None:
-        self.old = old
-        old_ids = old["track_id"]
-        self.same = np.array_equal(old_ids, ids)  # the usual tick: the same tracks as the last one
-        if self.same:
-            self.pos, self.known = np.arange(len(ids)), np.ones(len(ids), bool)
-        elif len(old_ids):
-            self.pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
-            self.known = old_ids[self.pos] == ids
-        else:
-            self.pos, self.known = np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
-
-    def prev(self, k: str, new: FloatArray | float) -> FloatArray:
-        """(len(ids),) column k's old value where the id is known, else ``new`` (the old array itself
-        when the ids are the same: do not modify it while the old columns are still needed)."""
-        if self.same:
-            return self.old[k]
-        return np.where(self.known, self.old[k][self.pos] if len(self.old[k]) else 0.0, new)
-
-
 _FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s")
 
 
@@ -124,27 +102,21 @@ class FastMemory:
         rows = np.flatnonzero(~s.is_air)
         old = self.cols
         ids = s.track_id[rows]
-        carried = _Carried(old, ids)
+        carried = Carried(old, ids)
         prev_run = carried.prev("run_start", np.nan)
         f = fast[rows]
         run = np.where(f, np.where(np.isfinite(prev_run), prev_run, s.t), np.nan)
         credit = np.where(f & np.isfinite(prev_run), carried.prev("credit_s", 0.0), 0.0)
         # Lost fast tracks: gone from the views, fast when last seen, within handover_s.
-        gone = np.ones(len(old["track_id"]), bool)
-        gone[carried.pos[carried.known]] = False
-        lost = np.flatnonzero(gone & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
+        lost = np.flatnonzero(carried.gone() & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
         starts = np.flatnonzero(f & ~np.isfinite(prev_run) & (s.t - s.first_t[rows] <= r.handover_s))
         if len(lost) and len(starts):
             dt = s.t - old["last_t"][lost]
             pred = np.column_stack([old["east"][lost] + old["ve"][lost] * dt, old["north"][lost] + old["vn"][lost] * dt])
             here = np.column_stack([s.east[rows[starts]], s.north[rows[starts]]])
-            d, j = cKDTree(pred).query(here, distance_upper_bound=r.handover_m)
-            ok = np.flatnonzero(np.isfinite(d))
-            ok = ok[np.argsort(d[ok], kind="stable")]
-            _, first = np.unique(j[ok], return_index=True)  # one successor per lost track: the nearest
-            ok = ok[first]
-            li = lost[j[ok]]
-            credit[starts[ok]] = old["credit_s"][li] + old["last_t"][li] - old["run_start"][li]
+            li, sj, _ = nearest_successors(pred, here, r.handover_m)  # one successor per lost track: the nearest
+            li = lost[li]
+            credit[starts[sj]] = old["credit_s"][li] + old["last_t"][li] - old["run_start"][li]
         live = {"track_id": ids, "run_start": run, "last_t": np.full(len(rows), s.t), "east": s.east[rows],
                 "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "credit_s": credit}
         keep = {k: np.concatenate([live[k], old[k][lost]]) for k in live}
@@ -219,15 +191,43 @@ class FirstFix:
     _net: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
     _step: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)  # (S,) s since last tick
     _rows: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
+    # gone tracks' rows, kept ``keep_s`` after they were last seen so that a successor can inherit them (``inherit``)
+    lost: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0),
+        "seen_t": np.zeros(0), "covered_s": np.zeros(0)})
+    keep_s: float = 0.0
 
-    def observe(self, s: Scene) -> FloatArray:
+    def inherit(self, pairs: IntArray, t: float) -> None:
+        """(P, 2) (lost id, successor id) from ``fusion.rules.lineage``: the successor takes over the lost track's first
+        fix and time in coverage (the object's), before this tick's ``observe``."""
+        pool = {k: np.concatenate([self.cols[k], self.lost[k]]) for k in self.cols}
+        pos = {int(tid): i for i, tid in enumerate(pool["track_id"].tolist())}
+        take = [(pos[int(a)], int(b)) for a, b in pairs.tolist() if int(a) in pos and int(b) not in pos]
+        if not take:
+            return
+        idx = np.array([i for i, _ in take], np.int64)
+        add = {k: pool[k][idx] for k in pool}
+        add["track_id"] = np.array([b for _, b in take], np.int64)
+        add["seen_t"] = np.full(len(take), t)  # the gap between the fragments does not count as time in coverage
+        merged = {k: np.concatenate([self.cols[k], add[k]]) for k in self.cols}
+        order = np.argsort(merged["track_id"], kind="stable")
+        self.cols = {k: v[order] for k, v in merged.items()}
+
+    def observe(self, s: Scene, settle_s: float = 0.0) -> FloatArray:
         """Record new surface tracks and forget gone ones, once per tick (later calls with the
-        same scene return the same result); returns (N,) net speed m/s since first seen (NaN for air)."""
+        same scene return the same result); returns (N,) net speed m/s since first seen (NaN for air
+        and for tracks not yet settled: eligible and measured for ``settle_s`` since their first measurement,
+        unless they continue a lost track whose fix they inherited)."""
         if self._scene is s:
             return self._net
-        rows = np.flatnonzero(~s.is_air)
+        rows = np.flatnonzero(~s.is_air & s.eligible & ((s.t - s.first_t >= settle_s) | isin_sorted(s.track_id, self.cols["track_id"])))
         ids = s.track_id[rows]
-        prev = _Carried(self.cols, ids).prev
+        carried = Carried(self.cols, ids)
+        gone = carried.gone()
+        lost = {k: np.concatenate([self.lost[k], self.cols[k][gone]]) for k in self.cols}
+        recent = s.t - lost["seen_t"] <= self.keep_s
+        self.lost = {k: v[recent] for k, v in lost.items()}
+        prev = carried.prev
         now = np.full(len(rows), s.t)
         self._step = np.clip(s.t - prev("seen_t", now), 0.0, MAX_STEP_S)
         self.cols = {"track_id": ids, "t": prev("t", now), "east": prev("east", s.east[rows]),
@@ -255,13 +255,21 @@ class FirstFix:
         return out
 
 
-def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
-    """Moving surface track that never had an AIS identity although it spent dark_s inside AIS
-    coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going
-    somewhere (net speed since first seen >= min_net_speed_kn), away from excluded zones."""
-    never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+def never_identified(s: Scene, had_id: BoolArray | None) -> BoolArray:
+    """(N,) surface track without an AIS identity now or ever, in any fragment of its object (``had_id`` (N,), the
+    lineage's identity history; None: this track's own)."""
+    own = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+    return own if had_id is None else own & ~had_id
+
+
+def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: FirstFix, had_id: BoolArray | None = None,
+                settle_s: float = 0.0) -> Candidates:
+    """Moving surface track that never had an AIS identity (in any fragment: ``had_id``) although it spent dark_s inside
+    AIS coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going somewhere (net speed
+    since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones."""
+    never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
-    net = first.observe(s)
+    net = first.observe(s, settle_s)
     covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
     dark = s.eligible & never_ais
     if r.exclude_kinds:
@@ -282,20 +290,22 @@ def dark_vessel(s: Scene, r: cfg.DarkVesselRule, cov: cfg.Coverage, first: First
                               "net_speed_kn": net / KNOT_MPS})
 
 
-def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, first: FirstFix) -> Candidates:
-    """Surface track that never had an AIS identity, outside continuous AIS coverage, held by radar and
-    transiting at low-profile / logistics speeds (net speed since first seen, over at least net_window_s),
-    away from excluded zones. Shares dark_vessel's first-fix memory (observed once per tick)."""
-    never_ais = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
+def noncoop_transit(s: Scene, r: cfg.NoncoopTransitRule, cov: cfg.Coverage, first: FirstFix,
+                    had_id: BoolArray | None = None, settle_s: float = 0.0) -> Candidates:
+    """Surface track that never had an AIS identity (in any fragment of its object: ``had_id``), outside continuous AIS
+    coverage, held by radar and transiting at low-profile / logistics speeds (net speed since it settled, ``settle_s``
+    after its first measurement, on a track measured for at least net_window_s), away from excluded zones. Shares
+    dark_vessel's first-fix memory (observed once per tick)."""
+    never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
-    net = first.observe(s)
+    net = first.observe(s, settle_s)
     cand = s.eligible & never_ais & radar_held
     rows = np.flatnonzero(cand)
     cand[rows] = ~in_coverage(s, cov, rows)
     if r.exclude_kinds:
         near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(cand))
         cand[near] = False
-    watched = s.t - first.seen_since(s)
+    watched = np.where(np.isnan(first.seen_since(s)), np.nan, s.t - s.first_t)  # settled, and measured for net_window_s
     speed = s.speed_mps
     enter = (cand & (watched >= r.net_window_s) & (net >= r.min_net_speed_kn * KNOT_MPS) & (net <= r.max_net_speed_kn * KNOT_MPS)
              & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS))
@@ -316,11 +326,11 @@ class AisMemory:
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
                                                ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m")}})
 
-    def observe(self, s: Scene, r: cfg.AisGapRule, outages: Outages | None = None) -> dict[str, FloatArray]:
-        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A gap
-        between two AIS updates counts without the AIS ``outages`` in it."""
+    def observe(self, s: Scene, r: cfg.AisGapRule, limit_s: FloatArray, outages: Outages | None = None) -> dict[str, FloatArray]:
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A jump needs a gap
+        between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS ``outages`` in it."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
-        carried = _Carried(self.cols, s.track_id[rows])
+        carried = Carried(self.cols, s.track_id[rows])
         known = carried.known
         prev = {k: carried.prev(k, np.nan) for k in self.cols if k != "track_id"}
         fresh = ~(s.last_ais_t[rows] <= prev["ais_t"])  # a new AIS update (or first seen)
@@ -328,7 +338,7 @@ class AisMemory:
         heard_gap = gap if outages is None else gap - covered_s(prev["ais_t"], s.last_ais_t[rows], outages.ais)
         reach = (np.maximum(prev["speed_mps"], r.jump_min_speed_kn * KNOT_MPS) * gap * r.jump_speed_factor + r.jump_slack_m)
         moved = np.hypot(s.east[rows] - prev["east"], s.north[rows] - prev["north"])
-        jump = known & fresh & (heard_gap >= r.gap_s) & (moved > reach)
+        jump = known & fresh & (heard_gap >= limit_s[rows]) & (moved > reach)
         new = {
             "track_id": s.track_id[rows],
             "ais_t": np.where(fresh, s.last_ais_t[rows], prev["ais_t"]),
@@ -346,25 +356,34 @@ class AisMemory:
         return out
 
 
-def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory, outages: Outages | None = None) -> Candidates:
-    """Identified vessel silent on AIS inside AIS coverage while radar holds it (outside coverage:
-    silent for satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
-    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard)."""
+def ais_gap(s: Scene, r: cfg.AisGapRule, cov: cfg.Coverage, memory: AisMemory, outages: Outages | None = None,
+            reporting: ReportingArrays | None = None) -> Candidates:
+    """Identified vessel silent on AIS inside AIS coverage while radar holds it for longer than its missed-report
+    limit (``fusion.rules.reporting``: its class's ITU-R M.1371 interval x the reports that must all have been
+    lost; outside coverage: satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
+    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard).
+    ``reporting``: the vessels' last report type, SOG and observed reception (None: none known)."""
     ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
     silent_s = s.t - s.last_ais_t
     radar_age = s.t - s.last_noncoop_t
     if outages is not None:
         silent_s = silent_s - covered_s(s.last_ais_t, s.t, outages.ais)
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
-    outside = np.inf if cov.satellite_dark_s <= 0 else max(cov.satellite_dark_s, r.gap_s)
-    limit = np.where(in_coverage(s, cov), r.gap_s, outside)
+    rep = reporting if reporting is not None else ReportingArrays()
+    msg_type, sog, _, _ = rep.lookup(s.mmsi)
+    p_rx = rep.reception(s.mmsi, r.p_rx_default, r.prior_gaps)
+    heard_limit, interval, _ = missed_report_limit_s(msg_type, sog, p_rx, r.false_gaps_per_vessel_day, r.min_gap_s)
+    limit = np.where(in_coverage(s, cov), heard_limit, np.inf if cov.satellite_dark_s <= 0 else np.maximum(cov.satellite_dark_s, heard_limit))
     gap_enter = ident & (silent_s >= limit) & (radar_age <= r.radar_fresh_s)
-    gap_stay = ident & (silent_s >= 0.5 * r.gap_s) & (radar_age <= 2.0 * r.radar_fresh_s)
-    jumps = memory.observe(s, r, outages)
+    gap_stay = ident & (silent_s >= 0.5 * limit) & (radar_age <= 2.0 * r.radar_fresh_s)
+    jumps = memory.observe(s, r, heard_limit, outages)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
-    strength = np.maximum(ramp(silent_s, 0.5 * r.gap_s, 3.0 * r.gap_s), jump_on.astype(float))
+    finite = np.where(np.isfinite(limit), limit, 1.0)
+    gap_strength = np.where(np.isfinite(limit), ramp(silent_s, 0.5 * finite, 3.0 * finite), 0.0)
+    strength = np.maximum(gap_strength, jump_on.astype(float))
     return _track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
-        "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"]})
+        "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"],
+        "limit_s": limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": silent_s / interval})
 
 
 @dataclass
@@ -377,7 +396,7 @@ class SpoofMemory:
         """(N,) time the flag was first seen (NaN = not flagged); forgets tracks that are gone or unflagged."""
         rows = np.flatnonzero(s.spoof_suspect)
         ids = s.track_id[rows]
-        flag_t = _Carried(self.cols, ids).prev("flag_t", s.t)
+        flag_t = Carried(self.cols, ids).prev("flag_t", s.t)
         self.cols = {"track_id": ids, "flag_t": flag_t}
         out = np.full(len(s), np.nan)
         out[rows] = flag_t
@@ -399,13 +418,42 @@ def ais_spoofing(s: Scene, r: cfg.SpoofRule, memory: SpoofMemory | None = None) 
         "ais_silent_s": s.t - s.last_ais_t})
 
 
-def rendezvous(s: Scene, r: cfg.RendezvousRule) -> Candidates:
-    """Pairs of slow surface tracks close together away from ports and anchorages.
+@dataclass
+class Smoothed:
+    """Per surface track (sorted id): exponentially smoothed position (local m) and velocity (true m/s), time constant
+    ``tau_s``. Zero-mean filter noise averages out (a stationary boat's track reads 1-6 kn of velocity noise and
+    hundreds of metres of position noise, issue 14), and two boats moving together lag alike, so their smoothed
+    distance is their mean distance."""
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in ("last_t", "east", "north", "ve", "vn")}})
+
+    def observe(self, s: Scene, tau_s: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(N,) smoothed east, north (m) and speed (m/s) after this tick (NaN for air); new tracks start at their state."""
+        rows = np.flatnonzero(~s.is_air)
+        prev = Carried(self.cols, s.track_id[rows]).prev
+        now = {"east": s.east[rows], "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1]}
+        dt = np.maximum(s.t - prev("last_t", s.t), 0.0)
+        w = 1.0 - np.exp(-dt / tau_s) if tau_s > 0 else np.ones(len(rows))
+        new = {k: prev(k, v) + w * (v - prev(k, v)) for k, v in now.items()}
+        self.cols = {"track_id": s.track_id[rows], "last_t": np.full(len(rows), s.t), **new}
+        out = [np.full(len(s), np.nan) for _ in range(3)]
+        out[0][rows], out[1][rows], out[2][rows] = new["east"], new["north"], np.hypot(new["ve"], new["vn"])
+        return out[0], out[1], out[2]
+
+
+def rendezvous(s: Scene, r: cfg.RendezvousRule, smooth: Smoothed | None = None) -> Candidates:
+    """Pairs of slow surface tracks close together away from ports and anchorages, on positions and speeds smoothed
+    over ``smoothing_s`` (``smooth``; None: the filter's own).
 
     The subject is the pair; its owner is the track without AIS identity (else the lower id),
     ``related`` the other one.
     """
-    slow = s.eligible & ~s.is_air & (s.speed_mps < r.clear_speed_kn * KNOT_MPS)
+    if smooth is not None:
+        east, north, speed = smooth.observe(s, r.smoothing_s)
+    else:
+        east, north, speed = s.east, s.north, s.speed_mps
+    slow = s.eligible & ~s.is_air & (speed < r.clear_speed_kn * KNOT_MPS)
     rows = np.flatnonzero(slow)
     near_port, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, rows)
     rows = np.setdiff1d(rows, near_port)
@@ -413,21 +461,21 @@ def rendezvous(s: Scene, r: cfg.RendezvousRule) -> Candidates:
     if len(rows) < 2:
         return Candidates.build(empty, empty.astype(bool), empty.astype(bool), np.zeros(0), min_on_s=r.min_on_s,
                                 severity=r.severity, weight=r.weight)
-    xy = np.column_stack([s.east[rows], s.north[rows]])
+    xy = np.column_stack([east[rows], north[rows]])
     pairs = cKDTree(xy).query_pairs(r.clear_distance_m, output_type="ndarray")
     a, b = rows[pairs[:, 0]], rows[pairs[:, 1]]
-    dist = np.hypot(s.east[a] - s.east[b], s.north[a] - s.north[b])
+    dist = np.hypot(east[a] - east[b], north[a] - north[b])
     unid_a, unid_b = s.mmsi[a] == NO_MMSI, s.mmsi[b] == NO_MMSI
     ok = (unid_a | unid_b) if r.require_unidentified else np.ones(len(a), bool)
-    slow_both = np.maximum(s.speed_mps[a], s.speed_mps[b]) < r.speed_kn * KNOT_MPS
+    slow_both = np.maximum(speed[a], speed[b]) < r.speed_kn * KNOT_MPS
     enter = ok & slow_both & (dist <= r.distance_m)
     swap = unid_b & ~unid_a  # owner: the unidentified side
     owner, other = np.where(swap, b, a), np.where(swap, a, b)
     related_id = s.track_id[other]
     return Candidates.build(owner, enter, ok, 1.0 - ramp(dist, 0.0, r.clear_distance_m) * 0.5, min_on_s=r.min_on_s,
                             severity=r.severity, weight=r.weight, aux=related_id, related=related_id,
-                            evidence={"distance_m": dist, "speed_kn": s.speed_mps[owner] / KNOT_MPS,
-                                      "other_speed_kn": s.speed_mps[other] / KNOT_MPS})
+                            evidence={"distance_m": dist, "speed_kn": speed[owner] / KNOT_MPS,
+                                      "other_speed_kn": speed[other] / KNOT_MPS})
 
 
 def loitering(s: Scene, r: cfg.LoiteringRule) -> Candidates:

@@ -177,11 +177,17 @@ class NoncoopTransitRule(Rule):
 
 
 class AisGapRule(Rule):
-    """ais_gap: identified vessel silent on AIS for gap_s inside AIS coverage (satellite_dark_s
-    outside it) while radar/OTH updated it within radar_fresh_s; or AIS reappearing farther than
-    its last speed allows (jump)."""
+    """ais_gap: identified vessel silent on AIS inside AIS coverage (satellite_dark_s outside it) while
+    radar/OTH updated it within radar_fresh_s, for longer than its missed-report limit: k expected reports
+    (ITU-R M.1371 interval of its class and speed) all lost, where (1 - p_rx)^k is below the chance a
+    transmitting vessel is allowed per report (``false_gaps_per_vessel_day`` spread over its reports of a
+    day), p_rx its observed reception (blended with ``p_rx_default`` over ``prior_gaps``), and at least
+    ``min_gap_s``; or AIS reappearing after such a gap farther than its last speed allows (jump)."""
 
-    gap_s: Pos
+    false_gaps_per_vessel_day: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+    p_rx_default: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+    prior_gaps: NonNeg
+    min_gap_s: NonNeg
     radar_fresh_s: Pos
     jump_speed_factor: Annotated[float, msgspec.Meta(ge=1.0)]
     jump_slack_m: NonNeg
@@ -201,7 +207,7 @@ class SpoofRule(Rule):
 
 class RendezvousRule(Rule):
     """rendezvous: two surface tracks within distance_m, both slower than speed_kn, for min_on_s,
-    away (exclude_margin_m) from port/anchorage zones."""
+    away (exclude_margin_m) from port/anchorage zones; positions and speeds smoothed over smoothing_s (0: raw)."""
 
     distance_m: Pos
     clear_distance_m: Pos
@@ -210,6 +216,7 @@ class RendezvousRule(Rule):
     exclude_kinds: list[ZoneKind]
     exclude_margin_m: NonNeg
     require_unidentified: bool
+    smoothing_s: NonNeg
 
     def __post_init__(self) -> None:
         if self.clear_distance_m < self.distance_m:
@@ -287,6 +294,9 @@ class EngineSettings(_Cfg):
     coast: Literal["gshhg", "none"]
     coast_cell_m: Annotated[float, msgspec.Meta(ge=250.0, le=50_000.0)]
     ais_coverage: Coverage
+    handover_s: NonNeg
+    handover_m: NonNeg
+    settle_s: NonNeg
 
 
 class RulesConfig(_Cfg):

@@ -39,6 +39,8 @@ from fusion.rules.lifecycle import (
     map_ids,
     subject_keys,
 )
+from fusion.rules.lineage import Lineage
+from fusion.rules.reporting import ReportingArrays
 from fusion.rules.scene import Scene, ZoneGeometry
 from fusion.rules.zones import ZoneSet, load_zones
 from sensors.errors import DecodeError
@@ -73,7 +75,9 @@ def _reason(rule: str, ev: Mapping[str, float], zone: str | None) -> str:
         if math.isfinite(ev.get("jump_m", math.nan)):
             return (f"AIS reappeared {_fmt(ev['jump_m'] / 1000.0, ' km', 1)} away, beyond the "
                     f"{_fmt(ev['reach_m'] / 1000.0, ' km', 1)} its last speed allows")
-        return f"AIS silent for {_fmt(ev['ais_silent_s'] / 60.0, ' min')} while radar updated it {_fmt(ev['radar_age_s'], ' s')} ago"
+        return (f"AIS silent for {_fmt(ev['ais_silent_s'] / 60.0, ' min', 1)} ({_fmt(ev['missed_reports'])} reports of "
+                f"{_fmt(ev['interval_s'], ' s')} missed, more than chance allows at {_fmt(100.0 * ev['p_rx'], ' %')} reception) "
+                f"while radar updated it {_fmt(ev['radar_age_s'], ' s')} ago")
     if rule == "ais_spoofing":
         return (f"an AIS report with this identity was {_fmt(ev['flagged_for_s'] / 60.0, ' min')} ago kinematically impossible "
                 f"against the radar track (radar {_fmt(ev['radar_age_s'], ' s')} ago, AIS silent here for "
@@ -104,6 +108,8 @@ class RuleEngine:
         self.first_fix = bh.FirstFix()
         self.fast = bh.FastMemory()
         self.spoof = bh.SpoofMemory()
+        self.lineage = Lineage()
+        self.smooth = bh.Smoothed()
         self.books: dict[str, AlertBook] = {}
         self.last: dict[str, AlertEvent] = {}  # latest event of each open alert, by alert id
         self.ops: dict[str, list[OpRecord]] = {}  # operator actions on open alerts, by alert id
@@ -111,12 +117,14 @@ class RuleEngine:
         # with the same MMSI / ICAO address, and the time they started waiting (NaN until the first tick)
         self._held: dict[str, tuple[dict[str, np.ndarray], FloatArray]] = {}
         self._outages = Outages()  # this tick's silences of the link and the feeds (``evaluate``)
+        self._reporting = ReportingArrays()  # this tick's AIS reporting table (``evaluate``)
         self._install(rules)
 
     def _install(self, rules: RulesConfig) -> None:
         self.rules = rules
         e = rules.engine
         self.settings = LifecycleSettings(e.update_min_interval_s, e.strength_change)
+        self.first_fix.keep_s = e.handover_s
         self.shore: ShoreDistance | NoShore = shore_distance(self.frame, e.coast_cell_m) if e.coast == "gshhg" else NoShore()
         r = rules.rules
         self.zone_params = {
@@ -127,11 +135,13 @@ class RuleEngine:
             "zone_entry": lambda s: bh.zone_subjects(s, r.zone_entry, self.zone_params["zone_entry"], dwell=False),
             "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
             "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
-            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix),
-            "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix),
-            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages),
+            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix,
+                                                    self.lineage.had_identity(s), e.settle_s),
+            "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix,
+                                                            self.lineage.had_identity(s), e.settle_s),
+            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages, self._reporting),
             "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
-            "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous),
+            "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous, self.smooth),
             "loitering": lambda s: bh.loitering(s, r.loitering),
             "suspect_aircraft": lambda s: bh.suspect_aircraft(s, r.suspect_aircraft),
             "landing_approach": lambda s: bh.landing_approach(s, r.landing_approach),
@@ -177,10 +187,13 @@ class RuleEngine:
         self._seq += n
         return out
 
-    def evaluate(self, t: float, views: Mapping[str, TrackView], outages: Outages | None = None) -> list[AlertEvent]:
+    def evaluate(self, t: float, views: Mapping[str, TrackView], outages: Outages | None = None,
+                 reporting: ReportingArrays | None = None) -> list[AlertEvent]:
         """All alert events of this tick, in rule order then subject order. ``outages``: silences of the link and
-        the feeds (``fusion.outages``), which the gap rules do not count against a vessel."""
+        the feeds (``fusion.outages``), which the gap rules do not count against a vessel; ``reporting``: the AIS
+        vessels' last report type, SOG and observed reception (``fusion.rules.reporting``; None: none known)."""
         self._outages = outages if outages is not None else Outages()
+        self._reporting = reporting if reporting is not None else ReportingArrays()
         for d, v in views.items():
             if len(v) and (v.track_id.min() < 0 or v.track_id.max() > MAX_TRACK_ID):
                 raise ValueError(f"views[{d!r}].track_id must be in [0, {MAX_TRACK_ID}], got range "
@@ -189,9 +202,14 @@ class RuleEngine:
         la = self.rules.rules.landing_approach
         horizon = max(e.urgency_horizon_s, max(la.surface_tta_s, la.air_tta_s) * la.hysteresis)
         scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore, horizon)
+        handed = self.lineage.observe(scene, e.handover_s, e.handover_m)
+        if len(handed):  # a lost track's alerts and first fix move to the new track continuing its object (fusion.rules.lineage)
+            self._remap_books(handed)
+            self.first_fix.inherit(handed, t)
         out, self._queued = self._queued, []
         out = [_retime(a, t) for a in out]
         self._rehome(t, scene)
+        alive_ids = np.union1d(scene.track_id, self.lineage.lost_ids())  # a lost track's alerts wait handover_s for a successor
         for name, book in self.books.items():
             if getattr(self.rules.rules, name).enabled:
                 cand = self.evaluators[name](scene)
@@ -201,7 +219,7 @@ class RuleEngine:
             if not len(cand) and not len(book):
                 continue  # nothing pending, open or to start
             evidence_t = np.fmin(scene.last_t[cand.row], t)  # newest measurement of each subject's track
-            trans, keep = book.step(t, cand, scene.track_id[cand.row], evidence_t, scene.track_id, self._next_seq)
+            trans, keep = book.step(t, cand, scene.track_id[cand.row], evidence_t, alive_ids, self._next_seq)
             out.extend(self._emit(t, name, book, trans, cand, scene))
             book.compact(keep)
         return out
@@ -457,6 +475,18 @@ class RuleEngine:
             raise ValueError(f"merged must be (K, 2) absorbed/surviving ids, got {m.shape}")
         if not len(m):
             return
+        self._remap_books(m)
+        self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
+        order = np.argsort(self.memory.cols["track_id"], kind="stable")
+        self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
+        # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
+        for mem in (self.first_fix, self.fast, self.spoof, self.smooth):
+            kept = ~np.isin(mem.cols["track_id"], m[:, 0])
+            mem.cols = {k: v[kept] for k, v in mem.cols.items()}
+        self.lineage.merge(m)
+
+    def _remap_books(self, m: IntArray) -> None:
+        """(K, 2) rows of (old id, new id): every book's rows follow; duplicates' clears are queued for the next tick."""
         for name, book in self.books.items():
             clear, reasons, keep = book.remap(m[:, 0], m[:, 1])
             c = book.cols
@@ -465,13 +495,6 @@ class RuleEngine:
                 ev = _clean({"duration_s": float(c["raised_t"][i]), "cleared_because": because})
                 self._queued.append(self._event(math.nan, name, book, int(i), "cleared", text, ev))
             book.compact(keep)
-        self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
-        order = np.argsort(self.memory.cols["track_id"], kind="stable")
-        self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
-        # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
-        for mem in (self.first_fix, self.fast, self.spoof):
-            kept = ~np.isin(mem.cols["track_id"], m[:, 0])
-            mem.cols = {k: v[kept] for k, v in mem.cols.items()}
 
     def snapshot(self) -> dict[str, Any]:
         """Rule state as plain arrays and numbers (for the service checkpoint)."""
@@ -479,9 +502,10 @@ class RuleEngine:
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
         for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast),
-                            ("spoof", self.spoof)):
+                            ("spoof", self.spoof), ("lineage", self.lineage), ("smooth", self.smooth)):
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
         # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
+        snap.update({f"first_fix_lost.{k}": v.copy() for k, v in self.first_fix.lost.items()})
         snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
         # open alerts' latest events and operator actions (JSON-able)
         snap["last"] = [msgspec.to_builtins(a) for a in self.last.values()]
@@ -518,6 +542,12 @@ class RuleEngine:
             eng.spoof.cols = {k: np.asarray(snap[f"spoof.{k}"]).copy() for k in eng.spoof.cols}
         if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
             eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
+        if "smooth.track_id" in snap:  # snapshots from before the rendezvous smoothing: smoothing starts anew
+            eng.smooth.cols = {k: np.asarray(snap[f"smooth.{k}"]).copy() for k in eng.smooth.cols}
+        if "first_fix_lost.track_id" in snap:
+            eng.first_fix.lost = {k: np.asarray(snap[f"first_fix_lost.{k}"]).copy() for k in eng.first_fix.lost}
+        if "lineage.track_id" in snap:  # snapshots from before the object lineage: tracks seen anew at the next tick
+            eng.lineage.cols = {k: np.asarray(snap[f"lineage.{k}"]).copy() for k in eng.lineage.cols}
         return eng
 
 

@@ -9,21 +9,34 @@ import pytest
 
 from fusion.core.arrays import COASTING, TENTATIVE, TrackView
 from fusion.rules.engine import AlertEvent, RuleEngine
+from fusion.rules.reporting import AisReporting, ReportingArrays
 from fusion.rules.synthetic import KN, box, empty, engine, rules, view, zone_set
+from sensors.reports import AisPosition
 
 T0 = 1_700_013_600.0  # 2023-11-15 02:00 UTC: 21:00 local solar time at 75 W, night
 DAY = 1_700_067_600.0  # 2023-11-15 17:00 UTC: about local noon at 75 W
 
 
 def run(eng: RuleEngine, ticks: int, make: Callable[[int, float], dict[str, TrackView]], t0: float = T0,
-        dt: float = 10.0) -> list[AlertEvent]:
+        dt: float = 10.0, reporting: ReportingArrays | None = None) -> list[AlertEvent]:
     """Evaluate ticks and collect every event."""
     out: list[AlertEvent] = []
     for k in range(ticks):
         t = t0 + k * dt
         views = {"surface": empty("surface", t), "air": empty("air", t), **make(k, t)}
-        out.extend(eng.evaluate(t, views))
+        out.extend(eng.evaluate(t, views, reporting=reporting))
     return out
+
+
+def heard(mmsi: int, times: list[float], sog_mps: float, msg_type: int = 1) -> ReportingArrays:
+    """The AIS reporting table after position reports of ``mmsi`` at ``times``."""
+    table = AisReporting()
+    table.add([AisPosition(t=t, source="rx", mmsi=mmsi, lat=15.0, lon=-75.0, sog_mps=sog_mps, msg_type=msg_type) for t in times])
+    return table.arrays()
+
+
+# class A at 5 m/s (9.7 kn, reporting every 10 s) heard at every report for 200 s before T0: its silence limit is 60 s
+UNDERWAY = heard(367000002, [T0 - 200.0 + 10.0 * i for i in range(21)], 5.0)
 
 
 def states(events: list[AlertEvent], rule: str) -> list[str]:
@@ -130,11 +143,12 @@ def test_tentative_tracks_raise_nothing_and_coasting_holds() -> None:
     assert states(ev, "go_fast") == ["raised"]
 
 
-def test_deleted_track_clears_its_alert_at_once() -> None:
+def test_deleted_track_clears_its_alert_when_no_track_continues_it() -> None:
+    """Its alert waits [engine] handover_s (30 s) for a successor track (fusion.rules.lineage), then clears."""
     eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
-    ev = run(eng, 10, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0)) if k < 6 else {})
+    ev = run(eng, 12, lambda k, t: surface(t, 15.0, -75.0, (35 * KN, 0.0)) if k < 6 else {})
     assert states(ev, "go_fast") == ["raised", "cleared"]
-    assert ev[1].t == T0 + 60.0 and ev[1].evidence["cleared_because"] == "track deleted"
+    assert ev[1].t == T0 + 60.0 + 30.0 and ev[1].evidence["cleared_because"] == "track deleted"
     assert len(eng.books["go_fast"]) == 0  # state of deleted tracks dropped
 
 
@@ -232,17 +246,20 @@ def test_ais_coverage_of_a_sensor_set() -> None:
 def test_ais_gap_only_inside_coverage() -> None:
     cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"ais_gap": {}}})
     silent = lambda lat: lambda k, t: surface(t, lat, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=T0)
-    inside = run(engine(cfg=cfg), 30, silent(15.1))
-    assert [(e.state, e.t - T0) for e in inside] == [("raised", 180.0)]
-    assert run(engine(cfg=cfg), 100, silent(16.0)) == []  # left coverage: silence is expected
+    inside = run(engine(cfg=cfg), 30, silent(15.1), reporting=UNDERWAY)
+    assert (inside[0].state, inside[0].t - T0) == ("raised", 60.0)
+    assert {e.state for e in inside[1:]} <= {"updated"}  # the evidence strengthens as the silence grows
+    assert run(engine(cfg=cfg), 100, silent(16.0), reporting=UNDERWAY) == []  # left coverage: silence is expected
 
 
 def test_ais_gap_while_radar_holds_then_clears_when_ais_returns() -> None:
     eng = engine(cfg=rules({"rules": {"ais_gap": {}}}))
     last_ais = lambda k, t: T0 if k < 25 else t
-    ev = run(eng, 45, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=last_ais(k, t)))
-    assert states(ev, "ais_gap") == ["raised", "cleared"]
-    assert ev[0].t == T0 + 180.0 and ev[0].mmsi == 367000002 and "AIS silent for 3 min" in ev[0].reason
+    ev = run(eng, 45, lambda k, t: surface(t, 15.0, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=last_ais(k, t)),
+             reporting=UNDERWAY)
+    got = states(ev, "ais_gap")
+    assert got[0] == "raised" and got[-1] == "cleared" and set(got[1:-1]) <= {"updated"}
+    assert ev[0].t == T0 + 60.0 and ev[0].mmsi == 367000002 and "AIS silent for 1.0 min (6 reports of 10 s missed" in ev[0].reason
 
 
 def test_ais_gap_no_alert_when_radar_is_also_silent() -> None:
@@ -261,7 +278,7 @@ def test_ais_reappearing_out_of_reach_is_a_jump() -> None:
             return surface(t, 15.0, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=T0 + 20.0, last_noncoop_t=np.nan)
         return surface(t, 15.5, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)  # 55 km away
 
-    ev = run(eng, 75, make)
+    ev = run(eng, 75, make, reporting=heard(5, [T0 - 100.0 + 10.0 * i for i in range(11)], 2.0))  # 3.9 kn: every 10 s
     assert states(ev, "ais_gap") == ["raised"]
     assert ev[0].evidence["jump_m"] > ev[0].evidence["reach_m"] and "reappeared" in ev[0].reason
 
@@ -387,3 +404,23 @@ def test_dark_vessel_working_one_spot_or_in_an_anchorage_does_not_raise() -> Non
     straight = run(engine(cfg=cfg), 70, lambda k, t: surface(t, 15.0, east(k), (5.0, 0.0)))
     assert states(straight, "dark_vessel") == ["raised"]
     assert straight[0].evidence["net_speed_kn"] == pytest.approx(5.0 / KN, rel=0.02)
+
+
+def _noisy_pair(seed: int) -> Callable[[int, float], dict[str, TrackView]]:
+    """A go-fast alongside a stopped fishing boat (5 m apart) seen through noisy tracks: each reads 1-7 kn of velocity
+    noise and 300 m of position noise, so the raw tracks are 250-1000 m apart and faster than 2 kn (issue 14)."""
+    rng = np.random.default_rng(seed)
+
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        pos = rng.normal(0.0, 300.0 / 111_195.0, (2, 2))
+        vel = rng.normal(0.0, 2.5, (2, 2))  # m/s: |v| mostly 1-7 kn
+        return {"surface": view("surface", t, 15.0 + pos[:, 0], -75.0 + pos[:, 1], vel, ids=[7, 3], mmsi=[0, 367000003],
+                                last_ais_t=[np.nan, t])}
+    return make
+
+
+def test_rendezvous_through_noisy_tracks_on_smoothed_positions_and_speeds() -> None:
+    smoothed = run(engine(cfg=rules({"rules": {"rendezvous": {}}})), 260, _noisy_pair(1))
+    assert states(smoothed, "rendezvous")[:1] == ["raised"] and smoothed[0].t - T0 <= 1800.0 + 300.0
+    raw = run(engine(cfg=rules({"rules": {"rendezvous": {"smoothing_s": 0.0}}})), 260, _noisy_pair(1))
+    assert states(raw, "rendezvous") == []  # the instantaneous test never holds 30 min

@@ -25,7 +25,8 @@ def test_alert_follows_surviving_track_through_merge_and_keeps_its_id() -> None:
     eng.on_merge(np.array([[4, 9]]))
     after = eng.evaluate(T0 + 10, fast(T0 + 10, [9]))
     assert after == []  # same alert continues on track 9, no new raise, no clear
-    gone = eng.evaluate(T0 + 20, {"surface": empty("surface", T0 + 20), "air": empty("air", T0 + 20)})
+    assert eng.evaluate(T0 + 20, {"surface": empty("surface", T0 + 20), "air": empty("air", T0 + 20)}) == []  # waits handover_s
+    gone = eng.evaluate(T0 + 50, {"surface": empty("surface", T0 + 50), "air": empty("air", T0 + 50)})
     assert [(a.alert_id, a.state, a.track_id) for a in gone] == [("go_fast-4-0", "cleared", 9)]
 
 
@@ -103,7 +104,8 @@ def test_snapshot_restore_keeps_queued_merge_events() -> None:
     assert [(x.alert_id, x.state, x.track_id, x.t) for x in out_c] == [("go_fast-9-1", "cleared", 9, T0 + 10)]
     assert out_c[0].evidence == {"duration_s": 10.0, "cleared_because": "merged into a track already alerted"}
     # the surviving alert keeps following track 9 after the restart: no new raise, cleared when it goes
-    gone = c.evaluate(T0 + 20, {"surface": empty("surface", T0 + 20), "air": empty("air", T0 + 20)})
+    assert c.evaluate(T0 + 20, {"surface": empty("surface", T0 + 20), "air": empty("air", T0 + 20)}) == []  # waits handover_s
+    gone = c.evaluate(T0 + 50, {"surface": empty("surface", T0 + 50), "air": empty("air", T0 + 50)})
     assert [(x.alert_id, x.state, x.track_id) for x in gone] == [("go_fast-4-0", "cleared", 9)]
     # snapshots from before the queue restore with nothing queued
     old = {k: v for k, v in snap.items() if k != "queued"}

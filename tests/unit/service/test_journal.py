@@ -1,8 +1,8 @@
 """fusion.continuity: a crash after the last checkpoint loses no alert (journal) and reuses no id.
 
-The San Andres scenario (an ais_spoofing alert at +1205 s, ais_gap alerts at +1375 and +1980 s,
+The San Andres scenario (an ais_spoofing alert at +1205 s, ais_gap alerts at +1265 and +1860 s,
 all on identified vessels) is fused offline three ways: without interruption; and "crashed" at
-+1500 s with its last checkpoint at +1300 s (the ais_gap of +1375 s raised after it), the 200 s
++1500 s with its last checkpoint at +1230 s (the ais_gap of +1265 s raised after it), the 270 s
 between the checkpoint and the crash lost (data included, as live), then restored from the
 checkpoint with and without the alert journal.
 """
@@ -28,7 +28,7 @@ from sim_feeds.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIO = ROOT / "sim_feeds/scenarios/ais_dark_spoof_san_andres.toml"
-CHECKPOINT_AT, CRASH_AT, END = 1300.0, 1500.0, 2100.0
+CHECKPOINT_AT, CRASH_AT, END = 1230.0, 1500.0, 2100.0
 
 
 @cache

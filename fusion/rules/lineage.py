@@ -1,0 +1,164 @@
+"""Object hypotheses over track fragments: which new track continues a lost one. Pure.
+
+A vessel or aircraft whose track is deleted (radar fades, a coasting track given up) is often
+re-initiated as a new track moments later; alerts, identity history and rule memories must
+follow the object, not the raw track id. ``Lineage`` keeps, per live track and for tracks lost
+up to ``handover_s`` ago, the last position and velocity, the identity and whether any fragment
+of the object ever carried an AIS / ADS-B identity. A track new to the engine and born at most
+``handover_s`` ago continues a lost track of its domain when
+
+- it carries the lost track's MMSI / ICAO address (identity continuity), or else
+- it starts within ``handover_m`` of the lost track's position predicted along its velocity
+  and no identity contradicts it (both known and different);
+
+one successor per lost track and one predecessor per new track, the nearest first. The engine
+moves the lost track's alerts to the successor (``AlertBook.remap``), so one object keeps one alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from fusion.core.arrays import NO_ICAO, NO_MMSI, BoolArray, FloatArray, IntArray
+from fusion.rules.scene import Scene
+
+
+class Carried:
+    """A memory's columns (sorted by track id) matched to this tick's sorted ``ids``: ``pos`` (position
+    in the old columns, clipped) and ``known`` (the id is there) per id."""
+
+    def __init__(self, old: dict[str, np.ndarray], ids: IntArray) -> None:
+        self.old = old
+        old_ids = old["track_id"]
+        self.same = np.array_equal(old_ids, ids)  # the usual tick: the same tracks as the last one
+        if self.same:
+            self.pos, self.known = np.arange(len(ids)), np.ones(len(ids), bool)
+        elif len(old_ids):
+            self.pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
+            self.known = old_ids[self.pos] == ids
+        else:
+            self.pos, self.known = np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+
+    def prev(self, k: str, new: FloatArray | float) -> FloatArray:
+        """(len(ids),) column k's old value where the id is known, else ``new`` (the old array itself
+        when the ids are the same: do not modify it while the old columns are still needed)."""
+        if self.same:
+            return self.old[k]
+        return np.where(self.known, self.old[k][self.pos] if len(self.old[k]) else 0.0, new)
+
+    def gone(self) -> BoolArray:
+        """(M,) old rows whose id is not among this tick's ids."""
+        out = np.ones(len(self.old["track_id"]), bool)
+        out[self.pos[self.known]] = False
+        return out
+
+
+def nearest_successors(pred_xy: FloatArray, here_xy: FloatArray, max_m: float,
+                       allowed: BoolArray | None = None) -> tuple[IntArray, IntArray, FloatArray]:
+    """One-to-one nearest pairs (lost i, new j) with the new position ``here_xy`` (J, 2) within ``max_m`` of the lost
+    track's predicted position ``pred_xy`` (I, 2), nearest first; ``allowed`` (J, I) forbids pairs. Returns (P,) i, j,
+    distance."""
+    empty = np.zeros(0, np.int64)
+    if not len(pred_xy) or not len(here_xy):
+        return empty, empty, np.zeros(0)
+    tree = cKDTree(pred_xy)
+    cand = tree.query_ball_point(here_xy, max_m)
+    jj = np.repeat(np.arange(len(here_xy)), [len(c) for c in cand])
+    ii = np.fromiter((i for c in cand for i in c), np.int64, count=len(jj))
+    if allowed is not None and len(jj):
+        ok = allowed[jj, ii]
+        ii, jj = ii[ok], jj[ok]
+    d = np.hypot(*(pred_xy[ii] - here_xy[jj]).T) if len(ii) else np.zeros(0)
+    order = np.argsort(d, kind="stable")
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    keep = []
+    for k in order.tolist():  # pairs within reach of a few lost tracks: few
+        if int(ii[k]) not in used_i and int(jj[k]) not in used_j:
+            used_i.add(int(ii[k]))
+            used_j.add(int(jj[k]))
+            keep.append(k)
+    sel = np.array(keep, np.int64)
+    return ii[sel], jj[sel], d[sel]
+
+
+_COLS: dict[str, type] = {"track_id": np.int64, "last_t": np.float64, "east": np.float64, "north": np.float64,
+                          "ve": np.float64, "vn": np.float64, "mmsi": np.int64, "icao24": np.int64, "is_air": np.bool_,
+                          "had_id": np.bool_}
+
+
+@dataclass
+class Lineage:
+    """Live and recently lost tracks (columns by sorted track id); see the module docstring."""
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {k: np.zeros(0, dt) for k, dt in _COLS.items()})
+    _had: BoolArray = field(default_factory=lambda: np.zeros(0, bool), repr=False, compare=False)
+    _t: float = field(default=-np.inf, repr=False, compare=False)  # time of the last observe
+
+    def observe(self, s: Scene, handover_s: float, handover_m: float) -> IntArray:
+        """Update with this tick's tracks; returns (P, 2) int64 (lost track id, its successor's id)."""
+        old = self.cols
+        carried = Carried(old, s.track_id)
+        had = carried.prev("had_id", False).astype(bool) | (s.mmsi != NO_MMSI) | (s.icao24 != NO_ICAO) | np.isfinite(s.last_ais_t)
+        lost = np.flatnonzero(carried.gone() & (s.t - old["last_t"] <= handover_s))
+        new = np.flatnonzero(~carried.known & (s.t - s.first_t <= handover_s))
+        pairs = np.zeros((0, 2), np.int64)
+        if len(lost) and len(new):
+            li, nj = self._match(s, old, lost, new, handover_m)
+            if len(li):
+                pairs = np.column_stack([old["track_id"][lost[li]], s.track_id[new[nj]]])
+                had[new[nj]] |= old["had_id"][lost[li]]
+                lost = np.delete(lost, li)
+        live = {"track_id": s.track_id, "last_t": np.full(len(s), s.t), "east": s.east, "north": s.north,
+                "ve": s.vel[:, 0], "vn": s.vel[:, 1], "mmsi": s.mmsi, "icao24": s.icao24, "is_air": s.is_air, "had_id": had}
+        keep = {k: np.concatenate([live[k].astype(dt), old[k][lost]]) for k, dt in _COLS.items()}
+        order = np.argsort(keep["track_id"], kind="stable")
+        self.cols = {k: v[order] for k, v in keep.items()}
+        self._had, self._t = had, s.t
+        return pairs
+
+    @staticmethod
+    def _match(s: Scene, old: dict[str, np.ndarray], lost: IntArray, new: IntArray, handover_m: float
+               ) -> tuple[IntArray, IntArray]:
+        """(P,) positions in ``lost`` and in ``new`` of the successor pairs: identity first, then kinematics."""
+        l_id = np.where(old["mmsi"][lost] != NO_MMSI, old["mmsi"][lost], -old["icao24"][lost] - 2)  # -1: none
+        n_id = np.where(s.mmsi[new] != NO_MMSI, s.mmsi[new], -s.icao24[new] - 2)
+        l_id = np.where((old["mmsi"][lost] == NO_MMSI) & (old["icao24"][lost] == NO_ICAO), -1, l_id)
+        n_id = np.where((s.mmsi[new] == NO_MMSI) & (s.icao24[new] == NO_ICAO), -1, n_id)
+        same_domain = old["is_air"][lost][None, :] == s.is_air[new][:, None]  # (J, I)
+        same_id = (n_id[:, None] == l_id[None, :]) & (n_id[:, None] != -1) & same_domain
+        by_id_j, by_id_i = np.nonzero(same_id)
+        _, first = np.unique(by_id_i, return_index=True)  # one successor per lost track
+        by_id_i, by_id_j = by_id_i[first], by_id_j[first]
+        _, first = np.unique(by_id_j, return_index=True)
+        by_id_i, by_id_j = by_id_i[first], by_id_j[first]
+        free_i = np.setdiff1d(np.arange(len(lost)), by_id_i)
+        free_j = np.setdiff1d(np.arange(len(new)), by_id_j)
+        dt = s.t - old["last_t"][lost[free_i]]
+        pred = np.column_stack([old["east"][lost[free_i]] + old["ve"][lost[free_i]] * dt,
+                                old["north"][lost[free_i]] + old["vn"][lost[free_i]] * dt])
+        here = np.column_stack([s.east[new[free_j]], s.north[new[free_j]]])
+        conflict = (n_id[free_j][:, None] != l_id[free_i][None, :]) & (n_id[free_j][:, None] != -1) & (l_id[free_i][None, :] != -1)
+        allowed = same_domain[np.ix_(free_j, free_i)] & ~conflict
+        ki, kj, _ = nearest_successors(pred, here, handover_m, allowed)
+        return np.concatenate([by_id_i, free_i[ki]]), np.concatenate([by_id_j, free_j[kj]])
+
+    def merge(self, merged: IntArray) -> None:
+        """(K, 2) (absorbed id, surviving id): the surviving track inherits the absorbed one's identity history; an
+        absorbed track is not lost (nothing continues it)."""
+        c = self.cols
+        absorbed = np.isin(c["track_id"], merged[:, 0])
+        had_from = merged[np.isin(merged[:, 0], c["track_id"][absorbed & c["had_id"]]), 1]
+        c["had_id"] = c["had_id"] | np.isin(c["track_id"], had_from)
+        self.cols = {k: v[~absorbed] for k, v in c.items()}
+
+    def had_identity(self, s: Scene) -> BoolArray:
+        """(N,) after this tick's ``observe``: some fragment of the track's object carried an AIS / ADS-B identity."""
+        return self._had if len(self._had) == len(s) else np.zeros(len(s), bool)
+
+    def lost_ids(self) -> IntArray:
+        """Sorted ids of the tracks lost within ``handover_s`` and not yet continued (their alerts wait for a successor)."""
+        return self.cols["track_id"][self.cols["last_t"] < self._t]
