@@ -33,7 +33,7 @@ import gc
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,7 +51,8 @@ from fusion.core.arrays import TENTATIVE, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.identity import IdentityLookup
 from fusion.ingest import FEED_KINDS
-from fusion.intake import Intake, SourceBudgets
+from fusion.fairqueue import FairQueue, Queued
+from fusion.intake import REPORTED_SOURCES, Intake, SourceBudgets, most_shed
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
 from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
@@ -99,6 +100,8 @@ class ServiceOptions:
     mqtt_io: str = "process"  # "process": the MQTT link runs in a child process (LinkProcess); "inline": in this event loop
     sweep_retained: bool = True  # at start, clear retained track topics this service does not hold (fusion.continuity)
     budgets: SourceBudgets = field(default_factory=SourceBudgets)  # per-source intake budgets (fusion/intake.py)
+    fair_quantum: int = 10_000  # measurements each backlogged source may have fused per step (fusion/fairqueue.py): one
+    # second of a radar site's default plot budget, so a site within its budget is served whole at every step
     shutdown_budget_s: float = 0.25  # on stop: wall seconds spent fusing what is still queued; the rest is dropped, counted
     shutdown_flush_s: float = 1.0  # on stop: longest wait for queued outgoing messages to reach the broker
 
@@ -111,7 +114,7 @@ class ServiceOptions:
                    status_interval_s=cfg.status_interval_s, rejects_interval_s=cfg.rejects_interval_s,
                    checkpoint_path=Path(cfg.checkpoint_path) if cfg.checkpoint_path else None,
                    checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim", mqtt_io=cfg.mqtt_io,
-                   budgets=cfg.source_budgets(), shutdown_budget_s=cfg.shutdown_budget_s, shutdown_flush_s=cfg.shutdown_flush_s)
+                   budgets=cfg.source_budgets(), fair_quantum=cfg.fair_quantum, shutdown_budget_s=cfg.shutdown_budget_s, shutdown_flush_s=cfg.shutdown_flush_s)
 
 
 @dataclass
@@ -218,7 +221,9 @@ class Service:
         self.clock: Clock | None = clock if clock is not None else (None if self.options.follow_sim_clock else WallClock())
         self.on_tick = on_tick
         self.stats = ServiceStats()
-        self.inbound: deque[tuple[str, bytes, float | None]] = deque()
+        # per-source queues; a source lagging by more than the re-order window while others keep up is deferred
+        self.inbound = FairQueue(self.options.fair_quantum, defer_after_s=fusion.config.reorder_window_s)
+        self._released_t: float | None = None  # fusion has released data received before this (service clock)
         lim = fusion.ingest.limits
         self.intake = Intake(self.options.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
@@ -288,34 +293,29 @@ class Service:
             self.stats.shutdown_dropped[feed] += 1
             return
         now = self.clock.now() if self.clock else None
-        over = self.intake.over_budget(topic, payload, time.monotonic() if now is None else now)
-        if over is not None:
-            self._count_shed(feed, source=over)
+        charge = self.intake.charge(topic, payload, time.monotonic() if now is None else now)
+        if not charge.admitted:
+            self._count_shed(feed, source=charge.key)
             return
         if len(self.inbound) >= self.options.max_inbound:
-            self._shed()
-        self.inbound.append((topic, payload, now))
+            self._count_shed(feed_of(self.inbound.shed_longest().topic))
+        self.inbound.push(Queued(topic, payload, now, charge.key, charge.cost, charge.budgeted))
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
         self._wake.set()
 
-    def _shed(self) -> None:
-        for i, (topic, _, _) in enumerate(self.inbound):
-            if feed_of(topic) == "radar":
-                del self.inbound[i]
-                self._count_shed("radar")
-                return
-            if i > 1000:  # bounded search; fall back to the oldest message
-                break
-        topic, _, _ = self.inbound.popleft()
-        self._count_shed(feed_of(topic))
-
-    def _count_shed(self, what: str, source: str | None = None) -> None:
-        """Count one shed message under its feed (or outbox); with ``source``, shed by its source's budget."""
+    def _count_shed(self, what: str, source: str | None = None, stale: bool = False) -> None:
+        """Count one shed message under its feed (or outbox); with ``source``, shed by its source's budget,
+        or with ``stale`` too, shed from its deferred source's queue (``fusion.fairqueue``)."""
         self.stats.shed[what] += 1
-        n = self.intake.shed_by_source[source] if source is not None else self.stats.shed[what]
+        if source is None:
+            n = self.stats.shed[what]
+        else:
+            n = (self.inbound.stale_by_source if stale else self.intake.shed_by_source)[source]
         if n & (n - 1) == 0:  # log at 1, 2, 4, 8, ... so that a flood does not flood the log
             if source is None:
                 log.warning("overload: shed %d %s messages so far", n, what, extra={"shed": what, "count": n})
+            elif stale:
+                log.warning("source deferred: shed %d stale messages of %s so far", n, source, extra={"shed_stale": source, "count": n})
             else:
                 log.warning("source over budget: shed %d messages of %s so far", n, source, extra={"shed": source, "count": n})
 
@@ -338,28 +338,31 @@ class Service:
             for name in ("status", "rejects", "checkpoint"):
                 if getattr(due, name):
                     last[name] = mono
+            now = self.clock.now()
             took = self._take(o.fuse_batch, o.fuse_bytes)
-            self._send_all(await loop.run_in_executor(pool, self._step, took, self.clock.now(), due, self._horizon(), emit))
+            self._send_all(await loop.run_in_executor(pool, self._step, took, now, due, self._horizon(now), emit))
             if not self.inbound:
                 await self._idle()
             else:
                 await asyncio.sleep(0)  # let the reader run between steps
 
-    def _horizon(self) -> float | None:
-        """Receive time of the oldest message still queued (None when none): fusion must not
-        release data past it minus the re-order window, or that message, once decoded, would
-        arrive out of sequence and force the tracker to re-run its lag (a step that takes
-        only part of a backlog would otherwise cause one re-run per step)."""
-        return self.inbound[0][2] if self.inbound else None
+    def _horizon(self, now: float) -> float | None:
+        """Receive time of the oldest message still queued by a source that is not deferred (None
+        when none): fusion must not release data past it minus the re-order window, or that
+        message, once decoded, would arrive out of sequence and force the tracker to re-run its
+        lag (a step that takes only part of a backlog would otherwise cause one re-run per step).
+        A deferred source (``fusion.fairqueue``) does not hold the others back; what of it fusion
+        releases past is shed as stale at the next ``_take``."""
+        horizon = self.inbound.horizon(now)
+        self._released_t = (now if horizon is None else min(now, horizon)) - self.fusion.config.reorder_window_s
+        return horizon
 
-    def _take(self, max_messages: int, max_bytes: int) -> list[tuple[str, bytes, float | None]]:
-        """The oldest queued messages, up to ``max_messages`` and ``max_bytes`` of payload (at least one)."""
-        took: list[tuple[str, bytes, float | None]] = []
-        size = 0
-        while self.inbound and len(took) < max_messages and (not took or size + len(self.inbound[0][1]) <= max_bytes):
-            msg = self.inbound.popleft()
-            size += len(msg[1])
-            took.append(msg)
+    def _take(self, max_messages: int, max_bytes: int) -> list[Queued]:
+        """Queued messages for one step, up to ``max_messages`` and ``max_bytes`` of payload (at least
+        one), by fair queueing over the sources; stale messages of deferred sources are shed and counted."""
+        took, stale = self.inbound.take(max_messages, max_bytes, self._released_t)
+        for msg in stale:
+            self._count_shed(feed_of(msg.topic), source=msg.key, stale=True)
         return took
 
     async def _idle(self) -> None:
@@ -380,7 +383,7 @@ class Service:
         self.link.outbox.put_nowait(msg)
 
     # -- the worker: everything that touches Fusion ---------------------------------------------
-    def _step(self, took: list[tuple[str, bytes, float | None]], now: float, due: Due, horizon: float | None = None,
+    def _step(self, took: list[Queued], now: float, due: Due, horizon: float | None = None,
               emit: Callable[[list[OutMessage]], None] | None = None) -> list[OutMessage]:
         """Accept ``took``, then release data and output ticks up to ``now`` (service clock, s),
         or only up to ``horizon`` (the receive time of the oldest message not yet taken) when that is earlier.
@@ -391,10 +394,10 @@ class Service:
         started = time.perf_counter()
         out: list[OutMessage] = []
         waits = np.empty(len(took))
-        for i, (topic, payload, recv_t) in enumerate(took):
+        for i, (topic, payload, recv_t, *_) in enumerate(took):
             if self._fuse_until is not None and time.perf_counter() > self._fuse_until:
                 # stopping, out of time: the rest goes back to the queue (intake has ended), to be dropped and counted
-                self.inbound.extendleft(reversed(took[i:]))
+                self.inbound.push_front(took[i:])
                 waits = waits[:i]
                 break
             t = recv_t if recv_t is not None else now
@@ -520,6 +523,8 @@ class Service:
             "rejected": self.stats.rejected,
             "shed": dict(self.stats.shed),
             "shed_by_source": self.intake.reported(),
+            "shed_stale_by_source": most_shed(self.inbound.stale_by_source),
+            "deferred_sources": sorted(self.inbound.deferred)[:REPORTED_SOURCES],
             "shutdown_dropped": dict(self.stats.shutdown_dropped),
             "messages": self._message_outcomes(),
             "inbound_depth": len(self.inbound),
@@ -573,6 +578,8 @@ class Service:
         samples += [Sample("jisf_shed_total", "counter", "messages shed by the overload policy", n, {"what": w}) for w, n in sorted(s.shed.items())]
         samples += [Sample("jisf_shed_by_source_total", "counter", "messages shed by their source's budget (the most shed sources)", n,
                            {"source": src}) for src, n in sorted(self.intake.reported().items())]
+        samples += [Sample("jisf_shed_stale_by_source_total", "counter", "messages of a deferred source shed as stale (the most shed sources)",
+                           n, {"source": src}) for src, n in sorted(most_shed(self.inbound.stale_by_source).items())]
         samples += [Sample("jisf_inbound_depth", "gauge", "inbound messages waiting for fusion", len(self.inbound)),
                     Sample("jisf_outbox_depth", "gauge", "outgoing messages waiting for the broker", self.link.outbox.qsize()),
                     Sample("jisf_alerts_published_total", "counter", "alert events queued for publishing", s.alerts_published),
@@ -651,10 +658,10 @@ class Service:
         if self._fuse_until is None:  # stopped by cancellation rather than by the stop event
             self._fuse_until = time.perf_counter() + o.shutdown_budget_s
         while self.inbound and time.perf_counter() < self._fuse_until:
+            now = self.clock.now()
             took = self._take(o.fuse_batch, o.fuse_bytes)
-            self._send_all(await loop.run_in_executor(pool, self._step, took, self.clock.now(), Due(), self._horizon()))
-        dropped = Counter(feed_of(topic) for topic, _, _ in self.inbound)
-        self.inbound.clear()
+            self._send_all(await loop.run_in_executor(pool, self._step, took, now, Due(), self._horizon(now)))
+        dropped = Counter(feed_of(m.topic) for m in self.inbound.clear())
         if dropped:
             self.stats.shed.update(dropped)
             self.stats.shutdown_dropped.update(dropped)
