@@ -506,6 +506,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "fused_measurements_per_s": round(c.measurements / wall), "fused_plots_per_s": round((c.measurements - ais_fused) / wall),
             "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
             "shed_by_source": service.intake.reported(),
+            "shed_stale_by_source": dict(service.inbound.stale_by_source),
             "drain_after_last_publish_s": round(drain, 2),
             "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
@@ -600,8 +601,8 @@ def rogue_bench(spec: LoadSpec, rogue: RogueSpec) -> dict[str, object]:
     import asyncio
 
     out: dict[str, object] = {"rogue": dataclasses.asdict(rogue)}
-    keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "shed_by_source", "fused_measurements_per_s", "fused_plots_per_s",
-            "max_inbound_depth", "late_dropped", "tracks")
+    keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "step_s", "shed_by_source", "shed_stale_by_source",
+            "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth", "late_dropped", "tracker_reruns", "tracks")
     for name, flood, scale in (("without_flood", None, 1.0), ("with_flood", rogue, 1.0), ("with_flood_tenth_budgets", rogue, 0.1)):
         with Mosquitto(max_queued=1_000_000) as broker:
             run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood, budget_scale=scale))

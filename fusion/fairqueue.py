@@ -14,9 +14,11 @@ waits behind itself: the others' messages are taken at the next step whatever it
 
 Deferral: fusion must not release data past the receive time of a queued message (minus
 the re-order window), or that message would arrive out of sequence and make the tracker
-re-run its lag (``horizon``). A source whose oldest queued message has waited longer than
-``defer_after_s`` while another source keeps up (sent within ``ACTIVE_S`` and is not
-lagging) is *deferred*: the horizon leaves it out, so the others' data is fused on time.
+re-run its lag (``horizon``). A source that is beyond its share (the last step offered it
+a quantum and it still has messages queued), whose oldest queued message has waited longer
+than ``defer_after_s``, while another source keeps up (sent within ``ACTIVE_S`` and is
+not deferred), is *deferred*: the horizon leaves it out, so the others' data is fused on
+time. (A source within its share is never deferred, however long a step made it wait.)
 Its messages that fusion has since released past (received before the released time)
 could only arrive out of sequence; they are shed when their turn comes, before decode,
 and counted for that source (``stale_by_source``), never silently lost. When every
@@ -65,6 +67,7 @@ class FairQueue:
         self._last_arrival: dict[str, float] = {}  # per source key (bounded: intake caps budgeted keys at MAX_SOURCES)
         self._len = 0
         self.deferred: frozenset[str] = frozenset()  # sources left out of the last horizon
+        self._beyond_share: set[str] = set()  # sources the last take offered a quantum that still have messages queued
         self.stale_by_source: Counter[str] = Counter()  # messages shed because fusion had released past them
 
     def __len__(self) -> int:
@@ -115,7 +118,7 @@ class FairQueue:
         """Receive time of the oldest message queued by a source that is not deferred (None when
         none); sets ``deferred``. ``now``: the service clock (s)."""
         oldest = {k: q[0].recv_t for k, q in self._queues.items() if q[0].recv_t is not None}
-        lagging = {k for k, t in oldest.items() if t is not None and t < now - self.defer_after_s}
+        lagging = {k for k, t in oldest.items() if k in self._beyond_share and t is not None and t < now - self.defer_after_s}
         keeping_up = lagging and any(k not in lagging and t >= now - ACTIVE_S for k, t in self._last_arrival.items())
         self.deferred = frozenset(lagging) if keeping_up else frozenset()
         times = [t for k, t in oldest.items() if t is not None and k not in self.deferred]
@@ -133,6 +136,7 @@ class FairQueue:
         took: list[Queued] = []
         stale: list[Queued] = []
         size = 0
+        self._beyond_share = set()
         while self._queues and not took:
             for key in list(self._queues):
                 q = self._queues[key]
@@ -141,16 +145,20 @@ class FairQueue:
                     self.stale_by_source[key] += 1
                 if key not in self._queues:
                     continue
-                if len(took) >= max_messages or (took and size >= max_bytes):
-                    break
-                deficit = self._deficit[key] + self.quantum
-                while q and q[0].cost <= deficit and len(took) < max_messages and (not took or size + len(q[0].payload) <= max_bytes):
+                deficit, n, full = self._deficit[key] + self.quantum, len(took), False
+                while q and q[0].cost <= deficit:
+                    if len(took) >= max_messages or (took and size + len(q[0].payload) > max_bytes):
+                        full = True
+                        break
                     deficit -= q[0].cost
                     size += len(q[0].payload)
                     took.append(self._pop(key))
-                if key in self._queues:  # (at most what its head costs: a step cut short by the bounds banks no more)
-                    self._deficit[key] = min(deficit, max(self.quantum, q[0].cost))
-                    self._queues[key] = self._queues.pop(key)  # served: to the end of the round-robin order
+                if key in self._queues and (len(took) > n or not full):  # served (or not covered): to the end of the order,
+                    self._deficit[key] = min(deficit, max(self.quantum, q[0].cost))  # banking at most what its head costs
+                    self._queues[key] = self._queues.pop(key)
+                    self._beyond_share.add(key)
+                if full:  # the step is full: the next one resumes the round here
+                    break
         return took, stale
 
     def _pop(self, key: str) -> Queued:

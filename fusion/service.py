@@ -303,19 +303,13 @@ class Service:
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
         self._wake.set()
 
-    def _count_shed(self, what: str, source: str | None = None, stale: bool = False) -> None:
-        """Count one shed message under its feed (or outbox); with ``source``, shed by its source's budget,
-        or with ``stale`` too, shed from its deferred source's queue (``fusion.fairqueue``)."""
+    def _count_shed(self, what: str, source: str | None = None) -> None:
+        """Count one shed message under its feed (or outbox); with ``source``, shed by its source's budget."""
         self.stats.shed[what] += 1
-        if source is None:
-            n = self.stats.shed[what]
-        else:
-            n = (self.inbound.stale_by_source if stale else self.intake.shed_by_source)[source]
+        n = self.intake.shed_by_source[source] if source is not None else self.stats.shed[what]
         if n & (n - 1) == 0:  # log at 1, 2, 4, 8, ... so that a flood does not flood the log
             if source is None:
                 log.warning("overload: shed %d %s messages so far", n, what, extra={"shed": what, "count": n})
-            elif stale:
-                log.warning("source deferred: shed %d stale messages of %s so far", n, source, extra={"shed_stale": source, "count": n})
             else:
                 log.warning("source over budget: shed %d messages of %s so far", n, source, extra={"shed": source, "count": n})
 
@@ -361,8 +355,12 @@ class Service:
         """Queued messages for one step, up to ``max_messages`` and ``max_bytes`` of payload (at least
         one), by fair queueing over the sources; stale messages of deferred sources are shed and counted."""
         took, stale = self.inbound.take(max_messages, max_bytes, self._released_t)
-        for msg in stale:
-            self._count_shed(feed_of(msg.topic), source=msg.key, stale=True)
+        if stale:
+            self.stats.shed.update(feed_of(msg.topic) for msg in stale)
+            total = self.inbound.stale_by_source.total()
+            if total.bit_length() > (total - len(stale)).bit_length():  # log at 1, 2, 4, 8, ... stale messages in all
+                log.warning("sources deferred: shed %d stale messages so far (%s)", total, most_shed(self.inbound.stale_by_source),
+                            extra={"shed_stale": total})
         return took
 
     async def _idle(self) -> None:
