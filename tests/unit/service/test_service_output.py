@@ -13,7 +13,8 @@ from fusion.fairqueue import Queued
 from fusion.mqtt import BrokerAddress
 from fusion.pipeline import Tick
 from fusion.publish import PICTURE_TOPIC, OutMessage, encode, picture
-from fusion.service import Due, PictureJob, Service, ServiceOptions
+from fusion.picturejob import PictureJob
+from fusion.service import Due, Service, ServiceOptions
 from tests.unit.service.test_checkpoint import make_fusion, scans
 
 
