@@ -123,7 +123,7 @@ class Service:
         if o.follow_sim_clock:
             subs.append((SIM_CLOCK_TOPIC, 1))
         link = dict(subscriptions=tuple(subs), on_message=self._on_message,
-                    on_connect=lambda: [self.report.message("online", self.report.last)],
+                    on_connect=self._online,
                     will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
                     flush_timeout_s=o.shutdown_flush_s)
         if o.mqtt_io == "process":
@@ -137,6 +137,10 @@ class Service:
                                    clock=lambda: self.clock, picture_interval_s=o.picture_interval_s, catch_up_ticks=o.catch_up_ticks,
                                    on_tick=on_tick)
         self.checkpoints.restore()
+
+    def _online(self) -> list[OutMessage]:
+        """What goes out first on every (re)connect: the last status, as "online"."""
+        return [self.report.message("online", self.report.last)]
 
     @property
     def published_tracks(self) -> set[tuple[str, int]]:
@@ -280,7 +284,6 @@ class Service:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down gracefully (checkpoint, flush alerts and status)."""
-        loop = asyncio.get_running_loop()
         if self.options.sweep_retained:
             await self._sweep()
         link_stop = asyncio.Event()

@@ -22,7 +22,16 @@ from fusion.ingest import FEED_KINDS
 from fusion.intake import Intake
 from fusion.picturejob import PictureJob
 from fusion.pipeline import Fusion, Tick
-from fusion.publish import OutMessage, TrackUpdates, alert_topic, domain_of_track, encode, rejects_topic, track_rows, track_topic
+from fusion.publish import (
+    OutMessage,
+    TrackUpdates,
+    alert_topic,
+    domain_of_track,
+    encode,
+    rejects_topic,
+    track_rows,
+    track_topic,
+)
 from fusion.servicestate import Checkpoints
 from fusion.status import STATES, ServiceStats, StatusReport
 

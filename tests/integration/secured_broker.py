@@ -77,6 +77,12 @@ def password_file(tmp: Path, user: str) -> Path:
     return f
 
 
+def tls_options(s: Secured, user: str, tmp: Path) -> list[str]:
+    """TLS and credential options of a jisf command for ``user``, the password in a file."""
+    return ["--broker", s.tls.url(), "--ca-file", str(s.tls.ca_file), "--username", user,
+            "--password-file", str(password_file(tmp, user))]
+
+
 def jisf(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
     """``python -m {module} ARGS`` (fusion.cli or fusion.runner), output to ``log``, no JISF_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JISF_")}

@@ -96,5 +96,5 @@ def test_a_full_buffer_sheds_the_oldest_of_the_longest_queue_and_taken_messages_
 
 @pytest.mark.parametrize(("quantum", "defer"), [(0, 1.0), (10, -1.0), (10, float("nan"))])
 def test_bad_settings_are_refused_naming_them(quantum: int, defer: float) -> None:
-    with pytest.raises(ValueError, match="quantum|defer_after_s"):
+    with pytest.raises(ValueError, match=r"quantum|defer_after_s"):
         FairQueue(quantum, defer)

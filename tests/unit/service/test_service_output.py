@@ -11,9 +11,9 @@ import numpy as np
 from fusion.core.arrays import TENTATIVE
 from fusion.fairqueue import Queued
 from fusion.mqtt import BrokerAddress
+from fusion.picturejob import PictureJob
 from fusion.pipeline import Tick
 from fusion.publish import PICTURE_TOPIC, OutMessage, encode, picture
-from fusion.picturejob import PictureJob
 from fusion.service import Due, Service, ServiceOptions
 from tests.unit.service.test_checkpoint import make_fusion, scans
 
