@@ -4,7 +4,7 @@
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10]
     python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--profile]
-    python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000]
+    python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets]
 
 ``broker``: the transport's own limit, measured with the C clients only
 (``mosquitto_pub -l`` -> ``mosquitto_sub -C N``, separate processes): small messages at
@@ -41,8 +41,10 @@ every 50 ms: worker seconds per second of load, and with ``--profile`` the split
 ``--rogue-plots`` random plots and one ADS-B source (``adsb/flood``) ``--sbs-rate`` SBS-1
 lines/s of 2,000 aircraft, both from the same feeder. The service runs with the default
 per-source budgets for the rogue sources (fusion/intake.py) and budgets sized to the load
-for the good ones. Reported: the good alerts' receive latency p50/p99 in both runs (alerts
-north of 10 N, the rogue's, left out), what was shed per source, and the measurements fused.
+for the good ones (``--tenth-budgets``: a third run with a tenth of the rogue's radar-plot and
+ADS-B budgets). Reported: the good alerts' receive latency p50/p99 in each run (alerts north
+of 10 N, the rogue's, left out), what was shed per source (at intake by the budget, and as
+stale from a deferred source's queue: fusion/fairqueue.py), and the measurements fused.
 
 In every service run the throughput counts the measurements the tracker fused (the
 pipeline's counters), not accepted messages times their nominal size.
@@ -594,16 +596,17 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
     return out
 
 
-def rogue_bench(spec: LoadSpec, rogue: RogueSpec) -> dict[str, object]:
-    """The load without and then with the rogue flood (the default per-source budgets, then a
-    tenth of the radar plot and ADS-B ones), 0.05 s re-order window, 0.1 s output interval: the
-    good alerts' receive latency of each, shed per source, measurements fused."""
+def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False) -> dict[str, object]:
+    """The load without and then with the rogue flood (the default per-source budgets; with
+    ``tenth_budgets`` then a tenth of the radar plot and ADS-B ones), 0.05 s re-order window,
+    0.1 s output interval: the good alerts' receive latency of each, shed per source, measurements fused."""
     import asyncio
 
     out: dict[str, object] = {"rogue": dataclasses.asdict(rogue)}
     keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "step_s", "shed_by_source", "shed_stale_by_source",
             "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth", "late_dropped", "tracker_reruns", "tracks")
-    for name, flood, scale in (("without_flood", None, 1.0), ("with_flood", rogue, 1.0), ("with_flood_tenth_budgets", rogue, 0.1)):
+    runs = [("without_flood", None, 1.0), ("with_flood", rogue, 1.0)] + ([("with_flood_tenth_budgets", rogue, 0.1)] if tenth_budgets else [])
+    for name, flood, scale in runs:
         with Mosquitto(max_queued=1_000_000) as broker:
             run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood, budget_scale=scale))
         out[name] = {k: run[k] for k in keys}
@@ -650,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     fd.add_argument("--start-wall", type=float, required=True)
     rg = sub.add_parser("rogue", help="good sources' alert latency with and without a rogue radar and an SBS-1 flood")
     _load_args(rg)
+    rg.add_argument("--tenth-budgets", action="store_true", help="a third run with a tenth of the rogue's budgets")
     for parser in (fd, rg):
         parser.add_argument("--rogue-plots", type=int, default=20_000, help="plots per rogue scan")
         parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is fd else 2.5, help="rogue scans per second")
@@ -659,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall, RogueSpec.of(args)))))
         return 0
     if args.what == "rogue":
-        print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec())}, indent=2))
+        print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec(), args.tenth_budgets)}, indent=2))
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile)}, indent=2))
