@@ -527,7 +527,7 @@ _STAGES = {  # profile stage -> (module path suffix, function)
     "tracker expiry at ticks (Tracker.advance)": ("fusion/core/tracker.py", "advance"),
     "track views (Fusion.views)": ("fusion/pipeline.py", "views"),
     "rules (RuleEngine.evaluate)": ("fusion/rules/engine.py", "evaluate"),
-    "output messages (Service._tick_messages)": ("fusion/service.py", "_tick_messages"),
+    "output messages (FusionWorker.tick_messages)": ("fusion/worker.py", "tick_messages"),
 }
 
 
