@@ -19,9 +19,10 @@ a quantum and it still has messages queued), whose oldest queued message has wai
 than ``defer_after_s``, while another source keeps up (sent within ``ACTIVE_S`` and is
 not deferred), is *deferred*: the horizon leaves it out, so the others' data is fused on
 time. (A source within its share is never deferred, however long a step made it wait.)
-Its messages that fusion has since released past (received before the released time)
-could only arrive out of sequence; they are shed when their turn comes, before decode,
-and counted for that source (``stale_by_source``), never silently lost. When every
+Its messages queued when fusion released past it (received before that release) could
+only arrive out of sequence, where each batch would make the tracker re-run its lag; they
+are shed when their turn comes, before decode, and counted for that source
+(``stale_by_source``), never silently lost. When every
 active source lags (the whole machine is behind), none is deferred: the horizon holds
 for all, as with one queue.
 
@@ -130,7 +131,7 @@ class FairQueue:
         Each backlogged source in turn gains ``quantum`` and gives the messages at its head
         whose cost its deficit covers, while the step holds fewer than ``max_messages`` and
         ``max_bytes`` of payload (at least one message is taken when any is queued: rounds
-        repeat until a head is covered). With ``released_t`` (the time up to which fusion
+        repeat until a head is covered). With ``released_t`` (the receive time up to which fusion
         has released data), sheddable messages received before it are removed as stale first,
         counted in ``stale_by_source``. A source whose queue empties loses its deficit."""
         took: list[Queued] = []

@@ -113,7 +113,7 @@ class Service:
         self.stats = ServiceStats()
         # per-source queues; a source beyond its share lagging by more than the re-order window while others keep up is deferred
         self.inbound = FairQueue(o.fair_quantum, defer_after_s=fusion.config.reorder_window_s)
-        self._released_t: float | None = None  # fusion has released data received before this (service clock)
+        self._released_until: float | None = None  # the last step released data up to this minus the re-order window
         lim = fusion.ingest.limits
         self.intake = Intake(o.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
@@ -225,16 +225,18 @@ class Service:
         when none): fusion must not release data past it minus the re-order window, or that
         message, once decoded, would arrive out of sequence and force the tracker to re-run its
         lag (a step that takes only part of a backlog would otherwise cause one re-run per step).
-        A deferred source (``fusion.fairqueue``) does not hold the others back; what of it fusion
-        releases past is shed as stale at the next ``_take``."""
+        A deferred source (``fusion.fairqueue``) does not hold the others back; what of it was
+        queued when fusion released past it is shed as stale at the next ``_take``: received
+        before this step's release time, its measurements (older still, by the sensor's latency)
+        could only arrive out of sequence, where each batch would make the tracker re-run its lag."""
         horizon = self.inbound.horizon(now)
-        self._released_t = (now if horizon is None else min(now, horizon)) - self.fusion.config.reorder_window_s
+        self._released_until = now if horizon is None else min(now, horizon)
         return horizon
 
     def _take(self, max_messages: int, max_bytes: int) -> list[Queued]:
         """Queued messages for one step, up to ``max_messages`` and ``max_bytes`` of payload (at least
         one), by fair queueing over the sources; stale messages of deferred sources are shed and counted."""
-        took, stale = self.inbound.take(max_messages, max_bytes, self._released_t)
+        took, stale = self.inbound.take(max_messages, max_bytes, self._released_until)
         if stale:
             feeds = Counter(feed_of(msg.topic) for msg in stale)
             self.stats.shed.update(feeds)
