@@ -58,12 +58,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -323,26 +325,36 @@ class RogueSpec:
     def argv(self) -> list[str]:
         return ["--rogue-plots", str(self.plots), "--rogue-scan-rate", repr(self.scan_rate), "--sbs-rate", repr(self.sbs_rate)]
 
-    def events(self, t0: float, seconds: float, rng: np.random.Generator) -> list[tuple[float, str, bytes]]:
-        """(t, topic, payload) of the flood over ``seconds`` from ``t0``: scans of random plots
-        within 20 km of ROGUE_SITE, SBS-1 MSG,3 lines (one a message) of 2,000 aircraft near it."""
-        from sensors.adsb import encode_sbs
-        from sensors.reports import AdsbReport, RadarPlot, RadarScan
+    def events(self, t0: float, seconds: float, rng: np.random.Generator) -> list[tuple[float, str, Callable[[float], bytes]]]:
+        """(due, topic, payload(t)) of the flood over ``seconds`` from ``t0``: scans of random plots
+        within 20 km of ROGUE_SITE, SBS-1 MSG,3 lines (one a message) of 2,000 aircraft near it.
 
-        out = []
+        Each payload is built when it is published, timed then: a rogue floods live data, and
+        a feeder falling behind its schedule on a loaded machine (13-105 s measured, docs/BENCHMARKS.md)
+        must not turn the flood into old data, whose out-of-sequence re-runs in the tracker would
+        be measured instead of the queueing."""
+        out: list[tuple[float, str, Callable[[float], bytes]]] = []
         for i in range(int(seconds * self.scan_rate)):
-            t = t0 + i / self.scan_rate
             r, az = rng.uniform(500.0, 20_000.0, self.plots), rng.uniform(0.0, 360.0, self.plots)
-            scan = RadarScan(site="rogue", t=t, sensor_lat=ROGUE_SITE[0], sensor_lon=ROGUE_SITE[1], sensor_alt_m=30.0, sigma_range_m=30.0,
-                             sigma_az_deg=0.2, max_range_m=20_000.0,
-                             plots=[RadarPlot(range_m=float(x), az_deg=float(y), snr_db=10.0) for x, y in zip(r, az, strict=True)])
-            out.append((t, "jisf/v1/feeds/radar/rogue", encode(scan)))
-        for i in range(int(seconds * self.sbs_rate)):
-            t = t0 + i / self.sbs_rate
-            report = AdsbReport(t=t, source="flood", icao24=0x100000 + i % 2_000, lat=ROGUE_SITE[0] + 0.001 * (i % 97),
-                                lon=ROGUE_SITE[1] - 0.001 * (i % 89), alt_m=3_000.0)
-            out.append((t, "jisf/v1/feeds/adsb/flood", encode_sbs([report])))
+            plots = [RadarPlot(range_m=float(x), az_deg=float(y), snr_db=10.0) for x, y in zip(r, az, strict=True)]
+            out.append((t0 + i / self.scan_rate, "jisf/v1/feeds/radar/rogue", functools.partial(_rogue_scan, plots)))
+        out += [(t0 + i / self.sbs_rate, "jisf/v1/feeds/adsb/flood", functools.partial(_flood_line, i)) for i in range(int(seconds * self.sbs_rate))]
         return out
+
+
+def _rogue_scan(plots: list[RadarPlot], t: float) -> bytes:
+    """A rogue radar scan of ``plots`` at ``t``."""
+    return encode(RadarScan(site="rogue", t=t, sensor_lat=ROGUE_SITE[0], sensor_lon=ROGUE_SITE[1], sensor_alt_m=30.0, sigma_range_m=30.0,
+                            sigma_az_deg=0.2, max_range_m=20_000.0, plots=plots))
+
+
+def _flood_line(i: int, t: float) -> bytes:
+    """The ``i``-th SBS-1 line of the flood (2,000 aircraft near ROGUE_SITE), at ``t``."""
+    from sensors.adsb import encode_sbs
+    from sensors.reports import AdsbReport
+
+    return encode_sbs([AdsbReport(t=t, source="flood", icao24=0x100000 + i % 2_000, lat=ROGUE_SITE[0] + 0.001 * (i % 97),
+                                  lon=ROGUE_SITE[1] - 0.001 * (i % 89), alt_m=3_000.0)])
 
 
 class Load:
@@ -406,6 +418,8 @@ async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | 
             now = time.time()
             while i < len(events) and events[i][0] <= now:
                 t, topic, payload = events[i]
+                if not isinstance(payload, bytes):  # the flood's: built now, timed now
+                    payload = payload(time.time())
                 pending.append(publish(OutMessage(topic, payload, qos=0)))
                 if topic.endswith(("/rogue", "/flood")):
                     rogue_sent += 1
