@@ -4,7 +4,7 @@
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10]
     python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--profile]
-    python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000]
+    python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets]
 
 ``broker``: the transport's own limit, measured with the C clients only
 (``mosquitto_pub -l`` -> ``mosquitto_sub -C N``, separate processes): small messages at
@@ -41,8 +41,10 @@ every 50 ms: worker seconds per second of load, and with ``--profile`` the split
 ``--rogue-plots`` random plots and one ADS-B source (``adsb/flood``) ``--sbs-rate`` SBS-1
 lines/s of 2,000 aircraft, both from the same feeder. The service runs with the default
 per-source budgets for the rogue sources (fusion/intake.py) and budgets sized to the load
-for the good ones. Reported: the good alerts' receive latency p50/p99 in both runs (alerts
-north of 10 N, the rogue's, left out), what was shed per source, and the measurements fused.
+for the good ones (``--tenth-budgets``: a third run with a tenth of the rogue's radar-plot and
+ADS-B budgets). Reported: the good alerts' receive latency p50/p99 in each run (alerts north
+of 10 N, the rogue's, left out), what was shed per source (at intake by the budget, and as
+stale from a deferred source's queue: fusion/fairqueue.py), and the measurements fused.
 
 In every service run the throughput counts the measurements the tracker fused (the
 pipeline's counters), not accepted messages times their nominal size.
@@ -56,12 +58,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -321,26 +325,36 @@ class RogueSpec:
     def argv(self) -> list[str]:
         return ["--rogue-plots", str(self.plots), "--rogue-scan-rate", repr(self.scan_rate), "--sbs-rate", repr(self.sbs_rate)]
 
-    def events(self, t0: float, seconds: float, rng: np.random.Generator) -> list[tuple[float, str, bytes]]:
-        """(t, topic, payload) of the flood over ``seconds`` from ``t0``: scans of random plots
-        within 20 km of ROGUE_SITE, SBS-1 MSG,3 lines (one a message) of 2,000 aircraft near it."""
-        from sensors.adsb import encode_sbs
-        from sensors.reports import AdsbReport, RadarPlot, RadarScan
+    def events(self, t0: float, seconds: float, rng: np.random.Generator) -> list[tuple[float, str, Callable[[float], bytes]]]:
+        """(due, topic, payload(t)) of the flood over ``seconds`` from ``t0``: scans of random plots
+        within 20 km of ROGUE_SITE, SBS-1 MSG,3 lines (one a message) of 2,000 aircraft near it.
 
-        out = []
+        Each payload is built when it is published, timed then: a rogue floods live data, and
+        a feeder falling behind its schedule on a loaded machine (13-105 s measured, docs/BENCHMARKS.md)
+        must not turn the flood into old data, whose out-of-sequence re-runs in the tracker would
+        be measured instead of the queueing."""
+        out: list[tuple[float, str, Callable[[float], bytes]]] = []
         for i in range(int(seconds * self.scan_rate)):
-            t = t0 + i / self.scan_rate
             r, az = rng.uniform(500.0, 20_000.0, self.plots), rng.uniform(0.0, 360.0, self.plots)
-            scan = RadarScan(site="rogue", t=t, sensor_lat=ROGUE_SITE[0], sensor_lon=ROGUE_SITE[1], sensor_alt_m=30.0, sigma_range_m=30.0,
-                             sigma_az_deg=0.2, max_range_m=20_000.0,
-                             plots=[RadarPlot(range_m=float(x), az_deg=float(y), snr_db=10.0) for x, y in zip(r, az, strict=True)])
-            out.append((t, "jisf/v1/feeds/radar/rogue", encode(scan)))
-        for i in range(int(seconds * self.sbs_rate)):
-            t = t0 + i / self.sbs_rate
-            report = AdsbReport(t=t, source="flood", icao24=0x100000 + i % 2_000, lat=ROGUE_SITE[0] + 0.001 * (i % 97),
-                                lon=ROGUE_SITE[1] - 0.001 * (i % 89), alt_m=3_000.0)
-            out.append((t, "jisf/v1/feeds/adsb/flood", encode_sbs([report])))
+            plots = [RadarPlot(range_m=float(x), az_deg=float(y), snr_db=10.0) for x, y in zip(r, az, strict=True)]
+            out.append((t0 + i / self.scan_rate, "jisf/v1/feeds/radar/rogue", functools.partial(_rogue_scan, plots)))
+        out += [(t0 + i / self.sbs_rate, "jisf/v1/feeds/adsb/flood", functools.partial(_flood_line, i)) for i in range(int(seconds * self.sbs_rate))]
         return out
+
+
+def _rogue_scan(plots: list[RadarPlot], t: float) -> bytes:
+    """A rogue radar scan of ``plots`` at ``t``."""
+    return encode(RadarScan(site="rogue", t=t, sensor_lat=ROGUE_SITE[0], sensor_lon=ROGUE_SITE[1], sensor_alt_m=30.0, sigma_range_m=30.0,
+                            sigma_az_deg=0.2, max_range_m=20_000.0, plots=plots))
+
+
+def _flood_line(i: int, t: float) -> bytes:
+    """The ``i``-th SBS-1 line of the flood (2,000 aircraft near ROGUE_SITE), at ``t``."""
+    from sensors.adsb import encode_sbs
+    from sensors.reports import AdsbReport
+
+    return encode_sbs([AdsbReport(t=t, source="flood", icao24=0x100000 + i % 2_000, lat=ROGUE_SITE[0] + 0.001 * (i % 97),
+                                  lon=ROGUE_SITE[1] - 0.001 * (i % 89), alt_m=3_000.0)])
 
 
 class Load:
@@ -404,6 +418,8 @@ async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | 
             now = time.time()
             while i < len(events) and events[i][0] <= now:
                 t, topic, payload = events[i]
+                if not isinstance(payload, bytes):  # the flood's: built now, timed now
+                    payload = payload(time.time())
                 pending.append(publish(OutMessage(topic, payload, qos=0)))
                 if topic.endswith(("/rogue", "/flood")):
                     rogue_sent += 1
@@ -506,6 +522,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "fused_measurements_per_s": round(c.measurements / wall), "fused_plots_per_s": round((c.measurements - ais_fused) / wall),
             "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
             "shed_by_source": service.intake.reported(),
+            "shed_stale_by_source": dict(service.inbound.stale_by_source),
             "drain_after_last_publish_s": round(drain, 2),
             "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
@@ -524,7 +541,7 @@ _STAGES = {  # profile stage -> (module path suffix, function)
     "tracker expiry at ticks (Tracker.advance)": ("fusion/core/tracker.py", "advance"),
     "track views (Fusion.views)": ("fusion/pipeline.py", "views"),
     "rules (RuleEngine.evaluate)": ("fusion/rules/engine.py", "evaluate"),
-    "output messages (Service._tick_messages)": ("fusion/service.py", "_tick_messages"),
+    "output messages (FusionWorker.tick_messages)": ("fusion/worker.py", "tick_messages"),
 }
 
 
@@ -593,16 +610,17 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
     return out
 
 
-def rogue_bench(spec: LoadSpec, rogue: RogueSpec) -> dict[str, object]:
-    """The load without and then with the rogue flood (the default per-source budgets, then a
-    tenth of the radar plot and ADS-B ones), 0.05 s re-order window, 0.1 s output interval: the
-    good alerts' receive latency of each, shed per source, measurements fused."""
+def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False) -> dict[str, object]:
+    """The load without and then with the rogue flood (the default per-source budgets; with
+    ``tenth_budgets`` then a tenth of the radar plot and ADS-B ones), 0.05 s re-order window,
+    0.1 s output interval: the good alerts' receive latency of each, shed per source, measurements fused."""
     import asyncio
 
     out: dict[str, object] = {"rogue": dataclasses.asdict(rogue)}
-    keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "shed_by_source", "fused_measurements_per_s", "fused_plots_per_s",
-            "max_inbound_depth", "late_dropped", "tracks")
-    for name, flood, scale in (("without_flood", None, 1.0), ("with_flood", rogue, 1.0), ("with_flood_tenth_budgets", rogue, 0.1)):
+    keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "step_s", "shed_by_source", "shed_stale_by_source",
+            "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth", "late_dropped", "tracker_reruns", "tracks")
+    runs = [("without_flood", None, 1.0), ("with_flood", rogue, 1.0)] + ([("with_flood_tenth_budgets", rogue, 0.1)] if tenth_budgets else [])
+    for name, flood, scale in runs:
         with Mosquitto(max_queued=1_000_000) as broker:
             run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood, budget_scale=scale))
         out[name] = {k: run[k] for k in keys}
@@ -649,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     fd.add_argument("--start-wall", type=float, required=True)
     rg = sub.add_parser("rogue", help="good sources' alert latency with and without a rogue radar and an SBS-1 flood")
     _load_args(rg)
+    rg.add_argument("--tenth-budgets", action="store_true", help="a third run with a tenth of the rogue's budgets")
     for parser in (fd, rg):
         parser.add_argument("--rogue-plots", type=int, default=20_000, help="plots per rogue scan")
         parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is fd else 2.5, help="rogue scans per second")
@@ -658,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall, RogueSpec.of(args)))))
         return 0
     if args.what == "rogue":
-        print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec())}, indent=2))
+        print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec(), args.tenth_budgets)}, indent=2))
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile)}, indent=2))

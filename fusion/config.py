@@ -68,7 +68,7 @@ class ServiceConfig:
     clock: str = _opt("wall", "wall: real time; sim: follow the clock `jisf sim` publishes on jisf/v1/sim/clock")
     output_interval_s: float = _opt(5.0, "seconds between output ticks (tracks, alerts, picture)")
     reorder_window_s: float = _opt(2.0, "how long a measurement batch waits for earlier-timed data, s")
-    max_inbound: int = _opt(200_000, "inbound buffer bound, messages; beyond it radar scans are shed first")
+    max_inbound: int = _opt(200_000, "inbound buffer bound, messages; beyond it the oldest message of the source with the most queued is shed")
     fuse_batch: int = _opt(5_000, "inbound messages handed to fusion per step")
     fuse_bytes: int = _opt(2_000_000, "payload bytes handed to fusion per step (at least one message), so a backlog of scans still lets ticks out")
     max_payload_bytes: int = _opt(DecodeLimits.max_payload_bytes, "largest feed payload decoded, bytes; a larger one is rejected whole (docs/FORMATS.md, Limits)")
@@ -84,6 +84,7 @@ class ServiceConfig:
     budget_adsb_meas_s: float = _opt(2_500.0, "ADS-B SBS-1 lines / aircraft.json entries per second one receiver may send (~500 aircraft x ~4.2 squitters/s, DO-260B)")
     budget_oth_msg_s: float = _opt(5.0, "OTH messages per second one site may send")
     budget_oth_meas_s: float = _opt(10.0, "OTH fixes per second one site may send (a few per second)")
+    fair_quantum: int = _opt(10_000, "fair queueing (docs/OPERATIONS.md, Fair queueing): measurements each backlogged source may have fused per step; a source beyond its share waits behind itself")
     max_new_tracks_per_source_s: float = _opt(200.0, "new tentative tracks one radar or OTH site may start per second (a 10 s deep budget in measurement time); its other plots wait for the budget to refill")
     shutdown_budget_s: float = _opt(0.25, "on SIGTERM/SIGINT: wall seconds spent fusing what is still queued; the rest is dropped and counted (shutdown_dropped), so that the service stops within ~2 s")
     shutdown_flush_s: float = _opt(1.0, "on SIGTERM/SIGINT: longest wait for the queued outgoing messages, the final status last, to reach the broker (and again for QoS 1 acknowledgements)")
@@ -111,7 +112,7 @@ class ServiceConfig:
         if self.reorder_window_s > lag:
             raise ConfigError(src, "reorder_window_s", self.reorder_window_s,
                               f"must not exceed the tracker's out-of-sequence lag of {lag:g} s (every batch would be dropped as late)")
-        for name in ("max_inbound", "fuse_batch", "fuse_bytes", "max_outbox", *DECODE_LIMITS):
+        for name in ("max_inbound", "fuse_batch", "fuse_bytes", "fair_quantum", "max_outbox", *DECODE_LIMITS):
             if getattr(self, name) < 1:
                 raise ConfigError(src, name, getattr(self, name), "must be >= 1")
         if self.catch_up_ticks < 0:

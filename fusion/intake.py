@@ -1,5 +1,7 @@
 """Per-source intake budgets: a flooding source is shed at that source, before it is decoded.
 
+(What a source is admitted then waits in its own queue, served fairly: ``fusion.fairqueue``.)
+
 Every feed source (``jisf/v1/feeds/{kind}/{source}``: one radar site, one AIS receiver or
 aggregator, one ADS-B receiver, one OTH site) has two token buckets on the service clock:
 one in messages per second and one in measurements (plots, reports, fixes) per second,
@@ -99,6 +101,16 @@ def estimate(kind: str, payload: bytes) -> int:
     return max(1, n)
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What ``Intake.charge`` decided about one message."""
+
+    key: str  # "kind/source" (OTHER_SOURCES beyond MAX_SOURCES) of a budgeted source, else the feed kind or "other"
+    cost: int  # measurements charged (the estimate, at most max_cost; 1 when unbudgeted)
+    admitted: bool
+    budgeted: bool
+
+
 class _Bucket:
     """Two token buckets (messages, measurements) of one source; may go into debt."""
 
@@ -126,7 +138,7 @@ class _Bucket:
 
 
 class Intake:
-    """The per-source budgets of one service; ``over_budget`` on the event loop, ``settle`` in the
+    """The per-source budgets of one service; ``charge`` on the event loop, ``settle`` in the
     fusion worker (a lock guards the buckets between the two)."""
 
     def __init__(self, budgets: SourceBudgets | None = None, max_cost: int = 50_000) -> None:
@@ -140,16 +152,16 @@ class Intake:
         self.shed_by_source: Counter[str] = Counter()  # messages shed, by "kind/source" (or OTHER_SOURCES)
         self.shed_measurements: Counter[str] = Counter()  # their estimated measurements
 
-    def over_budget(self, topic: str, payload: bytes, now: float) -> str | None:
+    def charge(self, topic: str, payload: bytes, now: float) -> Charge:
         """Charge a message received at ``now`` (service clock, s) to its source's buckets.
 
-        None when admitted (``settle`` it after decode); the source ("kind/source", or
-        OTHER_SOURCES) when the message is to be shed, counted in ``shed_by_source``.
-        Unbudgeted topics are always admitted."""
+        Admitted messages are to be ``settle``d after decode; a message over its source's
+        budget is counted in ``shed_by_source`` (under its key, or OTHER_SOURCES). Unbudgeted
+        topics are always admitted, keyed by their feed kind (or "other")."""
         src = source_of(topic)
         rate = self.budgets.rate(src[0]) if src else None
         if src is None or rate is None:
-            return None
+            return Charge(src[0] if src else "other", 1, True, False)
         key = src[1]
         cost = min(self.max_cost, estimate(src[0], payload))
         with self._lock:
@@ -162,10 +174,10 @@ class Intake:
                     bucket = self._buckets[key] = _Bucket(rate, self.budgets.burst_s, now)
             bucket.refill(now)
             if bucket.take(cost):
-                return None
+                return Charge(key, cost, True, True)
         self.shed_by_source[key] += 1
         self.shed_measurements[key] += cost
-        return key
+        return Charge(key, cost, False, True)
 
     def settle(self, topic: str, payload: bytes, exact: int) -> None:
         """After decode (fusion worker): charge the ``exact`` number of measurements accepted
@@ -183,9 +195,13 @@ class Intake:
 
     def reported(self) -> dict[str, int]:
         """Messages shed by source: the ``REPORTED_SOURCES`` most shed, the rest summed under OTHER_SOURCES."""
-        top = self.shed_by_source.most_common(REPORTED_SOURCES)
-        out = dict(top)
-        rest = sum(self.shed_by_source.values()) - sum(out.values())
-        if rest:
-            out[OTHER_SOURCES] = out.get(OTHER_SOURCES, 0) + rest
-        return out
+        return most_shed(self.shed_by_source)
+
+
+def most_shed(by_source: Counter[str]) -> dict[str, int]:
+    """The ``REPORTED_SOURCES`` largest counts of ``by_source``, the rest summed under OTHER_SOURCES."""
+    out = dict(by_source.most_common(REPORTED_SOURCES))
+    rest = sum(by_source.values()) - sum(out.values())
+    if rest:
+        out[OTHER_SOURCES] = out.get(OTHER_SOURCES, 0) + rest
+    return out

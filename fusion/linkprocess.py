@@ -221,7 +221,7 @@ async def _child_main(sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     try:
-        kind, ((log_format, log_level), args) = await _recv(reader)
+        _kind, ((log_format, log_level), args) = await _recv(reader)
     except asyncio.IncompleteReadError:
         return
     setup_logging(log_format, log_level)

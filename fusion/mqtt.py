@@ -21,6 +21,7 @@ import random
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -163,6 +164,18 @@ def _client(addr: BrokerAddress, *, client_id: str | None, will: OutMessage | No
     return client
 
 
+def paho_client(client: aiomqtt.Client) -> mqtt.Client:
+    """The paho-mqtt client under an aiomqtt client, used through paho's public API only
+    (``on_message``, ``publish``, ``want_write``): the hot paths need it (the docstrings of
+    ``Link._read`` and ``Link._write``) and aiomqtt 2.5 exposes it only as the private
+    attribute ``_client``. The one place that reaches for it: aiomqtt is pinned to 2.5.x in
+    pyproject.toml, and tests/unit/test_mqtt_private.py fails loudly if the attribute goes."""
+    paho = getattr(client, "_client", None)
+    if not isinstance(paho, mqtt.Client):
+        raise RuntimeError(f"aiomqtt {aiomqtt.__version__}: no paho client at Client._client (fusion.mqtt needs aiomqtt 2.5.x)")
+    return paho
+
+
 @dataclass
 class LinkStats:
     """Connection health, for the status topic."""
@@ -300,7 +313,7 @@ class Link:
         def on_message(_client: object, _userdata: object, m: mqtt.MQTTMessage) -> None:
             deliver(m.payload, m.topic, m.qos, bool(m.retain))
 
-        client._client.on_message = on_message  # aiomqtt 2.5.x's paho client
+        paho_client(client).on_message = on_message
         async for m in client.messages:
             deliver(m.payload, str(m.topic), m.qos, bool(m.retain))
 
@@ -338,16 +351,24 @@ class Link:
             pending.add(task)
             task.add_done_callback(pending.discard)
 
-        paho = client._client  # aiomqtt 2.5.x's paho client: QoS 0 goes straight to its packet queue
+        paho = paho_client(client)  # QoS 0 goes straight to its packet queue
+        unwritten: deque[mqtt.MQTTMessageInfo] = deque()  # QoS 0 publishes handed to paho, oldest first
+
+        def backlog() -> int:
+            """QoS 0 packets paho has not yet written (it marks each ``is_published`` once written, in order)."""
+            while unwritten and unwritten[0].is_published():
+                unwritten.popleft()
+            return len(unwritten)
 
         async def send(msg: OutMessage) -> None:
             if msg.qos == 0:
-                while len(paho._out_packet) > _PAHO_BACKLOG:  # the socket is slower than we produce: wait for it
+                while backlog() > _PAHO_BACKLOG:  # the socket is slower than we produce: wait for it
                     await asyncio.sleep(0.001)
                 info = paho.publish(msg.topic, msg.payload, qos=0, retain=msg.retain)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     self._unsent.append(msg)
                     raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+                unwritten.append(info)
                 self.stats.published += 1
                 return
             await sem.acquire()
@@ -374,7 +395,7 @@ class Link:
             msg = self._unsent.pop(0) if self._unsent else self.outbox.get_nowait()
             await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, timeout=max(0.1, deadline - time.monotonic()))
             self.stats.published += 1
-        while client._client._out_packet and time.monotonic() < deadline:  # QoS 0 packets paho has not written yet
+        while paho_client(client).want_write() and time.monotonic() < deadline:  # QoS 0 packets paho has not written yet
             await asyncio.sleep(0.002)
 
 

@@ -5,6 +5,12 @@ status "online" with a last will "offline"), main loop, shutdown (stop intake, f
 is queued for at most ``shutdown_budget_s`` and drop the rest, counted, write a final
 checkpoint, flush outgoing alerts and the final status "offline").
 
+Parts (each its own module, tested alone): ``fusion.intake`` (budgets) and
+``fusion.fairqueue`` (queues, shedding) on the event loop; ``fusion.worker`` (the fusion
+steps, latency measurement), ``fusion.picturejob`` (picture slicing) and
+``fusion.servicestate`` (checkpoints) in the worker thread; ``fusion.status`` (status
+JSON, Prometheus text). ``Service`` composes them with the MQTT link and the lifecycle.
+
 Threads and processes: the MQTT connection (``Link``) runs in a child process by default
 (``LinkProcess``, option ``mqtt_io``), so that paho's per-message cost runs on another core
 than fusion; the event loop here receives its messages in batches, only timestamps and
@@ -16,10 +22,13 @@ messages, status, rejects summaries and checkpoint due. Only the worker touches
 
 Overload policy (docs/OPERATIONS.md): every feed source has a budget (``fusion.intake``):
 a message beyond its source's budget is shed at intake, before it is queued or decoded,
-and counted for that source (``shed_by_source``), so that a flooding source cannot
-delay the others. The inbound buffer holds at most ``max_inbound``
-messages; when full, the oldest queued radar scan is shed first (a newer scan of the
-same area supersedes it), then the oldest message of any feed. The outbox holds at most
+and counted for that source (``shed_by_source``). What a source is admitted waits in its
+own queue (``fusion.fairqueue``), served by deficit round robin, so that a source beyond
+its share of the worker waits behind itself, not in front of the others; such a source,
+once it lags by more than the re-order window, no longer holds back the fusion horizon,
+and what of it fusion has released past is shed, counted (``shed_stale_by_source``).
+The inbound buffer holds at most ``max_inbound`` messages; when full, the oldest message
+of the source with the most queued is shed. The outbox holds at most
 ``max_outbox`` messages of QoS 0 (track updates, pictures, rejects summaries); beyond
 that they are shed, while QoS 1 messages (alerts, track deletions, status) are always
 queued. Every shed message is counted per feed or kind, logged, and reported on the
@@ -31,51 +40,28 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from fusion.actions import FEED as OPS_FEED
 from fusion.actions import OPS_FILTER
-from fusion.checkpoint import load_checkpoint, save_checkpoint
 from fusion.clock import SIM_CLOCK_TOPIC, Clock, WallClock, WarpedClock
 from fusion.config import ServiceConfig
-from fusion.continuity import AlertJournal, journal_path, new_epoch, seen_track_ids, sweep_retained_tracks
-from fusion.core.arrays import TENTATIVE, TrackView
-from fusion.core.frame import LocalFrame
-from fusion.identity import IdentityLookup
-from fusion.ingest import FEED_KINDS
-from fusion.intake import Intake, SourceBudgets
+from fusion.continuity import seen_track_ids, sweep_retained_tracks
+from fusion.fairqueue import FairQueue, Queued
+from fusion.intake import Intake, SourceBudgets, most_shed
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
-from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
-from fusion.pipeline import DOMAINS, Fusion, Tick
-from fusion.publish import (
-    FEEDS_FILTER,
-    PICTURE_TOPIC,
-    STATUS_TOPIC,
-    OutMessage,
-    TrackRow,
-    TrackUpdates,
-    alert_topic,
-    domain_of_track,
-    encode,
-    picture,
-    rejects_topic,
-    track_rows,
-    track_topic,
-)
+from fusion.pipeline import Fusion, Tick
+from fusion.publish import FEEDS_FILTER, STATUS_TOPIC, OutMessage, TrackUpdates, encode, track_topic
+from fusion.servicestate import Checkpoints, published_tracks
+from fusion.status import ServiceStats, StatusReport
+from fusion.worker import Due, Emit, FusionWorker, feed_of
 
 log = logging.getLogger("jisf.service")
-
-STATES = ("tentative", "confirmed", "coasting")
-
 
 @dataclass(frozen=True)
 class ServiceOptions:
@@ -99,6 +85,8 @@ class ServiceOptions:
     mqtt_io: str = "process"  # "process": the MQTT link runs in a child process (LinkProcess); "inline": in this event loop
     sweep_retained: bool = True  # at start, clear retained track topics this service does not hold (fusion.continuity)
     budgets: SourceBudgets = field(default_factory=SourceBudgets)  # per-source intake budgets (fusion/intake.py)
+    fair_quantum: int = 10_000  # measurements each backlogged source may have fused per step (fusion/fairqueue.py): one
+    # second of a radar site's default plot budget, so a site within its budget is served whole at every step
     shutdown_budget_s: float = 0.25  # on stop: wall seconds spent fusing what is still queued; the rest is dropped, counted
     shutdown_flush_s: float = 1.0  # on stop: longest wait for queued outgoing messages to reach the broker
 
@@ -111,167 +99,63 @@ class ServiceOptions:
                    status_interval_s=cfg.status_interval_s, rejects_interval_s=cfg.rejects_interval_s,
                    checkpoint_path=Path(cfg.checkpoint_path) if cfg.checkpoint_path else None,
                    checkpoint_interval_s=cfg.checkpoint_interval_s, follow_sim_clock=cfg.clock == "sim", mqtt_io=cfg.mqtt_io,
-                   budgets=cfg.source_budgets(), shutdown_budget_s=cfg.shutdown_budget_s, shutdown_flush_s=cfg.shutdown_flush_s)
-
-
-@dataclass
-class ServiceStats:
-    """Counters and latency windows of the live loop (the pipeline has its own counters).
-
-    ``received``/``shed`` are written by the event loop; the rest by the fusion worker;
-    ``lock`` guards the latency windows, which the metrics endpoint reads from the loop.
-    """
-
-    received: Counter[str] = field(default_factory=Counter)
-    shed: Counter[str] = field(default_factory=Counter)
-    shutdown_dropped: Counter[str] = field(default_factory=Counter)  # by feed: received after stop, or queued beyond the budget
-    # per inbound MQTT message, by feed: "feed/accepted" (>= 1 report kept) or "feed/rejected" (none kept:
-    # rejected whole, duplicate, or an incomplete multi-sentence part); received == these + shed + queued
-    fused: Counter[str] = field(default_factory=Counter)
-    max_inbound_depth: int = 0
-    alerts_published: int = 0
-    tracks_published: int = 0
-    tracks_by_state: dict[tuple[str, str], int] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
-    accepted: dict[str, int] = field(default_factory=dict)
-    checkpoints: int = 0
-    last_checkpoint_wall: float | None = None
-    restored_from: str | None = None
-    restore_s: float | None = None  # wall seconds to restore the checkpoint and replay the journal
-    journal_adopted: int = 0  # alert events taken over from the journal at start (raised / updated after the checkpoint)
-    journal_cleared: int = 0  # alerts the journal closed after the checkpoint
-    swept: int = 0  # retained track topics of a previous instance cleared at start
-    started: float = field(default_factory=time.time)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    fuse_wait: LatencyWindow = field(default_factory=LatencyWindow)  # receive -> fused
-    update_age: LatencyWindow = field(default_factory=LatencyWindow)  # measurement -> track update queued
-    alert_age: LatencyWindow = field(default_factory=LatencyWindow)  # measurement -> alert queued
-    step_s: LatencyWindow = field(default_factory=LatencyWindow)  # worker time per fuse step
-
-
-@dataclass(frozen=True)
-class Due:
-    """Periodic work the loop asks the worker to do in a step."""
-
-    status: bool = False
-    rejects: bool = False
-    checkpoint: bool = False
-    final: bool = False  # shutdown: status "offline"
-
-
-class PictureJob:
-    """The picture of one tick, built a slice of tracks per fuse step (``advance``) rather than
-    all at once: converting 11,000 tracks to rows takes 40-80 ms, which in one step held up
-    the data and alert ticks behind it (docs/bench-live.md); a slice of ``slice_tracks``
-    takes a few ms. The picture keeps its tick's time and tracks (the views are snapshots)
-    and goes out when its last slice is built, a few steps after the tick."""
-
-    def __init__(self, frame: LocalFrame, slice_tracks: int = 1_000) -> None:
-        self.frame, self.slice_tracks = frame, slice_tracks
-        self._t: float | None = None
-        self._parts: list[TrackView] = []
-        self._rows: list[TrackRow] = []
-        self._identity: IdentityLookup | None = None
-
-    def start(self, tick: Tick) -> None:
-        """Begin the picture of ``tick`` (its non-tentative tracks)."""
-        self._t, self._rows, self._parts, self._identity = tick.t, [], [], tick.identity
-        for v in tick.views.values():
-            shown = np.flatnonzero(v.status != TENTATIVE)
-            if len(shown):
-                self._parts += [v.take(rows) for rows in np.array_split(shown, -(-len(shown) // self.slice_tracks))]
-
-    def advance(self) -> list[OutMessage]:
-        """Build one more slice; the picture message when it was the last one."""
-        if self._t is None:
-            return []
-        if self._parts:
-            self._rows += track_rows(self._parts.pop(0), self.frame, self._identity)
-        return self.finish() if not self._parts else []
-
-    def finish(self) -> list[OutMessage]:
-        """Build what is left; the picture message (none when no picture is in the making)."""
-        if self._t is None:
-            return []
-        for part in self._parts:
-            self._rows += track_rows(part, self.frame, self._identity)
-        msg = OutMessage(PICTURE_TOPIC, encode(picture(self._rows, self._t)), qos=0)
-        self._t, self._parts, self._rows = None, [], []
-        return [msg]
-
-
-def feed_of(topic: str) -> str:
-    """Feed kind of a feed topic, "ops" for operator actions ("unknown" for anything else)."""
-    parts = topic.split("/", 4)
-    if len(parts) > 3 and parts[2] == OPS_FEED:
-        return OPS_FEED
-    return parts[3] if len(parts) > 3 and parts[3] in FEED_KINDS else "unknown"
+                   budgets=cfg.source_budgets(), fair_quantum=cfg.fair_quantum, shutdown_budget_s=cfg.shutdown_budget_s, shutdown_flush_s=cfg.shutdown_flush_s)
 
 
 class Service:
-    """One running fusion service on one broker connection."""
+    """One running fusion service on one broker connection: the composition of its parts."""
 
     def __init__(self, fusion: Fusion, addr: BrokerAddress, options: ServiceOptions | None = None, clock: Clock | None = None,
                  on_tick: Callable[[Tick], None] | None = None) -> None:
         self.fusion = fusion
-        self.options = options or ServiceOptions()
-        self.clock: Clock | None = clock if clock is not None else (None if self.options.follow_sim_clock else WallClock())
-        self.on_tick = on_tick
+        self.options = o = options or ServiceOptions()
+        self.clock: Clock | None = clock if clock is not None else (None if o.follow_sim_clock else WallClock())
         self.stats = ServiceStats()
-        self.inbound: deque[tuple[str, bytes, float | None]] = deque()
+        # per-source queues; a source beyond its share lagging by more than the re-order window while others keep up is deferred
+        self.inbound = FairQueue(o.fair_quantum, defer_after_s=fusion.config.reorder_window_s)
+        self._released_until: float | None = None  # the last step released data up to this minus the re-order window
         lim = fusion.ingest.limits
-        self.intake = Intake(self.options.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
+        self.intake = Intake(o.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
-        self._fuse_until: float | None = None  # on stop: perf_counter time after which a step accepts no more messages
-        self.track_updates = TrackUpdates(self.options.track_interval_s)
-        self._next_picture_t: float | None = None
-        self._picture = PictureJob(self.fusion.frame)
-        self._last_rejects: dict[str, int] = {}
+        self.track_updates = TrackUpdates(o.track_interval_s)
         self._wake = asyncio.Event()
         subs = [(FEEDS_FILTER, 1), (OPS_FILTER, 1)]
-        if self.options.follow_sim_clock:
+        if o.follow_sim_clock:
             subs.append((SIM_CLOCK_TOPIC, 1))
         link = dict(subscriptions=tuple(subs), on_message=self._on_message,
-                    on_connect=lambda: [self._status_message("online", self._last_status)],
+                    on_connect=self._online,
                     will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
-                    flush_timeout_s=self.options.shutdown_flush_s)
-        if self.options.mqtt_io == "process":
-            self.link: Link | LinkProcess = LinkProcess(addr, self.options.client_id, **link)  # type: ignore[arg-type]
+                    flush_timeout_s=o.shutdown_flush_s)
+        if o.mqtt_io == "process":
+            self.link: Link | LinkProcess = LinkProcess(addr, o.client_id, **link)  # type: ignore[arg-type]
         else:  # the outbox is bounded by our own policy in _send (alerts are never shed)
-            self.link = Link(addr, self.options.client_id, outbox=asyncio.Queue(), **link)  # type: ignore[arg-type]
-        self._last_status: dict[str, object] = {}
+            self.link = Link(addr, o.client_id, outbox=asyncio.Queue(), **link)  # type: ignore[arg-type]
         self.addr = addr
-        self.journal: AlertJournal | None = None
-        self._restore()
+        self.report = StatusReport(self.stats, fusion, self.intake, self.inbound, self.link)
+        self.checkpoints = Checkpoints(o.checkpoint_path, fusion, self.track_updates, self.stats)
+        self.worker = FusionWorker(fusion, self.stats, self.intake, self.report, self.checkpoints, self.track_updates,
+                                   clock=lambda: self.clock, picture_interval_s=o.picture_interval_s, catch_up_ticks=o.catch_up_ticks,
+                                   on_tick=on_tick)
+        self.checkpoints.restore()
 
-    def _restore(self) -> None:
-        """The checkpoint, then the alert journal of what followed it (``fusion.continuity``); the instance
-        epoch of alert ids comes from them, or is new."""
-        started = time.perf_counter()
-        path = self.options.checkpoint_path
-        after, written = None, None
-        if path is not None and path.exists():
-            state = load_checkpoint(path, self.fusion)
-            self.track_updates.restore(int(t) for _, t in state.get("published_tracks", []))
-            self.stats.restored_from = str(path)
-            after = self.fusion.progress_state()["next_tick"]
-            written = state.get("written_wall")
-        if path is not None:
-            self.journal = AlertJournal(journal_path(path))
-            replayed = self.journal.replay(self.fusion, after)
-            self.stats.journal_adopted, self.stats.journal_cleared = replayed.adopted, replayed.cleared
-            if replayed.adopted or replayed.cleared or replayed.torn:
-                log.info("journal %s: %d alert events taken over, %d alerts closed, %d already in the checkpoint%s",
-                         self.journal.path, replayed.adopted, replayed.cleared, replayed.skipped,
-                         " (torn last line ignored)" if replayed.torn else "")
-        if not self.fusion.rules.epoch:
-            self.fusion.rules.epoch = new_epoch()
-        self.stats.restore_s = time.perf_counter() - started
-        if path is not None:  # what was reconciled is made durable at once (a crash before the first periodic
-            self._checkpoint(path)  # checkpoint would otherwise lose it with the journal), and the journal starts afresh
-        if self.stats.restored_from is not None:
-            log.info("restored %s (written %s) in %.3f s", path, written, self.stats.restore_s,
-                     extra={"restore_s": round(self.stats.restore_s, 3)})
+    def _online(self) -> list[OutMessage]:
+        """What goes out first on every (re)connect: the last status, as "online"."""
+        return [self.report.message("online", self.report.last)]
+
+    @property
+    def published_tracks(self) -> set[tuple[str, int]]:
+        """(domain, global track id) of every track whose retained topic holds a state."""
+        return published_tracks(self.track_updates)
+
+    def _status_body(self, now: float) -> dict[str, object]:
+        return self.report.body(now)
+
+    def _message_outcomes(self) -> dict[str, dict[str, int]]:
+        return self.report.message_outcomes()
+
+    def metrics_text(self) -> str:
+        """Prometheus text exposition of the live counters, gauges and latency summaries (``fusion.status``)."""
+        return self.report.metrics_text()
 
     # -- intake (event loop): only timestamp and enqueue ----------------------------------------
     def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -288,26 +172,16 @@ class Service:
             self.stats.shutdown_dropped[feed] += 1
             return
         now = self.clock.now() if self.clock else None
-        over = self.intake.over_budget(topic, payload, time.monotonic() if now is None else now)
-        if over is not None:
-            self._count_shed(feed, source=over)
+        charge = self.intake.charge(topic, payload, time.monotonic() if now is None else now)
+        if not charge.admitted:
+            self.stats.shed_budget[feed] += 1
+            self._count_shed(feed, source=charge.key)
             return
         if len(self.inbound) >= self.options.max_inbound:
-            self._shed()
-        self.inbound.append((topic, payload, now))
+            self._count_shed(feed_of(self.inbound.shed_longest().topic))
+        self.inbound.push(Queued(topic, payload, now, charge.key, charge.cost, charge.budgeted))
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
         self._wake.set()
-
-    def _shed(self) -> None:
-        for i, (topic, _, _) in enumerate(self.inbound):
-            if feed_of(topic) == "radar":
-                del self.inbound[i]
-                self._count_shed("radar")
-                return
-            if i > 1000:  # bounded search; fall back to the oldest message
-                break
-        topic, _, _ = self.inbound.popleft()
-        self._count_shed(feed_of(topic))
 
     def _count_shed(self, what: str, source: str | None = None) -> None:
         """Count one shed message under its feed (or outbox); with ``source``, shed by its source's budget."""
@@ -338,28 +212,39 @@ class Service:
             for name in ("status", "rejects", "checkpoint"):
                 if getattr(due, name):
                     last[name] = mono
+            now = self.clock.now()
             took = self._take(o.fuse_batch, o.fuse_bytes)
-            self._send_all(await loop.run_in_executor(pool, self._step, took, self.clock.now(), due, self._horizon(), emit))
+            self._send_all(await loop.run_in_executor(pool, self._step, took, now, due, self._horizon(now), emit))
             if not self.inbound:
                 await self._idle()
             else:
                 await asyncio.sleep(0)  # let the reader run between steps
 
-    def _horizon(self) -> float | None:
-        """Receive time of the oldest message still queued (None when none): fusion must not
-        release data past it minus the re-order window, or that message, once decoded, would
-        arrive out of sequence and force the tracker to re-run its lag (a step that takes
-        only part of a backlog would otherwise cause one re-run per step)."""
-        return self.inbound[0][2] if self.inbound else None
+    def _horizon(self, now: float) -> float | None:
+        """Receive time of the oldest message still queued by a source that is not deferred (None
+        when none): fusion must not release data past it minus the re-order window, or that
+        message, once decoded, would arrive out of sequence and force the tracker to re-run its
+        lag (a step that takes only part of a backlog would otherwise cause one re-run per step).
+        A deferred source (``fusion.fairqueue``) does not hold the others back; what of it was
+        queued when fusion released past it is shed as stale at the next ``_take``: received
+        before this step's release time, its measurements (older still, by the sensor's latency)
+        could only arrive out of sequence, where each batch would make the tracker re-run its lag."""
+        horizon = self.inbound.horizon(now)
+        self._released_until = now if horizon is None else min(now, horizon)
+        return horizon
 
-    def _take(self, max_messages: int, max_bytes: int) -> list[tuple[str, bytes, float | None]]:
-        """The oldest queued messages, up to ``max_messages`` and ``max_bytes`` of payload (at least one)."""
-        took: list[tuple[str, bytes, float | None]] = []
-        size = 0
-        while self.inbound and len(took) < max_messages and (not took or size + len(self.inbound[0][1]) <= max_bytes):
-            msg = self.inbound.popleft()
-            size += len(msg[1])
-            took.append(msg)
+    def _take(self, max_messages: int, max_bytes: int) -> list[Queued]:
+        """Queued messages for one step, up to ``max_messages`` and ``max_bytes`` of payload (at least
+        one), by fair queueing over the sources; stale messages of deferred sources are shed and counted."""
+        took, stale = self.inbound.take(max_messages, max_bytes, self._released_until)
+        if stale:
+            feeds = Counter(feed_of(msg.topic) for msg in stale)
+            self.stats.shed.update(feeds)
+            self.stats.shed_stale.update(feeds)
+            total = self.inbound.stale_by_source.total()
+            if total.bit_length() > (total - len(stale)).bit_length():  # log at 1, 2, 4, 8, ... stale messages in all
+                log.warning("sources deferred: shed %d stale messages so far (%s)", total, most_shed(self.inbound.stale_by_source),
+                            extra={"shed_stale": total})
         return took
 
     async def _idle(self) -> None:
@@ -380,219 +265,13 @@ class Service:
         self.link.outbox.put_nowait(msg)
 
     # -- the worker: everything that touches Fusion ---------------------------------------------
-    def _step(self, took: list[tuple[str, bytes, float | None]], now: float, due: Due, horizon: float | None = None,
-              emit: Callable[[list[OutMessage]], None] | None = None) -> list[OutMessage]:
-        """Accept ``took``, then release data and output ticks up to ``now`` (service clock, s),
-        or only up to ``horizon`` (the receive time of the oldest message not yet taken) when that is earlier.
-
-        Returns the outgoing messages; with ``emit`` (live), each tick's messages are handed to
-        it as soon as the tick is built (alerts need not wait for the rest of the step), and
-        their latencies are measured at that moment on the service clock, not at ``now``."""
-        started = time.perf_counter()
-        out: list[OutMessage] = []
-        waits = np.empty(len(took))
-        for i, (topic, payload, recv_t) in enumerate(took):
-            if self._fuse_until is not None and time.perf_counter() > self._fuse_until:
-                # stopping, out of time: the rest goes back to the queue (intake has ended), to be dropped and counted
-                self.inbound.extendleft(reversed(took[i:]))
-                waits = waits[:i]
-                break
-            t = recv_t if recv_t is not None else now
-            waits[i] = now - t
-            kept = self.fusion.accept(topic, payload, t)
-            self.intake.settle(topic, payload, kept)
-            self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
-        for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.options.catch_up_ticks):
-            out.extend(self._tick_messages(tick, now, emit))
-        out.extend(self._picture.finish() if due.final else self._picture.advance())
-        if due.rejects or due.final:
-            out.extend(self._rejects_messages())
-        if due.checkpoint and self.options.checkpoint_path is not None:
-            self._checkpoint(self.options.checkpoint_path)
-        if due.status or due.final:
-            self._refresh_counts()
-            out.append(self._status_message("offline" if due.final else "online", self._status_body(now)))
-        with self.stats.lock:
-            self.stats.fuse_wait.add(waits)
-            self.stats.step_s.add([time.perf_counter() - started])
+    # -- the worker thread ------------------------------------------------------------------------
+    def _step(self, took: list[Queued], now: float, due: Due, horizon: float | None = None, emit: Emit | None = None) -> list[OutMessage]:
+        """One fusion step (``FusionWorker.step``); what a stop cut short goes back to the queue (to be dropped and counted)."""
+        out, left = self.worker.step(took, now, due, horizon, emit)
+        if left:
+            self.inbound.push_front(left)
         return out
-
-    @property
-    def published_tracks(self) -> set[tuple[str, int]]:
-        """(domain, global track id) of every track whose retained topic holds a state."""
-        return {(domain_of_track(t), t) for t in self.track_updates.ids.tolist()}
-
-    def _tick_messages(self, tick: Tick, now: float, emit: Callable[[list[OutMessage]], None] | None = None) -> list[OutMessage]:
-        """Alerts (all, QoS 1); retained updates of the tracks that changed (``TrackUpdates``),
-        built only for those; clears of deleted published tracks; when due, the picture is
-        started (``PictureJob`` builds it over the next steps) and the previous one finished.
-
-        With ``emit`` the alerts are handed to it at once (before the track updates are built),
-        and then the rest; the latencies are measured on the service clock at those moments."""
-        clock = self.clock if emit is not None else None
-        held: list[OutMessage] = []
-        hand = emit if emit is not None and clock is not None else held.extend  # live: out at once; else returned
-
-        def at() -> float:  # when messages are handed over: the service clock live, the step's time otherwise
-            return clock.now() if clock is not None else now
-
-        if self.journal is not None:  # written down before anyone can see the alerts or the new track ids
-            self.journal.record(self.fusion, tick.alerts)
-        alerts = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
-        self._measure_alert_ages(tick, at())
-        hand(alerts)
-        out: list[OutMessage] = []
-        n_updates = 0
-        published_last_t = []
-        for domain, rows in self.track_updates.select(tick.t, tick.views).items():
-            if len(rows):
-                changed = track_rows(tick.views[domain].take(rows), self.fusion.frame, tick.identity)
-                out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in changed)
-                n_updates += len(changed)
-                published_last_t.append(tick.views[domain].last_t[rows])
-        for tid in self.track_updates.forget(tick.deleted_ids):
-            out.append(OutMessage(track_topic(domain_of_track(tid), tid), b"", qos=1, retain=True))
-        if self._next_picture_t is None or tick.t >= self._next_picture_t - 1e-9:
-            out.extend(self._picture.finish())  # the previous picture, if still in the making, goes first
-            self._picture.start(tick)
-            self._next_picture_t = tick.t + self.options.picture_interval_s
-        updated = np.concatenate(published_last_t) if published_last_t else np.zeros(0)
-        with self.stats.lock:
-            self.stats.update_age.add(at() - updated)
-        self.stats.alerts_published += len(tick.alerts)
-        self.stats.tracks_published += n_updates
-        self.stats.tracks_by_state = {(d, STATES[s]): int(n) for d, v in tick.views.items()
-                                      for s, n in enumerate(np.bincount(v.status, minlength=len(STATES))) if n}
-        if self.on_tick is not None:
-            self.on_tick(tick)
-        hand(out)
-        return held
-
-    def _measure_alert_ages(self, tick: Tick, at: float) -> None:
-        """Latency from measurement to alert on the service clock: ``at`` (when the alerts are
-        queued) minus the last update of each alert's track. (Track updates: the newest
-        measurement in each, in ``_tick_messages``.)"""
-        if not tick.alerts:
-            return
-        ids = np.concatenate([v.track_id for v in tick.views.values()])
-        last_t = np.concatenate([v.last_t for v in tick.views.values()])
-        alert_ids = np.array([a.track_id for a in tick.alerts], dtype=np.int64)
-        with self.stats.lock:
-            self.stats.alert_age.add(at - last_t[np.isin(ids, alert_ids)])
-
-    def _rejects_messages(self) -> list[OutMessage]:
-        out = []
-        for feed in (*FEED_KINDS, OPS_FEED, "unknown"):
-            n = self.fusion.ingest.log.total_rejected(feed)
-            if n != self._last_rejects.get(feed, 0):
-                self._last_rejects[feed] = n
-                out.append(OutMessage(rejects_topic(feed), encode(self.fusion.ingest.log.summary(feed)), qos=0))
-        return out
-
-    def _refresh_counts(self) -> None:
-        rl = self.fusion.ingest.log
-        self.stats.rejected = {f: rl.total_rejected(f) for f in (*FEED_KINDS, OPS_FEED, "unknown")}
-        self.stats.accepted = {f: rl.accepted_messages[f] for f in (*FEED_KINDS, OPS_FEED)}
-
-    def _checkpoint(self, path: Path) -> None:
-        started = time.perf_counter()
-        save_checkpoint(path, self.fusion, {"published_tracks": sorted(self.published_tracks)})
-        if self.journal is not None:  # the checkpoint covers what the journal held
-            self.journal.start(self.fusion)
-        self.stats.checkpoints += 1
-        self.stats.last_checkpoint_wall = time.time()
-        log.info("checkpoint %s in %.1f ms", path, (time.perf_counter() - started) * 1e3)
-
-    def _status_body(self, now: float) -> dict[str, object]:
-        c = self.fusion.counters
-        with self.stats.lock:
-            latency = {name: {f"p{round(q * 100)}": round(v, 6) for q, v in w.quantiles().items()}
-                       for name, w in (("fuse_wait_s", self.stats.fuse_wait), ("update_age_s", self.stats.update_age),
-                                       ("alert_age_s", self.stats.alert_age), ("step_s", self.stats.step_s))}
-        tracks: dict[str, dict[str, int]] = {d: dict.fromkeys(STATES, 0) for d in DOMAINS}
-        for (d, s), n in self.stats.tracks_by_state.items():
-            tracks[d][s] = n
-        self._last_status = {
-            "t": now,
-            "uptime_s": round(time.time() - self.stats.started, 3),
-            "received": dict(self.stats.received),
-            "accepted": self.stats.accepted,
-            "rejected": self.stats.rejected,
-            "shed": dict(self.stats.shed),
-            "shed_by_source": self.intake.reported(),
-            "shutdown_dropped": dict(self.stats.shutdown_dropped),
-            "messages": self._message_outcomes(),
-            "inbound_depth": len(self.inbound),
-            "max_inbound_depth": self.stats.max_inbound_depth,
-            "outbox_depth": self.link.outbox.qsize(),
-            "reorder_batches": self.fusion.ingest.buffered,
-            "batches": c.batches,
-            "measurements": c.measurements,
-            "late_dropped": c.late_dropped,
-            "late_fused": c.late_fused,
-            "tracker_reruns": c.reruns,
-            "tracker_rerun_batches": c.rerun_batches,
-            "ticks": c.ticks,
-            "ticks_skipped": c.ticks_skipped,
-            "alerts_raised": c.alerts_raised,
-            "alerts_published": self.stats.alerts_published,
-            "tracks": tracks,
-            "latency": latency,
-            "checkpoints": self.stats.checkpoints,
-            "restored_from": self.stats.restored_from,
-            "restore_s": self.stats.restore_s,
-            "silent_sources": self.fusion.heartbeats.silent_sources(now),
-            "journal": {"adopted": self.stats.journal_adopted, "cleared": self.stats.journal_cleared, "swept": self.stats.swept},
-            "broker": {"connects": self.link.stats.connects, "disconnects": self.link.stats.disconnects,
-                       "connected": self.link.stats.connected, "published": self.link.stats.published},
-        }
-        return self._last_status
-
-    def _message_outcomes(self) -> dict[str, dict[str, int]]:
-        """Inbound MQTT messages by feed and outcome (accepted / rejected / shed / queued)."""
-        out: dict[str, dict[str, int]] = {}
-        for feed in sorted(self.stats.received):
-            out[feed] = {"accepted": self.stats.fused[f"{feed}/accepted"], "rejected": self.stats.fused[f"{feed}/rejected"],
-                         "shed": self.stats.shed[feed]}
-        return out
-
-    def _status_message(self, state: str, body: dict[str, object]) -> OutMessage:
-        return OutMessage(STATUS_TOPIC, encode({"state": state, **body}), qos=1, retain=True)
-
-    # -- metrics (event loop) ---------------------------------------------------------------------
-    def metrics_text(self) -> str:
-        """Prometheus text exposition of the live counters, gauges and latency summaries."""
-        s = self.stats
-        samples = [Sample("jisf_up", "gauge", "1 while the service runs", 1),
-                   Sample("jisf_broker_connected", "gauge", "1 while connected to the broker", int(self.link.stats.connected)),
-                   Sample("jisf_broker_connects_total", "counter", "successful broker connections", self.link.stats.connects),
-                   Sample("jisf_published_total", "counter", "messages published to the broker", self.link.stats.published)]
-        samples += [Sample("jisf_received_total", "counter", "inbound messages by feed", n, {"feed": f}) for f, n in sorted(s.received.items())]
-        samples += [Sample("jisf_accepted_total", "counter", "inbound messages with at least one accepted report", n, {"feed": f})
-                    for f, n in sorted(s.accepted.items())]
-        samples += [Sample("jisf_rejected_total", "counter", "rejected inputs by feed", n, {"feed": f}) for f, n in sorted(s.rejected.items())]
-        samples += [Sample("jisf_shed_total", "counter", "messages shed by the overload policy", n, {"what": w}) for w, n in sorted(s.shed.items())]
-        samples += [Sample("jisf_shed_by_source_total", "counter", "messages shed by their source's budget (the most shed sources)", n,
-                           {"source": src}) for src, n in sorted(self.intake.reported().items())]
-        samples += [Sample("jisf_inbound_depth", "gauge", "inbound messages waiting for fusion", len(self.inbound)),
-                    Sample("jisf_outbox_depth", "gauge", "outgoing messages waiting for the broker", self.link.outbox.qsize()),
-                    Sample("jisf_alerts_published_total", "counter", "alert events queued for publishing", s.alerts_published),
-                    Sample("jisf_checkpoints_total", "counter", "checkpoints written", s.checkpoints),
-                    Sample("jisf_ticks_skipped_total", "counter", "output ticks not evaluated while catching up",
-                           self.fusion.counters.ticks_skipped),
-                    Sample("jisf_tracker_reruns_total", "counter", "out-of-sequence batches that made the tracker re-run",
-                           self.fusion.counters.reruns),
-                    Sample("jisf_tracker_rerun_batches_total", "counter", "batches processed again by those re-runs",
-                           self.fusion.counters.rerun_batches)]
-        samples += [Sample("jisf_tracks", "gauge", "live tracks at the last tick", n, {"domain": d, "state": st})
-                    for (d, st), n in sorted(s.tracks_by_state.items())]
-        with s.lock:
-            for name, help_text, w in (("jisf_fuse_wait_seconds", "receive to fused", s.fuse_wait),
-                                       ("jisf_update_age_seconds", "measurement to track update queued", s.update_age),
-                                       ("jisf_alert_age_seconds", "measurement to alert queued", s.alert_age),
-                                       ("jisf_step_seconds", "worker time per fuse step", s.step_s)):
-                samples += latency_samples(name, help_text, w)
-        return prometheus_text(samples)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def _sweep(self) -> None:
@@ -607,7 +286,6 @@ class Service:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down gracefully (checkpoint, flush alerts and status)."""
-        loop = asyncio.get_running_loop()
         if self.options.sweep_retained:
             await self._sweep()
         link_stop = asyncio.Event()
@@ -639,7 +317,7 @@ class Service:
         running step included) ends ``shutdown_budget_s`` later."""
         await stop.wait()
         self._stopping = True
-        self._fuse_until = time.perf_counter() + self.options.shutdown_budget_s
+        self.worker.fuse_until = time.perf_counter() + self.options.shutdown_budget_s
         log.info("stopping: intake ended, %d messages queued", len(self.inbound))
 
     async def _shut_down(self, pool: ThreadPoolExecutor) -> None:
@@ -649,17 +327,17 @@ class Service:
             return
         loop = asyncio.get_running_loop()
         o = self.options
-        if self._fuse_until is None:  # stopped by cancellation rather than by the stop event
-            self._fuse_until = time.perf_counter() + o.shutdown_budget_s
-        while self.inbound and time.perf_counter() < self._fuse_until:
+        if self.worker.fuse_until is None:  # stopped by cancellation rather than by the stop event
+            self.worker.fuse_until = time.perf_counter() + o.shutdown_budget_s
+        while self.inbound and time.perf_counter() < self.worker.fuse_until:
+            now = self.clock.now()
             took = self._take(o.fuse_batch, o.fuse_bytes)
-            self._send_all(await loop.run_in_executor(pool, self._step, took, self.clock.now(), Due(), self._horizon()))
-        dropped = Counter(feed_of(topic) for topic, _, _ in self.inbound)
-        self.inbound.clear()
+            self._send_all(await loop.run_in_executor(pool, self._step, took, now, Due(), self._horizon(now)))
+        dropped = Counter(feed_of(m.topic) for m in self.inbound.clear())
         if dropped:
             self.stats.shed.update(dropped)
             self.stats.shutdown_dropped.update(dropped)
             log.warning("shutdown: dropped %d queued messages beyond the %g s budget", dropped.total(), o.shutdown_budget_s,
                         extra={"dropped": dict(dropped)})
-        final = Due(final=True, checkpoint=o.checkpoint_path is not None)
+        final = Due(final=True, checkpoint=True)
         self._send_all(await loop.run_in_executor(pool, self._step, [], self.clock.now(), final))

@@ -21,7 +21,8 @@ from fusion.mqtt import BrokerAddress
 MAKE_TLS = DEPLOY_CONF.with_name("make-tls.sh")
 # One password per account of the shipped acl that the tests log in with.
 PASSWORDS = {"jisf-fusion": "svc-pw-1", "analyst": "analyst-pw-2", "radar-site1": "r1-pw-3", "radar-site2": "r2-pw-4",
-             "analyst-2": "analyst2-pw-5", "jisf-sim": "sim-pw-6", "jisf-recorder": "rec-pw-7", "jisf-display": "disp-pw-8"}
+             "analyst-2": "analyst2-pw-5", "jisf-sim": "sim-pw-6", "jisf-recorder": "rec-pw-7", "jisf-display": "disp-pw-8",
+             "adsb-rx1": "adsb-pw-9"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ def password_file(tmp: Path, user: str) -> Path:
     f.write_text(PASSWORDS[user] + "\n")
     f.chmod(0o600)
     return f
+
+
+def tls_options(s: Secured, user: str, tmp: Path) -> list[str]:
+    """TLS and credential options of a jisf command for ``user``, the password in a file."""
+    return ["--broker", s.tls.url(), "--ca-file", str(s.tls.ca_file), "--username", user,
+            "--password-file", str(password_file(tmp, user))]
 
 
 def jisf(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:

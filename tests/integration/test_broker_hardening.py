@@ -26,6 +26,7 @@ from secured_broker import (
     password_file,
     reaped,
     secured_mosquitto,
+    tls_options,
 )
 
 from fusion.actions import OPS_FILTER, ops_topic
@@ -59,12 +60,6 @@ def with_cert(s: Secured, user: str) -> list[str]:
     return ["--broker", s.tls.url(), "--ca-file", str(s.tls.ca_file), "--username", user,
             "--password-file", str(password_file(s.tls_dir, user)),
             "--cert-file", str(s.tls_dir / f"{user}.crt"), "--key-file", str(s.tls_dir / f"{user}.key")]
-
-
-def tls_options(s: Secured, user: str, tmp: Path) -> list[str]:
-    """TLS and credential options of a jisf command for ``user``, the password in a file."""
-    return ["--broker", s.tls.url(), "--ca-file", str(s.tls.ca_file), "--username", user,
-            "--password-file", str(password_file(tmp, user))]
 
 
 async def until(pred: Callable[[], bool], what: str, log: Path | None = None, timeout: float = DEADLINE_S) -> None:

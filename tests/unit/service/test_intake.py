@@ -8,6 +8,7 @@ from fusion.intake import (
     MAX_SOURCES,
     OTHER_SOURCES,
     REPORTED_SOURCES,
+    Charge,
     Intake,
     Rate,
     SourceBudgets,
@@ -50,9 +51,9 @@ def test_a_flooding_source_is_shed_and_another_keeps_its_budget() -> None:
     shed_good = 0
     for k in range(1000):  # 10 s: the rogue sends 100 a second, the good source 5
         t = T0 + k * 0.01
-        intake.over_budget(rogue, b"!AIVDM\n", t)
+        intake.charge(rogue, b"!AIVDM\n", t)
         if k % 20 == 0:
-            shed_good += intake.over_budget(good, b"!AIVDM\n", t) is not None
+            shed_good += not intake.charge(good, b"!AIVDM\n", t).admitted
     assert shed_good == 0
     assert 1000 - 20 - 100 - 1 <= intake.shed_by_source["ais/rogue"] <= 1000 - 20 - 100 + 1  # burst + 10 s at the rate
     assert intake.reported() == {"ais/rogue": intake.shed_by_source["ais/rogue"]}
@@ -61,17 +62,17 @@ def test_a_flooding_source_is_shed_and_another_keeps_its_budget() -> None:
 def test_a_scan_bigger_than_the_bucket_passes_once_and_leaves_a_debt() -> None:
     intake = Intake(SourceBudgets(radar=Rate(2.0, 1_000.0), burst_s=1.0))  # 1,000 plots deep
     big = scan(3_000)
-    assert intake.over_budget("jisf/v1/feeds/radar/s1", big, T0) is None  # full bucket: passes, 2,000 plots of debt
-    assert intake.over_budget("jisf/v1/feeds/radar/s1", scan(10), T0 + 1.5) == "radar/s1"  # 1,500 plots refilled: 500 in debt
-    assert intake.over_budget("jisf/v1/feeds/radar/s1", scan(10), T0 + 2.1) is None  # the debt is paid at 1,000 plots/s
+    assert intake.charge("jisf/v1/feeds/radar/s1", big, T0).admitted  # full bucket: passes, 2,000 plots of debt
+    assert intake.charge("jisf/v1/feeds/radar/s1", scan(10), T0 + 1.5) == Charge("radar/s1", 10, False, True)  # 1,500 plots refilled: 500 in debt
+    assert intake.charge("jisf/v1/feeds/radar/s1", scan(10), T0 + 2.1).admitted  # the debt is paid at 1,000 plots/s
 
 
 def test_settle_charges_the_exact_count_after_decode() -> None:
     intake = Intake(SourceBudgets(radar=Rate(100.0, 100.0), burst_s=1.0))
     topic, payload = "jisf/v1/feeds/radar/s1", scan(50)
-    assert intake.over_budget(topic, payload, T0) is None  # 50 of 100 charged
+    assert intake.charge(topic, payload, T0).admitted  # 50 of 100 charged
     intake.settle(topic, payload, 150)  # decoded: 150 measurements (the estimate was short by 100)
-    assert intake.over_budget(topic, scan(10), T0) == "radar/s1"
+    assert intake.charge(topic, scan(10), T0) == Charge("radar/s1", 10, False, True)
     intake.settle(topic, payload, 0)  # a refund of the 50 estimated (e.g. all rejected)
     assert intake._buckets["radar/s1"].meas == -50.0 + 50.0
 
@@ -80,7 +81,7 @@ def test_invented_sources_beyond_the_bound_share_one_bucket_and_the_report_is_bo
     intake = Intake(SourceBudgets(oth=Rate(1.0, 1.0), burst_s=1.0))
     for i in range(MAX_SOURCES + 50):
         for _ in range(2):
-            intake.over_budget(f"jisf/v1/feeds/oth/x{i}", b"{}", T0)
+            intake.charge(f"jisf/v1/feeds/oth/x{i}", b"{}", T0)
     assert len(intake._buckets) == MAX_SOURCES + 1 and OTHER_SOURCES in intake._buckets
     report = intake.reported()
     assert len(report) <= REPORTED_SOURCES + 1 and report[OTHER_SOURCES] >= MAX_SOURCES and sum(report.values()) == sum(intake.shed_by_source.values())
@@ -89,9 +90,9 @@ def test_invented_sources_beyond_the_bound_share_one_bucket_and_the_report_is_bo
 def test_clock_jumping_back_refills_nothing() -> None:
     intake = Intake(SourceBudgets(radar=Rate(1.0, 1_000.0), burst_s=1.0))
     topic = "jisf/v1/feeds/radar/s1"
-    assert intake.over_budget(topic, scan(1), T0 + 100.0) is None
-    assert intake.over_budget(topic, scan(1), T0) == "radar/s1"  # back in time: no refill
-    assert intake.over_budget(topic, scan(1), T0 + 1.0) is None  # one second after the jump: refilled
+    assert intake.charge(topic, scan(1), T0 + 100.0).admitted
+    assert intake.charge(topic, scan(1), T0) == Charge("radar/s1", 1, False, True)  # back in time: no refill
+    assert intake.charge(topic, scan(1), T0 + 1.0).admitted  # one second after the jump: refilled
 
 
 def test_service_intake_sheds_at_the_source_and_reports_it() -> None:
@@ -112,7 +113,7 @@ def test_service_intake_sheds_at_the_source_and_reports_it() -> None:
 def test_a_payload_beyond_the_decode_limits_is_charged_the_limit_and_refunded_after_decode() -> None:
     intake = Intake(SourceBudgets(ais=Rate(10.0, 10.0), burst_s=1.0), max_cost=50)
     huge = b"a\n" * 500
-    assert intake.over_budget("jisf/v1/feeds/ais/r", huge, T0) is None  # a full bucket: charged 50, not 500
+    assert intake.charge("jisf/v1/feeds/ais/r", huge, T0).admitted  # a full bucket: charged 50, not 500
     assert intake._buckets["ais/r"].meas == 10.0 - 50.0
     intake.settle("jisf/v1/feeds/ais/r", huge, 0)  # rejected whole by the decoder
     assert intake._buckets["ais/r"].meas == 10.0

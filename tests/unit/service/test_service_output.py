@@ -10,10 +10,12 @@ from collections import defaultdict
 import numpy as np
 
 from fusion.core.arrays import TENTATIVE
+from fusion.fairqueue import Queued
 from fusion.mqtt import BrokerAddress
+from fusion.picturejob import PictureJob
 from fusion.pipeline import Tick
 from fusion.publish import PICTURE_TOPIC, OutMessage, encode, picture
-from fusion.service import Due, PictureJob, Service, ServiceOptions
+from fusion.service import Due, Service, ServiceOptions
 from tests.unit.service.test_checkpoint import make_fusion, scans
 
 
@@ -74,10 +76,10 @@ def test_picture_goes_out_at_its_own_interval() -> None:
 def test_a_step_takes_messages_up_to_the_byte_bound_but_at_least_one() -> None:
     service = Service(make_fusion(), BrokerAddress("127.0.0.1", 1883), ServiceOptions())
     for i in range(10):
-        service.inbound.append((f"jisf/v1/feeds/radar/s{i}", b"x" * 1000, float(i)))
-    assert [m[2] for m in service._take(100, 2500)] == [0.0, 1.0]
-    assert [m[2] for m in service._take(2, 10**9)] == [2.0, 3.0]
-    assert [m[2] for m in service._take(100, 10)] == [4.0]  # one message larger than the bound still goes
+        service.inbound.push(Queued(f"jisf/v1/feeds/radar/s{i}", b"x" * 1000, float(i), f"radar/s{i}", 1, True))
+    assert [m.recv_t for m in service._take(100, 2500)] == [0.0, 1.0]
+    assert [m.recv_t for m in service._take(2, 10**9)] == [2.0, 3.0]
+    assert [m.recv_t for m in service._take(100, 10)] == [4.0]  # one message larger than the bound still goes
     assert len(service._take(100, 10**9)) == 5 and not service.inbound
 
 

@@ -1,0 +1,186 @@
+"""The fusion worker: everything that touches ``Fusion``, one step at a time, in one thread.
+
+A step accepts the messages the loop took, advances fusion to "now" (or to the horizon the
+loop gives), turns each output tick into outgoing messages (alerts first, then the retained
+updates of the tracks that changed, clears, the picture a slice at a time) and does the
+periodic work due (rejects summaries, checkpoint, status). It also measures the latencies
+of ``ServiceStats``: receive -> fused per message, measurement -> update / alert queued.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.actions import FEED as OPS_FEED
+from fusion.clock import Clock
+from fusion.fairqueue import Queued
+from fusion.ingest import FEED_KINDS
+from fusion.intake import Intake
+from fusion.picturejob import PictureJob
+from fusion.pipeline import Fusion, Tick
+from fusion.publish import (
+    OutMessage,
+    TrackUpdates,
+    alert_topic,
+    domain_of_track,
+    encode,
+    rejects_topic,
+    track_rows,
+    track_topic,
+)
+from fusion.servicestate import Checkpoints
+from fusion.status import STATES, ServiceStats, StatusReport
+
+Emit = Callable[[list[OutMessage]], None]
+
+
+@dataclass(frozen=True)
+class Due:
+    """Periodic work the loop asks the worker to do in a step."""
+
+    status: bool = False
+    rejects: bool = False
+    checkpoint: bool = False
+    final: bool = False  # shutdown: status "offline"
+
+
+def feed_of(topic: str) -> str:
+    """Feed kind of a feed topic, "ops" for operator actions ("unknown" for anything else)."""
+    parts = topic.split("/", 4)
+    if len(parts) > 3 and parts[2] == OPS_FEED:
+        return OPS_FEED
+    return parts[3] if len(parts) > 3 and parts[3] in FEED_KINDS else "unknown"
+
+
+def alert_ages(tick: Tick, at: float) -> np.ndarray:
+    """Seconds from the last update of each alert's track to ``at`` (when the alerts are queued,
+    service clock), shape (alerts of the tick,) at most; empty without alerts."""
+    if not tick.alerts:
+        return np.zeros(0)
+    ids = np.concatenate([v.track_id for v in tick.views.values()])
+    last_t = np.concatenate([v.last_t for v in tick.views.values()])
+    alert_ids = np.array([a.track_id for a in tick.alerts], dtype=np.int64)
+    return at - last_t[np.isin(ids, alert_ids)]
+
+
+class FusionWorker:
+    """One service's fusion steps; only this touches ``fusion`` (from the worker thread)."""
+
+    def __init__(self, fusion: Fusion, stats: ServiceStats, intake: Intake, report: StatusReport, checkpoints: Checkpoints,
+                 updates: TrackUpdates, *, clock: Callable[[], Clock | None], picture_interval_s: float, catch_up_ticks: int,
+                 on_tick: Callable[[Tick], None] | None = None) -> None:
+        """``clock()``: the service clock (live: latencies are measured on it when ``emit`` hands messages over)."""
+        self.fusion, self.stats, self.intake, self.report, self.checkpoints = fusion, stats, intake, report, checkpoints
+        self.updates, self.clock, self.on_tick = updates, clock, on_tick
+        self.picture_interval_s, self.catch_up_ticks = picture_interval_s, catch_up_ticks
+        self.fuse_until: float | None = None  # on stop: perf_counter time after which a step accepts no more messages
+        self._next_picture_t: float | None = None
+        self._picture = PictureJob(fusion.frame)
+        self._last_rejects: dict[str, int] = {}
+
+    def step(self, took: Sequence[Queued], now: float, due: Due, horizon: float | None = None,
+             emit: Emit | None = None) -> tuple[list[OutMessage], list[Queued]]:
+        """Accept ``took``, then release data and output ticks up to ``now`` (service clock, s),
+        or only up to ``horizon`` (the receive time of the oldest message not yet taken) when that is earlier.
+
+        Returns the outgoing messages and the messages not accepted because ``fuse_until`` passed;
+        with ``emit`` (live), each tick's messages are handed to it as soon as the tick is built
+        (alerts need not wait for the rest of the step), and their latencies are measured at
+        that moment on the service clock, not at ``now``."""
+        started = time.perf_counter()
+        out: list[OutMessage] = []
+        left: list[Queued] = []
+        waits = np.empty(len(took))
+        for i, msg in enumerate(took):
+            if self.fuse_until is not None and time.perf_counter() > self.fuse_until:
+                left, waits = list(took[i:]), waits[:i]  # stopping, out of time: to be dropped and counted
+                break
+            topic, payload, recv_t = msg[0], msg[1], msg[2]
+            t = recv_t if recv_t is not None else now
+            waits[i] = now - t
+            kept = self.fusion.accept(topic, payload, t)
+            self.intake.settle(topic, payload, kept)
+            self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
+        for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.catch_up_ticks):
+            out.extend(self.tick_messages(tick, now, emit))
+        out.extend(self._picture.finish() if due.final else self._picture.advance())
+        if due.rejects or due.final:
+            out.extend(self.rejects_messages())
+        if due.checkpoint:
+            self.checkpoints.save()
+        if due.status or due.final:
+            self.refresh_counts()
+            out.append(self.report.message("offline" if due.final else "online", self.report.body(now)))
+        with self.stats.lock:
+            self.stats.fuse_wait.add(waits)
+            self.stats.step_s.add([time.perf_counter() - started])
+        return out, left
+
+    def tick_messages(self, tick: Tick, now: float, emit: Emit | None = None) -> list[OutMessage]:
+        """Alerts (all, QoS 1); retained updates of the tracks that changed (``TrackUpdates``),
+        built only for those; clears of deleted published tracks; when due, the picture is
+        started (``PictureJob`` builds it over the next steps) and the previous one finished.
+
+        With ``emit`` the alerts are handed to it at once (before the track updates are built),
+        and then the rest; the latencies are measured on the service clock at those moments."""
+        clock = self.clock() if emit is not None else None
+        held: list[OutMessage] = []
+        hand = emit if emit is not None and clock is not None else held.extend  # live: out at once; else returned
+
+        def at() -> float:  # when messages are handed over: the service clock live, the step's time otherwise
+            return clock.now() if clock is not None else now
+
+        journal = self.checkpoints.journal
+        if journal is not None:  # written down before anyone can see the alerts or the new track ids
+            journal.record(self.fusion, tick.alerts)
+        alerts = [OutMessage(alert_topic(a.rule, a.track_id), encode(a), qos=1) for a in tick.alerts]
+        ages = alert_ages(tick, at())
+        with self.stats.lock:
+            self.stats.alert_age.add(ages)
+        hand(alerts)
+        out: list[OutMessage] = []
+        n_updates = 0
+        published_last_t = []
+        for domain, rows in self.updates.select(tick.t, tick.views).items():
+            if len(rows):
+                changed = track_rows(tick.views[domain].take(rows), self.fusion.frame, tick.identity)
+                out.extend(OutMessage(track_topic(r.domain, r.track_id), encode(r), qos=0, retain=True) for r in changed)
+                n_updates += len(changed)
+                published_last_t.append(tick.views[domain].last_t[rows])
+        for tid in self.updates.forget(tick.deleted_ids):
+            out.append(OutMessage(track_topic(domain_of_track(tid), tid), b"", qos=1, retain=True))
+        if self._next_picture_t is None or tick.t >= self._next_picture_t - 1e-9:
+            out.extend(self._picture.finish())  # the previous picture, if still in the making, goes first
+            self._picture.start(tick)
+            self._next_picture_t = tick.t + self.picture_interval_s
+        updated = np.concatenate(published_last_t) if published_last_t else np.zeros(0)
+        with self.stats.lock:  # measurement -> track update queued: the newest measurement in each
+            self.stats.update_age.add(at() - updated)
+        self.stats.alerts_published += len(tick.alerts)
+        self.stats.tracks_published += n_updates
+        self.stats.tracks_by_state = {(d, STATES[s]): int(n) for d, v in tick.views.items()
+                                      for s, n in enumerate(np.bincount(v.status, minlength=len(STATES))) if n}
+        if self.on_tick is not None:
+            self.on_tick(tick)
+        hand(out)
+        return held
+
+    def rejects_messages(self) -> list[OutMessage]:
+        """The rejects summary of every feed whose reject count changed since the last one."""
+        out = []
+        for feed in (*FEED_KINDS, OPS_FEED, "unknown"):
+            n = self.fusion.ingest.log.total_rejected(feed)
+            if n != self._last_rejects.get(feed, 0):
+                self._last_rejects[feed] = n
+                out.append(OutMessage(rejects_topic(feed), encode(self.fusion.ingest.log.summary(feed)), qos=0))
+        return out
+
+    def refresh_counts(self) -> None:
+        """Copy the pipeline's accepted / rejected counts into the stats (for the status and metrics)."""
+        rl = self.fusion.ingest.log
+        self.stats.rejected = {f: rl.total_rejected(f) for f in (*FEED_KINDS, OPS_FEED, "unknown")}
+        self.stats.accepted = {f: rl.accepted_messages[f] for f in (*FEED_KINDS, OPS_FEED)}
