@@ -126,7 +126,7 @@ def split_members(split: str, areas: Sequence[str] | None = None, seeds: Sequenc
     for s in seeds or ():
         if s not in own_seeds:
             raise ValueError(f"seeds: {s} is not in the {split} split ({own_seeds.start}-{own_seeds.stop - 1})")
-    return [(a, s) for a in (areas or own_areas) for s in (seeds or own_seeds)]
+    return [(a, s) for s in (seeds or own_seeds) for a in (areas or own_areas)]  # seed-major: a partial run covers every area
 
 
 class _Builder:
@@ -149,7 +149,7 @@ class _Builder:
     def jitter(self, p: LatLon, radius_m: float, tries: int = 30) -> LatLon:
         """A point at sea within ``radius_m`` of ``p`` (``p`` itself if none is found)."""
         for _ in range(tries):
-            lon, lat, _ = GEOD.fwd(p[1], p[0], self.rng.uniform(0, 360), radius_m * np.sqrt(self.rng.random()))
+            lon, lat, _ = GEOD.fwd(p[1], p[0], self.rng.uniform(0, 360), radius_m * float(self.rng.random()) ** 0.5)
             if points_at_sea(np.array([lat]), np.array([lon]))[0]:
                 return round(float(lat), 5), round(float(lon), 5)
         return p
@@ -337,7 +337,8 @@ class _Builder:
             if self.rng.random() < 0.5:  # a departure: the same path reversed, climbing
                 legs = [(p[0], p[1], p[2], 280.0) for p in reversed(legs)]
                 hold = False
-            route = [{"lat": round(p[0], 5), "lon": round(p[1], 5), "alt_m": p[2], "speed_kn": p[3]} for p in legs]
+            route: list[dict[str, Any]] = [{"lat": round(p[0], 5), "lon": round(p[1], 5), "alt_m": p[2], "speed_kn": p[3]}
+                                           for p in legs]
             if hold:
                 route[1]["activity"] = "holding"
             self.add(f"airliner-{i + 1}", "commercial_aircraft", route, activity="approach", start_s=self.start_s(),
@@ -501,7 +502,7 @@ def corpus_scenario(area: str, seed: int, *, duration_s: float = CORPUS_DURATION
                 break
     day = int(b.rng.integers(0, 365))
     hour = int(b.rng.integers(0, 24))
-    start = dt.datetime(2025, 1, 1, hour, tzinfo=dt.timezone.utc) + dt.timedelta(days=day)
+    start = dt.datetime(2025, 1, 1, hour, tzinfo=dt.UTC) + dt.timedelta(days=day)
     return {
         "format_version": 1, "name": f"corpus-{area}-{seed}",
         "description": f"procedural corpus: {area} seed {seed} (sim_feeds/corpus.py)",
