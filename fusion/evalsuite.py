@@ -40,7 +40,8 @@ def parse_seeds(text: str) -> list[int]:
 
 def run_member(area: str, seed: int, out_dir: Path, duration_s: float, scale: float) -> dict[str, Any]:
     """Generate, simulate, fuse and score one corpus scenario into ``out_dir``; its metrics.json, plus
-    the wall seconds it took (``wall_s``, 0 when an identical scenario's metrics.json was reused)."""
+    the wall seconds it took (``wall_s``, 0 when an identical scenario's metrics.json was reused) and the
+    behaviours of its suspects (``suspect_behaviours``, from the corpus ids ``suspect-N-BEHAVIOUR``)."""
     import tomli_w
 
     from fusion.metrics import evaluate_dir
@@ -48,16 +49,18 @@ def run_member(area: str, seed: int, out_dir: Path, duration_s: float, scale: fl
     from sim_feeds.corpus import corpus_scenario
 
     t0 = time.perf_counter()
-    text = tomli_w.dumps(corpus_scenario(area, seed, duration_s=duration_s, scale=scale))
+    doc = corpus_scenario(area, seed, duration_s=duration_s, scale=scale)
+    text = tomli_w.dumps(doc)
+    own = {"area": area, "seed": seed, "suspect_behaviours": sorted({o["id"].split("-")[2] for o in doc["objects"] if o.get("role") == "suspect"})}
     path, done = out_dir / "scenario.toml", out_dir / "metrics.json"
     if done.exists() and path.exists() and path.read_text() == text:  # same scenario already scored
-        return {**json.loads(done.read_text()), "wall_s": 0.0, "area": area, "seed": seed}
+        return {**json.loads(done.read_text()), "wall_s": 0.0, **own}
     out_dir.mkdir(parents=True, exist_ok=True)
     done.unlink(missing_ok=True)
     path.write_text(text)
     evaluate(path, out_dir, metrics=False)
     metrics = evaluate_dir(out_dir, workers=1)  # the suite's own processes are the parallelism
-    return {**metrics, "wall_s": time.perf_counter() - t0, "area": area, "seed": seed}
+    return {**metrics, "wall_s": time.perf_counter() - t0, **own}
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -98,6 +101,12 @@ def pool(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "suspects": suspects, "rules": table, "tracks_per_object": tpo,
         "wall_s": wall, "x_real_time": duration / wall if wall > 0 else None,
         "members": [f"{m['area']}-{m['seed']}" for m in results],
+        "per_scenario": [{"scenario": f"{m['area']}-{m['seed']}", "suspect_behaviours": m.get("suspect_behaviours", []),
+                          "suspects": m["inputs"]["suspects"], "found": m["alerts"]["all"]["suspects_found"],
+                          "false_alarms": m["alerts"]["all"]["false_alarms"], "benign": m["inputs"]["benign"],
+                          "time_to_alert_median_s": m["alerts"]["all"]["time_to_alert_s"]["median"],
+                          "false_by_rule": {r: v["false_alarms"] for r, v in m["alerts"]["by_rule"].items() if v["false_alarms"]}}
+                         for m in results],
     }
 
 
@@ -122,6 +131,10 @@ def format_table(summary: Mapping[str, Any]) -> str:
         lines.append(f"{rule:<18} {r['suspects_found']:>4}/{r['suspects']:<4} {num(r['recall'], '.2f'):>7} "
                      f"{r['false_alarms']:>6} {num(r['false_alarms_per_10_benign_per_day'], '.2f'):>10} "
                      f"{num(r['time_to_alert_median_s'], '.0f'):>10} {num(r['time_to_alert_max_s'], '.0f'):>10}")
+    for row in summary["per_scenario"]:
+        lines.append(f"  {row['scenario']:<20} suspects {','.join(row['suspect_behaviours']):<28} found {row['found']}/{row['suspects']}"
+                     f"  TTA {num(row['time_to_alert_median_s'], '.0f'):>5} s  false {row['false_alarms']:>3} "
+                     f"of {row['benign']} benign {row['false_by_rule'] or ''}")
     tpo = ", ".join(f"{d} {num(v, '.2f')}" for d, v in summary["tracks_per_object"].items())
     lines.append(f"tracks per object: {tpo}")
     if summary["x_real_time"]:
