@@ -138,6 +138,7 @@ class _Builder:
         self.objects: list[dict[str, Any]] = []
         self.next_mmsi = 300_000_000 + (seed % 1000) * 10_000
         self.next_icao = 0xA00000 + (seed % 1000) * 0x100
+        self.strip = self.land_point(area.strip_box)  # a clandestine strip known to intelligence (an airstrip zone)
 
     # -------------------------------------------------------------- helpers
 
@@ -168,6 +169,14 @@ class _Builder:
                 return None
             out += [via, b]
         return out
+
+    def land_point(self, box: tuple[float, float, float, float]) -> LatLon:
+        """A point on land in ``box`` (lat_min, lat_max, lon_min, lon_max); its centre if none is found."""
+        for _ in range(50):
+            lat, lon = float(self.rng.uniform(box[0], box[1])), float(self.rng.uniform(box[2], box[3]))
+            if not points_at_sea(np.array([lat]), np.array([lon]))[0]:
+                return round(lat, 5), round(lon, 5)
+        return (box[0] + box[1]) / 2.0, (box[2] + box[3]) / 2.0
 
     def start_s(self, lo: float = 0.0, hi: float = 0.85) -> float:
         return round(float(self.rng.uniform(lo, hi) * self.duration_s), 1)
@@ -425,8 +434,7 @@ class _Builder:
             self.add(f"{sid}-gofast", "go_fast", gf_route, role="suspect", activity="go_fast_run",
                      start_s=round(t_meet - d_gf + 120.0, 1))
         else:  # suspect aircraft: no transponder, from offshore low to an inland strip
-            lat0, lat1, lon0, lon1 = a.strip_box
-            strip = (float(self.rng.uniform(lat0, lat1)), float(self.rng.uniform(lon0, lon1)))
+            strip = self.strip
             far = _fwd(a.lanes[int(self.rng.integers(len(a.lanes)))], float(self.rng.uniform(0, 360)), 60e3)
             route = [{"lat": round(p[0], 5), "lon": round(p[1], 5), "alt_m": h, "speed_kn": 150.0}
                      for p, h in ((far, 600.0), (a.lanes[0], 300.0), (strip, 0.0))]
@@ -507,21 +515,23 @@ def corpus_scenario(area: str, seed: int, *, duration_s: float = CORPUS_DURATION
         "format_version": 1, "name": f"corpus-{area}-{seed}",
         "description": f"procedural corpus: {area} seed {seed} (sim_feeds/corpus.py)",
         "start": start, "duration_s": duration_s, "seed": seed, "truth_interval_s": 10.0,
-        "area": a.box(), "zones": _zones(a), "sensors": _sensors(a, duration_s, b.rng), "objects": b.objects,
+        "area": a.box(), "zones": _zones(a, b.strip), "sensors": _sensors(a, duration_s, b.rng), "objects": b.objects,
     }
 
 
-def _zones(a: CorpusArea) -> list[dict[str, Any]]:
-    """An anchorage and a port zone (small squares round the nodes) for the zone-aware rules."""
+def _zones(a: CorpusArea, strip: LatLon) -> list[dict[str, Any]]:
+    """An anchorage, a port and an airstrip zone (small squares round the nodes and the strip) for the
+    zone-aware rules. The strip zone exists whether or not a suspect aircraft flies to it."""
     def square(p: LatLon, half_deg: float) -> list[list[float]]:
         return [[p[1] - half_deg, p[0] - half_deg], [p[1] + half_deg, p[0] - half_deg],
                 [p[1] + half_deg, p[0] + half_deg], [p[1] - half_deg, p[0] + half_deg]]
     return [{"name": f"{a.name}-anchorage", "kind": "anchorage", "polygon": square(a.anchorage, 0.04)},
-            {"name": f"{a.name}-port", "kind": "port", "polygon": square(a.port, 0.02)}]
+            {"name": f"{a.name}-port", "kind": "port", "polygon": square(a.port, 0.02)},
+            {"name": f"{a.name}-strip", "kind": "airstrip", "polygon": square(strip, 0.01)}]
 
 
 def _sensors(a: CorpusArea, duration_s: float, rng: np.random.Generator) -> list[dict[str, Any]]:
-    """Coastal radar and shore AIS at the port, satellite AIS, ADS-B at the airport, an MPA on station
+    """Coastal radar and shore AIS at the port, satellite AIS, an approach radar and ADS-B at the airport, an MPA on station
     for part of the scenario over the lanes (an on-station window)."""
     start = float(rng.uniform(0.0, 0.5) * duration_s)
     lanes = [{"lat": p[0], "lon": p[1]} for p in a.lanes]
@@ -531,6 +541,9 @@ def _sensors(a: CorpusArea, duration_s: float, rng: np.random.Generator) -> list
         {"kind": "ais_terrestrial", "id": "shore-ais", "lat": a.port[0], "lon": a.port[1], "range_m": 74000.0,
          "range_class_b_m": 37000.0, "fade_m": 20000.0},
         {"kind": "ais_satellite", "id": "sat-ais"},
+        # airport approach radar (ASR class: ~60 nm, 4.8 s rotation), air mode only: sees aircraft without ADS-B
+        {"kind": "coastal_radar", "id": "approach", "lat": a.airport[0], "lon": a.airport[1], "alt_m": 30.0,
+         "modes": ["air"], "coverage": {"range_max_m": 110000.0}, "rotation_s": 4.8, "snr_ref_db": 20.0},
         {"kind": "adsb_receiver", "id": "adsb", "lat": a.airport[0], "lon": a.airport[1], "range_m": 300000.0},
         {"kind": "mpa_radar", "id": "mpa", "alt_m": 1500.0, "speed_kn": 200.0, "route": [*lanes, lanes[0]],
          "coverage": {"range_max_m": 80000.0}, "rotation_s": 10.0, "snr_ref_db": 16.0,
