@@ -38,8 +38,10 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def run_member(area: str, seed: int, out_dir: Path, duration_s: float, scale: float) -> dict[str, Any]:
-    """Generate, simulate, fuse and score one corpus scenario into ``out_dir``; its metrics.json, plus
+def run_member(area: str, seed: int, out_dir: Path, duration_s: float, scale: float,
+               scored_only: bool = False) -> dict[str, Any] | None:
+    """Generate, simulate, fuse and score one corpus scenario into ``out_dir`` (``scored_only``: None
+    unless an identical scenario was already scored there, nothing run); its metrics.json, plus
     the wall seconds it took (``wall_s``, 0 when an identical scenario's metrics.json was reused) and the
     behaviours of its suspects (``suspect_behaviours``, from the corpus ids ``suspect-N-BEHAVIOUR``)."""
     import tomli_w
@@ -55,6 +57,8 @@ def run_member(area: str, seed: int, out_dir: Path, duration_s: float, scale: fl
     path, done = out_dir / "scenario.toml", out_dir / "metrics.json"
     if done.exists() and path.exists() and path.read_text() == text:  # same scenario already scored
         return {**json.loads(done.read_text()), "wall_s": 0.0, **own}
+    if scored_only:
+        return None
     out_dir.mkdir(parents=True, exist_ok=True)
     done.unlink(missing_ok=True)
     path.write_text(text)
@@ -151,6 +155,8 @@ def build_parser() -> cliutil.Parser:
     p.add_argument("-o", "--output", help="output directory (default: out/suite-SPLIT); existing results are reused")
     p.add_argument("--duration-s", type=float, default=None, help="scenario length, s (default: the corpus's, 6 h)")
     p.add_argument("--scale", type=float, default=1.0, help="benign traffic x this (default 1)")
+    p.add_argument("--scored-only", action="store_true",
+                   help="run nothing: pool only the scenarios of the selection already scored in the output directory")
     return p
 
 
@@ -174,12 +180,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as err:
             raise cliutil.UsageError(str(err)) from None
         out = Path(args.output or f"out/suite-{args.split}")
-        jobs = [(a, s, out / f"{a}-{s}", duration, args.scale) for a, s in members]
-        if args.jobs == 1:
-            results = [run_member(*j) for j in jobs]
+        jobs = [(a, s, out / f"{a}-{s}", duration, args.scale, args.scored_only) for a, s in members]
+        if args.jobs == 1 or args.scored_only:
+            ran = [run_member(*j) for j in jobs]
         else:
             with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-                results = list(ex.map(run_member, *zip(*jobs, strict=True)))
+                ran = list(ex.map(run_member, *zip(*jobs, strict=True)))
+        results = [r for r in ran if r is not None]
+        if not results:
+            raise FileNotFoundError(f"{out}: no scenario of the selection is scored yet (--scored-only)")
         summary = {"split": args.split, "duration_s": duration, "scale": args.scale, **pool(results)}
         out.mkdir(parents=True, exist_ok=True)
         (out / SUITE_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

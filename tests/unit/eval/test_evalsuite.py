@@ -61,8 +61,14 @@ def test_one_short_scenario_per_split(tmp_path: Path, split: str, area: str, see
     assert "tracks per object" in table and f"{suite['scenarios']} scenarios" in table
     assert evalsuite.main(argv) == 0  # unchanged scenario: its metrics are reused, not recomputed
     assert json.loads((tmp_path / "suite.json").read_text())["wall_s"] == 0.0
+    more = [*argv, "--seeds", f"{seed},{seed + 1}", "--scored-only"]  # the second seed is not scored: left out
+    assert evalsuite.main(more) == 0
+    assert json.loads((tmp_path / "suite.json").read_text())["members"] == [f"{area}-{seed}"]
+    assert not (tmp_path / f"{area}-{seed + 1}").exists()
 
 
-def test_a_seed_of_the_other_split_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_seed_of_the_other_split_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert evalsuite.main(["--split", "test", "--seeds", "1000"]) == 2
     assert "seeds: 1000 is not in the test split" in capsys.readouterr().err
+    assert evalsuite.main(["--split", "test", "--seeds", "2000", "--scored-only", "-o", str(tmp_path)]) == 1
+    assert "no scenario of the selection is scored yet" in capsys.readouterr().err
