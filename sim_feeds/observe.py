@@ -28,9 +28,9 @@ from sensors import oth as oth_codec
 from sensors import radar as radar_codec
 from sensors.reports import OthFix, RadarPlot, RadarScan
 from sim_feeds.feed import FeedMessage, feed_topic
-from sim_feeds.schedule import in_windows, scan_times, window_table
 from sim_feeds.geo import GEOD, distance_m, offset, radar_horizon_m
 from sim_feeds.scenario import Coverage, OthRadar, RadarSpec, Scenario, object_rng
+from sim_feeds.schedule import in_windows, scan_times, window_table
 from sim_feeds.truth import MoverState, Paths, Truth, build_paths
 
 FloatArray = NDArray[np.float64]
