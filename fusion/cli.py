@@ -367,6 +367,7 @@ BUILTIN: dict[str, tuple[Callable[[], cliutil.Parser], Callable[[argparse.Namesp
 DELEGATED: dict[str, tuple[str, str, str]] = {
     "run": ("fusion.runner", "main", "the fusion service (jisf run --help)"),
     "track-scans": ("fusion.trackscans", "main", "plain-metric tracker over JSON-lines scans"),
+    "evaluate-suite": ("fusion.evalsuite", "main", "run a split of the procedural corpus offline: per-rule table (docs/SCENARIO-EVAL.md)"),
     "plot": ("fusion.plot", "main_plot", "draw the picture or the metrics of an output directory"),
     "import-ais": ("fusion.realdata_import", "main", "turn a MarineCadastre AIS CSV into a recording (and replay it)"),
     "cot": ("fusion.cot", "main", "tracks and alerts as Cursor-on-Target events for TAK clients (udp:// or tcp://)"),

@@ -173,6 +173,20 @@ class AisSchedule:
         return out
 
 
+def reach_factor(range_m: FloatArray, class_b: BoolArray, spec: AisTerrestrial) -> FloatArray:
+    """(Q,) in [0, 1]: the share of a shore receiver's reception left at ``range_m`` (m) from the transmitter
+    (heard with probability (1 - slot_loss) x this).
+
+    1 out to the transmitter class's range less ``fade_m``, then falling linearly to 0
+    at that range (``range_class_b_m`` for class B: 2 W against 12.5 W for class A, ITU-R M.1371-5
+    and IEC 62287-1, so a shorter reach), 0 beyond. With the defaults (no class B range, fade 0)
+    this is the plain circle: 1 inside ``range_m``, 0 beyond."""
+    reach = np.where(class_b, spec.range_class_b_m or spec.range_m, spec.range_m)
+    if spec.fade_m > 0.0:
+        return np.clip((reach - range_m) / spec.fade_m, 0.0, 1.0)
+    return (range_m <= reach).astype(np.float64)
+
+
 class AisTerrestrialModel:
     """A shore receiver: hears transmissions within ``range_m``, loses ``slot_loss`` of them."""
 
@@ -195,7 +209,9 @@ class AisTerrestrialModel:
             if tx.t.size == 0:
                 continue
             near = distance_m(spec.lat, spec.lon, tx.tx_lat, tx.tx_lon)  # heard by where it is, not where it claims to be
-            tx = tx.take((near <= spec.range_m) & (self.rng.random(tx.t.size) >= spec.slot_loss))
+            reach = reach_factor(near, self.schedule.class_b[tx.vessel], spec)
+            u = self.rng.random(tx.t.size)  # heard with probability (1 - slot_loss) x reach
+            tx = tx.take((u >= spec.slot_loss) & ((reach >= 1.0) | (u < spec.slot_loss + (1.0 - spec.slot_loss) * reach)))
             split = np.searchsorted(tx.t, chunk, side="left")
             lo = 0
             for t_hi, hi in zip(chunk, split.tolist(), strict=True):

@@ -30,7 +30,7 @@ from sensors.reports import OthFix, RadarPlot, RadarScan
 from sim_feeds.feed import FeedMessage, feed_topic
 from sim_feeds.geo import GEOD, distance_m, offset, radar_horizon_m
 from sim_feeds.scenario import Coverage, OthRadar, RadarSpec, Scenario, object_rng
-from sim_feeds.schedule import scan_times
+from sim_feeds.schedule import in_windows, scan_times, window_table
 from sim_feeds.truth import MoverState, Paths, Truth, build_paths
 
 FloatArray = NDArray[np.float64]
@@ -96,7 +96,10 @@ class RadarModel:
     def scans(self) -> Iterator[RadarScan]:
         """Every scan of the scenario in time order (one per rotation and mode)."""
         spec = self.spec
+        on = window_table([0], [spec.on_station]) if spec.on_station else None
         for scan_id, t in enumerate(scan_times(self.rng, self.scenario.t0, self.scenario.t_end, spec.rotation_s)):
+            if on is not None and in_windows(np.zeros(1, dtype=np.int64), np.array([t - self.scenario.t0]), on)[0] < 0:
+                continue  # off station: no scan (scan ids keep counting rotations)
             where = self._position(t)
             state = self.truth.at(t)
             for mode in spec.modes:

@@ -38,7 +38,7 @@ ZoneKind = Literal[
 ]
 ObjectKind = Literal[
     "merchant", "fishing", "pleasure_craft", "go_fast", "semi_submersible", "logistics_vessel",
-    "light_aircraft", "commercial_aircraft",
+    "light_aircraft", "commercial_aircraft", "tug", "pilot_boat", "ferry", "tour_boat", "patrol_vessel", "helicopter",
 ]
 Role = Literal["benign", "suspect"]
 Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
@@ -71,6 +71,14 @@ OBJECT_CLASSES: dict[str, ObjectClass] = {
     "logistics_vessel": ObjectClass("surface", 14.0, 150.0, 8.0, 50.0),
     "light_aircraft": ObjectClass("air", 200.0, 2.0, 0.0, 0.0),
     "commercial_aircraft": ObjectClass("air", 560.0, 40.0, 0.0, 0.0),
+    # harbour and coastal craft (docs/SCENARIOS.md, "Object kinds"; sizes: typical harbour tugs 25-35 m,
+    # pilot launches 12-18 m, fast ferries 40-80 m, tour boats 15-25 m, offshore patrol vessels 30-50 m)
+    "tug": ObjectClass("surface", 14.0, 300.0, 10.0, 30.0),
+    "pilot_boat": ObjectClass("surface", 30.0, 20.0, 4.0, 15.0),
+    "ferry": ObjectClass("surface", 36.0, 1000.0, 15.0, 60.0),
+    "tour_boat": ObjectClass("surface", 25.0, 30.0, 5.0, 20.0),
+    "patrol_vessel": ObjectClass("surface", 30.0, 200.0, 10.0, 40.0),
+    "helicopter": ObjectClass("air", 170.0, 5.0, 0.0, 0.0),
 }
 
 
@@ -236,6 +244,7 @@ class RadarSpec(_Sensor, kw_only=True):
     ref_rcs_m2: Pos = 10.0
     pfa: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)] = 1e-6
     false_alarms_per_scan: NonNeg = 2.0
+    on_station: list[Window] = []  # scans only inside these windows (an MPA's time on station); none: always
 
 
 class CoastalRadar(RadarSpec, kw_only=True, tag="coastal_radar"):
@@ -270,6 +279,8 @@ class AisTerrestrial(_Sensor, kw_only=True, tag="ais_terrestrial"):
     lat: Lat
     lon: Lon
     range_m: Pos = 74_000.0
+    range_class_b_m: Pos | None = None  # class B (2 W, vs 12.5 W class A) range; None: range_m
+    fade_m: NonNeg = 0.0  # reception falls linearly to 0 over the last fade_m of the range; 0: a plain circle
     slot_loss: Prob = 0.05
     batch_s: Pos = 1.0
     latency_s: NonNeg = 0.5
@@ -545,6 +556,11 @@ def _check_sensor(source: str, field: str, sensor: SensorSpec) -> None:
             raise ScenarioError(source, f"{field}.lat", sensor.lat, "a radar needs lat and lon, or a route")
         if not sensor.modes:
             raise ScenarioError(source, f"{field}.modes", sensor.modes, "must name at least one mode")
+        _check_windows(source, f"{field}.on_station", sensor.on_station)
+    if isinstance(sensor, AisTerrestrial):
+        reach = min(sensor.range_m, sensor.range_class_b_m or sensor.range_m)
+        if sensor.fade_m > reach:
+            raise ScenarioError(source, f"{field}.fade_m", sensor.fade_m, f"must be <= the shortest range ({reach:g})")
     coverage = getattr(sensor, "coverage", None)
     if coverage is not None and coverage.range_min_m >= coverage.range_max_m:
         raise ScenarioError(source, f"{field}.coverage.range_min_m", coverage.range_min_m,

@@ -1,0 +1,74 @@
+"""jisf evaluate-suite: pooling of per-scenario metrics, and one short corpus scenario per split end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fusion import evalsuite
+from fusion.cliutil import UsageError
+
+
+def metrics(benign: int, suspects: int, days: float, found: int, false: int, tta: float | None, tpo: float,
+            rule: str = "go_fast") -> dict[str, Any]:
+    scores = {"suspects_found": found, "false_alarms": false,
+              "time_to_alert_s": {"median": tta, "mean": tta, "max": tta}}
+    return {"inputs": {"benign": benign, "suspects": suspects, "objects": benign + suspects, "duration_s": days * 86400.0},
+            "alerts": {"all": scores, "by_rule": {rule: scores}},
+            "continuity": {"tracks_per_object_mean": tpo},
+            "domains": {"surface": {"continuity": {"tracks_per_object_mean": tpo}}},
+            "area": "a", "seed": 1, "wall_s": 10.0}
+
+
+def test_pool_weights_false_alarms_by_benign_object_days_and_tracks_by_objects() -> None:
+    pooled = evalsuite.pool([metrics(99, 1, 0.25, 1, 3, 120.0, 1.0), metrics(19, 1, 1.0, 0, 2, None, 2.0, rule="ais_gap")])
+    benign_days = 99 * 0.25 + 19 * 1.0
+    assert pooled["benign_object_days"] == pytest.approx(benign_days)
+    assert pooled["rules"]["all"]["false_alarms_per_10_benign_per_day"] == pytest.approx(10 * 5 / benign_days)
+    assert pooled["rules"]["all"]["recall"] == 0.5 and pooled["rules"]["all"]["time_to_alert_median_s"] == 120.0
+    assert pooled["rules"]["ais_gap"]["suspects_found"] == 0 and pooled["rules"]["ais_gap"]["suspects"] == 2
+    assert pooled["rules"]["ais_gap"]["false_alarms_per_10_benign_per_day"] == pytest.approx(10 * 2 / benign_days)
+    assert pooled["tracks_per_object"]["all"] == pytest.approx((1.0 * 100 + 2.0 * 20) / 120)
+    assert pooled["scenario_days"] == pytest.approx(1.25) and pooled["x_real_time"] == pytest.approx(1.25 * 86400 / 20)
+    assert "go_fast" in evalsuite.format_table(pooled)
+
+
+def test_seeds_argument() -> None:
+    assert evalsuite.parse_seeds("2000-2002,2010") == [2000, 2001, 2002, 2010]
+    with pytest.raises(UsageError, match="--seeds: 'x' is not a seed"):
+        evalsuite.parse_seeds("2000,x")
+
+
+@pytest.mark.parametrize(("split", "area", "seed"), [("tune", "kingston", 1000), ("test", "colon", 2000)])
+def test_one_short_scenario_per_split(tmp_path: Path, split: str, area: str, seed: int,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The CI slice: a 10-minute, 0.2-scale corpus scenario of each side, pooled; the pooled figures
+    are the scenario's own metrics.json figures."""
+    argv = ["--split", split, "--areas", area, "--seeds", str(seed), "--duration-s", "600", "--scale", "0.2",
+            "-o", str(tmp_path)]
+    assert evalsuite.main(argv) == 0
+    table = capsys.readouterr().out
+    suite = json.loads((tmp_path / "suite.json").read_text())
+    own = json.loads((tmp_path / f"{area}-{seed}" / "metrics.json").read_text())
+    assert suite["members"] == [f"{area}-{seed}"] and suite["split"] == split
+    assert suite["suspects"] == own["inputs"]["suspects"] >= 1
+    assert suite["benign_objects"] == own["inputs"]["benign"] > 5
+    assert suite["rules"]["all"]["false_alarms"] == own["alerts"]["all"]["false_alarms"]
+    assert suite["rules"]["all"]["suspects_found"] == own["alerts"]["all"]["suspects_found"]
+    assert "tracks per object" in table and f"{suite['scenarios']} scenarios" in table
+    assert evalsuite.main(argv) == 0  # unchanged scenario: its metrics are reused, not recomputed
+    assert json.loads((tmp_path / "suite.json").read_text())["wall_s"] == 0.0
+    more = [*argv, "--seeds", f"{seed},{seed + 1}", "--scored-only"]  # the second seed is not scored: left out
+    assert evalsuite.main(more) == 0
+    assert json.loads((tmp_path / "suite.json").read_text())["members"] == [f"{area}-{seed}"]
+    assert not (tmp_path / f"{area}-{seed + 1}").exists()
+
+
+def test_a_seed_of_the_other_split_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert evalsuite.main(["--split", "test", "--seeds", "1000"]) == 2
+    assert "seeds: 1000 is not in the test split" in capsys.readouterr().err
+    assert evalsuite.main(["--split", "test", "--seeds", "2000", "--scored-only", "-o", str(tmp_path)]) == 1
+    assert "no scenario of the selection is scored yet" in capsys.readouterr().err
