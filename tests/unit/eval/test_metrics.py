@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Scene
+from eval_scene import Scene
 
 from fusion import metrics
 from fusion.metrics import MetricsConfig, evaluate_dir, gospa_parts

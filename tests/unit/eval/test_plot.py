@@ -9,7 +9,7 @@ import matplotlib.colors as mcolors
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from conftest import Scene, latlon
+from eval_scene import Scene, latlon
 
 from fusion.plot import (
     LAND_COLOUR,
