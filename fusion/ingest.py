@@ -40,7 +40,6 @@ import heapq
 import itertools
 import re
 from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,21 +210,42 @@ class Ingest:
         reports, errors = decode(payload, source, recv_t)
         for err in errors:
             self.log.reject(kind, err)
-        inside = []
-        for r in reports:
-            err = self._outside_area(f"{kind}/{source}", r)
-            if err is None:
-                inside.append(r)
-            else:
-                self.log.reject(kind, err)
-        reports = inside
+        if not reports:
+            return 0
+        reports = self._inside_area(kind, source, reports)
         if not reports:
             return 0
         self.log.accepted_messages[kind] += 1
         self.log.accepted_reports[kind] += len(reports)
-        accepted = sum(max(1, len(r.plots)) if isinstance(r, RadarScan | RadarScanArrays) else 1 for r in reports)
-        self._keep_statics(reports)
-        self._satellite(reports, recv_t)
+        # one pass over the reports (a cooperative feed sends thousands of small messages a second):
+        # measurements accepted, static data kept, positions for the satellite history, newest time
+        accepted = 0
+        positions: list[AisPosition] = []
+        newest = self.newest_t
+        scenes = False
+        for r in reports:
+            rtype = type(r)
+            if rtype is AisPosition:
+                positions.append(r)  # type: ignore[arg-type]
+            elif rtype is RadarScanArrays or rtype is RadarScan:
+                accepted += max(1, len(r.plots)) - 1  # type: ignore[union-attr]
+            elif rtype is AisStatic or rtype is AdsbReport:
+                self._keep_static(r)  # type: ignore[arg-type]
+            elif rtype is SatScene:
+                scenes = True
+            t = getattr(r, "t", None)
+            if isinstance(t, float) and t > newest:
+                newest = t
+        accepted += len(reports)
+        self.newest_t = newest
+        if positions:
+            self.dark.history.add(positions)
+        if scenes:
+            self._satellite_scenes(reports, recv_t)
+        pending = _DEFERRED.get(type(reports[0])) if reports else None  # (a late scene may have been taken out)
+        if pending is not None and all(type(r) is type(reports[0]) for r in reports):  # the usual cooperative payload
+            heapq.heappush(self._queue, (max(r.t for r in reports), next(self._order), _Pending(type(reports[0]), pending, reports)))
+            return accepted
         now_convert: list[Report] = []
         deferred: dict[type, list[Report]] = {}
         for r in reports:
@@ -233,13 +253,24 @@ class Ingest:
                 deferred.setdefault(type(r), []).append(r)
             else:
                 now_convert.append(r)
-        for kind, reps in deferred.items():
-            heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(kind, _DEFERRED[kind], reps)))
+        for rtype, reps in deferred.items():
+            heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(rtype, _DEFERRED[rtype], reps)))
         if now_convert:
             for batch in reports_to_batches(now_convert, self.frame, self.noise):
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
         return accepted
+
+    def _inside_area(self, kind: str, source: str, reports: list[Report]) -> list[Report]:
+        """``reports`` without those outside the service area (each rejected, counted)."""
+        inside = []
+        for r in reports:
+            err = self._outside_area(f"{kind}/{source}", r)
+            if err is None:
+                inside.append(r)
+            else:
+                self.log.reject(kind, err)
+        return inside
 
     def _outside_area(self, feed: str, report: Report | RadarScanArrays) -> DecodeError | None:
         """A DecodeError naming the position field when ``report`` (a radar scan: its site) lies
@@ -262,6 +293,8 @@ class Ingest:
 
     def _outside_area_at(self, feed: str, prefix: str, lat: float, lon: float) -> DecodeError | None:
         f, m = self.frame, AREA_MARGIN_DEG
+        if f.lat_min - m <= lat <= f.lat_max + m and f.lon_min - m <= lon <= f.lon_max + m:
+            return None
         for name, value, lo, hi in (("lat", lat, f.lat_min - m, f.lat_max + m), ("lon", lon, f.lon_min - m, f.lon_max + m)):
             if not lo <= value <= hi:
                 return DecodeError(feed, prefix + name, value, f"outside the service area (grown by {m:g} deg): {lo:g} .. {hi:g}")
@@ -297,16 +330,10 @@ class Ingest:
             close(domain)
         return out
 
-    def _satellite(self, reports: list[Report], recv_t: float) -> None:
-        """Feed the dark-detection correlation: AIS positions into its history, scenes to match
-        (a scene too old for the tracker's window is taken out of ``reports``: correlation only)."""
-        positions = [r for r in reports if isinstance(r, AisPosition)]
-        if positions:
-            self.dark.history.add(positions)
-        for r in reports:
-            t = getattr(r, "t", None)
-            if isinstance(t, float):
-                self.newest_t = max(self.newest_t, t)
+    def _satellite_scenes(self, reports: list[Report], recv_t: float) -> None:
+        """Satellite scenes to the dark-detection correlation; a scene too old for the tracker's
+        window is taken out of ``reports`` (correlation only). The AIS history it needs is fed
+        from the accepted positions in ``accept``."""
         for i in range(len(reports) - 1, -1, -1):
             scene = reports[i]
             if isinstance(scene, SatScene):
@@ -386,18 +413,17 @@ class Ingest:
         self._seen[key] = recv_t
         return False
 
-    def _keep_statics(self, reports: Sequence[Report]) -> None:
+    def _keep_static(self, r: AisStatic | AdsbReport) -> None:
         """Latest AIS static data per MMSI (a type 24 part A or B fills in only what it carries, so
         parts sent in separate messages combine) and latest ADS-B call sign per ICAO address."""
-        for r in reports:
-            if isinstance(r, AisStatic):
-                old = self.statics.get(r.mmsi)
-                if old is not None and r.msg_type == 24:
-                    r = msgspec.structs.replace(r, name=r.name or old.name, callsign=r.callsign or old.callsign,
-                                                ship_type=r.ship_type or old.ship_type)
-                _keep_latest(self.statics, r.mmsi, r, self.max_statics)
-            elif isinstance(r, AdsbReport) and r.callsign is not None:
-                _keep_latest(self.callsigns, r.icao24, r.callsign, self.max_statics)
+        if isinstance(r, AisStatic):
+            old = self.statics.get(r.mmsi)
+            if old is not None and r.msg_type == 24:
+                r = msgspec.structs.replace(r, name=r.name or old.name, callsign=r.callsign or old.callsign,
+                                            ship_type=r.ship_type or old.ship_type)
+            _keep_latest(self.statics, r.mmsi, r, self.max_statics)
+        elif r.callsign is not None:
+            _keep_latest(self.callsigns, r.icao24, r.callsign, self.max_statics)
 
 
 def _keep_latest(table: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
