@@ -625,7 +625,9 @@ class StageClock:
     other processes of a shared machine do not count) per ``_STAGES`` stage, each exclusive of
     the stages called from inside it. ``install`` wraps the functions; ``remove`` puts them back."""
 
-    def __init__(self) -> None:
+    def __init__(self, stages: dict[str, tuple[tuple[str, str, str], ...]] | None = None, clock=time.thread_time) -> None:  # noqa: ANN001
+        self.stages = _STAGES if stages is None else stages
+        self.clock = clock  # () -> seconds: the calling thread's CPU time
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self._stack: list[list[float]] = []  # per open stage: [start, time of the stages nested in it]
@@ -639,12 +641,12 @@ class StageClock:
         @functools.wraps(fn)
         def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             name = stage.format(kind=args[1].sensor_kind) if by_kind else stage  # (self, batch)
-            frame = [time.thread_time(), 0.0]
+            frame = [self.clock(), 0.0]
             self._stack.append(frame)
             try:
                 return fn(*args, **kwargs)
             finally:
-                took = time.thread_time() - frame[0]
+                took = self.clock() - frame[0]
                 self._stack.pop()
                 self.seconds[name] = self.seconds.get(name, 0.0) + took - frame[1]
                 self.calls[name] = self.calls.get(name, 0) + 1
@@ -652,10 +654,25 @@ class StageClock:
                     self._stack[-1][1] += took
         return timed
 
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        """gc.callbacks hook: the cyclic collector's CPU time by generation (inside whichever stage
+        triggered it, so also counted there)."""
+        if phase == "start":
+            self._gc_started = self.clock()
+        else:
+            key = f"gen{info['generation']}"
+            self.gc_seconds[key] = self.gc_seconds.get(key, 0.0) + self.clock() - self._gc_started
+            self.gc_collections[key] = self.gc_collections.get(key, 0) + 1
+
     def install(self) -> None:
+        import gc
         import importlib
 
-        for stage, funcs in _STAGES.items():
+        self.gc_seconds: dict[str, float] = {}
+        self.gc_collections: dict[str, int] = {}
+        gc.callbacks.append(self._gc)
+
+        for stage, funcs in self.stages.items():
             for module, cls_name, name in funcs:
                 cls = getattr(importlib.import_module(module), cls_name)
                 fn = cls.__dict__[name]
@@ -663,6 +680,10 @@ class StageClock:
                 setattr(cls, name, self._wrap(stage, fn))
 
     def remove(self) -> None:
+        import gc
+
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
         for cls, name, fn in reversed(self._saved):
             setattr(cls, name, fn)
         self._saved = []
@@ -727,6 +748,8 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         out["stage_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in clock.seconds.items()}
         out["stage_share"] = {k: f"{100 * v / max(cpu, 1e-9):.1f}%" for k, v in clock.seconds.items()}
         out["stage_calls"] = clock.calls
+        out["of_which_gc_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in sorted(clock.gc_seconds.items())}
+        out["gc_collections"] = dict(sorted(clock.gc_collections.items()))
     if prof is not None:
         text = io.StringIO()
         pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
