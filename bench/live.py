@@ -886,6 +886,8 @@ def main(argv: list[str] | None = None) -> int:
                 run = asyncio.run(service_run(broker, LoadSpec.of(args), args.reorder, args.output, mqtt_io=args.mqtt_io,
                                               catch_up_ticks=args.catch_up_ticks))
                 runs.append({**run, "loadavg_before": before, "loadavg_after": _loadavg()})
+            if args.repeat > 1:  # each run's figures as it ends (stderr), so that an interrupted series keeps them
+                print(json.dumps(repeat_summary(runs[-1:])["runs"][0]), file=sys.stderr, flush=True)
         print(json.dumps({"run": runs[0]} if args.repeat == 1 else {"runs": repeat_summary(runs)}, indent=2))
         return 0
     if args.what == "service":
