@@ -103,3 +103,34 @@ def test_positive_int_rejects_zero(live: types.ModuleType) -> None:
     assert live.positive_int("3") == 3
     with pytest.raises(Exception, match="must be >= 1"):
         live.positive_int("0")
+
+
+@pytest.mark.broker
+async def test_raw_publisher_delivers_payloads_of_every_length_class(live: types.ModuleType, mosquitto) -> None:  # noqa: ANN001
+    """The feeder's raw MQTT writer against a real Mosquitto: remaining lengths of 1, 2 and 3 bytes."""
+    import asyncio
+
+    payloads = [b"x" * 10, b"y" * 300, b"z" * 40_000]
+    sub = await asyncio.create_subprocess_exec("mosquitto_sub", "-h", "127.0.0.1", "-p", str(mosquitto.port), "-t", "bench/raw",
+                                               "-C", str(len(payloads)), "-W", "60", stdout=asyncio.subprocess.PIPE)
+    mqtt = live.RawPublisher()
+    await mqtt.connect(mosquitto.port, "raw-test")
+    try:
+        out = b""
+        deadline = asyncio.get_running_loop().time() + 60
+        while sub.returncode is None and asyncio.get_running_loop().time() < deadline:  # until the subscriber has them all
+            for p in payloads:
+                mqtt.publish("bench/raw", p)
+            await mqtt.drain()
+            try:
+                out, _ = await asyncio.wait_for(sub.communicate(), 0.5)
+            except TimeoutError:
+                continue
+    finally:
+        await mqtt.close()
+        if sub.returncode is None:
+            sub.kill()
+            await sub.wait()
+    # any three consecutive messages are the three payloads (rounds repeat them in order; the
+    # subscription may start mid-round)
+    assert sorted(out.split(b"\n")[:3], key=len) == payloads
