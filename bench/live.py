@@ -594,12 +594,14 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     await asyncio.wait_for(service.link.connected.wait(), 10)
     alerts_sub = await asyncio.create_subprocess_exec("mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
                                                       "-t", "jisf/v1/alerts/#", "-F", "%U %p", stdout=asyncio.subprocess.PIPE)
-    # the feeder imports, generates every payload and connects before ``start``: time the generation
-    # of one second of load here (on this machine, now: its set-up included, so an over-estimate) and
-    # leave it twice that per second of load, plus the imports (the feeder reports its margin: ready_margin_s)
+    # the feeder imports, generates every payload and connects before ``start``: time the set-up and the
+    # generation of one second of load here (on this machine, now) and leave it the set-up plus 1.3 times
+    # that per second of load, plus the imports (the feeder reports its margin: ready_margin_s)
     began = time.perf_counter()
-    Load(spec, 0.0, seed=0).events(1.0)
-    start = time.time() + 5.0 + 2.0 * spec.seconds * (time.perf_counter() - began)
+    load = Load(spec, 0.0, seed=0)
+    set_up = time.perf_counter() - began
+    load.events(1.0)
+    start = time.time() + 5.0 + set_up + 1.3 * spec.seconds * (time.perf_counter() - began - set_up)
     cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), *spec.argv(), "--start-wall", repr(start)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
     cpu0, process0, children0 = worker_cpu.seconds, time.process_time(), _child_cpu_s()  # before the load starts
