@@ -2,8 +2,8 @@
 
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
-    python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10]
-    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--profile]
+    python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
+    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages] [--profile]
     python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets]
 
 ``broker``: the transport's own limit, measured with the C clients only
@@ -32,7 +32,12 @@ measurement-to-alert received (from the alert's ``evidence.last_update_t``, the 
 measurement behind it).
 
 ``worker``: ``Service._step`` alone on the same load, no broker, a simulated clock stepping
-every 50 ms: worker seconds per second of load, and with ``--profile`` the split by stage.
+every 50 ms (a deterministic in-process replay of the same messages): the worker thread's CPU
+seconds per second of load (``time.thread_time``: other processes on a shared machine do not
+add to it as they do to the wall time; cache contention still does, a little), with
+``--stages`` their split by stage (decode, ingest, AIS release, tracker step per batch kind,
+views, rules, publishing, picture, status, step bookkeeping; ``StageClock``), with
+``--profile`` the costliest functions by cProfile.
 
 ``rogue``: the good sources' alert latency with and without a flood (docs/BENCHMARKS.md,
 "Rogue source"): the load above (at ``--scan-rate``/``--ais-rate``, 0.05 s re-order window,
@@ -51,7 +56,16 @@ pipeline's counters), not accepted messages times their nominal size.
 
 ``run``: one such service run at the given load, re-order window and output interval,
 with ``--mqtt-io`` choosing where the service's MQTT link runs (a child process, the
-default, or its own event loop), for same-machine comparisons.
+default, or its own event loop), for same-machine comparisons. ``--seconds 120`` makes a
+long run; ``--repeat N`` makes N runs in a row (each on a fresh broker) and prints each
+one's figures and the load average around it, then the median and the spread (min, max)
+of the throughput and drain time, and how many runs sustained the load. Every service run
+reports ``cpu_s_per_wall_s``: CPU seconds per wall second, from the load's start to the
+last message fused, of the fusion worker thread, the rest of the service process (event
+loop, intake), its MQTT link process, the broker, the feeder (publishing only) and the
+alert subscriber: where the machine's cores went. ``feeder_ready_in_time`` false means
+generating the load took longer than the margin left for it (a loaded machine): the run's
+first messages went out late, in a burst.
 """
 
 from __future__ import annotations
@@ -390,6 +404,62 @@ class Load:
         return out
 
 
+class RawPublisher:
+    """A minimal MQTT 3.1.1 publisher for the feeder: CONNECT (clean session, no keep-alive),
+    PUBLISH at QoS 0 written straight to the socket, DISCONNECT. The load generator shares the
+    machine with the service it measures; an MQTT client library costs about 0.13 ms of CPU per
+    message (0.26 of a core at the 2,100 msg/s of the target load, measured with ``run``'s
+    ``cpu_s_per_wall_s``), this a few microseconds (plus the feeder's 2 ms scheduling loop).
+    Real sensors publish from elsewhere."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    @staticmethod
+    def _packet(first: int, body: bytes) -> bytes:
+        """A control packet: its first byte, the remaining length (MQTT variable-length integer), the body."""
+        n, length = len(body), bytearray()
+        while True:
+            n, digit = n >> 7, n & 0x7F
+            length.append(digit | (0x80 if n else 0))
+            if not n:
+                return bytes([first]) + bytes(length) + body
+
+    async def connect(self, port: int, client_id: str) -> None:
+        """Connect to 127.0.0.1:``port``; RuntimeError unless the broker accepts (CONNACK 0)."""
+        import asyncio
+
+        self._reader, self._writer = await asyncio.open_connection("127.0.0.1", port)
+        cid = client_id.encode()
+        self._writer.write(self._packet(0x10, b"\x00\x04MQTT\x04\x02\x00\x00" + len(cid).to_bytes(2, "big") + cid))
+        ack = await asyncio.wait_for(self._reader.readexactly(4), 10.0)
+        if ack[0] != 0x20 or ack[3] != 0:
+            raise RuntimeError(f"the broker refused the feeder's connection: CONNACK {ack.hex()}")
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Queue one QoS 0 PUBLISH on the socket."""
+        assert self._writer is not None
+        t = topic.encode()
+        self._writer.write(self._packet(0x30, len(t).to_bytes(2, "big") + t + payload))
+
+    async def drain(self) -> None:
+        """Wait until the socket's buffer is below its high-water mark."""
+        assert self._writer is not None
+        await self._writer.drain()
+
+    async def close(self) -> None:
+        """Flush, DISCONNECT, close."""
+        if self._writer is not None:
+            self._writer.write(b"\xe0\x00")
+            await self._writer.drain()
+            self._writer.close()
+            await self._writer.wait_closed()
+            self._writer = None
+
+
 async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | None = None) -> dict[str, object]:
     """Publish the load in real time from ``start_wall`` for ``spec.seconds`` (measurement time =
     scheduled publication time); the figures of how closely the schedule was kept.
@@ -399,20 +469,19 @@ async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | 
     """
     import asyncio
 
-    from fusion.mqtt import BrokerAddress, publisher
-    from fusion.publish import OutMessage
-
     if rogue is None:
         events = Load(spec, start_wall, seed=11).events(start_wall + spec.seconds)
     else:  # the flood alone (its own feeder process), from a quarter of the run to its end
         events = sorted(rogue.events(start_wall + spec.seconds / 4, spec.seconds * 3 / 4, np.random.default_rng(3)), key=lambda e: e[0])
     margin = start_wall - time.time()
+    cpu_start = time.process_time()  # what publishing costs, generation apart (the run's CPU split)
     sent = {"radar": 0, "ais": 0, "adsb": 0}
     rogue_sent = 0
     late = np.zeros(len(events))
-    async with publisher(BrokerAddress("127.0.0.1", port), client_id=f"bench-feed-{time.monotonic_ns()}") as publish:
+    mqtt = RawPublisher()
+    await mqtt.connect(port, f"bench-feed-{time.monotonic_ns()}")
+    try:
         await asyncio.sleep(max(0.0, start_wall - time.time()))
-        pending: list[asyncio.Future[None]] = []
         i = 0
         while i < len(events):
             now = time.time()
@@ -420,20 +489,20 @@ async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | 
                 t, topic, payload = events[i]
                 if not isinstance(payload, bytes):  # the flood's: built now, timed now
                     payload = payload(time.time())
-                pending.append(publish(OutMessage(topic, payload, qos=0)))
+                mqtt.publish(topic, payload)
                 if topic.endswith(("/rogue", "/flood")):
                     rogue_sent += 1
                 else:
                     sent[topic.split("/")[3]] += 1
                 late[i] = time.time() - t
                 i += 1
-            if len(pending) > 200:
-                await asyncio.gather(*pending)
-                pending = []
+            await mqtt.drain()
             await asyncio.sleep(0.002)
-        await asyncio.gather(*pending)
         last_wall = time.time()
+    finally:
+        await mqtt.close()
     return {"sent": sent, "rogue_sent": rogue_sent, "last_publish_wall": last_wall, "ready_margin_s": round(margin, 2),
+            "cpu_s": time.process_time() - cpu_start,
             "publish_lag": _percentiles_ms(late)}
 
 
@@ -470,6 +539,62 @@ def bench_budgets(spec: LoadSpec, scale: float = 1.0) -> object:
                          adsb=Rate(d.adsb.messages_per_s * scale, d.adsb.measurements_per_s * scale))
 
 
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc), 0.0 when it is gone."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15 of stat)
+
+
+def _child_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of each live child process of this one, keyed ``name:pid`` (the MQTT
+    link child, the broker, ``mosquitto_sub``)."""
+    out = {}
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            out[f"{name}:{pid}"] = _process_cpu_s(int(pid))
+    return out
+
+
+class _WorkerCpu:
+    """Wraps a service's ``_step`` to sum the worker thread's CPU seconds (``time.thread_time``)."""
+
+    def __init__(self, service) -> None:  # noqa: ANN001 - fusion.service.Service
+        self.seconds = 0.0
+        step = service._step
+
+        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            started = time.thread_time()
+            try:
+                return step(*args, **kwargs)
+            finally:
+                self.seconds += time.thread_time() - started
+        service._step = timed
+
+
+def _cpu_split(load_s: float, worker_s: float, process_s: float, children: dict[str, float], feeder_s: float) -> dict[str, float]:
+    """CPU seconds per second of load of each part of a live run: the fusion worker thread, the
+    rest of the service process (event loop, intake, GC), its MQTT link child, the broker, the
+    feeder(s), the alert subscriber; ``total`` of them (at most the machine's cores)."""
+    names = {"mosquitto": "broker", "mosquitto_sub": "alerts_subscriber"}
+    out = {"worker_thread": worker_s, "service_loop_and_rest": process_s - worker_s}
+    for key, cpu in children.items():
+        comm = key.partition(":")[0]
+        name = "mqtt_link_process" if comm.startswith("python") else names.get(comm, comm)
+        out[name] = out.get(name, 0.0) + cpu
+    out["feeder"] = feeder_s
+    out["total"] = sum(out.values())
+    return {k: round(v / load_s, 3) for k, v in out.items()}
+
+
 async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, output_s: float, rogue: RogueSpec | None = None,
                       budget_scale: float = 1.0, **options: object) -> dict[str, object]:
     """The service (this process, wall clock) under the load published in real time by a
@@ -479,18 +604,23 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     import asyncio
 
     service = _make_service(broker.address, reorder_s, output_s, **{"budgets": bench_budgets(spec, budget_scale), **options})
+    worker_cpu = _WorkerCpu(service)
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
     alerts_sub = await asyncio.create_subprocess_exec("mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
                                                       "-t", "jisf/v1/alerts/#", "-F", "%U %p", stdout=asyncio.subprocess.PIPE)
-    # the feeder imports, generates every payload and connects before ``start``: time the generation
-    # of one second of load here (on this machine, now) and leave it three times that per second of load
+    # the feeder imports, generates every payload and connects before ``start``: time the set-up and the
+    # generation of one second of load here (on this machine, now) and leave it the set-up plus 1.3 times
+    # that per second of load, plus the imports (the feeder reports its margin: ready_margin_s)
     began = time.perf_counter()
-    Load(spec, 0.0, seed=0).events(1.0)
-    start = time.time() + 3.0 + 3.0 * spec.seconds * (time.perf_counter() - began)
+    load = Load(spec, 0.0, seed=0)
+    set_up = time.perf_counter() - began
+    load.events(1.0)
+    start = time.time() + 5.0 + set_up + 1.3 * spec.seconds * (time.perf_counter() - began - set_up)
     cmd = [sys.executable, __file__, "feed", "--port", str(broker.port), *spec.argv(), "--start-wall", repr(start)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+    cpu0, process0, children0 = worker_cpu.seconds, time.process_time(), _child_cpu_s()  # before the load starts
     flood = None  # the rogue flood from a second feeder process, so that the good load keeps its schedule
     if rogue is not None:
         flood = await asyncio.create_subprocess_exec(*cmd, *rogue.argv(), stdout=asyncio.subprocess.PIPE)
@@ -505,6 +635,10 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     while _fused(service) + sum(service.stats.shed.values()) < total + fed.get("rogue_sent", 0) and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     done_wall = time.time()
+    feeders = {str(proc.pid), str(flood.pid) if flood is not None else ""}  # they report their own CPU (publishing only)
+    children = {k: v - children0.get(k, 0.0) for k, v in _child_cpu_s().items() if k.rpartition(":")[2] not in feeders}
+    cpu = _cpu_split(done_wall - start, worker_cpu.seconds - cpu0, time.process_time() - process0, children,
+                     fed["cpu_s"] + (flooded["cpu_s"] if flood is not None else 0.0))
     drain = done_wall - fed["last_publish_wall"]
     await asyncio.sleep(max(0.0, 2 * output_s + reorder_s))  # the last ticks (alerts of the last scans)
     stop.set()
@@ -523,7 +657,9 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "fused_ais_msg_per_s": round(st.fused["ais/accepted"] / wall),
             "shed_by_source": service.intake.reported(),
             "shed_stale_by_source": dict(service.inbound.stale_by_source),
+            "cpu_s_per_wall_s": cpu,
             "drain_after_last_publish_s": round(drain, 2),
+            "feeder_ready_in_time": fed["ready_margin_s"] >= 0,  # else its first messages went out late, in a burst
             "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
             "tracker_reruns": c.reruns, "tracker_rerun_batches": c.rerun_batches, "ticks": c.ticks, "ticks_skipped": c.ticks_skipped,
@@ -534,22 +670,107 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "tracks": {f"{d}/{s}": n for (d, s), n in sorted(st.tracks_by_state.items())}}
 
 
-_STAGES = {  # profile stage -> (module path suffix, function)
-    "decode+validate+radar conversion (Ingest.accept)": ("fusion/ingest.py", "accept"),
-    "AIS conversion+coalescing (Ingest.due)": ("fusion/ingest.py", "due"),
-    "tracker (Tracker.step)": ("fusion/core/tracker.py", "step"),
-    "tracker expiry at ticks (Tracker.advance)": ("fusion/core/tracker.py", "advance"),
-    "track views (Fusion.views)": ("fusion/pipeline.py", "views"),
-    "rules (RuleEngine.evaluate)": ("fusion/rules/engine.py", "evaluate"),
-    "output messages (FusionWorker.tick_messages)": ("fusion/worker.py", "tick_messages"),
+# Worker stages for ``worker --stages``: stage -> the functions (module, class, method) whose
+# thread CPU time it takes, exclusive of the stages nested in them (a decoder inside
+# Ingest.accept counts as decode only); ``{kind}``: split by the batch's sensor kind. The
+# step's own bookkeeping is what is left.
+_STAGES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "decode (AIS, radar decoders)": (("sensors.ais", "AisDecoder", "decode"), ("sensors.radar", "RadarDecoder", "decode_arrays"),
+                                     ("sensors.adsb", "AdsbDecoder", "decode")),
+    "ingest (validate, duplicates, radar conversion: Ingest.accept)": (("fusion.ingest", "Ingest", "accept"),),
+    "ingest release (AIS conversion, coalescing: Ingest.due)": (("fusion.ingest", "Ingest", "due"),),
+    "tracker step (Tracker.step), {kind} batches": (("fusion.core.tracker", "Tracker", "step"),),
+    "tracker expiry at ticks (Tracker.advance)": (("fusion.core.tracker", "Tracker", "advance"),),
+    "track views (Fusion.views)": (("fusion.pipeline", "Fusion", "views"),),
+    "rules (RuleEngine.evaluate, dark detections)": (("fusion.rules.engine", "RuleEngine", "evaluate"),
+                                                     ("fusion.satmatch", "DarkDetections", "evaluate")),
+    "publish: track updates, alerts (FusionWorker.tick_messages)": (("fusion.worker", "FusionWorker", "tick_messages"),),
+    "publish: picture slices (PictureJob)": (("fusion.picturejob", "PictureJob", "advance"), ("fusion.picturejob", "PictureJob", "finish")),
+    "status, rejects summaries": (("fusion.status", "StatusReport", "body"), ("fusion.worker", "FusionWorker", "refresh_counts"),
+                                  ("fusion.worker", "FusionWorker", "rejects_messages")),
+    "step bookkeeping (FusionWorker.step, intake settle, stats)": (("fusion.worker", "FusionWorker", "step"),),
 }
 
 
-def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool) -> dict[str, object]:
+class StageClock:
+    """Thread CPU seconds (``time.thread_time``: the worker's own CPU, not the wall, so that the
+    other processes of a shared machine do not count) per ``_STAGES`` stage, each exclusive of
+    the stages called from inside it. ``install`` wraps the functions; ``remove`` puts them back."""
+
+    def __init__(self, stages: dict[str, tuple[tuple[str, str, str], ...]] | None = None, clock=time.thread_time) -> None:  # noqa: ANN001
+        self.stages = _STAGES if stages is None else stages
+        self.clock = clock  # () -> seconds: the calling thread's CPU time
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._stack: list[list[float]] = []  # per open stage: [start, time of the stages nested in it]
+        self._saved: list[tuple[type, str, object]] = []
+
+    def _wrap(self, stage: str, fn):  # noqa: ANN001, ANN202 - any function
+        import functools
+
+        by_kind = "{kind}" in stage
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            name = stage.format(kind=args[1].sensor_kind) if by_kind else stage  # (self, batch)
+            frame = [self.clock(), 0.0]
+            self._stack.append(frame)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                took = self.clock() - frame[0]
+                self._stack.pop()
+                self.seconds[name] = self.seconds.get(name, 0.0) + took - frame[1]
+                self.calls[name] = self.calls.get(name, 0) + 1
+                if self._stack:
+                    self._stack[-1][1] += took
+        return timed
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        """gc.callbacks hook: the cyclic collector's CPU time by generation (inside whichever stage
+        triggered it, so also counted there)."""
+        if phase == "start":
+            self._gc_started = self.clock()
+        else:
+            key = f"gen{info['generation']}"
+            self.gc_seconds[key] = self.gc_seconds.get(key, 0.0) + self.clock() - self._gc_started
+            self.gc_collections[key] = self.gc_collections.get(key, 0) + 1
+
+    def install(self) -> None:
+        import gc
+        import importlib
+
+        self.gc_seconds: dict[str, float] = {}
+        self.gc_collections: dict[str, int] = {}
+        gc.callbacks.append(self._gc)
+
+        for stage, funcs in self.stages.items():
+            for module, cls_name, name in funcs:
+                cls = getattr(importlib.import_module(module), cls_name)
+                fn = cls.__dict__[name]
+                self._saved.append((cls, name, fn))
+                setattr(cls, name, self._wrap(stage, fn))
+
+    def remove(self) -> None:
+        import gc
+
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
+        for cls, name, fn in reversed(self._saved):
+            setattr(cls, name, fn)
+        self._saved = []
+
+
+def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
-    50 ms): worker seconds per second of load, and with ``profile`` the cProfile split."""
+    50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
+    machine's other processes do not inflate the way they do the wall time); with ``stages``
+    the split of them by stage (``StageClock``), with ``profile`` a cProfile listing of the
+    costliest functions (cProfile's overhead inflates Python-heavy code: use it to find
+    functions, ``stages`` to weigh them)."""
     import cProfile
     import gc
+    import io
     import pstats
 
     from fusion.mqtt import BrokerAddress
@@ -560,36 +781,51 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool) -> 
     load = Load(spec, t0, seed=11)
     events = load.events(t0 + seconds)
     service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s)
+    clock = StageClock() if stages else None
+    if clock is not None:
+        clock.install()
     gc.collect()
     gc.freeze()  # as Service.serve does with what start-up built
     prof = cProfile.Profile() if profile else None
-    busy, i, now, steps = 0.0, 0, t0, []
-    while now < t0 + seconds + reorder_s + output_s:
-        now += 0.05
-        took = []
-        while i < len(events) and events[i][0] + 0.01 <= now:
-            took.append((events[i][1], events[i][2], events[i][0] + 0.01))
-            i += 1
-        started = time.perf_counter()
-        if prof is not None:
-            prof.enable()
-        service._step(took, now, Due())
-        if prof is not None:
-            prof.disable()
-        steps.append(time.perf_counter() - started)
-    busy = sum(steps)
+    i, now, cpu, wall = 0, t0, 0.0, 0.0
+    step = 0
+    try:
+        while now < t0 + seconds + reorder_s + output_s:
+            now += 0.05
+            step += 1
+            took = []
+            while i < len(events) and events[i][0] + 0.01 <= now:
+                took.append((events[i][1], events[i][2], events[i][0] + 0.01))
+                i += 1
+            due = Due(status=step % 20 == 0, rejects=step % 100 == 0)  # as the service at its 1 s status / 5 s rejects intervals
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            if prof is not None:
+                prof.enable()
+            service._step(took, now, due)
+            if prof is not None:
+                prof.disable()
+            cpu += time.thread_time() - started_cpu
+            wall += time.perf_counter() - started
+    finally:
+        if clock is not None:
+            clock.remove()
+    plots = load.n_scan * spec.plots
     out: dict[str, object] = {
-        "load_seconds": seconds, "plots": load.n_scan * spec.plots, "ais_messages": load.n_ais, "worker_s": round(busy, 2),
-        "worker_s_per_load_s": round(busy / seconds, 3), "capacity_plots_per_s": round(load.n_scan * spec.plots / busy),
+        "load_seconds": seconds, "plots": plots, "ais_messages": load.n_ais, "worker_cpu_s": round(cpu, 2), "worker_wall_s": round(wall, 2),
+        "worker_cpu_s_per_load_s": round(cpu / seconds, 3), "capacity_plots_per_s": round(plots / cpu),
+        "headroom": round(seconds / cpu, 2),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
         "tracker_batches": service.fusion.counters.batches}
+    if clock is not None:
+        out["stage_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in clock.seconds.items()}
+        out["stage_share"] = {k: f"{100 * v / max(cpu, 1e-9):.1f}%" for k, v in clock.seconds.items()}
+        out["stage_calls"] = clock.calls
+        out["of_which_gc_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in sorted(clock.gc_seconds.items())}
+        out["gc_collections"] = dict(sorted(clock.gc_collections.items()))
     if prof is not None:
-        st = pstats.Stats(prof).stats  # type: ignore[attr-defined]
-        split = {name: sum(v[3] for (f, _, fn), v in st.items() if f.endswith(path) and fn == func) for name, (path, func) in _STAGES.items()}
-        total = sum(v[2] for v in st.values())
-        split["rest (step bookkeeping, stats)"] = total - sum(split.values())
-        out["profile_s"] = {k: round(v, 2) for k, v in split.items()}
-        out["profile_share"] = {k: f"{100 * v / total:.0f}%" for k, v in split.items()}
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
+        out["profile_top_tottime"] = text.getvalue().splitlines()
     return out
 
 
@@ -627,6 +863,37 @@ def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False) -
     return out
 
 
+def _loadavg() -> list[float]:
+    """The machine's 1, 5 and 15-minute load averages (Linux /proc/loadavg)."""
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+_REPEAT_KEYS = ("fused_plots_per_s", "fused_ais_msg_per_s", "drain_after_last_publish_s", "max_inbound_depth")
+
+
+def repeat_summary(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Runs of ``run --repeat N``: each run's main figures (with the load average around it),
+    then per figure the median and the spread (min, max) over the runs, and how many runs
+    sustained the load (queue drained within 1 s plus the window, nothing shed)."""
+    keep = (*_REPEAT_KEYS, "sustained", "feeder_ready_in_time", "step_s", "fuse_wait", "cpu_s_per_wall_s", "tracker_reruns", "loadavg_before", "loadavg_after")
+    each = [{k: r[k] for k in keep} | {"ready_margin_s": r["feeder"]["ready_margin_s"]} for r in runs]  # type: ignore[index]
+    out: dict[str, object] = {"offered": runs[0]["offered"], "runs": each,
+                              "sustained_runs": f"{sum(bool(r['sustained']) for r in runs)}/{len(runs)}"}
+    for k in (*_REPEAT_KEYS, "worker_cpu_s_per_wall_s"):
+        values = [float(r["cpu_s_per_wall_s"]["worker_thread"]) if k == "worker_cpu_s_per_wall_s" else float(r[k])  # type: ignore[index]
+                  for r in runs]
+        out[k] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return out
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sites", type=int, default=10)
     p.add_argument("--plots-per-scan", type=int, default=1_000)
@@ -654,13 +921,16 @@ def main(argv: list[str] | None = None) -> int:
     _load_args(wk)
     wk.add_argument("--reorder", type=float, default=2.0)
     wk.add_argument("--output", type=float, default=5.0)
-    wk.add_argument("--profile", action="store_true")
+    wk.add_argument("--profile", action="store_true", help="cProfile: the 25 costliest functions")
+    wk.add_argument("--stages", action="store_true", help="the worker's CPU split by stage (StageClock)")
     rn = sub.add_parser("run", help="one service run at one load and window (as a part of `service`)")
     _load_args(rn)
     rn.add_argument("--reorder", type=float, default=2.0)
     rn.add_argument("--output", type=float, default=5.0)
     rn.add_argument("--mqtt-io", choices=("process", "inline"), default="process", help="where the MQTT link runs (ServiceOptions.mqtt_io)")
     rn.add_argument("--catch-up-ticks", type=int, default=10, help="ServiceOptions.catch_up_ticks (0: evaluate every tick)")
+    rn.add_argument("--repeat", type=positive_int, default=1, help="runs in a row (each on a fresh broker): each run's figures, "
+                    "then their median and spread")
     fd = sub.add_parser("feed", help="(internal) publish the load in real time")
     _load_args(fd)
     fd.add_argument("--port", type=int, required=True)
@@ -680,13 +950,19 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec(), args.tenth_budgets)}, indent=2))
         return 0
     if args.what == "worker":
-        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile)}, indent=2))
+        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages)}, indent=2))
         return 0
     if args.what == "run":
-        with Mosquitto(max_queued=1_000_000) as broker:
-            print(json.dumps({"run": asyncio.run(service_run(broker, LoadSpec.of(args), args.reorder, args.output, mqtt_io=args.mqtt_io,
-                                                              catch_up_ticks=args.catch_up_ticks))},
-                             indent=2))
+        runs = []
+        for _ in range(args.repeat):  # each run on a fresh broker
+            with Mosquitto(max_queued=1_000_000) as broker:
+                before = _loadavg()
+                run = asyncio.run(service_run(broker, LoadSpec.of(args), args.reorder, args.output, mqtt_io=args.mqtt_io,
+                                              catch_up_ticks=args.catch_up_ticks))
+                runs.append({**run, "loadavg_before": before, "loadavg_after": _loadavg()})
+            if args.repeat > 1:  # each run's figures as it ends (stderr), so that an interrupted series keeps them
+                print(json.dumps(repeat_summary(runs[-1:])["runs"][0]), file=sys.stderr, flush=True)
+        print(json.dumps({"run": runs[0]} if args.repeat == 1 else {"runs": repeat_summary(runs)}, indent=2))
         return 0
     if args.what == "service":
         print(json.dumps({"service": service_bench(LoadSpec.of(args), args.latency_seconds)}, indent=2))

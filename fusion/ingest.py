@@ -40,9 +40,8 @@ import heapq
 import itertools
 import re
 from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -215,20 +214,44 @@ class Ingest:
         decoded, errors = decode(payload, source, recv_t)
         for error in errors:
             self.log.reject(kind, error)
-        reports: list[Report] = []
-        for r in decoded:
-            outside = self._outside_area(f"{kind}/{source}", r)
-            if outside is None:
-                reports.append(r)
-            else:
-                self.log.reject(kind, outside)
+        if not decoded:
+            return 0
+        reports = self._inside_area(kind, source, list(decoded))
         if not reports:
             return 0
         self.log.accepted_messages[kind] += 1
         self.log.accepted_reports[kind] += len(reports)
-        accepted = sum(max(1, len(r.plots)) if isinstance(r, RadarScan | RadarScanArrays) else 1 for r in reports)
-        self._keep_statics(reports)
-        self._satellite(reports, recv_t)
+        # one pass over the reports (a cooperative feed sends thousands of small messages a second):
+        # measurements accepted, static data kept, positions for the satellite history, newest time
+        accepted = 0
+        positions: list[AisPosition] = []
+        newest = self.newest_t
+        scenes = False
+        for r in reports:
+            if isinstance(r, AisPosition):
+                positions.append(r)
+            elif isinstance(r, RadarScanArrays | RadarScan):
+                accepted += max(1, len(r.plots)) - 1
+            elif isinstance(r, AisStatic | AdsbReport):
+                self._keep_static(r)
+            elif isinstance(r, SatScene):
+                scenes = True
+            t = getattr(r, "t", None)
+            if isinstance(t, float) and t > newest:
+                newest = t
+        accepted += len(reports)
+        self.newest_t = newest
+        if positions:
+            self.dark.history.add(positions)
+            self.ais_reporting.add(positions)
+        if scenes:
+            self._satellite_scenes(reports, recv_t)
+        first = type(reports[0]) if reports else type(None)  # (a late scene may have been taken out)
+        pending = _DEFERRED.get(first)
+        if pending is not None and all(type(r) is first for r in reports):  # the usual cooperative payload
+            coop = cast(list[AisPosition | AdsbReport], reports)  # every report of one _DEFERRED type
+            heapq.heappush(self._queue, (max(r.t for r in coop), next(self._order), _Pending(first, pending, coop)))
+            return accepted
         now_convert: list[Report] = []
         deferred: dict[type, list[AisPosition | AdsbReport]] = {}
         for r in reports:
@@ -243,6 +266,17 @@ class Ingest:
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
         return accepted
+
+    def _inside_area(self, kind: str, source: str, reports: list[Report]) -> list[Report]:
+        """``reports`` without those outside the service area (each rejected, counted)."""
+        inside = []
+        for r in reports:
+            err = self._outside_area(f"{kind}/{source}", r)
+            if err is None:
+                inside.append(r)
+            else:
+                self.log.reject(kind, err)
+        return inside
 
     def _outside_area(self, feed: str, report: Report | RadarScanArrays) -> DecodeError | None:
         """A DecodeError naming the position field when ``report`` (a radar scan: its site) lies
@@ -265,6 +299,8 @@ class Ingest:
 
     def _outside_area_at(self, feed: str, prefix: str, lat: float, lon: float) -> DecodeError | None:
         f, m = self.frame, AREA_MARGIN_DEG
+        if f.lat_min - m <= lat <= f.lat_max + m and f.lon_min - m <= lon <= f.lon_max + m:
+            return None
         for name, value, lo, hi in (("lat", lat, f.lat_min - m, f.lat_max + m), ("lon", lon, f.lon_min - m, f.lon_max + m)):
             if not lo <= value <= hi:
                 return DecodeError(feed, prefix + name, value, f"outside the service area (grown by {m:g} deg): {lo:g} .. {hi:g}")
@@ -300,17 +336,10 @@ class Ingest:
             close(domain)
         return out
 
-    def _satellite(self, reports: list[Report], recv_t: float) -> None:
-        """Feed the dark-detection correlation: AIS positions into its history, scenes to match
-        (a scene too old for the tracker's window is taken out of ``reports``: correlation only)."""
-        positions = [r for r in reports if isinstance(r, AisPosition)]
-        if positions:
-            self.dark.history.add(positions)
-            self.ais_reporting.add(positions)
-        for r in reports:
-            t = getattr(r, "t", None)
-            if isinstance(t, float):
-                self.newest_t = max(self.newest_t, t)
+    def _satellite_scenes(self, reports: list[Report], recv_t: float) -> None:
+        """Satellite scenes to the dark-detection correlation; a scene too old for the tracker's
+        window is taken out of ``reports`` (correlation only). The AIS history it needs is fed
+        from the accepted positions in ``accept``."""
         for i in range(len(reports) - 1, -1, -1):
             scene = reports[i]
             if isinstance(scene, SatScene):
@@ -394,18 +423,17 @@ class Ingest:
         self._seen[key] = recv_t
         return False
 
-    def _keep_statics(self, reports: Sequence[Report]) -> None:
+    def _keep_static(self, r: AisStatic | AdsbReport) -> None:
         """Latest AIS static data per MMSI (a type 24 part A or B fills in only what it carries, so
         parts sent in separate messages combine) and latest ADS-B call sign per ICAO address."""
-        for r in reports:
-            if isinstance(r, AisStatic):
-                old = self.statics.get(r.mmsi)
-                if old is not None and r.msg_type == 24:
-                    r = msgspec.structs.replace(r, name=r.name or old.name, callsign=r.callsign or old.callsign,
-                                                ship_type=r.ship_type or old.ship_type)
-                _keep_latest(self.statics, r.mmsi, r, self.max_statics)
-            elif isinstance(r, AdsbReport) and r.callsign is not None:
-                _keep_latest(self.callsigns, r.icao24, r.callsign, self.max_statics)
+        if isinstance(r, AisStatic):
+            old = self.statics.get(r.mmsi)
+            if old is not None and r.msg_type == 24:
+                r = msgspec.structs.replace(r, name=r.name or old.name, callsign=r.callsign or old.callsign,
+                                            ship_type=r.ship_type or old.ship_type)
+            _keep_latest(self.statics, r.mmsi, r, self.max_statics)
+        elif r.callsign is not None:
+            _keep_latest(self.callsigns, r.icao24, r.callsign, self.max_statics)
 
 
 def _keep_latest(table: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:

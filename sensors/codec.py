@@ -135,6 +135,9 @@ def check_payload_size(feed: str, payload: bytes, limits: DecodeLimits = DEFAULT
 
 
 _BRACKETS = bytes(c for c in range(256) if c not in b'"[]{}')  # deleted to leave strings and nesting
+_DEPTH_STEP = np.zeros(256, np.int8)  # nesting step per byte: +1 opens, -1 closes (one lookup per bracket)
+_DEPTH_STEP[list(b"[{")] = 1
+_DEPTH_STEP[list(b"]}")] = -1
 
 
 def _structure(payload: bytes) -> bytes:
@@ -150,9 +153,7 @@ def _depth(structure: bytes) -> int:
     outside = np.frombuffer(b"".join(structure.split(b'"')[::2]), dtype=np.uint8)  # even parts: outside strings
     if outside.size == 0:
         return 0
-    step = (outside == ord("[")).view(np.int8) + (outside == ord("{")).view(np.int8)
-    step -= (outside == ord("]")).view(np.int8) + (outside == ord("}")).view(np.int8)
-    return int(np.cumsum(step, dtype=np.int64).max())
+    return int(np.cumsum(_DEPTH_STEP[outside], dtype=np.int64).max())
 
 
 def json_depth(payload: bytes) -> int:

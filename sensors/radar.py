@@ -139,21 +139,22 @@ def _check_header(feed: str, scan: RadarScan, source: str, recv_t: float) -> Non
         raise DecodeError(feed, "scan_id", scan.scan_id, "must be >= 0")
 
 
-def _fast_plots(raw: bytes) -> np.ndarray | None:
-    """Raw JSON plots -> (M, 4) float64 (NaN for null), or None when this path cannot decode
-    them exactly (then the general path decides).
+def _fast_plots(raw: bytes, structure: bytes) -> np.ndarray | None:
+    """Raw JSON plots and their ``structure`` (``raw.translate(None, _STRUCTURE)``) -> (M, 4)
+    float64 (NaN for null), or None when this path cannot decode them exactly (then the
+    general path decides).
 
     Exact: the structural characters must be exactly ``[[,,,],...,[,,,]]`` (so every plot
     has four elements and nothing nests), every element must decode as a float or null
     (msgspec), and range and azimuth must not be null. JSON cannot carry NaN, so NaN in
     the array means null.
     """
-    structure = raw.translate(None, _STRUCTURE)
     count = (len(structure) - 1) // 6  # "[" + "[,,,]," * (count - 1) + "[,,,]" + "]"
     if count <= 0 or structure != b"[" + (_PLOT_STRUCTURE + b",") * (count - 1) + _PLOT_STRUCTURE + b"]":
         return None
     try:
-        values = _FLAT_DECODER.decode(b"[" + raw.translate(None, b"[]") + b"]")
+        # the brackets removed by two replaces: cheaper than a translate, which walks every byte
+        values = _FLAT_DECODER.decode(b"[" + raw.replace(b"[", b"").replace(b"]", b"") + b"]")
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     if len(values) != 4 * count:
@@ -237,11 +238,15 @@ class RadarDecoder:
                 header = _HEADER_DECODER.decode(payload)
             except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
                 header = None
-        if header is not None:  # "[" of the list and of each plot: the count before any plot is decoded
-            too_many = self._too_many_plots(feed, bytes(header.plots).count(b"[") - 1)
+        plots = None
+        if header is not None:
+            raw = bytes(header.plots)
+            structure = raw.translate(None, _STRUCTURE)
+            # "[" of the list and of each plot: the count before any plot is decoded
+            too_many = self._too_many_plots(feed, structure.count(b"[") - 1)
             if too_many is not None:
                 return [], [too_many]
-        plots = None if header is None else _fast_plots(bytes(header.plots))
+            plots = _fast_plots(raw, structure)
         if header is None or plots is None:
             reports, errors = self._general_scan(feed, payload, source, recv_t)
             return [RadarScanArrays.from_scan(r) for r in reports], errors

@@ -1,0 +1,136 @@
+"""bench/live.py's accounting: the stage clock's exclusive times, the CPU split of a live run,
+the median and spread of repeated runs (pure functions; no broker, no timing)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def live() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_live", ROOT / "bench" / "live.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_live"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Ticks:
+    """A clock that advances by one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+class _Batch:
+    def __init__(self, kind: str) -> None:
+        self.sensor_kind = kind
+
+
+class _Worker:
+    """Stand-ins for the worker's functions: ``outer`` calls ``inner`` twice; ``step`` takes a batch."""
+
+    def outer(self) -> None:
+        self.inner()
+        self.inner()
+
+    def inner(self) -> None:
+        pass
+
+    def step(self, batch: _Batch) -> None:
+        pass
+
+
+def test_stage_clock_counts_each_stage_without_the_stages_nested_in_it(live: types.ModuleType) -> None:
+    mod = sys.modules[__name__].__name__
+    stages = {"outer": ((mod, "_Worker", "outer"),), "inner": ((mod, "_Worker", "inner"),),
+              "step, {kind} batches": ((mod, "_Worker", "step"),)}
+    clock = live.StageClock(stages, clock=_Ticks())
+    clock.install()
+    try:
+        w = _Worker()
+        w.outer()
+        w.step(_Batch("radar"))
+        w.step(_Batch("ais"))
+        w.step(_Batch("radar"))
+    finally:
+        clock.remove()
+    # each read of the clock is one second: inner spans 1 s (start, end); outer reads at its start and
+    # end around two inners (4 reads): 5 s in all, 2 of them inner's
+    assert clock.seconds["inner"] == 2.0 and clock.calls["inner"] == 2
+    assert clock.seconds["outer"] == 5.0 - 2.0
+    assert clock.seconds["step, radar batches"] == 2.0 and clock.calls["step, radar batches"] == 2
+    assert clock.seconds["step, ais batches"] == 1.0
+    assert _Worker.__dict__["outer"].__name__ == "outer" and not hasattr(_Worker.__dict__["outer"], "__wrapped__")  # removed
+
+
+def test_cpu_split_names_the_processes_and_divides_by_the_load_time(live: types.ModuleType) -> None:
+    split = live._cpu_split(10.0, worker_s=7.0, process_s=8.0,
+                            children={"python3.11:123": 2.0, "mosquitto:77": 1.0, "mosquitto_sub:78": 0.1}, feeder_s=0.9)
+    assert split == {"worker_thread": 0.7, "service_loop_and_rest": 0.1, "mqtt_link_process": 0.2, "broker": 0.1,
+                     "alerts_subscriber": 0.01, "feeder": 0.09, "total": 1.2}
+
+
+def _run(plots: float, drain: float, sustained: bool) -> dict[str, object]:
+    return {"offered": {"plots_per_s": 100_000}, "fused_plots_per_s": plots, "fused_ais_msg_per_s": 2_000,
+            "drain_after_last_publish_s": drain, "max_inbound_depth": 100, "sustained": sustained, "feeder_ready_in_time": True,
+            "step_s": {}, "fuse_wait": {}, "cpu_s_per_wall_s": {"worker_thread": plots / 125_000}, "tracker_reruns": 0,
+            "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [1.5, 1.0, 1.0], "feeder": {"ready_margin_s": 3.0}}
+
+
+def test_repeat_summary_gives_median_spread_and_sustained_count(live: types.ModuleType) -> None:
+    out = live.repeat_summary([_run(99_000, 0.1, True), _run(80_000, 9.0, False), _run(99_500, 0.2, True)])
+    assert out["sustained_runs"] == "2/3"
+    assert out["fused_plots_per_s"] == {"median": 99_000, "min": 80_000, "max": 99_500}
+    assert out["drain_after_last_publish_s"] == {"median": 0.2, "min": 0.1, "max": 9.0}
+    assert out["worker_cpu_s_per_wall_s"]["median"] == pytest.approx(99_000 / 125_000)
+    assert [r["loadavg_before"] for r in out["runs"]] == [[1.0, 1.0, 1.0]] * 3
+
+
+def test_positive_int_rejects_zero(live: types.ModuleType) -> None:
+    assert live.positive_int("3") == 3
+    with pytest.raises(Exception, match="must be >= 1"):
+        live.positive_int("0")
+
+
+@pytest.mark.broker
+async def test_raw_publisher_delivers_payloads_of_every_length_class(live: types.ModuleType, mosquitto) -> None:  # noqa: ANN001
+    """The feeder's raw MQTT writer against a real Mosquitto: remaining lengths of 1, 2 and 3 bytes."""
+    import asyncio
+
+    payloads = [b"x" * 10, b"y" * 300, b"z" * 40_000]
+    sub = await asyncio.create_subprocess_exec("mosquitto_sub", "-h", "127.0.0.1", "-p", str(mosquitto.port), "-t", "bench/raw",
+                                               "-C", str(len(payloads)), "-W", "60", stdout=asyncio.subprocess.PIPE)
+    mqtt = live.RawPublisher()
+    await mqtt.connect(mosquitto.port, "raw-test")
+    try:
+        out = b""
+        deadline = asyncio.get_running_loop().time() + 60
+        while sub.returncode is None and asyncio.get_running_loop().time() < deadline:  # until the subscriber has them all
+            for p in payloads:
+                mqtt.publish("bench/raw", p)
+            await mqtt.drain()
+            try:
+                out, _ = await asyncio.wait_for(sub.communicate(), 0.5)
+            except TimeoutError:
+                continue
+    finally:
+        await mqtt.close()
+        if sub.returncode is None:
+            sub.kill()
+            await sub.wait()
+    # any three consecutive messages are the three payloads (rounds repeat them in order; the
+    # subscription may start mid-round)
+    assert sorted(out.split(b"\n")[:3], key=len) == payloads
