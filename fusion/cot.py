@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from fusion.publish import ALERTS_FILTER, TOPIC_ROOT, TRACKS_FILTER
+from fusion.publish import ALERTS_FILTER, TOPIC_ROOT, TRACKS_FILTER, TrackRow
 from sensors.errors import DecodeError
 
 with warnings.catch_warnings():  # pytak warns at import that its optional TLS-enrolment and HTTP extras are absent
@@ -57,30 +57,6 @@ with warnings.catch_warnings():  # pytak warns at import that its optional TLS-e
 log = logging.getLogger("jisf.cot")
 
 # -- the contract's payloads, as this client reads them ------------------------------------
-
-
-class TrackMsg(msgspec.Struct, frozen=True):
-    """A ``jisf/v1/tracks/{domain}/{track_id}`` payload (TrackRow fields, identity optional)."""
-
-    t: float
-    track_id: int
-    domain: str
-    status: str
-    lat: float
-    lon: float
-    vel_e_mps: float
-    vel_n_mps: float
-    cov_en_m2: tuple[tuple[float, float], tuple[float, float]]
-    alt_m: float | None = None
-    mmsi: int | None = None
-    icao24: str | None = None
-    sources: list[str] = []
-    name: str | None = None
-    callsign: str | None = None
-    ship_type: int | None = None
-    ship_type_text: str | None = None
-    flag: str | None = None
-    country: str | None = None
 
 
 class OpMsg(msgspec.Struct, frozen=True):
@@ -212,7 +188,7 @@ def _point(parent: ET.Element, lat: float, lon: float, hae: float = UNKNOWN_VALU
                                     "le": _fmt(le, 1)})
 
 
-def track_label(tr: TrackMsg) -> str:
+def track_label(tr: TrackRow) -> str:
     """What TAK shows next to the track: name, else call sign, else MMSI / ICAO address, else the track id."""
     if tr.name:
         return tr.name
@@ -231,7 +207,7 @@ def alert_summary(a: AlertMsg) -> str:
     return f"ALERT {a.rule} ({a.severity}){zone}: {a.reason}"
 
 
-def track_remarks(tr: TrackMsg, alerts: Iterable[AlertMsg]) -> str:
+def track_remarks(tr: TrackRow, alerts: Iterable[AlertMsg]) -> str:
     """Plain-text remarks: the track, its identity, its sources, its open alerts."""
     parts = [f"jisf track {tr.track_id} ({tr.domain}, {tr.status})"]
     if tr.mmsi is not None:
@@ -252,7 +228,7 @@ def track_remarks(tr: TrackMsg, alerts: Iterable[AlertMsg]) -> str:
     return "; ".join(parts)
 
 
-def track_event(tr: TrackMsg, *, uid: str, type_: str, t_ref: float, horizon_s: float,
+def track_event(tr: TrackRow, *, uid: str, type_: str, t_ref: float, horizon_s: float,
                 alerts: Iterable[AlertMsg] = ()) -> ET.Element:
     """The CoT event of one track: time = start = ``t_ref``, stale = ``t_ref + horizon_s``.
 
@@ -336,7 +312,7 @@ def serialize(ev: ET.Element) -> bytes:
 
 # -- decoding and validation ---------------------------------------------------------------
 
-_track_decoder = msgspec.json.Decoder(TrackMsg)
+_track_decoder = msgspec.json.Decoder(TrackRow)
 _alert_decoder = msgspec.json.Decoder(AlertMsg)
 
 
@@ -352,9 +328,9 @@ def _decode(feed: str, decoder: msgspec.json.Decoder[Any], payload: bytes) -> An
         raise DecodeError(feed, "payload", payload[:60], str(err)) from err
 
 
-def decode_track(topic: str, payload: bytes) -> TrackMsg:
+def decode_track(topic: str, payload: bytes) -> TrackRow:
     """A track payload, validated against its topic; DecodeError naming the field otherwise."""
-    tr: TrackMsg = _decode(topic, _track_decoder, payload)
+    tr: TrackRow = _decode(topic, _track_decoder, payload)
     _finite(topic, "t", tr.t, 0.0, MAX_TIME_S)
     if tr.domain not in DOMAINS:
         raise DecodeError(topic, "domain", tr.domain, f"must be one of {DOMAINS}")
@@ -432,7 +408,7 @@ class CotOptions:
 
 @dataclass
 class _Track:
-    row: TrackMsg
+    row: TrackRow
     uid: str
     type_: str
     t_ref: float
@@ -548,7 +524,7 @@ class CotBridge:
         out.append(event)
         return out
 
-    def _uid(self, tr: TrackMsg) -> str:
+    def _uid(self, tr: TrackRow) -> str:
         for uid in (f"jisf-mmsi-{tr.mmsi}" if tr.mmsi is not None else None,
                     f"jisf-icao-{tr.icao24.lower()}" if tr.icao24 else None):
             if uid is not None and self._uid_owner.get(uid, tr.track_id) == tr.track_id:
@@ -871,7 +847,7 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["AlertMsg", "CotBridge", "CotOptions", "CotStats", "CotTarget", "TrackMsg", "alert_event", "cot_type",
+__all__ = ["AlertMsg", "CotBridge", "CotOptions", "CotStats", "CotTarget", "alert_event", "cot_type",
            "decode_alert", "decode_track", "main", "removal_event", "run_bridge", "serialize", "track_event"]
 
 if __name__ == "__main__":  # pragma: no cover
