@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, TypeGuard, TypeVar
 
@@ -22,6 +22,7 @@ from sensors.limits import DEFAULT_LIMITS, MAX_AGE_S, MAX_FUTURE_S, DecodeLimits
 from sensors.reports import Report
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Report)
 
 KNOT_MPS = 1852.0 / 3600.0  # one knot in m/s
 FOOT_M = 0.3048  # one international foot in metres
@@ -182,6 +183,23 @@ def check_json_depth(feed: str, payload: bytes, limits: DecodeLimits = DEFAULT_L
 def check_json_payload(feed: str, payload: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodeError | None:
     """The bounds of a JSON payload before it is parsed: its size, then its nesting depth (None when within)."""
     return check_payload_size(feed, payload, limits) or check_json_depth(feed, payload, limits)
+
+
+def decode_json_report(
+    feed: str, payload: bytes, limits: DecodeLimits, record: type[R], check: Callable[[R], None]
+) -> tuple[list[Report], list[DecodeError]]:
+    """A feed of one JSON object per payload (OTH fixes, satellite scenes): bounded, decoded into
+    ``record``, then ``check`` (which raises DecodeError naming the field); ([the record], []) or
+    ([], [DecodeError]), never raises."""
+    oversized = check_json_payload(feed, payload, limits)
+    if oversized is not None:
+        return [], [oversized]
+    try:
+        obj = decode_json(feed, payload, record, {})
+        check(obj)
+    except DecodeError as err:
+        return [], [err]
+    return [obj], []
 
 
 _LINE_BREAKS = (b"\n", b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # str.splitlines of ASCII text

@@ -16,11 +16,10 @@ from sensors.codec import (
     LON,
     SPEED_MPS,
     VARIANCE_M2,
-    check_json_payload,
     check_number,
     check_optional,
     check_time,
-    decode_json,
+    decode_json_report,
     feed_name,
 )
 from sensors.errors import DecodeError
@@ -62,11 +61,8 @@ class OthDecoder:
     ) -> tuple[list[Report], list[DecodeError]]:
         """One payload -> ([OthFix], []) or ([], [DecodeError]); never raises."""
         feed = feed_name(FEED, source)
-        oversized = check_json_payload(feed, payload, self.limits)
-        if oversized is not None:
-            return [], [oversized]
-        try:
-            fix = decode_json(feed, payload, OthFix, {})
+
+        def check(fix: OthFix) -> None:
             if fix.site != source:
                 raise DecodeError(feed, "site", fix.site, f"must match the topic's site {source!r}")
             check_time(feed, "t", fix.t, recv_t)
@@ -75,6 +71,5 @@ class OthDecoder:
             _check_covariance(feed, fix.cov_en_m2)
             check_optional(feed, "speed_mps", fix.speed_mps, SPEED_MPS)
             check_optional(feed, "course_deg", fix.course_deg, ANGLE)
-        except DecodeError as err:
-            return [], [err]
-        return [fix], []
+
+        return decode_json_report(feed, payload, self.limits, OthFix, check)

@@ -15,11 +15,10 @@ from sensors.codec import (
     LAT,
     LON,
     Bound,
-    check_json_payload,
     check_number,
     check_optional,
     check_time,
-    decode_json,
+    decode_json_report,
     feed_name,
 )
 from sensors.errors import DecodeError
@@ -55,11 +54,8 @@ class SatDecoder:
     ) -> tuple[list[Report], list[DecodeError]]:
         """One payload -> ([SatScene], []) or ([], [DecodeError]); never raises."""
         feed = feed_name(FEED, source)
-        oversized = check_json_payload(feed, payload, self.limits)
-        if oversized is not None:
-            return [], [oversized]
-        try:
-            scene = decode_json(feed, payload, SatScene, {})
+
+        def check(scene: SatScene) -> None:
             if scene.source != source:
                 raise DecodeError(feed, "source", scene.source, f"must match the topic's source {source!r}")
             check_time(feed, "acq_time", scene.acq_time, recv_t)
@@ -72,6 +68,5 @@ class SatDecoder:
                 check_number(feed, f"detections[{i}].pos_err_m", d.pos_err_m, POS_ERR_M)
                 check_optional(feed, f"detections[{i}].length_m", d.length_m, LENGTH_M)
                 check_number(feed, f"detections[{i}].confidence", d.confidence, CONFIDENCE)
-        except DecodeError as err:
-            return [], [err]
-        return [scene], []
+
+        return decode_json_report(feed, payload, self.limits, SatScene, check)
