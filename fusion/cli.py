@@ -91,11 +91,18 @@ def positive_speed(speed: float) -> float:
 
 
 @contextlib.contextmanager
-def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set ``stop`` (graceful shutdown); handlers restored on exit."""
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event,
+                    on_signal: Callable[[str], None] | None = None) -> Iterator[None]:
+    """SIGINT/SIGTERM set ``stop`` (graceful shutdown), after telling ``on_signal`` the signal's name; handlers restored on exit."""
     sigs = (signal.SIGINT, signal.SIGTERM)
+
+    def handle(name: str) -> None:
+        if on_signal is not None:
+            on_signal(name)
+        stop.set()
+
     for s in sigs:
-        loop.add_signal_handler(s, stop.set)
+        loop.add_signal_handler(s, handle, s.name)
     try:
         yield
     finally:

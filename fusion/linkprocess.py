@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from fusion.mqtt import BrokerAddress, Link, LinkStats
-from fusion.ops import JsonFormatter, setup_logging
+from fusion.ops import JsonFormatter, exit_now, setup_logging
 from fusion.publish import OutMessage
 
 _FORWARD_DELAY_S = 0.001  # longest an inbound message waits in the child for others to share its write
@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sock = socket.socket(fileno=int((argv if argv is not None else sys.argv[1:])[0]))
     asyncio.run(_child_main(sock))
+    exit_now(0)  # disconnected and "done" sent: nothing left to keep, the parent need not wait for a teardown
 
 
 async def _child_main(sock: socket.socket) -> None:

@@ -6,7 +6,8 @@ key of the ``--config`` TOML file; a flag wins over the environment, which wins 
 file. The parser is ``fusion.cliutil``'s (global options, one-line errors); the environment
 of the configuration options is read by ``fusion.config`` under the same ``JISF_*`` names,
 so that a bad value is reported as coming from the environment. Exit status: 0 after a
-graceful stop (SIGINT/SIGTERM), 2 for a refused configuration or checkpoint, 1 for a
+graceful stop (SIGINT/SIGTERM; the process then exits at once, without the interpreter's
+teardown, ``fusion.ops.exit_now``), 2 for a refused configuration or checkpoint, 1 for a
 runtime error (e.g. a missing zones or rules file).
 """
 
@@ -122,14 +123,14 @@ async def serve(cfg: ServiceConfig) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if cfg.metrics_port:
             await stack.enter_async_context(serve_metrics(cfg.metrics_host, cfg.metrics_port, service.metrics_text))
-        with stop_on_signals(asyncio.get_running_loop(), stop):
+        with stop_on_signals(asyncio.get_running_loop(), stop, service.note_stop):
             log.info("serving %s as %s", cfg.broker_address().url(), cfg.client_id)
             await service.serve(stop)
     log.info("stopped")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fusion.ops import setup_logging
+    from fusion.ops import exit_now, setup_logging
 
     try:
         cfg = config_from_args(args)
@@ -145,7 +146,8 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(serve(cfg))
     except CheckpointError as err:
         raise cliutil.UsageError(str(err)) from None
-    return 0
+    # stopped gracefully: checkpoint fsynced, outbox flushed, broker disconnected, the link process gone
+    exit_now(0)
 
 
 def main(argv: list[str]) -> int:

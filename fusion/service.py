@@ -58,7 +58,7 @@ from fusion.mqtt import BrokerAddress, Link
 from fusion.pipeline import Fusion, Tick
 from fusion.publish import FEEDS_FILTER, STATUS_TOPIC, OutMessage, TrackUpdates, encode, track_topic
 from fusion.servicestate import Checkpoints, published_tracks
-from fusion.status import ServiceStats, StatusReport
+from fusion.status import ServiceStats, ShutdownReport, StatusReport
 from fusion.worker import Due, Emit, FusionWorker, feed_of
 
 log = logging.getLogger("jisf.service")
@@ -284,6 +284,12 @@ class Service:
         for d, below in seen_track_ids(found).items():
             self.fusion.trackers[d].reserve_ids(below)
 
+    def note_stop(self, reason: str) -> ShutdownReport:
+        """Record why the service is asked to stop (e.g. "SIGTERM"), at the moment it is asked; the first reason wins."""
+        if self.stats.shutdown is None:
+            self.stats.shutdown = ShutdownReport(reason)
+        return self.stats.shutdown
+
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down gracefully (checkpoint, flush alerts and status)."""
         if self.options.sweep_retained:
@@ -305,30 +311,42 @@ class Service:
                 if not fuse_task.done():
                     fuse_task.cancel()
                 intake_task.cancel()
-                self._stopping = True
-                await self._shut_down(pool)
+                report = self._end_intake("cancelled")
+                report.mark("worker_stopped")
+                await self._shut_down(pool, report)
                 link_stop.set()
                 await link_task
+                report.mark("link_done")
                 gc.unfreeze()
+        log.info("shutdown (%s) done in %.3f s: %d queued at the stop, %d fused after it, %d dropped", report.reason,
+                 report.phases["link_done"], report.queued_at_stop, report.fused, report.dropped,
+                 extra={"shutdown": report.body()})
 
     async def _stop_intake(self, stop: asyncio.Event) -> None:
-        """On stop, end intake at once (a fuse step may still be running): what arrives from
-        then on is dropped and counted in ``shutdown_dropped``; fusing what is queued (the
-        running step included) ends ``shutdown_budget_s`` later."""
+        """On stop, end intake at once (a fuse step may still be running)."""
         await stop.wait()
-        self._stopping = True
-        self.worker.fuse_until = time.perf_counter() + self.options.shutdown_budget_s
-        log.info("stopping: intake ended, %d messages queued", len(self.inbound))
+        self._end_intake("stop")
 
-    async def _shut_down(self, pool: ThreadPoolExecutor) -> None:
-        """Fuse what is still queued for at most ``shutdown_budget_s`` (wall), drop and count the
-        rest, then the final step: rejects summaries, a checkpoint and the status "offline"."""
+    def _end_intake(self, reason: str) -> ShutdownReport:
+        """End intake (once): what arrives from then on is dropped and counted in ``shutdown_dropped``;
+        fusing what is queued (the running step included) ends ``shutdown_budget_s`` after the stop request."""
+        report = self.note_stop(reason)
+        if not self._stopping:
+            self._stopping = True
+            self.worker.fuse_until = time.perf_counter() + self.options.shutdown_budget_s - (time.monotonic() - report.started)
+            report.queued_at_stop, report.fused_at_stop = len(self.inbound), self.stats.fused.total()
+            report.mark("intake_ended")
+            log.info("stopping (%s): intake ended, %d messages queued", reason, len(self.inbound))
+        return report
+
+    async def _shut_down(self, pool: ThreadPoolExecutor, report: ShutdownReport) -> None:
+        """Fuse what is still queued until ``shutdown_budget_s`` after the stop, drop and count the
+        rest, then the final steps: a checkpoint of that state, rejects summaries and the status "offline"."""
         if self.clock is None:
             return
         loop = asyncio.get_running_loop()
         o = self.options
-        if self.worker.fuse_until is None:  # stopped by cancellation rather than by the stop event
-            self.worker.fuse_until = time.perf_counter() + o.shutdown_budget_s
+        assert self.worker.fuse_until is not None  # (set when intake ended)
         while self.inbound and time.perf_counter() < self.worker.fuse_until:
             now = self.clock.now()
             took = self._take(o.fuse_batch, o.fuse_bytes)
@@ -339,5 +357,14 @@ class Service:
             self.stats.shutdown_dropped.update(dropped)
             log.warning("shutdown: dropped %d queued messages beyond the %g s budget", dropped.total(), o.shutdown_budget_s,
                         extra={"dropped": dict(dropped)})
-        final = Due(final=True, checkpoint=True)
-        self._send_all(await loop.run_in_executor(pool, self._step, [], self.clock.now(), final))
+        report.fused = self.stats.fused.total() - report.fused_at_stop
+        report.mark("drained")
+        # The final steps fuse nothing more: they release no data past what the last step released
+        # (the horizon it was given), so the checkpoint is the state the last step committed, with
+        # what was accepted but not yet released in its re-order buffer, and takes only its writing.
+        held = self._released_until
+        self._send_all(await loop.run_in_executor(pool, self._step, [], self.clock.now(), Due(checkpoint=True), held))
+        report.mark("checkpoint_written")
+        report.dropped = self.stats.shutdown_dropped.total()
+        self._send_all(await loop.run_in_executor(pool, self._step, [], self.clock.now(), Due(final=True), held))
+        report.mark("status_queued")

@@ -26,6 +26,34 @@ STATES = ("tentative", "confirmed", "coasting")  # track states by their status 
 
 
 @dataclass
+class ShutdownReport:
+    """Why and how the service stopped: the reason, the message counts and the phases, each
+    in wall seconds after the stop request (``time.monotonic``), in the order they happen:
+    ``intake_ended``, ``worker_stopped`` (the step running at the stop returned),
+    ``drained`` (what was queued fused within the budget, the rest dropped),
+    ``checkpoint_written``, ``status_queued`` (the final status handed to the link),
+    ``link_done`` (flushed and disconnected, the link process gone)."""
+
+    reason: str
+    started: float = field(default_factory=time.monotonic)  # monotonic s of the stop request
+    queued_at_stop: int = 0  # inbound messages waiting when intake ended
+    fused_at_stop: int = 0  # messages taken by fusion (accepted or rejected) before the stop
+    fused: int = 0  # messages taken by fusion after the stop (the running step's rest, then the budget's)
+    dropped: int = 0  # messages dropped at shutdown: queued beyond the budget or received after the stop
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, phase: str) -> float:
+        """Record that ``phase`` is done now; returns its seconds after the stop request."""
+        self.phases[phase] = round(time.monotonic() - self.started, 4)
+        return self.phases[phase]
+
+    def body(self) -> dict[str, object]:
+        """The ``shutdown`` object of the final status."""
+        return {"reason": self.reason, "queued_at_stop": self.queued_at_stop, "fused": self.fused, "dropped": self.dropped,
+                "phases_s": dict(self.phases)}
+
+
+@dataclass
 class ServiceStats:
     """Counters and latency windows of the live loop (the pipeline has its own counters).
 
@@ -54,6 +82,7 @@ class ServiceStats:
     journal_adopted: int = 0  # alert events taken over from the journal at start (raised / updated after the checkpoint)
     journal_cleared: int = 0  # alerts the journal closed after the checkpoint
     swept: int = 0  # retained track topics of a previous instance cleared at start
+    shutdown: ShutdownReport | None = None  # set when a stop is requested
     started: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
     fuse_wait: LatencyWindow = field(default_factory=LatencyWindow)  # receive -> fused
@@ -115,6 +144,7 @@ class StatusReport:
             "restore_s": s.restore_s,
             "silent_sources": self.fusion.heartbeats.silent_sources(now),
             "journal": {"adopted": s.journal_adopted, "cleared": s.journal_cleared, "swept": s.swept},
+            **({"shutdown": s.shutdown.body()} if s.shutdown is not None else {}),
             "broker": {"connects": self.link.stats.connects, "disconnects": self.link.stats.disconnects,
                        "connected": self.link.stats.connected, "published": self.link.stats.published},
         }

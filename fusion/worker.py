@@ -105,8 +105,10 @@ class FusionWorker:
             kept = self.fusion.accept(topic, payload, t)
             self.intake.settle(topic, payload, kept)
             self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
-        for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.catch_up_ticks):
-            out.extend(self.tick_messages(tick, now, emit))
+        if self.fuse_until is None or time.perf_counter() <= self.fuse_until:  # (stopping and out of time: nothing is
+            # released; what was accepted stays in the re-order buffer, which the checkpoint holds)
+            for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.catch_up_ticks):
+                out.extend(self.tick_messages(tick, now, emit))
         out.extend(self._picture.finish() if due.final else self._picture.advance())
         if due.rejects or due.final:
             out.extend(self.rejects_messages())

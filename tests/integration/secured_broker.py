@@ -7,22 +7,29 @@ make-tls.sh, the password file from mosquitto_passwd, as deploy/mosquitto/README
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import msgspec
+
 from fusion.broker import DEPLOY_ACL, DEPLOY_CONF, Mosquitto, free_port, render_conf
-from fusion.mqtt import BrokerAddress
+from fusion.mqtt import BrokerAddress, subscribe
+from fusion.publish import STATUS_TOPIC
+
+DEADLINE_S = 90.0  # generous: the shared 2-core machine runs many tests and services at once
 
 MAKE_TLS = DEPLOY_CONF.with_name("make-tls.sh")
 # One password per account of the shipped acl that the tests log in with.
 PASSWORDS = {"jisf-fusion": "svc-pw-1", "analyst": "analyst-pw-2", "radar-site1": "r1-pw-3", "radar-site2": "r2-pw-4",
              "analyst-2": "analyst2-pw-5", "jisf-sim": "sim-pw-6", "jisf-recorder": "rec-pw-7", "jisf-display": "disp-pw-8",
-             "adsb-rx1": "adsb-pw-9"}
+             "adsb-rx1": "adsb-pw-9", "ais-agg1": "ais-pw-10", "oth-site1": "oth-pw-11"}
 
 
 @dataclass(frozen=True)
@@ -106,3 +113,62 @@ def reaped(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(10)
+
+
+async def until(pred: Callable[[], bool], what: str, log: Path | None = None, timeout: float = DEADLINE_S) -> None:
+    """Wait for ``pred()``; AssertionError naming ``what`` (with the process log) otherwise."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log and log.exists() else ""
+            raise AssertionError(f"not within {timeout} s: {what}\n{tail}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Outputs:
+    """What the display account received from the service since it subscribed (retained messages skipped)."""
+
+    status: list[dict[str, object]] = field(default_factory=list)
+    status_at: list[float] = field(default_factory=list)  # time.monotonic() of each status
+    rejects: dict[str, dict[str, object]] = field(default_factory=dict)  # the latest summary per feed
+    tracks: list[dict[str, object]] = field(default_factory=list)
+    alerts: list[dict[str, object]] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def live_outputs(s: Secured, filters: tuple[str, ...] = (STATUS_TOPIC,)) -> AsyncIterator[Outputs]:
+    """The service's messages on ``filters`` from now on (retained ones from earlier runs skipped), as the display account sees them."""
+    got = Outputs()
+    ready = asyncio.Event()
+
+    async def collect() -> None:
+        async for topic, payload, retained in subscribe(s.as_user("jisf-display"), list(filters), client_id="display", on_subscribed=ready.set):
+            if retained or not payload:
+                continue
+            doc = msgspec.json.decode(payload)
+            if topic == STATUS_TOPIC:
+                got.status.append(doc)
+                got.status_at.append(time.monotonic())
+            elif topic.startswith("jisf/v1/rejects/"):
+                got.rejects[topic.rsplit("/", 1)[1]] = doc
+            elif topic.startswith("jisf/v1/alerts/"):
+                got.alerts.append(doc)
+            else:
+                got.tracks.append(doc)
+
+    task = asyncio.create_task(collect())
+    await asyncio.wait_for(ready.wait(), 30)
+    try:
+        yield got
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def live_statuses(s: Secured) -> AsyncIterator[list[dict[str, object]]]:
+    """Status messages the service publishes from now on, as the display account sees them."""
+    async with live_outputs(s) as got:
+        yield got.status

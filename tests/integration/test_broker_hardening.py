@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -19,25 +19,27 @@ from typing import cast
 import msgspec
 import pytest
 from secured_broker import (
+    DEADLINE_S,
     MAKE_TLS,
     PASSWORDS,
     Secured,
     jisf,
+    live_statuses,
     password_file,
     reaped,
     secured_mosquitto,
     tls_options,
+    until,
 )
 
 from fusion.actions import OPS_FILTER, ops_topic
 from fusion.mqtt import BrokerError, publisher, subscribe
-from fusion.publish import ALERTS_FILTER, STATUS_TOPIC, OutMessage
+from fusion.publish import ALERTS_FILTER, OutMessage
 from fusion.recording import RecordingError, read_recording
 from sim_feeds.scenario import default_scenario_path
 
 pytestmark = pytest.mark.broker
 
-DEADLINE_S = 90.0
 
 
 @pytest.fixture(scope="module")
@@ -60,37 +62,6 @@ def with_cert(s: Secured, user: str) -> list[str]:
     return ["--broker", s.tls.url(), "--ca-file", str(s.tls.ca_file), "--username", user,
             "--password-file", str(password_file(s.tls_dir, user)),
             "--cert-file", str(s.tls_dir / f"{user}.crt"), "--key-file", str(s.tls_dir / f"{user}.key")]
-
-
-async def until(pred: Callable[[], bool], what: str, log: Path | None = None, timeout: float = DEADLINE_S) -> None:
-    """Wait for ``pred()``; AssertionError naming ``what`` (with the process log) otherwise."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            tail = log.read_text()[-3000:] if log and log.exists() else ""
-            raise AssertionError(f"not within {timeout} s: {what}\n{tail}")
-        await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def live_statuses(s: Secured) -> AsyncIterator[list[dict[str, object]]]:
-    """Status messages the service publishes from now on (retained ones from earlier runs skipped), as the display account sees them."""
-    got: list[dict[str, object]] = []
-    ready = asyncio.Event()
-
-    async def collect() -> None:
-        async for _topic, payload, retained in subscribe(s.as_user("jisf-display"), [STATUS_TOPIC], client_id="display", on_subscribed=ready.set):
-            if not retained:
-                got.append(msgspec.json.decode(payload))
-
-    task = asyncio.create_task(collect())
-    await asyncio.wait_for(ready.wait(), 30)
-    try:
-        yield got
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def online_since_start(st: dict[str, object]) -> bool:

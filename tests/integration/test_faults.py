@@ -1,4 +1,5 @@
-"""Fault tests with a real Mosquitto (persistence on): broker restart, service SIGKILL, SIGTERM.
+"""Fault tests with a real Mosquitto (persistence on): broker restart, service SIGKILL, SIGTERM
+(also while backlogged, on the shipped secured configuration: issue 18 item 3).
 
 The minimal scenario is played at high speed from this process on a warped clock (the
 retained ``jisf/v1/sim/clock`` message gives the subprocess services their ``--clock
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import itertools
 import os
 import signal
@@ -22,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
+from secured_broker import Secured, jisf, live_outputs, secured_mosquitto, tls_options, until
 
 from fusion.broker import Mosquitto
+from fusion.checkpoint import load_checkpoint
 from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
 from fusion.mqtt import BrokerAddress, BrokerError, publisher, subscribe
 from fusion.offline import fusion_for_area
@@ -37,6 +42,11 @@ from sim_feeds.scenario import load_scenario, resolve_scenario
 pytestmark = pytest.mark.broker
 
 ROOT = Path(__file__).resolve().parents[2]
+_bspec = importlib.util.spec_from_file_location("bench_shutdown", ROOT / "bench" / "shutdown.py")
+assert _bspec is not None and _bspec.loader is not None
+bench_shutdown = importlib.util.module_from_spec(_bspec)
+sys.modules["bench_shutdown"] = bench_shutdown
+_bspec.loader.exec_module(bench_shutdown)
 EventKey = tuple[str, str, float]
 
 
@@ -290,3 +300,68 @@ async def test_sigterm_flushes_alerts_and_final_status(mosquitto: Mosquitto, tmp
         assert topic == STATUS_TOPIC and retain
         assert msgspec.json.decode(payload)["state"] == "offline"
         break
+
+
+@pytest.fixture(scope="module")
+def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    """The shipped secured Mosquitto configuration (deploy/mosquitto), each party on its own account."""
+    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
+        yield s
+
+
+async def test_sigterm_while_backlogged_stops_promptly_with_the_last_committed_state(sec: Secured, tmp_path: Path) -> None:
+    """A sensor account queues 300 scans of 5,000 plots on its own topic (its budget raised so that
+    they are queued, not shed), then SIGTERM: exit 0 (typically ~0.5-0.7 s, docs/BENCHMARKS.md; the
+    bound here is generous for the loaded machine), and the structure of the stop: the final status
+    names the signal and counts every message (received = accepted + rejected + shed, what was shed
+    dropped at the shutdown), the checkpoint is the state the last step committed (its counters are
+    the final status's), and nothing accepted is lost (every accepted plot is fused or in the
+    checkpoint's re-order buffer)."""
+    log, ckpt, n_scans, n_plots = tmp_path / "service.log", tmp_path / "fusion.ckpt", 300, 5_000
+    async with live_outputs(sec) as out:
+        service = jisf("fusion.runner", [*tls_options(sec, "jisf-fusion", tmp_path), "--clock", "sim", "--status-interval-s", "0.5",
+                                         "--scenario", "minimal", "--budget-radar-msg-s", "10000", "--budget-radar-meas-s", "1e9",
+                                         "--checkpoint-path", str(ckpt)], log)
+        with reaped([service]):
+            async with publisher(sec.as_user("jisf-sim", plain=True)) as publish:
+                await publish(OutMessage(SIM_CLOCK_TOPIC, WarpedClock.starting_now(time.time(), 1.0).encode(), qos=1, retain=True))
+            await until(lambda: any(s.get("state") == "online" for s in out.status), "the service online", log)
+            async with publisher(sec.as_user("radar-site1", plain=True)) as publish:
+                for payload in bench_shutdown.backlog_scans(n_scans, n_plots, time.time(), site="site1"):
+                    await publish(OutMessage("jisf/v1/feeds/radar/site1", payload, qos=1))
+
+            def backlogged() -> bool:
+                received = out.status[-1].get("received") if out.status else None
+                return isinstance(received, dict) and received.get("radar", 0) >= n_scans and int(out.status[-1].get("inbound_depth", 0)) >= 20  # type: ignore[call-overload]
+
+            await until(backlogged, "every scan received, >= 20 still queued", log)
+            signalled = time.monotonic()
+            service.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(service.wait, 30)
+            took = time.monotonic() - signalled
+            assert code == 0, log.read_text()[-3000:]
+        await until(lambda: any(s.get("state") == "offline" for s in out.status), "the final status", log, timeout=10)
+    final = next(s for s in out.status if s.get("state") == "offline")
+    assert "shutdown" in final, f"the last will, not the graceful final status: {final}"
+    shutdown: dict = final["shutdown"]  # type: ignore[assignment]
+    print(f"SIGTERM with a backlog: exit after {took:.2f} s; {shutdown}")
+    assert took < 10.0, f"SIGTERM took {took:.1f} s with a backlog"
+    assert shutdown["reason"] == "SIGTERM", shutdown
+    phases = shutdown["phases_s"]
+    assert list(phases) == ["intake_ended", "worker_stopped", "drained", "checkpoint_written"], phases
+    assert list(phases.values()) == sorted(phases.values()), phases
+    radar: dict = final["messages"]["radar"]  # type: ignore[index]
+    assert final["received"]["radar"] == n_scans == radar["accepted"] + radar["rejected"] + radar["shed"], final  # type: ignore[index]
+    assert radar["shed"] == final["shutdown_dropped"].get("radar", 0) == shutdown["dropped"] > 0, final  # type: ignore[union-attr]
+    assert shutdown["fused"] + shutdown["dropped"] >= shutdown["queued_at_stop"] and final["inbound_depth"] == 0, final
+    # the checkpoint is the last committed state: restored, its counters are the final status's
+    scenario = load_scenario(resolve_scenario("minimal"))
+    fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), "restored")
+    load_checkpoint(ckpt, fusion)
+    assert (fusion.counters.measurements, fusion.counters.batches, fusion.counters.ticks) == (
+        final["measurements"], final["batches"], final["ticks"]), final
+    assert fusion.ingest.log.accepted_messages["radar"] == radar["accepted"] == final["accepted"]["radar"] > 0, final  # type: ignore[index]
+    # nothing accepted is lost: each accepted plot was fused or waits in the checkpoint's re-order buffer
+    with np.load(ckpt) as z:
+        buffered = sum(len(z[k]) for k in z.files if k.startswith("ingest.heap.") and k.endswith(".t"))
+    assert radar["accepted"] * n_plots == fusion.counters.measurements + buffered, (fusion.counters.measurements, buffered)
