@@ -125,6 +125,14 @@ async def until(pred: Callable[[], bool], what: str, log: Path | None = None, ti
         await asyncio.sleep(0.05)
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid``, MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
+
+
 @dataclass
 class Outputs:
     """What the display account received from the service since it subscribed (retained messages skipped)."""
