@@ -33,8 +33,9 @@ from secured_broker import (
 )
 
 from fusion.actions import OPS_FILTER, ops_topic
+from fusion.continuity import sweep_retained_tracks
 from fusion.mqtt import BrokerError, publisher, subscribe
-from fusion.publish import ALERTS_FILTER, OutMessage
+from fusion.publish import ALERTS_FILTER, OutMessage, track_topic
 from fusion.recording import RecordingError, read_recording
 from sim_feeds.scenario import default_scenario_path
 
@@ -286,3 +287,23 @@ async def test_display_role_sends_operator_actions_analysts_cannot(sec: Secured)
         await publish(OutMessage(ops_topic("acknowledge", "go_fast-1-0"), b'{"by": "watch-1"}', qos=1))
     await asyncio.wait_for(task, DEADLINE_S)
     assert got == [(ops_topic("acknowledge", "go_fast-1-0"), b'{"by": "watch-1"}')]
+
+
+async def test_the_service_clears_stale_retained_tracks_of_a_previous_instance(sec: Secured, tmp_path: Path) -> None:
+    """The reported flood left 17,990 stale retained track topics behind: on the shipped ACL the
+    service reads the retained track topics at start (its sweep, fusion.continuity) and clears
+    those it does not hold, so that a display does not show a previous instance's tracks."""
+    stale = {track_topic("surface", 900_000 + i) for i in range(200)}
+    async with publisher(sec.as_user("jisf-fusion", plain=True)) as publish:  # what a previous instance left
+        for topic in sorted(stale):
+            await publish(OutMessage(topic, b'{"status": "confirmed"}', qos=1, retain=True))
+    log = tmp_path / "service.log"
+    async with live_statuses(sec) as statuses:
+        service = jisf("fusion.runner", [*tls_options(sec, "jisf-fusion", tmp_path), "--status-interval-s", "0.5"], log)
+        with reaped(service):
+            await until(lambda: any(st.get("state") == "online" and "journal" in st for st in statuses), "the service online", log)
+            assert service.poll() is None, log.read_text()[-3000:]
+    journal = next(st["journal"] for st in statuses if "journal" in st)
+    assert journal["swept"] == len(stale), (journal, log.read_text()[-3000:])  # type: ignore[index]
+    # what is retained now, as the next sweep finds it (keeping everything: it clears nothing itself)
+    assert await sweep_retained_tracks(sec.as_user("jisf-fusion", plain=True), "jisf-fusion", stale) == set()

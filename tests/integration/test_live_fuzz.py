@@ -1,9 +1,13 @@
-"""100,000+ fuzzed MQTT messages through the live service, interleaved with a clean scenario stream.
+"""100,000+ fuzzed MQTT messages through the live service, interleaved with a clean scenario stream,
+on the shipped secured Mosquitto configuration (deploy/mosquitto).
 
 Fuzzed payloads come from the seeded mutators of tests/property/test_decoder_fuzz.py, one
-MQTT message per line via ``mosquitto_pub -l`` on every feed topic, plus oversized
-payloads and unknown topics. The service must stay up, account for every message
-(accepted + rejected + shed == received, per feed), publish rejects summaries on
+MQTT message per line via ``mosquitto_pub -l``, each feed kind from a sensor account on the
+one topic its ACL allows (satellite detections, which have no sensor account in the shipped
+ACL, from the simulator account, before the clean stream: one connection per account), plus
+oversized payloads and unknown topics. The service's budgets are raised so that the fuzz is
+decoded, not shed at intake (budgets: test_fairness). The service must stay up, account for
+every message (accepted + rejected + shed == received, per feed), publish rejects summaries on
 ``jisf/v1/rejects/{feed}``, and end with the confirmed tracks of the clean stream only.
 """
 
@@ -16,13 +20,15 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 import pytest
+from secured_broker import PASSWORDS, Secured, secured_mosquitto, until
 
-from fusion.broker import Mosquitto
 from fusion.clock import WarpedClock
+from fusion.intake import BUDGETED_KINDS, Rate, SourceBudgets
 from fusion.mqtt import publisher, subscribe
 from fusion.offline import fusion_for_area
 from fusion.pipeline import FusionConfig, Tick
@@ -34,6 +40,10 @@ from sim_feeds.scenario import load_scenario, resolve_scenario
 pytestmark = pytest.mark.broker
 
 FUZZ_PER_FEED = 25_000
+# the account and its permitted topic of each feed kind (deploy/mosquitto/acl)
+SENDERS = {"ais": ("ais-agg1", "jisf/v1/feeds/ais/agg1"), "adsb": ("adsb-rx1", "jisf/v1/feeds/adsb/rx1"),
+           "radar": ("radar-site2", "jisf/v1/feeds/radar/site2"), "oth": ("oth-site1", "jisf/v1/feeds/oth/site1"),
+           "sat": ("jisf-sim", "jisf/v1/feeds/sat/fuzz")}
 _spec = importlib.util.spec_from_file_location("decoder_fuzz", Path(__file__).resolve().parents[1] / "property" / "test_decoder_fuzz.py")
 assert _spec is not None and _spec.loader is not None
 fz = importlib.util.module_from_spec(_spec)
@@ -65,7 +75,22 @@ def fuzz_lines(kind: str, n: int, seed: int) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
-async def test_fuzz_through_live_service(mosquitto: Mosquitto, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    """The shipped secured Mosquitto configuration, each party on its own account."""
+    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
+        yield s
+
+
+def mosquitto_pub(sec: Secured, kind: str, path: Path) -> subprocess.Popen[bytes]:
+    """``mosquitto_pub -l`` of the lines of ``path`` as ``kind``'s sensor account, on its topic, QoS 0."""
+    user, topic = SENDERS[kind]
+    with path.open("rb") as f:
+        return subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(sec.plain_port), "-u", user, "-P", PASSWORDS[user],
+                                 "-q", "0", "-l", "-t", topic], stdin=f)
+
+
+async def test_fuzz_through_live_service(sec: Secured, tmp_path: Path) -> None:
     scenario = load_scenario(resolve_scenario("minimal"))
     clean = scenario_part(300.0)
     speed = 10.0
@@ -77,44 +102,50 @@ async def test_fuzz_through_live_service(mosquitto: Mosquitto, tmp_path: Path) -
     # is the overload policy, not what this test checks.
     config = FusionConfig(reorder_window_s=30.0)
     fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), "fuzz", config=config)
-    service = Service(fusion, mosquitto.address, ServiceOptions(client_id="fuzz-fusion", status_interval_s=0.5, rejects_interval_s=0.5),
-                      on_tick=ticks.append)
+    unbounded = Rate(1e9, 1e9)
+    budgets = SourceBudgets(**dict.fromkeys(BUDGETED_KINDS, unbounded))
+    service = Service(fusion, sec.as_user("jisf-fusion", plain=True), ServiceOptions(status_interval_s=0.5, rejects_interval_s=0.5,
+                                                                                      budgets=budgets), on_tick=ticks.append)
     rejects: dict[str, dict[str, object]] = {}
     subscribed = asyncio.Event()
 
     async def watch_rejects() -> None:
-        async for topic, payload, _ in subscribe(mosquitto.address, ["jisf/v1/rejects/#"], qos=0, on_subscribed=subscribed.set):
+        async for topic, payload, _ in subscribe(sec.as_user("analyst", plain=True), ["jisf/v1/rejects/#"], qos=0, on_subscribed=subscribed.set):
             rejects[topic.rsplit("/", 1)[1]] = msgspec.json.decode(payload)
 
     stop = asyncio.Event()
     rej_task = asyncio.create_task(watch_rejects())
     service_task = asyncio.create_task(service.serve(stop))
-    await asyncio.wait_for(subscribed.wait(), 10)
-    await asyncio.wait_for(service.link.connected.wait(), 10)
+    await asyncio.wait_for(subscribed.wait(), 30)
+    await asyncio.wait_for(service.link.connected.wait(), 60)  # (the link process starts on a loaded machine)
     clock = WarpedClock.starting_now(clean[0].t, speed)
     service.clock = clock
     files = {}
     for kind in fz.FEEDS:
         files[kind] = tmp_path / f"{kind}.txt"
         files[kind].write_bytes(fuzz_lines(kind, FUZZ_PER_FEED, 1))
-    clean_task = asyncio.create_task(resilient_publish(mosquitto.address, clean, clock))
-    procs = []
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        for kind, path in files.items():
-            with path.open("rb") as f:
-                procs.append(subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mosquitto.port), "-q", "0", "-l",
-                                               "-t", f"jisf/v1/feeds/{kind}/fuzz"], stdin=f))
         extra = 0
-        async with publisher(mosquitto.address) as publish:
-            for kind in fz.FEEDS:  # oversized payloads, rejected whole
-                await publish(OutMessage(f"jisf/v1/feeds/{kind}/fuzz", b"x" * (MAX_PAYLOAD_BYTES + 10), qos=1))
-                extra += 1
+        clean_task = asyncio.create_task(resilient_publish(sec.as_user("jisf-sim", plain=True), clean, clock))
+        for kind, path in files.items():  # one sensor at a time, each once the service has read the one before: the
+            if kind != "sat":  # broker's queue for the service stays far below max_queued_messages (beyond it, dropped)
+                procs.append(mosquitto_pub(sec, kind, path))
+                assert await asyncio.to_thread(procs[-1].wait, 60) == 0
+                await until(lambda kind=kind: service.stats.received[kind] >= FUZZ_PER_FEED, f"the service read the {kind} fuzz")  # type: ignore[misc]
+        for kind in fz.FEEDS:  # oversized payloads, rejected whole, each on its sender's topic (once its fuzz is sent:
+            if kind != "sat":  # a second connection of an account would take over the first's client id)
+                async with publisher(sec.as_user(SENDERS[kind][0], plain=True)) as publish:
+                    await publish(OutMessage(SENDERS[kind][1], b"x" * (MAX_PAYLOAD_BYTES + 10), qos=1))
+                    extra += 1
+        sent = await asyncio.wait_for(clean_task, 60)
+        # then what only the simulator account may send (one connection per account: after its clean stream)
+        async with publisher(sec.as_user("jisf-sim", plain=True)) as publish:
             for i in range(20):  # topics of no feed
                 await publish(OutMessage(f"jisf/v1/feeds/sonar/x{i}", b"{}", qos=1))
                 extra += 1
-        for p in procs:
-            assert await asyncio.to_thread(p.wait, 60) == 0
-        sent = await asyncio.wait_for(clean_task, 60)
+        procs.append(mosquitto_pub(sec, "sat", files["sat"]))
+        assert await asyncio.to_thread(procs[-1].wait, 60) == 0
         expected = sent + extra + FUZZ_PER_FEED * len(files)
         deadline = time.monotonic() + 60
         while (sum(service.stats.received.values()) < expected or service.inbound) and time.monotonic() < deadline:
