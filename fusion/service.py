@@ -114,6 +114,7 @@ class Service:
         # per-source queues; a source beyond its share lagging by more than the re-order window while others keep up is deferred
         self.inbound = FairQueue(o.fair_quantum, defer_after_s=fusion.config.reorder_window_s)
         self._released_until: float | None = None  # the last step released data up to this minus the re-order window
+        self._fuse_rate: float | None = None  # payload bytes per wall second the last step fused (sizes the steps at a stop)
         lim = fusion.ingest.limits
         self.intake = Intake(o.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
@@ -212,13 +213,20 @@ class Service:
             for name in ("status", "rejects", "checkpoint"):
                 if getattr(due, name):
                     last[name] = mono
-            now = self.clock.now()
-            took = self._take(o.fuse_batch, o.fuse_bytes)
-            self._send_all(await loop.run_in_executor(pool, self._step, took, now, due, self._horizon(now), emit))
+            await self._fuse_step(pool, self.clock.now(), due, o.fuse_bytes, emit)
             if not self.inbound:
                 await self._idle()
             else:
                 await asyncio.sleep(0)  # let the reader run between steps
+
+    async def _fuse_step(self, pool: ThreadPoolExecutor, now: float, due: Due, max_bytes: int, emit: Emit | None = None) -> None:
+        """One step in the worker: take up to ``fuse_batch`` messages and ``max_bytes`` of payload (at least one
+        message), fuse them up to the horizon, send what comes out; measures the payload bytes fused per wall second."""
+        took = self._take(self.options.fuse_batch, max_bytes)
+        started = time.perf_counter()
+        self._send_all(await asyncio.get_running_loop().run_in_executor(pool, self._step, took, now, due, self._horizon(now), emit))
+        if took:
+            self._fuse_rate = sum(len(m.payload) for m in took) / max(time.perf_counter() - started, 1e-3)
 
     def _horizon(self, now: float) -> float | None:
         """Receive time of the oldest message still queued by a source that is not deferred (None
@@ -347,10 +355,10 @@ class Service:
         loop = asyncio.get_running_loop()
         o = self.options
         assert self.worker.fuse_until is not None  # (set when intake ended)
-        while self.inbound and time.perf_counter() < self.worker.fuse_until:
-            now = self.clock.now()
-            took = self._take(o.fuse_batch, o.fuse_bytes)
-            self._send_all(await loop.run_in_executor(pool, self._step, took, now, Due(), self._horizon(now)))
+        while self.inbound and (left_s := self.worker.fuse_until - time.perf_counter()) > 0:
+            # each step sized to what the last one fused in the time left, so that its release ends within the budget
+            max_bytes = o.fuse_bytes if self._fuse_rate is None else min(o.fuse_bytes, int(self._fuse_rate * left_s))
+            await self._fuse_step(pool, self.clock.now(), Due(), max_bytes)
         dropped = Counter(feed_of(m.topic) for m in self.inbound.clear())
         if dropped:
             self.stats.shed.update(dropped)
