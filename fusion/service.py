@@ -2,8 +2,9 @@
 
 Phases: startup (restore the checkpoint if there is one, connect, publish retained
 status "online" with a last will "offline"), main loop, shutdown (stop intake, fuse what
-is queued for at most ``shutdown_budget_s`` and drop the rest, counted, write a final
-checkpoint, flush outgoing alerts and the final status "offline").
+is queued for at most ``shutdown_budget_s`` after the signal and drop the rest, counted;
+then fuse nothing more: a final checkpoint of the state the last step committed, the final
+status "offline" with its ``shutdown`` report, flush; docs/OPERATIONS.md, "Shutdown").
 
 Parts (each its own module, tested alone): ``fusion.intake`` (budgets) and
 ``fusion.fairqueue`` (queues, shedding) on the event loop; ``fusion.worker`` (the fusion
@@ -319,7 +320,7 @@ class Service:
                 if not fuse_task.done():
                     fuse_task.cancel()
                 intake_task.cancel()
-                report = self._end_intake("cancelled")
+                report = self._end_intake("ended")  # (the reason of a stop by signal or event is set already)
                 report.mark("worker_stopped")
                 await self._shut_down(pool, report)
                 link_stop.set()
