@@ -304,6 +304,7 @@ async def test_the_service_clears_stale_retained_tracks_of_a_previous_instance(s
             await until(lambda: any(st.get("state") == "online" and "journal" in st for st in statuses), "the service online", log)
             assert service.poll() is None, log.read_text()[-3000:]
     journal = next(st["journal"] for st in statuses if "journal" in st)
-    assert journal["swept"] == len(stale), (journal, log.read_text()[-3000:])  # type: ignore[index]
-    # what is retained now, as the next sweep finds it (keeping everything: it clears nothing itself)
+    # (and those of the earlier tests' services on this module's broker)
+    assert journal["swept"] >= len(stale), (journal, log.read_text()[-3000:])  # type: ignore[index]
+    # nothing is retained now, as the next sweep finds it
     assert await sweep_retained_tracks(sec.as_user("jisf-fusion", plain=True), "jisf-fusion", stale) == set()
