@@ -130,14 +130,17 @@ class FairQueue:
 
         Each backlogged source in turn gains ``quantum`` and gives the messages at its head
         whose cost its deficit covers, while the step holds fewer than ``max_messages`` and
-        ``max_bytes`` of payload (at least one message is taken when any is queued: rounds
-        repeat until a head is covered). With ``released_t`` (the receive time up to which fusion
+        ``max_bytes`` of payload and the source has given less than its share of them (both
+        divided by the number of backlogged sources: a source of many small messages, which its
+        deficit in measurements would let fill the step, gives at most its share; at least one
+        message is taken when any is queued: rounds repeat until a head is covered). With ``released_t`` (the receive time up to which fusion
         has released data), sheddable messages received before it are removed as stale first,
         counted in ``stale_by_source``. A source whose queue empties loses its deficit."""
         took: list[Queued] = []
         stale: list[Queued] = []
         size = 0
         self._beyond_share = set()
+        share_n, share_bytes = max(1, max_messages // max(1, len(self._queues))), max_bytes // max(1, len(self._queues))
         while self._queues and not took:
             for key in list(self._queues):
                 q = self._queues[key]
@@ -146,13 +149,16 @@ class FairQueue:
                     self.stale_by_source[key] += 1
                 if key not in self._queues:
                     continue
-                deficit, n, full = self._deficit[key] + self.quantum, len(took), False
+                deficit, n, full, given = self._deficit[key] + self.quantum, len(took), False, 0
                 while q and q[0].cost <= deficit:
                     if len(took) >= max_messages or (took and size + len(q[0].payload) > max_bytes):
                         full = True
                         break
+                    if len(took) - n >= share_n or (len(took) > n and given + len(q[0].payload) > share_bytes):
+                        break  # its share of the step: the rest at the next one
                     deficit -= q[0].cost
                     size += len(q[0].payload)
+                    given += len(q[0].payload)
                     took.append(self._pop(key))
                 if key in self._queues and (len(took) > n or not full):  # served (or not covered): to the end of the order,
                     self._deficit[key] = min(deficit, max(self.quantum, q[0].cost))  # banking at most what its head costs

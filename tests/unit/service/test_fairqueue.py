@@ -51,11 +51,31 @@ def test_the_step_bounds_hold_and_the_round_resumes_where_it_stopped() -> None:
     for key in ("radar/a", "radar/b", "radar/c"):
         for _ in range(3):
             q.push(msg(key, 0.0, cost=1, size=100))
-    took, _ = q.take(100, 450)  # 450 bytes: a's three and b's first
-    assert [m.key for m in took] == ["radar/a", "radar/a", "radar/a", "radar/b"]
-    took, _ = q.take(2, 10**9)
-    assert [m.key for m in took] == ["radar/c", "radar/c"]  # c had not been served: it goes first
-    assert [m.key for m in q.take(100, 10**9)[0]] == ["radar/b", "radar/b", "radar/c"]
+    took, _ = q.take(2, 10**9)  # two messages: a's and b's first (a share of one each)
+    assert [m.key for m in took] == ["radar/a", "radar/b"]
+    took, _ = q.take(100, 450)  # c had not been served: it goes first; 150 bytes a source: one message each
+    assert [m.key for m in took] == ["radar/c", "radar/a", "radar/b"]
+    assert [m.key for m in q.take(100, 10**9)[0]] == ["radar/c", "radar/c", "radar/a", "radar/b"]
+    assert len(q) == 0
+
+
+def test_a_source_of_many_small_messages_gets_its_share_of_the_step_not_the_whole_step() -> None:
+    q = FairQueue(quantum=10_000, defer_after_s=1.0)
+    for i in range(10_000):  # an SBS-1 flood: one line (one measurement) a message, queued first
+        q.push(msg("adsb/flood", i * 1e-4))
+    for i in range(3):
+        q.push(msg("radar/good", 0.5 + i, cost=1_000))
+    q.push(msg("ais/good", 0.6, cost=2))
+    took, _ = q.take(5_000, 10**9)
+    keys = [m.key for m in took]
+    assert keys.count("adsb/flood") == 5_000 // 3 and keys.count("radar/good") == 3 and keys.count("ais/good") == 1
+    assert q.depth("adsb/flood") == 10_000 - 5_000 // 3
+    q.push(msg("ais/good", 3.0, cost=2))
+    assert q.horizon(3.0) == 3.0 and q.deferred == {"adsb/flood"}  # beyond its share and lagging: deferred
+    took, _ = q.take(5_000, 10**9)  # (two sources: a half each)
+    assert [m.key for m in took].count("adsb/flood") == 2_500 and len(took) == 2_501
+    took, _ = q.take(5_000, 10**9)  # alone now: the whole step
+    assert len(took) == 5_000
 
 
 def test_a_lagging_source_is_deferred_only_while_another_keeps_up() -> None:
