@@ -104,6 +104,8 @@ class StatusReport:
             "late_fused": c.late_fused,
             "tracker_reruns": c.reruns,
             "tracker_rerun_batches": c.rerun_batches,
+            "tracker_reruns_by_source": most_shed(Counter(c.reruns_by_source)),
+            "tracker_rerun_refused_by_source": most_shed(Counter(c.rerun_refused_by_source)),
             "ticks": c.ticks,
             "ticks_skipped": c.ticks_skipped,
             "alerts_raised": c.alerts_raised,
@@ -156,6 +158,11 @@ class StatusReport:
                     Sample("jisf_ticks_skipped_total", "counter", "output ticks not evaluated while catching up", c.ticks_skipped),
                     Sample("jisf_tracker_reruns_total", "counter", "out-of-sequence batches that made the tracker re-run", c.reruns),
                     Sample("jisf_tracker_rerun_batches_total", "counter", "batches processed again by those re-runs", c.rerun_batches)]
+        samples += [Sample("jisf_tracker_reruns_by_source_total", "counter", "tracker re-runs by the source of the out-of-sequence batch "
+                           "(the most re-running sources)", n, {"source": src}) for src, n in sorted(most_shed(Counter(c.reruns_by_source)).items())]
+        samples += [Sample("jisf_tracker_rerun_refused_by_source_total", "counter", "out-of-sequence measurements not re-run, their "
+                           "source's re-run budget spent: fused by retrodiction or counted late (the most refused sources)", n,
+                           {"source": src}) for src, n in sorted(most_shed(Counter(c.rerun_refused_by_source)).items())]
         samples += [Sample("jisf_tracks", "gauge", "live tracks at the last tick", n, {"domain": d, "state": st})
                     for (d, st), n in sorted(s.tracks_by_state.items())]
         with s.lock:
