@@ -881,7 +881,8 @@ _ROGUE_STAGES = {**_STAGES, "tracker re-runs (Tracker._rerun), {kind} batches": 
                  "tracker retrodiction (Tracker._late), {kind} batches": (("fusion.core.tracker", "Tracker", "_late"),)}
 _ROGUE_KEYS = ("offered", "feeder", "alert_received_latency", "alert_publisher_lag", "alert_service_latency", "fuse_wait", "step_s",
                "shed_by_source", "shed_stale_by_source", "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth",
-               "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "tracks")
+               "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "tracks", "received",
+               "cpu_s_per_wall_s")
 
 
 def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False, repeat: int = 1, stages: bool = False) -> dict[str, object]:

@@ -67,6 +67,7 @@ class FairQueue:
         self._deficit: Counter[str] = Counter()
         self._last_arrival: dict[str, float] = {}  # per source key (bounded: intake caps budgeted keys at MAX_SOURCES)
         self._len = 0
+        self._bytes: Counter[str] = Counter()  # payload bytes queued per backlogged source
         self.deferred: frozenset[str] = frozenset()  # sources left out of the last horizon
         self._beyond_share: set[str] = set()  # sources the last take offered a quantum that still have messages queued
         self.stale_by_source: Counter[str] = Counter()  # messages shed because fusion had released past them
@@ -90,6 +91,7 @@ class FairQueue:
             q = self._queues[msg.key] = deque()
         q.append(msg)
         self._len += 1
+        self._bytes[msg.key] += len(msg.payload)
         if msg.recv_t is not None:
             self._last_arrival[msg.key] = msg.recv_t
 
@@ -101,6 +103,7 @@ class FairQueue:
                 q = self._queues[msg.key] = deque()
             q.appendleft(msg)
             self._len += 1
+            self._bytes[msg.key] += len(msg.payload)
 
     def shed_longest(self) -> Queued:
         """Remove and return the oldest message of the source with the most queued messages."""
@@ -112,6 +115,7 @@ class FairQueue:
         out = list(self)
         self._queues.clear()
         self._deficit.clear()
+        self._bytes.clear()
         self._len = 0
         return out
 
@@ -130,9 +134,10 @@ class FairQueue:
 
         Each backlogged source in turn gains ``quantum`` and gives the messages at its head
         whose cost its deficit covers, while the step holds fewer than ``max_messages`` and
-        ``max_bytes`` of payload and the source has given less than its share of them (both
-        divided by the number of backlogged sources: a source of many small messages, which its
-        deficit in measurements would let fill the step, gives at most its share; at least one
+        ``max_bytes`` of payload and the source has given less than its share of them
+        (``max_min_shares``: a source with less queued than an equal share gives it all, the
+        rest is shared among the others; so a source of many small messages, which its deficit
+        in measurements would let fill the step, gives only what the others leave; at least one
         message is taken when any is queued: rounds repeat until a head is covered). With ``released_t`` (the receive time up to which fusion
         has released data), sheddable messages received before it are removed as stale first,
         counted in ``stale_by_source``. A source whose queue empties loses its deficit."""
@@ -140,7 +145,9 @@ class FairQueue:
         stale: list[Queued] = []
         size = 0
         self._beyond_share = set()
-        share_n, share_bytes = max(1, max_messages // max(1, len(self._queues))), max_bytes // max(1, len(self._queues))
+        keys = list(self._queues)
+        share_n = dict(zip(keys, max_min_shares([len(self._queues[k]) for k in keys], max_messages), strict=True))
+        share_bytes = dict(zip(keys, max_min_shares([self._bytes[k] for k in keys], max_bytes), strict=True))
         while self._queues and not took:
             for key in list(self._queues):
                 q = self._queues[key]
@@ -154,7 +161,7 @@ class FairQueue:
                     if len(took) >= max_messages or (took and size + len(q[0].payload) > max_bytes):
                         full = True
                         break
-                    if len(took) - n >= share_n or (len(took) > n and given + len(q[0].payload) > share_bytes):
+                    if len(took) - n >= max(1, share_n.get(key, 1)) or (len(took) > n and given + len(q[0].payload) > share_bytes.get(key, 0)):
                         break  # its share of the step: the rest at the next one
                     deficit -= q[0].cost
                     size += len(q[0].payload)
@@ -172,7 +179,20 @@ class FairQueue:
         q = self._queues[key]
         msg = q.popleft()
         self._len -= 1
+        self._bytes[key] -= len(msg.payload)
         if not q:
             del self._queues[key]
             self._deficit.pop(key, None)
+            del self._bytes[key]
         return msg
+
+
+def max_min_shares(demands: list[int], capacity: int) -> list[int]:
+    """Max-min fair split of ``capacity`` among ``demands`` (water filling): in increasing order of
+    demand, each gets the lesser of its demand and an equal part of what is left. (n,) -> (n,)."""
+    out = [0] * len(demands)
+    left, n = capacity, len(demands)
+    for done, i in enumerate(sorted(range(n), key=demands.__getitem__)):
+        out[i] = min(demands[i], left // (n - done))
+        left -= out[i]
+    return out

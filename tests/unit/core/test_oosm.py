@@ -91,28 +91,33 @@ def test_the_rerun_budget_never_allows_more_than_its_depth_plus_its_rate(costs: 
     assert spent <= cfg.rerun_burst_s + cfg.rerun_budget_s_per_s * now + 1e-9
 
 
-def _scan(make_batch: BatchFactory, t: float, site: str, xy: list[list[float]]) -> MeasBatch:
-    return replace(make_batch(t, xy), sensor_id=site)
+def _scan(make_batch: BatchFactory, t: float, site: str, xy: list[list[float]], kind: str = "radar") -> MeasBatch:
+    return replace(make_batch(t, xy, kind=kind, mmsi=[366000001] if kind == "ais" else None), sensor_id=site)
 
 
-def test_a_source_always_behind_is_retrodicted_beyond_its_budget_and_the_others_still_rerun(make_batch: BatchFactory) -> None:
-    # a good radar at 1 Hz sees a vessel going east at 5 m/s; a rogue site's scans of the same vessel
-    # arrive 4 s behind the good data, every second
+@pytest.mark.parametrize("kind", ["radar", "ais"])
+def test_a_source_always_behind_is_not_rerun_beyond_its_budget_and_the_others_still_are(make_batch: BatchFactory, kind: str) -> None:
+    # a good radar at 1 Hz sees a vessel going east at 5 m/s; another source's reports of the same
+    # vessel (radar plots, or AIS naming it) arrive 4 s behind the good data, every second
     cfg = TrackerConfig(rerun_budget_s_per_s=0.25, rerun_burst_s=5.0)
     trk = Tracker(cfg, "surface")
     pos = lambda t: [[5.0 * t, 0.0]]  # noqa: E731
-    reruns, refused, fused = 0, 0, 0
+    reruns, refused, fused, dropped = 0, 0, 0, 0
     for k in range(60):
         t = float(k)
         trk.step(_scan(make_batch, t, "good", pos(t)))
         if k >= 5:
-            res = trk.step(_scan(make_batch, t - 4.0, "rogue", pos(t - 4.0)))
+            res = trk.step(_scan(make_batch, t - 4.0, "behind", pos(t - 4.0), kind))
             reruns += res.rerun_batches > 0
             refused += res.rerun_refused
             fused += res.late_fused
+            dropped += res.late_dropped
     # ~4.5 s a re-run: one from the depth, then one per 18 s at 0.25 s/s over the 54 s
     assert 1 <= reruns <= 1 + math.ceil(54 * 0.25 / 4.0) and refused == 55 - reruns
-    assert fused == refused  # each refused scan still updated the vessel's track, by retrodiction
+    if kind == "ais":  # each refused report still updated the vessel's track, by retrodiction
+        assert (fused, dropped) == (refused, 0)
+    else:  # anonymous plots beyond the budget: dropped as late, counted (retrodiction would start no track)
+        assert (fused, dropped) == (0, refused)
     view = trk.view(59.0)
     assert len(view) == 1 and abs(float(view.x[0, 0]) - 5.0 * 59) < 30.0
     late_good = trk.step(_scan(make_batch, 58.5, "good", pos(58.5)))  # the good site's own late scan: its budget is whole

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fusion.fairqueue import ACTIVE_S, FairQueue, Queued
+from fusion.fairqueue import ACTIVE_S, FairQueue, Queued, max_min_shares
 
 
 def msg(key: str, t: float | None, cost: int = 1, size: int = 10, sheddable: bool = True) -> Queued:
@@ -59,23 +59,26 @@ def test_the_step_bounds_hold_and_the_round_resumes_where_it_stopped() -> None:
     assert len(q) == 0
 
 
-def test_a_source_of_many_small_messages_gets_its_share_of_the_step_not_the_whole_step() -> None:
+def test_a_source_of_many_small_messages_leaves_every_other_source_its_share_of_the_step() -> None:
     q = FairQueue(quantum=10_000, defer_after_s=1.0)
-    for i in range(10_000):  # an SBS-1 flood: one line (one measurement) a message, queued first
-        q.push(msg("adsb/flood", i * 1e-4))
+    for i in range(20_000):  # an SBS-1 flood: one line (one measurement) a message, queued first
+        q.push(msg("adsb/flood", i * 1e-5))
     for i in range(3):
         q.push(msg("radar/good", 0.5 + i, cost=1_000))
-    q.push(msg("ais/good", 0.6, cost=2))
+    for i in range(2_000):  # a busy AIS aggregator's backlog: more than an equal third of the step
+        q.push(msg("ais/good", 0.6 + i * 1e-4, cost=2))
     took, _ = q.take(5_000, 10**9)
     keys = [m.key for m in took]
-    assert keys.count("adsb/flood") == 5_000 // 3 and keys.count("radar/good") == 3 and keys.count("ais/good") == 1
-    assert q.depth("adsb/flood") == 10_000 - 5_000 // 3
+    # max-min: the radar's 3 whole, then the AIS backlog's 2,000 whole (under half of the 4,997 left), the flood the rest
+    assert (keys.count("radar/good"), keys.count("ais/good"), keys.count("adsb/flood")) == (3, 2_000, 2_997)
     q.push(msg("ais/good", 3.0, cost=2))
     assert q.horizon(3.0) == 3.0 and q.deferred == {"adsb/flood"}  # beyond its share and lagging: deferred
-    took, _ = q.take(5_000, 10**9)  # (two sources: a half each)
-    assert [m.key for m in took].count("adsb/flood") == 2_500 and len(took) == 2_501
-    took, _ = q.take(5_000, 10**9)  # alone now: the whole step
-    assert len(took) == 5_000
+    for _ in range(4_000):
+        q.push(msg("ais/good", 3.0, cost=2))
+    took, _ = q.take(5_000, 10**9)  # two backlogged sources: a half each
+    assert [m.key for m in took].count("adsb/flood") == 2_500 and len(took) == 5_000
+    assert max_min_shares([10, 3_000, 20_000], 5_000) == [10, 2_495, 2_495]
+    assert max_min_shares([1, 1], 1) == [0, 1] and max_min_shares([], 7) == []
 
 
 def test_a_lagging_source_is_deferred_only_while_another_keeps_up() -> None:
