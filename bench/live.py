@@ -51,7 +51,9 @@ ADS-B budgets). Reported: the good alerts' receive latency p50/p99 in each run (
 of 10 N, the rogue's, left out), split into the good feeder's publication lag of the message
 behind each alert (``alert_publisher_lag``: a loaded machine can make the feeder itself fall
 behind) and the rest, the service's (``alert_service_latency``: broker, intake, queueing,
-fusion, publishing); what was shed per source (at intake by the budget, and as stale from a
+fusion, publishing), of which the good radar scans' lag from measurement to the service's
+intake (``good_scan_intake_lag``: publication, broker, MQTT link process) is before any of the
+service's queueing; what was shed per source (at intake by the budget, and as stale from a
 deferred source's queue: fusion/fairqueue.py), the tracker's re-runs per source and the
 out-of-sequence measurements its re-run budget sent to retrodiction instead
 (``TrackerConfig.rerun_budget_s_per_s``), the measurements fused and the load average around
@@ -82,6 +84,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -606,6 +609,27 @@ class _WorkerCpu:
         service._step = timed
 
 
+class _IntakeLag:
+    """Wraps a service's ``intake.charge`` (called by the event loop for each inbound message) to take,
+    for each good radar scan (``radar/bench*``), the seconds from its measurement time to its
+    intake on the service clock: the feeder's publication lag plus the transport (broker, the
+    MQTT link process, the hand-over to the event loop), before any of the service's queueing."""
+
+    _T = re.compile(rb'"t":([-0-9.e+]+)')
+
+    def __init__(self, service) -> None:  # noqa: ANN001 - fusion.service.Service
+        self.lags: list[float] = []
+        charge = service.intake.charge
+
+        def timed(topic: str, payload: bytes, now: float):  # noqa: ANN202 - fusion.intake.Charge
+            if topic.startswith("jisf/v1/feeds/radar/bench"):
+                found = self._T.search(payload, 0, 300)
+                if found is not None:
+                    self.lags.append(now - float(found.group(1)))
+            return charge(topic, payload, now)
+        service.intake.charge = timed
+
+
 def _cpu_split(load_s: float, worker_s: float, process_s: float, children: dict[str, float], feeder_s: float) -> dict[str, float]:
     """CPU seconds per second of load of each part of a live run: the fusion worker thread, the
     rest of the service process (event loop, intake, GC), its MQTT link child, the broker, the
@@ -630,7 +654,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     import asyncio
 
     service = _make_service(broker.address, reorder_s, output_s, **{"budgets": bench_budgets(spec, budget_scale), **options})
-    worker_cpu = _WorkerCpu(service)
+    worker_cpu, intake_lag = _WorkerCpu(service), _IntakeLag(service)
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
@@ -696,6 +720,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published,
             "alert_received_latency": {"alerts": len(e2e), **_percentiles_ms(e2e)},
             "alert_publisher_lag": _percentiles_ms(published), "alert_service_latency": _percentiles_ms(e2e - published),
+            "good_scan_intake_lag": _percentiles_ms(np.array(intake_lag.lags)),
             "track_updates_published": st.tracks_published, "mqtt_published": service.link.stats.published,
             "tracks": {f"{d}/{s}": n for (d, s), n in sorted(st.tracks_by_state.items())}}
 
@@ -879,7 +904,8 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
 # ``rogue --stages``: the worker's stages with the tracker's two out-of-sequence paths apart
 _ROGUE_STAGES = {**_STAGES, "tracker re-runs (Tracker._rerun), {kind} batches": (("fusion.core.tracker", "Tracker", "_rerun"),),
                  "tracker retrodiction (Tracker._late), {kind} batches": (("fusion.core.tracker", "Tracker", "_late"),)}
-_ROGUE_KEYS = ("offered", "feeder", "alert_received_latency", "alert_publisher_lag", "alert_service_latency", "fuse_wait", "step_s",
+_ROGUE_KEYS = ("offered", "feeder", "alert_received_latency", "alert_publisher_lag", "alert_service_latency", "good_scan_intake_lag",
+               "fuse_wait", "step_s",
                "shed_by_source", "shed_stale_by_source", "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth",
                "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "tracks", "received",
                "cpu_s_per_wall_s")

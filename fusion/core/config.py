@@ -149,15 +149,17 @@ class TrackerConfig:
     below this for a present target ((1 - report_prob)^k: 5 intervals at 0.5)."""
     delete_miss_prob: float = 1e-3
     """A confirmed track is deleted likewise below this probability (10 intervals at 0.5)."""
-    rerun_budget_s_per_s: float = 0.25
+    rerun_budget_s_per_s: float = 1.0
     """Per source (``"kind/sensor id"``), the batch time the tracker may re-run for that source's
     out-of-sequence batches, per second of batch time (a token bucket ``rerun_burst_s`` deep,
-    fusion/core/oosm.py ``RerunBudget``); a batch beyond it is fused by retrodiction instead
-    (fusion/core/late.py; rows no track takes are counted late) and counted for its source. A
-    re-run replays every source's data, so a source always behind the others (a flood, a lagging
-    feed) would otherwise make the tracker redo its lag at each of its batches (issue 18). 0.25:
-    four such sources at their budget at most double the tracker's work, the issue's bound
-    (good sources within 2x of their latency). ``inf``: no bound."""
+    fusion/core/oosm.py ``RerunBudget``); beyond it a batch is not re-run but counted for its
+    source, its identified rows fused by retrodiction (fusion/core/late.py), its anonymous plots
+    dropped as late. A re-run replays every source's data, so a source always behind the others
+    (a flood, a lagging feed) would otherwise make the tracker redo its lag at each of its
+    batches (issue 18). 1.0: one source can at most double the tracker's work (the issue's
+    bound: good sources within 2x of their latency), while a 1 Hz radar whose every scan misses
+    the re-order window by less than the recent checkpoint spacing (0.5 s) is still re-run
+    exactly (at most ~1 s replayed per scan). ``inf``: no bound."""
     rerun_burst_s: float = 5.0
     """Depth of each source's re-run budget (s of batch time): one re-run of up to this much is
     always allowed after a quiet spell, i.e. a scan late by up to ~4.5 s beyond the re-order

@@ -112,7 +112,7 @@ def test_a_source_always_behind_is_not_rerun_beyond_its_budget_and_the_others_st
             refused += res.rerun_refused
             fused += res.late_fused
             dropped += res.late_dropped
-    # ~4.5 s a re-run: one from the depth, then one per 18 s at 0.25 s/s over the 54 s
+    # ~4.5 s a re-run: one from the depth, then one per 18 s at 0.25 s/s over the 54 s (the budget's depth and rate given)
     assert 1 <= reruns <= 1 + math.ceil(54 * 0.25 / 4.0) and refused == 55 - reruns
     if kind == "ais":  # each refused report still updated the vessel's track, by retrodiction
         assert (fused, dropped) == (refused, 0)
