@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from fusion.fairqueue import FairQueue
-from fusion.intake import REPORTED_SOURCES, Intake, most_shed
+from fusion.intake import OTHER_SOURCES, REPORTED_SOURCES, Intake, most_shed
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import Link
 from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
@@ -67,6 +67,15 @@ class ServiceStats:
                 ("alert_age", "measurement to alert queued", self.alert_age), ("step", "worker time per fuse step", self.step_s))
 
 
+def rerun_seconds(by_source: dict[str, float], reported: dict[str, int]) -> dict[str, float]:
+    """Batch time (s) re-run per source, for the sources of ``reported`` (``most_shed`` of the
+    re-runs by source: the rest under OTHER_SOURCES)."""
+    out = {k: round(by_source.get(k, 0.0), 3) for k in reported if k != OTHER_SOURCES}
+    if OTHER_SOURCES in reported:
+        out[OTHER_SOURCES] = round(sum(by_source.values()) - sum(by_source.get(k, 0.0) for k in out), 3)
+    return out
+
+
 class StatusReport:
     """The status body and the metrics text of one service, read from its parts."""
 
@@ -105,6 +114,7 @@ class StatusReport:
             "tracker_reruns": c.reruns,
             "tracker_rerun_batches": c.rerun_batches,
             "tracker_reruns_by_source": most_shed(Counter(c.reruns_by_source)),
+            "tracker_rerun_s_by_source": rerun_seconds(c.rerun_s_by_source, most_shed(Counter(c.reruns_by_source))),
             "tracker_rerun_refused_by_source": most_shed(Counter(c.rerun_refused_by_source)),
             "ticks": c.ticks,
             "ticks_skipped": c.ticks_skipped,

@@ -70,6 +70,8 @@ class StepResult:
                  source's re-run budget (``rerun_budget_s_per_s``) was spent: those with an
                  identity fused by retrodiction instead, the rest (and those no track took)
                  in ``late_dropped``
+    rerun_s:     batch time (s) a re-run replayed (from its checkpoint to the newest processed
+                 time), what it charged to its source's re-run budget
     """
 
     deleted_ids: IntArray = field(default_factory=lambda: EMPTY_INT)
@@ -83,6 +85,7 @@ class StepResult:
     duplicates_merged: int = 0
     late_fused: int = 0
     rerun_refused: int = 0
+    rerun_s: float = 0.0
 
 
 class Tracker:
@@ -220,8 +223,10 @@ class Tracker:
         track from them, and gating each against the tracks taken back to its time costs about
         what the re-run would (a clutter flood of 20,000 plots a scan: ~1.4 s CPU a scan)."""
         since = self._oosm.rewind_to(float(batch.t.min()))
-        if since is None or self._reruns.allow(f"{batch.sensor_kind}/{batch.sensor_id}", self._now, self._now - since):
-            return self._rerun(batch)
+        if since is None:
+            return self._rerun(batch)  # (nothing to rewind to: dropped as late)
+        if self._reruns.allow(f"{batch.sensor_kind}/{batch.sensor_id}", self._now, self._now - since):
+            return replace(self._rerun(batch), rerun_s=self._now - since)
         key = KEY_OF_KIND.get(batch.sensor_kind)
         keyed = getattr(batch, key) != NONE_KEY[key] if key else np.zeros(len(batch), dtype=bool)
         res = StepResult()
@@ -406,7 +411,7 @@ class _Collector:
             self._cat("spoof_ids"), self._cat("born_ids"), sum(p.assigned for p in self.parts),
             sum(p.rerun_batches for p in self.parts), sum(p.nonfinite_dropped for p in self.parts),
             sum(p.duplicates_merged for p in self.parts), sum(p.late_fused for p in self.parts),
-            sum(p.rerun_refused for p in self.parts),
+            sum(p.rerun_refused for p in self.parts), sum(p.rerun_s for p in self.parts),
         )
 
     def _cat(self, name: str) -> IntArray:

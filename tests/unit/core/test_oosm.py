@@ -102,7 +102,7 @@ def test_a_source_always_behind_is_not_rerun_beyond_its_budget_and_the_others_st
     cfg = TrackerConfig(rerun_budget_s_per_s=0.25, rerun_burst_s=5.0)
     trk = Tracker(cfg, "surface")
     pos = lambda t: [[5.0 * t, 0.0]]  # noqa: E731
-    reruns, refused, fused, dropped = 0, 0, 0, 0
+    reruns, refused, fused, dropped, replayed = 0, 0, 0, 0, 0.0
     for k in range(60):
         t = float(k)
         trk.step(_scan(make_batch, t, "good", pos(t)))
@@ -112,8 +112,10 @@ def test_a_source_always_behind_is_not_rerun_beyond_its_budget_and_the_others_st
             refused += res.rerun_refused
             fused += res.late_fused
             dropped += res.late_dropped
+            replayed += res.rerun_s
     # ~4.5 s a re-run: one from the depth, then one per 18 s at 0.25 s/s over the 54 s (the budget's depth and rate given)
     assert 1 <= reruns <= 1 + math.ceil(54 * 0.25 / 4.0) and refused == 55 - reruns
+    assert 4.0 * reruns <= replayed <= cfg.rerun_burst_s + cfg.rerun_budget_s_per_s * 54  # what the budget charged: within it
     if kind == "ais":  # each refused report still updated the vessel's track, by retrodiction
         assert (fused, dropped) == (refused, 0)
     else:  # anonymous plots beyond the budget: dropped as late, counted (retrodiction would start no track)
