@@ -908,7 +908,7 @@ _ROGUE_KEYS = ("offered", "feeder", "alert_received_latency", "alert_publisher_l
                "fuse_wait", "step_s",
                "shed_by_source", "shed_stale_by_source", "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth",
                "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "tracks", "received",
-               "cpu_s_per_wall_s")
+               "cpu_s_per_wall_s", "alert_age", "update_age")
 
 
 def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False, repeat: int = 1, stages: bool = False) -> dict[str, object]:
