@@ -142,9 +142,10 @@ class FairQueue:
         (``max_min_shares``: a source with less queued than an equal share gives it all, the
         rest is shared among the others; so a source of many small messages, which its deficit
         in measurements would let fill the step, gives only what the others leave; at least one
-        message is taken when any is queued: rounds repeat until a head is covered). With ``released_t`` (the receive time up to which fusion
-        has released data), sheddable messages received before it are removed as stale first,
-        counted in ``stale_by_source``. A source whose queue empties loses its deficit."""
+        message is taken when any is queued: rounds repeat until a head is covered). With
+        ``released_t`` (the receive time up to which fusion has released data), sheddable
+        messages received before it are removed as stale first, counted in ``stale_by_source``.
+        A source whose queue empties loses its deficit."""
         took: list[Queued] = []
         stale: list[Queued] = []
         size = 0
@@ -165,7 +166,7 @@ class FairQueue:
                     if len(took) >= max_messages or (took and size + len(q[0].payload) > max_bytes):
                         full = True
                         break
-                    if len(took) - n >= max(1, share_n.get(key, 1)) or (len(took) > n and given + len(q[0].payload) > share_bytes.get(key, 0)):
+                    if len(took) - n >= max(1, share_n[key]) or (len(took) > n and given + len(q[0].payload) > share_bytes[key]):
                         break  # its share of the step: the rest at the next one
                     deficit -= q[0].cost + MESSAGE_COST
                     size += len(q[0].payload)

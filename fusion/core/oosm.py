@@ -122,6 +122,8 @@ class RerunBudget:
     time, ``rerun_burst_s`` deep. Deterministic (batch time, not the wall); not part of the
     checkpoints (a re-run does not give a source back what it spent)."""
 
+    MAX_SOURCES = 4_096  # beyond this many sources remembered, those whose bucket has refilled are forgotten
+
     def __init__(self, config: TrackerConfig) -> None:
         self.config = config
         self.state: dict[str, tuple[float, float]] = {}  # source -> (tokens, batch time)
@@ -132,6 +134,8 @@ class RerunBudget:
         c = self.config
         if c.rerun_burst_s == math.inf:
             return True
+        if source not in self.state and len(self.state) >= self.MAX_SOURCES:  # forget full buckets: the same as absent
+            self.state = {k: (tk, t) for k, (tk, t) in self.state.items() if tk + max(0.0, now - t) * c.rerun_budget_s_per_s < c.rerun_burst_s}
         tokens, last = self.state.get(source, (c.rerun_burst_s, now))
         tokens = min(c.rerun_burst_s, tokens + max(0.0, now - last) * c.rerun_budget_s_per_s)
         ok = cost_s <= tokens

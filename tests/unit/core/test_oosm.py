@@ -81,6 +81,14 @@ def test_the_rerun_budget_refills_at_its_rate_up_to_its_depth() -> None:
     assert RerunBudget(TrackerConfig(rerun_burst_s=math.inf)).allow("radar/a", 0.0, 1e9)  # inf: no bound
 
 
+def test_the_rerun_budget_forgets_only_refilled_sources_when_it_holds_many() -> None:
+    budget = RerunBudget(TrackerConfig(rerun_budget_s_per_s=1.0, rerun_burst_s=5.0))
+    budget.MAX_SOURCES = 3
+    assert budget.allow("radar/a", 0.0, 5.0) and budget.allow("radar/b", 3.0, 5.0) and budget.allow("radar/c", 4.0, 1.0)
+    assert budget.allow("radar/d", 5.0, 1.0)  # a new source: a and c (refilled to 5 s by then) forgotten, b (2 s) kept
+    assert set(budget.state) == {"radar/b", "radar/d"} and not budget.allow("radar/b", 5.0, 3.0)  # b still owes its re-run
+
+
 @given(costs=st.lists(st.tuples(st.floats(0.0, 10.0), st.floats(0.0, 20.0)), min_size=1, max_size=60))
 def test_the_rerun_budget_never_allows_more_than_its_depth_plus_its_rate(costs: list[tuple[float, float]]) -> None:
     cfg = TrackerConfig(rerun_budget_s_per_s=0.25, rerun_burst_s=5.0)
