@@ -944,10 +944,18 @@ def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False, r
                 print(json.dumps(figures), file=sys.stderr, flush=True)
     out["runs"] = runs
     if repeat > 1:
-        out["summary"] = {name: {f"{part}_{q}": _spread([float(r[part][f"{q}_ms"]) for r in runs  # type: ignore[index]
-                                                          if r["run"] == name and r[part]])
-                                 for part in ("alert_received_latency", "alert_service_latency") for q in ("p50", "p99")}
-                          for name, _, _ in kinds}
+        out["summary"] = rogue_summary(runs)
+    return out
+
+
+def rogue_summary(runs: list[dict[str, object]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per kind of run (``run``: without_flood, with_flood, ...), the median and spread of the good
+    alerts' receive and service latency p50 / p99 (ms) over the runs of that kind that had alerts."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name in dict.fromkeys(str(r["run"]) for r in runs):
+        out[name] = {f"{part}_{q}": _spread([float(r[part][f"{q}_ms"]) for r in runs  # type: ignore[index]
+                                              if r["run"] == name and r[part] and f"{q}_ms" in r[part]])  # type: ignore[operator]
+                     for part in ("alert_received_latency", "alert_service_latency") for q in ("p50", "p99")}
     return out
 
 
