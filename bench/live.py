@@ -4,7 +4,7 @@
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
     python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages] [--profile]
-    python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets]
+    python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets] [--repeat N] [--stages]
 
 ``broker``: the transport's own limit, measured with the C clients only
 (``mosquitto_pub -l`` -> ``mosquitto_sub -C N``, separate processes): small messages at
@@ -48,8 +48,18 @@ lines/s of 2,000 aircraft, both from the same feeder. The service runs with the 
 per-source budgets for the rogue sources (fusion/intake.py) and budgets sized to the load
 for the good ones (``--tenth-budgets``: a third run with a tenth of the rogue's radar-plot and
 ADS-B budgets). Reported: the good alerts' receive latency p50/p99 in each run (alerts north
-of 10 N, the rogue's, left out), what was shed per source (at intake by the budget, and as
-stale from a deferred source's queue: fusion/fairqueue.py), and the measurements fused.
+of 10 N, the rogue's, left out), split into the good feeder's publication lag of the message
+behind each alert (``alert_publisher_lag``: a loaded machine can make the feeder itself fall
+behind) and the rest, the service's (``alert_service_latency``: broker, intake, queueing,
+fusion, publishing), of which the good radar scans' lag from measurement to the service's
+intake (``good_scan_intake_lag``: publication, broker, MQTT link process) is before any of the
+service's queueing; what was shed per source (at intake by the budget, and as stale from a
+deferred source's queue: fusion/fairqueue.py), the tracker's re-runs per source and the
+out-of-sequence measurements its re-run budget sent to retrodiction instead
+(``TrackerConfig.rerun_budget_s_per_s``), the measurements fused and the load average around
+each run. ``--repeat N``: the runs N times in turn, then the median and spread of the good
+alerts' p50 / p99; ``--stages``: the worker's CPU seconds per stage in each run (as ``worker
+--stages``, with the tracker's re-runs and retrodiction apart).
 
 In every service run the throughput counts the measurements the tracker fused (the
 pipeline's counters), not accepted messages times their nominal size.
@@ -74,6 +84,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -501,9 +512,11 @@ async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | 
         last_wall = time.time()
     finally:
         await mqtt.close()
-    return {"sent": sent, "rogue_sent": rogue_sent, "last_publish_wall": last_wall, "ready_margin_s": round(margin, 2),
-            "cpu_s": time.process_time() - cpu_start,
-            "publish_lag": _percentiles_ms(late)}
+    out = {"sent": sent, "rogue_sent": rogue_sent, "last_publish_wall": last_wall, "ready_margin_s": round(margin, 2),
+           "cpu_s": time.process_time() - cpu_start, "publish_lag": _percentiles_ms(late)}
+    if rogue is None:  # each good message's measurement time and publication lag (s): the alerts' publisher lag
+        out["event_t"], out["event_lag"] = [e[0] for e in events], np.round(late, 4).tolist()
+    return out
 
 
 def _percentiles_ms(x: np.ndarray) -> dict[str, float]:
@@ -513,18 +526,34 @@ def _percentiles_ms(x: np.ndarray) -> dict[str, float]:
     return {**{f"p{q}_ms": round(float(np.percentile(x, q)) * 1e3, 1) for q in (50, 90, 99)}, "max_ms": round(float(x.max()) * 1e3, 1)}
 
 
-def alert_latencies(lines: bytes, good_only: bool = False) -> np.ndarray:
-    """Seconds from each raised/updated alert's newest measurement (``evidence.last_update_t``,
-    the measurement time = publication time of the load) to its receipt, from ``mosquitto_sub
-    -F '%U %p'`` output (receipt Unix time with ns, payload); ``good_only``: not the rogue's
-    (north of ROGUE_LAT_MIN)."""
-    out = []
+def alert_times(lines: bytes, good_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(receipt Unix time, newest measurement time ``evidence.last_update_t``) of each raised/updated
+    alert, from ``mosquitto_sub -F '%U %p'`` output (receipt Unix time with ns, payload);
+    ``good_only``: not the rogue's (north of ROGUE_LAT_MIN)."""
+    received_t, measured_t = [], []
     for line in lines.splitlines():
         received, _, payload = line.partition(b" ")
         alert = json.loads(payload)
         if alert["state"] in ("raised", "updated") and not (good_only and alert["lat"] > ROGUE_LAT_MIN):
-            out.append(float(received) - alert["evidence"]["last_update_t"])
-    return np.array(out)
+            received_t.append(float(received))
+            measured_t.append(alert["evidence"]["last_update_t"])
+    return np.array(received_t), np.array(measured_t)
+
+
+def alert_latencies(lines: bytes, good_only: bool = False) -> np.ndarray:
+    """Seconds from each raised/updated alert's newest measurement (the measurement time =
+    scheduled publication time of the load) to its receipt (``alert_times``)."""
+    received_t, measured_t = alert_times(lines, good_only)
+    return received_t - measured_t
+
+
+def publisher_lag(measured_t: np.ndarray, event_t: np.ndarray, event_lag: np.ndarray) -> np.ndarray:
+    """Publication lag (s) of the message behind each alert: of the last load message (times ``event_t``
+    ascending, lags ``event_lag``) measured at or before the alert's newest measurement ``measured_t``
+    (1 ms slack for the payloads' rounding); 0 before the first. The rest of an alert's latency is the
+    service's (broker, intake, queueing, fusion, rules, publishing)."""
+    k = np.searchsorted(event_t, measured_t + 1e-3, side="right") - 1
+    return np.where(k >= 0, event_lag[np.maximum(k, 0)], 0.0)
 
 
 def bench_budgets(spec: LoadSpec, scale: float = 1.0) -> object:
@@ -580,6 +609,27 @@ class _WorkerCpu:
         service._step = timed
 
 
+class _IntakeLag:
+    """Wraps a service's ``intake.charge`` (called by the event loop for each inbound message) to take,
+    for each good radar scan (``radar/bench*``), the seconds from its measurement time to its
+    intake on the service clock: the feeder's publication lag plus the transport (broker, the
+    MQTT link process, the hand-over to the event loop), before any of the service's queueing."""
+
+    _T = re.compile(rb'"t":([-0-9.e+]+)')
+
+    def __init__(self, service) -> None:  # noqa: ANN001 - fusion.service.Service
+        self.lags: list[float] = []
+        charge = service.intake.charge
+
+        def timed(topic: str, payload: bytes, now: float):  # noqa: ANN202 - fusion.intake.Charge
+            if topic.startswith("jisf/v1/feeds/radar/bench"):
+                found = self._T.search(payload, 0, 300)
+                if found is not None:
+                    self.lags.append(now - float(found.group(1)))
+            return charge(topic, payload, now)
+        service.intake.charge = timed
+
+
 def _cpu_split(load_s: float, worker_s: float, process_s: float, children: dict[str, float], feeder_s: float) -> dict[str, float]:
     """CPU seconds per second of load of each part of a live run: the fusion worker thread, the
     rest of the service process (event loop, intake, GC), its MQTT link child, the broker, the
@@ -604,7 +654,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     import asyncio
 
     service = _make_service(broker.address, reorder_s, output_s, **{"budgets": bench_budgets(spec, budget_scale), **options})
-    worker_cpu = _WorkerCpu(service)
+    worker_cpu, intake_lag = _WorkerCpu(service), _IntakeLag(service)
     stop = asyncio.Event()
     task = asyncio.create_task(service.serve(stop))
     await asyncio.wait_for(service.link.connected.wait(), 10)
@@ -646,7 +696,9 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     await asyncio.sleep(0.5)  # the last alerts through the broker
     alerts_sub.terminate()
     received, _ = await alerts_sub.communicate()
-    e2e = alert_latencies(received, good_only=rogue is not None)
+    received_t, measured_t = alert_times(received, good_only=rogue is not None)
+    e2e = received_t - measured_t
+    published = publisher_lag(measured_t, np.asarray(fed.pop("event_t")), np.asarray(fed.pop("event_lag")))
     st, c = service.stats, service.fusion.counters
     # what the tracker fused (its batches' rows), AIS reports apart: the rest are radar plots (and the flood's)
     ais_fused = service.fusion.ingest.log.accepted_reports["ais"]
@@ -663,9 +715,12 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "sustained": bool(not st.shed and _fused(service) == total and drain <= 1.0 + reorder_s),
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
             "tracker_reruns": c.reruns, "tracker_rerun_batches": c.rerun_batches, "ticks": c.ticks, "ticks_skipped": c.ticks_skipped,
+            "tracker_reruns_by_source": dict(c.reruns_by_source), "rerun_refused_by_source": dict(c.rerun_refused_by_source),
             "step_s": _q(st.step_s), "fuse_wait": _q(st.fuse_wait), "update_age": _q(st.update_age), "alert_age": _q(st.alert_age),
             "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published,
             "alert_received_latency": {"alerts": len(e2e), **_percentiles_ms(e2e)},
+            "alert_publisher_lag": _percentiles_ms(published), "alert_service_latency": _percentiles_ms(e2e - published),
+            "good_scan_intake_lag": _percentiles_ms(np.array(intake_lag.lags)),
             "track_updates_published": st.tracks_published, "mqtt_published": service.link.stats.published,
             "tracks": {f"{d}/{s}": n for (d, s), n in sorted(st.tracks_by_state.items())}}
 
@@ -846,23 +901,67 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
     return out
 
 
-def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False) -> dict[str, object]:
+# ``rogue --stages``: the worker's stages with the tracker's two out-of-sequence paths apart
+_ROGUE_STAGES = {**_STAGES, "tracker re-runs (Tracker._rerun), {kind} batches": (("fusion.core.tracker", "Tracker", "_rerun"),),
+                 "tracker retrodiction (Tracker._late), {kind} batches": (("fusion.core.tracker", "Tracker", "_late"),)}
+_ROGUE_KEYS = ("offered", "feeder", "alert_received_latency", "alert_publisher_lag", "alert_service_latency", "good_scan_intake_lag",
+               "fuse_wait", "step_s",
+               "shed_by_source", "shed_stale_by_source", "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth",
+               "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "tracks", "received",
+               "cpu_s_per_wall_s", "alert_age", "update_age")
+
+
+def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False, repeat: int = 1, stages: bool = False) -> dict[str, object]:
     """The load without and then with the rogue flood (the default per-source budgets; with
     ``tenth_budgets`` then a tenth of the radar plot and ADS-B ones), 0.05 s re-order window,
-    0.1 s output interval: the good alerts' receive latency of each, shed per source, measurements fused."""
+    0.1 s output interval, ``repeat`` times in turn: the good alerts' receive latency of each run,
+    split into the feeder's publication lag and the service's part, shed per source, re-runs per
+    source, measurements fused, the load average around it; with ``stages`` the worker's CPU
+    seconds per stage (``StageClock``, the tracker's re-runs and retrodiction apart); with
+    ``repeat`` > 1 the median and spread of the good alerts' p50 / p99 per kind of run."""
     import asyncio
 
-    out: dict[str, object] = {"rogue": dataclasses.asdict(rogue)}
-    keys = ("offered", "feeder", "alert_received_latency", "fuse_wait", "step_s", "shed_by_source", "shed_stale_by_source",
-            "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth", "late_dropped", "tracker_reruns", "tracks")
-    runs = [("without_flood", None, 1.0), ("with_flood", rogue, 1.0)] + ([("with_flood_tenth_budgets", rogue, 0.1)] if tenth_budgets else [])
-    for name, flood, scale in runs:
-        with Mosquitto(max_queued=1_000_000) as broker:
-            run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood, budget_scale=scale))
-        out[name] = {k: run[k] for k in keys}
+    out: dict[str, object] = {"rogue": dataclasses.asdict(rogue), "runs": []}
+    kinds = [("without_flood", None, 1.0), ("with_flood", rogue, 1.0)] + ([("with_flood_tenth_budgets", rogue, 0.1)] if tenth_budgets else [])
+    runs: list[dict[str, object]] = []
+    for _ in range(repeat):
+        for name, flood, scale in kinds:
+            clock = StageClock(_ROGUE_STAGES) if stages else None
+            with Mosquitto(max_queued=1_000_000) as broker:
+                before = _loadavg()
+                if clock is not None:
+                    clock.install()
+                try:
+                    run = asyncio.run(service_run(broker, spec, LATENCY_REORDER_S, LATENCY_OUTPUT_S, rogue=flood, budget_scale=scale))
+                finally:
+                    if clock is not None:
+                        clock.remove()
+            figures = {"run": name, **{k: run[k] for k in _ROGUE_KEYS}, "loadavg_before": before, "loadavg_after": _loadavg()}
+            if clock is not None:
+                figures["stage_cpu_s"] = {k: round(v, 2) for k, v in sorted(clock.seconds.items(), key=lambda kv: -kv[1])}
+            runs.append(figures)
+            if repeat > 1:  # each run's figures as it ends (stderr), so that an interrupted series keeps them
+                print(json.dumps(figures), file=sys.stderr, flush=True)
+    out["runs"] = runs
+    if repeat > 1:
+        out["summary"] = rogue_summary(runs)
     return out
 
 
+def rogue_summary(runs: list[dict[str, object]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per kind of run (``run``: without_flood, with_flood, ...), the median and spread of the good
+    alerts' receive and service latency p50 / p99 (ms) over the runs of that kind that had alerts."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name in dict.fromkeys(str(r["run"]) for r in runs):
+        out[name] = {f"{part}_{q}": _spread([float(r[part][f"{q}_ms"]) for r in runs  # type: ignore[index]
+                                              if r["run"] == name and r[part] and f"{q}_ms" in r[part]])  # type: ignore[operator]
+                     for part in ("alert_received_latency", "alert_service_latency") for q in ("p50", "p99")}
+    return out
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median, min and max of ``values`` (empty: {})."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)} if values else {}
 def _loadavg() -> list[float]:
     """The machine's 1, 5 and 15-minute load averages (Linux /proc/loadavg)."""
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
@@ -938,6 +1037,9 @@ def main(argv: list[str] | None = None) -> int:
     rg = sub.add_parser("rogue", help="good sources' alert latency with and without a rogue radar and an SBS-1 flood")
     _load_args(rg)
     rg.add_argument("--tenth-budgets", action="store_true", help="a third run with a tenth of the rogue's budgets")
+    rg.add_argument("--repeat", type=positive_int, default=1, help="the runs this many times in turn: each run's figures, then the "
+                    "median and spread of the good alerts' latency")
+    rg.add_argument("--stages", action="store_true", help="the worker's CPU split by stage in each run (StageClock)")
     for parser in (fd, rg):
         parser.add_argument("--rogue-plots", type=int, default=20_000, help="plots per rogue scan")
         parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is fd else 2.5, help="rogue scans per second")
@@ -947,7 +1049,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall, RogueSpec.of(args)))))
         return 0
     if args.what == "rogue":
-        print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec(), args.tenth_budgets)}, indent=2))
+        print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec(), args.tenth_budgets, args.repeat,
+                                               args.stages)}, indent=2))
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages)}, indent=2))

@@ -102,6 +102,10 @@ class Counters:
     alerts_raised: int = 0
     nonfinite_dropped: int = 0  # tracks deleted because their state went non-finite (the tracker's guard)
     duplicates_merged: int = 0  # cooperative reports merged as exact duplicates (one report from several receivers)
+    reruns_by_source: dict[str, int] = field(default_factory=dict)  # "kind/sensor id" -> its out-of-sequence batches re-run
+    rerun_s_by_source: dict[str, float] = field(default_factory=dict)  # -> batch time (s) those re-runs replayed
+    rerun_refused_by_source: dict[str, int] = field(default_factory=dict)  # -> measurements not re-run (re-run budget
+    # spent, TrackerConfig.rerun_budget_s_per_s): fused by retrodiction instead, or counted late
 
 
 def _global_ids(ids: np.ndarray, domain: str) -> np.ndarray:
@@ -212,6 +216,12 @@ class Fusion:
     def _step_batches(self, batches: list) -> None:
         for batch in batches:
             res = self.trackers[batch.domain].step(batch)
+            if res.rerun_batches or res.rerun_refused:
+                source, c = f"{batch.sensor_kind}/{batch.sensor_id}", self.counters
+                c.reruns_by_source[source] = c.reruns_by_source.get(source, 0) + int(res.rerun_batches > 0)
+                c.rerun_s_by_source[source] = c.rerun_s_by_source.get(source, 0.0) + res.rerun_s
+                if res.rerun_refused:
+                    c.rerun_refused_by_source[source] = c.rerun_refused_by_source.get(source, 0) + res.rerun_refused
             self.counters.batches += 1
             self.counters.measurements += len(batch)
             self._absorb(res, batch.domain)

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from fusion.fairqueue import FairQueue
-from fusion.intake import REPORTED_SOURCES, Intake, most_shed
+from fusion.intake import OTHER_SOURCES, REPORTED_SOURCES, Intake, most_shed
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import Link
 from fusion.ops import LatencyWindow, Sample, latency_samples, prometheus_text
@@ -96,6 +96,15 @@ class ServiceStats:
                 ("alert_age", "measurement to alert queued", self.alert_age), ("step", "worker time per fuse step", self.step_s))
 
 
+def rerun_seconds(by_source: dict[str, float], reported: dict[str, int]) -> dict[str, float]:
+    """Batch time (s) re-run per source, for the sources of ``reported`` (``most_shed`` of the
+    re-runs by source: the rest under OTHER_SOURCES)."""
+    out = {k: round(by_source.get(k, 0.0), 3) for k in reported if k != OTHER_SOURCES}
+    if OTHER_SOURCES in reported:
+        out[OTHER_SOURCES] = round(sum(by_source.values()) - sum(by_source.get(k, 0.0) for k in out), 3)
+    return out
+
+
 class StatusReport:
     """The status body and the metrics text of one service, read from its parts."""
 
@@ -133,6 +142,9 @@ class StatusReport:
             "late_fused": c.late_fused,
             "tracker_reruns": c.reruns,
             "tracker_rerun_batches": c.rerun_batches,
+            "tracker_reruns_by_source": most_shed(Counter(c.reruns_by_source)),
+            "tracker_rerun_s_by_source": rerun_seconds(c.rerun_s_by_source, most_shed(Counter(c.reruns_by_source))),
+            "tracker_rerun_refused_by_source": most_shed(Counter(c.rerun_refused_by_source)),
             "ticks": c.ticks,
             "ticks_skipped": c.ticks_skipped,
             "alerts_raised": c.alerts_raised,
@@ -186,6 +198,11 @@ class StatusReport:
                     Sample("jisf_ticks_skipped_total", "counter", "output ticks not evaluated while catching up", c.ticks_skipped),
                     Sample("jisf_tracker_reruns_total", "counter", "out-of-sequence batches that made the tracker re-run", c.reruns),
                     Sample("jisf_tracker_rerun_batches_total", "counter", "batches processed again by those re-runs", c.rerun_batches)]
+        samples += [Sample("jisf_tracker_reruns_by_source_total", "counter", "tracker re-runs by the source of the out-of-sequence batch "
+                           "(the most re-running sources)", n, {"source": src}) for src, n in sorted(most_shed(Counter(c.reruns_by_source)).items())]
+        samples += [Sample("jisf_tracker_rerun_refused_by_source_total", "counter", "out-of-sequence measurements not re-run, their "
+                           "source's re-run budget spent: fused by retrodiction or counted late (the most refused sources)", n,
+                           {"source": src}) for src, n in sorted(most_shed(Counter(c.rerun_refused_by_source)).items())]
         samples += [Sample("jisf_tracks", "gauge", "live tracks at the last tick", n, {"domain": d, "state": st})
                     for (d, st), n in sorted(s.tracks_by_state.items())]
         with s.lock:

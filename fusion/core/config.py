@@ -149,6 +149,21 @@ class TrackerConfig:
     below this for a present target ((1 - report_prob)^k: 5 intervals at 0.5)."""
     delete_miss_prob: float = 1e-3
     """A confirmed track is deleted likewise below this probability (10 intervals at 0.5)."""
+    rerun_budget_s_per_s: float = 1.0
+    """Per source (``"kind/sensor id"``), the batch time the tracker may re-run for that source's
+    out-of-sequence batches, per second of batch time (a token bucket ``rerun_burst_s`` deep,
+    fusion/core/oosm.py ``RerunBudget``); beyond it a batch is not re-run but counted for its
+    source, its identified rows fused by retrodiction (fusion/core/late.py), its anonymous plots
+    dropped as late. A re-run replays every source's data, so a source always behind the others
+    (a flood, a lagging feed) would otherwise make the tracker redo its lag at each of its
+    batches (issue 18). 1.0: one source can at most double the tracker's work (the issue's
+    bound: good sources within 2x of their latency), while a 1 Hz radar whose every scan misses
+    the re-order window by less than the recent checkpoint spacing (0.5 s) is still re-run
+    exactly (at most ~1 s replayed per scan). ``inf``: no bound."""
+    rerun_burst_s: float = 5.0
+    """Depth of each source's re-run budget (s of batch time): one re-run of up to this much is
+    always allowed after a quiet spell, i.e. a scan late by up to ~4.5 s beyond the re-order
+    window (with the 0.5 s recent checkpoints) is re-run exactly; 5 s is one output interval."""
     late_max_age_s: float = 0.0
     """Measurements older than ``oosm_lag_s`` but at most this old (s, behind the newest
     processed time) update the track they belong to by retrodiction (fusion/core/retrodict.py,
@@ -198,6 +213,9 @@ class TrackerConfig:
                 raise ValueError(f"TrackerConfig.source_interval_s[{key!r}] must be a positive number of seconds, got {value!r}")
         if not (self.late_max_age_s >= 0 and math.isfinite(self.late_max_age_s)):
             raise ValueError(f"TrackerConfig.late_max_age_s must be >= 0, got {self.late_max_age_s!r}")
+        for name in ("rerun_budget_s_per_s", "rerun_burst_s"):
+            if not getattr(self, name) >= 0:  # (NaN fails too; inf: no bound)
+                raise ValueError(f"TrackerConfig.{name} must be >= 0 (inf: no bound), got {getattr(self, name)!r}")
         if not 0 <= self.recent_checkpoint_window_s < math.inf:
             raise ValueError(f"TrackerConfig.recent_checkpoint_window_s must be >= 0, got {self.recent_checkpoint_window_s!r}")
         if self.confirm_m > self.confirm_n or self.confirm_n > 62:

@@ -6,11 +6,19 @@ keeps those of the newest ``recent_checkpoint_window_s``, older ones
 since the oldest kept checkpoint are logged. A batch older than the newest processed time
 (within ``oosm_lag_s``) is inserted into the log in time order, and the tracker restores
 the newest checkpoint before it and processes the log from there (docs/TRACKER.md).
+
+A re-run costs the replay of every source's batches since that checkpoint, so one source
+whose data keeps arriving behind the others (a flooding or lagging feed) could make the
+tracker redo its lag at every batch. ``RerunBudget`` bounds that per source: the batch time
+re-run on account of one source's out-of-sequence batches, per second of batch time; an
+out-of-sequence batch beyond its source's budget is fused by retrodiction instead
+(fusion/core/late.py, counted per source by the pipeline).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -74,6 +82,12 @@ class ReplayLog:
         checkpoint taken then: never applied twice)."""
         return [b for lt, b in self.late if lt > t]
 
+    def rewind_to(self, t: float) -> float | None:
+        """Batch time of the checkpoint ``rewind`` would restore for a batch whose oldest row is at
+        ``t`` (s), None when no checkpoint is that old; changes nothing."""
+        k = bisect.bisect_right([cp.t for cp in self.checkpoints], t) - 1
+        return self.checkpoints[k].t if k >= 0 else None
+
     def append(self, batch: MeasBatch) -> None:
         """Log an in-order batch."""
         if self.config.oosm_lag_s > 0:
@@ -100,3 +114,30 @@ class ReplayLog:
             self.batches.insert(pos, part)
             self.times.insert(pos, float(part.t.min()))
         return cp, self.batches[cp.start:]
+
+
+class RerunBudget:
+    """Token bucket per source ("kind/sensor id") in batch time: the batch time (s) the tracker may
+    re-run for that source's out-of-sequence batches, ``rerun_budget_s_per_s`` per second of batch
+    time, ``rerun_burst_s`` deep. Deterministic (batch time, not the wall); not part of the
+    checkpoints (a re-run does not give a source back what it spent)."""
+
+    MAX_SOURCES = 4_096  # beyond this many sources remembered, those whose bucket has refilled are forgotten
+
+    def __init__(self, config: TrackerConfig) -> None:
+        self.config = config
+        self.state: dict[str, tuple[float, float]] = {}  # source -> (tokens, batch time)
+
+    def allow(self, source: str, now: float, cost_s: float) -> bool:
+        """Whether ``source`` may have the tracker re-run ``cost_s`` seconds of batch time at batch time
+        ``now`` (s); charges it when allowed."""
+        c = self.config
+        if c.rerun_burst_s == math.inf:
+            return True
+        if source not in self.state and len(self.state) >= self.MAX_SOURCES:  # forget full buckets: the same as absent
+            self.state = {k: (tk, t) for k, (tk, t) in self.state.items() if tk + max(0.0, now - t) * c.rerun_budget_s_per_s < c.rerun_burst_s}
+        tokens, last = self.state.get(source, (c.rerun_burst_s, now))
+        tokens = min(c.rerun_burst_s, tokens + max(0.0, now - last) * c.rerun_budget_s_per_s)
+        ok = cost_s <= tokens
+        self.state[source] = (tokens - cost_s if ok else tokens, max(last, now))
+        return ok

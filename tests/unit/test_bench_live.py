@@ -99,6 +99,28 @@ def test_repeat_summary_gives_median_spread_and_sustained_count(live: types.Modu
     assert [r["loadavg_before"] for r in out["runs"]] == [[1.0, 1.0, 1.0]] * 3
 
 
+def test_rogue_summary_gives_median_and_spread_per_kind_of_run(live: types.ModuleType) -> None:
+    def run(name: str, p50: float, p99: float) -> dict[str, object]:
+        return {"run": name, "alert_received_latency": {"alerts": 3, "p50_ms": p50, "p99_ms": p99},
+                "alert_service_latency": {"p50_ms": p50 - 1.0, "p99_ms": p99 - 1.0}}
+    runs = [run("without_flood", 100.0, 300.0), run("with_flood", 900.0, 2_000.0), run("without_flood", 140.0, 200.0),
+            run("with_flood", 700.0, 4_000.0), run("with_flood", 800.0, 3_000.0),
+            {"run": "without_flood", "alert_received_latency": {"alerts": 0}, "alert_service_latency": {}}]  # no alerts: left out
+    out = live.rogue_summary(runs)
+    assert list(out) == ["without_flood", "with_flood"]
+    assert out["without_flood"]["alert_received_latency_p50"] == {"median": 120.0, "min": 100.0, "max": 140.0}
+    assert out["with_flood"]["alert_received_latency_p99"] == {"median": 3_000.0, "min": 2_000.0, "max": 4_000.0}
+    assert out["with_flood"]["alert_service_latency_p50"]["median"] == 799.0
+
+
+def test_publisher_lag_takes_the_last_message_at_or_before_each_alerts_measurement(live: types.ModuleType) -> None:
+    import numpy as np
+
+    event_t, event_lag = np.array([10.0, 11.0, 12.0]), np.array([0.1, 0.2, 0.3])
+    lag = live.publisher_lag(np.array([9.0, 10.0, 11.5, 12.0005, 20.0]), event_t, event_lag)
+    assert lag.tolist() == [0.0, 0.1, 0.2, 0.3, 0.3]
+
+
 def test_positive_int_rejects_zero(live: types.ModuleType) -> None:
     assert live.positive_int("3") == 3
     with pytest.raises(Exception, match="must be >= 1"):

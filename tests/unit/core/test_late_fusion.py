@@ -3,6 +3,9 @@ identity to the track the report belongs to at its own time, no re-run, same ids
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, MeasBatch
@@ -106,7 +109,7 @@ def test_late_update_of_a_sparse_track_is_close_to_the_full_rerun() -> None:
 
 
 def test_a_rerun_after_a_late_update_keeps_it() -> None:
-    trk = _two_dark_tracks(LATE, 700.0)
+    trk = _two_dark_tracks(replace(LATE, rerun_burst_s=math.inf), 700.0)  # (a 14 s re-run: beyond the default budget's depth)
     a = _track_at(trk, 700.0, 7000.0, 0.0)
     trk.step(_batch(100.0, [[1000.0, 0.0]], kind="ais", mmsi=[366000001]))
     trk.step(_batch(704.0, [[7040.0, 0.0], [1500.0, 300.0]]))
