@@ -268,16 +268,19 @@ def ais_message(i: int, t: float, t0: float) -> bytes:
     return ais.encode_payload(reps)
 
 
-def _make_service(addr, reorder_s: float, output_s: float, **options: object):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
+def _make_service(addr, reorder_s: float, output_s: float, coop_skew_s: float | None = None, **options: object):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
     """The service on the minimal scenario's area and zones (the Guna Yala box the synthetic load is drawn in);
-    ``options`` override the bench's ServiceOptions."""
+    ``coop_skew_s`` overrides TrackerConfig.coop_skew_s (None: its default); ``options`` override the bench's ServiceOptions."""
+    from fusion.core.config import TrackerConfig
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
     from sim_feeds.scenario import load_scenario, resolve_scenario
 
     sc = load_scenario(resolve_scenario("minimal"))
-    fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None, FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s))
+    tracker = TrackerConfig() if coop_skew_s is None else TrackerConfig(coop_skew_s=coop_skew_s)
+    fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None,
+                             FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s, tracker=tracker))
     opts = {"client_id": f"bench-{time.monotonic_ns()}", "status_interval_s": 1.0, "track_interval_s": 5.0, "picture_interval_s": 5.0,
             **options}
     return Service(fusion, addr, ServiceOptions(**opts))  # type: ignore[arg-type]
@@ -761,13 +764,15 @@ class StageClock:
         self._saved = []
 
 
-def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False) -> dict[str, object]:
+def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False,
+           coop_skew_s: float | None = None) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
     machine's other processes do not inflate the way they do the wall time); with ``stages``
     the split of them by stage (``StageClock``), with ``profile`` a cProfile listing of the
     costliest functions (cProfile's overhead inflates Python-heavy code: use it to find
-    functions, ``stages`` to weigh them)."""
+    functions, ``stages`` to weigh them); ``coop_skew_s``: TrackerConfig.coop_skew_s (None: the default;
+    0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07)."""
     import cProfile
     import gc
     import io
@@ -780,7 +785,7 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     seconds = spec.seconds
     load = Load(spec, t0, seed=11)
     events = load.events(t0 + seconds)
-    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s)
+    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s)
     clock = StageClock() if stages else None
     if clock is not None:
         clock.install()
@@ -815,7 +820,7 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         "worker_cpu_s_per_load_s": round(cpu / seconds, 3), "capacity_plots_per_s": round(plots / cpu),
         "headroom": round(seconds / cpu, 2),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
-        "tracker_batches": service.fusion.counters.batches}
+        "tracker_batches": service.fusion.counters.batches, "tracker_reruns": service.fusion.counters.reruns}
     if clock is not None:
         out["stage_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in clock.seconds.items()}
         out["stage_share"] = {k: f"{100 * v / max(cpu, 1e-9):.1f}%" for k, v in clock.seconds.items()}
@@ -923,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
     wk.add_argument("--output", type=float, default=5.0)
     wk.add_argument("--profile", action="store_true", help="cProfile: the 25 costliest functions")
     wk.add_argument("--stages", action="store_true", help="the worker's CPU split by stage (StageClock)")
+    wk.add_argument("--coop-skew", type=float, default=None, help="TrackerConfig.coop_skew_s (default: its default; 0: strict order)")
     rn = sub.add_parser("run", help="one service run at one load and window (as a part of `service`)")
     _load_args(rn)
     rn.add_argument("--reorder", type=float, default=2.0)
@@ -950,7 +956,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"rogue": rogue_bench(LoadSpec.of(args), RogueSpec.of(args) or RogueSpec(), args.tenth_budgets)}, indent=2))
         return 0
     if args.what == "worker":
-        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages)}, indent=2))
+        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew)},
+                         indent=2))
         return 0
     if args.what == "run":
         runs = []

@@ -66,6 +66,22 @@ def test_a_radar_scan_ends_the_ais_run_so_the_surface_pool_sees_time_order() -> 
     assert all(prev[1] <= nxt[0] for prev, nxt in itertools.pairwise(edges))
 
 
+def test_an_ais_run_spans_radar_scans_within_coalesce_s_and_goes_after_them() -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.5, coalesce_s=0.6)
+    ing.accept(*ais_msg(0, T0 + 0.0), T0 + 0.05)
+    ing.accept(*ais_msg(1, T0 + 0.2), T0 + 0.25)
+    ing.accept(*radar_msg(T0 + 0.5), T0 + 0.55)  # within 0.6 s of the run's oldest report
+    ing.accept(*ais_msg(2, T0 + 0.7), T0 + 0.75)
+    ing.accept(*radar_msg(T0 + 1.2), T0 + 1.25)  # beyond: ends the run
+    ing.accept(*ais_msg(3, T0 + 1.3), T0 + 1.35)
+    out = ing.due(T0 + 5.0)
+    assert [(b.sensor_kind, len(b)) for b in out] == [("radar", 5), ("ais", 6), ("radar", 5), ("ais", 2)]
+    newest = -np.inf  # what the tracker fuses in place: no batch older than coalesce_s behind the batches before it
+    for b in out:
+        assert float(b.t.min()) >= newest - 0.6
+        newest = max(newest, float(b.t.max()))
+
+
 def test_air_reports_do_not_break_the_surface_run() -> None:
     ing = Ingest(FRAME, reorder_window_s=0.0)
     adsb = AdsbReport(t=T0 + 0.1, source="rx", icao24=0xABC123, lat=9.7, lon=-78.5, alt_m=3000.0, gs_mps=100.0, track_deg=90.0)
