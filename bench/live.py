@@ -771,7 +771,13 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     machine's other processes do not inflate the way they do the wall time); with ``stages``
     the split of them by stage (``StageClock``), with ``profile`` a cProfile listing of the
     costliest functions (cProfile's overhead inflates Python-heavy code: use it to find
-    functions, ``stages`` to weigh them); ``coop_skew_s``: TrackerConfig.coop_skew_s (None: the default;
+    functions, ``stages`` to weigh them). The steps run inside ``functools.reduce``, so that callgrind
+    counts their instructions alone, a figure load does not change (docs/bench-live.md):
+
+        valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \\
+            --callgrind-out-file=worker.cg python bench/live.py worker --seconds 2
+
+    ``coop_skew_s``: TrackerConfig.coop_skew_s (None: the default;
     0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07)."""
     import cProfile
     import gc
@@ -792,25 +798,29 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     gc.collect()
     gc.freeze()  # as Service.serve does with what start-up built
     prof = cProfile.Profile() if profile else None
-    i, now, cpu, wall = 0, t0, 0.0, 0.0
-    step = 0
-    try:
-        while now < t0 + seconds + reorder_s + output_s:
-            now += 0.05
-            step += 1
-            took = []
-            while i < len(events) and events[i][0] + 0.01 <= now:
-                took.append((events[i][1], events[i][2], events[i][0] + 0.01))
-                i += 1
-            due = Due(status=step % 20 == 0, rejects=step % 100 == 0)  # as the service at its 1 s status / 5 s rejects intervals
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            if prof is not None:
-                prof.enable()
-            service._step(took, now, due)
-            if prof is not None:
-                prof.disable()
-            cpu += time.thread_time() - started_cpu
-            wall += time.perf_counter() - started
+    steps = []  # (messages received, now, periodic work due) of each 50 ms step
+    i, now, step = 0, t0, 0
+    while now < t0 + seconds + reorder_s + output_s:
+        now += 0.05
+        step += 1
+        took = []
+        while i < len(events) and events[i][0] + 0.01 <= now:
+            took.append((events[i][1], events[i][2], events[i][0] + 0.01))
+            i += 1
+        steps.append((took, now, Due(status=step % 20 == 0, rejects=step % 100 == 0)))  # the service's 1 s status / 5 s rejects
+
+    def one_step(spent: tuple[float, float], s: tuple[list[tuple[str, bytes, float]], float, Due]) -> tuple[float, float]:
+        """Run one step; (thread CPU s, wall s) so far."""
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        if prof is not None:
+            prof.enable()
+        service._step(*s)
+        if prof is not None:
+            prof.disable()
+        return spent[0] + time.thread_time() - started_cpu, spent[1] + time.perf_counter() - started
+
+    try:  # through functools.reduce: the steps alone are what callgrind counts with --toggle-collect=functools_reduce
+        cpu, wall = functools.reduce(one_step, steps, (0.0, 0.0))
     finally:
         if clock is not None:
             clock.remove()
