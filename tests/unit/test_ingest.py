@@ -82,6 +82,24 @@ def test_an_ais_run_spans_radar_scans_within_coalesce_s_and_goes_after_them() ->
         newest = max(newest, float(b.t.max()))
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0.0, 2.0)), min_size=1, max_size=25), st.sampled_from([0.0, 0.05, 0.1, 0.5]),
+       st.lists(st.floats(0.5, 4.0), min_size=1, max_size=3))
+def test_coalesced_release_loses_nothing_and_never_goes_back_more_than_coalesce_s(
+        msgs: list[tuple[bool, float]], coalesce_s: float, release_at: list[float]) -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.5, coalesce_s=coalesce_s)
+    expected = 0
+    for i, (is_radar, dt) in enumerate(sorted(msgs, key=lambda m: m[1])):
+        topic, payload = radar_msg(T0 + dt) if is_radar else ais_msg(i, T0 + dt)
+        expected += ing.accept(topic, payload, T0 + dt + 0.01)
+    out = [b for now in [*sorted(release_at), 10.0] for b in ing.due(T0 + now)]
+    assert sum(len(b) for b in out) == expected and ing.buffered == 0
+    newest = -np.inf  # the tracker fuses a cooperative batch in place within coop_skew_s (= coalesce_s) of its clock
+    for b in out:
+        assert float(b.t.min()) >= newest - (coalesce_s if b.sensor_kind == "ais" else 0.0)
+        newest = max(newest, float(b.t.max()))
+
+
 def test_air_reports_do_not_break_the_surface_run() -> None:
     ing = Ingest(FRAME, reorder_window_s=0.0)
     adsb = AdsbReport(t=T0 + 0.1, source="rx", icao24=0xABC123, lat=9.7, lon=-78.5, alt_m=3000.0, gs_mps=100.0, track_deg=90.0)
