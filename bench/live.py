@@ -279,16 +279,19 @@ def ais_message(i: int, t: float, t0: float) -> bytes:
     return ais.encode_payload(reps)
 
 
-def _make_service(addr, reorder_s: float, output_s: float, **options: object):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
+def _make_service(addr, reorder_s: float, output_s: float, coop_skew_s: float | None = None, **options: object):  # noqa: ANN001, ANN202 - BrokerAddress -> Service
     """The service on the minimal scenario's area and zones (the Guna Yala box the synthetic load is drawn in);
-    ``options`` override the bench's ServiceOptions."""
+    ``coop_skew_s`` overrides TrackerConfig.coop_skew_s (None: its default); ``options`` override the bench's ServiceOptions."""
+    from fusion.core.config import TrackerConfig
     from fusion.offline import fusion_for_area
     from fusion.pipeline import FusionConfig
     from fusion.service import Service, ServiceOptions
     from sim_feeds.scenario import load_scenario, resolve_scenario
 
     sc = load_scenario(resolve_scenario("minimal"))
-    fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None, FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s))
+    tracker = TrackerConfig() if coop_skew_s is None else TrackerConfig(coop_skew_s=coop_skew_s)
+    fusion = fusion_for_area(sc.area, sc.zones_geojson(), "bench", None,
+                             FusionConfig(output_interval_s=output_s, reorder_window_s=reorder_s, tracker=tracker))
     opts = {"client_id": f"bench-{time.monotonic_ns()}", "status_interval_s": 1.0, "track_interval_s": 5.0, "picture_interval_s": 5.0,
             **options}
     return Service(fusion, addr, ServiceOptions(**opts))  # type: ignore[arg-type]
@@ -816,13 +819,21 @@ class StageClock:
         self._saved = []
 
 
-def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False) -> dict[str, object]:
+def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False,
+           coop_skew_s: float | None = None) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
     machine's other processes do not inflate the way they do the wall time); with ``stages``
     the split of them by stage (``StageClock``), with ``profile`` a cProfile listing of the
     costliest functions (cProfile's overhead inflates Python-heavy code: use it to find
-    functions, ``stages`` to weigh them)."""
+    functions, ``stages`` to weigh them). The steps run inside ``functools.reduce``, so that callgrind
+    counts their instructions alone, a figure load does not change (docs/bench-live.md):
+
+        valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \\
+            --callgrind-out-file=worker.cg python bench/live.py worker --seconds 2
+
+    ``coop_skew_s``: TrackerConfig.coop_skew_s (None: the default;
+    0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07)."""
     import cProfile
     import gc
     import io
@@ -835,32 +846,36 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     seconds = spec.seconds
     load = Load(spec, t0, seed=11)
     events = load.events(t0 + seconds)
-    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s)
+    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s)
     clock = StageClock() if stages else None
     if clock is not None:
         clock.install()
     gc.collect()
     gc.freeze()  # as Service.serve does with what start-up built
     prof = cProfile.Profile() if profile else None
-    i, now, cpu, wall = 0, t0, 0.0, 0.0
-    step = 0
-    try:
-        while now < t0 + seconds + reorder_s + output_s:
-            now += 0.05
-            step += 1
-            took = []
-            while i < len(events) and events[i][0] + 0.01 <= now:
-                took.append((events[i][1], events[i][2], events[i][0] + 0.01))
-                i += 1
-            due = Due(status=step % 20 == 0, rejects=step % 100 == 0)  # as the service at its 1 s status / 5 s rejects intervals
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            if prof is not None:
-                prof.enable()
-            service._step(took, now, due)
-            if prof is not None:
-                prof.disable()
-            cpu += time.thread_time() - started_cpu
-            wall += time.perf_counter() - started
+    steps = []  # (messages received, now, periodic work due) of each 50 ms step
+    i, now, step = 0, t0, 0
+    while now < t0 + seconds + reorder_s + output_s:
+        now += 0.05
+        step += 1
+        took = []
+        while i < len(events) and events[i][0] + 0.01 <= now:
+            took.append((events[i][1], events[i][2], events[i][0] + 0.01))
+            i += 1
+        steps.append((took, now, Due(status=step % 20 == 0, rejects=step % 100 == 0)))  # the service's 1 s status / 5 s rejects
+
+    def one_step(spent: tuple[float, float], s: tuple[list[tuple[str, bytes, float]], float, Due]) -> tuple[float, float]:
+        """Run one step; (thread CPU s, wall s) so far."""
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        if prof is not None:
+            prof.enable()
+        service._step(*s)
+        if prof is not None:
+            prof.disable()
+        return spent[0] + time.thread_time() - started_cpu, spent[1] + time.perf_counter() - started
+
+    try:  # through functools.reduce: the steps alone are what callgrind counts with --toggle-collect=functools_reduce
+        cpu, wall = functools.reduce(one_step, steps, (0.0, 0.0))
     finally:
         if clock is not None:
             clock.remove()
@@ -870,7 +885,7 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         "worker_cpu_s_per_load_s": round(cpu / seconds, 3), "capacity_plots_per_s": round(plots / cpu),
         "headroom": round(seconds / cpu, 2),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
-        "tracker_batches": service.fusion.counters.batches}
+        "tracker_batches": service.fusion.counters.batches, "tracker_reruns": service.fusion.counters.reruns}
     if clock is not None:
         out["stage_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in clock.seconds.items()}
         out["stage_share"] = {k: f"{100 * v / max(cpu, 1e-9):.1f}%" for k, v in clock.seconds.items()}
@@ -1022,6 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
     wk.add_argument("--output", type=float, default=5.0)
     wk.add_argument("--profile", action="store_true", help="cProfile: the 25 costliest functions")
     wk.add_argument("--stages", action="store_true", help="the worker's CPU split by stage (StageClock)")
+    wk.add_argument("--coop-skew", type=float, default=None, help="TrackerConfig.coop_skew_s (default: its default; 0: strict order)")
     rn = sub.add_parser("run", help="one service run at one load and window (as a part of `service`)")
     _load_args(rn)
     rn.add_argument("--reorder", type=float, default=2.0)
@@ -1053,7 +1069,8 @@ def main(argv: list[str] | None = None) -> int:
                                                args.stages)}, indent=2))
         return 0
     if args.what == "worker":
-        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages)}, indent=2))
+        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew)},
+                         indent=2))
         return 0
     if args.what == "run":
         runs = []

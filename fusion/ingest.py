@@ -14,8 +14,12 @@ many small cooperative messages (AIS and ADS-B aggregators send a few reports pe
 message, thousands of messages a second) must not become thousands of steps. AIS and
 ADS-B reports are therefore kept decoded but unconverted in the buffer, and ``due``
 converts each run of consecutive released messages of one kind into one batch (one
-vectorised frame conversion, one tracker step); a radar or OTH batch of the same track
-pool ends the run, so every pool still sees its batches in time order.
+vectorised frame conversion, one tracker step). A radar or OTH batch of the same track
+pool ends the run unless it is at most ``coalesce_s`` newer than the run's oldest report: the
+run then goes to the tracker after it, and the tracker fuses it in place
+(``TrackerConfig.coop_skew_s``, the same bound) instead of re-running; so a radar pool scanned
+100 times a second does not cut its AIS into 100 tracker steps a second. With ``coalesce_s``
+0 every pool sees its batches in strict time order.
 
 Rejections: every DecodeError is counted per feed and field pattern (indices replaced by
 ``*``: ``lines[*].sentence``), and the most recent ones are kept for the rejects topic;
@@ -166,12 +170,16 @@ class Ingest:
         sat: SatConfig | None = None,
         measurement_window_s: float = 30.0,
         source_interval_s: dict[str, float] | None = None,
+        coalesce_s: float = 0.0,
     ) -> None:
         if reorder_window_s < 0:
             raise ValueError(f"reorder_window_s must be >= 0, got {reorder_window_s}")
+        if not 0 <= coalesce_s < np.inf:
+            raise ValueError(f"coalesce_s must be >= 0, got {coalesce_s}")
         self.frame = frame
         self.noise = noise if noise is not None else MeasurementNoise()
         self.reorder_window_s = reorder_window_s
+        self.coalesce_s = coalesce_s  # how far a cooperative run may span other batches of its pool (s)
         self.duplicate_window_s = duplicate_window_s
         self.max_duplicate_keys = max_duplicate_keys
         self.limits = limits
@@ -308,30 +316,34 @@ class Ingest:
 
     def due(self, now: float) -> list[MeasBatch]:
         """Batches whose measurement time is at least ``reorder_window_s`` before ``now``, oldest
-        first per track pool; consecutive AIS (or ADS-B) messages come out as one batch."""
+        first per track pool; consecutive AIS (or ADS-B) messages come out as one batch, also
+        across the pool's other batches within ``coalesce_s`` of the run's oldest report."""
         cutoff = now - self.reorder_window_s
         out: list[MeasBatch] = []
-        runs: dict[str, _Pending] = {}  # per track pool: the open run of deferred reports
+        runs: dict[str, tuple[_Pending, float]] = {}  # per track pool: the open run of deferred reports, its oldest time
 
         def close(domain: str) -> None:
             run = runs.pop(domain, None)
             if run is not None:
-                out.extend(b for b in reports_to_batches(run.reports, self.frame, self.noise, self.source_interval_s) if len(b))
+                out.extend(b for b in reports_to_batches(run[0].reports, self.frame, self.noise, self.source_interval_s) if len(b))
 
         while self._queue and self._queue[0][0] <= cutoff:
-            item = heapq.heappop(self._queue)[2]
+            t, _, item = heapq.heappop(self._queue)
+            open_run = runs.get(item.domain)
             if isinstance(item, MeasBatch):
-                close(item.domain)
+                if open_run is not None and not (self.coalesce_s > 0 and t <= open_run[1] + self.coalesce_s):
+                    close(item.domain)
                 out.append(item)
                 continue
-            run = runs.get(item.domain)
-            if run is not None and run.kind is not item.kind:
+            if open_run is not None and open_run[0].kind is not item.kind:
                 close(item.domain)
-                run = None
-            if run is None:
-                runs[item.domain] = _Pending(item.kind, item.domain, list(item.reports))
+                open_run = None
+            oldest = min(r.t for r in item.reports)
+            if open_run is None:
+                runs[item.domain] = (_Pending(item.kind, item.domain, list(item.reports)), oldest)
             else:
-                run.reports.extend(item.reports)
+                open_run[0].reports.extend(item.reports)
+                runs[item.domain] = (open_run[0], min(open_run[1], oldest))
         for domain in list(runs):
             close(domain)
         return out

@@ -121,7 +121,8 @@ class Fusion:
         self.ingest = Ingest(frame, noise=self.config.noise, reorder_window_s=self.config.reorder_window_s,
                              limits=self.config.limits, sat=self.config.sat,
                              measurement_window_s=self.config.tracker.oosm_lag_s,
-                             source_interval_s=self.config.tracker.source_interval_s)
+                             source_interval_s=self.config.tracker.source_interval_s,
+                             coalesce_s=self.config.tracker.coop_skew_s)
         self.trackers = {d: Tracker(self.config.tracker, d) for d in DOMAINS}
         self.rules = RuleEngine(zones, rules, frame)
         self.counters = Counters()

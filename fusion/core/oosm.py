@@ -92,7 +92,9 @@ class ReplayLog:
         """Log an in-order batch."""
         if self.config.oosm_lag_s > 0:
             self.batches.append(batch)
-            self.times.append(float(batch.t.min()))
+            # kept sorted: a cooperative batch fused in place (TrackerConfig.coop_skew_s) is logged
+            # at the time it was processed, after the newer batches before it
+            self.times.append(max(float(batch.t.min()), self.times[-1]) if self.times else float(batch.t.min()))
 
     def rewind(self, batch: MeasBatch) -> tuple[Checkpoint, list[MeasBatch]] | None:
         """For a late ``batch``: the newest checkpoint before it (newer ones are dropped) and the

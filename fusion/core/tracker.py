@@ -20,9 +20,12 @@ each step reads like the algorithm (see docs/TRACKER.md):
    births, deletion on misses, age or covariance growth.
 
 Out-of-sequence batches within ``oosm_lag_s`` are handled by a fixed-lag re-run from the
-newest state checkpoint before them (``oosm.ReplayLog``), while their source's re-run
-budget lasts (``oosm.RerunBudget``; beyond it their identified rows, and older rows within
-``late_max_age_s``, by retrodiction of the track each belongs to: ``late.late_round``).
+newest state checkpoint before them (``oosm.ReplayLog``) while their source's re-run budget
+lasts (``oosm.RerunBudget``; beyond it their identified rows by retrodiction), except a
+cooperative batch at most ``coop_skew_s`` older than the newest processed time, fused in place
+(ingest coalesces AIS and ADS-B reports across the radar scans of their pool for that long);
+older rows within ``late_max_age_s`` by retrodiction of the track each belongs to
+(``late.late_round``).
 """
 
 from __future__ import annotations
@@ -134,10 +137,11 @@ class Tracker:
                 out.add(StepResult(late_dropped=dropped))
                 return out.result()
             batch = take_rows(batch, ~late)
-        if float(batch.t.min()) < self._now:
+        oldest = float(batch.t.min())
+        if oldest < self._now and not (batch.sensor_kind in KEY_OF_KIND and oldest >= self._now - self.config.coop_skew_s):
             out.add(self._out_of_sequence(batch))
-        else:
-            self._oosm.maybe_checkpoint(float(batch.t.min()), self._now, self.snapshot, self._births.state)
+        else:  # in order, or a cooperative batch within coop_skew_s: fused in place
+            self._oosm.maybe_checkpoint(oldest, self._now, self.snapshot, self._births.state)
             self._oosm.append(batch)
             out.add(self._process(batch))
         out.add(StepResult(late_dropped=dropped))

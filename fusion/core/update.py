@@ -64,13 +64,16 @@ def commit(tab: TrackTable, tr: IntArray, rows: IntArray, xm: FloatArray, Pm: Fl
     t_meas = batch.t[rows]
     if hit and (np.isfinite(batch.alt_m[rows]).any() or np.isfinite(a["alt"][tr, 0]).any()):  # else nothing changes
         a["alt"][tr], a["Palt"][tr] = update_alt(tab, tr, rows, batch)
-    a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, t_meas
+    # a cooperative row fused in place behind a newer update (TrackerConfig.coop_skew_s) was applied
+    # at the track's time (prediction by max(dt, 0)): the track's time never goes back
+    a["xm"][tr], a["Pm"][tr], a["mu"][tr], a["t"][tr] = xm, Pm, mu, np.fmax(a["t"][tr], t_meas)
     tab.refresh(tr, (xm, Pm, mu))
     if not hit:
         return bad
     a["last_t"][tr] = np.maximum(a["last_t"][tr], t_meas)
     coop = batch.sensor_kind in KEY_OF_KIND
-    a["last_ais_t" if coop else "last_noncoop_t"][tr] = t_meas
+    stamp = "last_ais_t" if coop else "last_noncoop_t"
+    a[stamp][tr] = np.fmax(a[stamp][tr], t_meas)
     a["sources"][tr] |= SENSOR_BIT[batch.sensor_kind]
     ivl = batch.interval_s[rows]  # a source of unknown interval keeps the track's known one
     a["ivl"][tr] = np.where(np.isnan(ivl), a["ivl"][tr], ivl)

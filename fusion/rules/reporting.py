@@ -45,16 +45,37 @@ SMOOTHING = 0.1  # weight of a new gap in a vessel's average (about the last ten
 MAX_LEARN_INTERVALS = 20.0  # longer gaps are silences, not losses (1 / 20 = the lowest reception learnt: 5 %)
 
 
+# (speed limit kn, interval s) rows of Tables 1 and 2: the first row whose limit the speed does not exceed
+_CLASS_A_INTERVALS = ((3.0, ANCHOR_INTERVAL_S), (14.0, 10.0), (23.0, 6.0), (math.inf, 2.0))
+_CLASS_B_INTERVALS = ((2.0, ANCHOR_INTERVAL_S), (math.inf, 30.0))
+_LONG_RANGE_INTERVALS = ((math.inf, ANCHOR_INTERVAL_S),)
+
+
+def _interval_table(msg_type: int) -> tuple[tuple[float, float], ...]:
+    """The (speed limit kn, interval s) rows of one position message type."""
+    if msg_type == LONG_RANGE_TYPE:
+        return _LONG_RANGE_INTERVALS
+    return _CLASS_B_INTERVALS if msg_type in CLASS_B_TYPES else _CLASS_A_INTERVALS
+
+
 def reporting_interval_s(msg_type: IntArray, sog_mps: FloatArray) -> FloatArray:
     """(N,) longest ITU-R M.1371-5 position reporting interval (s) of vessels whose last position report was
     of ``msg_type`` (N,) (1-3 class A, 18/19 class B, 27 long range) at speed over ground ``sog_mps`` (N,)
     (NaN = unknown: slow)."""
     kn = np.nan_to_num(np.asarray(sog_mps, dtype=np.float64) / KNOT_MPS, nan=0.0)
     mt = np.asarray(msg_type)
-    class_a = np.where(kn <= 3.0, ANCHOR_INTERVAL_S, np.where(kn <= 14.0, 10.0, np.where(kn <= 23.0, 6.0, 2.0)))
-    class_b = np.where(kn <= 2.0, ANCHOR_INTERVAL_S, 30.0)
-    out = np.where(np.isin(mt, CLASS_B_TYPES), class_b, class_a)
-    return np.where(mt == LONG_RANGE_TYPE, ANCHOR_INTERVAL_S, out)
+    out = np.empty(kn.shape)
+    for m in np.unique(mt).tolist():
+        rows = mt == m
+        table = _interval_table(m)
+        out[rows] = np.select([kn[rows] <= lim for lim, _ in table], [iv for _, iv in table])
+    return out
+
+
+def report_interval_s(msg_type: int, sog_mps: float) -> float:
+    """``reporting_interval_s`` of one vessel (a plain float: ingest learns from every AIS position)."""
+    kn = 0.0 if math.isnan(sog_mps) else sog_mps / KNOT_MPS
+    return next(iv for lim, iv in _interval_table(msg_type) if kn <= lim)
 
 
 def missed_reports_needed(p_rx: FloatArray, alpha: FloatArray | float) -> FloatArray:
@@ -128,7 +149,7 @@ class AisReporting:
                 continue
             if r.t <= row[0]:
                 continue
-            expected = float(reporting_interval_s(np.array([int(row[1])]), np.array([row[2]]))[0])
+            expected = report_interval_s(int(row[1]), row[2])
             ratio = (r.t - row[0]) / expected
             if 0.5 <= ratio <= MAX_LEARN_INTERVALS:
                 row[3] = ratio if row[4] == 0 else row[3] + SMOOTHING * (ratio - row[3])

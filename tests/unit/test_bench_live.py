@@ -156,3 +156,17 @@ async def test_raw_publisher_delivers_payloads_of_every_length_class(live: types
     # any three consecutive messages are the three payloads (rounds repeat them in order; the
     # subscription may start mid-round)
     assert sorted(out.split(b"\n")[:3], key=len) == payloads
+
+
+def test_the_worker_replay_fuses_ais_runs_across_radar_scans_without_re_runs(live: types.ModuleType) -> None:
+    # 2 radar sites at 40 Hz (a scan every 12.5 ms) and 300 AIS messages/s for 1 s, stepped every 50 ms: strict
+    # order cuts the AIS into a tracker step per run between scans (4 a step); coalescing within
+    # TrackerConfig.coop_skew_s (0.1 s) leaves one per step
+    spec = live.LoadSpec(sites=2, plots=500, scan_rate=40.0, ais_rate=300, go_fasts=1, seconds=1.0)
+    strict = live.worker(spec, 2.0, 5.0, profile=False, coop_skew_s=0.0)
+    coalesced = live.worker(spec, 2.0, 5.0, profile=False)
+    radar_scans, steps = 2 * 40, 1.0 / 0.05
+    assert strict["tracker_reruns"] == coalesced["tracker_reruns"] == 0
+    assert strict["tracker_batches"] - radar_scans >= 3 * steps
+    assert coalesced["tracker_batches"] - radar_scans <= steps + 1
+    assert coalesced["tracks"] == strict["tracks"]

@@ -66,6 +66,40 @@ def test_a_radar_scan_ends_the_ais_run_so_the_surface_pool_sees_time_order() -> 
     assert all(prev[1] <= nxt[0] for prev, nxt in itertools.pairwise(edges))
 
 
+def test_an_ais_run_spans_radar_scans_within_coalesce_s_and_goes_after_them() -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.5, coalesce_s=0.6)
+    ing.accept(*ais_msg(0, T0 + 0.0), T0 + 0.05)
+    ing.accept(*ais_msg(1, T0 + 0.2), T0 + 0.25)
+    ing.accept(*radar_msg(T0 + 0.5), T0 + 0.55)  # within 0.6 s of the run's oldest report
+    ing.accept(*ais_msg(2, T0 + 0.7), T0 + 0.75)
+    ing.accept(*radar_msg(T0 + 1.2), T0 + 1.25)  # beyond: ends the run
+    ing.accept(*ais_msg(3, T0 + 1.3), T0 + 1.35)
+    out = ing.due(T0 + 5.0)
+    assert [(b.sensor_kind, len(b)) for b in out] == [("radar", 5), ("ais", 6), ("radar", 5), ("ais", 2)]
+    newest = -np.inf  # what the tracker fuses in place: no batch older than coalesce_s behind the batches before it
+    for b in out:
+        assert float(b.t.min()) >= newest - 0.6
+        newest = max(newest, float(b.t.max()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0.0, 2.0)), min_size=1, max_size=25), st.sampled_from([0.0, 0.05, 0.1, 0.5]),
+       st.lists(st.floats(0.5, 4.0), min_size=1, max_size=3))
+def test_coalesced_release_loses_nothing_and_never_goes_back_more_than_coalesce_s(
+        msgs: list[tuple[bool, float]], coalesce_s: float, release_at: list[float]) -> None:
+    ing = Ingest(FRAME, reorder_window_s=0.5, coalesce_s=coalesce_s)
+    expected = 0
+    for i, (is_radar, dt) in enumerate(sorted(msgs, key=lambda m: m[1])):
+        topic, payload = radar_msg(T0 + dt) if is_radar else ais_msg(i, T0 + dt)
+        expected += ing.accept(topic, payload, T0 + dt + 0.01)
+    out = [b for now in [*sorted(release_at), 10.0] for b in ing.due(T0 + now)]
+    assert sum(len(b) for b in out) == expected and ing.buffered == 0
+    newest = -np.inf  # the tracker fuses a cooperative batch in place within coop_skew_s (= coalesce_s) of its clock
+    for b in out:
+        assert float(b.t.min()) >= newest - (coalesce_s if b.sensor_kind == "ais" else 0.0)
+        newest = max(newest, float(b.t.max()))
+
+
 def test_air_reports_do_not_break_the_surface_run() -> None:
     ing = Ingest(FRAME, reorder_window_s=0.0)
     adsb = AdsbReport(t=T0 + 0.1, source="rx", icao24=0xABC123, lat=9.7, lon=-78.5, alt_m=3000.0, gs_mps=100.0, track_deg=90.0)

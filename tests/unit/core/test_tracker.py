@@ -185,3 +185,38 @@ def test_a_site_starts_at_most_its_birth_budget_of_new_tracks() -> None:
     late = replace(_batch(0.5, [[x, 150_000.0] for x, _ in far[:3]]), sensor_id="third")  # re-runs from before t=1
     trk.step(late)
     assert len(trk) == in_order + 3
+
+
+def _ship_history(skew: float) -> tuple[Tracker, MeasBatch, MeasBatch]:
+    """A ship at 10 m/s east reported by AIS (even seconds) and a radar (odd seconds) for 10 s; then a
+    radar scan at 10.05 s and an AIS report of 10.0 s (returned, not stepped yet)."""
+    trk = Tracker(TrackerConfig(coop_skew_s=skew), "surface")
+    for k in range(10):
+        trk.step(_batch(float(k), [[10.0 * k, 0.0]], kind="ais" if k % 2 == 0 else "radar", mmsi=[366000001] if k % 2 == 0 else None))
+    return trk, _batch(10.05, [[100.5, 0.0]]), _batch(10.0, [[100.0, 0.0]], kind="ais", mmsi=[366000001])
+
+
+def test_a_cooperative_batch_within_coop_skew_is_fused_in_place_close_to_time_order() -> None:
+    strict, radar, ais = _ship_history(0.1)
+    strict.step(ais)
+    strict.step(radar)
+    fast, _, _ = _ship_history(0.1)
+    fast.step(radar)
+    res = fast.step(ais)  # 0.05 s older than the radar scan fused before it
+    assert res.rerun_batches == 0 and res.assigned == 1
+    assert fast.snapshot()["track.t"][0] == 10.05  # applied at the track's newer time: its clock never goes back
+    # the error is at most speed x skew (10 m/s x 0.05 s) in position
+    assert np.abs(fast.view(11.0).x[0, :2] - strict.view(11.0).x[0, :2]).max() <= 0.5
+    assert len(fast) == len(strict) == 1
+
+
+def test_beyond_coop_skew_or_from_a_radar_an_older_batch_is_re_run() -> None:
+    trk, radar, ais = _ship_history(0.0)  # strict order
+    trk.step(radar)
+    assert trk.step(ais).rerun_batches >= 1
+    trk, radar, _ = _ship_history(0.1)
+    trk.step(_batch(10.3, [[103.0, 0.0]], kind="ais", mmsi=[366000001]))
+    assert trk.step(radar).rerun_batches >= 1  # a radar scan older than the clock: never in place
+    assert trk.step(_batch(10.1, [[101.0, 0.0]], kind="ais", mmsi=[366000001])).rerun_batches >= 1  # 0.2 s behind
+    with pytest.raises(ValueError, match="coop_skew_s"):
+        TrackerConfig(coop_skew_s=-0.1)

@@ -13,6 +13,7 @@ from fusion.rules.reporting import (
     ReportingArrays,
     missed_report_limit_s,
     missed_reports_needed,
+    report_interval_s,
     reporting_interval_s,
 )
 from fusion.rules.synthetic import KN, empty, engine, rules, view
@@ -128,3 +129,8 @@ def test_raise_is_monotone_in_the_silence_and_never_before_k_intervals(
     p = table.reception(np.array([MMSI]), 0.8, 5.0)
     _, interval, k = missed_report_limit_s(table.msg_type, table.sog_mps, p, 0.01, 60.0)
     assert not raises_after(table, float(k[0] * interval[0]) - 1.0)
+
+
+@given(st.sampled_from([1, 2, 3, 18, 19, 24, 27]), st.one_of(st.just(math.nan), st.floats(0.0, 40.0)))
+def test_one_vessels_interval_equals_the_array_form(msg_type: int, sog_mps: float) -> None:
+    assert report_interval_s(msg_type, sog_mps) == reporting_interval_s(np.array([msg_type]), np.array([sog_mps]))[0]
