@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from fusion.core.arrays import FloatArray, IntArray
-from fusion.rules.config import KNOT_MPS
+from fusion.rules.params import KNOT_MPS
 
 ANCHOR_INTERVAL_S = 180.0  # class A at anchor / moored below 3 kn; class B CS below 2 kn; type 27 (Table 1, 2)
 CLASS_B_TYPES = (18, 19, 24)
