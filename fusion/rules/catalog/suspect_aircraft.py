@@ -33,8 +33,7 @@ class SuspectAircraftParams(RuleParams):
     """suspect_aircraft: air object without ICAO identity that entered from seaward (first seen at least
     territorial_sea_m from shore) and is low and slow, or descends within airstrip_distance_m of an airstrip zone.
     A new air track continues the origin (and identity history) of an air track seen up to origin_keep_s before when
-    it is within origin_reach_factor x (last speed, at least min_speed_kn) x the time since + origin_slack_m of where
-    that track was last seen. Sources of the shipped values: fusion/rules/defaults/rules.toml and docs/RULES.md."""
+    it is within max_speed_kn x the time since + origin_slack_m of where that track was last seen. Sources of the shipped values: fusion/rules/defaults/rules.toml and docs/RULES.md."""
 
     max_alt_m: Pos
     max_speed_kn: Pos
@@ -45,30 +44,31 @@ class SuspectAircraftParams(RuleParams):
     hysteresis: Annotated[float, msgspec.Meta(ge=1.0, le=2.0)]
     territorial_sea_m: NonNeg
     origin_keep_s: NonNeg
-    origin_reach_factor: Annotated[float, msgspec.Meta(ge=1.0)]
     origin_slack_m: NonNeg
 
 
 _ORIGIN_COLS = {"track_id": np.int64, "last_t": np.float64, "east": np.float64, "north": np.float64,
-                "speed_mps": np.float64, "origin_shore_m": np.float64, "had_id": np.bool_}
+                "ve": np.float64, "vn": np.float64, "origin_shore_m": np.float64, "had_id": np.bool_}
 
 
 @dataclass
 class AirOrigin:
-    """Per air track (sorted id, live and lost up to ``origin_keep_s`` ago): the distance from shore of its object's
-    first fix, whether any fragment of the object carried an ICAO address, and its last position and speed.
+    """Per eligible air track (sorted id, live and lost up to ``origin_keep_s`` ago): the distance from shore of its
+    object's first fix (where its first track was confirmed), whether any fragment of the object carried an ICAO address, and its last position and velocity.
 
     A track new to the memory continues the object of an air track seen up to ``origin_keep_s`` before (lost, or live:
     a duplicate track of the same aircraft) that could have flown to where it is: its distance from that track's last
-    position within ``origin_reach_factor`` x (last speed, at least ``min_speed_kn``) x time since + ``origin_slack_m``
-    (the nearest relative to that reach); else its own position is its object's first fix."""
+    position within ``max_speed_kn`` (the fastest aircraft the rule is about; a young track's own velocity is too
+    poor a bound) x time since + ``origin_slack_m`` (of several, the one whose position predicted along its velocity
+    is nearest); else its own position is its object's first fix."""
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {k: np.zeros(0, dt) for k, dt in _ORIGIN_COLS.items()})
 
     def observe(self, s: Scene, r: SuspectAircraftParams) -> tuple[FloatArray, BoolArray]:
-        """Update with this tick's air tracks; returns (N,) origin distance from shore m (NaN for surface) and (N,)
-        the object had an ICAO address."""
-        rows = np.flatnonzero(s.is_air)
+        """Update with this tick's eligible (confirmed, coasting) air tracks - a tentative track may be clutter, and
+        is first seen when confirmed; returns (N,) origin distance from shore m (NaN for the others) and (N,) the
+        object had an ICAO address."""
+        rows = np.flatnonzero(s.is_air & s.eligible)
         old = self.cols
         carried = Carried(old, s.track_id[rows])
         origin = np.array(carried.prev("origin_shore_m", s.shore_m[rows]), dtype=np.float64)
@@ -76,17 +76,18 @@ class AirOrigin:
         recent = np.flatnonzero(s.t - old["last_t"] <= r.origin_keep_s)  # lost or live tracks: possible predecessors
         new = np.flatnonzero(~carried.known)
         if len(recent) and len(new):
-            reach = (np.maximum(old["speed_mps"][recent], r.min_speed_kn * KNOT_MPS) * (s.t - old["last_t"][recent])
-                     * r.origin_reach_factor + r.origin_slack_m)  # (P,)
-            d = np.hypot(s.east[rows[new], None] - old["east"][recent], s.north[rows[new], None] - old["north"][recent])
-            ratio = d / np.maximum(reach, 1e-9)  # (J, P)
-            best = np.argmin(ratio, axis=1)
-            ok = ratio[np.arange(len(new)), best] <= 1.0
+            dt = s.t - old["last_t"][recent]
+            ve, vn = old["ve"][recent], old["vn"][recent]
+            reach = r.max_speed_kn * KNOT_MPS * dt + r.origin_slack_m
+            de, dn = s.east[rows[new], None] - old["east"][recent], s.north[rows[new], None] - old["north"][recent]  # (J, P)
+            miss = np.where(np.hypot(de, dn) <= reach, np.hypot(de - ve * dt, dn - vn * dt), np.inf)  # off the prediction
+            best = np.argmin(miss, axis=1)
+            ok = np.isfinite(miss[np.arange(len(new)), best])
             origin[new[ok]] = old["origin_shore_m"][recent[best[ok]]]
             had[new[ok]] |= old["had_id"][recent[best[ok]]]
         lost = np.flatnonzero(carried.gone() & (s.t - old["last_t"] <= r.origin_keep_s))
         live = {"track_id": s.track_id[rows], "last_t": np.full(len(rows), s.t), "east": s.east[rows],
-                "north": s.north[rows], "speed_mps": s.speed_mps[rows], "origin_shore_m": origin, "had_id": had}
+                "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "origin_shore_m": origin, "had_id": had}
         keep = {k: np.concatenate([live[k].astype(dt), old[k][lost]]) for k, dt in _ORIGIN_COLS.items()}
         order = np.argsort(keep["track_id"], kind="stable")
         self.cols = {k: v[order] for k, v in keep.items()}

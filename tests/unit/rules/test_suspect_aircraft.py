@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusion.core.arrays import TrackView
+from fusion.core.arrays import TENTATIVE, TrackView
 from fusion.rules.catalog.suspect_aircraft import AirOrigin, suspect_aircraft
 from fusion.rules.config import default_rules
 from fusion.rules.geo import ShoreDistance
@@ -54,7 +54,7 @@ def test_aircraft_first_seen_beyond_the_territorial_sea_is_suspect() -> None:
 def test_a_new_track_beyond_reach_of_the_lost_one_is_its_own_object() -> None:
     origin = AirOrigin()
     raised(scene(T0, [7], [0.0]), origin)
-    far = PARAMS.origin_reach_factor * 60.0 * 300.0 + PARAMS.origin_slack_m + 1000.0
+    far = PARAMS.max_speed_kn * 1852.0 / 3600.0 * 300.0 + PARAMS.origin_slack_m + 1000.0
     assert raised(scene(T0 + 300.0, [8], [far]), origin) == [8]
     assert raised(scene(T0 + 300.0 + PARAMS.origin_keep_s + 10.0, [9], [30_000.0]), AirOrigin()) == [9]
 
@@ -75,3 +75,11 @@ def test_origin_memory_forgets_lost_tracks_after_keep_s() -> None:
     assert origin.cols["track_id"].tolist() == [7]
     raised(scene(T0 + PARAMS.origin_keep_s + 10.0, [], []), origin)
     assert origin.cols["track_id"].tolist() == []
+
+
+def test_tentative_tracks_are_neither_origins_nor_predecessors() -> None:
+    """Radar clutter: tentative air tracks at the coast do not lend their origin to an aircraft confirmed offshore."""
+    origin = AirOrigin()
+    raised(scene(T0, [5, 6], [0.0, 1000.0], status=TENTATIVE), origin)
+    assert origin.cols["track_id"].tolist() == []
+    assert raised(scene(T0 + 400.0, [8], [30_000.0]), origin) == [8]  # within their reach, but its own object
