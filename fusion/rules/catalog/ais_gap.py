@@ -15,9 +15,9 @@ from fusion.outages import Outages, covered_s
 from fusion.rules.behaviours import in_coverage, ramp, track_candidates
 from fusion.rules.catalog.base import Rule, TickInputs, fmt
 from fusion.rules.lifecycle import Candidates, map_ids
-from fusion.rules.lineage import Carried
+from fusion.rules.lineage import Carried, heard_near
 from fusion.rules.params import KNOT_MPS, Coverage, NonNeg, Pos, RuleParams
-from fusion.rules.reporting import ReportingArrays, missed_report_limit_s
+from fusion.rules.reporting import ReportingArrays, gap_limits, silence
 from fusion.rules.scene import Scene
 
 
@@ -83,22 +83,24 @@ class AisMemory:
 
 
 def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages: Outages | None = None,
-            reporting: ReportingArrays | None = None) -> Candidates:
+            reporting: ReportingArrays | None = None, handover_m: float = 0.0) -> Candidates:
     """Identified vessel silent on AIS inside AIS coverage while radar holds it for longer than its missed-report
     limit (``fusion.rules.reporting``: its class's ITU-R M.1371 interval x the reports that must all have been
     lost; outside coverage: satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
-    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard).
-    ``reporting``: the vessels' last report type, SOG and observed reception (None: none known)."""
+    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard). The
+    silence runs from the MMSI's last report where a radar-held track of no or the same identity sits (``heard_near``,
+    within ``handover_m``: the transponder is on) to when the receivers last heard anyone (``reporting.silence``).
+    ``reporting``: the vessels' last reports, observed reception and the reception map (None: none known)."""
     ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
-    silent_s = s.t - s.last_ais_t
+    rep = reporting if reporting is not None else ReportingArrays()
+    heard_limit, interval, p_rx = gap_limits(rep, s.mmsi, s.lat, s.lon, s.speed_mps, r.p_rx_default, r.prior_gaps,
+                                             r.false_gaps_per_vessel_day, r.min_gap_s)
+    since, until = silence(rep, s.t, s.last_ais_t, heard_near(s, ident, rep, r.radar_fresh_s, handover_m, others_only=False))
+    silent_s = until - since
     radar_age = s.t - s.last_noncoop_t
     if outages is not None:
-        silent_s = silent_s - covered_s(s.last_ais_t, s.t, outages.ais)
+        silent_s = silent_s - covered_s(since, until, outages.ais)
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
-    rep = reporting if reporting is not None else ReportingArrays()
-    msg_type, sog, _, _ = rep.lookup(s.mmsi)
-    p_rx = rep.reception(s.mmsi, r.p_rx_default, r.prior_gaps)
-    heard_limit, interval, _ = missed_report_limit_s(msg_type, sog, p_rx, r.false_gaps_per_vessel_day, r.min_gap_s)
     limit = np.where(in_coverage(s, cov), heard_limit, np.inf if cov.satellite_dark_s <= 0 else np.maximum(cov.satellite_dark_s, heard_limit))
     gap_enter = ident & (silent_s >= limit) & (radar_age <= r.radar_fresh_s)
     gap_stay = ident & (silent_s >= 0.5 * limit) & (radar_age <= 2.0 * r.radar_fresh_s)
@@ -129,7 +131,8 @@ class AisGap(Rule[AisGapParams]):
 
     def evaluate(self, s: Scene, tick: TickInputs) -> Candidates:
         """``ais_gap`` with the tick's outages and reporting table."""
-        return ais_gap(s, self.params, tick.engine.ais_coverage, self.memory, tick.outages, tick.reporting)
+        return ais_gap(s, self.params, tick.engine.ais_coverage, self.memory, tick.outages, tick.reporting,
+                       tick.engine.handover_m)
 
     def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
         """The jump, or the silence in missed reports at the vessel's reception."""
