@@ -1,8 +1,9 @@
 """RuleEngine: evaluates every enabled rule on both track pools per output tick. Pure.
 
-Per tick: stack both pools into a Scene (one row per track, sorted by id), let each rule
-compute its Candidates (vectorised), advance the rule's AlertBook (raise / update /
-clear with hysteresis), and turn the few transitions into AlertEvents.
+Per tick: stack both pools into a Scene (one row per track, sorted by id), let each rule of the
+config's catalog (``fusion.rules.catalog``: one module per rule) compute its Candidates
+(vectorised), advance the rule's AlertBook (raise / update / clear with hysteresis), and turn the
+few transitions into AlertEvents worded by the rule.
 
 Priority = weight x (0.5 + 0.5 x strength) x (1 + exp(-T / urgency_horizon_s)), where T is
 the smaller of the time to reach the shore at the current speed and the time to arrive
@@ -12,7 +13,7 @@ at a landing zone (surface) or airstrip (air). Range: 0.5 to 2 times the rule we
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -22,8 +23,10 @@ from fusion.actions import OperatorAction
 from fusion.core.arrays import NO_ICAO, NO_MMSI, FloatArray, IntArray, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.outages import Outages
-from fusion.rules import behaviours as bh
-from fusion.rules.config import KNOT_MPS, RulesConfig, default_rules, load_rules
+from fusion.rules.behaviours import FirstFix
+from fusion.rules.catalog.base import Rule, TickInputs, fmt
+from fusion.rules.catalog.landing_approach import LandingApproach
+from fusion.rules.config import KNOT_MPS, RulesConfig, RulesConfigBase, default_rules, load_rules
 from fusion.rules.geo import NoShore, ShoreDistance, shore_distance
 from fusion.rules.lifecycle import (
     MAX_TRACK_ID,
@@ -36,7 +39,6 @@ from fusion.rules.lifecycle import (
     Transition,
     empty_columns,
     isin_sorted,
-    map_ids,
     subject_keys,
 )
 from fusion.rules.lineage import Lineage
@@ -51,49 +53,6 @@ ADOPT_GRACE_S = 300.0  # how long an alert taken over from a journal waits for i
 __all__ = ["AlertEvent", "RuleEngine", "RulesConfig", "ZoneSet", "default_rules", "load_rules", "load_zones"]
 
 
-def _fmt(v: float, unit: str = "", digits: int = 0) -> str:
-    return "unknown" if not math.isfinite(v) else f"{v:.{digits}f}{unit}"
-
-
-def _reason(rule: str, ev: Mapping[str, float], zone: str | None) -> str:
-    """Readable one-line reason of a raised or updated alert."""
-    spd = _fmt(ev.get("speed_kn", math.nan), " kn", 1)
-    if rule == "zone_entry":
-        return f"entered zone {zone} on course {_fmt(ev['course_deg'], ' deg')} at {spd}"
-    if rule == "zone_dwell":
-        return f"inside zone {zone} for {_fmt(ev['condition_s'] / 60.0, ' min')}"
-    if rule == "go_fast":
-        why = "no AIS identity" if ev["no_ais_identity"] else "in a transit corridor at night"
-        return f"surface track at {spd} with {why}"
-    if rule == "dark_vessel":
-        return (f"no AIS identity after {_fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at {spd}, "
-                f"{_fmt(ev.get('net_speed_kn', math.nan), ' kn', 1)} net since first seen")
-    if rule == "noncoop_transit":
-        return (f"no AIS identity outside AIS coverage, transiting at {_fmt(ev['net_speed_kn'], ' kn', 1)} net over "
-                f"{_fmt(ev['watched_s'] / 60.0, ' min')} (low-profile / logistics vessel speeds), now {spd}")
-    if rule == "ais_gap":
-        if math.isfinite(ev.get("jump_m", math.nan)):
-            return (f"AIS reappeared {_fmt(ev['jump_m'] / 1000.0, ' km', 1)} away, beyond the "
-                    f"{_fmt(ev['reach_m'] / 1000.0, ' km', 1)} its last speed allows")
-        return (f"AIS silent for {_fmt(ev['ais_silent_s'] / 60.0, ' min', 1)} ({_fmt(ev['missed_reports'])} reports of "
-                f"{_fmt(ev['interval_s'], ' s')} missed, more than chance allows at {_fmt(100.0 * ev['p_rx'], ' %')} reception) "
-                f"while radar updated it {_fmt(ev['radar_age_s'], ' s')} ago")
-    if rule == "ais_spoofing":
-        return (f"an AIS report with this identity was {_fmt(ev['flagged_for_s'] / 60.0, ' min')} ago kinematically impossible "
-                f"against the radar track (radar {_fmt(ev['radar_age_s'], ' s')} ago, AIS silent here for "
-                f"{_fmt(ev['ais_silent_s'] / 60.0, ' min')})")
-    if rule == "rendezvous":
-        return (f"within {_fmt(ev['distance_m'], ' m')} of another track for {_fmt(ev['condition_s'] / 60.0, ' min')}, "
-                f"both slow ({spd} and {_fmt(ev['other_speed_kn'], ' kn', 1)}), away from port")
-    if rule == "loitering":
-        return f"loitering at {spd}, {_fmt(ev['shore_distance_nm'], ' nm')} from shore, for {_fmt(ev['condition_s'] / 60.0, ' min')}"
-    if rule == "suspect_aircraft":
-        if ev["descending_near_airstrip"]:
-            return f"air track without ICAO identity descending at {_fmt(-ev['vrate_mps'], ' m/s', 1)} near an airstrip"
-        return f"air track without ICAO identity, low and slow: altitude {_fmt(ev['alt_m'], ' m')}, {spd}"
-    return f"arrives at {zone} in {_fmt(ev['time_to_arrival_s'] / 60.0, ' min', 1)} at {spd}"
-
-
 class RuleEngine:
     """Zones + rules + frame -> alerts per tick, with state that survives snapshot/restore."""
 
@@ -104,20 +63,15 @@ class RuleEngine:
         self._seq = 0
         self.epoch = ""  # instance epoch in alert ids (the live service sets one; offline runs keep ids short)
         self._queued: list[AlertEvent] = []
-        self.memory = bh.AisMemory()
-        self.first_fix = bh.FirstFix()
-        self.fast = bh.FastMemory()
-        self.spoof = bh.SpoofMemory()
+        self.first_fix = FirstFix()  # shared by dark_vessel and noncoop_transit, inherited through the lineage
         self.lineage = Lineage()
-        self.smooth = bh.Smoothed()
+        self.catalog: dict[str, Rule[Any]] = {}  # the rules, by name, in catalog order (each keeps its own state)
         self.books: dict[str, AlertBook] = {}
         self.last: dict[str, AlertEvent] = {}  # latest event of each open alert, by alert id
         self.ops: dict[str, list[OpRecord]] = {}  # operator actions on open alerts, by alert id
         # open alerts taken over (``adopt``) whose track is gone, by rule: book rows waiting for a track
         # with the same MMSI / ICAO address, and the time they started waiting (NaN until the first tick)
         self._held: dict[str, tuple[dict[str, np.ndarray], FloatArray]] = {}
-        self._outages = Outages()  # this tick's silences of the link and the feeds (``evaluate``)
-        self._reporting = ReportingArrays()  # this tick's AIS reporting table (``evaluate``)
         self._install(rules)
 
     def _install(self, rules: RulesConfig) -> None:
@@ -126,59 +80,34 @@ class RuleEngine:
         self.settings = LifecycleSettings(e.update_min_interval_s, e.strength_change)
         self.first_fix.keep_s = e.handover_s
         self.shore: ShoreDistance | NoShore = shore_distance(self.frame, e.coast_cell_m) if e.coast == "gshhg" else NoShore()
-        r = rules.rules
-        self.zone_params = {
-            name: bh.ZoneParams.of(self.zones.names, list(self.zones.kinds), zr,
-                                   self.geometry.select(zr.kinds, zr.zones))
-            for name, zr in (("zone_entry", r.zone_entry), ("zone_dwell", r.zone_dwell))}
-        self.evaluators: dict[str, Callable[[Scene], Candidates]] = {
-            "zone_entry": lambda s: bh.zone_subjects(s, r.zone_entry, self.zone_params["zone_entry"], dwell=False),
-            "zone_dwell": lambda s: bh.zone_subjects(s, r.zone_dwell, self.zone_params["zone_dwell"], dwell=True),
-            "go_fast": lambda s: bh.go_fast(s, r.go_fast, self.fast),
-            "dark_vessel": lambda s: bh.dark_vessel(s, r.dark_vessel, e.ais_coverage, self.first_fix,
-                                                    self.lineage.had_identity(s), e.settle_s),
-            "noncoop_transit": lambda s: bh.noncoop_transit(s, r.noncoop_transit, e.ais_coverage, self.first_fix,
-                                                            self.lineage.had_identity(s), e.settle_s),
-            "ais_gap": lambda s: bh.ais_gap(s, r.ais_gap, e.ais_coverage, self.memory, self._outages, self._reporting),
-            "ais_spoofing": lambda s: bh.ais_spoofing(s, r.ais_spoofing, self.spoof),
-            "rendezvous": lambda s: bh.rendezvous(s, r.rendezvous, self.smooth),
-            "loitering": lambda s: bh.loitering(s, r.loitering),
-            "suspect_aircraft": lambda s: bh.suspect_aircraft(s, r.suspect_aircraft),
-            "landing_approach": lambda s: bh.landing_approach(s, r.landing_approach),
-        }
+        catalog: dict[str, Rule[Any]] = {}
+        for cls in type(rules).catalog:  # a rule kept across a reload keeps its state
+            rule = self.catalog.get(cls.name)
+            catalog[cls.name] = rule if isinstance(rule, cls) else cls()
+            catalog[cls.name].configure(rules.rules.params(cls.name), self.geometry)
+        self.catalog = catalog
+        self._landing = next((r for r in catalog.values() if isinstance(r, LandingApproach)), None)  # urgency's arrivals
+        # Zones named by alerts of rules not tied to a zone: the zone holding the track, these kinds first.
+        self.prefer = {name: p for name, rule in catalog.items() if (p := rule.prefer()) is not None}
         # The zone queries (margin 0: membership) of the enabled rules, indexed now and merged per margin, so that
         # rules sharing a margin share one query per tick (a query not declared here still works, merged on first use).
+        cov = e.ais_coverage
         g = self.geometry
-        go, sa, la, cov = r.go_fast, r.suspect_aircraft, r.landing_approach, e.ais_coverage
-        entry, dwell = self.zone_params["zone_entry"].selected, self.zone_params["zone_dwell"].selected
-        airstrips = g.select(sa.airstrip_kinds)
-        # Zones named by alerts of rules not tied to a zone: the zone holding the track, these kinds first.
-        self.prefer: dict[str, np.ndarray] = {
-            "go_fast": g.select(go.corridor_kinds) | g.select(go.zone_kinds), "loitering": g.select(r.loitering.zone_kinds),
-            "suspect_aircraft": airstrips, "landing_approach": g.select(la.surface_kinds) | g.select(la.air_kinds)}
-        for on, margin, mask in (
-                (r.zone_entry.enabled, 0.0, entry), (r.zone_entry.enabled, r.zone_entry.exit_margin_m, entry),
-                (r.zone_dwell.enabled, 0.0, dwell), (r.zone_dwell.enabled, r.zone_dwell.exit_margin_m, dwell),
-                (go.enabled and go.night_corridor, 0.0, g.select(go.corridor_kinds)), (go.enabled, 0.0, g.select(go.zone_kinds)),
-                (r.loitering.enabled, 0.0, g.select(r.loitering.zone_kinds)),
-                (not cov.everywhere, 0.0, g.select(cov.kinds, cov.zones)),
-                (True, 0.0, g.select(la.surface_kinds) | g.select(la.air_kinds)),  # arrival times: every alert's urgency
-                *((getattr(r, name).enabled, getattr(r, name).exclude_margin_m, g.select(getattr(r, name).exclude_kinds))
-                  for name in ("rendezvous", "dark_vessel", "noncoop_transit")),
-                (sa.enabled, sa.airstrip_distance_m, airstrips), (sa.enabled, sa.airstrip_distance_m * sa.hysteresis, airstrips)):
+        for on, margin, mask in [(not cov.everywhere, 0.0, g.select(cov.kinds, cov.zones)),
+                                 *(q for rule in catalog.values() for q in rule.queries())]:
             if on:
                 g.warm(margin, mask)
-        for name in self.evaluators:
+        for name, rule in catalog.items():
             book = self.books.get(name)
-            min_off = getattr(r, name).min_off_s
-            self.books[name] = AlertBook(name, min_off, self.settings, book.cols if book is not None else None)
+            self.books[name] = AlertBook(name, rule.params.min_off_s, self.settings, book.cols if book is not None else None)
+        self.books = {name: self.books[name] for name in catalog}
 
     def reload(self, rules: RulesConfig) -> None:
         """Switch to a new, already validated RulesConfig; open alerts keep their ids and state.
 
         Alerts of rules the new config disables are cleared at the next tick.
         """
-        if not isinstance(rules, RulesConfig):
+        if not isinstance(rules, RulesConfigBase):
             raise TypeError(f"reload needs a validated RulesConfig (use load_rules), got {type(rules).__name__}")
         self._install(rules)
 
@@ -192,15 +121,14 @@ class RuleEngine:
         """All alert events of this tick, in rule order then subject order. ``outages``: silences of the link and
         the feeds (``fusion.outages``), which the gap rules do not count against a vessel; ``reporting``: the AIS
         vessels' last report type, SOG and observed reception (``fusion.rules.reporting``; None: none known)."""
-        self._outages = outages if outages is not None else Outages()
-        self._reporting = reporting if reporting is not None else ReportingArrays()
+        tick = TickInputs(self.rules.engine, self.first_fix, self.lineage, outages if outages is not None else Outages(),
+                          reporting if reporting is not None else ReportingArrays())
         for d, v in views.items():
             if len(v) and (v.track_id.min() < 0 or v.track_id.max() > MAX_TRACK_ID):
                 raise ValueError(f"views[{d!r}].track_id must be in [0, {MAX_TRACK_ID}], got range "
                                  f"[{v.track_id.min()}, {v.track_id.max()}]")
         e = self.rules.engine
-        la = self.rules.rules.landing_approach
-        horizon = max(e.urgency_horizon_s, max(la.surface_tta_s, la.air_tta_s) * la.hysteresis)
+        horizon = max([e.urgency_horizon_s, *(rule.lookahead_s() for rule in self.catalog.values())])
         scene = Scene.build(t, views, self.frame, e.statuses, self.geometry, self.shore, horizon)
         handed = self.lineage.observe(scene, e.handover_s, e.handover_m)
         if len(handed):  # a lost track's alerts and first fix move to the new track continuing its object (fusion.rules.lineage)
@@ -211,8 +139,9 @@ class RuleEngine:
         self._rehome(t, scene)
         alive_ids = np.union1d(scene.track_id, self.lineage.lost_ids())  # a lost track's alerts wait handover_s for a successor
         for name, book in self.books.items():
-            if getattr(self.rules.rules, name).enabled:
-                cand = self.evaluators[name](scene)
+            rule = self.catalog[name]
+            if rule.params.enabled:
+                cand = rule.evaluate(scene, tick)
             else:
                 cand = Candidates.build(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0),
                                         min_on_s=0.0, severity="low", weight=0.0)
@@ -226,10 +155,7 @@ class RuleEngine:
 
     def _urgency(self, scene: Scene, rows: IntArray) -> tuple[np.ndarray, np.ndarray]:
         """(R,) urgency exp(-T / horizon) and T, the time to reach the shore or a landing zone / airstrip."""
-        la = self.rules.rules.landing_approach
-        g = scene.geometry
-        tta, _, off = scene.arrival(g.select(la.surface_kinds), g.select(la.air_kinds), la.min_speed_kn * KNOT_MPS, rows)
-        tta = np.where(off <= la.max_off_course_deg, tta, np.inf)
+        tta = self._landing.time_to_landing(scene, rows) if self._landing is not None else np.full(len(rows), np.inf)
         to_shore = np.where(scene.is_air[rows], np.inf, scene.shore_m[rows] / np.maximum(scene.speed_mps[rows], 0.5))
         horizon = np.minimum(tta, to_shore)
         return np.exp(-horizon / self.rules.engine.urgency_horizon_s), horizon
@@ -258,7 +184,7 @@ class RuleEngine:
                 zone = self._zone_name(int(c["zone"][i]))
                 if state == "updated" and self._dismissed(rule, book, int(i)):
                     continue  # a dismissed alert is silent until it clears
-                events.append(self._event(t, rule, book, int(i), state, _reason(rule, ev, zone), _clean(ev), where[n]))
+                events.append(self._event(t, rule, book, int(i), state, self.catalog[rule].reason(ev, zone), _clean(ev), where[n]))
         for n, (i, because) in enumerate(zip(tr.cleared, tr.cleared_because, strict=True)):
             events.append(self._cleared(t, rule, book, int(i), because, scene, where[len(emitting) + n]))
         return events
@@ -354,10 +280,7 @@ class RuleEngine:
             ev["speed_kn"] = float(scene.speed_mps[pos] / KNOT_MPS)
             ev["course_deg"] = float(scene.course_deg[pos])
         zone = self._zone_name(int(c["zone"][i]))
-        if rule == "zone_entry" and "course_deg" in ev and because == "condition ended":
-            text = f"left zone {zone} on course {_fmt(ev['course_deg'], ' deg')}"
-        else:
-            text = f"{rule} ended ({because}) after {_fmt(ev['duration_s'] / 60.0, ' min', 1)}"
+        text = self.catalog[rule].cleared_reason(ev, zone, because) or f"{rule} ended ({because}) after {fmt(ev['duration_s'] / 60.0, ' min', 1)}"
         return self._event(t, rule, book, i, "cleared", text, _clean({**ev, "cleared_because": because}), where)
 
     def _event(self, t: float, rule: str, book: AlertBook, i: int, state: str, reason: str, evidence: dict[str, Any],
@@ -476,13 +399,11 @@ class RuleEngine:
         if not len(m):
             return
         self._remap_books(m)
-        self.memory.cols["track_id"] = map_ids(self.memory.cols["track_id"], m[:, 0], m[:, 1])
-        order = np.argsort(self.memory.cols["track_id"], kind="stable")
-        self.memory.cols = {k: v[order] for k, v in self.memory.cols.items()}
-        # The surviving track keeps its own first fix; an absorbed track is not lost, so no go_fast handover from it.
-        for mem in (self.first_fix, self.fast, self.spoof, self.smooth):
-            kept = ~np.isin(mem.cols["track_id"], m[:, 0])
-            mem.cols = {k: v[kept] for k, v in mem.cols.items()}
+        for spec in self.catalog.values():
+            spec.on_merge(m)
+        # The surviving track keeps its own first fix.
+        kept = ~np.isin(self.first_fix.cols["track_id"], m[:, 0])
+        self.first_fix.cols = {k: v[kept] for k, v in self.first_fix.cols.items()}
         self.lineage.merge(m)
 
     def _remap_books(self, m: IntArray) -> None:
@@ -501,9 +422,10 @@ class RuleEngine:
         snap: dict[str, Any] = {"seq": self._seq, "epoch": self.epoch}
         for name, book in self.books.items():
             snap.update({f"book.{name}.{k}": v.copy() for k, v in book.cols.items()})
-        for prefix, mem in (("ais_memory", self.memory), ("first_fix", self.first_fix), ("fast", self.fast),
-                            ("spoof", self.spoof), ("lineage", self.lineage), ("smooth", self.smooth)):
+        for prefix, mem in (("first_fix", self.first_fix), ("lineage", self.lineage)):
             snap.update({f"{prefix}.{k}": v.copy() for k, v in mem.cols.items()})
+        for spec in self.catalog.values():
+            snap.update({f"{spec.state_key}.{k}": v for k, v in spec.snapshot().items()})
         # cleared events of merges not yet published (they go out at the next tick): plain JSON-able dicts
         snap.update({f"first_fix_lost.{k}": v.copy() for k, v in self.first_fix.lost.items()})
         snap["queued"] = [{**msgspec.to_builtins(a), "t": None} for a in self._queued]
@@ -532,18 +454,14 @@ class RuleEngine:
             if f"book.{name}.key" not in snap:  # a rule added after the snapshot was written: nothing pending or open
                 continue
             book.cols = {k: np.asarray(snap[f"book.{name}.{k}"]).copy() for k in book.cols}
-        eng.memory.cols = {k: np.asarray(snap[f"ais_memory.{k}"]).copy() for k in eng.memory.cols}
+        for spec in eng.catalog.values():
+            prefix = f"{spec.state_key}."
+            spec.restore({k[len(prefix):]: v for k, v in snap.items() if k.startswith(prefix)})
         fix = {k: np.asarray(snap[f"first_fix.{k}"]).copy() for k in ("track_id", "t", "east", "north")}
         # snapshots from before the time-in-coverage columns: seen at the first fix, no time in coverage yet
         fix["seen_t"] = np.asarray(snap.get("first_fix.seen_t", fix["t"])).copy()
         fix["covered_s"] = np.asarray(snap.get("first_fix.covered_s", np.zeros(len(fix["t"])))).copy()
         eng.first_fix.cols = fix
-        if "spoof.track_id" in snap:  # snapshots from before the spoofing memory: flags seen anew at the next tick
-            eng.spoof.cols = {k: np.asarray(snap[f"spoof.{k}"]).copy() for k in eng.spoof.cols}
-        if "fast.track_id" in snap:  # snapshots from before the go_fast handover have none
-            eng.fast.cols = {k: np.asarray(snap[f"fast.{k}"]).copy() for k in eng.fast.cols}
-        if "smooth.track_id" in snap:  # snapshots from before the rendezvous smoothing: smoothing starts anew
-            eng.smooth.cols = {k: np.asarray(snap[f"smooth.{k}"]).copy() for k in eng.smooth.cols}
         if "first_fix_lost.track_id" in snap:
             eng.first_fix.lost = {k: np.asarray(snap[f"first_fix_lost.{k}"]).copy() for k in eng.first_fix.lost}
         if "lineage.track_id" in snap:  # snapshots from before the object lineage: tracks seen anew at the next tick

@@ -13,6 +13,14 @@ of the object ever carried an AIS / ADS-B identity. A track new to the engine an
 
 one successor per lost track and one predecessor per new track, the nearest first. The engine
 moves the lost track's alerts to the successor (``AlertBook.remap``), so one object keeps one alert.
+
+``identity_heard_near`` asks where a track's identity was last heard: at a radar-held track of no
+identity or the same one (within ``handover_m`` plus that track's speed x the report's age)? Then a
+vessel there is transmitting it: for ``ais_spoofing`` (other tracks only) the identity was left on a
+neighbour (vessels moored together, a pilot boat leaving the tug it waited beside), a swap, not
+spoofing; for ``ais_gap`` (the track itself included) the transponder is on, only its reports went
+to another track or have not updated this one yet. A spoofer's reports, miles from any track, fit
+neither.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from fusion.core.arrays import NO_ICAO, NO_MMSI, BoolArray, FloatArray, IntArray
+from fusion.rules.reporting import ReportingArrays
 from fusion.rules.scene import Scene
 
 
@@ -162,3 +171,44 @@ class Lineage:
     def lost_ids(self) -> IntArray:
         """Sorted ids of the tracks lost within ``handover_s`` and not yet continued (their alerts wait for a successor)."""
         return self.cols["track_id"][self.cols["last_t"] < self._t]
+
+
+M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator), mean Earth sphere
+
+
+def identity_heard_near(s: Scene, rows: IntArray, heard_t: FloatArray, heard_lat: FloatArray, heard_lon: FloatArray,
+                        radar_fresh_s: float, gate_m: float, others_only: bool) -> BoolArray:
+    """(R,) for surface tracks ``rows`` (R,) whose MMSI was last heard at ``heard_t`` (s), ``heard_lat``, ``heard_lon``
+    (deg) (R,; NaN: never): a surface track updated by radar/OTH within ``radar_fresh_s`` (another one if
+    ``others_only``), without an MMSI or with the same one, lies within ``gate_m`` plus its speed x the report's age of
+    that report."""
+    out = np.zeros(len(rows), bool)
+    others = np.flatnonzero(~s.is_air & (s.t - s.last_noncoop_t <= radar_fresh_s))
+    ok = np.isfinite(heard_t) & np.isfinite(heard_lat) & np.isfinite(heard_lon)
+    if not len(others) or not ok.any():
+        return out
+    r = rows[ok]
+    # the report in the local frame, from the track's own position (metres per degree at its latitude)
+    east = s.east[r] + (heard_lon[ok] - s.lon[r]) * M_PER_DEG * np.cos(np.radians(s.lat[r]))
+    north = s.north[r] + (heard_lat[ok] - s.lat[r]) * M_PER_DEG
+    d = np.hypot(s.east[others][None, :] - east[:, None], s.north[others][None, :] - north[:, None])  # (R', O)
+    reach = gate_m + s.speed_mps[others][None, :] * np.maximum(s.t - heard_t[ok], 0.0)[:, None]
+    fits = ((s.mmsi[others][None, :] == NO_MMSI) | (s.mmsi[others][None, :] == s.mmsi[r][:, None]))
+    if others_only:
+        fits &= s.track_id[others][None, :] != s.track_id[r][:, None]
+    out[ok] = (fits & (d <= reach)).any(axis=1)
+    return out
+
+
+def heard_near(s: Scene, mask: BoolArray, rep: ReportingArrays, radar_fresh_s: float, handover_m: float,
+               others_only: bool) -> FloatArray:
+    """(N,) for identified surface tracks in ``mask``: the time their MMSI was last heard where a radar-held track of no
+    or the same identity (another one if ``others_only``) sits (``identity_heard_near`` within ``handover_m``), else
+    NaN."""
+    out = np.full(len(s), np.nan)
+    rows = np.flatnonzero(mask & ~s.is_air & (s.mmsi != NO_MMSI))
+    if len(rows):
+        heard_t, lat, lon = rep.last_heard(s.mmsi[rows])
+        near = identity_heard_near(s, rows, heard_t, lat, lon, radar_fresh_s, handover_m, others_only)
+        out[rows[near]] = heard_t[near]
+    return out

@@ -9,32 +9,48 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusion.rules.reporting import (
+    MAX_LEARN_INTERVALS,
     AisReporting,
     ReportingArrays,
     missed_report_limit_s,
     missed_reports_needed,
     report_interval_s,
     reporting_interval_s,
+    silence,
 )
 from fusion.rules.synthetic import KN, empty, engine, rules, view
 from sensors.reports import AisPosition
 
 T0 = 1_700_013_600.0
 MMSI = 367000002
+LAT = 15.01  # inside a reception-map cell (0.05 deg), off its edges
 
 
-def heard(times: list[float], sog_mps: float | None, msg_type: int = 1, mmsi: int = MMSI) -> AisReporting:
+NEIGHBOUR = 367000003
+
+
+def heard(times: list[float], sog_mps: float | None, msg_type: int = 1, mmsi: int = MMSI,
+          traffic_until: float | None = T0 + 7200.0) -> AisReporting:
+    """The reporting table after reports of ``mmsi`` at ``times`` and, until ``traffic_until`` (None: none), of a
+    class B neighbour underway beside it heard at each of its 30 s reports (the receiver keeps hearing someone)."""
     table = AisReporting()
-    table.add([AisPosition(t=t, source="rx", mmsi=mmsi, lat=15.0, lon=-75.0, sog_mps=sog_mps, msg_type=msg_type) for t in times])
+    reports = [AisPosition(t=t, source="rx", mmsi=mmsi, lat=LAT, lon=-75.0, sog_mps=sog_mps, msg_type=msg_type) for t in times]
+    if traffic_until is not None:
+        reports += [AisPosition(t=t, source="rx", mmsi=NEIGHBOUR, lat=LAT, lon=-75.0, sog_mps=5.0, msg_type=18)
+                    for t in np.arange(T0 - 7200.0, traffic_until, 30.0).tolist()]
+    table.add(sorted(reports, key=lambda r: r.t))
     return table
 
 
-def first_raise(reporting: ReportingArrays, silent_for: float, dt: float = 5.0, **rule: float) -> float | None:
-    """Seconds of AIS silence (radar holding the track) at which ais_gap raises, None if not within ``silent_for``."""
+def first_raise(reporting: ReportingArrays, silent_for: float, dt: float = 5.0, speed_mps: float = 5.0,
+                lat: float = LAT, **rule: float) -> float | None:
+    """Seconds of AIS silence (radar holding the track at ``lat``, -75, moving at ``speed_mps``) at which ais_gap
+    raises, None if not within ``silent_for``."""
     eng = engine(cfg=rules({"rules": {"ais_gap": rule}}))
     for k in range(int(silent_for / dt) + 1):
         t = T0 + k * dt
-        views = {"surface": view("surface", t, [15.0], [-75.0], [(0.5, 0.0)], mmsi=MMSI, last_ais_t=T0), "air": empty("air", t)}
+        views = {"surface": view("surface", t, [lat], [-75.0], [(speed_mps, 0.0)], mmsi=MMSI, last_ais_t=T0),
+                 "air": empty("air", t)}
         raised = [e for e in eng.evaluate(t, views, reporting=reporting) if e.rule == "ais_gap" and e.state == "raised"]
         if raised:
             return t - T0
@@ -49,12 +65,12 @@ def test_reporting_intervals_follow_itu_r_m1371_tables() -> None:
 
 
 def test_reception_is_learnt_from_the_gaps() -> None:
-    every_other = heard([T0 + 20.0 * i for i in range(40)], 5.0)  # class A every 10 s, one report in two heard
+    every_other = heard([T0 + 20.0 * i for i in range(40)], 5.0, traffic_until=None)  # class A every 10 s, one report in two heard
     p = every_other.arrays().reception(np.array([MMSI, 1]), p_default=0.8, prior_gaps=5.0)
     assert 0.5 < p[0] < 0.6  # ten learnt gaps at ratio 2 against five prior ones at 1.25
     assert p[1] == 0.8  # never heard: the default
     # the same report from a second receiver, and silences longer than 20 intervals, teach nothing
-    dup = heard([T0, T0 + 0.01, T0 + 10.0, T0 + 10.02, T0 + 1000.0], 5.0).arrays()
+    dup = heard([T0, T0 + 0.01, T0 + 10.0, T0 + 10.02, T0 + 1000.0], 5.0, traffic_until=None).arrays()
     assert dup.learnt.tolist() == [1] and abs(dup.gap_ratio[0] - 0.999) < 1e-9  # 10 s after the second copy
 
 
@@ -63,7 +79,65 @@ def test_state_round_trips() -> None:
     again = AisReporting()
     again.restore(table.state())
     a, b = table.arrays(), again.arrays()
-    assert all(np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True) for f in ("mmsi", "msg_type", "sog_mps", "gap_ratio", "learnt"))
+    assert all(np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True) for f in
+               ("mmsi", "msg_type", "sog_mps", "gap_ratio", "learnt", "last_t", "lat", "lon", "cell", "cell_heard", "cell_slots"))
+    assert a.heard_until == b.heard_until
+    old = AisReporting()  # a checkpoint from before the reception map: vessel rows without position
+    old.restore([[float(MMSI), T0, 1.0, 5.0, 1.0, 3.0]])
+    assert old.arrays().last_t.tolist() == [T0] and np.isnan(old.arrays().lat[0]) and not len(old.arrays().cell)
+
+
+def test_silence_counts_from_the_mmsi_heard_where_a_vessel_carries_it() -> None:
+    """Issue 14: reports of the MMSI that did not update the track bearing it (went to a neighbour's or a duplicate
+    track, or are not applied yet) show the transponder is on where they were heard: the silence runs from the latest
+    of them. A spoofer's reports, miles from any track, do not stop it."""
+    here = heard([T0 - 200.0 + 10.0 * i for i in range(41)], 5.0)  # heard at the track until T0 + 200 s
+    assert first_raise(here.arrays(), 400.0) == 260.0
+    far = heard([T0 - 200.0 + 10.0 * i for i in range(21)], 5.0)
+    far.add([AisPosition(t=T0 + 10.0 * i, source="rx", mmsi=MMSI, lat=LAT + 0.5, lon=-75.0, sog_mps=5.0) for i in range(1, 21)])
+    assert first_raise(far.arrays(), 400.0) == 60.0  # 55 km away: counts from the track's last AIS update
+
+
+def test_a_receiver_hearing_no_one_is_no_evidence() -> None:
+    """At the end of a recording (or a receiver switched off) nobody is heard: silences stop counting then."""
+    reports = [T0 - 200.0 + 10.0 * i for i in range(21)]
+    assert first_raise(heard(reports, 5.0).arrays(), 300.0) == 60.0
+    quiet = heard(reports, 5.0, traffic_until=T0 + 15.0).arrays()  # the neighbour's last report: T0
+    assert first_raise(quiet, 300.0) is None  # nobody heard after T0: the silence stops at T0 + 20 s
+    since, until = silence(quiet, T0 + 300.0, np.array([T0]), np.array([np.nan]))
+    assert since.tolist() == [T0] and until == T0 + 20.0
+    assert silence(quiet, T0 + 15.0, np.array([T0]), np.array([np.nan]))[1] == T0 + 15.0  # a usual pause between reports
+
+
+def test_a_track_reading_slow_may_be_a_ship_gone_to_anchor() -> None:
+    """A ship reported underway whose radar track now reads below STOPPED_TRACK_KN may have stopped and gone to the
+    3-min interval (ITU-R M.1371-5 Table 1): a minute of silence is no gap then."""
+    underway = heard([T0 - 200.0 + 10.0 * i for i in range(21)], 5.0).arrays()
+    assert first_raise(underway, 300.0, speed_mps=5.0) == 60.0
+    stopped = first_raise(underway, 1200.0, speed_mps=0.5)
+    assert stopped is not None and stopped >= 2 * 180.0
+
+
+def test_reception_map_brings_the_fading_band_of_where_the_vessel_is() -> None:
+    """A vessel heard well near the receiver steams into a cell where the other traffic is heard one report in four:
+    its reception there is the cell's, so a silence must be longer before it is a gap."""
+    table = heard([T0 - 200.0 + 10.0 * i for i in range(21)], 5.0)  # at LAT, every report heard
+    far = LAT + 0.2  # four cells north: class A traffic heard one report in four
+    table.add([AisPosition(t=T0 - 3000.0 + 40.0 * i, source="rx", mmsi=5, lat=far, lon=-75.0, sog_mps=5.0) for i in range(70)])
+    rep = table.arrays()
+    p_near, p_far = (rep.reception(np.array([MMSI]), 0.8, 5.0, np.array([lat]), np.array([-75.0]))[0] for lat in (LAT, far))
+    assert p_near > 0.9 and 0.2 < p_far < 0.35
+    near, away = first_raise(rep, 900.0), first_raise(rep, 900.0, lat=far)
+    assert near == 60.0 and away is not None and away > 3 * near
+
+
+def test_gaps_longer_than_the_learning_cut_count_as_lost_slots_in_the_map() -> None:
+    """Censored gaps: a silence of more than MAX_LEARN_INTERVALS intervals adds that many expected slots and none heard."""
+    table = AisReporting()
+    table.add([AisPosition(t=t, source="rx", mmsi=5, lat=LAT, lon=-75.0, sog_mps=5.0) for t in (T0, T0 + 10.0, T0 + 1000.0)])
+    rep = table.arrays()
+    assert rep.cell_heard.tolist() == [1.0] and rep.cell_slots.tolist() == [1.0 + MAX_LEARN_INTERVALS]
+    assert rep.learnt.tolist() == [1]  # the vessel's own average still learns only from the short gap
 
 
 def test_anchored_class_a_silent_for_its_3_min_interval_is_not_a_gap() -> None:
@@ -111,7 +185,7 @@ def test_more_reception_needs_fewer_missed_reports(p: list[float], alpha: float)
 
 def raises_after(reporting: ReportingArrays, silence_s: float) -> bool:
     """One tick of a fresh engine, AIS silent for ``silence_s`` while radar holds the track: raised?"""
-    views = {"surface": view("surface", T0, [15.0], [-75.0], [(0.5, 0.0)], mmsi=MMSI, last_ais_t=T0 - silence_s),
+    views = {"surface": view("surface", T0, [LAT], [-75.0], [(5.0, 0.0)], mmsi=MMSI, last_ais_t=T0 - silence_s),
              "air": empty("air", T0)}
     return any(e.rule == "ais_gap" for e in engine(cfg=rules({"rules": {"ais_gap": {}}})).evaluate(T0, views, reporting=reporting))
 

@@ -29,9 +29,13 @@ def run(eng: RuleEngine, ticks: int, make: Callable[[int, float], dict[str, Trac
 
 
 def heard(mmsi: int, times: list[float], sog_mps: float, msg_type: int = 1) -> ReportingArrays:
-    """The AIS reporting table after position reports of ``mmsi`` at ``times``."""
+    """The AIS reporting table after position reports of ``mmsi`` at ``times``, and of a class B neighbour heard every
+    30 s until T0 + 2 h (the receiver keeps hearing someone: ``fusion.rules.reporting.silence``)."""
     table = AisReporting()
-    table.add([AisPosition(t=t, source="rx", mmsi=mmsi, lat=15.0, lon=-75.0, sog_mps=sog_mps, msg_type=msg_type) for t in times])
+    reports = [AisPosition(t=t, source="rx", mmsi=mmsi, lat=15.0, lon=-75.0, sog_mps=sog_mps, msg_type=msg_type) for t in times]
+    reports += [AisPosition(t=t, source="rx", mmsi=1, lat=15.0, lon=-75.0, sog_mps=5.0, msg_type=18)
+                for t in np.arange(T0 - 600.0, T0 + 7200.0, 30.0).tolist()]
+    table.add(sorted(reports, key=lambda r: r.t))
     return table.arrays()
 
 
@@ -246,7 +250,7 @@ def test_ais_coverage_of_a_sensor_set() -> None:
 def test_ais_gap_only_inside_coverage() -> None:
     cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"ais_gap": {}}})
     silent = lambda lat: lambda k, t: surface(t, lat, -75.0, (5.0, 0.0), mmsi=367000002, last_ais_t=T0)
-    inside = run(engine(cfg=cfg), 30, silent(15.1), reporting=UNDERWAY)
+    inside = run(engine(cfg=cfg), 30, silent(15.0), reporting=UNDERWAY)  # where UNDERWAY was heard (reception map)
     assert (inside[0].state, inside[0].t - T0) == ("raised", 60.0)
     assert {e.state for e in inside[1:]} <= {"updated"}  # the evidence strengthens as the silence grows
     assert run(engine(cfg=cfg), 100, silent(16.0), reporting=UNDERWAY) == []  # left coverage: silence is expected
@@ -273,12 +277,12 @@ def test_ais_reappearing_out_of_reach_is_a_jump() -> None:
 
     def make(k: int, t: float) -> dict[str, TrackView]:
         if k < 3:
-            return surface(t, 15.0, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)
+            return surface(t, 15.0, -75.0, (4.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)
         if k < 70:  # coasting without AIS or radar for ~11 min
-            return surface(t, 15.0, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=T0 + 20.0, last_noncoop_t=np.nan)
-        return surface(t, 15.5, -75.0, (2.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)  # 55 km away
+            return surface(t, 15.0, -75.0, (4.0, 0.0), mmsi=5, last_ais_t=T0 + 20.0, last_noncoop_t=np.nan)
+        return surface(t, 15.5, -75.0, (4.0, 0.0), mmsi=5, last_ais_t=t, last_noncoop_t=np.nan)  # 55 km away
 
-    ev = run(eng, 75, make, reporting=heard(5, [T0 - 100.0 + 10.0 * i for i in range(11)], 2.0))  # 3.9 kn: every 10 s
+    ev = run(eng, 75, make, reporting=heard(5, [T0 - 100.0 + 10.0 * i for i in range(11)], 2.0))  # 3.9 kn: every 10 s; the track reads 7.8 kn (not stopped)
     assert states(ev, "ais_gap") == ["raised"]
     assert ev[0].evidence["jump_m"] > ev[0].evidence["reach_m"] and "reappeared" in ev[0].reason
 

@@ -1,0 +1,151 @@
+"""ais_gap: an identified vessel silent on AIS, while radar holds it, for longer than its missed-report limit
+(``fusion.rules.reporting``), or AIS reappearing farther than its last speed allows (``AisMemory``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import msgspec
+import numpy as np
+
+from fusion.core.arrays import NO_MMSI, FloatArray, IntArray
+from fusion.outages import Outages, covered_s
+from fusion.rules.behaviours import in_coverage, ramp, track_candidates
+from fusion.rules.catalog.base import Rule, TickInputs, fmt
+from fusion.rules.lifecycle import Candidates, map_ids
+from fusion.rules.lineage import Carried, heard_near
+from fusion.rules.params import KNOT_MPS, Coverage, NonNeg, Pos, RuleParams
+from fusion.rules.reporting import ReportingArrays, gap_limits, silence
+from fusion.rules.scene import Scene
+
+
+class AisGapParams(RuleParams):
+    """ais_gap: identified vessel silent on AIS inside AIS coverage (satellite_dark_s outside it) while
+    radar/OTH updated it within radar_fresh_s, for longer than its missed-report limit: k expected reports
+    (ITU-R M.1371 interval of its class and speed) all lost, where (1 - p_rx)^k is below the chance a
+    transmitting vessel is allowed per report (``false_gaps_per_vessel_day`` spread over its reports of a
+    day), p_rx its observed reception (blended with ``p_rx_default`` over ``prior_gaps``), and at least
+    ``min_gap_s``; or AIS reappearing after such a gap farther than its last speed allows (jump).
+    Sources of the shipped values: fusion/rules/defaults/rules.toml and docs/RULES.md."""
+
+    false_gaps_per_vessel_day: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+    p_rx_default: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+    prior_gaps: NonNeg
+    min_gap_s: NonNeg
+    radar_fresh_s: Pos
+    jump_speed_factor: Annotated[float, msgspec.Meta(ge=1.0)]
+    jump_slack_m: NonNeg
+    jump_min_speed_kn: NonNeg
+    event_hold_s: Pos
+
+
+@dataclass
+class AisMemory:
+    """Last AIS-updated position per identified surface track, for the reappearance test.
+
+    Columns keyed by sorted track id: ais_t, east, north, speed_mps, jump_t, jump_m, reach_m.
+    """
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
+                                               ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m")}})
+
+    def observe(self, s: Scene, r: AisGapParams, limit_s: FloatArray, outages: Outages | None = None) -> dict[str, FloatArray]:
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A jump needs a gap
+        between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS ``outages`` in it."""
+        rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
+        carried = Carried(self.cols, s.track_id[rows])
+        known = carried.known
+        prev = {k: carried.prev(k, np.nan) for k in self.cols if k != "track_id"}
+        fresh = ~(s.last_ais_t[rows] <= prev["ais_t"])  # a new AIS update (or first seen)
+        gap = s.last_ais_t[rows] - prev["ais_t"]
+        heard_gap = gap if outages is None else gap - covered_s(prev["ais_t"], s.last_ais_t[rows], outages.ais)
+        reach = (np.maximum(prev["speed_mps"], r.jump_min_speed_kn * KNOT_MPS) * gap * r.jump_speed_factor + r.jump_slack_m)
+        moved = np.hypot(s.east[rows] - prev["east"], s.north[rows] - prev["north"])
+        jump = known & fresh & (heard_gap >= limit_s[rows]) & (moved > reach)
+        new = {
+            "track_id": s.track_id[rows],
+            "ais_t": np.where(fresh, s.last_ais_t[rows], prev["ais_t"]),
+            "east": np.where(fresh, s.east[rows], prev["east"]),
+            "north": np.where(fresh, s.north[rows], prev["north"]),
+            "speed_mps": np.where(fresh, s.speed_mps[rows], prev["speed_mps"]),
+            "jump_t": np.where(jump, s.t, prev["jump_t"]),
+            "jump_m": np.where(jump, moved, prev["jump_m"]),
+            "reach_m": np.where(jump, reach, prev["reach_m"]),
+        }
+        self.cols = new
+        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m")}
+        for k, col in out.items():
+            col[rows] = new[k]
+        return out
+
+
+def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages: Outages | None = None,
+            reporting: ReportingArrays | None = None, handover_m: float = 0.0) -> Candidates:
+    """Identified vessel silent on AIS inside AIS coverage while radar holds it for longer than its missed-report
+    limit (``fusion.rules.reporting``: its class's ITU-R M.1371 interval x the reports that must all have been
+    lost; outside coverage: satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
+    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard). The
+    silence runs from the MMSI's last report where a radar-held track of no or the same identity sits (``heard_near``,
+    within ``handover_m``: the transponder is on) to when the receivers last heard anyone (``reporting.silence``).
+    ``reporting``: the vessels' last reports, observed reception and the reception map (None: none known)."""
+    ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
+    rep = reporting if reporting is not None else ReportingArrays()
+    heard_limit, interval, p_rx = gap_limits(rep, s.mmsi, s.lat, s.lon, s.speed_mps, r.p_rx_default, r.prior_gaps,
+                                             r.false_gaps_per_vessel_day, r.min_gap_s)
+    since, until = silence(rep, s.t, s.last_ais_t, heard_near(s, ident, rep, r.radar_fresh_s, handover_m, others_only=False))
+    silent_s = until - since
+    radar_age = s.t - s.last_noncoop_t
+    if outages is not None:
+        silent_s = silent_s - covered_s(since, until, outages.ais)
+        radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
+    limit = np.where(in_coverage(s, cov), heard_limit, np.inf if cov.satellite_dark_s <= 0 else np.maximum(cov.satellite_dark_s, heard_limit))
+    gap_enter = ident & (silent_s >= limit) & (radar_age <= r.radar_fresh_s)
+    gap_stay = ident & (silent_s >= 0.5 * limit) & (radar_age <= 2.0 * r.radar_fresh_s)
+    jumps = memory.observe(s, r, heard_limit, outages)
+    jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
+    finite = np.where(np.isfinite(limit), limit, 1.0)
+    gap_strength = np.where(np.isfinite(limit), ramp(silent_s, 0.5 * finite, 3.0 * finite), 0.0)
+    strength = np.maximum(gap_strength, jump_on.astype(float))
+    return track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
+        "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"],
+        "limit_s": limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": silent_s / interval})
+
+
+class AisGap(Rule[AisGapParams]):
+    """The ais_gap rule with its reappearance memory; the tick's outages and AIS reporting table come from the engine."""
+
+    name = "ais_gap"
+    Params = AisGapParams
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memory: AisMemory = AisMemory()
+
+    @property
+    def state_key(self) -> str:
+        """"ais_memory", as in checkpoints written before the rule catalog."""
+        return "ais_memory"
+
+    def evaluate(self, s: Scene, tick: TickInputs) -> Candidates:
+        """``ais_gap`` with the tick's outages and reporting table."""
+        return ais_gap(s, self.params, tick.engine.ais_coverage, self.memory, tick.outages, tick.reporting,
+                       tick.engine.handover_m)
+
+    def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
+        """The jump, or the silence in missed reports at the vessel's reception."""
+        if np.isfinite(ev.get("jump_m", np.nan)):
+            return (f"AIS reappeared {fmt(ev['jump_m'] / 1000.0, ' km', 1)} away, beyond the "
+                    f"{fmt(ev['reach_m'] / 1000.0, ' km', 1)} its last speed allows")
+        return (f"AIS silent for {fmt(ev['ais_silent_s'] / 60.0, ' min', 1)} ({fmt(ev['missed_reports'])} reports of "
+                f"{fmt(ev['interval_s'], ' s')} missed, more than chance allows at {fmt(100.0 * ev['p_rx'], ' %')} reception) "
+                f"while radar updated it {fmt(ev['radar_age_s'], ' s')} ago")
+
+    def on_merge(self, merged: IntArray) -> None:
+        """The reappearance memory follows the surviving track (an AIS identity's last position is the object's)."""
+        cols = self.memory.cols
+        cols["track_id"] = map_ids(cols["track_id"], merged[:, 0], merged[:, 1])
+        order = np.argsort(cols["track_id"], kind="stable")
+        self.memory.cols = {k: v[order] for k, v in cols.items()}

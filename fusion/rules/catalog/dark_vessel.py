@@ -1,0 +1,78 @@
+"""dark_vessel: a moving surface track that never had an AIS identity although it spent dark_s inside AIS
+coverage held by radar, going somewhere at displacement-hull speeds, away from ports and anchorages."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from fusion.core.arrays import BoolArray
+from fusion.rules.behaviours import FirstFix, in_coverage, never_identified, ramp, track_candidates
+from fusion.rules.catalog.base import ExcludingRule, TickInputs, fmt
+from fusion.rules.lifecycle import Candidates
+from fusion.rules.params import KNOT_MPS, Coverage, ExcludingParams, NonNeg, Pos
+from fusion.rules.scene import Scene
+
+
+class DarkVesselParams(ExcludingParams):
+    """dark_vessel: confirmed surface track that never had an AIS identity although it spent dark_s
+    inside AIS coverage held by radar (updated within radar_fresh_s), or satellite_dark_s anywhere;
+    at displacement-hull speeds (min_speed_kn to max_speed_kn). Sources of the shipped values (ITU-R M.1371
+    intervals, SOLAS V/19 carriage, vessel speeds): fusion/rules/defaults/rules.toml and docs/RULES.md."""
+
+    def __post_init__(self) -> None:
+        if self.max_speed_kn <= self.min_speed_kn:
+            raise ValueError(f"max_speed_kn ({self.max_speed_kn}) must be > min_speed_kn ({self.min_speed_kn})")
+
+    dark_s: NonNeg
+    radar_fresh_s: Pos
+    min_speed_kn: NonNeg
+    max_speed_kn: Pos
+    min_net_speed_kn: NonNeg
+
+
+def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, had_id: BoolArray | None = None,
+                settle_s: float = 0.0) -> Candidates:
+    """Moving surface track that never had an AIS identity (in any fragment: ``had_id``) although it spent dark_s inside
+    AIS coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going somewhere (net speed
+    since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones."""
+    never_ais = never_identified(s, had_id)
+    radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
+    net = first.observe(s, settle_s)
+    covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
+    dark = s.eligible & never_ais
+    if r.exclude_kinds:
+        near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(dark))
+        dark[near] = False
+    age = s.t - s.first_t
+    heard_by_now = covered_s >= r.dark_s
+    if cov.satellite_dark_s > 0:
+        heard_by_now |= age >= cov.satellite_dark_s
+    dark &= heard_by_now
+    speed = s.speed_mps
+    going = ~(net < r.min_net_speed_kn * KNOT_MPS)  # NaN (no history yet) counts as going: time in coverage decides
+    enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
+    stay = (dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS)
+            & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS))
+    return track_candidates(r, enter, stay, ramp(covered_s, 0.0, 3.0 * r.dark_s),
+                            {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
+                             "net_speed_kn": net / KNOT_MPS})
+
+
+class DarkVessel(ExcludingRule[DarkVesselParams]):
+    """The dark_vessel rule on the engine's first-fix memory (shared with noncoop_transit) and lineage."""
+
+    name = "dark_vessel"
+    Params = DarkVesselParams
+
+    def evaluate(self, s: Scene, tick: TickInputs) -> Candidates:
+        """``dark_vessel`` with the object's identity history."""
+        e = tick.engine
+        return dark_vessel(s, self.params, e.ais_coverage, tick.first_fix, tick.lineage.had_identity(s), e.settle_s)
+
+    def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
+        """Time dark in coverage, speed and net speed."""
+        return (f"no AIS identity after {fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at "
+                f"{fmt(ev.get('speed_kn', math.nan), ' kn', 1)}, {fmt(ev.get('net_speed_kn', math.nan), ' kn', 1)} net since first seen")

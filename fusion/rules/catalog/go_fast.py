@@ -1,0 +1,148 @@
+"""go_fast: a fast surface track without (fresh) AIS identity, or fast in a transit corridor at night, with
+min_on_s counted across the fragments of one go-fast's radar track (``FastMemory``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import msgspec
+import numpy as np
+
+from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray
+from fusion.rules.behaviours import ramp
+from fusion.rules.catalog.base import Rule, TickInputs, fmt
+from fusion.rules.lifecycle import Candidates
+from fusion.rules.lineage import Carried, nearest_successors
+from fusion.rules.params import KNOT_MPS, NonNeg, Pos, RuleParams, ZoneKind
+from fusion.rules.scene import Scene
+
+
+class GoFastParams(RuleParams):
+    """go_fast: surface track faster than speed_kn with no (fresh) AIS identity, or fast in a
+    transit corridor at night. Cleared below clear_speed_kn. min_on_s counts across a chain of
+    fragments: a young track starting near where a fast track was lost (handover_s, handover_m).
+    Sources of the shipped values (go-fast and merchant speeds, ITU-R M.1371 report intervals, civil twilight,
+    radar scan periods): fusion/rules/defaults/rules.toml and docs/RULES.md."""
+
+    speed_kn: Pos
+    clear_speed_kn: Pos
+    ais_stale_s: Pos
+    night_corridor: bool
+    corridor_kinds: list[ZoneKind]
+    night_sun_elevation_deg: Annotated[float, msgspec.Meta(ge=-18.0, le=0.0)]
+    zone_kinds: list[ZoneKind]
+    handover_s: NonNeg
+    handover_m: NonNeg
+
+    def __post_init__(self) -> None:
+        if self.clear_speed_kn > self.speed_kn:
+            raise ValueError(f"clear_speed_kn ({self.clear_speed_kn}) must be <= speed_kn ({self.speed_kn})")
+
+
+_FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s")
+
+
+@dataclass
+class FastMemory:
+    """go_fast evidence across track fragments (columns by sorted track id).
+
+    Per surface track: start of its current run above the raise speed (NaN when not in one),
+    last tick seen, position and velocity there, and ``credit_s``, the run time handed over by
+    a fast track lost within ``handover_s`` whose predicted position is within ``handover_m`` of
+    this young track when its first run starts. A go-fast whose radar track is deleted and
+    re-initiated every 10-40 s (radar fades) thus accumulates min_on_s over the chain.
+    """
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
+        "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in _FAST_COLS}})
+
+    def observe(self, s: Scene, fast: BoolArray, r: GoFastParams) -> FloatArray:
+        """Update with this tick's (N,) fast condition; returns (N,) credit_s (0 for air)."""
+        rows = np.flatnonzero(~s.is_air)
+        old = self.cols
+        ids = s.track_id[rows]
+        carried = Carried(old, ids)
+        prev_run = carried.prev("run_start", np.nan)
+        f = fast[rows]
+        run = np.where(f, np.where(np.isfinite(prev_run), prev_run, s.t), np.nan)
+        credit = np.where(f & np.isfinite(prev_run), carried.prev("credit_s", 0.0), 0.0)
+        # Lost fast tracks: gone from the views, fast when last seen, within handover_s.
+        lost = np.flatnonzero(carried.gone() & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
+        starts = np.flatnonzero(f & ~np.isfinite(prev_run) & (s.t - s.first_t[rows] <= r.handover_s))
+        if len(lost) and len(starts):
+            dt = s.t - old["last_t"][lost]
+            pred = np.column_stack([old["east"][lost] + old["ve"][lost] * dt, old["north"][lost] + old["vn"][lost] * dt])
+            here = np.column_stack([s.east[rows[starts]], s.north[rows[starts]]])
+            li, sj, _ = nearest_successors(pred, here, r.handover_m)  # one successor per lost track: the nearest
+            li = lost[li]
+            credit[starts[sj]] = old["credit_s"][li] + old["last_t"][li] - old["run_start"][li]
+        live = {"track_id": ids, "run_start": run, "last_t": np.full(len(rows), s.t), "east": s.east[rows],
+                "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "credit_s": credit}
+        keep = {k: np.concatenate([live[k], old[k][lost]]) for k in live}
+        order = np.argsort(keep["track_id"], kind="stable")
+        self.cols = {k: v[order] for k, v in keep.items()}
+        out = np.zeros(len(s))
+        out[rows] = credit
+        return out
+
+
+def go_fast(s: Scene, r: GoFastParams, memory: FastMemory | None = None) -> Candidates:
+    """Fast surface track without (fresh) AIS identity, or fast in a transit corridor at night.
+
+    With a ``memory``, min_on_s counts across fragments of one track (FastMemory)."""
+    surface = s.eligible & ~s.is_air
+    ais_age = s.t - s.last_ais_t
+    no_ais = (s.mmsi == NO_MMSI) | ~(ais_age <= r.ais_stale_s)
+    night = s.sun_elevation_deg < r.night_sun_elevation_deg
+    corridor = s.in_zones(s.geometry.select(r.corridor_kinds)) if r.night_corridor else np.zeros(len(s), bool)
+    why = no_ais | (corridor & night)
+    if r.zone_kinds:
+        why &= s.in_zones(s.geometry.select(r.zone_kinds))
+    speed = s.speed_mps
+    enter = surface & why & (speed > r.speed_kn * KNOT_MPS)
+    stay = surface & why & (speed > r.clear_speed_kn * KNOT_MPS)
+    strength = ramp(speed, r.clear_speed_kn * KNOT_MPS, (2 * r.speed_kn - r.clear_speed_kn) * KNOT_MPS)
+    credit = memory.observe(s, enter, r) if memory is not None else np.zeros(len(s))
+    rows = np.flatnonzero(stay | enter)
+    return Candidates.build(rows, enter[rows], stay[rows], strength[rows], min_on_s=np.maximum(r.min_on_s - credit[rows], 0.0),
+                            severity=r.severity, weight=r.weight, evidence={k: v[rows] for k, v in {
+                                "speed_kn": speed / KNOT_MPS, "no_ais_identity": no_ais.astype(float),
+                                "night": night.astype(float), "in_corridor": corridor.astype(float), "ais_age_s": ais_age,
+                                "handover_s": credit}.items()})
+
+
+class GoFast(Rule[GoFastParams]):
+    """The go_fast rule with its fragment memory."""
+
+    name = "go_fast"
+    Params = GoFastParams
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memory: FastMemory = FastMemory()
+
+    @property
+    def state_key(self) -> str:
+        """"fast", as in checkpoints written before the rule catalog."""
+        return "fast"
+
+    def queries(self) -> list[tuple[bool, float, np.ndarray]]:
+        """Membership of the transit corridors (at night) and of the zone_kinds."""
+        r, g = self.params, self.geometry
+        return [(r.enabled and r.night_corridor, 0.0, g.select(r.corridor_kinds)), (r.enabled, 0.0, g.select(r.zone_kinds))]
+
+    def prefer(self) -> np.ndarray:
+        """The corridor or zone the go-fast is in."""
+        return self.geometry.select(self.params.corridor_kinds) | self.geometry.select(self.params.zone_kinds)
+
+    def evaluate(self, s: Scene, tick: TickInputs) -> Candidates:
+        """``go_fast`` with the fragment memory."""
+        return go_fast(s, self.params, self.memory)
+
+    def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
+        """Speed and why it counts (no identity, or a corridor at night)."""
+        why = "no AIS identity" if ev["no_ais_identity"] else "in a transit corridor at night"
+        return f"surface track at {fmt(ev.get('speed_kn', math.nan), ' kn', 1)} with {why}"
