@@ -12,6 +12,10 @@ intervals"):
   track: ``tentative_miss_prob``): the sequential-probability-ratio view of track
   deletion (Blackman & Popoli, *Design and Analysis of Modern Tracking Systems*, 1999,
   ch. 6), with one look per expected interval;
+- how long a cooperative report vouches for the target against radar misses: ``coast_intervals``
+  expected intervals (the report is overdue, and the track coasting, only after that), at
+  least the pool's ``coop_fresh_s``: a class A AIS at anchor reports every 3 min (ITU-R
+  M.1371), so a radar that does not see its hull must not delete its track 30 s after a report;
 - the position-sigma limit: at least the distance a target at ``reach_speed_mps`` covers
   until that deletion (physics: the target can be anywhere within it by then, so the
   covariance rule never deletes such a track before the miss rule; the reach bound, not
@@ -49,6 +53,13 @@ def misses_before(report_prob: float, miss_prob: float) -> int:
     if not (0.0 < report_prob < 1.0 and 0.0 < miss_prob < 1.0):
         raise ValueError(f"report_prob and miss_prob must be in (0, 1), got {report_prob!r}, {miss_prob!r}")
     return max(1, math.ceil(math.log(miss_prob) / math.log(1.0 - report_prob) - 1e-12))
+
+
+def coop_vouch_s(ivl: FloatArray, pool: PoolConfig, config: TrackerConfig) -> FloatArray:
+    """(n,) s after its last AIS / ADS-B report during which a track with expected report interval
+    ``ivl`` (n,) s (NaN: unknown) counts no missed radar look: the larger of the pool's
+    ``coop_fresh_s`` and ``coast_intervals`` x ``ivl``."""
+    return np.fmax(pool.coop_fresh_s, config.coast_intervals * ivl)
 
 
 def track_limits(ivl: FloatArray, pool: PoolConfig, config: TrackerConfig) -> TrackLimits:

@@ -69,6 +69,17 @@ def test_a_fresh_ais_report_vouches_for_the_track(make_table: TableFactory, make
     assert count_misses(tab, later, np.zeros(0, np.int64)).tolist() == [0]
 
 
+def test_an_ais_report_vouches_until_it_is_overdue_at_its_itu_rate(make_table: TableFactory, make_batch: BatchFactory) -> None:
+    # class A at anchor: a report every 180 s (ITU-R M.1371); class A under way: every 10 s (the pool's 30 s floor)
+    ivl = np.array([180.0, 10.0])
+    tab = make_table(*_still(2), last_ais_t=np.zeros(2), ivl=ivl)
+    vouch = CFG.coast_intervals * ivl[0]
+    scan = make_batch(vouch - 1.0, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0))
+    assert count_misses(tab, scan, np.zeros(0, np.int64)).tolist() == [1]
+    later = make_batch(vouch + 1.0, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0))
+    assert count_misses(tab, later, np.zeros(0, np.int64)).tolist() == [0, 1]
+
+
 def test_duplicate_tracks_merge_into_the_older(make_table: TableFactory, make_batch: BatchFactory) -> None:
     x, P = _still(2)
     x[1, 0] = 20.0
