@@ -22,11 +22,14 @@ from fusion.core.arrays import (
     MeasBatch,
 )
 from fusion.core.config import TrackerConfig
-from fusion.core.intervals import coop_vouch_s, track_limits
+from fusion.core.intervals import coop_vouch_s, misses_to_delete, track_limits
 from fusion.core.jpda import score_thresholds
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
 from fusion.core.table import DEAD, TrackTable
+from fusion.core.update import popcount
+
+HIST_BITS = 64  # looks the int64 hit history holds (older ones are shifted out): the window of a track's own Pd
 
 
 class IdentityLog:
@@ -308,7 +311,13 @@ def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: I
         dead |= tentative & ((a["llr"][sel] <= score_thresholds(cfg)[1]) | (age > lim.tentative_max_age_s))
     else:
         dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > lim.tentative_max_age_s))
-    dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
+    # misses that delete: from the track's own Pd once its hit history is full (HIST_BITS looks), else delete_misses
+    run, looks = a["miss_run"][sel], a["looks"][sel]
+    full = looks >= HIST_BITS
+    k = np.full(rows.size, cfg.delete_misses, dtype=np.int64)
+    if full.any():
+        k[full] = misses_to_delete(popcount(a["hist"][sel][full]), np.maximum(HIST_BITS - run[full], 0), cfg)
+    dead |= ~tentative & (run >= k)
     dead |= age > lim.max_coast_s
     dt = np.maximum(t - t_row, 0.0)
     c = a["tr0"][sel]  # trace of model 0's position block predicted by dt (without process noise)
