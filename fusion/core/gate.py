@@ -359,7 +359,11 @@ def reachable(tab: TrackTable, free: BoolArray, tb: float, z_pos: FloatArray, r_
 def feasible(tab: TrackTable, p: Pairs, batch: MeasBatch) -> BoolArray:
     """Could each identity pair's target have moved from its last estimate to the report? (K,)
 
-    distance <= ``max_speed_mps`` x |elapsed| + ``identity_sigmas`` x sqrt(trace P_pos + trace R_pos).
+    distance <= ``max_speed_mps`` x elapsed + ``identity_sigmas`` x sqrt(trace P_pos + trace R_pos),
+    elapsed the time since the track's last report with this identity (or since its last update,
+    if longer ago): the radar plots that updated the track since may be another target's (boats
+    moored together, a pilot boat leaving its berth between two 3-minute reports), so only the
+    identity's own silence bounds how far its vessel can have gone.
     """
     if p.track.size == 0:
         return np.zeros(0, dtype=bool)
@@ -367,5 +371,6 @@ def feasible(tab: TrackTable, p: Pairs, batch: MeasBatch) -> BoolArray:
     x, P = kalman.imm_combine(a["xm"][p.track], a["Pm"][p.track], a["mu"][p.track])
     dist = np.linalg.norm(batch.z[p.meas, :2] - x[:, :2], axis=1)
     spread = np.sqrt(np.trace(P[:, :2, :2], axis1=1, axis2=2) + np.trace(batch.R[p.meas, :2, :2], axis1=1, axis2=2))
-    reach = mod.pool.max_speed_mps * np.abs(batch.t[p.meas] - a["t"][p.track])
+    t = batch.t[p.meas]
+    reach = mod.pool.max_speed_mps * np.fmax(np.abs(t - a["t"][p.track]), np.abs(t - a["last_ais_t"][p.track]))
     return dist <= reach + mod.config.identity_sigmas * spread

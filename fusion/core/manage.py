@@ -22,11 +22,14 @@ from fusion.core.arrays import (
     MeasBatch,
 )
 from fusion.core.config import TrackerConfig
-from fusion.core.intervals import track_limits
+from fusion.core.intervals import coop_vouch_s, misses_to_delete, track_limits
 from fusion.core.jpda import score_thresholds
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
 from fusion.core.table import DEAD, TrackTable
+from fusion.core.update import popcount
+
+HIST_BITS = 64  # looks the int64 hit history holds (older ones are shifted out): the window of a track's own Pd
 
 
 class IdentityLog:
@@ -80,7 +83,8 @@ def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArr
 def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntArray:
     """A radar scan looked at every track inside its coverage circle (``batch.look_en_m``),
     or, when the scan does not state it, inside its plots' bounding box plus a margin;
-    the tracks not in ``hit_track`` count a missed look (a confirmed one becomes coasting).
+    the tracks not in ``hit_track`` count a missed look (a confirmed one becomes coasting),
+    unless an AIS / ADS-B report vouches for them (``intervals.coop_vouch_s``).
     Returns the rows that counted one. Positions come from the cached combined state (a few
     flops per track); the counters change only for the looked rows."""
     if batch.sensor_kind != "radar" or tab.rows == 0:
@@ -96,7 +100,7 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
     # a batch about as big as the pool costs O(N) anyway: every row, no index query
     rows = np.arange(tab.rows, dtype=np.int64) if 4 * len(batch) >= tab.rows else tab.query(lo, hi, 0.0, tb)
     every = rows.size == tab.rows
-    cx, t, coop_t = (a[k] if every else a[k][rows] for k in ("cx", "t", "last_ais_t"))  # cx NaN for dead rows: never inside
+    cx, t, coop_t, ivl = (a[k] if every else a[k][rows] for k in ("cx", "t", "last_ais_t", "ivl"))  # cx NaN for dead rows: never inside
     dt = tb - t
     x = cx[:, 0] + cx[:, 2] * dt
     y = cx[:, 1] + cx[:, 3] * dt
@@ -105,7 +109,7 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
     else:
         inside = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
     inside &= t < batch.t.min()
-    inside &= ~(tb - coop_t <= mod.pool.coop_fresh_s)  # a fresh AIS / ADS-B report vouches for it (NaN: never had one)
+    inside &= ~(tb - coop_t <= coop_vouch_s(ivl, mod.pool, mod.config))  # a report not yet overdue vouches (NaN: none)
     if every:
         inside[hit_track] = False
     elif hit_track.size:
@@ -198,12 +202,38 @@ def absorb(tab: TrackTable, ids: IdentityLog, keep: int, lose: int) -> None:
         a[k][keep] = np.fmax(a[k][keep], a[k][lose])
 
 
+def previous_ids(tab: TrackTable, ids: IdentityLog, keyname: str, keys: IntArray) -> IntArray:
+    """(n,) for each identity key of ``keys`` (n,) (column ``keyname``), the id of the track that
+    held it last if that track is deleted now; -1 where the key is none, was never held (within
+    the identity history), or its last holder is alive."""
+    out = np.full(keys.size, -1, dtype=np.int64)
+    keyed = keys != NONE_KEY[keyname]
+    if not keyed.any() or ids.n == 0:
+        return out
+    h = ids.history()[::-1]  # newest first: np.unique's first index is the latest holder
+    held, latest = np.unique(h[:, 2 if keyname == "mmsi" else 3].astype(np.int64), return_index=True)
+    at = np.minimum(np.searchsorted(held, keys), held.size - 1)
+    found = keyed & (held[at] == keys)
+    out[found] = h[latest[at[found]], 1].astype(np.int64)
+    a = tab.cols
+    out[np.isin(out, a["id"][a["status"] != DEAD])] = -1
+    return out
+
+
+def next_free_id(next_id: int, born: IntArray) -> int:
+    """The pool's next new track id after a birth that handed out ``born`` (B,) (new ids count up
+    from ``next_id``; re-linked ones are below it)."""
+    return max(next_id, int(born.max(initial=0)) + 1)
+
+
 def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch, rows: BoolArray, adopt: BoolArray,
           keyname: str | None, first_id: int) -> IntArray:
     """Start a tentative track from every row of ``rows`` (mask (M,)), bounded by
     ``max_tracks`` and, for a radar or OTH site, by its birth budget (the first rows of the
-    batch within it). New ids count up from ``first_id``; a row with ``adopt`` set brings its
-    identity. Returns the new ids (B,)."""
+    batch within it). A row with ``adopt`` set brings its identity; if a deleted track held it
+    last, the new track takes that track's id (re-link: one MMSI / ICAO address is one
+    vessel or aircraft, ITU-R M.1371 / ICAO Annex 10, so its track keeps its id across a
+    coverage gap); other new ids count up from ``first_id``. Returns the ids (B,)."""
     mod = tab.mod
     pool = mod.pool
     idx = np.flatnonzero(rows)[: max(0, mod.config.max_tracks - len(tab))]
@@ -219,7 +249,10 @@ def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBat
     P = R.copy()
     P[~vel, :2, 2:] = P[~vel, 2:, :2] = 0.0
     P[~vel, 2:, 2:] = np.eye(2) * pool.init_speed_sigma_mps**2
-    new_ids = np.arange(first_id, first_id + n, dtype=np.int64)
+    keys = np.where(adopt[idx], getattr(batch, keyname)[idx], NONE_KEY[keyname]) if keyname is not None else None
+    new_ids = np.full(n, -1, dtype=np.int64) if keys is None else previous_ids(tab, ids, str(keyname), keys)
+    fresh = new_ids < 0
+    new_ids[fresh] = np.arange(first_id, first_id + int(fresh.sum()), dtype=np.int64)
     alt = np.stack([batch.alt_m[idx], np.where(np.isfinite(batch.alt_m[idx]), 0.0, np.nan)], axis=1)
     Palt = np.zeros((n, 2, 2))
     Palt[:, 0, 0] = batch.sigma_alt_m[idx] ** 2
@@ -236,8 +269,8 @@ def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBat
         "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
         "spoof": np.zeros(n, bool), "ivl": batch.interval_s[idx], "llr": np.zeros(n),
     }
-    if keyname is not None:
-        new[keyname] = np.where(adopt[idx], getattr(batch, keyname)[idx], NONE_KEY[keyname])
+    if keyname is not None and keys is not None:
+        new[keyname] = keys
     if mod.config.confirm_m == 1:  # a single plot confirms
         new["status"][:] = CONFIRMED
     tab.append(new)
@@ -278,7 +311,13 @@ def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: I
         dead |= tentative & ((a["llr"][sel] <= score_thresholds(cfg)[1]) | (age > lim.tentative_max_age_s))
     else:
         dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > lim.tentative_max_age_s))
-    dead |= ~tentative & (a["miss_run"][sel] >= cfg.delete_misses)
+    # misses that delete: from the track's own Pd once its hit history is full (HIST_BITS looks), else delete_misses
+    run, looks = a["miss_run"][sel], a["looks"][sel]
+    full = looks >= HIST_BITS
+    k = np.full(rows.size, cfg.delete_misses, dtype=np.int64)
+    if full.any():
+        k[full] = misses_to_delete(popcount(a["hist"][sel][full]), np.maximum(HIST_BITS - run[full], 0), cfg)
+    dead |= ~tentative & (run >= k)
     dead |= age > lim.max_coast_s
     dt = np.maximum(t - t_row, 0.0)
     c = a["tr0"][sel]  # trace of model 0's position block predicted by dt (without process noise)

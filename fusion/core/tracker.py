@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fusion.core import kalman
+from fusion.core import kalman, manage
 from fusion.core.arrays import TENTATIVE, Domain, FloatArray, IntArray, MeasBatch, TrackView, take_rows
 from fusion.core.associate import associate, identity_pairs, identity_rounds, jpda, log_clutter_density, unique_rows
 from fusion.core.config import PoolConfig, TrackerConfig
@@ -271,7 +271,7 @@ class Tracker:
         for rows in rounds:
             taken, ids, rows_changed, rows_bad = late_round(self._table, self._ids, self._births,
                                                             batch if rows is None else take_rows(batch, rows), self._next_id)
-            self._next_id += ids.size
+            self._next_id = manage.next_free_id(self._next_id, ids)
             fused += int(taken.sum())
             born.append(ids)
             changed.append(rows_changed)
@@ -374,7 +374,7 @@ class Tracker:
         used[hit_meas] = True
         rows_before = tab.rows
         born = birth(tab, self._ids, self._births, batch, ~used, adopt, keyname, self._next_id)
-        self._next_id += born.size
+        self._next_id = manage.next_free_id(self._next_id, born)
         self._now = max(self._now, tb)
         spoof_ids = a["id"][spoof_rows].copy()
         # rows whose counters, status or state changed: the only ones (with those whose

@@ -11,7 +11,7 @@ import pytest
 from fusion.core.arrays import NO_ICAO, MeasBatch
 from fusion.core.config import SURFACE_DEFAULT, TrackerConfig
 from fusion.core.frame import LocalFrame
-from fusion.core.intervals import misses_before, track_limits
+from fusion.core.intervals import misses_before, misses_to_delete, track_limits
 from fusion.core.tracker import Tracker
 from fusion.ingest import Ingest
 from sensors import ais
@@ -108,3 +108,13 @@ def test_ingest_checkpoint_without_row_intervals_restores() -> None:
     again.restore(old, meta)
     (batch,) = again.due(200.0)
     assert len(batch) == 1 and batch.interval_s.shape == (1,)
+
+
+def test_misses_to_delete_follow_the_tracks_own_detection_probability() -> None:
+    cfg = TrackerConfig()
+    hits, looks = np.array([64, 58, 32, 0]), np.array([64, 64, 64, 64])
+    k = misses_to_delete(hits, looks, cfg)
+    assert k[0] == cfg.delete_misses  # seen on every look: the design Pd's 3 misses
+    pd = (hits + cfg.detection_prob * cfg.confirm_n) / (looks + cfg.confirm_n)
+    assert ((1.0 - pd) ** k <= cfg.delete_miss_prob).all() and ((1.0 - pd) ** (k - 1) > cfg.delete_miss_prob)[1:].all()
+    assert k[2] == 10 and np.all(np.diff(k) >= 0)  # one look in two: 10 misses; fewer hits, more misses

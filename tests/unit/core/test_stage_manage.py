@@ -61,12 +61,35 @@ def test_missed_looks_coast_then_delete(make_table: TableFactory, make_batch: Ba
     assert tab.live()["id"].tolist() == [2]
 
 
+def test_a_weak_target_with_a_full_hit_history_survives_more_misses(make_table: TableFactory, make_batch: BatchFactory) -> None:
+    # both tracks have a full 64-look history; the first was seen on one look in two (a light aircraft, a skiff
+    # at range), the second on every look: only the second goes after delete_misses missed looks
+    half = int("01" * 32, 2)
+    tab = make_table(*_still(2), hist=np.array([half, -1]), looks=np.array([64, 64]))
+    gone: list[int] = []
+    for k in range(1, 11):
+        looked = count_misses(tab, make_batch(2.0 * k, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0)), np.zeros(0, np.int64))
+        gone += expire(tab, 2.0 * k, touched=looked).tolist()
+        assert gone == ([] if k < CFG.delete_misses else [2] if k < 10 else [2, 1])
+
+
 def test_a_fresh_ais_report_vouches_for_the_track(make_table: TableFactory, make_batch: BatchFactory) -> None:
     tab = make_table(*_still(), last_ais_t=np.array([0.0]))
     scan = make_batch(POOL.coop_fresh_s - 1.0, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0))
     assert count_misses(tab, scan, np.zeros(0, np.int64)).size == 0
     later = make_batch(POOL.coop_fresh_s + 1.0, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0))
     assert count_misses(tab, later, np.zeros(0, np.int64)).tolist() == [0]
+
+
+def test_an_ais_report_vouches_until_it_is_overdue_at_its_itu_rate(make_table: TableFactory, make_batch: BatchFactory) -> None:
+    # class A at anchor: a report every 180 s (ITU-R M.1371); class A under way: every 10 s (the pool's 30 s floor)
+    ivl = np.array([180.0, 10.0])
+    tab = make_table(*_still(2), last_ais_t=np.zeros(2), ivl=ivl)
+    vouch = CFG.coast_intervals * ivl[0]
+    scan = make_batch(vouch - 1.0, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0))
+    assert count_misses(tab, scan, np.zeros(0, np.int64)).tolist() == [1]
+    later = make_batch(vouch + 1.0, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0))
+    assert count_misses(tab, later, np.zeros(0, np.int64)).tolist() == [0, 1]
 
 
 def test_duplicate_tracks_merge_into_the_older(make_table: TableFactory, make_batch: BatchFactory) -> None:

@@ -106,6 +106,36 @@ def test_radar_misses_do_not_delete_a_track_that_ais_keeps_reporting() -> None:
         PoolConfig(coop_fresh_s=-1.0)
 
 
+@pytest.mark.parametrize(("away_m", "spoof"), [(1_100.0, False), (10_000.0, True)])
+def test_identity_reach_counts_from_the_identitys_last_report(away_m: float, spoof: bool) -> None:
+    # a boat at its berth reports every 3 min; radar plots at the berth (its neighbours' too) keep updating
+    # its track; it leaves, and its next report is 1.1 km out: 180 s at max_speed_mps reach that, the 10 s
+    # since the last radar update do not; 10 km is beyond reach either way (spoof)
+    trk = Tracker(TrackerConfig(), "surface")
+    for t in (0.0, 6.0):
+        trk.step(_batch(t, [[0.0, 0.0]], kind="ais", mmsi=[366000001]))
+    for t in np.arange(8.0, 180.0, 4.0):
+        trk.step(_batch(float(t), [[0.0, 0.0]]))
+    (tid,) = trk.view(176.0).track_id[trk.view(176.0).mmsi == 366000001].tolist()
+    res = trk.step(_batch(186.0, [[away_m, 0.0]], kind="ais", mmsi=[366000001]))
+    assert res.spoof_ids.tolist() == ([tid] if spoof else [])
+
+
+def test_a_deleted_tracks_identity_brings_its_id_back() -> None:
+    # a ship reports AIS, falls silent beyond the deletion limit (out of coverage), then reports again:
+    # its MMSI names one vessel, so the new track is re-linked to the old id; another MMSI gets a fresh id
+    trk = Tracker(TrackerConfig(), "surface")
+    for t in (0.0, 6.0, 12.0):
+        trk.step(_batch(t, [[3.0 * t, 0.0]], kind="ais", mmsi=[366000001]))
+    (tid,) = trk.view(12.0).track_id.tolist()
+    gone = 12.0 + trk.pool.max_coast_s + 1.0
+    assert trk.advance(gone).deleted_ids.tolist() == [tid] and len(trk) == 0
+    res = trk.step(_batch(gone + 1.0, [[3.0 * gone, 0.0], [0.0, 30_000.0]], kind="ais", mmsi=[366000001, 366000002]))
+    assert res.born_ids.tolist() == [tid, tid + 1] and trk.next_id == tid + 2
+    assert sorted(trk.view(gone + 1.0).track_id.tolist()) == [tid, tid + 1]
+    assert trk.identity_history()[:, 1:3].tolist() == [[tid, 366000001], [tid, 366000001], [tid + 1, 366000002]]
+
+
 def test_snapshot_restore_continues_identically() -> None:
     a = Tracker(TrackerConfig(), "surface")
     _run(a, 4)
