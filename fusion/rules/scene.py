@@ -146,7 +146,7 @@ class Scene:
 
         def cat(name: str, dtype: type, missing: float = 0) -> NDArray:
             """One column of every pool; a view without it (an optional field left None) gives ``missing``."""
-            cols = [np.full(len(v), missing, dtype) if getattr(v, name) is None else np.asarray(getattr(v, name), dtype=dtype)
+            cols: list[NDArray] = [np.full(len(v), missing, dtype) if getattr(v, name) is None else np.asarray(getattr(v, name), dtype=dtype)
                     for v in vs]
             return np.concatenate(cols) if vs else np.zeros(0, dtype)
 
