@@ -202,7 +202,8 @@ def test_dark_vessel_after_dark_s_inside_receiver_circle_only() -> None:
 @pytest.mark.parametrize(("rcs_dbsm", "looks", "raised", "said"), [
     (7.0, 50, False, None),  # a yacht's RCS: a boat below the AIS carriage size
     (19.4, 50, False, None),  # a purse seiner's
-    (31.0, 50, True, "radar cross-section 31.0 dBsm"),  # a 40 m hull: one that must carry AIS
+    (22.0, 50, True, "radar cross-section 22.0 dBsm"),  # a 26 m hull: a fishing vessel that flag states expect to carry AIS
+    (31.0, 50, True, "radar cross-section 31.0 dBsm"),  # a 40 m hull: SOLAS size
     (-5.0, 50, True, "radar cross-section -5.0 dBsm (a low-observable hull)"),  # a semi-submersible
     (7.0, 9, True, "radar cross-section 7.0 dBsm"),  # too few looks: no size evidence yet
     (np.nan, 0, True, None),  # no estimate (a radar without SNR): the rule as before
