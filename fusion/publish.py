@@ -60,6 +60,7 @@ class TrackRow(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     ship_type_text: str | None = None
     flag: str | None = None
     country: str | None = None
+    rcs_dbsm: float | None = None  # radar cross-section estimate (mean of the radar looks), dBsm, 0.1 dB; unknown: left out
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,14 @@ def track_rows(view: TrackView, frame: LocalFrame, identity: IdentityLookup | No
         identity.of(m, None if c == NO_ICAO else c) for m, c in zip(mmsi, view.icao24.tolist(), strict=True)]
     status = [STATUS_NAMES[s] for s in view.status.tolist()]
     names = {m: source_names(m) for m in set(view.sources.tolist())}
+    rcs: list[float | None] = [None] * len(mmsi) if view.rcs_dbsm is None else [
+        None if x != x else x for x in np.round(view.rcs_dbsm, 1).tolist()]  # NaN -> None
     rows = [
         TrackRow(float(view.t), tid, view.domain, st, la, lo, al, ve, vn, ((c[0][0], c[0][1]), (c[1][0], c[1][1])), mm, ic, names[src],
-                 *ident)
-        for tid, st, la, lo, al, ve, vn, c, mm, ic, src, ident in zip(
+                 **ident._asdict(), rcs_dbsm=rc)
+        for tid, st, la, lo, al, ve, vn, c, mm, ic, src, ident, rc in zip(
             view.track_id.tolist(), status, lat.tolist(), lon.tolist(), alt, vel[:, 0].tolist(), vel[:, 1].tolist(),
-            cov.tolist(), mmsi, icao, view.sources.tolist(), idents, strict=True)
+            cov.tolist(), mmsi, icao, view.sources.tolist(), idents, rcs, strict=True)
     ]
     return rows
 

@@ -17,7 +17,8 @@ differences, exact to rounding and ~50x cheaper).
   Willett and Tian / Mo et al. (multiplicative debiasing by exp(sigma_az^2 / 2) and the
   matching covariance at the measured values), then placed on the WGS84 ellipsoid with
   pymap3d's ``enu2geodetic`` algorithm (``sensors.geodesy.enu2geodetic``) and projected
-  into the frame, all vectorised over the scan's plots.
+  into the frame, all vectorised over the scan's plots. Each plot's RCS estimate (dBsm) comes from
+  its SNR and range with the scan's radar constant (``sensors.radar.plot_rcs_dbsm``; NaN without).
 - OTH fix: the given east/north covariance; air pool when its speed exceeds
   ``oth_air_speed_mps``, surface otherwise.
 - Satellite scene (surface pool): each detection at the acquisition time, a circular
@@ -37,6 +38,7 @@ from fusion.core.arrays import NO_ICAO, NO_MMSI, Domain, FloatArray, IntArray, M
 from fusion.core.frame import LocalFrame
 from sensors.codec import KNOT_MPS
 from sensors.geodesy import FrameJacobian, enu2geodetic, rotate_cov
+from sensors.radar import plot_rcs_dbsm
 from sensors.reports import AdsbReport, AisPosition, OthFix, RadarScan, RadarScanArrays, Report, SatScene
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius, for the sea-surface elevation of 2-D surface radar plots
@@ -271,7 +273,8 @@ def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: Mea
         alt_m = sigma_alt_m = np.full(m, np.nan)
     return MeasBatch(t=np.full(m, head.t), z=z, R=R, has_vel=np.zeros(m, dtype=bool), alt_m=alt_m,
                      sigma_alt_m=sigma_alt_m, mmsi=np.full(m, NO_MMSI, np.int64), icao24=np.full(m, NO_ICAO, np.int64),
-                     sensor_kind="radar", sensor_id=head.site, domain=head.mode, look_en_m=look)
+                     sensor_kind="radar", sensor_id=head.site, domain=head.mode, look_en_m=look,
+                     rcs_dbsm=plot_rcs_dbsm(head, rng, plots[:, 3]))
 
 
 def _unbiased(

@@ -48,6 +48,7 @@ from sensors.limits import DEFAULT_LIMITS, DecodeLimits
 from sensors.reports import RadarPlot, RadarScan, RadarScanArrays, Report
 
 FEED = "radar"
+REF_RANGE_M = Bound(1.0, 5.0e6)  # reference range of the radar constant, m (positive: RCS scales with (R / R_ref)^4)
 PLOT_FIELDS: tuple[str, ...] = ("range_m", "az_deg", "el_deg", "snr_db")
 _ARRAY_FIELDS = {"plots": PLOT_FIELDS}
 _HEADER: tuple[tuple[str, Bound], ...] = (
@@ -62,7 +63,10 @@ _HEADER_OPTIONAL: tuple[tuple[str, Bound], ...] = (
     ("sensor_heading_deg", ANGLE),
     ("sensor_speed_mps", SPEED_MPS),
     ("max_range_m", RANGE_M),
+    ("snr_1m2_db", SNR_DB),
+    ("rcs_ref_range_m", REF_RANGE_M),
 )
+_CONSTANT = ("snr_1m2_db", "rcs_ref_range_m")  # the radar constant: both or neither
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -137,6 +141,20 @@ def _check_header(feed: str, scan: RadarScan, source: str, recv_t: float) -> Non
         check_optional(feed, name, getattr(scan, name), bound)
     if scan.scan_id < 0:
         raise DecodeError(feed, "scan_id", scan.scan_id, "must be >= 0")
+    given = [getattr(scan, name) is not None for name in _CONSTANT]
+    if given[0] != given[1]:
+        missing = _CONSTANT[given.index(False)]
+        raise DecodeError(feed, missing, None, f"must be given with {_CONSTANT[given.index(True)]} (the radar constant)")
+
+
+def plot_rcs_dbsm(scan: RadarScan, range_m: np.ndarray, snr_db: np.ndarray) -> np.ndarray:
+    """(M,) radar cross-section estimate, dBsm, of plots at slant ``range_m`` (M,) with ``snr_db`` (M,), by the
+    radar equation (SNR proportional to RCS / R^4) from the scan's radar constant: snr_db - snr_1m2_db +
+    40 log10(range / rcs_ref_range_m). NaN where the SNR is NaN (not given) or the scan states no constant.
+    One look of a fluctuating target: under Swerling I its linear value is exponential about the mean RCS."""
+    if scan.snr_1m2_db is None or scan.rcs_ref_range_m is None:
+        return np.full(np.shape(range_m), np.nan)
+    return snr_db - scan.snr_1m2_db + 40.0 * np.log10(np.maximum(range_m, 1.0) / scan.rcs_ref_range_m)
 
 
 def _fast_plots(raw: bytes, structure: bytes) -> np.ndarray | None:

@@ -86,6 +86,10 @@ class RadarScan(msgspec.Struct, frozen=True, kw_only=True):
     sensor_heading_deg: float | None = None  # moving platform navigation, if any
     sensor_speed_mps: float | None = None
     max_range_m: float | None = None  # instrumented range of this scan: tracks inside it and not detected missed a look
+    # the radar constant, both or neither: the mean SNR (dB) of a 1 m^2 target at rcs_ref_range_m (slant range);
+    # with it a plot's SNR and range give an RCS estimate (sensors.radar.plot_rcs_dbsm)
+    snr_1m2_db: float | None = None
+    rcs_ref_range_m: float | None = None
     plots: list[RadarPlot] = []
 
 

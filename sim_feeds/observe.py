@@ -8,8 +8,14 @@ Radar (docs/SCENARIOS.md, "Radar model"): one scan per rotation and mode, treate
 snapshot at the scan time (the sector-centre convention of RadarScan.t). A target is a
 candidate when alive, of the mode's domain (surface: vessels, air: aircraft), inside the
 coverage annulus and sector and within the radar horizon (4/3 earth, antenna height vs
-target height). Detection: Swerling I, Pd = pfa ** (1 / (1 + SNR)) with
-SNR = snr_ref_db + 10 log10(rcs / ref_rcs_m2) - 40 log10(range / ref_range_m).
+target height). Mean SNR = snr_ref_db + 10 log10(rcs / ref_rcs_m2) - 40 log10(range / ref_range_m).
+Detection: Swerling I (the echo of many comparable scatterers, decorrelated from one rotation to
+the next by the hull's motion in the sea and the change of aspect over 4-10 s): the received
+power of one look, signal plus noise in units of the noise, is exponential with mean 1 + SNR;
+the plot is a detection when it exceeds the threshold T = -ln(pfa), which happens with
+probability pfa ** (1 / (1 + SNR)) (``swerling1_pd``), and its reported SNR is that look's
+power less the noise, 10 log10(P - 1), whose mean over looks is the mean SNR (the radar
+equation). False alarms: noise alone above T, P = T + Exp(1) (memoryless).
 Plots: slant range + N(0, sigma_range_m), azimuth + N(0, sigma_az_deg), elevation (air
 mode only) + N(0, sigma_el_deg); false alarms Poisson(false_alarms_per_scan) uniform in
 area over the coverage. Plots are sorted by azimuth, so a plot's place says nothing.
@@ -46,6 +52,12 @@ def radar_snr_db(spec: RadarSpec, rcs_m2: FloatArray, range_m: FloatArray) -> Fl
     """Mean SNR (dB) of targets of ``rcs_m2`` at slant ``range_m`` (radar equation, R^-4)."""
     return (spec.snr_ref_db + 10.0 * np.log10(rcs_m2 / spec.ref_rcs_m2)
             - 40.0 * np.log10(np.maximum(range_m, 1.0) / spec.ref_range_m))
+
+
+def look_power(rng: np.random.Generator, snr_db: FloatArray) -> FloatArray:
+    """(n,) received power of one look, signal plus noise in units of the noise, of Swerling I targets of mean
+    ``snr_db`` (n,): exponential with mean 1 + SNR (the complex Gaussian echo plus complex Gaussian noise)."""
+    return (1.0 + np.power(10.0, np.asarray(snr_db) / 10.0)) * rng.exponential(1.0, np.shape(snr_db))
 
 
 def in_sector(az_deg: FloatArray, coverage: Coverage) -> BoolArray:
@@ -118,15 +130,16 @@ class RadarModel:
         height = tgt_alt if air else truth.height_m[cand]
         visible = ((srange >= spec.coverage.range_min_m) & (srange <= spec.coverage.range_max_m)
                    & in_sector(az, spec.coverage) & (srange <= radar_horizon_m(h0, height)))
-        snr = radar_snr_db(spec, truth.rcs_m2[cand], srange)
-        hit = visible & (rng.random(cand.size) < swerling1_pd(snr, spec.pfa))
+        power = look_power(rng, radar_snr_db(spec, truth.rcs_m2[cand], srange))
+        threshold = -math.log(spec.pfa)
+        hit = visible & (power > threshold)
         n_hit = int(hit.sum())
         n_fa = int(rng.poisson(spec.false_alarms_per_scan))
         fa_range, fa_az = clutter_polar(rng, n_fa, spec.coverage)
-        threshold_db = 10.0 * math.log10(-math.log(spec.pfa))
         r_m = np.abs(np.concatenate([srange[hit] + rng.normal(0.0, spec.sigma_range_m, n_hit), fa_range]))
         a_deg = np.concatenate([az[hit] + rng.normal(0.0, spec.sigma_az_deg, n_hit), fa_az]) % 360.0
-        snr_db = np.concatenate([snr[hit] + rng.normal(0.0, 1.0, n_hit), threshold_db + rng.exponential(1.0, n_fa)])
+        look = np.concatenate([power[hit], threshold + rng.exponential(1.0, n_fa)])
+        snr_db = 10.0 * np.log10(np.maximum(look - 1.0, 1e-9))  # a threshold below the noise (pfa > 1/e): -90 dB floor
         order = np.argsort(a_deg, kind="stable")
         r_l, a_l, s_l = (np.round(x[order], 3).tolist() for x in (r_m, a_deg, snr_db))
         if air:
@@ -140,7 +153,9 @@ class RadarModel:
                          sigma_range_m=spec.sigma_range_m, sigma_az_deg=spec.sigma_az_deg,
                          sigma_el_deg=spec.sigma_el_deg if air else None, mode="air" if air else "surface",
                          scan_id=scan_id, sensor_heading_deg=heading, sensor_speed_mps=speed,
-                         max_range_m=spec.coverage.range_max_m, plots=plots)
+                         max_range_m=spec.coverage.range_max_m,
+                         snr_1m2_db=round(spec.snr_ref_db - 10.0 * math.log10(spec.ref_rcs_m2), 3),
+                         rcs_ref_range_m=spec.ref_range_m, plots=plots)
 
     def feed(self) -> Iterator[FeedMessage]:
         """One JSON message per scan, published ``latency_s`` after the scan time."""

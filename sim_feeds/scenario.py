@@ -51,34 +51,59 @@ Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 Icao24 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{6}$")]
 
 
+SKOLNIK_FREQ_MHZ = 9410.0
+"""Carrier of the simulated surface-search radars: X band (9.41 GHz), the coastal and marine radar band."""
+DISPLACEMENT_T_PER_M3 = 1.025 * 0.6 / (6.0 * 18.0)
+"""Full-load displacement per cubed length, t/m^3: sea water 1.025 t/m^3 x block coefficient 0.6, length/beam
+6 and length/draught 18 (beam/draught 3), the proportions of small merchant ships, tugs and workboats."""
+
+
+def hull_rcs_m2(length_m: float) -> float:
+    """Median radar cross-section m^2 of a ship of ``length_m`` at X band: Skolnik's empirical ship formula
+    sigma = 52 f^(1/2) D^(3/2) (f MHz, D displacement in kilotons; Radar Handbook, 3rd ed., ch. 14; Introduction
+    to Radar Systems, 3rd ed., 2.7), with D = DISPLACEMENT_T_PER_M3 x length^3. At 10 m it gives 2.2 m^2, the
+    IMO reference "small vessel of length 10 m with no radar reflector" of 2.5 m^2 at X band (MSC.192(79), Table 2)."""
+    displacement_kt = DISPLACEMENT_T_PER_M3 * length_m**3 / 1000.0
+    return 52.0 * SKOLNIK_FREQ_MHZ**0.5 * displacement_kt**1.5
+
+
 @dataclass(frozen=True)
 class ObjectClass:
     """Kinematic and signature defaults of one object kind (docs/SCENARIOS.md, "Object kinds")."""
 
     domain: Literal["surface", "air"]
     max_speed_kn: float  # legs faster than this are refused
-    rcs_m2: float  # mean radar cross-section (Swerling I fluctuation around it)
     height_m: float  # highest point above the sea (radar horizon); aircraft use alt_m
-    length_m: float  # length overall (satellite imagery detection); aircraft 0 (not imaged)
+    length_m: float  # length overall (satellite imagery detection; hull RCS); aircraft 0 (not imaged)
+    fixed_rcs_m2: float | None = None  # a published RCS for hulls the ship formula does not fit (and aircraft)
+
+    def rcs_m2(self, length_m: float | None = None) -> float:
+        """Mean radar cross-section m^2 (Swerling I fluctuation around it) of one of this kind, ``length_m`` long
+        (None: the kind's length): the fixed value, else the hull formula (``hull_rcs_m2``)."""
+        return self.fixed_rcs_m2 if self.fixed_rcs_m2 is not None else hull_rcs_m2(length_m or self.length_m)
 
 
+# RCS: hulls from their length (hull_rcs_m2); fixed values where the formula does not describe the target:
+# go-fasts (low open GRP hulls: Skolnik, Introduction to Radar Systems, Table 2.2, "small pleasure boat" 2 m^2,
+# "cabin cruiser" 10 m^2), semi-submersibles (awash, ~0.5 m freeboard, built to be hard to see) and aircraft
+# (Table 2.2: small single-engine aircraft 1, four-passenger jet 2, large jet airliner 40, helicopter ~3-5 m^2).
 OBJECT_CLASSES: dict[str, ObjectClass] = {
-    "merchant": ObjectClass("surface", 25.0, 5000.0, 30.0, 180.0),
-    "fishing": ObjectClass("surface", 12.0, 60.0, 6.0, 25.0),
-    "pleasure_craft": ObjectClass("surface", 40.0, 10.0, 4.0, 12.0),
-    "go_fast": ObjectClass("surface", 55.0, 3.0, 1.5, 12.0),
-    "semi_submersible": ObjectClass("surface", 12.0, 0.3, 0.5, 20.0),
-    "logistics_vessel": ObjectClass("surface", 14.0, 150.0, 8.0, 50.0),
-    "light_aircraft": ObjectClass("air", 200.0, 2.0, 0.0, 0.0),
-    "commercial_aircraft": ObjectClass("air", 560.0, 40.0, 0.0, 0.0),
+    "merchant": ObjectClass("surface", 25.0, 30.0, 180.0),
+    "fishing": ObjectClass("surface", 12.0, 6.0, 25.0),
+    "pleasure_craft": ObjectClass("surface", 40.0, 4.0, 12.0),
+    "go_fast": ObjectClass("surface", 55.0, 1.5, 12.0, fixed_rcs_m2=3.0),
+    "semi_submersible": ObjectClass("surface", 12.0, 0.5, 20.0, fixed_rcs_m2=0.3),
+    "logistics_vessel": ObjectClass("surface", 14.0, 8.0, 50.0),
+    "light_aircraft": ObjectClass("air", 200.0, 0.0, 0.0, fixed_rcs_m2=2.0),
+    "commercial_aircraft": ObjectClass("air", 560.0, 0.0, 0.0, fixed_rcs_m2=40.0),
     # harbour and coastal craft (docs/SCENARIOS.md, "Object kinds"; sizes: typical harbour tugs 25-35 m,
     # pilot launches 12-18 m, fast ferries 40-80 m, tour boats 15-25 m, offshore patrol vessels 30-50 m)
-    "tug": ObjectClass("surface", 14.0, 300.0, 10.0, 30.0),
-    "pilot_boat": ObjectClass("surface", 30.0, 20.0, 4.0, 15.0),
-    "ferry": ObjectClass("surface", 36.0, 1000.0, 15.0, 60.0),
-    "tour_boat": ObjectClass("surface", 25.0, 30.0, 5.0, 20.0),
-    "patrol_vessel": ObjectClass("surface", 30.0, 200.0, 10.0, 40.0),
-    "helicopter": ObjectClass("air", 170.0, 5.0, 0.0, 0.0),
+    "tug": ObjectClass("surface", 14.0, 10.0, 30.0),
+    "pilot_boat": ObjectClass("surface", 30.0, 4.0, 15.0),
+    "ferry": ObjectClass("surface", 36.0, 15.0, 60.0),
+    "tour_boat": ObjectClass("surface", 25.0, 5.0, 20.0),
+    "patrol_vessel": ObjectClass("surface", 30.0, 10.0, 40.0),
+    "helicopter": ObjectClass("air", 170.0, 0.0, 0.0, fixed_rcs_m2=5.0),
 }
 
 

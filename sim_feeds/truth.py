@@ -215,7 +215,7 @@ class Truth:
             scenario=scenario, paths=paths, ids=tuple(o.id for o in objs),
             domain=np.array([c.domain for c in classes], dtype=str),
             is_air=np.array([c.domain == "air" for c in classes], dtype=bool),
-            rcs_m2=np.array([o.rcs_m2 or c.rcs_m2 for o, c in zip(objs, classes, strict=True)], dtype=np.float64),
+            rcs_m2=np.array([o.rcs_m2 or c.rcs_m2(o.length_m) for o, c in zip(objs, classes, strict=True)], dtype=np.float64),
             height_m=np.array([c.height_m for c in classes], dtype=np.float64),
             length_m=np.array([o.length_m or c.length_m for o, c in zip(objs, classes, strict=True)], dtype=np.float64),
             mmsi=np.array([o.ais.mmsi if o.ais else 0 for o in objs], dtype=np.int64),

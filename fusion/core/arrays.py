@@ -53,6 +53,8 @@ class MeasBatch:
     interval_s: (M,) expected interval (s) until the source's next report of the same target
               (ITU-R M.1371 rate for AIS, a configured revisit or scan period), NaN where
               unknown (the default): it scales the track's time limits (fusion/core/intervals.py)
+    rcs_dbsm: (M,) radar cross-section estimate of one look, dBsm (radar plots with SNR and the
+              scan's radar constant, sensors.radar.plot_rcs_dbsm), NaN where none (the default)
     """
 
     t: FloatArray
@@ -68,11 +70,13 @@ class MeasBatch:
     domain: Domain
     look_en_m: tuple[float, float, float] | None = None  # (east, north, radius): the area this scan looked at
     interval_s: FloatArray = None  # type: ignore[assignment]  # None: all NaN (unknown), filled in __post_init__
+    rcs_dbsm: FloatArray = None  # type: ignore[assignment]  # None: all NaN (unknown), filled in __post_init__
 
     def __post_init__(self) -> None:
         M = self.t.shape[0] if self.t.ndim == 1 else -1
-        if self.interval_s is None:
-            object.__setattr__(self, "interval_s", np.full(max(M, 0), np.nan))
+        for name in ("interval_s", "rcs_dbsm"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(max(M, 0), np.nan))
         checks = {
             "t": (self.t, (M,)),
             "z": (self.z, (M, 4)),
@@ -83,6 +87,7 @@ class MeasBatch:
             "mmsi": (self.mmsi, (M,)),
             "icao24": (self.icao24, (M,)),
             "interval_s": (self.interval_s, (M,)),
+            "rcs_dbsm": (self.rcs_dbsm, (M,)),
         }
         for name, (arr, shape) in checks.items():
             if arr.shape != shape:
@@ -125,6 +130,9 @@ class TrackView:
     last_noncoop_t: (N,) time of the last radar/OTH update, NaN if never
     sources:     (N,) int64 bitmask of SENSOR_BIT kinds that ever updated the track
     spoof_suspect: (N,) bool, a cooperative report with this identity was kinematically impossible
+    rcs_dbsm:    (N,) radar cross-section estimate, dBsm (the linear mean of the radar looks), NaN where
+                 none; None: no estimate for any track (a view built without one)
+    rcs_looks:   (N,) int64 radar looks in that estimate (0 where none); None with rcs_dbsm
     """
 
     t: float
@@ -143,6 +151,8 @@ class TrackView:
     last_noncoop_t: FloatArray
     sources: IntArray
     spoof_suspect: BoolArray
+    rcs_dbsm: FloatArray | None = None
+    rcs_looks: IntArray | None = None
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])
@@ -170,7 +180,7 @@ def take_rows(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
         t=batch.t[rows], z=batch.z[rows], R=batch.R[rows], has_vel=batch.has_vel[rows], alt_m=batch.alt_m[rows],
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
         sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
-        interval_s=batch.interval_s[rows],
+        interval_s=batch.interval_s[rows], rcs_dbsm=batch.rcs_dbsm[rows],
     )
 
 

@@ -9,7 +9,9 @@ State columns (in snapshots): id, status, t (time of the state), xm (N, r, 4) / 
 (N, r, 4, 4) / mu (N, r) per IMM model, alt / Palt (altitude, vertical rate), hist (hit
 bits of the looks, newest in bit 0), looks, miss_run, first_t, last_t, last_ais_t,
 last_noncoop_t, sources, mmsi, icao24, spoof, ivl (expected report interval of the
-sources that update the track, s; NaN: unknown; fusion/core/intervals.py).
+sources that update the track, s; NaN: unknown; fusion/core/intervals.py), rcs (N, 2): the
+radar cross-section estimate, [mean m^2 (linear), looks] (NaN, 0: none; fusion/core/update.py,
+``update_rcs``).
 
 Derived columns (``DERIVED``: recomputed, never in snapshots), refreshed only by
 ``refresh`` / ``refresh_due`` (and on ``append``, ``load``, ``kill``):
@@ -65,6 +67,7 @@ def empty_columns(r: int) -> dict[str, np.ndarray]:
         "spoof": np.zeros(0, bool),
         "ivl": np.zeros(0, f),
         "llr": np.zeros(0, f),  # track score: log likelihood ratio against clutter (confirmation = "score")
+        "rcs": np.zeros((0, 2), f),  # radar cross-section: mean m^2 (linear) of the radar looks, looks counted; NaN, 0: none
         "cx": np.zeros((0, 4), f),
         "trc": np.zeros((0, 4), f),
         "tr0": np.zeros((0, 3), f),
@@ -117,6 +120,8 @@ class TrackTable:
             cols = {**cols, "ivl": np.full(cols["id"].shape[0], np.nan)}
         if "llr" not in cols and "id" in cols:  # a snapshot from before the track score: all zero
             cols = {**cols, "llr": np.zeros(cols["id"].shape[0])}
+        if "rcs" not in cols and "id" in cols:  # a snapshot from before the RCS estimate: none
+            cols = {**cols, "rcs": no_rcs(cols["id"].shape[0])}
         n = None
         for k, v in empty_columns(self.mod.n_models).items():
             if k in DERIVED:
@@ -140,7 +145,8 @@ class TrackTable:
     def append(self, new: dict[str, np.ndarray]) -> None:
         """Add rows (the state columns of n new tracks, one batch's births: close in space) at
         the end; their derived columns are computed and they join the reach index as blocks of
-        their own. Capacity doubles when full, so that births do not copy the table every step."""
+        their own. Capacity doubles when full, so that births do not copy the table every step.
+        The RCS column may be left out (``no_rcs``): a birth has one look at most, the update counts from there."""
         n0, n = self.rows, len(new["id"])
         cap = self._store["id"].shape[0]
         if n0 + n > cap:
@@ -151,7 +157,7 @@ class TrackTable:
             self._store = grown
         for k, v in self._store.items():
             if k not in DERIVED:
-                v[n0 : n0 + n] = new[k]
+                v[n0 : n0 + n] = new[k] if k != "rcs" or k in new else no_rcs(n)
         self.cols = {k: v[: n0 + n] for k, v in self._store.items()}
         self.cols["blk"][n0:] = -1  # the index's unsorted tail until its next rebuild
         fresh = slice(n0, n0 + n)
@@ -202,6 +208,13 @@ class TrackTable:
         self.cols = {k: v[:n] for k, v in self._store.items()}
         self.n_dead = 0
         self.reach.invalidate()
+
+
+def no_rcs(n: int) -> FloatArray:
+    """The RCS column (n, 2) of n tracks with no radar cross-section estimate: NaN mean, 0 looks."""
+    out = np.zeros((n, 2))
+    out[:, 0] = np.nan
+    return out
 
 
 def kinematics(xm: FloatArray, Pm: FloatArray, mu: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:

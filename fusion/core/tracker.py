@@ -45,7 +45,7 @@ from fusion.core.model import KEY_OF_KIND, NONE_KEY, PoolModel
 from fusion.core.oosm import ReplayLog, RerunBudget
 from fusion.core.predict import EMPTY_INT, Pairs, predict_alt, predict_pairs
 from fusion.core.table import DEAD, TrackTable
-from fusion.core.update import commit, update
+from fusion.core.update import commit, rcs_dbsm, update
 
 __all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
 
@@ -163,6 +163,7 @@ class Tracker:
             return a[k][keep] if keep is not None else a[k].copy()
 
         dt = np.maximum(t - col("t"), 0.0)
+        rcs = col("rcs")
         xm, Pm, mu, q = col("xm"), col("Pm"), col("mu"), self.model.q
         alt, _ = predict_alt(col("alt"), col("Palt"), dt, self.pool.q_alt_mps2)
 
@@ -175,7 +176,7 @@ class Tracker:
             t=float(t), domain=self.domain, track_id=col("id"), status=col("status"), x=kalman.imm_mean(kalman.cv_predict_state(xm, dt, 2), mu),
             covariance=covariance, alt_m=alt[:, 0], vrate_mps=alt[:, 1], mmsi=col("mmsi"), icao24=col("icao24"),
             first_t=col("first_t"), last_t=col("last_t"), last_ais_t=col("last_ais_t"), last_noncoop_t=col("last_noncoop_t"),
-            sources=col("sources"), spoof_suspect=col("spoof"),
+            sources=col("sources"), spoof_suspect=col("spoof"), rcs_dbsm=rcs_dbsm(rcs[:, 0]), rcs_looks=rcs[:, 1].astype(np.int64),
         )
 
     def identity_history(self) -> FloatArray:

@@ -128,6 +128,8 @@ class Scene:
     last_ais_t: FloatArray
     last_noncoop_t: FloatArray
     spoof_suspect: BoolArray
+    rcs_dbsm: FloatArray  # radar cross-section estimate (linear mean of the radar looks), dBsm; NaN: none
+    rcs_looks: IntArray  # radar looks in it (0: none)
     lat: FloatArray
     lon: FloatArray
     geometry: ZoneGeometry
@@ -142,8 +144,11 @@ class Scene:
         """Stack the pools, sort by id, convert to geodetic and true velocities."""
         vs = [v for v in views.values() if len(v)]
 
-        def cat(name: str, dtype: type) -> NDArray:
-            return np.concatenate([np.asarray(getattr(v, name), dtype=dtype) for v in vs]) if vs else np.zeros(0, dtype)
+        def cat(name: str, dtype: type, missing: float = 0) -> NDArray:
+            """One column of every pool; a view without it (an optional field left None) gives ``missing``."""
+            cols: list[NDArray] = [np.full(len(v), missing, dtype) if getattr(v, name) is None else np.asarray(getattr(v, name), dtype=dtype)
+                    for v in vs]
+            return np.concatenate(cols) if vs else np.zeros(0, dtype)
 
         track_id = cat("track_id", np.int64)
         order = np.argsort(track_id, kind="stable")
@@ -158,7 +163,8 @@ class Scene:
             vel=x[:, 2:4] / k[:, None], alt_m=cat("alt_m", np.float64)[order], vrate_mps=cat("vrate_mps", np.float64)[order],
             mmsi=cat("mmsi", np.int64)[order], icao24=cat("icao24", np.int64)[order], first_t=cat("first_t", np.float64)[order],
             last_t=cat("last_t", np.float64)[order], last_ais_t=cat("last_ais_t", np.float64)[order], last_noncoop_t=cat("last_noncoop_t", np.float64)[order],
-            spoof_suspect=cat("spoof_suspect", np.bool_)[order], lat=lat, lon=lon, geometry=geometry, shore=shore,
+            spoof_suspect=cat("spoof_suspect", np.bool_)[order], rcs_dbsm=cat("rcs_dbsm", np.float64, np.nan)[order],
+            rcs_looks=cat("rcs_looks", np.int64)[order], lat=lat, lon=lon, geometry=geometry, shore=shore,
             zone_active=geometry.zones.active(t), arrival_horizon_s=arrival_horizon_s,
         )
 

@@ -1,11 +1,14 @@
 """dark_vessel: a moving surface track that never had an AIS identity although it spent dark_s inside AIS
-coverage held by radar, going somewhere at displacement-hull speeds, away from ports and anchorages."""
+coverage held by radar, going somewhere at displacement-hull speeds, away from ports and anchorages, and not
+measured to be a boat below the AIS carriage size (its radar cross-section, docs/RULES.md "Size evidence")."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Annotated
 
+import msgspec
 import numpy as np
 
 from fusion.core.arrays import BoolArray
@@ -25,24 +28,40 @@ class DarkVesselParams(ExcludingParams):
     def __post_init__(self) -> None:
         if self.max_speed_kn <= self.min_speed_kn:
             raise ValueError(f"max_speed_kn ({self.max_speed_kn}) must be > min_speed_kn ({self.min_speed_kn})")
+        if not self.low_observable_rcs_dbsm <= self.carriage_rcs_dbsm:
+            raise ValueError(f"low_observable_rcs_dbsm ({self.low_observable_rcs_dbsm}) must be <= carriage_rcs_dbsm "
+                             f"({self.carriage_rcs_dbsm})")
 
     dark_s: NonNeg
     radar_fresh_s: Pos
     min_speed_kn: NonNeg
     max_speed_kn: Pos
     min_net_speed_kn: NonNeg
+    carriage_rcs_dbsm: float
+    low_observable_rcs_dbsm: float
+    rcs_min_looks: Annotated[int, msgspec.Meta(ge=1)]
+
+
+def small_craft(s: Scene, r: DarkVesselParams) -> BoolArray:
+    """(N,) tracks whose radar cross-section, from at least rcs_min_looks radar looks, says a boat below the size
+    that must carry AIS: from low_observable_rcs_dbsm (below it, smaller than the smallest boat the radar
+    standards consider: a low-observable hull such as a semi-submersible, which stays a suspect) up to
+    carriage_rcs_dbsm (the smallest 300 GT hull, SOLAS V/19.2.4). Tracks without an estimate are not."""
+    sized = s.rcs_looks >= r.rcs_min_looks
+    return sized & (s.rcs_dbsm >= r.low_observable_rcs_dbsm) & (s.rcs_dbsm < r.carriage_rcs_dbsm)
 
 
 def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, had_id: BoolArray | None = None,
                 settle_s: float = 0.0) -> Candidates:
     """Moving surface track that never had an AIS identity (in any fragment: ``had_id``) although it spent dark_s inside
     AIS coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going somewhere (net speed
-    since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones."""
+    since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones, and not a small craft
+    by its radar cross-section (``small_craft``; a track without one keeps the rule as it was)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
     covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
-    dark = s.eligible & never_ais
+    dark = s.eligible & never_ais & ~small_craft(s, r)
     if r.exclude_kinds:
         near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(dark))
         dark[near] = False
@@ -58,7 +77,7 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
             & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS))
     return track_candidates(r, enter, stay, ramp(covered_s, 0.0, 3.0 * r.dark_s),
                             {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
-                             "net_speed_kn": net / KNOT_MPS})
+                             "net_speed_kn": net / KNOT_MPS, "rcs_dbsm": s.rcs_dbsm})
 
 
 class DarkVessel(ExcludingRule[DarkVesselParams]):
@@ -73,6 +92,10 @@ class DarkVessel(ExcludingRule[DarkVesselParams]):
         return dark_vessel(s, self.params, e.ais_coverage, tick.first_fix, tick.lineage.had_identity(s), e.settle_s)
 
     def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
-        """Time dark in coverage, speed and net speed."""
+        """Time dark in coverage, speed and net speed, and the radar cross-section when measured."""
+        rcs = ev.get("rcs_dbsm", math.nan)
+        size = "" if math.isnan(rcs) else (f", radar cross-section {fmt(rcs, ' dBsm', 1)}"
+                                           + (" (a low-observable hull)" if rcs < self.params.low_observable_rcs_dbsm else ""))
         return (f"no AIS identity after {fmt(ev['dark_for_s'] / 60.0, ' min')} inside AIS coverage, moving at "
-                f"{fmt(ev.get('speed_kn', math.nan), ' kn', 1)}, {fmt(ev.get('net_speed_kn', math.nan), ' kn', 1)} net since first seen")
+                f"{fmt(ev.get('speed_kn', math.nan), ' kn', 1)}, {fmt(ev.get('net_speed_kn', math.nan), ' kn', 1)} net since first seen"
+                f"{size}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import msgspec
+import numpy as np
 import pytest
 
 from sensors import oth, radar
@@ -59,6 +60,9 @@ def test_radar_bad_plot_is_dropped_and_named() -> None:
         (("plots", 1, 2), "x", "plots[1].el_deg"),
         (("mode",), "sub", "mode"),
         (("scan_id",), -3, "scan_id"),
+        (("snr_1m2_db",), 7.0, "rcs_ref_range_m"),  # the radar constant needs both fields
+        (("rcs_ref_range_m",), 30000.0, "snr_1m2_db"),
+        (("snr_1m2_db",), 250.0, "snr_1m2_db"),
     ],
 )
 def test_radar_rejections_name_the_field(path: tuple, value: object, field: str) -> None:
@@ -83,6 +87,21 @@ def test_radar_missing_field_and_non_json() -> None:
     assert errors[0].field == "sigma_az_deg"
     _, errors = radar.RadarDecoder().decode(b'{"site": NaN}', "pr-1", T0)
     assert errors[0].field == "payload"
+
+
+def test_radar_constant_round_trips_and_gives_plot_rcs() -> None:
+    """A scan with its radar constant: decoded by both paths alike; each plot's RCS by the radar equation,
+    NaN for the plot without SNR and for a scan without the constant."""
+    scan = msgspec.structs.replace(SCAN, snr_1m2_db=6.0, rcs_ref_range_m=30_000.0)
+    payload = radar.encode(scan)
+    validator("radar.schema.json").validate(json.loads(payload))
+    assert radar.RadarDecoder().decode(payload, "pr-1", T0) == ([scan], [])
+    arrays = radar.RadarDecoder().decode_arrays(payload, "pr-1", T0)[0][0]
+    assert arrays.to_scan() == scan
+    rcs = radar.plot_rcs_dbsm(arrays.scan, arrays.plots[:, 0], arrays.plots[:, 3])
+    assert rcs[0] == pytest.approx(14.0 - 6.0 + 40.0 * np.log10(12_000.0 / 30_000.0))
+    assert np.isnan(rcs[1])
+    assert np.isnan(radar.plot_rcs_dbsm(SCAN, arrays.plots[:, 0], arrays.plots[:, 3])).all()
 
 
 def test_oth_round_trip_and_covariance_checks() -> None:
@@ -110,6 +129,8 @@ def test_encoded_payloads_validate_against_the_schemas() -> None:
         ("radar.schema.json", radar.encode(SCAN), {"plots": [[1, 360]]}),
         ("radar.schema.json", radar.encode(SCAN), {"plots": [[1]]}),
         ("radar.schema.json", radar.encode(SCAN), {"sigma_az_deg": None}),
+        ("radar.schema.json", radar.encode(SCAN), {"snr_1m2_db": 250.0}),
+        ("radar.schema.json", radar.encode(SCAN), {"rcs_ref_range_m": 0.0, "snr_1m2_db": 7.0}),
         ("oth.schema.json", oth.encode(FIX), {"cov_en_m2": [[-1, 0], [0, 1]]}),
         ("oth.schema.json", oth.encode(FIX), {"lon": 181}),
         ("oth.schema.json", oth.encode(FIX), {"course_deg": 360}),

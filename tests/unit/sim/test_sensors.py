@@ -11,6 +11,7 @@ import numpy as np
 import pymap3d
 import pytest
 
+from sensors.radar import plot_rcs_dbsm
 from sim_feeds.adsb_sim import AdsbModel, nacp_sigma_m
 from sim_feeds.ais_sim import AisSatelliteModel, AisTerrestrialModel
 from sim_feeds.geo import distance_m
@@ -30,7 +31,7 @@ def radar_doc(objects: list[dict], **radar: object) -> dict:
 
 
 def test_radar_pd_and_noise_match_configuration() -> None:
-    sc = scenario_from_dict(radar_doc([parked("t-1", 9.70, -78.70, kind="fishing")]))
+    sc = scenario_from_dict(radar_doc([parked("t-1", 9.70, -78.70, kind="fishing", rcs_m2=60.0)]))
     model = RadarModel(sc, Truth.of(sc), sc.sensors[0])  # type: ignore[arg-type]
     az_true, _, r_true = pymap3d.geodetic2aer(9.70, -78.70, 0.0, RADAR_LAT, RADAR_LON, 120.0)
     scans = list(model.scans())
@@ -45,6 +46,24 @@ def test_radar_pd_and_noise_match_configuration() -> None:
     for err, sigma in ((dr, 25.0), (daz, 0.25)):
         assert abs(err.mean()) < Z * sigma / math.sqrt(err.size)
         assert abs(err.std(ddof=1) / sigma - 1.0) < Z / math.sqrt(2 * (err.size - 1))
+
+
+def test_radar_plot_rcs_is_swerling1_about_the_truth() -> None:
+    """Each plot's RCS from its SNR, range and the scan's radar constant: exponential (Swerling I) about the
+    object's mean RCS: linear mean = truth, variance = mean^2 (standard errors 1/sqrt(n) and sqrt(8/n))."""
+    sc = scenario_from_dict(radar_doc([parked("t-1", 9.65, -78.85, kind="tug")]))
+    truth = Truth.of(sc)
+    model = RadarModel(sc, truth, sc.sensors[0])  # type: ignore[arg-type]
+    _, _, r_true = pymap3d.geodetic2aer(9.65, -78.85, 0.0, RADAR_LAT, RADAR_LON, 120.0)
+    assert float(radar_snr_db(model.spec, truth.rcs_m2, np.array([r_true]))[0]) > 30.0  # Pd > 0.98: no detection bias
+    scans = list(model.scans())
+    assert {(s.snr_1m2_db, s.rcs_ref_range_m) for s in scans} == {(16.0 - 10.0, 30000.0)}  # snr_ref_db for ref_rcs_m2 10
+    looks = np.array([10.0 ** (float(plot_rcs_dbsm(s, np.array([p.range_m]), np.array([p.snr_db]))[0]) / 10.0)
+                      for s in scans for p in s.plots if abs(p.range_m - r_true) < 200.0])
+    x = looks / truth.rcs_m2[0]
+    assert looks.size > 0.95 * len(scans)
+    assert abs(x.mean() - 1.0) < Z / math.sqrt(x.size)
+    assert abs(x.var(ddof=1) - 1.0) < Z * math.sqrt(8.0 / x.size)
 
 
 def test_radar_false_alarms_poisson_over_coverage_and_horizon() -> None:
