@@ -46,7 +46,7 @@ def run_member(area: str, seed: int, out_dir: Path, duration_s: float, scale: fl
     behaviours of its suspects (``suspect_behaviours``, from the corpus ids ``suspect-N-BEHAVIOUR``)."""
     import tomli_w
 
-    from fusion.metrics import evaluate_dir
+    from fusion.evaluation.score import evaluate_dir
     from fusion.offline import evaluate
     from sim_feeds.corpus import corpus_scenario
 

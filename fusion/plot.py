@@ -35,7 +35,7 @@ from matplotlib.path import Path as MplPath
 from fusion import cliutil
 from fusion.coastline import map_polygons
 from fusion.core.arrays import NO_ICAO, NO_MMSI
-from fusion.metrics import (
+from fusion.evaluation.io import (
     ALERTS_FILE,
     SERIES_FILE,
     TRACKS_FILE,
@@ -44,11 +44,11 @@ from fusion.metrics import (
     FloatArray,
     IntArray,
     TrackColumns,
-    evaluate_dir,
     read_alerts,
     read_tracks,
     read_truth,
 )
+from fusion.evaluation.score import evaluate_dir
 
 ZONES_FILE = "zones.geojson"
 LAND_COLOUR = "#d9cfb4"

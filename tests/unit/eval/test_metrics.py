@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from eval_scene import Scene
 
-from fusion import metrics
-from fusion.metrics import MetricsConfig, evaluate_dir, gospa_parts
+from fusion.evaluation import io
+from fusion.evaluation.config import MetricsConfig
+from fusion.evaluation.gospa import gospa_parts
+from fusion.evaluation.score import evaluate_dir
 
 T0 = 1_700_000_000.0
 
@@ -245,18 +247,18 @@ def test_reading_in_parallel_parts_gives_the_same_columns(scene: Scene, monkeypa
             scene.add_truth(T0 + 10.0 * k, f"obj-{n}", 500.0 * n, 20.0 * k)
             scene.add_track(T0 + 10.0 * k, 40 + n, 500.0 * n + 5.0, 20.0 * k, mmsi=None if n % 2 else 300_000_000 + n)
     path = scene.write()
-    monkeypatch.setattr(metrics, "_CHUNK_BYTES", 2048)  # many parts of a few lines each
-    serial, parallel = metrics.Codebook(), metrics.Codebook()
-    one = metrics.read_tracks(path / "tracks.jsonl", serial, workers=1)
-    two = metrics.read_tracks(path / "tracks.jsonl", parallel, workers=2)
+    monkeypatch.setattr(io, "_CHUNK_BYTES", 2048)  # many parts of a few lines each
+    serial, parallel = io.Codebook(), io.Codebook()
+    one = io.read_tracks(path / "tracks.jsonl", serial, workers=1)
+    two = io.read_tracks(path / "tracks.jsonl", parallel, workers=2)
     assert one.track_ids == two.track_ids == [40, 41, 42, 43]
     for name in ("t", "track", "lat", "lon", "cov_en_m2", "mmsi", "icao24"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
-    truth = metrics.read_truth(path / "truth.jsonl", parallel, workers=2)
+    truth = io.read_truth(path / "truth.jsonl", parallel, workers=2)
     assert truth.ids == ["obj-0", "obj-1", "obj-2", "obj-3"] and truth.t.size == 120
     # a bad line deep in a later part is reported with its line number in the whole file
     lines = (path / "tracks.jsonl").read_text().splitlines()
     lines[99] = lines[99].replace('"lat"', '"lat_x"')
     (path / "tracks.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"tracks.jsonl line 100: .*lat"):
-        metrics.read_tracks(path / "tracks.jsonl", metrics.Codebook(), workers=2)
+        io.read_tracks(path / "tracks.jsonl", io.Codebook(), workers=2)
