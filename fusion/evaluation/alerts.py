@@ -16,6 +16,7 @@ import numpy as np
 from fusion.evaluation.continuity import pair_counts
 from fusion.evaluation.io import AlertColumns, BoolArray, FloatArray, IntArray, TrackColumns, TruthColumns
 from fusion.evaluation.matching import Matching, nearest
+from fusion.rules.calibration import default_calibration, feature_matrix
 
 DETECTION_MATCH_M = 3000.0
 """An alert about a satellite detection (no track; ``evidence.acq_t``) is about the truth object
@@ -139,3 +140,51 @@ def alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, sus
         "time_to_alert_s": _stats(tta),
         "time_to_alert_from_first_track_s": _stats(tta_seen),
     }
+
+
+def alert_score_column(alerts: AlertColumns) -> FloatArray:
+    """(A,) the calibrated score of each alert row: the row's own ``score``, else (rows of runs made before
+    scores existed) the shipped calibration's score of the row's features; NaN for cleared rows."""
+    score = alerts.score if alerts.score is not None else np.full(alerts.t.size, np.nan)
+    missing = np.flatnonzero(~np.isfinite(score) & ~alerts.cleared)
+    if missing.size and alerts.strength is not None and alerts.condition_s is not None and alerts.priority is not None \
+            and alerts.identified is not None:
+        x = feature_matrix(alerts.strength[missing], alerts.condition_s[missing], alerts.priority[missing],
+                           alerts.identified[missing].astype(np.float64))
+        score = score.copy()
+        score[missing] = default_calibration().score_rules([alerts.rules[r] for r in alerts.rule[missing]], x)
+    return score
+
+
+def alert_outcomes(alerts: AlertColumns, alert_obj: IntArray, suspect: BoolArray, object_ids: list[Any],
+                   score: FloatArray) -> list[dict[str, Any]]:
+    """One row per raised or updated alert event, in file order: alert id, rule, time, state, the truth object
+    its alert is about (``object``; a suspect when any open row of the alert is about one, else None for none)
+    and whether that is a suspect (``true``: the alert-level label of ``alert_scores``), the event's features
+    (``fusion.rules.calibration.FEATURES``) and its calibrated score. Input of the calibration and the PR curve."""
+    live = ~alerts.cleared
+    n = len(alerts.alert_ids)
+    named = live & (alert_obj >= 0)
+    about = np.full(n, -1, dtype=np.int64)
+    about[alerts.alert[named]] = alert_obj[named]  # an object one of its open rows is about
+    on_suspect = named.copy()
+    on_suspect[named] = suspect[alert_obj[named]]
+    about[alerts.alert[on_suspect]] = alert_obj[on_suspect]
+    true = np.zeros(n, dtype=bool)
+    true[alerts.alert[on_suspect]] = True
+
+    def num(column: FloatArray | None, i: int) -> float | None:
+        v = math.nan if column is None else float(column[i])
+        return v if math.isfinite(v) else None
+
+    out = []
+    for i in np.flatnonzero(live).tolist():
+        a = int(alerts.alert[i])
+        out.append({
+            "alert_id": alerts.alert_ids[a], "rule": alerts.rules[int(alerts.rule[i])], "t": float(alerts.t[i]),
+            "state": "raised" if alerts.raised[i] else "updated", "object": None if about[a] < 0 else object_ids[int(about[a])],
+            "true": bool(true[a]), "strength": num(alerts.strength, i), "condition_s": num(alerts.condition_s, i),
+            "priority": num(alerts.priority, i),
+            "identified": bool(alerts.identified[i]) if alerts.identified is not None else False, "score": num(score, i),
+        })
+    return out

@@ -35,7 +35,7 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 TRUTH_FILE, TRACKS_FILE, ALERTS_FILE = "truth.jsonl", "tracks.jsonl", "alerts.jsonl"
-METRICS_FILE, SERIES_FILE = "metrics.json", "metrics_series.jsonl"
+METRICS_FILE, SERIES_FILE, OUTCOMES_FILE = "metrics.json", "metrics_series.jsonl", "alert_outcomes.jsonl"
 _CHUNK_BYTES = 32 << 20
 DIGITS = 6  # metrics.json rounding: stable across machines' last-bit differences
 
@@ -69,6 +69,8 @@ class _TrackLine(msgspec.Struct, gc=False):
 
 class _AlertEvidence(msgspec.Struct, gc=False):
     acq_t: float | None = None  # a satellite detection's acquisition time (dark_detection)
+    strength: float | None = None
+    condition_s: float | None = None
 
 
 class _AlertLine(msgspec.Struct, gc=False):
@@ -80,6 +82,10 @@ class _AlertLine(msgspec.Struct, gc=False):
     lat: float | None = None
     lon: float | None = None
     evidence: _AlertEvidence = msgspec.field(default_factory=_AlertEvidence)
+    priority: float | None = None
+    mmsi: int | None = None
+    icao24: str | None = None
+    score: float | None = None  # the calibrated score (fusion.rules.calibration); absent in runs before it
 
 
 class Codebook:
@@ -127,7 +133,8 @@ class _Layout:
 _TRUTH = _Layout(_TruthLine, ("t", "lat", "lon", "speed_mps", "course_deg"), (), ("id", "domain", "role", "activity"))
 _TRACKS = _Layout(_TrackLine, ("t", "lat", "lon", "vel_e_mps", "vel_n_mps"), ("cov_en_m2",),
                   ("track_id", "domain", "status", "mmsi", "icao24"))
-_ALERTS = _Layout(_AlertLine, ("t", "lat", "lon", "evidence.acq_t"), (), ("alert_id", "rule", "state", "track_id"))
+_ALERTS = _Layout(_AlertLine, ("t", "lat", "lon", "evidence.acq_t", "evidence.strength", "evidence.condition_s", "priority",
+                                "score", "mmsi"), (), ("alert_id", "rule", "state", "track_id", "icao24"))
 
 
 @dataclass(frozen=True)
@@ -288,6 +295,11 @@ class AlertColumns:
     rules: list[str]
     alert_ids: list[Any]
     acq_t: FloatArray | None = None  # (A,) satellite detection acquisition time, NaN for track alerts
+    strength: FloatArray | None = None  # (A,) evidence strength, NaN where absent (cleared events)
+    condition_s: FloatArray | None = None  # (A,) seconds the condition held, NaN where absent
+    priority: FloatArray | None = None  # (A,) NaN where absent
+    score: FloatArray | None = None  # (A,) calibrated score, NaN where absent (cleared events, older runs)
+    identified: BoolArray | None = None  # (A,) the event carries an MMSI or an ICAO address
 
 
 def _concat(parts: list[NDArray[Any]], dtype: type, tail: tuple[int, ...] = ()) -> NDArray[Any]:
@@ -341,12 +353,18 @@ def read_alerts(path: Path) -> AlertColumns:
         rules=books["rule"].values,
         alert_ids=books["alert_id"].values,
         acq_t=x[:, 3],
+        strength=x[:, 4],
+        condition_s=x[:, 5],
+        priority=x[:, 6],
+        score=x[:, 7],
+        identified=np.isfinite(x[:, 8]) | (codes["icao24"] != books["icao24"].index.get(None, -1)),
     )
 
 
 
-def write_outputs(dir: Path, metrics: dict[str, Any], series: list[dict[str, Any]]) -> None:
-    """Write metrics.json (sorted keys) and metrics_series.jsonl into ``dir``."""
+def write_outputs(dir: Path, metrics: dict[str, Any], series: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> None:
+    """Write metrics.json (sorted keys), metrics_series.jsonl and alert_outcomes.jsonl into ``dir``."""
     (dir / METRICS_FILE).write_text(json.dumps(metrics, sort_keys=True, indent=2) + "\n")
-    with (dir / SERIES_FILE).open("w") as f:
-        f.writelines(json.dumps(row, sort_keys=True) + "\n" for row in series)
+    for name, rows in ((SERIES_FILE, series), (OUTCOMES_FILE, outcomes)):
+        with (dir / name).open("w") as f:
+            f.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)

@@ -66,18 +66,38 @@ def candidate_pairs(a_xy: FloatArray, a_slice: IntArray, b_xy: FloatArray, b_sli
     return i[order], j[order]
 
 
-def assign_pairs(i: IntArray, j: IntArray, dist: FloatArray, c: FloatArray, p: float) -> BoolArray:
+TIE_BREAK = 1e-7
+"""Weight (in units of c^p) of the tie-break between assignments of equal GOSPA: exact ties occur when objects
+share a position (boats moored together); without it which one is chosen is the solver's whim, and identity
+switches would count its whims."""
+
+
+def assign_pairs(i: IntArray, j: IntArray, dist: FloatArray, c: FloatArray, p: float,
+                 key_i: IntArray | None = None, key_j: IntArray | None = None) -> BoolArray:
     """The GOSPA assignment (alpha = 2) of candidate pairs: (K,) bool, at most one pair per truth ``i`` and
     per track ``j``, minimising the sum of dist^p plus c^p/2 per unpaired truth or track.
 
     i, j: (K,) unique pairs, each closer than its (K,) cut-off ``c`` (one per domain; the pairs of one
     cluster share it). With n truths, m tracks and P pairs that sum is c^p (n + m)/2 + sum(dist^p - c^p),
     and c^p times sum((dist/c)^p) + (n - P): the core's GNN assignment (``fusion.core.assign``) of cost
-    (dist/c)^p with a miss cost of 1 per truth.
+    (dist/c)^p with a miss cost of 1 per truth. Ties are broken the same way at every tick: among equal
+    sums, truths in ascending ``key_i`` (object codes; default ``i``) take tracks in ascending ``key_j``
+    (track codes; default ``j``), by a cost term TIE_BREAK x (1 - u v) with u, v the keys' ranks scaled to
+    (0, 1] (the sum of u v over a matching is largest when both are paired in order).
     """
+    u, v = _rank_scaled(i if key_i is None else key_i), _rank_scaled(j if key_j is None else key_j)
     chosen = np.zeros(i.size, dtype=bool)
-    chosen[assign(np.column_stack([i, j]), (dist / c) ** p, 1.0).chosen] = True
+    chosen[assign(np.column_stack([i, j]), (dist / c) ** p + TIE_BREAK * (1.0 - u * v), 1.0).chosen] = True
     return chosen
+
+
+def _rank_scaled(key: IntArray) -> FloatArray:
+    """(K,) keys -> (K,) their dense rank + 1 over the number of distinct keys, in (0, 1]: ordered like the
+    keys, whatever their values."""
+    if key.size == 0:
+        return np.zeros(0)
+    values, rank = np.unique(key, return_inverse=True)
+    return (rank.astype(np.float64) + 1.0) / values.size
 
 
 def distinct_times(t: FloatArray) -> tuple[FloatArray, IntArray]:
@@ -203,5 +223,5 @@ def _match_block(rows: IntArray, expanded: IntArray, ticks: FloatArray, truth_ti
     c_pair = cutoff[truth_domain[i]]
     near = dist < c_pair
     i, j, err, dist, c_pair = i[near], j[near], err[near], dist[near], c_pair[near]
-    chosen = assign_pairs(i, j, dist, c_pair, p)
+    chosen = assign_pairs(i, j, dist, c_pair, p, truth.obj[rows[i]], tracks.track[src[j]])
     return rows[i[chosen]], expanded[j[chosen]], err[chosen].ravel(), dist[chosen]

@@ -2,7 +2,8 @@
 
 ``evaluate_dir`` reads truth.jsonl, tracks.jsonl and alerts.jsonl (DESIGN.md formats), scores them
 (``evaluate``: one per-tick GOSPA assignment shared by GOSPA/OSPA, accuracy, continuity and the alert
-scores) and writes metrics.json (sorted keys) and metrics_series.jsonl (one row per truth tick and domain).
+scores, also at the calibrated score's operating point) and writes metrics.json (sorted keys),
+metrics_series.jsonl (one row per truth tick and domain) and alert_outcomes.jsonl (one row per alert).
 
 Axis letters: R truth rows, A alert rows, O truth objects.
 """
@@ -16,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from fusion.evaluation.accuracy import accuracy
-from fusion.evaluation.alerts import alert_objects, alert_scores, behaviour_onset, first_tracked
+from fusion.evaluation.alerts import (
+    alert_objects,
+    alert_outcomes,
+    alert_score_column,
+    alert_scores,
+    behaviour_onset,
+    first_tracked,
+)
 from fusion.evaluation.config import MetricsConfig
 from fusion.evaluation.continuity import continuity, object_tracks
 from fusion.evaluation.gospa import per_tick
@@ -35,6 +43,7 @@ from fusion.evaluation.io import (
     write_outputs,
 )
 from fusion.evaluation.matching import match
+from fusion.rules.calibration import default_calibration
 
 
 def _round(obj: Any) -> Any:
@@ -47,8 +56,8 @@ def _round(obj: Any) -> Any:
 
 def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, domains: list[str],
              config: MetricsConfig | None = None, *, workers: int | None = None
-             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """All metrics from columns -> (metrics dict, per-tick series rows). ``workers``: threads
+             ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """All metrics from columns -> (metrics dict, per-tick series rows, per-alert outcome rows). ``workers``: threads
     for the matching and processes for reading (default: the available cores); results do
     not depend on it."""
     config = config or MetricsConfig()
@@ -74,9 +83,15 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
     days = duration_s / 86400.0
     n_benign = int(n_obj - suspect.sum())
     alert_obj = alert_objects(alerts, m, truth, tracks)
-    everything = np.ones(alerts.t.size, dtype=bool)
-    by_rule = {rule: alert_scores(alerts.rule == r, alerts, alert_obj, suspect, observable, first_seen, n_benign, days)
-               for r, rule in enumerate(alerts.rules)}
+    score = alert_score_column(alerts)
+    threshold = default_calibration().threshold if config.score_threshold is None else config.score_threshold
+    at_op = score >= threshold  # rows shown unmarked at the operating point (NaN: cleared rows)
+
+    def table(rows: np.ndarray) -> dict[str, Any]:
+        return {"all": alert_scores(rows, alerts, alert_obj, suspect, observable, first_seen, n_benign, days),
+                "by_rule": {rule: alert_scores(rows & (alerts.rule == r), alerts, alert_obj, suspect, observable, first_seen,
+                                               n_benign, days) for r, rule in enumerate(alerts.rules)}}
+
     scored_status = np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s in config.statuses])
     scored_tracks = np.unique(tracks.track[scored_status])
     followed = np.unique(tracks.track[m.track_row[m.pair_track]])
@@ -90,14 +105,15 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
         },
         "domains": per_domain,
         "continuity": continuity(ot, n_obj, np.ones(n_obj, dtype=bool)),
-        "alerts": {"all": alert_scores(everything, alerts, alert_obj, suspect, observable, first_seen, n_benign, days),
-                   "by_rule": by_rule},
+        "alerts": {**table(np.ones(alerts.t.size, dtype=bool)),
+                   "at_operating_point": {"threshold": threshold, **table(at_op)}},
     }
-    return _round(metrics), series
+    return _round(metrics), series, alert_outcomes(alerts, alert_obj, suspect, truth.ids, score)
 
 
 def evaluate_dir(dir: Path, config: MetricsConfig | None = None, *, workers: int | None = None) -> dict[str, Any]:
-    """Score ``dir``/truth.jsonl against tracks.jsonl and alerts.jsonl; writes metrics.json and metrics_series.jsonl."""
+    """Score ``dir``/truth.jsonl against tracks.jsonl and alerts.jsonl; writes metrics.json, metrics_series.jsonl
+    and alert_outcomes.jsonl."""
     dir = Path(dir)
     for name in (TRUTH_FILE, TRACKS_FILE):
         if not (dir / name).exists():
@@ -106,6 +122,6 @@ def evaluate_dir(dir: Path, config: MetricsConfig | None = None, *, workers: int
     truth = read_truth(dir / TRUTH_FILE, domains, workers=workers)
     tracks = read_tracks(dir / TRACKS_FILE, domains, workers=workers)
     alerts = read_alerts(dir / ALERTS_FILE)
-    metrics, series = evaluate(truth, tracks, alerts, domains.values, config, workers=workers)
-    write_outputs(dir, metrics, series)
+    metrics, series, outcomes = evaluate(truth, tracks, alerts, domains.values, config, workers=workers)
+    write_outputs(dir, metrics, series, outcomes)
     return metrics

@@ -91,3 +91,14 @@ def test_distinct_times_agrees_with_unique(t: np.ndarray, presort: bool) -> None
     values, index = distinct_times(t)
     ref_values, ref_index = np.unique(t, return_inverse=True)
     assert np.array_equal(values, ref_values) and np.array_equal(index, ref_index)
+
+
+@settings(max_examples=60, deadline=None)
+@given(perm_truth=st.permutations(range(3)), perm_tracks=st.permutations(range(3)), d=st.floats(0.0, 9.0))
+def test_exact_ties_pair_truths_and_tracks_in_key_order(perm_truth: list[int], perm_tracks: list[int], d: float) -> None:
+    # three objects moored at one point, three tracks at one point: every full pairing costs the same; the
+    # tie-break pairs them in key order whatever the order of the candidate pairs
+    i, j = (x.ravel() for x in np.meshgrid(np.array(perm_truth), np.array(perm_tracks), indexing="ij"))
+    keys_i, keys_j = 10 + i * 5, 300 - j * 7  # truth key ascending with i, track key descending with j
+    chosen = assign_pairs(i, j, np.full(i.size, d), np.full(i.size, 10.0), 2.0, keys_i, keys_j)
+    assert sorted(zip(keys_i[chosen].tolist(), keys_j[chosen].tolist(), strict=True)) == [(10, 286), (15, 293), (20, 300)]

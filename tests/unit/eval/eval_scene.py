@@ -45,10 +45,12 @@ class Scene:
                             "alt_m": None, "vel_e_mps": vel_en[0], "vel_n_mps": vel_en[1], "cov_en_m2": cov,
                             "mmsi": mmsi, "icao24": None, "sources": ["radar"]})
 
-    def add_alert(self, t: float, alert_id: str, rule: str, track_id: int, *, state: str = "raised") -> None:
+    def add_alert(self, t: float, alert_id: str, rule: str, track_id: int, *, state: str = "raised",
+                  score: float | None = None) -> None:
         self.alerts.append({"t": t, "alert_id": alert_id, "rule": rule, "severity": "high", "state": state,
                             "track_id": track_id, "lat": ORIGIN_LAT, "lon": ORIGIN_LON, "zone": None, "mmsi": None,
-                            "icao24": None, "reason": "test", "related_track_ids": [], "priority": 1, "evidence": {}})
+                            "icao24": None, "reason": "test", "related_track_ids": [], "priority": 1, "evidence": {},
+                            **({} if score is None else {"score": score})})
 
     def write(self) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
