@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         tracks = read_tracks(out / "tracks.jsonl", domains, workers=args.workers)
         alerts = read_alerts(out / "alerts.jsonl")
         t2 = time.perf_counter()
-        metrics, series = evaluate(truth, tracks, alerts, domains.values, workers=args.workers)
+        metrics, series, outcomes = evaluate(truth, tracks, alerts, domains.values, workers=args.workers)
         t3 = time.perf_counter()
-        write_outputs(out, metrics, series)
+        write_outputs(out, metrics, series, outcomes)
         t4 = time.perf_counter()
         surface = metrics["domains"]["surface"]
         print(json.dumps({
