@@ -121,15 +121,16 @@ def pr_curve(alerts: SuiteAlerts, rule: str | None = None, thresholds: FloatArra
 
 
 def operating_point(curve: Mapping[str, FloatArray], target_precision: float) -> float:
-    """The threshold of highest recall whose precision is >= ``target_precision`` (among equal recalls, the
-    highest threshold: fewest alerts); when no threshold reaches the target, the one of highest precision."""
+    """The threshold of highest recall whose precision is >= ``target_precision`` (among equal recalls the most
+    precise, then the highest threshold: fewest alerts); when no threshold reaches the target, the one of
+    highest precision."""
     t, p, r = curve["threshold"], curve["precision"], curve["recall"]
     ok = np.isfinite(p) & (p >= target_precision)
     if not ok.any():
         pn = np.where(np.isfinite(p), p, -1.0)
         return float(t[np.lexsort((-t, -pn))[0]])
     idx = np.flatnonzero(ok)
-    return float(t[idx[np.lexsort((-t[idx], -r[idx]))[0]]])
+    return float(t[idx[np.lexsort((-t[idx], -p[idx], -r[idx]))[0]]])
 
 
 def reliability(score: FloatArray, true: np.ndarray, edges: Sequence[float] = (0.0, 0.1, 0.2, 0.4, 0.6, 1.0)
