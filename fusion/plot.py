@@ -426,7 +426,7 @@ def plot_pr(suite: Path, out: Path, *, width_px: int = 1600, height_px: int = 10
     ax_pr.set_xlabel("recall (suspects with a counted true alert / suspects)")
     ax_pr.set_ylabel("precision (true alerts / counted alerts)")
     ax_pr.set_title("precision / recall over the score threshold")
-    ax_pr.legend(loc="lower left", fontsize=8)
+    ax_pr.legend(loc="upper right", fontsize=8)
     c = pr_curve(alerts)
     ax_t.step(c["threshold"], c["precision"], where="post", color="#377eb8", label="precision")
     ax_t.step(c["threshold"], c["recall"], where="post", color="#4daf4a", label="recall")
@@ -484,6 +484,10 @@ def main_plot(argv: Sequence[str] | None = None) -> int:
 
         def body_pr(args: argparse.Namespace) -> int:
             _check_size(args.width, args.height)
+            from fusion.evaluation.pr import load_suite, pr_table, suite_alerts
+            from fusion.rules.calibration import default_calibration
+
+            print(pr_table(suite_alerts(*load_suite(args.suite)), default_calibration().threshold))
             print(plot_pr(args.suite, args.out or args.suite / "pr.png", width_px=args.width, height_px=args.height))
             return 0
 

@@ -133,6 +133,29 @@ def operating_point(curve: Mapping[str, FloatArray], target_precision: float) ->
     return float(t[idx[np.lexsort((-t[idx], -p[idx], -r[idx]))[0]]])
 
 
+def pr_table(alerts: SuiteAlerts, threshold: float, sweep: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)) -> str:
+    """Text: per rule (and all) precision, recall and alerts at the operating point ``threshold`` and over
+    ``sweep``, then the reliability bins of the alerts' scores."""
+    points = np.array(sorted({*sweep, threshold}))
+
+    def cell(c: Mapping[str, FloatArray], k: int) -> str:
+        p = c["precision"][k]
+        return f"{'-' if not np.isfinite(p) else format(p, '.2f'):>4}/{c['recall'][k]:.2f}/{int(c['alerts'][k]):<4}"
+
+    lines = [f"{len(alerts.key)} alerts ({int(alerts.true.sum())} true), {alerts.suspects} suspects; "
+             f"precision/recall/alerts at score >= threshold (* the operating point {threshold:.4f}):",
+             f"{'rule':<18}" + "".join(f"{('*' if s == threshold else '') + format(s, '.2f'):>17}" for s in points)]
+    for rule in [None, *sorted(set(alerts.rule))]:
+        c = pr_curve(alerts, rule, points)
+        lines.append(f"{rule or 'all':<18}" + "".join(f"{cell(c, k):>17}" for k in range(points.size)))
+    lines.append("reliability (alerts by their score): bin, alerts, mean score, observed fraction true")
+    for row in reliability(alerts.score, alerts.true):
+        mean, seen = row["mean_score"], row["observed"]
+        lines.append(f"  {row['bin'][0]:.1f}-{row['bin'][1]:.1f} {row['alerts']:>6} {'-' if mean is None else format(mean, '.3f'):>7} "
+                     f"{'-' if seen is None else format(seen, '.3f'):>7}")
+    return "\n".join(lines)
+
+
 def reliability(score: FloatArray, true: np.ndarray, edges: Sequence[float] = (0.0, 0.1, 0.2, 0.4, 0.6, 1.0)
                 ) -> list[dict[str, Any]]:
     """Predicted against observed: per score bin [lo, hi) (the last closed), the alerts, their mean score

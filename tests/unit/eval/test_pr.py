@@ -83,7 +83,9 @@ def test_load_suite_and_plot_pr(tmp_path: Path, capsys: pytest.CaptureFixture[st
         ("cartagena-1000", "d", False), ("cartagena-1000", "g", True), ("kingston-1000", "d", False), ("kingston-1000", "g", True)]
     out = tmp_path / "pr.png"
     assert main_plot(["pr", "--suite", str(tmp_path / "suite"), "-o", str(out), "--width", "800", "--height", "500"]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == str(out) and printed[0].startswith("4 alerts (2 true), 2 suspects")
+    assert any(line.startswith("go_fast") for line in printed)
     image = mpimg.imread(out)
     assert image.shape[:2] == (500, 800) and np.std(image[..., :3]) > 0.05
 
