@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
+from eval_scene import scored_suite
 
 from fusion.rules import calibration as cal
 from fusion.rules.calibration import FEATURES, Calibration, RuleModel, default_calibration, features, fit_logistic
@@ -85,3 +86,18 @@ def test_every_raised_or_updated_event_carries_its_score_and_mark() -> None:
     # an event decoded with its score keeps it (a journal replayed after a refit does not rescore)
     again = msgspec.json.decode(msgspec.json.encode(event(score=0.123, low_score=True)), type=AlertEvent)
     assert (again.score, again.low_score) == (0.123, True)
+
+
+def test_calibrate_refits_on_a_tune_suite_and_refuses_a_test_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = scored_suite(tmp_path / "tune")
+    out = tmp_path / "cal.json"
+    assert cal.main(["--suite", str(suite), "-o", str(out), "--target-precision", "0.9"]) == 0
+    fitted = cal.load_calibration(out)
+    assert set(fitted.rules) == {"go_fast", "dark_vessel"} and fitted.rules["go_fast"].positives == 2
+    assert fitted.source.startswith("tune split, 2 scenarios") and fitted.target_precision == 0.9
+    # go_fast alerts are all true, dark_vessel ones all false: the threshold separates them (precision 1, recall 1)
+    assert fitted.score("dark_vessel", np.zeros((1, 4)))[0] < fitted.threshold < fitted.score("go_fast", np.zeros((1, 4)))[0]
+    assert "threshold" in capsys.readouterr().out
+    test_side = scored_suite(tmp_path / "test", ("colon-2000",))
+    assert cal.main(["--suite", str(test_side), "-o", str(out)]) == 2
+    assert "not a TUNE-side corpus scenario" in capsys.readouterr().err

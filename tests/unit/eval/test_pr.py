@@ -8,13 +8,10 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from eval_scene import Scene
+from eval_scene import scored_suite
 
 from fusion.evaluation.pr import load_suite, operating_point, pr_curve, reliability, suite_alerts
-from fusion.evaluation.score import evaluate_dir
 from fusion.plot import main_plot
-
-T0 = 1_700_000_000.0
 
 
 def event(scenario: str, alert_id: str, rule: str, true: bool, score: float, obj: str | None, state: str = "raised") -> dict:
@@ -62,22 +59,8 @@ def test_reliability_bins() -> None:
     assert rows[2]["observed"] == 1.0  # the last bin includes 1.0
 
 
-def suite(tmp_path: Path) -> Path:
-    for name, suspect_score in (("kingston-1000", 0.8), ("cartagena-1000", 0.2)):
-        scene = Scene(tmp_path / "suite" / name)
-        for k in range(10):
-            scene.add_truth(T0 + 10.0 * k, "S", 0.0, 0.0, role="suspect")
-            scene.add_truth(T0 + 10.0 * k, "B", 0.0, 5000.0)
-            scene.add_track(T0 + 10.0 * k, 1, 0.0, 10.0)
-            scene.add_track(T0 + 10.0 * k, 2, 0.0, 5010.0)
-        scene.add_alert(T0 + 20.0, "g", "go_fast", 1, score=suspect_score)
-        scene.add_alert(T0 + 30.0, "d", "dark_vessel", 2, score=0.5)
-        evaluate_dir(scene.write())
-    return tmp_path / "suite"
-
-
 def test_load_suite_and_plot_pr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    events, suspects = load_suite(suite(tmp_path))
+    events, suspects = load_suite(scored_suite(tmp_path / "suite"))
     assert suspects == 2 and len(events) == 4
     assert sorted((e["scenario"], e["alert_id"], e["true"]) for e in events) == [
         ("cartagena-1000", "d", False), ("cartagena-1000", "g", True), ("kingston-1000", "d", False), ("kingston-1000", "g", True)]
@@ -91,7 +74,7 @@ def test_load_suite_and_plot_pr(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_scenario_outcomes_of_a_run_scored_before_outcomes_existed(tmp_path: Path) -> None:
-    root = suite(tmp_path)
+    root = scored_suite(tmp_path / "suite")
     for d in root.iterdir():
         (d / "alert_outcomes.jsonl").unlink()  # as a suite scored by the code before this file existed
     events, suspects = load_suite(root)
