@@ -1,4 +1,4 @@
-"""Benchmark ``fusion.metrics.evaluate_dir`` on a synthetic large run; prints JSON.
+"""Benchmark ``fusion.evaluation.score.evaluate_dir`` on a synthetic large run; prints JSON.
 
     python bench/metrics.py --objects 1000 --hours 24 --tick-s 10 [--dir DIR [--reuse]] [--workers N]
 
@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fusion.metrics import Codebook, evaluate, read_alerts, read_tracks, read_truth, write_outputs
+from fusion.evaluation.io import Codebook, read_alerts, read_tracks, read_truth, write_outputs
+from fusion.evaluation.score import evaluate
 
 LAT0, LON0 = 15.0, -75.0
 M_PER_DEG = 111_320.0
@@ -118,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         tracks = read_tracks(out / "tracks.jsonl", domains, workers=args.workers)
         alerts = read_alerts(out / "alerts.jsonl")
         t2 = time.perf_counter()
-        metrics, series = evaluate(truth, tracks, alerts, domains.values, workers=args.workers)
+        metrics, series, outcomes = evaluate(truth, tracks, alerts, domains.values, workers=args.workers)
         t3 = time.perf_counter()
-        write_outputs(out, metrics, series)
+        write_outputs(out, metrics, series, outcomes)
         t4 = time.perf_counter()
         surface = metrics["domains"]["surface"]
         print(json.dumps({

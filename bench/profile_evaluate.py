@@ -3,7 +3,7 @@
     python bench/profile_evaluate.py SCENARIO [--duration-s S] [--out DIR] [--top N]
 
 Simulation = truth rows + every feed message (``sim_feeds.play``), fusion = the same ``Fusion``
-``jisf evaluate`` drives over those messages, scoring = ``fusion.metrics.evaluate_dir``. Each phase is
+``jisf evaluate`` drives over those messages, scoring = ``fusion.evaluation.score.evaluate_dir``. Each phase is
 timed (wall) and run under cProfile; prints one JSON object (seconds per phase, x real time, the
 top functions by own time per phase) and writes DIR/{phase}.prof for ``python -m pstats``.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from fusion.metrics import evaluate_dir
+from fusion.evaluation.score import evaluate_dir
 from fusion.offline import TRUTH_FILE, fusion_for_area, run_to_dir, scenario_rules
 from sim_feeds.play import iter_feed, iter_truth
 from sim_feeds.scenario import resolve_scenario, scenario_from_dict

@@ -46,7 +46,7 @@ def run_member(area: str, seed: int, out_dir: Path, duration_s: float, scale: fl
     behaviours of its suspects (``suspect_behaviours``, from the corpus ids ``suspect-N-BEHAVIOUR``)."""
     import tomli_w
 
-    from fusion.metrics import evaluate_dir
+    from fusion.evaluation.score import evaluate_dir
     from fusion.offline import evaluate
     from sim_feeds.corpus import corpus_scenario
 
@@ -78,21 +78,11 @@ def pool(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     10 benign objects per day = 10 x sum(false) / sum(benign x days), time to alert = median over the
     scenarios of each scenario's median (exact with one suspect per scenario). Tracks per object: mean
     weighted by objects, overall and per domain."""
-    rules = sorted({r for m in results for r in m["alerts"]["by_rule"]})
     benign_days = sum(m["inputs"]["benign"] * m["inputs"]["duration_s"] / 86400.0 for m in results)
     suspects = sum(m["inputs"]["suspects"] for m in results)
-    table: dict[str, Any] = {}
-    for rule in ["all", *rules]:
-        scores = [m["alerts"]["all"] if rule == "all" else m["alerts"]["by_rule"].get(rule) for m in results]
-        present = [s for s in scores if s is not None]
-        found = sum(s["suspects_found"] for s in present)
-        false = sum(s["false_alarms"] for s in present)
-        tta = [s["time_to_alert_s"]["median"] for s in present if s["time_to_alert_s"]["median"] is not None]
-        table[rule] = {
-            "suspects": suspects, "suspects_found": found, "recall": found / suspects if suspects else None,
-            "false_alarms": false, "false_alarms_per_10_benign_per_day": 10.0 * false / benign_days if benign_days else None,
-            "time_to_alert_median_s": _median(tta), "time_to_alert_max_s": max(tta) if tta else None,
-        }
+    table = _rule_table([m["alerts"] for m in results], suspects, benign_days)
+    at_op = [m["alerts"].get("at_operating_point") for m in results]
+    thresholds = sorted({a["threshold"] for a in at_op if a is not None})
     objects = sum(m["inputs"]["objects"] for m in results)
     tpo = {"all": _weighted(results, lambda m: m["continuity"])}
     for d in sorted({d for m in results for d in m["domains"]}):
@@ -103,6 +93,10 @@ def pool(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "scenarios": len(results), "scenario_days": duration / 86400.0, "objects": objects,
         "benign_objects": sum(m["inputs"]["benign"] for m in results), "benign_object_days": benign_days,
         "suspects": suspects, "rules": table, "tracks_per_object": tpo,
+        # the table again counting only alerts at or above the calibrated score's operating point (docs/RULES.md);
+        # None when a scenario was scored before scores existed, or scenarios disagree on the threshold
+        "operating_point": ({"threshold": thresholds[0], "rules": _rule_table([a for a in at_op if a is not None], suspects, benign_days)}
+                            if len(thresholds) == 1 and all(a is not None for a in at_op) else None),
         "wall_s": wall, "x_real_time": duration / wall if wall > 0 else None,
         "members": [f"{m['area']}-{m['seed']}" for m in results],
         "per_scenario": [{"scenario": f"{m['area']}-{m['seed']}", "suspect_behaviours": m.get("suspect_behaviours", []),
@@ -112,6 +106,24 @@ def pool(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                           "false_by_rule": {r: v["false_alarms"] for r, v in m["alerts"]["by_rule"].items() if v["false_alarms"]}}
                          for m in results],
     }
+
+
+def _rule_table(scores: Sequence[Mapping[str, Any]], suspects: int, benign_days: float) -> dict[str, Any]:
+    """Per rule (and ``all``) over the scenarios' alert scores (metrics.json "alerts", or its "at_operating_point"):
+    suspects found and recall, false alerts and their rate per 10 benign objects per day, time to alert."""
+    rules = sorted({r for a in scores for r in a["by_rule"]})
+    table: dict[str, Any] = {}
+    for rule in ["all", *rules]:
+        present = [s for s in (a["all"] if rule == "all" else a["by_rule"].get(rule) for a in scores) if s is not None]
+        found = sum(s["suspects_found"] for s in present)
+        false = sum(s["false_alarms"] for s in present)
+        tta = [s["time_to_alert_s"]["median"] for s in present if s["time_to_alert_s"]["median"] is not None]
+        table[rule] = {
+            "suspects": suspects, "suspects_found": found, "recall": found / suspects if suspects else None,
+            "false_alarms": false, "false_alarms_per_10_benign_per_day": 10.0 * false / benign_days if benign_days else None,
+            "time_to_alert_median_s": _median(tta), "time_to_alert_max_s": max(tta) if tta else None,
+        }
+    return table
 
 
 def _weighted(results: Sequence[Mapping[str, Any]], continuity: Any) -> float | None:
@@ -127,14 +139,21 @@ def format_table(summary: Mapping[str, Any]) -> str:
     def num(v: float | None, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
+    def rows(table: Mapping[str, Any]) -> list[str]:
+        out = [f"{'rule':<18} {'found':>9} {'recall':>7} {'false':>6} {'FA/10/day':>10} {'TTA med s':>10} {'TTA max s':>10}"]
+        for rule, r in table.items():
+            out.append(f"{rule:<18} {r['suspects_found']:>4}/{r['suspects']:<4} {num(r['recall'], '.2f'):>7} "
+                       f"{r['false_alarms']:>6} {num(r['false_alarms_per_10_benign_per_day'], '.2f'):>10} "
+                       f"{num(r['time_to_alert_median_s'], '.0f'):>10} {num(r['time_to_alert_max_s'], '.0f'):>10}")
+        return out
+
     lines = [f"{summary['scenarios']} scenarios, {summary['scenario_days']:.2f} scenario-days, "
              f"{summary['benign_objects']} benign objects ({summary['benign_object_days']:.1f} object-days), "
-             f"{summary['suspects']} suspects",
-             f"{'rule':<18} {'found':>9} {'recall':>7} {'false':>6} {'FA/10/day':>10} {'TTA med s':>10} {'TTA max s':>10}"]
-    for rule, r in summary["rules"].items():
-        lines.append(f"{rule:<18} {r['suspects_found']:>4}/{r['suspects']:<4} {num(r['recall'], '.2f'):>7} "
-                     f"{r['false_alarms']:>6} {num(r['false_alarms_per_10_benign_per_day'], '.2f'):>10} "
-                     f"{num(r['time_to_alert_median_s'], '.0f'):>10} {num(r['time_to_alert_max_s'], '.0f'):>10}")
+             f"{summary['suspects']} suspects", *rows(summary["rules"])]
+    op = summary.get("operating_point")
+    if op is not None:
+        lines += [f"at the operating point (alerts with calibrated score >= {op['threshold']:.4f}; the rest published marked low_score):",
+                  *rows(op["rules"])]
     for row in summary["per_scenario"]:
         lines.append(f"  {row['scenario']:<20} suspects {','.join(row['suspect_behaviours']):<28} found {row['found']}/{row['suspects']}"
                      f"  TTA {num(row['time_to_alert_median_s'], '.0f'):>5} s  false {row['false_alarms']:>3} "

@@ -140,7 +140,7 @@ def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = 
     summary = run_to_dir(fusion, _observed(((m.t, m.topic, m.payload) for m in iter_feed(scenario)), on_message),
                          out_dir, zones_geojson)
     if metrics:
-        from fusion.metrics import evaluate_dir
+        from fusion.evaluation.score import evaluate_dir
 
         evaluate_dir(out_dir)
     return summary
@@ -314,7 +314,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
         raise ReplayError(f"{recording}: all {summary.rejected:,} reports rejected (area lat {area.lat_min:g}..{area.lat_max:g}, "
                           f"lon {area.lon_min:g}..{area.lon_max:g}); top reasons: {top_reject_reasons(fusion)}")
     if (out_dir / TRUTH_FILE).exists():
-        from fusion.metrics import evaluate_dir
+        from fusion.evaluation.score import evaluate_dir
 
         evaluate_dir(out_dir)
     c = summary.counters

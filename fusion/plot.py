@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import colorsys
 import json
+import sys
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from matplotlib.path import Path as MplPath
 from fusion import cliutil
 from fusion.coastline import map_polygons
 from fusion.core.arrays import NO_ICAO, NO_MMSI
-from fusion.metrics import (
+from fusion.evaluation.io import (
     ALERTS_FILE,
     SERIES_FILE,
     TRACKS_FILE,
@@ -44,11 +45,11 @@ from fusion.metrics import (
     FloatArray,
     IntArray,
     TrackColumns,
-    evaluate_dir,
     read_alerts,
     read_tracks,
     read_truth,
 )
+from fusion.evaluation.score import evaluate_dir
 
 ZONES_FILE = "zones.geojson"
 LAND_COLOUR = "#d9cfb4"
@@ -396,9 +397,65 @@ def plot_metrics(dir: Path, out: Path, *, width_px: int = 1600, height_px: int =
     return _save(fig, out)
 
 
+def plot_pr(suite: Path, out: Path, *, width_px: int = 1600, height_px: int = 1000) -> Path:
+    """Draw the precision/recall curve of a suite run's alerts swept over the calibrated score threshold
+    (``fusion.evaluation.pr``), per rule and for all rules, with the operating point of the shipped
+    calibration, to the PNG ``out``; returns ``out``."""
+    from fusion.evaluation.pr import load_suite, pr_curve, suite_alerts
+    from fusion.rules.calibration import default_calibration
+
+    suite = Path(suite)
+    alerts = suite_alerts(*load_suite(suite))
+    if not alerts.key:
+        raise ValueError(f"{suite}: the suite's scenarios raised no alert: no curve to draw")
+    cal = default_calibration()
+    fig = _figure(width_px, height_px)
+    ax_pr, ax_t = fig.subplots(1, 2)
+    rules = sorted(set(alerts.rule))
+    palette = [mpl.colormaps["tab10"](r % 10) for r in range(len(rules))]  # as the alert markers of plot_picture
+    for rule, colour in zip([None, *rules], ["black", *palette], strict=True):
+        c = pr_curve(alerts, rule)
+        n = sum(1 for r in alerts.rule if rule is None or r == rule)
+        ax_pr.step(c["recall"], c["precision"], where="post", color=colour, linewidth=2.4 if rule is None else 1.2,
+                   label=f"{rule or 'all rules'} ({n} alerts)")
+    at = pr_curve(alerts, thresholds=np.array([cal.threshold]))
+    ax_pr.plot(at["recall"], at["precision"], marker="o", markersize=10, color="#e41a1c", linestyle="none",
+               label=f"operating point: score >= {cal.threshold:.3f}")
+    ax_pr.set_xlim(-0.02, 1.02)
+    ax_pr.set_ylim(-0.02, 1.02)
+    ax_pr.set_xlabel("recall (suspects with a counted true alert / suspects)")
+    ax_pr.set_ylabel("precision (true alerts / counted alerts)")
+    ax_pr.set_title("precision / recall over the score threshold")
+    ax_pr.legend(loc="upper right", fontsize=8)
+    c = pr_curve(alerts)
+    ax_t.step(c["threshold"], c["precision"], where="post", color="#377eb8", label="precision")
+    ax_t.step(c["threshold"], c["recall"], where="post", color="#4daf4a", label="recall")
+    ax_t.axvline(cal.threshold, color="#e41a1c", linestyle="--", label=f"operating point {cal.threshold:.3f}")
+    ax_t.set_xlim(0.0, 1.0)
+    ax_t.set_ylim(-0.02, 1.02)
+    ax_t.set_xlabel("score threshold")
+    ax_t.set_title("all rules against the threshold")
+    ax_t.legend(loc="lower left", fontsize=8)
+    fig.suptitle(f"{suite.name}: {len(alerts.key)} alerts ({int(alerts.true.sum())} true), {alerts.suspects} suspects; "
+                 f"calibration: {cal.source}", fontsize=10)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.09, wspace=0.18)
+    return _save(fig, out)
+
+
+def build_parser_pr() -> cliutil.Parser:
+    """Options of ``jisf plot pr``."""
+    ap = cliutil.parser("plot pr", "Draw the precision/recall curve of a suite run's alerts over the calibrated score.")
+    ap.add_argument("--suite", type=Path, required=True, help="output directory of `jisf evaluate-suite`")
+    ap.add_argument("-o", "--out", type=Path, default=None, help="PNG file to write (default: SUITE/pr.png)")
+    ap.add_argument("--width", type=int, default=1600, help="image width, pixels (default 1600)")
+    ap.add_argument("--height", type=int, default=1000, help="image height, pixels (default 1000)")
+    return ap
+
+
 def build_parser_plot() -> argparse.ArgumentParser:
     """Options of ``jisf plot``."""
-    ap = cliutil.parser("plot", "Draw a run's picture or its metrics as PNG.")
+    ap = cliutil.parser("plot", "Draw a run's picture or its metrics as PNG (`jisf plot pr --suite DIR`: a suite's "
+                        "precision/recall curve).")
     ap.add_argument("dir", type=Path, help="run directory with tracks.jsonl (and truth.jsonl, alerts.jsonl, zones.geojson)")
     ap.add_argument("-o", "--out", type=Path, required=True, help="PNG file to write")
     ap.add_argument("--metrics", action="store_true", help="draw GOSPA parts and track counts over time instead")
@@ -409,17 +466,39 @@ def build_parser_plot() -> argparse.ArgumentParser:
     return ap
 
 
+_VALUED = {"-o", "--out", "--scenario", "--width", "--height"}
+
+
+def _check_size(width: int, height: int) -> None:
+    for name, px, least in (("--width", width, MIN_WIDTH_PX), ("--height", height, MIN_HEIGHT_PX)):
+        if px < least:
+            raise cliutil.UsageError(f"{name} must be at least {least} pixels, got {px}")
+
+
 def main_plot(argv: Sequence[str] | None = None) -> int:
-    """``jisf plot DIR -o OUT [--metrics] [--width PX] [--height PX]``; returns the exit status."""
+    """``jisf plot DIR -o OUT [--metrics] [--width PX] [--height PX]`` or ``jisf plot pr --suite DIR [-o OUT]``;
+    returns the exit status."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    first = next((k for k, a in enumerate(args_in) if not a.startswith("-") and (k == 0 or args_in[k - 1] not in _VALUED)), None)
+    if first is not None and args_in[first] == "pr":
+
+        def body_pr(args: argparse.Namespace) -> int:
+            _check_size(args.width, args.height)
+            from fusion.evaluation.pr import load_suite, pr_table, suite_alerts
+            from fusion.rules.calibration import default_calibration
+
+            print(pr_table(suite_alerts(*load_suite(args.suite)), default_calibration().threshold))
+            print(plot_pr(args.suite, args.out or args.suite / "pr.png", width_px=args.width, height_px=args.height))
+            return 0
+
+        return cliutil.run(build_parser_pr(), body_pr, args_in[:first] + args_in[first + 1:])
 
     def body(args: argparse.Namespace) -> int:
         height = args.height or (1000 if args.metrics else 1200)
-        for name, px, least in (("--width", args.width, MIN_WIDTH_PX), ("--height", height, MIN_HEIGHT_PX)):
-            if px < least:
-                raise cliutil.UsageError(f"{name} must be at least {least} pixels, got {px}")
+        _check_size(args.width, height)
         out = (plot_metrics(args.dir, args.out, width_px=args.width, height_px=height) if args.metrics
                else plot_picture(args.dir, args.out, width_px=args.width, height_px=height, scenario=args.scenario))
         print(out)
         return 0
 
-    return cliutil.run(build_parser_plot(), body, argv)
+    return cliutil.run(build_parser_plot(), body, args_in)

@@ -216,7 +216,7 @@ def vessel_continuity(positions: Iterable[AisPosition], tracks_jsonl: Path | str
 
 def continuity_summary(vessels: Sequence[VesselContinuity]) -> dict[str, object]:
     """Counts for a report: vessels, continuous ones, mean tracks per vessel and best-track coverage
-    (as ``fusion.metrics`` scores simulated objects), and per broken vessel its tracks and longest report gap."""
+    (as ``fusion.evaluation`` scores simulated objects), and per broken vessel its tracks and longest report gap."""
     broken = [v for v in vessels if not v.continuous]
     return {
         "vessels": len(vessels),

@@ -27,6 +27,7 @@ import msgspec
 import numpy as np
 
 from fusion.core.arrays import BoolArray, FloatArray, IntArray
+from fusion.rules.calibration import event_score
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 AUX_BITS = 31
@@ -45,7 +46,12 @@ class OpRecord(msgspec.Struct, frozen=True):
 class AlertEvent(msgspec.Struct, frozen=True, omit_defaults=True):
     """One alert event: the alerts.jsonl fields of DESIGN.md in order, then priority and evidence, then
     the identity of the track where known (``fusion.identity``, stamped by the pipeline) and the operator
-    actions recorded on the alert; fields at their default (unknown, no action) are left out of the JSON."""
+    actions recorded on the alert; fields at their default (unknown, no action) are left out of the JSON.
+
+    Then the calibrated score (``fusion.rules.calibration``): a raised or updated event built without one
+    scores itself here, the one place every alert passes through: ``score`` is the probability that its
+    object is a true suspect for its rule, ``low_score`` true when that is below the operating point
+    (the alert is published all the same, marked). Cleared events carry neither."""
 
     t: float
     alert_id: str
@@ -69,6 +75,14 @@ class AlertEvent(msgspec.Struct, frozen=True, omit_defaults=True):
     flag: str | None = None
     country: str | None = None
     ops: list[OpRecord] = []
+    score: float | None = None
+    low_score: bool = False
+
+    def __post_init__(self) -> None:
+        if self.score is None and self.state != "cleared":
+            score, low = event_score(self.rule, self.priority, self.evidence, self.mmsi is not None or self.icao24 is not None)
+            msgspec.structs.force_setattr(self, "score", score)
+            msgspec.structs.force_setattr(self, "low_score", low)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,15 @@
-"""GOSPA and the sparse assignment against dense scipy references on random sets."""
+"""GOSPA, its assignment and the candidate pairs against dense scipy/numpy references on random sets."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from fusion.metrics import _distinct_times, _rank_within, assign_sparse, candidate_pairs, gospa_parts
+from fusion.evaluation.gospa import gospa_parts
+from fusion.evaluation.matching import assign_pairs, candidate_pairs, distinct_times
 
 coords = st.floats(min_value=0.0, max_value=60.0, allow_nan=False)
 
@@ -50,26 +50,20 @@ def test_gospa_matches_dense_assignment(x: np.ndarray, y: np.ndarray, c: float, 
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.data(), n=st.integers(1, 8), m=st.integers(1, 8))
-def test_sparse_assignment_matches_dense(data: st.DataObject, n: int, m: int) -> None:
+@given(data=st.data(), n=st.integers(1, 8), m=st.integers(1, 8), p=st.sampled_from([1.0, 2.0]))
+def test_gospa_assignment_matches_dense(data: st.DataObject, n: int, m: int, p: float) -> None:
     mask = data.draw(arrays(np.bool_, (n, m)))
-    gain = data.draw(arrays(np.float64, (n, m), elements=st.floats(0.01, 100.0)))
+    dist = data.draw(arrays(np.float64, (n, m), elements=st.floats(0.0, 9.9)))
+    c = 10.0
     i, j = np.nonzero(mask)
-    chosen = assign_sparse(i, j, -gain[i, j])
+    chosen = assign_pairs(i, j, dist[i, j], np.full(i.size, c), p)
     # at most one pair per row and per column
     assert len(set(i[chosen])) == chosen.sum() and len(set(j[chosen])) == chosen.sum()
-    dense = np.where(mask, -gain, 0.0)
+    dense = np.where(mask, dist**p - c**p, 0.0)  # pairing gains c^p - d^p over leaving both unpaired
     r, k = linear_sum_assignment(dense)
-    assert np.isclose(-gain[i[chosen], j[chosen]].sum(), dense[r, k].sum())
+    assert np.isclose((dist[i[chosen], j[chosen]] ** p - c**p).sum(), dense[r, k].sum())
     # node ids need not be compact: offsetting the columns changes nothing
-    assert np.array_equal(assign_sparse(i * 7 + 3, j + 1000, -gain[i, j]), chosen)
-
-
-def test_sparse_assignment_rejects_bad_input() -> None:
-    with pytest.raises(ValueError, match="equal"):
-        assign_sparse(np.array([0, 1]), np.array([0]), np.array([-1.0, -1.0]))
-    with pytest.raises(ValueError, match="< 0"):
-        assign_sparse(np.array([0]), np.array([0]), np.array([0.0]))
+    assert np.array_equal(assign_pairs(i * 7 + 3, j + 1000, dist[i, j], np.full(i.size, c), p), chosen)
 
 
 @settings(max_examples=60, deadline=None)
@@ -90,17 +84,21 @@ def test_candidate_pairs_are_exactly_the_pairs_within_radius(data: st.DataObject
     assert got - boundary == expected - boundary
 
 
-def test_cluster_ranks_do_not_overflow_with_int32_labels() -> None:
-    # scipy returns int32 cluster labels; label * node count passes 2**31 on day-long runs
-    group = np.array([70_000, 70_000, 70_001, 70_001], dtype=np.int32)
-    node = np.array([40_000, 39_999, 40_000, 5], dtype=np.int64)
-    assert _rank_within(group, node).tolist() == [1, 0, 1, 0]
-
-
 @settings(max_examples=60, deadline=None)
 @given(t=arrays(np.float64, st.integers(0, 20), elements=st.sampled_from([0.0, 1.5, 3.0, 10.0])), presort=st.booleans())
 def test_distinct_times_agrees_with_unique(t: np.ndarray, presort: bool) -> None:
     t = np.sort(t) if presort else t
-    values, index = _distinct_times(t)
+    values, index = distinct_times(t)
     ref_values, ref_index = np.unique(t, return_inverse=True)
     assert np.array_equal(values, ref_values) and np.array_equal(index, ref_index)
+
+
+@settings(max_examples=60, deadline=None)
+@given(perm_truth=st.permutations(range(3)), perm_tracks=st.permutations(range(3)), d=st.floats(0.0, 9.0))
+def test_exact_ties_pair_truths_and_tracks_in_key_order(perm_truth: list[int], perm_tracks: list[int], d: float) -> None:
+    # three objects moored at one point, three tracks at one point: every full pairing costs the same; the
+    # tie-break pairs them in key order whatever the order of the candidate pairs
+    i, j = (x.ravel() for x in np.meshgrid(np.array(perm_truth), np.array(perm_tracks), indexing="ij"))
+    keys_i, keys_j = 10 + i * 5, 300 - j * 7  # truth key ascending with i, track key descending with j
+    chosen = assign_pairs(i, j, np.full(i.size, d), np.full(i.size, 10.0), 2.0, keys_i, keys_j)
+    assert sorted(zip(keys_i[chosen].tolist(), keys_j[chosen].tolist(), strict=True)) == [(10, 286), (15, 293), (20, 300)]

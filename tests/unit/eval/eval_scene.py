@@ -45,10 +45,12 @@ class Scene:
                             "alt_m": None, "vel_e_mps": vel_en[0], "vel_n_mps": vel_en[1], "cov_en_m2": cov,
                             "mmsi": mmsi, "icao24": None, "sources": ["radar"]})
 
-    def add_alert(self, t: float, alert_id: str, rule: str, track_id: int, *, state: str = "raised") -> None:
+    def add_alert(self, t: float, alert_id: str, rule: str, track_id: int, *, state: str = "raised",
+                  score: float | None = None) -> None:
         self.alerts.append({"t": t, "alert_id": alert_id, "rule": rule, "severity": "high", "state": state,
                             "track_id": track_id, "lat": ORIGIN_LAT, "lon": ORIGIN_LON, "zone": None, "mmsi": None,
-                            "icao24": None, "reason": "test", "related_track_ids": [], "priority": 1, "evidence": {}})
+                            "icao24": None, "reason": "test", "related_track_ids": [], "priority": 1, "evidence": {},
+                            **({} if score is None else {"score": score})})
 
     def write(self) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -57,3 +59,23 @@ class Scene:
         return self.path
 
 
+
+
+def scored_suite(root: Path, names: tuple[str, ...] = ("kingston-1000", "cartagena-1000")) -> Path:
+    """A suite directory of scored one-minute scenarios ``names``: per scenario a suspect S (on track 1) and a
+    benign object B (track 2), a go_fast alert on S (score 0.8 in the first scenario, 0.2 in the others) and
+    a dark_vessel alert on B (score 0.5)."""
+    from fusion.evaluation.score import evaluate_dir
+
+    t0 = 1_700_000_000.0
+    for n, name in enumerate(names):
+        scene = Scene(root / name)
+        for k in range(10):
+            scene.add_truth(t0 + 10.0 * k, "S", 0.0, 0.0, role="suspect")
+            scene.add_truth(t0 + 10.0 * k, "B", 0.0, 5000.0)
+            scene.add_track(t0 + 10.0 * k, 1, 0.0, 10.0)
+            scene.add_track(t0 + 10.0 * k, 2, 0.0, 5010.0)
+        scene.add_alert(t0 + 20.0, "g", "go_fast", 1, score=0.8 if n == 0 else 0.2)
+        scene.add_alert(t0 + 30.0, "d", "dark_vessel", 2, score=0.5)
+        evaluate_dir(scene.write())
+    return root

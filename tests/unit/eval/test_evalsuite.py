@@ -72,3 +72,16 @@ def test_a_seed_of_the_other_split_is_a_usage_error(tmp_path: Path, capsys: pyte
     assert "seeds: 1000 is not in the test split" in capsys.readouterr().err
     assert evalsuite.main(["--split", "test", "--seeds", "2000", "--scored-only", "-o", str(tmp_path)]) == 1
     assert "no scenario of the selection is scored yet" in capsys.readouterr().err
+
+
+def test_pool_reports_the_table_at_the_operating_point_when_every_scenario_has_it() -> None:
+    a, b = metrics(99, 1, 0.25, 1, 3, 120.0, 1.0), metrics(19, 1, 1.0, 0, 2, None, 2.0)
+    assert evalsuite.pool([a, b])["operating_point"] is None  # scored before the score existed
+    for m, found, false in ((a, 1, 1), (b, 0, 0)):
+        at = {"suspects_found": found, "false_alarms": false, "time_to_alert_s": {"median": 300.0, "mean": 300.0, "max": 300.0}}
+        m["alerts"]["at_operating_point"] = {"threshold": 0.25, "all": at, "by_rule": {"go_fast": at}}
+    op = evalsuite.pool([a, b])["operating_point"]
+    assert op["threshold"] == 0.25
+    assert op["rules"]["all"]["recall"] == 0.5 and op["rules"]["all"]["false_alarms"] == 1
+    assert op["rules"]["all"]["false_alarms_per_10_benign_per_day"] == pytest.approx(10 * 1 / (99 * 0.25 + 19 * 1.0))
+    assert "score >= 0.2500" in evalsuite.format_table({**evalsuite.pool([a, b]), "x_real_time": None})

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from eval_scene import Scene
 
-from fusion import metrics
-from fusion.metrics import MetricsConfig, evaluate_dir, gospa_parts
+from fusion.evaluation import io
+from fusion.evaluation.config import MetricsConfig
+from fusion.evaluation.gospa import gospa_parts
+from fusion.evaluation.score import evaluate_dir
+from fusion.rules.calibration import default_calibration, features
 
 T0 = 1_700_000_000.0
 
@@ -245,18 +248,57 @@ def test_reading_in_parallel_parts_gives_the_same_columns(scene: Scene, monkeypa
             scene.add_truth(T0 + 10.0 * k, f"obj-{n}", 500.0 * n, 20.0 * k)
             scene.add_track(T0 + 10.0 * k, 40 + n, 500.0 * n + 5.0, 20.0 * k, mmsi=None if n % 2 else 300_000_000 + n)
     path = scene.write()
-    monkeypatch.setattr(metrics, "_CHUNK_BYTES", 2048)  # many parts of a few lines each
-    serial, parallel = metrics.Codebook(), metrics.Codebook()
-    one = metrics.read_tracks(path / "tracks.jsonl", serial, workers=1)
-    two = metrics.read_tracks(path / "tracks.jsonl", parallel, workers=2)
+    monkeypatch.setattr(io, "_CHUNK_BYTES", 2048)  # many parts of a few lines each
+    serial, parallel = io.Codebook(), io.Codebook()
+    one = io.read_tracks(path / "tracks.jsonl", serial, workers=1)
+    two = io.read_tracks(path / "tracks.jsonl", parallel, workers=2)
     assert one.track_ids == two.track_ids == [40, 41, 42, 43]
     for name in ("t", "track", "lat", "lon", "cov_en_m2", "mmsi", "icao24"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
-    truth = metrics.read_truth(path / "truth.jsonl", parallel, workers=2)
+    truth = io.read_truth(path / "truth.jsonl", parallel, workers=2)
     assert truth.ids == ["obj-0", "obj-1", "obj-2", "obj-3"] and truth.t.size == 120
     # a bad line deep in a later part is reported with its line number in the whole file
     lines = (path / "tracks.jsonl").read_text().splitlines()
     lines[99] = lines[99].replace('"lat"', '"lat_x"')
     (path / "tracks.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"tracks.jsonl line 100: .*lat"):
-        metrics.read_tracks(path / "tracks.jsonl", metrics.Codebook(), workers=2)
+        io.read_tracks(path / "tracks.jsonl", io.Codebook(), workers=2)
+
+
+def test_alert_outcomes_and_the_table_at_the_operating_point(scene: Scene) -> None:
+    roles = {"S1": "suspect", "S2": "suspect", "B1": "benign"}
+    for k in range(10):
+        t = T0 + 10.0 * k
+        for n, (oid, role) in enumerate(roles.items()):
+            scene.add_truth(t, oid, 0.0, 5000.0 * n, role=role)
+            scene.add_track(t, n + 1, 0.0, 5000.0 * n + 30.0)
+    threshold, high, low = 0.5, 0.7, 0.3
+    scene.add_alert(T0 + 20.0, "a1", "loiter", 1, score=low)  # S1, below the operating point when raised ...
+    scene.add_alert(T0 + 50.0, "a1", "loiter", 1, state="updated", score=high)  # ... shown unmarked from t0 + 50
+    scene.add_alert(T0 + 30.0, "a2", "loiter", 2, score=low)  # S2, never at the operating point
+    scene.add_alert(T0 + 40.0, "a3", "dark", 3, score=high)  # B1: a false alarm at the operating point
+    scene.add_alert(T0 + 60.0, "a3", "dark", 3, state="cleared")
+    path = scene.write()
+    alerts = evaluate_dir(path, MetricsConfig(score_threshold=threshold))["alerts"]
+    op = alerts["at_operating_point"]
+    assert op["threshold"] == pytest.approx(threshold)
+    assert (alerts["all"]["suspects_found"], alerts["all"]["false_alarms"]) == (2, 1)
+    assert (op["all"]["suspects_found"], op["all"]["false_alarms"], op["all"]["alerts"]) == (1, 1, 2)
+    assert op["all"]["time_to_alert_s"]["mean"] == pytest.approx(50.0)  # from the first event at the operating point
+    assert op["by_rule"]["loiter"]["recall"] == 0.5
+    rows = [json.loads(line) for line in (path / "alert_outcomes.jsonl").read_text().splitlines()]
+    assert [(r["alert_id"], r["state"], r["object"], r["true"], r["score"]) for r in rows] == [
+        ("a1", "raised", "S1", True, pytest.approx(low)), ("a1", "updated", "S1", True, pytest.approx(high)),
+        ("a2", "raised", "S2", True, pytest.approx(low)), ("a3", "raised", "B1", False, pytest.approx(high))]
+
+
+def test_alerts_without_a_score_are_scored_from_their_features(scene: Scene) -> None:
+    for k in range(5):
+        scene.add_truth(T0 + 10.0 * k, "B", 0.0, 0.0)
+        scene.add_track(T0 + 10.0 * k, 1, 0.0, 10.0)
+    scene.add_alert(T0 + 20.0, "a", "dark_vessel", 1)  # written before scores existed: priority 1, no evidence
+    path = scene.write()
+    evaluate_dir(path)
+    (row,) = [json.loads(line) for line in (path / "alert_outcomes.jsonl").read_text().splitlines()]
+    expected = default_calibration().score("dark_vessel", features(1.0, {}, False)[None, :])[0]
+    assert row["score"] == pytest.approx(expected) and 0.0 < row["score"] < 1.0

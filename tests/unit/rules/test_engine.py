@@ -128,7 +128,9 @@ def test_event_fields_in_design_order_and_json_types() -> None:
     assert a.__struct_fields__ == ("t", "alert_id", "rule", "severity", "state", "track_id", "lat", "lon", "zone", "mmsi",
                                    "icao24", "reason", "related_track_ids", "priority", "evidence",
                                    # identity (stamped by the pipeline) and operator actions: added at the end
-                                   "name", "callsign", "ship_type", "ship_type_text", "flag", "country", "ops")
+                                   "name", "callsign", "ship_type", "ship_type_text", "flag", "country", "ops",
+                                   # the calibrated score (fusion.rules.calibration): added at the end
+                                   "score", "low_score")
     import msgspec
 
     assert b"NaN" not in msgspec.json.encode(a)

@@ -1,0 +1,227 @@
+"""The evaluation grid and the per-tick GOSPA assignment between truth objects and tracks.
+
+The grid is the set of truth ticks. At each tick the tracks come from the nearest track output
+tick within half an output interval, moved to the truth tick along their own velocity. Distances
+are true metres in a local conformal frame built from the data's bounds. Per tick and domain,
+truth objects and tracks (not tentative) are matched by the GOSPA assignment (alpha = 2, cut-off c
+per domain): pairs closer than c, minimising the sum of d^p plus c^p/2 per unmatched object or
+track. Candidate pairs come from a k-d tree (scipy's cKDTree), the assignment is the core's
+(``fusion.core.assign``). Every metric uses this one assignment.
+
+Axis letters: R truth rows, E track rows at evaluation ticks, K candidate pairs, P chosen pairs,
+T evaluation ticks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from fusion.core.assign import assign
+from fusion.core.frame import LocalFrame
+from fusion.evaluation.config import MetricsConfig
+from fusion.evaluation.io import BoolArray, FloatArray, IntArray, TrackColumns, TruthColumns
+
+
+def expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Ranges [starts[i], starts[i] + counts[i]) concatenated -> (owner i, index), each (sum counts,)."""
+    owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
+    offsets = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, starts[owner] + offsets
+
+
+
+def nearest(times: FloatArray, query: FloatArray) -> IntArray:
+    """Index into sorted ``times`` (n >= 1,) of the nearest time to each ``query`` (Q,) -> (Q,)."""
+    if times.size == 1:
+        return np.zeros(query.shape, dtype=np.int64)
+    j = np.clip(np.searchsorted(times, query), 1, times.size - 1)
+    return np.where(query - times[j - 1] <= times[j] - query, j - 1, j).astype(np.int64)
+
+
+def candidate_pairs(a_xy: FloatArray, a_slice: IntArray, b_xy: FloatArray, b_slice: IntArray, radius: float
+                    ) -> tuple[IntArray, IntArray]:
+    """All pairs (i, j) in the same slice with |a_xy[i] - b_xy[j]| <= radius, sorted by (i, j).
+
+    a_xy (n, 2), b_xy (m, 2) metres; a_slice (n,), b_slice (m,) non-negative ints (a slice is
+    one tick and domain). Returns (K,), (K,). One k-d tree query (scipy's cKDTree) over points
+    lifted to 3-D: the slice times a spacing wider than ``radius`` is the third coordinate, an
+    integer (exact in float64), so points of one slice differ by exactly 0 there and points of
+    different slices by more than ``radius``.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if a_xy.shape[0] == 0 or b_xy.shape[0] == 0:
+        return empty, empty
+    spacing = float(math.ceil(2.0 * radius) + 1)
+    tree_a = cKDTree(np.column_stack([a_xy, a_slice * spacing]))
+    tree_b = cKDTree(np.column_stack([b_xy, b_slice * spacing]))
+    found = tree_a.sparse_distance_matrix(tree_b, radius, output_type="ndarray")
+    i, j = found["i"].astype(np.int64), found["j"].astype(np.int64)
+    order = np.lexsort((j, i))
+    return i[order], j[order]
+
+
+TIE_BREAK = 1e-7
+"""Weight (in units of c^p) of the tie-break between assignments of equal GOSPA: exact ties occur when objects
+share a position (boats moored together); without it which one is chosen is the solver's whim, and identity
+switches would count its whims."""
+
+
+def assign_pairs(i: IntArray, j: IntArray, dist: FloatArray, c: FloatArray, p: float,
+                 key_i: IntArray | None = None, key_j: IntArray | None = None) -> BoolArray:
+    """The GOSPA assignment (alpha = 2) of candidate pairs: (K,) bool, at most one pair per truth ``i`` and
+    per track ``j``, minimising the sum of dist^p plus c^p/2 per unpaired truth or track.
+
+    i, j: (K,) unique pairs, each closer than its (K,) cut-off ``c`` (one per domain; the pairs of one
+    cluster share it). With n truths, m tracks and P pairs that sum is c^p (n + m)/2 + sum(dist^p - c^p),
+    and c^p times sum((dist/c)^p) + (n - P): the core's GNN assignment (``fusion.core.assign``) of cost
+    (dist/c)^p with a miss cost of 1 per truth. Ties are broken the same way at every tick: among equal
+    sums, truths in ascending ``key_i`` (object codes; default ``i``) take tracks in ascending ``key_j``
+    (track codes; default ``j``), by a cost term TIE_BREAK x (1 - u v) with u, v the keys' ranks scaled to
+    (0, 1] (the sum of u v over a matching is largest when both are paired in order).
+    """
+    u, v = _rank_scaled(i if key_i is None else key_i), _rank_scaled(j if key_j is None else key_j)
+    chosen = np.zeros(i.size, dtype=bool)
+    chosen[assign(np.column_stack([i, j]), (dist / c) ** p + TIE_BREAK * (1.0 - u * v), 1.0).chosen] = True
+    return chosen
+
+
+def _rank_scaled(key: IntArray) -> FloatArray:
+    """(K,) keys -> (K,) their dense rank + 1 over the number of distinct keys, in (0, 1]: ordered like the
+    keys, whatever their values."""
+    if key.size == 0:
+        return np.zeros(0)
+    values, rank = np.unique(key, return_inverse=True)
+    return (rank.astype(np.float64) + 1.0) / values.size
+
+
+def distinct_times(t: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Sorted distinct times of ``t`` (n,) and the index of each element among them, like
+    ``np.unique(t, return_inverse=True)`` but without sorting when ``t`` is already in order."""
+    if t.size and np.all(t[1:] >= t[:-1]):
+        new = np.empty(t.size, dtype=bool)
+        new[0] = True
+        np.not_equal(t[1:], t[:-1], out=new[1:])
+        return t[new], np.cumsum(new) - 1
+    values, inverse = np.unique(t, return_inverse=True)
+    return values, inverse.astype(np.int64)
+
+
+def _median_step(times: FloatArray) -> float:
+    steps = np.diff(times)
+    return float(np.median(steps)) if steps.size else math.inf
+
+
+def _frame_for(truth: TruthColumns, tracks: TrackColumns) -> LocalFrame:
+    """A local frame over the data's bounds, padded by 0.05 degrees."""
+    def bounds(*cols: FloatArray) -> tuple[float, float]:
+        return min(float(np.nanmin(c)) for c in cols if c.size), max(float(np.nanmax(c)) for c in cols if c.size)
+
+    (lat_lo, lat_hi), (lon_lo, lon_hi) = bounds(truth.lat, tracks.lat), bounds(truth.lon, tracks.lon)
+    pad = 0.05
+    return LocalFrame(max(lat_lo - pad, -89.9), min(lat_hi + pad, 89.9), max(lon_lo - pad, -180.0), min(lon_hi + pad, 180.0))
+
+
+def _scale_at(frame: LocalFrame, lat: FloatArray) -> FloatArray:
+    """Point scale factor k at ``lat`` (R,): the conic's k depends on latitude only."""
+    grid = np.linspace(frame.lat_min, frame.lat_max, 257)
+    k = frame.scale(grid, np.full_like(grid, 0.5 * (frame.lon_min + frame.lon_max)))
+    return np.interp(lat, grid, k)
+
+
+@dataclass(frozen=True)
+class Matching:
+    """The per-tick assignment between truth rows and track rows, shared by every metric.
+
+    ticks: (T,) evaluation times. truth_tick: (R,) tick index per truth row.
+    track_row: (E,) index into TrackColumns of each track row used; track_tick: (E,).
+    pair_truth, pair_track: (P,) indices into the truth rows and the E track rows.
+    err_en_m: (P, 2) track minus truth position, true metres. dist_m: (P,).
+    """
+
+    ticks: FloatArray
+    truth_tick: IntArray
+    track_row: IntArray
+    track_tick: IntArray
+    pair_truth: IntArray
+    pair_track: IntArray
+    err_en_m: FloatArray
+    dist_m: FloatArray
+    truth_interval_s: float
+    track_interval_s: float
+
+
+def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, domains: list[str], *,
+          workers: int | None = None) -> Matching:
+    """Build the evaluation grid and solve the GOSPA assignment at every tick and domain."""
+    ticks, truth_tick = distinct_times(truth.t)
+    truth_interval = _median_step(ticks)
+    scored = np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s in config.statuses])
+    scored_rows = np.flatnonzero(scored)
+    if np.any(np.diff(tracks.t[scored_rows]) < 0.0):  # files are written in time order; others are sorted here
+        scored_rows = scored_rows[np.argsort(tracks.t[scored_rows], kind="stable")]
+    out_times, out_index = distinct_times(tracks.t[scored_rows])
+    counts = np.bincount(out_index, minlength=out_times.size)
+    starts = np.cumsum(counts) - counts
+    all_out, _ = distinct_times(tracks.t)
+    track_interval = _median_step(all_out) if all_out.size > 1 else truth_interval
+    track_tick, track_row = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if out_times.size:
+        j = nearest(out_times, ticks)
+        ok = np.abs(out_times[j] - ticks) <= 0.5 * track_interval + 1e-9
+        owner, pos = expand_ranges(starts[j[ok]], counts[j[ok]])
+        track_tick = np.flatnonzero(ok)[owner]
+        track_row = scored_rows[pos]
+    frame = _frame_for(truth, tracks)
+    cutoff = np.array([config.cutoff(d, "tracks/truth") for d in domains])
+    # ticks are independent: blocks of ticks are matched in threads (numpy and PROJ release the GIL)
+    n_blocks = max(1, min(workers or len(os.sched_getaffinity(0)), ticks.size))
+    edges = np.searchsorted(np.cumsum(np.bincount(truth_tick, minlength=ticks.size)),
+                            np.linspace(0, truth.t.size, n_blocks + 1)[1:-1])
+    blocks = [(np.flatnonzero((truth_tick >= lo) & (truth_tick < hi)), np.flatnonzero((track_tick >= lo) & (track_tick < hi)))
+              for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), ticks.size], strict=True)]
+    with ThreadPoolExecutor(n_blocks) as pool:
+        parts = list(pool.map(lambda b: _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks,
+                                                     frame, cutoff, config.p, len(domains)), blocks))
+    pair_truth, pair_track, err, dist = (np.concatenate([part[k] for part in parts]) for k in range(4))
+    return Matching(ticks, truth_tick, track_row, track_tick, pair_truth, pair_track, err.reshape(-1, 2), dist,
+                    truth_interval, track_interval)
+
+
+def _match_block(rows: IntArray, expanded: IntArray, ticks: FloatArray, truth_tick: IntArray, track_tick: IntArray,
+                 track_row: IntArray, truth: TruthColumns, tracks: TrackColumns, frame: LocalFrame, cutoff: FloatArray,
+                 p: float, n_dom: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """The GOSPA assignment for the truth rows ``rows`` and expanded track rows ``expanded`` of a block of ticks.
+
+    Returns the chosen pairs as (truth row, expanded track row), their (P, 2) east/north
+    error (true metres) and (P,) distance.
+    """
+    frame = LocalFrame(frame.lat_min, frame.lat_max, frame.lon_min, frame.lon_max)  # PROJ objects: one per thread
+    lat, lon = truth.lat[rows], truth.lon[rows]
+    te, tn = frame.to_local(lat, lon)
+    k_truth = _scale_at(frame, lat)
+    src = track_row[expanded]
+    re_, rn = frame.to_local(tracks.lat[src], tracks.lon[src])
+    k_track = _scale_at(frame, tracks.lat[src])
+    dt = ticks[track_tick[expanded]] - tracks.t[src]
+    ve, vn = tracks.vel_e_mps[src], tracks.vel_n_mps[src]
+    moving = np.isfinite(ve) & np.isfinite(vn)
+    re_ = re_ + np.where(moving, ve * k_track * dt, 0.0)
+    rn = rn + np.where(moving, vn * k_track * dt, 0.0)
+    truth_domain = truth.domain[rows]
+    # projected distances are k (about 1 +- 0.01) times the true ones; widen the radius to match
+    radius = float(cutoff.max()) * (float(k_truth.max()) if k_truth.size else 1.0)
+    i, j = candidate_pairs(np.column_stack([te, tn]), truth_tick[rows] * n_dom + truth_domain,
+                           np.column_stack([re_, rn]), track_tick[expanded] * n_dom + tracks.domain[src], radius)
+    err = np.column_stack([re_[j] - te[i], rn[j] - tn[i]]) / k_truth[i, None]
+    dist = np.hypot(err[:, 0], err[:, 1])
+    c_pair = cutoff[truth_domain[i]]
+    near = dist < c_pair
+    i, j, err, dist, c_pair = i[near], j[near], err[near], dist[near], c_pair[near]
+    chosen = assign_pairs(i, j, dist, c_pair, p, truth.obj[rows[i]], tracks.track[src[j]])
+    return rows[i[chosen]], expanded[j[chosen]], err[chosen].ravel(), dist[chosen]
