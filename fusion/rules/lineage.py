@@ -188,15 +188,23 @@ def identity_heard_near(s: Scene, rows: IntArray, heard_t: FloatArray, heard_lat
     if not len(others) or not ok.any():
         return out
     r = rows[ok]
+    age = np.maximum(s.t - heard_t[ok], 0.0)
     # the report in the local frame, from the track's own position (metres per degree at its latitude)
-    east = s.east[r] + (heard_lon[ok] - s.lon[r]) * M_PER_DEG * np.cos(np.radians(s.lat[r]))
-    north = s.north[r] + (heard_lat[ok] - s.lat[r]) * M_PER_DEG
-    d = np.hypot(s.east[others][None, :] - east[:, None], s.north[others][None, :] - north[:, None])  # (R', O)
-    reach = gate_m + s.speed_mps[others][None, :] * np.maximum(s.t - heard_t[ok], 0.0)[:, None]
-    fits = ((s.mmsi[others][None, :] == NO_MMSI) | (s.mmsi[others][None, :] == s.mmsi[r][:, None]))
+    heard = np.column_stack([s.east[r] + (heard_lon[ok] - s.lon[r]) * M_PER_DEG * np.cos(np.radians(s.lat[r])),
+                             s.north[r] + (heard_lat[ok] - s.lat[r]) * M_PER_DEG])
+    # candidate pairs from a k-d tree within the fastest other track's reach (a dense (R, O) test is quadratic:
+    # 0.14 s a tick at 5,000 identified tracks), then each pair against its own track's reach
+    from scipy.spatial import cKDTree  # imported on first use, like the tracker's gate
+
+    tree = cKDTree(np.column_stack([s.east[others], s.north[others]]))
+    near = tree.query_ball_point(heard, r=gate_m + float(s.speed_mps[others].max()) * age, return_sorted=False)
+    i = np.repeat(np.arange(len(r)), [len(c) for c in near])
+    j = others[np.concatenate([np.asarray(c, np.int64) for c in near])] if len(i) else np.zeros(0, np.int64)
+    d = np.hypot(s.east[j] - heard[i, 0], s.north[j] - heard[i, 1])
+    fits = (d <= gate_m + s.speed_mps[j] * age[i]) & ((s.mmsi[j] == NO_MMSI) | (s.mmsi[j] == s.mmsi[r[i]]))
     if others_only:
-        fits &= s.track_id[others][None, :] != s.track_id[r][:, None]
-    out[ok] = (fits & (d <= reach)).any(axis=1)
+        fits &= s.track_id[j] != s.track_id[r[i]]
+    out[ok] = np.bincount(i[fits], minlength=len(r)) > 0
     return out
 
 
