@@ -73,16 +73,21 @@ def parse_header(line: bytes) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def _usual_scan(line: bytes) -> _ScanLine | None:
+    """The line in the usual typed shape, or None: then the generic checks of ``iter_scans`` name what is wrong."""
+    try:
+        return _scan_decoder.decode(line)
+    except msgspec.ValidationError:
+        return None
+
+
 def iter_scans(lines: Iterable[bytes]) -> Iterator[tuple[float, FloatArray]]:
     """Scan lines (after the header) -> (t, detections (M, 2)); bad lines raise ValueError naming them."""
     for no, line in enumerate(lines, start=2):
         if not line.strip():
             continue
-        try:
-            scan = _scan_decoder.decode(line)
-        except msgspec.ValidationError:  # not the usual shape: the generic checks below name what is wrong
-            pass
-        else:
+        scan = _usual_scan(line)
+        if scan is not None:
             if scan.kind != "scan":
                 continue
             if scan.t is not None and math.isfinite(scan.t):

@@ -47,10 +47,10 @@ class _Worker:
         self.inner()
 
     def inner(self) -> None:
-        pass
+        """A leaf: its time is its own."""
 
     def step(self, batch: _Batch) -> None:
-        pass
+        """A step of ``batch``: timed under the batch's sensor kind."""
 
 
 def test_stage_clock_counts_each_stage_without_the_stages_nested_in_it(live: types.ModuleType) -> None:
