@@ -11,7 +11,7 @@ received and at least 20 are still queued (the retained status tells).
 
 ``--huge-step``: the worst case, one step releasing the whole backlog to the tracker when the
 signal comes. The service takes up to 200 MB per step (``fuse_bytes``), the scans are timed
-5 s ahead of their publication and 1 ms apart, so that all of them are accepted and wait in
+5 s ahead of their publication and 10 us apart, so that all of them are accepted and wait in
 the re-order buffer until one step releases them together, 2 s (the re-order window) after
 the first scan's time; SIGTERM once every scan is received and >= 20 wait in the re-order
 buffer, and no earlier than 0.3 s into that release.
@@ -56,7 +56,7 @@ SITE = (10.2, -78.0)  # inside the minimal scenario's area
 TOPIC = "jisf/v1/feeds/radar/backlog"
 
 
-HUGE_FUSE_BYTES, HUGE_LEAD_S, HUGE_SPACING_S, HUGE_INTO_RELEASE_S = 200_000_000, 5.0, 0.001, 0.3  # --huge-step (module doc)
+HUGE_FUSE_BYTES, HUGE_LEAD_S, HUGE_SPACING_S, HUGE_INTO_RELEASE_S = 200_000_000, 5.0, 1e-5, 0.3  # --huge-step (module doc)
 REORDER_WINDOW_S = 2.0  # the service's default re-order window: a batch is released this long after its time
 
 
