@@ -21,7 +21,6 @@ next output tick follows the last one written.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
@@ -65,12 +64,11 @@ def save_checkpoint(path: Path, fusion: Fusion, extra: dict[str, Any] | None = N
         "extra": extra or {},
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, allow_pickle=False, **arrays)  # numeric arrays only, as load reads them
-    data = buf.getvalue()
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
+    with open(tmp, "wb") as f:  # straight to the file: no copy in memory (at a stop under a backlog, the re-order
+        # buffer's batches make it tens of MB, and the copy was a third of its write: docs/BENCHMARKS.md, "SIGTERM under a backlog")
+        np.savez(f, allow_pickle=False, **arrays)  # numeric arrays only, as load reads them
+        size = f.tell()
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -79,7 +77,7 @@ def save_checkpoint(path: Path, fusion: Fusion, extra: dict[str, Any] | None = N
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return len(data)
+    return size
 
 
 def load_checkpoint(path: Path, fusion: Fusion) -> dict[str, Any]:

@@ -348,6 +348,14 @@ class Ingest:
             close(domain)
         return out
 
+    def hold(self, batches: list[MeasBatch]) -> None:
+        """Put batches ``due`` released, not yet fused, back into the re-order buffer (a step stopped
+        between two of them: ``Fusion.advance``'s ``stop``); the next ``due`` releases them again (each
+        keyed by its newest time, at or before the cutoff that released it: before anything still
+        buffered then), and a checkpoint holds them meanwhile."""
+        for batch in batches:
+            heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
+
     def _satellite_scenes(self, reports: list[Report], recv_t: float) -> None:
         """Satellite scenes to the dark-detection correlation; a scene too old for the tracker's
         window is taken out of ``reports`` (correlation only). The AIS history it needs is fed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -24,7 +24,7 @@ import numpy as np
 
 from fusion.actions import FEED as OPS_FEED
 from fusion.actions import OperatorAction, decode_action, is_ops_topic
-from fusion.core.arrays import Domain, TrackView
+from fusion.core.arrays import Domain, MeasBatch, TrackView
 from fusion.core.frame import LocalFrame
 from fusion.core.tracker import StepResult, Tracker, TrackerConfig
 from fusion.identity import IdentityLookup, identity_fields
@@ -106,6 +106,7 @@ class Counters:
     rerun_s_by_source: dict[str, float] = field(default_factory=dict)  # -> batch time (s) those re-runs replayed
     rerun_refused_by_source: dict[str, int] = field(default_factory=dict)  # -> measurements not re-run (re-run budget
     # spent, TrackerConfig.rerun_budget_s_per_s): fused by retrodiction instead, or counted late
+    stopped_steps: int = 0  # advances cut short by their ``stop`` (a shutdown): what they had released went back to ingest
 
 
 def _global_ids(ids: np.ndarray, domain: str) -> np.ndarray:
@@ -171,7 +172,7 @@ class Fusion:
         self.ingest.log.accepted_messages[OPS_FEED] += 1
         return 1
 
-    def advance(self, now: float, catch_up_ticks: int = 0) -> Iterator[Tick]:
+    def advance(self, now: float, catch_up_ticks: int = 0, stop: Callable[[], bool] | None = None) -> Iterator[Tick]:
         """Process every batch due by ``now`` and yield the output ticks that fall at or before it.
 
         With ``catch_up_ticks`` > 0 (the live service, behind its clock): when more ticks than
@@ -179,7 +180,14 @@ class Fusion:
         evaluated and yielded; the data of the skipped ones is still fused, in time order,
         and their deletions and alerts come out at the next evaluated one. Rule holds keep
         counting (measurement time), a condition being first seen at most one spacing late.
-        Counted in ``ticks_skipped``."""
+        Counted in ``ticks_skipped``.
+
+        ``stop`` (the live service's shutdown: true once its time is up) is asked before each
+        batch and each tick: when true, the batches released and not yet fused go back into the
+        re-order buffer (``Ingest.hold``), the tick that was due is not evaluated (it is next
+        again) and nothing more is done: the state is that after the last batch fused, every
+        accepted measurement either fused or buffered (a checkpoint holds both). Counted in
+        ``stopped_steps``; the caller owns the clock."""
         if self._next_tick is None:
             return
         interval = self.config.output_interval_s
@@ -191,14 +199,14 @@ class Fusion:
         while self._next_tick <= now:
             t = self._next_tick
             if keep is None or k in keep or t + interval > now:  # (the newest due tick always, whatever the rounding)
-                self._step_batches(self.ingest.due(t))
+                if not self._step_batches(self.ingest.due(t), stop) or self._stopped(stop):
+                    return
                 yield self._tick(t)
             else:
                 self.counters.ticks_skipped += 1
             self._next_tick = t + interval
             k += 1
-        self._step_batches(self.ingest.due(now))
-
+        self._step_batches(self.ingest.due(now), stop)
     def finish(self) -> Iterator[Tick]:
         """End of input: release everything still buffered and emit the ticks that covers."""
         end = self.ingest.latest_buffered_t
@@ -214,8 +222,18 @@ class Fusion:
             out[d] = replace(v, track_id=_global_ids(v.track_id, d))
         return out
 
-    def _step_batches(self, batches: list) -> None:
-        for batch in batches:
+    def _stopped(self, stop: Callable[[], bool] | None) -> bool:
+        if stop is None or not stop():
+            return False
+        self.counters.stopped_steps += 1
+        return True
+
+    def _step_batches(self, batches: list[MeasBatch], stop: Callable[[], bool] | None = None) -> bool:
+        """Fuse ``batches`` in order; False when ``stop`` ended it first (the rest held back in ingest)."""
+        for i, batch in enumerate(batches):
+            if self._stopped(stop):
+                self.ingest.hold(batches[i:])
+                return False
             res = self.trackers[batch.domain].step(batch)
             if res.rerun_batches or res.rerun_refused:
                 source, c = f"{batch.sensor_kind}/{batch.sensor_id}", self.counters
@@ -226,6 +244,7 @@ class Fusion:
             self.counters.batches += 1
             self.counters.measurements += len(batch)
             self._absorb(res, batch.domain)
+        return True
 
     def _absorb(self, res: StepResult, domain: str) -> None:
         self.counters.late_dropped += int(res.late_dropped)

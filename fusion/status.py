@@ -147,6 +147,7 @@ class StatusReport:
             "tracker_rerun_refused_by_source": most_shed(Counter(c.rerun_refused_by_source)),
             "ticks": c.ticks,
             "ticks_skipped": c.ticks_skipped,
+            "stopped_steps": c.stopped_steps,
             "alerts_raised": c.alerts_raised,
             "alerts_published": s.alerts_published,
             "tracks": tracks,

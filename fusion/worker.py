@@ -96,7 +96,7 @@ class FusionWorker:
         left: list[Queued] = []
         waits = np.empty(len(took))
         for i, msg in enumerate(took):
-            if self.fuse_until is not None and time.perf_counter() > self.fuse_until:
+            if self.out_of_time():
                 left, waits = list(took[i:]), waits[:i]  # stopping, out of time: to be dropped and counted
                 break
             topic, payload, recv_t = msg[0], msg[1], msg[2]
@@ -105,9 +105,9 @@ class FusionWorker:
             kept = self.fusion.accept(topic, payload, t)
             self.intake.settle(topic, payload, kept)
             self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
-        if self.fuse_until is None or time.perf_counter() <= self.fuse_until:  # (stopping and out of time: nothing is
-            # released; what was accepted stays in the re-order buffer, which the checkpoint holds)
-            for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.catch_up_ticks):
+        if not self.out_of_time():  # (stopping and out of time: nothing is released, and a release under way stops
+            # at the next batch or tick: what was accepted and not fused stays in the re-order buffer, which the checkpoint holds)
+            for tick in self.fusion.advance(now if horizon is None else min(now, horizon), self.catch_up_ticks, self.out_of_time):
                 out.extend(self.tick_messages(tick, now, emit))
         out.extend(self._picture.finish() if due.final else self._picture.advance())
         if due.rejects or due.final:
@@ -121,6 +121,10 @@ class FusionWorker:
             self.stats.fuse_wait.add(waits)
             self.stats.step_s.add([time.perf_counter() - started])
         return out, left
+
+    def out_of_time(self) -> bool:
+        """Stopping, and past ``fuse_until``: a step accepts and fuses nothing more."""
+        return self.fuse_until is not None and time.perf_counter() > self.fuse_until
 
     def tick_messages(self, tick: Tick, now: float, emit: Emit | None = None) -> list[OutMessage]:
         """Alerts (all, QoS 1); retained updates of the tracks that changed (``TrackUpdates``),
