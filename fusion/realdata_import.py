@@ -486,6 +486,19 @@ def replay_real(recording: Path | str, out_dir: Path | str, deployment: Path | s
     return replay_recording(Path(recording), Path(out_dir), deployment=load_deployment(Path(deployment)))
 
 
+def replay_and_figures(recording: Path | str, out_dir: Path | str, deployment: Path | str | None) -> dict[str, object]:
+    """``replay_real`` then, on the reports it accepted, ``continuity`` (vessels with at least ten reports) and the
+    done-criterion ``figures`` (``real_ais_figures``): what ``import-ais --replay`` prints."""
+    replay = replay_real(recording, out_dir, deployment)
+    area = replay["area"]
+    if not isinstance(area, list):
+        raise TypeError(f"replay summary area {area!r}: not a [lat_min, lat_max, lon_min, lon_max] list")
+    positions = accepted_positions(recording, area)
+    return {"replay": replay,
+            "continuity": continuity_summary(vessel_continuity(positions, Path(out_dir) / "tracks.jsonl")),
+            "figures": real_ais_figures(positions, out_dir)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Options of ``jisf import-ais``."""
     p = cliutil.parser("import-ais", "AIS data (MarineCadastre CSV or an NMEA log) -> jisf recording (AIS feed messages)")
@@ -521,13 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.replay:
             from fusion.deployment import deployment_path
 
-            replay = replay_real(args.output, args.replay, deployment_path(args.deployment))
-            area = replay["area"]
-            assert isinstance(area, list)
-            positions = accepted_positions(args.output, area)
-            result["replay"] = replay
-            result["continuity"] = continuity_summary(vessel_continuity(positions, Path(args.replay) / "tracks.jsonl"))
-            result["figures"] = real_ais_figures(positions, args.replay)
+            result |= replay_and_figures(args.output, args.replay, deployment_path(args.deployment))
         print(json.dumps(result))
         return 0
 
