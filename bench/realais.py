@@ -3,6 +3,8 @@
 
 - New York Harbor, MarineCadastre CSV (2020-06-30 00:00-01:00 UTC, ~1 report per vessel per minute) with
   deploy/realais_ny.toml;
+- the same CSV thinned to one report per vessel per 7 min (``thin_marinecadastre``, a satellite AIS revisit;
+  docs/REALDATA.md "Sparse AIS") with deploy/sparse_ais.example.toml (source interval 420 s);
 - AMSA's NMEA stream (2012-01-27 11:47-11:53 UTC, live rates), timed by its own $GPZDA clock sentences, with
   deploy/realais_amsa.toml.
 
@@ -21,10 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from fusion.realdata_import import import_marinecadastre, import_nmea, replay_and_figures
+from fusion.realdata_import import import_marinecadastre, import_nmea, replay_and_figures, thin_marinecadastre
 
 DATA = Path("/work/shared/data/real/ais")
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+THIN_PERIOD_S = 420.0  # as bench/sparse_ais.py and deploy/sparse_ais.example.toml ("ais/thinned")
 
 
 def run(out: Path, ny_csv: Path, amsa_nmea: Path) -> dict[str, object]:
@@ -33,6 +36,10 @@ def run(out: Path, ny_csv: Path, amsa_nmea: Path) -> dict[str, object]:
     t0 = time.perf_counter()
     import_marinecadastre(ny_csv, out / "ny.jsonl.gz")
     result["ny"] = replay_and_figures(out / "ny.jsonl.gz", out / "ny", DEPLOY / "realais_ny.toml")
+    thin_marinecadastre(ny_csv, out / "ny_thin.csv", THIN_PERIOD_S)
+    import_marinecadastre(out / "ny_thin.csv", out / "ny_thin.jsonl.gz", source="thinned")
+    result["ny_thinned_7min"] = replay_and_figures(out / "ny_thin.jsonl.gz", out / "ny_thin",
+                                                   DEPLOY / "sparse_ais.example.toml")
     import_nmea(amsa_nmea, out / "amsa.jsonl.gz", source="amsa")
     result["amsa"] = replay_and_figures(out / "amsa.jsonl.gz", out / "amsa", DEPLOY / "realais_amsa.toml")
     result["seconds"] = round(time.perf_counter() - t0, 1)
