@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fusion.offline import MAX_DATA_AREA_SCALE_ERROR, DataArea, ReplayError, frame_scale_error, replay_recording
 from fusion.realdata_import import (
     AIS_TOPIC_ROOT,
     ais_gap_claim_holds,
@@ -155,3 +156,12 @@ def test_figures_count_false_alerts_per_rule(tmp_path: Path) -> None:
     assert f["false_alerts"] == 1 and f["false_per_10_vessels_per_day"] == pytest.approx(864.0)
     assert f["tracks_per_mmsi"] == {"min_reports_1": {"vessels": 1, "untracked": 0, "tracks_per_vessel": 1.0, "max": 1,
                                                       "on_more_than_one_track": 0}}
+
+
+def test_replay_refuses_a_data_area_no_local_frame_covers(tmp_path: Path) -> None:
+    # the AMSA stream holds Australian and North American positions: the area from the data would be a frame over
+    # the globe (38 % scale error, a distance-to-shore grid of gigabytes); the replay says so and asks for an area
+    import_nmea(AMSA, tmp_path / "amsa.jsonl.gz", source="amsa")
+    with pytest.raises(ReplayError, match=r"distorts distances by 38 %.*deployment with an \[area\]"):
+        replay_recording(tmp_path / "amsa.jsonl.gz", tmp_path / "out")
+    assert frame_scale_error(DataArea(-45.0, -8.0, 110.0, 160.0)) <= MAX_DATA_AREA_SCALE_ERROR  # realais_amsa.toml's area
