@@ -20,9 +20,10 @@ import bisect
 import csv
 import dataclasses
 import json
+import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -334,7 +335,7 @@ class _AlertRow(msgspec.Struct):
     state: str
     mmsi: int | None = None
     reason: str = ""
-    evidence: dict[str, float | None] = {}
+    evidence: dict[str, float | str | bool | None] = {}
 
 
 CLAIM_SLACK_S = 1.0
@@ -342,7 +343,7 @@ CLAIM_SLACK_S = 1.0
 a clock read once a second (the AMSA stream's ZDA), so a silence is checked to within one second."""
 
 
-def ais_gap_claim_holds(t: float, evidence: dict[str, float | None], report_times: Sequence[float],
+def ais_gap_claim_holds(t: float, evidence: Mapping[str, object], report_times: Sequence[float],
                         reports_ll: Sequence[tuple[float, float]], *, lag_s: float | None = None) -> bool:
     """Whether an ais_gap alert raised at ``t`` (s) states what the input data really hold for its MMSI.
 
@@ -353,16 +354,22 @@ def ais_gap_claim_holds(t: float, evidence: dict[str, float | None], report_time
     reports up to t lie farther apart than that reach (great-circle distance)."""
     if lag_s is None:
         lag_s = FusionConfig().reorder_window_s + CLAIM_SLACK_S
-    reach = evidence.get("reach_m")
-    if evidence.get("jump_m") is not None and reach is not None:
+    reach = _number(evidence, "reach_m")
+    if _number(evidence, "jump_m") is not None and reach is not None:
         upto = bisect.bisect_right(report_times, t)
         return any(_distance_m(reports_ll[i], reports_ll[i + 1]) > reach for i in range(upto - 1))
-    silent = evidence.get("ais_silent_s")
+    silent = _number(evidence, "ais_silent_s")
     if silent is None:
         return False
     lo = bisect.bisect_right(report_times, t - silent + CLAIM_SLACK_S)
     hi = bisect.bisect_right(report_times, t - lag_s)
     return hi <= lo
+
+
+def _number(evidence: Mapping[str, object], key: str) -> float | None:
+    """``evidence[key]`` when it is a finite number (not a flag), else None."""
+    v = evidence.get(key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
 def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
