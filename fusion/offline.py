@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 import msgspec
+import numpy as np
 
 from fusion.clock import SIM_CLOCK_TOPIC, WarpedClock
 from fusion.core.frame import LocalFrame
@@ -262,8 +263,29 @@ def data_area(messages: Iterable[RecordedMessage], *, margin_deg: float = DEFAUL
     def out(x: float, up: bool) -> float:  # widened to the next 1e-5 deg (about 1 m): a readable box
         return (math.ceil if up else math.floor)(round(x * 1e5, 6)) / 1e5
 
-    return DataArea(max(-89.0, out(lat_lo - margin_deg, False)), min(89.0, out(lat_hi + margin_deg, True)),
+    area = DataArea(max(-89.0, out(lat_lo - margin_deg, False)), min(89.0, out(lat_hi + margin_deg, True)),
                     max(-180.0, out(lon_lo - margin_deg, False)), min(180.0, out(lon_hi + margin_deg, True)))
+    error = frame_scale_error(area)
+    if not error <= MAX_DATA_AREA_SCALE_ERROR:
+        raise ValueError(
+            f"the positions span lat {area.lat_min:g}..{area.lat_max:g}, lon {area.lon_min:g}..{area.lon_max:g}: one local "
+            f"frame over that distorts distances by {100.0 * error:.0f} % (at most {100.0 * MAX_DATA_AREA_SCALE_ERROR:g} %); "
+            "give a deployment with an [area] (reports outside it are rejected and counted)")
+    return area
+
+
+MAX_DATA_AREA_SCALE_ERROR = 0.05
+"""Largest scale error |k - 1| of the tracker frame (``LocalFrame.scale``) over an area taken from the data. The frame
+is made for a few tenths of a percent (fusion/core/frame.py); ten times that still holds a continent's coastal waters
+(Australia's, lat -45..-8, lon 110..160: 3.2 %), while data from several regions (the AMSA stream with its North
+American reports: 38 %) would give no local frame, and a distance-to-shore grid over the globe (gigabytes)."""
+
+
+def frame_scale_error(area: AreaBounds, n: int = 25) -> float:
+    """Largest |k - 1| of the tracker frame for ``area`` over an (n x n) grid of it (dimensionless)."""
+    lat, lon = np.meshgrid(np.linspace(area.lat_min, area.lat_max, n), np.linspace(area.lon_min, area.lon_max, n))
+    k = frame_for(area.lat_min, area.lat_max, area.lon_min, area.lon_max).scale(lat.ravel(), lon.ravel())
+    return float(np.max(np.abs(k - 1.0)))
 
 
 def top_reject_reasons(fusion: Fusion, n: int = 3) -> str:

@@ -20,9 +20,12 @@ import bisect
 import csv
 import dataclasses
 import json
+import math
+import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
@@ -38,6 +41,8 @@ from sensors.realdata import (
     MARINECADASTRE_SOURCE,
     positions_to_payloads,
     read_marinecadastre_csv,
+    read_nmea_file,
+    tag_nmea_line,
 )
 from sensors.reports import AisPosition
 
@@ -124,6 +129,94 @@ def import_marinecadastre(csv_path: Path | str, out: Path | str, *, source: str 
             if on_message is not None:
                 on_message(t)
     return ImportSummary(len(positions), n, len({p.mmsi for p in positions}), positions[0].t, positions[-1].t)
+
+
+# An NMEA 0183 ZDA sentence: UTC time hhmmss.ss, day, month, year (NMEA 0183 v4.10, "ZDA - Time & Date").
+_ZDA = re.compile(r"^\$[A-Z]{2}ZDA,(\d{2})(\d{2})(\d{2}(?:\.\d*)?),(\d{2}),(\d{2}),(\d{4}),")
+
+
+def zda_time(line: str) -> float | None:
+    """Unix seconds of an NMEA ``$--ZDA`` time-and-date sentence, None for any other line or a bad date."""
+    m = _ZDA.match(line)
+    if m is None:
+        return None
+    hh, mm, ss, day, month, year = m.groups()
+    try:
+        base = datetime(int(year), int(month), int(day), int(hh), int(mm), tzinfo=UTC)
+    except ValueError:
+        return None
+    return base.timestamp() + float(ss)
+
+
+@dataclass(frozen=True)
+class ClockedBatch:
+    """The AIS sentences of an NMEA log received between two clock readings: ``t`` the earlier reading
+    (Unix s), ``lines`` the ``!`` sentences in file order (with an NMEA 4.0 tag block holding the line's own
+    trailing epoch where it has one)."""
+
+    t: float
+    lines: tuple[str, ...]
+
+
+def clocked_nmea(path: Path | str, source: str) -> tuple[list[ClockedBatch], int]:
+    """An NMEA log (plain or gzip) as batches of AIS sentences timed by the log's own ``$--ZDA`` clock
+    sentences, and the number of other lines left out (status, GPS and proprietary sentences).
+
+    A receiver or aggregator log in arrival order carries its clock as ZDA sentences (the AMSA stream: one
+    a second); every AIS sentence is given the last clock reading before it (those before the first reading:
+    the first reading). ``ValueError`` when the log holds no ZDA sentence (no receive time can be given)."""
+    batches: list[ClockedBatch] = []
+    pending: list[str] = []
+    clock: float | None = None
+    skipped = 0
+    for line, epoch in read_nmea_file(path):
+        t = zda_time(line)
+        if t is not None:
+            if pending:
+                batches.append(ClockedBatch(clock if clock is not None else t, tuple(pending)))
+                pending = []
+            clock = t if clock is None else max(clock, t)  # a clock reading never runs the replay backwards
+        elif line.startswith("!"):
+            pending.append(line if epoch is None else tag_nmea_line(line, epoch, source))
+        else:
+            skipped += 1
+    if clock is None:
+        raise ValueError(f"{path}: no $--ZDA clock sentence: the AIS sentences have no receive time")
+    if pending:
+        batches.append(ClockedBatch(clock, tuple(pending)))
+    return batches, skipped
+
+
+def import_nmea(path: Path | str, out: Path | str, *, source: str = "nmea",
+                on_message: Callable[[float], None] | None = None) -> tuple[int, int]:
+    """Write an NMEA log's AIS sentences (``clocked_nmea``) as an AIS feed recording at ``out`` (replaced):
+    one message per clock interval, receive time = its clock reading. Returns (sentences, messages)."""
+    batches, _skipped = clocked_nmea(path, source)
+    out = Path(out)
+    out.unlink(missing_ok=True)
+    topic = AIS_TOPIC_ROOT + source
+    with RecordingWriter(out, flush_interval_s=3600.0, fsync=False) as writer:
+        for batch in batches:
+            writer.append(topic, "\n".join(batch.lines).encode(), 0, False, batch.t)
+            if on_message is not None:
+                on_message(batch.t)
+    return sum(len(b.lines) for b in batches), len(batches)
+
+
+def recording_positions(recording: Path | str) -> list[AisPosition]:
+    """The AIS position reports of a recording, decoded as the service decodes them, in time order (stable)."""
+    from fusion.ingest import new_decoders, parse_feed_topic
+    from fusion.offline import effective_messages
+
+    decoders = new_decoders()
+    out: list[AisPosition] = []
+    for m in effective_messages(read_recording(recording)):
+        if not m.topic.startswith(AIS_TOPIC_ROOT):
+            continue
+        _kind, source = parse_feed_topic(m.topic)
+        reports, _errors = decoders["ais"].decode(m.payload, source, m.recv_t)
+        out.extend(r for r in reports if isinstance(r, AisPosition))
+    return sorted(out, key=lambda p: p.t)
 
 
 def data_area(recording: Path | str, *, margin_deg: float = DEFAULT_MARGIN_DEG) -> DataArea:
@@ -235,17 +328,198 @@ class _TrackRow(msgspec.Struct):
     mmsi: int | None = None
 
 
+class _AlertRow(msgspec.Struct):
+    t: float
+    alert_id: str
+    rule: str
+    state: str
+    mmsi: int | None = None
+    reason: str = ""
+    evidence: dict[str, float | str | bool | None] = {}
+
+
+CLAIM_SLACK_S = 1.0
+"""Time slack of ``ais_gap_claim_holds``: receive times of the real data are whole seconds (MarineCadastre) or
+a clock read once a second (the AMSA stream's ZDA), so a silence is checked to within one second."""
+
+
+def ais_gap_claim_holds(t: float, evidence: Mapping[str, object], report_times: Sequence[float],
+                        reports_ll: Sequence[tuple[float, float]], *, lag_s: float | None = None) -> bool:
+    """Whether an ais_gap alert raised at ``t`` (s) states what the input data really hold for its MMSI.
+
+    ``report_times`` (R,) are the MMSI's input report times in order (s), ``reports_ll`` (R,) their (lat, lon)
+    (deg). A silence of ``evidence["ais_silent_s"]`` holds when no report of the MMSI lies in
+    (t - silent + CLAIM_SLACK_S, t - lag_s], ``lag_s`` (default: the re-order window + 1 s) being the reports
+    the service could not yet have processed at t. A jump of ``evidence["reach_m"]`` holds when two successive
+    reports up to t lie farther apart than that reach (great-circle distance)."""
+    if lag_s is None:
+        lag_s = FusionConfig().reorder_window_s + CLAIM_SLACK_S
+    reach = _number(evidence, "reach_m")
+    if _number(evidence, "jump_m") is not None and reach is not None:
+        upto = bisect.bisect_right(report_times, t)
+        return any(_distance_m(reports_ll[i], reports_ll[i + 1]) > reach for i in range(upto - 1))
+    silent = _number(evidence, "ais_silent_s")
+    if silent is None:
+        return False
+    lo = bisect.bisect_right(report_times, t - silent + CLAIM_SLACK_S)
+    hi = bisect.bisect_right(report_times, t - lag_s)
+    return hi <= lo
+
+
+def _number(evidence: Mapping[str, object], key: str) -> float | None:
+    """``evidence[key]`` when it is a finite number (not a flag), else None."""
+    v = evidence.get(key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (m) between two (lat, lon) points in degrees (WGS84 ellipsoid)."""
+    from pyproj import Geod
+
+    return float(Geod(ellps="WGS84").inv(a[1], a[0], b[1], b[0])[2])
+
+
+# The rules whose claim is a property of the AIS data alone, with the function that checks it on the input.
+CLAIM_CHECKS: dict[str, Callable[..., bool]] = {"ais_gap": ais_gap_claim_holds}
+
+
+def real_ais_figures(positions: Sequence[AisPosition], out_dir: Path | str, *,
+                     min_reports: Sequence[int] = (1, 5, 10)) -> dict[str, object]:
+    """Issue 14's done-criterion figures for a replay of real AIS into ``out_dir`` (tracks.jsonl, alerts.jsonl).
+
+    ``positions``: the reports the replay accepted (inside its area). Every vessel (MMSI) is presumed benign
+    and there is no labelled suspect (recall is undefined). An alert is false unless its rule's claim is a
+    property of the data that the input shows (``CLAIM_CHECKS``: an ais_gap silence or jump that the MMSI's
+    reports really have); per rule: alerts raised, claims that hold, false alerts, and false alerts per 10
+    vessels per day (days = the reports' time span / 86,400 s). Tracks per MMSI, per ``min_reports``: the
+    ``vessel_continuity`` tracks of each vessel with at least that many reports (mean, max, vessels on more than
+    one track, vessels on none), and the tracks carrying more than one MMSI over the run (identity swaps)."""
+    out_dir = Path(out_dir)
+    by_mmsi: dict[int, list[AisPosition]] = defaultdict(list)
+    for p in positions:
+        by_mmsi[p.mmsi].append(p)
+    for reports in by_mmsi.values():
+        reports.sort(key=lambda p: p.t)
+    span_s = max(p.t for p in positions) - min(p.t for p in positions) if positions else 0.0
+    days = span_s / 86400.0
+    vessels = len(by_mmsi)
+    counts: dict[str, _RuleCount] = defaultdict(_RuleCount)
+    decoder = msgspec.json.Decoder(_AlertRow)
+    with (out_dir / "alerts.jsonl").open("rb") as f:
+        raised = [row for row in map(decoder.decode, f) if row.state == "raised"]
+    for row in raised:
+        reports = by_mmsi.get(row.mmsi, []) if row.mmsi is not None else []
+        check = CLAIM_CHECKS.get(row.rule)
+        holds = check is not None and bool(reports) and check(row.t, row.evidence, [p.t for p in reports],
+                                                                [(p.lat, p.lon) for p in reports])
+        c = counts[row.rule]
+        c.alerts += 1
+        if holds:
+            c.claim_holds += 1
+        else:
+            c.false_alerts.append({"alert_id": row.alert_id, "t": row.t, "mmsi": row.mmsi, "reason": row.reason})
+    total_false = sum(len(c.false_alerts) for c in counts.values())
+    rules = {rule: {"alerts": c.alerts, "claim_holds": c.claim_holds, "false": len(c.false_alerts),
+                    "false_per_10_vessels_per_day": _per_10_per_day(len(c.false_alerts), vessels, days),
+                    "false_alerts": c.false_alerts} for rule, c in sorted(counts.items())}
+    tracks: dict[str, object] = {}
+    for n in min_reports:
+        continuity = vessel_continuity(positions, out_dir / "tracks.jsonl", min_reports=n)
+        per_vessel = [v.tracks for v in continuity]
+        tracked = [k for k in per_vessel if k > 0]
+        tracks[f"min_reports_{n}"] = {
+            "vessels": len(per_vessel), "untracked": len(per_vessel) - len(tracked),
+            "tracks_per_vessel": round(sum(tracked) / len(tracked), 4) if tracked else None,
+            "max": max(per_vessel, default=0), "on_more_than_one_track": sum(k > 1 for k in per_vessel)}
+    return {"vessels": vessels, "reports": len(positions), "span_s": span_s, "suspects": 0, "recall": None,
+            "alerts": len(raised), "false_alerts": total_false,
+            "false_per_10_vessels_per_day": _per_10_per_day(total_false, vessels, days), "by_rule": rules,
+            "tracks_per_mmsi": tracks, "tracks_with_two_mmsi": _tracks_with_two_mmsi(out_dir / "tracks.jsonl")}
+
+
+@dataclass
+class _RuleCount:
+    """One rule's raised alerts on real data: how many, how many state what the data hold, the false ones."""
+
+    alerts: int = 0
+    claim_holds: int = 0
+    false_alerts: list[dict[str, object]] = dataclasses.field(default_factory=list)
+
+
+def _per_10_per_day(false: int, vessels: int, days: float) -> float | None:
+    """False alerts per 10 vessels per day (None without vessels or time)."""
+    return round(10.0 * false / (vessels * days), 4) if vessels and days > 0 else None
+
+
+def _tracks_with_two_mmsi(tracks_jsonl: Path) -> int:
+    """Tracks whose rows carried more than one MMSI over the run (an identity swap or a merge of two vessels)."""
+    decoder = msgspec.json.Decoder(_TrackRow)
+    seen: dict[int, set[int]] = defaultdict(set)
+    with tracks_jsonl.open("rb") as f:
+        for line in f:
+            row = decoder.decode(line)
+            if row.mmsi is not None:
+                seen[row.track_id].add(row.mmsi)
+    return sum(len(m) > 1 for m in seen.values())
+
+
+def is_nmea_log(path: Path | str) -> bool:
+    """Whether a file (plain or gzip) is an NMEA log (first line a ``!``/``$`` sentence or a ``\\`` tag block),
+    not a MarineCadastre CSV."""
+    first = next(iter(read_nmea_file(path)), None)
+    return first is not None and first[0][:1] in ("!", "$", "\\")
+
+
+def accepted_positions(recording: Path | str, area: Sequence[float]) -> list[AisPosition]:
+    """The recording's AIS positions (``recording_positions``) inside ``area`` = [lat_min, lat_max, lon_min,
+    lon_max] (deg, a replay summary's "area") grown by the ingest's AREA_MARGIN_DEG: the reports a replay over
+    that area accepts."""
+    from fusion.ingest import AREA_MARGIN_DEG as m
+
+    lat_min, lat_max, lon_min, lon_max = area
+    return [p for p in recording_positions(recording)
+            if lat_min - m <= p.lat <= lat_max + m and lon_min - m <= p.lon <= lon_max + m]
+
+
+def replay_real(recording: Path | str, out_dir: Path | str, deployment: Path | str | None) -> dict[str, object]:
+    """Replay as ``jisf replay RECORDING -o DIR --deployment FILE`` (area, zones, receivers, rules, tracker of the
+    deployment; the area from the data where it has none); without a deployment ``replay_with_data_area``
+    (THINNED_AIS_CONFIG, no zones). Returns the replay summary."""
+    if deployment is None:
+        return replay_with_data_area(recording, out_dir)
+    from fusion.deployment import load_deployment
+    from fusion.offline import replay_recording
+
+    return replay_recording(Path(recording), Path(out_dir), deployment=load_deployment(Path(deployment)))
+
+
+def replay_and_figures(recording: Path | str, out_dir: Path | str, deployment: Path | str | None) -> dict[str, object]:
+    """``replay_real`` then, on the reports it accepted, ``continuity`` (vessels with at least ten reports) and the
+    done-criterion ``figures`` (``real_ais_figures``): what ``import-ais --replay`` prints."""
+    replay = replay_real(recording, out_dir, deployment)
+    area = replay["area"]
+    if not isinstance(area, list):
+        raise TypeError(f"replay summary area {area!r}: not a [lat_min, lat_max, lon_min, lon_max] list")
+    positions = accepted_positions(recording, area)
+    return {"replay": replay,
+            "continuity": continuity_summary(vessel_continuity(positions, Path(out_dir) / "tracks.jsonl")),
+            "figures": real_ais_figures(positions, out_dir)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Options of ``jisf import-ais``."""
-    p = cliutil.parser("import-ais", "MarineCadastre AIS CSV -> jisf recording (AIS NMEA feed messages)")
-    p.add_argument("csv", help="MarineCadastre AIS CSV (plain or gzip)")
+    p = cliutil.parser("import-ais", "AIS data (MarineCadastre CSV or an NMEA log) -> jisf recording (AIS feed messages)")
+    p.add_argument("csv", help="MarineCadastre AIS CSV, or an NMEA 0183 log timed by $--ZDA sentences (plain or gzip)")
     p.add_argument("-o", "--output", required=True, help="recording to write (replaced if it exists)")
     p.add_argument("--source", default=MARINECADASTRE_SOURCE, help="AIS source name in the topic (default %(default)s)")
-    p.add_argument("--first-s", type=float, help="import only the first this many seconds of the data")
+    p.add_argument("--format", choices=("auto", "marinecadastre", "nmea"), default="auto",
+                   help="input format (default: an NMEA log when the first line is a sentence, else the CSV)")
+    p.add_argument("--first-s", type=float, help="CSV: import only the first this many seconds of the data")
     p.add_argument("--replay", metavar="DIR",
-                   help="also replay the recording into DIR (area from the data, no zones) and report track continuity")
-    p.add_argument("--deployment", help="with --replay: a deployment file whose [tracker] settings the replay uses "
-                                        "(docs/DEPLOYMENT.md; env JISF_DEPLOYMENT); default: THINNED_AIS_CONFIG")
+                   help="also replay the recording into DIR and print track continuity and the done-criterion figures")
+    p.add_argument("--deployment", help="with --replay: replay as `jisf replay --deployment FILE` (its area, zones, "
+                                        "receivers, rules, tracker; docs/DEPLOYMENT.md; env JISF_DEPLOYMENT); "
+                                        "default: area from the data, no zones, THINNED_AIS_CONFIG")
     return p
 
 
@@ -253,20 +527,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``CSV -o RECORDING [--source NAME] [--replay DIR]``; prints a JSON summary, returns the exit code."""
 
     def body(args: argparse.Namespace) -> int:
+        nmea = args.format == "nmea" or (args.format == "auto" and is_nmea_log(args.csv))
+        result: dict[str, object] = {"recording": args.output, "format": "nmea" if nmea else "marinecadastre"}
         with cliutil.time_progress(args, desc="import-ais") as advance:
-            s = import_marinecadastre(args.csv, args.output, source=args.source, first_s=args.first_s,
-                                      on_message=advance)
-        result: dict[str, object] = {"recording": args.output, "positions": s.positions, "messages": s.messages,
-                                     "vessels": s.vessels, "t_first": s.t_first, "t_last": s.t_last}
+            if nmea:
+                sentences, messages = import_nmea(args.csv, args.output, source=args.source, on_message=advance)
+                result |= {"sentences": sentences, "messages": messages}
+            else:
+                s = import_marinecadastre(args.csv, args.output, source=args.source, first_s=args.first_s,
+                                          on_message=advance)
+                result |= {"positions": s.positions, "messages": s.messages, "vessels": s.vessels,
+                           "t_first": s.t_first, "t_last": s.t_last}
         if args.replay:
-            from fusion.deployment import deployment_path, load_deployment
+            from fusion.deployment import deployment_path
 
-            path = deployment_path(args.deployment)
-            config = load_deployment(path).fusion_config if path is not None else None
-            result["replay"] = replay_with_data_area(args.output, args.replay, config=config)
-            result["continuity"] = continuity_summary(
-                vessel_continuity(read_positions(args.csv, source=args.source, first_s=args.first_s),
-                                  Path(args.replay) / "tracks.jsonl"))
+            result |= replay_and_figures(args.output, args.replay, deployment_path(args.deployment))
         print(json.dumps(result))
         return 0
 
