@@ -82,7 +82,10 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     """Constant-velocity ``predict`` written out block by block (same result, faster).
 
     x (N, ..., 2k), P (N, ..., 2k, 2k), dt (N,) s, q (...,) m^2/s^3 broadcast against the
-    inner batch axes (``_cv_predict_components`` on component-major copies of P).
+    inner batch axes. With P = [[A, B], [B', C]]: A' = A + dt (B + B') + dt^2 C + Q_pp,
+    B' = B + dt C + Q_pv, C' = C + Q_vv. Works on component-major arrays (matrix entries
+    leading, the batch as the contiguous last axis) because numpy is slow on many tiny
+    matrices.
     """
     x_pred = cv_predict_state(x, dt, k)
     t = dt.reshape(dt.shape + (1,) * (x.ndim - 2)) if x.ndim > 1 else dt
@@ -90,20 +93,6 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     tb = np.broadcast_to(t, shape).reshape(-1)  # (B,) per flattened batch item
     qb = np.broadcast_to(np.asarray(q, dtype=np.float64), shape).reshape(-1)
     Pt = np.ascontiguousarray(P.reshape(-1, d, d).transpose(1, 2, 0))  # (d, d, B)
-    out = _cv_predict_components(Pt, tb, qb, k)
-    # back to row-major, contiguous: consumers (moments, masks, gathers, scatters into the
-    # track table) are several times slower on the transposed view
-    return x_pred, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
-
-
-def _cv_predict_components(Pt: FloatArray, tb: FloatArray, qb: FloatArray, k: int) -> FloatArray:
-    """The covariance part of ``cv_predict`` on component-major arrays: Pt (2k, 2k, B) (matrix
-    entries leading, the batch as the contiguous last axis, because numpy is slow on many tiny
-    matrices), tb (B,) s, qb (B,) m^2/s^3 -> predicted (2k, 2k, B), a new array.
-
-    With P = [[A, B], [B', C]]: A' = A + dt (B + B') + dt^2 C + Q_pp, B' = B + dt C + Q_pv,
-    C' = C + Q_vv.
-    """
     A, B, Bt, C = Pt[:k, :k], Pt[:k, k:], Pt[k:, :k], Pt[k:, k:]
     out = np.empty(Pt.shape)
     # in place into ``out`` (same operations and order as A + dt (B + B') + dt^2 C): every
@@ -127,7 +116,9 @@ def _cv_predict_components(Pt: FloatArray, tb: FloatArray, qb: FloatArray, k: in
         out[i, i + k] += q2
         out[i + k, i] += q2
         out[i + k, i + k] += q1
-    return out
+    # back to row-major, contiguous: consumers (moments, masks, gathers, scatters into the
+    # track table) are several times slower on the transposed view
+    return x_pred, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
 
 
 def cv_predict_position(
@@ -288,43 +279,14 @@ def imm_mix(
     """
     if mu.shape[1] == 1:  # one model: nothing to mix
         return xm, Pm, mu.copy()  # cbar = PI mu = mu
-    w, cbar = _mixing_weights(mu, PI)
-    x0, P0 = _moments(w, xm, Pm)
-    return x0, P0, cbar
-
-
-def imm_mix_predict(
-    xm: FloatArray, Pm: FloatArray, mu: FloatArray, PI: FloatArray, dt: FloatArray, q: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``imm_mix`` then ``cv_predict`` of the mixed states by dt (N,) s with q (r,) m^2/s^3
-    (horizontal plane, k = 2), the same numbers: the mixed covariances stay component-major
-    from the mixing into the prediction (one transpose back instead of three).
-
-    Returns predicted (xm (N, r, 4), Pm (N, r, 4, 4)) and cbar (N, r).
-    """
-    n, r, d = xm.shape
-    if r == 1:
-        x1, P1 = cv_predict(xm, Pm, dt, q, 2)
-        return x1, P1, mu.copy()
-    w, cbar = _mixing_weights(mu, PI)
-    x0 = _means(w, xm)
-    Pc = _mixture_covariances(w, xm, Pm).reshape(d, d, r * n)  # batch item j * N + n
-    tb = np.tile(dt, r)
-    qb = np.repeat(np.asarray(q, dtype=np.float64), n)
-    out = _cv_predict_components(Pc, tb, qb, 2).reshape(d, d, r, n)
-    return cv_predict_state(x0, dt, 2), np.ascontiguousarray(out.transpose(3, 2, 0, 1)), cbar
-
-
-def _mixing_weights(mu: FloatArray, PI: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """mu (N, r), PI (N, r, r) or (r, r) -> mixing weights omega_ij = PI_ij mu_i / cbar_j (N, r, r)
-    and cbar (N, r)."""
     w = floor_probabilities(mu)[:, :, None] * PI  # (N, i, j) PI_ij mu_i
     cbar = w.sum(axis=1)
     # every mu_i >= MU_FLOOR and every column of PI has an entry > 0 (PI_jj = exp(-dt/s_j),
     # PI_ij = (1 - exp(-dt/s_i)) / (r - 1): not both 0), so cbar_j > 0; the max only guards rounding
     np.maximum(cbar, _TINY, out=cbar)
     w /= cbar[:, None, :]  # omega_ij = PI_ij mu_i / cbar_j
-    return w, cbar
+    x0, P0 = _moments(w, xm, Pm)
+    return x0, P0, cbar
 
 
 def _means(w: FloatArray, xm: FloatArray) -> FloatArray:
@@ -335,47 +297,44 @@ def _means(w: FloatArray, xm: FloatArray) -> FloatArray:
     return x
 
 
-def _mixture_covariances(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> FloatArray:
-    """Covariances of Gaussian mixtures, component-major: w (N, r, J) weights (summing to 1
-    over r) of the r components xm (N, r, d), Pm (N, r, d, d) -> (d*d, J, N).
+def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Moments of Gaussian mixtures: w (N, r, J) weights (summing to 1 over r) of the r
+    components xm (N, r, d), Pm (N, r, d, d) -> J mixtures' means (N, J, d), covariances (N, J, d, d).
 
     The spread term sum_i w_i (x_i - x)(x_i - x)' is written in its pairwise form
     sum_{i<k} w_i w_k (x_i - x_k)(x_i - x_k)' (equal when the weights sum to 1): one term
     for the two-model IMM, from the models' difference (no cancellation), and no
-    (N, r, J, d, d) temporaries. Each operation is one multiply-add over rows of N into a
-    reused buffer (the row-major (N, J, 1, 1) x (N, 1, d, d) broadcasts ran numpy's inner
-    loops over d elements only: about 10x slower at a thousand pairs); loops over the r
-    models and J mixtures only (einsum over such tiny axes costs several times more).
+    (N, r, J, d, d) temporaries; loops over the r models only (einsum over such tiny
+    axes costs several times more).
     """
     n, r, d = xm.shape
     J = w.shape[2]
-    wt = np.ascontiguousarray(w.transpose(1, 2, 0))  # (r, J, N)
-    Pt = np.ascontiguousarray(Pm.transpose(1, 2, 3, 0)).reshape(r, d * d, n)
-    spreads = []
-    for i in range(r):
-        for k in range(i + 1, r):
-            D = np.ascontiguousarray((xm[:, i] - xm[:, k]).T)  # (d, N)
-            spreads.append((i, k, (D[:, None] * D[None, :]).reshape(d * d, n)))
-    P = np.empty((d * d, J, n))
-    tmp = np.empty((d * d, n))
-    for j in range(J):
-        Pj = P[:, j]
-        np.multiply(wt[0, j], Pt[0], out=Pj)
+    x = _means(w, xm)
+    pairs = [(i, k) for i in range(r) for k in range(i + 1, r)]
+    if J == 1:
+        # imm_combine: component-major, weights (r, N), covariances (r, d*d, N). Same
+        # operations in the same order as below, but each one multiply-add over rows of N
+        # into a reused buffer: the row-major (N, 1, 1) x (N, d, d) broadcasts run numpy's
+        # inner loops over d elements only.
+        wt = np.ascontiguousarray(w[:, :, 0].T)
+        Pt = np.ascontiguousarray(Pm.transpose(1, 2, 3, 0)).reshape(r, d * d, n)
+        P = np.multiply(wt[0], Pt[0])  # (d*d, N)
+        tmp = np.empty(P.shape)
         for i in range(1, r):
-            Pj += np.multiply(wt[i, j], Pt[i], out=tmp)
-        for i, k, DD in spreads:
-            Pj += np.multiply(wt[i, j] * wt[k, j], DD, out=tmp)
-    return P
-
-
-def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Moments of Gaussian mixtures: w (N, r, J) weights (summing to 1 over r) of the r
-    components xm (N, r, d), Pm (N, r, d, d) -> J mixtures' means (N, J, d), covariances
-    (N, J, d, d) (``_mixture_covariances``)."""
-    n, _, d = xm.shape
-    J = w.shape[2]
-    P = _mixture_covariances(w, xm, Pm)
-    return _means(w, xm), np.ascontiguousarray(P.transpose(2, 1, 0)).reshape(n, J, d, d)
+            P += np.multiply(wt[i], Pt[i], out=tmp)
+        for i, k in pairs:
+            D = np.ascontiguousarray((xm[:, i] - xm[:, k]).T)  # (d, N)
+            P += np.multiply(wt[i] * wt[k], (D[:, None] * D[None, :]).reshape(d * d, n), out=tmp)
+        return x, np.ascontiguousarray(P.T).reshape(n, 1, d, d)
+    # imm_mix (J = r mixtures): the row-major form (the component-major one was measured
+    # no faster here: J times the calls, and the tracker's mixes are mostly of few pairs)
+    P = w[:, 0, :, None, None] * Pm[:, 0, None]
+    for i in range(1, r):
+        P += w[:, i, :, None, None] * Pm[:, i, None]
+    for i, k in pairs:
+        D = xm[:, i] - xm[:, k]
+        P += (w[:, i] * w[:, k])[:, :, None, None] * (D[:, :, None] * D[:, None, :])[:, None]
+    return x, P
 
 
 def floor_probabilities(mu: FloatArray) -> FloatArray:

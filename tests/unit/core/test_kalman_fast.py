@@ -90,22 +90,6 @@ def test_cv_predict_matches_reference(n: int, r: int) -> None:
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("r", [1, 2, 3])
-def test_imm_mix_predict_is_mix_then_predict(n: int, r: int) -> None:
-    """The fused kernel gives imm_mix then cv_predict bit for bit (the tracker's results do not move)."""
-    _, xm, Pm, mu, dt = _case(n, r, 40 * n + r)
-    PI = kalman.markov_matrix(dt, np.array([30.0, 5.0, 10.0])[:r])
-    q = np.array([0.05, 5.0, 1.0])[:r]
-    x, P, cbar = kalman.imm_mix_predict(xm, Pm, mu, PI, dt, q)
-    x0, P0, cbar_ref = kalman.imm_mix(xm, Pm, mu, PI)
-    x_ref, P_ref = kalman.cv_predict(x0, P0, dt, q, 2)
-    np.testing.assert_array_equal(x, x_ref)
-    np.testing.assert_array_equal(P, P_ref)
-    np.testing.assert_array_equal(cbar, cbar_ref)
-    assert P.shape == (n, r, 4, 4) and P.flags.c_contiguous
-
-
-@pytest.mark.parametrize("n", SIZES)
 def test_cv_predict_altitude_matches_reference(n: int) -> None:
     rng = np.random.default_rng(n)
     x0, P0, dt = rng.standard_normal((n, 2)) * 100.0, _spd(rng, (n,), 2, 3.0), rng.random(n) * 5.0
@@ -181,7 +165,6 @@ def test_kernels_leave_inputs_unchanged(n: int, r: int) -> None:
     args = (xm, Pm, mu, dt, PI, z, R)
     saved = [a.copy() for a in args]
     kalman.imm_mix(xm, Pm, mu, PI)
-    kalman.imm_mix_predict(xm, Pm, mu, PI, dt, np.array([0.05, 5.0])[:r])
     kalman.imm_combine(xm, Pm, mu)
     kalman.cv_predict(xm, Pm, dt, np.array([0.05, 5.0])[:r], 2)
     kalman.update(xm, Pm, z, np.eye(2, 4), R)
