@@ -768,6 +768,7 @@ _TRACKER_STAGES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "tracker: expiry (manage.expire)": (("fusion.core", "tracker", "expire"),),
 }
 
+
 class StageClock:
     """Thread CPU seconds (``time.thread_time``: the worker's own CPU, not the wall, so that the
     other processes of a shared machine do not count) per ``_STAGES`` stage, each exclusive of
@@ -1090,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew,
-                                                 args.tracker_stages)},
+                                           args.tracker_stages)},
                          indent=2))
         return 0
     if args.what == "run":
