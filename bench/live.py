@@ -3,7 +3,7 @@
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
-    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages] [--profile]
+    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile]
     python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets] [--repeat N] [--stages]
 
 ``broker``: the transport's own limit, measured with the C clients only
@@ -37,7 +37,8 @@ seconds per second of load (``time.thread_time``: other processes on a shared ma
 add to it as they do to the wall time; cache contention still does, a little), with
 ``--stages`` their split by stage (decode, ingest, AIS release, tracker step per batch kind,
 views, rules, publishing, picture, status, step bookkeeping; ``StageClock``), with
-``--profile`` the costliest functions by cProfile.
+``--tracker-stages`` the same with the tracker step split by its stage functions (identity, gate,
+associate, update, misses, merges, births, expiry), with ``--profile`` the costliest functions by cProfile.
 
 ``rogue``: the good sources' alert latency with and without a flood (docs/BENCHMARKS.md,
 "Rogue source"): the load above (at ``--scan-rate``/``--ais-rate``, 0.05 s re-order window,
@@ -750,6 +751,24 @@ _STAGES: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
+# ``worker --tracker-stages``: ``_STAGES`` with the radar and AIS tracker steps split into the stage
+# functions ``Tracker._process_round`` calls (each as the tracker module binds it, so that the same
+# function called from elsewhere, e.g. the gate's own pair prediction, stays in its caller's stage);
+# the tracker step rows then keep only the step's own bookkeeping (rounds, duplicates, checkpoints).
+_TRACKER_STAGES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    **_STAGES,
+    "tracker: identity (pairs, their prediction, feasibility)": tuple(
+        ("fusion.core", "tracker", f) for f in ("identity_pairs", "predict_pairs", "feasible")),
+    "tracker: gate (reach index, grid, pair prediction, chi-square, reach bound)": (("fusion.core", "tracker", "gate_pairs"),),
+    "tracker: associate (GNN, JPDA)": (("fusion.core", "tracker", "associate"), ("fusion.core", "tracker", "jpda")),
+    "tracker: update (IMM update, commit)": (("fusion.core", "tracker", "update"), ("fusion.core", "tracker", "commit")),
+    "tracker: misses": (("fusion.core", "tracker", "count_misses"), ("fusion.core", "tracker", "count_miss")),
+    "tracker: merges": (("fusion.core", "tracker", "merge"),),
+    "tracker: births": (("fusion.core", "tracker", "birth"),),
+    "tracker: expiry (manage.expire)": (("fusion.core", "tracker", "expire"),),
+}
+
+
 class StageClock:
     """Thread CPU seconds (``time.thread_time``: the worker's own CPU, not the wall, so that the
     other processes of a shared machine do not count) per ``_STAGES`` stage, each exclusive of
@@ -820,7 +839,7 @@ class StageClock:
 
 
 def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False,
-           coop_skew_s: float | None = None) -> dict[str, object]:
+           coop_skew_s: float | None = None, tracker_stages: bool = False) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
     machine's other processes do not inflate the way they do the wall time); with ``stages``
@@ -833,7 +852,8 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
             --callgrind-out-file=worker.cg python bench/live.py worker --seconds 2
 
     ``coop_skew_s``: TrackerConfig.coop_skew_s (None: the default;
-    0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07)."""
+    0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07).
+    ``tracker_stages``: as ``stages``, with the tracker step split by stage (``_TRACKER_STAGES``)."""
     import cProfile
     import gc
     import io
@@ -847,7 +867,7 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     load = Load(spec, t0, seed=11)
     events = load.events(t0 + seconds)
     service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s)
-    clock = StageClock() if stages else None
+    clock = StageClock(_TRACKER_STAGES if tracker_stages else _STAGES) if stages or tracker_stages else None
     if clock is not None:
         clock.install()
     gc.collect()
@@ -1037,6 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
     wk.add_argument("--output", type=float, default=5.0)
     wk.add_argument("--profile", action="store_true", help="cProfile: the 25 costliest functions")
     wk.add_argument("--stages", action="store_true", help="the worker's CPU split by stage (StageClock)")
+    wk.add_argument("--tracker-stages", action="store_true", help="as --stages, with the tracker step split by stage function")
     wk.add_argument("--coop-skew", type=float, default=None, help="TrackerConfig.coop_skew_s (default: its default; 0: strict order)")
     rn = sub.add_parser("run", help="one service run at one load and window (as a part of `service`)")
     _load_args(rn)
@@ -1069,7 +1090,8 @@ def main(argv: list[str] | None = None) -> int:
                                                args.stages)}, indent=2))
         return 0
     if args.what == "worker":
-        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew)},
+        print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew,
+                                           args.tracker_stages)},
                          indent=2))
         return 0
     if args.what == "run":

@@ -170,3 +170,14 @@ def test_the_worker_replay_fuses_ais_runs_across_radar_scans_without_re_runs(liv
     assert strict["tracker_batches"] - radar_scans >= 3 * steps
     assert coalesced["tracker_batches"] - radar_scans <= steps + 1
     assert coalesced["tracks"] == strict["tracks"]
+
+
+@pytest.mark.parametrize("table", ["_STAGES", "_TRACKER_STAGES", "_ROGUE_STAGES"])
+def test_every_stage_function_exists(live: types.ModuleType, table: str) -> None:
+    """Each stage names a function StageClock can wrap (a renamed function would silently drop out of the split)."""
+    import importlib
+
+    importlib.import_module("fusion.core.tracker")  # (the owner of _TRACKER_STAGES' functions is this module)
+    for funcs in getattr(live, table).values():
+        for module, owner, name in funcs:
+            assert callable(getattr(importlib.import_module(module), owner).__dict__[name]), (module, owner, name)
