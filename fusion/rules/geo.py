@@ -25,6 +25,10 @@ from fusion.core.arrays import FloatArray
 from fusion.core.frame import LocalFrame
 
 _MARGIN_DEG = 1.0  # grid margin around the frame's area
+# Cells of the distance-to-shore grid at most (16 M float64 = 128 MB, plus the land mask and
+# the distance transform's work arrays): an ocean-basin area coarsens the cell instead of
+# growing without bound (a continent-wide deployment at 2 km cells was 93 M cells and 4 GB).
+MAX_SHORE_CELLS = 16_000_000
 
 
 def solar_elevation_deg(t: float, lat: FloatArray, lon: FloatArray) -> FloatArray:
@@ -85,12 +89,14 @@ class NoShore:
 
 @lru_cache(maxsize=4)
 def shore_distance(frame: LocalFrame, cell_m: float) -> ShoreDistance:
-    """Build (and cache per frame and cell) the distance-to-shore grid of the frame's area."""
+    """Build (and cache per frame and cell) the distance-to-shore grid of the frame's area, cells
+    of ``cell_m`` metres, coarsened where the area would need more than ``MAX_SHORE_CELLS``."""
     lat_c = np.array([frame.lat_min - _MARGIN_DEG, frame.lat_max + _MARGIN_DEG]).clip(-89.9, 89.9)
     lon_c = np.array([frame.lon_min - _MARGIN_DEG, frame.lon_max + _MARGIN_DEG]).clip(-180.0, 179.99)
     glat, glon = np.meshgrid(np.linspace(lat_c[0], lat_c[1], 9), np.linspace(lon_c[0], lon_c[1], 9))
     e, n = frame.to_local(glat, glon)
     e0, n0 = float(e.min()), float(n.min())
+    cell_m = max(cell_m, float(np.sqrt((e.max() - e0) * (n.max() - n0) / MAX_SHORE_CELLS)))
     cols = int(np.ceil((e.max() - e0) / cell_m)) + 1
     rows = int(np.ceil((n.max() - n0) / cell_m)) + 1
     ce, cn = np.meshgrid(e0 + (np.arange(cols) + 0.5) * cell_m, n0 + (np.arange(rows) + 0.5) * cell_m)
