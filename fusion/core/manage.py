@@ -286,7 +286,7 @@ def stitch(tab: TrackTable, lost: LostTracks, ids: IdentityLog, rows: IntArray) 
         return EMPTY_INT, EMPTY_INT
     x_new, P_new = predict_combined(tab, rows, np.zeros(rows.size))
     # candidates: lost tracks predicted to the newest of the new tracks' times, within a disc that holds the test's region
-    dt_e = float(t_new.max()) - ring["t"][live]
+    dt_e = np.maximum(float(t_new.max()) - ring["t"][live], 0.0)
     xm, Pm = kalman.cv_predict(ring["xm"][live], ring["Pm"][live], dt_e, mod.q, 2)
     x_e, P_e = kalman.imm_combine(xm, Pm, ring["mu"][live])
     spread = mod.pool.reach_speed_mps * float(t_new.max() - t_new.min())  # new tracks of one round: close in time
@@ -299,7 +299,7 @@ def stitch(tab: TrackTable, lost: LostTracks, ids: IdentityLog, rows: IntArray) 
     for key, none_key in NONE_KEY.items():
         ok &= (ring[key][e] == none_key) | (a[key][rows[r]] == none_key) | (ring[key][e] == a[key][rows[r]])
     e, r = e[ok], r[ok]
-    dt = t_new[r] - ring["t"][e]
+    dt = np.maximum(t_new[r] - ring["t"][e], 0.0)
     xm, Pm = kalman.cv_predict(ring["xm"][e], ring["Pm"][e], dt, mod.q, 2)
     x_e, P_e = kalman.imm_combine(xm, Pm, ring["mu"][e])
     dx = x_new[r] - x_e
