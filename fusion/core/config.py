@@ -145,7 +145,7 @@ class TrackerConfig:
     """Confirmed tracks deleted on misses, age or covariance growth remembered per pool (ring buffer) for
     ``max_coast_s``: a new track that confirms where one of them would be (chi-square(4) test at
     ``gate_prob`` on the two estimates, fusion/core/manage.py ``stitch``) takes its id (docs/TRACKER.md,
-    "Stitching lost tracks"). 0: no stitching."""
+    "Fragments, second pass"). 0: no stitching."""
     source_interval_s: dict[str, float] = field(default_factory=dict)
     """Expected report interval (s) of named sources, keyed ``"kind/source"`` as in the feed
     topic (``"ais/exactearth"``, ``"radar/aerostat1"``): a satellite AIS constellation's revisit,
