@@ -84,15 +84,16 @@ def pool(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     at_op = [m["alerts"].get("at_operating_point") for m in results]
     thresholds = sorted({a["threshold"] for a in at_op if a is not None})
     objects = sum(m["inputs"]["objects"] for m in results)
-    tpo = {"all": _weighted(results, lambda m: m["continuity"])}
+    tpo, tpf = {"all": _weighted(results, lambda m: m["continuity"])}, {"all": _weighted_followed(results, lambda m: m["continuity"])}
     for d in sorted({d for m in results for d in m["domains"]}):
         tpo[d] = _weighted([m for m in results if d in m["domains"]], lambda m, d=d: m["domains"][d]["continuity"])
+        tpf[d] = _weighted_followed([m for m in results if d in m["domains"]], lambda m, d=d: m["domains"][d]["continuity"])
     duration = sum(m["inputs"]["duration_s"] for m in results)
     wall = sum(m.get("wall_s", 0.0) for m in results)
     return {
         "scenarios": len(results), "scenario_days": duration / 86400.0, "objects": objects,
         "benign_objects": sum(m["inputs"]["benign"] for m in results), "benign_object_days": benign_days,
-        "suspects": suspects, "rules": table, "tracks_per_object": tpo,
+        "suspects": suspects, "rules": table, "tracks_per_object": tpo, "tracks_per_followed_object": tpf,
         # the table again counting only alerts at or above the calibrated score's operating point (docs/RULES.md);
         # None when a scenario was scored before scores existed, or scenarios disagree on the threshold
         "operating_point": ({"threshold": thresholds[0], "rules": _rule_table([a for a in at_op if a is not None], suspects, benign_days)}
@@ -128,10 +129,21 @@ def _rule_table(scores: Sequence[Mapping[str, Any]], suspects: int, benign_days:
 
 def _weighted(results: Sequence[Mapping[str, Any]], continuity: Any) -> float | None:
     """Object-weighted mean of ``tracks_per_object_mean`` (each scenario's ``continuity(m)``)."""
-    pairs = [(continuity(m)["tracks_per_object_mean"], m["inputs"]["objects"]) for m in results]
-    pairs = [(v, n) for v, n in pairs if v is not None and math.isfinite(v)]
-    total = sum(n for _, n in pairs)
-    return sum(v * n for v, n in pairs) / total if total else None
+    return _pooled([(continuity(m)["tracks_per_object_mean"], m["inputs"]["objects"]) for m in results])
+
+
+def _weighted_followed(results: Sequence[Mapping[str, Any]], continuity: Any) -> float | None:
+    """``tracks_per_followed_object_mean`` weighted by the objects followed (each scenario's ``continuity(m)``;
+    scenarios scored before the figure existed are left out)."""
+    return _pooled([(continuity(m).get("tracks_per_followed_object_mean"), continuity(m).get("objects_followed", 0))
+                    for m in results])
+
+
+def _pooled(pairs: Sequence[tuple[float | None, int]]) -> float | None:
+    """Weighted mean of (value, weight) pairs, skipping missing and non-finite values."""
+    valid = [(v, n) for v, n in pairs if v is not None and math.isfinite(v)]
+    total = sum(n for _, n in valid)
+    return sum(v * n for v, n in valid) / total if total else None
 
 
 def format_table(summary: Mapping[str, Any]) -> str:
@@ -160,6 +172,8 @@ def format_table(summary: Mapping[str, Any]) -> str:
                      f"of {row['benign']} benign {row['false_by_rule'] or ''}")
     tpo = ", ".join(f"{d} {num(v, '.2f')}" for d, v in summary["tracks_per_object"].items())
     lines.append(f"tracks per object: {tpo}")
+    tpf = ", ".join(f"{d} {num(v, '.2f')}" for d, v in summary.get("tracks_per_followed_object", {}).items())
+    lines.append(f"tracks per object followed (assigned a track at least once): {tpf}")
     if summary["x_real_time"]:
         lines.append(f"wall {summary['wall_s']:.0f} s ({summary['x_real_time']:.0f}x real time, summed over jobs)")
     return "\n".join(lines)

@@ -141,6 +141,11 @@ class TrackerConfig:
     start sees its first scans' targets born at once."""
     identity_history: int = 10_000
     """Identity changes remembered per pool (ring buffer)."""
+    lost_track_history: int = 10_000
+    """Confirmed tracks deleted on misses, age or covariance growth remembered per pool (ring buffer) for
+    ``max_coast_s``: a new track that confirms where one of them would be (chi-square(4) test at
+    ``gate_prob`` on the two estimates, fusion/core/manage.py ``stitch``) takes its id (docs/TRACKER.md,
+    "Fragments, second pass"). 0: no stitching."""
     source_interval_s: dict[str, float] = field(default_factory=dict)
     """Expected report interval (s) of named sources, keyed ``"kind/source"`` as in the feed
     topic (``"ais/exactearth"``, ``"radar/aerostat1"``): a satellite AIS constellation's revisit,
@@ -220,6 +225,8 @@ class TrackerConfig:
         for key, value in self.source_interval_s.items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"TrackerConfig.source_interval_s[{key!r}] must be a positive number of seconds, got {value!r}")
+        if not (isinstance(self.lost_track_history, int) and self.lost_track_history >= 0):
+            raise ValueError(f"TrackerConfig.lost_track_history must be an int >= 0, got {self.lost_track_history!r}")
         if not (self.late_max_age_s >= 0 and math.isfinite(self.late_max_age_s)):
             raise ValueError(f"TrackerConfig.late_max_age_s must be >= 0, got {self.late_max_age_s!r}")
         for name in ("rerun_budget_s_per_s", "rerun_burst_s"):

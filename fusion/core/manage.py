@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fusion.core import kalman
 from fusion.core.arrays import (
     COASTING,
     CONFIRMED,
@@ -22,11 +23,12 @@ from fusion.core.arrays import (
     MeasBatch,
 )
 from fusion.core.config import TrackerConfig
+from fusion.core.gate import candidate_pairs, gate_radius
 from fusion.core.intervals import coop_vouch_s, misses_to_delete, track_limits
 from fusion.core.jpda import score_thresholds
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
-from fusion.core.table import DEAD, TrackTable
+from fusion.core.table import DEAD, TrackTable, empty_columns
 from fusion.core.update import popcount
 
 HIST_BITS = 64  # looks the int64 hit history holds (older ones are shifted out): the window of a track's own Pd
@@ -53,6 +55,45 @@ class IdentityLog:
         if n <= cap:
             return self.ring[:n].copy()
         return np.roll(self.ring, -(n % cap), axis=0)
+
+
+class LostTracks:
+    """Bounded ring of confirmed tracks deleted on misses, age or covariance growth (not merged): their
+    IMM state at their last update, to stitch a new track to (``stitch``). Columns with a leading
+    entry axis; ``id`` -1 marks an empty or already stitched entry."""
+
+    KEYS = ("id", "t", "first_t", "last_t", "mmsi", "icao24", "sources", "xm", "Pm", "mu")
+
+    def __init__(self, capacity: int, n_models: int) -> None:
+        cols = empty_columns(n_models)
+        self.ring = {k: np.zeros((capacity, *cols[k].shape[1:]), dtype=cols[k].dtype) for k in self.KEYS}
+        self.ring["id"][:] = -1
+        self.n = 0  # entries ever recorded
+
+    def record(self, tab: TrackTable, rows: IntArray) -> None:
+        """Table ``rows`` (n,) are deleted now: remember their state (the newest ``capacity`` of them)."""
+        cap = self.ring["id"].shape[0]
+        rows = rows[-cap:]
+        at = (self.n + np.arange(rows.size)) % cap
+        for k in self.KEYS:
+            self.ring[k][at] = tab.cols[k][rows]
+        self.n += rows.size
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the ring's columns and its count (snapshot keys without a prefix)."""
+        return {**{k: v.copy() for k, v in self.ring.items()}, "n": np.array(self.n, dtype=np.int64)}
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the ring by ``state`` (from ``state``); an empty one for a snapshot from before it."""
+        if "id" not in state:
+            self.ring["id"][:] = -1
+            self.n = 0
+            return
+        for k in self.KEYS:
+            if state[k].shape[1:] != self.ring[k].shape[1:]:
+                raise ValueError(f"snapshot lost.{k} must have shape (N, {self.ring[k].shape[1:]}), got {state[k].shape}")
+        self.ring = {k: state[k].copy() for k in self.KEYS}
+        self.n = int(state["n"])
 
 
 class BirthBudget:
@@ -226,6 +267,72 @@ def next_free_id(next_id: int, born: IntArray) -> int:
     return max(next_id, int(born.max(initial=0)) + 1)
 
 
+def stitch(tab: TrackTable, lost: LostTracks, ids: IdentityLog, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """Track segment association: each newly confirmed track of ``rows`` (n,) takes the id of a lost
+    track (``LostTracks``, deleted at most ``max_coast_s`` before) whose state, predicted by its own
+    IMM models to the new track's time, passes the chi-square(4) test of ``gate_prob`` on the
+    difference of the two estimates (segments of one target apart in time: independent errors), within
+    physical reach of its last estimate, with compatible identities; the best pairs first, each lost
+    track once. The new track keeps its own state and takes the lost one's first time and identity.
+    Returns (ids given up (k,), ids taken (k,))."""
+    a, mod = tab.cols, tab.mod
+    ring = lost.ring
+    live = np.flatnonzero(ring["id"] >= 0)
+    if rows.size == 0 or live.size == 0:
+        return EMPTY_INT, EMPTY_INT
+    t_new = a["t"][rows]
+    live = live[(ring["last_t"][live] < t_new.min()) & (t_new.max() - ring["last_t"][live] <= mod.pool.max_coast_s)]
+    if live.size == 0:
+        return EMPTY_INT, EMPTY_INT
+    x_new, P_new = predict_combined(tab, rows, np.zeros(rows.size))
+    # candidates: lost tracks predicted to the newest of the new tracks' times, within a disc that holds the test's region
+    dt_e = np.maximum(float(t_new.max()) - ring["t"][live], 0.0)
+    xm, Pm = kalman.cv_predict(ring["xm"][live], ring["Pm"][live], dt_e, mod.q, 2)
+    x_e, P_e = kalman.imm_combine(xm, Pm, ring["mu"][live])
+    spread = mod.pool.reach_speed_mps * float(t_new.max() - t_new.min())  # new tracks of one round: close in time
+    radius = gate_radius(P_e[:, :2, :2], float(np.max(np.trace(P_new[:, :2, :2], axis1=1, axis2=2))), mod.gate[4]) + spread
+    pairs = candidate_pairs(x_e[:, :2], radius, x_new[:, :2])
+    if pairs.shape[0] == 0:
+        return EMPTY_INT, EMPTY_INT
+    e, r = live[pairs[:, 0]], pairs[:, 1]
+    ok = (ring["last_t"][e] < t_new[r]) & ~np.isin(ring["id"][e], a["id"][a["status"] != DEAD])  # (an id re-linked since)
+    for key, none_key in NONE_KEY.items():
+        ok &= (ring[key][e] == none_key) | (a[key][rows[r]] == none_key) | (ring[key][e] == a[key][rows[r]])
+    e, r = e[ok], r[ok]
+    dt = np.maximum(t_new[r] - ring["t"][e], 0.0)
+    xm, Pm = kalman.cv_predict(ring["xm"][e], ring["Pm"][e], dt, mod.q, 2)
+    x_e, P_e = kalman.imm_combine(xm, Pm, ring["mu"][e])
+    dx = x_new[r] - x_e
+    S = P_new[r] + P_e
+    d2 = np.einsum("ka,ka->k", dx, np.linalg.solve(S, dx[..., None])[..., 0])
+    # physical reach from the lost track's last estimate (as the gate's, fusion/core/gate.py ``within_reach``)
+    x0, P0 = kalman.imm_combine(ring["xm"][e], ring["Pm"][e], ring["mu"][e])
+    v = np.maximum(np.hypot(x0[:, 2], x0[:, 3]) + np.sqrt(np.trace(P0[:, 2:, 2:], axis1=1, axis2=2)), mod.pool.reach_speed_mps)
+    reach = v * dt + np.sqrt(mod.gate[2] * (np.trace(P0[:, :2, :2], axis1=1, axis2=2) + np.trace(P_new[r, :2, :2], axis1=1, axis2=2)))
+    ok = (d2 <= mod.gate[4]) & (np.hypot(*(x_new[r, :2] - x0[:, :2]).T) <= reach)
+    gave, took = [], []
+    used_e: set[int] = set()
+    used_r: set[int] = set()
+    for k in np.flatnonzero(ok)[np.argsort(d2[ok], kind="stable")]:  # few: new tracks of one round
+        ek, rk = int(e[k]), int(r[k])
+        if ek in used_e or rk in used_r:
+            continue
+        used_e.add(ek)
+        used_r.add(rk)
+        row = int(rows[rk])
+        gave.append(int(a["id"][row]))
+        took.append(int(ring["id"][ek]))
+        a["id"][row] = ring["id"][ek]
+        a["first_t"][row] = ring["first_t"][ek]
+        a["sources"][row] |= ring["sources"][ek]
+        for key, none_key in NONE_KEY.items():
+            if a[key][row] == none_key and ring[key][ek] != none_key:
+                a[key][row] = ring[key][ek]
+                ids.record(tab, a["t"][[row]], np.array([row]))
+        ring["id"][ek] = -1
+    return np.array(gave, dtype=np.int64), np.array(took, dtype=np.int64)
+
+
 def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch, rows: BoolArray, adopt: BoolArray,
           keyname: str | None, first_id: int) -> IntArray:
     """Start a tentative track from every row of ``rows`` (mask (M,)), bounded by
@@ -280,9 +387,11 @@ def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBat
     return new_ids
 
 
-def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: IntArray = EMPTY_INT) -> IntArray:
+def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: IntArray = EMPTY_INT,
+           lost: LostTracks | None = None) -> IntArray:
     """Delete tracks (misses, age, covariance growth, merges) at time ``t``; mark confirmed ones
-    not updated for ``coast_after_s`` coasting. Returns the deleted ids.
+    not updated for ``coast_after_s`` coasting. Returns the deleted ids. The confirmed ones deleted
+    on misses, age or covariance (not ``absorbed``) are remembered in ``lost``.
 
     Only rows that can newly meet a rule are tested: those whose counters or state
     changed in this step (``touched``), the ``absorbed`` ones, and those whose cached
@@ -305,19 +414,20 @@ def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: I
     lim = track_limits(a["ivl"][sel], tab.mod.pool, cfg)  # per row: scaled by its expected report interval
     age = t - last_t
     tentative = status == TENTATIVE
-    dead = np.zeros(rows.size, dtype=bool)
-    dead[np.searchsorted(rows, absorbed)] = True
+    was_absorbed = np.zeros(rows.size, dtype=bool)
+    was_absorbed[np.searchsorted(rows, absorbed)] = True
+    dead = was_absorbed.copy()
     if cfg.confirmation == "score":  # Wald's test decides, within the age limit
         dead |= tentative & ((a["llr"][sel] <= score_thresholds(cfg)[1]) | (age > lim.tentative_max_age_s))
     else:
         dead |= tentative & ((a["looks"][sel] >= cfg.confirm_n) | (age > lim.tentative_max_age_s))
-    # misses that delete: from the track's own Pd once its hit history is full (HIST_BITS looks), else delete_misses
+    # misses that delete: from the track's own Pd over its looks before this run of misses (the
+    # newest HIST_BITS), the Beta prior at the design Pd carrying a young track (docs/TRACKER.md)
     run, looks = a["miss_run"][sel], a["looks"][sel]
-    full = looks >= HIST_BITS
-    k = np.full(rows.size, cfg.delete_misses, dtype=np.int64)
-    if full.any():
-        k[full] = misses_to_delete(popcount(a["hist"][sel][full]), np.maximum(HIST_BITS - run[full], 0), cfg)
-    dead |= ~tentative & (run >= k)
+    held = ~tentative & (run >= cfg.delete_misses)  # fewer misses never delete (misses_to_delete >= delete_misses)
+    if held.any():
+        before = np.maximum(np.minimum(looks[held], HIST_BITS) - run[held], 0)
+        dead[held] |= run[held] >= misses_to_delete(popcount(a["hist"][sel][held]), before, cfg)
     dead |= age > lim.max_coast_s
     dt = np.maximum(t - t_row, 0.0)
     c = a["tr0"][sel]  # trace of model 0's position block predicted by dt (without process noise)
@@ -330,5 +440,7 @@ def expire(tab: TrackTable, t: float, absorbed: IntArray = EMPTY_INT, touched: I
         return EMPTY_INT
     gone_rows = rows[dead]
     gone = a["id"][gone_rows].copy()
+    if lost is not None:
+        lost.record(tab, rows[dead & ~tentative & ~was_absorbed])
     tab.kill(gone_rows)
     return gone

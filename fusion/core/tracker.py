@@ -35,12 +35,23 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from fusion.core import kalman, manage
-from fusion.core.arrays import TENTATIVE, Domain, FloatArray, IntArray, MeasBatch, TrackView, take_rows
+from fusion.core.arrays import CONFIRMED, TENTATIVE, Domain, FloatArray, IntArray, MeasBatch, TrackView, take_rows
 from fusion.core.associate import associate, identity_pairs, identity_rounds, jpda, log_clutter_density, unique_rows
 from fusion.core.config import PoolConfig, TrackerConfig
 from fusion.core.gate import feasible, gate_pairs, innovations
 from fusion.core.late import late_round
-from fusion.core.manage import BirthBudget, IdentityLog, adopt_identity, birth, count_miss, count_misses, expire, merge
+from fusion.core.manage import (
+    BirthBudget,
+    IdentityLog,
+    LostTracks,
+    adopt_identity,
+    birth,
+    count_miss,
+    count_misses,
+    expire,
+    merge,
+    stitch,
+)
 from fusion.core.model import KEY_OF_KIND, NONE_KEY, PoolModel
 from fusion.core.oosm import ReplayLog, RerunBudget
 from fusion.core.predict import EMPTY_INT, Pairs, predict_alt, predict_pairs
@@ -104,6 +115,7 @@ class Tracker:
         self._id_floor = 1  # ids below this are never handed out again (``reserve_ids``)
         self._now = -np.inf  # newest batch time processed
         self._ids = IdentityLog(config.identity_history)
+        self._lost = LostTracks(config.lost_track_history, self.model.n_models) if config.lost_track_history else None
         self._births = BirthBudget(config)  # radar/OTH site -> birth tokens: max_births_per_source_s
         self._oosm = ReplayLog(config)
         self._reruns = RerunBudget(config)  # per source: batch time re-run for its out-of-sequence batches
@@ -149,7 +161,7 @@ class Tracker:
 
     def advance(self, t: float) -> StepResult:
         """Coast and delete up to time ``t`` without data."""
-        return StepResult(deleted_ids=expire(self._table, float(t)))
+        return StepResult(deleted_ids=expire(self._table, float(t), lost=self._lost))
 
     def view(self, t: float) -> TrackView:
         """All live tracks predicted to ``t`` (not committed); their covariance is predicted
@@ -202,6 +214,8 @@ class Tracker:
         snap["now"] = np.array(self._now)
         snap["id_log"] = self._ids.ring.copy()
         snap["id_log_n"] = np.array(self._ids.n, dtype=np.int64)
+        if self._lost is not None:
+            snap.update({f"lost.{k}": v for k, v in self._lost.state().items()})
         return snap
 
     @classmethod
@@ -219,6 +233,8 @@ class Tracker:
         self._next_id = max(int(snap["next_id"]), self._id_floor)
         self._ids.ring = snap["id_log"].copy()
         self._ids.n = int(snap["id_log_n"])
+        if self._lost is not None:
+            self._lost.load({k.removeprefix("lost."): v for k, v in snap.items() if k.startswith("lost.")})
 
     def _out_of_sequence(self, batch: MeasBatch) -> StepResult:
         """A batch within the lag, older than the newest processed: re-run when its source's
@@ -278,7 +294,7 @@ class Tracker:
             changed.append(rows_changed)
             bad.append(rows_bad)
         gone = np.unique(np.concatenate(bad))
-        deleted = expire(self._table, self._now, gone, np.concatenate(changed))
+        deleted = expire(self._table, self._now, gone, np.concatenate(changed), self._lost)
         born_ids = np.concatenate(born)
         return StepResult(deleted_ids=deleted, late_dropped=len(batch) - fused - born_ids.size, born_ids=born_ids,
                           assigned=fused, nonfinite_dropped=int(gone.size), late_fused=fused)
@@ -350,6 +366,7 @@ class Tracker:
         chosen = idp.take(ok).then(kp.take(won)) if ok.any() else kp.take(won)
 
         # 4. update
+        was_tentative = a["status"][hit_track] == TENTATIVE
         bad_update = update(tab, chosen, batch)
         pda_missed = EMPTY_INT
         if pda is not None:
@@ -371,6 +388,11 @@ class Tracker:
             count_miss(tab, pda_missed)
             looked = np.concatenate([looked, pda_missed])
         merged, absorbed, kept = merge(tab, self._ids, kp, tb)
+        stitched_from, stitched_to = EMPTY_INT, EMPTY_INT
+        if self._lost is not None:  # new confirmed tracks continue lost ones (track segment association)
+            confirmed_now = hit_track[: was_tentative.size][was_tentative]
+            confirmed_now = np.setdiff1d(confirmed_now[a["status"][confirmed_now] == CONFIRMED], absorbed)
+            stitched_from, stitched_to = stitch(tab, self._lost, self._ids, confirmed_now)
         used = np.zeros(len(batch), dtype=bool) if pda is None else pda.claimed
         used[hit_meas] = True
         rows_before = tab.rows
@@ -382,8 +404,9 @@ class Tracker:
         # time rules are due) that a deletion rule can newly apply to
         touched = np.concatenate([hit_track, looked, kept, np.arange(rows_before, tab.rows, dtype=np.int64)])
         bad = np.unique(np.concatenate([bad_gate, bad_update]))
-        deleted = expire(tab, tb, np.concatenate([absorbed, bad]), touched)
-        return StepResult(deleted, merged, 0, spoof_ids, born, int(hit_meas.size), nonfinite_dropped=int(bad.size))
+        deleted = np.concatenate([stitched_from, expire(tab, tb, np.concatenate([absorbed, bad]), touched, self._lost)])
+        return StepResult(deleted, merged, 0, spoof_ids, np.concatenate([born, stitched_to]), int(hit_meas.size),
+                          nonfinite_dropped=int(bad.size))
 
 
     def _score(self, kp: Pairs, won: IntArray, log_lik: FloatArray, batch: MeasBatch, taken: int) -> None:

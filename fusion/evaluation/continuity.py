@@ -39,7 +39,9 @@ def object_tracks(m: Matching, truth: TruthColumns, tracks: TrackColumns) -> Obj
 
 
 def continuity(ot: ObjectTracks, n_obj: int, objects: BoolArray) -> dict[str, Any]:
-    """Identity switches, fragmentations and best-track coverage over the objects selected (O,) bool."""
+    """Identity switches, fragmentations, best-track coverage and tracks per object over the objects selected (O,)
+    bool. Tracks per object twice: over every object that exists (one never tracked counts 0 tracks, so objects no
+    sensor covered pull the mean down) and over the objects followed, assigned a track at least once."""
     sel = objects[ot.obj]
     obj, track = ot.obj[sel], ot.track[sel]
     hit = track >= 0
@@ -62,6 +64,7 @@ def continuity(ot: ObjectTracks, n_obj: int, objects: BoolArray) -> dict[str, An
         np.maximum.at(best, pair_obj, counts)
         np.add.at(tracks_per_obj, pair_obj, 1)
     alive = life > 0
+    followed = best > 0  # assigned a track at least once: some sensor saw it (objects no sensor covered are not)
     coverage = best[alive] / life[alive]
     return {
         "objects": int(alive.sum()),
@@ -70,5 +73,7 @@ def continuity(ot: ObjectTracks, n_obj: int, objects: BoolArray) -> dict[str, An
         "best_track_coverage_mean": float(np.mean(coverage)) if coverage.size else None,
         "best_track_coverage_min": float(np.min(coverage)) if coverage.size else None,
         "tracks_per_object_mean": float(np.mean(tracks_per_obj[alive])) if coverage.size else None,
+        "objects_followed": int(followed.sum()),
+        "tracks_per_followed_object_mean": float(np.mean(tracks_per_obj[followed])) if followed.any() else None,
         "never_tracked": int(np.sum(alive & (best == 0))),
     }

@@ -73,6 +73,18 @@ def test_a_weak_target_with_a_full_hit_history_survives_more_misses(make_table: 
         assert gone == ([] if k < CFG.delete_misses else [2] if k < 10 else [2, 1])
 
 
+def test_a_young_weak_target_survives_more_misses_than_a_young_strong_one(make_table: TableFactory,
+                                                                         make_batch: BatchFactory) -> None:
+    # 12 looks: the first track seen on one in two (a light aircraft at range: Pd estimate (6 + 0.9 x 3) / (12 + 3)
+    # = 0.58, 8 misses to delete), the second on every one (the design Pd's delete_misses)
+    tab = make_table(*_still(2), hist=np.array([int("01" * 6, 2), (1 << 12) - 1]), looks=np.array([12, 12]))
+    gone: list[int] = []
+    for k in range(1, 9):
+        looked = count_misses(tab, make_batch(2.0 * k, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0)), np.zeros(0, np.int64))
+        gone += expire(tab, 2.0 * k, touched=looked).tolist()
+        assert gone == ([] if k < CFG.delete_misses else [2] if k < 8 else [2, 1])
+
+
 def test_a_fresh_ais_report_vouches_for_the_track(make_table: TableFactory, make_batch: BatchFactory) -> None:
     tab = make_table(*_still(), last_ais_t=np.array([0.0]))
     scan = make_batch(POOL.coop_fresh_s - 1.0, [[30_000.0, 0.0]], look=(0.0, 0.0, 50_000.0))

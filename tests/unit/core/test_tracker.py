@@ -250,3 +250,46 @@ def test_beyond_coop_skew_or_from_a_radar_an_older_batch_is_re_run() -> None:
     assert trk.step(_batch(10.1, [[101.0, 0.0]], kind="ais", mmsi=[366000001])).rerun_batches >= 1  # 0.2 s behind
     with pytest.raises(ValueError, match="coop_skew_s"):
         TrackerConfig(coop_skew_s=-0.1)
+
+
+LOOK = TrackerConfig(look_margin_m=30_000.0)  # each scan (its plots' box grown by this) looks at both targets
+
+
+def _lost_and_found(trk: Tracker, offset_m: float) -> tuple[int, list[int], list[int]]:
+    """Target A (5 m/s east) seen for 10 scans, missed for 4 (B, 20 km north, keeps the scans coming), then seen
+    again ``offset_m`` north of its path: (A's first id, ids deleted, ids of A's tracks after it returns)."""
+    for k in range(10):
+        trk.step(_batch(4.0 * k, [[20.0 * k, 0.0], [20.0 * k, 20_000.0]]))
+    first = int(trk.view(36.0).track_id[trk.view(36.0).x[:, 1] < 10_000.0][0])
+    deleted: list[int] = []
+    for k in range(10, 14):
+        deleted += trk.step(_batch(4.0 * k, [[20.0 * k, 20_000.0]])).deleted_ids.tolist()
+    for k in range(14, 19):
+        deleted += trk.step(_batch(4.0 * k, [[20.0 * k, offset_m], [20.0 * k, 20_000.0]])).deleted_ids.tolist()
+    v = trk.view(72.0)
+    return first, deleted, v.track_id[(v.x[:, 1] < 10_000.0) & (v.status != TENTATIVE)].tolist()
+
+
+def test_a_track_lost_for_a_few_scans_is_stitched_to_its_new_track_where_it_would_be() -> None:
+    first, deleted, again = _lost_and_found(Tracker(LOOK, "surface"), 0.0)
+    assert first in deleted and again == [first]  # deleted after its misses, then continued under its own id
+    _, _, apart = _lost_and_found(Tracker(replace(LOOK, lost_track_history=0), "surface"), 0.0)
+    assert len(apart) == 1 and apart != [first]  # without stitching: a new id
+    _, _, elsewhere = _lost_and_found(Tracker(LOOK, "surface"), 3_000.0)
+    assert len(elsewhere) == 1 and elsewhere != [first]  # 3 km off where it would be: another target
+
+
+def test_lost_tracks_survive_a_snapshot() -> None:
+    trk = Tracker(LOOK, "surface")
+    for k in range(10):
+        trk.step(_batch(4.0 * k, [[20.0 * k, 0.0], [20.0 * k, 20_000.0]]))
+    first = int(trk.view(36.0).track_id[trk.view(36.0).x[:, 1] < 10_000.0][0])
+    for k in range(10, 14):
+        trk.step(_batch(4.0 * k, [[20.0 * k, 20_000.0]]))
+    back = Tracker.restore(LOOK, "surface", trk.snapshot())
+    for k in range(14, 19):
+        back.step(_batch(4.0 * k, [[20.0 * k, 0.0], [20.0 * k, 20_000.0]]))
+    v = back.view(72.0)
+    assert v.track_id[(v.x[:, 1] < 10_000.0) & (v.status != TENTATIVE)].tolist() == [first]
+    old = {k: v for k, v in trk.snapshot().items() if not k.startswith("lost.")}  # a snapshot from before: none lost
+    assert Tracker.restore(LOOK, "surface", old).snapshot()["lost.id"].max() == -1

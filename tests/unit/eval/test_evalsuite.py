@@ -36,6 +36,17 @@ def test_pool_weights_false_alarms_by_benign_object_days_and_tracks_by_objects()
     assert "go_fast" in evalsuite.format_table(pooled)
 
 
+def test_pool_weights_tracks_per_followed_object_by_objects_followed() -> None:
+    a, b, old = metrics(9, 1, 1.0, 1, 0, 60.0, 1.0), metrics(9, 1, 1.0, 1, 0, 60.0, 2.0), metrics(9, 1, 1.0, 1, 0, 60.0, 5.0)
+    for m, followed, tpf in ((a, 8, 1.25), (b, 2, 3.0)):  # ``old`` was scored before the figure existed: left out
+        m["continuity"].update(objects_followed=followed, tracks_per_followed_object_mean=tpf)
+        m["domains"]["surface"]["continuity"].update(objects_followed=followed, tracks_per_followed_object_mean=tpf)
+    pooled = evalsuite.pool([a, b, old])
+    assert pooled["tracks_per_followed_object"]["all"] == pytest.approx((8 * 1.25 + 2 * 3.0) / 10)
+    assert pooled["tracks_per_followed_object"]["surface"] == pytest.approx((8 * 1.25 + 2 * 3.0) / 10)
+    assert "tracks per object followed" in evalsuite.format_table(pooled)
+
+
 def test_seeds_argument() -> None:
     assert evalsuite.parse_seeds("2000-2002,2010") == [2000, 2001, 2002, 2010]
     with pytest.raises(UsageError, match="--seeds: 'x' is not a seed"):

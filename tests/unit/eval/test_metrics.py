@@ -85,6 +85,19 @@ def test_tentative_tracks_are_not_scored(scene: Scene) -> None:
     metrics = evaluate_dir(scene.write())
     assert metrics["domains"]["surface"]["gospa"]["n_missed_mean"] == 1.0
     assert metrics["continuity"]["never_tracked"] == 1
+    assert metrics["continuity"]["objects_followed"] == 0 and metrics["continuity"]["tracks_per_followed_object_mean"] is None
+
+
+def test_tracks_per_followed_object_leaves_out_objects_never_tracked(scene: Scene) -> None:
+    # A is followed by two tracks in turn, B (far from every track: nobody saw it) by none
+    for k in range(10):
+        t = T0 + 10.0 * k
+        scene.add_truth(t, "A", 0.0, 0.0)
+        scene.add_truth(t, "B", 50_000.0, 0.0)
+        scene.add_track(t, 1 if k < 5 else 2, 10.0, 0.0)
+    cont = evaluate_dir(scene.write())["continuity"]
+    assert cont["tracks_per_object_mean"] == pytest.approx(1.0)  # (2 + 0) / 2
+    assert (cont["objects_followed"], cont["tracks_per_followed_object_mean"]) == (1, pytest.approx(2.0))
 
 
 def test_alert_precision_recall_and_time_to_alert(scene: Scene) -> None:
