@@ -310,8 +310,9 @@ class Rendezvous(ExcludingRule[RendezvousParams]):
             return
         n = len(part["track_id"])
         base = _empty_cols()
+        missing = {**_DEFAULT, "mmsi": NO_MMSI}  # else NaN (float columns)
         self.memory.cols = {k: np.asarray(part[k]).copy() if k in part else
-                            np.full(n, _DEFAULT.get(k, math.nan), base[k].dtype) for k in base}
+                            np.full(n, missing.get(k, math.nan), base[k].dtype) for k in base}
 
     def on_merge(self, merged: IntArray) -> None:
         """(K, 2) (absorbed id, surviving id) merged by the tracker: an absorbed track that converged on its survivor
