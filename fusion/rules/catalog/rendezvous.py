@@ -32,7 +32,9 @@ class RendezvousParams(ExcludingParams):
     min_on_s, away (exclude_margin_m) from port/anchorage zones; positions and speeds smoothed over smoothing_s (0: raw).
     Merged plots: a track that converged on another (seen apart by more than resolution_m plus the gate, then within
     it) and then had no measurement for stale_s (or was deleted, or merged into it by the tracker), while the survivor
-    is slower than speed_kn: merged_min_on_s; a new track leaving the survivor after the merge: resplit_min_on_s.
+    is slower than speed_kn: merged_min_on_s; a new track leaving the survivor after the merge: resplit_min_on_s. The
+    absorbed track must have been eligible (confirmed) and, where its radar cross-section is known (rcs_min_looks),
+    smaller than absorbed_max_rcs_dbsm: the boat that vanishes into another's plot is the weaker echo, a small craft.
     Sources of the shipped values (GFW encounter events): fusion/rules/defaults/rules.toml and docs/RULES.md."""
 
     distance_m: Pos
@@ -47,6 +49,8 @@ class RendezvousParams(ExcludingParams):
     stale_s: Pos
     merged_min_on_s: NonNeg
     resplit_min_on_s: NonNeg
+    absorbed_max_rcs_dbsm: float
+    rcs_min_looks: Annotated[int, msgspec.Meta(ge=1)]
 
     def __post_init__(self) -> None:
         if self.clear_distance_m < self.distance_m:
@@ -61,10 +65,10 @@ class RendezvousParams(ExcludingParams):
 
 
 _INT_COLS = ("track_id", "mmsi", "mate", "absorbed", "absorbed_mmsi", "split")
-_FLOAT_COLS = ("last_t", "east", "north", "ve", "vn", "raw_e", "raw_n", "meas_t", "apart", "near", "merged_t",
-               "merged_d")
-_AT = ("apart", "near", "mmsi", "meas_t", "raw_e", "raw_n")  # a lost track's columns at its last measurement
-_DEFAULT = {"mate": -1, "absorbed": -1, "absorbed_mmsi": NO_MMSI, "split": -1, "apart": 0.0, "near": 0.0,
+_FLOAT_COLS = ("last_t", "east", "north", "ve", "vn", "raw_e", "raw_n", "meas_t", "apart", "near", "elig", "rcs",
+               "merged_t", "merged_d")
+_AT = ("apart", "near", "mmsi", "meas_t", "raw_e", "raw_n", "elig", "rcs")  # a lost track's columns at its last measurement
+_DEFAULT = {"mate": -1, "absorbed": -1, "absorbed_mmsi": NO_MMSI, "split": -1, "apart": 0.0, "near": 0.0, "elig": 0.0, "rcs": math.nan,
             "merged_t": math.nan, "merged_d": math.nan}
 
 
@@ -124,7 +128,7 @@ class PairMemory:
         self.absorb(np.concatenate([old["track_id"], ids[stale_now]]),
                     np.concatenate([old["mate"], keep["mate"][stale_now]]),
                     {k: np.concatenate([old[k], self.cols[k][stale_now]]) for k in _AT},
-                    s.t)
+                    s.t, r.absorbed_max_rcs_dbsm)
         out = [np.full(len(s), np.nan) for _ in range(3)]
         out[0][rows], out[1][rows], out[2][rows] = new["east"], new["north"], np.hypot(new["ve"], new["vn"])
         return out[0], out[1], out[2]
@@ -150,18 +154,21 @@ class PairMemory:
         apart = np.zeros(len(f))
         apart[paired] = np.hypot(de, dn) > limit
         keep["near"][f] = near
+        keep["elig"][f] = s.eligible[rows[f]]
+        keep["rcs"][f] = np.where(s.rcs_looks[rows[f]] >= r.rcs_min_looks, s.rcs_dbsm[rows[f]], math.nan)
         keep["apart"][f] = np.where(same, np.maximum(keep["apart"][f], apart), apart)
 
-    def absorb(self, lost: IntArray, into: IntArray, at: Mapping[str, np.ndarray], t: float) -> None:
+    def absorb(self, lost: IntArray, into: IntArray, at: Mapping[str, np.ndarray], t: float, max_rcs_dbsm: float) -> None:
         """Tracks ``lost`` (K,) that stopped being measured (or are gone, or merged) with their mate ``into`` (K,) and
         their columns ``at`` (``_AT``: K,) at their last measurement: a lost track that converged
-        on its mate (seen apart, then within the resolution) is recorded on the mate as merged into it at time t
-        (the lost track's mate is cleared, so a merge is recorded once)."""
+        on its mate (seen apart, then within the resolution), eligible (confirmed) and not known to be as large as
+        ``max_rcs_dbsm`` is recorded on the mate as merged into it at time t (the lost track's mate is cleared, so a
+        merge is recorded once)."""
         c = self.cols
         pos = np.searchsorted(c["track_id"], into)
         pos_c = np.minimum(pos, max(len(c["track_id"]) - 1, 0))
         present = (pos < len(c["track_id"])) & (c["track_id"][pos_c] == into) if len(c["track_id"]) else np.zeros(len(into), bool)
-        ok = present & (into >= 0) & (at["apart"] > 0) & (at["near"] > 0)
+        ok = present & (into >= 0) & (at["apart"] > 0) & (at["near"] > 0) & (at["elig"] > 0) & ~(at["rcs"] >= max_rcs_dbsm)
         if ok.any():
             p = pos_c[ok]
             c["absorbed"][p], c["absorbed_mmsi"][p] = lost[ok], at["mmsi"][ok]
@@ -324,7 +331,7 @@ class Rendezvous(ExcludingRule[RendezvousParams]):
         p = pos[known]
         into = np.where(c["mate"][p] == merged[known, 1], merged[known, 1], -1)
         self.memory.absorb(lost[known], into, {k: c[k][p] for k in _AT},
-                           float(np.nanmax(c["last_t"])) if len(c["last_t"]) else 0.0)
+                           float(np.nanmax(c["last_t"])) if len(c["last_t"]) else 0.0, self.params.absorbed_max_rcs_dbsm)
         super().on_merge(merged)
 
     def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
