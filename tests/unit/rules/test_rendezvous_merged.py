@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 
-from fusion.core.arrays import TrackView, fixed_covariance
+from fusion.core.arrays import CONFIRMED, TENTATIVE, TrackView, fixed_covariance
 from fusion.rules.engine import AlertEvent, RuleEngine
 from fusion.rules.synthetic import FRAME, engine, rules, view
 from tests.unit.rules.test_behaviours import T0, run, states
@@ -17,17 +18,20 @@ HOST = 367000003  # the AIS fishing boat, track 3, stopped at (15.0, -75.0)
 M_PER_DEG_LAT = 110_650.0  # at 15 N, near enough for metre-level offsets along a meridian
 
 
-def _tracks(t: float, rows: list[tuple[int, float, float, int]], sigma_m: float = 10.0) -> dict[str, TrackView]:
-    """Surface tracks (id, metres north of the host point, northward speed m/s, mmsi) with position sigma_m."""
+def _tracks(t: float, rows: list[tuple[int, float, float, int]], sigma_m: float = 10.0, go_fast_rcs_dbsm: float = 4.8,
+            go_fast_status: int = CONFIRMED) -> dict[str, TrackView]:
+    """Surface tracks (id, metres north of the host point, northward speed m/s, mmsi) with position sigma_m; the
+    go-fast (track 7) with its RCS (20 looks) and status, the host at 21 dBsm."""
     rows = sorted(rows)
     v = view("surface", t, [15.0 + r[1] / M_PER_DEG_LAT for r in rows], -75.0, [(0.0, r[2]) for r in rows],
              ids=[r[0] for r in rows], mmsi=[r[3] for r in rows], last_ais_t=[t if r[3] else np.nan for r in rows],
-             first_t=[T0 if r[0] != 9 else T0 + 600.0 for r in rows])
+             first_t=[T0 if r[0] != 9 else T0 + 600.0 for r in rows], rcs_dbsm=[go_fast_rcs_dbsm if r[0] == 7 else 21.0 for r in rows],
+             rcs_looks=20, status=[go_fast_status if r[0] == 7 else CONFIRMED for r in rows])
     P = np.tile(np.diag([sigma_m**2, sigma_m**2, 1.0, 1.0]), (len(rows), 1, 1))
     return {"surface": replace(v, covariance=fixed_covariance(P))}
 
 
-def converge(split_at: int | None = None, start_m: float = 2000.0, born_m: float | None = None
+def converge(split_at: int | None = None, start_m: float = 2000.0, born_m: float | None = None, **go_fast: Any
              ) -> Callable[[int, float], dict[str, TrackView]]:
     """A dark go-fast (track 7) runs south at 10 m/s onto the stopped host from ``start_m`` north (or is born at
     ``born_m`` and stays there), last measured at tick 19 (100 m away when converging), then gone: its plot merged
@@ -42,7 +46,7 @@ def converge(split_at: int | None = None, start_m: float = 2000.0, born_m: float
                 rows.append((7, born_m, 0.0, 0))
         if split_at is not None and k >= split_at:
             rows.append((9, 100.0 + 8.0 * 10.0 * (k - split_at), 8.0, 0))
-        return _tracks(t, rows)
+        return _tracks(t, rows, **go_fast)
     return make
 
 
@@ -65,6 +69,14 @@ def test_a_track_that_converges_and_disappears_into_a_slow_one_raises_after_merg
 
 def test_a_duplicate_born_inside_the_resolution_cell_is_not_a_merge() -> None:
     assert rdv(run(engine(cfg=CFG), 100, converge(born_m=100.0))) == []
+
+
+def test_a_large_or_tentative_track_vanishing_is_not_a_merge() -> None:
+    """The weaker echo vanishes into the stronger one's plot: a 40 m patrol vessel's 30.5 dBsm is no small craft
+    (absorbed_max_rcs_dbsm 20.5); a tentative track is not yet a boat; an unknown RCS does not exclude."""
+    assert rdv(run(engine(cfg=CFG), 100, converge(go_fast_rcs_dbsm=30.5))) == []
+    assert rdv(run(engine(cfg=CFG), 100, converge(go_fast_status=TENTATIVE))) == []
+    assert states(rdv(run(engine(cfg=CFG), 100, converge(go_fast_rcs_dbsm=np.nan))), "rendezvous") == ["raised"]
 
 
 def test_a_track_lost_beyond_the_resolution_cell_is_not_a_merge() -> None:
