@@ -16,6 +16,12 @@ the plot is a detection when it exceeds the threshold T = -ln(pfa), which happen
 probability pfa ** (1 / (1 + SNR)) (``swerling1_pd``), and its reported SNR is that look's
 power less the noise, 10 log10(P - 1), whose mean over looks is the mean SNR (the radar
 equation). False alarms: noise alone above T, P = T + Exp(1) (memoryless).
+Resolution: visible targets within ``range_resolution_m`` in slant range and ``beamwidth_deg`` in
+azimuth of one another (transitively) share one resolution cell and give one look (``resolution_cells``):
+mean SNR the sum of theirs (RCS adds), position the SNR-weighted centroid (Skolnik, "Introduction to
+Radar Systems", 3rd ed., 2001, sect. 1.2: a radar resolves two targets only in range c tau / 2 or in
+angle the beamwidth); the look's exponential draw is the first member's, so a scan without shared cells
+draws exactly what it drew before merging existed.
 Plots: slant range + N(0, sigma_range_m), azimuth + N(0, sigma_az_deg), elevation (air
 mode only) + N(0, sigma_el_deg); false alarms Poisson(false_alarms_per_scan) uniform in
 area over the coverage. Plots are sorted by azimuth, so a plot's place says nothing.
@@ -29,6 +35,9 @@ from collections.abc import Iterator
 import numpy as np
 import pymap3d
 from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from sensors import oth as oth_codec
 from sensors import radar as radar_codec
@@ -41,6 +50,7 @@ from sim_feeds.truth import MoverState, Paths, Truth, build_paths
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
 
 
 def swerling1_pd(snr_db: FloatArray, pfa: float) -> FloatArray:
@@ -54,10 +64,43 @@ def radar_snr_db(spec: RadarSpec, rcs_m2: FloatArray, range_m: FloatArray) -> Fl
             - 40.0 * np.log10(np.maximum(range_m, 1.0) / spec.ref_range_m))
 
 
-def look_power(rng: np.random.Generator, snr_db: FloatArray) -> FloatArray:
-    """(n,) received power of one look, signal plus noise in units of the noise, of Swerling I targets of mean
-    ``snr_db`` (n,): exponential with mean 1 + SNR (the complex Gaussian echo plus complex Gaussian noise)."""
-    return (1.0 + np.power(10.0, np.asarray(snr_db) / 10.0)) * rng.exponential(1.0, np.shape(snr_db))
+def resolution_cells(range_m: FloatArray, az_deg: FloatArray, range_resolution_m: float, beamwidth_deg: float) -> IntArray:
+    """(n,) resolution cell label per target at slant ``range_m`` (n,) and azimuth ``az_deg`` (n,) in [0, 360):
+    targets within ``range_resolution_m`` in range and ``beamwidth_deg`` in azimuth of one another (transitively,
+    azimuth across north) share a label; labels number cells in order of their first target. Either
+    resolution 0: every target its own cell."""
+    n = range_m.size
+    if n < 2 or range_resolution_m <= 0.0 or beamwidth_deg <= 0.0:
+        return np.arange(n, dtype=np.int64)
+    cells = np.column_stack([range_m / range_resolution_m, az_deg / beamwidth_deg])
+    box = [2.0 * float(cells[:, 0].max()) + 4.0, 360.0 / beamwidth_deg]  # a torus in azimuth only
+    pairs = cKDTree(cells, boxsize=box).query_pairs(1.0, p=np.inf, output_type="ndarray")
+    if not len(pairs):
+        return np.arange(n, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    _, first, dense = np.unique(label, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[dense].astype(np.int64)
+
+
+def merge_cells(cell: IntArray, snr: FloatArray, range_m: FloatArray, az_deg: FloatArray, el_deg: FloatArray
+                ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """One look per resolution cell of targets with labels ``cell`` (n,) (``resolution_cells``), linear mean
+    ``snr`` (n,), slant ``range_m``, ``az_deg``, ``el_deg`` (n,): (m,) first member, summed SNR and the
+    SNR-weighted centroid range (m), azimuth and elevation (deg). A cell of one target keeps its values exactly."""
+    first = np.unique(cell, return_index=True)[1].astype(np.int64)
+    out_snr, out_r, out_az, out_el = snr[first], range_m[first], az_deg[first], el_deg[first]
+    multi = np.flatnonzero(np.bincount(cell) > 1)
+    if multi.size:
+        m = np.isin(cell, multi)
+        c, w = cell[m], snr[m]
+        total = np.bincount(c, w, len(first))[multi]
+        daz = (az_deg[m] - az_deg[first][c] + 180.0) % 360.0 - 180.0  # relative to the first member: across north
+        out_snr[multi] = total
+        out_r[multi] = np.bincount(c, w * range_m[m], len(first))[multi] / total
+        out_az[multi] = (az_deg[first][multi] + np.bincount(c, w * daz, len(first))[multi] / total) % 360.0
+        out_el[multi] = np.bincount(c, w * el_deg[m], len(first))[multi] / total
+    return first, out_snr, out_r, out_az, out_el
 
 
 def in_sector(az_deg: FloatArray, coverage: Coverage) -> BoolArray:
@@ -130,9 +173,14 @@ class RadarModel:
         height = tgt_alt if air else truth.height_m[cand]
         visible = ((srange >= spec.coverage.range_min_m) & (srange <= spec.coverage.range_max_m)
                    & in_sector(az, spec.coverage) & (srange <= radar_horizon_m(h0, height)))
-        power = look_power(rng, radar_snr_db(spec, truth.rcs_m2[cand], srange))
+        snr = np.power(10.0, radar_snr_db(spec, truth.rcs_m2[cand], srange) / 10.0)
+        draw = rng.exponential(1.0, cand.size)  # one Swerling I look per candidate: (1 + SNR) Exp(1)
+        vis = np.flatnonzero(visible)
+        first, snr, srange, az, el = merge_cells(resolution_cells(srange[vis], az[vis], spec.range_resolution_m,
+                                                                  spec.beamwidth_deg), snr[vis], srange[vis], az[vis], el[vis])
+        power = (1.0 + snr) * draw[vis[first]]
         threshold = -math.log(spec.pfa)
-        hit = visible & (power > threshold)
+        hit = power > threshold
         n_hit = int(hit.sum())
         n_fa = int(rng.poisson(spec.false_alarms_per_scan))
         fa_range, fa_az = clutter_polar(rng, n_fa, spec.coverage)

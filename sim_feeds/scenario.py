@@ -264,6 +264,12 @@ class RadarSpec(_Sensor, kw_only=True):
     sigma_range_m: NonNeg = 30.0
     sigma_az_deg: NonNeg = 0.3
     sigma_el_deg: NonNeg = 0.5
+    # Resolution cell (docs/SCENARIOS.md "Radars"): targets closer than both are one plot. 37.5 m: c tau / 2 of a
+    # 0.25 us medium-range pulse (X-band navigation radars use 0.05-1 us); 1 deg: the horizontal beamwidth of a
+    # 2.4 m X-band antenna (70 lambda / D = 0.93 deg). IMO MSC.192(79) requires 40 m range and 2.5 deg bearing
+    # discrimination. 0 turns merging off in that dimension.
+    range_resolution_m: NonNeg = 37.5
+    beamwidth_deg: Annotated[float, msgspec.Meta(ge=0.0, le=30.0)] = 1.0
     snr_ref_db: float = 13.0
     ref_range_m: Pos = 50_000.0
     ref_rcs_m2: Pos = 10.0

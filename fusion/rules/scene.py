@@ -22,6 +22,7 @@ from fusion.core.arrays import (
     NO_MMSI,
     STATUS_NAMES,
     BoolArray,
+    Covariance,
     FloatArray,
     IntArray,
     TrackView,
@@ -137,6 +138,9 @@ class Scene:
     zone_active: BoolArray  # (Z,)
     arrival_horizon_s: float  # look-ahead of arrival(): farther zones count as not reachable
     _near_cache: dict[tuple[float, bytes | None, bytes], tuple[IntArray, IntArray]] = field(default_factory=dict)
+    _covariances: tuple[Covariance, ...] = ()  # per pool of the build, its on-demand covariance
+    _pool: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,) pool of each row
+    _pool_row: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,) row in that pool
 
     @classmethod
     def build(cls, t: float, views: Mapping[str, TrackView], frame: LocalFrame, statuses: Sequence[str],
@@ -156,6 +160,8 @@ class Scene:
         lat, lon = frame.to_geodetic(x[:, 0], x[:, 1])
         k = _lcc_scale(frame, lat)
         allowed = np.array([STATUS_NAMES.index(s) for s in statuses], dtype=np.int64)
+        pool = np.concatenate([np.full(len(v), i, np.int64) for i, v in enumerate(vs)])[order] if vs else np.zeros(0, np.int64)
+        pool_row = np.concatenate([np.arange(len(v), dtype=np.int64) for v in vs])[order] if vs else np.zeros(0, np.int64)
         return cls(
             t=float(t), track_id=track_id[order],
             is_air=np.concatenate([np.full(len(v), v.domain == "air") for v in vs])[order] if vs else np.zeros(0, bool),
@@ -166,6 +172,7 @@ class Scene:
             spoof_suspect=cat("spoof_suspect", np.bool_)[order], rcs_dbsm=cat("rcs_dbsm", np.float64, np.nan)[order],
             rcs_looks=cat("rcs_looks", np.int64)[order], lat=lat, lon=lon, geometry=geometry, shore=shore,
             zone_active=geometry.zones.active(t), arrival_horizon_s=arrival_horizon_s,
+            _covariances=tuple(v.covariance for v in vs), _pool=pool, _pool_row=pool_row,
         )
 
     def __len__(self) -> int:
@@ -174,6 +181,16 @@ class Scene:
     def rows_of(self, ids: IntArray) -> IntArray:
         """Row index of each track id (ids must be present)."""
         return np.searchsorted(self.track_id, ids).astype(np.int64)
+
+    def position_cov(self, rows: IntArray) -> FloatArray:
+        """(K, 2, 2) east/north position covariance (local frame, m^2) of track ``rows`` (K,), predicted to t
+        (computed on demand by the pools, ``TrackView.covariance``)."""
+        out = np.zeros((len(rows), 2, 2))
+        pools = self._pool[rows]
+        for p in np.unique(pools):
+            sel = np.flatnonzero(pools == p)
+            out[sel] = self._covariances[int(p)](self._pool_row[rows[sel]])[:, :2, :2]
+        return out
 
     @cached_property
     def speed_mps(self) -> FloatArray:

@@ -54,6 +54,7 @@ CASES = (
     Case("gofast_night_cartagena", "gofast_night_cartagena.toml", 20.0),
     Case("semisub_tumaco", "semisub_tumaco.toml", 20.0),
     Case("ais_dark_spoof_san_andres", "ais_dark_spoof_san_andres.toml", 40.0),
+    Case("rendezvous_merged_guajira", "rendezvous_merged_guajira.toml", 60.0),
 )
 
 
