@@ -7,6 +7,8 @@ history ring and the per-site birth budgets.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from fusion.core.arrays import (
@@ -56,22 +58,48 @@ class IdentityLog:
 
 
 class BirthBudget:
-    """Token bucket per radar / OTH site in batch time (deterministic, re-run with the
-    tracker's checkpoints): ``max_births_per_source_s`` per second, ``births_burst_s`` of it deep."""
+    """Token bucket per source in batch time (deterministic, re-run with the tracker's
+    checkpoints): a radar / OTH site ``max_births_per_source_s`` per second, ``births_burst_s``
+    of it deep; an AIS / ADS-B source ``max_coop_births_per_source_s``, ``coop_births_burst``
+    deep. ``refused`` counts per source the births the budget refused (a re-run counts its
+    batches again)."""
 
-    def __init__(self, config: TrackerConfig, state: dict[str, tuple[float, float]] | None = None) -> None:
+    def __init__(self, config: TrackerConfig, state: dict[str, tuple[float, float]] | None = None,
+                 refused: Counter[str] | None = None) -> None:
         self.config = config
-        self.state: dict[str, tuple[float, float]] = dict(state or {})  # site -> (tokens, batch time)
+        self.state: dict[str, tuple[float, float]] = dict(state or {})  # "kind/source" -> (tokens, batch time)
+        self.refused: Counter[str] = refused if refused is not None else Counter()
 
-    def allow(self, source: str, t: float, wanted: int) -> int:
-        """How many of ``wanted`` new tracks ``source`` may start at batch time ``t`` (s); charges them."""
-        c = self.config
-        cap = c.max_births_per_source_s * c.births_burst_s
-        tokens, last = self.state.get(source, (cap, t))
-        tokens = min(cap, tokens + max(0.0, t - last) * c.max_births_per_source_s)
+    def allow(self, source: str, t: float, wanted: int, rate_per_s: float, depth: float) -> int:
+        """How many of ``wanted`` new tracks ``source`` may start at batch time ``t`` (s) from a
+        bucket refilled at ``rate_per_s`` up to ``depth`` tokens; charges them, counts the rest."""
+        tokens, last = self.state.get(source, (depth, t))
+        tokens = min(depth, tokens + max(0.0, t - last) * rate_per_s)
         n = min(wanted, int(tokens))
         self.state[source] = (tokens - n, max(last, t))
+        if n < wanted:
+            self.refused[source] += wanted - n
         return n
+
+    def admit(self, batch: MeasBatch, idx: IntArray) -> IntArray:
+        """The rows ``idx`` (n,) of ``batch`` that may start a track: per source, the first ones
+        within its budget (a cooperative batch's rows charge their own ``batch.source``)."""
+        c = self.config
+        t = float(batch.t.max())
+        kind = batch.sensor_kind
+        if kind not in KEY_OF_KIND:
+            return idx[: self.allow(f"{kind}/{batch.sensor_id}", t, idx.size, c.max_births_per_source_s,
+                                    c.max_births_per_source_s * c.births_burst_s)]
+        rate, depth = c.max_coop_births_per_source_s, c.coop_births_burst
+        if batch.source is None:
+            return idx[: self.allow(f"{kind}/{batch.sensor_id}", t, idx.size, rate, depth)]
+        names, which = np.unique(batch.source[idx], return_inverse=True)
+        wanted = np.bincount(which, minlength=names.size)
+        allowed = np.array([self.allow(f"{kind}/{name}", t, int(w), rate, depth) for name, w in zip(names, wanted, strict=True)])
+        order = np.argsort(which, kind="stable")
+        rank = np.empty(idx.size, dtype=np.int64)  # each row's place among its source's rows
+        rank[order] = np.arange(idx.size) - (np.cumsum(wanted) - wanted)[which[order]]
+        return idx[rank < allowed[which]]
 
 
 def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArray, keys: IntArray, t: FloatArray) -> None:
@@ -229,16 +257,15 @@ def next_free_id(next_id: int, born: IntArray) -> int:
 def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch, rows: BoolArray, adopt: BoolArray,
           keyname: str | None, first_id: int) -> IntArray:
     """Start a tentative track from every row of ``rows`` (mask (M,)), bounded by
-    ``max_tracks`` and, for a radar or OTH site, by its birth budget (the first rows of the
-    batch within it). A row with ``adopt`` set brings its identity; if a deleted track held it
+    ``max_tracks`` and by each source's birth budget (``BirthBudget.admit``). A row with ``adopt`` set brings its identity; if a deleted track held it
     last, the new track takes that track's id (re-link: one MMSI / ICAO address is one
     vessel or aircraft, ITU-R M.1371 / ICAO Annex 10, so its track keeps its id across a
     coverage gap); other new ids count up from ``first_id``. Returns the ids (B,)."""
     mod = tab.mod
     pool = mod.pool
     idx = np.flatnonzero(rows)[: max(0, mod.config.max_tracks - len(tab))]
-    if batch.sensor_kind not in KEY_OF_KIND and idx.size:
-        idx = idx[: budget.allow(f"{batch.sensor_kind}/{batch.sensor_id}", float(batch.t.max()), idx.size)]
+    if idx.size:
+        idx = budget.admit(batch, idx)
     n = idx.size
     if n == 0:
         return EMPTY_INT
