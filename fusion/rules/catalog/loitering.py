@@ -44,6 +44,7 @@ class Loitering(Rule[LoiteringParams]):
     """The loitering rule (stateless)."""
 
     name = "loitering"
+    pool = "surface"
     Params = LoiteringParams
 
     def queries(self) -> list[tuple[bool, float, BoolArray]]:
