@@ -12,7 +12,6 @@ at a landing zone (surface) or airstrip (air). Range: 0.5 to 2 times the rule we
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -142,7 +141,7 @@ class RuleEngine:
         for name, book in self.books.items():
             rule = self.catalog[name]
             if rule.params.enabled:
-                cand = _evaluate(rule, scene, tick)
+                cand = rule.evaluate(scene, tick)
             else:
                 cand = Candidates.build(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0),
                                         min_on_s=0.0, severity="low", weight=0.0)
@@ -468,16 +467,6 @@ class RuleEngine:
         if "lineage.track_id" in snap:  # snapshots from before the object lineage: tracks seen anew at the next tick
             eng.lineage.cols = {k: np.asarray(snap[f"lineage.{k}"]).copy() for k in eng.lineage.cols}
         return eng
-
-
-def _evaluate(rule: Rule[Any], scene: Scene, tick: TickInputs) -> Candidates:
-    """``rule``'s candidates of this tick, rows of ``scene``: a rule of one pool evaluates that pool's scene alone."""
-    if rule.pool is None:
-        return rule.evaluate(scene, tick)
-    part = scene.pool(rule.pool == "air")
-    cand = rule.evaluate(part, tick)
-    assert part.parent_rows is not None
-    return dataclasses.replace(cand, row=part.parent_rows[cand.row])
 
 
 def _retime(a: AlertEvent, t: float) -> AlertEvent:

@@ -166,8 +166,7 @@ class Lineage:
 
     def had_identity(self, s: Scene) -> BoolArray:
         """(N,) after this tick's ``observe``: some fragment of the track's object carried an AIS / ADS-B identity."""
-        had = self._had if s.parent_rows is None or len(self._had) == 0 else self._had[s.parent_rows]  # (one pool's scene)
-        return had if len(had) == len(s) else np.zeros(len(s), bool)
+        return self._had if len(self._had) == len(s) else np.zeros(len(s), bool)
 
     def lost_ids(self) -> IntArray:
         """Sorted ids of the tracks lost within ``handover_s`` and not yet continued (their alerts wait for a successor)."""

@@ -9,7 +9,7 @@ times are computed on first use and shared by all rules of the tick.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -102,9 +102,6 @@ def _scale_table(frame: LocalFrame) -> tuple[FloatArray, FloatArray]:
     return lat, frame.scale(lat, np.full(lat.shape, 0.5 * (frame.lon_min + frame.lon_max)))
 
 
-_NOT_PER_ROW = frozenset({"t", "geometry", "shore", "zone_active", "arrival_horizon_s", "_near_cache", "parent_rows", "_pools"})
-
-
 def _lcc_scale(frame: LocalFrame, lat: FloatArray) -> FloatArray:
     """(N,) point scale factor; the frame is a Lambert conformal conic, whose k depends on latitude only."""
     grid, k = _scale_table(frame)
@@ -140,8 +137,6 @@ class Scene:
     zone_active: BoolArray  # (Z,)
     arrival_horizon_s: float  # look-ahead of arrival(): farther zones count as not reachable
     _near_cache: dict[tuple[float, bytes | None, bytes], tuple[IntArray, IntArray]] = field(default_factory=dict)
-    parent_rows: IntArray | None = None  # (N,) rows of the tick's whole scene this one was taken from (None: it is the whole)
-    _pools: dict[bool, Scene] = field(default_factory=dict)  # ``pool``'s scenes of this tick, by is_air
 
     @classmethod
     def build(cls, t: float, views: Mapping[str, TrackView], frame: LocalFrame, statuses: Sequence[str],
@@ -175,17 +170,6 @@ class Scene:
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])
-
-    def pool(self, air: bool) -> Scene:
-        """The tracks of one pool (``air``, else surface) as a Scene of their own, taken once a tick (every rule
-        reading that pool gets the same object), its ``parent_rows`` the rows of this scene: a rule that reads one
-        pool costs nothing for the other's tracks (a flood of thousands of ADS-B tracks leaves the surface rules'
-        cost alone). Each row's columns, zone pairs and derived values are those of the same track here."""
-        if air not in self._pools:
-            rows = np.flatnonzero(self.is_air == air)
-            cut = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name not in _NOT_PER_ROW}
-            self._pools[air] = replace(self, **cut, _near_cache={}, parent_rows=rows, _pools={})
-        return self._pools[air]
 
     def rows_of(self, ids: IntArray) -> IntArray:
         """Row index of each track id (ids must be present)."""

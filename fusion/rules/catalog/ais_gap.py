@@ -118,7 +118,6 @@ class AisGap(Rule[AisGapParams]):
     """The ais_gap rule with its reappearance memory; the tick's outages and AIS reporting table come from the engine."""
 
     name = "ais_gap"
-    pool = "surface"
     Params = AisGapParams
 
     def __init__(self) -> None:

@@ -58,7 +58,6 @@ class Rule(abc.ABC, Generic[P]):
 
     name: ClassVar[str]
     Params: ClassVar[type[RuleParams]]
-    pool: ClassVar[str | None] = None  # "surface" / "air": the one track pool the rule reads, its Scene alone (None: both)
     memory: TrackMemory | None = None
 
     def __init__(self) -> None:

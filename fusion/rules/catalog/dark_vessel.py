@@ -84,7 +84,6 @@ class DarkVessel(ExcludingRule[DarkVesselParams]):
     """The dark_vessel rule on the engine's first-fix memory (shared with noncoop_transit) and lineage."""
 
     name = "dark_vessel"
-    pool = "surface"
     Params = DarkVesselParams
 
     def evaluate(self, s: Scene, tick: TickInputs) -> Candidates:

@@ -118,7 +118,6 @@ class GoFast(Rule[GoFastParams]):
     """The go_fast rule with its fragment memory."""
 
     name = "go_fast"
-    pool = "surface"
     Params = GoFastParams
 
     def __init__(self) -> None:

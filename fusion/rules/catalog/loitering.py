@@ -44,7 +44,6 @@ class Loitering(Rule[LoiteringParams]):
     """The loitering rule (stateless)."""
 
     name = "loitering"
-    pool = "surface"
     Params = LoiteringParams
 
     def queries(self) -> list[tuple[bool, float, BoolArray]]:

@@ -67,7 +67,6 @@ class NoncoopTransit(ExcludingRule[NoncoopTransitParams]):
     """The noncoop_transit rule on the engine's first-fix memory (shared with dark_vessel) and lineage."""
 
     name = "noncoop_transit"
-    pool = "surface"
     Params = NoncoopTransitParams
 
     def evaluate(self, s: Scene, tick: TickInputs) -> Candidates:

@@ -102,7 +102,6 @@ class Rendezvous(ExcludingRule[RendezvousParams]):
     """The rendezvous rule with its smoothing memory; the subject is a pair of tracks."""
 
     name = "rendezvous"
-    pool = "surface"
     Params = RendezvousParams
 
     def __init__(self) -> None:

@@ -136,7 +136,6 @@ class SuspectAircraft(Rule[SuspectAircraftParams]):
     """The suspect_aircraft rule with its air-object origin memory."""
 
     name = "suspect_aircraft"
-    pool = "air"
     Params = SuspectAircraftParams
 
     def __init__(self) -> None:
