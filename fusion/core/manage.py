@@ -58,11 +58,14 @@ class IdentityLog:
 
 
 class BirthBudget:
-    """Token bucket per source in batch time (deterministic, re-run with the tracker's
-    checkpoints): a radar / OTH site ``max_births_per_source_s`` per second, ``births_burst_s``
-    of it deep; an AIS / ADS-B source ``max_coop_births_per_source_s``, ``coop_births_burst``
-    deep. ``refused`` counts per source the births the budget refused (a re-run counts its
-    batches again)."""
+    """Token bucket per source ("kind/source") in batch time (deterministic, re-run with the
+    tracker's checkpoints): a radar / OTH site ``max_births_per_source_s`` per second,
+    ``births_burst_s`` of it deep; an AIS / ADS-B source ``max_coop_births_per_source_s``,
+    ``coop_births_burst`` deep. ``refused`` counts per source the births the budget refused (a
+    re-run counts its batches again; beyond MAX_SOURCES sources under OTHER)."""
+
+    MAX_SOURCES = 4_096  # beyond this many sources remembered, those whose bucket has refilled are forgotten
+    OTHER = "other"  # the key of refusals beyond MAX_SOURCES sources
 
     def __init__(self, config: TrackerConfig, state: dict[str, tuple[float, float]] | None = None,
                  refused: Counter[str] | None = None) -> None:
@@ -70,32 +73,37 @@ class BirthBudget:
         self.state: dict[str, tuple[float, float]] = dict(state or {})  # "kind/source" -> (tokens, batch time)
         self.refused: Counter[str] = refused if refused is not None else Counter()
 
-    def allow(self, source: str, t: float, wanted: int, rate_per_s: float, depth: float) -> int:
-        """How many of ``wanted`` new tracks ``source`` may start at batch time ``t`` (s) from a
-        bucket refilled at ``rate_per_s`` up to ``depth`` tokens; charges them, counts the rest."""
+    def _bucket(self, source: str) -> tuple[float, float]:
+        """(rate per s, depth) of ``source``'s bucket, from its kind."""
+        c = self.config
+        if source.partition("/")[0] in KEY_OF_KIND:
+            return c.max_coop_births_per_source_s, c.coop_births_burst
+        return c.max_births_per_source_s, c.max_births_per_source_s * c.births_burst_s
+
+    def allow(self, source: str, t: float, wanted: int) -> int:
+        """How many of ``wanted`` new tracks ``source`` ("kind/source") may start at batch time ``t`` (s);
+        charges them, counts the rest."""
+        rate, depth = self._bucket(source)
+        if source not in self.state and len(self.state) >= self.MAX_SOURCES:  # forget full buckets: the same as absent
+            self.state = {k: (tk, last) for k, (tk, last) in self.state.items()
+                          if tk + max(0.0, t - last) * self._bucket(k)[0] < self._bucket(k)[1]}
         tokens, last = self.state.get(source, (depth, t))
-        tokens = min(depth, tokens + max(0.0, t - last) * rate_per_s)
+        tokens = min(depth, tokens + max(0.0, t - last) * rate)
         n = min(wanted, int(tokens))
         self.state[source] = (tokens - n, max(last, t))
         if n < wanted:
-            self.refused[source] += wanted - n
+            self.refused[source if source in self.refused or len(self.refused) < self.MAX_SOURCES else self.OTHER] += wanted - n
         return n
 
     def admit(self, batch: MeasBatch, idx: IntArray) -> IntArray:
         """The rows ``idx`` (n,) of ``batch`` that may start a track: per source, the first ones
         within its budget (a cooperative batch's rows charge their own ``batch.source``)."""
-        c = self.config
         t = float(batch.t.max())
-        kind = batch.sensor_kind
-        if kind not in KEY_OF_KIND:
-            return idx[: self.allow(f"{kind}/{batch.sensor_id}", t, idx.size, c.max_births_per_source_s,
-                                    c.max_births_per_source_s * c.births_burst_s)]
-        rate, depth = c.max_coop_births_per_source_s, c.coop_births_burst
         if batch.source is None:
-            return idx[: self.allow(f"{kind}/{batch.sensor_id}", t, idx.size, rate, depth)]
+            return idx[: self.allow(f"{batch.sensor_kind}/{batch.sensor_id}", t, idx.size)]
         names, which = np.unique(batch.source[idx], return_inverse=True)
         wanted = np.bincount(which, minlength=names.size)
-        allowed = np.array([self.allow(f"{kind}/{name}", t, int(w), rate, depth) for name, w in zip(names, wanted, strict=True)])
+        allowed = np.array([self.allow(f"{batch.sensor_kind}/{name}", t, int(w)) for name, w in zip(names, wanted, strict=True)])
         order = np.argsort(which, kind="stable")
         rank = np.empty(idx.size, dtype=np.int64)  # each row's place among its source's rows
         rank[order] = np.arange(idx.size) - (np.cumsum(wanted) - wanted)[which[order]]
