@@ -720,6 +720,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "max_inbound_depth": st.max_inbound_depth, "late_dropped": c.late_dropped, "tracker_batches": c.batches,
             "tracker_reruns": c.reruns, "tracker_rerun_batches": c.rerun_batches, "ticks": c.ticks, "ticks_skipped": c.ticks_skipped,
             "tracker_reruns_by_source": dict(c.reruns_by_source), "rerun_refused_by_source": dict(c.rerun_refused_by_source),
+            "births_refused_by_source": dict(service.fusion.births_refused()), "identity_refused": c.identity_refused,
             "step_s": _q(st.step_s), "fuse_wait": _q(st.fuse_wait), "update_age": _q(st.update_age), "alert_age": _q(st.alert_age),
             "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published,
             "alert_received_latency": {"alerts": len(e2e), **_percentiles_ms(e2e)},
@@ -942,7 +943,8 @@ _ROGUE_STAGES = {**_STAGES, "tracker re-runs (Tracker._rerun), {kind} batches": 
 _ROGUE_KEYS = ("offered", "feeder", "alert_received_latency", "alert_publisher_lag", "alert_service_latency", "good_scan_intake_lag",
                "fuse_wait", "step_s",
                "shed_by_source", "shed_stale_by_source", "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth",
-               "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "tracks", "received",
+               "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "births_refused_by_source",
+               "identity_refused", "tracks", "received",
                "cpu_s_per_wall_s", "alert_age", "update_age")
 
 

@@ -381,7 +381,7 @@ class Ingest:
         heap_meta = []
         for i, (_, _, item) in enumerate(sorted(self._queue, key=lambda entry: entry[:2])):
             batch = item if isinstance(item, MeasBatch) else reports_to_batches(item.reports, self.frame, self.noise, self.source_interval_s)[0]
-            arrays.update({f"heap.{i}.{f}": getattr(batch, f) for f in _BATCH_ARRAYS})
+            arrays.update({f"heap.{i}.{f}": getattr(batch, f) for f in _BATCH_ARRAYS if getattr(batch, f) is not None})
             heap_meta.append({f: getattr(batch, f) for f in _BATCH_META})
         rl = self.log
         meta = {
@@ -404,7 +404,7 @@ class Ingest:
         for i, info in enumerate(meta["heap"]):
             look = info.get("look_en_m")
             columns: dict[str, Any] = {f: arrays[f"heap.{i}.{f}"] for f in _BATCH_ARRAYS
-                                       if f"heap.{i}.{f}" in arrays}  # interval_s: older checkpoints lack it
+                                       if f"heap.{i}.{f}" in arrays}  # interval_s, source: older checkpoints lack them
             batch = MeasBatch(**columns, **{**info, "look_en_m": tuple(look) if look else None})
             self._queue.append((float(batch.t.max()), next(self._order), batch))  # appended in heap order: still a heap
         r = meta["rejects"]

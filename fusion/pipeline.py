@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -102,6 +103,7 @@ class Counters:
     alerts_raised: int = 0
     nonfinite_dropped: int = 0  # tracks deleted because their state went non-finite (the tracker's guard)
     duplicates_merged: int = 0  # cooperative reports merged as exact duplicates (one report from several receivers)
+    identity_refused: int = 0  # cooperative reports impossible for their identity's live track, no track took: not born
     reruns_by_source: dict[str, int] = field(default_factory=dict)  # "kind/sensor id" -> its out-of-sequence batches re-run
     rerun_s_by_source: dict[str, float] = field(default_factory=dict)  # -> batch time (s) those re-runs replayed
     rerun_refused_by_source: dict[str, int] = field(default_factory=dict)  # -> measurements not re-run (re-run budget
@@ -214,6 +216,13 @@ class Fusion:
             return
         yield from self.advance(end + self.config.reorder_window_s + self.config.output_interval_s)
 
+    def births_refused(self) -> Counter[str]:
+        """New tracks refused per source ("kind/source") by its birth budget (both pools), since start."""
+        out: Counter[str] = Counter()
+        for trk in self.trackers.values():
+            out.update(trk.births_refused)
+        return out
+
     def views(self, t: float) -> dict[str, TrackView]:
         """Both pools predicted to ``t``, with globally unique track ids."""
         out: dict[str, TrackView] = {}
@@ -253,6 +262,7 @@ class Fusion:
         self.counters.rerun_batches += int(res.rerun_batches)
         self.counters.nonfinite_dropped += int(res.nonfinite_dropped)
         self.counters.duplicates_merged += int(res.duplicates_merged)
+        self.counters.identity_refused += int(res.identity_refused)
         if len(res.deleted_ids):
             self._deleted.extend(_global_ids(np.asarray(res.deleted_ids), domain).tolist())
         if len(res.merged):

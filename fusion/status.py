@@ -145,6 +145,8 @@ class StatusReport:
             "tracker_reruns_by_source": most_shed(Counter(c.reruns_by_source)),
             "tracker_rerun_s_by_source": rerun_seconds(c.rerun_s_by_source, most_shed(Counter(c.reruns_by_source))),
             "tracker_rerun_refused_by_source": most_shed(Counter(c.rerun_refused_by_source)),
+            "tracker_births_refused_by_source": most_shed(self.fusion.births_refused()),
+            "tracker_identity_refused": c.identity_refused,
             "ticks": c.ticks,
             "ticks_skipped": c.ticks_skipped,
             "stopped_steps": c.stopped_steps,
@@ -204,6 +206,11 @@ class StatusReport:
         samples += [Sample("jisf_tracker_rerun_refused_by_source_total", "counter", "out-of-sequence measurements not re-run, their "
                            "source's re-run budget spent: fused by retrodiction or counted late (the most refused sources)", n,
                            {"source": src}) for src, n in sorted(most_shed(Counter(c.rerun_refused_by_source)).items())]
+        samples += [Sample("jisf_tracker_births_refused_by_source_total", "counter", "new tracks refused by their source's birth "
+                           "budget (max_new_tracks_per_source_s, max_coop_births_per_source_s; the most refused sources)", n,
+                           {"source": src}) for src, n in sorted(most_shed(self.fusion.births_refused()).items())]
+        samples += [Sample("jisf_tracker_identity_refused_total", "counter", "cooperative reports impossible for the live track "
+                           "of their identity that no track took: never a second track of one address", c.identity_refused)]
         samples += [Sample("jisf_tracks", "gauge", "live tracks at the last tick", n, {"domain": d, "state": st})
                     for (d, st), n in sorted(s.tracks_by_state.items())]
         with s.lock:

@@ -162,7 +162,7 @@ def ais_batch(reports: Sequence[AisPosition], frame: LocalFrame, noise: Measurem
         frame, lat, lon, sigma, speed, course, noise.ais_sog_sigma_mps, noise.ais_cog_sigma_deg, noise,
         t=_col(reports, "t"), alt=np.full(len(reports), np.nan), sigma_alt=np.full(len(reports), np.nan),
         mmsi=np.array([r.mmsi for r in reports], dtype=np.int64), icao24=np.full(len(reports), NO_ICAO, np.int64),
-        kind="ais", sensor_id=reports[0].source, domain="surface",
+        kind="ais", sensor_id=reports[0].source, domain="surface", source=np.array([r.source for r in reports]),
         interval=ais_report_interval_s(np.array([r.msg_type for r in reports], dtype=np.int64), speed),
     )
 
@@ -177,7 +177,7 @@ def adsb_batch(reports: Sequence[AdsbReport], frame: LocalFrame, noise: Measurem
         noise.adsb_gs_sigma_mps, noise.adsb_track_sigma_deg, noise,
         t=_col(reports, "t"), alt=alt, sigma_alt=np.where(np.isfinite(alt), noise.adsb_alt_sigma_m, np.nan),
         mmsi=np.full(len(reports), NO_MMSI, np.int64), icao24=np.array([r.icao24 for r in reports], dtype=np.int64),
-        kind="adsb", sensor_id=reports[0].source, domain="air",
+        kind="adsb", sensor_id=reports[0].source, domain="air", source=np.array([r.source for r in reports]),
     )
 
 
@@ -349,6 +349,7 @@ class _Columns(TypedDict):
     sensor_id: str
     domain: Domain
     interval: NotRequired[FloatArray]
+    source: NotRequired[np.ndarray]
 
 
 def _coop_batch(
@@ -390,6 +391,7 @@ def _batch(
     pos: FloatArray, R_pos: FloatArray, vel: FloatArray | None, R_vel: FloatArray | None, *, t: FloatArray,
     alt: FloatArray, sigma_alt: FloatArray, mmsi: np.ndarray, icao24: np.ndarray, kind: str, sensor_id: str,
     domain: Domain, look: tuple[float, float, float] | None = None, interval: FloatArray | None = None,
+    source: np.ndarray | None = None,
 ) -> MeasBatch:
     m = pos.shape[0]
     z = np.full((m, 4), np.nan)
@@ -403,7 +405,7 @@ def _batch(
         R[:, 2:, 2:] = R_vel
     return MeasBatch(t=t, z=z, R=R, has_vel=has_vel, alt_m=alt, sigma_alt_m=sigma_alt, mmsi=mmsi, icao24=icao24,
                      sensor_kind=kind, sensor_id=sensor_id, domain=domain, look_en_m=look,
-                     interval_s=interval if interval is not None else np.full(m, np.nan))
+                     interval_s=interval if interval is not None else np.full(m, np.nan), source=source)
 
 
 def _col(reports: Sequence[object], name: str) -> FloatArray:

@@ -55,6 +55,9 @@ class MeasBatch:
               unknown (the default): it scales the track's time limits (fusion/core/intervals.py)
     rcs_dbsm: (M,) radar cross-section estimate of one look, dBsm (radar plots with SNR and the
               scan's radar constant, sensors.radar.plot_rcs_dbsm), NaN where none (the default)
+    source:   (M,) str, each row's source (the feed topic's last level): a cooperative batch
+              coalesces the reports of several receivers; None (the default): every row is
+              ``sensor_id``'s. Per-source budgets (``manage.BirthBudget``) charge each row's own.
     """
 
     t: FloatArray
@@ -71,6 +74,7 @@ class MeasBatch:
     look_en_m: tuple[float, float, float] | None = None  # (east, north, radius): the area this scan looked at
     interval_s: FloatArray = None  # type: ignore[assignment]  # None: all NaN (unknown), filled in __post_init__
     rcs_dbsm: FloatArray = None  # type: ignore[assignment]  # None: all NaN (unknown), filled in __post_init__
+    source: NDArray[np.str_] | None = None  # None: every row is sensor_id's
 
     def __post_init__(self) -> None:
         M = self.t.shape[0] if self.t.ndim == 1 else -1
@@ -88,6 +92,7 @@ class MeasBatch:
             "icao24": (self.icao24, (M,)),
             "interval_s": (self.interval_s, (M,)),
             "rcs_dbsm": (self.rcs_dbsm, (M,)),
+            **({"source": (self.source, (M,))} if self.source is not None else {}),
         }
         for name, (arr, shape) in checks.items():
             if arr.shape != shape:
@@ -181,6 +186,7 @@ def take_rows(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
         sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
         interval_s=batch.interval_s[rows], rcs_dbsm=batch.rcs_dbsm[rows],
+        source=None if batch.source is None else batch.source[rows],
     )
 
 

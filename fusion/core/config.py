@@ -133,12 +133,26 @@ class TrackerConfig:
     max_births_per_source_s: float = 200.0
     """New tentative tracks one radar or OTH site may start per second of batch time (a token
     bucket of ``births_burst_s`` seconds per site): a rogue site's random plots cannot fill a
-    pool with tracks, and its clutter never confirms into alerts. AIS and ADS-B births are
-    not capped here (their batches coalesce several sources; they start a track per identity,
-    and the service's per-source intake budget bounds their rate)."""
+    pool with tracks, and its clutter never confirms into alerts. AIS and ADS-B sources have
+    their own bound, ``max_coop_births_per_source_s``."""
     births_burst_s: float = 10.0
     """Depth of each site's birth budget, seconds of ``max_births_per_source_s``: a cold
     start sees its first scans' targets born at once."""
+    max_coop_births_per_source_s: float = 20.0
+    """New tracks one AIS or ADS-B source (receiver, feed topic) may start per second of batch
+    time, after a cold-start burst of ``coop_births_burst`` (a token bucket per source; rows of
+    a coalesced batch charge their own source). Physics: a receiver hears a new target only
+    when it enters its coverage. ADS-B: radio horizon 1.23 sqrt(h ft) NM = 246 NM at FL400;
+    the mean chord of that circle (pi R / 2 = 386 NM) at 500 kn takes ~2,800 s, so even 1,500
+    aircraft in view (the busiest receivers) bring ~0.5 new ones a second. AIS: a terrestrial
+    receiver (~40 NM) hears at most 2 x 2,250 slots a minute = 75 reports/s (ITU-R M.1371-5
+    SOTDMA frame), ships enter at <= 30 kn: well under 1 new ship a second. 20/s is 40x the
+    ADS-B figure, room for re-births after fades; one source cannot flood a pool with
+    identities (a spoofer's 2,000 ICAO addresses a second)."""
+    coop_births_burst: float = 3_000.0
+    """Depth of each cooperative source's birth budget, tracks: a cold start (or a receiver
+    coming back) sees every target in view born at once; twice the busiest ADS-B receiver's
+    ~1,500 aircraft in view (a satellite-AIS or aggregator source seeing more needs more)."""
     identity_history: int = 10_000
     """Identity changes remembered per pool (ring buffer)."""
     lost_track_history: int = 10_000
@@ -221,7 +235,8 @@ class TrackerConfig:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
                                "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history",
-                               "max_births_per_source_s", "births_burst_s", "coast_intervals"))
+                               "max_births_per_source_s", "births_burst_s", "max_coop_births_per_source_s", "coop_births_burst",
+                               "coast_intervals"))
         for key, value in self.source_interval_s.items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"TrackerConfig.source_interval_s[{key!r}] must be a positive number of seconds, got {value!r}")

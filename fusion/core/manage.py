@@ -7,6 +7,8 @@ history ring and the per-site birth budgets.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from fusion.core import kalman
@@ -97,22 +99,56 @@ class LostTracks:
 
 
 class BirthBudget:
-    """Token bucket per radar / OTH site in batch time (deterministic, re-run with the
-    tracker's checkpoints): ``max_births_per_source_s`` per second, ``births_burst_s`` of it deep."""
+    """Token bucket per source ("kind/source") in batch time (deterministic, re-run with the
+    tracker's checkpoints): a radar / OTH site ``max_births_per_source_s`` per second,
+    ``births_burst_s`` of it deep; an AIS / ADS-B source ``max_coop_births_per_source_s``,
+    ``coop_births_burst`` deep. ``refused`` counts per source the births the budget refused (a
+    re-run counts its batches again; beyond MAX_SOURCES sources under OTHER)."""
 
-    def __init__(self, config: TrackerConfig, state: dict[str, tuple[float, float]] | None = None) -> None:
+    MAX_SOURCES = 4_096  # beyond this many sources remembered, those whose bucket has refilled are forgotten
+    OTHER = "other"  # the key of refusals beyond MAX_SOURCES sources
+
+    def __init__(self, config: TrackerConfig, state: dict[str, tuple[float, float]] | None = None,
+                 refused: Counter[str] | None = None) -> None:
         self.config = config
-        self.state: dict[str, tuple[float, float]] = dict(state or {})  # site -> (tokens, batch time)
+        self.state: dict[str, tuple[float, float]] = dict(state or {})  # "kind/source" -> (tokens, batch time)
+        self.refused: Counter[str] = refused if refused is not None else Counter()
+
+    def _bucket(self, source: str) -> tuple[float, float]:
+        """(rate per s, depth) of ``source``'s bucket, from its kind."""
+        c = self.config
+        if source.partition("/")[0] in KEY_OF_KIND:
+            return c.max_coop_births_per_source_s, c.coop_births_burst
+        return c.max_births_per_source_s, c.max_births_per_source_s * c.births_burst_s
 
     def allow(self, source: str, t: float, wanted: int) -> int:
-        """How many of ``wanted`` new tracks ``source`` may start at batch time ``t`` (s); charges them."""
-        c = self.config
-        cap = c.max_births_per_source_s * c.births_burst_s
-        tokens, last = self.state.get(source, (cap, t))
-        tokens = min(cap, tokens + max(0.0, t - last) * c.max_births_per_source_s)
+        """How many of ``wanted`` new tracks ``source`` ("kind/source") may start at batch time ``t`` (s);
+        charges them, counts the rest."""
+        rate, depth = self._bucket(source)
+        if source not in self.state and len(self.state) >= self.MAX_SOURCES:  # forget full buckets: the same as absent
+            self.state = {k: (tk, last) for k, (tk, last) in self.state.items()
+                          if tk + max(0.0, t - last) * self._bucket(k)[0] < self._bucket(k)[1]}
+        tokens, last = self.state.get(source, (depth, t))
+        tokens = min(depth, tokens + max(0.0, t - last) * rate)
         n = min(wanted, int(tokens))
         self.state[source] = (tokens - n, max(last, t))
+        if n < wanted:
+            self.refused[source if source in self.refused or len(self.refused) < self.MAX_SOURCES else self.OTHER] += wanted - n
         return n
+
+    def admit(self, batch: MeasBatch, idx: IntArray) -> IntArray:
+        """The rows ``idx`` (n,) of ``batch`` that may start a track: per source, the first ones
+        within its budget (a cooperative batch's rows charge their own ``batch.source``)."""
+        t = float(batch.t.max())
+        if batch.source is None:
+            return idx[: self.allow(f"{batch.sensor_kind}/{batch.sensor_id}", t, idx.size)]
+        names, which = np.unique(batch.source[idx], return_inverse=True)
+        wanted = np.bincount(which, minlength=names.size)
+        allowed = np.array([self.allow(f"{batch.sensor_kind}/{name}", t, int(w)) for name, w in zip(names, wanted, strict=True)])
+        order = np.argsort(which, kind="stable")
+        rank = np.empty(idx.size, dtype=np.int64)  # each row's place among its source's rows
+        rank[order] = np.arange(idx.size) - (np.cumsum(wanted) - wanted)[which[order]]
+        return idx[rank < allowed[which]]
 
 
 def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArray, keys: IntArray, t: FloatArray) -> None:
@@ -336,16 +372,15 @@ def stitch(tab: TrackTable, lost: LostTracks, ids: IdentityLog, rows: IntArray) 
 def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch, rows: BoolArray, adopt: BoolArray,
           keyname: str | None, first_id: int) -> IntArray:
     """Start a tentative track from every row of ``rows`` (mask (M,)), bounded by
-    ``max_tracks`` and, for a radar or OTH site, by its birth budget (the first rows of the
-    batch within it). A row with ``adopt`` set brings its identity; if a deleted track held it
+    ``max_tracks`` and by each source's birth budget (``BirthBudget.admit``). A row with ``adopt`` set brings its identity; if a deleted track held it
     last, the new track takes that track's id (re-link: one MMSI / ICAO address is one
     vessel or aircraft, ITU-R M.1371 / ICAO Annex 10, so its track keeps its id across a
     coverage gap); other new ids count up from ``first_id``. Returns the ids (B,)."""
     mod = tab.mod
     pool = mod.pool
     idx = np.flatnonzero(rows)[: max(0, mod.config.max_tracks - len(tab))]
-    if batch.sensor_kind not in KEY_OF_KIND and idx.size:
-        idx = idx[: budget.allow(f"{batch.sensor_kind}/{batch.sensor_id}", float(batch.t.max()), idx.size)]
+    if idx.size:
+        idx = budget.admit(batch, idx)
     n = idx.size
     if n == 0:
         return EMPTY_INT

@@ -30,6 +30,7 @@ older rows within ``late_max_age_s`` by retrodiction of the track each belongs t
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -86,6 +87,9 @@ class StepResult:
                  in ``late_dropped``
     rerun_s:     batch time (s) a re-run replayed (from its checkpoint to the newest processed
                  time), what it charged to its source's re-run budget
+    identity_refused: cooperative reports kinematically impossible for the live track holding
+                 their identity (that track is in ``spoof_ids``) that no other track took:
+                 dropped, never a second track of one MMSI / ICAO address
     """
 
     deleted_ids: IntArray = field(default_factory=lambda: EMPTY_INT)
@@ -100,6 +104,7 @@ class StepResult:
     late_fused: int = 0
     rerun_refused: int = 0
     rerun_s: float = 0.0
+    identity_refused: int = 0
 
 
 class Tracker:
@@ -116,7 +121,7 @@ class Tracker:
         self._now = -np.inf  # newest batch time processed
         self._ids = IdentityLog(config.identity_history)
         self._lost = LostTracks(config.lost_track_history, self.model.n_models) if config.lost_track_history else None
-        self._births = BirthBudget(config)  # radar/OTH site -> birth tokens: max_births_per_source_s
+        self._births = BirthBudget(config)  # source -> birth tokens (manage.BirthBudget)
         self._oosm = ReplayLog(config)
         self._reruns = RerunBudget(config)  # per source: batch time re-run for its out-of-sequence batches
 
@@ -196,6 +201,11 @@ class Tracker:
         return self._ids.history()
 
     @property
+    def births_refused(self) -> Counter[str]:
+        """New tracks refused per source ("kind/source") by its birth budget, since start."""
+        return self._births.refused
+
+    @property
     def next_id(self) -> int:
         """The track id (pool-local) the next new track will get."""
         return self._next_id
@@ -265,7 +275,7 @@ class Tracker:
         cp, replay = found
         alive_before = self._table.live()["id"].copy()
         self._load(cp.snap)
-        self._births = BirthBudget(self.config, cp.births)
+        self._births = BirthBudget(self.config, cp.births, self._births.refused)
         self._now = cp.t
         out = _Collector()
         for b in replay:
@@ -276,7 +286,8 @@ class Tracker:
         vanished = np.setdiff1d(alive_before, alive_after)
         res = out.result()
         return StepResult(vanished, res.merged, 0, res.spoof_ids, np.setdiff1d(res.born_ids, alive_before),
-                          res.assigned, len(replay), res.nonfinite_dropped, res.duplicates_merged)
+                          res.assigned, len(replay), res.nonfinite_dropped, res.duplicates_merged,
+                          identity_refused=res.identity_refused)
 
     def _late(self, batch: MeasBatch) -> StepResult:
         """Rows older than the re-run window, within ``late_max_age_s``: fused by retrodiction
@@ -395,6 +406,9 @@ class Tracker:
             stitched_from, stitched_to = stitch(tab, self._lost, self._ids, confirmed_now)
         used = np.zeros(len(batch), dtype=bool) if pda is None else pda.claimed
         used[hit_meas] = True
+        stripped = id_meas[~ok]  # identity impossible for its track: gated as anonymous above
+        refused = stripped[~used[stripped]]  # ... and no track took it: one address, one track, none born
+        used[refused] = True
         rows_before = tab.rows
         born = birth(tab, self._ids, self._births, batch, ~used, adopt, keyname, self._next_id)
         self._next_id = manage.next_free_id(self._next_id, born)
@@ -406,7 +420,7 @@ class Tracker:
         bad = np.unique(np.concatenate([bad_gate, bad_update]))
         deleted = np.concatenate([stitched_from, expire(tab, tb, np.concatenate([absorbed, bad]), touched, self._lost)])
         return StepResult(deleted, merged, 0, spoof_ids, np.concatenate([born, stitched_to]), int(hit_meas.size),
-                          nonfinite_dropped=int(bad.size))
+                          nonfinite_dropped=int(bad.size), identity_refused=int(refused.size))
 
 
     def _score(self, kp: Pairs, won: IntArray, log_lik: FloatArray, batch: MeasBatch, taken: int) -> None:
@@ -440,6 +454,7 @@ class _Collector:
             sum(p.rerun_batches for p in self.parts), sum(p.nonfinite_dropped for p in self.parts),
             sum(p.duplicates_merged for p in self.parts), sum(p.late_fused for p in self.parts),
             sum(p.rerun_refused for p in self.parts), sum(p.rerun_s for p in self.parts),
+            sum(p.identity_refused for p in self.parts),
         )
 
     def _cat(self, name: str) -> IntArray:

@@ -130,3 +130,15 @@ def test_births_start_tentative_tracks_within_the_site_budget(make_table: TableF
     assert tab["status"][1:].tolist() == [TENTATIVE] * n
     np.testing.assert_array_equal(tab["cx"][1:, :2], batch.z[np.flatnonzero(unused)[:n], :2])
     assert np.isfinite(tab["due"][1:]).all()
+
+
+def test_birth_budgets_stay_bounded_in_sources_and_use_their_kinds_bucket() -> None:
+    budget = BirthBudget(TrackerConfig(max_births_per_source_s=1.0, births_burst_s=2.0))  # radar: 2 deep, 1/s
+    budget.MAX_SOURCES = 2
+    assert budget.allow("radar/a", 0.0, 5) == 2 and budget.allow("radar/b", 0.0, 5) == 2
+    assert budget.allow("radar/c", 1.0, 5) == 2  # a and b not refilled yet (1 token each): kept
+    assert set(budget.state) == {"radar/a", "radar/b", "radar/c"}
+    assert budget.refused == {"radar/a": 3, "radar/b": 3, BirthBudget.OTHER: 3}  # c beyond MAX_SOURCES
+    assert budget.allow("radar/d", 10.0, 1) == 1  # a, b, c refilled by now: forgotten, the same as absent
+    assert set(budget.state) == {"radar/d"}
+    assert budget.allow("adsb/rx", 0.0, 10_000) == int(TrackerConfig().coop_births_burst)  # a cooperative source's bucket

@@ -217,6 +217,39 @@ def test_a_site_starts_at_most_its_birth_budget_of_new_tracks() -> None:
     assert len(trk) == in_order + 3
 
 
+def _coop(t: float, xy: list[list[float]], mmsi: list[int], source: list[str]) -> MeasBatch:
+    """An AIS batch coalesced from the reports of several receivers (``source``, one a row)."""
+    return replace(_batch(t, xy, kind="ais", mmsi=mmsi), source=np.array(source))
+
+
+def test_an_impossible_report_of_a_held_identity_never_starts_a_second_track() -> None:
+    """An MMSI 50 km from its track 1 s later: the track is flagged, the report refused (counted),
+    not born as a second (anonymous) track of the same address; a plausible one updates."""
+    trk = Tracker(TrackerConfig(), "surface")
+    trk.step(_batch(0.0, [[0.0, 0.0]], kind="ais", mmsi=[366000001]))
+    res = trk.step(_batch(1.0, [[50_000.0, 0.0]], kind="ais", mmsi=[366000001]))
+    assert res.identity_refused == 1 and res.spoof_ids.size == 1 and res.born_ids.size == 0
+    assert len(trk) == 1
+    res = trk.step(_batch(2.0, [[10.0, 0.0]], kind="ais", mmsi=[366000001]))
+    assert res.identity_refused == 0 and res.assigned == 1 and len(trk) == 1
+
+
+def test_a_cooperative_source_starts_at_most_its_birth_budget_of_new_tracks() -> None:
+    """A coalesced AIS batch of 100 new MMSIs from one flooding receiver and 5 from a good one: the
+    flood starts its 20 (burst), then 10 a second; the good receiver all of its own; the refused
+    births are counted per source."""
+    cfg = TrackerConfig(max_coop_births_per_source_s=10.0, coop_births_burst=20.0)
+    trk = Tracker(cfg, "surface")
+    xy = [[k * 5_000.0, 0.0] for k in range(105)]
+    mmsi = [366_000_000 + k for k in range(105)]
+    res = trk.step(_coop(0.0, xy, mmsi, ["flood"] * 50 + ["good"] * 5 + ["flood"] * 50))
+    born = set(res.born_ids.tolist())
+    assert len(born) == 25 and set(trk.view(0.0).mmsi.tolist()) >= set(mmsi[50:55])
+    assert trk.births_refused == {"ais/flood": 80}
+    res = trk.step(_coop(1.0, [[x, 50_000.0] for x, _ in xy], [m + 1_000 for m in mmsi], ["flood"] * 105))
+    assert res.born_ids.size == 10 and trk.births_refused == {"ais/flood": 175}
+
+
 def _ship_history(skew: float) -> tuple[Tracker, MeasBatch, MeasBatch]:
     """A ship at 10 m/s east reported by AIS (even seconds) and a radar (odd seconds) for 10 s; then a
     radar scan at 10.05 s and an AIS report of 10.0 s (returned, not stepped yet)."""
