@@ -86,9 +86,43 @@ def assign_pairs(i: IntArray, j: IntArray, dist: FloatArray, c: FloatArray, p: f
     (0, 1] (the sum of u v over a matching is largest when both are paired in order).
     """
     u, v = _rank_scaled(i if key_i is None else key_i), _rank_scaled(j if key_j is None else key_j)
+    cost = (dist / c) ** p + TIE_BREAK * (1.0 - u * v)
     chosen = np.zeros(i.size, dtype=bool)
-    chosen[assign(np.column_stack([i, j]), (dist / c) ** p + TIE_BREAK * (1.0 - u * v), 1.0).chosen] = True
+    usable = np.flatnonzero(cost < 1.0)  # as ``assign``: a pair costing the miss or more is never chosen
+    star = _in_star(i[usable], j[usable])
+    chosen[usable[_cheapest_per_star(i[usable], j[usable], cost[usable], star)]] = True
+    rest = usable[~star]
+    chosen[rest[assign(np.column_stack([i[rest], j[rest]]), cost[rest], 1.0).chosen]] = True
     return chosen
+
+
+def _in_star(i: IntArray, j: IntArray) -> BoolArray:
+    """(K,) True for the pairs of clusters with one truth or one track (the truth's tracks pair with it only, or
+    the track's truths with it only): their assignment is the cheapest pair of the cluster, no solver needed."""
+    if i.size == 0:
+        return np.zeros(0, dtype=bool)
+    deg_i, deg_j = np.bincount(i)[i], np.bincount(j)[j]
+    worst_j = np.zeros(int(i.max()) + 1, dtype=np.int64)  # per truth: the most shared of its tracks
+    np.maximum.at(worst_j, i, deg_j)
+    worst_i = np.zeros(int(j.max()) + 1, dtype=np.int64)  # per track: the most shared of its truths
+    np.maximum.at(worst_i, j, deg_i)
+    return (worst_j[i] == 1) | (worst_i[j] == 1)
+
+
+def _cheapest_per_star(i: IntArray, j: IntArray, cost: FloatArray, star: BoolArray) -> IntArray:
+    """Indices of the chosen pairs of the one-truth and one-track clusters (``star``, (K,) from ``_in_star``) of (K,)
+    pairs ``i``, ``j`` each costing less than a miss: per cluster its cheapest pair, which is the GOSPA optimum
+    there (at most one of its pairs can be chosen, and any beats leaving the centre unpaired)."""
+    if not star.any():
+        return np.zeros(0, dtype=np.int64)
+    deg_i = np.bincount(i)[i]
+    # a one-truth cluster is named by its truth, a one-track cluster (several truths) by its track
+    centre = np.where(deg_i[star] > 1, i[star], int(i.max()) + 1 + j[star])
+    pick = np.flatnonzero(star)
+    order = np.lexsort((cost[pick], centre))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = centre[order][1:] != centre[order][:-1]
+    return np.sort(pick[order[first]])
 
 
 def _rank_scaled(key: IntArray) -> FloatArray:
