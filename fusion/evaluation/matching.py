@@ -58,8 +58,10 @@ def candidate_pairs(a_xy: FloatArray, a_slice: IntArray, b_xy: FloatArray, b_sli
     if a_xy.shape[0] == 0 or b_xy.shape[0] == 0:
         return empty, empty
     spacing = float(math.ceil(2.0 * radius) + 1)
-    tree_a = cKDTree(np.column_stack([a_xy, a_slice * spacing]))
-    tree_b = cKDTree(np.column_stack([b_xy, b_slice * spacing]))
+    # built once and queried once: sliding-midpoint trees without the median split or node compaction build in
+    # about half the time and find the same pairs (the query is exact whatever the tree's shape)
+    tree_a = cKDTree(np.column_stack([a_xy, a_slice * spacing]), balanced_tree=False, compact_nodes=False)
+    tree_b = cKDTree(np.column_stack([b_xy, b_slice * spacing]), balanced_tree=False, compact_nodes=False)
     found = tree_a.sparse_distance_matrix(tree_b, radius, output_type="ndarray")
     i, j = found["i"].astype(np.int64), found["j"].astype(np.int64)
     order = np.lexsort((j, i))
@@ -219,9 +221,15 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
                             np.linspace(0, truth.t.size, n_blocks + 1)[1:-1])
     blocks = [(np.flatnonzero((truth_tick >= lo) & (truth_tick < hi)), np.flatnonzero((track_tick >= lo) & (track_tick < hi)))
               for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), ticks.size], strict=True)]
-    with ThreadPoolExecutor(n_blocks) as pool:
-        parts = list(pool.map(lambda b: _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks,
-                                                     frame, cutoff, config.p, len(domains)), blocks))
+    def block(b: tuple[IntArray, IntArray]) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        return _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks, frame, cutoff, config.p,
+                            len(domains))
+
+    if n_blocks == 1:  # in this thread: no pool to start, and profilers see the work
+        parts = [block(blocks[0])]
+    else:
+        with ThreadPoolExecutor(n_blocks) as pool:
+            parts = list(pool.map(block, blocks))
     pair_truth, pair_track, err, dist = (np.concatenate([part[k] for part in parts]) for k in range(4))
     return Matching(ticks, truth_tick, track_row, track_tick, pair_truth, pair_track, err.reshape(-1, 2), dist,
                     truth_interval, track_interval)
