@@ -221,15 +221,16 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
                             np.linspace(0, truth.t.size, n_blocks + 1)[1:-1])
     blocks = [(np.flatnonzero((truth_tick >= lo) & (truth_tick < hi)), np.flatnonzero((track_tick >= lo) & (track_tick < hi)))
               for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), ticks.size], strict=True)]
-    def block(b: tuple[IntArray, IntArray]) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-        return _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks, frame, cutoff, config.p,
+    def block(b: tuple[IntArray, IntArray], own: LocalFrame) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        return _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks, own, cutoff, config.p,
                             len(domains))
 
-    if n_blocks == 1:  # in this thread: no pool to start, and profilers see the work
-        parts = [block(blocks[0])]
-    else:
+    if n_blocks == 1:  # in this thread: no pool to start, no second frame to build, and profilers see the work
+        parts = [block(blocks[0], frame)]
+    else:  # PROJ objects are not shared between threads: a frame of its own per block (~0.1 s each to build)
         with ThreadPoolExecutor(n_blocks) as pool:
-            parts = list(pool.map(block, blocks))
+            parts = list(pool.map(lambda b: block(b, LocalFrame(frame.lat_min, frame.lat_max, frame.lon_min,
+                                                                 frame.lon_max)), blocks))
     pair_truth, pair_track, err, dist = (np.concatenate([part[k] for part in parts]) for k in range(4))
     return Matching(ticks, truth_tick, track_row, track_tick, pair_truth, pair_track, err.reshape(-1, 2), dist,
                     truth_interval, track_interval)
@@ -238,12 +239,12 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
 def _match_block(rows: IntArray, expanded: IntArray, ticks: FloatArray, truth_tick: IntArray, track_tick: IntArray,
                  track_row: IntArray, truth: TruthColumns, tracks: TrackColumns, frame: LocalFrame, cutoff: FloatArray,
                  p: float, n_dom: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """The GOSPA assignment for the truth rows ``rows`` and expanded track rows ``expanded`` of a block of ticks.
+    """The GOSPA assignment for the truth rows ``rows`` and expanded track rows ``expanded`` of a block of ticks,
+    projected with ``frame`` (the calling thread's own).
 
     Returns the chosen pairs as (truth row, expanded track row), their (P, 2) east/north
     error (true metres) and (P,) distance.
     """
-    frame = LocalFrame(frame.lat_min, frame.lat_max, frame.lon_min, frame.lon_max)  # PROJ objects: one per thread
     lat, lon = truth.lat[rows], truth.lon[rows]
     te, tn = frame.to_local(lat, lon)
     k_truth = _scale_at(frame, lat)
