@@ -122,3 +122,15 @@ def test_one_sided_clusters_match_the_solver() -> None:
         r, k = linear_sum_assignment(cost)
         want = {(int(a), int(b)) for a, b in zip(r, k, strict=True) if b < m}
         assert {(int(a), int(b)) for a, b in zip(i[chosen], j[chosen], strict=True)} == want
+
+
+def test_satellite_ais_imagery_and_oth() -> None:
+    sat = {"kind": "ais_satellite", "id": "sat", "first_pass_s": 1000.0, "revisit_s": 5400.0, "pass_s": 600.0}
+    assert SensorCoverage(scenario([sat], ais={"mmsi": 367000001})).first_observable(["s"], np.array([-np.inf]))[0] \
+        == T0 + 1000.0
+    box = [(-79.8, 9.0), (-77.9, 9.0), (-77.9, 10.4), (-79.8, 10.4)]
+    sar = {"kind": "sat_imagery", "id": "sar", "swath": box, "first_pass_s": 1234.5, "revisit_s": 43_200.0}
+    assert SensorCoverage(scenario([sar])).first_observable(["s"], np.array([-np.inf]))[0] == T0 + 1234.5  # the pass instant
+    oth = {"kind": "oth_radar", "id": "oth", "lat": RADAR[0], "lon": RADAR[1], "coverage": {"range_max_m": 400_000.0}}
+    assert np.isposinf(SensorCoverage(scenario([oth])).first_observable(["s"], np.array([-np.inf]))[0])  # 3 m2 < 20 m2
+    assert SensorCoverage(scenario([oth], rcs_m2=50.0)).first_observable(["s"], np.array([-np.inf]))[0] == T0
