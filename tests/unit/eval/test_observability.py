@@ -134,3 +134,23 @@ def test_satellite_ais_imagery_and_oth() -> None:
     oth = {"kind": "oth_radar", "id": "oth", "lat": RADAR[0], "lon": RADAR[1], "coverage": {"range_max_m": 400_000.0}}
     assert np.isposinf(SensorCoverage(scenario([oth])).first_observable(["s"], np.array([-np.inf]))[0])  # 3 m2 < 20 m2
     assert SensorCoverage(scenario([oth], rcs_m2=50.0)).first_observable(["s"], np.array([-np.inf]))[0] == T0
+
+
+def test_solver_groups_give_the_assignment_of_one_call() -> None:
+    """Pairs in independent groups (ticks) solved in chunks of whole groups equal one solver call over all."""
+    rng = np.random.default_rng(8)
+    i_all, j_all, g_all = [], [], []
+    for g in range(400):  # 400 ticks of 4 truths x 4 tracks, dense: about 6,400 pairs, no one-sided clusters
+        i, j = np.nonzero(np.ones((4, 4), dtype=bool))
+        i_all.append(i + 4 * g)
+        j_all.append(j + 4 * g)
+        g_all.append(np.full(i.size, g))
+    i, j, group = np.concatenate(i_all), np.concatenate(j_all), np.concatenate(g_all)
+    order = rng.permutation(i.size)
+    i, j, group = i[order], j[order], group[order]
+    dist = rng.uniform(0.0, 100.0, i.size)
+    c = np.full(i.size, 100.0)
+    together = assign_pairs(i, j, dist, c, 2.0)
+    chunked = assign_pairs(i, j, dist, c, 2.0, group=group)
+    assert i.size > 2 * 2000 and chunked.sum() > 1000
+    assert np.array_equal(together, chunked)
