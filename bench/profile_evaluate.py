@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--duration-s", type=float, help="override the scenario length (a shorter slice)")
     ap.add_argument("--out", default="out/profile-evaluate")
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="scoring's reader processes and matcher threads (default: the cores, as jisf evaluate; "
+                    "1 keeps the matching in the profiled thread)")
     args = ap.parse_args()
     path = resolve_scenario(args.scenario)
     raw = tomllib.loads(path.read_text())
@@ -71,7 +74,7 @@ def main() -> None:
     messages = phase("simulation", simulate)
     fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), path.name, scenario_rules(scenario))
     phase("fusion", lambda: run_to_dir(fusion, messages, out, scenario.zones_geojson()))
-    phase("scoring", lambda: evaluate_dir(out))
+    phase("scoring", lambda: evaluate_dir(out, workers=args.workers, scenario=scenario))
     total = sum(result[f"{p}_s"] for p in phases)
     result.update(messages=len(messages), total_s=round(total, 2), x_real_time=round(result["duration_s"] / total, 1),
                   top={p: _top(prof, args.top) for p, prof in phases.items()})

@@ -30,6 +30,7 @@ from fusion.rules.zones import ZoneSet
 
 if TYPE_CHECKING:  # for annotations only: republish_recording imports the MQTT stack when it runs
     from fusion.mqtt import BrokerAddress
+    from sim_feeds.scenario import Scenario
 
 log = logging.getLogger("jisf.offline")
 
@@ -143,7 +144,7 @@ def evaluate(scenario_path: Path, out_dir: Path, *, rules: RulesConfig | None = 
     if metrics:
         from fusion.evaluation.score import evaluate_dir
 
-        evaluate_dir(out_dir)
+        evaluate_dir(out_dir, scenario=scenario)
     return summary
 
 
@@ -313,6 +314,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
     rules: RulesConfig | None = None
     config: FusionConfig | None = None
     area: AreaBounds | None = None
+    scenario: Scenario | None = None
     zones_geojson: dict[str, object] = {"type": "FeatureCollection", "features": []}
     name = "no-zones"
     if scenario_path is not None:
@@ -338,7 +340,7 @@ def replay_recording(recording: Path, out_dir: Path, *, scenario_path: Path | No
     if (out_dir / TRUTH_FILE).exists():
         from fusion.evaluation.score import evaluate_dir
 
-        evaluate_dir(out_dir)
+        evaluate_dir(out_dir, scenario=scenario)
     c = summary.counters
     return {"out_dir": str(out_dir), "area": [area.lat_min, area.lat_max, area.lon_min, area.lon_max],
             "messages": summary.messages, "measurements": c.measurements, "ticks": c.ticks,

@@ -107,8 +107,12 @@ def first_tracked(obj: IntArray, t: FloatArray, n_obj: int, not_before: FloatArr
 
 
 def alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, suspect: BoolArray, observable: FloatArray,
-                  first_seen: FloatArray, n_benign: int, days: float) -> dict[str, Any]:
-    """Object-level precision/recall, alert-level precision, false-alarm rate, time to alert over alert rows ``rows``."""
+                 first_seen: FloatArray, covered: FloatArray | None, n_benign: int, days: float) -> dict[str, Any]:
+    """Object-level precision/recall, alert-level precision, false-alarm rate, time to alert over alert rows ``rows``.
+
+    ``observable``, ``first_seen``, ``covered``: (O,) Unix s per object, the starts of ``time_to_alert_s``,
+    ``time_to_alert_from_first_track_s`` and ``time_to_alert_observable_s`` (None: no scenario, no sensor
+    coverage; that figure's stats are None)."""
     live = rows & ~alerts.cleared
     obj, alert, t = alert_obj[live], alerts.alert[live], alerts.t[live]
     named = obj >= 0
@@ -125,6 +129,8 @@ def alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, sus
     tta = tta[np.isfinite(tta)]
     tta_seen = first_alert[found] - first_seen[found]
     tta_seen = tta_seen[np.isfinite(tta_seen)]
+    tta_covered = np.zeros(0) if covered is None else np.maximum(first_alert[found] - covered[found], 0.0)
+    tta_covered = tta_covered[np.isfinite(tta_covered)]
     n_suspects = int(suspect.sum())
     alerted = found.size + benign_alerted.size
     return {
@@ -139,6 +145,7 @@ def alert_scores(rows: BoolArray, alerts: AlertColumns, alert_obj: IntArray, sus
         "false_alarms_per_10_benign_per_day": false_ids.size / (n_benign / 10.0) / days if n_benign and days > 0 else None,
         "time_to_alert_s": _stats(tta),
         "time_to_alert_from_first_track_s": _stats(tta_seen),
+        "time_to_alert_observable_s": _stats(tta_covered),
     }
 
 

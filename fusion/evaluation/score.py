@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +43,11 @@ from fusion.evaluation.io import (
     write_outputs,
 )
 from fusion.evaluation.matching import match
+from fusion.evaluation.observability import SensorCoverage
 from fusion.rules.calibration import default_calibration
+
+if TYPE_CHECKING:
+    from sim_feeds.scenario import Scenario
 
 
 def _round(obj: Any) -> Any:
@@ -55,11 +59,12 @@ def _round(obj: Any) -> Any:
 
 
 def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, domains: list[str],
-             config: MetricsConfig | None = None, *, workers: int | None = None
+             config: MetricsConfig | None = None, *, workers: int | None = None, coverage: SensorCoverage | None = None
              ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """All metrics from columns -> (metrics dict, per-tick series rows, per-alert outcome rows). ``workers``: threads
     for the matching and processes for reading (default: the available cores); results do
-    not depend on it."""
+    not depend on it. ``coverage``: the run's scenario sensors, for ``time_to_alert_observable_s`` (None: that
+    figure is None)."""
     config = config or MetricsConfig()
     if truth.t.size == 0:
         raise ValueError("truth.jsonl: no rows: nothing to score against")
@@ -79,6 +84,10 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
     onset = behaviour_onset(truth, n_obj)
     observable = first_tracked(ot.obj[hit], m.ticks[ot.tick[hit]], n_obj, onset)
     observable = np.where(np.isfinite(observable), observable, onset)  # not followed after the onset: the onset
+    covered = None
+    if coverage is not None:
+        covered = coverage.first_observable(truth.ids, np.where(suspect, onset, np.inf))
+        covered = np.where(np.isfinite(covered), covered, onset)  # no sensor covers it after the onset: the onset
     duration_s = float(m.ticks[-1] - m.ticks[0]) + (m.truth_interval_s if math.isfinite(m.truth_interval_s) else 0.0)
     days = duration_s / 86400.0
     n_benign = int(n_obj - suspect.sum())
@@ -88,9 +97,9 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
     at_op = score >= threshold  # rows shown unmarked at the operating point (NaN: cleared rows)
 
     def table(rows: np.ndarray) -> dict[str, Any]:
-        return {"all": alert_scores(rows, alerts, alert_obj, suspect, observable, first_seen, n_benign, days),
+        return {"all": alert_scores(rows, alerts, alert_obj, suspect, observable, first_seen, covered, n_benign, days),
                 "by_rule": {rule: alert_scores(rows & (alerts.rule == r), alerts, alert_obj, suspect, observable, first_seen,
-                                               n_benign, days) for r, rule in enumerate(alerts.rules)}}
+                                               covered, n_benign, days) for r, rule in enumerate(alerts.rules)}}
 
     scored_status = np.isin(tracks.status, [i for i, s in enumerate(tracks.statuses) if s in config.statuses])
     scored_tracks = np.unique(tracks.track[scored_status])
@@ -111,9 +120,11 @@ def evaluate(truth: TruthColumns, tracks: TrackColumns, alerts: AlertColumns, do
     return _round(metrics), series, alert_outcomes(alerts, alert_obj, suspect, truth.ids, score)
 
 
-def evaluate_dir(dir: Path, config: MetricsConfig | None = None, *, workers: int | None = None) -> dict[str, Any]:
+def evaluate_dir(dir: Path, config: MetricsConfig | None = None, *, workers: int | None = None,
+                 scenario: Scenario | None = None) -> dict[str, Any]:
     """Score ``dir``/truth.jsonl against tracks.jsonl and alerts.jsonl; writes metrics.json, metrics_series.jsonl
-    and alert_outcomes.jsonl."""
+    and alert_outcomes.jsonl. ``scenario``: the scenario the run simulated (its sensors give
+    ``time_to_alert_observable_s``; None: that figure is None)."""
     dir = Path(dir)
     for name in (TRUTH_FILE, TRACKS_FILE):
         if not (dir / name).exists():
@@ -122,6 +133,7 @@ def evaluate_dir(dir: Path, config: MetricsConfig | None = None, *, workers: int
     truth = read_truth(dir / TRUTH_FILE, domains, workers=workers)
     tracks = read_tracks(dir / TRACKS_FILE, domains, workers=workers)
     alerts = read_alerts(dir / ALERTS_FILE)
-    metrics, series, outcomes = evaluate(truth, tracks, alerts, domains.values, config, workers=workers)
+    coverage = SensorCoverage(scenario) if scenario is not None else None
+    metrics, series, outcomes = evaluate(truth, tracks, alerts, domains.values, config, workers=workers, coverage=coverage)
     write_outputs(dir, metrics, series, outcomes)
     return metrics

@@ -47,6 +47,20 @@ def test_pool_weights_tracks_per_followed_object_by_objects_followed() -> None:
     assert "tracks per object followed" in evalsuite.format_table(pooled)
 
 
+def test_pool_time_to_alert_observable_beside_the_track_based_one() -> None:
+    a, b, old = (metrics(9, 1, 0.25, 1, 0, 900.0, 1.0), metrics(9, 1, 0.25, 1, 0, 700.0, 1.0),
+                 metrics(9, 1, 0.25, 1, 0, 500.0, 1.0))
+    for m, obs in ((a, 100.0), (b, 300.0)):
+        m["alerts"]["all"]["time_to_alert_observable_s"] = {"median": obs, "mean": obs, "max": obs}
+    pooled = evalsuite.pool([a, b, old])  # ``old``: scored before the figure existed
+    assert pooled["rules"]["all"]["time_to_alert_median_s"] == 700.0
+    assert pooled["rules"]["all"]["time_to_alert_observable_median_s"] == 200.0
+    assert pooled["rules"]["all"]["time_to_alert_observable_max_s"] == 300.0
+    assert pooled["per_scenario"][2]["time_to_alert_observable_median_s"] is None
+    table = evalsuite.format_table(pooled)
+    assert "obs med s" in table and "(obs   100 s)" in table
+
+
 def test_seeds_argument() -> None:
     assert evalsuite.parse_seeds("2000-2002,2010") == [2000, 2001, 2002, 2010]
     with pytest.raises(UsageError, match="--seeds: 'x' is not a seed"):
@@ -69,6 +83,8 @@ def test_one_short_scenario_per_split(tmp_path: Path, split: str, area: str, see
     assert suite["benign_objects"] == own["inputs"]["benign"] > 5
     assert suite["rules"]["all"]["false_alarms"] == own["alerts"]["all"]["false_alarms"]
     assert suite["rules"]["all"]["suspects_found"] == own["alerts"]["all"]["suspects_found"]
+    assert suite["rules"]["all"]["time_to_alert_observable_median_s"] == own["alerts"]["all"]["time_to_alert_observable_s"]["median"]
+    assert "obs med s" in table
     assert "tracks per object" in table and f"{suite['scenarios']} scenarios" in table
     assert evalsuite.main(argv) == 0  # unchanged scenario: its metrics are reused, not recomputed
     assert json.loads((tmp_path / "suite.json").read_text())["wall_s"] == 0.0
