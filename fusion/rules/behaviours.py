@@ -15,6 +15,7 @@ from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
 from fusion.rules.lifecycle import Candidates, isin_sorted
 from fusion.rules.lineage import Carried
 from fusion.rules.params import Coverage, RuleParams
+from fusion.rules.reporting import haversine_m
 from fusion.rules.scene import Scene
 
 
@@ -42,15 +43,8 @@ def in_coverage(s: Scene, cov: Coverage, rows: IntArray | None = None) -> BoolAr
         return np.ones(len(s) if rows is None else len(rows), dtype=bool)
     out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))[sel]
     for c in cov.circles:
-        out |= _haversine_m(s.lat[sel], s.lon[sel], c.lat, c.lon) <= c.radius_m
+        out |= haversine_m(s.lat[sel], s.lon[sel], c.lat, c.lon) <= c.radius_m
     return out
-
-
-def _haversine_m(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> FloatArray:
-    """Great-circle distance on the mean Earth sphere (R = 6,371,008.8 m); < 0.5 % from the ellipsoid."""
-    p1, p2 = np.radians(lat), np.radians(lat0)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
-    return 2.0 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 MAX_STEP_S = 60.0  # longest interval between ticks that counts towards time in coverage (a gap in the output)
