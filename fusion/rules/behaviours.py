@@ -124,6 +124,13 @@ class FirstFix:
         out[self._rows] = self.cols["covered_s"]
         return out
 
+    def origin(self, s: Scene) -> tuple[FloatArray, FloatArray]:
+        """(N,) east, north (m, local frame) of each surface track's first fix, its object's when inherited through the
+        lineage (after ``observe`` of this tick); NaN for the others."""
+        east, north = np.full(len(s), np.nan), np.full(len(s), np.nan)
+        east[self._rows], north[self._rows] = self.cols["east"], self.cols["north"]
+        return east, north
+
     def seen_since(self, s: Scene) -> FloatArray:
         """(N,) time the engine first saw each surface track (after ``observe`` of this tick); NaN for air."""
         out = np.full(len(s), np.nan)
@@ -136,3 +143,19 @@ def never_identified(s: Scene, had_id: BoolArray | None) -> BoolArray:
     lineage's identity history; None: this track's own)."""
     own = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
     return own if had_id is None else own & ~had_id
+
+
+def came_from(s: Scene, first: FirstFix, zones: BoolArray, margin_m: float, rows: IntArray) -> BoolArray:
+    """(N,) of ``rows`` (the others False): the object's first fix (``FirstFix.origin``, inherited across its fragments)
+    lies within ``margin_m`` of an active zone of the (Z,) ``zones`` mask: it was first seen leaving a port or an
+    anchorage. ``margin_m`` 0: never."""
+    out = np.zeros(len(s), bool)
+    if margin_m <= 0.0 or not len(rows) or not zones.any():
+        return out
+    east, north = first.origin(s)
+    sel = rows[np.isfinite(east[rows])]
+    if len(sel):
+        lat, lon = s.geometry.frame.to_geodetic(east[sel], north[sel])
+        hit, _ = s.geometry.near(np.asarray(lon), np.asarray(lat), margin_m, zones & s.zone_active)
+        out[sel[hit]] = True
+    return out
