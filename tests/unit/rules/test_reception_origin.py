@@ -173,3 +173,24 @@ def test_a_vessel_first_seen_leaving_port_is_not_accused(rule: str, fields: dict
     off = run(rule, {**fields, "port_origin_m": 0.0}, steaming_east(-74.975, first_t=T0), 120)
     assert from_port == []
     assert [e.state for e in at_sea][:1] == ["raised"] and [e.state for e in off][:1] == ["raised"]
+
+
+# ais_spoofing: a swap the tracker undid ---------------------------------------------------------------------
+
+def spoof_events(consistent_after_flag: bool) -> list[AlertEvent]:
+    """A track flagged at tick 5 by one impossible report, radar fresh again only from tick 10; its identity's reports
+    update it again from tick 6 (a swap undone) or never (a spoofer's shifted reports keep failing)."""
+    eng = engine(cfg=rules({"rules": {"ais_spoofing": {}}}))
+    out: list[AlertEvent] = []
+    for k in range(40):
+        t = T0 + 10.0 * k
+        ais_t = t if k < 5 or (consistent_after_flag and k >= 6) else T0 + 40.0
+        views = {"surface": view("surface", t, [15.0], [-75.0], [(5.0, 0.0)], mmsi=9, last_ais_t=ais_t, spoof=k >= 5,
+                                 last_noncoop_t=t if k >= 10 else T0 - 600.0), "air": empty("air", t)}
+        out.extend(e for e in eng.evaluate(t, views) if e.rule == "ais_spoofing")
+    return out
+
+
+def test_ais_spoofing_not_raised_once_consistent_reports_resumed() -> None:
+    assert spoof_events(consistent_after_flag=True) == []
+    assert [(e.state, e.t - T0) for e in spoof_events(consistent_after_flag=False)][:1] == [("raised", 100.0)]
