@@ -169,7 +169,7 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     return track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
         "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"],
         "limit_s": heard_limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": silent_s / interval,
-        "evidence": evidence})
+        "gap_evidence": evidence})
 
 
 class AisGap(Rule[AisGapParams]):
