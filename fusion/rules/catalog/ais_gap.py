@@ -44,13 +44,11 @@ class AisGapParams(RuleParams):
 @dataclass(frozen=True)
 class SilenceTick:
     """This tick's AIS silence of every track (N,): when it began (``since``, s), how long it has lasted without
-    outages (``silent_s``), the vessel's reporting interval (``interval_s``), and log(1 - p) of one report's loss at the
-    reception where the track is now (``log_loss_now``) and over the silence before the engine watched it
-    (``log_loss_before``)."""
+    outages (``silent_s``), and log(1 - p) of one report's loss at the reception where the track is now
+    (``log_loss_now``) and over the silence before the engine watched it (``log_loss_before``)."""
 
     since: FloatArray
     silent_s: FloatArray
-    interval_s: FloatArray
     log_loss_now: FloatArray
     log_loss_before: FloatArray
 
@@ -61,22 +59,24 @@ class AisMemory:
     current silence, for the missed-report test.
 
     Columns keyed by sorted track id: ais_t, east, north, speed_mps, jump_t, jump_m, reach_m; since, silent_s,
-    log_miss (the silence that began at ``since``, counted ``silent_s`` so far, and the log of the chance that a
-    transmitting vessel's reports over it were all lost).
+    loss_s (the silence that began at ``since``, counted ``silent_s`` so far, and its seconds each weighted by
+    log(1 - p) at the reception where the track was then: over a reporting interval T, loss_s / T is the log of the
+    chance that a transmitting vessel's reports over the silence were all lost).
     """
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
                                                ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m",
-                                                "since", "silent_s", "log_miss")}})
+                                                "since", "silent_s", "loss_s")}})
 
     def observe(self, s: Scene, r: AisGapParams, limit_s: FloatArray, outages: Outages | None = None,
                 silence: SilenceTick | None = None) -> dict[str, FloatArray]:
-        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m and log_miss. A jump
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m and loss_s. A jump
         needs a gap between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS
-        ``outages`` in it. log_miss (``silence``; NaN without it) sums log(1 - p) over the reports expected in the
-        silence: each tick's new silent seconds / interval at the reception where the track is then; a silence first
-        seen (a new track, a new silence start) takes the seconds before at ``log_loss_before``."""
+        ``outages`` in it. loss_s (``silence``; NaN without it) sums each tick's new silent seconds x log(1 - p) at the
+        reception where the track is then; a silence first seen (a new track, a new silence start) takes the seconds
+        before at ``log_loss_before``. The rule divides it by the vessel's interval now (a vessel that may have
+        stopped owes one report every 180 s over the whole silence, ITU-R M.1371-5 Table 1)."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
         carried = Carried(self.cols, s.track_id[rows])
         known = carried.known
@@ -96,18 +96,17 @@ class AisMemory:
             "jump_t": np.where(jump, s.t, prev["jump_t"]),
             "jump_m": np.where(jump, moved, prev["jump_m"]),
             "reach_m": np.where(jump, reach, prev["reach_m"]),
-            "since": np.full(len(rows), np.nan), "silent_s": np.full(len(rows), np.nan), "log_miss": np.full(len(rows), np.nan),
+            "since": np.full(len(rows), np.nan), "silent_s": np.full(len(rows), np.nan), "loss_s": np.full(len(rows), np.nan),
         }
         if silence is not None:
             since, silent = silence.since[rows], silence.silent_s[rows]
-            interval = np.maximum(silence.interval_s[rows], 1e-9)
             same = known & (since == prev["since"])  # NaN starts never match: a new silence
             step = np.maximum(silent - np.nan_to_num(prev["silent_s"]), 0.0)
             new["since"], new["silent_s"] = since, silent
-            new["log_miss"] = np.where(same, prev["log_miss"] + step / interval * silence.log_loss_now[rows],
-                                       np.maximum(silent, 0.0) / interval * silence.log_loss_before[rows])
+            new["loss_s"] = np.where(same, prev["loss_s"] + step * silence.log_loss_now[rows],
+                                     np.maximum(silent, 0.0) * silence.log_loss_before[rows])
         self.cols = new
-        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m", "log_miss")}
+        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m", "loss_s")}
         for k, col in out.items():
             col[rows] = new[k]
         return out
@@ -150,14 +149,14 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
         silent_s = silent_s - covered_s(since, until, outages.ais)
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
     # before the engine watched it, the vessel was between its last report and here: the lower reception of the two
-    tick = SilenceTick(since, silent_s, interval, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)))
+    tick = SilenceTick(since, silent_s, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)))
     jumps = memory.observe(s, r, heard_limit, outages, tick)
     log_alpha = np.log(r.false_gaps_per_vessel_day * interval / 86_400.0)
     # evidence in units of the threshold: 1 when the chance that the silence's whole reports (its mean log-loss per
     # expected report x the reports due so far) were all lost reaches alpha (k x T at a constant reception)
     slots = np.maximum(silent_s, 0.0) / interval
     whole = np.where(slots > 0.0, np.floor(slots + 1e-9) / np.maximum(slots, 1e-12), 0.0)
-    evidence = np.nan_to_num(jumps["log_miss"] * whole / log_alpha, nan=0.0)
+    evidence = np.nan_to_num(jumps["loss_s"] / interval * whole / log_alpha, nan=0.0)
     # outside terrestrial coverage only satellite AIS hears the vessel, within satellite_dark_s (0: nothing does)
     outside = silent_s / cov.satellite_dark_s if cov.satellite_dark_s > 0 else np.zeros(len(s))
     evidence = np.where(in_coverage(s, cov), evidence, outside)

@@ -128,6 +128,33 @@ def test_transmitting_vessels_steaming_out_through_the_fading_band_raise_no_gap(
     assert fleet_steaming_out({"lat": RX_LAT, "lon": RX_LON, "radius_m": 74_000.0}) > 0
 
 
+def test_a_vessel_that_stops_during_its_silence_owes_one_report_every_3_min() -> None:
+    """A class A vessel heard every 10 s at 10 kn, silent for 40 s and then read stopped by radar (the pilot boats of
+    kingston-1000): it may have gone to the 3-min interval (ITU-R M.1371-5 Table 1) since its last report, so the whole
+    silence is judged at 180 s, not the 10 s reports it owed while moving; still moving, it raises within a minute."""
+    table = AisReporting()
+    table.add([AisPosition(t=T0 - 200.0 + 10.0 * i, source="rx", mmsi=MMSI, lat=north_of_rx(10_000.0), lon=RX_LON,
+                           sog_mps=5.0, msg_type=1) for i in range(21)])
+    table.add([AisPosition(t=t, source="rx", mmsi=1, lat=RX_LAT, lon=RX_LON + 0.05, sog_mps=5.0, msg_type=1)
+               for t in np.arange(T0 + 10.0, T0 + 3600.0, 10.0).tolist()])
+    rep = table.arrays()
+
+    def first_raise(stops_after_s: float) -> float | None:
+        eng = engine(cfg=rules({"engine": {"ais_coverage": coverage(FADING)}, "rules": {"ais_gap": {}}}))
+        for k in range(181):
+            t = T0 + 10.0 * k
+            v = 5.0 if t - T0 < stops_after_s else 0.3
+            views = {"surface": view("surface", t, [north_of_rx(10_000.0)], [RX_LON], [(0.0, v)], mmsi=MMSI,
+                                     last_ais_t=T0), "air": empty("air", t)}
+            if any(e.rule == "ais_gap" and e.state == "raised" for e in eng.evaluate(t, views, reporting=rep)):
+                return t - T0
+        return None
+
+    assert first_raise(stops_after_s=1e9) == 60.0
+    stopped = first_raise(stops_after_s=40.0)
+    assert stopped is None or stopped >= 4 * 180.0
+
+
 def test_memory_restores_from_a_snapshot_without_the_silence_columns() -> None:
     rep = class_b_heard([10_000.0] * 40, [T0 - 1170.0 + 30.0 * i for i in range(40)])
     cfg = rules({"engine": {"ais_coverage": coverage(FADING)}, "rules": {"ais_gap": {}}})
@@ -135,10 +162,10 @@ def test_memory_restores_from_a_snapshot_without_the_silence_columns() -> None:
     views = {"surface": view("surface", T0, [north_of_rx(10_000.0)], [RX_LON], [(0.0, 4.0)], mmsi=MMSI, last_ais_t=T0),
              "air": empty("air", T0)}
     eng.evaluate(T0, views, reporting=rep)
-    snap = {k: v for k, v in eng.snapshot().items() if not k.endswith((".since", ".silent_s", ".log_miss"))}
+    snap = {k: v for k, v in eng.snapshot().items() if not k.endswith((".since", ".silent_s", ".loss_s"))}
     again = type(eng).restore(eng.zones, cfg, eng.frame, snap)
-    log_miss = again.catalog["ais_gap"].snapshot()["log_miss"]
-    assert len(log_miss) == 1 and np.isnan(log_miss[0])  # the silence starts anew at the next tick
+    loss_s = again.catalog["ais_gap"].snapshot()["loss_s"]
+    assert len(loss_s) == 1 and np.isnan(loss_s[0])  # the silence starts anew at the next tick
 
 
 # dark_vessel / noncoop_transit: first seen leaving a port --------------------------------------------------
