@@ -153,7 +153,8 @@ def scenario_rules(scenario: object, config: FusionConfig | None = None) -> Rule
     from fusion.rules.config import ais_coverage, with_ais_coverage
 
     sensors = getattr(scenario, "sensors", ())
-    terrestrial = [(s.lat, s.lon, s.range_m) for s in sensors if type(s).__name__ == "AisTerrestrial"]
+    terrestrial = [(s.lat, s.lon, s.range_m, s.range_class_b_m, s.fade_m) for s in sensors
+                   if type(s).__name__ == "AisTerrestrial"]
     satellites = [(s.revisit_s, s.pass_s, s.latency_min_s, s.latency_max_s) for s in sensors
                   if type(s).__name__ == "AisSatellite"]
     lag = (config or FusionConfig()).tracker.oosm_lag_s

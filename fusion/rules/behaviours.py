@@ -15,6 +15,7 @@ from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
 from fusion.rules.lifecycle import Candidates, isin_sorted
 from fusion.rules.lineage import Carried
 from fusion.rules.params import Coverage, RuleParams
+from fusion.rules.reporting import haversine_m
 from fusion.rules.scene import Scene
 
 
@@ -42,15 +43,8 @@ def in_coverage(s: Scene, cov: Coverage, rows: IntArray | None = None) -> BoolAr
         return np.ones(len(s) if rows is None else len(rows), dtype=bool)
     out = s.in_zones(s.geometry.select(cov.kinds, cov.zones))[sel]
     for c in cov.circles:
-        out |= _haversine_m(s.lat[sel], s.lon[sel], c.lat, c.lon) <= c.radius_m
+        out |= haversine_m(s.lat[sel], s.lon[sel], c.lat, c.lon) <= c.radius_m
     return out
-
-
-def _haversine_m(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> FloatArray:
-    """Great-circle distance on the mean Earth sphere (R = 6,371,008.8 m); < 0.5 % from the ellipsoid."""
-    p1, p2 = np.radians(lat), np.radians(lat0)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
-    return 2.0 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 MAX_STEP_S = 60.0  # longest interval between ticks that counts towards time in coverage (a gap in the output)
@@ -130,6 +124,13 @@ class FirstFix:
         out[self._rows] = self.cols["covered_s"]
         return out
 
+    def origin(self, s: Scene) -> tuple[FloatArray, FloatArray]:
+        """(N,) east, north (m, local frame) of each surface track's first fix, its object's when inherited through the
+        lineage (after ``observe`` of this tick); NaN for the others."""
+        east, north = np.full(len(s), np.nan), np.full(len(s), np.nan)
+        east[self._rows], north[self._rows] = self.cols["east"], self.cols["north"]
+        return east, north
+
     def seen_since(self, s: Scene) -> FloatArray:
         """(N,) time the engine first saw each surface track (after ``observe`` of this tick); NaN for air."""
         out = np.full(len(s), np.nan)
@@ -142,3 +143,19 @@ def never_identified(s: Scene, had_id: BoolArray | None) -> BoolArray:
     lineage's identity history; None: this track's own)."""
     own = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
     return own if had_id is None else own & ~had_id
+
+
+def came_from(s: Scene, first: FirstFix, zones: BoolArray, margin_m: float, rows: IntArray) -> BoolArray:
+    """(N,) of ``rows`` (the others False): the object's first fix (``FirstFix.origin``, inherited across its fragments)
+    lies within ``margin_m`` of an active zone of the (Z,) ``zones`` mask: it was first seen leaving a port or an
+    anchorage. ``margin_m`` 0: never."""
+    out = np.zeros(len(s), bool)
+    if margin_m <= 0.0 or not len(rows) or not zones.any():
+        return out
+    east, north = first.origin(s)
+    sel = rows[np.isfinite(east[rows])]
+    if len(sel):
+        lat, lon = s.geometry.frame.to_geodetic(east[sel], north[sel])
+        hit, _ = s.geometry.near(np.asarray(lon), np.asarray(lat), margin_m, zones & s.zone_active)
+        out[sel[hit]] = True
+    return out

@@ -145,15 +145,21 @@ def default_rules(schema: type[RulesConfigBase] = RulesConfig) -> RulesConfig:
         raise _error(str(DEFAULT_RULES_PATH), exc, schema) from None
 
 
-def ais_coverage(terrestrial: Sequence[tuple[float, float, float]], satellites: Sequence[tuple[float, float, float, float]],
-                 report_age_limit_s: float) -> Coverage:
-    """AIS coverage of a sensor set: one circle per terrestrial receiver (lat, lon, range_m); satellite
+def ais_coverage(terrestrial: Sequence[tuple[float, float, float] | tuple[float, float, float, float | None, float]],
+                 satellites: Sequence[tuple[float, float, float, float]], report_age_limit_s: float) -> Coverage:
+    """AIS coverage of a sensor set: one circle per terrestrial receiver (lat, lon, range_m[, range_class_b_m or None,
+    fade_m]: its reception by range, ``Circle``); satellite
     receivers (revisit_s, pass_s, latency_min_s, latency_max_s) count only if every report arrives
     within ``report_age_limit_s`` (older ones are dropped before they reach a track), and then a
     vessel is heard within revisit + pass + latency_max (the shortest such time over satellites)."""
     usable = [rev + pas + lat_max for rev, pas, _, lat_max in satellites if lat_max <= report_age_limit_s]
-    return Coverage(everywhere=False, zones=[], kinds=[], circles=[Circle(lat=a, lon=b, radius_m=r) for a, b, r in terrestrial],
+    return Coverage(everywhere=False, zones=[], kinds=[], circles=[_circle(*rx) for rx in terrestrial],
                     satellite_dark_s=min(usable) if usable else 0.0)
+
+
+def _circle(lat: float, lon: float, range_m: float, range_class_b_m: float | None = None, fade_m: float = 0.0) -> Circle:
+    """One terrestrial receiver's ``Circle``."""
+    return Circle(lat=lat, lon=lon, radius_m=range_m, radius_class_b_m=range_class_b_m, fade_m=fade_m)
 
 
 def with_ais_coverage(rules: RulesConfig, coverage: Coverage) -> RulesConfig:

@@ -74,11 +74,20 @@ class ZoneRuleParams(RuleParams):
 
 
 class Circle(Cfg):
-    """A receiver range circle (lat, lon in degrees, radius in metres)."""
+    """A terrestrial AIS receiver's range circle (lat, lon in degrees, radius in metres: class A's range) and its
+    reception by range (docs/RULES.md, "Reception by range"): class B's shorter range ``radius_class_b_m`` (None: the
+    same) and the band ``fade_m`` over which reception falls linearly from 1 to 0 at each range (0: a plain circle)."""
+
+    def __post_init__(self) -> None:
+        reach = min(self.radius_m, self.radius_class_b_m or self.radius_m)
+        if self.fade_m > reach:
+            raise ValueError(f"fade_m ({self.fade_m}) must be <= the shortest range ({reach})")
 
     lat: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
     lon: Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
     radius_m: Pos
+    radius_class_b_m: Pos | None = None
+    fade_m: NonNeg = 0.0
 
 
 class Coverage(Cfg):

@@ -58,7 +58,7 @@ import numpy as np
 
 from fusion.core.arrays import BoolArray, FloatArray, IntArray
 from fusion.outages import OutageSettings
-from fusion.rules.params import KNOT_MPS
+from fusion.rules.params import KNOT_MPS, Circle
 
 ANCHOR_INTERVAL_S = 180.0  # class A at anchor / moored below 3 kn; class B CS below 2 kn; type 27 (Table 1, 2)
 CLASS_B_TYPES = (18, 19, 24)
@@ -103,6 +103,30 @@ def report_interval_s(msg_type: int, sog_mps: float) -> float:
     """``reporting_interval_s`` of one vessel (a plain float: ingest learns from every AIS position)."""
     kn = 0.0 if math.isnan(sog_mps) else sog_mps / KNOT_MPS
     return next(iv for lim, iv in _interval_table(msg_type) if kn <= lim)
+
+
+def haversine_m(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> FloatArray:
+    """(N,) great-circle distance (m) of positions (deg) (N,) from (lat0, lon0) on the mean Earth sphere
+    (R = 6,371,008.8 m); < 0.5 % from the ellipsoid."""
+    p1, p2 = np.radians(lat), np.radians(lat0)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon0 - lon) / 2) ** 2
+    return 2.0 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def modelled_reception(lat: FloatArray, lon: FloatArray, class_b: BoolArray, circles: Iterable[Circle]) -> FloatArray:
+    """(N,) probability that at least one terrestrial receiver hears a class A / B (``class_b`` (N,)) report sent from
+    positions (deg) (N,), by the receivers' stated reception by range (``Circle``: 1 out to the class's range less
+    ``fade_m``, falling linearly to 0 at that range); receivers independent. Without receivers: 1 (nothing stated)."""
+    lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
+    miss = np.ones(lat.shape)
+    any_rx = False
+    for c in circles:
+        any_rx = True
+        reach = np.where(class_b, c.radius_class_b_m or c.radius_m, c.radius_m)
+        r = haversine_m(lat, lon, c.lat, c.lon)
+        p = np.clip((reach - r) / c.fade_m, 0.0, 1.0) if c.fade_m > 0.0 else (r <= reach).astype(np.float64)
+        miss *= 1.0 - p
+    return 1.0 - miss if any_rx else np.ones(lat.shape)
 
 
 def missed_reports_needed(p_rx: FloatArray, alpha: FloatArray | float) -> FloatArray:
@@ -215,15 +239,17 @@ def silence(rep: ReportingArrays, t: float, last_ais_t: FloatArray, heard_t: Flo
 
 
 def gap_limits(rep: ReportingArrays, mmsi: IntArray, lat: FloatArray, lon: FloatArray, track_speed_mps: FloatArray,
-               p_default: float, prior_gaps: float, false_per_day: float, min_gap_s: float
-               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+               p_default: float, prior_gaps: float, false_per_day: float, min_gap_s: float,
+               circles: Iterable[Circle] = ()) -> tuple[FloatArray, FloatArray, FloatArray]:
     """ais_gap's missed-report limit (s), reporting interval (s) and reception probability (N,) for tracks bearing
     ``mmsi`` (N,) at ``lat``, ``lon`` (deg) moving at ``track_speed_mps`` (N,): ``missed_report_limit_s`` on the longer
     interval of the last reported SOG and, for a track slower than STOPPED_TRACK_KN, a ship at anchor; the reception
-    at the track's position."""
+    at the track's position: the lowest of the vessel's own, the reception map's and the receivers' stated reception by
+    range there (``modelled_reception`` of ``circles``)."""
     msg_type, sog, _, _ = rep.lookup(mmsi)
     stopped = np.asarray(track_speed_mps) < STOPPED_TRACK_KN * KNOT_MPS
-    p_rx = rep.reception(mmsi, p_default, prior_gaps, lat, lon)
+    p_rx = np.minimum(rep.reception(mmsi, p_default, prior_gaps, lat, lon),
+                      modelled_reception(lat, lon, np.isin(msg_type, CLASS_B_TYPES), circles))
     limit, interval, _ = missed_report_limit_s(msg_type, np.where(stopped, 0.0, sog), p_rx, false_per_day, min_gap_s)
     return limit, interval, p_rx
 

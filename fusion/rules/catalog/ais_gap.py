@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -41,20 +41,42 @@ class AisGapParams(RuleParams):
     event_hold_s: Pos
 
 
+@dataclass(frozen=True)
+class SilenceTick:
+    """This tick's AIS silence of every track (N,): when it began (``since``, s), how long it has lasted without
+    outages (``silent_s``), and log(1 - p) of one report's loss at the reception where the track is now
+    (``log_loss_now``) and over the silence before the engine watched it (``log_loss_before``)."""
+
+    since: FloatArray
+    silent_s: FloatArray
+    log_loss_now: FloatArray
+    log_loss_before: FloatArray
+
+
 @dataclass
 class AisMemory:
-    """Last AIS-updated position per identified surface track, for the reappearance test.
+    """Last AIS-updated position per identified surface track, for the reappearance test, and the log-likelihood of its
+    current silence, for the missed-report test.
 
-    Columns keyed by sorted track id: ais_t, east, north, speed_mps, jump_t, jump_m, reach_m.
+    Columns keyed by sorted track id: ais_t, east, north, speed_mps, jump_t, jump_m, reach_m; since, silent_s,
+    loss_s (the silence that began at ``since``, counted ``silent_s`` so far, and its seconds each weighted by
+    log(1 - p) at the reception where the track was then: over a reporting interval T, loss_s / T is the log of the
+    chance that a transmitting vessel's reports over the silence were all lost).
     """
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
-                                               ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m")}})
+                                               ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m",
+                                                "since", "silent_s", "loss_s")}})
 
-    def observe(self, s: Scene, r: AisGapParams, limit_s: FloatArray, outages: Outages | None = None) -> dict[str, FloatArray]:
-        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m. A jump needs a gap
-        between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS ``outages`` in it."""
+    def observe(self, s: Scene, r: AisGapParams, limit_s: FloatArray, outages: Outages | None = None,
+                silence: SilenceTick | None = None) -> dict[str, FloatArray]:
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m and loss_s. A jump
+        needs a gap between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS
+        ``outages`` in it. loss_s (``silence``; NaN without it) sums each tick's new silent seconds x log(1 - p) at the
+        reception where the track is then; a silence first seen (a new track, a new silence start) takes the seconds
+        before at ``log_loss_before``. The rule divides it by the vessel's interval now (a vessel that may have
+        stopped owes one report every 180 s over the whole silence, ITU-R M.1371-5 Table 1)."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
         carried = Carried(self.cols, s.track_id[rows])
         known = carried.known
@@ -74,44 +96,79 @@ class AisMemory:
             "jump_t": np.where(jump, s.t, prev["jump_t"]),
             "jump_m": np.where(jump, moved, prev["jump_m"]),
             "reach_m": np.where(jump, reach, prev["reach_m"]),
+            "since": np.full(len(rows), np.nan), "silent_s": np.full(len(rows), np.nan), "loss_s": np.full(len(rows), np.nan),
         }
+        if silence is not None:
+            since, silent = silence.since[rows], silence.silent_s[rows]
+            same = known & (since == prev["since"])  # NaN starts never match: a new silence
+            step = np.maximum(silent - np.nan_to_num(prev["silent_s"]), 0.0)
+            new["since"], new["silent_s"] = since, silent
+            new["loss_s"] = np.where(same, prev["loss_s"] + step * silence.log_loss_now[rows],
+                                     np.maximum(silent, 0.0) * silence.log_loss_before[rows])
         self.cols = new
-        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m")}
+        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m", "loss_s")}
         for k, col in out.items():
             col[rows] = new[k]
         return out
 
+    def restore(self, part: Mapping[str, Any]) -> None:
+        """Columns from a snapshot; one written before the silence columns leaves their silences to start anew."""
+        n = len(part["track_id"])
+        self.cols = {k: np.asarray(part[k]).copy() if k in part else np.full(n, np.nan) for k in self.cols}
+
+
+def log_loss(p_rx: FloatArray) -> FloatArray:
+    """(N,) log(1 - p) of one report's loss at reception probabilities ``p_rx`` (N,) (p = 1: a large negative
+    number, not -inf, so sums stay finite)."""
+    return np.log1p(-np.clip(np.asarray(p_rx, np.float64), 0.0, 1.0 - 1e-9))
+
 
 def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages: Outages | None = None,
             reporting: ReportingArrays | None = None, handover_m: float = 0.0) -> Candidates:
-    """Identified vessel silent on AIS inside AIS coverage while radar holds it for longer than its missed-report
-    limit (``fusion.rules.reporting``: its class's ITU-R M.1371 interval x the reports that must all have been
-    lost; outside coverage: satellite_dark_s when satellite AIS is fused), or reappearing out of reach. The AIS
-    silence and the radar age do not count ``outages`` (the link or the feed silent: nothing could be heard). The
-    silence runs from the MMSI's last report where a radar-held track of no or the same identity sits (``heard_near``,
-    within ``handover_m``: the transponder is on) to when the receivers last heard anyone (``reporting.silence``).
+    """Identified vessel silent on AIS inside AIS coverage while radar holds it, whose silence is unlikely for a
+    transmitting vessel: the chance that all its expected reports (``fusion.rules.reporting``: its class's ITU-R M.1371
+    interval) were lost, each at the reception where the track was when it was due (``AisMemory.observe``), below
+    alpha (``false_gaps_per_vessel_day`` spread over its reports of a day), and at least ``min_gap_s`` (outside
+    coverage: satellite_dark_s when satellite AIS is fused); or reappearing out of reach. The AIS silence and the
+    radar age do not count ``outages`` (the link or the feed silent: nothing could be heard). The silence runs from the
+    MMSI's last report where a radar-held track of no or the same identity sits (``heard_near``, within
+    ``handover_m``: the transponder is on) to when the receivers last heard anyone (``reporting.silence``).
     ``reporting``: the vessels' last reports, observed reception and the reception map (None: none known)."""
     ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
     rep = reporting if reporting is not None else ReportingArrays()
-    heard_limit, interval, p_rx = gap_limits(rep, s.mmsi, s.lat, s.lon, s.speed_mps, r.p_rx_default, r.prior_gaps,
-                                             r.false_gaps_per_vessel_day, r.min_gap_s)
+    args = (r.p_rx_default, r.prior_gaps, r.false_gaps_per_vessel_day, r.min_gap_s)
+    heard_limit, interval, p_rx = gap_limits(rep, s.mmsi, s.lat, s.lon, s.speed_mps, *args, cov.circles)
+    _, last_lat, last_lon = rep.last_heard(s.mmsi)
+    was_there = np.isfinite(last_lat)
+    _, _, p_there = gap_limits(rep, s.mmsi, np.where(was_there, last_lat, s.lat), np.where(was_there, last_lon, s.lon),
+                               s.speed_mps, *args, cov.circles)
     since, until = silence(rep, s.t, s.last_ais_t, heard_near(s, ident, rep, r.radar_fresh_s, handover_m, others_only=False))
     silent_s = until - since
     radar_age = s.t - s.last_noncoop_t
     if outages is not None:
         silent_s = silent_s - covered_s(since, until, outages.ais)
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
-    limit = np.where(in_coverage(s, cov), heard_limit, np.inf if cov.satellite_dark_s <= 0 else np.maximum(cov.satellite_dark_s, heard_limit))
-    gap_enter = ident & (silent_s >= limit) & (radar_age <= r.radar_fresh_s)
-    gap_stay = ident & (silent_s >= 0.5 * limit) & (radar_age <= 2.0 * r.radar_fresh_s)
-    jumps = memory.observe(s, r, heard_limit, outages)
+    # before the engine watched it, the vessel was between its last report and here: the lower reception of the two
+    tick = SilenceTick(since, silent_s, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)))
+    jumps = memory.observe(s, r, heard_limit, outages, tick)
+    log_alpha = np.log(r.false_gaps_per_vessel_day * interval / 86_400.0)
+    # evidence in units of the threshold: 1 when the chance that the silence's whole reports (its mean log-loss per
+    # expected report x the reports due so far) were all lost reaches alpha (k x T at a constant reception)
+    slots = np.maximum(silent_s, 0.0) / interval
+    whole = np.where(slots > 0.0, np.floor(slots + 1e-9) / np.maximum(slots, 1e-12), 0.0)
+    evidence = np.nan_to_num(jumps["loss_s"] / interval * whole / log_alpha, nan=0.0)
+    # outside terrestrial coverage only satellite AIS hears the vessel, within satellite_dark_s (0: nothing does)
+    outside = silent_s / cov.satellite_dark_s if cov.satellite_dark_s > 0 else np.zeros(len(s))
+    evidence = np.where(in_coverage(s, cov), evidence, outside)
+    long_enough = silent_s >= r.min_gap_s
+    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s)
+    gap_stay = ident & (evidence >= 0.5) & (radar_age <= 2.0 * r.radar_fresh_s)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
-    finite = np.where(np.isfinite(limit), limit, 1.0)
-    gap_strength = np.where(np.isfinite(limit), ramp(silent_s, 0.5 * finite, 3.0 * finite), 0.0)
-    strength = np.maximum(gap_strength, jump_on.astype(float))
+    strength = np.maximum(ramp(evidence, 0.5, 3.0), jump_on.astype(float))
     return track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
         "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"],
-        "limit_s": limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": silent_s / interval})
+        "limit_s": heard_limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": silent_s / interval,
+        "gap_evidence": evidence})
 
 
 class AisGap(Rule[AisGapParams]):
@@ -142,6 +199,11 @@ class AisGap(Rule[AisGapParams]):
         return (f"AIS silent for {fmt(ev['ais_silent_s'] / 60.0, ' min', 1)} ({fmt(ev['missed_reports'])} reports of "
                 f"{fmt(ev['interval_s'], ' s')} missed, more than chance allows at {fmt(100.0 * ev['p_rx'], ' %')} reception) "
                 f"while radar updated it {fmt(ev['radar_age_s'], ' s')} ago")
+
+    def restore(self, part: Mapping[str, Any]) -> None:
+        """The memory's columns (``AisMemory.restore``); nothing when the snapshot has none."""
+        if "track_id" in part:
+            self.memory.restore(part)
 
     def on_merge(self, merged: IntArray) -> None:
         """The reappearance memory follows the surviving track (an AIS identity's last position is the object's)."""

@@ -21,7 +21,9 @@ from fusion.rules.scene import Scene
 class SpoofParams(RuleParams):
     """ais_spoofing: the tracker marked the track spoof_suspect (a cooperative report with its identity was
     kinematically impossible against it) while radar/OTH held it (updated within radar_fresh_s): the AIS
-    position disagrees with the radar track bearing the same identity. Holds while no consistent AIS report
+    position disagrees with the radar track bearing the same identity. Raised only while no consistent AIS report
+    has updated the track since the flag appeared (one impossible report followed by consistent ones is a swap the
+    tracker undid); holds while no consistent AIS report
     has updated the track since the flag appeared, or for event_hold_s after it appeared. Not while another
     radar-held track (no identity, or the same) lies within the engine's handover_m of where the identity was
     last heard: the identity was left on a neighbour (fusion.rules.lineage.identity_heard_near). Sources of the
@@ -51,7 +53,7 @@ class SpoofMemory:
 def ais_spoofing(s: Scene, r: SpoofParams, memory: SpoofMemory | None = None, reporting: ReportingArrays | None = None,
                  handover_m: float = 0.0) -> Candidates:
     """Track flagged spoof_suspect by the tracker (a report with its identity was kinematically impossible)
-    while radar/OTH held it; holds while no consistent AIS update came since the flag, or event_hold_s. Not while
+    while radar/OTH held it, raised while no consistent AIS update came since the flag; holds while no consistent AIS update came since the flag, or event_hold_s. Not while
     another radar-held track of no or the same identity sits where the identity was last heard (``reporting``:
     ``heard_near`` within ``handover_m``): the identity was left on a neighbour."""
     flag_t = memory.observe(s) if memory is not None else np.where(s.spoof_suspect, s.t, np.nan)
@@ -61,7 +63,10 @@ def ais_spoofing(s: Scene, r: SpoofParams, memory: SpoofMemory | None = None, re
         flagged &= np.isnan(heard_near(s, flagged, reporting, r.radar_fresh_s, handover_m, others_only=True))
     consistent_since = s.last_ais_t > flag_t  # a feasible AIS update after the flag appeared (NaN compares False)
     live = flagged & (~consistent_since | (s.t - flag_t <= r.event_hold_s))
-    enter = live & (radar_age <= r.radar_fresh_s)
+    # raised only while the identity's reports still fail: one impossible report followed by consistent ones is an
+    # identity swap the tracker has undone (two boats leaving the berth they shared), not a spoofer, whose shifted
+    # reports keep failing; a raised alert holds event_hold_s after the flag as before
+    enter = flagged & ~consistent_since & (radar_age <= r.radar_fresh_s)
     stay = live & (radar_age <= 2.0 * r.radar_fresh_s)
     return track_candidates(r, enter, stay, np.ones(len(s)), {
         "speed_kn": s.speed_mps / KNOT_MPS, "radar_age_s": radar_age, "flagged_for_s": s.t - flag_t,

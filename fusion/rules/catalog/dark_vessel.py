@@ -12,7 +12,7 @@ import msgspec
 import numpy as np
 
 from fusion.core.arrays import BoolArray
-from fusion.rules.behaviours import FirstFix, in_coverage, never_identified, ramp, track_candidates
+from fusion.rules.behaviours import FirstFix, came_from, in_coverage, never_identified, ramp, track_candidates
 from fusion.rules.catalog.base import ExcludingRule, TickInputs, fmt
 from fusion.rules.lifecycle import Candidates
 from fusion.rules.params import KNOT_MPS, Coverage, ExcludingParams, NonNeg, Pos
@@ -40,6 +40,7 @@ class DarkVesselParams(ExcludingParams):
     carriage_rcs_dbsm: float
     low_observable_rcs_dbsm: float
     rcs_min_looks: Annotated[int, msgspec.Meta(ge=1)]
+    port_origin_m: NonNeg
 
 
 def small_craft(s: Scene, r: DarkVesselParams) -> BoolArray:
@@ -55,16 +56,19 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
                 settle_s: float = 0.0) -> Candidates:
     """Moving surface track that never had an AIS identity (in any fragment: ``had_id``) although it spent dark_s inside
     AIS coverage held by radar (or satellite_dark_s anywhere, when satellite AIS is fused), going somewhere (net speed
-    since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones, and not a small craft
-    by its radar cross-section (``small_craft``; a track without one keeps the rule as it was)."""
+    since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones and not first seen
+    leaving one (within port_origin_m: ``came_from``), and not a small craft by its radar cross-section
+    (``small_craft``; a track without one keeps the rule as it was)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
     covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
     dark = s.eligible & never_ais & ~small_craft(s, r)
     if r.exclude_kinds:
-        near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(dark))
+        excluded = s.geometry.select(r.exclude_kinds)
+        near, _ = s.near_zones(excluded, r.exclude_margin_m, np.flatnonzero(dark))
         dark[near] = False
+        dark &= ~came_from(s, first, excluded, r.port_origin_m, np.flatnonzero(dark))
     age = s.t - s.first_t
     heard_by_now = covered_s >= r.dark_s
     if cov.satellite_dark_s > 0:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from fusion.core.arrays import BoolArray
-from fusion.rules.behaviours import FirstFix, in_coverage, never_identified, track_candidates
+from fusion.rules.behaviours import FirstFix, came_from, in_coverage, never_identified, track_candidates
 from fusion.rules.catalog.base import ExcludingRule, TickInputs, fmt
 from fusion.rules.lifecycle import Candidates
 from fusion.rules.params import KNOT_MPS, Coverage, ExcludingParams, NonNeg, Pos
@@ -30,6 +30,7 @@ class NoncoopTransitParams(ExcludingParams):
     max_net_speed_kn: Pos
     min_speed_kn: NonNeg
     max_speed_kn: Pos
+    port_origin_m: NonNeg
 
     def __post_init__(self) -> None:
         if self.max_net_speed_kn <= self.min_net_speed_kn:
@@ -42,7 +43,8 @@ def noncoop_transit(s: Scene, r: NoncoopTransitParams, cov: Coverage, first: Fir
                     had_id: BoolArray | None = None, settle_s: float = 0.0) -> Candidates:
     """Surface track that never had an AIS identity (in any fragment of its object: ``had_id``), outside continuous AIS
     coverage, held by radar and transiting at low-profile / logistics speeds (net speed since it settled, ``settle_s``
-    after its first measurement, on a track measured for at least net_window_s), away from excluded zones. Shares
+    after its first measurement, on a track measured for at least net_window_s), away from excluded zones and not first
+    seen leaving one (within port_origin_m: ``came_from``). Shares
     dark_vessel's first-fix memory (observed once per tick)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
@@ -51,8 +53,10 @@ def noncoop_transit(s: Scene, r: NoncoopTransitParams, cov: Coverage, first: Fir
     rows = np.flatnonzero(cand)
     cand[rows] = ~in_coverage(s, cov, rows)
     if r.exclude_kinds:
-        near, _ = s.near_zones(s.geometry.select(r.exclude_kinds), r.exclude_margin_m, np.flatnonzero(cand))
+        excluded = s.geometry.select(r.exclude_kinds)
+        near, _ = s.near_zones(excluded, r.exclude_margin_m, np.flatnonzero(cand))
         cand[near] = False
+        cand &= ~came_from(s, first, excluded, r.port_origin_m, np.flatnonzero(cand))
     watched = np.where(np.isnan(first.seen_since(s)), np.nan, s.t - s.first_t)  # settled, and measured for net_window_s
     speed = s.speed_mps
     enter = (cand & (watched >= r.net_window_s) & (net >= r.min_net_speed_kn * KNOT_MPS) & (net <= r.max_net_speed_kn * KNOT_MPS)
