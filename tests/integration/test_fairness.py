@@ -22,12 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,16 +160,9 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
                     and float(s.get("t", 0.0)) >= end_t)  # type: ignore[arg-type]
 
         await _faults.wait_status(seen, done, 120, "every message received and fused past the stream's end", log)
-        assert service.poll() is None, "the service stopped"
-        metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode())
         rss_task.cancel()
-        service.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(service.wait, 30) == 0, log.read_text()[-3000:]
-    final = await _faults.wait_status(seen, lambda s: s.get("state") == "offline", 10, "state offline", log)
-    sub_stop.set()
-    sub_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sub_task
+        metrics = await _faults.scrape_and_stop(service, metrics_port, log)
+    final = await _faults.offline_status(seen, log, sub_stop, sub_task)
     # the two rogue accounts are shed at their sources, counted per source; nothing of the good sources is shed
     by_source, stale, shed, messages = final["shed_by_source"], final["shed_stale_by_source"], final["shed"], final["messages"]
     assert set(by_source) == {"radar/site2", "adsb/rx1"} and set(stale) <= set(by_source), (by_source, stale)  # type: ignore[arg-type]

@@ -193,6 +193,28 @@ async def wait_status(seen: Seen, pred, timeout: float, what: str, log: Path) ->
     raise AssertionError(f"no status with {what} within {timeout} s; service log:\n{log.read_text()[-3000:]}")
 
 
+async def scrape_and_stop(service: subprocess.Popen[bytes], metrics_port: int, log: Path) -> str:
+    """The /metrics text of a running service, then SIGTERM and its exit 0 (AssertionError with its log otherwise)."""
+    import urllib.request
+
+    assert service.poll() is None, "the service stopped"
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode())
+    service.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(service.wait, 30) == 0, log.read_text()[-3000:]
+    return metrics
+
+
+async def offline_status(seen: Seen, log: Path, sub_stop: asyncio.Event, sub_task: asyncio.Task[None]) -> dict[str, object]:
+    """The service's final "offline" status, then the subscriber that collected ``seen`` stopped."""
+    final = await wait_status(seen, lambda s: s.get("state") == "offline", 10, "state offline", log)
+    sub_stop.set()
+    sub_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sub_task
+    return final
+
+
 @contextlib.contextmanager
 def reaped(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
     """SIGKILL by pid whatever of ``procs`` still runs at exit."""

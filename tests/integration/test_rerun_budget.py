@@ -21,11 +21,8 @@ count plus every plot of every rogue scan.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import socket
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,15 +103,8 @@ async def test_a_source_far_out_of_sequence_is_refused_re_runs_and_the_good_sour
                     and s.get("reorder_batches") == 0 and float(s.get("t", 0.0)) >= end_t)  # type: ignore[arg-type]
 
         settled = await faults.wait_status(seen, done, 120, "every message received and released past the streams' end", log)
-        assert service.poll() is None, "the service stopped"
-        metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode())
-        service.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(service.wait, 30) == 0, log.read_text()[-3000:]
-    final = await faults.wait_status(seen, lambda s: s.get("state") == "offline", 10, "state offline", log)
-    sub_stop.set()
-    sub_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sub_task
+        metrics = await faults.scrape_and_stop(service, metrics_port, log)
+    final = await faults.offline_status(seen, log, sub_stop, sub_task)
     refused, rerun_s = settled["tracker_rerun_refused_by_source"], settled["tracker_rerun_s_by_source"]
     print(f"re-run budget: refused {refused}, re-runs {settled['tracker_reruns_by_source']} ({rerun_s} s), "
           f"late dropped {settled['late_dropped']}, measurements {settled['measurements']}")
