@@ -64,17 +64,18 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     net = first.observe(s, settle_s)
     covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
     dark = s.eligible & never_ais & ~small_craft(s, r)
-    if r.exclude_kinds:
-        excluded = s.geometry.select(r.exclude_kinds)
-        near, _ = s.near_zones(excluded, r.exclude_margin_m, np.flatnonzero(dark))
-        dark[near] = False
-        dark &= ~came_from(s, first, excluded, r.port_origin_m, np.flatnonzero(dark))
     age = s.t - s.first_t
     heard_by_now = covered_s >= r.dark_s
     if cov.satellite_dark_s > 0:
         heard_by_now |= age >= cov.satellite_dark_s
     dark &= heard_by_now
     speed = s.speed_mps
+    if r.exclude_kinds:  # the zone tests last, on the rows that can still enter or stay (below): the costly part of the rule
+        excluded = s.geometry.select(r.exclude_kinds)
+        moving = np.flatnonzero(dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS))
+        near, _ = s.near_zones(excluded, r.exclude_margin_m, moving)
+        dark[near] = False
+        dark &= ~came_from(s, first, excluded, r.port_origin_m, moving[dark[moving]])
     going = ~(net < r.min_net_speed_kn * KNOT_MPS)  # NaN (no history yet) counts as going: time in coverage decides
     enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
     stay = (dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS)
