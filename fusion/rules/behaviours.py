@@ -7,6 +7,7 @@ through track fragmentation, ``fusion.rules.lineage``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,6 +144,17 @@ def never_identified(s: Scene, had_id: BoolArray | None) -> BoolArray:
     lineage's identity history; None: this track's own)."""
     own = ~s.is_air & (s.mmsi == NO_MMSI) & np.isnan(s.last_ais_t)
     return own if had_id is None else own & ~had_id
+
+
+def excluded_here_or_from(s: Scene, first: FirstFix, kinds: Sequence[str], margin_m: float, origin_m: float,
+                          rows: IntArray) -> BoolArray:
+    """(N,) of ``rows`` (the others False): within ``margin_m`` of an active zone of ``kinds`` now, or first seen
+    leaving one (``came_from`` within ``origin_m``; asked only of the rows not already near one)."""
+    excluded = s.geometry.select(kinds)
+    out = np.zeros(len(s), bool)
+    near, _ = s.near_zones(excluded, margin_m, rows)
+    out[near] = True
+    return out | came_from(s, first, excluded, origin_m, rows[~out[rows]])
 
 
 def came_from(s: Scene, first: FirstFix, zones: BoolArray, margin_m: float, rows: IntArray) -> BoolArray:

@@ -12,7 +12,14 @@ import msgspec
 import numpy as np
 
 from fusion.core.arrays import BoolArray
-from fusion.rules.behaviours import FirstFix, came_from, in_coverage, never_identified, ramp, track_candidates
+from fusion.rules.behaviours import (
+    FirstFix,
+    excluded_here_or_from,
+    in_coverage,
+    never_identified,
+    ramp,
+    track_candidates,
+)
 from fusion.rules.catalog.base import ExcludingRule, TickInputs, fmt
 from fusion.rules.lifecycle import Candidates
 from fusion.rules.params import KNOT_MPS, Coverage, ExcludingParams, NonNeg, Pos
@@ -71,11 +78,8 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     dark &= heard_by_now
     speed = s.speed_mps
     if r.exclude_kinds:  # the zone tests last, on the rows that can still enter or stay (below): the costly part of the rule
-        excluded = s.geometry.select(r.exclude_kinds)
         moving = np.flatnonzero(dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS))
-        near, _ = s.near_zones(excluded, r.exclude_margin_m, moving)
-        dark[near] = False
-        dark &= ~came_from(s, first, excluded, r.port_origin_m, moving[dark[moving]])
+        dark &= ~excluded_here_or_from(s, first, r.exclude_kinds, r.exclude_margin_m, r.port_origin_m, moving)
     going = ~(net < r.min_net_speed_kn * KNOT_MPS)  # NaN (no history yet) counts as going: time in coverage decides
     enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
     stay = (dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from fusion.core.arrays import BoolArray
-from fusion.rules.behaviours import FirstFix, came_from, in_coverage, never_identified, track_candidates
+from fusion.rules.behaviours import FirstFix, excluded_here_or_from, in_coverage, never_identified, track_candidates
 from fusion.rules.catalog.base import ExcludingRule, TickInputs, fmt
 from fusion.rules.lifecycle import Candidates
 from fusion.rules.params import KNOT_MPS, Coverage, ExcludingParams, NonNeg, Pos
@@ -53,10 +53,7 @@ def noncoop_transit(s: Scene, r: NoncoopTransitParams, cov: Coverage, first: Fir
     rows = np.flatnonzero(cand)
     cand[rows] = ~in_coverage(s, cov, rows)
     if r.exclude_kinds:
-        excluded = s.geometry.select(r.exclude_kinds)
-        near, _ = s.near_zones(excluded, r.exclude_margin_m, np.flatnonzero(cand))
-        cand[near] = False
-        cand &= ~came_from(s, first, excluded, r.port_origin_m, np.flatnonzero(cand))
+        cand &= ~excluded_here_or_from(s, first, r.exclude_kinds, r.exclude_margin_m, r.port_origin_m, np.flatnonzero(cand))
     watched = np.where(np.isnan(first.seen_since(s)), np.nan, s.t - s.first_t)  # settled, and measured for net_window_s
     speed = s.speed_mps
     enter = (cand & (watched >= r.net_window_s) & (net >= r.min_net_speed_kn * KNOT_MPS) & (net <= r.max_net_speed_kn * KNOT_MPS)
