@@ -139,8 +139,11 @@ def _medians(scores: Sequence[Mapping[str, Any]], key: str) -> list[float]:
 
 
 def _weighted(results: Sequence[Mapping[str, Any]], continuity: Any) -> float | None:
-    """Object-weighted mean of ``tracks_per_object_mean`` (each scenario's ``continuity(m)``)."""
-    return _pooled([(continuity(m)["tracks_per_object_mean"], m["inputs"]["objects"]) for m in results])
+    """Object-weighted mean of ``tracks_per_object_mean`` (each scenario's ``continuity(m)``), each weighted by the
+    objects that figure is over (a domain's own objects; scenarios scored before continuity counted them: all of the
+    scenario's objects)."""
+    return _pooled([(continuity(m)["tracks_per_object_mean"], continuity(m).get("objects", m["inputs"]["objects"]))
+                    for m in results])
 
 
 def _weighted_followed(results: Sequence[Mapping[str, Any]], continuity: Any) -> float | None:

@@ -44,12 +44,6 @@ pytestmark = pytest.mark.broker
 
 
 @pytest.fixture(scope="module")
-def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
 def mtls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     """The shipped configuration with require_certificate true, and client certificates from make-tls.sh --client."""
     with secured_mosquitto(tmp_path_factory.mktemp("etc-mtls"), edits={"require_certificate false": "require_certificate true"}) as s:

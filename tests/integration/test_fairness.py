@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from secured_broker import PASSWORDS, Secured, jisf, reaped, rss_mb, secured_mosquitto, tls_options
+import test_faults as faults
+from secured_broker import PASSWORDS, Secured, jisf, reaped, rss_mb, tls_options
 
+from fusion.broker import free_port
 from fusion.clock import WarpedClock
 from fusion.core.config import TrackerConfig
 from fusion.mqtt import publisher
@@ -45,11 +43,6 @@ from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
-_fspec = importlib.util.spec_from_file_location("faults_helpers_fairness", Path(__file__).resolve().parent / "test_faults.py")
-assert _fspec is not None and _fspec.loader is not None
-_faults = importlib.util.module_from_spec(_fspec)
-sys.modules["faults_helpers_fairness"] = _faults
-_fspec.loader.exec_module(_faults)
 
 ROGUE_SITE = (10.2, -78.0)  # the area's north-east corner, ~100 km from the scenario's go-fast
 ROGUE_USER, ROGUE_TOPIC, ROGUE_SITE_NAME = "radar-site2", "jisf/v1/feeds/radar/site2", "site2"  # accounts of the shipped ACL
@@ -76,16 +69,9 @@ def sbs_flood(t: float, n: int, aircraft: int = 2_000) -> bytes:
     return encode_sbs(reports).replace(b"\r\n", b"\n") + b"\n"
 
 
-@pytest.fixture(scope="module")
-def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    """The shipped secured Mosquitto configuration (deploy/mosquitto), each party on its own account."""
-    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
-        yield s
-
-
 async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_keep_their_time(sec: Secured, tmp_path: Path) -> None:
     scenario = load_scenario(resolve_scenario("minimal"))  # the service runs minimal too
-    clean = _faults.scenario_part(150.0)
+    clean = faults.scenario_part(150.0)
     log = tmp_path / "service.log"
     # The budgets run on the service clock, here the scenario's at 10x, and are set for this
     # test's machine (a loaded 2-core CI runner, where fusing 10,000 plots/s is beyond reach): per
@@ -95,18 +81,16 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
     # wall) as in test_live_fuzz: a clean message delayed by the loaded machine is not dropped as late;
     # every output tick evaluated (catch_up_ticks 0), so that a raise falls on its own tick, not a
     # spacing later when the service catches up after a slow period of the machine.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        metrics_port = s.getsockname()[1]
+    metrics_port = free_port()
     service = jisf("fusion.runner", [*tls_options(sec, "jisf-fusion", tmp_path), "--clock", "sim", "--status-interval-s", "0.5",
                                      "--scenario", "minimal", "--reorder-window-s", "30", "--catch-up-ticks", "0",
                                      "--budget-radar-msg-s", "1", "--budget-radar-meas-s", "200", "--budget-adsb-msg-s", "50",
                                      "--budget-adsb-meas-s", "50", "--budget-burst-s", "100", "--metrics-port", str(metrics_port)], log)
-    seen, sub_stop = _faults.Seen(), asyncio.Event()
+    seen, sub_stop = faults.Seen(), asyncio.Event()
     received_at: list[float] = []  # wall time of each alert in seen.alerts
 
     async def subscriber() -> None:
-        task = asyncio.create_task(_faults.persistent_subscriber(sec.as_user("analyst"), "analyst", [ALERTS_FILTER, STATUS_TOPIC], seen, sub_stop))
+        task = asyncio.create_task(faults.persistent_subscriber(sec.as_user("analyst"), "analyst", [ALERTS_FILTER, STATUS_TOPIC], seen, sub_stop))
         try:
             while True:
                 received_at.extend([time.time()] * (len(seen.alerts) - len(received_at)))
@@ -125,7 +109,7 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
     rss: list[float] = []
     with reaped(service):
         await asyncio.wait_for(seen.subscribed.wait(), 30)
-        await _faults.wait_status(seen, lambda s: s.get("state") == "online", 90, "state online", log)  # (subscribed by then)
+        await faults.wait_status(seen, lambda s: s.get("state") == "online", 90, "state online", log)  # (subscribed by then)
         clock = WarpedClock.starting_now(clean[0].t, SPEED)
         rss.append(rss_mb(service.pid))
 
@@ -140,7 +124,7 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
                 rss.append(rss_mb(service.pid))
                 await asyncio.sleep(0.1)
 
-        clean_task = asyncio.create_task(_faults.resilient_publish(sec.as_user("jisf-sim"), clean, clock))  # with the sim clock
+        clean_task = asyncio.create_task(faults.resilient_publish(sec.as_user("jisf-sim"), clean, clock))  # with the sim clock
         rogue_task, rss_task = asyncio.create_task(rogue()), asyncio.create_task(sample_rss())
         await asyncio.sleep(max(0.0, clock.scenario_to_wall(flood_t) - time.time()))
         with sbs.open("rb") as lines:
@@ -159,10 +143,10 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
             return (isinstance(received, dict) and sum(received.values()) >= expected and s.get("inbound_depth") == 0
                     and float(s.get("t", 0.0)) >= end_t)  # type: ignore[arg-type]
 
-        await _faults.wait_status(seen, done, 120, "every message received and fused past the stream's end", log)
+        await faults.wait_status(seen, done, 120, "every message received and fused past the stream's end", log)
         rss_task.cancel()
-        metrics = await _faults.scrape_and_stop(service, metrics_port, log)
-    final = await _faults.offline_status(seen, log, sub_stop, sub_task)
+        metrics = await faults.scrape_and_stop(service, metrics_port, log)
+    final = await faults.offline_status(seen, log, sub_stop, sub_task)
     # the two rogue accounts are shed at their sources, counted per source; nothing of the good sources is shed
     by_source, stale, shed, messages = final["shed_by_source"], final["shed_stale_by_source"], final["shed"], final["messages"]
     assert set(by_source) == {"radar/site2", "adsb/rx1"} and set(stale) <= set(by_source), (by_source, stale)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
-from secured_broker import Secured, jisf, live_outputs, secured_mosquitto, tls_options, until
+from secured_broker import Secured, jisf, live_outputs, tls_options, until
 
 from fusion.broker import Mosquitto
 from fusion.checkpoint import load_checkpoint
@@ -322,13 +322,6 @@ async def test_sigterm_flushes_alerts_and_final_status(mosquitto: Mosquitto, tmp
         assert topic == STATUS_TOPIC and retain
         assert msgspec.json.decode(payload)["state"] == "offline"
         break
-
-
-@pytest.fixture(scope="module")
-def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    """The shipped secured Mosquitto configuration (deploy/mosquitto), each party on its own account."""
-    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
-        yield s
 
 
 @pytest.mark.parametrize("huge_step", [False, True], ids=["queued", "huge-step"])

@@ -18,14 +18,13 @@ import contextlib
 import importlib.util
 import random
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 import pytest
-from secured_broker import PASSWORDS, Secured, secured_mosquitto, until
+import test_faults as faults
+from secured_broker import PASSWORDS, Secured, until
 
 from fusion.clock import WarpedClock
 from fusion.intake import BUDGETED_KINDS, Rate, SourceBudgets
@@ -48,12 +47,7 @@ _spec = importlib.util.spec_from_file_location("decoder_fuzz", Path(__file__).re
 assert _spec is not None and _spec.loader is not None
 fz = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fz)
-_fspec = importlib.util.spec_from_file_location("faults_helpers", Path(__file__).resolve().parent / "test_faults.py")
-assert _fspec is not None and _fspec.loader is not None
-_faults = importlib.util.module_from_spec(_fspec)
-sys.modules["faults_helpers"] = _faults
-_fspec.loader.exec_module(_faults)
-resilient_publish, scenario_part = _faults.resilient_publish, _faults.scenario_part
+resilient_publish, scenario_part = faults.resilient_publish, faults.scenario_part
 
 
 def fuzz_lines(kind: str, n: int, seed: int) -> bytes:
@@ -73,13 +67,6 @@ def fuzz_lines(kind: str, n: int, seed: int) -> bytes:
         p = p.replace(b"\n", b" ").replace(b"\x00", b"\x01")[:4000] or b"x"
         out.append(p)
     return b"\n".join(out) + b"\n"
-
-
-@pytest.fixture(scope="module")
-def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    """The shipped secured Mosquitto configuration, each party on its own account."""
-    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
-        yield s
 
 
 def mosquitto_pub(sec: Secured, kind: str, path: Path) -> subprocess.Popen[bytes]:

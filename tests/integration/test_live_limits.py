@@ -15,16 +15,14 @@ offline is raised live (not before its offline scenario time); and nothing recei
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import signal
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 import pytest
-from secured_broker import Secured, jisf, live_outputs, reaped, rss_mb, secured_mosquitto, tls_options, until
+import test_faults as faults
+from secured_broker import Secured, jisf, live_outputs, reaped, rss_mb, tls_options, until
 
 from fusion.clock import WarpedClock
 from fusion.mqtt import publisher
@@ -35,11 +33,6 @@ from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
-_fspec = importlib.util.spec_from_file_location("faults_helpers_limits", Path(__file__).resolve().parent / "test_faults.py")
-assert _fspec is not None and _fspec.loader is not None
-_faults = importlib.util.module_from_spec(_fspec)
-sys.modules["faults_helpers_limits"] = _faults
-_fspec.loader.exec_module(_faults)
 
 SPEED = 10.0
 REORDER_WINDOW_S = 30.0  # scenario s (3 s wall): a clean message held up by the loaded machine is not dropped as late
@@ -65,16 +58,9 @@ BAD_LINES = [("ais-agg1", "jisf/v1/feeds/ais/agg1", b"a\n" * 20_000, "lines[*].s
              ("adsb-rx1", "jisf/v1/feeds/adsb/rx1", b"MSG,3\n" * 20_000, "lines[*].fields", 20_000)]
 
 
-@pytest.fixture(scope="module")
-def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    """The shipped secured Mosquitto configuration (deploy/mosquitto), each party on its own account."""
-    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
-        yield s
-
-
 async def test_hostile_payloads_from_sensor_accounts_neither_stop_nor_stall_the_service(sec: Secured, tmp_path: Path) -> None:
     scenario = load_scenario(resolve_scenario("minimal"))
-    clean = _faults.scenario_part(150.0)
+    clean = faults.scenario_part(150.0)
     log = tmp_path / "service.log"
     attack_t = scenario.t0 + 20.0  # scenario time of the attack: before the go-fast's alert (+50 s)
     end_t = clean[-1].t + REORDER_WINDOW_S + 10.0  # the tick covering the clean stream's end
@@ -87,7 +73,7 @@ async def test_hostile_payloads_from_sensor_accounts_neither_stop_nor_stall_the_
             await until(lambda: any(s.get("state") == "online" for s in out.status), "the service online", log)
             rss.append(rss_mb(service.pid))
             clock = WarpedClock.starting_now(clean[0].t, SPEED)
-            clean_task = asyncio.create_task(_faults.resilient_publish(sec.as_user("jisf-sim", plain=True), clean, clock))
+            clean_task = asyncio.create_task(faults.resilient_publish(sec.as_user("jisf-sim", plain=True), clean, clock))
 
             async def sample_rss() -> None:
                 while True:

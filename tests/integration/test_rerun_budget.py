@@ -21,16 +21,15 @@ count plus every plot of every rogue scan.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import test_faults as faults
-from secured_broker import Secured, jisf, reaped, secured_mosquitto, tls_options
+from secured_broker import Secured, jisf, reaped, tls_options
 
+from fusion.broker import free_port
 from fusion.clock import WarpedClock
 from fusion.core.config import TrackerConfig
 from fusion.mqtt import publisher
@@ -48,13 +47,6 @@ ROGUE_USER, ROGUE_TOPIC, ROGUE_SITE = "radar-site2", "jisf/v1/feeds/radar/site2"
 ROGUE_SCANS, ROGUE_PLOTS = 80, 100  # one scan a scenario second (half the radar site budget), from 60 s in
 
 
-@pytest.fixture(scope="module")
-def sec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    """The shipped secured Mosquitto configuration (deploy/mosquitto), each party on its own account."""
-    with secured_mosquitto(tmp_path_factory.mktemp("etc")) as s:
-        yield s
-
-
 def rogue_scans(t0: float) -> list[tuple[float, bytes]]:
     """(scenario time to publish at, payload): one scan a second from ``t0``, each timed BEHIND_S before it, +- 3 s at random."""
     rng = np.random.default_rng(5)
@@ -70,9 +62,7 @@ async def test_a_source_far_out_of_sequence_is_refused_re_runs_and_the_good_sour
     scenario = load_scenario(resolve_scenario("minimal"))
     clean = faults.scenario_part(150.0)
     log = tmp_path / "service.log"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        metrics_port = s.getsockname()[1]
+    metrics_port = free_port()
     service = jisf("fusion.runner", [*tls_options(sec, "jisf-fusion", tmp_path), "--clock", "sim", "--status-interval-s", "0.5",
                                      "--scenario", "minimal", "--reorder-window-s", str(REORDER_WINDOW_S), "--catch-up-ticks", "0",
                                      "--metrics-port", str(metrics_port)], log)

@@ -47,6 +47,17 @@ def test_pool_weights_tracks_per_followed_object_by_objects_followed() -> None:
     assert "tracks per object followed" in evalsuite.format_table(pooled)
 
 
+def test_pool_weights_each_domain_by_its_own_objects() -> None:
+    a, b = metrics(99, 1, 1.0, 1, 0, 60.0, 1.0), metrics(19, 1, 1.0, 1, 0, 60.0, 1.0)
+    a["domains"] = {"surface": {"continuity": {"tracks_per_object_mean": 1.0, "objects": 90}},
+                    "air": {"continuity": {"tracks_per_object_mean": 3.0, "objects": 10}}}
+    b["domains"] = {"surface": {"continuity": {"tracks_per_object_mean": 2.0, "objects": 10}},
+                    "air": {"continuity": {"tracks_per_object_mean": 1.0, "objects": 10}}}
+    pooled = evalsuite.pool([a, b])
+    assert pooled["tracks_per_object"]["surface"] == pytest.approx((90 * 1.0 + 10 * 2.0) / 100)
+    assert pooled["tracks_per_object"]["air"] == pytest.approx((10 * 3.0 + 10 * 1.0) / 20)
+
+
 def test_pool_time_to_alert_observable_beside_the_track_based_one() -> None:
     a, b, old = (metrics(9, 1, 0.25, 1, 0, 900.0, 1.0), metrics(9, 1, 0.25, 1, 0, 700.0, 1.0),
                  metrics(9, 1, 0.25, 1, 0, 500.0, 1.0))
