@@ -874,12 +874,12 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     load = Load(spec, t0, seed=11)
     events = load.events(t0 + seconds)
     service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s)
-    if group_scans:
-        release = service.fusion.ingest.due
-        setattr(service.fusion.ingest, "due", lambda now: group_radar_scans(release(now)))  # noqa: B010 - this instance only
     clock = StageClock(_TRACKER_STAGES if tracker_stages else _STAGES) if stages or tracker_stages else None
     if clock is not None:
         clock.install()
+    if group_scans:  # (after the clock's wrappers: Ingest.due's own time stays in its stage, the grouping in the step's)
+        release = service.fusion.ingest.due
+        setattr(service.fusion.ingest, "due", lambda now: group_radar_scans(release(now)))  # noqa: B010 - this instance only
     gc.collect()
     gc.freeze()  # as Service.serve does with what start-up built
     prof = cProfile.Profile() if profile else None
