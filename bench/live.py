@@ -3,7 +3,7 @@
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
-    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile]
+    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile] [--group-scans]
     python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets] [--repeat N] [--stages]
 
 ``broker``: the transport's own limit, measured with the C clients only
@@ -38,7 +38,9 @@ add to it as they do to the wall time; cache contention still does, a little), w
 ``--stages`` their split by stage (decode, ingest, AIS release, tracker step per batch kind,
 views, rules, publishing, picture, status, step bookkeeping; ``StageClock``), with
 ``--tracker-stages`` the same with the tracker step split by its stage functions (identity, gate,
-associate, update, misses, merges, births, expiry), with ``--profile`` the costliest functions by cProfile.
+associate, update, misses, merges, births, expiry), with ``--profile`` the costliest functions by cProfile;
+``--group-scans`` fuses the radar scans of disjoint coverage that one release holds into one tracker
+step, to measure what fewer steps could save (not an exact step: ``group_radar_scans``).
 
 ``rogue``: the good sources' alert latency with and without a flood (docs/BENCHMARKS.md,
 "Rogue source"): the load above (at ``--scan-rate``/``--ais-rate``, 0.05 s re-order window,
@@ -85,6 +87,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import math
 import re
 import statistics
 import subprocess
@@ -102,6 +105,7 @@ from pyproj import Geod
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fusion.broker import Mosquitto  # noqa: E402
+from fusion.core.arrays import MeasBatch  # noqa: E402
 from sensors.radar import encode  # noqa: E402
 from sensors.reports import RadarPlot, RadarScan  # noqa: E402
 
@@ -840,7 +844,7 @@ class StageClock:
 
 
 def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False,
-           coop_skew_s: float | None = None, tracker_stages: bool = False) -> dict[str, object]:
+           coop_skew_s: float | None = None, tracker_stages: bool = False, group_scans: bool = False) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
     machine's other processes do not inflate the way they do the wall time); with ``stages``
@@ -854,7 +858,9 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
 
     ``coop_skew_s``: TrackerConfig.coop_skew_s (None: the default;
     0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07).
-    ``tracker_stages``: as ``stages``, with the tracker step split by stage (``_TRACKER_STAGES``)."""
+    ``tracker_stages``: as ``stages``, with the tracker step split by stage (``_TRACKER_STAGES``).
+    ``group_scans``: each release's runs of radar scans with disjoint coverage fused into one tracker
+    step (``group_radar_scans``: a bound on what fewer steps could save, not an exact step)."""
     import cProfile
     import gc
     import io
@@ -871,6 +877,9 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     clock = StageClock(_TRACKER_STAGES if tracker_stages else _STAGES) if stages or tracker_stages else None
     if clock is not None:
         clock.install()
+    if group_scans:  # (after the clock's wrappers: Ingest.due's own time stays in its stage, the grouping in the step's)
+        release = service.fusion.ingest.due
+        setattr(service.fusion.ingest, "due", lambda now: group_radar_scans(release(now)))  # noqa: B010 - this instance only
     gc.collect()
     gc.freeze()  # as Service.serve does with what start-up built
     prof = cProfile.Profile() if profile else None
@@ -906,7 +915,8 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         "worker_cpu_s_per_load_s": round(cpu / seconds, 3), "capacity_plots_per_s": round(plots / cpu),
         "headroom": round(seconds / cpu, 2),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
-        "tracker_batches": service.fusion.counters.batches, "tracker_reruns": service.fusion.counters.reruns}
+        "tracker_batches": service.fusion.counters.batches, "tracker_reruns": service.fusion.counters.reruns,
+        "group_scans": group_scans}
     if clock is not None:
         out["stage_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in clock.seconds.items()}
         out["stage_share"] = {k: f"{100 * v / max(cpu, 1e-9):.1f}%" for k, v in clock.seconds.items()}
@@ -917,6 +927,47 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         text = io.StringIO()
         pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
         out["profile_top_tottime"] = text.getvalue().splitlines()
+    return out
+
+
+def _looks_apart(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    """Do two coverage circles (east, north, radius) m share no point?"""
+    return math.hypot(a[0] - b[0], a[1] - b[1]) > a[2] + b[2]
+
+
+def group_radar_scans(batches: list[MeasBatch]) -> list[MeasBatch]:
+    """``worker --group-scans``: each run of consecutive radar scans of one track pool (in the order
+    ``Ingest.due`` released them) whose coverage circles are pairwise disjoint, as ONE batch: the
+    rows concatenated, each row's ``source`` its site (so that births charge each site's budget),
+    no coverage circle. A measurement of what fewer tracker steps could buy, NOT an exact step:
+    the tracker then counts missed looks over the plots' bounding box instead of each scan's
+    circle, expires and merges at the group's newest time and refills birth budgets there
+    (docs/BENCHMARKS.md, "Radar steps, 2026-12-07"). A scan without a circle, one overlapping a
+    scan of the run, or any other batch of the pool ends the run; other batches keep their order."""
+    out: list[MeasBatch] = []
+    run: list[MeasBatch] = []
+
+    def close() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            arrays = {f.name: np.concatenate([getattr(b, f.name) for b in run]) for f in dataclasses.fields(MeasBatch)
+                      if isinstance(getattr(run[0], f.name), np.ndarray) and f.name != "source"}
+            source = np.concatenate([np.full(len(b), b.sensor_id) if b.source is None else b.source for b in run])
+            out.append(MeasBatch(**arrays, sensor_kind="radar", sensor_id="+".join(b.sensor_id for b in run),
+                                 domain=run[0].domain, source=source))
+        run.clear()
+
+    for b in batches:
+        joins = (b.sensor_kind == "radar" and b.look_en_m is not None and (not run or run[0].domain == b.domain)
+                 and all(r.look_en_m is not None and _looks_apart(r.look_en_m, b.look_en_m) for r in run))
+        if not joins:
+            close()
+        if b.sensor_kind == "radar" and b.look_en_m is not None:
+            run.append(b)
+        else:
+            out.append(b)
+    close()
     return out
 
 
@@ -1061,6 +1112,8 @@ def main(argv: list[str] | None = None) -> int:
     wk.add_argument("--stages", action="store_true", help="the worker's CPU split by stage (StageClock)")
     wk.add_argument("--tracker-stages", action="store_true", help="as --stages, with the tracker step split by stage function")
     wk.add_argument("--coop-skew", type=float, default=None, help="TrackerConfig.coop_skew_s (default: its default; 0: strict order)")
+    wk.add_argument("--group-scans", action="store_true", help="radar scans with disjoint coverage released together fused into "
+                    "one tracker step (a measurement of what fewer steps could save; NOT exact: group_radar_scans)")
     rn = sub.add_parser("run", help="one service run at one load and window (as a part of `service`)")
     _load_args(rn)
     rn.add_argument("--reorder", type=float, default=2.0)
@@ -1093,7 +1146,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew,
-                                           args.tracker_stages)},
+                                           args.tracker_stages, args.group_scans)},
                          indent=2))
         return 0
     if args.what == "run":
