@@ -18,7 +18,7 @@ from scipy.stats import chi2
 from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
 from fusion.rules.behaviours import ramp
 from fusion.rules.catalog.base import ExcludingRule, TickInputs, fmt
-from fusion.rules.lifecycle import AUX_BITS, Candidates
+from fusion.rules.lifecycle import Candidates, subject_keys
 from fusion.rules.lineage import Carried
 from fusion.rules.params import KNOT_MPS, ExcludingParams, NonNeg, Pos
 from fusion.rules.scene import Scene
@@ -180,6 +180,11 @@ class PairMemory:
         c["mate"][here_c[mine]] = -1
 
 
+def _pair_keys(a: IntArray, b: IntArray) -> IntArray:
+    """(K,) key of the unordered pairs of track ids ``a``, ``b`` (K,): the same whichever way round."""
+    return subject_keys(np.minimum(a, b), np.maximum(a, b))
+
+
 def _pairs(s: Scene, r: RendezvousParams, east: FloatArray, north: FloatArray, speed: FloatArray, rows: IntArray
            ) -> tuple[IntArray, IntArray, BoolArray, BoolArray, FloatArray, FloatArray]:
     """Pairs of ``rows`` (slow surface tracks away from ports) within clear_distance_m plus max_gate_m on smoothed
@@ -253,8 +258,8 @@ def rendezvous(s: Scene, r: RendezvousParams, memory: PairMemory | None = None) 
     over ``smoothing_s`` (``memory``; None: the filter's own, and no merged plots), and survivors of merged plots.
 
     The subject of a pair is the pair; its owner is the track without AIS identity (else the lower id), ``related``
-    the other one. The subject of a merge is the survivor and the absorbed track (``aux``); ``related`` the track
-    that split off it since, else the absorbed one while it is still alive.
+    the other one. The subject of a merge is the survivor's own (aux 0; one merge record per survivor), its hold
+    counted from the merge; ``related`` the track that split off it since, else the absorbed one while it is alive.
     """
     if memory is not None:
         east, north, speed = memory.observe(s, r)
@@ -273,21 +278,24 @@ def rendezvous(s: Scene, r: RendezvousParams, memory: PairMemory | None = None) 
     min_on = np.full(len(owner), r.min_on_s)
     aux = related
     if memory is not None:
-        m_rows, m_aux, m_enter, m_stay, m_min_on, m_related, m_other = _merged(s, r, memory, speed, allowed)
-        keys = s.track_id[owner] << AUX_BITS | aux
-        dup = np.isin(keys, s.track_id[m_rows] << AUX_BITS | m_aux)  # the merged subject holds that pair
-        sel = ~dup
-        merged_t = memory.cols["merged_t"][np.searchsorted(memory.cols["track_id"], s.track_id[m_rows])]
-        owner, aux, related = np.concatenate([owner[sel], m_rows]), np.concatenate([aux[sel], m_aux]), np.concatenate([related[sel], m_related])
+        m_rows, m_absorbed, m_enter, m_stay, m_min_on, m_related, m_other = _merged(s, r, memory, speed, allowed)
+        # A pair whose tracks are a merge's survivor and absorbed track (either way round, while the absorbed one
+        # coasts) is held by the merge subject. That subject is the survivor's own (aux 0), never a pair's key, so its
+        # hold starts at the merge whichever track survived: keyed (survivor, absorbed) it took over the pair's
+        # pending hold only when the survivor owned the pair (issue 14, the asymmetry a random search found).
+        held = np.isin(_pair_keys(s.track_id[owner], related), _pair_keys(s.track_id[m_rows], m_absorbed))
+        held |= (aux == 0) & np.isin(owner, m_rows)  # a pair with a track of id 0 would share the survivor's key
+        sel = ~held
+        at = np.searchsorted(memory.cols["track_id"], s.track_id[m_rows])
+        k = len(m_rows)
+        owner, aux, related = np.concatenate([owner[sel], m_rows]), np.concatenate([aux[sel], np.zeros(k, np.int64)]), np.concatenate([related[sel], m_related])
         enter, stay = np.concatenate([enter[sel], m_enter]), np.concatenate([stay[sel], m_stay])
         min_on = np.concatenate([min_on[sel], m_min_on])
-        strength = np.concatenate([strength[sel], np.ones(len(m_rows))])
-        k = len(m_rows)
-        m_ev = {"distance_m": memory.cols["merged_d"][np.searchsorted(memory.cols["track_id"], s.track_id[m_rows])],
-                "gate_m": np.zeros(k), "speed_kn": speed[m_rows] / KNOT_MPS,
-                "other_speed_kn": m_other / KNOT_MPS, "merged": np.ones(k), "resplit": (m_related >= 0) & (m_related != m_aux),
-                "merged_s": s.t - merged_t}
-        ev = {n: np.concatenate([ev.get(n, np.full(len(dup), np.nan))[sel], np.asarray(m_ev[n], float)]) for n in m_ev}
+        strength = np.concatenate([strength[sel], np.ones(k)])
+        m_ev = {"distance_m": memory.cols["merged_d"][at], "gate_m": np.zeros(k), "speed_kn": speed[m_rows] / KNOT_MPS,
+                "other_speed_kn": m_other / KNOT_MPS, "merged": np.ones(k), "resplit": (m_related >= 0) & (m_related != m_absorbed),
+                "merged_s": s.t - memory.cols["merged_t"][at]}
+        ev = {n: np.concatenate([ev.get(n, np.full(len(held), np.nan))[sel], np.asarray(m_ev[n], float)]) for n in m_ev}
     return Candidates.build(owner, enter, stay, strength, min_on_s=min_on, severity=r.severity, weight=r.weight,
                             aux=aux, related=related, evidence=ev)
 
