@@ -5,6 +5,7 @@ resolution of it (``PairMemory``), and the re-split when a new track leaves the 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,7 +62,13 @@ class RendezvousParams(ExcludingParams):
     @property
     def gate_sigmas(self) -> float:
         """Standard deviations of the one-dimensional gate: sqrt of the chi-square (1 dof) ``gate_prob`` quantile."""
-        return math.sqrt(chi2_gate(self.gate_prob, 1))
+        return _gate_sigmas(self.gate_prob)
+
+
+@functools.cache
+def _gate_sigmas(prob: float) -> float:
+    """sqrt of the chi-square (1 dof) ``prob`` quantile, once per probability (Newton steps in Python)."""
+    return math.sqrt(chi2_gate(prob, 1))
 
 
 _INT_COLS = ("track_id", "mmsi", "mate", "absorbed", "absorbed_mmsi", "split")
