@@ -5,6 +5,7 @@ resolution of it (``PairMemory``), and the re-split when a new track leaves the 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,12 +14,12 @@ from typing import Annotated, Any
 import msgspec
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.stats import chi2
 
 from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
+from fusion.core.gate import chi2_gate
 from fusion.rules.behaviours import ramp
 from fusion.rules.catalog.base import ExcludingRule, TickInputs, fmt
-from fusion.rules.lifecycle import AUX_BITS, Candidates
+from fusion.rules.lifecycle import Candidates, subject_keys
 from fusion.rules.lineage import Carried
 from fusion.rules.params import KNOT_MPS, ExcludingParams, NonNeg, Pos
 from fusion.rules.scene import Scene
@@ -61,7 +62,13 @@ class RendezvousParams(ExcludingParams):
     @property
     def gate_sigmas(self) -> float:
         """Standard deviations of the one-dimensional gate: sqrt of the chi-square (1 dof) ``gate_prob`` quantile."""
-        return float(math.sqrt(chi2.ppf(self.gate_prob, 1)))
+        return _gate_sigmas(self.gate_prob)
+
+
+@functools.cache
+def _gate_sigmas(prob: float) -> float:
+    """sqrt of the chi-square (1 dof) ``prob`` quantile, once per probability (Newton steps in Python)."""
+    return math.sqrt(chi2_gate(prob, 1))
 
 
 _INT_COLS = ("track_id", "mmsi", "mate", "absorbed", "absorbed_mmsi", "split")
@@ -74,6 +81,49 @@ _DEFAULT = {"mate": -1, "absorbed": -1, "absorbed_mmsi": NO_MMSI, "split": -1, "
 
 def _empty_cols() -> dict[str, np.ndarray]:
     return {**{k: np.zeros(0, np.int64) for k in _INT_COLS}, **{k: np.zeros(0) for k in _FLOAT_COLS}}
+
+
+def _tree(xy: FloatArray) -> cKDTree:
+    """k-d tree over points ``xy`` (M, 2) m, built unbalanced (sliding midpoint: half the build time of a balanced
+    tree on thousands of tracks, and queries as fast on traffic)."""
+    return cKDTree(xy, balanced_tree=False, compact_nodes=False)
+
+
+def _close_pairs(tree: cKDTree, radius_m: float) -> tuple[IntArray, IntArray, FloatArray]:
+    """Pairs of the tree's points within ``radius_m`` of each other: i < j (K,) indices, sorted, and distance (K,) m;
+    only the candidate pairs are visited."""
+    p = tree.query_pairs(radius_m, output_type="ndarray").astype(np.int64)
+    p = p[np.lexsort((p[:, 1], p[:, 0]))]
+    i, j = p[:, 0], p[:, 1]
+    return i, j, np.hypot(*(tree.data[i] - tree.data[j]).T)
+
+
+def _nearest_other(n: int, i: IntArray, j: IntArray, d: FloatArray) -> IntArray:
+    """(n,) index of each point's nearest other point among the pairs (i, j) (K,) at distance d (K,) m (the lower
+    index on a tie), -1 where it is in no pair."""
+    src, dst, dd = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([d, d])
+    order = np.lexsort((dst, dd, src))
+    src, dst = src[order], dst[order]
+    first = np.ones(len(src), bool)
+    first[1:] = src[1:] != src[:-1]
+    out = np.full(n, -1, np.int64)
+    out[src[first]] = dst[first]
+    return out
+
+
+@dataclass(frozen=True)
+class Measured:
+    """This tick's measured surface tracks (last measured within stale_s): rows (M,) ascending and a k-d tree over
+    their positions (m), shared by the mates and the re-split search."""
+
+    rows: IntArray
+    tree: cKDTree | None  # None: no measured surface track
+
+    @classmethod
+    def of(cls, s: Scene, stale_s: float) -> Measured:
+        """The surface tracks of ``s`` measured within ``stale_s`` (s)."""
+        rows = np.flatnonzero(~s.is_air & (s.t - s.last_t <= stale_s))
+        return cls(rows, _tree(np.column_stack([s.east[rows], s.north[rows]])) if len(rows) else None)
 
 
 def separation_gate(s: Scene, a: IntArray, b: IntArray, de: FloatArray, dn: FloatArray, r: RendezvousParams) -> FloatArray:
@@ -101,9 +151,10 @@ class PairMemory:
 
     cols: dict[str, np.ndarray] = field(default_factory=_empty_cols)
 
-    def observe(self, s: Scene, r: RendezvousParams) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def observe(self, s: Scene, r: RendezvousParams, measured: Measured) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(N,) smoothed east, north (m) and speed (m/s) after this tick (NaN for air); new tracks start at their
-        state. Updates mates and records merges (a mate that stopped being measured or is gone)."""
+        state. Updates mates (among ``measured``: ``Measured.of(s, r.stale_s)``) and records merges (a mate that
+        stopped being measured or is gone)."""
         rows = np.flatnonzero(~s.is_air)
         ids = s.track_id[rows]
         carried = Carried(self.cols, ids)
@@ -119,7 +170,7 @@ class PairMemory:
             keep[k] = keep[k].astype(np.int64)
         raw_e = np.where(fresh, s.east[rows], prev("raw_e", s.east[rows]))
         raw_n = np.where(fresh, s.north[rows], prev("raw_n", s.north[rows]))
-        self._mates(s, r, rows, fresh, keep)
+        self._mates(s, r, rows, fresh, keep, measured)
         self.cols = {"track_id": ids, "last_t": np.full(len(rows), s.t), **new, "raw_e": raw_e, "raw_n": raw_n,
                      "meas_t": s.last_t[rows].astype(float), "mmsi": s.mmsi[rows].astype(np.int64), **keep}
         gone = carried.gone()
@@ -133,16 +184,16 @@ class PairMemory:
         out[0][rows], out[1][rows], out[2][rows] = new["east"], new["north"], np.hypot(new["ve"], new["vn"])
         return out[0], out[1], out[2]
 
-    def _mates(self, s: Scene, r: RendezvousParams, rows: IntArray, fresh: BoolArray, keep: dict[str, np.ndarray]) -> None:
-        """Nearest measured surface neighbour within clear_distance_m of each measured surface track (``rows``), and
-        whether the two are (now) and were (since they became mates) within / beyond resolution_m plus the gate."""
+    def _mates(self, s: Scene, r: RendezvousParams, rows: IntArray, fresh: BoolArray, keep: dict[str, np.ndarray],
+               measured: Measured) -> None:
+        """Nearest measured surface neighbour within clear_distance_m of each measured surface track (``rows[fresh]``,
+        the rows of ``measured``), and whether the two are (now) and were (since they became mates) within / beyond
+        resolution_m plus the gate."""
         f = np.flatnonzero(fresh)
         mate = np.full(len(f), -1, np.int64)
-        if len(f) >= 2:
-            xy = np.column_stack([s.east[rows[f]], s.north[rows[f]]])
-            dist, j = cKDTree(xy).query(xy, k=2, distance_upper_bound=r.clear_distance_m)
-            has = np.isfinite(dist[:, 1])
-            mate[has] = s.track_id[rows[f[j[has, 1]]]]
+        if len(f) >= 2 and measured.tree is not None:
+            nearest = _nearest_other(len(f), *_close_pairs(measured.tree, r.clear_distance_m))
+            mate[nearest >= 0] = s.track_id[measured.rows[nearest[nearest >= 0]]]
         same = (mate == keep["mate"][f]) & (mate >= 0)
         keep["mate"][f] = mate
         paired = np.flatnonzero(mate >= 0)
@@ -180,6 +231,11 @@ class PairMemory:
         c["mate"][here_c[mine]] = -1
 
 
+def _pair_keys(a: IntArray, b: IntArray) -> IntArray:
+    """(K,) key of the unordered pairs of track ids ``a``, ``b`` (K,): the same whichever way round."""
+    return subject_keys(np.minimum(a, b), np.maximum(a, b))
+
+
 def _pairs(s: Scene, r: RendezvousParams, east: FloatArray, north: FloatArray, speed: FloatArray, rows: IntArray
            ) -> tuple[IntArray, IntArray, BoolArray, BoolArray, FloatArray, FloatArray]:
     """Pairs of ``rows`` (slow surface tracks away from ports) within clear_distance_m plus max_gate_m on smoothed
@@ -187,11 +243,9 @@ def _pairs(s: Scene, r: RendezvousParams, east: FloatArray, north: FloatArray, s
     empty = np.zeros(0, np.int64)
     if len(rows) < 2:
         return empty, empty, empty.astype(bool), empty.astype(bool), np.zeros(0), np.zeros(0)
-    xy = np.column_stack([east[rows], north[rows]])
-    pairs = cKDTree(xy).query_pairs(r.clear_distance_m + r.max_gate_m, output_type="ndarray")
-    a, b = rows[pairs[:, 0]], rows[pairs[:, 1]]
+    i, j, dist = _close_pairs(_tree(np.column_stack([east[rows], north[rows]])), r.clear_distance_m + r.max_gate_m)
+    a, b = rows[i], rows[j]
     de, dn = east[a] - east[b], north[a] - north[b]
-    dist = np.hypot(de, dn)
     gate = separation_gate(s, a, b, de, dn, r)
     unid_a, unid_b = s.mmsi[a] == NO_MMSI, s.mmsi[b] == NO_MMSI
     ok = (unid_a | unid_b) if r.require_unidentified else np.ones(len(a), bool)
@@ -202,7 +256,7 @@ def _pairs(s: Scene, r: RendezvousParams, east: FloatArray, north: FloatArray, s
     return np.where(swap, b, a), np.where(swap, a, b), enter, stay, dist, gate
 
 
-def _merged(s: Scene, r: RendezvousParams, mem: PairMemory, speed: FloatArray, allowed: BoolArray
+def _merged(s: Scene, r: RendezvousParams, mem: PairMemory, speed: FloatArray, allowed: BoolArray, measured: Measured
             ) -> tuple[IntArray, IntArray, BoolArray, BoolArray, FloatArray, IntArray, FloatArray]:
     """Survivors of a merge (rows, K) still slow and away from ports (``allowed`` (N,)): absorbed ids (K,), enter,
     stay, min_on_s (K,), related ids (the split-off track, else the absorbed one while it is alive, else -1) and
@@ -216,10 +270,10 @@ def _merged(s: Scene, r: RendezvousParams, mem: PairMemory, speed: FloatArray, a
     pos = np.minimum(np.searchsorted(s.track_id, absorbed), max(len(s) - 1, 0))
     absorbed_here = (s.track_id[pos] == absorbed) if len(s) else np.zeros(len(live), bool)
     back = absorbed_here & (s.t - s.last_t[pos] <= r.stale_s) & (s.last_t[pos] > c["merged_t"][live])
-    young = np.flatnonzero(~s.is_air & (s.t - s.last_t <= r.stale_s))
+    young = measured.rows
     split = c["split"][live]
-    if len(young) and len(live):
-        dist, j = cKDTree(np.column_stack([s.east[young], s.north[young]])).query(
+    if measured.tree is not None and len(live):
+        dist, j = measured.tree.query(
             np.column_stack([s.east[rows], s.north[rows]]), k=min(2, len(young)),
             distance_upper_bound=r.clear_distance_m + r.max_gate_m)
         j, dist = j.reshape(len(live), -1), dist.reshape(len(live), -1)
@@ -253,11 +307,12 @@ def rendezvous(s: Scene, r: RendezvousParams, memory: PairMemory | None = None) 
     over ``smoothing_s`` (``memory``; None: the filter's own, and no merged plots), and survivors of merged plots.
 
     The subject of a pair is the pair; its owner is the track without AIS identity (else the lower id), ``related``
-    the other one. The subject of a merge is the survivor and the absorbed track (``aux``); ``related`` the track
-    that split off it since, else the absorbed one while it is still alive.
+    the other one. The subject of a merge is the survivor's own (aux 0; one merge record per survivor), its hold
+    counted from the merge; ``related`` the track that split off it since, else the absorbed one while it is alive.
     """
     if memory is not None:
-        east, north, speed = memory.observe(s, r)
+        measured = Measured.of(s, r.stale_s)
+        east, north, speed = memory.observe(s, r, measured)
     else:
         east, north, speed = s.east, s.north, s.speed_mps
     slow = s.eligible & ~s.is_air & (speed < r.clear_speed_kn * KNOT_MPS)
@@ -273,21 +328,24 @@ def rendezvous(s: Scene, r: RendezvousParams, memory: PairMemory | None = None) 
     min_on = np.full(len(owner), r.min_on_s)
     aux = related
     if memory is not None:
-        m_rows, m_aux, m_enter, m_stay, m_min_on, m_related, m_other = _merged(s, r, memory, speed, allowed)
-        keys = s.track_id[owner] << AUX_BITS | aux
-        dup = np.isin(keys, s.track_id[m_rows] << AUX_BITS | m_aux)  # the merged subject holds that pair
-        sel = ~dup
-        merged_t = memory.cols["merged_t"][np.searchsorted(memory.cols["track_id"], s.track_id[m_rows])]
-        owner, aux, related = np.concatenate([owner[sel], m_rows]), np.concatenate([aux[sel], m_aux]), np.concatenate([related[sel], m_related])
+        m_rows, m_absorbed, m_enter, m_stay, m_min_on, m_related, m_other = _merged(s, r, memory, speed, allowed, measured)
+        # A pair whose tracks are a merge's survivor and absorbed track (either way round, while the absorbed one
+        # coasts) is held by the merge subject. That subject is the survivor's own (aux 0), never a pair's key, so its
+        # hold starts at the merge whichever track survived: keyed (survivor, absorbed) it took over the pair's
+        # pending hold only when the survivor owned the pair (issue 14, the asymmetry a random search found).
+        held = np.isin(_pair_keys(s.track_id[owner], related), _pair_keys(s.track_id[m_rows], m_absorbed))
+        held |= (aux == 0) & np.isin(owner, m_rows)  # a pair with a track of id 0 would share the survivor's key
+        sel = ~held
+        at = np.searchsorted(memory.cols["track_id"], s.track_id[m_rows])
+        k = len(m_rows)
+        owner, aux, related = np.concatenate([owner[sel], m_rows]), np.concatenate([aux[sel], np.zeros(k, np.int64)]), np.concatenate([related[sel], m_related])
         enter, stay = np.concatenate([enter[sel], m_enter]), np.concatenate([stay[sel], m_stay])
         min_on = np.concatenate([min_on[sel], m_min_on])
-        strength = np.concatenate([strength[sel], np.ones(len(m_rows))])
-        k = len(m_rows)
-        m_ev = {"distance_m": memory.cols["merged_d"][np.searchsorted(memory.cols["track_id"], s.track_id[m_rows])],
-                "gate_m": np.zeros(k), "speed_kn": speed[m_rows] / KNOT_MPS,
-                "other_speed_kn": m_other / KNOT_MPS, "merged": np.ones(k), "resplit": (m_related >= 0) & (m_related != m_aux),
-                "merged_s": s.t - merged_t}
-        ev = {n: np.concatenate([ev.get(n, np.full(len(dup), np.nan))[sel], np.asarray(m_ev[n], float)]) for n in m_ev}
+        strength = np.concatenate([strength[sel], np.ones(k)])
+        m_ev = {"distance_m": memory.cols["merged_d"][at], "gate_m": np.zeros(k), "speed_kn": speed[m_rows] / KNOT_MPS,
+                "other_speed_kn": m_other / KNOT_MPS, "merged": np.ones(k), "resplit": (m_related >= 0) & (m_related != m_absorbed),
+                "merged_s": s.t - memory.cols["merged_t"][at]}
+        ev = {n: np.concatenate([ev.get(n, np.full(len(held), np.nan))[sel], np.asarray(m_ev[n], float)]) for n in m_ev}
     return Candidates.build(owner, enter, stay, strength, min_on_s=min_on, severity=r.severity, weight=r.weight,
                             aux=aux, related=related, evidence=ev)
 

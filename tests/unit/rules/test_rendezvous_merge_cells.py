@@ -12,6 +12,8 @@ import pytest
 from fusion.core.arrays import CONFIRMED, TENTATIVE, TrackView, fixed_covariance
 from fusion.rules.engine import AlertEvent, RuleEngine
 from fusion.rules.synthetic import FRAME, engine, rules, view
+from tests.property.test_rendezvous import CFG as PROP_CFG
+from tests.property.test_rendezvous import closing, drive
 from tests.unit.rules.test_behaviours import T0, run, states
 
 HOST = 367000003  # the AIS fishing boat, track 3, stopped at (15.0, -75.0)
@@ -145,3 +147,17 @@ def test_snapshot_mid_merge_restores_the_merge_and_old_snapshots_start_anew() ->
             out += rdv(eng.evaluate(t, {"air": view("air", t, np.zeros(0), np.zeros(0), np.zeros((0, 2))), **make(k, t)}))
     assert outs[0] == outs[1] and [e.t for e in outs[0]] == [T0 + 800.0]
     assert outs[2] == []  # a checkpoint from before merged plots knows no merge
+
+
+@pytest.mark.parametrize("ids", [(3, 7), (7, 3)])
+def test_the_merge_hold_starts_at_the_merge_whichever_track_survives(ids: tuple[int, int]) -> None:
+    """The example a random search found (tests/property/test_rendezvous.py): a track 505 m from a held one (just
+    beyond 500 m + the 3.6 m gate of 1 m sigmas: seen apart), closing, smoothed within 500 m + gate from the
+    next tick (a pending pair), lost at tick 5 (last measured at 40 s, 101 m away). When the survivor (the held
+    track) had the lower id it owned the pending pair, and the merge subject took over its hold from 10 s and raised
+    at 310 s; with the ids swapped it raised at 350 s. Now both raise 300 s after the tick the merge is recorded."""
+    held = ids[0]
+    ev = drive(engine(cfg=PROP_CFG), closing(ids, 505.0, 0.0, (1.0, 1.0), 5, 60))
+    assert [(e.t - T0, e.state, e.track_id, e.related_track_ids) for e in ev] == [(350.0, "raised", held, [])]
+    assert ev[0].evidence["merged"] == 1.0 and ev[0].evidence["merged_s"] == 310.0 and ev[0].evidence["condition_s"] == 300.0
+    assert drive(engine(cfg=PROP_CFG), closing(ids, 505.0, 0.0, (1.0, 1.0), 5, 35)) == []  # 340 s: neither order raises
