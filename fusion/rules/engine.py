@@ -137,7 +137,8 @@ class RuleEngine:
         out, self._queued = self._queued, []
         out = [_retime(a, t) for a in out]
         self._rehome(t, scene)
-        alive_ids = np.union1d(scene.track_id, self.lineage.lost_ids())  # a lost track's alerts wait handover_s for a successor
+        # a lost track's alerts wait handover_s for a successor (sorted ids of both: the live ones and the lost ones)
+        alive_ids = np.sort(np.concatenate([scene.track_id, self.lineage.lost_ids()]))
         for name, book in self.books.items():
             rule = self.catalog[name]
             if rule.params.enabled:

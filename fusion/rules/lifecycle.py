@@ -257,10 +257,13 @@ class AlertBook:
         return Transition(raised, np.flatnonzero(update_now), cleared, because, cand_of_row), ~(drop_pending | clear_dead | clear_off)
 
     def compact(self, keep: BoolArray) -> None:
-        """Drop rows not kept and re-sort by key."""
-        c = {k: v[keep] for k, v in self.cols.items()}
-        order = np.argsort(c["key"], kind="stable")
-        self.cols = {k: v[order] for k, v in c.items()}
+        """Drop rows not kept and re-sort by key (the usual tick, every row kept and none added, copies nothing)."""
+        c = self.cols if keep.all() else {k: v[keep] for k, v in self.cols.items()}
+        key = c["key"]
+        if not (key[1:] >= key[:-1]).all():  # rows added at the end, or keys remapped (a stable sort: equal keys keep their order)
+            order = np.argsort(key, kind="stable")
+            c = {k: v[order] for k, v in c.items()}
+        self.cols = c
 
     def remap(self, absorbed: IntArray, surviving: IntArray) -> tuple[IntArray, list[str], BoolArray]:
         """Alerts follow merged tracks: absorbed ids become surviving ids in track_id and related.

@@ -25,6 +25,7 @@ neither.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,31 +182,62 @@ def identity_heard_near(s: Scene, rows: IntArray, heard_t: FloatArray, heard_lat
     """(R,) for surface tracks ``rows`` (R,) whose MMSI was last heard at ``heard_t`` (s), ``heard_lat``, ``heard_lon``
     (deg) (R,; NaN: never): a surface track updated by radar/OTH within ``radar_fresh_s`` (another one if
     ``others_only``), without an MMSI or with the same one, lies within ``gate_m`` plus its speed x the report's age of
-    that report."""
+    that report.
+
+    The tracks that may fit are of three kinds, each tested its cheapest way: the track itself (one distance per
+    row; not when ``others_only``), other tracks with the same MMSI (a join on MMSI: duplicates are few) and tracks
+    without an MMSI (a k-d tree within the fastest one's reach, asked only for the rows no track of the first two
+    kinds fits). A dense (R, N) test of every pair is quadratic: 0.14 s a tick at 5,000 identified tracks."""
     out = np.zeros(len(rows), bool)
-    others = np.flatnonzero(~s.is_air & (s.t - s.last_noncoop_t <= radar_fresh_s))
-    ok = np.isfinite(heard_t) & np.isfinite(heard_lat) & np.isfinite(heard_lon)
-    if not len(others) or not ok.any():
+    fresh = ~s.is_air & (s.t - s.last_noncoop_t <= radar_fresh_s)  # (N,) radar-held surface tracks
+    ok = np.flatnonzero(np.isfinite(heard_t) & np.isfinite(heard_lat) & np.isfinite(heard_lon))
+    if not fresh.any() or not len(ok):
         return out
     r = rows[ok]
     age = np.maximum(s.t - heard_t[ok], 0.0)
     # the report in the local frame, from the track's own position (metres per degree at its latitude)
-    heard = np.column_stack([s.east[r] + (heard_lon[ok] - s.lon[r]) * M_PER_DEG * np.cos(np.radians(s.lat[r])),
-                             s.north[r] + (heard_lat[ok] - s.lat[r]) * M_PER_DEG])
-    # candidate pairs from a k-d tree within the fastest other track's reach (a dense (R, O) test is quadratic:
-    # 0.14 s a tick at 5,000 identified tracks), then each pair against its own track's reach
-    from scipy.spatial import cKDTree  # imported on first use, like the tracker's gate
+    he = s.east[r] + (heard_lon[ok] - s.lon[r]) * M_PER_DEG * np.cos(np.radians(s.lat[r]))
+    hn = s.north[r] + (heard_lat[ok] - s.lat[r]) * M_PER_DEG
 
-    tree = cKDTree(np.column_stack([s.east[others], s.north[others]]))
-    near = tree.query_ball_point(heard, r=gate_m + float(s.speed_mps[others].max()) * age, return_sorted=False)
-    i = np.repeat(np.arange(len(r)), [len(c) for c in near])
-    j = others[np.concatenate([np.asarray(c, np.int64) for c in near])] if len(i) else np.zeros(0, np.int64)
-    d = np.hypot(s.east[j] - heard[i, 0], s.north[j] - heard[i, 1])
-    fits = (d <= gate_m + s.speed_mps[j] * age[i]) & ((s.mmsi[j] == NO_MMSI) | (s.mmsi[j] == s.mmsi[r[i]]))
-    if others_only:
-        fits &= s.track_id[j] != s.track_id[r[i]]
-    out[ok] = np.bincount(i[fits], minlength=len(r)) > 0
+    def fits(i: IntArray, j: IntArray) -> BoolArray:
+        """(P,) track j lies within the reach of report i (P,) pairs."""
+        return np.hypot(s.east[j] - he[i], s.north[j] - hn[i]) <= gate_m + s.speed_mps[j] * age[i]
+
+    every = np.arange(len(r))
+    found = np.zeros(len(r), bool) if others_only else fresh[r] & fits(every, r)
+    # other radar-held tracks with the same MMSI
+    ident = np.flatnonzero(fresh & (s.mmsi != NO_MMSI))
+    by_mmsi = ident[np.argsort(s.mmsi[ident], kind="stable")]
+    i, j = _matches(s.mmsi[by_mmsi], s.mmsi[r])
+    j = by_mmsi[j]
+    other = s.track_id[j] != s.track_id[r[i]]
+    i, j = i[other], j[other]
+    found[i[fits(i, j)]] = True
+    # radar-held tracks without an MMSI, for the rows still open
+    anon = np.flatnonzero(fresh & (s.mmsi == NO_MMSI))
+    todo = np.flatnonzero(~found)
+    if len(anon) and len(todo):
+        tree = cKDTree(np.column_stack([s.east[anon], s.north[anon]]))
+        near = tree.query_ball_point(np.column_stack([he[todo], hn[todo]]),
+                                     r=gate_m + float(s.speed_mps[anon].max()) * age[todo], return_sorted=False)
+        counts = np.fromiter(map(len, near), np.int64, count=len(near))
+        i = np.repeat(todo, counts)
+        j = anon[np.fromiter(itertools.chain.from_iterable(near), np.int64, count=int(counts.sum()))]
+        keep = fits(i, j)
+        if others_only:
+            keep &= s.track_id[j] != s.track_id[r[i]]
+        found[i[keep]] = True
+    out[ok] = found
     return out
+
+
+def _matches(sorted_keys: IntArray, keys: IntArray) -> tuple[IntArray, IntArray]:
+    """Every (i, j) with ``keys[i] == sorted_keys[j]``, for ascending ``sorted_keys`` (M,) and any ``keys`` (K,)."""
+    lo = np.searchsorted(sorted_keys, keys, side="left")
+    counts = np.searchsorted(sorted_keys, keys, side="right") - lo
+    i = np.repeat(np.arange(len(keys)), counts)
+    start = np.repeat(np.cumsum(counts) - counts, counts)
+    return i, np.repeat(lo, counts) + np.arange(len(i)) - start
 
 
 def heard_near(s: Scene, mask: BoolArray, rep: ReportingArrays, radar_fresh_s: float, handover_m: float,

@@ -188,19 +188,21 @@ class ReportingArrays:
         pos = np.minimum(np.searchsorted(self.mmsi, mmsi), len(self.mmsi) - 1)
         return pos, self.mmsi[pos] == mmsi
 
-    def _col(self, name: str, mmsi: IntArray, unknown: float) -> FloatArray:
+    def _cols(self, mmsi: IntArray, *spec: tuple[str, float]) -> list[FloatArray]:
+        """(N,) columns (name, value for an unknown MMSI) of each MMSI, from one search of the table."""
         pos, known = self._rows(mmsi)
-        col = getattr(self, name)
-        return np.where(known, col[pos] if len(col) else unknown, unknown)
+        return [np.where(known, col[pos] if len(col := getattr(self, name)) else unknown, unknown) for name, unknown in spec]
 
     def lookup(self, mmsi: IntArray) -> tuple[IntArray, FloatArray, FloatArray, IntArray]:
         """(N,) msg_type, sog_mps, gap_ratio, learnt of each MMSI; unknown MMSIs: type 1, NaN SOG, NaN ratio, 0."""
-        return (self._col("msg_type", mmsi, 1).astype(np.int64), self._col("sog_mps", mmsi, np.nan),
-                self._col("gap_ratio", mmsi, np.nan), self._col("learnt", mmsi, 0).astype(np.int64))
+        msg_type, sog, ratio, learnt = self._cols(mmsi, ("msg_type", 1), ("sog_mps", np.nan), ("gap_ratio", np.nan),
+                                                  ("learnt", 0))
+        return msg_type.astype(np.int64), sog, ratio, learnt.astype(np.int64)
 
     def last_heard(self, mmsi: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(N,) time (s), lat and lon (deg) of each MMSI's last position report heard by any receiver (NaN: never)."""
-        return self._col("last_t", mmsi, np.nan), self._col("lat", mmsi, np.nan), self._col("lon", mmsi, np.nan)
+        last_t, lat, lon = self._cols(mmsi, ("last_t", np.nan), ("lat", np.nan), ("lon", np.nan))
+        return last_t, lat, lon
 
     def cell_reception(self, lat: FloatArray, lon: FloatArray, class_b: BoolArray, p_default: float,
                        prior_gaps: float) -> FloatArray:

@@ -141,6 +141,8 @@ class Scene:
     _covariances: tuple[Covariance, ...] = ()  # per pool of the build, its on-demand covariance
     _pool: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,) pool of each row
     _pool_row: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,) row in that pool
+    _cov: FloatArray | None = None  # (N, 2, 2) position covariances computed so far (``position_cov``)
+    _cov_known: BoolArray = field(default_factory=lambda: np.zeros(0, bool))  # (N,) which rows of _cov are computed
 
     @classmethod
     def build(cls, t: float, views: Mapping[str, TrackView], frame: LocalFrame, statuses: Sequence[str],
@@ -184,13 +186,17 @@ class Scene:
 
     def position_cov(self, rows: IntArray) -> FloatArray:
         """(K, 2, 2) east/north position covariance (local frame, m^2) of track ``rows`` (K,), predicted to t
-        (computed on demand by the pools, ``TrackView.covariance``)."""
-        out = np.zeros((len(rows), 2, 2))
-        pools = self._pool[rows]
+        (computed on demand by the pools, ``TrackView.covariance``, once per track and tick: a track in many
+        pairs is predicted once)."""
+        if self._cov is None:
+            self._cov, self._cov_known = np.zeros((len(self), 2, 2)), np.zeros(len(self), bool)
+        need = np.unique(rows[~self._cov_known[rows]])
+        pools = self._pool[need]
         for p in np.unique(pools):
-            sel = np.flatnonzero(pools == p)
-            out[sel] = self._covariances[int(p)](self._pool_row[rows[sel]])[:, :2, :2]
-        return out
+            sel = need[pools == p]
+            self._cov[sel] = self._covariances[int(p)](self._pool_row[sel])[:, :2, :2]
+        self._cov_known[need] = True
+        return self._cov[rows]
 
     @cached_property
     def speed_mps(self) -> FloatArray:
