@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from sensors import adsb as adsb_codec
 from sensors.codec import FOOT_M
 from sim_feeds.feed import FeedMessage, feed_topic
-from sim_feeds.geo import distance_m, offset, radar_horizon_m
+from sim_feeds.geo import distance_in_band_m, offset, radar_horizon_m
 from sim_feeds.scenario import AdsbReceiver, Scenario, object_rng
 from sim_feeds.schedule import batch_edges, in_windows, window_table
 from sim_feeds.truth import Truth
@@ -67,7 +67,8 @@ class AdsbModel:
             k, t = k[on], t[on]
             s = self.truth.paths.sample(self.aircraft[k], t)
             reach = np.minimum(spec.range_m, radar_horizon_m(spec.alt_m, s.alt_m))
-            heard = s.alive & (distance_m(spec.lat, spec.lon, s.lat, s.lon) <= reach) & (self.rng.random(t.size) >= spec.loss)
+            heard = (s.alive & (distance_in_band_m(spec.lat, spec.lon, s.lat, s.lon, reach, reach) <= reach)
+                     & (self.rng.random(t.size) >= spec.loss))
             k, t = k[heard], t[heard]
             if k.size == 0:
                 continue

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from sensors import ais as ais_codec
 from sensors.reports import AisStatic
 from sim_feeds.feed import FeedMessage, feed_topic
-from sim_feeds.geo import KNOT_MPS, NM_M, distance_m, offset
+from sim_feeds.geo import KNOT_MPS, NM_M, distance_in_band_m, offset
 from sim_feeds.scenario import AisSatellite, AisTerrestrial, Scenario, object_rng
 from sim_feeds.schedule import batch_edges, in_windows, window_table
 from sim_feeds.truth import Truth
@@ -189,10 +189,16 @@ def reach_factor(range_m: FloatArray, class_b: BoolArray, spec: AisTerrestrial) 
     at that range (``range_class_b_m`` for class B: 2 W against 12.5 W for class A, ITU-R M.1371-5
     and IEC 62287-1, so a shorter reach), 0 beyond. With the defaults (no class B range, fade 0)
     this is the plain circle: 1 inside ``range_m``, 0 beyond."""
-    reach = np.where(class_b, spec.range_class_b_m or spec.range_m, spec.range_m)
+    reach = reach_band_m(class_b, spec)[1]
     if spec.fade_m > 0.0:
         return np.clip((reach - range_m) / spec.fade_m, 0.0, 1.0)
     return (range_m <= reach).astype(np.float64)
+
+
+def reach_band_m(class_b: BoolArray, spec: AisTerrestrial) -> tuple[FloatArray, FloatArray]:
+    """(Q,) ranges (m) within which ``reach_factor`` is 1 and beyond which it is 0, by transmitter class."""
+    reach = np.where(class_b, spec.range_class_b_m or spec.range_m, spec.range_m)
+    return reach - spec.fade_m, reach
 
 
 class AisTerrestrialModel:
@@ -216,8 +222,10 @@ class AisTerrestrialModel:
             tx = self.schedule.step(chunk[-1])
             if tx.t.size == 0:
                 continue
-            near = distance_m(spec.lat, spec.lon, tx.tx_lat, tx.tx_lon)  # heard by where it is, not where it claims to be
-            reach = reach_factor(near, self.schedule.class_b[tx.vessel], spec)
+            class_b = self.schedule.class_b[tx.vessel]
+            full, zero = reach_band_m(class_b, spec)
+            # heard by where it is, not where it claims to be; only the fade band needs the exact distance
+            reach = reach_factor(distance_in_band_m(spec.lat, spec.lon, tx.tx_lat, tx.tx_lon, full, zero), class_b, spec)
             u = self.rng.random(tx.t.size)  # heard with probability (1 - slot_loss) x reach
             tx = tx.take((u >= spec.slot_loss) & ((reach >= 1.0) | (u < spec.slot_loss + (1.0 - spec.slot_loss) * reach)))
             split = np.searchsorted(tx.t, chunk, side="left")
