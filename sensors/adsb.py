@@ -103,11 +103,22 @@ def _fixed(values: FloatArray, scale: float, digits: int) -> list[str]:
     return ["" if x != x else f"{x:.{digits}f}" for x in (values / scale).tolist()]
 
 
-def _sbs_time(t: FloatArray) -> list[str]:
-    """(N,) Unix seconds -> SBS-1 ``YYYY/MM/DD,HH:MM:SS.fff`` UTC on the 1 ms grid (date and clock
-    from one ``strftime`` per distinct second)."""
+def _sbs_second(seconds: int) -> str:
+    """Whole Unix seconds -> SBS-1 ``YYYY/MM/DD,HH:MM:SS`` UTC (the date and clock columns, no fraction)."""
+    return time.strftime("%Y/%m/%d,%H:%M:%S", time.gmtime(seconds))
+
+
+def _sbs_time(t: float) -> tuple[str, str]:
+    """Unix seconds -> SBS-1 (``YYYY/MM/DD``, ``HH:MM:SS.fff``) UTC, on the 1 ms grid."""
+    seconds, ms = divmod(round(t * 1000.0), 1000)
+    date, clock = _sbs_second(seconds).split(",")
+    return date, f"{clock}.{ms:03d}"
+
+
+def _sbs_times(t: FloatArray) -> list[str]:
+    """(N,) ``_sbs_time`` as ``date,clock`` cells, one ``strftime`` per distinct second."""
     seconds, ms = np.divmod(np.round(t * 1000.0).astype(np.int64), 1000)
-    stamps = {s: time.strftime("%Y/%m/%d,%H:%M:%S", time.gmtime(s)) for s in np.unique(seconds).tolist()}
+    stamps = {s: _sbs_second(s) for s in np.unique(seconds).tolist()}
     return [f"{stamps[s]}.{m:03d}" for s, m in zip(seconds.tolist(), ms.tolist(), strict=True)]
 
 
@@ -116,7 +127,7 @@ def sbs_lines(rows: AdsbColumns) -> list[str]:
     callsigns = {c: _check_callsign(c) for c in set(rows.callsign)}
     with np.errstate(invalid="ignore"):
         velocity = ~(np.isnan(rows.gs_mps) & np.isnan(rows.track_deg) & np.isnan(rows.vrate_mps))
-    columns = zip(rows.icao24.tolist(), _sbs_time(rows.t), rows.callsign, _fixed(rows.alt_m, FOOT_M, 0),
+    columns = zip(rows.icao24.tolist(), _sbs_times(rows.t), rows.callsign, _fixed(rows.alt_m, FOOT_M, 0),
                   _fixed(rows.lat, 1.0, 6), _fixed(rows.lon, 1.0, 6), velocity.tolist(), _fixed(rows.gs_mps, KNOT_MPS, 1),
                   _fixed(rows.track_deg, 1.0, 1), _fixed(rows.vrate_mps, FOOT_M / 60.0, 0), strict=True)
     lines: list[str] = []

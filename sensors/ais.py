@@ -4,6 +4,13 @@ pyais packs and unpacks the 6-bit payloads; this module owns the sentence framin
 tag blocks, checksums, multi-sentence reassembly and the mapping to
 ``AisPosition``/``AisStatic`` (docs/FORMATS.md, "AIS").
 
+Encoding has two paths with one result too. ``encode`` packs one report with pyais (the
+reference). ``position_lines`` (behind ``encode_payload`` and the simulator) packs the
+position reports of a payload as columns in one numpy pass: the same fields in pyais's bit
+layout, 6-bit armoured and checksummed together, then one f-string per line; static reports
+(a few per cent of a feed) still go through pyais. tests/property/test_ais_vector_encode.py
+holds the two byte-identical, and pyais decodes the lines to the same fields.
+
 Decoding has two paths with one result. The general path frames and checks every
 sentence field by field and unpacks the 6-bit payload with pyais. The fast path takes the
 overwhelmingly common line, a single-sentence class A or B position report (types 1, 2, 3

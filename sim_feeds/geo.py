@@ -20,6 +20,7 @@ NM_M = 1852.0  # one nautical mile in metres
 EARTH_RADIUS_M = 6_371_008.8
 REFRACTION_K = 4.0 / 3.0  # standard atmosphere: effective earth radius factor
 SPHERE_SLACK = 0.01  # the mean-sphere great circle is within 0.6 % of the WGS84 geodesic (flattening 1/298.26)
+SPHERE_SLACK_M = 1.0  # and within this absolute margin where both are rounding noise (sub-micrometre distances)
 LEG_STEP_M = 250.0  # spacing of the land samples along a leg (islets narrower than this may be crossed)
 
 
@@ -77,7 +78,7 @@ def distance_in_band_m(lat1: float, lon1: float, lat2: FloatArray, lon2: FloatAr
     geodesic is. Any test of the result against a value outside (lo_m, hi_m) is the geodesic's,
     for one geodesic per point near the band instead of one per point (a receiver's range)."""
     sphere = great_circle_m(lat1, lon1, lat2, lon2)
-    near = (sphere * (1.0 + SPHERE_SLACK) >= lo_m) & (sphere * (1.0 - SPHERE_SLACK) <= hi_m)
+    near = (sphere * (1.0 + SPHERE_SLACK) + SPHERE_SLACK_M >= lo_m) & (sphere * (1.0 - SPHERE_SLACK) - SPHERE_SLACK_M <= hi_m)
     if near.any():
         sphere[near] = distance_m(lat1, lon1, np.asarray(lat2)[near], np.asarray(lon2)[near])
     return sphere
