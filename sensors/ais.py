@@ -318,7 +318,7 @@ class AisPositionColumns:
         bad_t = ~(np.isfinite(self.t) & (self.t >= 0))
         if bad_t.any():
             format_time(float(self.t[np.argmax(bad_t)]))  # raises naming it
-        bad_type = ~np.isin(self.msg_type, sorted(ENCODED_POSITION_TYPES))
+        bad_type = ~(((self.msg_type >= 1) & (self.msg_type <= 3)) | (self.msg_type == 18))  # ENCODED_POSITION_TYPES
         if bad_type.any():
             raise ValueError(f"ais encode: msg_type = {int(self.msg_type[np.argmax(bad_type)])!r}: "
                              "positions encode as 1, 2, 3 or 18")
@@ -364,14 +364,28 @@ _SIX_WEIGHTS = np.array([32, 16, 8, 4, 2, 1], dtype=np.uint8)
 _HEX = [f"{x:02X}" for x in range(256)]
 
 
+def _constant_bits(layout: tuple[tuple[int, str | int], ...]) -> NDArray[np.uint8]:
+    """(168,) the bits of a layout's constant fields (0 under the column fields), computed once."""
+    bits = np.zeros(168, dtype=np.uint8)
+    at = 0
+    for width, value in layout:
+        if not isinstance(value, str):
+            bits[at:at + width] = [(value >> (width - 1 - i)) & 1 for i in range(width)]  # two's complement
+        at += width
+    return bits
+
+
+_CONSTANT_BITS = {layout: _constant_bits(layout) for layout in (_LAYOUT_1, _LAYOUT_18)}
+
+
 def _armour(layout: tuple[tuple[int, str | int], ...], values: dict[str, IntArray], n: int) -> NDArray[np.uint8]:
     """(n, 28) ASCII codes of the 6-bit armoured 168-bit payloads: every field's bits, most significant
     first (two's complement for signed fields), six at a time onto ``0``-``W`` and `` ` ``-``w``."""
-    bits = np.empty((n, 168), dtype=np.uint8)
+    bits = np.repeat(_CONSTANT_BITS[layout][None, :], n, axis=0)
     at = 0
     for width, value in layout:
-        v = values[value] if isinstance(value, str) else np.full(n, value, dtype=np.int64)
-        bits[:, at:at + width] = (v[:, None] >> np.arange(width - 1, -1, -1, dtype=np.int64)) & 1
+        if isinstance(value, str):
+            bits[:, at:at + width] = (values[value][:, None] >> np.arange(width - 1, -1, -1, dtype=np.int64)) & 1
         at += width
     six = bits.reshape(n, 28, 6) @ _SIX_WEIGHTS
     return six + np.where(six < 40, 48, 56).astype(np.uint8)
