@@ -356,15 +356,16 @@ class AisPositionColumns:
 # Bit layouts of the 168-bit position messages in pyais field order (ITU-R M.1371-5 tables 46 and 53):
 # (width, column name or constant). Constants as pyais writes them: status 15 "not defined", turn -128 "no turn
 # information", manoeuvre indicator 3 (pyais's UNDEFINED), class B "CS" flag 1; repeat, spare, RAIM and radio 0.
-_LAYOUT_1 = ((6, "msg_type"), (2, 0), (30, "mmsi"), (4, 15), (8, -128), (10, "speed"), (1, "accuracy"), (28, "lon"),
+_Layout = tuple[tuple[int, str | int], ...]
+_LAYOUT_1: _Layout = ((6, "msg_type"), (2, 0), (30, "mmsi"), (4, 15), (8, -128), (10, "speed"), (1, "accuracy"), (28, "lon"),
              (27, "lat"), (12, "course"), (9, "heading"), (6, "second"), (2, 3), (3, 0), (1, 0), (19, 0))
-_LAYOUT_18 = ((6, "msg_type"), (2, 0), (30, "mmsi"), (8, 0), (10, "speed"), (1, "accuracy"), (28, "lon"), (27, "lat"),
+_LAYOUT_18: _Layout = ((6, "msg_type"), (2, 0), (30, "mmsi"), (8, 0), (10, "speed"), (1, "accuracy"), (28, "lon"), (27, "lat"),
               (12, "course"), (9, "heading"), (6, "second"), (2, 0), (1, 1), (5, 0), (1, 0), (20, 0))
 _SIX_WEIGHTS = np.array([32, 16, 8, 4, 2, 1], dtype=np.uint8)
 _HEX = [f"{x:02X}" for x in range(256)]
 
 
-def _constant_bits(layout: tuple[tuple[int, str | int], ...]) -> NDArray[np.uint8]:
+def _constant_bits(layout: _Layout) -> NDArray[np.uint8]:
     """(168,) the bits of a layout's constant fields (0 under the column fields), computed once."""
     bits = np.zeros(168, dtype=np.uint8)
     at = 0
@@ -375,10 +376,10 @@ def _constant_bits(layout: tuple[tuple[int, str | int], ...]) -> NDArray[np.uint
     return bits
 
 
-_CONSTANT_BITS = {layout: _constant_bits(layout) for layout in (_LAYOUT_1, _LAYOUT_18)}
+_CONSTANT_BITS: dict[_Layout, NDArray[np.uint8]] = {layout: _constant_bits(layout) for layout in (_LAYOUT_1, _LAYOUT_18)}
 
 
-def _armour(layout: tuple[tuple[int, str | int], ...], values: dict[str, IntArray], n: int) -> NDArray[np.uint8]:
+def _armour(layout: _Layout, values: dict[str, IntArray], n: int) -> NDArray[np.uint8]:
     """(n, 28) ASCII codes of the 6-bit armoured 168-bit payloads: every field's bits, most significant
     first (two's complement for signed fields), six at a time onto ``0``-``W`` and `` ` ``-``w``."""
     bits = np.repeat(_CONSTANT_BITS[layout][None, :], n, axis=0)
