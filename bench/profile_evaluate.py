@@ -4,8 +4,9 @@
 
 Simulation = truth rows + every feed message (``sim_feeds.play``), fusion = the same ``Fusion``
 ``jisf evaluate`` drives over those messages, scoring = ``fusion.evaluation.score.evaluate_dir``. Each phase is
-timed (wall) and run under cProfile; prints one JSON object (seconds per phase, x real time, the
-top functions by own time per phase) and writes DIR/{phase}.prof for ``python -m pstats``.
+timed (wall, and CPU of this process: the figure to compare on a shared machine) and run under
+cProfile; prints one JSON object (seconds per phase, x real time, the top functions by own time per
+phase) and writes DIR/{phase}.prof for ``python -m pstats``.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def main() -> None:
 
     def phase(name: str, fn: Any) -> Any:
         prof = cProfile.Profile()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         value = prof.runcall(fn)
         result[f"{name}_s"] = round(time.perf_counter() - t0, 2)
+        result[f"{name}_cpu_s"] = round(time.process_time() - cpu0, 2)
         prof.dump_stats(out / f"{name}.prof")
         phases[name] = prof
         return value

@@ -3,6 +3,11 @@
 Both push (receive time, topic, payload) triples through the same ``Fusion`` the live
 service runs, with the receive times as the clock, and write the DESIGN.md JSON Lines.
 No broker, no wall clock: the same input gives byte-identical files.
+
+``evaluate`` fuses the simulator's feed bytes, the payloads ``jisf sim`` publishes, through the
+service's own decoders, not the simulator's arrays: an evaluation then measures the real
+decoding (quantisation, tag-block times, rejects) as the live service meets it, at the cost of
+an encode and a decode per report (docs/BENCHMARKS.md, "evaluation speed").
 """
 
 from __future__ import annotations

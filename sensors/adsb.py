@@ -14,12 +14,15 @@ SBS-1 carries no NACp (decoded as None).
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 from sensors.codec import (
     ALT_M,
@@ -43,6 +46,9 @@ from sensors.errors import DecodeError
 from sensors.limits import DEFAULT_LIMITS, DecodeLimits
 from sensors.reports import AdsbReport, Report
 
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
 FEED = "adsb"
 SBS_FIELDS = 22
 NAC_P = Bound(0.0, 11.0)
@@ -62,27 +68,77 @@ def _check_callsign(callsign: str | None) -> str:
     return callsign
 
 
-def _fixed(value: float | None, scale: float, digits: int) -> str:
-    """``value / scale`` written with ``digits`` decimals, '' for None."""
-    return "" if value is None else f"{value / scale:.{digits}f}"
+@dataclass(frozen=True)
+class AdsbColumns:
+    """N ADS-B reports as (N,) columns, what the encoders write: t Unix s, icao24, lat/lon deg,
+    alt_m m, gs_mps m/s, track_deg deg, vrate_mps m/s (NaN = absent), nac_p (-1 = absent),
+    callsign (None = absent)."""
+
+    t: FloatArray
+    icao24: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    alt_m: FloatArray
+    gs_mps: FloatArray
+    track_deg: FloatArray
+    vrate_mps: FloatArray
+    nac_p: IntArray
+    callsign: Sequence[str | None]
+
+    @staticmethod
+    def of(reports: Sequence[AdsbReport]) -> AdsbColumns:
+        """The columns of ``reports``."""
+        def column(name: str) -> FloatArray:
+            return np.array([math.nan if (x := getattr(r, name)) is None else x for r in reports], dtype=np.float64)
+
+        return AdsbColumns(
+            t=column("t"), icao24=np.array([r.icao24 for r in reports], dtype=np.int64), lat=column("lat"),
+            lon=column("lon"), alt_m=column("alt_m"), gs_mps=column("gs_mps"), track_deg=column("track_deg"),
+            vrate_mps=column("vrate_mps"), nac_p=np.array([-1 if r.nac_p is None else r.nac_p for r in reports], dtype=np.int64),
+            callsign=[r.callsign for r in reports])
+
+
+def _fixed(values: FloatArray, scale: float, digits: int) -> list[str]:
+    """(N,) ``value / scale`` written with ``digits`` decimals, '' where absent (NaN)."""
+    return ["" if x != x else f"{x:.{digits}f}" for x in (values / scale).tolist()]
+
+
+def _sbs_second(seconds: int) -> str:
+    """Whole Unix seconds -> SBS-1 ``YYYY/MM/DD,HH:MM:SS`` UTC (the date and clock columns, no fraction)."""
+    return time.strftime("%Y/%m/%d,%H:%M:%S", time.gmtime(seconds))
 
 
 def _sbs_time(t: float) -> tuple[str, str]:
     """Unix seconds -> SBS-1 (``YYYY/MM/DD``, ``HH:MM:SS.fff``) UTC, on the 1 ms grid."""
-    total_ms = round(t * 1000.0)
-    seconds, ms = divmod(total_ms, 1000)
-    stamp = time.gmtime(seconds)
-    return time.strftime("%Y/%m/%d", stamp), time.strftime("%H:%M:%S", stamp) + f".{ms:03d}"
+    seconds, ms = divmod(round(t * 1000.0), 1000)
+    date, clock = _sbs_second(seconds).split(",")
+    return date, f"{clock}.{ms:03d}"
 
 
-def _sbs_line(kind: int, report: AdsbReport, columns: dict[int, str]) -> str:
-    """One ``MSG,<kind>`` line with the given 0-based columns filled (22 fields)."""
-    date, clock = _sbs_time(report.t)
-    cells = ["MSG", str(kind), "1", "1", f"{report.icao24:06X}", "1", date, clock, date, clock]
-    cells += [""] * (SBS_FIELDS - len(cells))
-    for column, text in columns.items():
-        cells[column] = text
-    return ",".join(cells)
+def _sbs_times(t: FloatArray) -> list[str]:
+    """(N,) ``_sbs_time`` as ``date,clock`` cells, one ``strftime`` per distinct second."""
+    seconds, ms = np.divmod(np.round(t * 1000.0).astype(np.int64), 1000)
+    stamps = {s: _sbs_second(s) for s in np.unique(seconds).tolist()}
+    return [f"{stamps[s]}.{m:03d}" for s, m in zip(seconds.tolist(), ms.tolist(), strict=True)]
+
+
+def sbs_lines(rows: AdsbColumns) -> list[str]:
+    """SBS-1 lines of (N,) report columns: MSG,1 if a callsign, MSG,3, MSG,4 if any velocity (22 fields each)."""
+    callsigns = {c: _check_callsign(c) for c in set(rows.callsign)}
+    with np.errstate(invalid="ignore"):
+        velocity = ~(np.isnan(rows.gs_mps) & np.isnan(rows.track_deg) & np.isnan(rows.vrate_mps))
+    columns = zip(rows.icao24.tolist(), _sbs_times(rows.t), rows.callsign, _fixed(rows.alt_m, FOOT_M, 0),
+                  _fixed(rows.lat, 1.0, 6), _fixed(rows.lon, 1.0, 6), velocity.tolist(), _fixed(rows.gs_mps, KNOT_MPS, 1),
+                  _fixed(rows.track_deg, 1.0, 1), _fixed(rows.vrate_mps, FOOT_M / 60.0, 0), strict=True)
+    lines: list[str] = []
+    for icao, stamp, callsign, alt, lat, lon, moving, gs, track, vrate in columns:
+        head = f"1,1,{icao:06X},1,{stamp},{stamp}"  # session, aircraft, hex, flight ids; generated, logged time
+        if callsigns[callsign]:
+            lines.append(f"MSG,1,{head},{callsign},,,,,,,,,,,")
+        lines.append(f"MSG,3,{head},,{alt},,,{lat},{lon},,,,,,")
+        if moving:
+            lines.append(f"MSG,4,{head},,,{gs},{track},,,{vrate},,,,,")
+    return lines
 
 
 def encode_sbs(reports: Iterable[AdsbReport]) -> bytes:
@@ -91,21 +147,12 @@ def encode_sbs(reports: Iterable[AdsbReport]) -> bytes:
     Reports of one ICAO address should not share a payload (the decoder merges MSG,4
     per address). Raises ValueError naming the field for an unencodable report.
     """
-    lines: list[str] = []
-    for report in reports:
-        callsign = _check_callsign(report.callsign)
-        if callsign:
-            lines.append(_sbs_line(1, report, {10: callsign}))
-        lines.append(_sbs_line(3, report, {
-            11: _fixed(report.alt_m, FOOT_M, 0), 14: f"{report.lat:.6f}", 15: f"{report.lon:.6f}",
-        }))
-        if (report.gs_mps, report.track_deg, report.vrate_mps) != (None, None, None):
-            lines.append(_sbs_line(4, report, {
-                12: _fixed(report.gs_mps, KNOT_MPS, 1),
-                13: _fixed(report.track_deg, 1.0, 1),
-                16: _fixed(report.vrate_mps, FOOT_M / 60.0, 0),
-            }))
-    return "\r\n".join(lines).encode("ascii")
+    return encode_sbs_columns(AdsbColumns.of(list(reports)))
+
+
+def encode_sbs_columns(rows: AdsbColumns) -> bytes:
+    """``encode_sbs`` of report columns (no report object per row)."""
+    return "\r\n".join(sbs_lines(rows)).encode("ascii")
 
 
 class _Aircraft(msgspec.Struct, kw_only=True):
@@ -128,30 +175,31 @@ class _AircraftJson(msgspec.Struct, kw_only=True):
     aircraft: list[msgspec.Raw] = []
 
 
-def _rounded(value: float | None, scale: float, digits: int) -> float | int | None:
-    if value is None:
-        return None
-    scaled = round(value / scale, digits)
-    return int(scaled) if digits == 0 else scaled
+def _rounded(values: FloatArray, scale: float, digits: int) -> list[float | int | None]:
+    """(N,) ``round(value / scale, digits)`` (an int for 0 digits), None where absent (NaN)."""
+    if digits == 0:
+        return [None if x != x else int(round(x, 0)) for x in (values / scale).tolist()]
+    return [None if x != x else round(x, digits) for x in (values / scale).tolist()]
 
 
 def encode_aircraft_json(now: float, reports: Iterable[AdsbReport]) -> bytes:
     """aircraft.json as dump1090/readsb write it; ``seen_pos = now - t`` (s, 1 ms grid)."""
+    return encode_aircraft_json_columns(now, AdsbColumns.of(list(reports)))
+
+
+def encode_aircraft_json_columns(now: float, rows: AdsbColumns) -> bytes:
+    """``encode_aircraft_json`` of report columns (no report object per row)."""
+    flights = {c: None if c is None else _check_callsign(c).ljust(8) for c in set(rows.callsign)}
+    columns = zip(rows.icao24.tolist(), rows.callsign, _rounded(rows.alt_m, FOOT_M, 0), _rounded(rows.gs_mps, KNOT_MPS, 1),
+                  _rounded(rows.track_deg, 1.0, 1), _rounded(rows.vrate_mps, FOOT_M / 60.0, 0), rows.lat.tolist(),
+                  rows.lon.tolist(), rows.nac_p.tolist(), rows.t.tolist(), strict=True)
     entries = []
-    for report in reports:
-        entry: dict[str, object] = {"hex": f"{report.icao24:06x}"}
-        if report.callsign is not None:
-            entry["flight"] = _check_callsign(report.callsign).ljust(8)
-        entry.update({
-            "alt_baro": _rounded(report.alt_m, FOOT_M, 0),
-            "gs": _rounded(report.gs_mps, KNOT_MPS, 1),
-            "track": _rounded(report.track_deg, 1.0, 1),
-            "baro_rate": _rounded(report.vrate_mps, FOOT_M / 60.0, 0),
-            "lat": report.lat,
-            "lon": report.lon,
-            "nac_p": report.nac_p,
-            "seen_pos": round(now - report.t, 3),
-        })
+    for icao, callsign, alt, gs, track, vrate, lat, lon, nac_p, t in columns:
+        entry: dict[str, object] = {"hex": f"{icao:06x}"}
+        if callsign is not None:
+            entry["flight"] = flights[callsign]
+        entry.update({"alt_baro": alt, "gs": gs, "track": track, "baro_rate": vrate, "lat": lat, "lon": lon,
+                      "nac_p": None if nac_p < 0 else nac_p, "seen_pos": round(now - t, 3)})
         entries.append({k: v for k, v in entry.items() if v is not None})
     return _ENCODER.encode({"now": now, "messages": len(entries), "aircraft": entries})
 

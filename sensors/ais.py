@@ -4,6 +4,13 @@ pyais packs and unpacks the 6-bit payloads; this module owns the sentence framin
 tag blocks, checksums, multi-sentence reassembly and the mapping to
 ``AisPosition``/``AisStatic`` (docs/FORMATS.md, "AIS").
 
+Encoding has two paths with one result too. ``encode`` packs one report with pyais (the
+reference). ``position_lines`` (behind ``encode_payload`` and the simulator) packs the
+position reports of a payload as columns in one numpy pass: the same fields in pyais's bit
+layout, 6-bit armoured and checksummed together, then one f-string per line; static reports
+(a few per cent of a feed) still go through pyais. tests/property/test_ais_vector_encode.py
+holds the two byte-identical, and pyais decodes the lines to the same fields.
+
 Decoding has two paths with one result. The general path frames and checks every
 sentence field by field and unpacks the 6-bit payload with pyais. The fast path takes the
 overwhelmingly common line, a single-sentence class A or B position report (types 1, 2, 3
@@ -29,11 +36,13 @@ import binascii
 import enum
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 from pyais.bit_vector import bit_vector
 from pyais.constants import ShipType
 from pyais.encode import encode_dict
@@ -46,6 +55,7 @@ from sensors.codec import (
     LAT,
     LON,
     SPEED_MPS,
+    Bound,
     check_encodable,
     check_line_count,
     check_number,
@@ -56,6 +66,10 @@ from sensors.codec import (
 from sensors.errors import DecodeError
 from sensors.limits import DEFAULT_LIMITS, MAX_AGE_S, MAX_FUTURE_S, DecodeLimits
 from sensors.reports import AisPosition, AisStatic, Report
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 FEED = "ais"
 POSITION_TYPES = frozenset((1, 2, 3, 18, 19, 27))  # decoded into AisPosition
@@ -148,26 +162,23 @@ def _check_text(field_name: str, value: str | None, width: int) -> str:
     return value
 
 
+def _wire_quantities(sog_mps: FloatArray, cog_deg: FloatArray, heading_deg: FloatArray) -> tuple[FloatArray, ...]:
+    """(N,) SOG kn, COG deg, heading deg on the wire grid, as pyais takes them; NaN = not available.
+
+    SOG 0.1 kn capped at 102.2 (102.3 = not available), COG 0.1 deg (360 = n/a), heading 1 deg (511 = n/a).
+    One rule for the pyais reference (``encode``) and the vectorised encoder (``position_lines``)."""
+    with np.errstate(invalid="ignore"):
+        sog_kn = np.where(np.isnan(sog_mps), SOG_NOT_AVAILABLE_KN,
+                          np.minimum(np.round(sog_mps / KNOT_MPS * 10.0), round(SOG_MAX_KN * 10)) / 10.0)
+        cog = np.where(np.isnan(cog_deg), COG_NOT_AVAILABLE_DEG, np.round(cog_deg * 10.0) % 3600 / 10.0)
+        heading = np.where(np.isnan(heading_deg), float(HEADING_NOT_AVAILABLE), np.round(heading_deg) % 360)
+    return sog_kn, cog, heading
+
+
 def _position_fields(report: AisPosition) -> dict[str, Any]:
-    """pyais field dict of one position report (types 1/2/3 or 18)."""
-    if report.msg_type not in ENCODED_POSITION_TYPES:
-        raise ValueError(
-            f"ais encode: msg_type = {report.msg_type!r}: positions encode as 1, 2, 3 or 18"
-        )
-    if not 0 < report.mmsi <= MMSI_MAX:
-        raise ValueError(f"ais encode: mmsi = {report.mmsi!r}: must be in 1..{MMSI_MAX}")
-    check_encodable("ais", "lat", report.lat, LAT)
-    check_encodable("ais", "lon", report.lon, LON)
-    sog_kn = SOG_NOT_AVAILABLE_KN
-    if report.sog_mps is not None:
-        sog_mps = check_encodable("ais", "sog_mps", report.sog_mps, SPEED_MPS)
-        sog_kn = min(round(sog_mps / KNOT_MPS * 10.0), round(SOG_MAX_KN * 10)) / 10.0
-    cog = COG_NOT_AVAILABLE_DEG
-    if report.cog_deg is not None:
-        cog = round(check_encodable("ais", "cog_deg", report.cog_deg, ANGLE) * 10.0) % 3600 / 10.0
-    heading = HEADING_NOT_AVAILABLE
-    if report.heading_deg is not None:
-        heading = round(check_encodable("ais", "heading_deg", report.heading_deg, ANGLE)) % 360
+    """pyais field dict of one position report (types 1/2/3 or 18): the reference ``encode`` packs with pyais."""
+    columns = AisPositionColumns.of([report])
+    sog_kn, cog, heading = (float(x[0]) for x in _wire_quantities(columns.sog_mps, columns.cog_deg, columns.heading_deg))
     fields: dict[str, Any] = {
         "msg_type": report.msg_type,
         "mmsi": report.mmsi,
@@ -175,7 +186,7 @@ def _position_fields(report: AisPosition) -> dict[str, Any]:
         "lon": report.lon,
         "speed": sog_kn,
         "course": cog,
-        "heading": heading,
+        "heading": int(heading),
         "accuracy": report.accuracy,
         "second": int(report.t) % 60,
     }
@@ -247,16 +258,175 @@ def encode(report: AisPosition | AisStatic, *, seq_id: int = 0, channel: str = "
 def encode_payload(reports: Iterable[AisPosition | AisStatic], *, channel: str = "A") -> bytes:
     """Many reports as one MQTT payload, as aggregators send it: lines joined by ``\\r\\n``.
 
-    Multi-sentence messages get sequence ids 0..9 in turn.
-    """
-    lines: list[str] = []
-    seq = 0
-    for report in reports:
+    Multi-sentence messages get sequence ids 0..9 in turn. Positions are armoured all at once
+    (``position_lines``), byte for byte what ``encode`` gives through pyais."""
+    reports = list(reports)
+    positions = [r for r in reports if isinstance(r, AisPosition)]
+    statics = [r for r in reports if not isinstance(r, AisPosition)]
+    is_static = np.fromiter((not isinstance(r, AisPosition) for r in reports), dtype=bool, count=len(reports))
+    lines = position_lines(AisPositionColumns.of(positions), [r.source for r in positions], channel=channel)
+    return join_payload(lines, statics, is_static, channel=channel)
+
+
+def join_payload(position_lines: list[str], statics: Sequence[AisStatic], is_static: BoolArray, *,
+                 channel: str = "A") -> bytes:
+    """One payload of reports in row order: (N,) ``is_static`` says which rows are the ``statics``
+    (encoded with pyais, sequence ids 0..9 in turn) and which take the next of ``position_lines``."""
+    if not statics:
+        return "\r\n".join(position_lines).encode("ascii")
+    out: list[str] = []
+    seq = lo = 0
+    for k, (row, report) in enumerate(zip(np.flatnonzero(is_static).tolist(), statics, strict=True)):
+        out += position_lines[lo:row - k]
+        lo = row - k
         encoded = encode(report, seq_id=seq, channel=channel)
-        lines.extend(encoded)
+        out += encoded
         if len(encoded) > 1:
             seq = (seq + 1) % 10
-    return "\r\n".join(lines).encode("ascii")
+    out += position_lines[lo:]
+    return "\r\n".join(out).encode("ascii")
+
+
+def _check_column(field_name: str, values: FloatArray, bound: Bound, optional: bool = False) -> None:
+    """``check_encodable`` over a column: raises ValueError naming the first value outside ``bound``
+    (NaN is 'not available' where ``optional``)."""
+    inside = (values >= bound.lo) & ((values < bound.hi) if bound.hi_open else (values <= bound.hi))
+    if optional:
+        inside |= np.isnan(values)
+    if not inside.all():
+        check_encodable("ais", field_name, float(values[np.argmin(inside)]), bound)
+
+
+@dataclass(frozen=True)
+class AisPositionColumns:
+    """N position reports as (N,) columns, checked on construction as ``encode`` checks one report.
+
+    t: report time, Unix s (>= 0); mmsi; lat/lon deg; sog_mps m/s, cog_deg and heading_deg deg
+    from true north, NaN = not available; msg_type 1, 2, 3 or 18; accuracy: high (< 10 m)."""
+
+    t: FloatArray
+    mmsi: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    sog_mps: FloatArray
+    cog_deg: FloatArray
+    heading_deg: FloatArray
+    msg_type: IntArray
+    accuracy: BoolArray
+
+    def __post_init__(self) -> None:
+        bad_t = ~(np.isfinite(self.t) & (self.t >= 0))
+        if bad_t.any():
+            format_time(float(self.t[np.argmax(bad_t)]))  # raises naming it
+        bad_type = ~(((self.msg_type >= 1) & (self.msg_type <= 3)) | (self.msg_type == 18))  # ENCODED_POSITION_TYPES
+        if bad_type.any():
+            raise ValueError(f"ais encode: msg_type = {int(self.msg_type[np.argmax(bad_type)])!r}: "
+                             "positions encode as 1, 2, 3 or 18")
+        bad_mmsi = (self.mmsi <= 0) | (self.mmsi > MMSI_MAX)
+        if bad_mmsi.any():
+            raise ValueError(f"ais encode: mmsi = {int(self.mmsi[np.argmax(bad_mmsi)])!r}: must be in 1..{MMSI_MAX}")
+        _check_column("lat", self.lat, LAT)
+        _check_column("lon", self.lon, LON)
+        _check_column("sog_mps", self.sog_mps, SPEED_MPS, optional=True)
+        _check_column("cog_deg", self.cog_deg, ANGLE, optional=True)
+        _check_column("heading_deg", self.heading_deg, ANGLE, optional=True)
+
+    @staticmethod
+    def of(reports: Sequence[AisPosition]) -> AisPositionColumns:
+        """The columns of ``reports`` (None -> NaN; a NaN given as a value is rejected as unencodable)."""
+        def column(name: str) -> FloatArray:
+            raw = [getattr(r, name) for r in reports]
+            values = np.array([math.nan if x is None else x for x in raw], dtype=np.float64)
+            given = np.array([x is not None for x in raw], dtype=bool)
+            nan_given = given & np.isnan(values)
+            if nan_given.any():
+                check_encodable("ais", name, math.nan, ANGLE if name != "sog_mps" else SPEED_MPS)  # raises
+            return values
+
+        def ints(name: str) -> IntArray:
+            return np.fromiter((getattr(r, name) for r in reports), dtype=np.int64, count=len(reports))
+
+        return AisPositionColumns(
+            t=np.array([r.t for r in reports], dtype=np.float64), mmsi=ints("mmsi"),
+            lat=np.array([r.lat for r in reports], dtype=np.float64), lon=np.array([r.lon for r in reports], dtype=np.float64),
+            sog_mps=column("sog_mps"), cog_deg=column("cog_deg"), heading_deg=column("heading_deg"),
+            msg_type=ints("msg_type"), accuracy=np.array([r.accuracy for r in reports], dtype=bool))
+
+
+# Bit layouts of the 168-bit position messages in pyais field order (ITU-R M.1371-5 tables 46 and 53):
+# (width, column name or constant). Constants as pyais writes them: status 15 "not defined", turn -128 "no turn
+# information", manoeuvre indicator 3 (pyais's UNDEFINED), class B "CS" flag 1; repeat, spare, RAIM and radio 0.
+_Layout = tuple[tuple[int, str | int], ...]
+_LAYOUT_1: _Layout = ((6, "msg_type"), (2, 0), (30, "mmsi"), (4, 15), (8, -128), (10, "speed"), (1, "accuracy"), (28, "lon"),
+             (27, "lat"), (12, "course"), (9, "heading"), (6, "second"), (2, 3), (3, 0), (1, 0), (19, 0))
+_LAYOUT_18: _Layout = ((6, "msg_type"), (2, 0), (30, "mmsi"), (8, 0), (10, "speed"), (1, "accuracy"), (28, "lon"), (27, "lat"),
+              (12, "course"), (9, "heading"), (6, "second"), (2, 0), (1, 1), (5, 0), (1, 0), (20, 0))
+_SIX_WEIGHTS = np.array([32, 16, 8, 4, 2, 1], dtype=np.uint8)
+_HEX = [f"{x:02X}" for x in range(256)]
+
+
+def _constant_bits(layout: _Layout) -> NDArray[np.uint8]:
+    """(168,) the bits of a layout's constant fields (0 under the column fields), computed once."""
+    bits = np.zeros(168, dtype=np.uint8)
+    at = 0
+    for width, value in layout:
+        if not isinstance(value, str):
+            bits[at:at + width] = [(value >> (width - 1 - i)) & 1 for i in range(width)]  # two's complement
+        at += width
+    return bits
+
+
+_CONSTANT_BITS: dict[_Layout, NDArray[np.uint8]] = {layout: _constant_bits(layout) for layout in (_LAYOUT_1, _LAYOUT_18)}
+
+
+def _armour(layout: _Layout, values: dict[str, IntArray], n: int) -> NDArray[np.uint8]:
+    """(n, 28) ASCII codes of the 6-bit armoured 168-bit payloads: every field's bits, most significant
+    first (two's complement for signed fields), six at a time onto ``0``-``W`` and `` ` ``-``w``."""
+    bits = np.repeat(_CONSTANT_BITS[layout][None, :], n, axis=0)
+    at = 0
+    for width, value in layout:
+        if isinstance(value, str):
+            bits[:, at:at + width] = (values[value][:, None] >> np.arange(width - 1, -1, -1, dtype=np.int64)) & 1
+        at += width
+    six = bits.reshape(n, 28, 6) @ _SIX_WEIGHTS
+    return six + np.where(six < 40, 48, 56).astype(np.uint8)
+
+
+def _xor_rows(codes: NDArray[np.uint8]) -> IntArray:
+    """(N,) XOR of each row of (N, W) byte codes (NUL padding changes nothing): NMEA checksums."""
+    return np.bitwise_xor.reduce(codes, axis=1).astype(np.int64) if codes.shape[1] else np.zeros(len(codes), np.int64)
+
+
+def position_lines(rows: AisPositionColumns, sources: Sequence[str], *, channel: str = "A") -> list[str]:
+    """(N,) tagged ``!AIVDM`` lines of position reports, as ``encode`` makes them one by one with pyais
+    (the same bits, armour, tag block and checksums), vectorised over the reports: sources (N,) receiver ids."""
+    if channel not in ("A", "B"):
+        raise ValueError(f"ais encode: channel = {channel!r}: must be 'A' or 'B'")
+    n = rows.t.size
+    if n == 0:
+        return []
+    tag_xor = {s: _xor(f"c:,s:{_check_source(s)}") for s in set(sources)}
+    sog_kn, cog, heading = _wire_quantities(rows.sog_mps, rows.cog_deg, rows.heading_deg)
+    values = {  # pyais's conversions: int() of (value x 10) for speed and course, round() for lat/lon x 600000
+        "msg_type": rows.msg_type, "mmsi": rows.mmsi, "accuracy": rows.accuracy.astype(np.int64),
+        "speed": np.trunc(sog_kn * 10.0).astype(np.int64), "course": np.trunc(cog * 10.0).astype(np.int64),
+        "lon": np.round(rows.lon * 600000.0).astype(np.int64), "lat": np.round(rows.lat * 600000.0).astype(np.int64),
+        "heading": heading.astype(np.int64), "second": np.trunc(rows.t).astype(np.int64) % 60,
+    }
+    codes = np.empty((n, 28), dtype=np.uint8)
+    class_b = rows.msg_type == 18
+    for layout, mask in ((_LAYOUT_1, ~class_b), (_LAYOUT_18, class_b)):
+        if mask.any():
+            codes[mask] = _armour(layout, {k: v[mask] for k, v in values.items()}, int(mask.sum()))
+    whole = rows.t == np.trunc(rows.t)
+    stamps = np.where(whole, rows.t, np.round(rows.t * 1000.0)).astype(np.int64).astype(np.bytes_)  # format_time
+    stamp_xor = _xor_rows(stamps.view(np.uint8).reshape(n, -1))
+    frame_xor = _xor(f"AIVDM,1,1,,{channel},,0")
+    sentence_xor = _xor_rows(codes) ^ frame_xor
+    payloads = codes.tobytes().decode("ascii")
+    return [f"\\c:{c.decode()},s:{s}*{_HEX[tx ^ tag_xor[s]]}\\!AIVDM,1,1,,{channel},{payloads[28 * k:28 * k + 28]},0*{_HEX[sx]}"
+            for k, (c, s, tx, sx) in enumerate(zip(stamps.tolist(), sources, stamp_xor.tolist(), sentence_xor.tolist(),
+                                                   strict=True))]
 
 
 # --------------------------------------------------------------------------- decoding

@@ -19,9 +19,8 @@ from numpy.typing import NDArray
 
 from sensors import adsb as adsb_codec
 from sensors.codec import FOOT_M
-from sensors.reports import AdsbReport
 from sim_feeds.feed import FeedMessage, feed_topic
-from sim_feeds.geo import distance_m, offset, radar_horizon_m
+from sim_feeds.geo import distance_in_band_m, offset, radar_horizon_m
 from sim_feeds.scenario import AdsbReceiver, Scenario, object_rng
 from sim_feeds.schedule import batch_edges, in_windows, window_table
 from sim_feeds.truth import Truth
@@ -49,14 +48,15 @@ class AdsbModel:
         units = [u for i in self.aircraft if (u := scenario.objects[i].adsb) is not None]
         self.units = units
         self.nac_p = np.array([u.nac_p for u in units], dtype=np.int64)
+        self.icao24 = truth.icao24[self.aircraft].astype(np.int64)
         self.sigma_m = nacp_sigma_m(self.nac_p)
         self.off = window_table(list(range(len(units))), [u.off for u in units])
         self.phase = np.array([object_rng(scenario.seed, f"adsb:{scenario.objects[i].id}").uniform(0.0, REPORT_INTERVAL_S)
                                for i in self.aircraft])
         self.rng = object_rng(scenario.seed, f"sensor:{spec.id}")
 
-    def batches(self) -> Iterator[tuple[float, list[AdsbReport]]]:
-        """(batch end time, reports heard in the batch sorted by time), in time order."""
+    def batches(self) -> Iterator[tuple[float, adsb_codec.AdsbColumns]]:
+        """(batch end time, report columns of the batch sorted by time), in time order."""
         spec, sc = self.spec, self.scenario
         per_batch = math.ceil(spec.batch_s / REPORT_INTERVAL_S)
         for t_hi in batch_edges(sc.t0, sc.t_end, spec.batch_s):
@@ -67,7 +67,8 @@ class AdsbModel:
             k, t = k[on], t[on]
             s = self.truth.paths.sample(self.aircraft[k], t)
             reach = np.minimum(spec.range_m, radar_horizon_m(spec.alt_m, s.alt_m))
-            heard = s.alive & (distance_m(spec.lat, spec.lon, s.lat, s.lon) <= reach) & (self.rng.random(t.size) >= spec.loss)
+            heard = (s.alive & (distance_in_band_m(spec.lat, spec.lon, s.lat, s.lon, reach, reach) <= reach)
+                     & (self.rng.random(t.size) >= spec.loss))
             k, t = k[heard], t[heard]
             if k.size == 0:
                 continue
@@ -75,21 +76,20 @@ class AdsbModel:
             lat, lon = offset(s.lat[heard], s.lon[heard], np.degrees(np.arctan2(east, north)), np.hypot(east, north))
             alt = np.round(s.alt_m[heard] / ALT_STEP_M) * ALT_STEP_M
             order = np.argsort(t, kind="stable")
-            cols = [np.round(x[order], r).tolist() for x, r in ((t, 3), (lat, 6), (lon, 6), (alt, 2),
-                                                                 (s.speed_mps[heard], 2), (s.course_deg[heard] % 360.0, 1),
-                                                                 (s.vrate_mps[heard], 2))]
-            reports = [AdsbReport(t=tt, source=spec.id, icao24=int(self.truth.icao24[self.aircraft[a]]), lat=la, lon=lo,
-                                  alt_m=al, gs_mps=gs, track_deg=tr % 360.0, vrate_mps=vr, nac_p=int(self.nac_p[a]),
-                                  callsign=self.units[a].callsign)
-                       for a, tt, la, lo, al, gs, tr, vr in zip(k[order].tolist(), *cols, strict=True)]
-            yield t_hi, reports
+            a = k[order]
+            course = np.round(s.course_deg[heard][order] % 360.0, 1)
+            yield t_hi, adsb_codec.AdsbColumns(
+                t=np.round(t[order], 3), icao24=self.icao24[a], lat=np.round(lat[order], 6), lon=np.round(lon[order], 6),
+                alt_m=np.round(alt[order], 2), gs_mps=np.round(s.speed_mps[heard][order], 2), track_deg=course % 360.0,
+                vrate_mps=np.round(s.vrate_mps[heard][order], 2), nac_p=self.nac_p[a],
+                callsign=[self.units[i].callsign for i in a.tolist()])
 
     def feed(self) -> Iterator[FeedMessage]:
         """One SBS-1 or aircraft.json payload per batch, published at batch end + latency."""
         topic = feed_topic("adsb", self.spec.id)
-        for t_hi, reports in self.batches():
+        for t_hi, rows in self.batches():
             if self.spec.format == "sbs":
-                payload = adsb_codec.encode_sbs(reports)
+                payload = adsb_codec.encode_sbs_columns(rows)
             else:
-                payload = adsb_codec.encode_aircraft_json(round(t_hi, 3), reports)
+                payload = adsb_codec.encode_aircraft_json_columns(round(t_hi, 3), rows)
             yield FeedMessage(round(t_hi + self.spec.latency_s, 3), topic, payload, 0)

@@ -32,9 +32,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sensors import ais as ais_codec
-from sensors.reports import AisPosition, AisStatic
+from sensors.reports import AisStatic
 from sim_feeds.feed import FeedMessage, feed_topic
-from sim_feeds.geo import KNOT_MPS, NM_M, distance_m, offset
+from sim_feeds.geo import KNOT_MPS, NM_M, distance_in_band_m, offset
 from sim_feeds.scenario import AisSatellite, AisTerrestrial, Scenario, object_rng
 from sim_feeds.schedule import batch_edges, in_windows, window_table
 from sim_feeds.truth import Truth
@@ -101,6 +101,7 @@ class AisSchedule:
         self.names = [u.name or scenario.objects[i].id.upper().replace("_", "-")[:20]
                       for u, i in zip(units, self.vessels, strict=True)]
         self.class_b = np.array([u.transceiver == "B" for u in units], dtype=bool)
+        self.mmsi = np.array([u.mmsi for u in units], dtype=np.int64)
         owners = list(range(len(units)))
         self.off = window_table(owners, [u.off for u in units])
         self.spoof = window_table(owners, [u.spoof for u in units])
@@ -154,23 +155,30 @@ class AisSchedule:
         return Transmissions(t, due, now.lat, now.lon, now.speed_mps, now.course_deg,
                              np.ones(due.size, dtype=bool), now.lat, now.lon).take(sent)
 
-    def reports(self, tx: Transmissions, source: str) -> list[AisPosition | AisStatic]:
-        """The transmissions ``tx`` as heard by receiver ``source`` (report time = transmission time)."""
-        out: list[AisPosition | AisStatic] = []
-        t_l, v_l = np.round(tx.t, 3).tolist(), tx.vessel.tolist()
-        lat_l, lon_l = np.round(tx.lat, 6).tolist(), np.round(tx.lon, 6).tolist()
-        sog_l, cog_l = tx.sog_mps.tolist(), (tx.cog_deg % 360.0).tolist()
-        static_l, class_b = tx.static.tolist(), self.class_b[tx.vessel].tolist()
-        for k, v in enumerate(v_l):
-            unit = self.units[v]
-            if static_l[k]:
-                out.append(AisStatic(t=t_l[k], source=source, mmsi=unit.mmsi, name=self.names[v],
-                                     ship_type=unit.ship_type, msg_type=24 if class_b[k] else 5))
-            else:
-                out.append(AisPosition(t=t_l[k], source=source, mmsi=unit.mmsi, lat=lat_l[k], lon=lon_l[k],
-                                       sog_mps=sog_l[k], cog_deg=cog_l[k], heading_deg=float(round(cog_l[k]) % 360),
-                                       msg_type=18 if class_b[k] else 1))
-        return out
+    def payload(self, tx: Transmissions, source: str) -> bytes:
+        """The NMEA payload of the transmissions ``tx`` as heard by receiver ``source`` (report time =
+        transmission time): what ``sensors.ais.encode_payload`` makes of their reports, without a report
+        object per position (the position columns are armoured at once)."""
+        positions = self._positions_heard(tx)
+        lines = ais_codec.position_lines(positions, [source] * positions.t.size)
+        return ais_codec.join_payload(lines, self._statics_heard(tx, source), tx.static)
+
+    def _positions_heard(self, tx: Transmissions) -> ais_codec.AisPositionColumns:
+        """The position rows of ``tx`` as report columns (1e-3 s, 1e-6 deg; heading = course to 1 deg)."""
+        pos = tx.take(~tx.static)
+        cog = pos.cog_deg % 360.0
+        class_b = self.class_b[pos.vessel]
+        return ais_codec.AisPositionColumns(
+            t=np.round(pos.t, 3), mmsi=self.mmsi[pos.vessel], lat=np.round(pos.lat, 6), lon=np.round(pos.lon, 6),
+            sog_mps=pos.sog_mps, cog_deg=cog, heading_deg=np.round(cog) % 360, msg_type=np.where(class_b, 18, 1),
+            accuracy=np.zeros(pos.t.size, dtype=bool))
+
+    def _statics_heard(self, tx: Transmissions, source: str) -> list[AisStatic]:
+        """The static rows of ``tx`` as AisStatic reports (type 5, or 24 for class B)."""
+        st = tx.take(tx.static)
+        return [AisStatic(t=t, source=source, mmsi=self.units[v].mmsi, name=self.names[v],
+                          ship_type=self.units[v].ship_type, msg_type=24 if self.class_b[v] else 5)
+                for t, v in zip(np.round(st.t, 3).tolist(), st.vessel.tolist(), strict=True)]
 
 
 def reach_factor(range_m: FloatArray, class_b: BoolArray, spec: AisTerrestrial) -> FloatArray:
@@ -181,10 +189,16 @@ def reach_factor(range_m: FloatArray, class_b: BoolArray, spec: AisTerrestrial) 
     at that range (``range_class_b_m`` for class B: 2 W against 12.5 W for class A, ITU-R M.1371-5
     and IEC 62287-1, so a shorter reach), 0 beyond. With the defaults (no class B range, fade 0)
     this is the plain circle: 1 inside ``range_m``, 0 beyond."""
-    reach = np.where(class_b, spec.range_class_b_m or spec.range_m, spec.range_m)
+    reach = reach_band_m(class_b, spec)[1]
     if spec.fade_m > 0.0:
         return np.clip((reach - range_m) / spec.fade_m, 0.0, 1.0)
     return (range_m <= reach).astype(np.float64)
+
+
+def reach_band_m(class_b: BoolArray, spec: AisTerrestrial) -> tuple[FloatArray, FloatArray]:
+    """(Q,) ranges (m) within which ``reach_factor`` is 1 and beyond which it is 0, by transmitter class."""
+    reach = np.where(class_b, spec.range_class_b_m or spec.range_m, spec.range_m)
+    return reach - spec.fade_m, reach
 
 
 class AisTerrestrialModel:
@@ -208,8 +222,10 @@ class AisTerrestrialModel:
             tx = self.schedule.step(chunk[-1])
             if tx.t.size == 0:
                 continue
-            near = distance_m(spec.lat, spec.lon, tx.tx_lat, tx.tx_lon)  # heard by where it is, not where it claims to be
-            reach = reach_factor(near, self.schedule.class_b[tx.vessel], spec)
+            class_b = self.schedule.class_b[tx.vessel]
+            full, zero = reach_band_m(class_b, spec)
+            # heard by where it is, not where it claims to be; only the fade band needs the exact distance
+            reach = reach_factor(distance_in_band_m(spec.lat, spec.lon, tx.tx_lat, tx.tx_lon, full, zero), class_b, spec)
             u = self.rng.random(tx.t.size)  # heard with probability (1 - slot_loss) x reach
             tx = tx.take((u >= spec.slot_loss) & ((reach >= 1.0) | (u < spec.slot_loss + (1.0 - spec.slot_loss) * reach)))
             split = np.searchsorted(tx.t, chunk, side="left")
@@ -223,7 +239,7 @@ class AisTerrestrialModel:
         """One NMEA payload per batch (tag-block time = transmission time), at batch end + latency."""
         topic = feed_topic("ais", self.spec.id)
         for t_hi, tx in self.batches():
-            payload = ais_codec.encode_payload(self.schedule.reports(tx, self.spec.id))
+            payload = self.schedule.payload(tx, self.spec.id)
             yield FeedMessage(round(t_hi + self.spec.latency_s, 3), topic, payload, 0)
 
 
@@ -266,5 +282,5 @@ class AisSatelliteModel:
         """One NMEA payload per batch of arrivals, published at the batch end."""
         topic = feed_topic("ais", self.spec.id)
         for t_hi, tx in self.batches():
-            payload = ais_codec.encode_payload(self.schedule.reports(tx, self.spec.id))
+            payload = self.schedule.payload(tx, self.spec.id)
             yield FeedMessage(round(t_hi, 3), topic, payload, 0)

@@ -150,10 +150,10 @@ def test_adsb_noise_follows_nacp() -> None:
     rx = {"kind": "adsb_receiver", "id": "rx", "lat": 9.6, "lon": -79.0, "loss": 0.1}
     sc = scenario_from_dict(base_doc(sensors=[rx], objects=[plane], duration_s=1200.0))
     truth = Truth.of(sc)
-    reports = [r for _, batch in AdsbModel(sc, truth, sc.sensors[0]).batches() for r in batch]  # type: ignore[arg-type]
-    t = np.array([r.t for r in reports])
+    batches = [rows for _, rows in AdsbModel(sc, truth, sc.sensors[0]).batches()]
+    t = np.concatenate([rows.t for rows in batches])
     s = truth.paths.sample(np.zeros(t.size, dtype=np.int64), t)
-    north = (np.array([r.lat for r in reports]) - s.lat) * 110_600.0
+    north = (np.concatenate([rows.lat for rows in batches]) - s.lat) * 110_600.0
     sigma = float(nacp_sigma_m(np.array([7]))[0])
     assert abs(north.std(ddof=1) / sigma - 1.0) < Z / math.sqrt(2 * (north.size - 1))
     expected = 1200.0 * 0.9
