@@ -182,15 +182,30 @@ class Scene:
         """Row index of each track id (ids must be present)."""
         return np.searchsorted(self.track_id, ids).astype(np.int64)
 
-    def position_cov(self, rows: IntArray) -> FloatArray:
-        """(K, 2, 2) east/north position covariance (local frame, m^2) of track ``rows`` (K,), predicted to t
-        (computed on demand by the pools, ``TrackView.covariance``)."""
-        out = np.zeros((len(rows), 2, 2))
+    def state_cov(self, rows: IntArray) -> FloatArray:
+        """(K, 4, 4) covariance of the local-frame state (east, north m; v_east, v_north m/s) of track ``rows`` (K,),
+        predicted to t (computed on demand by the pools, ``TrackView.covariance``)."""
+        out = np.zeros((len(rows), 4, 4))
         pools = self._pool[rows]
         for p in np.unique(pools):
             sel = np.flatnonzero(pools == p)
-            out[sel] = self._covariances[int(p)](self._pool_row[rows[sel]])[:, :2, :2]
+            out[sel] = self._covariances[int(p)](self._pool_row[rows[sel]])
         return out
+
+    def position_cov(self, rows: IntArray) -> FloatArray:
+        """(K, 2, 2) east/north position covariance (local frame, m^2) of track ``rows`` (K,), predicted to t."""
+        return self.state_cov(rows)[:, :2, :2]
+
+    def speed_sigma_mps(self, rows: IntArray) -> FloatArray:
+        """(K,) standard deviation of the true ground speed of track ``rows`` (K,), m/s: the velocity covariance
+        along the course, u' P_v u / k^2 (u the unit velocity, k the frame's point scale factor); along east
+        for a track at rest."""
+        p_v = self.state_cov(rows)[:, 2:4, 2:4]
+        v = self.vel[rows]
+        speed = np.hypot(v[:, 0], v[:, 1])
+        u = np.where(speed[:, None] > 0.0, v / np.where(speed > 0.0, speed, 1.0)[:, None], np.array([1.0, 0.0]))
+        k = _lcc_scale(self.geometry.frame, self.lat[rows])
+        return np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", u, p_v, u), 0.0)) / k
 
     @cached_property
     def speed_mps(self) -> FloatArray:
