@@ -141,7 +141,7 @@ class Scene:
     _covariances: tuple[Covariance, ...] = ()  # per pool of the build, its on-demand covariance
     _pool: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,) pool of each row
     _pool_row: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,) row in that pool
-    _cov: FloatArray | None = None  # (N, 2, 2) position covariances computed so far (``position_cov``)
+    _cov: FloatArray | None = None  # (N, 4, 4) state covariances computed so far (``state_cov``)
     _cov_known: BoolArray = field(default_factory=lambda: np.zeros(0, bool))  # (N,) which rows of _cov are computed
 
     @classmethod
@@ -184,19 +184,34 @@ class Scene:
         """Row index of each track id (ids must be present)."""
         return np.searchsorted(self.track_id, ids).astype(np.int64)
 
-    def position_cov(self, rows: IntArray) -> FloatArray:
-        """(K, 2, 2) east/north position covariance (local frame, m^2) of track ``rows`` (K,), predicted to t
-        (computed on demand by the pools, ``TrackView.covariance``, once per track and tick: a track in many
-        pairs is predicted once)."""
+    def state_cov(self, rows: IntArray) -> FloatArray:
+        """(K, 4, 4) covariance of the local-frame state (east, north m; v_east, v_north m/s) of track ``rows`` (K,),
+        predicted to t (computed on demand by the pools, ``TrackView.covariance``, once per track and tick: a track in
+        many pairs is predicted once)."""
         if self._cov is None:
-            self._cov, self._cov_known = np.zeros((len(self), 2, 2)), np.zeros(len(self), bool)
+            self._cov, self._cov_known = np.zeros((len(self), 4, 4)), np.zeros(len(self), bool)
         need = np.unique(rows[~self._cov_known[rows]])
         pools = self._pool[need]
         for p in np.unique(pools):
             sel = need[pools == p]
-            self._cov[sel] = self._covariances[int(p)](self._pool_row[sel])[:, :2, :2]
+            self._cov[sel] = self._covariances[int(p)](self._pool_row[sel])
         self._cov_known[need] = True
         return self._cov[rows]
+
+    def position_cov(self, rows: IntArray) -> FloatArray:
+        """(K, 2, 2) east/north position covariance (local frame, m^2) of track ``rows`` (K,), predicted to t."""
+        return self.state_cov(rows)[:, :2, :2]
+
+    def speed_sigma_mps(self, rows: IntArray) -> FloatArray:
+        """(K,) standard deviation of the true ground speed of track ``rows`` (K,), m/s: the velocity covariance
+        along the course, u' P_v u / k^2 (u the unit velocity, k the frame's point scale factor); along east
+        for a track at rest."""
+        p_v = self.state_cov(rows)[:, 2:4, 2:4]
+        v = self.vel[rows]
+        speed = np.hypot(v[:, 0], v[:, 1])
+        u = np.where(speed[:, None] > 0.0, v / np.where(speed > 0.0, speed, 1.0)[:, None], np.array([1.0, 0.0]))
+        k = _lcc_scale(self.geometry.frame, self.lat[rows])
+        return np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", u, p_v, u), 0.0)) / k
 
     @cached_property
     def speed_mps(self) -> FloatArray:

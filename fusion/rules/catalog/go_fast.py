@@ -1,5 +1,6 @@
-"""go_fast: a fast surface track without (fresh) AIS identity, or fast in a transit corridor at night, with
-min_on_s counted across the fragments of one go-fast's radar track (``FastMemory``)."""
+"""go_fast: a fast surface track without (fresh) AIS identity, or fast in a transit corridor at night, raised only
+on a speed the track's velocity covariance supports (its lower confidence bound), with min_on_s counted across the
+fragments of one go-fast's radar track (``FastMemory``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from fusion.rules.scene import Scene
 
 class GoFastParams(RuleParams):
     """go_fast: surface track faster than speed_kn with no (fresh) AIS identity, or fast in a
-    transit corridor at night. Cleared below clear_speed_kn. min_on_s counts across a chain of
+    transit corridor at night. Raised only when, besides, the speed's one-sided lower confidence bound
+    (speed - confidence_sigmas * sigma_speed, sigma from the velocity covariance) exceeds confident_speed_kn: a young
+    track confirmed from a few plots, or coasting since, has a large velocity covariance and a speed it cannot vouch
+    for. Cleared below clear_speed_kn. min_on_s counts across a chain of
     fragments: a young track starting near where a fast track was lost (handover_s, handover_m).
     Sources of the shipped values (go-fast and merchant speeds, ITU-R M.1371 report intervals, civil twilight,
     radar scan periods): fusion/rules/defaults/rules.toml and docs/RULES.md."""
@@ -36,10 +40,14 @@ class GoFastParams(RuleParams):
     zone_kinds: list[ZoneKind]
     handover_s: NonNeg
     handover_m: NonNeg
+    confidence_sigmas: NonNeg
+    confident_speed_kn: NonNeg
 
     def __post_init__(self) -> None:
         if self.clear_speed_kn > self.speed_kn:
             raise ValueError(f"clear_speed_kn ({self.clear_speed_kn}) must be <= speed_kn ({self.speed_kn})")
+        if self.confident_speed_kn > self.speed_kn:
+            raise ValueError(f"confident_speed_kn ({self.confident_speed_kn}) must be <= speed_kn ({self.speed_kn})")
 
 
 _FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s")
@@ -90,7 +98,8 @@ class FastMemory:
 
 
 def go_fast(s: Scene, r: GoFastParams, memory: FastMemory | None = None) -> Candidates:
-    """Fast surface track without (fresh) AIS identity, or fast in a transit corridor at night.
+    """Fast surface track without (fresh) AIS identity, or fast in a transit corridor at night, whose speed's
+    lower confidence bound exceeds confident_speed_kn when it enters (see GoFastParams).
 
     With a ``memory``, min_on_s counts across fragments of one track (FastMemory)."""
     surface = s.eligible & ~s.is_air
@@ -102,16 +111,20 @@ def go_fast(s: Scene, r: GoFastParams, memory: FastMemory | None = None) -> Cand
     if r.zone_kinds:
         why &= s.in_zones(s.geometry.select(r.zone_kinds))
     speed = s.speed_mps
-    enter = surface & why & (speed > r.speed_kn * KNOT_MPS)
+    fast = surface & why & (speed > r.speed_kn * KNOT_MPS)
+    sigma = np.full(len(s), np.nan)  # (N,) m/s, computed only where the point speed is fast (evidence: NaN elsewhere)
+    sigma[fast] = s.speed_sigma_mps(np.flatnonzero(fast))
+    enter = fast & (speed - r.confidence_sigmas * sigma > r.confident_speed_kn * KNOT_MPS)
     stay = surface & why & (speed > r.clear_speed_kn * KNOT_MPS)
     strength = ramp(speed, r.clear_speed_kn * KNOT_MPS, (2 * r.speed_kn - r.clear_speed_kn) * KNOT_MPS)
-    credit = memory.observe(s, enter, r) if memory is not None else np.zeros(len(s))
+    # the fragment chain follows the point speed: a go-fast's young fragment hands its run on before its filter settles
+    credit = memory.observe(s, fast, r) if memory is not None else np.zeros(len(s))
     rows = np.flatnonzero(stay | enter)
     return Candidates.build(rows, enter[rows], stay[rows], strength[rows], min_on_s=np.maximum(r.min_on_s - credit[rows], 0.0),
                             severity=r.severity, weight=r.weight, evidence={k: v[rows] for k, v in {
                                 "speed_kn": speed / KNOT_MPS, "no_ais_identity": no_ais.astype(float),
                                 "night": night.astype(float), "in_corridor": corridor.astype(float), "ais_age_s": ais_age,
-                                "handover_s": credit}.items()})
+                                "handover_s": credit, "speed_sigma_kn": sigma / KNOT_MPS}.items()})
 
 
 class GoFast(Rule[GoFastParams]):
