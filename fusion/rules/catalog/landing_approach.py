@@ -3,9 +3,10 @@ arrival time also gives every alert's urgency (``RuleEngine`` priority).
 
 A boat is on approach when its time to reach a landing zone, heading at it, is short. An aircraft is on approach to
 an airstrip only when its flight can end there: it tracks towards the strip within a wind correction angle, no faster
-than an approach speed, and its vertical profile brings it over the strip at or below circuit height - it is that low
-already, or sinks fast enough to get there by the time it arrives - having to descend no more steeply than an
-approach path. A light aircraft cruising past the strip (level, far above it) or climbing out towards it is not.
+than an approach speed, and its vertical profile brings it to the strip within circuit height of the ground - it is
+that low already, or sinks fast enough to get there by the time it arrives, but not so fast that it meets the ground
+short of the strip (an airfield before it) - having to descend no more steeply than an approach path. A light aircraft
+cruising past the strip (level, far above it), climbing out towards it or descending into an airfield short of it is not.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ Angle = Annotated[float, msgspec.Meta(gt=0.0, lt=90.0)]
 class LandingApproachParams(RuleParams):
     """landing_approach: unidentified track whose time to arrive at a landing zone (surface) or airstrip (air) is
     below the threshold, heading within max_off_course_deg of a landing zone or max_wca_deg of an airstrip. An aircraft
-    also flies at most max_approach_speed_kn, and its altitude carried on at its vertical rate until arrival is at most
-    circuit_alt_m, its altitude now at most circuit_alt_m + distance x tan(max_path_deg). Sources of the shipped
+    also flies at most max_approach_speed_kn, and its altitude carried on at its vertical rate until arrival is within
+    circuit_alt_m of the strip's (neither above circuit height nor through the ground short of it), its altitude now at most circuit_alt_m + distance x tan(max_path_deg). Sources of the shipped
     values: fusion/rules/defaults/rules.toml and docs/RULES.md."""
 
     surface_tta_s: Pos
@@ -50,9 +51,10 @@ class LandingApproachParams(RuleParams):
 
 def arrival_altitude(alt_m: FloatArray, vrate_mps: FloatArray, tta_s: FloatArray) -> FloatArray:
     """(N,) altitude m on arrival, ``alt_m`` carried on at ``vrate_mps`` (unknown: 0, level) for ``tta_s`` (inf: the
-    altitude now), floored at 0; NaN where the altitude is unknown. Inputs (N,)."""
+    altitude now); negative when the descent meets the ground short of the zone; NaN where the altitude is unknown.
+    Inputs (N,)."""
     climb = np.where(np.isfinite(vrate_mps), vrate_mps, 0.0) * np.where(np.isfinite(tta_s), tta_s, 0.0)
-    return np.maximum(alt_m + climb, 0.0)
+    return alt_m + climb
 
 
 def air_on_approach(s: Scene, r: LandingApproachParams, tta: FloatArray, off: FloatArray, f: float) -> BoolArray:
@@ -60,8 +62,9 @@ def air_on_approach(s: Scene, r: LandingApproachParams, tta: FloatArray, off: Fl
     off-course angle ``off`` degrees from ``Scene.arrival``; ``f`` >= 1 widens every limit (hysteresis). An unknown
     altitude passes the vertical test (no evidence either way)."""
     dist_m = np.where(np.isfinite(tta), tta * s.speed_mps * np.cos(np.radians(np.nan_to_num(off, nan=90.0))), np.inf)
+    arrive = arrival_altitude(s.alt_m, s.vrate_mps, tta)
     with np.errstate(invalid="ignore"):  # NaN altitudes compare False, and are let through below
-        vertical = ((arrival_altitude(s.alt_m, s.vrate_mps, tta) <= r.circuit_alt_m * f)
+        vertical = ((np.abs(arrive) <= r.circuit_alt_m * f)
                     & (s.alt_m <= r.circuit_alt_m * f + dist_m * math.tan(math.radians(min(r.max_path_deg * f, 60.0)))))
     return (s.is_air & (tta <= r.air_tta_s * f) & (off <= min(r.max_wca_deg * f, 89.0))
             & (s.speed_mps <= r.max_approach_speed_kn * KNOT_MPS * f) & (vertical | np.isnan(s.alt_m)))

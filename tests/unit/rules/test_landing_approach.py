@@ -61,6 +61,7 @@ def test_unknown_altitude_is_judged_on_heading_and_speed() -> None:
     ("steeper than any approach path: 3 km above it 10 km out", 10_000.0, 120 * KN, 3000.0, -15.0, 0.0),
     ("heading 30 deg off it, beyond a wind correction angle", 20_000.0, 120 * KN, 250.0, -0.3, 30.0),
     ("faster than an approach speed", 40_000.0, 215 * KN, 250.0, -0.3, 0.0),
+    ("descending into an airfield 40 km short of it", 50_000.0, 120 * KN, 700.0, -2.2, 0.0),
 ])
 def test_aircraft_not_on_approach_is_not_raised(what: str, dist_m: float, speed_mps: float, alt_m: float,
                                                 vrate_mps: float, off_deg: float) -> None:
@@ -82,9 +83,9 @@ def test_raised_approach_clears_on_a_go_around() -> None:
     assert states == ["raised", "cleared"]
 
 
-def test_arrival_altitude_carries_the_vertical_rate_and_floors_at_ground() -> None:
+def test_arrival_altitude_carries_the_vertical_rate() -> None:
     alt = np.array([1000.0, 1000.0, 300.0, 500.0, np.nan])
     vrate = np.array([-2.0, -2.0, np.nan, 1.0, -1.0])
     tta = np.array([100.0, 1000.0, 50.0, np.inf, 10.0])
     got = arrival_altitude(alt, vrate, tta)
-    assert got[:4].tolist() == [800.0, 0.0, 300.0, 500.0] and np.isnan(got[4])
+    assert got[:4].tolist() == [800.0, -1000.0, 300.0, 500.0] and np.isnan(got[4])
