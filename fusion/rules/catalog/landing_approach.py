@@ -19,10 +19,10 @@ import msgspec
 import numpy as np
 
 from fusion.core.arrays import BoolArray, FloatArray, IntArray
-from fusion.rules.behaviours import ramp, track_candidates
+from fusion.rules.behaviours import ramp
 from fusion.rules.catalog.base import Rule, TickInputs, fmt
 from fusion.rules.lifecycle import Candidates
-from fusion.rules.params import KNOT_MPS, Pos, RuleParams, ZoneKind
+from fusion.rules.params import KNOT_MPS, NonNeg, Pos, RuleParams, ZoneKind
 from fusion.rules.scene import Scene
 
 Angle = Annotated[float, msgspec.Meta(gt=0.0, lt=90.0)]
@@ -45,29 +45,18 @@ class LandingApproachParams(RuleParams):
     hysteresis: Annotated[float, msgspec.Meta(ge=1.0, le=3.0)]
     max_wca_deg: Angle
     max_approach_speed_kn: Pos
-    max_path_deg: Annotated[float, msgspec.Meta(gt=0.0, lt=45.0)]
     circuit_alt_m: Pos
-
-
-def arrival_altitude(alt_m: FloatArray, vrate_mps: FloatArray, tta_s: FloatArray) -> FloatArray:
-    """(N,) altitude m on arrival, ``alt_m`` carried on at ``vrate_mps`` (unknown: 0, level) for ``tta_s`` (inf: the
-    altitude now); negative when the descent meets the ground short of the zone; NaN where the altitude is unknown.
-    Inputs (N,)."""
-    climb = np.where(np.isfinite(vrate_mps), vrate_mps, 0.0) * np.where(np.isfinite(tta_s), tta_s, 0.0)
-    return alt_m + climb
+    air_min_on_s: NonNeg
 
 
 def air_on_approach(s: Scene, r: LandingApproachParams, tta: FloatArray, off: FloatArray, f: float) -> BoolArray:
-    """(N,) air tracks whose flight can end at the airstrip they head for: (N,) time to arrival ``tta`` s and
+    """(N,) air tracks on an approach profile to the airstrip they head for: (N,) time to arrival ``tta`` s and
     off-course angle ``off`` degrees from ``Scene.arrival``; ``f`` >= 1 widens every limit (hysteresis). An unknown
-    altitude passes the vertical test (no evidence either way)."""
-    dist_m = np.where(np.isfinite(tta), tta * s.speed_mps * np.cos(np.radians(np.nan_to_num(off, nan=90.0))), np.inf)
-    arrive = arrival_altitude(s.alt_m, s.vrate_mps, tta)
-    with np.errstate(invalid="ignore"):  # NaN altitudes compare False, and are let through below
-        vertical = ((np.abs(arrive) <= r.circuit_alt_m * f)
-                    & (s.alt_m <= r.circuit_alt_m * f + dist_m * math.tan(math.radians(min(r.max_path_deg * f, 60.0)))))
+    altitude passes the height test (no evidence either way)."""
+    with np.errstate(invalid="ignore"):  # NaN altitudes compare False, and are let through
+        low = (s.alt_m <= r.circuit_alt_m * f) | np.isnan(s.alt_m)
     return (s.is_air & (tta <= r.air_tta_s * f) & (off <= min(r.max_wca_deg * f, 89.0))
-            & (s.speed_mps <= r.max_approach_speed_kn * KNOT_MPS * f) & (vertical | np.isnan(s.alt_m)))
+            & (s.speed_mps <= r.max_approach_speed_kn * KNOT_MPS * f) & low)
 
 
 def landing_approach(s: Scene, r: LandingApproachParams) -> Candidates:
@@ -85,10 +74,12 @@ def landing_approach(s: Scene, r: LandingApproachParams) -> Candidates:
     enter = base & (boat(1.0) | air_on_approach(s, r, tta, off, 1.0))
     stay = base & (boat(h) | air_on_approach(s, r, tta, off, h))
     thr = np.where(s.is_air, r.air_tta_s, r.surface_tta_s)
-    return track_candidates(r, enter, stay, 1.0 - ramp(tta, 0.0, thr * h) * 0.5, {
-        "time_to_arrival_s": tta, "off_course_deg": off, "speed_kn": s.speed_mps / KNOT_MPS, "alt_m": s.alt_m,
-        "vrate_mps": s.vrate_mps, "arrival_alt_m": np.where(s.is_air, arrival_altitude(s.alt_m, s.vrate_mps, tta), np.nan)},
-        zone=zone)
+    cand = np.flatnonzero(enter | stay)
+    evidence = {"time_to_arrival_s": tta, "off_course_deg": off, "speed_kn": s.speed_mps / KNOT_MPS,
+                "alt_m": np.where(s.is_air, s.alt_m, np.nan), "vrate_mps": np.where(s.is_air, s.vrate_mps, np.nan)}
+    return Candidates.build(cand, enter[cand], stay[cand], (1.0 - ramp(tta, 0.0, thr * h) * 0.5)[cand],
+                            min_on_s=np.where(s.is_air[cand], r.air_min_on_s, r.min_on_s), severity=r.severity,
+                            weight=r.weight, zone=zone[cand], evidence={k: v[cand] for k, v in evidence.items()})
 
 
 class LandingApproach(Rule[LandingApproachParams]):
@@ -129,7 +120,6 @@ class LandingApproach(Rule[LandingApproachParams]):
     def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
         """Zone, time to arrival, and for an aircraft its altitude and vertical rate."""
         text = f"arrives at {zone} in {fmt(ev['time_to_arrival_s'] / 60.0, ' min', 1)} at {fmt(ev.get('speed_kn', math.nan), ' kn', 1)}"
-        if math.isfinite(ev.get("arrival_alt_m", math.nan)):
-            text += (f", altitude {fmt(ev['alt_m'], ' m')} at {fmt(ev.get('vrate_mps', math.nan), ' m/s', 1)} vertical:"
-                     f" {fmt(ev['arrival_alt_m'], ' m')} on arrival")
+        if math.isfinite(ev.get("alt_m", math.nan)):
+            text += f", altitude {fmt(ev['alt_m'], ' m')}"
         return text
