@@ -2,11 +2,10 @@
 arrival time also gives every alert's urgency (``RuleEngine`` priority).
 
 A boat is on approach when its time to reach a landing zone, heading at it, is short. An aircraft is on approach to
-an airstrip only when its flight can end there: it tracks towards the strip within a wind correction angle, no faster
-than an approach speed, and its vertical profile brings it to the strip within circuit height of the ground - it is
-that low already, or sinks fast enough to get there by the time it arrives, but not so fast that it meets the ground
-short of the strip (an airfield before it) - having to descend no more steeply than an approach path. A light aircraft
-cruising past the strip (level, far above it), climbing out towards it or descending into an airfield short of it is not.
+an airstrip only on an approach profile: it tracks towards the strip within a wind correction angle, no faster than an
+approach speed, at or below circuit height, and holds that for a time on final. A light aircraft cruising past the
+strip (level, far above it) is not. The vertical rate is reported but not used: from radar elevation (0.5 deg sigma)
+the tracker's rate of a light aircraft reads +-3 m/s of noise on the tune side, more than an approach's 1-4 m/s.
 """
 
 from __future__ import annotations
@@ -31,9 +30,8 @@ Angle = Annotated[float, msgspec.Meta(gt=0.0, lt=90.0)]
 class LandingApproachParams(RuleParams):
     """landing_approach: unidentified track whose time to arrive at a landing zone (surface) or airstrip (air) is
     below the threshold, heading within max_off_course_deg of a landing zone or max_wca_deg of an airstrip. An aircraft
-    also flies at most max_approach_speed_kn, and its altitude carried on at its vertical rate until arrival is within
-    circuit_alt_m of the strip's (neither above circuit height nor through the ground short of it), its altitude now at most circuit_alt_m + distance x tan(max_path_deg). Sources of the shipped
-    values: fusion/rules/defaults/rules.toml and docs/RULES.md."""
+    also flies at most max_approach_speed_kn at most circuit_alt_m high, for air_min_on_s (a boat: min_on_s). Sources
+    of the shipped values: fusion/rules/defaults/rules.toml and docs/RULES.md."""
 
     surface_tta_s: Pos
     air_tta_s: Pos
