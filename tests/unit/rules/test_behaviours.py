@@ -400,20 +400,6 @@ def test_landing_approach_time_to_arrival_and_priority_rises() -> None:
     assert [e for e in away if e.rule == "landing_approach"] == []
 
 
-def test_air_landing_approach_needs_time_to_descend() -> None:
-    strip = zone_set(box("strip", "airstrip", -74.9, 14.99, -74.89, 15.01))
-    cfg = rules({"rules": {"landing_approach": {"min_on_s": 0.0}}})
-    v = 100.0  # m/s east, ~20 km from the strip: 200 s horizontally, under the 15 min air threshold
-
-    def air(alt: float) -> Callable[[int, float], dict[str, TrackView]]:
-        return lambda k, t: {"air": view("air", t, [15.0], [-75.085 + k * 0.001], [(v, 0.0)], alt_m=alt)}
-
-    low = [e for e in run(engine(strip, cfg), 3, air(1500.0)) if e.rule == "landing_approach"]
-    assert low[0].state == "raised" and low[0].evidence["time_to_arrival_s"] == pytest.approx(200.0, rel=0.15)
-    # at 15 km it needs 1000 s at 15 m/s to get down: not a landing within 15 min
-    assert [e for e in run(engine(strip, cfg), 3, air(15_000.0)) if e.rule == "landing_approach"] == []
-
-
 def test_dark_vessel_working_one_spot_or_in_an_anchorage_does_not_raise() -> None:
     cfg = rules({"rules": {"dark_vessel": {"dark_s": 600.0}}})
     east = lambda k: -75.0 + k * 50.0 / (111_320.0 * np.cos(np.radians(15.0)))
