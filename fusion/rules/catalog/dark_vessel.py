@@ -33,7 +33,7 @@ class DarkVesselParams(ExcludingParams):
     at displacement-hull speeds (min_speed_kn to max_speed_kn). Sources of the shipped values (ITU-R M.1371
     intervals, SOLAS V/19 carriage, vessel speeds): fusion/rules/defaults/rules.toml and docs/RULES.md.
     A track measured as a low-observable hull (``low_observable``) needs no time in coverage: it raises anywhere once
-    watched for low_observable_watch_s since its first measurement (its net speed settled, at least min_net_speed_kn)."""
+    watched going somewhere: net speed >= min_net_speed_kn over low_observable_watch_s since its settled first fix."""
 
     def __post_init__(self) -> None:
         if self.max_speed_kn <= self.min_speed_kn:
@@ -77,8 +77,8 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     since first seen settled, after ``settle_s``, >= min_net_speed_kn), away from excluded zones and not first seen
     leaving one (within port_origin_m: ``came_from``), and not a small craft by its radar cross-section
     (``small_craft``; a track without one keeps the rule as it was). A low-observable hull (``low_observable``) held by
-    radar needs no time in coverage, anywhere: it enters once watched low_observable_watch_s with a measured net speed
-    >= min_net_speed_kn (strength 1: its size is the evidence, not the silence)."""
+    radar needs no time in coverage, anywhere: it enters once its net speed, measured over low_observable_watch_s since
+    the settled first fix, is >= min_net_speed_kn (strength 1: its size is the evidence, not the silence)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
@@ -88,9 +88,9 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     heard_by_now = covered_s >= r.dark_s
     if cov.satellite_dark_s > 0:
         heard_by_now |= age >= cov.satellite_dark_s
-    # a low-observable hull is its own evidence, once watched (settled: NaN before) long enough to measure its net speed
-    watched = np.where(np.isnan(first.seen_since(s)), np.nan, age)
-    hull = low_observable(s, r) & radar_held & (watched >= r.low_observable_watch_s)
+    # a low-observable hull is its own evidence, once its net speed is measured over low_observable_watch_s (since the
+    # settled first fix: NaN before)
+    hull = low_observable(s, r) & radar_held & (s.t - first.seen_since(s) >= r.low_observable_watch_s)
     dark &= heard_by_now | hull
     speed = s.speed_mps
     if r.exclude_kinds:  # the zone tests last, on the rows that can still enter or stay (below): the costly part of the rule

@@ -1,5 +1,5 @@
 """dark_vessel on a low-observable hull (issue 14, late semi-submersible alerts): a track measured below
-low_observable_rcs_dbsm is raised on its size once watched low_observable_watch_s going somewhere, in or out of AIS
+low_observable_rcs_dbsm is raised on its size once seen going somewhere over low_observable_watch_s, in or out of AIS
 coverage, without waiting dark_s in coverage."""
 
 from __future__ import annotations
@@ -54,16 +54,17 @@ def raised(make: Callable[[int, float], TrackView], ticks: int = 80, **fields: f
 
 @pytest.mark.parametrize("lat", [15.1, 16.0])  # inside AIS coverage, and outside it
 def test_a_low_observable_hull_is_raised_once_watched_not_after_dark_s(lat: float) -> None:
-    """Born at T0, settled 60 s later (settle_s), watched 120 s at T0 + 120 s: raised there, with strength 1, inside
-    coverage (before: after dark_s, 600 s) and outside it (before: never)."""
+    """Born at T0, settled 60 s later (settle_s: the first fix of its net speed), net speed measured over 120 s at
+    T0 + 180 s: raised there, with strength 1, inside coverage (before: after dark_s, 600 s) and outside it (before:
+    never)."""
     ev = events(steaming(lat, SEMI_SUB_DBSM, 50))
-    assert [(e.state, e.t - T0) for e in ev] == [("raised", 120.0)]
+    assert [(e.state, e.t - T0) for e in ev] == [("raised", 180.0)]
     assert ev[0].evidence["strength"] == pytest.approx(1.0)
     assert "(a low-observable hull)" in ev[0].reason
 
 
 def test_the_watch_time_is_the_parameter() -> None:
-    assert raised(steaming(16.0, SEMI_SUB_DBSM, 50), low_observable_watch_s=300.0) == [("raised", 300.0)]
+    assert raised(steaming(16.0, SEMI_SUB_DBSM, 50), low_observable_watch_s=300.0) == [("raised", 360.0)]
 
 
 @pytest.mark.parametrize(("rcs_dbsm", "looks"), [
