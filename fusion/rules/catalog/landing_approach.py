@@ -116,7 +116,7 @@ class LandingApproach(Rule[LandingApproachParams]):
         return landing_approach(s, self.params)
 
     def reason(self, ev: Mapping[str, float], zone: str | None) -> str:
-        """Zone, time to arrival, and for an aircraft its altitude and vertical rate."""
+        """Zone, time to arrival, and for an aircraft its altitude."""
         text = f"arrives at {zone} in {fmt(ev['time_to_arrival_s'] / 60.0, ' min', 1)} at {fmt(ev.get('speed_kn', math.nan), ' kn', 1)}"
         if math.isfinite(ev.get("alt_m", math.nan)):
             text += f", altitude {fmt(ev['alt_m'], ' m')}"
