@@ -174,6 +174,13 @@ class TrackView:
         return replace(self, covariance=lambda sub: self.covariance(rows if sub is None else rows[sub]), **cut)
 
 
+def expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Ranges [starts[i], starts[i] + counts[i]) concatenated -> (owner i, index), each (sum counts,)."""
+    owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
+    offsets = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, starts[owner] + offsets
+
+
 def fixed_covariance(P: FloatArray) -> Covariance:
     """``TrackView.covariance`` of a covariance array already computed: (N, 4, 4)."""
     return lambda rows: P if rows is None else P[rows]

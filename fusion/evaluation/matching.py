@@ -22,18 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from fusion.core.arrays import expand_ranges
 from fusion.core.assign import assign
 from fusion.core.frame import LocalFrame
 from fusion.evaluation.config import MetricsConfig
 from fusion.evaluation.io import BoolArray, FloatArray, IntArray, TrackColumns, TruthColumns
-
-
-def expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
-    """Ranges [starts[i], starts[i] + counts[i]) concatenated -> (owner i, index), each (sum counts,)."""
-    owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
-    offsets = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, starts[owner] + offsets
-
 
 
 def nearest(times: FloatArray, query: FloatArray) -> IntArray:

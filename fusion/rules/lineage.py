@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from fusion.core.arrays import NO_ICAO, NO_MMSI, BoolArray, FloatArray, IntArray
+from fusion.core.arrays import NO_ICAO, NO_MMSI, BoolArray, FloatArray, IntArray, expand_ranges
 from fusion.rules.reporting import ReportingArrays
 from fusion.rules.scene import Scene
 
@@ -234,10 +234,7 @@ def identity_heard_near(s: Scene, rows: IntArray, heard_t: FloatArray, heard_lat
 def _matches(sorted_keys: IntArray, keys: IntArray) -> tuple[IntArray, IntArray]:
     """Every (i, j) with ``keys[i] == sorted_keys[j]``, for ascending ``sorted_keys`` (M,) and any ``keys`` (K,)."""
     lo = np.searchsorted(sorted_keys, keys, side="left")
-    counts = np.searchsorted(sorted_keys, keys, side="right") - lo
-    i = np.repeat(np.arange(len(keys)), counts)
-    start = np.repeat(np.cumsum(counts) - counts, counts)
-    return i, np.repeat(lo, counts) + np.arange(len(i)) - start
+    return expand_ranges(lo, np.searchsorted(sorted_keys, keys, side="right") - lo)
 
 
 def heard_near(s: Scene, mask: BoolArray, rep: ReportingArrays, radar_fresh_s: float, handover_m: float,
