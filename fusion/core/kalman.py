@@ -82,10 +82,7 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     """Constant-velocity ``predict`` written out block by block (same result, faster).
 
     x (N, ..., 2k), P (N, ..., 2k, 2k), dt (N,) s, q (...,) m^2/s^3 broadcast against the
-    inner batch axes. With P = [[A, B], [B', C]]: A' = A + dt (B + B') + dt^2 C + Q_pp,
-    B' = B + dt C + Q_pv, C' = C + Q_vv. Works on component-major arrays (matrix entries
-    leading, the batch as the contiguous last axis) because numpy is slow on many tiny
-    matrices.
+    inner batch axes (``_cv_predict_cm`` on component-major arrays).
     """
     x_pred = cv_predict_state(x, dt, k)
     t = dt.reshape(dt.shape + (1,) * (x.ndim - 2)) if x.ndim > 1 else dt
@@ -93,6 +90,20 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
     tb = np.broadcast_to(t, shape).reshape(-1)  # (B,) per flattened batch item
     qb = np.broadcast_to(np.asarray(q, dtype=np.float64), shape).reshape(-1)
     Pt = np.ascontiguousarray(P.reshape(-1, d, d).transpose(1, 2, 0))  # (d, d, B)
+    out = _cv_predict_cm(Pt, tb, qb, k)
+    # back to row-major, contiguous: consumers (moments, masks, gathers, scatters into the
+    # track table) are several times slower on the transposed view
+    return x_pred, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
+
+
+def _cv_predict_cm(Pt: FloatArray, tb: FloatArray, qb: FloatArray, k: int) -> FloatArray:
+    """Covariance of the CV prediction on component-major arrays: Pt (2k, 2k, B), tb (B,) s,
+    qb (B,) m^2/s^3 -> a new (2k, 2k, B).
+
+    With P = [[A, B], [B', C]]: A' = A + dt (B + B') + dt^2 C + Q_pp, B' = B + dt C + Q_pv,
+    C' = C + Q_vv. Matrix entries leading, the batch as the contiguous last axis: numpy is
+    slow on many tiny matrices.
+    """
     A, B, Bt, C = Pt[:k, :k], Pt[:k, k:], Pt[k:, :k], Pt[k:, k:]
     out = np.empty(Pt.shape)
     # in place into ``out`` (same operations and order as A + dt (B + B') + dt^2 C): every
@@ -116,9 +127,7 @@ def cv_predict(x: FloatArray, P: FloatArray, dt: FloatArray, q: FloatArray, k: i
         out[i, i + k] += q2
         out[i + k, i] += q2
         out[i + k, i + k] += q1
-    # back to row-major, contiguous: consumers (moments, masks, gathers, scatters into the
-    # track table) are several times slower on the transposed view
-    return x_pred, np.ascontiguousarray(out.transpose(2, 0, 1)).reshape(P.shape)
+    return out
 
 
 def cv_predict_position(
@@ -279,14 +288,78 @@ def imm_mix(
     """
     if mu.shape[1] == 1:  # one model: nothing to mix
         return xm, Pm, mu.copy()  # cbar = PI mu = mu
-    w = floor_probabilities(mu)[:, :, None] * PI  # (N, i, j) PI_ij mu_i
-    cbar = w.sum(axis=1)
+    n, r, d = xm.shape
+    wt, cbar = _mix_weights(mu, np.broadcast_to(PI, (n, r, r)).transpose(1, 2, 0))
+    xt, Pt = _mix_cm(wt, xm, Pm)
+    return (np.ascontiguousarray(xt.transpose(2, 1, 0)),
+            np.ascontiguousarray(Pt.reshape(d, d, r, n).transpose(3, 2, 0, 1)), cbar)
+
+
+def imm_predict(
+    xm: FloatArray, Pm: FloatArray, mu: FloatArray, dt: FloatArray, sojourn_s: FloatArray, q: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """IMM interaction for an interval dt (N,) s, then each model's CV prediction by dt (the
+    horizontal plane): ``imm_mix`` with ``markov_matrix(dt, sojourn_s)`` followed by
+    ``cv_predict(x0, P0, dt, q, 2)``, the same numbers, without leaving the component-major
+    layout between the two. xm (N, r, 4), Pm (N, r, 4, 4), mu (N, r), q (r,) m^2/s^3 ->
+    predicted (x (N, r, 4), P (N, r, 4, 4)) and cbar (N, r)."""
+    n, r, d = xm.shape
+    if r == 1:  # one model: no mixing
+        x, P = cv_predict(xm, Pm, dt, q, 2)
+        return x, P, mu.copy()
+    wt, cbar = _mix_weights(mu, _markov_cm(dt, sojourn_s))
+    xt, Pt = _mix_cm(wt, xm, Pm)  # (d, r, N), (d, d, r N)
+    for i in range(2):  # the state: position += dt velocity (as cv_predict_state)
+        xt[i] += dt * xt[i + 2]
+    tb = np.broadcast_to(dt, (r, n)).reshape(-1)
+    qb = np.broadcast_to(np.asarray(q, dtype=np.float64)[:, None], (r, n)).reshape(-1)
+    out = _cv_predict_cm(Pt, tb, qb, 2)
+    return (np.ascontiguousarray(xt.transpose(2, 1, 0)),
+            np.ascontiguousarray(out.reshape(d, d, r, n).transpose(3, 2, 0, 1)), cbar)
+
+
+def _mix_weights(mu: FloatArray, PIt: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """mu (N, r), component-major PIt (r, r, N) -> mixing weights omega_ij = PI_ij mu_i / cbar_j,
+    component-major (r, r, N), and cbar (N, r)."""
+    w = floor_probabilities(mu).T[:, None, :] * PIt  # (i, j, N) PI_ij mu_i
+    cbar = w[0].copy()  # (j, N): the sum over i, in order
+    for i in range(1, w.shape[0]):
+        cbar += w[i]
     # every mu_i >= MU_FLOOR and every column of PI has an entry > 0 (PI_jj = exp(-dt/s_j),
     # PI_ij = (1 - exp(-dt/s_i)) / (r - 1): not both 0), so cbar_j > 0; the max only guards rounding
     np.maximum(cbar, _TINY, out=cbar)
-    w /= cbar[:, None, :]  # omega_ij = PI_ij mu_i / cbar_j
-    x0, P0 = _moments(w, xm, Pm)
-    return x0, P0, cbar
+    w /= cbar
+    return w, np.ascontiguousarray(cbar.T)
+
+
+def _mix_cm(wt: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Moments of J Gaussian mixtures per item, component-major: weights wt (r, J, N)
+    (summing to 1 over r) of the r components xm (N, r, d), Pm (N, r, d, d) -> means
+    (d, J, N) and covariances (d, d, J N). IMM interaction mixes J = r, ``imm_combine`` J = 1.
+
+    The spread term sum_i w_i (x_i - x)(x_i - x)' is written in its pairwise form
+    sum_{i<k} w_i w_k (x_i - x_k)(x_i - x_k)' (equal when the weights sum to 1): one term for
+    the two-model IMM, from the models' difference (no cancellation), and no (r, J) spread
+    temporaries. Matrix entries leading, the (J, N) batch contiguous: each operation is one
+    broadcast over all items and mixtures into a reused buffer (numpy is slow on many tiny
+    matrices, and on row-major broadcasts whose inner loops run over d entries only).
+    """
+    n, r, d = xm.shape
+    J = wt.shape[1]
+    xt = np.ascontiguousarray(xm.transpose(2, 1, 0))  # (d, r, N)
+    Pt = np.ascontiguousarray(Pm.transpose(2, 3, 1, 0))  # (d, d, r, N)
+    x = np.multiply(wt[0], xt[:, 0, None])  # (d, J, N)
+    P = np.multiply(wt[0], Pt[:, :, 0, None])  # (d, d, J, N)
+    tmp_x, tmp = np.empty(x.shape), np.empty(P.shape)
+    for i in range(1, r):
+        x += np.multiply(wt[i], xt[:, i, None], out=tmp_x)
+        P += np.multiply(wt[i], Pt[:, :, i, None], out=tmp)
+    for i in range(r):
+        for k in range(i + 1, r):
+            D = xt[:, i] - xt[:, k]  # (d, N)
+            DD = D[:, None] * D[None, :]  # (d, d, N)
+            P += np.multiply(wt[i] * wt[k], DD[:, :, None], out=tmp)
+    return x, P.reshape(d, d, J * n)
 
 
 def _means(w: FloatArray, xm: FloatArray) -> FloatArray:
@@ -295,46 +368,6 @@ def _means(w: FloatArray, xm: FloatArray) -> FloatArray:
     for i in range(1, xm.shape[1]):
         x += w[:, i, :, None] * xm[:, i, None]
     return x
-
-
-def _moments(w: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Moments of Gaussian mixtures: w (N, r, J) weights (summing to 1 over r) of the r
-    components xm (N, r, d), Pm (N, r, d, d) -> J mixtures' means (N, J, d), covariances (N, J, d, d).
-
-    The spread term sum_i w_i (x_i - x)(x_i - x)' is written in its pairwise form
-    sum_{i<k} w_i w_k (x_i - x_k)(x_i - x_k)' (equal when the weights sum to 1): one term
-    for the two-model IMM, from the models' difference (no cancellation), and no
-    (N, r, J, d, d) temporaries; loops over the r models only (einsum over such tiny
-    axes costs several times more).
-    """
-    n, r, d = xm.shape
-    J = w.shape[2]
-    x = _means(w, xm)
-    pairs = [(i, k) for i in range(r) for k in range(i + 1, r)]
-    if J == 1:
-        # imm_combine: component-major, weights (r, N), covariances (r, d*d, N). Same
-        # operations in the same order as below, but each one multiply-add over rows of N
-        # into a reused buffer: the row-major (N, 1, 1) x (N, d, d) broadcasts run numpy's
-        # inner loops over d elements only.
-        wt = np.ascontiguousarray(w[:, :, 0].T)
-        Pt = np.ascontiguousarray(Pm.transpose(1, 2, 3, 0)).reshape(r, d * d, n)
-        P = np.multiply(wt[0], Pt[0])  # (d*d, N)
-        tmp = np.empty(P.shape)
-        for i in range(1, r):
-            P += np.multiply(wt[i], Pt[i], out=tmp)
-        for i, k in pairs:
-            D = np.ascontiguousarray((xm[:, i] - xm[:, k]).T)  # (d, N)
-            P += np.multiply(wt[i] * wt[k], (D[:, None] * D[None, :]).reshape(d * d, n), out=tmp)
-        return x, np.ascontiguousarray(P.T).reshape(n, 1, d, d)
-    # imm_mix (J = r mixtures): the row-major form (the component-major one was measured
-    # no faster here: J times the calls, and the tracker's mixes are mostly of few pairs)
-    P = w[:, 0, :, None, None] * Pm[:, 0, None]
-    for i in range(1, r):
-        P += w[:, i, :, None, None] * Pm[:, i, None]
-    for i, k in pairs:
-        D = xm[:, i] - xm[:, k]
-        P += (w[:, i] * w[:, k])[:, :, None, None] * (D[:, :, None] * D[:, None, :])[:, None]
-    return x, P
 
 
 def floor_probabilities(mu: FloatArray) -> FloatArray:
@@ -346,6 +379,8 @@ def floor_probabilities(mu: FloatArray) -> FloatArray:
     that is not finite or sums to 0 becomes uniform (no information is better than NaN)."""
     r = mu.shape[1]
     p = mu.copy()
+    if (p >= MU_FLOOR).all():  # every row (the common case): no per-row reduction
+        return p
     fix = ~(p >= MU_FLOOR).all(axis=1)  # NaN fails the comparison
     if fix.any():
         q = p[fix]
@@ -387,8 +422,9 @@ def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatAr
     """
     if mu.shape[1] == 1:
         return xm[:, 0], Pm[:, 0]
-    x, P = _moments(mu[:, :, None], xm, Pm)
-    return x[:, 0], P[:, 0]
+    n, _, d = xm.shape
+    x, P = _mix_cm(np.ascontiguousarray(mu.T[:, None, :]), xm, Pm)  # one mixture, weights mu
+    return np.ascontiguousarray(x[:, 0].T), np.ascontiguousarray(P.transpose(2, 0, 1))
 
 
 def markov_matrix(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
@@ -397,11 +433,17 @@ def markov_matrix(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
     Leaving model i within dt has probability 1 - exp(-dt / sojourn_i), spread evenly over
     the other models, so the chain is consistent whatever the update rate.
     """
-    r = sojourn_s.shape[0]
-    if r == 1:
+    if sojourn_s.shape[0] == 1:
         return np.ones((dt.shape[0], 1, 1))
-    leave = -np.expm1(-np.abs(dt)[:, None] / sojourn_s[None, :])  # (N, r)
-    PI = np.repeat((leave / (r - 1))[:, :, None], r, axis=2)
-    idx = np.arange(r)
-    PI[:, idx, idx] = 1.0 - leave
-    return PI
+    return _markov_cm(dt, sojourn_s).transpose(2, 0, 1)
+
+
+def _markov_cm(dt: FloatArray, sojourn_s: FloatArray) -> FloatArray:
+    """``markov_matrix`` component-major, for r >= 2 models: PIt (r, r, N)."""
+    r = sojourn_s.shape[0]
+    leave = -np.expm1(-np.abs(dt)[None, :] / sojourn_s[:, None])  # (r, N)
+    PIt = np.empty((r, r, dt.shape[0]))
+    PIt[:] = (leave / (r - 1))[:, None, :]
+    for i in range(r):
+        PIt[i, i] = 1.0 - leave[i]
+    return PIt

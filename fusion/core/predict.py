@@ -59,12 +59,7 @@ def predict_pairs(tab: TrackTable, track: IntArray, meas: IntArray, batch: MeasB
     if track.size == 0:  # no work (and no numpy calls) for an empty set
         return empty_pairs(mod.n_models)
     dt = np.maximum(batch.t[meas] - a["t"][track], 0.0)  # < 0 only for rows older than a re-run's state
-    if mod.n_models == 1:  # one model: no mixing
-        x0, P0, cbar = a["xm"][track], a["Pm"][track], a["mu"][track]
-    else:
-        x0, P0, cbar = kalman.imm_mix(a["xm"][track], a["Pm"][track], a["mu"][track],
-                                      kalman.markov_matrix(dt, mod.sojourn))
-    xm, Pm = kalman.cv_predict(x0, P0, dt, mod.q, 2)
+    xm, Pm, cbar = kalman.imm_predict(a["xm"][track], a["Pm"][track], a["mu"][track], dt, mod.sojourn, mod.q)
     return Pairs(track, meas, xm, Pm, cbar)
 
 

@@ -165,9 +165,61 @@ def test_kernels_leave_inputs_unchanged(n: int, r: int) -> None:
     args = (xm, Pm, mu, dt, PI, z, R)
     saved = [a.copy() for a in args]
     kalman.imm_mix(xm, Pm, mu, PI)
+    kalman.imm_predict(xm, Pm, mu, dt, np.array([30.0, 5.0])[:r], np.array([0.05, 5.0])[:r])
     kalman.imm_combine(xm, Pm, mu)
     kalman.cv_predict(xm, Pm, dt, np.array([0.05, 5.0])[:r], 2)
     kalman.update(xm, Pm, z, np.eye(2, 4), R)
     kalman.update(xm[:, 0, :2], Pm[:, 0, :2, :2], z[:, 0, :1], np.array([[1.0, 0.0]]), R[:, 0, :1, :1])
     for a, b in zip(args, saved, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _row_major_moments(w: np.ndarray, xm: np.ndarray, Pm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row-major mixing of before the component-major kernel (2026-12-07), operation for operation."""
+    r = xm.shape[1]
+    x = w[:, 0, :, None] * xm[:, 0, None]
+    for i in range(1, r):
+        x += w[:, i, :, None] * xm[:, i, None]
+    P = w[:, 0, :, None, None] * Pm[:, 0, None]
+    for i in range(1, r):
+        P += w[:, i, :, None, None] * Pm[:, i, None]
+    for i in range(r):
+        for k in range(i + 1, r):
+            D = xm[:, i] - xm[:, k]
+            P += (w[:, i] * w[:, k])[:, :, None, None] * (D[:, :, None] * D[:, None, :])[:, None]
+    return x, P
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("r", [2, 3])
+def test_mixing_is_the_row_major_form_bit_for_bit(n: int, r: int) -> None:
+    """The component-major mixing and combination give the numbers of the row-major form exactly
+    (the same operations in the same order): the tracker's results do not move."""
+    _, xm, Pm, mu, dt = _case(n, r, 400 + n + r)
+    PI = kalman.markov_matrix(dt, np.array([30.0, 5.0, 10.0])[:r])
+    w = mu[:, :, None] * PI
+    cbar = w.sum(axis=1)
+    w /= cbar[:, None, :]
+    x0, P0, cbar0 = kalman.imm_mix(xm, Pm, mu, PI)
+    x_ref, P_ref = _row_major_moments(w, xm, Pm)
+    np.testing.assert_array_equal(cbar0, cbar)
+    np.testing.assert_array_equal(x0, x_ref)
+    np.testing.assert_array_equal(P0, P_ref)
+    x, P = kalman.imm_combine(xm, Pm, mu)
+    x_ref, P_ref = _row_major_moments(mu[:, :, None], xm, Pm)
+    np.testing.assert_array_equal(x, x_ref[:, 0])
+    np.testing.assert_array_equal(P, P_ref[:, 0])
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_imm_predict_is_mix_then_predict(n: int, r: int) -> None:
+    _, xm, Pm, mu, dt = _case(n, r, 500 + n + r)
+    sojourn, q = np.array([30.0, 5.0, 10.0])[:r], np.array([0.05, 5.0, 1.0])[:r]
+    x, P, cbar = kalman.imm_predict(xm, Pm, mu, dt, sojourn, q)
+    x0, P0, cbar_ref = kalman.imm_mix(xm, Pm, mu, kalman.markov_matrix(dt, sojourn))
+    x_ref, P_ref = kalman.cv_predict(x0, P0, dt, q, 2)
+    np.testing.assert_array_equal(cbar, cbar_ref)
+    np.testing.assert_array_equal(x, x_ref)
+    np.testing.assert_array_equal(P, P_ref)
+    assert x.flags.c_contiguous and P.flags.c_contiguous and P.shape == (n, r, 4, 4)
