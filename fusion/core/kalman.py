@@ -422,7 +422,6 @@ def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatAr
     """
     if mu.shape[1] == 1:
         return xm[:, 0], Pm[:, 0]
-    n, _, d = xm.shape
     x, P = _mix_cm(np.ascontiguousarray(mu.T[:, None, :]), xm, Pm)  # one mixture, weights mu
     return np.ascontiguousarray(x[:, 0].T), np.ascontiguousarray(P.transpose(2, 0, 1))
 
