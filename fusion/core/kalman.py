@@ -135,18 +135,46 @@ def cv_predict_position(
 ) -> tuple[FloatArray, FloatArray]:
     """Position block of ``cv_predict`` only: pos (N, ..., k), P_pos (N, ..., k, k).
 
-    Same inputs; A' = A + dt (B + B') + dt^2 C + q dt^3/3 I (for gating radii, which need
-    no velocity block).
+    Same inputs (``_cv_predict_position_cm`` on component-major arrays).
     """
+    d, shape = 2 * k, x.shape[:-1]
     t = dt.reshape(dt.shape + (1,) * (x.ndim - 2))
-    pos = x[..., :k] + t[..., None] * x[..., k:]
-    qpp = np.asarray(q, dtype=np.float64) * t**3 / 3.0
-    Pp = np.empty(P.shape[:-2] + (k, k))
-    for i in range(k):  # entry by entry: no (N, ..., 4, 4) temporaries
+    tb = np.broadcast_to(t, shape).reshape(-1)
+    qb = np.broadcast_to(np.asarray(q, dtype=np.float64), shape).reshape(-1)
+    pos, Pp = _cv_predict_position_cm(np.ascontiguousarray(x.reshape(-1, d).T),
+                                      np.ascontiguousarray(P.reshape(-1, d, d).transpose(1, 2, 0)), tb, qb, k)
+    return np.ascontiguousarray(pos.T).reshape(shape + (k,)), np.ascontiguousarray(Pp.transpose(2, 0, 1)).reshape(shape + (k, k))
+
+
+def _cv_predict_position_cm(
+    xt: FloatArray, Pt: FloatArray, tb: FloatArray, qb: FloatArray, k: int
+) -> tuple[FloatArray, FloatArray]:
+    """Position block of the CV prediction on component-major arrays: xt (2k, ...), Pt (2k, 2k, ...),
+    tb and qb (...) -> pos (k, ...), P_pos (k, k, ...). A' = A + dt (B + B') + dt^2 C + q dt^3/3 I
+    (for gating radii, which need no velocity block)."""
+    pos = xt[:k] + tb * xt[k:]
+    qpp = qb * tb**3 / 3.0
+    Pp = np.empty((k, k) + Pt.shape[2:])
+    for i in range(k):  # entry by entry: no (2k, 2k, ...) temporaries
         for j in range(i, k):
-            v = P[..., i, j] + t * (P[..., i, j + k] + P[..., i + k, j]) + t * t * P[..., i + k, j + k]
-            Pp[..., i, j] = Pp[..., j, i] = v + qpp if i == j else v
+            v = Pt[i, j] + tb * (Pt[i, j + k] + Pt[i + k, j]) + tb * tb * Pt[i + k, j + k]
+            Pp[i, j] = Pp[j, i] = v + qpp if i == j else v
     return pos, Pp
+
+
+def imm_predict_position(xm: FloatArray, Pm: FloatArray, mu: FloatArray, dt: FloatArray,
+                         q: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Combined position (N, 2) m and its covariance (N, 2, 2) of each model's CV prediction by
+    dt (N,) s, without interaction: ``imm_combine`` of ``cv_predict_position`` (the same numbers)
+    in the component-major layout throughout. xm (N, r, 4), Pm (N, r, 4, 4), mu (N, r), q (r,)."""
+    n, r, _ = xm.shape
+    tb = np.broadcast_to(dt, (r, n))
+    qb = np.broadcast_to(np.asarray(q, dtype=np.float64)[:, None], (r, n))
+    pos, Pp = _cv_predict_position_cm(*_component_major(xm, Pm), tb, qb, 2)  # (2, r, N), (2, 2, r, N)
+    if r == 1:
+        return np.ascontiguousarray(pos[:, 0].T), np.ascontiguousarray(Pp[:, :, 0].transpose(2, 0, 1))
+    x, P = _mix_cm(np.ascontiguousarray(mu.T[:, None, :]), pos, Pp)
+    return np.ascontiguousarray(x[:, 0].T), np.ascontiguousarray(P.transpose(2, 0, 1))
 
 
 @dataclass(frozen=True)
@@ -290,7 +318,7 @@ def imm_mix(
         return xm, Pm, mu.copy()  # cbar = PI mu = mu
     n, r, d = xm.shape
     wt, cbar = _mix_weights(mu, np.broadcast_to(PI, (n, r, r)).transpose(1, 2, 0))
-    xt, Pt = _mix_cm(wt, xm, Pm)
+    xt, Pt = _mix_cm(wt, *_component_major(xm, Pm))
     return (np.ascontiguousarray(xt.transpose(2, 1, 0)),
             np.ascontiguousarray(Pt.reshape(d, d, r, n).transpose(3, 2, 0, 1)), cbar)
 
@@ -308,7 +336,7 @@ def imm_predict(
         x, P = cv_predict(xm, Pm, dt, q, 2)
         return x, P, mu.copy()
     wt, cbar = _mix_weights(mu, _markov_cm(dt, sojourn_s))
-    xt, Pt = _mix_cm(wt, xm, Pm)  # (d, r, N), (d, d, r N)
+    xt, Pt = _mix_cm(wt, *_component_major(xm, Pm))  # (d, r, N), (d, d, r N)
     for i in range(2):  # the state: position += dt velocity (as cv_predict_state)
         xt[i] += dt * xt[i + 2]
     tb = np.broadcast_to(dt, (r, n)).reshape(-1)
@@ -332,9 +360,14 @@ def _mix_weights(mu: FloatArray, PIt: FloatArray) -> tuple[FloatArray, FloatArra
     return w, np.ascontiguousarray(cbar.T)
 
 
-def _mix_cm(wt: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _component_major(xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """xm (N, r, d), Pm (N, r, d, d) -> contiguous copies (d, r, N), (d, d, r, N)."""
+    return np.ascontiguousarray(xm.transpose(2, 1, 0)), np.ascontiguousarray(Pm.transpose(2, 3, 1, 0))
+
+
+def _mix_cm(wt: FloatArray, xt: FloatArray, Pt: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Moments of J Gaussian mixtures per item, component-major: weights wt (r, J, N)
-    (summing to 1 over r) of the r components xm (N, r, d), Pm (N, r, d, d) -> means
+    (summing to 1 over r) of the r components xt (d, r, N), Pt (d, d, r, N) -> means
     (d, J, N) and covariances (d, d, J N). IMM interaction mixes J = r, ``imm_combine`` J = 1.
 
     The spread term sum_i w_i (x_i - x)(x_i - x)' is written in its pairwise form
@@ -344,10 +377,8 @@ def _mix_cm(wt: FloatArray, xm: FloatArray, Pm: FloatArray) -> tuple[FloatArray,
     broadcast over all items and mixtures into a reused buffer (numpy is slow on many tiny
     matrices, and on row-major broadcasts whose inner loops run over d entries only).
     """
-    n, r, d = xm.shape
+    d, r, n = xt.shape
     J = wt.shape[1]
-    xt = np.ascontiguousarray(xm.transpose(2, 1, 0))  # (d, r, N)
-    Pt = np.ascontiguousarray(Pm.transpose(2, 3, 1, 0))  # (d, d, r, N)
     x = np.multiply(wt[0], xt[:, 0, None])  # (d, J, N)
     P = np.multiply(wt[0], Pt[:, :, 0, None])  # (d, d, J, N)
     tmp_x, tmp = np.empty(x.shape), np.empty(P.shape)
@@ -422,7 +453,7 @@ def imm_combine(xm: FloatArray, Pm: FloatArray, mu: FloatArray) -> tuple[FloatAr
     """
     if mu.shape[1] == 1:
         return xm[:, 0], Pm[:, 0]
-    x, P = _mix_cm(np.ascontiguousarray(mu.T[:, None, :]), xm, Pm)  # one mixture, weights mu
+    x, P = _mix_cm(np.ascontiguousarray(mu.T[:, None, :]), *_component_major(xm, Pm))  # one mixture, weights mu
     return np.ascontiguousarray(x[:, 0].T), np.ascontiguousarray(P.transpose(2, 0, 1))
 
 

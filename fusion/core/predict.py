@@ -76,8 +76,7 @@ def predict_position(tab: TrackTable, rows: IntArray, dt: FloatArray) -> tuple[F
     a = tab.cols
     every = rows.size == tab.rows  # sorted and unique: all rows, no gather
     xm, Pm, mu = (a[k] if every else a[k][rows] for k in ("xm", "Pm", "mu"))
-    pos, P_pos = kalman.cv_predict_position(xm, Pm, dt, tab.mod.q, 2)
-    return kalman.imm_combine(pos, P_pos, mu)
+    return kalman.imm_predict_position(xm, Pm, mu, dt, tab.mod.q)
 
 
 def predict_alt(alt: FloatArray, Palt: FloatArray, dt: FloatArray, q_alt: float) -> tuple[FloatArray, FloatArray]:

@@ -223,3 +223,31 @@ def test_imm_predict_is_mix_then_predict(n: int, r: int) -> None:
     np.testing.assert_array_equal(x, x_ref)
     np.testing.assert_array_equal(P, P_ref)
     assert x.flags.c_contiguous and P.flags.c_contiguous and P.shape == (n, r, 4, 4)
+
+
+def _row_major_position(x: np.ndarray, P: np.ndarray, dt: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cv_predict_position of before the component-major kernel (2026-12-07), operation for operation."""
+    t = dt.reshape(dt.shape + (1,) * (x.ndim - 2))
+    pos = x[..., :2] + t[..., None] * x[..., 2:]
+    qpp = q * t**3 / 3.0
+    Pp = np.empty(P.shape[:-2] + (2, 2))
+    for i in range(2):
+        for j in range(i, 2):
+            v = P[..., i, j] + t * (P[..., i, j + 2] + P[..., i + 2, j]) + t * t * P[..., i + 2, j + 2]
+            Pp[..., i, j] = Pp[..., j, i] = v + qpp if i == j else v
+    return pos, Pp
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_predicted_position_is_the_row_major_form_bit_for_bit(n: int, r: int) -> None:
+    _, xm, Pm, mu, dt = _case(n, r, 600 + n + r)
+    q = np.array([0.05, 5.0, 1.0])[:r]
+    pos_ref, Pp_ref = _row_major_position(xm, Pm, dt, q)
+    pos, Pp = kalman.cv_predict_position(xm, Pm, dt, q, 2)
+    np.testing.assert_array_equal(pos, pos_ref)
+    np.testing.assert_array_equal(Pp, Pp_ref)
+    x, P = kalman.imm_predict_position(xm, Pm, mu, dt, q)
+    x_ref, P_ref = (pos_ref[:, 0], Pp_ref[:, 0]) if r == 1 else _row_major_moments(mu[:, :, None], pos_ref, Pp_ref)
+    np.testing.assert_array_equal(x, x_ref.reshape(n, 2))
+    np.testing.assert_array_equal(P, P_ref.reshape(n, 2, 2))
