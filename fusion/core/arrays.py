@@ -181,6 +181,23 @@ def expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArra
     return owner, starts[owner] + offsets
 
 
+def column_bounds(p: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Smallest and largest value of each column of p (M, k), M > 0: (lo (k,), hi (k,)); NaN
+    propagates. Column by column: numpy's reduction over the long axis of an (M, 2) array
+    runs its inner loop over the 2 columns and costs several times more."""
+    cols = p.T
+    return np.array([c.min() for c in cols]), np.array([c.max() for c in cols])
+
+
+def rows_finite(p: FloatArray) -> BoolArray:
+    """(M, k) -> (M,) True where every entry of the row is finite (column by column, as
+    ``column_bounds``)."""
+    ok = np.isfinite(p[:, 0])
+    for j in range(1, p.shape[1]):
+        ok &= np.isfinite(p[:, j])
+    return ok
+
+
 def fixed_covariance(P: FloatArray) -> Covariance:
     """``TrackView.covariance`` of a covariance array already computed: (N, 4, 4)."""
     return lambda rows: P if rows is None else P[rows]

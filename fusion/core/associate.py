@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fusion.core import kalman
-from fusion.core.arrays import TENTATIVE, BoolArray, FloatArray, IntArray, MeasBatch
+from fusion.core.arrays import TENTATIVE, BoolArray, FloatArray, IntArray, MeasBatch, column_bounds
 from fusion.core.assign import assign
 from fusion.core.config import TrackerConfig
 from fusion.core.jpda import clutter_density, marginals, mixture_update, model_log_likelihood
@@ -91,7 +91,8 @@ def log_clutter_density(config: TrackerConfig, batch: MeasBatch, free: float) ->
     if batch.look_en_m is not None:
         area = float(np.pi * batch.look_en_m[2] ** 2)
     else:
-        span = batch.z_pos.max(axis=0) - batch.z_pos.min(axis=0)
+        lo, hi = column_bounds(batch.z_pos)
+        span = hi - lo
         if np.isfinite(config.look_margin_m):
             span = span + 2.0 * config.look_margin_m
         area = float(span[0] * span[1])

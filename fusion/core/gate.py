@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fusion.core import kalman
-from fusion.core.arrays import TENTATIVE, BoolArray, FloatArray, IntArray, MeasBatch, meas_R, meas_z
+from fusion.core.arrays import (
+    TENTATIVE,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    MeasBatch,
+    column_bounds,
+    meas_R,
+    meas_z,
+    rows_finite,
+)
 from fusion.core.predict import EMPTY_INT, Pairs, predict_pairs, predict_position
 
 if TYPE_CHECKING:
@@ -118,7 +128,7 @@ def candidate_pairs(track_pos: FloatArray, radius: FloatArray, plot_pos: FloatAr
     n, m = track_pos.shape[0], plot_pos.shape[0]
     if n == 0 or m == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    finite = np.isfinite(radius) & np.isfinite(track_pos).all(axis=1)
+    finite = np.isfinite(radius) & rows_finite(track_pos)
     if not finite.all():
         keep = np.flatnonzero(finite)
         pairs = candidate_pairs(track_pos[keep], radius[keep], plot_pos)
@@ -156,8 +166,8 @@ def _grid_pairs(
     if not np.isfinite(radius).all():
         return None, None
     limit = _GRID_VISITS_PER_ITEM * (n + m)
-    lo = plot_pos.min(axis=0)
-    span = plot_pos.max(axis=0) - lo
+    lo, hi = column_bounds(plot_pos)
+    span = hi - lo
     # at most about 3 M cells: side >= sqrt(area / M) and >= longest side / M
     cell = max(float(np.median(radius)), float(np.sqrt(span[0] * span[1] / m)), float(span.max()) / m, 1e-6)
     nx, ny = int(span[0] // cell) + 1, int(span[1] // cell) + 1
@@ -245,7 +255,7 @@ def gate_pairs(
         return none
     pos, P_pos = predict_position(tab, tracks, np.maximum(tb - a["t"][tracks], 0.0))
     radius = gate_radius(P_pos, r_max, mod.gate[4]) + spread
-    finite = np.isfinite(radius) & np.isfinite(pos).all(axis=1)
+    finite = np.isfinite(radius) & rows_finite(pos)
     bad = EMPTY_INT
     if not finite.all():  # the guard: no non-finite state reaches the grid
         bad = tracks[~finite]
@@ -336,7 +346,7 @@ def reachable(tab: TrackTable, free: BoolArray, tb: float, z_pos: FloatArray, r_
     a = tab.cols
     if 4 * z_pos.shape[0] >= tab.rows:  # a batch about as big as the pool: its cost is O(N) anyway,
         return np.flatnonzero(free)  # and the grid sorts the tracks out
-    lo, hi = z_pos.min(axis=0), z_pos.max(axis=0)
+    lo, hi = column_bounds(z_pos)
     g = tab.mod.gate[4]
     rows = tab.query(lo, hi, np.sqrt(g * r_max) * (1.0 + 1e-9) + spread + 1e-3, tb)
     every = rows.size == tab.rows
