@@ -223,27 +223,44 @@ def kinematics(xm: FloatArray, Pm: FloatArray, mu: FloatArray, q: FloatArray) ->
     predicted position covariance trace(dt) = c0 + c1 dt + c2 dt^2 + c3 dt^3 (exact for the CV
     models' prediction followed by moment matching, as ``predict.predict_position``), and
     tr0 (n, 3): model 0's P00 + P11, P02 + P13, P22 + P33. With one model cx is a view of xm."""
-    P0 = Pm[:, 0]
-    tr0 = np.empty((mu.shape[0], 3))
-    np.add(P0[:, 0, 0], P0[:, 1, 1], out=tr0[:, 0])
-    np.add(P0[:, 0, 2], P0[:, 1, 3], out=tr0[:, 1])
-    np.add(P0[:, 2, 2], P0[:, 3, 3], out=tr0[:, 2])
-    if mu.shape[1] == 1:
-        trc = np.empty((mu.shape[0], 4))
+    n, r = mu.shape
+    # component-major (the (r, n) batch contiguous), the entries needed gathered once; the same
+    # operations in the same order as on the (n, r, 4, 4) arrays, and mu-weighted sums in order
+    E = np.ascontiguousarray(Pm[:, :, _TRACE_ROW, _TRACE_COL].transpose(2, 1, 0))  # (6, r, n)
+    P00, P11, P02, P13, P22, P33 = E
+    tr0 = np.empty((n, 3))
+    np.add(P00[0], P11[0], out=tr0[:, 0])
+    np.add(P02[0], P13[0], out=tr0[:, 1])
+    np.add(P22[0], P33[0], out=tr0[:, 2])
+    if r == 1:
+        trc = np.empty((n, 4))
         trc[:, 0] = tr0[:, 0]
         np.multiply(tr0[:, 1], 2.0, out=trc[:, 1])
         trc[:, 2] = tr0[:, 2]
         trc[:, 3] = 2.0 * float(q[0]) / 3.0
         return xm[:, 0], trc, tr0
-    cx = np.einsum("nj,njd->nd", mu, xm)
-    d = xm - cx[:, None, :]
-    per_model = np.stack([
-        Pm[..., 0, 0] + Pm[..., 1, 1] + d[..., 0] ** 2 + d[..., 1] ** 2,
-        2.0 * (Pm[..., 0, 2] + Pm[..., 1, 3] + d[..., 0] * d[..., 2] + d[..., 1] * d[..., 3]),
-        Pm[..., 2, 2] + Pm[..., 3, 3] + d[..., 2] ** 2 + d[..., 3] ** 2,
-        np.broadcast_to(2.0 * q / 3.0, mu.shape),
-    ], axis=2)  # (n, r, 4)
-    return cx, np.einsum("nj,njc->nc", mu, per_model), tr0
+    xt = np.ascontiguousarray(xm.transpose(2, 1, 0))  # (4, r, n)
+    w = np.ascontiguousarray(mu.T)  # (r, n)
+    cx = _weighted(w, xt)  # (4, n)
+    d0, d1, d2, d3 = xt - cx[:, None, :]
+    per_model = (P00 + P11 + d0 * d0 + d1 * d1, 2.0 * (P02 + P13 + d0 * d2 + d1 * d3), P22 + P33 + d2 * d2 + d3 * d3,
+                 np.broadcast_to((2.0 * q / 3.0)[:, None], (r, n)))
+    trc = np.empty((n, 4))
+    for c, v in enumerate(per_model):
+        trc[:, c] = _weighted(w, v[None])[0]
+    return np.ascontiguousarray(cx.T), trc, tr0
+
+
+_TRACE_ROW, _TRACE_COL = np.array([0, 1, 0, 1, 2, 3]), np.array([0, 1, 2, 3, 2, 3])
+"""Entries P00, P11, P02, P13, P22, P33 of a 4 x 4 covariance."""
+
+
+def _weighted(w: FloatArray, v: FloatArray) -> FloatArray:
+    """sum_j w_j v_j, in order: w (r, n) weights, v (k, r, n) -> (k, n)."""
+    out = w[0] * v[:, 0]
+    for j in range(1, w.shape[0]):
+        out += w[j] * v[:, j]
+    return out
 
 
 def due_time(mod: PoolModel, status: NDArray[np.int8], last_t: FloatArray, t: FloatArray, tr0: FloatArray,

@@ -98,3 +98,33 @@ def test_capacity_grows_without_changing_rows(make_table: TableFactory) -> None:
     assert tab["id"].tolist() == list(range(1, 71))
     np.testing.assert_allclose(tab["cx"], x, rtol=1e-12)
     _derived_match_state(tab)
+
+
+def _row_major_kinematics(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cx and trc of ``kinematics`` as computed before its component-major form (2026-12-07)."""
+    cx = np.einsum("nj,njd->nd", mu, xm)
+    d = xm - cx[:, None, :]
+    per_model = np.stack([
+        Pm[..., 0, 0] + Pm[..., 1, 1] + d[..., 0] ** 2 + d[..., 1] ** 2,
+        2.0 * (Pm[..., 0, 2] + Pm[..., 1, 3] + d[..., 0] * d[..., 2] + d[..., 1] * d[..., 3]),
+        Pm[..., 2, 2] + Pm[..., 3, 3] + d[..., 2] ** 2 + d[..., 3] ** 2,
+        np.broadcast_to(2.0 * q / 3.0, mu.shape),
+    ], axis=2)
+    return cx, np.einsum("nj,njc->nc", mu, per_model)
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+@pytest.mark.parametrize("r", [2, 3])
+def test_kinematics_is_the_row_major_form_bit_for_bit(n: int, r: int) -> None:
+    rng = np.random.default_rng(n + r)
+    xm = rng.standard_normal((n, r, 4)) * 1e3
+    A = rng.standard_normal((n, r, 4, 4))
+    Pm = A @ A.swapaxes(-1, -2) * 100.0
+    mu = rng.dirichlet(np.ones(r), size=n)
+    q = np.array([0.02, 2.0, 0.5])[:r]
+    cx, trc, tr0 = kinematics(xm, Pm, mu, q)
+    cx_ref, trc_ref = _row_major_kinematics(xm, Pm, mu, q)
+    np.testing.assert_array_equal(cx, cx_ref)
+    np.testing.assert_array_equal(trc, trc_ref)
+    np.testing.assert_array_equal(tr0, np.stack([Pm[:, 0, 0, 0] + Pm[:, 0, 1, 1], Pm[:, 0, 0, 2] + Pm[:, 0, 1, 3],
+                                                 Pm[:, 0, 2, 2] + Pm[:, 0, 3, 3]], axis=1))
