@@ -29,7 +29,7 @@ from fusion.core.arrays import (
     meas_z,
     rows_finite,
 )
-from fusion.core.predict import EMPTY_INT, Pairs, predict_pairs, predict_position
+from fusion.core.predict import EMPTY_INT, PairIndex, Pairs, predict_pairs, predict_position, predict_runs
 
 if TYPE_CHECKING:
     from fusion.core.table import TrackTable
@@ -265,16 +265,23 @@ def gate_pairs(
     if keyname is not None:  # a report with a new identity may not update a track holding another one
         ok = ~adopt[pm] | (a[keyname][pt] == none_key)
         pt, pm = pt[ok], pm[ok]
-    p = predict_pairs(tab, pt, pm, batch)
-    d2, dims = distances(p, batch)
-    tentative = a["status"][p.track] == TENTATIVE
+    near = within_reach(tab, PairIndex(pt, pm), batch)  # from the cached state: before any prediction
+    if not near.all():
+        pt, pm = pt[near], pm[near]
+    run, xm, Pm, cbar = predict_runs(tab, pt, pm, batch)  # each track once per scan
+    d2, dims, _ = _innovations(xm, Pm, cbar, run, pm, batch)
+    tentative = a["status"][pt] == TENTATIVE
     gate = np.where(dims == 4, np.where(tentative, mod.confirm_gate[4], mod.gate[4]),
                     np.where(tentative, mod.confirm_gate[2], mod.gate[2]))
     inside = d2 <= gate
-    inside &= within_reach(tab, p, batch)
-    if inside.all():  # no copies
-        return p, d2 / gate, bad
-    return p.take(inside), d2[inside] / gate[inside], bad
+    if inside.all():
+        at = run
+    else:
+        pt, pm, d2, gate = pt[inside], pm[inside], d2[inside], gate[inside]
+        at = np.flatnonzero(inside) if run is None else run[inside]
+    if at is not None:
+        xm, Pm, cbar = xm[at], Pm[at], cbar[at]
+    return Pairs(pt, pm, xm, Pm, cbar), d2 / gate, bad
 
 
 def distances(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray]:
@@ -286,18 +293,27 @@ def distances(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray]:
 
 def innovations(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray, FloatArray]:
     """Squared Mahalanobis distance of each pair's combined prediction (K,), its measurement
-    dimension (K,) and the log Gaussian likelihood ln N(nu; 0, S) of its innovation (K,). A
-    position-only row needs only the position block of the moment-matched state (the same
-    numbers as the block of the full one, for a quarter of the work)."""
-    meas = p.meas
+    dimension (K,) and the log Gaussian likelihood ln N(nu; 0, S) of its innovation (K,)."""
+    return _innovations(p.xm, p.Pm, p.cbar, None, p.meas, batch)
+
+
+def _innovations(xm: FloatArray, Pm: FloatArray, cbar: FloatArray, run: IntArray | None, meas: IntArray,
+                 batch: MeasBatch) -> tuple[FloatArray, IntArray, FloatArray]:
+    """``innovations`` of K pairs whose predictions are xm (U, r, 4), Pm (U, r, 4, 4), cbar (U, r)
+    at ``run`` (K,) (None: U = K, the pairs' own), measurement rows ``meas`` (K,); each prediction
+    moment-matched once. A position-only row needs only the position block of the moment-matched
+    state (the same numbers as the block of the full one, for a quarter of the work)."""
     d2, log_lik = np.empty(meas.size), np.empty(meas.size)
     dims = np.where(batch.has_vel[meas], 4, 2)
     for m, H in ((2, _EYE2), (4, _H_FULL)):  # H of the combined block: the block itself
         sel = dims == m
         every = bool(sel.all())  # one kind of row: no masked copies
         if every or sel.any():
-            rows, xm, Pm, cbar = (meas, p.xm, p.Pm, p.cbar) if every else (meas[sel], p.xm[sel], p.Pm[sel], p.cbar[sel])
             x, P = kalman.imm_combine(xm[..., :m], Pm[..., :m, :m], cbar)
+            at = run if every else (np.flatnonzero(sel) if run is None else run[sel])
+            if at is not None:
+                x, P = x[at], P[at]
+            rows = meas if every else meas[sel]
             inn = kalman.innovation(x, P, meas_z(batch, rows, m), H, meas_R(batch, rows, m))
             if every:
                 return inn.d2, dims, inn.log_lik
@@ -305,7 +321,7 @@ def innovations(p: Pairs, batch: MeasBatch) -> tuple[FloatArray, IntArray, Float
     return d2, dims, log_lik
 
 
-def within_reach(tab: TrackTable, p: Pairs, batch: MeasBatch) -> BoolArray:
+def within_reach(tab: TrackTable, p: Pairs | PairIndex, batch: MeasBatch) -> BoolArray:
     """Could each pair's target have moved from the track's last estimate to the plot? (K,)
 
     |z - x(t)| <= v dt + sqrt(chi2_2) sqrt(trace P_pos(t) + trace R_pos), with x(t),

@@ -8,7 +8,7 @@ merges and the gate radius; the altitude filter's prediction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -52,15 +52,43 @@ def empty_pairs(r: int) -> Pairs:
     return Pairs(EMPTY_INT, EMPTY_INT, np.zeros((0, r, 4)), np.zeros((0, r, 4, 4)), np.zeros((0, r)))
 
 
+class PairIndex(NamedTuple):
+    """Track/measurement pairs without their predictions: track (K,) table rows, meas (K,) batch rows."""
+
+    track: IntArray
+    meas: IntArray
+
+
 def predict_pairs(tab: TrackTable, track: IntArray, meas: IntArray, batch: MeasBatch) -> Pairs:
     """IMM interaction and prediction of each pair's track ``track`` (K,) to the time of its
     measurement ``meas`` (K,) of ``batch``."""
-    a, mod = tab.cols, tab.mod
     if track.size == 0:  # no work (and no numpy calls) for an empty set
-        return empty_pairs(mod.n_models)
-    dt = np.maximum(batch.t[meas] - a["t"][track], 0.0)  # < 0 only for rows older than a re-run's state
-    xm, Pm, cbar = kalman.imm_predict(a["xm"][track], a["Pm"][track], a["mu"][track], dt, mod.sojourn, mod.q)
+        return empty_pairs(tab.mod.n_models)
+    run, xm, Pm, cbar = predict_runs(tab, track, meas, batch)
+    if run is not None:
+        xm, Pm, cbar = xm[run], Pm[run], cbar[run]
     return Pairs(track, meas, xm, Pm, cbar)
+
+
+def predict_runs(
+    tab: TrackTable, track: IntArray, meas: IntArray, batch: MeasBatch
+) -> tuple[IntArray | None, FloatArray, FloatArray, FloatArray]:
+    """``predict_pairs`` with each run of consecutive pairs of one track at one time (the pairs
+    of a track in one radar scan, sorted by track) predicted once: (run (K,) the index of each
+    pair's prediction, None when every pair is a run of its own; xm (U, r, 4), Pm (U, r, 4, 4),
+    cbar (U, r) of the U runs). The same numbers as predicting every pair."""
+    a, mod = tab.cols, tab.mod
+    t = batch.t[meas]
+    first = np.ones(track.size, dtype=bool)
+    np.not_equal(track[1:], track[:-1], out=first[1:])
+    first[1:] |= t[1:] != t[:-1]
+    run = None
+    if not first.all():
+        run = np.cumsum(first) - 1
+        track, t = track[first], t[first]
+    dt = np.maximum(t - a["t"][track], 0.0)  # < 0 only for rows older than a re-run's state
+    xm, Pm, cbar = kalman.imm_predict(a["xm"][track], a["Pm"][track], a["mu"][track], dt, mod.sojourn, mod.q)
+    return run, xm, Pm, cbar
 
 
 def predict_combined(tab: TrackTable, rows: IntArray, dt: FloatArray) -> tuple[FloatArray, FloatArray]:
