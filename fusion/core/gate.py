@@ -394,9 +394,10 @@ def feasible(tab: TrackTable, p: Pairs, batch: MeasBatch) -> BoolArray:
     if p.track.size == 0:
         return np.zeros(0, dtype=bool)
     a, mod = tab.cols, tab.mod
-    x, P = kalman.imm_combine(a["xm"][p.track], a["Pm"][p.track], a["mu"][p.track])
-    dist = np.linalg.norm(batch.z[p.meas, :2] - x[:, :2], axis=1)
-    spread = np.sqrt(np.trace(P[:, :2, :2], axis1=1, axis2=2) + np.trace(batch.R[p.meas, :2, :2], axis1=1, axis2=2))
+    # the position block of the moment-matched state only (the same numbers as the block of the full one)
+    x, P = kalman.imm_combine(a["xm"][p.track][..., :2], a["Pm"][p.track][..., :2, :2], a["mu"][p.track])
+    dist = np.linalg.norm(batch.z[p.meas, :2] - x, axis=1)
+    spread = np.sqrt(np.trace(P, axis1=1, axis2=2) + np.trace(batch.R[p.meas, :2, :2], axis1=1, axis2=2))
     t = batch.t[p.meas]
     reach = mod.pool.max_speed_mps * np.fmax(np.abs(t - a["t"][p.track]), np.abs(t - a["last_ais_t"][p.track]))
     return dist <= reach + mod.config.identity_sigmas * spread

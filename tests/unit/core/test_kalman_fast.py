@@ -251,3 +251,15 @@ def test_predicted_position_is_the_row_major_form_bit_for_bit(n: int, r: int) ->
     x_ref, P_ref = (pos_ref[:, 0], Pp_ref[:, 0]) if r == 1 else _row_major_moments(mu[:, :, None], pos_ref, Pp_ref)
     np.testing.assert_array_equal(x, x_ref.reshape(n, 2))
     np.testing.assert_array_equal(P, P_ref.reshape(n, 2, 2))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_combined_position_block_is_the_block_of_the_full_combination(n: int, r: int) -> None:
+    """The gate and the identity feasibility moment-match the position block only: bit for bit the
+    block of the full combination."""
+    _, xm, Pm, mu, _ = _case(n, r, 700 + n + r)
+    x, P = kalman.imm_combine(xm, Pm, mu)
+    xb, Pb = kalman.imm_combine(xm[..., :2], Pm[..., :2, :2], mu)
+    np.testing.assert_array_equal(xb, x[:, :2])
+    np.testing.assert_array_equal(Pb, P[:, :2, :2])
