@@ -200,8 +200,17 @@ def _solve_sym(S: FloatArray, B: FloatArray) -> tuple[FloatArray, FloatArray]:
     """
     m = S.shape[-1]
     if m == 1:
-        s = S[..., 0, 0]
-        return B / S, np.log(s)
+        return _solve_small(S, B), np.log(S[..., 0, 0])
+    if m == 2:
+        return _solve_small(S, B), np.log(S[..., 0, 0] * S[..., 1, 1] - S[..., 0, 1] * S[..., 0, 1])
+    return _solve_small(S, B), np.linalg.slogdet(S)[1]
+
+
+def _solve_small(S: FloatArray, B: FloatArray) -> FloatArray:
+    """S^-1 B alone (``_solve_sym`` without the determinant: the Kalman gain needs none)."""
+    m = S.shape[-1]
+    if m == 1:
+        return B / S
     if m == 2:
         a, b, c = S[..., 0, 0], S[..., 0, 1], S[..., 1, 1]
         det = a * c - b * b
@@ -209,8 +218,8 @@ def _solve_sym(S: FloatArray, B: FloatArray) -> tuple[FloatArray, FloatArray]:
         out = np.empty(B.shape)
         out[..., 0, :] = (c[..., None] * b0 - b[..., None] * b1) / det[..., None]  # [[c, -b], [-b, a]] / det
         out[..., 1, :] = (a[..., None] * b1 - b[..., None] * b0) / det[..., None]
-        return out, np.log(det)
-    return np.linalg.solve(S, B).astype(np.float64, copy=False), np.linalg.slogdet(S)[1]  # the stubs say floating[Any]
+        return out
+    return np.linalg.solve(S, B).astype(np.float64, copy=False)  # the stubs say floating[Any]
 
 
 _SELECTS: dict[tuple[tuple[int, ...], bytes], bool] = {}
@@ -263,7 +272,7 @@ def update(
         x_new, P_new = _update_select(x, P, R, inn)
         return x_new, P_new, inn
     PHt = P[..., :, :m] if select else P @ H.T  # (..., d, m)
-    K = _solve_sym(inn.S, PHt.swapaxes(-1, -2))[0].swapaxes(-1, -2)  # P H' S^-1 (S symmetric)
+    K = _solve_small(inn.S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # P H' S^-1 (S symmetric)
     x_new = x + np.einsum("...ij,...j->...i", K, inn.y)  # x + K y
     Kt = K.swapaxes(-1, -2)
     if select:  # with H = [I 0]: L = I - K H, L P = P - K P[:m], (L P) L' = L P - (L P)[:, :m] K'
