@@ -11,7 +11,8 @@ over vessels. Reporting intervals (ITU-R M.1371-5, Table 1 for class A; class B 
              >= 2 kn                                    30 s
     static   type 5 (class A) / type 24 A+B (class B)   360 s
 
-"Changing course" is read as: a waypoint turn of more than ``TURN_DEG`` within the last
+A stopped vessel that gets under way reports one new interval after it leaves, not at the end of its
+3-min interval (see ``AisSchedule._positions``). "Changing course" is read as: a waypoint turn of more than ``TURN_DEG`` within the last
 ``TURN_WINDOW_S`` seconds (legs are geodesics; their slow course drift is not a turn). Transmitted positions carry GNSS noise ``GNSS_SIGMA_M`` per
 axis; inside an ``ais.off`` window nothing is sent; inside an ``ais.spoof`` window the
 position is shifted ``offset_nm`` along ``bearing_deg``. The schedule is a pure function
@@ -135,7 +136,15 @@ class AisSchedule:
         paths = self.truth.paths
         now = paths.sample(obj, t)
         turn = (paths.turn_deg[now.knot] > TURN_DEG) & (t - self.scenario.t0 - paths.knot_t[now.knot] < TURN_WINDOW_S)
-        self.next_pos[due] = t + report_interval_s(now.speed_mps, turn & (now.speed_mps > 0), self.class_b[due])
+        # a stopped vessel (3 min) that gets under way before its next report switches to the rate of its new
+        # speed then, not after the 3-min slot already reserved: ITU-R M.1371-5 Table 1 sets the interval by the
+        # ship's current dynamic condition (at anchor or moored and faster than 3 kn: 10 s), and Annex 2's ITDMA
+        # access is what a station uses to take up a shorter interval at once. The first report at the new rate
+        # is one new interval after the departure.
+        leave_s, leave_mps = paths.departure(now.knot)
+        leave = self.scenario.t0 + leave_s + report_interval_s(leave_mps, np.zeros(due.size, dtype=bool), self.class_b[due])
+        self.next_pos[due] = np.minimum(t + report_interval_s(now.speed_mps, turn & (now.speed_mps > 0), self.class_b[due]),
+                                        np.where(leave > t, leave, np.inf))
         rel = t - self.scenario.t0
         sent = now.alive & (in_windows(due, rel, self.off) < 0)
         east, north = self.rng.normal(0.0, GNSS_SIGMA_M, (2, due.size))

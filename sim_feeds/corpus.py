@@ -40,6 +40,10 @@ SUSPECT_KINDS = ("go_fast", "semi_submersible", "dark_vessel", "ais_spoofing", "
 # SOLAS V/19.2.4 (AIS carriage): ships >= 300 GT on international voyages, >= 500 GT cargo ships
 # otherwise, and all passenger ships; fishing vessels, yachts and small craft mostly carry none
 # or carry class B voluntarily. The fractions below are our assumption for the corpus mix.
+BERTH_SPACING_M = 50.0
+"""Between the berths of the harbour craft (tugs, pilot boats, ferry, tour boats, patrol vessel) by the port: hulls of
+15-40 m moored a hull length or so apart. Before, every one of them started (and the ferry, tour boats and patrol
+vessel returned) to the port node itself: up to seven hulls on one point, which is also the coastal radar's site."""
 CLASS_B_YACHT_FRACTION = 0.5
 FISHING_AIS_FRACTION = {"trawl": 0.6, "purse_seine": 0.8, "longline": 0.4, "handline": 0.0}
 
@@ -138,6 +142,7 @@ class _Builder:
         self.objects: list[dict[str, Any]] = []
         self.next_mmsi = 300_000_000 + (seed % 1000) * 10_000
         self.next_icao = 0xA00000 + (seed % 1000) * 0x100
+        self.berths = 0  # harbour craft berths handed out (``berth``)
         self.strip = self.land_point(area.strip_box)  # a clandestine strip known to intelligence (an airstrip zone)
 
     # -------------------------------------------------------------- helpers
@@ -154,6 +159,17 @@ class _Builder:
             if points_at_sea(np.array([lat]), np.array([lon]))[0]:
                 return round(float(lat), 5), round(float(lon), 5)
         return p
+
+    def berth(self) -> LatLon:
+        """The next harbour craft's own berth by the port: ``BERTH_SPACING_M`` further along a line of berths from the
+        port node for each craft (the first bearing whose point is at sea), so that no two hulls share a point. No
+        draw from ``rng``: every other object of the scenario stays as it was."""
+        self.berths += 1
+        for bearing in (90.0, 270.0, 0.0, 180.0, 45.0, 135.0, 225.0, 315.0):
+            lon, lat, _ = GEOD.fwd(self.area.port[1], self.area.port[0], bearing, BERTH_SPACING_M * self.berths)
+            if points_at_sea(np.array([lat]), np.array([lon]))[0]:
+                return round(float(lat), 5), round(float(lon), 5)
+        return self.area.port
 
     def path(self, points: Sequence[LatLon]) -> list[LatLon] | None:
         """``points`` with a via node inserted before each leg that crosses land; None if none helps."""
@@ -263,7 +279,8 @@ class _Builder:
         a = self.area
         for kind, label, n, speed, ship_type in (("tug", "towing", 2, (7, 10), 52), ("pilot_boat", "pilotage", 2, (14, 20), 50)):
             for i in range(self.count(n)):
-                stops = [a.port]
+                home = self.berth()
+                stops = [home]
                 for _ in range(6):  # shuttles between the harbour entrance and ships at anchor / boarding points
                     stops.append(self.jitter(a.anchorage if kind == "tug" else a.port, 4000 if kind == "tug" else 6000))
                     stops.append(self.jitter(a.port, 800))
@@ -274,20 +291,22 @@ class _Builder:
                              ais=self.ais("A", ship_type))
         for i in range(self.count(1)):  # ferry: port <-> offshore site side, hourly-ish crossings
             far = self.jitter(a.lanes[int(self.rng.integers(len(a.lanes)))], 5000)
-            stops = [a.port, far] * 4
+            stops = [self.berth(), far] * 4
             route = self.vessel_route(stops, round(float(self.rng.uniform(16, 24)), 1),
                                       dwell={k: float(self.rng.uniform(1200, 2400)) for k in range(len(stops))})
             if route:
                 self.add(f"ferry-{i + 1}", "ferry", route, activity="ferry", start_s=self.start_s(0.0, 0.3),
                          ais=self.ais("A", 60))
         for i in range(self.count(2)):  # tour boats: out from the harbour, stops, back (no AIS: < 300 GT, domestic)
-            stops = [a.port, self.jitter(a.port, 12000), self.jitter(a.port, 12000), a.port]
+            home = self.berth()
+            stops = [home, self.jitter(a.port, 12000), self.jitter(a.port, 12000), home]
             route = self.vessel_route(stops, round(float(self.rng.uniform(8, 14)), 1),
                                       dwell={1: float(self.rng.uniform(600, 2400)), 2: float(self.rng.uniform(600, 1800))})
             if route:
                 self.add(f"tour-{i + 1}", "tour_boat", route, activity="tour", start_s=self.start_s(0.0, 0.7))
         for i in range(self.count(1)):  # patrol vessel through the nodes
-            stops = [a.port, *(a.nodes()[int(k)] for k in self.rng.choice(len(a.nodes()), 3, replace=False)), a.port]
+            home = self.berth()
+            stops = [home, *(a.nodes()[int(k)] for k in self.rng.choice(len(a.nodes()), 3, replace=False)), home]
             route = self.vessel_route(stops, round(float(self.rng.uniform(12, 20)), 1),
                                       dwell={k: float(self.rng.uniform(0, 1800)) for k in (1, 2, 3)})
             if route:

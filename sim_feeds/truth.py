@@ -102,6 +102,16 @@ class Paths:
         """(P,) time of each mover's last knot, s after t0."""
         return self.knot_t[self.last]
 
+    def departure(self, knot: IntArray) -> tuple[FloatArray, FloatArray]:
+        """For movers on the legs leaving ``knot`` (Q,) (``MoverState.knot``): the time (s after t0) at which a
+        stop ends and a moving leg begins, and that leg's speed (m/s), (Q,) each; inf and 0 where the leg is not
+        a stop followed by a moving leg of the same mover (under way, or held at the last knot)."""
+        knot = np.asarray(knot, dtype=np.int64)
+        nxt = np.minimum(knot + 1, self.knot_t.size - 1)
+        owner_last = self.last[np.searchsorted(self.last, knot)]  # owners are contiguous: the first last >= knot
+        leaves = (self._speed_mps[knot] == 0.0) & (knot < owner_last) & (self._speed_mps[nxt] > 0.0)
+        return np.where(leaves, self.knot_t[nxt], np.inf), np.where(leaves, self._speed_mps[nxt], 0.0)
+
     def sample(self, idx: IntArray, t: FloatArray) -> MoverState:
         """State of movers ``idx`` (Q,) at Unix times ``t`` (Q,) (or broadcastable)."""
         idx, t = np.asarray(idx, dtype=np.int64), np.asarray(t, dtype=np.float64)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_feeds.corpus import AREAS, BENIGN_LABELS, SPLITS, corpus_scenario, split_members
-from sim_feeds.geo import points_at_sea
+from sim_feeds.corpus import AREAS, BENIGN_LABELS, BERTH_SPACING_M, SPLITS, corpus_scenario, split_members
+from sim_feeds.geo import distance_m, points_at_sea
 from sim_feeds.scenario import scenario_from_dict
 from sim_feeds.truth import Truth
 
@@ -39,6 +39,21 @@ def test_corpus_scenario_is_a_valid_deterministic_mix(area: str, seed: int) -> N
     assert suspect_labels - set(BENIGN_LABELS), "a suspect needs a behaviour label no benign object carries"
     truth = Truth.of(sc)
     assert (truth.paths.end_s()[truth.role == "suspect"] > 0).all()
+
+
+@pytest.mark.parametrize(("area", "seed"), [("kingston", 1000), ("cartagena", 1002), ("buenaventura", 1001)])
+def test_harbour_craft_have_berths_of_their_own(area: str, seed: int) -> None:
+    """No two hulls on one point: every tug, pilot boat, ferry, tour boat and patrol vessel starts at its own berth
+    by the port, at sea, at least BERTH_SPACING_M from the others' (a shared point made the evaluation's per-tick
+    assignment swap their tracks among them)."""
+    sc = scenario_from_dict(corpus_scenario(area, seed))
+    craft = [o for o in sc.objects if o.kind in ("tug", "pilot_boat", "ferry", "tour_boat", "patrol_vessel")]
+    lat = np.array([o.route[0].lat for o in craft])
+    lon = np.array([o.route[0].lon for o in craft])
+    assert len(craft) >= 4 and points_at_sea(lat, lon).all()
+    gap = distance_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) + np.eye(len(craft)) * 1e9
+    assert gap.min() >= BERTH_SPACING_M - 1.0  # rounded to 1e-5 deg
+    assert distance_m(AREAS[area].port[0], AREAS[area].port[1], lat, lon).max() < 20 * BERTH_SPACING_M
 
 
 def test_scale_changes_benign_traffic_only_in_number() -> None:

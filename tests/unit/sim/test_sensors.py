@@ -98,6 +98,23 @@ def test_ais_reporting_interval_and_slot_loss(speed_kn: float, transceiver: str,
     assert abs(heard / t.size - 0.8) < Z * math.sqrt(0.16 / t.size)
 
 
+@pytest.mark.parametrize(("speed_kn", "transceiver", "interval_s"), [(10.0, "A", 10.0), (18.0, "A", 6.0), (8.0, "B", 30.0)])
+def test_a_stopped_vessel_getting_under_way_reports_at_its_new_rate(speed_kn: float, transceiver: str,
+                                                                     interval_s: float) -> None:
+    """Moored for 1,000 s (3-min reports), then under way: the first report after it leaves comes one new interval
+    later (ITU-R M.1371-5 Table 1 sets the rate by the current condition), not when the 3-min interval ends."""
+    ship = {**transit("m-1", (9.8, -79.5), (9.8, -78.2), speed_kn, kind="merchant" if transceiver == "A" else "pleasure_craft",
+                      ais={"mmsi": 311000001, "transceiver": transceiver})}
+    ship["route"][0]["dwell_s"] = 1000.0
+    sc = scenario_from_dict(ais_doc([ship], slot_loss=0.0))
+    model = AisTerrestrialModel(sc, Truth.of(sc), sc.sensors[0])  # type: ignore[arg-type]
+    t = np.concatenate([tx.t[~tx.static] for _, tx in model.batches()]) - sc.t0
+    stopped, moving = t[t < 1000.0], t[t >= 1000.0]
+    assert np.allclose(np.diff(stopped), 180.0)
+    assert moving[0] == pytest.approx(1000.0 + interval_s)  # not up to 180 s after the departure
+    assert np.allclose(np.diff(moving), interval_s)
+
+
 def test_ais_off_window_and_spoof_offset() -> None:
     ship = transit("m-1", (9.8, -79.5), (9.8, -78.2), 12.0, ais={
         "mmsi": 311000001, "off": [{"start_s": 600.0, "end_s": 1200.0}],
