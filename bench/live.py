@@ -4,6 +4,7 @@
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
     python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile] [--group-scans]
+        [--rogue-scan-rate 2.5 --sbs-rate 5000 [--rogue-plots 20000]]
     python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets] [--repeat N] [--stages]
 
 ``broker``: the transport's own limit, measured with the C clients only
@@ -893,7 +894,8 @@ class StageClock:
 
 
 def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False,
-           coop_skew_s: float | None = None, tracker_stages: bool = False, group_scans: bool = False) -> dict[str, object]:
+           coop_skew_s: float | None = None, tracker_stages: bool = False, group_scans: bool = False,
+           rogue: RogueSpec | None = None) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
     machine's other processes do not inflate the way they do the wall time); with ``stages``
@@ -909,7 +911,12 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07).
     ``tracker_stages``: as ``stages``, with the tracker step split by stage (``_TRACKER_STAGES``).
     ``group_scans``: each release's runs of radar scans with disjoint coverage fused into one tracker
-    step (``group_radar_scans``: a bound on what fewer steps could save, not an exact step)."""
+    step (``group_radar_scans``: a bound on what fewer steps could save, not an exact step).
+    ``rogue``: the ``rogue`` run's flood too (from a quarter of the load on), each flood message through
+    the service's intake (``Intake.charge``: the default per-source budgets, the bench's for the good
+    sources, ``bench_budgets``) and fused only when admitted: the worker's CPU a flood within its budgets
+    costs, and ``step_cpu_ms`` (each step's thread CPU: a step the good sources' data waits behind),
+    free of the machine's load."""
     import cProfile
     import gc
     import io
@@ -920,9 +927,12 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
 
     t0 = 1.8e9
     seconds = spec.seconds
-    load = Load(spec, t0, seed=11)
+    load = Load(spec, t0, seed=FEED_SEED)
     events = load.events(t0 + seconds)
-    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s)
+    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s, budgets=bench_budgets(spec))
+    if rogue is not None:
+        flood = rogue.events(t0 + seconds / 4, seconds * 3 / 4, np.random.default_rng(3))
+        events = sorted(events + [(t, topic, make(t)) for t, topic, make in flood], key=lambda e: e[0])
     clock = StageClock(_TRACKER_STAGES if tracker_stages else _STAGES) if stages or tracker_stages else None
     if clock is not None:
         clock.install()
@@ -939,9 +949,13 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         step += 1
         took = []
         while i < len(events) and events[i][0] + 0.01 <= now:
-            took.append((events[i][1], events[i][2], events[i][0] + 0.01))
+            topic, payload, recv_t = events[i][1], events[i][2], events[i][0] + 0.01
+            if rogue is None or service.intake.charge(topic, payload, recv_t).admitted:
+                took.append((topic, payload, recv_t))
             i += 1
         steps.append((took, now, Due(status=step % 20 == 0, rejects=step % 100 == 0)))  # the service's 1 s status / 5 s rejects
+
+    step_cpu = []  # thread CPU s of each step
 
     def one_step(spent: tuple[float, float], s: tuple[list[tuple[str, bytes, float]], float, Due]) -> tuple[float, float]:
         """Run one step; (thread CPU s, wall s) so far."""
@@ -951,7 +965,8 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         service._step(*s)
         if prof is not None:
             prof.disable()
-        return spent[0] + time.thread_time() - started_cpu, spent[1] + time.perf_counter() - started
+        step_cpu.append(time.thread_time() - started_cpu)
+        return spent[0] + step_cpu[-1], spent[1] + time.perf_counter() - started
 
     try:  # through functools.reduce: the steps alone are what callgrind counts with --toggle-collect=functools_reduce
         cpu, wall = functools.reduce(one_step, steps, (0.0, 0.0))
@@ -965,7 +980,10 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         "headroom": round(seconds / cpu, 2),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
         "tracker_batches": service.fusion.counters.batches, "tracker_reruns": service.fusion.counters.reruns,
-        "group_scans": group_scans}
+        "group_scans": group_scans, "step_cpu_ms": _percentiles_ms(np.array(step_cpu))}
+    if rogue is not None:
+        out |= {"rogue": dataclasses.asdict(rogue), "shed_by_source": service.intake.reported(),
+                "oversize_by_source": dict(service.intake.oversize_by_source), "fused": dict(service.stats.fused)}
     if clock is not None:
         out["stage_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in clock.seconds.items()}
         out["stage_share"] = {k: f"{100 * v / max(cpu, 1e-9):.1f}%" for k, v in clock.seconds.items()}
@@ -1040,7 +1058,7 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
 # ``rogue --stages``: the worker's stages with the tracker's two out-of-sequence paths apart
 _ROGUE_STAGES = {**_STAGES, "tracker re-runs (Tracker._rerun), {kind} batches": (("fusion.core.tracker", "Tracker", "_rerun"),),
                  "tracker retrodiction (Tracker._late), {kind} batches": (("fusion.core.tracker", "Tracker", "_late"),)}
-_ROGUE_KEYS = ("offered", "feeder", "good_object_first_alert", "alert_received_latency", "alert_publisher_lag", "alert_service_latency", "good_scan_intake_lag",
+_ROGUE_KEYS = ("offered", "feeder", "good_object_first_alert", "alert_received_latency", "ticks", "ticks_skipped", "alert_publisher_lag", "alert_service_latency", "good_scan_intake_lag",
                "fuse_wait", "step_s",
                "shed_by_source", "shed_stale_by_source", "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth",
                "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "births_refused_by_source",
@@ -1185,10 +1203,10 @@ def main(argv: list[str] | None = None) -> int:
     rg.add_argument("--repeat", type=positive_int, default=1, help="the runs this many times in turn: each run's figures, then the "
                     "median and spread of the good alerts' latency")
     rg.add_argument("--stages", action="store_true", help="the worker's CPU split by stage in each run (StageClock)")
-    for parser in (fd, rg):
+    for parser in (fd, rg, wk):
         parser.add_argument("--rogue-plots", type=int, default=20_000, help="plots per rogue scan")
-        parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is fd else 2.5, help="rogue scans per second")
-        parser.add_argument("--sbs-rate", type=float, default=0.0 if parser is fd else 5_000.0, help="SBS-1 flood lines per second")
+        parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is not rg else 2.5, help="rogue scans per second")
+        parser.add_argument("--sbs-rate", type=float, default=0.0 if parser is not rg else 5_000.0, help="SBS-1 flood lines per second")
     args = p.parse_args(argv)
     if args.what == "feed":
         print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall, RogueSpec.of(args)))))
@@ -1199,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew,
-                                           args.tracker_stages, args.group_scans)},
+                                           args.tracker_stages, args.group_scans, RogueSpec.of(args))},
                          indent=2))
         return 0
     if args.what == "run":
