@@ -90,7 +90,7 @@ class ServiceConfig:
     shutdown_budget_s: float = _opt(0.25, "on SIGTERM/SIGINT: wall seconds spent fusing what is still queued; the rest is dropped and counted (shutdown_dropped), so that the service stops within ~2 s")
     shutdown_flush_s: float = _opt(1.0, "on SIGTERM/SIGINT: longest wait for the queued outgoing messages, the final status last, to reach the broker (and again for QoS 1 acknowledgements)")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
-    catch_up_ticks: int = _opt(10, "when more output ticks than this are due at once (fusion behind its clock), only this many are evaluated, evenly spread, the newest among them (the skipped ticks' data is still fused; counted in ticks_skipped); 0: evaluate every tick")
+    catch_up_ticks: int = _opt(10, "when more output ticks than this are due at once (fusion behind its clock), only this many are evaluated, evenly spread, the newest among them, fewer when they cost more than half the worker's time (the skipped ticks' data is still fused; counted in ticks_skipped); 0: evaluate every tick")
     track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic (each track's own: this to 1.5 times this, by its id, so that tracks published together spread out); a status change goes out at once")
     picture_interval_s: float = _opt(5.0, "interval (data time, s) between two pictures on jisf/v1/picture")
     checkpoint_path: str | None = _opt(None, "checkpoint file; restored at start-up when it exists (unset: no checkpoints)")
