@@ -4,6 +4,7 @@
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
     python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile] [--group-scans]
+        [--rogue-scan-rate 2.5 --sbs-rate 5000 [--rogue-plots 20000]]
     python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets] [--repeat N] [--stages]
 
 ``broker``: the transport's own limit, measured with the C clients only
@@ -50,7 +51,10 @@ step, to measure what fewer steps could save (not an exact step: ``group_radar_s
 lines/s of 2,000 aircraft, both from the same feeder. The service runs with the default
 per-source budgets for the rogue sources (fusion/intake.py) and budgets sized to the load
 for the good ones (``--tenth-budgets``: a third run with a tenth of the rogue's radar-plot and
-ADS-B budgets). Reported: the good alerts' receive latency p50/p99 in each run (alerts north
+ADS-B budgets). Reported: each good object's first alert latency (``good_object_first_alert``:
+the raise of each go-fast, from its measurement to its receipt, so that both runs compare the
+same alerts; the go-fasts start ``--go-fast-stagger-s`` 0.25 s apart, so that all of them raise
+within a 40 s run), the good alerts' receive latency p50/p99 in each run (every raise and update; alerts north
 of 10 N, the rogue's, left out), split into the good feeder's publication lag of the message
 behind each alert (``alert_publisher_lag``: a loaded machine can make the feeder itself fall
 behind) and the rest, the service's (``alert_service_latency``: broker, intake, queueing,
@@ -214,6 +218,7 @@ def ships_seen(k: int, t0: float, seconds: float = 60.0) -> np.ndarray:
 
 GO_FAST_MPS = 25.0  # 49 kn, above go_fast's 34 kn
 GO_FAST_STAGGER_S = 1.5  # go-fast i of a site starts its run at t0 + i * this (+ the site's share of it)
+FEED_SEED = 11  # the feeder's load (Load's seed): the go-fasts' truth is drawn from it again to name the objects alerted
 
 
 class SiteTargets(NamedTuple):
@@ -227,10 +232,11 @@ class SiteTargets(NamedTuple):
     ships: np.ndarray
 
 
-def site_targets(sites: int, per_site: int, go_fasts: int, rng: np.random.Generator, t0: float) -> list[SiteTargets]:
+def site_targets(sites: int, per_site: int, go_fasts: int, rng: np.random.Generator, t0: float,
+                 stagger_s: float = GO_FAST_STAGGER_S) -> list[SiteTargets]:
     """Per site, the AIS ships in its disc plus dark targets making up ``per_site`` plots; the
     first ``go_fasts`` dark targets are go-fasts (still, then outward at GO_FAST_MPS from their
-    staggered start), so that their alerts fall at different ticks, the rest drift at up to 6 m/s.
+    start, ``stagger_s`` apart), so that their alerts fall at different ticks, the rest drift at up to 6 m/s.
 
     Dark targets start 3-16 km out, so that the fastest (25 m/s for 60 s) stays inside SITE_RANGE_M.
     """
@@ -245,9 +251,22 @@ def site_targets(sites: int, per_site: int, go_fasts: int, rng: np.random.Genera
         v = rng.uniform(-6.0, 6.0, n)
         start = np.zeros(n)
         v[:go_fasts] = GO_FAST_MPS
-        start[:go_fasts] = (np.arange(go_fasts) + k / sites) * GO_FAST_STAGGER_S
+        start[:go_fasts] = (np.arange(go_fasts) + k / sites) * stagger_s
         out.append(SiteTargets(r0, az, v, start, ships))
     return out
+
+
+def go_fast_positions(targets: list[SiteTargets], go_fasts: int, t: float, t0: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) degrees, shape (sites * go_fasts,), of every site's go-fasts at ``t`` (object
+    ``k * go_fasts + i``: go-fast ``i`` of site ``k``), as ``site_scan`` places them (noise apart)."""
+    lats, lons = [], []
+    for k, tg in enumerate(targets):
+        lat_s, lon_s = site_position(k)
+        r = tg.r0[:go_fasts] + tg.v[:go_fasts] * np.maximum(t - t0 - tg.start[:go_fasts], 0.0)
+        lon, lat, _ = _GEOD.fwd(np.full(go_fasts, lon_s), np.full(go_fasts, lat_s), tg.az[:go_fasts], r)
+        lats.append(lat)
+        lons.append(lon)
+    return np.concatenate(lats), np.concatenate(lons)
 
 
 def site_scan(k: int, t: float, t0: float, targets: SiteTargets, rng: np.random.Generator) -> bytes:
@@ -313,7 +332,7 @@ def _q(w) -> dict[str, float]:  # noqa: ANN001 - LatencyWindow
 @dataclass(frozen=True)
 class LoadSpec:
     """What the load is: ``sites`` radars scanning at ``scan_rate`` Hz with ``plots`` targets
-    each (``go_fasts`` of them go-fasts), ``ais_rate`` AIS messages/s, for ``seconds``."""
+    each (``go_fasts`` of them go-fasts, starting ``stagger_s`` apart), ``ais_rate`` AIS messages/s, for ``seconds``."""
 
     sites: int = 10
     plots: int = 1_000
@@ -321,26 +340,30 @@ class LoadSpec:
     ais_rate: int = 2_000
     go_fasts: int = 10
     seconds: float = 20.0
+    stagger_s: float = GO_FAST_STAGGER_S
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> LoadSpec:
         """From the options of ``_load_args``."""
-        return cls(args.sites, args.plots_per_scan, args.scan_rate, args.ais_rate, args.go_fasts, args.seconds)
+        return cls(args.sites, args.plots_per_scan, args.scan_rate, args.ais_rate, args.go_fasts, args.seconds, args.go_fast_stagger_s)
 
     def argv(self) -> list[str]:
         """The same options on a command line."""
         return ["--sites", str(self.sites), "--plots-per-scan", str(self.plots), "--scan-rate", repr(self.scan_rate),
-                "--ais-rate", str(self.ais_rate), "--go-fasts", str(self.go_fasts), "--seconds", repr(self.seconds)]
+                "--ais-rate", str(self.ais_rate), "--go-fasts", str(self.go_fasts), "--seconds", repr(self.seconds),
+                "--go-fast-stagger-s", repr(self.stagger_s)]
 
     @property
     def offered(self) -> dict[str, object]:
         return {"plots_per_s": round(self.sites * self.plots * self.scan_rate), "ais_msg_per_s": self.ais_rate,
                 "seconds": self.seconds, "sites": self.sites, "plots_per_scan": self.plots, "scan_rate_hz": self.scan_rate,
-                "go_fasts_per_site": self.go_fasts}
+                "go_fasts_per_site": self.go_fasts, "go_fast_stagger_s": self.stagger_s}
 
 
 ROGUE_SITE = (10.2, -78.0)  # 55 km north of the nearest good site (9.7 N 78.0 W)
 ROGUE_LAT_MIN = 10.0  # alerts north of this are the rogue's
+ROGUE_STAGGER_S = 0.25  # ``rogue``'s go-fasts start within 2.5 s: each raises go_fast >= min_on_s (20 s) later, so that
+# every one of them raises within a 40 s run, and the runs with and without the flood compare the same objects
 
 
 @dataclass(frozen=True)
@@ -400,7 +423,7 @@ class Load:
     def __init__(self, spec: LoadSpec, t0: float, seed: int) -> None:
         self.sites, self.plots, self.scan_rate, self.ais_rate, self.t0 = spec.sites, spec.plots, spec.scan_rate, spec.ais_rate, t0
         self.rng = np.random.default_rng(seed)
-        self.targets = site_targets(spec.sites, spec.plots, spec.go_fasts, self.rng, t0)
+        self.targets = site_targets(spec.sites, spec.plots, spec.go_fasts, self.rng, t0, spec.stagger_s)
         self.n_scan = 0  # scans generated: scan n of site n % sites at t0 + (n // sites + (n % sites) / sites) / scan_rate
         self.n_ais = 0
 
@@ -489,7 +512,7 @@ async def feed(port: int, spec: LoadSpec, start_wall: float, rogue: RogueSpec | 
     import asyncio
 
     if rogue is None:
-        events = Load(spec, start_wall, seed=11).events(start_wall + spec.seconds)
+        events = Load(spec, start_wall, seed=FEED_SEED).events(start_wall + spec.seconds)
     else:  # the flood alone (its own feeder process), from a quarter of the run to its end
         events = sorted(rogue.events(start_wall + spec.seconds / 4, spec.seconds * 3 / 4, np.random.default_rng(3)), key=lambda e: e[0])
     margin = start_wall - time.time()
@@ -548,6 +571,31 @@ def alert_times(lines: bytes, good_only: bool = False) -> tuple[np.ndarray, np.n
     return np.array(received_t), np.array(measured_t)
 
 
+def first_alert_by_object(lines: bytes, spec: LoadSpec, t0: float, near_m: float = 2_000.0) -> dict[str, object]:
+    """Each good object's first alert (the load's go-fasts, ``spec.sites * spec.go_fasts`` objects timed
+    from ``t0``, drawn again from FEED_SEED): each raised alert (``mosquitto_sub -F '%U %p'`` lines) is the
+    object's within ``near_m`` of its position at the alert's newest measurement. The latency of each
+    object's first one, measurement to receipt: runs with and without a flood compare the same objects
+    (counting every alert, a run whose alerts come later counts fewer, and updates of the early ones)."""
+    targets = site_targets(spec.sites, spec.plots, spec.go_fasts, np.random.default_rng(FEED_SEED), t0, spec.stagger_s)
+    first: dict[int, tuple[float, float]] = {}  # object -> (receipt, newest measurement), Unix s
+    for line in lines.splitlines():
+        received, _, payload = line.partition(b" ")
+        alert = json.loads(payload)
+        measured = alert["evidence"]["last_update_t"]
+        if alert["state"] != "raised" or alert["lat"] > ROGUE_LAT_MIN:
+            continue
+        lat, lon = go_fast_positions(targets, spec.go_fasts, measured, t0)
+        _, _, dist = _GEOD.inv(lon, lat, np.full(lat.size, alert["lon"]), np.full(lat.size, alert["lat"]))
+        k = int(np.argmin(dist))
+        if dist[k] <= near_m and (k not in first or float(received) < first[k][0]):
+            first[k] = (float(received), measured)
+    got = np.array(sorted(first.values()))
+    lat_s = got[:, 0] - got[:, 1] if len(got) else np.zeros(0)
+    return {"objects": spec.sites * spec.go_fasts, "alerted": len(first), **_percentiles_ms(lat_s),
+            "first_raised_after_start_s": [round(float(got[:, 1].min() - t0), 1), round(float(got[:, 1].max() - t0), 1)] if len(got) else []}
+
+
 def alert_latencies(lines: bytes, good_only: bool = False) -> np.ndarray:
     """Seconds from each raised/updated alert's newest measurement (the measurement time =
     scheduled publication time of the load) to its receipt (``alert_times``)."""
@@ -571,7 +619,8 @@ def bench_budgets(spec: LoadSpec, scale: float = 1.0) -> object:
     from fusion.intake import Rate, SourceBudgets
 
     d = SourceBudgets()
-    return SourceBudgets(radar=Rate(max(2.0, 2 * spec.scan_rate), max(d.radar.measurements_per_s * scale, 2 * spec.scan_rate * spec.plots)),
+    return SourceBudgets(radar=Rate(max(2.0, 2 * spec.scan_rate), max(d.radar.measurements_per_s * scale, 2 * spec.scan_rate * spec.plots),
+                                    max(d.radar.per_message, spec.plots)),
                          ais=Rate(max(75.0, 2.0 * spec.ais_rate), max(75.0, 4.0 * spec.ais_rate)),
                          adsb=Rate(d.adsb.messages_per_s * scale, d.adsb.measurements_per_s * scale))
 
@@ -705,6 +754,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
     alerts_sub.terminate()
     received, _ = await alerts_sub.communicate()
     received_t, measured_t = alert_times(received, good_only=rogue is not None)
+    by_object = first_alert_by_object(received, spec, start)
     e2e = received_t - measured_t
     published = publisher_lag(measured_t, np.asarray(fed.pop("event_t")), np.asarray(fed.pop("event_lag")))
     st, c = service.stats, service.fusion.counters
@@ -727,7 +777,7 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
             "births_refused_by_source": dict(service.fusion.births_refused()), "identity_refused": c.identity_refused,
             "step_s": _q(st.step_s), "fuse_wait": _q(st.fuse_wait), "update_age": _q(st.update_age), "alert_age": _q(st.alert_age),
             "alert_samples": st.alert_age.count, "alerts_published": st.alerts_published,
-            "alert_received_latency": {"alerts": len(e2e), **_percentiles_ms(e2e)},
+            "alert_received_latency": {"alerts": len(e2e), **_percentiles_ms(e2e)}, "good_object_first_alert": by_object,
             "alert_publisher_lag": _percentiles_ms(published), "alert_service_latency": _percentiles_ms(e2e - published),
             "good_scan_intake_lag": _percentiles_ms(np.array(intake_lag.lags)),
             "track_updates_published": st.tracks_published, "mqtt_published": service.link.stats.published,
@@ -844,7 +894,8 @@ class StageClock:
 
 
 def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False,
-           coop_skew_s: float | None = None, tracker_stages: bool = False, group_scans: bool = False) -> dict[str, object]:
+           coop_skew_s: float | None = None, tracker_stages: bool = False, group_scans: bool = False,
+           rogue: RogueSpec | None = None) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
     machine's other processes do not inflate the way they do the wall time); with ``stages``
@@ -860,7 +911,12 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     0: strict time order, the tracker step per AIS run between radar scans of before 2026-12-07).
     ``tracker_stages``: as ``stages``, with the tracker step split by stage (``_TRACKER_STAGES``).
     ``group_scans``: each release's runs of radar scans with disjoint coverage fused into one tracker
-    step (``group_radar_scans``: a bound on what fewer steps could save, not an exact step)."""
+    step (``group_radar_scans``: a bound on what fewer steps could save, not an exact step).
+    ``rogue``: the ``rogue`` run's flood too (from a quarter of the load on), each flood message through
+    the service's intake (``Intake.charge``: the default per-source budgets, the bench's for the good
+    sources, ``bench_budgets``) and fused only when admitted: the worker's CPU a flood within its budgets
+    costs, and ``step_cpu_ms`` (each step's thread CPU: a step the good sources' data waits behind),
+    free of the machine's load."""
     import cProfile
     import gc
     import io
@@ -871,9 +927,12 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
 
     t0 = 1.8e9
     seconds = spec.seconds
-    load = Load(spec, t0, seed=11)
+    load = Load(spec, t0, seed=FEED_SEED)
     events = load.events(t0 + seconds)
-    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s)
+    service = _make_service(BrokerAddress("127.0.0.1", 1883), reorder_s, output_s, coop_skew_s, budgets=bench_budgets(spec))
+    if rogue is not None:
+        flood = rogue.events(t0 + seconds / 4, seconds * 3 / 4, np.random.default_rng(3))
+        events = sorted(events + [(t, topic, make(t)) for t, topic, make in flood], key=lambda e: e[0])
     clock = StageClock(_TRACKER_STAGES if tracker_stages else _STAGES) if stages or tracker_stages else None
     if clock is not None:
         clock.install()
@@ -890,9 +949,13 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         step += 1
         took = []
         while i < len(events) and events[i][0] + 0.01 <= now:
-            took.append((events[i][1], events[i][2], events[i][0] + 0.01))
+            topic, payload, recv_t = events[i][1], events[i][2], events[i][0] + 0.01
+            if rogue is None or service.intake.charge(topic, payload, recv_t).admitted:
+                took.append((topic, payload, recv_t))
             i += 1
         steps.append((took, now, Due(status=step % 20 == 0, rejects=step % 100 == 0)))  # the service's 1 s status / 5 s rejects
+
+    step_cpu = []  # thread CPU s of each step
 
     def one_step(spent: tuple[float, float], s: tuple[list[tuple[str, bytes, float]], float, Due]) -> tuple[float, float]:
         """Run one step; (thread CPU s, wall s) so far."""
@@ -902,7 +965,8 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         service._step(*s)
         if prof is not None:
             prof.disable()
-        return spent[0] + time.thread_time() - started_cpu, spent[1] + time.perf_counter() - started
+        step_cpu.append(time.thread_time() - started_cpu)
+        return spent[0] + step_cpu[-1], spent[1] + time.perf_counter() - started
 
     try:  # through functools.reduce: the steps alone are what callgrind counts with --toggle-collect=functools_reduce
         cpu, wall = functools.reduce(one_step, steps, (0.0, 0.0))
@@ -916,7 +980,10 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         "headroom": round(seconds / cpu, 2),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
         "tracker_batches": service.fusion.counters.batches, "tracker_reruns": service.fusion.counters.reruns,
-        "group_scans": group_scans}
+        "group_scans": group_scans, "step_cpu_ms": _percentiles_ms(np.array(step_cpu))}
+    if rogue is not None:
+        out |= {"rogue": dataclasses.asdict(rogue), "shed_by_source": service.intake.reported(),
+                "oversize_by_source": dict(service.intake.oversize_by_source), "fused": dict(service.stats.fused)}
     if clock is not None:
         out["stage_cpu_s_per_load_s"] = {k: round(v / seconds, 4) for k, v in clock.seconds.items()}
         out["stage_share"] = {k: f"{100 * v / max(cpu, 1e-9):.1f}%" for k, v in clock.seconds.items()}
@@ -991,7 +1058,7 @@ def service_bench(spec: LoadSpec, latency_seconds: float) -> dict[str, object]:
 # ``rogue --stages``: the worker's stages with the tracker's two out-of-sequence paths apart
 _ROGUE_STAGES = {**_STAGES, "tracker re-runs (Tracker._rerun), {kind} batches": (("fusion.core.tracker", "Tracker", "_rerun"),),
                  "tracker retrodiction (Tracker._late), {kind} batches": (("fusion.core.tracker", "Tracker", "_late"),)}
-_ROGUE_KEYS = ("offered", "feeder", "alert_received_latency", "alert_publisher_lag", "alert_service_latency", "good_scan_intake_lag",
+_ROGUE_KEYS = ("offered", "feeder", "good_object_first_alert", "alert_received_latency", "ticks", "ticks_skipped", "alert_publisher_lag", "alert_service_latency", "good_scan_intake_lag",
                "fuse_wait", "step_s",
                "shed_by_source", "shed_stale_by_source", "fused_measurements_per_s", "fused_plots_per_s", "max_inbound_depth",
                "late_dropped", "tracker_reruns", "tracker_reruns_by_source", "rerun_refused_by_source", "births_refused_by_source",
@@ -1038,12 +1105,14 @@ def rogue_bench(spec: LoadSpec, rogue: RogueSpec, tenth_budgets: bool = False, r
 
 def rogue_summary(runs: list[dict[str, object]]) -> dict[str, dict[str, dict[str, float]]]:
     """Per kind of run (``run``: without_flood, with_flood, ...), the median and spread of the good
-    alerts' receive and service latency p50 / p99 (ms) over the runs of that kind that had alerts."""
+    objects' first alert latency and the good alerts' receive and service latency p50 / p99 (ms) over
+    the runs of that kind that had alerts."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name in dict.fromkeys(str(r["run"]) for r in runs):
         out[name] = {f"{part}_{q}": _spread([float(r[part][f"{q}_ms"]) for r in runs  # type: ignore[index]
                                               if r["run"] == name and r[part] and f"{q}_ms" in r[part]])  # type: ignore[operator]
-                     for part in ("alert_received_latency", "alert_service_latency") for q in ("p50", "p99")}
+                     for part in ("good_object_first_alert", "alert_received_latency", "alert_service_latency")
+                     for q in ("p50", "p99") if part in next(r for r in runs if r["run"] == name)}
     return out
 
 
@@ -1088,6 +1157,7 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--ais-rate", type=int, default=2_000)
     p.add_argument("--go-fasts", type=int, default=10, help="go-fasts per site (staggered starts)")
+    p.add_argument("--go-fast-stagger-s", type=float, default=GO_FAST_STAGGER_S, help="seconds between two go-fasts' starts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1128,14 +1198,15 @@ def main(argv: list[str] | None = None) -> int:
     fd.add_argument("--start-wall", type=float, required=True)
     rg = sub.add_parser("rogue", help="good sources' alert latency with and without a rogue radar and an SBS-1 flood")
     _load_args(rg)
+    rg.set_defaults(go_fast_stagger_s=ROGUE_STAGGER_S)
     rg.add_argument("--tenth-budgets", action="store_true", help="a third run with a tenth of the rogue's budgets")
     rg.add_argument("--repeat", type=positive_int, default=1, help="the runs this many times in turn: each run's figures, then the "
                     "median and spread of the good alerts' latency")
     rg.add_argument("--stages", action="store_true", help="the worker's CPU split by stage in each run (StageClock)")
-    for parser in (fd, rg):
+    for parser in (fd, rg, wk):
         parser.add_argument("--rogue-plots", type=int, default=20_000, help="plots per rogue scan")
-        parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is fd else 2.5, help="rogue scans per second")
-        parser.add_argument("--sbs-rate", type=float, default=0.0 if parser is fd else 5_000.0, help="SBS-1 flood lines per second")
+        parser.add_argument("--rogue-scan-rate", type=float, default=0.0 if parser is not rg else 2.5, help="rogue scans per second")
+        parser.add_argument("--sbs-rate", type=float, default=0.0 if parser is not rg else 5_000.0, help="SBS-1 flood lines per second")
     args = p.parse_args(argv)
     if args.what == "feed":
         print(json.dumps(asyncio.run(feed(args.port, LoadSpec.of(args), args.start_wall, RogueSpec.of(args)))))
@@ -1146,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew,
-                                           args.tracker_stages, args.group_scans)},
+                                           args.tracker_stages, args.group_scans, RogueSpec.of(args))},
                          indent=2))
         return 0
     if args.what == "run":

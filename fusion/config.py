@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fusion.core.config import TrackerConfig
-from fusion.intake import BUDGETED_KINDS, Rate, SourceBudgets
+from fusion.intake import BUDGETED_KINDS, RADAR_PLOTS_PER_SCAN, Rate, SourceBudgets
 from fusion.mqtt import BrokerAddress
 from sensors.limits import DecodeLimits
 
@@ -33,7 +33,7 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CLOCKS = ("wall", "sim")
 MQTT_IO = ("process", "inline")
-BUDGET_OPTIONS = ("budget_burst_s", *(f"budget_{k}_{u}_s" for k in BUDGETED_KINDS for u in ("msg", "meas")))
+BUDGET_OPTIONS = ("budget_burst_s", "budget_radar_plots_per_scan", *(f"budget_{k}_{u}_s" for k in BUDGETED_KINDS for u in ("msg", "meas")))
 
 
 class ConfigError(ValueError):
@@ -78,6 +78,7 @@ class ServiceConfig:
     budget_burst_s: float = _opt(10.0, "per-source budgets (docs/OPERATIONS.md, Per-source budgets): bucket depth, seconds of a source's rate that may arrive at once")
     budget_radar_msg_s: float = _opt(2.0, "radar scans per second one site may send (antenna rotation: <= 1 scan/s); beyond: shed at that site")
     budget_radar_meas_s: float = _opt(10_000.0, "radar plots per second one site may send (a heavy-clutter plot extractor); beyond: shed at that site")
+    budget_radar_plots_per_scan: float = _opt(RADAR_PLOTS_PER_SCAN, "most plots one radar scan may carry (over 1 % of a coastal radar's resolution cells: a detector no longer thresholding); more: the scan is shed at that site, whatever its budget")
     budget_ais_msg_s: float = _opt(75.0, "AIS messages per second one source may send (one receiver: 2 x 2,250 SOTDMA slots/min, ITU-R M.1371)")
     budget_ais_meas_s: float = _opt(75.0, "AIS sentences (reports) per second one source may send; raise both for an aggregator of many receivers")
     budget_adsb_msg_s: float = _opt(2_500.0, "ADS-B messages per second one receiver may send")
@@ -89,7 +90,7 @@ class ServiceConfig:
     shutdown_budget_s: float = _opt(0.25, "on SIGTERM/SIGINT: wall seconds spent fusing what is still queued; the rest is dropped and counted (shutdown_dropped), so that the service stops within ~2 s")
     shutdown_flush_s: float = _opt(1.0, "on SIGTERM/SIGINT: longest wait for the queued outgoing messages, the final status last, to reach the broker (and again for QoS 1 acknowledgements)")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")
-    catch_up_ticks: int = _opt(10, "when more output ticks than this are due at once (fusion behind its clock), only this many are evaluated, evenly spread, the newest among them (the skipped ticks' data is still fused; counted in ticks_skipped); 0: evaluate every tick")
+    catch_up_ticks: int = _opt(10, "when more output ticks than this are due at once (fusion behind its clock), only this many are evaluated, evenly spread, the newest among them, fewer when they cost more than half the worker's time (the skipped ticks' data is still fused; counted in ticks_skipped); 0: evaluate every tick")
     track_interval_s: float = _opt(5.0, "shortest interval (data time, s) between two updates of one track's retained topic (each track's own: this to 1.5 times this, by its id, so that tracks published together spread out); a status change goes out at once")
     picture_interval_s: float = _opt(5.0, "interval (data time, s) between two pictures on jisf/v1/picture")
     checkpoint_path: str | None = _opt(None, "checkpoint file; restored at start-up when it exists (unset: no checkpoints)")
@@ -133,6 +134,7 @@ class ServiceConfig:
     def source_budgets(self) -> SourceBudgets:
         """The per-source intake budgets (fusion/intake.py)."""
         rate = {k: Rate(getattr(self, f"budget_{k}_msg_s"), getattr(self, f"budget_{k}_meas_s")) for k in BUDGETED_KINDS}
+        rate["radar"] = dataclasses.replace(rate["radar"], per_message=self.budget_radar_plots_per_scan)
         return SourceBudgets(**rate, burst_s=self.budget_burst_s)
 
     def decode_limits(self) -> DecodeLimits:

@@ -5,7 +5,11 @@
 Every feed source (``jisf/v1/feeds/{kind}/{source}``: one radar site, one AIS receiver or
 aggregator, one ADS-B receiver, one OTH site) has two token buckets on the service clock:
 one in messages per second and one in measurements (plots, reports, fixes) per second,
-each ``burst_s`` seconds of its rate deep. A message is admitted when both buckets hold
+each ``burst_s`` seconds of its rate deep. A message carrying more measurements than one
+message of its kind physically can (``Rate.per_message``: a radar scan's plots) is shed
+at once, whatever its buckets hold, and counted for that source (``oversize_by_source``,
+and in ``shed_by_source``): within the rate budget, such a scan would still be fused in
+one tracker step, and every other source's data would wait behind it. A message is admitted when both buckets hold
 its cost, or when a bucket is full (a message costing more than the whole bucket, e.g.
 one huge scan, passes once and leaves the bucket in debt, so it costs its plots and the
 source waits for the debt to refill); otherwise it is shed and counted for that source.
@@ -31,6 +35,7 @@ wall-clock and integer-cost.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -40,21 +45,28 @@ OTHER_SOURCES = "(other sources)"
 REPORTED_SOURCES = 20  # sources named on the status topic and the metrics endpoint (the most shed)
 _FEED_PREFIX = "jisf/v1/feeds/"
 BUDGETED_KINDS = ("radar", "ais", "adsb", "oth")  # the feed kinds (fusion.ingest.FEED_KINDS), each with a budget
+RADAR_PLOTS_PER_SCAN = 10_000.0  # most plots one scan of a site may carry (physics of the plot extractor): a
+# coastal search radar out to 60 km with 30 m range cells and a ~1 deg beam has ~2,000 x 360 = 720,000 resolution
+# cells a scan; its CFAR detector is set for a false-alarm probability of 1e-6..1e-4 a cell (tens of false plots a
+# scan), and 10,000 plots is over 1 % of all cells declared a detection, i.e. a detector no longer thresholding. One
+# second of the site's default plot budget (<= 1 scan/s a beam), and ~400 kB of JSON (sensors/limits.py).
 
 
 @dataclass(frozen=True)
 class Rate:
-    """One sensor kind's budget: messages and measurements per second (service clock)."""
+    """One sensor kind's budget: messages and measurements per second (service clock), and the
+    most measurements one message may carry (``per_message``; more: shed whole, at intake)."""
 
     messages_per_s: float
     measurements_per_s: float
+    per_message: float = math.inf
 
 
 @dataclass(frozen=True)
 class SourceBudgets:
     """Budgets per sensor kind and the bucket depth; defaults from each kind's physical rate."""
 
-    radar: Rate = Rate(2.0, 10_000.0)
+    radar: Rate = Rate(2.0, 10_000.0, RADAR_PLOTS_PER_SCAN)
     # A rotating surveillance radar reports once per antenna turn: 20-60 rpm for coastal and
     # naval search radars (1-3 s a scan), so <= 1 scan/s a site, 2 allowing for a dual-beam or
     # sector-scan site. Plots per scan are bounded by the plot extractor; 10,000 plots/s is a
@@ -151,19 +163,23 @@ class Intake:
         self._lock = threading.Lock()
         self.shed_by_source: Counter[str] = Counter()  # messages shed, by "kind/source" (or OTHER_SOURCES)
         self.shed_measurements: Counter[str] = Counter()  # their estimated measurements
+        self.oversize_by_source: Counter[str] = Counter()  # of those, messages beyond their kind's ``Rate.per_message``
 
     def charge(self, topic: str, payload: bytes, now: float) -> Charge:
         """Charge a message received at ``now`` (service clock, s) to its source's buckets.
 
         Admitted messages are to be ``settle``d after decode; a message over its source's
-        budget is counted in ``shed_by_source`` (under its key, or OTHER_SOURCES). Unbudgeted
+        budget, or carrying more than ``Rate.per_message`` measurements (estimated: counted in
+        ``oversize_by_source`` too, its buckets untouched), is counted in ``shed_by_source``
+        (under its key, or OTHER_SOURCES). Unbudgeted
         topics are always admitted, keyed by their feed kind (or "other")."""
         src = source_of(topic)
         rate = self.budgets.rate(src[0]) if src else None
         if src is None or rate is None:
             return Charge(src[0] if src else "other", 1, True, False)
         key = src[1]
-        cost = min(self.max_cost, estimate(src[0], payload))
+        n = estimate(src[0], payload)
+        cost = min(self.max_cost, n)
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
@@ -172,9 +188,15 @@ class Intake:
                     bucket = self._buckets.get(key)
                 if bucket is None:
                     bucket = self._buckets[key] = _Bucket(rate, self.budgets.burst_s, now)
-            bucket.refill(now)
-            if bucket.take(cost):
-                return Charge(key, cost, True, True)
+            if n > rate.per_message:
+                self.oversize_by_source[key] += 1
+            else:
+                bucket.refill(now)
+                if bucket.take(cost):
+                    return Charge(key, cost, True, True)
+        return self._shed(key, cost)
+
+    def _shed(self, key: str, cost: int) -> Charge:
         self.shed_by_source[key] += 1
         self.shed_measurements[key] += cost
         return Charge(key, cost, False, True)

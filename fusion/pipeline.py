@@ -178,8 +178,8 @@ class Fusion:
         """Process every batch due by ``now`` and yield the output ticks that fall at or before it.
 
         With ``catch_up_ticks`` > 0 (the live service, behind its clock): when more ticks than
-        that are due at once, only that many, evenly spread and the last among them, are
-        evaluated and yielded; the data of the skipped ones is still fused, in time order,
+        that are due at once, only that many, evenly spread and the newest among them (1: the
+        newest only), are evaluated and yielded; the data of the skipped ones is still fused, in time order,
         and their deletions and alerts come out at the next evaluated one. Rule holds keep
         counting (measurement time), a condition being first seen at most one spacing late.
         Counted in ``ticks_skipped``.
@@ -196,7 +196,7 @@ class Fusion:
         due_ticks = math.floor((now - self._next_tick) / interval + 1e-9) + 1
         keep = None
         if 0 < catch_up_ticks < due_ticks:
-            keep = set(np.round(np.linspace(0, due_ticks - 1, catch_up_ticks)).astype(int).tolist())
+            keep = set(np.round(np.linspace(due_ticks - 1, 0, catch_up_ticks)).astype(int).tolist())  # (1: the newest only)
         k = 0
         while self._next_tick <= now:
             t = self._next_tick

@@ -53,7 +53,9 @@ def hostile_payloads() -> list[tuple[str, str, bytes, str]]:
 
 # Under the line limit: each bad line is its own reject, counted under the field's pattern. (The AIS
 # account's budget is raised to an aggregator's, 10,000 reports/s, so that both AIS payloads are within
-# it whatever the order their charges are settled in: this test is about decoding, test_fairness about budgets.)
+# it whatever the order their charges are settled in, and the radar's plots per scan beyond the 100,000
+# brackets of the deepest nest, which the intake would otherwise shed as a scan of too many plots
+# before decode: this test is about decoding, test_fairness and tests/unit/service/test_intake.py about budgets.)
 BAD_LINES = [("ais-agg1", "jisf/v1/feeds/ais/agg1", b"a\n" * 20_000, "lines[*].sentence", 20_000),
              ("adsb-rx1", "jisf/v1/feeds/adsb/rx1", b"MSG,3\n" * 20_000, "lines[*].fields", 20_000)]
 
@@ -68,7 +70,8 @@ async def test_hostile_payloads_from_sensor_accounts_neither_stop_nor_stall_the_
     async with live_outputs(sec, (STATUS_TOPIC, "jisf/v1/rejects/#", ALERTS_FILTER)) as out:
         service = jisf("fusion.runner", [*tls_options(sec, "jisf-fusion", tmp_path), "--clock", "sim", "--scenario", "minimal",
                                          "--status-interval-s", "0.3", "--rejects-interval-s", "0.3", "--catch-up-ticks", "0",
-                                         "--reorder-window-s", str(REORDER_WINDOW_S), "--budget-ais-meas-s", "10000"], log)
+                                         "--reorder-window-s", str(REORDER_WINDOW_S), "--budget-ais-meas-s", "10000",
+                                         "--budget-radar-plots-per-scan", "1000000"], log)
         with reaped(service):
             await until(lambda: any(s.get("state") == "online" for s in out.status), "the service online", log)
             rss.append(rss_mb(service.pid))

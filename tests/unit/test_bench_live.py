@@ -238,3 +238,22 @@ def test_the_worker_with_grouped_scans_takes_fewer_steps_for_the_same_plots(live
     assert plain["tracker_batches"] == radar_scans
     assert radar_scans / 2 <= grouped["tracker_batches"] < radar_scans
     assert grouped["tracks"] == plain["tracks"]  # two discs 44 km apart: the same tracks at the end
+
+
+def test_first_alert_by_object_takes_each_go_fasts_first_raise_only(live: types.ModuleType) -> None:
+    import json
+
+    spec = live.LoadSpec(sites=2, plots=1_000, go_fasts=2, seconds=40.0, stagger_s=0.25)
+    t0 = 1.7e9
+    targets = live.site_targets(spec.sites, spec.plots, spec.go_fasts, np.random.default_rng(live.FEED_SEED), t0, spec.stagger_s)
+    lat, lon = live.go_fast_positions(targets, spec.go_fasts, t0 + 30.0, t0)
+
+    def line(received: float, k: int, state: str = "raised", north: float = 0.0) -> bytes:
+        alert = {"state": state, "lat": float(lat[k]) + north, "lon": float(lon[k]), "evidence": {"last_update_t": t0 + 30.0}}
+        return b"%.3f %s" % (t0 + 30.0 + received, json.dumps(alert).encode())
+
+    lines = b"\n".join([line(0.5, 0), line(0.2, 0), line(0.1, 0, "updated"), line(0.3, 3), line(0.1, 1, north=1.0)])
+    out = live.first_alert_by_object(lines, spec, t0)
+    assert out["objects"] == 4 and out["alerted"] == 2  # object 0 (its earlier raise), object 3; not the update, not the far one
+    assert out["max_ms"] == pytest.approx(300.0, abs=1.0) and out["p50_ms"] == pytest.approx(250.0, abs=1.0)
+    assert out["first_raised_after_start_s"] == [30.0, 30.0]

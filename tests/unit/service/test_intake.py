@@ -117,3 +117,25 @@ def test_a_payload_beyond_the_decode_limits_is_charged_the_limit_and_refunded_af
     assert intake._buckets["ais/r"].meas == 10.0 - 50.0
     intake.settle("jisf/v1/feeds/ais/r", huge, 0)  # rejected whole by the decoder
     assert intake._buckets["ais/r"].meas == 10.0
+
+
+def test_a_scan_beyond_the_plots_per_scan_bound_is_shed_whatever_the_budget_and_counted() -> None:
+    intake = Intake(SourceBudgets(radar=Rate(100.0, 1e9, 1_000.0), burst_s=1.0))  # a budget the scans are well within
+    topic = "jisf/v1/feeds/radar/s1"
+    assert intake.charge(topic, scan(1_001), T0) == Charge("radar/s1", 1_001, False, True)
+    assert intake.charge(topic, scan(1_000), T0).admitted  # at the bound: admitted, charged as usual
+    assert intake.shed_by_source == {"radar/s1": 1} and intake.oversize_by_source == {"radar/s1": 1}
+    assert intake.shed_measurements == {"radar/s1": 1_001}
+    assert intake._buckets["radar/s1"].meas == 1e9 - 1_000  # the oversize scan took nothing from the bucket
+
+
+def test_the_default_radar_bound_sheds_a_20000_plot_scan_at_its_site_on_the_service_status() -> None:
+    scenario = load_scenario(default_scenario_path())
+    fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), "intake")
+    service = Service(fusion, BrokerAddress.parse("mqtt://127.0.0.1:1"), ServiceOptions(mqtt_io="inline"))
+    service._on_message("jisf/v1/feeds/radar/rogue", scan(20_000, "rogue"), 0, False)
+    service._on_message("jisf/v1/feeds/radar/good", scan(5_000, "good"), 0, False)
+    assert [m.key for m in service.inbound] == ["radar/good"]
+    assert service.stats.shed_budget["radar"] == 1 and service.intake.oversize_by_source == {"radar/rogue": 1}
+    assert service._status_body(T0)["shed_by_source"] == {"radar/rogue": 1}
+    assert 'jisf_shed_by_source_total{source="radar/rogue"} 1' in service.metrics_text()

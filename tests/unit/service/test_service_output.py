@@ -138,3 +138,15 @@ def test_a_fusion_behind_its_clock_evaluates_a_few_due_ticks_and_still_raises_it
         c.accept(topic, payload, t)
         list(c.advance(t, catch_up_ticks=3))
     assert c.counters.ticks_skipped == 0
+
+
+def test_catching_up_with_one_tick_evaluates_the_newest_due_tick_only() -> None:
+    data = scans(10, 0)  # 20 s of scans, 2 s ticks
+    a, b = make_fusion(), make_fusion()
+    for f in (a, b):
+        for t, topic, payload in data:
+            f.accept(topic, payload, t)
+    end = data[-1][0] + 1.0
+    every, newest = list(a.advance(end)), list(b.advance(end, catch_up_ticks=1))
+    assert [t.t for t in newest] == [every[-1].t] and b.counters.ticks_skipped == len(every) - 1
+    assert b.counters.measurements == a.counters.measurements

@@ -105,3 +105,32 @@ def test_checkpoints_restore_the_published_tracks_and_the_alert_epoch(tmp_path: 
     none = Parts(make_fusion(), None)
     none.checkpoints.save()  # without a path: nothing written
     assert none.stats.checkpoints == 0
+
+
+def test_the_worker_evaluates_as_many_due_ticks_as_its_share_of_the_time_since_the_last_release_affords() -> None:
+    from fusion.worker import TICK_SHARE
+
+    parts = Parts(make_fusion())
+    worker = parts.worker
+    worker.catch_up_ticks = 10
+    assert worker.affordable_ticks(100.0) == 10  # no tick timed yet: the configured catch-up
+    worker._tick_s = 0.1
+    assert worker.affordable_ticks(100.25) == 1  # 0.25 s since the last release: a share of it affords 1 tick, the newest
+    assert worker.affordable_ticks(100.25 + 0.1 * 4.5 / TICK_SHARE) == 4
+    assert worker.affordable_ticks(200.0) == 10  # never more than catch_up_ticks
+    worker.catch_up_ticks = 0
+    assert worker.affordable_ticks(200.1) == 0  # 0: every due tick, whatever the cost
+
+
+def test_the_worker_times_its_ticks_and_skips_the_older_due_ones_when_a_tick_costs_more_than_the_time_affords() -> None:
+    parts = Parts(make_fusion())
+    worker = parts.worker
+    worker.catch_up_ticks = 100  # more than will be due: only the ticks' cost makes the worker skip
+    data = scans(20, 0)  # 40 s of scans, 2 s ticks
+    worker.step([queued(t, topic, payload) for t, topic, payload in data[:2]], data[1][0], Due())
+    assert worker._tick_s is not None and worker._tick_s > 0 and parts.fusion.counters.ticks_skipped == 0  # timed
+    evaluated = parts.fusion.counters.ticks
+    worker._tick_s = 1e3  # ticks far dearer than the time since the last release: the newest only
+    worker.step([queued(t, topic, payload) for t, topic, payload in data[2:]], data[-1][0], Due())
+    assert parts.fusion.counters.ticks == evaluated + 1 and parts.fusion.counters.ticks_skipped > 10
+    assert parts.fusion._next_tick > data[-1][0]  # every due tick passed: evaluated or skipped
