@@ -388,6 +388,7 @@ class Tracker:
                                                 pda.mu[miss], batch, hit=False)])
             pda_missed = pda.track[miss]
             hit_track, hit_meas = np.concatenate([hit_track, pda.track[h]]), np.concatenate([hit_meas, pda.meas[h]])
+        manage.note_heights(tab, batch, hit_track, hit_meas)
         taken = adopt[hit_meas]
         if taken.any():
             assert keyname is not None and meas_key is not None
