@@ -31,7 +31,7 @@ from fusion.core.intervals import coop_vouch_s, misses_to_delete, track_limits
 from fusion.core.jpda import score_thresholds
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
-from fusion.core.table import DEAD, TrackTable, empty_columns, no_rcs
+from fusion.core.table import DEAD, OPTIONAL, TrackTable, empty_columns, no_rcs
 from fusion.core.update import popcount, update_rcs
 
 HIST_BITS = 64  # looks the int64 hit history holds (older ones are shifted out): the window of a track's own Pd
@@ -75,7 +75,6 @@ class LostTracks:
     entry axis; ``id`` -1 marks an empty or already stitched entry."""
 
     KEYS = ("id", "t", "first_t", "last_t", "mmsi", "icao24", "sources", "xm", "Pm", "mu", "rcs", "hmin")
-    NEWER = {"rcs": no_rcs, "hmin": np.zeros}  # keys a snapshot from before them lacks: n -> none
 
     def __init__(self, capacity: int, n_models: int) -> None:
         cols = empty_columns(n_models)
@@ -103,7 +102,7 @@ class LostTracks:
             self.n = 0
             return
         n = state["id"].shape[0]
-        state = {**{k: f(n) for k, f in self.NEWER.items()}, **state}
+        state = {**{k: OPTIONAL[k](n) for k in ("rcs", "hmin")}, **state}  # a snapshot from before them: none
         for k in self.KEYS:
             if state[k].shape[1:] != self.ring[k].shape[1:]:
                 raise ValueError(f"snapshot lost.{k} must have shape (N, {self.ring[k].shape[1:]}), got {state[k].shape}")
@@ -174,7 +173,11 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
     """A radar scan looked at every track inside its coverage circle (``batch.look_en_m``),
     or, when the scan does not state it, inside its plots' bounding box plus a margin;
     the tracks not in ``hit_track`` count a missed look (a confirmed one becomes coasting),
-    unless an AIS / ADS-B report vouches for them (``intervals.coop_vouch_s``).
+    unless an AIS / ADS-B report vouches for them (``intervals.coop_vouch_s``), or the radar could
+    not have seen them (``look_pd`` 0 beyond its horizon, or below ``miss_min_pd``) while they are
+    fresh: updated within their ``coast_after_s`` (``intervals.track_limits``). A track that nothing
+    updated for longer is coasting on no evidence, and every look counts again: clutter tracks of an
+    airborne radar that flew on are deleted as before, not held to ``max_coast_s``.
     Returns the rows that counted one. Positions come from the cached combined state (a few
     flops per track); the counters change only for the looked rows."""
     if batch.sensor_kind != "radar" or tab.rows == 0:
@@ -206,9 +209,11 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
         hit = np.zeros(tab.rows, dtype=bool)
         hit[hit_track] = True
         inside &= ~hit[rows]
-    pd = look_pd(tab, batch, rows[inside], x[inside], y[inside])
-    seen = (pd > 0.0) & (pd >= mod.config.miss_min_pd)  # the radar could have seen them (docs/TRACKER.md)
-    looked = rows[inside][seen]
+    looked = rows[inside]
+    pd = look_pd(tab, batch, looked, x[inside], y[inside])
+    # the radar could have seen them, or nothing has for longer than they coast on (docs/TRACKER.md)
+    seen = ((pd > 0.0) & (pd >= mod.config.miss_min_pd)) | (tb - a["last_t"][looked] > track_limits(a["ivl"][looked], mod.pool, mod.config).coast_after_s)
+    looked = looked[seen]
     count_miss(tab, looked, pd[seen])
     return looked
 

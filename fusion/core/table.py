@@ -161,7 +161,7 @@ class TrackTable:
             self._store = grown
         for k, v in self._store.items():
             if k not in DERIVED:
-                v[n0 : n0 + n] = new[k] if k in new or k not in _OPTIONAL else _OPTIONAL[k](n)
+                v[n0 : n0 + n] = new[k] if k in new or k not in OPTIONAL else OPTIONAL[k](n)
         self.cols = {k: v[: n0 + n] for k, v in self._store.items()}
         self.cols["blk"][n0:] = -1  # the index's unsorted tail until its next rebuild
         fresh = slice(n0, n0 + n)
@@ -221,7 +221,7 @@ def no_rcs(n: int) -> FloatArray:
     return out
 
 
-_OPTIONAL = {"rcs": no_rcs, "hmin": np.zeros}
+OPTIONAL = {"rcs": no_rcs, "hmin": np.zeros}
 """State columns ``append`` fills with their "none" value when left out: n -> the column's n rows."""
 
 
