@@ -48,6 +48,14 @@ def test_beyond_the_horizon_a_track_keeps_its_hit_history_inside_it_counts_a_mis
     assert a["status"].tolist() == [COASTING, CONFIRMED]
 
 
+def test_a_hidden_track_nothing_updated_for_longer_than_it_coasts_on_counts_again(make_table: TableFactory,
+                                                                                 make_batch: BatchFactory) -> None:
+    """Beyond the horizon, but last updated 100 s before the scan (surface ``coast_after_s`` 60 s): a clutter track
+    of an airborne radar that flew on is deleted by the looks that cover it, not held to ``max_coast_s``."""
+    tab = _tracks_at(make_table, [40_000.0, 40_000.0], last_t=np.array([-95.0, -50.0]), t=np.array([-95.0, -50.0]))
+    assert count_misses(tab, _scan(make_batch), np.zeros(0, np.int64)).tolist() == [0]
+
+
 def test_without_the_antenna_height_every_track_in_the_circle_counts_as_before(make_table: TableFactory,
                                                                                make_batch: BatchFactory) -> None:
     tab = _tracks_at(make_table, [20_000.0, 40_000.0])
