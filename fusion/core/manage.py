@@ -212,7 +212,8 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
     looked = rows[inside]
     pd = look_pd(tab, batch, looked, x[inside], y[inside])
     # the radar could have seen them, or nothing has for longer than they coast on (docs/TRACKER.md)
-    seen = ((pd > 0.0) & (pd >= mod.config.miss_min_pd)) | (tb - a["last_t"][looked] > track_limits(a["ivl"][looked], mod.pool, mod.config).coast_after_s)
+    stale = tb - a["last_t"][looked] > track_limits(a["ivl"][looked], mod.pool, mod.config).coast_after_s
+    seen = ((pd > 0.0) & (pd >= mod.config.miss_min_pd)) | stale
     looked = looked[seen]
     count_miss(tab, looked, pd[seen])
     return looked
@@ -282,7 +283,8 @@ def merge_rcs(keep: FloatArray, lose: FloatArray) -> FloatArray:
     the look-weighted linear mean (NaN, 0: none)."""
     n = keep[:, 1] + lose[:, 1]
     w = lose[:, 1] / np.maximum(n, 1.0)
-    mean = np.where(lose[:, 1] == 0, keep[:, 0], np.where(keep[:, 1] == 0, lose[:, 0], keep[:, 0] + w * (lose[:, 0] - keep[:, 0])))
+    mean = np.where(lose[:, 1] == 0, keep[:, 0],
+                    np.where(keep[:, 1] == 0, lose[:, 0], keep[:, 0] + w * (lose[:, 0] - keep[:, 0])))
     return np.stack([mean, n], axis=1)
 
 
