@@ -169,15 +169,17 @@ def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArr
     ids.record(tab, t, rows)
 
 
-def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntArray:
+def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray, gated: IntArray = EMPTY_INT) -> IntArray:
     """A radar scan looked at every track inside its coverage circle (``batch.look_en_m``),
     or, when the scan does not state it, inside its plots' bounding box plus a margin;
     the tracks not in ``hit_track`` count a missed look (a confirmed one becomes coasting),
     unless an AIS / ADS-B report vouches for them (``intervals.coop_vouch_s``), or the radar could
     not have seen them (``look_pd`` 0 beyond its horizon, or below ``miss_min_pd``) while they are
-    fresh: updated within their ``coast_after_s`` (``intervals.track_limits``). A track that nothing
-    updated for longer is coasting on no evidence, and every look counts again: clutter tracks of an
-    airborne radar that flew on are deleted as before, not held to ``max_coast_s``.
+    fresh: updated within their ``coast_after_s`` (``intervals.track_limits``), and no plot of the scan
+    fell in their gate (``gated``, the tracks of the scan's gated pairs: a plot there shows the radar
+    sees targets at that spot, so a duplicate track beside the one that took it counts its miss). A track
+    that nothing updated for longer is coasting on no evidence, and every look counts again: clutter tracks
+    of an airborne radar that flew on are deleted as before, not held to ``max_coast_s``.
     Returns the rows that counted one. Positions come from the cached combined state (a few
     flops per track); the counters change only for the looked rows."""
     if batch.sensor_kind != "radar" or tab.rows == 0:
@@ -213,7 +215,7 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
     pd = look_pd(tab, batch, looked, x[inside], y[inside])
     # the radar could have seen them, or nothing has for longer than they coast on (docs/TRACKER.md)
     stale = tb - a["last_t"][looked] > track_limits(a["ivl"][looked], mod.pool, mod.config).coast_after_s
-    seen = ((pd > 0.0) & (pd >= mod.config.miss_min_pd)) | stale
+    seen = ((pd > 0.0) & (pd >= mod.config.miss_min_pd)) | stale | np.isin(looked, gated)
     looked = looked[seen]
     count_miss(tab, looked, pd[seen])
     return looked

@@ -395,7 +395,7 @@ class Tracker:
             adopt_identity(tab, self._ids, keyname, hit_track[taken], meas_key[hit_meas[taken]], batch.t[hit_meas[taken]])
 
         # 5. manage
-        looked = count_misses(tab, batch, np.concatenate([hit_track, pda_missed]))
+        looked = count_misses(tab, batch, np.concatenate([hit_track, pda_missed]), kp.track)
         if pda_missed.size and batch.sensor_kind == "radar":  # updated by JPDA, but more likely not detected
             count_miss(tab, pda_missed)
             looked = np.concatenate([looked, pda_missed])
