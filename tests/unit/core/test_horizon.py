@@ -56,6 +56,13 @@ def test_a_hidden_track_nothing_updated_for_longer_than_it_coasts_on_counts_agai
     assert count_misses(tab, _scan(make_batch), np.zeros(0, np.int64)).tolist() == [0]
 
 
+def test_a_hidden_track_with_a_plot_of_the_scan_in_its_gate_counts(make_table: TableFactory,
+                                                                    make_batch: BatchFactory) -> None:
+    """A plot in its gate shows the radar sees targets there: a duplicate beside the track that took it counts."""
+    tab = _tracks_at(make_table, [40_000.0, 40_100.0])
+    assert count_misses(tab, _scan(make_batch), np.zeros(0, np.int64), np.array([1])).tolist() == [1]
+
+
 def test_without_the_antenna_height_every_track_in_the_circle_counts_as_before(make_table: TableFactory,
                                                                                make_batch: BatchFactory) -> None:
     tab = _tracks_at(make_table, [20_000.0, 40_000.0])
