@@ -26,6 +26,8 @@ Derived columns (``DERIVED``: recomputed, never in snapshots), refreshed only by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -221,7 +223,7 @@ def no_rcs(n: int) -> FloatArray:
     return out
 
 
-OPTIONAL = {"rcs": no_rcs, "hmin": np.zeros}
+OPTIONAL: dict[str, Callable[[int], FloatArray]] = {"rcs": no_rcs, "hmin": lambda n: np.zeros(n)}
 """State columns ``append`` fills with their "none" value when left out: n -> the column's n rows."""
 
 
