@@ -75,7 +75,7 @@ _INDEX = re.compile(r"\[\d+\]")
 # Reports (and radar sites) are accepted up to this far outside the service area; beyond it
 # the local frame's distortion grows without bound (a pole is at infinity), so they are rejected.
 AREA_MARGIN_DEG = 5.0
-_BATCH_META = ("sensor_kind", "sensor_id", "domain", "look_en_m")  # small non-array MeasBatch fields: snapshot meta
+_BATCH_META = ("sensor_kind", "sensor_id", "domain", "look_en_m", "sensor_alt_m", "snr_1m2_db", "rcs_ref_range_m")  # small non-array MeasBatch fields: snapshot meta
 _BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in _BATCH_META)
 # Cooperative report types whose conversion is deferred to release (coalesced), with their track pool.
 _DEFERRED: dict[type, str] = {AisPosition: "surface", AdsbReport: "air"}

@@ -274,6 +274,7 @@ def radar_batch(scan: RadarScan | RadarScanArrays, frame: LocalFrame, noise: Mea
     return MeasBatch(t=np.full(m, head.t), z=z, R=R, has_vel=np.zeros(m, dtype=bool), alt_m=alt_m,
                      sigma_alt_m=sigma_alt_m, mmsi=np.full(m, NO_MMSI, np.int64), icao24=np.full(m, NO_ICAO, np.int64),
                      sensor_kind="radar", sensor_id=head.site, domain=head.mode, look_en_m=look,
+                     sensor_alt_m=head.sensor_alt_m, snr_1m2_db=head.snr_1m2_db, rcs_ref_range_m=head.rcs_ref_range_m,
                      rcs_dbsm=plot_rcs_dbsm(head, rng, plots[:, 3]))
 
 

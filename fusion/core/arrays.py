@@ -50,6 +50,11 @@ class MeasBatch:
     domain:   which track pool these measurements feed
     look_en_m: (east, north, radius) metres of the circle a radar scan covered, so that
               tracks inside it without a plot count a missed look; None when unknown
+    sensor_alt_m: the radar antenna's height above the sea (m) at the scan: with it a missed look
+              counts only within the radar horizon (fusion/core/manage.py ``look_pd``); None: unknown
+    snr_1m2_db, rcs_ref_range_m: the scan's radar constant (mean SNR dB of a 1 m^2 target at that
+              slant range, m), both or neither: with a track's RCS estimate it gives the look's Pd
+              (fusion/core/manage.py ``look_pd``); None: unknown
     interval_s: (M,) expected interval (s) until the source's next report of the same target
               (ITU-R M.1371 rate for AIS, a configured revisit or scan period), NaN where
               unknown (the default): it scales the track's time limits (fusion/core/intervals.py)
@@ -72,6 +77,9 @@ class MeasBatch:
     sensor_id: str
     domain: Domain
     look_en_m: tuple[float, float, float] | None = None  # (east, north, radius): the area this scan looked at
+    sensor_alt_m: float | None = None  # radar antenna height above the sea, m
+    snr_1m2_db: float | None = None  # radar constant: mean SNR (dB) of 1 m^2 at rcs_ref_range_m
+    rcs_ref_range_m: float | None = None
     interval_s: FloatArray = None  # type: ignore[assignment]  # None: all NaN (unknown), filled in __post_init__
     rcs_dbsm: FloatArray = None  # type: ignore[assignment]  # None: all NaN (unknown), filled in __post_init__
     source: NDArray[np.str_] | None = None  # None: every row is sensor_id's
@@ -209,6 +217,7 @@ def take_rows(batch: MeasBatch, rows: IntArray | BoolArray) -> MeasBatch:
         t=batch.t[rows], z=batch.z[rows], R=batch.R[rows], has_vel=batch.has_vel[rows], alt_m=batch.alt_m[rows],
         sigma_alt_m=batch.sigma_alt_m[rows], mmsi=batch.mmsi[rows], icao24=batch.icao24[rows],
         sensor_kind=batch.sensor_kind, sensor_id=batch.sensor_id, domain=batch.domain, look_en_m=batch.look_en_m,
+        sensor_alt_m=batch.sensor_alt_m, snr_1m2_db=batch.snr_1m2_db, rcs_ref_range_m=batch.rcs_ref_range_m,
         interval_s=batch.interval_s[rows], rcs_dbsm=batch.rcs_dbsm[rows],
         source=None if batch.source is None else batch.source[rows],
     )

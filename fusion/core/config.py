@@ -212,6 +212,24 @@ class TrackerConfig:
     """Detection probability Pd assumed by JPDA and the track score: the design Pd of a
     surveillance radar at its specified range (0.9, with Pfa 1e-6, is the textbook design point:
     Skolnik, "Introduction to Radar Systems", 3rd ed. 2001, section 2.5)."""
+    false_alarm_prob: float = 1e-6
+    """Pfa per resolution cell of the radars (the design point of ``detection_prob``: Skolnik 2001,
+    section 2.5): with a scan's radar constant and a track's RCS estimate it gives the look's Pd, Swerling I
+    Pd = Pfa^(1 / (1 + SNR)) (Skolnik 2001, section 2.8), SNR by the radar equation (R^-4)
+    (fusion/core/manage.py ``look_pd``, docs/TRACKER.md "Radar horizon and Pd of a look")."""
+    miss_min_pd: float = 0.5
+    """A radar look counts a missed look (hit history, miss run, coasting, track score) only where its Pd
+    for the track is at least this: beyond the radar horizon Pd is 0; with the radar constant and a
+    track's RCS estimate it follows the radar equation; else it is ``detection_prob``. 0.5: a radar's
+    detection range is stated where the blip-scan ratio is 50 % (Blake, "Radar Range-Performance
+    Analysis", 1980, ch. 1; the R50 of Skolnik 2001, section 2.5): beyond it a target is more likely
+    missed than seen, and a miss says little about its presence."""
+    low_profile_height_m: float = 0.5
+    """Height above the sea (m) of the lowest surface target: a surface track counts a missed radar look
+    only within the radar horizon (4/3 earth) of a target this high, or higher where the track's own
+    radar detections show it is (``hmin``, fusion/core/manage.py ``look_pd``). 0.5 m: a self-propelled
+    semi-submersible rides awash, its hull well under 1 m above the water (the simulator's
+    semi_submersible class, sim_feeds/scenario.py: 0.5 m)."""
     score_false_confirm: float = 0.01
     """alpha of the score test: probability that a false (clutter) track is confirmed
     (conventional SPRT design values, Blackman & Popoli 1999, section 6.2; not tuned here)."""
@@ -230,18 +248,20 @@ class TrackerConfig:
         if self.confirmation not in ("m_of_n", "score"):
             raise ValueError(f"TrackerConfig.confirmation must be 'm_of_n' or 'score', got {self.confirmation!r}")
         for name in ("gate_prob", "confirm_gate_prob", "merge_prob", "report_prob", "tentative_miss_prob", "delete_miss_prob",
-                     "detection_prob", "score_false_confirm", "score_true_delete"):
+                     "detection_prob", "score_false_confirm", "score_true_delete", "false_alarm_prob"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"TrackerConfig.{name} must be in (0, 1), got {getattr(self, name)!r}")
         _check_positive(self, ("confirm_m", "confirm_n", "delete_misses", "identity_sigmas",
                                "checkpoint_interval_s", "recent_checkpoint_interval_s", "max_tracks", "identity_history",
                                "max_births_per_source_s", "births_burst_s", "max_coop_births_per_source_s", "coop_births_burst",
-                               "coast_intervals"))
+                               "coast_intervals", "low_profile_height_m"))
         for key, value in self.source_interval_s.items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"TrackerConfig.source_interval_s[{key!r}] must be a positive number of seconds, got {value!r}")
         if not (isinstance(self.lost_track_history, int) and self.lost_track_history >= 0):
             raise ValueError(f"TrackerConfig.lost_track_history must be an int >= 0, got {self.lost_track_history!r}")
+        if not 0.0 <= self.miss_min_pd <= 1.0:
+            raise ValueError(f"TrackerConfig.miss_min_pd must be in [0, 1], got {self.miss_min_pd!r}")
         if not (self.late_max_age_s >= 0 and math.isfinite(self.late_max_age_s)):
             raise ValueError(f"TrackerConfig.late_max_age_s must be >= 0, got {self.late_max_age_s!r}")
         for name in ("rerun_budget_s_per_s", "rerun_burst_s"):

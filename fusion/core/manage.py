@@ -7,6 +7,7 @@ history ring and the per-site birth budgets.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -30,10 +31,19 @@ from fusion.core.intervals import coop_vouch_s, misses_to_delete, track_limits
 from fusion.core.jpda import score_thresholds
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_combined
-from fusion.core.table import DEAD, TrackTable, empty_columns
-from fusion.core.update import popcount
+from fusion.core.table import DEAD, OPTIONAL, TrackTable, empty_columns, no_rcs
+from fusion.core.update import popcount, update_rcs
 
 HIST_BITS = 64  # looks the int64 hit history holds (older ones are shifted out): the window of a track's own Pd
+HORIZON_M_PER_SQRT_M = math.sqrt(2.0 * 4.0 / 3.0 * 6_371_008.8)
+"""Radar horizon d = 4,122 m x (sqrt(h_antenna) + sqrt(h_target)), heights in m above the sea: line of sight over
+the 4/3 effective earth (standard refraction; Skolnik, "Introduction to Radar Systems", 3rd ed. 2001, section 8.2;
+ITU-R P.834), the mean earth radius 6,371,008.8 m (IUGG); the simulator's ``sim_feeds.geo.radar_horizon_m``."""
+PD_RCS_LOOKS = 10
+"""Radar looks a track's RCS estimate needs before it sets the Pd of a look (``look_pd``): the linear mean of 10
+Swerling I looks is within -2.7 / +2.0 dB of the mean RCS 90 % of the time (chi-square, 20 degrees of freedom);
+fewer, and one strong look of a clutter plot would read as a target the radar should see, or a weak one as a
+target it cannot (the rules' ``rcs_min_looks``, fusion/rules/defaults/rules.toml)."""
 
 
 class IdentityLog:
@@ -64,7 +74,7 @@ class LostTracks:
     IMM state at their last update, to stitch a new track to (``stitch``). Columns with a leading
     entry axis; ``id`` -1 marks an empty or already stitched entry."""
 
-    KEYS = ("id", "t", "first_t", "last_t", "mmsi", "icao24", "sources", "xm", "Pm", "mu")
+    KEYS = ("id", "t", "first_t", "last_t", "mmsi", "icao24", "sources", "xm", "Pm", "mu", "rcs", "hmin")
 
     def __init__(self, capacity: int, n_models: int) -> None:
         cols = empty_columns(n_models)
@@ -91,6 +101,8 @@ class LostTracks:
             self.ring["id"][:] = -1
             self.n = 0
             return
+        n = state["id"].shape[0]
+        state = {**{k: OPTIONAL[k](n) for k in ("rcs", "hmin")}, **state}  # a snapshot from before them: none
         for k in self.KEYS:
             if state[k].shape[1:] != self.ring[k].shape[1:]:
                 raise ValueError(f"snapshot lost.{k} must have shape (N, {self.ring[k].shape[1:]}), got {state[k].shape}")
@@ -157,11 +169,17 @@ def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArr
     ids.record(tab, t, rows)
 
 
-def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntArray:
+def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray, gated: IntArray = EMPTY_INT) -> IntArray:
     """A radar scan looked at every track inside its coverage circle (``batch.look_en_m``),
     or, when the scan does not state it, inside its plots' bounding box plus a margin;
     the tracks not in ``hit_track`` count a missed look (a confirmed one becomes coasting),
-    unless an AIS / ADS-B report vouches for them (``intervals.coop_vouch_s``).
+    unless an AIS / ADS-B report vouches for them (``intervals.coop_vouch_s``), or the radar could
+    not have seen them (``look_pd`` 0 beyond its horizon, or below ``miss_min_pd``) while they are
+    fresh: updated within their ``coast_after_s`` (``intervals.track_limits``), and no plot of the scan
+    fell in their gate (``gated``, the tracks of the scan's gated pairs: a plot there shows the radar
+    sees targets at that spot, so a duplicate track beside the one that took it counts its miss). A track
+    that nothing updated for longer is coasting on no evidence, and every look counts again: clutter tracks
+    of an airborne radar that flew on are deleted as before, not held to ``max_coast_s``.
     Returns the rows that counted one. Positions come from the cached combined state (a few
     flops per track); the counters change only for the looked rows."""
     if batch.sensor_kind != "radar" or tab.rows == 0:
@@ -194,20 +212,82 @@ def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray) -> IntA
         hit[hit_track] = True
         inside &= ~hit[rows]
     looked = rows[inside]
-    count_miss(tab, looked)
+    pd = look_pd(tab, batch, looked, x[inside], y[inside])
+    # the radar could have seen them, or nothing has for longer than they coast on (docs/TRACKER.md)
+    stale = tb - a["last_t"][looked] > track_limits(a["ivl"][looked], mod.pool, mod.config).coast_after_s
+    seen = ((pd > 0.0) & (pd >= mod.config.miss_min_pd)) | stale | np.isin(looked, gated)
+    looked = looked[seen]
+    count_miss(tab, looked, pd[seen])
     return looked
 
 
-def count_miss(tab: TrackTable, rows: IntArray) -> None:
-    """A missed look for track ``rows`` (n,): hit history, miss run, track score (+ ln(1 - Pd));
-    a confirmed track becomes coasting."""
+def look_pd(tab: TrackTable, batch: MeasBatch, rows: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
+    """(n,) detection probability of the radar scan ``batch`` for track ``rows`` (n,) predicted at frame
+    positions ``x``, ``y`` (n,) m. 0 beyond the radar horizon (``HORIZON_M_PER_SQRT_M``) between the antenna
+    (``batch.sensor_alt_m``) and the track's height class: its altitude (air), ``low_profile_height_m`` (surface),
+    or higher where its detections imply it (``hmin``); an air track without altitude is within it. Within it,
+    where the scan states its radar constant and the track's RCS estimate holds ``PD_RCS_LOOKS`` looks, Swerling I
+    Pd = Pfa^(1 / (1 + SNR)) (``false_alarm_prob``), mean SNR by the radar equation snr_1m2_db + 10 log10(RCS)
+    - 40 log10(R / rcs_ref_range_m), R the slant range (the simulator's model, sim_feeds/observe.py); else the
+    design ``detection_prob``. A scan without antenna height or site: ``detection_prob`` for all (as before)."""
+    a, cfg = tab.cols, tab.mod.config
+    pd = np.full(rows.size, cfg.detection_prob)
+    if batch.look_en_m is None or batch.sensor_alt_m is None or rows.size == 0:
+        return pd
+    e0, n0, _ = batch.look_en_m
+    h_a = max(batch.sensor_alt_m, 0.0)
+    alt = a["alt"][rows, 0]
+    floor = cfg.low_profile_height_m if batch.domain == "surface" else np.inf
+    h_t = np.maximum(np.where(np.isfinite(alt), np.maximum(alt, 0.0), floor), a["hmin"][rows])
+    d = np.hypot(x - e0, y - n0)
+    pd[d > HORIZON_M_PER_SQRT_M * (math.sqrt(h_a) + np.sqrt(h_t))] = 0.0
+    if batch.snr_1m2_db is not None and batch.rcs_ref_range_m is not None:
+        rcs = a["rcs"][rows]
+        known = np.flatnonzero((rcs[:, 1] >= PD_RCS_LOOKS) & (pd > 0.0))
+        slant = np.maximum(np.hypot(d[known], h_a - np.nan_to_num(alt[known])), 1.0)
+        snr_db = batch.snr_1m2_db + 10.0 * np.log10(rcs[known, 0]) - 40.0 * np.log10(slant / batch.rcs_ref_range_m)
+        pd[known] = np.power(cfg.false_alarm_prob, 1.0 / (1.0 + np.power(10.0, snr_db / 10.0)))
+    return np.minimum(pd, 1.0 - 1e-12)  # a miss at Pd 1 would be an infinite score charge
+
+
+def implied_height_m(batch: MeasBatch, rows: IntArray) -> FloatArray:
+    """(n,) the lowest target height (m above the sea) that puts the radar scan's plots ``rows`` (n,) within its
+    radar horizon: ((d / 4,122 m - sqrt(h_antenna))+)^2, d the plot's ground distance from the antenna; 0 where
+    the batch states no antenna height or site (``look_pd`` then never hides a track a scan detected)."""
+    if batch.sensor_kind != "radar" or batch.look_en_m is None or batch.sensor_alt_m is None:
+        return np.zeros(rows.size)
+    e0, n0, _ = batch.look_en_m
+    d = np.hypot(batch.z[rows, 0] - e0, batch.z[rows, 1] - n0)
+    return np.maximum(d / HORIZON_M_PER_SQRT_M - math.sqrt(max(batch.sensor_alt_m, 0.0)), 0.0) ** 2
+
+
+def note_heights(tab: TrackTable, batch: MeasBatch, tracks: IntArray, rows: IntArray) -> None:
+    """Tracks ``tracks`` (n,) detected by the batch's plots ``rows`` (n,): their ``hmin`` raised to what the
+    plots imply (``implied_height_m``)."""
+    if tracks.size and batch.sensor_kind == "radar":
+        np.maximum.at(tab.cols["hmin"], tracks, implied_height_m(batch, rows))
+
+
+def count_miss(tab: TrackTable, rows: IntArray, pd: FloatArray | None = None) -> None:
+    """A missed look for track ``rows`` (n,): hit history, miss run, track score (+ ln(1 - Pd), Pd (n,) the
+    look's, None: the design ``detection_prob``); a confirmed track becomes coasting."""
     a = tab.cols
     if rows.size:
         a["hist"][rows] <<= 1
         a["looks"][rows] += 1
         a["miss_run"][rows] += 1
-        a["llr"][rows] += np.log1p(-tab.mod.config.detection_prob)
+        a["llr"][rows] += np.log1p(-(tab.mod.config.detection_prob if pd is None else pd))
         a["status"][rows] = np.where(a["status"][rows] == CONFIRMED, COASTING, a["status"][rows])
+
+
+def merge_rcs(keep: FloatArray, lose: FloatArray) -> FloatArray:
+    """RCS columns (n, 2) [mean m^2, looks] of two estimates of one target -> the estimate of all their looks:
+    the look-weighted linear mean (NaN, 0: none)."""
+    n = keep[:, 1] + lose[:, 1]
+    w = lose[:, 1] / np.maximum(n, 1.0)
+    mean = np.where(lose[:, 1] == 0, keep[:, 0],
+                    np.where(keep[:, 1] == 0, lose[:, 0], keep[:, 0] + w * (lose[:, 0] - keep[:, 0])))
+    return np.stack([mean, n], axis=1)
 
 
 def merge(tab: TrackTable, ids: IdentityLog, kp: Pairs, t: float) -> tuple[IntArray, IntArray, IntArray]:
@@ -258,7 +338,8 @@ def merge(tab: TrackTable, ids: IdentityLog, kp: Pairs, t: float) -> tuple[IntAr
 
 def absorb(tab: TrackTable, ids: IdentityLog, keep: int, lose: int) -> None:
     """Row ``keep`` takes what row ``lose`` knows: its state if better and newer, its altitude
-    if ``keep`` has none, identities, sources, the spoof flag and the widest time span."""
+    if ``keep`` has none, identities, sources, RCS looks (``merge_rcs``), implied height, the spoof
+    flag and the widest time span."""
     a = tab.cols
     trace = np.trace(a["Pm"][[keep, lose], 0, :2, :2], axis1=1, axis2=2)
     if trace[1] < trace[0] and a["t"][lose] >= a["t"][keep]:  # the better, newer state wins
@@ -272,6 +353,8 @@ def absorb(tab: TrackTable, ids: IdentityLog, keep: int, lose: int) -> None:
             ids.record(tab, np.array([a["last_t"][lose]]), np.array([keep]))
     tab.refresh(slice(keep, keep + 1))
     a["sources"][keep] |= a["sources"][lose]
+    a["rcs"][keep] = merge_rcs(a["rcs"][[keep]], a["rcs"][[lose]])[0]
+    a["hmin"][keep] = max(a["hmin"][keep], a["hmin"][lose])
     a["ivl"][keep] = np.fmax(a["ivl"][keep], a["ivl"][lose])
     a["spoof"][keep] |= a["spoof"][lose]
     a["first_t"][keep] = min(a["first_t"][keep], a["first_t"][lose])
@@ -309,7 +392,8 @@ def stitch(tab: TrackTable, lost: LostTracks, ids: IdentityLog, rows: IntArray) 
     IMM models to the new track's time, passes the chi-square(4) test of ``gate_prob`` on the
     difference of the two estimates (segments of one target apart in time: independent errors), within
     physical reach of its last estimate, with compatible identities; the best pairs first, each lost
-    track once. The new track keeps its own state and takes the lost one's first time and identity.
+    track once. The new track keeps its own state and takes the lost one's first time and identity,
+    and adds its RCS looks (``merge_rcs``) and implied height.
     Returns (ids given up (k,), ids taken (k,))."""
     a, mod = tab.cols, tab.mod
     ring = lost.ring
@@ -361,6 +445,8 @@ def stitch(tab: TrackTable, lost: LostTracks, ids: IdentityLog, rows: IntArray) 
         a["id"][row] = ring["id"][ek]
         a["first_t"][row] = ring["first_t"][ek]
         a["sources"][row] |= ring["sources"][ek]
+        a["rcs"][row] = merge_rcs(a["rcs"][[row]], ring["rcs"][[ek]])[0]  # one target: its RCS looks add up
+        a["hmin"][row] = max(a["hmin"][row], ring["hmin"][ek])
         for key, none_key in NONE_KEY.items():
             if a[key][row] == none_key and ring[key][ek] != none_key:
                 a[key][row] = ring[key][ek]
@@ -410,6 +496,7 @@ def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBat
         "sources": np.full(n, SENSOR_BIT[batch.sensor_kind], np.int64),
         "mmsi": np.full(n, NO_MMSI, np.int64), "icao24": np.full(n, NO_ICAO, np.int64),
         "spoof": np.zeros(n, bool), "ivl": batch.interval_s[idx], "llr": np.zeros(n),
+        "hmin": implied_height_m(batch, idx), "rcs": update_rcs(no_rcs(n), batch.rcs_dbsm[idx]),  # the birth plot: one look
     }
     if keyname is not None and keys is not None:
         new[keyname] = keys

@@ -11,7 +11,8 @@ bits of the looks, newest in bit 0), looks, miss_run, first_t, last_t, last_ais_
 last_noncoop_t, sources, mmsi, icao24, spoof, ivl (expected report interval of the
 sources that update the track, s; NaN: unknown; fusion/core/intervals.py), rcs (N, 2): the
 radar cross-section estimate, [mean m^2 (linear), looks] (NaN, 0: none; fusion/core/update.py,
-``update_rcs``).
+``update_rcs``), hmin (N,): the lowest target height above the sea (m) the track's radar detections
+imply under the 4/3-earth radar horizon (0: none; fusion/core/manage.py ``implied_height_m``).
 
 Derived columns (``DERIVED``: recomputed, never in snapshots), refreshed only by
 ``refresh`` / ``refresh_due`` (and on ``append``, ``load``, ``kill``):
@@ -24,6 +25,8 @@ Derived columns (``DERIVED``: recomputed, never in snapshots), refreshed only by
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,6 +71,7 @@ def empty_columns(r: int) -> dict[str, np.ndarray]:
         "ivl": np.zeros(0, f),
         "llr": np.zeros(0, f),  # track score: log likelihood ratio against clutter (confirmation = "score")
         "rcs": np.zeros((0, 2), f),  # radar cross-section: mean m^2 (linear) of the radar looks, looks counted; NaN, 0: none
+        "hmin": np.zeros(0, f),  # lowest target height (m) its radar detections imply (radar horizon); 0: none
         "cx": np.zeros((0, 4), f),
         "trc": np.zeros((0, 4), f),
         "tr0": np.zeros((0, 3), f),
@@ -122,6 +126,8 @@ class TrackTable:
             cols = {**cols, "llr": np.zeros(cols["id"].shape[0])}
         if "rcs" not in cols and "id" in cols:  # a snapshot from before the RCS estimate: none
             cols = {**cols, "rcs": no_rcs(cols["id"].shape[0])}
+        if "hmin" not in cols and "id" in cols:  # a snapshot from before the implied height: none
+            cols = {**cols, "hmin": np.zeros(cols["id"].shape[0])}
         n = None
         for k, v in empty_columns(self.mod.n_models).items():
             if k in DERIVED:
@@ -146,7 +152,7 @@ class TrackTable:
         """Add rows (the state columns of n new tracks, one batch's births: close in space) at
         the end; their derived columns are computed and they join the reach index as blocks of
         their own. Capacity doubles when full, so that births do not copy the table every step.
-        The RCS column may be left out (``no_rcs``): a birth has one look at most, the update counts from there."""
+        The RCS and implied-height columns may be left out: none (``no_rcs``, 0 m)."""
         n0, n = self.rows, len(new["id"])
         cap = self._store["id"].shape[0]
         if n0 + n > cap:
@@ -157,7 +163,7 @@ class TrackTable:
             self._store = grown
         for k, v in self._store.items():
             if k not in DERIVED:
-                v[n0 : n0 + n] = new[k] if k != "rcs" or k in new else no_rcs(n)
+                v[n0 : n0 + n] = new[k] if k in new or k not in OPTIONAL else OPTIONAL[k](n)
         self.cols = {k: v[: n0 + n] for k, v in self._store.items()}
         self.cols["blk"][n0:] = -1  # the index's unsorted tail until its next rebuild
         fresh = slice(n0, n0 + n)
@@ -215,6 +221,10 @@ def no_rcs(n: int) -> FloatArray:
     out = np.zeros((n, 2))
     out[:, 0] = np.nan
     return out
+
+
+OPTIONAL: dict[str, Callable[[int], FloatArray]] = {"rcs": no_rcs, "hmin": lambda n: np.zeros(n)}
+"""State columns ``append`` fills with their "none" value when left out: n -> the column's n rows."""
 
 
 def kinematics(xm: FloatArray, Pm: FloatArray, mu: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -388,13 +388,14 @@ class Tracker:
                                                 pda.mu[miss], batch, hit=False)])
             pda_missed = pda.track[miss]
             hit_track, hit_meas = np.concatenate([hit_track, pda.track[h]]), np.concatenate([hit_meas, pda.meas[h]])
+        manage.note_heights(tab, batch, hit_track, hit_meas)
         taken = adopt[hit_meas]
         if taken.any():
             assert keyname is not None and meas_key is not None
             adopt_identity(tab, self._ids, keyname, hit_track[taken], meas_key[hit_meas[taken]], batch.t[hit_meas[taken]])
 
         # 5. manage
-        looked = count_misses(tab, batch, np.concatenate([hit_track, pda_missed]))
+        looked = count_misses(tab, batch, np.concatenate([hit_track, pda_missed]), kp.track)
         if pda_missed.size and batch.sensor_kind == "radar":  # updated by JPDA, but more likely not detected
             count_miss(tab, pda_missed)
             looked = np.concatenate([looked, pda_missed])

@@ -29,16 +29,16 @@ def test_track_rcs_is_the_linear_mean_of_its_radar_looks_then_an_exponential_ave
     v = trk.view(36.0)
     by_y = np.argsort(v.x[:, 1])
     assert v.rcs_dbsm is not None and v.rcs_looks is not None
-    # births carry no look (the first scan); every later plot is one look, averaged in m^2, not in dB
-    assert v.rcs_looks[by_y].tolist() == [9, 0]
-    np.testing.assert_allclose(v.rcs_dbsm[by_y[0]], 10.0 * np.log10(np.mean(10.0 ** (looks[1:10] / 10.0))), rtol=0, atol=1e-9)
+    # every plot is one look (the birth plot too), averaged in m^2, not in dB
+    assert v.rcs_looks[by_y].tolist() == [10, 0]
+    np.testing.assert_allclose(v.rcs_dbsm[by_y[0]], 10.0 * np.log10(np.mean(10.0 ** (looks[:10] / 10.0))), rtol=0, atol=1e-9)
     assert np.isnan(v.rcs_dbsm[by_y[1]])
     _scans(trk, looks[10:], t0=40.0)
     v = trk.view(4.0 * 59)
     first = int(np.argmin(v.x[:, 1]))
-    assert v.rcs_looks[first] == 59  # counted beyond the memory
+    assert v.rcs_looks[first] == 60  # counted beyond the memory
     mean = 0.0
-    for k, look in enumerate(10.0 ** (looks[1:] / 10.0), start=1):  # plain mean, then weight 1 / RCS_LOOKS_MAX
+    for k, look in enumerate(10.0 ** (looks / 10.0), start=1):  # plain mean, then weight 1 / RCS_LOOKS_MAX
         mean += (look - mean) / min(k, RCS_LOOKS_MAX)
     np.testing.assert_allclose(v.rcs_dbsm[first], 10.0 * np.log10(mean), rtol=0, atol=1e-9)
     assert abs(v.rcs_dbsm[first] - 30.0) < 3.0  # +-0.7 dB one sigma in steady state
