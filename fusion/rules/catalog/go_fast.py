@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -50,7 +50,7 @@ class GoFastParams(RuleParams):
             raise ValueError(f"confident_speed_kn ({self.confident_speed_kn}) must be <= speed_kn ({self.speed_kn})")
 
 
-_FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s")
+_FAST_COLS = ("run_start", "last_t", "east", "north", "ve", "vn", "credit_s", "bound_since", "vouched_t", "plain_t")
 
 
 @dataclass
@@ -62,13 +62,23 @@ class FastMemory:
     a fast track lost within ``handover_s`` whose predicted position is within ``handover_m`` of
     this young track when its first run starts. A go-fast whose radar track is deleted and
     re-initiated every 10-40 s (radar fades) thus accumulates min_on_s over the chain.
+
+    And whether the track vouched for its speed: ``bound_since``, the newest measurement's time when the current
+    run of its speed's lower bound above confident_speed_kn began (begun by the raise condition, unbroken since); ``vouched_t``, the tick at which
+    that run had lasted min_on_s (less the credit) of evidence time, which is when the alert book raises; and
+    ``plain_t``, the last tick at the hold speed. A vouched run holds on the point speed until it has been below
+    the hold speed for min_off_s (when the book clears the alert); a run not vouched yet holds only on its bound
+    (``go_fast``). The vouched time passes to a successor with the credit.
     """
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in _FAST_COLS}})
 
-    def observe(self, s: Scene, fast: BoolArray, r: GoFastParams) -> FloatArray:
-        """Update with this tick's (N,) fast condition; returns (N,) credit_s (0 for air)."""
+    def observe(self, s: Scene, fast: BoolArray, enter: BoolArray, confident: BoolArray, plain: BoolArray,
+                r: GoFastParams) -> tuple[FloatArray, BoolArray]:
+        """Update with this tick's (N,) conditions: fast (point speed above the raise speed), enter (raise), confident
+        (the speed's lower bound above confident_speed_kn: a pending alert's hold) and plain (above the hold speed);
+        returns (N,) credit_s (0 for air) and (N,) vouched (False for air)."""
         rows = np.flatnonzero(~s.is_air)
         old = self.cols
         ids = s.track_id[rows]
@@ -77,6 +87,9 @@ class FastMemory:
         f = fast[rows]
         run = np.where(f, np.where(np.isfinite(prev_run), prev_run, s.t), np.nan)
         credit = np.where(f & np.isfinite(prev_run), carried.prev("credit_s", 0.0), 0.0)
+        prev_plain = carried.prev("plain_t", np.nan)
+        held = plain[rows] | (s.t - prev_plain <= r.min_off_s)  # the book has not cleared a raised alert
+        vouched_t = np.where(held, carried.prev("vouched_t", np.nan), np.nan)
         # Lost fast tracks: gone from the views, fast when last seen, within handover_s.
         lost = np.flatnonzero(carried.gone() & np.isfinite(old["run_start"]) & (s.t - old["last_t"] <= r.handover_s))
         starts = np.flatnonzero(f & ~np.isfinite(prev_run) & (s.t - s.first_t[rows] <= r.handover_s))
@@ -87,21 +100,27 @@ class FastMemory:
             li, sj, _ = nearest_successors(pred, here, r.handover_m)  # one successor per lost track: the nearest
             li = lost[li]
             credit[starts[sj]] = old["credit_s"][li] + old["last_t"][li] - old["run_start"][li]
+            vouched_t[starts[sj]] = np.fmax(vouched_t[starts[sj]], old["vouched_t"][li])
+        ev_t = np.fmin(s.last_t[rows], s.t)  # the book's evidence time
+        prev_bound = carried.prev("bound_since", np.nan)
+        bound = np.where(enter[rows] & ~np.isfinite(prev_bound), ev_t, np.where(confident[rows], prev_bound, np.nan))
+        now = confident[rows] & ~np.isfinite(vouched_t) & (ev_t - bound >= np.maximum(r.min_on_s - credit, 0.0))
+        vouched_t = np.where(now, s.t, vouched_t)
         live = {"track_id": ids, "run_start": run, "last_t": np.full(len(rows), s.t), "east": s.east[rows],
-                "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "credit_s": credit}
+                "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "credit_s": credit,
+                "bound_since": bound, "vouched_t": vouched_t, "plain_t": np.where(plain[rows], s.t, prev_plain)}
         keep = {k: np.concatenate([live[k], old[k][lost]]) for k in live}
         order = np.argsort(keep["track_id"], kind="stable")
         self.cols = {k: v[order] for k, v in keep.items()}
-        out = np.zeros(len(s))
-        out[rows] = credit
-        return out
+        out, vouched = np.zeros(len(s)), np.zeros(len(s), bool)
+        out[rows], vouched[rows] = credit, np.isfinite(vouched_t)
+        return out, vouched
 
 
-def go_fast(s: Scene, r: GoFastParams, memory: FastMemory | None = None) -> Candidates:
+def go_fast(s: Scene, r: GoFastParams, memory: FastMemory) -> Candidates:
     """Fast surface track without (fresh) AIS identity, or fast in a transit corridor at night, whose speed's
-    lower confidence bound exceeds confident_speed_kn when it enters (see GoFastParams).
-
-    With a ``memory``, min_on_s counts across fragments of one track (FastMemory)."""
+    lower confidence bound exceeds confident_speed_kn from when it enters until it is raised (see GoFastParams);
+    min_on_s counts across fragments of one track, and a raised alert holds on the point speed (``memory``)."""
     surface = s.eligible & ~s.is_air
     ais_age = s.t - s.last_ais_t
     no_ais = (s.mmsi == NO_MMSI) | ~(ais_age <= r.ais_stale_s)
@@ -112,13 +131,15 @@ def go_fast(s: Scene, r: GoFastParams, memory: FastMemory | None = None) -> Cand
         why &= s.in_zones(s.geometry.select(r.zone_kinds))
     speed = s.speed_mps
     fast = surface & why & (speed > r.speed_kn * KNOT_MPS)
-    sigma = np.full(len(s), np.nan)  # (N,) m/s, computed only where the point speed is fast (evidence: NaN elsewhere)
-    sigma[fast] = s.speed_sigma_mps(np.flatnonzero(fast))
-    enter = fast & (speed - r.confidence_sigmas * sigma > r.confident_speed_kn * KNOT_MPS)
-    stay = surface & why & (speed > r.clear_speed_kn * KNOT_MPS)
+    plain = surface & why & (speed > r.clear_speed_kn * KNOT_MPS)
+    sigma = np.full(len(s), np.nan)  # (N,) m/s, computed only above the hold speed (evidence: NaN elsewhere)
+    sigma[plain] = s.speed_sigma_mps(np.flatnonzero(plain))
+    confident = plain & (speed - r.confidence_sigmas * sigma > r.confident_speed_kn * KNOT_MPS)
+    enter = fast & confident
     strength = ramp(speed, r.clear_speed_kn * KNOT_MPS, (2 * r.speed_kn - r.clear_speed_kn) * KNOT_MPS)
     # the fragment chain follows the point speed: a go-fast's young fragment hands its run on before its filter settles
-    credit = memory.observe(s, fast, r) if memory is not None else np.zeros(len(s))
+    credit, vouched = memory.observe(s, fast, enter, confident, plain, r)
+    stay = np.where(vouched, plain, confident)  # a pending alert holds on its speed's lower bound, a raised one on the speed
     rows = np.flatnonzero(stay | enter)
     return Candidates.build(rows, enter[rows], stay[rows], strength[rows], min_on_s=np.maximum(r.min_on_s - credit[rows], 0.0),
                             severity=r.severity, weight=r.weight, evidence={k: v[rows] for k, v in {
@@ -150,6 +171,17 @@ class GoFast(Rule[GoFastParams]):
     def prefer(self) -> np.ndarray:
         """The corridor or zone the go-fast is in."""
         return self.geometry.select(self.params.corridor_kinds) | self.geometry.select(self.params.zone_kinds)
+
+    def restore(self, part: Mapping[str, Any]) -> None:
+        """Memory columns from ``snapshot``; in one written before the vouching columns a run in progress holds on
+        the point speed as it did then (vouched at its start, above the hold speed when last seen)."""
+        if "track_id" not in part:
+            return
+        cols = {k: np.asarray(v).copy() for k, v in part.items() if k in self.memory.cols}
+        cols.setdefault("bound_since", np.full(len(cols["track_id"]), np.nan))
+        cols.setdefault("vouched_t", cols["run_start"].copy())
+        cols.setdefault("plain_t", cols["last_t"].copy())
+        self.memory.cols = {k: cols[k] for k in self.memory.cols}
 
     def evaluate(self, s: Scene, tick: TickInputs) -> Candidates:
         """``go_fast`` with the fragment memory."""

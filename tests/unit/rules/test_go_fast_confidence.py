@@ -78,3 +78,39 @@ def test_go_fast_raises_exactly_when_the_speed_lower_bound_clears(speed_kn: floa
     raised = states(ev, "go_fast") == ["raised"]
     if abs(lower_kn - CONFIDENT_KN) > 0.01 and abs(speed_kn - 34.0) > 0.01:
         assert raised == (lower_kn > CONFIDENT_KN and speed_kn > 34.0)
+
+
+def _bound_then_coast(sigma_after: list[float], ticks: int) -> list[tuple[str, float]]:
+    """go_fast's events (state, s after T0) on an unidentified track measured at 38 kn east every 5 s, settled (velocity
+    sigma 0.5 m/s) at T0 and with velocity sigma ``sigma_after[k - 1]`` m/s per axis at tick k >= 1 (the last value on)."""
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        sigma = 0.5 if k == 0 else sigma_after[min(k, len(sigma_after)) - 1]
+        return surface(t, 15.0, -75.0, (38 * KN, 0.0), vel_var=sigma**2)
+
+    ev = run(engine(cfg=rules({"rules": {"go_fast": {}}})), ticks, make, dt=5.0)
+    return [(e.state, e.t - T0) for e in ev if e.rule == "go_fast"]
+
+
+def test_a_pending_alert_needs_the_speed_bound_to_hold() -> None:
+    # kingston-1003 handline-5: the bound cleared 28 kn on one tick, the track coasted at 38.6 kn with sigma 6.8 kn
+    # (3.5 m/s: 38 kn - 1.645 x 6.8 kn = 26.8 kn) and the old rule raised on the point speed 20 s later
+    assert _bound_then_coast([3.5], 12) == []
+    # the bound back for min_on_s raises, min_on_s after the pending period began again (T0 + 30 s)
+    assert _bound_then_coast([3.5, 0.5], 12) == [("raised", 30.0)]
+
+
+def test_a_raised_alert_holds_on_the_point_speed() -> None:
+    # settled for min_on_s (raised at T0 + 20 s), then its sigma grows: the alert stays open (no "cleared" after
+    # min_off_s 120 s)
+    assert _bound_then_coast([0.5, 0.5, 0.5, 0.5, 3.5], 60) == [("raised", 20.0)]
+
+
+def test_a_snapshot_from_before_the_vouching_columns_holds_its_runs_on_the_point_speed() -> None:
+    eng = engine(cfg=rules({"rules": {"go_fast": {}}}))
+    run(eng, 2, lambda k, t: surface(t, 15.0, -75.0, (38 * KN, 0.0)), dt=5.0)
+    rule = eng.catalog["go_fast"]
+    old = {k: v for k, v in rule.snapshot().items() if k not in ("bound_since", "vouched_t", "plain_t")}
+    rule.restore(old)
+    cols = rule.memory.cols
+    assert cols["track_id"].tolist() == [1] and cols["vouched_t"].tolist() == cols["run_start"].tolist() == [T0]
+    assert np.isnan(cols["bound_since"]).all() and cols["plain_t"].tolist() == [T0 + 5.0]
