@@ -380,11 +380,15 @@ def test_suspect_aircraft_low_slow_without_icao_but_not_airliner_or_identified()
     assert jet == [] and ident == []
 
 
-def test_suspect_aircraft_descending_near_airstrip() -> None:
+def test_suspect_aircraft_does_not_raise_on_a_vertical_rate_near_an_airstrip() -> None:
+    """Above max_alt_m, 5 km from a strip, at a vertical rate of -4 m/s (the radar-only tracks' noise reads +-3-6 m/s):
+    the vertical rate is evidence, not a test; low and slow there raises, with the strip named."""
     strip = zone_set(box("strip", "airstrip", -75.0, 15.0, -74.99, 15.01))
     cfg = rules({"rules": {"suspect_aircraft": {"max_alt_m": 500.0}}})
-    ev = run(engine(strip, cfg), 6, lambda k, t: air(t, 15.05, -75.0, (0.0, -70.0), alt_m=1500.0, vrate_mps=-4.0))
-    assert states(ev, "suspect_aircraft") == ["raised"] and ev[0].evidence["descending_near_airstrip"] == 1.0
+    high = run(engine(strip, cfg), 6, lambda k, t: air(t, 15.05, -75.0, (0.0, -70.0), alt_m=1500.0, vrate_mps=-4.0))
+    assert high == []
+    low = run(engine(strip, cfg), 6, lambda k, t: air(t, 15.005, -74.995, (0.0, -70.0), alt_m=300.0, vrate_mps=-4.0))
+    assert states(low, "suspect_aircraft") == ["raised"] and low[0].zone == "strip" and low[0].evidence["vrate_mps"] == -4.0
 
 
 def test_landing_approach_time_to_arrival_and_priority_rises() -> None:
