@@ -58,14 +58,18 @@ _ORIGIN_COLS = {"track_id": np.int64, "last_t": np.float64, "east": np.float64, 
 
 @dataclass
 class AirOrigin:
-    """Per eligible air track (sorted id, live and lost up to ``origin_keep_s`` ago): the distance from shore of its
-    object's first fix (where its first track was confirmed), whether any fragment of the object carried an ICAO address, and its last position and velocity.
+    """Per eligible air track (sorted id, live and lost up to ``origin_keep_s`` after its last measurement): the
+    distance from shore of its object's first fix (where its first track was confirmed), whether any fragment of the
+    object carried an ICAO address, and its last measured fix: time, position and velocity.
 
-    A track new to the memory continues the object of an air track seen up to ``origin_keep_s`` before (lost, or live:
-    a duplicate track of the same aircraft) that could have flown to where it is: its distance from that track's last
-    position within ``max_speed_kn`` (the fastest aircraft the rule is about; a young track's own velocity is too
-    poor a bound) x time since + ``origin_slack_m`` (of several, the one whose position predicted along its velocity
-    is nearest); else its own position is its object's first fix."""
+    A track new to the memory continues the object of an air track measured up to ``origin_keep_s`` before (lost, or
+    live: a duplicate track of the same aircraft) that could have flown to where it is: its distance from that track's
+    last measured position within ``max_speed_kn`` (the fastest aircraft the rule is about; a young track's own
+    velocity is too poor a bound) x time since + ``origin_slack_m`` (of several, the one whose position predicted
+    along its velocity is nearest); else its own position is its object's first fix. The measured fix, not the
+    position the track coasted to: a coasting track's position is a prediction, which a turning aircraft leaves
+    (kingston-1001 light-2: its track coasted 60 s straight on past a turn, 6.3 km off, and the next track, 3 km from
+    its last plot, became an object of its own first seen offshore)."""
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {k: np.zeros(0, dt) for k, dt in _ORIGIN_COLS.items()})
 
@@ -91,8 +95,11 @@ class AirOrigin:
             origin[new[ok]] = old["origin_shore_m"][recent[best[ok]]]
             had[new[ok]] |= old["had_id"][recent[best[ok]]]
         lost = np.flatnonzero(carried.gone() & (s.t - old["last_t"] <= r.origin_keep_s))
-        live = {"track_id": s.track_id[rows], "last_t": np.full(len(rows), s.t), "east": s.east[rows],
-                "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "origin_shore_m": origin, "had_id": had}
+        measured = np.fmin(s.last_t[rows], s.t)
+        back = s.t - measured  # s the track coasted: its position then was the current one less its velocity x back
+        live = {"track_id": s.track_id[rows], "last_t": measured, "east": s.east[rows] - s.vel[rows, 0] * back,
+                "north": s.north[rows] - s.vel[rows, 1] * back, "ve": s.vel[rows, 0], "vn": s.vel[rows, 1],
+                "origin_shore_m": origin, "had_id": had}
         keep = {k: np.concatenate([live[k].astype(dt), old[k][lost]]) for k, dt in _ORIGIN_COLS.items()}
         order = np.argsort(keep["track_id"], kind="stable")
         self.cols = {k: v[order] for k, v in keep.items()}
