@@ -85,8 +85,8 @@ class FastMemory:
     (``go_fast``). The vouched time passes to a successor with the credit.
 
     A run that has lasted min_on_s is vouched only if the track's own positions bear its speed out: its net speed
-    over the run (straight-line displacement from the run's first tick / time, a window of at least min_on_s) at
-    least the speed's lower bound now. Otherwise the run is ``refused``: it ends (the book drops the pending alert)
+    over the run (straight-line displacement from the run's first tick / time since) at least the speed's lower
+    bound now. Otherwise the run is ``refused``: it ends (the book drops the pending alert)
     and a new one may begin at the next tick. A filter pulled across a kilometre onto a boat's plots reads that
     correction as speed (kingston-1003 purse_seine-2: 59.7 kn, sigma 9.4 kn, lower bound 44 kn, while its positions
     moved 23 kn over the 20 s); a planing hull at a steady 35-50 kn covers the ground its speed says.
@@ -130,7 +130,7 @@ class FastMemory:
                                      (("bound_t", s.t), ("bound_east", s.east[rows]), ("bound_north", s.north[rows])))
         now = confident[rows] & ~np.isfinite(vouched_t) & (ev_t - bound >= np.maximum(r.min_on_s - credit, 0.0))
         window = s.t - bound_t
-        check = np.flatnonzero(now & (window > 0.0) & (window >= r.min_on_s))
+        check = np.flatnonzero(now & (window > 0.0))
         refused = np.zeros(len(rows), bool)
         if len(check):
             moved = np.hypot(s.east[rows[check]] - bound_e[check], s.north[rows[check]] - bound_n[check])
