@@ -126,16 +126,17 @@ class FastMemory:
         begin = enter[rows] & ~np.isfinite(prev_bound)
         going = confident[rows] & ~begin
         bound = np.where(begin, ev_t, np.where(going, prev_bound, np.nan))
-        bound_t, bound_e, bound_n = (np.where(begin, here, np.where(going, carried.prev(k, np.nan), np.nan)) for k, here in
-                                     (("bound_t", s.t), ("bound_east", s.east[rows]), ("bound_north", s.north[rows])))
+        bound_t, bound_e, bound_n = (np.where(begin, at_begin, np.where(going, carried.prev(col, np.nan), np.nan))
+                                     for col, at_begin in (("bound_t", s.t), ("bound_east", s.east[rows]),
+                                                           ("bound_north", s.north[rows])))
         now = confident[rows] & ~np.isfinite(vouched_t) & (ev_t - bound >= np.maximum(r.min_on_s - credit, 0.0))
         window = s.t - bound_t
         check = np.flatnonzero(now & (window > 0.0))
         refused = np.zeros(len(rows), bool)
         if len(check):
             moved = np.hypot(s.east[rows[check]] - bound_e[check], s.north[rows[check]] - bound_n[check])
-            k = s.geometry.frame.scale(s.lat[rows[check]], s.lon[rows[check]])  # local-frame metres per true metre
-            refused[check] = moved / k / window[check] < c.lower[rows[check]]  # net speed m/s below the lower bound
+            scale = s.geometry.frame.scale(s.lat[rows[check]], s.lon[rows[check]])  # local-frame metres per true metre
+            refused[check] = moved / scale / window[check] < c.lower[rows[check]]  # net speed m/s below the lower bound
         vouched_t = np.where(now & ~refused, s.t, vouched_t)
         bound, bound_t, bound_e, bound_n = (np.where(refused, np.nan, v) for v in (bound, bound_t, bound_e, bound_n))
         live = {"track_id": ids, "run_start": run, "last_t": np.full(len(rows), s.t), "east": s.east[rows],
