@@ -83,3 +83,15 @@ def test_tentative_tracks_are_neither_origins_nor_predecessors() -> None:
     raised(scene(T0, [5, 6], [0.0, 1000.0], status=TENTATIVE), origin)
     assert origin.cols["track_id"].tolist() == []
     assert raised(scene(T0 + 400.0, [8], [30_000.0]), origin) == [8]  # within their reach, but its own object
+
+
+def test_a_coasting_track_hands_on_its_origin_from_its_last_measured_fix() -> None:
+    """kingston-1001 light-2: a land-side aircraft's track coasts 60 s straight on while the aircraft turns back; the
+    next track starts 3 km from the last plot, 6.6 km from the coasted position (beyond 250 kn x 10 s + 2 km of it)."""
+    origin = AirOrigin()
+    for k in range(61):  # from the coast out to 36 km, measured every tick
+        raised(scene(T0 + k * 10.0, [7], [600.0 * k]), origin)
+    for k in range(61, 67):  # coasting: no plot after T0 + 600 s
+        assert raised(scene(T0 + k * 10.0, [7], [600.0 * k], last_t=T0 + 600.0), origin) == []
+    assert raised(scene(T0 + 670.0, [8], [33_000.0]), origin) == []  # continues track 7: first seen at the coast
+    assert raised(scene(T0 + 670.0, [8], [33_000.0]), AirOrigin()) == [8]  # alone it would be
