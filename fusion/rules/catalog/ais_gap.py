@@ -45,14 +45,16 @@ class AisGapParams(RuleParams):
 class SilenceTick:
     """This tick's AIS silence of every track (N,): when it began (``since``, s), how long it has lasted without
     outages (``silent_s``), log(1 - p) of one report's loss at the reception where the track is now
-    (``log_loss_now``) and over the silence before the engine watched it (``log_loss_before``), and whether radar
-    reads the track slow enough now that the vessel may be at anchor (``stopped``, bool)."""
+    (``log_loss_now``) and over the silence before the engine watched it (``log_loss_before``), whether radar
+    reads the track slow enough now that the vessel may be at anchor (``stopped``, bool), and whether radar has not
+    updated it within twice ``radar_fresh_s``, the age at which a raised gap no longer holds (``radar_lost``, bool)."""
 
     since: FloatArray
     silent_s: FloatArray
     log_loss_now: FloatArray
     log_loss_before: FloatArray
     stopped: BoolArray
+    radar_lost: BoolArray
 
 
 @dataclass
@@ -65,24 +67,26 @@ class AisMemory:
     log(1 - p) at the reception where the track was then: over a reporting interval T, loss_s / T is the log of the
     chance that a transmitting vessel's reports over the silence were all lost); moving_s, loss_moving_s (the part of
     silent_s and loss_s since radar last read the track slow: before it the vessel may have been at anchor, reporting
-    every 3 min).
+    every 3 min); radar_lost (1: radar lost the track at some tick of the silence, 0: it held it throughout).
     """
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
                                                ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m",
-                                                "since", "silent_s", "loss_s", "moving_s", "loss_moving_s")}})
+                                                "since", "silent_s", "loss_s", "moving_s", "loss_moving_s",
+                                                "radar_lost")}})
 
     def observe(self, s: Scene, r: AisGapParams, limit_s: FloatArray, outages: Outages | None = None,
                 silence: SilenceTick | None = None) -> dict[str, FloatArray]:
-        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m, loss_s, moving_s and
-        loss_moving_s. A jump needs a gap between two AIS updates of at least the vessel's (N,) ``limit_s``, counted
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m, loss_s, moving_s,
+        loss_moving_s and radar_lost. A jump needs a gap between two AIS updates of at least the vessel's (N,) ``limit_s``, counted
         without the AIS ``outages`` in it. loss_s (``silence``; NaN without it) sums each tick's new silent seconds x
         log(1 - p) at the reception where the track is then; a silence first seen (a new track, a new silence start)
         takes the seconds before at ``log_loss_before``. moving_s and loss_moving_s count the same since the last tick
         radar read the track ``stopped`` (0 on such a tick): the rule judges the silence before it at the at-anchor
         interval (a vessel that may have stopped owes one report every 180 s, ITU-R M.1371-5 Table 1) and the rest
-        at the vessel's interval now."""
+        at the vessel's interval now. radar_lost is 1 from the first tick of the silence on which radar had lost the
+        track (``silence.radar_lost``) until a new silence begins."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
         carried = Carried(self.cols, s.track_id[rows])
         known = carried.known
@@ -102,7 +106,8 @@ class AisMemory:
             "jump_t": np.where(jump, s.t, prev["jump_t"]),
             "jump_m": np.where(jump, moved, prev["jump_m"]),
             "reach_m": np.where(jump, reach, prev["reach_m"]),
-            **{k: np.full(len(rows), np.nan) for k in ("since", "silent_s", "loss_s", "moving_s", "loss_moving_s")},
+            **{k: np.full(len(rows), np.nan) for k in ("since", "silent_s", "loss_s", "moving_s", "loss_moving_s",
+                                                       "radar_lost")},
         }
         if silence is not None:
             since, silent = silence.since[rows], silence.silent_s[rows]
@@ -115,8 +120,11 @@ class AisMemory:
             new["moving_s"] = np.where(moving, np.where(same, prev["moving_s"] + step, np.maximum(silent, 0.0)), 0.0)
             new["loss_moving_s"] = np.where(moving, np.where(same, prev["loss_moving_s"] + step * silence.log_loss_now[rows],
                                                              new["loss_s"]), 0.0)
+            lost = silence.radar_lost[rows] | (same & (prev["radar_lost"] == 1.0))  # NaN (an older snapshot): held
+            new["radar_lost"] = lost.astype(np.float64)
         self.cols = new
-        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m", "loss_s", "moving_s", "loss_moving_s")}
+        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m", "loss_s", "moving_s", "loss_moving_s",
+                                                    "radar_lost")}
         for k, col in out.items():
             col[rows] = new[k]
         return out
@@ -163,7 +171,8 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
     # before the engine watched it, the vessel was between its last report and here: the lower reception of the two
     stopped = s.speed_mps < STOPPED_TRACK_KN * KNOT_MPS
-    tick = SilenceTick(since, silent_s, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)), stopped)
+    tick = SilenceTick(since, silent_s, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)), stopped,
+                       radar_age > 2.0 * r.radar_fresh_s)
     jumps = memory.observe(s, r, heard_limit, outages, tick)
     log_alpha = np.log(r.false_gaps_per_vessel_day * interval / 86_400.0)
     # reports due: up to the last tick radar read the track slow, one every 180 s (it may have been at anchor: a
@@ -181,7 +190,11 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     outside = silent_s / cov.satellite_dark_s if cov.satellite_dark_s > 0 else np.zeros(len(s))
     evidence = np.where(in_coverage(s, cov), evidence, outside)
     long_enough = silent_s >= r.min_gap_s
-    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s)
+    # radar held the track through the silence (as gap_stay holds it: updated within twice radar_fresh_s): one that
+    # coasted longer may have come out of it on another vessel's plots (buenaventura-1001: the identity of a merchant gone out of range, carried onto a ferry
+    # transmitting its own), so the silence is no evidence against the vessel radar holds now
+    held = jumps["radar_lost"] != 1.0
+    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s) & held
     gap_stay = ident & (evidence >= 0.5) & (radar_age <= 2.0 * r.radar_fresh_s)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
     strength = np.maximum(ramp(evidence, 0.5, 3.0), jump_on.astype(float))

@@ -40,15 +40,17 @@ def ferry_reporting(range_m: float, mmsi: int = 300000022) -> ReportingArrays:
     return table.arrays()
 
 
-def gap_raised(rep: ReportingArrays, range_m: float, speeds_kn: list[float], dt: float = 5.0) -> list[float]:
+def gap_raised(rep: ReportingArrays, range_m: float, speeds_kn: list[float], dt: float = 5.0,
+               radar_off: tuple[float, float] = (0.0, 0.0)) -> list[float]:
     """Times (s after T0) ais_gap raised on the ferry silent since T0 at ``range_m``, its track reading ``speeds_kn[k]``
-    at tick k (every ``dt``), radar holding it."""
+    at tick k (every ``dt``), radar holding it but between ``radar_off`` (s after T0; the track coasts)."""
     eng: RuleEngine = engine(cfg=rules({"engine": {"ais_coverage": COVERAGE}, "rules": {"ais_gap": {}}}))
     out: list[float] = []
     for k, v in enumerate(speeds_kn):
         t = T0 + k * dt
+        radar_t = T0 + radar_off[0] if radar_off[0] <= t - T0 < radar_off[1] else t
         views = {"surface": view("surface", t, [north_of_rx(range_m)], [RX_LON], [(0.0, v * KN)], mmsi=300000022,
-                                 last_ais_t=T0), "air": empty("air", t)}
+                                 last_ais_t=T0, last_noncoop_t=radar_t), "air": empty("air", t)}
         out.extend(e.t - T0 for e in eng.evaluate(t, views, reporting=rep) if e.rule == "ais_gap" and e.state == "raised")
     return out
 
@@ -135,3 +137,16 @@ def test_crossed_identities_are_a_swap_not_spoofing() -> None:
     assert raised(heard((MMSI, away, T0 - 2.0)))
     # a spoofer's report 20 km off, by a vessel sending its own identity, which was never heard at the spoofer
     assert raised(heard((MMSI, far, T0 - 2.0), (OTHER, far, T0 - 5.0)))
+
+
+def test_a_track_radar_lost_during_the_silence_is_not_raised() -> None:
+    """buenaventura-1001: a merchant's track coasted 11 min after the ship left radar and AIS range, and came out of it
+    on a ferry's plots, the merchant's identity with it; the merchant's silence, counted at the reception where the
+    ferry steamed in, raised a gap. Radar lost the track for longer than twice radar_fresh_s (the age at which a
+    raised gap no longer holds) during the silence: what it holds now is not known to be the silent vessel. A break
+    within that age is not a loss."""
+    rep = ferry_reporting(68_000.0)  # class A reception about 0.3 there: the gap takes minutes of evidence
+    held = gap_raised(rep, 68_000.0, [12.0] * 200)
+    assert held and 200.0 <= held[0] <= 600.0
+    assert gap_raised(rep, 68_000.0, [12.0] * 200, radar_off=(10.0, 600.0)) == []
+    assert gap_raised(rep, 68_000.0, [12.0] * 200, radar_off=(10.0, 200.0))[0] == held[0]  # a 190 s break: no loss
