@@ -82,8 +82,8 @@ class AisMemory:
     def observe(self, s: Scene, r: AisGapParams, limit_s: FloatArray, outages: Outages | None = None,
                 silence: SilenceTick | None = None) -> dict[str, FloatArray]:
         """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m, loss_s, moving_s,
-        loss_moving_s and radar_lost. A jump needs a gap between two AIS updates of at least the vessel's (N,) ``limit_s``, counted
-        without the AIS ``outages`` in it. loss_s (``silence``; NaN without it) sums each tick's new silent seconds x
+        loss_moving_s and radar_lost. A jump needs a gap between two AIS updates of at least the vessel's (N,)
+        ``limit_s``, counted without the AIS ``outages`` in it. loss_s (``silence``; NaN without it) sums each tick's new silent seconds x
         log(1 - p) at the reception where the track is then; a silence first seen (a new track, a new silence start)
         takes the seconds before at ``log_loss_before``. moving_s and loss_moving_s count the same since the last tick
         radar read the track ``stopped`` (0 on such a tick): the rule judges the silence before it at the at-anchor
