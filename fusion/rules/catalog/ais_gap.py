@@ -27,9 +27,7 @@ class AisGapParams(RuleParams):
     (ITU-R M.1371 interval of its class and speed) all lost, where (1 - p_rx)^k is below the chance a
     transmitting vessel is allowed per report (``false_gaps_per_vessel_day`` spread over its reports of a
     day), p_rx its observed reception (blended with ``p_rx_default`` over ``prior_gaps``), and at least
-    ``min_gap_s``; or AIS reappearing after such a gap farther than its last speed allows (jump). A track whose speed
-    less ``moving_confidence_sigmas`` x its sigma reads below STOPPED_TRACK_KN may be at anchor (3-min interval); up to
-    the last tick it did, so may the vessel have been; radar must have held the track through the silence.
+    ``min_gap_s``; or AIS reappearing after such a gap farther than its last speed allows (jump).
     Sources of the shipped values: fusion/rules/defaults/rules.toml and docs/RULES.md."""
 
     false_gaps_per_vessel_day: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
@@ -41,7 +39,6 @@ class AisGapParams(RuleParams):
     jump_slack_m: NonNeg
     jump_min_speed_kn: NonNeg
     event_hold_s: Pos
-    moving_confidence_sigmas: NonNeg
 
 
 @dataclass(frozen=True)
@@ -161,16 +158,11 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     ident = s.eligible & ~s.is_air & (s.mmsi != NO_MMSI) & np.isfinite(s.last_ais_t)
     rep = reporting if reporting is not None else ReportingArrays()
     args = (r.p_rx_default, r.prior_gaps, r.false_gaps_per_vessel_day, r.min_gap_s)
-    # the speed radar vouches for (a one-sided lower bound, as go_fast's): a stopped ship's track reads metres per second
-    # of velocity noise with a wide covariance after the stop, which must not make it a moving ship owing 10 s reports
-    speed_lo = s.speed_mps.copy()
-    rows = np.flatnonzero(ident)
-    speed_lo[rows] -= r.moving_confidence_sigmas * s.speed_sigma_mps(rows)
-    heard_limit, interval, p_rx = gap_limits(rep, s.mmsi, s.lat, s.lon, speed_lo, *args, cov.circles)
+    heard_limit, interval, p_rx = gap_limits(rep, s.mmsi, s.lat, s.lon, s.speed_mps, *args, cov.circles)
     _, last_lat, last_lon = rep.last_heard(s.mmsi)
     was_there = np.isfinite(last_lat)
     _, _, p_there = gap_limits(rep, s.mmsi, np.where(was_there, last_lat, s.lat), np.where(was_there, last_lon, s.lon),
-                               speed_lo, *args, cov.circles)
+                               s.speed_mps, *args, cov.circles)
     since, until = silence(rep, s.t, s.last_ais_t, heard_near(s, ident, rep, r.radar_fresh_s, handover_m, others_only=False))
     silent_s = until - since
     radar_age = s.t - s.last_noncoop_t
@@ -178,7 +170,7 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
         silent_s = silent_s - covered_s(since, until, outages.ais)
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
     # before the engine watched it, the vessel was between its last report and here: the lower reception of the two
-    stopped = speed_lo < STOPPED_TRACK_KN * KNOT_MPS
+    stopped = s.speed_mps < STOPPED_TRACK_KN * KNOT_MPS
     tick = SilenceTick(since, silent_s, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)), stopped,
                        radar_age > 2.0 * r.radar_fresh_s)
     jumps = memory.observe(s, r, heard_limit, outages, tick)
