@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
 from fusion.rules.behaviours import track_candidates
 from fusion.rules.catalog.base import Rule, TickInputs, fmt
-from fusion.rules.lifecycle import Candidates
+from fusion.rules.lifecycle import Candidates, map_ids
 from fusion.rules.lineage import M_PER_DEG, Carried, heard_near
 from fusion.rules.params import KNOT_MPS, Pos, RuleParams
 from fusion.rules.reporting import ReportingArrays
@@ -58,16 +58,11 @@ class SpoofMemory:
         times (the tracker ORs the flag into the survivor, ``fusion.core.manage``: the impossible report was then, not
         at the merge); the absorbed tracks are forgotten."""
         c = self.cols
-        absorbed = np.isin(c["track_id"], merged[:, 0])
-        if not absorbed.any():
+        if not np.isin(c["track_id"], merged[:, 0]).any():
             return
-        order = np.argsort(merged[:, 0], kind="stable")
-        into = merged[order, 1][np.searchsorted(merged[order, 0], c["track_id"][absorbed])]
-        ids = np.concatenate([c["track_id"][~absorbed], into])
-        flag_t = np.concatenate([c["flag_t"][~absorbed], c["flag_t"][absorbed]])
-        uniq, first = np.unique(ids, return_inverse=True)
+        uniq, row = np.unique(map_ids(c["track_id"], merged[:, 0], merged[:, 1]), return_inverse=True)
         earliest = np.full(len(uniq), np.inf)
-        np.minimum.at(earliest, first, flag_t)
+        np.minimum.at(earliest, row, c["flag_t"])
         self.cols = {"track_id": uniq, "flag_t": earliest}
 
 

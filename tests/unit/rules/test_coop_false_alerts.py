@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fusion.rules.catalog.ais_spoofing import SpoofMemory
 from fusion.rules.engine import AlertEvent, RuleEngine
 from fusion.rules.lineage import M_PER_DEG
 from fusion.rules.reporting import AisReporting, ReportingArrays
@@ -150,3 +151,12 @@ def test_a_track_radar_lost_during_the_silence_is_not_raised() -> None:
     assert held and 200.0 <= held[0] <= 600.0
     assert gap_raised(rep, 68_000.0, [12.0] * 200, radar_off=(10.0, 600.0)) == []
     assert gap_raised(rep, 68_000.0, [12.0] * 200, radar_off=(10.0, 200.0))[0] == held[0]  # a 190 s break: no loss
+
+
+def test_spoof_memory_merge_keeps_the_earliest_flag_along_chains() -> None:
+    """Merges 1 -> 2 and 2 -> 3 in one batch: 3 keeps the earliest of the three flag times; 4 is untouched."""
+    mem = SpoofMemory(cols={"track_id": np.array([1, 2, 3, 4]), "flag_t": np.array([50.0, 20.0, 80.0, 10.0])})
+    mem.merge(np.array([[1, 2], [2, 3]]))
+    assert mem.cols["track_id"].tolist() == [3, 4] and mem.cols["flag_t"].tolist() == [20.0, 10.0]
+    mem.merge(np.array([[7, 3]]))  # an absorbed track never flagged: nothing changes
+    assert mem.cols["track_id"].tolist() == [3, 4]
