@@ -10,14 +10,14 @@ from typing import Annotated, Any
 import msgspec
 import numpy as np
 
-from fusion.core.arrays import NO_MMSI, FloatArray, IntArray
+from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
 from fusion.outages import Outages, covered_s
 from fusion.rules.behaviours import in_coverage, ramp, track_candidates
 from fusion.rules.catalog.base import Rule, TickInputs, fmt
 from fusion.rules.lifecycle import Candidates, map_ids
 from fusion.rules.lineage import Carried, heard_near
 from fusion.rules.params import KNOT_MPS, Coverage, NonNeg, Pos, RuleParams
-from fusion.rules.reporting import ReportingArrays, gap_limits, silence
+from fusion.rules.reporting import ANCHOR_INTERVAL_S, STOPPED_TRACK_KN, ReportingArrays, gap_limits, silence
 from fusion.rules.scene import Scene
 
 
@@ -44,13 +44,17 @@ class AisGapParams(RuleParams):
 @dataclass(frozen=True)
 class SilenceTick:
     """This tick's AIS silence of every track (N,): when it began (``since``, s), how long it has lasted without
-    outages (``silent_s``), and log(1 - p) of one report's loss at the reception where the track is now
-    (``log_loss_now``) and over the silence before the engine watched it (``log_loss_before``)."""
+    outages (``silent_s``), log(1 - p) of one report's loss at the reception where the track is now
+    (``log_loss_now``) and over the silence before the engine watched it (``log_loss_before``), whether radar
+    reads the track slow enough now that the vessel may be at anchor (``stopped``, bool), and whether radar has not
+    updated it within twice ``radar_fresh_s``, the age at which a raised gap no longer holds (``radar_lost``, bool)."""
 
     since: FloatArray
     silent_s: FloatArray
     log_loss_now: FloatArray
     log_loss_before: FloatArray
+    stopped: BoolArray
+    radar_lost: BoolArray
 
 
 @dataclass
@@ -61,22 +65,28 @@ class AisMemory:
     Columns keyed by sorted track id: ais_t, east, north, speed_mps, jump_t, jump_m, reach_m; since, silent_s,
     loss_s (the silence that began at ``since``, counted ``silent_s`` so far, and its seconds each weighted by
     log(1 - p) at the reception where the track was then: over a reporting interval T, loss_s / T is the log of the
-    chance that a transmitting vessel's reports over the silence were all lost).
+    chance that a transmitting vessel's reports over the silence were all lost); moving_s, loss_moving_s (the part of
+    silent_s and loss_s since radar last read the track slow: before it the vessel may have been at anchor, reporting
+    every 3 min); radar_lost (1: radar lost the track at some tick of the silence, 0: it held it throughout).
     """
 
     cols: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), **{k: np.zeros(0) for k in
                                                ("ais_t", "east", "north", "speed_mps", "jump_t", "jump_m", "reach_m",
-                                                "since", "silent_s", "loss_s")}})
+                                                "since", "silent_s", "loss_s", "moving_s", "loss_moving_s",
+                                                "radar_lost")}})
 
     def observe(self, s: Scene, r: AisGapParams, limit_s: FloatArray, outages: Outages | None = None,
                 silence: SilenceTick | None = None) -> dict[str, FloatArray]:
-        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m and loss_s. A jump
-        needs a gap between two AIS updates of at least the vessel's (N,) ``limit_s``, counted without the AIS
-        ``outages`` in it. loss_s (``silence``; NaN without it) sums each tick's new silent seconds x log(1 - p) at the
-        reception where the track is then; a silence first seen (a new track, a new silence start) takes the seconds
-        before at ``log_loss_before``. The rule divides it by the vessel's interval now (a vessel that may have
-        stopped owes one report every 180 s over the whole silence, ITU-R M.1371-5 Table 1)."""
+        """Update with this tick's AIS times; returns (N,) jump_t (NaN = none), jump_m, reach_m, loss_s, moving_s,
+        loss_moving_s and radar_lost. A jump needs a gap between two AIS updates of at least the vessel's (N,)
+        ``limit_s``, counted without the AIS ``outages`` in it. loss_s (``silence``; NaN without it) sums each tick's new silent seconds x
+        log(1 - p) at the reception where the track is then; a silence first seen (a new track, a new silence start)
+        takes the seconds before at ``log_loss_before``. moving_s and loss_moving_s count the same since the last tick
+        radar read the track ``stopped`` (0 on such a tick): the rule judges the silence before it at the at-anchor
+        interval (a vessel that may have stopped owes one report every 180 s, ITU-R M.1371-5 Table 1) and the rest
+        at the vessel's interval now. radar_lost is 1 from the first tick of the silence on which radar had lost the
+        track (``silence.radar_lost``) until a new silence begins."""
         rows = np.flatnonzero(~s.is_air & np.isfinite(s.last_ais_t))
         carried = Carried(self.cols, s.track_id[rows])
         known = carried.known
@@ -96,7 +106,8 @@ class AisMemory:
             "jump_t": np.where(jump, s.t, prev["jump_t"]),
             "jump_m": np.where(jump, moved, prev["jump_m"]),
             "reach_m": np.where(jump, reach, prev["reach_m"]),
-            "since": np.full(len(rows), np.nan), "silent_s": np.full(len(rows), np.nan), "loss_s": np.full(len(rows), np.nan),
+            **{k: np.full(len(rows), np.nan) for k in ("since", "silent_s", "loss_s", "moving_s", "loss_moving_s",
+                                                       "radar_lost")},
         }
         if silence is not None:
             since, silent = silence.since[rows], silence.silent_s[rows]
@@ -105,16 +116,26 @@ class AisMemory:
             new["since"], new["silent_s"] = since, silent
             new["loss_s"] = np.where(same, prev["loss_s"] + step * silence.log_loss_now[rows],
                                      np.maximum(silent, 0.0) * silence.log_loss_before[rows])
+            moving = ~silence.stopped[rows]
+            new["moving_s"] = np.where(moving, np.where(same, prev["moving_s"] + step, np.maximum(silent, 0.0)), 0.0)
+            new["loss_moving_s"] = np.where(moving, np.where(same, prev["loss_moving_s"] + step * silence.log_loss_now[rows],
+                                                             new["loss_s"]), 0.0)
+            lost = silence.radar_lost[rows] | (same & (prev["radar_lost"] == 1.0))  # NaN (an older snapshot): held
+            new["radar_lost"] = lost.astype(np.float64)
         self.cols = new
-        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m", "loss_s")}
+        out = {k: np.full(len(s), np.nan) for k in ("jump_t", "jump_m", "reach_m", "loss_s", "moving_s", "loss_moving_s",
+                                                    "radar_lost")}
         for k, col in out.items():
             col[rows] = new[k]
         return out
 
     def restore(self, part: Mapping[str, Any]) -> None:
-        """Columns from a snapshot; one written before the silence columns leaves their silences to start anew."""
+        """Columns from a snapshot; one written before the silence columns leaves their silences to start anew, one
+        written before the moving columns counts the whole silence as moving (as the rule then judged it)."""
         n = len(part["track_id"])
-        self.cols = {k: np.asarray(part[k]).copy() if k in part else np.full(n, np.nan) for k in self.cols}
+        old = {"moving_s": "silent_s", "loss_moving_s": "loss_s"}
+        self.cols = {k: np.asarray(part[k] if k in part else part.get(old.get(k, ""), np.full(n, np.nan))).copy()
+                     for k in self.cols}
 
 
 def log_loss(p_rx: FloatArray) -> FloatArray:
@@ -149,25 +170,37 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
         silent_s = silent_s - covered_s(since, until, outages.ais)
         radar_age = radar_age - covered_s(s.last_noncoop_t, s.t, outages.noncoop)
     # before the engine watched it, the vessel was between its last report and here: the lower reception of the two
-    tick = SilenceTick(since, silent_s, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)))
+    stopped = s.speed_mps < STOPPED_TRACK_KN * KNOT_MPS
+    tick = SilenceTick(since, silent_s, log_loss(p_rx), log_loss(np.minimum(p_rx, p_there)), stopped,
+                       radar_age > 2.0 * r.radar_fresh_s)
     jumps = memory.observe(s, r, heard_limit, outages, tick)
     log_alpha = np.log(r.false_gaps_per_vessel_day * interval / 86_400.0)
+    # reports due: up to the last tick radar read the track slow, one every 180 s (it may have been at anchor: a
+    # moving track's velocity noise reads a stopped ship above STOPPED_TRACK_KN at some ticks, and the stopped vessel's
+    # next report may be 3 min away whatever the track reads now); since then, one per interval now
+    moving_s = np.minimum(jumps["moving_s"], np.maximum(silent_s, 0.0))
+    still_s = np.maximum(silent_s, 0.0) - moving_s
+    slots = still_s / ANCHOR_INTERVAL_S + moving_s / interval
+    log_loss_due = (jumps["loss_s"] - jumps["loss_moving_s"]) / ANCHOR_INTERVAL_S + jumps["loss_moving_s"] / interval
     # evidence in units of the threshold: 1 when the chance that the silence's whole reports (its mean log-loss per
     # expected report x the reports due so far) were all lost reaches alpha (k x T at a constant reception)
-    slots = np.maximum(silent_s, 0.0) / interval
     whole = np.where(slots > 0.0, np.floor(slots + 1e-9) / np.maximum(slots, 1e-12), 0.0)
-    evidence = np.nan_to_num(jumps["loss_s"] / interval * whole / log_alpha, nan=0.0)
+    evidence = np.nan_to_num(log_loss_due * whole / log_alpha, nan=0.0)
     # outside terrestrial coverage only satellite AIS hears the vessel, within satellite_dark_s (0: nothing does)
     outside = silent_s / cov.satellite_dark_s if cov.satellite_dark_s > 0 else np.zeros(len(s))
     evidence = np.where(in_coverage(s, cov), evidence, outside)
     long_enough = silent_s >= r.min_gap_s
-    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s)
+    # radar held the track through the silence (as gap_stay holds it: updated within twice radar_fresh_s): one that
+    # coasted longer may have come out of it on another vessel's plots (buenaventura-1001: the identity of a merchant gone out of range, carried onto a ferry
+    # transmitting its own), so the silence is no evidence against the vessel radar holds now
+    held = jumps["radar_lost"] != 1.0
+    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s) & held
     gap_stay = ident & (evidence >= 0.5) & (radar_age <= 2.0 * r.radar_fresh_s)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
     strength = np.maximum(ramp(evidence, 0.5, 3.0), jump_on.astype(float))
     return track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
         "ais_silent_s": silent_s, "radar_age_s": radar_age, "jump_m": jumps["jump_m"], "reach_m": jumps["reach_m"],
-        "limit_s": heard_limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": silent_s / interval,
+        "limit_s": heard_limit, "interval_s": interval, "p_rx": p_rx, "missed_reports": slots,
         "gap_evidence": evidence})
 
 
