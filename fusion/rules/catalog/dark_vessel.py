@@ -16,6 +16,7 @@ import numpy as np
 from fusion.core.arrays import NO_MMSI, BoolArray, FloatArray, IntArray
 from fusion.rules.behaviours import (
     MAX_STEP_S,
+    RETURN_S,
     FirstFix,
     excluded_here_or_from,
     in_coverage,
@@ -86,7 +87,7 @@ def _empty_work() -> dict[str, np.ndarray]:
 class WorkMemory:
     """Per eligible surface track (sorted id): its velocity smoothed over smoothing_s (true m/s; a stopped boat's
     track reads 1-7 kn of zero-mean velocity noise, which averages out) and the time radar held it stopped at sea
-    (smoothed speed below stop_speed_kn), s."""
+    (smoothed speed below stop_speed_kn), s; a gone track's row is kept RETURN_S for its id coming back."""
 
     cols: dict[str, np.ndarray] = field(default_factory=_empty_work)
 
@@ -101,10 +102,14 @@ class WorkMemory:
         ve = prev("ve", s.vel[rows, 0]) + w * (s.vel[rows, 0] - prev("ve", s.vel[rows, 0]))
         vn = prev("vn", s.vel[rows, 1]) + w * (s.vel[rows, 1] - prev("vn", s.vel[rows, 1]))
         stopped = radar_held[rows] & (np.hypot(ve, vn) < r.stop_speed_kn * KNOT_MPS)
-        self.cols = {"track_id": ids, "last_t": np.full(len(rows), s.t), "ve": ve, "vn": vn,
-                     "stopped_s": prev("stopped_s", np.zeros(len(rows))) + np.where(stopped, dt, 0.0)}
+        live = {"track_id": ids, "last_t": np.full(len(rows), s.t), "ve": ve, "vn": vn,
+                "stopped_s": prev("stopped_s", np.zeros(len(rows))) + np.where(stopped, dt, 0.0)}
+        gone = carried.gone() & (s.t - self.cols["last_t"] <= RETURN_S)
+        both = {k: np.concatenate([v, self.cols[k][gone]]) for k, v in live.items()}
+        order = np.argsort(both["track_id"], kind="stable")
+        self.cols = {k: v[order] for k, v in both.items()}
         out = np.zeros(len(s))
-        out[rows] = self.cols["stopped_s"]
+        out[rows] = live["stopped_s"]
         return out
 
 
