@@ -16,7 +16,7 @@ from fusion.rules.engine import AlertEvent
 from fusion.rules.geo import NoShore
 from fusion.rules.reporting import AisReporting, ReportingArrays
 from fusion.rules.scene import Scene, ZoneGeometry
-from fusion.rules.synthetic import FRAME, KN, empty, engine, rules, view, zone_set
+from fusion.rules.synthetic import FRAME, KN, box, empty, engine, rules, view, zone_set
 from sensors.reports import AisPosition
 
 T0 = 1_700_013_600.0
@@ -105,3 +105,29 @@ def test_an_identity_carried_by_another_track_is_that_vessel() -> None:
 def test_the_smoothing_must_be_positive(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         rules({"rules": {"dark_vessel": {name: 0.0}}})
+
+
+def test_a_track_the_tracker_revives_keeps_its_first_fix() -> None:
+    """First seen leaving a port (excluded: port_origin_m), gone from the views for 600 s (longer than handover_s), back
+    under the same id: still the track first seen leaving port. A new track id there is a new object: raised."""
+    harbour = zone_set(box("harbour", "port", lon_at(-1000.0), LAT - 0.01, lon_at(1000.0), LAT + 0.01))
+    cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"dark_vessel": {"dark_s": 600.0}}})
+
+    def gone_and_back(new_id: int) -> Callable[[int, float], dict[str, TrackView]]:
+        def make(k: int, t: float) -> dict[str, TrackView]:
+            if 60 <= k < 120:
+                return {}
+            return {"surface": view("surface", t, [LAT], [lon_at(50.0 * k)], [(5.0, 0.0)], ids=[1 if k < 60 else new_id],
+                                    first_t=T0 - 3600.0)}
+        return make
+
+    def raises(make: Callable[[int, float], dict[str, TrackView]]) -> list[float]:
+        eng, out = engine(harbour, cfg), []
+        for k in range(250):
+            t = T0 + 10.0 * k
+            out += [e.t - T0 for e in eng.evaluate(t, {"surface": empty("surface", t), "air": empty("air", t), **make(k, t)})
+                    if e.rule == "dark_vessel" and e.state == "raised"]
+        return out
+
+    assert raises(gone_and_back(1)) == []
+    assert raises(gone_and_back(2)) == [1800.0]
