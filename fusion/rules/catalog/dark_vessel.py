@@ -140,7 +140,9 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     leaving one (within port_origin_m: ``came_from``), and not a small craft by its radar cross-section
     (``small_craft``; a track without one keeps the rule as it was). A low-observable hull (``low_observable``) held by
     radar needs no time in coverage, anywhere: it enters once its net speed, measured over low_observable_watch_s since
-    the settled first fix, is >= min_net_speed_kn (strength 1: its size is the evidence, not the silence)."""
+    the settled first fix, is >= min_net_speed_kn (strength 1: its size is the evidence, not the silence; a dark run's
+    strength is at most 0.5). Not raised (``enter``) on a track stopped at sea for stop_s (``WorkMemory``: at work) nor on
+    one near which an AIS identity no track carries was heard within dark_s (``identity_heard_near``)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
@@ -168,7 +170,9 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
         enter[rows] = ~identity_heard_near(s, rows, reporting, r.dark_s, gate_m)
     stay = (dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS)
             & ~(net < 0.5 * r.min_net_speed_kn * KNOT_MPS))
-    return track_candidates(r, enter, stay, np.where(hull, 1.0, ramp(covered_s, 0.0, 3.0 * r.dark_s)),
+    # strength: a hull measured smaller than any boat is the conveyance itself (1); silence alone, however long, is at
+    # most half that (0.5 x its ramp to 3 dark_s), so that the calibrated score can tell the two apart
+    return track_candidates(r, enter, stay, np.where(hull, 1.0, 0.5 * ramp(covered_s, 0.0, 3.0 * r.dark_s)),
                             {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
                              "net_speed_kn": net / KNOT_MPS, "rcs_dbsm": s.rcs_dbsm,
                              "stopped_s": stopped_s})

@@ -131,3 +131,13 @@ def test_a_track_the_tracker_revives_keeps_its_first_fix() -> None:
 
     assert raises(gone_and_back(1)) == []
     assert raises(gone_and_back(2)) == [1800.0]
+
+
+def test_silence_alone_is_at_most_half_the_evidence_of_a_low_observable_hull() -> None:
+    eng = engine(cfg=rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"dark_vessel": {"dark_s": 600.0}}}))
+    strengths = []
+    for k in range(400):
+        t = T0 + 10.0 * k
+        strengths += [e.evidence["strength"] for e in eng.evaluate(t, {"air": empty("air", t), **steaming(k, t)})
+                      if e.rule == "dark_vessel"]
+    assert strengths[0] == pytest.approx(0.5 / 3.0, abs=0.01) and 0.4 < max(strengths) <= 0.5
