@@ -80,19 +80,22 @@ def low_observable(s: Scene, r: DarkVesselParams) -> BoolArray:
 
 def _empty_work() -> dict[str, np.ndarray]:
     return {"track_id": np.zeros(0, np.int64), "last_t": np.zeros(0), "ve": np.zeros(0), "vn": np.zeros(0),
-            "stopped_s": np.zeros(0)}
+            "stopped_s": np.zeros(0), "looks": np.zeros(0), "sized_t": np.zeros(0)}
 
 
 @dataclass
 class WorkMemory:
     """Per eligible surface track (sorted id): its velocity smoothed over smoothing_s (true m/s; a stopped boat's
     track reads 1-7 kn of zero-mean velocity noise, which averages out) and the time radar held it stopped at sea
-    (smoothed speed below stop_speed_kn), s; a gone track's row is kept RETURN_S for its id coming back."""
+    (smoothed speed below stop_speed_kn), s; and since when its radar cross-section estimate has been accumulating
+    looks (``sized_t``: its first tick, or the tick its looks fell, when the tracker revived it with a new estimate);
+    a gone track's row is kept RETURN_S for its id coming back."""
 
     cols: dict[str, np.ndarray] = field(default_factory=_empty_work)
 
-    def observe(self, s: Scene, r: DarkVesselParams, radar_held: BoolArray) -> FloatArray:
-        """(N,) time stopped (s) after this tick (0 for the other rows); new tracks start at their velocity."""
+    def observe(self, s: Scene, r: DarkVesselParams, radar_held: BoolArray) -> tuple[FloatArray, FloatArray]:
+        """(N,) time stopped (s) and ``sized_t`` (s) after this tick (0 and NaN for the other rows); new tracks start
+        at their velocity."""
         rows = np.flatnonzero(~s.is_air & s.eligible)
         ids = s.track_id[rows]
         carried = Carried(self.cols, ids)
@@ -102,15 +105,18 @@ class WorkMemory:
         ve = prev("ve", s.vel[rows, 0]) + w * (s.vel[rows, 0] - prev("ve", s.vel[rows, 0]))
         vn = prev("vn", s.vel[rows, 1]) + w * (s.vel[rows, 1] - prev("vn", s.vel[rows, 1]))
         stopped = radar_held[rows] & (np.hypot(ve, vn) < r.stop_speed_kn * KNOT_MPS)
+        looks = s.rcs_looks[rows].astype(np.float64)
+        restarted = looks < prev("looks", looks)
         live = {"track_id": ids, "last_t": np.full(len(rows), s.t), "ve": ve, "vn": vn,
-                "stopped_s": prev("stopped_s", np.zeros(len(rows))) + np.where(stopped, dt, 0.0)}
+                "stopped_s": prev("stopped_s", np.zeros(len(rows))) + np.where(stopped, dt, 0.0),
+                "looks": looks, "sized_t": np.where(restarted, s.t, prev("sized_t", np.full(len(rows), s.t)))}
         gone = carried.gone() & (s.t - self.cols["last_t"] <= RETURN_S)
         both = {k: np.concatenate([v, self.cols[k][gone]]) for k, v in live.items()}
         order = np.argsort(both["track_id"], kind="stable")
         self.cols = {k: v[order] for k, v in both.items()}
-        out = np.zeros(len(s))
-        out[rows] = live["stopped_s"]
-        return out
+        out, sized_t = np.zeros(len(s)), np.full(len(s), np.nan)
+        out[rows], sized_t[rows] = live["stopped_s"], live["sized_t"]
+        return out, sized_t
 
 
 def identity_heard_near(s: Scene, rows: IntArray, rep: ReportingArrays, within_s: float, gate_m: float) -> BoolArray:
@@ -155,6 +161,11 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     # a low-observable hull is its own evidence, once its net speed is measured over low_observable_watch_s (since the
     # settled first fix: NaN before)
     hull = low_observable(s, r) & radar_held & (s.t - first.seen_since(s) >= r.low_observable_watch_s)
+    if work is not None:  # its size measured as long, also on a track the tracker revived with a new estimate
+        stopped_s, sized_t = work.observe(s, r, radar_held)
+        hull &= s.t - sized_t >= r.low_observable_watch_s
+    else:
+        stopped_s = np.zeros(len(s))
     dark &= heard_by_now | hull
     speed = s.speed_mps
     if r.exclude_kinds:  # the zone tests last, on the rows that can still enter or stay (below): the costly part of the rule
@@ -163,7 +174,6 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     # NaN (no history yet) counts as going where time in coverage decides; a hull raised on its size alone is seen going
     going = np.where(heard_by_now, ~(net < r.min_net_speed_kn * KNOT_MPS), net >= r.min_net_speed_kn * KNOT_MPS)
     enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
-    stopped_s = work.observe(s, r, radar_held) if work is not None else np.zeros(len(s))
     enter &= stopped_s < r.stop_s  # stopped at sea: a boat at work (fishing set, patrol on station), not a transit
     if reporting is not None:
         rows = np.flatnonzero(enter & ~hull)

@@ -65,7 +65,7 @@ def test_a_u_turn_at_semi_submersible_speed_is_not_a_stop() -> None:
         t = T0 + 10.0 * k
         sv = view("surface", t, [LAT], [lon_at(0.0)], [(v if k < 50 else -v, 0.0)], first_t=T0 - 3600.0)
         s = Scene.build(t, {"surface": sv}, FRAME, ["confirmed", "coasting"], geometry, NoShore(), 0.0)
-        stopped = mem.observe(s, r, np.ones(1, bool))
+        stopped, _ = mem.observe(s, r, np.ones(1, bool))
     assert 0.0 < stopped[0] < r.stop_s
 
 
@@ -141,3 +141,16 @@ def test_silence_alone_is_at_most_half_the_evidence_of_a_low_observable_hull() -
         strengths += [e.evidence["strength"] for e in eng.evaluate(t, {"air": empty("air", t), **steaming(k, t)})
                       if e.rule == "dark_vessel"]
     assert strengths[0] == pytest.approx(0.5 / 3.0, abs=0.01) and 0.4 < max(strengths) <= 0.5
+
+
+def test_a_revived_low_observable_track_is_sized_again_before_it_is_raised_on_its_size() -> None:
+    """A semi-submersible's track (-5 dBsm from 50 looks) raised on its size at 180 s, gone from the views for 300 s,
+    revived under its id with a new RCS estimate of 10 looks: raised again only once that estimate is
+    low_observable_watch_s (120 s) old, at 720 s, not at once (its first fix and net speed are carried)."""
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        if 30 <= k < 60:
+            return {}
+        looks = 50 if k < 30 else 10 + (k - 60)
+        return {"surface": view("surface", t, [16.0], [lon_at(40.0 * k)], [(4.0, 0.0)], first_t=T0, rcs_dbsm=-5.0,
+                                rcs_looks=looks)}
+    assert dark_events(make, 100) == [("raised", 180.0), ("raised", 720.0)]
