@@ -153,7 +153,10 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
     covered_s = first.count(s, never_ais & radar_held & in_coverage(s, cov))
-    dark = s.eligible & never_ais & ~small_craft(s, r)
+    # a track whose size is being measured (an estimate from fewer than rcs_min_looks looks: a track the tracker revived
+    # restarts it) waits for it; a track without any estimate (a radar without SNR) is judged without
+    sizing = (s.rcs_looks > 0) & (s.rcs_looks < r.rcs_min_looks)
+    dark = s.eligible & never_ais & ~small_craft(s, r) & ~sizing
     age = s.t - s.first_t
     heard_by_now = covered_s >= r.dark_s
     if cov.satellite_dark_s > 0:

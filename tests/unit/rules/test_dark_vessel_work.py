@@ -154,3 +154,16 @@ def test_a_revived_low_observable_track_is_sized_again_before_it_is_raised_on_it
         return {"surface": view("surface", t, [16.0], [lon_at(40.0 * k)], [(4.0, 0.0)], first_t=T0, rcs_dbsm=-5.0,
                                 rcs_looks=looks)}
     assert dark_events(make, 100) == [("raised", 180.0), ("raised", 720.0)]
+
+
+def test_a_revived_small_craft_waits_for_its_size_again() -> None:
+    """A 12 m yacht (7 dBsm from 50 looks: a small craft, never raised) revived under its id with a new estimate that
+    starts at one low look (2 dBsm) and settles back to 7 dBsm: its carried time in coverage does not raise it while
+    its size is being measured (fewer than rcs_min_looks looks)."""
+    def make(k: int, t: float) -> dict[str, TrackView]:
+        if 100 <= k < 130:
+            return {}
+        looks, rcs = (50, 7.0) if k < 100 else (1 + (k - 130), 2.0 if k == 130 else 7.0)
+        return {"surface": view("surface", t, [LAT], [lon_at(50.0 * k)], [(5.0, 0.0)], first_t=T0 - 3600.0,
+                                rcs_dbsm=rcs, rcs_looks=looks)}
+    assert dark_events(make, 200) == []
