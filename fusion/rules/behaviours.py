@@ -49,6 +49,9 @@ def in_coverage(s: Scene, cov: Coverage, rows: IntArray | None = None) -> BoolAr
 
 
 MAX_STEP_S = 60.0  # longest interval between ticks that counts towards time in coverage (a gap in the output)
+# how long a gone track's first fix is kept for the same track id coming back (the tracker revives a deleted track
+# under its id, with its first measurement time: up to 15 min later on the tune side, issue 14): a memory bound
+RETURN_S = 3600.0
 
 
 @dataclass
@@ -68,7 +71,8 @@ class FirstFix:
     _net: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
     _step: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)  # (S,) s since last tick
     _rows: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
-    # gone tracks' rows, kept ``keep_s`` after they were last seen so that a successor can inherit them (``inherit``)
+    # gone tracks' rows, kept ``keep_s`` after they were last seen so that a successor can inherit them (``inherit``),
+    # and RETURN_S for the same track id coming back (``observe``: same id, same track)
     lost: dict[str, np.ndarray] = field(default_factory=lambda: {
         "track_id": np.zeros(0, np.int64), "t": np.zeros(0), "east": np.zeros(0), "north": np.zeros(0),
         "seen_t": np.zeros(0), "covered_s": np.zeros(0)})
@@ -77,7 +81,8 @@ class FirstFix:
     def inherit(self, pairs: IntArray, t: float) -> None:
         """(P, 2) (lost id, successor id) from ``fusion.rules.lineage``: the successor takes over the lost track's first
         fix and time in coverage (the object's), before this tick's ``observe``."""
-        pool = {k: np.concatenate([self.cols[k], self.lost[k]]) for k in self.cols}
+        recent = t - self.lost["seen_t"] <= self.keep_s
+        pool = {k: np.concatenate([self.cols[k], self.lost[k][recent]]) for k in self.cols}
         pos = {int(tid): i for i, tid in enumerate(pool["track_id"].tolist())}
         take = [(pos[int(a)], int(b)) for a, b in pairs.tolist() if int(a) in pos and int(b) not in pos]
         if not take:
@@ -94,15 +99,25 @@ class FirstFix:
         """Record new surface tracks and forget gone ones, once per tick (later calls with the
         same scene return the same result); returns (N,) net speed m/s since first seen (NaN for air
         and for tracks not yet settled: eligible and measured for ``settle_s`` since their first measurement,
-        unless they continue a lost track whose fix they inherited)."""
+        unless they continue a lost track whose fix they inherited); a track whose id comes back within RETURN_S
+        takes its own row again."""
         if self._scene is s:
             return self._net
-        rows = np.flatnonzero(~s.is_air & s.eligible & ((s.t - s.first_t >= settle_s) | isin_sorted(s.track_id, self.cols["track_id"])))
+        surface = np.flatnonzero(~s.is_air & s.eligible)
+        back = np.isin(self.lost["track_id"], s.track_id[surface])  # the same track id coming back: its own row
+        if back.any():
+            ret = {k: v[back] for k, v in self.lost.items()}
+            ret["seen_t"] = np.full(int(back.sum()), s.t)  # the time it was gone is not time in coverage
+            both = {k: np.concatenate([self.cols[k], ret[k]]) for k in self.cols}
+            order = np.argsort(both["track_id"], kind="stable")
+            self.cols = {k: v[order] for k, v in both.items()}
+            self.lost = {k: v[~back] for k, v in self.lost.items()}
+        rows = surface[(s.t - s.first_t[surface] >= settle_s) | isin_sorted(s.track_id[surface], self.cols["track_id"])]
         ids = s.track_id[rows]
         carried = Carried(self.cols, ids)
         gone = carried.gone()
         lost = {k: np.concatenate([self.lost[k], self.cols[k][gone]]) for k in self.cols}
-        recent = s.t - lost["seen_t"] <= self.keep_s
+        recent = s.t - lost["seen_t"] <= max(self.keep_s, RETURN_S)
         self.lost = {k: v[recent] for k, v in lost.items()}
         prev = carried.prev
         now = np.full(len(rows), s.t)

@@ -223,7 +223,7 @@ def test_dark_vessel_after_dark_s_inside_receiver_circle_only() -> None:
     (22.0, 50, True, "radar cross-section 22.0 dBsm"),  # a 26 m hull: a fishing vessel that flag states expect to carry AIS
     (31.0, 50, True, "radar cross-section 31.0 dBsm"),  # a 40 m hull: SOLAS size
     (-5.0, 50, True, "radar cross-section -5.0 dBsm (a low-observable hull)"),  # a semi-submersible: raised on its size (below)
-    (7.0, 9, True, "radar cross-section 7.0 dBsm"),  # too few looks: no size evidence yet
+    (7.0, 9, False, None),  # too few looks: its size is being measured, it waits for rcs_min_looks
     (np.nan, 0, True, None),  # no estimate (a radar without SNR): the rule as before
 ])
 def test_dark_vessel_size_evidence(rcs_dbsm: float, looks: int, raised: bool, said: str | None) -> None:
