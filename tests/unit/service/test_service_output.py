@@ -13,7 +13,7 @@ from fusion.core.arrays import TENTATIVE
 from fusion.fairqueue import Queued
 from fusion.mqtt import BrokerAddress
 from fusion.picturejob import PictureJob
-from fusion.pipeline import Tick
+from fusion.pipeline import Fusion, Tick
 from fusion.publish import PICTURE_TOPIC, OutMessage, encode, picture
 from fusion.service import Due, Service, ServiceOptions
 from tests.unit.service.test_checkpoint import make_fusion, scans
@@ -116,13 +116,18 @@ def test_picture_built_in_slices_equals_the_picture_built_at_once() -> None:
     assert done[0] == OutMessage(PICTURE_TOPIC, encode(whole), qos=0) and len(whole.features) == shown > 1
 
 
-def test_a_fusion_behind_its_clock_evaluates_a_few_due_ticks_and_still_raises_its_alerts() -> None:
-    data = scans(40, 0)  # 80 s of scans, 2 s ticks
+def two_fed(data: list[tuple[float, str, bytes]]) -> tuple[Fusion, Fusion, float]:
+    """Two fusions fed the same ``data`` (nothing advanced yet) and a time just after its last message."""
     a, b = make_fusion(), make_fusion()
     for f in (a, b):
         for t, topic, payload in data:
             f.accept(topic, payload, t)
-    end = data[-1][0] + 1.0
+    return a, b, data[-1][0] + 1.0
+
+
+def test_a_fusion_behind_its_clock_evaluates_a_few_due_ticks_and_still_raises_its_alerts() -> None:
+    data = scans(40, 0)  # 80 s of scans, 2 s ticks
+    a, b, end = two_fed(data)
     every = list(a.advance(end))
     caught_up = list(b.advance(end, catch_up_ticks=8))  # 40 ticks due at once: 8 of them evaluated
     assert len(every) == 40 and len(caught_up) == 8 and caught_up[-1].t == every[-1].t
@@ -141,12 +146,7 @@ def test_a_fusion_behind_its_clock_evaluates_a_few_due_ticks_and_still_raises_it
 
 
 def test_catching_up_with_one_tick_evaluates_the_newest_due_tick_only() -> None:
-    data = scans(10, 0)  # 20 s of scans, 2 s ticks
-    a, b = make_fusion(), make_fusion()
-    for f in (a, b):
-        for t, topic, payload in data:
-            f.accept(topic, payload, t)
-    end = data[-1][0] + 1.0
+    a, b, end = two_fed(scans(10, 0))  # 20 s of scans, 2 s ticks
     every, newest = list(a.advance(end)), list(b.advance(end, catch_up_ticks=1))
     assert [t.t for t in newest] == [every[-1].t] and b.counters.ticks_skipped == len(every) - 1
     assert b.counters.measurements == a.counters.measurements
