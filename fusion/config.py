@@ -78,7 +78,7 @@ class ServiceConfig:
     budget_burst_s: float = _opt(10.0, "per-source budgets (docs/OPERATIONS.md, Per-source budgets): bucket depth, seconds of a source's rate that may arrive at once")
     budget_radar_msg_s: float = _opt(2.0, "radar scans per second one site may send (antenna rotation: <= 1 scan/s); beyond: shed at that site")
     budget_radar_meas_s: float = _opt(10_000.0, "radar plots per second one site may send (a heavy-clutter plot extractor); beyond: shed at that site")
-    budget_radar_plots_per_scan: float = _opt(RADAR_PLOTS_PER_SCAN, "most plots one radar scan may carry (over 1 % of a coastal radar's resolution cells: a detector no longer thresholding); more: the scan is shed at that site, whatever its budget")
+    budget_radar_plots_per_scan: float = _opt(RADAR_PLOTS_PER_SCAN, "most plots one radar scan may carry (over 1 per cent of a coastal radar's resolution cells: a detector no longer thresholding); more: the scan is shed at that site, whatever its budget")
     budget_ais_msg_s: float = _opt(75.0, "AIS messages per second one source may send (one receiver: 2 x 2,250 SOTDMA slots/min, ITU-R M.1371)")
     budget_ais_meas_s: float = _opt(75.0, "AIS sentences (reports) per second one source may send; raise both for an aggregator of many receivers")
     budget_adsb_msg_s: float = _opt(2_500.0, "ADS-B messages per second one receiver may send")

@@ -195,7 +195,11 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     # transmitting its own), so the silence is no evidence against the vessel radar holds now
     held = jumps["radar_lost"] != 1.0
     gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s) & held
-    gap_stay = ident & (evidence >= 0.5) & (radar_age <= 2.0 * r.radar_fresh_s)
+    # receivers that heard no one for min_gap_s (a link down, the service restarting over lost data) say nothing
+    # about this vessel either: an open gap holds on what was known (a restored alert is not cleared by the
+    # rule memory of an older checkpoint, then raised again as a new alert)
+    deaf = s.t - until >= r.min_gap_s
+    gap_stay = ident & ((evidence >= 0.5) | deaf) & (radar_age <= 2.0 * r.radar_fresh_s)
     jump_on = ident & (s.t - jumps["jump_t"] <= r.event_hold_s)
     strength = np.maximum(ramp(evidence, 0.5, 3.0), jump_on.astype(float))
     return track_candidates(r, gap_enter | jump_on, gap_stay | jump_on, strength, {
