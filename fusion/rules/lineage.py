@@ -65,6 +65,13 @@ class Carried:
         out[self.pos[self.known]] = False
         return out
 
+    def columns(self, live: dict[str, np.ndarray], kept: IntArray | BoolArray) -> dict[str, np.ndarray]:
+        """The memory's next columns: this tick's ``live`` rows and the old rows ``kept`` (gone tracks held for a
+        successor or a return), sorted by track id (stable: a live row before a kept one of the same id)."""
+        both = {k: np.concatenate([v, self.old[k][kept]]) for k, v in live.items()}
+        order = np.argsort(both["track_id"], kind="stable")
+        return {k: v[order] for k, v in both.items()}
+
 
 def nearest_successors(pred_xy: FloatArray, here_xy: FloatArray, max_m: float,
                        allowed: BoolArray | None = None) -> tuple[IntArray, IntArray, FloatArray]:
@@ -124,9 +131,7 @@ class Lineage:
                 lost = np.delete(lost, li)
         live = {"track_id": s.track_id, "last_t": np.full(len(s), s.t), "east": s.east, "north": s.north,
                 "ve": s.vel[:, 0], "vn": s.vel[:, 1], "mmsi": s.mmsi, "icao24": s.icao24, "is_air": s.is_air, "had_id": had}
-        keep = {k: np.concatenate([live[k].astype(dt), old[k][lost]]) for k, dt in _COLS.items()}
-        order = np.argsort(keep["track_id"], kind="stable")
-        self.cols = {k: v[order] for k, v in keep.items()}
+        self.cols = carried.columns({k: live[k].astype(dt) for k, dt in _COLS.items()}, lost)
         self._had, self._t = had, s.t
         return pairs
 

@@ -111,9 +111,7 @@ class WorkMemory:
                 "stopped_s": prev("stopped_s", np.zeros(len(rows))) + np.where(stopped, dt, 0.0),
                 "looks": looks, "sized_t": np.where(restarted, s.t, prev("sized_t", np.full(len(rows), s.t)))}
         gone = carried.gone() & (s.t - self.cols["last_t"] <= RETURN_S)
-        both = {k: np.concatenate([v, self.cols[k][gone]]) for k, v in live.items()}
-        order = np.argsort(both["track_id"], kind="stable")
-        self.cols = {k: v[order] for k, v in both.items()}
+        self.cols = carried.columns(live, gone)
         out, sized_t = np.zeros(len(s)), np.full(len(s), np.nan)
         out[rows], sized_t[rows] = live["stopped_s"], live["sized_t"]
         return out, sized_t

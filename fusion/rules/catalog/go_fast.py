@@ -143,9 +143,7 @@ class FastMemory:
                 "north": s.north[rows], "ve": s.vel[rows, 0], "vn": s.vel[rows, 1], "credit_s": credit,
                 "bound_since": bound, "bound_t": bound_t, "bound_east": bound_e, "bound_north": bound_n,
                 "vouched_t": vouched_t, "plain_t": np.where(plain[rows], s.t, prev_plain)}
-        keep = {k: np.concatenate([live[k], old[k][lost]]) for k in live}
-        order = np.argsort(keep["track_id"], kind="stable")
-        self.cols = {k: v[order] for k, v in keep.items()}
+        self.cols = carried.columns(live, lost)
         out, vouched, out_refused = np.zeros(len(s)), np.zeros(len(s), bool), np.zeros(len(s), bool)
         out[rows], vouched[rows], out_refused[rows] = credit, np.isfinite(vouched_t), refused
         return out, vouched, out_refused

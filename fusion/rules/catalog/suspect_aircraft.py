@@ -100,9 +100,7 @@ class AirOrigin:
         live = {"track_id": s.track_id[rows], "last_t": measured, "east": s.east[rows] - s.vel[rows, 0] * back,
                 "north": s.north[rows] - s.vel[rows, 1] * back, "ve": s.vel[rows, 0], "vn": s.vel[rows, 1],
                 "origin_shore_m": origin, "had_id": had}
-        keep = {k: np.concatenate([live[k].astype(dt), old[k][lost]]) for k, dt in _ORIGIN_COLS.items()}
-        order = np.argsort(keep["track_id"], kind="stable")
-        self.cols = {k: v[order] for k, v in keep.items()}
+        self.cols = carried.columns({k: live[k].astype(dt) for k, dt in _ORIGIN_COLS.items()}, lost)
         out_origin, out_had = np.full(len(s), np.nan), np.zeros(len(s), bool)
         out_origin[rows], out_had[rows] = origin, had
         return out_origin, out_had
