@@ -72,6 +72,8 @@ ANGLE = Bound(0.0, 360.0, hi_open=True)  # azimuth, course, heading, degrees fro
 ELEVATION = Bound(-90.0, 90.0)  # degrees above the horizontal
 RANGE_M = Bound(0.0, 5.0e6)  # slant range, metres (beyond any radar horizon)
 SIGMA = Bound(0.0, 1.0e7)  # standard deviations (m or deg), non-negative
+SIGMA_ANGLE_DEG = Bound(0.0, 180.0)  # an angle's standard deviation, degrees: a half turn is already no bearing at all;
+# beyond ~1,525 deg exp(-sigma^2 / 2) of the unbiased polar conversion underflows to 0 (sensors.measurement)
 VARIANCE_M2 = Bound(0.0, 1.0e14)  # covariance diagonal, m^2 (a 10,000 km sigma)
 COVARIANCE_M2 = Bound(-1.0e14, 1.0e14)  # covariance off-diagonal, m^2
 SPEED_MPS = Bound(0.0, 1500.0)  # ground speed, m/s

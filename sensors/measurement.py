@@ -332,9 +332,13 @@ def unbiased_conversion(
 
 def _sea_surface_elevation(range_m: FloatArray, sensor_alt_m: float) -> FloatArray:
     """Elevation [rad] of a sea-level point at slant range (M,) from a sensor at height h
-    over a spherical earth (law of cosines)."""
-    re, rs = EARTH_RADIUS_M, EARTH_RADIUS_M + max(sensor_alt_m, 0.0)
-    sin_el = (re * re - rs * rs - range_m**2) / (2.0 * range_m * rs)
+    over a spherical earth (law of cosines). A sea-level point is at least h (and here at least 1 m) away:
+    a shorter range (a plot at the foot of the mast, range 0 included, which the codec accepts) is taken at
+    that distance, straight down (or level for an antenna at sea level), never 0 / 0."""
+    h = max(sensor_alt_m, 0.0)
+    re, rs = EARTH_RADIUS_M, EARTH_RADIUS_M + h
+    r = np.maximum(range_m, max(h, 1.0))
+    sin_el = (re * re - rs * rs - r**2) / (2.0 * r * rs)
     return np.arcsin(np.clip(sin_el, -1.0, 1.0))
 
 

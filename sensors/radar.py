@@ -33,6 +33,7 @@ from sensors.codec import (
     LON,
     RANGE_M,
     SIGMA,
+    SIGMA_ANGLE_DEG,
     SNR_DB,
     SPEED_MPS,
     Bound,
@@ -56,10 +57,10 @@ _HEADER: tuple[tuple[str, Bound], ...] = (
     ("sensor_lon", LON),
     ("sensor_alt_m", ALT_M),
     ("sigma_range_m", SIGMA),
-    ("sigma_az_deg", SIGMA),
+    ("sigma_az_deg", SIGMA_ANGLE_DEG),
 )
 _HEADER_OPTIONAL: tuple[tuple[str, Bound], ...] = (
-    ("sigma_el_deg", SIGMA),
+    ("sigma_el_deg", SIGMA_ANGLE_DEG),
     ("sensor_heading_deg", ANGLE),
     ("sensor_speed_mps", SPEED_MPS),
     ("max_range_m", RANGE_M),

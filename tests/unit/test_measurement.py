@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from fusion.core.frame import LocalFrame
 from sensors.geodesy import FrameJacobian
@@ -152,3 +155,22 @@ def test_radar_look_circle(max_range_m: float | None) -> None:
     assert np.all(dist <= radius * (1 + 1e-3))
     np.testing.assert_allclose(dist, np.array([20_000.0, 35_000.0]) * k, rtol=2e-3)
     assert b.domain == "surface" and np.isnan(b.alt_m).all()
+
+
+@settings(max_examples=80, deadline=None)
+@example(range_m=0.0, sensor_alt_m=0.0, el_deg=None).via("0 / 0 in the sea-surface elevation gave a NaN position")
+@example(range_m=0.0, sensor_alt_m=40.0, el_deg=None).via("a plot at the foot of the mast")
+@given(range_m=st.floats(0.0, 200.0), sensor_alt_m=st.floats(0.0, 100.0), el_deg=st.none() | st.floats(-90.0, 90.0))
+def test_a_surface_plot_at_any_range_the_codec_accepts_converts_to_a_finite_measurement(
+        range_m: float, sensor_alt_m: float, el_deg: float | None) -> None:
+    """The codec accepts a slant range of 0 m; a surface radar's plot nearer than its antenna height (no sea
+    point is) is taken at that height, so the position and its covariance stay finite (the tracker refuses a
+    batch with a non-finite position)."""
+    scan = RadarScan(site="r1", t=3.0, sensor_lat=11.0, sensor_lon=-79.0, sensor_alt_m=sensor_alt_m, sigma_range_m=30.0,
+                     sigma_az_deg=0.5, plots=[RadarPlot(range_m=range_m, az_deg=45.0, el_deg=el_deg)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = radar_batch(scan, FRAME, NOISE)
+    assert np.isfinite(b.z[:, :2]).all() and np.isfinite(b.R).all()
+    e0, n0 = FRAME.to_local(11.0, -79.0)
+    assert math.hypot(b.z[0, 0] - float(e0), b.z[0, 1] - float(n0)) <= range_m + 1.0
