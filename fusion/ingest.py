@@ -39,7 +39,6 @@ they are correlation-only, counted in ``sat_correlation_only``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import heapq
 import itertools
 import re
@@ -52,6 +51,7 @@ import numpy as np
 
 from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
+from fusion.predecode import Predecoded, payload_digest
 from fusion.rules.reporting import AisReporting
 from fusion.satmatch import DarkDetections, SatConfig
 from sensors.adsb import AdsbDecoder
@@ -198,10 +198,12 @@ class Ingest:
         self._queue: list[tuple[float, int, _Item]] = []  # the re-order buffer, a heap on (time, arrival)
         self._order = itertools.count()
 
-    def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
+    def accept(self, topic: str, payload: bytes, recv_t: float, pre: Predecoded | None = None) -> int:
         """Decode one message received at ``recv_t``; returns the number of measurements accepted
         (reports; a radar scan counts its plots, at least 1), 0 when rejected whole.
 
+        ``pre``: the radar message's parse and duplicate key made by the MQTT link process
+        (``fusion.predecode``); the result is the same as without it.
         Never raises for bad input: everything rejected is counted in ``self.log``.
         """
         try:
@@ -213,13 +215,17 @@ class Ingest:
         if oversized is not None:  # before the duplicate filter hashes it
             self.log.reject(kind, oversized)
             return 0
-        if self._is_duplicate(topic, payload, recv_t):
+        if self._is_duplicate(payload_digest(topic, payload) if pre is None else pre.digest, recv_t):
             self.log.reject(kind, DecodeError(f"{kind}/{source}", "payload", payload[:40], f"duplicate of a message received within {self.duplicate_window_s:g} s"))
             return 0
         decoder = self.decoders[kind]
-        # radar: the arrays form (RadarScanArrays, no Python object per plot)
-        decode = decoder.decode_arrays if isinstance(decoder, RadarDecoder) else decoder.decode
-        decoded, errors = decode(payload, source, recv_t)
+        decoded: list[Report] | list[RadarScanArrays]
+        if pre is not None and isinstance(decoder, RadarDecoder):
+            decoded, errors = pre.radar.finish(recv_t)
+        elif isinstance(decoder, RadarDecoder):  # the arrays form (RadarScanArrays, no Python object per plot)
+            decoded, errors = decoder.decode_arrays(payload, source, recv_t)
+        else:
+            decoded, errors = decoder.decode(payload, source, recv_t)
         for error in errors:
             self.log.reject(kind, error)
         if not decoded:
@@ -434,8 +440,8 @@ class Ingest:
         """Messages' batches waiting in the re-order buffer."""
         return len(self._queue)
 
-    def _is_duplicate(self, topic: str, payload: bytes, recv_t: float) -> bool:
-        key = hashlib.blake2b(payload, digest_size=16, key=topic.encode()[:64]).digest()
+    def _is_duplicate(self, key: bytes, recv_t: float) -> bool:
+        """True when a message with the duplicate key ``key`` (``payload_digest``) was received within the window."""
         while self._seen and (len(self._seen) >= self.max_duplicate_keys or next(iter(self._seen.values())) < recv_t - self.duplicate_window_s):
             self._seen.popitem(last=False)
         if key in self._seen:

@@ -14,7 +14,8 @@ JSON, Prometheus text). ``Service`` composes them with the MQTT link and the lif
 
 Threads and processes: the MQTT connection (``Link``) runs in a child process by default
 (``LinkProcess``, option ``mqtt_io``), so that paho's per-message cost runs on another core
-than fusion; the event loop here receives its messages in batches, only timestamps and
+than fusion, and so does the parse of each radar scan (``fusion.predecode``: ingest only
+finishes it); the event loop here receives its messages in batches, only timestamps and
 enqueues them, and hands outgoing messages back. Every
 call into ``Fusion`` runs in one worker thread, one step at a time: a step takes up to
 ``fuse_batch`` queued messages, accepts them, advances to "now" and returns the outgoing
@@ -57,6 +58,7 @@ from fusion.intake import Intake, SourceBudgets, most_shed
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
 from fusion.pipeline import Fusion, Tick
+from fusion.predecode import Predecoded, PredecodeSpec
 from fusion.publish import FEEDS_FILTER, STATUS_TOPIC, OutMessage, TrackUpdates, encode, track_topic
 from fusion.servicestate import Checkpoints, published_tracks
 from fusion.status import ServiceStats, ShutdownReport, StatusReport
@@ -128,8 +130,9 @@ class Service:
                     on_connect=self._online,
                     will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
                     flush_timeout_s=o.shutdown_flush_s)
-        if o.mqtt_io == "process":
-            self.link: Link | LinkProcess = LinkProcess(addr, o.client_id, **link)  # type: ignore[arg-type]
+        if o.mqtt_io == "process":  # the link process also parses radar scans (fusion.predecode)
+            predecode = PredecodeSpec(lim, o.budgets, self.intake.max_cost)
+            self.link: Link | LinkProcess = LinkProcess(addr, o.client_id, predecode=predecode, **link)  # type: ignore[arg-type]
         else:  # the outbox is bounded by our own policy in _send (alerts are never shed)
             self.link = Link(addr, o.client_id, outbox=asyncio.Queue(), **link)  # type: ignore[arg-type]
         self.addr = addr
@@ -160,7 +163,7 @@ class Service:
         return self.report.metrics_text()
 
     # -- intake (event loop): only timestamp and enqueue ----------------------------------------
-    def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool, pre: Predecoded | None = None) -> None:
         if topic == SIM_CLOCK_TOPIC:
             try:
                 self.clock = WarpedClock.decode(payload)
@@ -181,7 +184,7 @@ class Service:
             return
         if len(self.inbound) >= self.options.max_inbound:
             self._count_shed(feed_of(self.inbound.shed_longest().topic))
-        self.inbound.push(Queued(topic, payload, now, charge.key, charge.cost, charge.budgeted))
+        self.inbound.push(Queued(topic, payload, now, charge.key, charge.cost, charge.budgeted, pre))
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
         self._wake.set()
 
