@@ -931,7 +931,7 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
 
     from fusion.fairqueue import Queued
     from fusion.mqtt import BrokerAddress
-    from fusion.predecode import Predecoder, PredecodeSpec
+    from fusion.predecode import Predecoder
     from fusion.service import Due
 
     t0 = 1.8e9
@@ -953,8 +953,8 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     prof = cProfile.Profile() if profile else None
     steps = []  # (messages received, now, periodic work due) of each 50 ms step
     i, now, step = 0, t0, 0
-    lim = service.fusion.ingest.limits
-    predecode = Predecoder(PredecodeSpec(lim, service.intake.budgets, service.intake.max_cost), clock=lambda: now) if link_decode else None
+    link_spec = service.fusion.ingest.predecode_spec(service.intake.budgets, service.intake.max_cost)
+    predecode = Predecoder(link_spec, clock=lambda: now) if link_decode else None
     link_cpu = loop_cpu = 0.0  # thread CPU s of the link process's parse and pickling / of the service loop's unpickling
     while now < t0 + seconds + reorder_s + output_s:
         now += 0.05

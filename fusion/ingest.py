@@ -51,7 +51,8 @@ import numpy as np
 
 from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
-from fusion.predecode import Predecoded, payload_digest
+from fusion.intake import SourceBudgets
+from fusion.predecode import AREA_MARGIN_DEG, Predecoded, PredecodeSpec, inside_area, payload_digest
 from fusion.rules.reporting import AisReporting
 from fusion.satmatch import DarkDetections, SatConfig
 from sensors.adsb import AdsbDecoder
@@ -72,9 +73,6 @@ MAX_REASON_CHARS = 300  # a kept reason is cut to this length (a topic or a valu
 MAX_REJECT_FIELDS = 200  # field patterns counted per feed; the rest under OTHER_FIELDS
 OTHER_FIELDS = "(other fields)"
 _INDEX = re.compile(r"\[\d+\]")
-# Reports (and radar sites) are accepted up to this far outside the service area; beyond it
-# the local frame's distortion grows without bound (a pole is at infinity), so they are rejected.
-AREA_MARGIN_DEG = 5.0
 _BATCH_META = ("sensor_kind", "sensor_id", "domain", "look_en_m", "sensor_alt_m", "snr_1m2_db", "rcs_ref_range_m")  # small non-array MeasBatch fields: snapshot meta
 _BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in _BATCH_META)
 # Cooperative report types whose conversion is deferred to release (coalesced), with their track pool.
@@ -276,10 +274,20 @@ class Ingest:
         for cls, reps in deferred.items():
             heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(cls, _DEFERRED[cls], reps)))
         if now_convert:
-            for batch in reports_to_batches(now_convert, self.frame, self.noise, self.source_interval_s):
+            # a radar message's one scan: converted already in the MQTT link process when inside the area
+            converted = [pre.batch] if pre is not None and pre.batch is not None else \
+                reports_to_batches(now_convert, self.frame, self.noise, self.source_interval_s)
+            for batch in converted:
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
         return accepted
+
+    def predecode_spec(self, budgets: SourceBudgets, max_cost: int) -> PredecodeSpec:
+        """What the MQTT link process needs to parse and convert radar scans as this ingest does
+        (``fusion.predecode``), with the service's per-source ``budgets`` and ``max_cost`` (``Intake``)."""
+        f = self.frame
+        return PredecodeSpec(self.limits, budgets, max_cost, (f.lat_min, f.lat_max, f.lon_min, f.lon_max), self.noise,
+                             dict(self.source_interval_s))
 
     def _inside_area(self, kind: str, source: str, reports: list[Report]) -> list[Report]:
         """``reports`` without those outside the service area (each rejected, counted)."""
@@ -312,9 +320,9 @@ class Ingest:
         return self._outside_area_at(feed, prefix, lat, lon)
 
     def _outside_area_at(self, feed: str, prefix: str, lat: float, lon: float) -> DecodeError | None:
-        f, m = self.frame, AREA_MARGIN_DEG
-        if f.lat_min - m <= lat <= f.lat_max + m and f.lon_min - m <= lon <= f.lon_max + m:
+        if inside_area(self.frame, lat, lon):
             return None
+        f, m = self.frame, AREA_MARGIN_DEG
         for name, value, lo, hi in (("lat", lat, f.lat_min - m, f.lat_max + m), ("lon", lon, f.lon_min - m, f.lon_max + m)):
             if not lo <= value <= hi:
                 return DecodeError(feed, prefix + name, value, f"outside the service area (grown by {m:g} deg): {lo:g} .. {hi:g}")

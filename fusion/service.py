@@ -58,7 +58,7 @@ from fusion.intake import Intake, SourceBudgets, most_shed
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
 from fusion.pipeline import Fusion, Tick
-from fusion.predecode import Predecoded, PredecodeSpec
+from fusion.predecode import Predecoded
 from fusion.publish import FEEDS_FILTER, STATUS_TOPIC, OutMessage, TrackUpdates, encode, track_topic
 from fusion.servicestate import Checkpoints, published_tracks
 from fusion.status import ServiceStats, ShutdownReport, StatusReport
@@ -131,7 +131,7 @@ class Service:
                     will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
                     flush_timeout_s=o.shutdown_flush_s)
         if o.mqtt_io == "process":  # the link process also parses radar scans (fusion.predecode)
-            predecode = PredecodeSpec(lim, o.budgets, self.intake.max_cost)
+            predecode = fusion.ingest.predecode_spec(o.budgets, self.intake.max_cost)
             self.link: Link | LinkProcess = LinkProcess(addr, o.client_id, predecode=predecode, **link)  # type: ignore[arg-type]
         else:  # the outbox is bounded by our own policy in _send (alerts are never shed)
             self.link = Link(addr, o.client_id, outbox=asyncio.Queue(), **link)  # type: ignore[arg-type]

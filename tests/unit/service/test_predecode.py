@@ -15,17 +15,17 @@ from hypothesis import strategies as st
 from fusion.core.frame import LocalFrame
 from fusion.ingest import Ingest
 from fusion.intake import Rate, SourceBudgets
-from fusion.predecode import Predecoded, Predecoder, PredecodeSpec, payload_digest
+from fusion.predecode import Predecoded, Predecoder, payload_digest
 from sensors import ais
 from sensors.errors import DecodeError
-from sensors.limits import DEFAULT_LIMITS, MAX_AGE_S, MAX_FUTURE_S, DecodeLimits
+from sensors.limits import MAX_AGE_S, MAX_FUTURE_S, DecodeLimits
 from sensors.radar import RadarDecoder
 from sensors.reports import AisPosition
 
 FRAME = LocalFrame(9.0, 10.3, -79.8, -77.9)
 T0 = 1_700_000_000.0
 TOPIC = "jisf/v1/feeds/radar/s1"
-SPEC = PredecodeSpec(DEFAULT_LIMITS, SourceBudgets(), 50_000)
+SPEC = Ingest(FRAME).predecode_spec(SourceBudgets(), 50_000)
 HEADER = dict(site="s1", sensor_lat=9.6, sensor_lon=-78.9, sensor_alt_m=40.0, sigma_range_m=25.0, sigma_az_deg=0.15)
 
 good_plot = st.tuples(st.floats(0.0, 60_000.0), st.floats(0.0, 359.99), st.one_of(st.none(), st.floats(-5.0, 30.0)),
@@ -78,6 +78,7 @@ def _same_state(a: Ingest, b: Ingest, now: float) -> None:
 @given(st.lists(scans(), min_size=1, max_size=6), st.data())
 def test_parsed_in_the_link_process_equals_decoded_in_process(messages: list[tuple[bytes, float]], data: st.DataObject) -> None:
     in_process, parsed = Ingest(FRAME, reorder_window_s=0.0), Ingest(FRAME, reorder_window_s=0.0)
+    assert parsed.predecode_spec(SourceBudgets(), 50_000) == SPEC
     predecode = Predecoder(SPEC, clock=lambda: T0)
     for payload, recv_t in messages:
         for _ in range(data.draw(st.integers(1, 2))):  # sometimes twice: the duplicate filter's key comes from the link process
@@ -127,14 +128,18 @@ def test_only_radar_scans_within_size_and_budget_are_parsed() -> None:
     predecode = Predecoder(SPEC, clock=lambda: T0)
     pre = predecode(TOPIC, scan)
     assert pre is not None and pre.digest == payload_digest(TOPIC, scan) and len(pre.radar.finish(T0)[0][0]) == 5
+    assert pre.batch is not None and len(pre.batch) == 5  # inside the area: converted as ingest converts it
+    outside = json.dumps({**HEADER, "sensor_lat": 40.0, "t": T0, "plots": [[1000.0, 1.0, None, None]]}).encode()
+    far = predecode(TOPIC, outside)
+    assert far is not None and far.radar.scans and far.batch is None  # outside the area: parsed, not converted (ingest rejects it)
     positions = [AisPosition(t=T0, source="agg", mmsi=367_000_001, lat=9.5, lon=-79.0)]
     assert predecode("jisf/v1/feeds/ais/agg", ais.encode_payload(positions)) is None  # other feeds: decoded by ingest
     assert predecode("jisf/v1/feeds/radar/s1/extra", scan) is None  # not a feed topic: ingest rejects it
-    small = Predecoder(PredecodeSpec(DecodeLimits(max_payload_bytes=len(scan) - 1), SourceBudgets(), 50_000), clock=lambda: T0)
+    small = Predecoder(dataclasses.replace(SPEC, limits=DecodeLimits(max_payload_bytes=len(scan) - 1)), clock=lambda: T0)
     assert small(TOPIC, scan) is None  # over the size limit: ingest rejects it whole
-    few = Predecoder(PredecodeSpec(DEFAULT_LIMITS, SourceBudgets(radar=Rate(2.0, 100.0, 4.0), burst_s=1.0), 50_000), clock=lambda: T0)
+    few = Predecoder(dataclasses.replace(SPEC, budgets=SourceBudgets(radar=Rate(2.0, 100.0, 4.0), burst_s=1.0)), clock=lambda: T0)
     assert few(TOPIC, scan) is None  # 5 plots over the 4 a scan may carry: shed by the service's intake, never parsed
-    one = Predecoder(PredecodeSpec(DEFAULT_LIMITS, SourceBudgets(radar=Rate(1.0, 100.0), burst_s=1.0), 50_000), clock=lambda: T0)
+    one = Predecoder(dataclasses.replace(SPEC, budgets=SourceBudgets(radar=Rate(1.0, 100.0), burst_s=1.0)), clock=lambda: T0)
     assert one(TOPIC, scan) is not None and one(TOPIC, scan) is None  # the second scan within the second: beyond its budget
 
 
