@@ -690,8 +690,12 @@ class _IntakeLag:
 
 def _cpu_split(load_s: float, worker_s: float, process_s: float, children: dict[str, float], feeder_s: float) -> dict[str, float]:
     """CPU seconds per second of load of each part of a live run: the fusion worker thread, the
-    rest of the service process (event loop, intake, GC), its MQTT link child, the broker, the
-    feeder(s), the alert subscriber; ``total`` of them (at most the machine's cores)."""
+    rest of the service process (event loop, intake, GC), its MQTT link child (MQTT I/O and the
+    radar scans' parse and conversion, fusion/predecode.py), the broker, the feeder(s), the alert
+    subscriber; ``total`` of them (at most the machine's cores). Then each of the service's two
+    processes per core: ``service_process`` (worker thread and event loop under one interpreter
+    lock: at most about 1) and ``mqtt_link_process``; the load has headroom ``1 / service_process``
+    (while sustained) where the service process is the busier of the two."""
     names = {"mosquitto": "broker", "mosquitto_sub": "alerts_subscriber"}
     out = {"worker_thread": worker_s, "service_loop_and_rest": process_s - worker_s}
     for key, cpu in children.items():
@@ -700,6 +704,7 @@ def _cpu_split(load_s: float, worker_s: float, process_s: float, children: dict[
         out[name] = out.get(name, 0.0) + cpu
     out["feeder"] = feeder_s
     out["total"] = sum(out.values())
+    out["service_process"] = process_s
     return {k: round(v / load_s, 3) for k, v in out.items()}
 
 
@@ -1161,8 +1166,10 @@ def repeat_summary(runs: list[dict[str, object]]) -> dict[str, object]:
     each = [{k: r[k] for k in keep} | {"ready_margin_s": r["feeder"]["ready_margin_s"]} for r in runs]  # type: ignore[index]
     out: dict[str, object] = {"offered": runs[0]["offered"], "runs": each,
                               "sustained_runs": f"{sum(bool(r['sustained']) for r in runs)}/{len(runs)}"}
-    for k in (*_REPEAT_KEYS, "worker_cpu_s_per_wall_s"):
-        values = [float(r["cpu_s_per_wall_s"]["worker_thread"]) if k == "worker_cpu_s_per_wall_s" else float(r[k])  # type: ignore[index]
+    per_process = {"worker_cpu_s_per_wall_s": "worker_thread", "service_process_cpu_s_per_wall_s": "service_process",
+                   "mqtt_link_process_cpu_s_per_wall_s": "mqtt_link_process"}
+    for k in (*_REPEAT_KEYS, *per_process):
+        values = [float(r["cpu_s_per_wall_s"].get(per_process[k], 0.0)) if k in per_process else float(r[k])  # type: ignore[attr-defined]
                   for r in runs]
         out[k] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
     return out
