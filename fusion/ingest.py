@@ -200,7 +200,7 @@ class Ingest:
         """Decode one message received at ``recv_t``; returns the number of measurements accepted
         (reports; a radar scan counts its plots, at least 1), 0 when rejected whole.
 
-        ``pre``: the radar message's parse and duplicate key made by the MQTT link process
+        ``pre``: the radar message's duplicate key, parse and batch made by the MQTT link process
         (``fusion.predecode``); the result is the same as without it.
         Never raises for bad input: everything rejected is counted in ``self.log``.
         """

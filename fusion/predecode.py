@@ -19,7 +19,10 @@ other feeds (AIS and ADS-B decoders keep per-source state, and their messages ar
 payloads over ``max_payload_bytes`` (rejected whole) and scans its own copy of the source's
 budget refuses (``Predecoder``): a source flooding beyond its budget, which the service
 sheds at intake anyway, costs the child a byte count, not a parse, per message, and a scan
-over its kind's plots per message (``budget_radar_plots_per_scan``) is never parsed.
+over its kind's plots per message (``budget_radar_plots_per_scan``) is never parsed. The
+child's copy of the budgets runs on its monotonic clock: a service on a warped simulation
+clock (``jisf play --speed N``) admits up to N times more per wall second than the child
+parses; the rest is decoded in the service, as with ``mqtt_io = "inline"``.
 """
 
 from __future__ import annotations
