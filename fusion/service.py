@@ -40,6 +40,7 @@ status topic and the metrics endpoint.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import time
@@ -65,6 +66,16 @@ from fusion.status import ServiceStats, ShutdownReport, StatusReport
 from fusion.worker import Due, Emit, FusionWorker, feed_of
 
 log = logging.getLogger("jisf.service")
+# The most radar plots queued with the measurement batch the MQTT link process converted (fusion.predecode):
+# a batch takes ~210 B a plot, over 4x its share of the payload, so beyond this (~42 MB; 2 s of the headline
+# load's 100,000 plots/s, an engineering choice) a scan is queued with its parse only and ingest converts it:
+# a backlog then costs memory about as before (payload and plots), not 4x that.
+PREDECODED_PLOTS_QUEUED = 200_000
+
+def _batch_plots(pre: Predecoded | None) -> int:
+    """Rows of the measurement batch the link process converted (0 without one)."""
+    return 0 if pre is None or pre.batch is None else len(pre.batch)
+
 
 @dataclass(frozen=True)
 class ServiceOptions:
@@ -121,6 +132,7 @@ class Service:
         lim = fusion.ingest.limits
         self.intake = Intake(o.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
+        self._batch_plots = 0  # plots queued with their converted batch (PREDECODED_PLOTS_QUEUED)
         self.track_updates = TrackUpdates(o.track_interval_s)
         self._wake = asyncio.Event()
         subs = [(FEEDS_FILTER, 1), (OPS_FILTER, 1)]
@@ -183,7 +195,14 @@ class Service:
             self._count_shed(feed, source=charge.key)
             return
         if len(self.inbound) >= self.options.max_inbound:
-            self._count_shed(feed_of(self.inbound.shed_longest().topic))
+            shed = self.inbound.shed_longest()
+            self._dequeued([shed])
+            self._count_shed(feed_of(shed.topic))
+        if pre is not None and pre.batch is not None:
+            if self._batch_plots + _batch_plots(pre) > PREDECODED_PLOTS_QUEUED:
+                pre = dataclasses.replace(pre, batch=None)
+            else:
+                self._batch_plots += _batch_plots(pre)
         self.inbound.push(Queued(topic, payload, now, charge.key, charge.cost, charge.budgeted, pre))
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
         self._wake.set()
@@ -249,6 +268,8 @@ class Service:
         """Queued messages for one step, up to ``max_messages`` and ``max_bytes`` of payload (at least
         one), by fair queueing over the sources; stale messages of deferred sources are shed and counted."""
         took, stale = self.inbound.take(max_messages, max_bytes, self._released_until)
+        self._dequeued(took)
+        self._dequeued(stale)
         if stale:
             feeds = Counter(feed_of(msg.topic) for msg in stale)
             self.stats.shed.update(feeds)
@@ -258,6 +279,11 @@ class Service:
                 log.warning("sources deferred: shed %d stale messages so far (%s)", total, most_shed(self.inbound.stale_by_source),
                             extra={"shed_stale": total})
         return took
+
+    def _dequeued(self, msgs: list[Queued]) -> None:
+        """Messages out of the inbound queue (taken or shed): their converted batches no longer count
+        against ``PREDECODED_PLOTS_QUEUED``."""
+        self._batch_plots -= sum(_batch_plots(m.pre) for m in msgs)
 
     async def _idle(self) -> None:
         self._wake.clear()
@@ -364,6 +390,7 @@ class Service:
             max_bytes = o.fuse_bytes if self._fuse_rate is None else min(o.fuse_bytes, int(self._fuse_rate * left_s))
             await self._fuse_step(pool, self.clock.now(), Due(), max_bytes)
         dropped = Counter(feed_of(m.topic) for m in self.inbound.clear())
+        self._batch_plots = 0  # (the queue is empty)
         if dropped:
             self.stats.shed.update(dropped)
             self.stats.shutdown_dropped.update(dropped)

@@ -9,18 +9,24 @@ import json
 import pickle
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fusion import service as service_module
 from fusion.core.frame import LocalFrame
 from fusion.ingest import Ingest
 from fusion.intake import Rate, SourceBudgets
+from fusion.mqtt import BrokerAddress
 from fusion.predecode import Predecoded, Predecoder, payload_digest
+from fusion.service import Service, ServiceOptions
 from sensors import ais
 from sensors.errors import DecodeError
 from sensors.limits import MAX_AGE_S, MAX_FUTURE_S, DecodeLimits
 from sensors.radar import RadarDecoder
 from sensors.reports import AisPosition
+from tests.unit.service.test_checkpoint import make_fusion
+from tests.unit.service.test_checkpoint import scans as checkpoint_scans
 
 FRAME = LocalFrame(9.0, 10.3, -79.8, -77.9)
 T0 = 1_700_000_000.0
@@ -150,3 +156,31 @@ def test_a_scan_the_link_process_did_not_parse_is_decoded_by_ingest() -> None:
     assert ing.log.rejected == {("radar", "plots[*].range_m"): 1}
     (batch,) = ing.due(T0 + 1.0)
     assert len(batch) == 1 and np.isfinite(batch.z[:, :2]).all()  # (east, north; the unmeasured columns NaN)
+
+
+def test_a_backlog_keeps_converted_batches_only_up_to_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond PREDECODED_PLOTS_QUEUED plots queued with their batch, a scan is queued with its parse
+    only (ingest converts it: the same result); taking or shedding messages frees the bound."""
+    monkeypatch.setattr(service_module, "PREDECODED_PLOTS_QUEUED", 10)
+    fusion = make_fusion()
+    service = Service(fusion, BrokerAddress("127.0.0.1", 1883), ServiceOptions(max_inbound=3))
+    predecode = Predecoder(fusion.ingest.predecode_spec(service.intake.budgets, service.intake.max_cost), clock=lambda: T0)
+    msgs = checkpoint_scans(5, 0)  # 7 plots each
+    monkeypatch.setattr(service, "clock", None)  # (receive times: none before the clock is known)
+
+    def on_message(k: int) -> None:
+        _, topic, payload = msgs[k]
+        service._on_message(topic, payload, 1, False, predecode(topic, payload))
+
+    on_message(0)
+    on_message(1)  # 7 + 7 > 10: its parse only
+    assert [m.pre is not None and m.pre.batch is not None for m in service.inbound] == [True, False]
+    on_message(2)
+    on_message(3)  # the queue's bound (3): the oldest, with its batch, is shed; so this one keeps its batch
+    assert [m.pre is not None and m.pre.batch is not None for m in service.inbound] == [False, False, True]
+    took = service._take(10, 10**9)
+    assert len(took) == 3 and service._batch_plots == 0
+    on_message(4)
+    assert [m.pre is not None and m.pre.batch is not None for m in service.inbound] == [True]
+    for recv_t, topic, payload in msgs:  # all the same to ingest, with or without a batch
+        assert Ingest(fusion.frame).accept(topic, payload, recv_t) == fusion.ingest.accept(topic, payload, recv_t, predecode(topic, payload))
