@@ -3,7 +3,7 @@
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
-    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile] [--group-scans]
+    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile] [--group-scans] [--no-link-decode]
         [--rogue-scan-rate 2.5 --sbs-rate 5000 [--rogue-plots 20000]]
     python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets] [--repeat N] [--stages]
 
@@ -41,7 +41,11 @@ views, rules, publishing, picture, status, step bookkeeping; ``StageClock``), wi
 ``--tracker-stages`` the same with the tracker step split by its stage functions (identity, gate,
 associate, update, misses, merges, births, expiry), with ``--profile`` the costliest functions by cProfile;
 ``--group-scans`` fuses the radar scans of disjoint coverage that one release holds into one tracker
-step, to measure what fewer steps could save (not an exact step: ``group_radar_scans``).
+step, to measure what fewer steps could save (not an exact step: ``group_radar_scans``). As the
+service does, the radar scans come parsed and converted by the MQTT link process
+(``fusion.predecode``, replayed before the steps, its CPU and the pickling reported apart:
+``link_process_cpu_s_per_load_s``, ``service_loop_unpickle_cpu_s_per_load_s``);
+``--no-link-decode`` decodes everything in the worker (``mqtt_io = "inline"``).
 
 ``rogue``: the good sources' alert latency with and without a flood (docs/BENCHMARKS.md,
 "Rogue source"): the load above (at ``--scan-rate``/``--ais-rate``, 0.05 s re-order window,
