@@ -3,7 +3,7 @@
     python bench/live.py broker [--messages 200000] [--scans 2000] [--plots-per-scan 1000]
     python bench/live.py service [--sites 10] [--plots-per-scan 1000] [--scan-rate 10] [--seconds 20] [--ais-rate 2000] [--go-fasts 10]
     python bench/live.py run [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--mqtt-io process|inline] [--catch-up-ticks 10] [--repeat N]
-    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile] [--group-scans]
+    python bench/live.py worker [--scan-rate 10] [--ais-rate 2000] [--seconds 20] [--reorder 2] [--output 5] [--stages | --tracker-stages] [--profile] [--group-scans] [--no-link-decode]
         [--rogue-scan-rate 2.5 --sbs-rate 5000 [--rogue-plots 20000]]
     python bench/live.py rogue [--scan-rate 1] [--ais-rate 500] [--seconds 30] [--rogue-plots 20000] [--rogue-scan-rate 2.5] [--sbs-rate 5000] [--tenth-budgets] [--repeat N] [--stages]
 
@@ -41,7 +41,11 @@ views, rules, publishing, picture, status, step bookkeeping; ``StageClock``), wi
 ``--tracker-stages`` the same with the tracker step split by its stage functions (identity, gate,
 associate, update, misses, merges, births, expiry), with ``--profile`` the costliest functions by cProfile;
 ``--group-scans`` fuses the radar scans of disjoint coverage that one release holds into one tracker
-step, to measure what fewer steps could save (not an exact step: ``group_radar_scans``).
+step, to measure what fewer steps could save (not an exact step: ``group_radar_scans``). As the
+service does, the radar scans come parsed and converted by the MQTT link process
+(``fusion.predecode``, replayed before the steps, its CPU and the pickling reported apart:
+``link_process_cpu_s_per_load_s``, ``service_loop_unpickle_cpu_s_per_load_s``);
+``--no-link-decode`` decodes everything in the worker (``mqtt_io = "inline"``).
 
 ``rogue``: the good sources' alert latency with and without a flood (docs/BENCHMARKS.md,
 "Rogue source"): the load above (at ``--scan-rate``/``--ais-rate``, 0.05 s re-order window,
@@ -92,6 +96,7 @@ import dataclasses
 import functools
 import json
 import math
+import pickle
 import re
 import statistics
 import subprocess
@@ -689,8 +694,12 @@ class _IntakeLag:
 
 def _cpu_split(load_s: float, worker_s: float, process_s: float, children: dict[str, float], feeder_s: float) -> dict[str, float]:
     """CPU seconds per second of load of each part of a live run: the fusion worker thread, the
-    rest of the service process (event loop, intake, GC), its MQTT link child, the broker, the
-    feeder(s), the alert subscriber; ``total`` of them (at most the machine's cores)."""
+    rest of the service process (event loop, intake, GC), its MQTT link child (MQTT I/O and the
+    radar scans' parse and conversion, fusion/predecode.py), the broker, the feeder(s), the alert
+    subscriber; ``total`` of them (at most the machine's cores). Then each of the service's two
+    processes per core: ``service_process`` (worker thread and event loop under one interpreter
+    lock: at most about 1) and ``mqtt_link_process``; the load has headroom ``1 / service_process``
+    (while sustained) where the service process is the busier of the two."""
     names = {"mosquitto": "broker", "mosquitto_sub": "alerts_subscriber"}
     out = {"worker_thread": worker_s, "service_loop_and_rest": process_s - worker_s}
     for key, cpu in children.items():
@@ -699,6 +708,7 @@ def _cpu_split(load_s: float, worker_s: float, process_s: float, children: dict[
         out[name] = out.get(name, 0.0) + cpu
     out["feeder"] = feeder_s
     out["total"] = sum(out.values())
+    out["service_process"] = process_s
     return {k: round(v / load_s, 3) for k, v in out.items()}
 
 
@@ -789,8 +799,9 @@ async def service_run(broker: Mosquitto, spec: LoadSpec, reorder_s: float, outpu
 # Ingest.accept counts as decode only); ``{kind}``: split by the batch's sensor kind. The
 # step's own bookkeeping is what is left.
 _STAGES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "decode (AIS, radar decoders)": (("sensors.ais", "AisDecoder", "decode"), ("sensors.radar", "RadarDecoder", "decode_arrays"),
-                                     ("sensors.adsb", "AdsbDecoder", "decode")),
+    "decode (AIS, radar decoders; radar parsed in the link process: its finish)": (
+        ("sensors.ais", "AisDecoder", "decode"), ("sensors.radar", "RadarDecoder", "decode_arrays"),
+        ("sensors.radar", "RadarParse", "finish"), ("sensors.adsb", "AdsbDecoder", "decode")),
     "ingest (validate, duplicates, radar conversion: Ingest.accept)": (("fusion.ingest", "Ingest", "accept"),),
     "ingest release (AIS conversion, coalescing: Ingest.due)": (("fusion.ingest", "Ingest", "due"),),
     "tracker step (Tracker.step), {kind} batches": (("fusion.core.tracker", "Tracker", "step"),),
@@ -895,7 +906,7 @@ class StageClock:
 
 def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, stages: bool = False,
            coop_skew_s: float | None = None, tracker_stages: bool = False, group_scans: bool = False,
-           rogue: RogueSpec | None = None) -> dict[str, object]:
+           rogue: RogueSpec | None = None, link_decode: bool = True) -> dict[str, object]:
     """The fusion worker alone (``Service._step``, no broker, simulated clock stepping every
     50 ms): the worker thread's CPU seconds per second of load (``time.thread_time``, which the
     machine's other processes do not inflate the way they do the wall time); with ``stages``
@@ -916,13 +927,20 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     the service's intake (``Intake.charge``: the default per-source budgets, the bench's for the good
     sources, ``bench_budgets``) and fused only when admitted: the worker's CPU a flood within its budgets
     costs, and ``step_cpu_ms`` (each step's thread CPU: a step the good sources' data waits behind),
-    free of the machine's load."""
+    free of the machine's load.
+    ``link_decode`` (the service's default): each step's radar scans come parsed as the MQTT link process
+    parses them (``fusion.predecode.Predecoder``, on the simulated clock) and through a pickle round trip
+    as one inbound frame; that work is timed apart from the worker's: ``link_process_cpu_s_per_load_s``
+    (parse and pickling, the link process's core) and ``service_loop_unpickle_cpu_s_per_load_s`` (the
+    service's event loop, under the worker's interpreter lock); False: every message decoded in the worker."""
     import cProfile
     import gc
     import io
     import pstats
 
+    from fusion.fairqueue import Queued
     from fusion.mqtt import BrokerAddress
+    from fusion.predecode import Predecoder
     from fusion.service import Due
 
     t0 = 1.8e9
@@ -944,20 +962,33 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
     prof = cProfile.Profile() if profile else None
     steps = []  # (messages received, now, periodic work due) of each 50 ms step
     i, now, step = 0, t0, 0
+    link_spec = service.fusion.ingest.predecode_spec(service.intake.budgets, service.intake.max_cost)
+    predecode = Predecoder(link_spec, clock=lambda: now) if link_decode else None
+    link_cpu = loop_cpu = 0.0  # thread CPU s of the link process's parse and pickling / of the service loop's unpickling
     while now < t0 + seconds + reorder_s + output_s:
         now += 0.05
         step += 1
-        took = []
+        received = []
         while i < len(events) and events[i][0] + 0.01 <= now:
             topic, payload, recv_t = events[i][1], events[i][2], events[i][0] + 0.01
             if rogue is None or service.intake.charge(topic, payload, recv_t).admitted:
-                took.append((topic, payload, recv_t))
+                received.append((topic, payload, recv_t))
             i += 1
+        pres = [None] * len(received)
+        if predecode is not None and received:  # as the link process forwards them: parsed, one pickled frame
+            started = time.thread_time()
+            frame = pickle.dumps([(topic, payload, 0, False, predecode(topic, payload)) for topic, payload, _ in received],
+                                 protocol=pickle.HIGHEST_PROTOCOL)
+            between = time.thread_time()
+            pres = [m[4] for m in pickle.loads(frame)]  # noqa: S301 - our own bytes
+            loop_cpu += time.thread_time() - between
+            link_cpu += between - started
+        took = [Queued(topic, payload, recv_t, "", 1, False, pre) for (topic, payload, recv_t), pre in zip(received, pres, strict=True)]
         steps.append((took, now, Due(status=step % 20 == 0, rejects=step % 100 == 0)))  # the service's 1 s status / 5 s rejects
 
     step_cpu = []  # thread CPU s of each step
 
-    def one_step(spent: tuple[float, float], s: tuple[list[tuple[str, bytes, float]], float, Due]) -> tuple[float, float]:
+    def one_step(spent: tuple[float, float], s: tuple[list[Queued], float, Due]) -> tuple[float, float]:
         """Run one step; (thread CPU s, wall s) so far."""
         started, started_cpu = time.perf_counter(), time.thread_time()
         if prof is not None:
@@ -980,7 +1011,11 @@ def worker(spec: LoadSpec, reorder_s: float, output_s: float, profile: bool, sta
         "headroom": round(seconds / cpu, 2),
         "tracks": {f"{d}/{s}": n for (d, s), n in sorted(service.stats.tracks_by_state.items())},
         "tracker_batches": service.fusion.counters.batches, "tracker_reruns": service.fusion.counters.reruns,
-        "group_scans": group_scans, "step_cpu_ms": _percentiles_ms(np.array(step_cpu))}
+        "group_scans": group_scans, "step_cpu_ms": _percentiles_ms(np.array(step_cpu)), "link_decode": link_decode}
+    if link_decode:
+        out |= {"link_process_cpu_s_per_load_s": round(link_cpu / seconds, 3),
+                "service_loop_unpickle_cpu_s_per_load_s": round(loop_cpu / seconds, 3),
+                "service_process_cpu_s_per_load_s": round((cpu + loop_cpu) / seconds, 3)}
     if rogue is not None:
         out |= {"rogue": dataclasses.asdict(rogue), "shed_by_source": service.intake.reported(),
                 "oversize_by_source": dict(service.intake.oversize_by_source), "fused": dict(service.stats.fused)}
@@ -1135,8 +1170,10 @@ def repeat_summary(runs: list[dict[str, object]]) -> dict[str, object]:
     each = [{k: r[k] for k in keep} | {"ready_margin_s": r["feeder"]["ready_margin_s"]} for r in runs]  # type: ignore[index]
     out: dict[str, object] = {"offered": runs[0]["offered"], "runs": each,
                               "sustained_runs": f"{sum(bool(r['sustained']) for r in runs)}/{len(runs)}"}
-    for k in (*_REPEAT_KEYS, "worker_cpu_s_per_wall_s"):
-        values = [float(r["cpu_s_per_wall_s"]["worker_thread"]) if k == "worker_cpu_s_per_wall_s" else float(r[k])  # type: ignore[index]
+    per_process = {"worker_cpu_s_per_wall_s": "worker_thread", "service_process_cpu_s_per_wall_s": "service_process",
+                   "mqtt_link_process_cpu_s_per_wall_s": "mqtt_link_process"}
+    for k in (*_REPEAT_KEYS, *per_process):
+        values = [float(r["cpu_s_per_wall_s"].get(per_process[k], 0.0)) if k in per_process else float(r[k])  # type: ignore[attr-defined]
                   for r in runs]
         out[k] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
     return out
@@ -1182,6 +1219,8 @@ def main(argv: list[str] | None = None) -> int:
     wk.add_argument("--stages", action="store_true", help="the worker's CPU split by stage (StageClock)")
     wk.add_argument("--tracker-stages", action="store_true", help="as --stages, with the tracker step split by stage function")
     wk.add_argument("--coop-skew", type=float, default=None, help="TrackerConfig.coop_skew_s (default: its default; 0: strict order)")
+    wk.add_argument("--no-link-decode", dest="link_decode", action="store_false",
+                    help="decode every message in the worker (as mqtt_io inline does), not radar parsed by the link process")
     wk.add_argument("--group-scans", action="store_true", help="radar scans with disjoint coverage released together fused into "
                     "one tracker step (a measurement of what fewer steps could save; NOT exact: group_radar_scans)")
     rn = sub.add_parser("run", help="one service run at one load and window (as a part of `service`)")
@@ -1217,7 +1256,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.what == "worker":
         print(json.dumps({"worker": worker(LoadSpec.of(args), args.reorder, args.output, args.profile, args.stages, args.coop_skew,
-                                           args.tracker_stages, args.group_scans, RogueSpec.of(args))},
+                                           args.tracker_stages, args.group_scans, RogueSpec.of(args), args.link_decode)},
                          indent=2))
         return 0
     if args.what == "run":

@@ -36,7 +36,10 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from fusion.predecode import Predecoded
 
 MESSAGE_COST = 4  # measurements one message costs the worker besides its own (decode, ingest, release, a tracker
 # round): a one-line SBS-1 message took ~5x the CPU of one radar plot (115 vs 22 us, bench fusion of 5,000 lines vs
@@ -54,6 +57,7 @@ class Queued(NamedTuple):
     key: str  # its queue: "kind/source" of a budgeted feed source, else the feed kind
     cost: int  # measurements it is estimated to carry (fusion.intake.estimate), >= 1
     sheddable: bool  # a budgeted feed message: may be shed as stale when its source is deferred
+    pre: Predecoded | None = None  # a radar scan's decode begun in the MQTT link process (fusion.predecode)
 
 
 class FairQueue:

@@ -39,7 +39,6 @@ they are correlation-only, counted in ``sat_correlation_only``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import heapq
 import itertools
 import re
@@ -52,6 +51,8 @@ import numpy as np
 
 from fusion.core.arrays import MeasBatch
 from fusion.core.frame import LocalFrame
+from fusion.intake import SourceBudgets
+from fusion.predecode import AREA_MARGIN_DEG, Predecoded, PredecodeSpec, inside_area, payload_digest
 from fusion.rules.reporting import AisReporting
 from fusion.satmatch import DarkDetections, SatConfig
 from sensors.adsb import AdsbDecoder
@@ -72,9 +73,6 @@ MAX_REASON_CHARS = 300  # a kept reason is cut to this length (a topic or a valu
 MAX_REJECT_FIELDS = 200  # field patterns counted per feed; the rest under OTHER_FIELDS
 OTHER_FIELDS = "(other fields)"
 _INDEX = re.compile(r"\[\d+\]")
-# Reports (and radar sites) are accepted up to this far outside the service area; beyond it
-# the local frame's distortion grows without bound (a pole is at infinity), so they are rejected.
-AREA_MARGIN_DEG = 5.0
 _BATCH_META = ("sensor_kind", "sensor_id", "domain", "look_en_m", "sensor_alt_m", "snr_1m2_db", "rcs_ref_range_m")  # small non-array MeasBatch fields: snapshot meta
 _BATCH_ARRAYS = tuple(f.name for f in dataclasses.fields(MeasBatch) if f.name not in _BATCH_META)
 # Cooperative report types whose conversion is deferred to release (coalesced), with their track pool.
@@ -198,10 +196,12 @@ class Ingest:
         self._queue: list[tuple[float, int, _Item]] = []  # the re-order buffer, a heap on (time, arrival)
         self._order = itertools.count()
 
-    def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
+    def accept(self, topic: str, payload: bytes, recv_t: float, pre: Predecoded | None = None) -> int:
         """Decode one message received at ``recv_t``; returns the number of measurements accepted
         (reports; a radar scan counts its plots, at least 1), 0 when rejected whole.
 
+        ``pre``: the radar message's duplicate key, parse and batch made by the MQTT link process
+        (``fusion.predecode``); the result is the same as without it.
         Never raises for bad input: everything rejected is counted in ``self.log``.
         """
         try:
@@ -213,13 +213,17 @@ class Ingest:
         if oversized is not None:  # before the duplicate filter hashes it
             self.log.reject(kind, oversized)
             return 0
-        if self._is_duplicate(topic, payload, recv_t):
+        if self._is_duplicate(payload_digest(topic, payload) if pre is None else pre.digest, recv_t):
             self.log.reject(kind, DecodeError(f"{kind}/{source}", "payload", payload[:40], f"duplicate of a message received within {self.duplicate_window_s:g} s"))
             return 0
         decoder = self.decoders[kind]
-        # radar: the arrays form (RadarScanArrays, no Python object per plot)
-        decode = decoder.decode_arrays if isinstance(decoder, RadarDecoder) else decoder.decode
-        decoded, errors = decode(payload, source, recv_t)
+        decoded: list[Report] | list[RadarScanArrays]
+        if pre is not None and isinstance(decoder, RadarDecoder):
+            decoded, errors = pre.radar.finish(recv_t)
+        elif isinstance(decoder, RadarDecoder):  # the arrays form (RadarScanArrays, no Python object per plot)
+            decoded, errors = decoder.decode_arrays(payload, source, recv_t)
+        else:
+            decoded, errors = decoder.decode(payload, source, recv_t)
         for error in errors:
             self.log.reject(kind, error)
         if not decoded:
@@ -270,10 +274,20 @@ class Ingest:
         for cls, reps in deferred.items():
             heapq.heappush(self._queue, (max(r.t for r in reps), next(self._order), _Pending(cls, _DEFERRED[cls], reps)))
         if now_convert:
-            for batch in reports_to_batches(now_convert, self.frame, self.noise, self.source_interval_s):
+            # a radar message's one scan: converted already in the MQTT link process when inside the area
+            converted = [pre.batch] if pre is not None and pre.batch is not None else \
+                reports_to_batches(now_convert, self.frame, self.noise, self.source_interval_s)
+            for batch in converted:
                 if len(batch):
                     heapq.heappush(self._queue, (float(batch.t.max()), next(self._order), batch))
         return accepted
+
+    def predecode_spec(self, budgets: SourceBudgets, max_cost: int) -> PredecodeSpec:
+        """What the MQTT link process needs to parse and convert radar scans as this ingest does
+        (``fusion.predecode``), with the service's per-source ``budgets`` and ``max_cost`` (``Intake``)."""
+        f = self.frame
+        return PredecodeSpec(self.limits, budgets, max_cost, (f.lat_min, f.lat_max, f.lon_min, f.lon_max), self.noise,
+                             dict(self.source_interval_s))
 
     def _inside_area(self, kind: str, source: str, reports: list[Report]) -> list[Report]:
         """``reports`` without those outside the service area (each rejected, counted)."""
@@ -306,9 +320,9 @@ class Ingest:
         return self._outside_area_at(feed, prefix, lat, lon)
 
     def _outside_area_at(self, feed: str, prefix: str, lat: float, lon: float) -> DecodeError | None:
-        f, m = self.frame, AREA_MARGIN_DEG
-        if f.lat_min - m <= lat <= f.lat_max + m and f.lon_min - m <= lon <= f.lon_max + m:
+        if inside_area(self.frame, lat, lon):
             return None
+        f, m = self.frame, AREA_MARGIN_DEG
         for name, value, lo, hi in (("lat", lat, f.lat_min - m, f.lat_max + m), ("lon", lon, f.lon_min - m, f.lon_max + m)):
             if not lo <= value <= hi:
                 return DecodeError(feed, prefix + name, value, f"outside the service area (grown by {m:g} deg): {lo:g} .. {hi:g}")
@@ -434,8 +448,8 @@ class Ingest:
         """Messages' batches waiting in the re-order buffer."""
         return len(self._queue)
 
-    def _is_duplicate(self, topic: str, payload: bytes, recv_t: float) -> bool:
-        key = hashlib.blake2b(payload, digest_size=16, key=topic.encode()[:64]).digest()
+    def _is_duplicate(self, key: bytes, recv_t: float) -> bool:
+        """True when a message with the duplicate key ``key`` (``payload_digest``) was received within the window."""
         while self._seen and (len(self._seen) >= self.max_duplicate_keys or next(iter(self._seen.values())) < recv_t - self.duplicate_window_s):
             self._seen.popitem(last=False)
         if key in self._seen:

@@ -31,6 +31,7 @@ from fusion.core.tracker import StepResult, Tracker, TrackerConfig
 from fusion.identity import IdentityLookup, identity_fields
 from fusion.ingest import FEED_KINDS, Ingest
 from fusion.outages import Heartbeats, OutageSettings
+from fusion.predecode import Predecoded
 from fusion.publish import AIR_ID_BASE, TrackRow, track_rows
 from fusion.rules.engine import AlertEvent, RuleEngine, RulesConfig
 from fusion.rules.zones import ZoneSet
@@ -150,10 +151,11 @@ class Fusion:
         if "heartbeats" in state:  # (checkpoints from before outage awareness: heartbeats learnt anew)
             self.heartbeats.restore(state["heartbeats"])
 
-    def accept(self, topic: str, payload: bytes, recv_t: float) -> int:
+    def accept(self, topic: str, payload: bytes, recv_t: float, pre: Predecoded | None = None) -> int:
         """Take one inbound message; returns the number of measurements accepted (0 if rejected; a radar scan counts its plots).
 
-        A feed message goes to ingest; an operator action (``jisf/v1/ops/...``) is validated and
+        A feed message goes to ingest (with ``pre``, its decode begun in the MQTT link process:
+        ``fusion.predecode``); an operator action (``jisf/v1/ops/...``) is validated and
         applied to its alert at the next output tick (1 if accepted); rejects of both are counted
         in ``self.ingest.log``."""
         if is_ops_topic(topic):
@@ -163,7 +165,7 @@ class Fusion:
         parts = topic.split("/", 4)
         if len(parts) == 5 and parts[3] in FEED_KINDS:  # any feed message, even one rejected, shows the link alive
             self.heartbeats.observe(parts[3], topic, recv_t)
-        return self.ingest.accept(topic, payload, recv_t)
+        return self.ingest.accept(topic, payload, recv_t, pre)
 
     def _accept_action(self, topic: str, payload: bytes) -> int:
         try:

@@ -14,7 +14,8 @@ JSON, Prometheus text). ``Service`` composes them with the MQTT link and the lif
 
 Threads and processes: the MQTT connection (``Link``) runs in a child process by default
 (``LinkProcess``, option ``mqtt_io``), so that paho's per-message cost runs on another core
-than fusion; the event loop here receives its messages in batches, only timestamps and
+than fusion, and so does the parse of each radar scan (``fusion.predecode``: ingest only
+finishes it); the event loop here receives its messages in batches, only timestamps and
 enqueues them, and hands outgoing messages back. Every
 call into ``Fusion`` runs in one worker thread, one step at a time: a step takes up to
 ``fuse_batch`` queued messages, accepts them, advances to "now" and returns the outgoing
@@ -39,6 +40,7 @@ status topic and the metrics endpoint.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import time
@@ -57,12 +59,23 @@ from fusion.intake import Intake, SourceBudgets, most_shed
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import BrokerAddress, Link
 from fusion.pipeline import Fusion, Tick
+from fusion.predecode import Predecoded
 from fusion.publish import FEEDS_FILTER, STATUS_TOPIC, OutMessage, TrackUpdates, encode, track_topic
 from fusion.servicestate import Checkpoints, published_tracks
 from fusion.status import ServiceStats, ShutdownReport, StatusReport
 from fusion.worker import Due, Emit, FusionWorker, feed_of
 
 log = logging.getLogger("jisf.service")
+# The most radar plots queued with the measurement batch the MQTT link process converted (fusion.predecode):
+# a batch takes ~210 B a plot, over 4x its share of the payload, so beyond this (~42 MB; 2 s of the headline
+# load's 100,000 plots/s, an engineering choice) a scan is queued with its parse only and ingest converts it:
+# a backlog then costs memory about as before (payload and plots), not 4x that.
+PREDECODED_PLOTS_QUEUED = 200_000
+
+def _batch_plots(pre: Predecoded | None) -> int:
+    """Rows of the measurement batch the link process converted (0 without one)."""
+    return 0 if pre is None or pre.batch is None else len(pre.batch)
+
 
 @dataclass(frozen=True)
 class ServiceOptions:
@@ -119,6 +132,7 @@ class Service:
         lim = fusion.ingest.limits
         self.intake = Intake(o.budgets, max_cost=max(lim.max_plots_per_scan, lim.max_lines_per_payload))
         self._stopping = False  # set on stop: intake ends, what arrives is dropped and counted
+        self._batch_plots = 0  # plots queued with their converted batch (PREDECODED_PLOTS_QUEUED)
         self.track_updates = TrackUpdates(o.track_interval_s)
         self._wake = asyncio.Event()
         subs = [(FEEDS_FILTER, 1), (OPS_FILTER, 1)]
@@ -128,8 +142,9 @@ class Service:
                     on_connect=self._online,
                     will=OutMessage(STATUS_TOPIC, encode({"state": "offline"}), qos=1, retain=True),
                     flush_timeout_s=o.shutdown_flush_s)
-        if o.mqtt_io == "process":
-            self.link: Link | LinkProcess = LinkProcess(addr, o.client_id, **link)  # type: ignore[arg-type]
+        if o.mqtt_io == "process":  # the link process also parses radar scans (fusion.predecode)
+            predecode = fusion.ingest.predecode_spec(o.budgets, self.intake.max_cost)
+            self.link: Link | LinkProcess = LinkProcess(addr, o.client_id, predecode=predecode, **link)  # type: ignore[arg-type]
         else:  # the outbox is bounded by our own policy in _send (alerts are never shed)
             self.link = Link(addr, o.client_id, outbox=asyncio.Queue(), **link)  # type: ignore[arg-type]
         self.addr = addr
@@ -160,7 +175,7 @@ class Service:
         return self.report.metrics_text()
 
     # -- intake (event loop): only timestamp and enqueue ----------------------------------------
-    def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    def _on_message(self, topic: str, payload: bytes, qos: int, retain: bool, pre: Predecoded | None = None) -> None:
         if topic == SIM_CLOCK_TOPIC:
             try:
                 self.clock = WarpedClock.decode(payload)
@@ -180,8 +195,15 @@ class Service:
             self._count_shed(feed, source=charge.key)
             return
         if len(self.inbound) >= self.options.max_inbound:
-            self._count_shed(feed_of(self.inbound.shed_longest().topic))
-        self.inbound.push(Queued(topic, payload, now, charge.key, charge.cost, charge.budgeted))
+            shed = self.inbound.shed_longest()
+            self._dequeued([shed])
+            self._count_shed(feed_of(shed.topic))
+        if pre is not None and pre.batch is not None:
+            if self._batch_plots + _batch_plots(pre) > PREDECODED_PLOTS_QUEUED:
+                pre = dataclasses.replace(pre, batch=None)
+            else:
+                self._batch_plots += _batch_plots(pre)
+        self.inbound.push(Queued(topic, payload, now, charge.key, charge.cost, charge.budgeted, pre))
         self.stats.max_inbound_depth = max(self.stats.max_inbound_depth, len(self.inbound))
         self._wake.set()
 
@@ -246,6 +268,8 @@ class Service:
         """Queued messages for one step, up to ``max_messages`` and ``max_bytes`` of payload (at least
         one), by fair queueing over the sources; stale messages of deferred sources are shed and counted."""
         took, stale = self.inbound.take(max_messages, max_bytes, self._released_until)
+        self._dequeued(took)
+        self._dequeued(stale)
         if stale:
             feeds = Counter(feed_of(msg.topic) for msg in stale)
             self.stats.shed.update(feeds)
@@ -255,6 +279,11 @@ class Service:
                 log.warning("sources deferred: shed %d stale messages so far (%s)", total, most_shed(self.inbound.stale_by_source),
                             extra={"shed_stale": total})
         return took
+
+    def _dequeued(self, msgs: list[Queued]) -> None:
+        """Messages out of the inbound queue (taken or shed): their converted batches no longer count
+        against ``PREDECODED_PLOTS_QUEUED``."""
+        self._batch_plots -= sum(_batch_plots(m.pre) for m in msgs)
 
     async def _idle(self) -> None:
         self._wake.clear()
@@ -361,6 +390,7 @@ class Service:
             max_bytes = o.fuse_bytes if self._fuse_rate is None else min(o.fuse_bytes, int(self._fuse_rate * left_s))
             await self._fuse_step(pool, self.clock.now(), Due(), max_bytes)
         dropped = Counter(feed_of(m.topic) for m in self.inbound.clear())
+        self._batch_plots = 0  # (the queue is empty)
         if dropped:
             self.stats.shed.update(dropped)
             self.stats.shutdown_dropped.update(dropped)

@@ -115,7 +115,8 @@ class FusionWorker:
             topic, payload, recv_t = msg[0], msg[1], msg[2]
             t = recv_t if recv_t is not None else now
             waits[i] = now - t
-            kept = self.fusion.accept(topic, payload, t)
+            pre = msg.pre if isinstance(msg, Queued) else None  # (a plain (topic, payload, recv_t) from tests and benches)
+            kept = self.fusion.accept(topic, payload, t, pre)
             self.intake.settle(topic, payload, kept)
             self.stats.fused[f"{feed_of(topic)}/{'accepted' if kept else 'rejected'}"] += 1
         if not self.out_of_time():  # (stopping and out of time: nothing is released, and a release under way stops

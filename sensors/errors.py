@@ -18,3 +18,7 @@ class DecodeError(ValueError):
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"{feed}: {field} = {shown}: {reason}")
+
+    def __reduce__(self) -> tuple[type[DecodeError], tuple[str, str, object, str]]:
+        """Pickled by its four parts (the link process sends decode results to the service)."""
+        return (DecodeError, (self.feed, self.field, self.value, self.reason))

@@ -20,7 +20,8 @@ tested in tests/property/test_fast_paths.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 import numpy as np
@@ -131,11 +132,15 @@ def _plot_error(feed: str, index: int, plot: RadarPlot) -> DecodeError:
     return DecodeError(feed, prefix, plot, "rejected")
 
 
-def _check_header(feed: str, scan: RadarScan, source: str, recv_t: float) -> None:
-    """Raise DecodeError for a bad scan header (site, time, sensor position, noise)."""
+def _check_site(feed: str, scan: RadarScan, source: str) -> None:
+    """Raise DecodeError when the scan's site is not the topic's."""
     if scan.site != source:
         raise DecodeError(feed, "site", scan.site, f"must match the topic's site {source!r}")
-    check_time(feed, "t", scan.t, recv_t)
+
+
+def _check_fields(feed: str, scan: RadarScan) -> None:
+    """Raise DecodeError for a bad sensor position, noise figure, scan id or radar constant (the
+    header checks after the site's and the time's, in that order)."""
     for name, bound in _HEADER:
         check_number(feed, name, getattr(scan, name), bound)
     for name, bound in _HEADER_OPTIONAL:
@@ -146,6 +151,51 @@ def _check_header(feed: str, scan: RadarScan, source: str, recv_t: float) -> Non
     if given[0] != given[1]:
         missing = _CONSTANT[given.index(False)]
         raise DecodeError(feed, missing, None, f"must be given with {_CONSTANT[given.index(True)]} (the radar constant)")
+
+
+_S = TypeVar("_S", RadarScan, RadarScanArrays)
+
+
+@dataclass(frozen=True)
+class RadarParse(Generic[_S]):
+    """A radar payload decoded but for the one check that needs its receive time (the scan time
+    within ``sensors.limits``' window around it): ``RadarDecoder.parse``; ``finish(recv_t)`` gives
+    what ``decode_arrays`` gives. Picklable, so that the MQTT link process can parse and the
+    service finish (fusion/predecode.py): one decode for the live and the offline paths.
+
+    A header is checked in the order site, time, the other fields; ``after_time`` holds the
+    error of the other fields, which a bad time takes precedence over."""
+
+    feed: str  # "radar/{site}"
+    scans: list[_S]  # the scan with its valid plots; empty when rejected whole
+    errors: list[DecodeError]  # the plots dropped, each named; or the one error rejecting the scan whole
+    t: float | None = None  # the scan time to check against the receive time; None: rejected before that check
+    after_time: DecodeError | None = None  # the header's error after the time check (if the time passes)
+
+    def finish(self, recv_t: float) -> tuple[list[_S], list[DecodeError]]:
+        """The decode of the payload received at ``recv_t`` (Unix s): (scans, errors); never raises."""
+        if self.t is not None:
+            try:
+                check_time(self.feed, "t", self.t, recv_t)
+            except DecodeError as err:
+                return [], [err]
+            if self.after_time is not None:
+                return [], [self.after_time]
+        return list(self.scans), list(self.errors)
+
+
+def _rejected_header(feed: str, scan: RadarScan, source: str) -> RadarParse[Any] | None:
+    """The parse of a scan rejected by its header (before or after the time check); None when the
+    header holds but for its time, which ``RadarParse.finish`` checks."""
+    try:
+        _check_site(feed, scan, source)
+    except DecodeError as err:
+        return RadarParse(feed, [], [err])
+    try:
+        _check_fields(feed, scan)
+    except DecodeError as err:
+        return RadarParse(feed, [], [], scan.t, err)
+    return None
 
 
 def plot_rcs_dbsm(scan: RadarScan, range_m: np.ndarray, snr_db: np.ndarray) -> np.ndarray:
@@ -234,25 +284,27 @@ class RadarDecoder:
         oversized = self._oversized(feed, payload)
         if oversized is not None:
             return [], [oversized]
-        scans, errors = self._general_scan(feed, payload, source, recv_t)
+        scans, errors = self._general_parse(feed, payload, source).finish(recv_t)
         return [*scans], errors
 
     def decode_arrays(
         self, payload: bytes, source: str, recv_t: float
     ) -> tuple[list[RadarScanArrays], list[DecodeError]]:
         """One payload -> ([RadarScanArrays] with the valid plots, [DecodeError]); never raises."""
+        return self.parse(payload, source).finish(recv_t)
+
+    def parse(self, payload: bytes, source: str) -> RadarParse[RadarScanArrays]:
+        """One payload decoded as ``decode_arrays`` does, but for the check of its time against the
+        receive time (``RadarParse.finish``); never raises. Pure: it may run in another process."""
         feed = feed_name(FEED, source)
         oversized = self._oversized(feed, payload)
         if oversized is not None:
-            return [], [oversized]
-        if not self.fast:
-            reports, errors = self._general_scan(feed, payload, source, recv_t)
-            return [RadarScanArrays.from_scan(r) for r in reports], errors
+            return RadarParse(feed, [], [oversized])
         header = None
         # One "plots" key, spelled without escapes: msgspec keeps the last of repeated keys, and the
         # header's raw plots would hide an earlier bad one that the general path rejects (a fuzz finding,
         # tests/fuzz/regressions/radar_arrays/).
-        if payload.count(b'"plots"') == 1 and b"\\" not in payload:
+        if self.fast and payload.count(b'"plots"') == 1 and b"\\" not in payload:
             try:
                 header = _HEADER_DECODER.decode(payload)
             except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
@@ -264,16 +316,16 @@ class RadarDecoder:
             # "[" of the list and of each plot: the count before any plot is decoded
             too_many = self._too_many_plots(feed, structure.count(b"[") - 1)
             if too_many is not None:
-                return [], [too_many]
+                return RadarParse(feed, [], [too_many])
             plots = _fast_plots(raw, structure)
         if header is None or plots is None:
-            reports, errors = self._general_scan(feed, payload, source, recv_t)
-            return [RadarScanArrays.from_scan(r) for r in reports], errors
+            general = self._general_parse(feed, payload, source)
+            return RadarParse(feed, [RadarScanArrays.from_scan(r) for r in general.scans], general.errors, general.t,
+                              general.after_time)
         scan = RadarScan(**{name: getattr(header, name) for name in _HEADER_NAMES})
-        try:
-            _check_header(feed, scan, source, recv_t)
-        except DecodeError as err:
-            return [], [err]
+        rejected = _rejected_header(feed, scan, source)
+        if rejected is not None:
+            return rejected
         ok = _in_bounds(plots)
         errors = []
         if not ok.all():
@@ -281,11 +333,9 @@ class RadarDecoder:
             errors = [_plot_error(feed, int(i), _plot_record(plots[i])) for i in bad]
             plots = plots[ok]
         plots.flags.writeable = False
-        return [RadarScanArrays(scan, plots)], errors
+        return RadarParse(feed, [RadarScanArrays(scan, plots)], errors, scan.t)
 
-    def _general_scan(
-        self, feed: str, payload: bytes, source: str, recv_t: float
-    ) -> tuple[list[RadarScan], list[DecodeError]]:
+    def _general_parse(self, feed: str, payload: bytes, source: str) -> RadarParse[RadarScan]:
         """The general path (every payload the fast path does not take): RadarScan records;
         the payload's size and nesting are checked already."""
         try:
@@ -293,15 +343,17 @@ class RadarDecoder:
             too_many = self._too_many_plots(feed, len(scan.plots))
             if too_many is not None:
                 raise too_many
-            _check_header(feed, scan, source, recv_t)
         except DecodeError as err:
-            return [], [err]
+            return RadarParse(feed, [], [err])
+        rejected = _rejected_header(feed, scan, source)
+        if rejected is not None:
+            return rejected
         try:
             _CHECK_PLOTS.decode(payload)
         except msgspec.ValidationError:
             scan, errors = self._partial(feed, scan)
-            return [scan], errors
-        return [scan], []
+            return RadarParse(feed, [scan], errors, scan.t)
+        return RadarParse(feed, [scan], [], scan.t)
 
     @staticmethod
     def _partial(feed: str, scan: RadarScan) -> tuple[RadarScan, list[DecodeError]]:

@@ -8,6 +8,7 @@ address as int (0..0xFFFFFF).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,12 +137,23 @@ class RadarScanArrays:
         ]
         return msgspec.structs.replace(self.scan, plots=plots)
 
+    def __reduce__(self) -> tuple[Callable[..., RadarScanArrays], tuple[RadarScan, NDArray[np.float64]]]:
+        """Pickled by its parts, and read-only again when unpickled (the MQTT link process sends
+        decoded scans to the service: fusion/predecode.py)."""
+        return (_read_only_scan, (self.scan, self.plots))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RadarScanArrays):
             return NotImplemented
         return self.scan == other.scan and np.array_equal(self.plots, other.plots, equal_nan=True)
 
     __hash__ = None  # type: ignore[assignment]  # unhashable (holds an array): the documented idiom
+
+
+def _read_only_scan(scan: RadarScan, plots: NDArray[np.float64]) -> RadarScanArrays:
+    """``RadarScanArrays(scan, plots)`` with ``plots`` made read-only (unpickling)."""
+    plots.flags.writeable = False
+    return RadarScanArrays(scan, plots)
 
 
 class OthFix(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,9 +16,16 @@ import time
 import pytest
 
 from fusion.broker import Mosquitto
+from fusion.ingest import Ingest
 from fusion.linkprocess import LinkProcess
 from fusion.mqtt import publisher, subscribe
+from fusion.offline import fusion_for_area
+from fusion.pipeline import FusionConfig
 from fusion.publish import OutMessage
+from fusion.service import Service, ServiceOptions
+from sensors.radar import encode as encode_scan
+from sensors.reports import RadarPlot, RadarScan
+from sim_feeds.scenario import load_scenario, resolve_scenario
 
 pytestmark = pytest.mark.broker
 
@@ -39,7 +46,7 @@ async def _first(agen, n: int, timeout: float) -> list[tuple[str, bytes, bool]]:
 async def test_messages_both_ways_on_connect_and_flush_on_stop(mosquitto: Mosquitto) -> None:
     addr = mosquitto.address
     inbound: list[tuple[str, bytes]] = []
-    link = LinkProcess(addr, "lp-a", subscriptions=(("t/in/#", 1),), on_message=lambda tp, p, q, r: inbound.append((tp, p)),
+    link = LinkProcess(addr, "lp-a", subscriptions=(("t/in/#", 1),), on_message=lambda tp, p, q, r, pre: inbound.append((tp, p)),
                        on_connect=lambda: [OutMessage("t/out/hello", b"online", qos=1, retain=True)])
     sub = subscribe(addr, ["t/out/#"], client_id="lp-sub", qos=1)
     first = asyncio.ensure_future(sub.__anext__())
@@ -123,3 +130,42 @@ async def test_parent_killed_child_exits_and_will_is_published(mosquitto: Mosqui
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_radar_scans_parsed_in_the_link_process_are_fused_as_in_process(mosquitto: Mosquitto) -> None:
+    """The service (its link in a child process) gets every radar scan parsed and converted there
+    (``fusion.predecode``) and counts the same accepted plots and rejects as an in-process ingest of
+    the same payloads: good scans, a bad plot, a wrong site, a duplicate."""
+    scenario = load_scenario(resolve_scenario("minimal"))
+    a = scenario.area
+    site = dict(sensor_lat=(a.lat_min + a.lat_max) / 2, sensor_lon=(a.lon_min + a.lon_max) / 2, sensor_alt_m=30.0,
+                sigma_range_m=30.0, sigma_az_deg=0.2)
+    fusion = fusion_for_area(scenario.area, scenario.zones_geojson(), "lp-decode", None, FusionConfig(reorder_window_s=0.1))
+    service = Service(fusion, mosquitto.address, ServiceOptions(client_id="lp-decode", sweep_retained=False))
+    assert isinstance(service.link, LinkProcess)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.serve(stop))
+    await asyncio.wait_for(service.link.connected.wait(), 20)
+    now = time.time()
+    payloads = [encode_scan(RadarScan(site="s1", t=now + 0.1 * k, scan_id=k, **site,
+                                      plots=[RadarPlot(range_m=2_000.0 + 500.0 * j + k, az_deg=7.0 * j) for j in range(20)]))
+                for k in range(4)]
+    payloads.append(encode_scan(RadarScan(site="s1", t=now + 0.5, scan_id=9, **site,
+                                          plots=[RadarPlot(range_m=-5.0, az_deg=1.0), RadarPlot(range_m=900.0, az_deg=1.0)])))
+    payloads.append(encode_scan(RadarScan(site="s2", t=now + 0.6, scan_id=10, **site)))  # the topic's site is s1
+    payloads.append(payloads[0])  # a duplicate
+    async with publisher(mosquitto.address) as publish:
+        for p in payloads:
+            await publish(OutMessage("jisf/v1/feeds/radar/s1", p, qos=1))
+    deadline = time.monotonic() + 30
+    while service.stats.fused.total() < len(payloads) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert service.link.predecoded == len(payloads)
+    log = fusion.ingest.log
+    assert dict(log.accepted_messages) == {"radar": 5} and dict(log.accepted_reports) == {"radar": 5}
+    assert dict(log.rejected) == {("radar", "plots[*].range_m"): 1, ("radar", "site"): 1, ("radar", "payload"): 1}
+    offline = Ingest(fusion.frame)
+    assert [offline.accept("jisf/v1/feeds/radar/s1", p, now + 1.0) for p in payloads] == [20, 20, 20, 20, 1, 0, 0]
+    assert (offline.log.accepted_reports, offline.log.rejected) == (log.accepted_reports, log.rejected)

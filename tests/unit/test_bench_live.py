@@ -83,13 +83,13 @@ def test_cpu_split_names_the_processes_and_divides_by_the_load_time(live: types.
     split = live._cpu_split(10.0, worker_s=7.0, process_s=8.0,
                             children={"python3.11:123": 2.0, "mosquitto:77": 1.0, "mosquitto_sub:78": 0.1}, feeder_s=0.9)
     assert split == {"worker_thread": 0.7, "service_loop_and_rest": 0.1, "mqtt_link_process": 0.2, "broker": 0.1,
-                     "alerts_subscriber": 0.01, "feeder": 0.09, "total": 1.2}
+                     "alerts_subscriber": 0.01, "feeder": 0.09, "total": 1.2, "service_process": 0.8}
 
 
 def _run(plots: float, drain: float, sustained: bool) -> dict[str, object]:
     return {"offered": {"plots_per_s": 100_000}, "fused_plots_per_s": plots, "fused_ais_msg_per_s": 2_000,
             "drain_after_last_publish_s": drain, "max_inbound_depth": 100, "sustained": sustained, "feeder_ready_in_time": True,
-            "step_s": {}, "fuse_wait": {}, "cpu_s_per_wall_s": {"worker_thread": plots / 125_000}, "tracker_reruns": 0,
+            "step_s": {}, "fuse_wait": {}, "cpu_s_per_wall_s": {"worker_thread": plots / 125_000, "service_process": plots / 100_000, "mqtt_link_process": 0.5}, "tracker_reruns": 0,
             "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [1.5, 1.0, 1.0], "feeder": {"ready_margin_s": 3.0}}
 
 
@@ -99,6 +99,8 @@ def test_repeat_summary_gives_median_spread_and_sustained_count(live: types.Modu
     assert out["fused_plots_per_s"] == {"median": 99_000, "min": 80_000, "max": 99_500}
     assert out["drain_after_last_publish_s"] == {"median": 0.2, "min": 0.1, "max": 9.0}
     assert out["worker_cpu_s_per_wall_s"]["median"] == pytest.approx(99_000 / 125_000)
+    assert out["service_process_cpu_s_per_wall_s"] == {"median": 0.99, "min": 0.8, "max": 0.995}
+    assert out["mqtt_link_process_cpu_s_per_wall_s"]["median"] == 0.5
     assert [r["loadavg_before"] for r in out["runs"]] == [[1.0, 1.0, 1.0]] * 3
 
 
