@@ -29,7 +29,7 @@ def test_a_dense_crowd_of_clutter_tracks() -> None:
     np.testing.assert_array_equal(_nearest_within(tree, 1_000.0), _nearest_other(4_000, *_close_pairs(tree, 1_000.0)))
 
 
-def test_ties_beyond_the_k_nearest_take_the_lower_index() -> None:
+def test_ties_beyond_the_three_nearest_take_the_lower_index() -> None:
     """A track with six neighbours at the same distance (a hexagon), five coincident tracks, and a pair exactly at
     the radius: more equal candidates than the k-nearest query returns, and distances the pairs' test includes."""
     hexagon = [(0.0, 0.0)] + [(400.0 * np.cos(a), 400.0 * np.sin(a)) for a in np.arange(6) * np.pi / 3]

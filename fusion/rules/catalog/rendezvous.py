@@ -111,30 +111,27 @@ def _nearest_other(n: int, i: IntArray, j: IntArray, d: FloatArray) -> IntArray:
     return out
 
 
-_NEAREST_K = 4  # neighbours asked of the k-d tree per point (itself included) before the exact fallback
-
-
 def _nearest_within(tree: cKDTree, radius_m: float) -> IntArray:
     """(n,) index of each of the tree's n points' nearest other point within ``radius_m`` (-1: none), the lower index
-    on a tie: ``_nearest_other`` of ``_close_pairs``, without enumerating every pair. A k-nearest query costs
+    on a tie: ``_nearest_other`` of ``_close_pairs``, without enumerating every pair. A three-nearest query costs
     O(n log n) however dense the points (a rogue radar's clutter tracks crowd its site, and the pairs within the
     radius grow with the square of the density: docs/SECURITY.md); the few points it cannot decide exactly (a tie
-    with its k-th neighbour, a distance at the radius itself) take the pairs' way, so the result is the same."""
+    with the next neighbour, a distance at the radius itself) take the pairs' way, so the result is the same."""
     n = tree.n
     out = np.full(n, -1, np.int64)
     if n < 2:
         return out
-    tree_d, j = tree.query(tree.data, k=min(_NEAREST_K, n), distance_upper_bound=2.0 * radius_m)
+    tree_d, j = tree.query(tree.data, k=min(3, n), distance_upper_bound=2.0 * radius_m)  # itself, the nearest, the next
     rows = np.arange(n)
-    ok = (j < n) & (j != rows[:, None]) & (tree_d <= radius_m)
-    jc = np.where(ok, j, 0)
-    d = np.where(ok, np.hypot(*np.moveaxis(tree.data[jc] - tree.data[:, None, :], -1, 0)), np.inf)  # as _close_pairs
-    best = np.lexsort((np.where(ok, jc, n), d), axis=1)[:, 0]  # nearest, then lower index
-    found = ok[rows, best]
-    out[found] = jc[rows, best][found]
-    edge = np.abs(tree_d - radius_m) <= 1e-9 * radius_m  # the tree's distance and the pairs' test may differ by an ulp
-    tie = (j[:, -1] < n) & (tree_d[:, -1] <= np.where(found, tree_d[rows, best], np.inf) * (1.0 + 1e-9))  # more beyond k?
-    for p in np.flatnonzero(tie | edge.any(axis=1)).tolist():  # rare: coincident tracks, a distance at the radius
+    col = (j[:, 0] == rows).astype(np.int64)  # itself first, unless a coincident point came first (a tie: below)
+    near_d, near_j = tree_d[rows, col], j[rows, col]
+    found = (near_j < n) & (near_d <= radius_m)
+    out[found] = near_j[found]
+    # undecided: another point as near (a tie the lower index breaks, maybe beyond the three; the tree's distance
+    # and the pairs' hypot may differ by an ulp), or the nearest at the radius itself (the pairs' test, to the ulp)
+    tie = found & (col + 1 < j.shape[1]) & (tree_d[rows, np.minimum(col + 1, j.shape[1] - 1)] <= near_d * (1.0 + 1e-9))
+    edge = np.abs(near_d - radius_m) <= 1e-9 * radius_m
+    for p in np.flatnonzero(tie | edge).tolist():  # rare: coincident tracks, a distance at the radius
         cand = np.array([c for c in tree.query_ball_point(tree.data[p], radius_m) if c != p], np.int64)
         dc = np.hypot(*(tree.data[cand] - tree.data[p]).T) if len(cand) else np.zeros(0)
         out[p] = cand[np.lexsort((cand, dc))[0]] if len(cand) else -1
