@@ -86,7 +86,7 @@ class ServiceConfig:
     budget_oth_msg_s: float = _opt(5.0, "OTH messages per second one site may send")
     budget_oth_meas_s: float = _opt(10.0, "OTH fixes per second one site may send (a few per second)")
     fair_quantum: int = _opt(10_000, "fair queueing (docs/OPERATIONS.md, Fair queueing): measurements each backlogged source may have fused per step; a source beyond its share waits behind itself")
-    max_new_tracks_per_source_s: float = _opt(200.0, "new tentative tracks one radar or OTH site may start per second (a 10 s deep budget in measurement time); its other plots wait for the budget to refill")
+    max_new_tracks_per_source_s: float = _opt(20.0, "new tentative tracks one radar or OTH site may start per second, sustained (a 100 s deep budget in measurement time: 2,000 tracks at 20/s for a cold start); its other plots wait for the budget to refill")
     shutdown_budget_s: float = _opt(0.25, "on SIGTERM/SIGINT: wall seconds spent fusing what is still queued; the rest is dropped and counted (shutdown_dropped), so that the service stops within ~2 s")
     shutdown_flush_s: float = _opt(1.0, "on SIGTERM/SIGINT: longest wait for the queued outgoing messages, the final status last, to reach the broker (and again for QoS 1 acknowledgements)")
     max_outbox: int = _opt(100_000, "outgoing buffer bound, messages; beyond it pictures and tracks are shed, never alerts")

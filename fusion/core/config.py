@@ -130,14 +130,27 @@ class TrackerConfig:
     """How far back (batch time) the recent, closer checkpoints are kept."""
     max_tracks: int = 1_000_000
     """No new track is started while a pool holds this many (bounded memory)."""
-    max_births_per_source_s: float = 200.0
-    """New tentative tracks one radar or OTH site may start per second of batch time (a token
-    bucket of ``births_burst_s`` seconds per site): a rogue site's random plots cannot fill a
-    pool with tracks, and its clutter never confirms into alerts. AIS and ADS-B sources have
-    their own bound, ``max_coop_births_per_source_s``."""
-    births_burst_s: float = 10.0
-    """Depth of each site's birth budget, seconds of ``max_births_per_source_s``: a cold
-    start sees its first scans' targets born at once."""
+    max_births_per_source_s: float = 20.0
+    """New tentative tracks one radar or OTH site may start per second of batch time, sustained
+    (a token bucket of ``births_burst_s`` seconds per site): a rogue site's random plots cannot
+    fill a pool with tracks that every rule then evaluates every tick. AIS and ADS-B sources have
+    their own bound, ``max_coop_births_per_source_s``. Physics: a radar's births are the targets
+    entering its coverage plus the plots of its false alarms. Entering: a flux of density x speed /
+    pi per metre of rim; 2,000 targets in a 60 km disc at 15 m/s (a very busy strait) bring
+    2,000 / (pi 60 km^2) x 15 m/s / pi x 2 pi 60 km = 0.3 a second; an airborne radar at 200 kn
+    sweeping 160 km wide over such a density 2.9 a second. False alarms: a CFAR detector designed
+    for Pfa 1e-6 to 1e-5 (Skolnik, Introduction to Radar Systems, 3rd ed., ch. 2 and 5) over a 60 km
+    coastal radar's ~720,000 range-azimuth cells (30 m x 1 deg) gives 0.7-7 false plots a scan, a
+    second at the fastest surveillance rotation (60 rpm); the simulated radars give 1-2 a scan
+    (sim_feeds/scenario.py). 20/s is twice the worst sum of these, and the tune scenarios' radars
+    start at most 3.2 tracks a second all sites together (new ids at the output ticks of
+    kingston-1000/1001, cartagena-1000, buenaventura-1000). A site beyond it (a detector no longer
+    thresholding: docs/SECURITY.md) has its other plots wait for the budget to refill, counted per
+    site (``BirthBudget.refused``)."""
+    births_burst_s: float = 100.0
+    """Depth of each site's birth budget, seconds of ``max_births_per_source_s`` (2,000 tracks at
+    the default rate, as the 10 s of 200/s before): a cold start sees every target of its first
+    scans born at once (a busy coastal radar's picture is hundreds to ~2,000 targets)."""
     max_coop_births_per_source_s: float = 20.0
     """New tracks one AIS or ADS-B source (receiver, feed topic) may start per second of batch
     time, after a cold-start burst of ``coop_births_burst`` (a token bucket per source; rows of

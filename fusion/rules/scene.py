@@ -190,7 +190,9 @@ class Scene:
         many pairs is predicted once)."""
         if self._cov is None:
             self._cov, self._cov_known = np.zeros((len(self), 4, 4)), np.zeros(len(self), bool)
-        need = np.unique(rows[~self._cov_known[rows]])
+        missing = np.zeros(len(self), bool)  # a mask, not np.unique: O(N + K), and a pair search asks for K >> N rows
+        missing[rows[~self._cov_known[rows]]] = True
+        need = np.flatnonzero(missing)
         pools = self._pool[need]
         for p in np.unique(pools):
             sel = need[pools == p]

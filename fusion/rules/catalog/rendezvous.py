@@ -111,6 +111,33 @@ def _nearest_other(n: int, i: IntArray, j: IntArray, d: FloatArray) -> IntArray:
     return out
 
 
+def _nearest_within(tree: cKDTree, radius_m: float) -> IntArray:
+    """(n,) index of each of the tree's n points' nearest other point within ``radius_m`` (-1: none), the lower index
+    on a tie: ``_nearest_other`` of ``_close_pairs``, without enumerating every pair. A three-nearest query costs
+    O(n log n) however dense the points (a rogue radar's clutter tracks crowd its site, and the pairs within the
+    radius grow with the square of the density: docs/SECURITY.md); the few points it cannot decide exactly (a tie
+    with the next neighbour, a distance at the radius itself) take the pairs' way, so the result is the same."""
+    n = tree.n
+    out = np.full(n, -1, np.int64)
+    if n < 2:
+        return out
+    tree_d, j = tree.query(tree.data, k=min(3, n), distance_upper_bound=2.0 * radius_m)  # itself, the nearest, the next
+    rows = np.arange(n)
+    col = (j[:, 0] == rows).astype(np.int64)  # itself first, unless a coincident point came first (a tie: below)
+    near_d, near_j = tree_d[rows, col], j[rows, col]
+    found = (near_j < n) & (near_d <= radius_m)
+    out[found] = near_j[found]
+    # undecided: another point as near (a tie the lower index breaks, maybe beyond the three; the tree's distance
+    # and the pairs' hypot may differ by an ulp), or the nearest at the radius itself (the pairs' test, to the ulp)
+    tie = found & (col + 1 < j.shape[1]) & (tree_d[rows, np.minimum(col + 1, j.shape[1] - 1)] <= near_d * (1.0 + 1e-9))
+    edge = np.abs(near_d - radius_m) <= 1e-9 * radius_m
+    for p in np.flatnonzero(tie | edge).tolist():  # rare: coincident tracks, a distance at the radius
+        cand = np.array([c for c in tree.query_ball_point(tree.data[p], radius_m) if c != p], np.int64)
+        dc = np.hypot(*(tree.data[cand] - tree.data[p]).T) if len(cand) else np.zeros(0)
+        out[p] = cand[np.lexsort((cand, dc))[0]] if len(cand) else -1
+    return out
+
+
 @dataclass(frozen=True)
 class Measured:
     """This tick's measured surface tracks (last measured within stale_s): rows (M,) ascending and a k-d tree over
@@ -192,7 +219,7 @@ class PairMemory:
         f = np.flatnonzero(fresh)
         mate = np.full(len(f), -1, np.int64)
         if len(f) >= 2 and measured.tree is not None:
-            nearest = _nearest_other(len(f), *_close_pairs(measured.tree, r.clear_distance_m))
+            nearest = _nearest_within(measured.tree, r.clear_distance_m)
             mate[nearest >= 0] = s.track_id[measured.rows[nearest[nearest >= 0]]]
         same = (mate == keep["mate"][f]) & (mate >= 0)
         keep["mate"][f] = mate

@@ -217,6 +217,24 @@ def test_a_site_starts_at_most_its_birth_budget_of_new_tracks() -> None:
     assert len(trk) == in_order + 3
 
 
+def test_a_rogue_sites_random_plots_start_at_most_the_default_bound_and_the_rest_is_counted() -> None:
+    """A site whose detector no longer thresholds (3,000 random plots a second in a 20 km disc, under the
+    intake's per-scan plot bound): at the default budget it starts 2,000 tracks, then 20 a second;
+    every plot no track took and no birth was allowed is counted as refused; a good site keeps its budget."""
+    rng = np.random.default_rng(5)
+    trk = Tracker(TrackerConfig(), "surface")
+    first_id, unassociated = trk.next_id, 0
+    for k in range(10):
+        r, az = rng.uniform(500.0, 20_000.0, 3_000), rng.uniform(0.0, 2 * np.pi, 3_000)
+        batch = replace(_batch(float(k), np.column_stack([r * np.sin(az), r * np.cos(az)]).tolist()), sensor_id="rogue")
+        unassociated += len(batch) - trk.step(batch).assigned
+    born = trk.next_id - first_id  # new ids handed out (anonymous plots: every birth a fresh id)
+    assert born == 2_000 + 20 * 9
+    assert trk.births_refused["radar/rogue"] == unassociated - born > 0
+    good = trk.step(_batch(9.0, [[k * 5_000.0, 100_000.0] for k in range(100)]))
+    assert good.born_ids.size == 100
+
+
 def _coop(t: float, xy: list[list[float]], mmsi: list[int], source: list[str]) -> MeasBatch:
     """An AIS batch coalesced from the reports of several receivers (``source``, one a row)."""
     return replace(_batch(t, xy, kind="ais", mmsi=mmsi), source=np.array(source))
