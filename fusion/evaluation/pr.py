@@ -63,16 +63,25 @@ def scenario_outcomes(dir: Path) -> tuple[list[dict[str, Any]], int]:
     return rows, int(metrics["inputs"]["suspects"])
 
 
+def load_scenarios(suite: Path) -> dict[str, tuple[list[dict[str, Any]], int]]:
+    """Per scored scenario of ``suite`` (by directory name, ``AREA-SEED``): its alert outcome rows (each with
+    ``scenario``: that name) and its suspect count."""
+    out: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    for d in scenario_dirs(suite):
+        rows, n = scenario_outcomes(d)
+        out[d.name] = [{**r, "scenario": d.name} for r in rows], n
+    return out
+
+
+def pool(scenarios: Mapping[str, tuple[list[dict[str, Any]], int]]) -> tuple[list[dict[str, Any]], int]:
+    """The outcome rows of ``scenarios`` (``load_scenarios``) in one list, and their suspect count."""
+    return [e for rows, _ in scenarios.values() for e in rows], sum(n for _, n in scenarios.values())
+
+
 def load_suite(suite: Path) -> tuple[list[dict[str, Any]], int]:
     """The alert outcome rows of every scored scenario of ``suite`` (each with ``scenario``: its directory
     name), and the suite's suspect count."""
-    events: list[dict[str, Any]] = []
-    suspects = 0
-    for d in scenario_dirs(suite):
-        rows, n = scenario_outcomes(d)
-        events += [{**r, "scenario": d.name} for r in rows]
-        suspects += n
-    return events, suspects
+    return pool(load_scenarios(suite))
 
 
 def suite_alerts(events: Sequence[Mapping[str, Any]], suspects: int, scores: FloatArray | None = None) -> SuiteAlerts:

@@ -25,12 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fusion import cliutil
 from fusion.core.arrays import FloatArray
+
+if TYPE_CHECKING:
+    from fusion.evaluation.pr import SuiteAlerts
 
 FEATURES: tuple[str, ...] = ("strength", "log_held_min", "priority", "identified")
 DEFAULT_PATH = Path(__file__).parent / "defaults" / "calibration.json"
@@ -233,28 +236,76 @@ def fit_calibration(events: Sequence[Mapping[str, Any]], target_precision: float
     return Calibration(models, draft.pooled, round(threshold, 4), target_precision, source)
 
 
+def fit_suite(events: Sequence[Mapping[str, Any]], suspects: int, target_precision: float, source: str) -> Calibration:
+    """``fit_calibration`` on a suite's outcome rows (``fusion.evaluation.pr.load_suite``) with the operating
+    point chosen on those same alerts: the highest recall whose alert precision is >= ``target_precision``."""
+    from fusion.evaluation.pr import operating_point, pr_curve
+
+    return fit_calibration(events, target_precision, source,
+                           lambda draft: operating_point(pr_curve(rescored(draft, events, suspects)), target_precision))
+
+
+def rescored(cal: Calibration, events: Sequence[Mapping[str, Any]], suspects: int) -> SuiteAlerts:
+    """A suite's alerts (``fusion.evaluation.pr.suite_alerts``) scored by ``cal`` instead of their stored scores."""
+    from fusion.evaluation.pr import suite_alerts
+
+    return suite_alerts(events, suspects, cal.score_rules([e["rule"] for e in events], event_features(events)))
+
+
+def holdout_by_area(scenarios: Mapping[str, tuple[list[dict[str, Any]], int]], target_precision: float
+                    ) -> list[dict[str, Any]]:
+    """Leave one area out: per area of ``scenarios`` (``fusion.evaluation.pr.load_scenarios``, names
+    ``AREA-SEED``), the calibration and its operating point fitted on the other areas' scenarios, then that
+    area's alerts scored by it: one row per area with ``area``, ``threshold``, ``alerts``, ``true_alerts``,
+    ``found`` (suspects with a true alert at or above the threshold) and ``suspects``. The held-out
+    evidence for the score's design (the fit never sees the area it is judged on)."""
+    from fusion.evaluation.pr import pool, pr_curve
+
+    areas = sorted({name.rpartition("-")[0] for name in scenarios})
+    rows = []
+    for area in areas:
+        fit_on = pool({k: v for k, v in scenarios.items() if k.rpartition("-")[0] != area})
+        held = pool({k: v for k, v in scenarios.items() if k.rpartition("-")[0] == area})
+        cal = fit_suite(*fit_on, target_precision, f"all but {area}")
+        at = pr_curve(rescored(cal, *held), thresholds=np.array([cal.threshold]))
+        rows.append({"area": area, "threshold": cal.threshold, "alerts": int(at["alerts"][0]),
+                     "true_alerts": int(at["true_alerts"][0]), "found": round(float(at["recall"][0]) * held[1]),
+                     "suspects": held[1]})
+    return rows
+
+
+def holdout_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Text: the ``holdout_by_area`` rows and their sum: per held-out area its operating point (fitted
+    without it), alert precision and suspect recall there."""
+    def line(name: str, threshold: str, alerts: int, true: int, found: int, suspects: int) -> str:
+        precision = f"{true / alerts:.3f}" if alerts else "-"
+        recall = f"{found / suspects:.3f}" if suspects else "-"
+        return f"{name:<14}{threshold:>10}{alerts:>8}{true:>6}{precision:>11}{found:>7}/{suspects:<4}{recall:>8}"
+
+    out = ["leave one area out: fitted on the other areas, scored on this one at their operating point",
+           f"{'held out':<14}{'threshold':>10}{'alerts':>8}{'true':>6}{'precision':>11}{'found':>12}{'recall':>8}"]
+    out += [line(r["area"], f"{r['threshold']:.4f}", r["alerts"], r["true_alerts"], r["found"], r["suspects"]) for r in rows]
+    out.append(line("all", "", *(sum(int(r[k]) for r in rows) for k in ("alerts", "true_alerts", "found", "suspects"))))
+    return "\n".join(out)
+
+
 def build_parser() -> cliutil.Parser:
     p = cliutil.parser("calibrate", "refit the calibrated alert score (and its operating point) on a TUNE-side suite run")
     p.add_argument("--suite", required=True, type=Path, help="output directory of `jisf evaluate-suite --split tune`")
     p.add_argument("-o", "--output", type=Path, default=DEFAULT_PATH, help="calibration file to write (default: the shipped one)")
     p.add_argument("--target-precision", type=float, default=DEFAULT_TARGET_PRECISION,
                    help=f"operating point: the highest tune-side recall with alert precision >= this (default {DEFAULT_TARGET_PRECISION})")
+    p.add_argument("--holdout", action="store_true",
+                   help="write nothing: leave one area out (fit on the others, score it) and print precision and recall at the operating point")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``jisf calibrate --suite DIR [-o FILE] [--target-precision P]``: refit the alert score on a tune-side suite."""
+    """``jisf calibrate --suite DIR [-o FILE] [--target-precision P] [--holdout]``: refit the alert score on a tune-side
+    suite, or (``--holdout``) judge its design leaving one area out."""
 
     def body(args: argparse.Namespace) -> int:
-        from fusion.evaluation.pr import (
-            SuiteAlerts,
-            load_suite,
-            operating_point,
-            pr_curve,
-            reliability,
-            scenario_dirs,
-            suite_alerts,
-        )
+        from fusion.evaluation.pr import load_scenarios, pool, pr_curve, reliability, scenario_dirs
         from sim_feeds.corpus import SPLITS
 
         if not 0.0 < args.target_precision <= 1.0:
@@ -265,17 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             area, _, seed = name.rpartition("-")
             if area not in tune_areas or not seed.isdigit() or int(seed) not in tune_seeds:
                 raise cliutil.UsageError(f"--suite: {name!r} is not a TUNE-side corpus scenario (the score is never fitted on test)")
-        events, suspects = load_suite(args.suite)
+        scenarios = load_scenarios(args.suite)
+        events, suspects = pool(scenarios)
         seeds = sorted({int(n.rpartition("-")[2]) for n in members})
         source = f"tune split, {len(members)} scenarios ({', '.join(members)}), seeds {seeds[0]}-{seeds[-1]}"
-
-        def rescored(cal: Calibration) -> SuiteAlerts:
-            return suite_alerts(events, suspects, cal.score_rules([e["rule"] for e in events], event_features(events)))
-
-        cal = fit_calibration(events, args.target_precision, source,
-                              lambda draft: operating_point(pr_curve(rescored(draft)), args.target_precision))
+        if args.holdout:
+            print(holdout_table(holdout_by_area(scenarios, args.target_precision)))
+            return 0
+        cal = fit_suite(events, suspects, args.target_precision, source)
         args.output.write_text(json.dumps(cal.to_json(), indent=2, sort_keys=True) + "\n")
-        fitted = rescored(cal)
+        fitted = rescored(cal, events, suspects)
         at = pr_curve(fitted, thresholds=np.array([cal.threshold]))
         print(f"{len(fitted.key)} alerts ({int(fitted.true.sum())} true), {fitted.suspects} suspects; threshold "
               f"{cal.threshold:.4f}: precision {at['precision'][0]:.3f}, recall {at['recall'][0]:.3f}, {int(at['alerts'][0])} alerts")

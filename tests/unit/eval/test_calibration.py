@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from eval_scene import scored_suite
 
+from fusion.evaluation.pr import load_scenarios
 from fusion.rules import calibration as cal
 from fusion.rules.calibration import FEATURES, Calibration, RuleModel, default_calibration, features, fit_logistic
 from fusion.rules.lifecycle import AlertEvent
@@ -101,3 +102,17 @@ def test_calibrate_refits_on_a_tune_suite_and_refuses_a_test_one(tmp_path: Path,
     test_side = scored_suite(tmp_path / "test", ("colon-2000",))
     assert cal.main(["--suite", str(test_side), "-o", str(out)]) == 2
     assert "not a TUNE-side corpus scenario" in capsys.readouterr().err
+
+
+def test_holdout_leaves_each_area_out_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = scored_suite(tmp_path / "tune", ("kingston-1000", "kingston-1001", "cartagena-1000", "buenaventura-1000"))
+    rows = cal.holdout_by_area(load_scenarios(suite), 0.9)
+    assert [r["area"] for r in rows] == ["buenaventura", "cartagena", "kingston"]
+    assert [r["suspects"] for r in rows] == [1, 1, 2]
+    # every fold learns go_fast true and dark_vessel false from the other areas: only the go_fast alerts count
+    assert [(r["alerts"], r["true_alerts"], r["found"]) for r in rows] == [(1, 1, 1), (1, 1, 1), (2, 2, 2)]
+    out = tmp_path / "cal.json"
+    assert cal.main(["--suite", str(suite), "-o", str(out), "--holdout"]) == 0
+    printed = capsys.readouterr().out
+    assert not out.exists() and "leave one area out" in printed
+    assert printed.splitlines()[-1].split()[:6] == ["all", "4", "4", "1.000", "4/4", "1.000"]
