@@ -130,16 +130,25 @@ def pr_curve(alerts: SuiteAlerts, rule: str | None = None, thresholds: FloatArra
 
 
 def operating_point(curve: Mapping[str, FloatArray], target_precision: float) -> float:
-    """The threshold of highest recall whose precision is >= ``target_precision`` (among equal recalls the most
-    precise, then the highest threshold: fewest alerts); when no threshold reaches the target, the one of
-    highest precision."""
-    t, p, r = curve["threshold"], curve["precision"], curve["recall"]
+    """The operating point: the highest recall whose precision is >= ``target_precision``, with a margin. The
+    thresholds of the sweep that give that recall at that precision form an interval [lo, hi] (recall falls
+    above hi: hi is the weakest alert of a suspect it still finds; precision falls below the target under
+    lo); the midpoint of it, as far from losing a suspect as from letting the alerts under lo count (the
+    largest margin both ways: a held-out suspect a little weaker than the tune ones is still found; before,
+    hi itself was chosen and such a suspect was lost). When no threshold reaches the target: the one of
+    highest precision (then the highest)."""
+    order = np.argsort(curve["threshold"], kind="stable")
+    t, p, r = curve["threshold"][order], curve["precision"][order], curve["recall"][order]
     ok = np.isfinite(p) & (p >= target_precision)
     if not ok.any():
         pn = np.where(np.isfinite(p), p, -1.0)
         return float(t[np.lexsort((-t, -pn))[0]])
-    idx = np.flatnonzero(ok)
-    return float(t[idx[np.lexsort((-t[idx], -p[idx], -r[idx]))[0]]])
+    kept = ok & (r == r[ok].max())
+    hi = int(np.flatnonzero(kept)[-1])
+    lo = hi
+    while lo > 0 and kept[lo - 1]:
+        lo -= 1
+    return float((t[lo] + t[hi]) / 2.0)
 
 
 def pr_table(alerts: SuiteAlerts, threshold: float, sweep: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)) -> str:
