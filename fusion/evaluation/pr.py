@@ -145,9 +145,8 @@ def operating_point(curve: Mapping[str, FloatArray], target_precision: float) ->
         return float(t[np.lexsort((-t, -pn))[0]])
     kept = ok & (r == r[ok].max())
     hi = int(np.flatnonzero(kept)[-1])
-    lo = hi
-    while lo > 0 and kept[lo - 1]:
-        lo -= 1
+    gaps = np.flatnonzero(~kept[:hi])  # the interval is the run of kept thresholds ending at hi
+    lo = int(gaps[-1]) + 1 if gaps.size else 0
     return float((t[lo] + t[hi]) / 2.0)
 
 
