@@ -63,16 +63,25 @@ def scenario_outcomes(dir: Path) -> tuple[list[dict[str, Any]], int]:
     return rows, int(metrics["inputs"]["suspects"])
 
 
+def load_scenarios(suite: Path) -> dict[str, tuple[list[dict[str, Any]], int]]:
+    """Per scored scenario of ``suite`` (by directory name, ``AREA-SEED``): its alert outcome rows (each with
+    ``scenario``: that name) and its suspect count."""
+    out: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    for d in scenario_dirs(suite):
+        rows, n = scenario_outcomes(d)
+        out[d.name] = [{**r, "scenario": d.name} for r in rows], n
+    return out
+
+
+def pool(scenarios: Mapping[str, tuple[list[dict[str, Any]], int]]) -> tuple[list[dict[str, Any]], int]:
+    """The outcome rows of ``scenarios`` (``load_scenarios``) in one list, and their suspect count."""
+    return [e for rows, _ in scenarios.values() for e in rows], sum(n for _, n in scenarios.values())
+
+
 def load_suite(suite: Path) -> tuple[list[dict[str, Any]], int]:
     """The alert outcome rows of every scored scenario of ``suite`` (each with ``scenario``: its directory
     name), and the suite's suspect count."""
-    events: list[dict[str, Any]] = []
-    suspects = 0
-    for d in scenario_dirs(suite):
-        rows, n = scenario_outcomes(d)
-        events += [{**r, "scenario": d.name} for r in rows]
-        suspects += n
-    return events, suspects
+    return pool(load_scenarios(suite))
 
 
 def suite_alerts(events: Sequence[Mapping[str, Any]], suspects: int, scores: FloatArray | None = None) -> SuiteAlerts:
@@ -121,16 +130,24 @@ def pr_curve(alerts: SuiteAlerts, rule: str | None = None, thresholds: FloatArra
 
 
 def operating_point(curve: Mapping[str, FloatArray], target_precision: float) -> float:
-    """The threshold of highest recall whose precision is >= ``target_precision`` (among equal recalls the most
-    precise, then the highest threshold: fewest alerts); when no threshold reaches the target, the one of
-    highest precision."""
-    t, p, r = curve["threshold"], curve["precision"], curve["recall"]
+    """The operating point: the highest recall whose precision is >= ``target_precision``, with a margin. The
+    thresholds of the sweep that give that recall at that precision form an interval [lo, hi] (recall falls
+    above hi: hi is the weakest alert of a suspect it still finds; precision falls below the target under
+    lo); the midpoint of it, as far from losing a suspect as from letting the alerts under lo count (the
+    largest margin both ways: a held-out suspect a little weaker than the tune ones is still found; before,
+    hi itself was chosen and such a suspect was lost). When no threshold reaches the target: the one of
+    highest precision (then the highest)."""
+    order = np.argsort(curve["threshold"], kind="stable")
+    t, p, r = curve["threshold"][order], curve["precision"][order], curve["recall"][order]
     ok = np.isfinite(p) & (p >= target_precision)
     if not ok.any():
         pn = np.where(np.isfinite(p), p, -1.0)
         return float(t[np.lexsort((-t, -pn))[0]])
-    idx = np.flatnonzero(ok)
-    return float(t[idx[np.lexsort((-t[idx], -p[idx], -r[idx]))[0]]])
+    kept = ok & (r == r[ok].max())
+    hi = int(np.flatnonzero(kept)[-1])
+    gaps = np.flatnonzero(~kept[:hi])  # the interval is the run of kept thresholds ending at hi
+    lo = int(gaps[-1]) + 1 if gaps.size else 0
+    return float((t[lo] + t[hi]) / 2.0)
 
 
 def pr_table(alerts: SuiteAlerts, threshold: float, sweep: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)) -> str:

@@ -9,6 +9,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 from eval_scene import scored_suite
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fusion.evaluation.pr import load_suite, operating_point, pr_curve, reliability, suite_alerts
 from fusion.plot import main_plot
@@ -42,14 +44,34 @@ def test_pr_curve_by_hand() -> None:
     assert default["threshold"].tolist() == [0.0, 0.1, 0.3, 0.4, 0.6, 0.9]
 
 
-def test_operating_point_is_the_highest_recall_at_the_target_precision() -> None:
+def test_operating_point_is_the_highest_recall_at_the_target_precision_with_a_margin() -> None:
     alerts = suite_alerts(EVENTS, suspects=3)
-    # recall 2/3 at thresholds 0, 0.1 (precision 0.6), 0.3 (0.75) and 0.4 (2/3): the most precise of them
-    assert operating_point(pr_curve(alerts), 0.6) == pytest.approx(0.3)
-    assert operating_point(pr_curve(alerts), 0.7) == pytest.approx(0.3)
-    assert operating_point(pr_curve(alerts), 0.8) == pytest.approx(0.9)  # only recall 1/3 reaches it
+    # recall 2/3 at precision >= 0.6 from threshold 0 (precision 0.6) to 0.4 (2/3; above it S2's alert is lost):
+    # the midpoint, 0.2, where 4 alerts count (3 true) and both suspects are still found
+    c = pr_curve(alerts)
+    assert operating_point(c, 0.6) == pytest.approx(0.2)
+    at = pr_curve(alerts, thresholds=np.array([0.2]))
+    assert at["recall"][0] == pytest.approx(2 / 3) and at["precision"][0] == pytest.approx(0.75)
+    assert operating_point(c, 0.7) == pytest.approx(0.3)  # only 0.3 (0.75) keeps recall 2/3 at 0.7: no margin
+    assert operating_point(c, 0.8) == pytest.approx(0.9)  # only recall 1/3 reaches it
     assert operating_point({"threshold": np.array([0.0, 0.5]), "precision": np.array([0.2, np.nan]),
                             "recall": np.array([1.0, 0.0])}, 0.5) == 0.0  # unreachable: the most precise
+    shuffled = {k: v[::-1] for k, v in c.items()}  # the sweep in any order
+    assert operating_point(shuffled, 0.6) == pytest.approx(0.2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 1.0), st.booleans(), st.integers(0, 4)), min_size=1, max_size=30),
+       st.floats(0.05, 1.0))
+def test_the_operating_point_keeps_the_recall_and_precision_it_was_chosen_for(
+        rows: list[tuple[float, bool, int]], target: float) -> None:
+    events = [event("a-1", f"x{k}", "go_fast", true, score, f"S{obj}" if true else "B") for k, (score, true, obj) in enumerate(rows)]
+    alerts = suite_alerts(events, suspects=5)
+    c = pr_curve(alerts)
+    at = pr_curve(alerts, thresholds=np.array([operating_point(c, target)]))
+    ok = np.isfinite(c["precision"]) & (c["precision"] >= target)
+    if ok.any():
+        assert at["recall"][0] == pytest.approx(c["recall"][ok].max()) and at["precision"][0] >= target - 1e-12
 
 
 def test_reliability_bins() -> None:
