@@ -54,9 +54,10 @@ MANOEUVRE_MPS = 5.0
 """A change of the true velocity vector larger than this between two truth rows (10 s apart in the corpus) is a
 manoeuvre: 0.5 m/s^2 or more, beyond what the surface pool's quiet model follows (engineering choice; a departing
 ferry, a go-fast's turn, a helicopter's take-off all exceed it in the simulator)."""
-MANOEUVRE_WINDOW_S = 60.0
-"""A manoeuvre at most this long before a new track's first row marks it (about the deletion time of a track that
-lost its target: 3-5 missed looks of a 6-12 s radar)."""
+MANOEUVRE_WINDOW_S = 120.0
+"""A manoeuvre at most this long before a new track's first row marks it: the air pool's ``max_coast_s``, within
+which a track that lost its target is deleted and a new one confirmed (a light aircraft's reversal on the tune side:
+its new track 75 s after the turn)."""
 TWIN_SLACK_S = 5.0
 """An earlier track whose last scored row is at most this before the new track's first assignment is still live (one
 track output interval)."""
