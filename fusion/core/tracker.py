@@ -66,11 +66,12 @@ __all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
 class StepResult:
     """What one step or advance changed.
 
-    deleted_ids: (D,) tracks deleted (including tracks absorbed by a merge)
+    deleted_ids: (D,) tracks deleted (including tracks absorbed by a merge, and the ids a track gave up
+                 to continue a lost one: stitched, or re-linked by the address it took)
     merged:      (K, 2) [absorbed id, surviving id]
     late_dropped: measurements older than the out-of-sequence lag, dropped
     spoof_ids:   (S,) tracks for which a cooperative report was kinematically impossible
-    born_ids:    (B,) tracks started
+    born_ids:    (B,) tracks started (and the lost ids stitched or re-linked back)
     assigned:    measurements that updated a track
     rerun_batches: logged batches processed again because this one came out of sequence
     nonfinite_dropped: tracks deleted because their state went non-finite (their ids are in
