@@ -12,10 +12,9 @@ object does not change the others.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-import math
 
 import msgspec
 import numpy as np

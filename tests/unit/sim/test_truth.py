@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from fusion.coastline import is_land
 from sim_feeds.geo import GEOD, KNOT_MPS, distance_m
 from sim_feeds.scenario import Waypoint, load_scenario, scenario_from_dict, scenario_library
-from sim_feeds.truth import ARC_STEP_DEG, STANDARD_RATE_DPS, Truth, TruthRow, build_paths, iter_truth, standard_rate_turns
+from sim_feeds.truth import (
+    ARC_STEP_DEG,
+    STANDARD_RATE_DPS,
+    Truth,
+    TruthRow,
+    build_paths,
+    iter_truth,
+    standard_rate_turns,
+)
 from tests.unit.sim.conftest import base_doc, transit
 
 TRUTH_FIELDS = ("t", "id", "domain", "lat", "lon", "alt_m", "speed_mps", "course_deg", "mmsi", "icao24", "role", "activity")
