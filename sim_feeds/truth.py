@@ -1,7 +1,8 @@
 """Ground truth: seeded piecewise-geodesic motion of every object, sampled vectorised.
 
 Every object (and every moving sensor platform) follows its route: geodesic legs at the
-waypoint's speed, stops of ``dwell_s``, altitude interpolated linearly along a leg. All
+waypoint's speed, stops of ``dwell_s``, altitude interpolated linearly along a leg; an
+aircraft turns at the standard rate where its course changes (``standard_rate_turns``). All
 movers live in one set of ragged "knot" arrays (``Paths``) so that the state of any set
 of movers at any set of times is one ``searchsorted`` and one vectorised ``Geod.fwd``,
 with no per-object Python work after loading. Randomness (loiter patterns, fleets) is
@@ -11,6 +12,7 @@ object does not change the others.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +26,53 @@ from sim_feeds.scenario import OBJECT_CLASSES, Scenario, Waypoint
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+
+STANDARD_RATE_DPS = 3.0
+"""Turn rate of an aircraft, deg/s: the standard-rate turn, 360 deg in 2 min (FAA, Instrument Flying Handbook,
+FAA-H-8083-15B, ch. 7): a light aircraft at 120 kn reverses its course in 60 s on a 1.2 km radius. Before, the
+simulator turned aircraft instantly (a 180 deg reversal at 62 m/s in one truth tick), which no tracker follows
+(docs/SCENARIOS.md, "Motion")."""
+ARC_STEP_DEG = 5.0
+"""A turn is flown as chords of this much course change (1.7 s each at the standard rate): velocity steps of
+2 v sin(2.5 deg), 5 m/s at 120 kn, well inside the air pool's manoeuvre model."""
+
+
+def standard_rate_turns(route: Sequence[Waypoint], default_kn: float | None,
+                        rate_dps: float = STANDARD_RATE_DPS) -> list[Waypoint]:
+    """``route`` with each course change at a waypoint flown through (no dwell, moving legs before and after) made
+    a fly-over turn (ICAO Doc 8168 PANS-OPS, fly-over waypoint): from the waypoint the mover turns at ``rate_dps``
+    (radius v / omega at the speed of the leg leaving it, level), the shorter way, until it heads for the next
+    waypoint, then flies straight there; the arc is added as waypoints every ``ARC_STEP_DEG``. A next waypoint
+    inside the turn circle, which no heading from the arc reaches, ends the turn after a full circle (engineering
+    guard)."""
+    out = [route[0]] if route else []
+    omega = math.radians(rate_dps)
+    for i in range(1, len(route) - 1):
+        prev, wp, nxt = route[i - 1], route[i], route[i + 1]
+        out.append(wp)
+        v_in = prev.speed_kn if prev.speed_kn is not None else default_kn
+        v_out = wp.speed_kn if wp.speed_kn is not None else default_kn
+        if wp.dwell_s > 0 or prev.dwell_s > 0 or not v_in or not v_out:
+            continue  # a stop (or a leg without speed): no turn in motion
+        _, back_az, _ = GEOD.inv(prev.lon, prev.lat, wp.lon, wp.lat)
+        heading = (float(back_az) + 180.0) % 360.0  # arrival course at wp
+        to_next, _, dist = GEOD.inv(wp.lon, wp.lat, nxt.lon, nxt.lat)
+        turn = (float(to_next) - heading + 180.0) % 360.0 - 180.0
+        if abs(turn) <= ARC_STEP_DEG or dist <= 0.0:
+            continue
+        side = 1.0 if turn > 0 else -1.0  # right (clockwise) turns positive
+        chord = 2.0 * (v_out * KNOT_MPS / omega) * math.sin(math.radians(ARC_STEP_DEG) / 2.0)
+        lon, lat = wp.lon, wp.lat
+        for _ in range(int(360.0 / ARC_STEP_DEG)):
+            lon_f, lat_f, _ = GEOD.fwd(lon, lat, heading + side * ARC_STEP_DEG / 2.0, chord)
+            lon, lat, heading = float(lon_f), float(lat_f), (heading + side * ARC_STEP_DEG) % 360.0
+            out.append(Waypoint(lat=lat, lon=lon, alt_m=wp.alt_m, speed_kn=wp.speed_kn))
+            bearing, _, _ = GEOD.inv(lon, lat, nxt.lon, nxt.lat)
+            if abs((float(bearing) - heading + 180.0) % 360.0 - 180.0) <= ARC_STEP_DEG:
+                break
+    if len(route) > 1:
+        out.append(route[-1])
+    return out
 
 
 class TruthRow(msgspec.Struct, frozen=True):
@@ -218,9 +267,11 @@ class Truth:
     def of(cls, scenario: Scenario) -> Truth:
         """Build the truth model of a loaded scenario."""
         objs = scenario.objects
-        paths = build_paths(scenario.t0, [o.route for o in objs], [o.start_s for o in objs],
-                            [o.speed_kn for o in objs], [o.hold_at_end for o in objs], [o.activity for o in objs])
         classes = [OBJECT_CLASSES[o.kind] for o in objs]
+        routes = [standard_rate_turns(o.route, o.speed_kn) if c.domain == "air" else o.route
+                  for o, c in zip(objs, classes, strict=True)]
+        paths = build_paths(scenario.t0, routes, [o.start_s for o in objs],
+                            [o.speed_kn for o in objs], [o.hold_at_end for o in objs], [o.activity for o in objs])
         return cls(
             scenario=scenario, paths=paths, ids=tuple(o.id for o in objs),
             domain=np.array([c.domain for c in classes], dtype=str),

@@ -23,7 +23,7 @@ from fusion.core.arrays import SENSOR_BIT, BoolArray, IntArray, MeasBatch, meas_
 from fusion.core.assign import assign
 from fusion.core.associate import identity_pairs
 from fusion.core.gate import candidate_pairs, distances
-from fusion.core.manage import BirthBudget, IdentityLog, adopt_identity, birth
+from fusion.core.manage import BirthBudget, IdentityLog, LostTracks, adopt_identity, birth
 from fusion.core.model import KEY_OF_KIND, NONE_KEY
 from fusion.core.predict import EMPTY_INT, Pairs, predict_pairs
 from fusion.core.table import DEAD, TrackTable
@@ -34,32 +34,36 @@ from fusion.core.update import (  # the measurement matrices of position / posit
 )
 
 
-def late_round(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch,
-               first_id: int) -> tuple[BoolArray, IntArray, IntArray, IntArray]:
+def late_round(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch, first_id: int,
+               lost: LostTracks | None = None) -> tuple[BoolArray, IntArray, IntArray, IntArray, tuple[IntArray, IntArray]]:
     """One round (identity keys unique) -> (rows (M,) that updated a track, ids born (new ids
-    count up from ``first_id``), rows of the table changed, rows whose update went non-finite)."""
+    count up from ``first_id``), rows of the table changed, rows whose update went non-finite,
+    (ids given up (k,), ids taken (k,)) by tracks that took an address of a deleted track
+    (``manage.adopt_identity``, ``lost``))."""
     keyname = KEY_OF_KIND.get(batch.sensor_kind)
     none_key = NONE_KEY[keyname] if keyname else 0
     meas_key = getattr(batch, keyname) if keyname else np.full(len(batch), none_key)
     held = np.zeros(len(batch), dtype=bool)  # rows whose identity a track holds: that track or none
     if keyname is not None:
         held[identity_pairs(tab, meas_key, none_key, keyname)[1]] = True
-    taken, changed, bad = _assign_late(tab, ids, batch, keyname, none_key, meas_key, held)
+    taken, changed, bad, relinked = _assign_late(tab, ids, batch, keyname, none_key, meas_key, held, lost)
     new = (meas_key != none_key) & ~held & ~taken
     rows_before = tab.rows
     born = birth(tab, ids, budget, batch, new, new, keyname, first_id) if new.any() else EMPTY_INT
     changed = np.concatenate([changed, np.arange(rows_before, tab.rows, dtype=np.int64)])
-    return taken, born, changed, bad
+    return taken, born, changed, bad, relinked
 
 
 def _assign_late(tab: TrackTable, ids: IdentityLog, batch: MeasBatch, keyname: str | None, none_key: int,
-                 meas_key: IntArray, held: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
+                 meas_key: IntArray, held: BoolArray,
+                 lost: LostTracks | None) -> tuple[BoolArray, IntArray, IntArray, tuple[IntArray, IntArray]]:
     """Gate, assign and apply rows to existing tracks -> (rows (M,) that updated one, table rows
-    changed, table rows whose update went non-finite)."""
+    changed, table rows whose update went non-finite, (ids given up, ids taken) by re-links)."""
     a, mod = tab.cols, tab.mod
     taken = np.zeros(len(batch), dtype=bool)
+    none = (EMPTY_INT, EMPTY_INT)
     if len(tab) == 0:
-        return taken, EMPTY_INT, EMPTY_INT
+        return taken, EMPTY_INT, EMPTY_INT, none
     live = np.flatnonzero(a["status"] != DEAD)
     lag_max = max(float(np.max(a["t"][live])) - float(batch.t.min()), 0.0)
     r_max = float((batch.R_pos[:, 0, 0] + batch.R_pos[:, 1, 1]).max())
@@ -72,7 +76,7 @@ def _assign_late(tab: TrackTable, ids: IdentityLog, batch: MeasBatch, keyname: s
         ok = np.where(meas_key[me] != none_key, own | ((a[keyname][tr] == none_key) & ~held[me]), True)
         tr, me = tr[ok], me[ok]
     if tr.size == 0:
-        return taken, EMPTY_INT, EMPTY_INT
+        return taken, EMPTY_INT, EMPTY_INT, none
     lag = a["t"][tr] - batch.t[me]
     back = retrodict.retrodict(a["xm"][tr], a["Pm"][tr], np.maximum(lag, 0.0), mod.q)
     fwd = lag < 0  # the track is older than the row: predict it forward instead
@@ -83,7 +87,7 @@ def _assign_late(tab: TrackTable, ids: IdentityLog, batch: MeasBatch, keyname: s
     gate = np.where(dims == 4, mod.gate[4], mod.gate[2])
     inside = np.flatnonzero(d2 <= gate)
     if inside.size == 0:
-        return taken, EMPTY_INT, EMPTY_INT
+        return taken, EMPTY_INT, EMPTY_INT, none
     tr, me, cost = tr[inside], me[inside], d2[inside] / gate[inside]
     if keyname is not None:
         cost = np.where(a[keyname][tr] == meas_key[me], 0.0, cost)  # its own track first
@@ -95,12 +99,13 @@ def _assign_late(tab: TrackTable, ids: IdentityLog, batch: MeasBatch, keyname: s
     if (~fwd).any():
         b = ~fwd
         bad.append(_retrodicted_update(tab, tr[b], me[b], batch, back, pair[b]))
+    relinked = none
     if keyname is not None:
         adopt = (a[keyname][tr] == none_key) & (meas_key[me] != none_key)
         if adopt.any():
-            adopt_identity(tab, ids, keyname, tr[adopt], meas_key[me[adopt]], batch.t[me[adopt]])
+            relinked = adopt_identity(tab, ids, keyname, tr[adopt], meas_key[me[adopt]], batch.t[me[adopt]], lost)
     taken[me] = True
-    return taken, tr, np.concatenate(bad)
+    return taken, tr, np.concatenate(bad), relinked
 
 
 def _retrodicted_update(tab: TrackTable, tr: IntArray, me: IntArray, batch: MeasBatch, back: retrodict.Retrodicted,

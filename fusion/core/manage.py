@@ -91,6 +91,11 @@ class LostTracks:
             self.ring[k][at] = tab.cols[k][rows]
         self.n += rows.size
 
+    def find(self, track_id: int) -> int:
+        """The ring index of the newest entry of ``track_id``; -1 if none (never lost, stitched, or overwritten)."""
+        at = np.flatnonzero(self.ring["id"] == track_id)
+        return -1 if at.size == 0 else int(at[np.argmax(self.ring["t"][at])])
+
     def state(self) -> dict[str, np.ndarray]:
         """Copies of the ring's columns and its count (snapshot keys without a prefix)."""
         return {**{k: v.copy() for k, v in self.ring.items()}, "n": np.array(self.n, dtype=np.int64)}
@@ -163,10 +168,29 @@ class BirthBudget:
         return idx[rank < allowed[which]]
 
 
-def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArray, keys: IntArray, t: FloatArray) -> None:
-    """Tracks ``rows`` (n,) take the identities ``keys`` (n,) of column ``keyname`` at times ``t`` (n,)."""
-    tab.cols[keyname][rows] = keys
+def adopt_identity(tab: TrackTable, ids: IdentityLog, keyname: str, rows: IntArray, keys: IntArray, t: FloatArray,
+                   lost: LostTracks | None = None) -> tuple[IntArray, IntArray]:
+    """Tracks ``rows`` (n,) take the identities ``keys`` (n,) (unique) of column ``keyname`` at times ``t`` (n,).
+    A track that takes an address whose last holder is deleted continues that holder (re-link, as ``birth``
+    does for a report that starts a track: one MMSI / ICAO address is one vessel or aircraft, ITU-R M.1371 /
+    ICAO Annex 10): it takes the holder's id, and from its ``lost`` entry, if any, its first time, sources,
+    RCS looks and implied height (``continue_lost``). A radar track born beside a departing vessel's or a
+    helicopter's track, which was deleted before the next report named it, then carries the old id on.
+    Returns (ids given up (k,), ids taken (k,))."""
+    a = tab.cols
+    held_by = previous_ids(tab, ids, keyname, keys)  # before this adoption makes the adopter the latest holder
+    a[keyname][rows] = keys
+    _, first = np.unique(held_by, return_index=True)  # one holder of two addresses (it changed its own): one re-link
+    relink = first[held_by[first] >= 0]
+    gave = a["id"][rows[relink]].copy()
+    for row, old_id in zip(rows[relink].tolist(), held_by[relink].tolist(), strict=True):  # few: re-appearing addresses
+        entry = -1 if lost is None else lost.find(old_id)
+        if lost is not None and entry >= 0:
+            continue_lost(tab, lost, ids, row, entry)
+        else:  # deleted tentative, or beyond the ring: the id alone, as a birth's re-link
+            a["id"][row] = old_id
     ids.record(tab, t, rows)
+    return gave, held_by[relink]
 
 
 def count_misses(tab: TrackTable, batch: MeasBatch, hit_track: IntArray, gated: IntArray = EMPTY_INT) -> IntArray:
@@ -442,17 +466,25 @@ def stitch(tab: TrackTable, lost: LostTracks, ids: IdentityLog, rows: IntArray) 
         row = int(rows[rk])
         gave.append(int(a["id"][row]))
         took.append(int(ring["id"][ek]))
-        a["id"][row] = ring["id"][ek]
-        a["first_t"][row] = ring["first_t"][ek]
-        a["sources"][row] |= ring["sources"][ek]
-        a["rcs"][row] = merge_rcs(a["rcs"][[row]], ring["rcs"][[ek]])[0]  # one target: its RCS looks add up
-        a["hmin"][row] = max(a["hmin"][row], ring["hmin"][ek])
-        for key, none_key in NONE_KEY.items():
-            if a[key][row] == none_key and ring[key][ek] != none_key:
-                a[key][row] = ring[key][ek]
-                ids.record(tab, a["t"][[row]], np.array([row]))
-        ring["id"][ek] = -1
+        continue_lost(tab, lost, ids, row, ek)
     return np.array(gave, dtype=np.int64), np.array(took, dtype=np.int64)
+
+
+def continue_lost(tab: TrackTable, lost: LostTracks, ids: IdentityLog, row: int, entry: int) -> None:
+    """Table ``row`` continues the lost track at ring index ``entry`` (one target, two segments): it keeps its own
+    state and takes the lost track's id and first time, adds its sources, RCS looks (``merge_rcs``) and implied
+    height, and its identities where it has none; the entry is used up."""
+    a, ring = tab.cols, lost.ring
+    a["id"][row] = ring["id"][entry]
+    a["first_t"][row] = min(a["first_t"][row], ring["first_t"][entry])
+    a["sources"][row] |= ring["sources"][entry]
+    a["rcs"][row] = merge_rcs(a["rcs"][[row]], ring["rcs"][[entry]])[0]  # one target: its RCS looks add up
+    a["hmin"][row] = max(a["hmin"][row], ring["hmin"][entry])
+    for key, none_key in NONE_KEY.items():
+        if a[key][row] == none_key and ring[key][entry] != none_key:
+            a[key][row] = ring[key][entry]
+            ids.record(tab, a["t"][[row]], np.array([row]))
+    ring["id"][entry] = -1
 
 
 def birth(tab: TrackTable, ids: IdentityLog, budget: BirthBudget, batch: MeasBatch, rows: BoolArray, adopt: BoolArray,

@@ -66,11 +66,12 @@ __all__ = ["PoolConfig", "StepResult", "Tracker", "TrackerConfig"]
 class StepResult:
     """What one step or advance changed.
 
-    deleted_ids: (D,) tracks deleted (including tracks absorbed by a merge)
+    deleted_ids: (D,) tracks deleted (including tracks absorbed by a merge, and the ids a track gave up
+                 to continue a lost one: stitched, or re-linked by the address it took)
     merged:      (K, 2) [absorbed id, surviving id]
     late_dropped: measurements older than the out-of-sequence lag, dropped
     spoof_ids:   (S,) tracks for which a cooperative report was kinematically impossible
-    born_ids:    (B,) tracks started
+    born_ids:    (B,) tracks started (and the lost ids stitched or re-linked back)
     assigned:    measurements that updated a track
     rerun_batches: logged batches processed again because this one came out of sequence
     nonfinite_dropped: tracks deleted because their state went non-finite (their ids are in
@@ -295,19 +296,23 @@ class Tracker:
         time, the rest dropped (fusion/core/late.py); identity keys in time-ordered rounds."""
         key = KEY_OF_KIND.get(batch.sensor_kind)
         rounds = identity_rounds(getattr(batch, key), batch.t, NONE_KEY[key]) if key else [None]
-        fused, born, changed, bad = 0, [EMPTY_INT], [EMPTY_INT], [EMPTY_INT]
+        fused, born, changed, bad, gave, took = 0, [EMPTY_INT], [EMPTY_INT], [EMPTY_INT], [EMPTY_INT], [EMPTY_INT]
         for rows in rounds:
-            taken, ids, rows_changed, rows_bad = late_round(self._table, self._ids, self._births,
-                                                            batch if rows is None else take_rows(batch, rows), self._next_id)
+            taken, ids, rows_changed, rows_bad, relinked = late_round(self._table, self._ids, self._births,
+                                                                      batch if rows is None else take_rows(batch, rows),
+                                                                      self._next_id, self._lost)
             self._next_id = manage.next_free_id(self._next_id, ids)
             fused += int(taken.sum())
             born.append(ids)
+            gave.append(relinked[0])
+            took.append(relinked[1])
             changed.append(rows_changed)
             bad.append(rows_bad)
         gone = np.unique(np.concatenate(bad))
-        deleted = expire(self._table, self._now, gone, np.concatenate(changed), self._lost)
+        deleted = np.concatenate([*gave, expire(self._table, self._now, gone, np.concatenate(changed), self._lost)])
         born_ids = np.concatenate(born)
-        return StepResult(deleted_ids=deleted, late_dropped=len(batch) - fused - born_ids.size, born_ids=born_ids,
+        return StepResult(deleted_ids=deleted, late_dropped=len(batch) - fused - born_ids.size,
+                          born_ids=np.concatenate([born_ids, *took]),
                           assigned=fused, nonfinite_dropped=int(gone.size), late_fused=fused)
 
     # ------------------------------------------------------------------ one batch
@@ -390,9 +395,11 @@ class Tracker:
             hit_track, hit_meas = np.concatenate([hit_track, pda.track[h]]), np.concatenate([hit_meas, pda.meas[h]])
         manage.note_heights(tab, batch, hit_track, hit_meas)
         taken = adopt[hit_meas]
-        if taken.any():
+        relinked_from, relinked_to = EMPTY_INT, EMPTY_INT
+        if taken.any():  # (a track that takes an address whose holder is deleted continues it under its id)
             assert keyname is not None and meas_key is not None
-            adopt_identity(tab, self._ids, keyname, hit_track[taken], meas_key[hit_meas[taken]], batch.t[hit_meas[taken]])
+            relinked_from, relinked_to = adopt_identity(tab, self._ids, keyname, hit_track[taken], meas_key[hit_meas[taken]],
+                                                        batch.t[hit_meas[taken]], self._lost)
 
         # 5. manage
         looked = count_misses(tab, batch, np.concatenate([hit_track, pda_missed]), kp.track)
@@ -404,6 +411,7 @@ class Tracker:
         if self._lost is not None:  # new confirmed tracks continue lost ones (track segment association)
             confirmed_now = hit_track[: was_tentative.size][was_tentative]
             confirmed_now = np.setdiff1d(confirmed_now[a["status"][confirmed_now] == CONFIRMED], absorbed)
+            confirmed_now = confirmed_now[~np.isin(a["id"][confirmed_now], relinked_to)]  # continued by identity already
             stitched_from, stitched_to = stitch(tab, self._lost, self._ids, confirmed_now)
         used = np.zeros(len(batch), dtype=bool) if pda is None else pda.claimed
         used[hit_meas] = True
@@ -419,8 +427,8 @@ class Tracker:
         # time rules are due) that a deletion rule can newly apply to
         touched = np.concatenate([hit_track, looked, kept, np.arange(rows_before, tab.rows, dtype=np.int64)])
         bad = np.unique(np.concatenate([bad_gate, bad_update]))
-        deleted = np.concatenate([stitched_from, expire(tab, tb, np.concatenate([absorbed, bad]), touched, self._lost)])
-        return StepResult(deleted, merged, 0, spoof_ids, np.concatenate([born, stitched_to]), int(hit_meas.size),
+        deleted = np.concatenate([relinked_from, stitched_from, expire(tab, tb, np.concatenate([absorbed, bad]), touched, self._lost)])
+        return StepResult(deleted, merged, 0, spoof_ids, np.concatenate([born, relinked_to, stitched_to]), int(hit_meas.size),
                           nonfinite_dropped=int(bad.size), identity_refused=int(refused.size))
 
 

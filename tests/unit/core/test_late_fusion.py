@@ -117,3 +117,22 @@ def test_a_rerun_after_a_late_update_keeps_it() -> None:
     assert res.rerun_batches > 0
     v = trk.view(704.0)
     assert v.mmsi[v.track_id == a].tolist() == [366000001]
+
+
+def test_a_late_report_naming_a_deleted_track_re_links_the_track_it_adopts() -> None:
+    # A (10 m/s east) is identified by AIS at t = 0, unseen from 44 s (deleted), seen again 3 km north from 84 s
+    # (a new track: beyond the stitch's test); a satellite AIS report of A at 300 s arrives at 700 s: the new
+    # track takes A's MMSI by retrodiction and continues A's old id
+    trk = Tracker(LATE, "surface")
+    trk.step(_batch(0.0, [[0.0, 0.0]], kind="ais", mmsi=[366000001]))
+    (old,) = trk.view(0.0).track_id.tolist()
+    for t in np.arange(4.0, 700.0 + 1e-9, 4.0):
+        a = [] if 44.0 <= t < 84.0 else [[10.0 * t, 0.0 if t < 44.0 else 3_000.0]]
+        trk.step(_batch(float(t), [*a, [1500.0, 300.0]]))
+    young = _track_at(trk, 700.0, 7000.0, 3_000.0)
+    assert young != old and old not in trk.view(700.0).track_id.tolist()
+    res = trk.step(_batch(300.0, [[3000.0, 3000.0]], kind="ais", mmsi=[366000001]))
+    assert (res.late_fused, res.late_dropped) == (1, 0)
+    assert res.deleted_ids.tolist() == [young] and res.born_ids.tolist() == [old]
+    v = trk.view(700.0)
+    assert v.mmsi[v.track_id == old].tolist() == [366000001] and v.first_t[v.track_id == old].tolist() == [0.0]

@@ -344,3 +344,28 @@ def test_lost_tracks_survive_a_snapshot() -> None:
     assert v.track_id[(v.x[:, 1] < 10_000.0) & (v.status != TENTATIVE)].tolist() == [first]
     old = {k: v for k, v in trk.snapshot().items() if not k.startswith("lost.")}  # a snapshot from before: none lost
     assert Tracker.restore(LOOK, "surface", old).snapshot()["lost.id"].max() == -1
+
+
+@pytest.mark.parametrize("lost_history", [10_000, 0])
+def test_a_track_that_takes_a_deleted_tracks_address_continues_its_id(lost_history: int) -> None:
+    # an AIS-identified vessel's track is deleted on misses; a radar track starts 3 km off where it would be (beyond
+    # the stitch's test: a departure its track could not follow) and takes its MMSI from the next report. One MMSI
+    # is one vessel: the radar track continues the old id (its first time too, from the lost ring if kept)
+    trk = Tracker(replace(LOOK, lost_track_history=lost_history), "surface")
+    trk.step(_batch(0.0, [[0.0, 0.0]], kind="ais", mmsi=[366000001]))
+    for k in range(1, 10):
+        trk.step(_batch(4.0 * k, [[20.0 * k, 0.0], [20.0 * k, 20_000.0]]))
+    (old,) = trk.view(36.0).track_id[trk.view(36.0).mmsi == 366000001].tolist()
+    deleted: list[int] = []
+    for k in range(10, 19):
+        deleted += trk.step(_batch(4.0 * k, [[20.0 * k, 3_000.0 * (k >= 14)], [20.0 * k, 20_000.0]])).deleted_ids.tolist()
+    v = trk.view(72.0)
+    (young,) = v.track_id[(np.abs(v.x[:, 1] - 3_000.0) < 500.0) & (v.status == CONFIRMED)].tolist()
+    assert old in deleted and young != old
+    res = trk.step(_batch(76.0, [[380.0, 3_000.0]], kind="ais", mmsi=[366000001]))
+    assert res.deleted_ids.tolist() == [young] and res.born_ids.tolist() == [old]
+    v = trk.view(76.0)
+    assert sorted(v.track_id.tolist()) == sorted([old, int(v.track_id[v.x[:, 1] > 10_000.0][0])])
+    mine = v.track_id == old
+    assert v.mmsi[mine].tolist() == [366000001] and v.first_t[mine].tolist() == [0.0 if lost_history else 56.0]
+    assert trk.identity_history()[-1, 1:3].tolist() == [old, 366000001]

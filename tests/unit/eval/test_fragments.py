@@ -16,8 +16,8 @@ T0 = 1_750_000_000.0
 DEG_M = 110_600.0  # metres per degree of latitude near 10 N
 
 
-def _truth(t: float, obj: str, lat: float) -> dict[str, object]:
-    return {"t": t, "id": obj, "domain": "surface", "lat": lat, "lon": -79.0, "alt_m": 0.0, "speed_mps": 0.0,
+def _truth(t: float, obj: str, lat: float, speed: float = 0.0) -> dict[str, object]:
+    return {"t": t, "id": obj, "domain": "surface", "lat": lat, "lon": -79.0, "alt_m": 0.0, "speed_mps": speed,
             "course_deg": 0.0, "mmsi": None, "icao24": None, "role": "benign", "activity": "transit"}
 
 
@@ -27,14 +27,16 @@ def _track(t: float, track_id: int, lat: float, mmsi: int | None = None) -> dict
             "icao24": None, "sources": ["radar"]}
 
 
-def _run(tmp_path: Path) -> Path:
+def _run(tmp_path: Path, b_sets_off: int = 10) -> Path:
     """Ten ticks: A keeps track 1 (900 m off from tick 5) while track 2 takes it (twin); B's track 3 ends at tick 3
-    and track 4 (with an MMSI) starts at tick 6 (rebirth); C and D, 100 m apart, swap tracks 5 and 6 at tick 5 (shared)."""
+    and track 4 (with an MMSI) starts at tick 6 (rebirth), B's speed 0, 8 m/s from tick ``b_sets_off`` (a velocity
+    step); C and D, 100 m apart, swap tracks 5 and 6 at tick 5 (shared)."""
     truth, tracks = [], []
     c, d = 10.4, 10.4 + 100.0 / DEG_M
     for k in range(10):
         t = T0 + 10.0 * k
-        truth += [_truth(t, "A", 10.0), _truth(t, "B", 10.2), _truth(t, "C", c), _truth(t, "D", d)]
+        truth += [_truth(t, "A", 10.0), _truth(t, "B", 10.2, 8.0 if k >= b_sets_off else 0.0), _truth(t, "C", c),
+                  _truth(t, "D", d)]
         tracks.append(_track(t, 1, 10.0 + (900.0 / DEG_M if k >= 5 else 0.0)))
         if k >= 5:
             tracks.append(_track(t, 2, 10.0))
@@ -55,6 +57,17 @@ def test_twin_rebirth_and_shared_are_told_apart(tmp_path: Path) -> None:
     causes = fragment_causes(truth, tracks, match(truth, tracks, MetricsConfig(), domains.values), domains.values)
     assert causes == {("surface", "twin new=anon old=anon"): 1, ("surface", "rebirth new=id old=anon"): 1,
                       ("surface", "shared"): 2}
+
+
+@pytest.mark.parametrize(("b_sets_off", "marked"), [(1, True), (6, True), (7, False), (10, False)])
+def test_a_new_track_after_a_manoeuvre_is_marked(tmp_path: Path, b_sets_off: int, marked: bool) -> None:
+    # B's new track starts at tick 6 (60 s): a velocity step 50 s or 0 s before marks it, one after it does not
+    run = _run(tmp_path, b_sets_off)
+    domains = Codebook()
+    truth, tracks = read_truth(run / "truth.jsonl", domains), read_tracks(run / "tracks.jsonl", domains)
+    causes = fragment_causes(truth, tracks, match(truth, tracks, MetricsConfig(), domains.values), domains.values)
+    label = "rebirth new=id old=anon" + (" (manoeuvre)" if marked else "")
+    assert causes[("surface", label)] == 1 and causes[("surface", "twin new=anon old=anon")] == 1
 
 
 def test_the_command_prints_the_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

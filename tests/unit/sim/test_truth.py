@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fusion.coastline import is_land
-from sim_feeds.geo import KNOT_MPS, distance_m
-from sim_feeds.scenario import load_scenario, scenario_from_dict, scenario_library
-from sim_feeds.truth import Truth, TruthRow, iter_truth
+from sim_feeds.geo import GEOD, KNOT_MPS, distance_m
+from sim_feeds.scenario import Waypoint, load_scenario, scenario_from_dict, scenario_library
+from sim_feeds.truth import (
+    ARC_STEP_DEG,
+    STANDARD_RATE_DPS,
+    Truth,
+    TruthRow,
+    build_paths,
+    iter_truth,
+    standard_rate_turns,
+)
 from tests.unit.sim.conftest import base_doc, transit
 
 TRUTH_FIELDS = ("t", "id", "domain", "lat", "lon", "alt_m", "speed_mps", "course_deg", "mmsi", "icao24", "role", "activity")
@@ -68,3 +78,29 @@ def test_adding_an_object_does_not_change_the_others() -> None:
     rows_one = [r for tick in iter_truth(one) for r in tick]
     rows_two = [r for tick in iter_truth(two) for r in tick if r.id == "f-1"]
     assert rows_one == rows_two
+
+
+@settings(max_examples=25, deadline=None)
+@given(turn=st.floats(min_value=-180.0, max_value=180.0), speed_kn=st.floats(min_value=60.0, max_value=450.0))
+def test_an_aircraft_turns_at_the_standard_rate(turn: float, speed_kn: float) -> None:
+    # east, then towards a waypoint ``turn`` degrees off, then back: the route keeps its waypoints, the velocity
+    # never steps by more than one arc chord's course change, and a turn of theta degrees takes at least
+    # (theta - one chord) / rate seconds
+    lon1, lat1, _ = GEOD.fwd(-76.0, 10.0, 90.0, 30_000.0)
+    lon2, lat2, _ = GEOD.fwd(lon1, lat1, 90.0 + turn, 30_000.0)
+    route = [Waypoint(lat=10.0, lon=-76.0, alt_m=1_000.0), Waypoint(lat=float(lat1), lon=float(lon1), alt_m=1_000.0),
+             Waypoint(lat=float(lat2), lon=float(lon2), alt_m=1_000.0)]
+    flown = standard_rate_turns(route, speed_kn)
+    assert [w for w in flown if w in route] == route and flown[0] == route[0] and flown[-1] == route[-1]
+    paths = build_paths(0.0, [flown], [0.0], [speed_kn], [False], ["transit"])
+    t = np.arange(0.0, float(paths.end_s()[0]), 0.5)
+    s = paths.sample(np.zeros(t.size, dtype=np.int64), t)
+    v = speed_kn * KNOT_MPS * np.stack([np.sin(np.radians(s.course_deg)), np.cos(np.radians(s.course_deg))], axis=1)
+    step = np.hypot(*np.diff(v, axis=0).T)
+    assert step.max() <= 2.0 * speed_kn * KNOT_MPS * np.sin(np.radians(ARC_STEP_DEG)) + 1e-6
+    heading = (s.course_deg - 90.0 + 180.0) % 360.0 - 180.0
+    turning = np.abs(heading) > ARC_STEP_DEG  # (after the corner's first chord)
+    if abs(turn) > 3.0 * ARC_STEP_DEG:
+        first = t[np.argmax(turning)]
+        settled = t[np.flatnonzero(np.abs((s.course_deg - 90.0 - turn + 180.0) % 360.0 - 180.0) <= ARC_STEP_DEG)[0]]
+        assert settled - first >= (abs(turn) - 3.0 * ARC_STEP_DEG) / STANDARD_RATE_DPS - 1.0
