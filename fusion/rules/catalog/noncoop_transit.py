@@ -98,8 +98,10 @@ def satellite_silent(s: Scene, r: NoncoopTransitParams, cov: Coverage, first: Fi
     first seen (``satellite_listened_t``, every report of that pass delivered: satellite_pass_s + satellite_latency_s)
     and heard no identity no track carries where the track could have been (``heard_on_track``) since satellite_pass_s
     before then: an AIS transmitter there would have been heard in that pass."""
+    if not len(rows):
+        return np.zeros(0, bool)
     listened = satellite_listened_t(s, rep, cov, r.satellite_pass_s + r.satellite_latency_s)
-    if not math.isfinite(listened) or not len(rows):
+    if not math.isfinite(listened):
         return np.zeros(len(rows), bool)
     after = listened >= first.seen_since(s)[rows]
     out = np.zeros(len(rows), bool)
