@@ -254,7 +254,8 @@ def _pair_keys(a: IntArray, b: IntArray) -> IntArray:
 def _pairs(s: Scene, r: RendezvousParams, east: FloatArray, north: FloatArray, speed: FloatArray, rows: IntArray
            ) -> tuple[IntArray, IntArray, BoolArray, BoolArray, FloatArray, FloatArray]:
     """Pairs of ``rows`` (slow surface tracks away from ports) within clear_distance_m plus max_gate_m on smoothed
-    positions: owner, other (K,) rows, enter, stay (K,), distance (m) and gate (m)."""
+    positions: owner, other (K,) rows, enter, stay (K,: within distance_m plus the gate, as enter; slow is
+    ``rows``' clear_speed_kn), distance (m) and gate (m)."""
     empty = np.zeros(0, np.int64)
     if len(rows) < 2:
         return empty, empty, empty.astype(bool), empty.astype(bool), np.zeros(0), np.zeros(0)
@@ -266,7 +267,7 @@ def _pairs(s: Scene, r: RendezvousParams, east: FloatArray, north: FloatArray, s
     ok = (unid_a | unid_b) if r.require_unidentified else np.ones(len(a), bool)
     slow_both = np.maximum(speed[a], speed[b]) < r.speed_kn * KNOT_MPS
     enter = ok & slow_both & (dist <= r.distance_m + gate)
-    stay = ok & (dist <= r.clear_distance_m + gate)
+    stay = ok & (dist <= r.distance_m + gate)  # GFW: within 500 m throughout (the smoothed distance needs no hysteresis)
     swap = unid_b & ~unid_a  # owner: the unidentified side
     return np.where(swap, b, a), np.where(swap, a, b), enter, stay, dist, gate
 
