@@ -45,7 +45,8 @@ def raised(reports: list[AisPosition], fields: dict[str, object] | None = None, 
            dt: float = 10.0) -> list[float]:
     """Times (s after T0) noncoop_transit raised on the dark track of the vessel (first seen at T0), with the satellite
     ``reports`` each reaching the reporting table LATENCY_S after it was sent."""
-    eng = engine(cfg=rules({"engine": {"ais_coverage": COVERAGE}, "rules": {"noncoop_transit": fields or {}}}))
+    cfg = {"await_satellite": True, **(fields or {})}
+    eng = engine(cfg=rules({"engine": {"ais_coverage": COVERAGE}, "rules": {"noncoop_transit": cfg}}))
     table = AisReporting()
     pending = list(reports)
     out: list[float] = []
@@ -94,9 +95,9 @@ def test_an_identity_heard_far_from_the_track_does_not_excuse_it() -> None:
     assert times and times[0] == 1050.0 + 1800.0 + 150.0  # its last report (1,050 s), delivered; then min_on_s
 
 
-def test_no_satellite_pass_no_alert_unless_the_deployment_says_so() -> None:
-    """Without any satellite report the silence outside coverage is no evidence (await_satellite); a deployment whose
-    satellite AIS never reaches the tracks turns the wait off and gets the rule as it was (net window + min_on_s)."""
+def test_no_satellite_pass_no_alert_unless_the_wait_is_off() -> None:
+    """Without any satellite report the silence outside coverage is no evidence (await_satellite); with the wait off
+    (the shipped default) the rule is as it was (net window + min_on_s)."""
     assert raised([]) == []
     times = raised([], {"await_satellite": False}, ticks=60)
     assert times and times[0] <= 120.0 + 150.0 + 20.0
