@@ -30,7 +30,8 @@ Prob = Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
 class RendezvousParams(ExcludingParams):
     """rendezvous: two surface tracks within distance_m (plus the gate: the chi-square ``gate_prob`` quantile of their
     separation's standard deviation along the line between them, at most max_gate_m), both slower than speed_kn, for
-    min_on_s, away (exclude_margin_m) from port/anchorage zones; positions and speeds smoothed over smoothing_s (0: raw).
+    min_on_s, away (exclude_margin_m) from port/anchorage zones; positions and speeds smoothed over smoothing_s (0: raw);
+    a pair's gate is its smoothed separation's (``smoothed_sigma_ratio``: independent errors every decorrelation_s).
     Merged plots: a track that converged on another (seen apart by more than resolution_m plus the gate, then within
     it) and then had no measurement for stale_s (or was deleted, or merged into it by the tracker), while the survivor
     is slower than speed_kn: merged_min_on_s; a new track leaving the survivor after the merge: resplit_min_on_s. The
@@ -44,6 +45,7 @@ class RendezvousParams(ExcludingParams):
     clear_speed_kn: Pos
     require_unidentified: bool
     smoothing_s: NonNeg
+    decorrelation_s: Pos
     gate_prob: Prob
     max_gate_m: NonNeg
     resolution_m: NonNeg
@@ -58,6 +60,17 @@ class RendezvousParams(ExcludingParams):
             raise ValueError(f"clear_distance_m ({self.clear_distance_m}) must be >= distance_m ({self.distance_m})")
         if self.clear_speed_kn < self.speed_kn:
             raise ValueError(f"clear_speed_kn ({self.clear_speed_kn}) must be >= speed_kn ({self.speed_kn})")
+
+    @property
+    def smoothed_sigma_ratio(self) -> float:
+        """Standard deviation of the smoothed separation over the instantaneous one: sqrt(lambda / (2 - lambda)), the
+        exponentially weighted moving average of independent samples (NIST/SEMATECH e-Handbook of Statistical Methods,
+        6.3.2.4, EWMA control charts), lambda = 1 - exp(-decorrelation_s / smoothing_s) the weight of one independent
+        sample; 1 without smoothing."""
+        if self.smoothing_s <= 0.0:
+            return 1.0
+        lam = 1.0 - math.exp(-self.decorrelation_s / self.smoothing_s)
+        return math.sqrt(lam / (2.0 - lam))
 
     @property
     def gate_sigmas(self) -> float:
@@ -153,17 +166,19 @@ class Measured:
         return cls(rows, _tree(np.column_stack([s.east[rows], s.north[rows]])) if len(rows) else None)
 
 
-def separation_gate(s: Scene, a: IntArray, b: IntArray, de: FloatArray, dn: FloatArray, r: RendezvousParams) -> FloatArray:
+def separation_gate(s: Scene, a: IntArray, b: IntArray, de: FloatArray, dn: FloatArray, r: RendezvousParams,
+                    sigma_ratio: float = 1.0) -> FloatArray:
     """(K,) gate (m) of the distance between tracks ``a`` and ``b`` (K,) separated by ``de``, ``dn`` (K,) m: the
     ``gate_prob`` chi-square (1 dof) quantile of the separation's standard deviation along the line between them,
-    from both tracks' position covariances (independent estimates), at most max_gate_m."""
+    from both tracks' position covariances (independent estimates) x ``sigma_ratio`` (a smoothed separation's:
+    ``RendezvousParams.smoothed_sigma_ratio``), at most max_gate_m."""
     if not len(a) or r.max_gate_m == 0.0:
         return np.zeros(len(a))
     d = np.hypot(de, dn)
     u = np.where(d[:, None] > 0.0, np.column_stack([de, dn]) / np.maximum(d, 1e-9)[:, None], np.array([1.0, 0.0]))
     S = s.position_cov(a) + s.position_cov(b)
     var = np.einsum("ki,kij,kj->k", u, S, u)
-    return np.minimum(r.gate_sigmas * np.sqrt(np.maximum(var, 0.0)), r.max_gate_m)
+    return np.minimum(r.gate_sigmas * sigma_ratio * np.sqrt(np.maximum(var, 0.0)), r.max_gate_m)
 
 
 @dataclass
@@ -266,19 +281,20 @@ def _pair_keys(a: IntArray, b: IntArray) -> IntArray:
 def _pairs(s: Scene, r: RendezvousParams, east: FloatArray, north: FloatArray, speed: FloatArray, rows: IntArray
            ) -> tuple[IntArray, IntArray, BoolArray, BoolArray, FloatArray, FloatArray]:
     """Pairs of ``rows`` (slow surface tracks away from ports) within clear_distance_m plus max_gate_m on smoothed
-    positions: owner, other (K,) rows, enter, stay (K,), distance (m) and gate (m)."""
+    positions: owner, other (K,) rows, enter, stay (K,: within distance_m plus the gate, as enter; slow is
+    ``rows``' clear_speed_kn), distance (m) and gate (m)."""
     empty = np.zeros(0, np.int64)
     if len(rows) < 2:
         return empty, empty, empty.astype(bool), empty.astype(bool), np.zeros(0), np.zeros(0)
     i, j, dist = _close_pairs(_tree(np.column_stack([east[rows], north[rows]])), r.clear_distance_m + r.max_gate_m)
     a, b = rows[i], rows[j]
     de, dn = east[a] - east[b], north[a] - north[b]
-    gate = separation_gate(s, a, b, de, dn, r)
+    gate = separation_gate(s, a, b, de, dn, r, r.smoothed_sigma_ratio)
     unid_a, unid_b = s.mmsi[a] == NO_MMSI, s.mmsi[b] == NO_MMSI
     ok = (unid_a | unid_b) if r.require_unidentified else np.ones(len(a), bool)
     slow_both = np.maximum(speed[a], speed[b]) < r.speed_kn * KNOT_MPS
     enter = ok & slow_both & (dist <= r.distance_m + gate)
-    stay = ok & (dist <= r.clear_distance_m + gate)
+    stay = ok & (dist <= r.distance_m + gate)  # GFW: within 500 m throughout (the smoothed distance needs no hysteresis)
     swap = unid_b & ~unid_a  # owner: the unidentified side
     return np.where(swap, b, a), np.where(swap, a, b), enter, stay, dist, gate
 

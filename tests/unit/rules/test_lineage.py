@@ -77,7 +77,7 @@ def test_identity_continues_far_away_and_a_different_identity_never_does() -> No
 
 def test_noncoop_transit_quiet_on_a_fragment_of_an_ais_ship() -> None:
     """Issue 14 cause (b): an AIS ship beyond the shore receiver's range, its radar track re-initiated without AIS."""
-    cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"noncoop_transit": {}}})
+    cfg = rules({"engine": {"ais_coverage": CIRCLE}, "rules": {"noncoop_transit": {"await_satellite": False}}})  # no satellite AIS
     lat0 = 15.5  # 55 km from the receiver: outside its coverage
     duration, with_ais = fragments(2, life_s=1200.0, gap_s=10.0, speed_mps=8 * KN, mmsi=[366000001, 0], lat0=lat0)
     assert [e for e in run(engine(cfg=cfg), duration, with_ais, dt=10.0) if e.rule == "noncoop_transit"] == []

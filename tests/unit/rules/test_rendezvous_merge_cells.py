@@ -119,15 +119,18 @@ def test_the_tracker_merging_the_two_tracks_is_a_merge() -> None:
     assert [e.state for e in ev] == ["raised"] and ev[0].t == T0 + 190.0 + 600.0 and ev[0].evidence["merged"] == 1.0
 
 
-def test_noisy_tracks_far_apart_pass_the_covariance_gate_and_precise_ones_do_not() -> None:
-    """Two slow tracks 800 m apart: with 300 m of position noise each (the issue's radar tracks) the gate is 500 m
-    (2.58 x 424 m, capped), so they are within 500 + 500 m; with 10 m of noise the gate is 36 m."""
+def test_noisy_tracks_apart_pass_the_smoothed_separations_gate_and_precise_ones_do_not() -> None:
+    """Two slow tracks 700 m apart: with 300 m of position noise each (the issue's radar tracks) the instantaneous
+    separation's sigma is 424 m, the smoothed one's 0.224 x that (EWMA of independent errors every decorrelation_s 30 s
+    over smoothing_s 300 s), so the gate is 2.58 x 95 m = 245 m and they are within 500 + 245 m; 800 m apart they are
+    not (tune kingston-1017: two fishing boats 720-730 m apart); with 10 m of noise the gate is 8 m."""
     cfg = rules({"rules": {"rendezvous": {"min_on_s": 600.0}}})
-    pair = lambda sigma: lambda k, t: _tracks(t, [(3, 0.0, 0.5, HOST), (7, 800.0, 0.5, 0)], sigma_m=sigma)
-    noisy = rdv(run(engine(cfg=cfg), 80, pair(300.0)))
+    pair = lambda d, sigma: lambda k, t: _tracks(t, [(3, 0.0, 0.5, HOST), (7, d, 0.5, 0)], sigma_m=sigma)
+    noisy = rdv(run(engine(cfg=cfg), 80, pair(700.0, 300.0)))
     assert states(noisy, "rendezvous") == ["raised"] and noisy[0].t == T0 + 600.0 and noisy[0].track_id == 7
-    assert noisy[0].evidence["gate_m"] == pytest.approx(500.0) and noisy[0].related_track_ids == [3]
-    assert rdv(run(engine(cfg=cfg), 80, pair(10.0))) == []
+    assert noisy[0].evidence["gate_m"] == pytest.approx(2.5758 * 424.26 * 0.2236, rel=1e-3) and noisy[0].related_track_ids == [3]
+    assert rdv(run(engine(cfg=cfg), 80, pair(800.0, 300.0))) == []
+    assert rdv(run(engine(cfg=cfg), 80, pair(700.0, 10.0))) == []
 
 
 def test_snapshot_mid_merge_restores_the_merge_and_old_snapshots_start_anew() -> None:
