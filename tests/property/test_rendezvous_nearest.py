@@ -1,5 +1,5 @@
 """rendezvous' mate search by k-nearest queries (``_nearest_within``) gives the pairs' answer (``_nearest_other`` of
-``_close_pairs``) on any points: random, on a grid (ties, distances exactly at the radius) and coincident."""
+``_close_pairs``, the pairs' reference kept here) on any points: random, on a grid (ties, distances exactly at the radius) and coincident."""
 
 from __future__ import annotations
 
@@ -7,7 +7,22 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fusion.rules.catalog.rendezvous import _close_pairs, _nearest_other, _nearest_within, _tree
+from fusion.core.arrays import FloatArray, IntArray
+from fusion.rules.catalog.rendezvous import _close_pairs, _nearest_within, _tree
+
+
+def _nearest_other(n: int, i: IntArray, j: IntArray, d: FloatArray) -> IntArray:
+    """(n,) index of each point's nearest other point among the pairs (i, j) (K,) at distance d (K,) m (the lower
+    index on a tie), -1 where it is in no pair."""
+    src, dst, dd = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([d, d])
+    order = np.lexsort((dst, dd, src))
+    src, dst = src[order], dst[order]
+    first = np.ones(len(src), bool)
+    first[1:] = src[1:] != src[:-1]
+    out = np.full(n, -1, np.int64)
+    out[src[first]] = dst[first]
+    return out
+
 
 _COORD = st.one_of(st.integers(-6, 6).map(lambda k: 500.0 * k),  # a 500 m grid: ties and pairs at the 1,000 m radius
                    st.floats(-3_000.0, 3_000.0, allow_nan=False))

@@ -111,22 +111,9 @@ def _close_pairs(tree: cKDTree, radius_m: float) -> tuple[IntArray, IntArray, Fl
     return i, j, np.hypot(*(tree.data[i] - tree.data[j]).T)
 
 
-def _nearest_other(n: int, i: IntArray, j: IntArray, d: FloatArray) -> IntArray:
-    """(n,) index of each point's nearest other point among the pairs (i, j) (K,) at distance d (K,) m (the lower
-    index on a tie), -1 where it is in no pair."""
-    src, dst, dd = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([d, d])
-    order = np.lexsort((dst, dd, src))
-    src, dst = src[order], dst[order]
-    first = np.ones(len(src), bool)
-    first[1:] = src[1:] != src[:-1]
-    out = np.full(n, -1, np.int64)
-    out[src[first]] = dst[first]
-    return out
-
-
 def _nearest_within(tree: cKDTree, radius_m: float) -> IntArray:
     """(n,) index of each of the tree's n points' nearest other point within ``radius_m`` (-1: none), the lower index
-    on a tie: ``_nearest_other`` of ``_close_pairs``, without enumerating every pair. A three-nearest query costs
+    on a tie, as from every pair within the radius (``_close_pairs``), without enumerating them. A three-nearest query costs
     O(n log n) however dense the points (a rogue radar's clutter tracks crowd its site, and the pairs within the
     radius grow with the square of the density: docs/SECURITY.md); the few points it cannot decide exactly (a tie
     with the next neighbour, a distance at the radius itself) take the pairs' way, so the result is the same."""
