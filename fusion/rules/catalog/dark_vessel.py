@@ -93,9 +93,10 @@ class WorkMemory:
 
     cols: dict[str, np.ndarray] = field(default_factory=_empty_work)
 
-    def observe(self, s: Scene, r: DarkVesselParams, radar_held: BoolArray) -> tuple[FloatArray, FloatArray]:
-        """(N,) time stopped (s) and ``sized_t`` (s) after this tick (0 and NaN for the other rows); new tracks start
-        at their velocity."""
+    def observe(self, s: Scene, r: DarkVesselParams, radar_held: BoolArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(N,) time stopped (s), ``sized_t`` (s) and the smoothed speed (the length of the smoothed velocity, true
+        m/s: the track's net speed over about the last smoothing_s) after this tick (0, NaN and NaN for the other
+        rows); new tracks start at their velocity."""
         rows = np.flatnonzero(~s.is_air & s.eligible)
         ids = s.track_id[rows]
         carried = Carried(self.cols, ids)
@@ -104,7 +105,8 @@ class WorkMemory:
         w = 1.0 - np.exp(-dt / r.smoothing_s)
         ve = prev("ve", s.vel[rows, 0]) + w * (s.vel[rows, 0] - prev("ve", s.vel[rows, 0]))
         vn = prev("vn", s.vel[rows, 1]) + w * (s.vel[rows, 1] - prev("vn", s.vel[rows, 1]))
-        stopped = radar_held[rows] & (np.hypot(ve, vn) < r.stop_speed_kn * KNOT_MPS)
+        smoothed = np.hypot(ve, vn)
+        stopped = radar_held[rows] & (smoothed < r.stop_speed_kn * KNOT_MPS)
         looks = s.rcs_looks[rows].astype(np.float64)
         restarted = looks < prev("looks", looks)
         live = {"track_id": ids, "last_t": np.full(len(rows), s.t), "ve": ve, "vn": vn,
@@ -112,9 +114,9 @@ class WorkMemory:
                 "looks": looks, "sized_t": np.where(restarted, s.t, prev("sized_t", np.full(len(rows), s.t)))}
         gone = carried.gone() & (s.t - self.cols["last_t"] <= RETURN_S)
         self.cols = carried.columns(live, gone)
-        out, sized_t = np.zeros(len(s)), np.full(len(s), np.nan)
-        out[rows], sized_t[rows] = live["stopped_s"], live["sized_t"]
-        return out, sized_t
+        out, sized_t, speed = np.zeros(len(s)), np.full(len(s), np.nan), np.full(len(s), np.nan)
+        out[rows], sized_t[rows], speed[rows] = live["stopped_s"], live["sized_t"], smoothed
+        return out, sized_t, speed
 
 
 def identity_heard_near(s: Scene, rows: IntArray, rep: ReportingArrays, within_s: float, gate_m: float) -> BoolArray:
@@ -163,17 +165,21 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     # settled first fix: NaN before)
     hull = low_observable(s, r) & radar_held & (s.t - first.seen_since(s) >= r.low_observable_watch_s)
     if work is not None:  # its size measured as long, also on a track the tracker revived with a new estimate
-        stopped_s, sized_t = work.observe(s, r, radar_held)
+        stopped_s, sized_t, smoothed = work.observe(s, r, radar_held)
         hull &= s.t - sized_t >= r.low_observable_watch_s
     else:
-        stopped_s = np.zeros(len(s))
+        stopped_s, smoothed = np.zeros(len(s)), np.full(len(s), np.nan)
     dark &= heard_by_now | hull
     speed = s.speed_mps
     if r.exclude_kinds:  # the zone tests last, on the rows that can still enter or stay (below): the costly part of the rule
         moving = np.flatnonzero(dark & (speed >= 0.5 * r.min_speed_kn * KNOT_MPS) & (speed <= 1.25 * r.max_speed_kn * KNOT_MPS))
         dark &= ~excluded_here_or_from(s, first, r.exclude_kinds, r.exclude_margin_m, r.port_origin_m, moving)
-    # NaN (no history yet) counts as going where time in coverage decides; a hull raised on its size alone is seen going
-    going = np.where(heard_by_now, ~(net < r.min_net_speed_kn * KNOT_MPS), net >= r.min_net_speed_kn * KNOT_MPS)
+    # NaN (no history yet) counts as going where time in coverage decides; a hull raised on its size alone is seen going.
+    # A dark run also needs to be going somewhere now: its velocity averaged over smoothing_s (``WorkMemory``) at least
+    # min_net_speed_kn, a displacement rate that a jump of the track's position does not enter (a first fix on another
+    # object: a track born on clutter that took a trawler's plots read 11.5 kn net since first seen, the trawler 3.2 kn)
+    min_net = r.min_net_speed_kn * KNOT_MPS
+    going = np.where(heard_by_now, ~(net < min_net) & ~(smoothed < min_net), net >= min_net)
     enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
     enter &= stopped_s < r.stop_s  # stopped at sea: a boat at work (fishing set, patrol on station), not a transit
     if reporting is not None:
@@ -186,7 +192,7 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     return track_candidates(r, enter, stay, np.where(hull, 1.0, 0.5 * ramp(covered_s, 0.0, 3.0 * r.dark_s)),
                             {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
                              "net_speed_kn": net / KNOT_MPS, "rcs_dbsm": s.rcs_dbsm,
-                             "stopped_s": stopped_s})
+                             "stopped_s": stopped_s, "smoothed_speed_kn": smoothed / KNOT_MPS})
 
 
 class DarkVessel(ExcludingRule[DarkVesselParams]):

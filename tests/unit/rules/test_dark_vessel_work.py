@@ -65,7 +65,7 @@ def test_a_u_turn_at_semi_submersible_speed_is_not_a_stop() -> None:
         t = T0 + 10.0 * k
         sv = view("surface", t, [LAT], [lon_at(0.0)], [(v if k < 50 else -v, 0.0)], first_t=T0 - 3600.0)
         s = Scene.build(t, {"surface": sv}, FRAME, ["confirmed", "coasting"], geometry, NoShore(), 0.0)
-        stopped, _ = mem.observe(s, r, np.ones(1, bool))
+        stopped, _, _ = mem.observe(s, r, np.ones(1, bool))
     assert 0.0 < stopped[0] < r.stop_s
 
 
