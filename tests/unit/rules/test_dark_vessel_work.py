@@ -186,6 +186,16 @@ def test_a_track_that_jumped_onto_a_trawler_is_not_going_somewhere() -> None:
     assert dark_events(revived(3.1 * KN), 150) == []
 
 
+def test_a_trawler_towing_straight_is_not_going_somewhere() -> None:
+    """A straight tow at 4.5 kn nets 4.5 kn since first seen (above min_net_speed_kn 4): below going_speed_kn 5 kn its
+    smoothed speed does not raise it; with going_speed_kn 0 it is raised at dark_s."""
+    def towing(k: int, t: float) -> dict[str, TrackView]:
+        v = 4.5 * KN
+        return {"surface": view("surface", t, [LAT], [lon_at(v * 10.0 * k)], [(v, 0.0)], first_t=T0 - 3600.0)}
+    assert dark_events(towing, 130, going_speed_kn=0.0) == [("raised", 600.0)]
+    assert dark_events(towing, 130) == []
+
+
 @settings(max_examples=30, deadline=None)
 @given(speed=st.floats(0.0, 12.0), course=st.floats(0.0, 2.0 * np.pi), start=st.floats(-12.0, 12.0),
        jump_m=st.floats(0.0, 20_000.0))
