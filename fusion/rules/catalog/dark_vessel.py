@@ -38,7 +38,8 @@ class DarkVesselParams(ExcludingParams):
     at displacement-hull speeds (min_speed_kn to max_speed_kn). Sources of the shipped values (ITU-R M.1371
     intervals, SOLAS V/19 carriage, vessel speeds): fusion/rules/defaults/rules.toml and docs/RULES.md.
     A track measured as a low-observable hull (``low_observable``) needs no time in coverage: it raises anywhere once
-    watched going somewhere: net speed >= min_net_speed_kn over low_observable_watch_s since its settled first fix."""
+    watched going somewhere: net speed >= min_net_speed_kn over low_observable_watch_s since its settled first fix.
+    A dark run also needs its velocity smoothed over smoothing_s at least going_speed_kn (faster than a trawler tows)."""
 
     def __post_init__(self) -> None:
         if self.max_speed_kn <= self.min_speed_kn:
@@ -60,6 +61,7 @@ class DarkVesselParams(ExcludingParams):
     smoothing_s: Pos
     stop_speed_kn: NonNeg
     stop_s: NonNeg
+    going_speed_kn: NonNeg
 
 
 def small_craft(s: Scene, r: DarkVesselParams) -> BoolArray:
@@ -93,9 +95,10 @@ class WorkMemory:
 
     cols: dict[str, np.ndarray] = field(default_factory=_empty_work)
 
-    def observe(self, s: Scene, r: DarkVesselParams, radar_held: BoolArray) -> tuple[FloatArray, FloatArray]:
-        """(N,) time stopped (s) and ``sized_t`` (s) after this tick (0 and NaN for the other rows); new tracks start
-        at their velocity."""
+    def observe(self, s: Scene, r: DarkVesselParams, radar_held: BoolArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(N,) time stopped (s), ``sized_t`` (s) and the smoothed speed (the length of the smoothed velocity, true
+        m/s: the track's net speed over about the last smoothing_s) after this tick (0, NaN and NaN for the other
+        rows); new tracks start at their velocity."""
         rows = np.flatnonzero(~s.is_air & s.eligible)
         ids = s.track_id[rows]
         carried = Carried(self.cols, ids)
@@ -104,7 +107,8 @@ class WorkMemory:
         w = 1.0 - np.exp(-dt / r.smoothing_s)
         ve = prev("ve", s.vel[rows, 0]) + w * (s.vel[rows, 0] - prev("ve", s.vel[rows, 0]))
         vn = prev("vn", s.vel[rows, 1]) + w * (s.vel[rows, 1] - prev("vn", s.vel[rows, 1]))
-        stopped = radar_held[rows] & (np.hypot(ve, vn) < r.stop_speed_kn * KNOT_MPS)
+        smoothed = np.hypot(ve, vn)
+        stopped = radar_held[rows] & (smoothed < r.stop_speed_kn * KNOT_MPS)
         looks = s.rcs_looks[rows].astype(np.float64)
         restarted = looks < prev("looks", looks)
         live = {"track_id": ids, "last_t": np.full(len(rows), s.t), "ve": ve, "vn": vn,
@@ -112,9 +116,9 @@ class WorkMemory:
                 "looks": looks, "sized_t": np.where(restarted, s.t, prev("sized_t", np.full(len(rows), s.t)))}
         gone = carried.gone() & (s.t - self.cols["last_t"] <= RETURN_S)
         self.cols = carried.columns(live, gone)
-        out, sized_t = np.zeros(len(s)), np.full(len(s), np.nan)
-        out[rows], sized_t[rows] = live["stopped_s"], live["sized_t"]
-        return out, sized_t
+        out, sized_t, speed = np.zeros(len(s)), np.full(len(s), np.nan), np.full(len(s), np.nan)
+        out[rows], sized_t[rows], speed[rows] = live["stopped_s"], live["sized_t"], smoothed
+        return out, sized_t, speed
 
 
 def identity_heard_near(s: Scene, rows: IntArray, rep: ReportingArrays, within_s: float, gate_m: float) -> BoolArray:
@@ -145,8 +149,9 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     (``small_craft``; a track without one keeps the rule as it was). A low-observable hull (``low_observable``) held by
     radar needs no time in coverage, anywhere: it enters once its net speed, measured over low_observable_watch_s since
     the settled first fix, is >= min_net_speed_kn (strength 1: its size is the evidence, not the silence; a dark run's
-    strength is at most 0.5). Not raised (``enter``) on a track stopped at sea for stop_s (``WorkMemory``: at work) nor on
-    one near which an AIS identity no track carries was heard within dark_s (``identity_heard_near``)."""
+    strength is at most 0.5). Not raised (``enter``) on a track stopped at sea for stop_s (``WorkMemory``: at work), nor on
+    a dark run whose velocity smoothed over smoothing_s is below going_speed_kn (towing a trawl, or a first fix on another
+    object), nor on one near which an AIS identity no track carries was heard within dark_s (``identity_heard_near``)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
@@ -163,10 +168,10 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     # settled first fix: NaN before)
     hull = low_observable(s, r) & radar_held & (s.t - first.seen_since(s) >= r.low_observable_watch_s)
     if work is not None:  # its size measured as long, also on a track the tracker revived with a new estimate
-        stopped_s, sized_t = work.observe(s, r, radar_held)
+        stopped_s, sized_t, smoothed = work.observe(s, r, radar_held)
         hull &= s.t - sized_t >= r.low_observable_watch_s
     else:
-        stopped_s = np.zeros(len(s))
+        stopped_s, smoothed = np.zeros(len(s)), np.full(len(s), np.nan)
     dark &= heard_by_now | hull
     speed = s.speed_mps
     if r.exclude_kinds:  # the zone tests last, on the rows that can still enter or stay (below): the costly part of the rule
@@ -174,6 +179,10 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
         dark &= ~excluded_here_or_from(s, first, r.exclude_kinds, r.exclude_margin_m, r.port_origin_m, moving)
     # NaN (no history yet) counts as going where time in coverage decides; a hull raised on its size alone is seen going
     going = np.where(heard_by_now, ~(net < r.min_net_speed_kn * KNOT_MPS), net >= r.min_net_speed_kn * KNOT_MPS)
+    # a dark run (not a hull: its size is the evidence) also goes somewhere now, faster than a trawler tows: its velocity
+    # averaged over smoothing_s (``WorkMemory``), a displacement rate that a jump of the track's position does not enter
+    # (a track born on clutter that took a trawler's plots read 11.5 kn net since its first fix, the trawler 3.2 kn)
+    going &= hull | ~(smoothed < r.going_speed_kn * KNOT_MPS)
     enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
     enter &= stopped_s < r.stop_s  # stopped at sea: a boat at work (fishing set, patrol on station), not a transit
     if reporting is not None:
@@ -186,7 +195,7 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     return track_candidates(r, enter, stay, np.where(hull, 1.0, 0.5 * ramp(covered_s, 0.0, 3.0 * r.dark_s)),
                             {"dark_for_s": covered_s, "age_s": age, "speed_kn": speed / KNOT_MPS,
                              "net_speed_kn": net / KNOT_MPS, "rcs_dbsm": s.rcs_dbsm,
-                             "stopped_s": stopped_s})
+                             "stopped_s": stopped_s, "smoothed_speed_kn": smoothed / KNOT_MPS})
 
 
 class DarkVessel(ExcludingRule[DarkVesselParams]):

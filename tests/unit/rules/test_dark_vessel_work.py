@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fusion.core.arrays import TrackView
 from fusion.rules.catalog.dark_vessel import WorkMemory
@@ -65,7 +67,7 @@ def test_a_u_turn_at_semi_submersible_speed_is_not_a_stop() -> None:
         t = T0 + 10.0 * k
         sv = view("surface", t, [LAT], [lon_at(0.0)], [(v if k < 50 else -v, 0.0)], first_t=T0 - 3600.0)
         s = Scene.build(t, {"surface": sv}, FRAME, ["confirmed", "coasting"], geometry, NoShore(), 0.0)
-        stopped, _ = mem.observe(s, r, np.ones(1, bool))
+        stopped, _, _ = mem.observe(s, r, np.ones(1, bool))
     assert 0.0 < stopped[0] < r.stop_s
 
 
@@ -167,3 +169,47 @@ def test_a_revived_small_craft_waits_for_its_size_again() -> None:
         return {"surface": view("surface", t, [LAT], [lon_at(50.0 * k)], [(5.0, 0.0)], first_t=T0 - 3600.0,
                                 rcs_dbsm=rcs, rcs_looks=looks)}
     assert dark_events(make, 200) == []
+
+
+def test_a_track_that_jumped_onto_a_trawler_is_not_going_somewhere() -> None:
+    """Born on clutter 8 km west (300 s, its velocity a clutter track's 3 m/s guess), gone 300 s, revived under its id on a trawler at 3.1 kn: since its first fix it
+    reads 10 m/s net (the jump), but its velocity averaged over smoothing_s reads the trawler's 3.1 kn, below
+    min_net_speed_kn: not raised. The same revival steaming at 9.7 kn is, once 600 s in coverage (240 s before the gap)."""
+    def revived(v: float) -> Callable[[int, float], dict[str, TrackView]]:
+        def make(k: int, t: float) -> dict[str, TrackView]:
+            if 30 <= k < 60:
+                return {}
+            east, vel = (-8000.0, (0.0, 3.0)) if k < 30 else (v * 10.0 * (k - 60), (v, 0.0))
+            return {"surface": view("surface", t, [LAT], [lon_at(east)], [vel], first_t=T0)}
+        return make
+    assert dark_events(revived(5.0), 150) == [("raised", 970.0)]
+    assert dark_events(revived(3.1 * KN), 150) == []
+
+
+def test_a_trawler_towing_straight_is_not_going_somewhere() -> None:
+    """A straight tow at 4.5 kn nets 4.5 kn since first seen (above min_net_speed_kn 4): below going_speed_kn 5 kn its
+    smoothed speed does not raise it; with going_speed_kn 0 it is raised at dark_s."""
+    def towing(k: int, t: float) -> dict[str, TrackView]:
+        v = 4.5 * KN
+        return {"surface": view("surface", t, [LAT], [lon_at(v * 10.0 * k)], [(v, 0.0)], first_t=T0 - 3600.0)}
+    assert dark_events(towing, 130, going_speed_kn=0.0) == [("raised", 600.0)]
+    assert dark_events(towing, 130) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(speed=st.floats(0.0, 12.0), course=st.floats(0.0, 2.0 * np.pi), start=st.floats(-12.0, 12.0),
+       jump_m=st.floats(0.0, 20_000.0))
+def test_the_smoothed_speed_is_the_speed_made_good_whatever_the_positions(speed: float, course: float, start: float,
+                                                                          jump_m: float) -> None:
+    """After 5 smoothing_s at a constant velocity the smoothed speed is that speed within 1 % of the start's difference,
+    whatever the track's first velocity and wherever its positions jump (only velocities enter it)."""
+    r = default_rules().rules.params("dark_vessel")
+    mem, geometry = WorkMemory(), ZoneGeometry(zone_set(), FRAME)
+    vel = (speed * np.sin(course), speed * np.cos(course))
+    n = int(5.0 * r.smoothing_s / 10.0) + 1
+    for k in range(n):
+        t = T0 + 10.0 * k
+        sv = view("surface", t, [LAT], [lon_at(jump_m * (k % 2))], [(start, 0.0) if k == 0 else vel], first_t=T0 - 3600.0)
+        s = Scene.build(t, {"surface": sv}, FRAME, ["confirmed", "coasting"], geometry, NoShore(), 0.0)
+        _, _, smoothed = mem.observe(s, r, np.ones(1, bool))
+    assert smoothed[0] == pytest.approx(speed, abs=0.01 * (abs(start) + speed) + 1e-9)
