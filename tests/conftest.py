@@ -1,12 +1,28 @@
-"""Shared fixtures: a real Mosquitto per test on a free loopback port, stopped by pid."""
+"""Shared fixtures: a real Mosquitto per test on a free loopback port, stopped by pid.
+
+Before anything imports numpy, the suite pins the float code paths that differ between x86
+machines: numpy's AVX-512 dispatch targets (its ufunc loops give other last bits than the AVX2
+ones) and OpenBLAS's kernel family. The replay goldens (tests/replay) compare track rows to 1 m
+and 0.01 m/s, and a last-bit difference flips a gate or a confirmation at the margin: on an
+AVX-512 machine the goldens written on an AVX2 one failed (2026-12-08). Child processes that
+tests start inherit the same environment. numpy reads NPY_DISABLE_CPU_FEATURES once at import
+(numpy.org/doc/stable/reference/simd/build-options.html, "Runtime dispatch").
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import platform
 
-import pytest
+if platform.machine() in ("x86_64", "AMD64"):
+    os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
-from fusion.broker import Mosquitto, mosquitto_available
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from fusion.broker import Mosquitto, mosquitto_available  # noqa: E402
 
 
 @pytest.fixture

@@ -21,3 +21,14 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def rerecord(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--rerecord"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _float_paths_pinned() -> None:
+    """The goldens were written with numpy's AVX-512 dispatch off (tests/conftest.py pins it before
+    numpy is imported); on a machine where it is still on, a failure would mean nothing."""
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    if __cpu_features__.get("X86_V4"):
+        pytest.fail("numpy was imported before tests/conftest.py could set NPY_DISABLE_CPU_FEATURES: "
+                    "the replay goldens need numpy's AVX2 code paths (see tests/conftest.py)")
