@@ -81,14 +81,26 @@ class LostTracks:
         self.ring = {k: np.zeros((capacity, *cols[k].shape[1:]), dtype=cols[k].dtype) for k in self.KEYS}
         self.ring["id"][:] = -1
         self.n = 0  # entries ever recorded
+        self._shared = False  # a snapshot holds the ring's arrays: copy them before the next write
+
+    def writable(self) -> dict[str, np.ndarray]:
+        """The ring's columns to write to: copied first if a snapshot still holds them (copy on write).
+        The re-run checkpoints snapshot the tracker every few batch seconds, and the ring (10,000 entries of
+        IMM means and covariances, ~9 MB) changes far less often than that: copying it per snapshot was ~7 %
+        of the demo's worker (py-spy, 2026-12-08)."""
+        if self._shared:
+            self.ring = {k: v.copy() for k, v in self.ring.items()}
+            self._shared = False
+        return self.ring
 
     def record(self, tab: TrackTable, rows: IntArray) -> None:
         """Table ``rows`` (n,) are deleted now: remember their state (the newest ``capacity`` of them)."""
-        cap = self.ring["id"].shape[0]
+        ring = self.writable()
+        cap = ring["id"].shape[0]
         rows = rows[-cap:]
         at = (self.n + np.arange(rows.size)) % cap
         for k in self.KEYS:
-            self.ring[k][at] = tab.cols[k][rows]
+            ring[k][at] = tab.cols[k][rows]
         self.n += rows.size
 
     def find(self, track_id: int) -> int:
@@ -97,13 +109,17 @@ class LostTracks:
         return -1 if at.size == 0 else int(at[np.argmax(self.ring["t"][at])])
 
     def state(self) -> dict[str, np.ndarray]:
-        """Copies of the ring's columns and its count (snapshot keys without a prefix)."""
-        return {**{k: v.copy() for k, v in self.ring.items()}, "n": np.array(self.n, dtype=np.int64)}
+        """The ring's columns, read-only and shared with the ring until its next write (``writable``), and its
+        count (snapshot keys without a prefix)."""
+        for v in self.ring.values():
+            v.flags.writeable = False
+        self._shared = True
+        return {**self.ring, "n": np.array(self.n, dtype=np.int64)}
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         """Replace the ring by ``state`` (from ``state``); an empty one for a snapshot from before it."""
         if "id" not in state:
-            self.ring["id"][:] = -1
+            self.writable()["id"][:] = -1
             self.n = 0
             return
         n = state["id"].shape[0]
@@ -111,7 +127,8 @@ class LostTracks:
         for k in self.KEYS:
             if state[k].shape[1:] != self.ring[k].shape[1:]:
                 raise ValueError(f"snapshot lost.{k} must have shape (N, {self.ring[k].shape[1:]}), got {state[k].shape}")
-        self.ring = {k: state[k].copy() for k in self.KEYS}
+        self.ring = {k: state[k] for k in self.KEYS}
+        self._shared = True  # the snapshot's arrays: copied at the first write
         self.n = int(state["n"])
 
 
@@ -474,7 +491,7 @@ def continue_lost(tab: TrackTable, lost: LostTracks, ids: IdentityLog, row: int,
     """Table ``row`` continues the lost track at ring index ``entry`` (one target, two segments): it keeps its own
     state and takes the lost track's id and first time, adds its sources, RCS looks (``merge_rcs``) and implied
     height, and its identities where it has none; the entry is used up."""
-    a, ring = tab.cols, lost.ring
+    a, ring = tab.cols, lost.writable()
     a["id"][row] = ring["id"][entry]
     a["first_t"][row] = min(a["first_t"][row], ring["first_t"][entry])
     a["sources"][row] |= ring["sources"][entry]
