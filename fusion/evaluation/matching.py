@@ -6,7 +6,9 @@ are true metres in a local conformal frame built from the data's bounds. Per tic
 truth objects and tracks (not tentative) are matched by the GOSPA assignment (alpha = 2, cut-off c
 per domain): pairs closer than c, minimising the sum of d^p plus c^p/2 per unmatched object or
 track. Candidate pairs come from a k-d tree (scipy's cKDTree), the assignment is the core's
-(``fusion.core.assign``). Every metric uses this one assignment.
+(``fusion.core.assign``). GOSPA and OSPA use this optimum; every other metric uses the same
+assignment with last tick's correspondences kept while still closer than c (CLEAR MOT,
+``keep_correspondence``).
 
 Axis letters: R truth rows, E track rows at evaluation ticks, K candidate pairs, P chosen pairs,
 T evaluation ticks.
@@ -225,7 +227,7 @@ def _scale_at(frame: LocalFrame, lat: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True)
 class Matching:
-    """The per-tick assignment between truth rows and track rows, shared by every metric.
+    """The per-tick assignments between truth rows and track rows, shared by every metric.
 
     ticks: (T,) evaluation times. truth_tick: (R,) tick index per truth row.
     track_row: (E,) index into TrackColumns of each track row used; track_tick: (E,).
