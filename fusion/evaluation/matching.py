@@ -282,7 +282,7 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
     blocks = [(np.flatnonzero((truth_tick >= lo) & (truth_tick < hi)), np.flatnonzero((track_tick >= lo) & (track_tick < hi)))
               for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), ticks.size], strict=True)]
 
-    def block(b: tuple[IntArray, IntArray], own: LocalFrame) -> tuple[IntArray, ...]:
+    def block(b: tuple[IntArray, IntArray], own: LocalFrame) -> tuple[IntArray, IntArray, FloatArray, FloatArray, BoolArray]:
         return _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks, own, cutoff, config.p,
                             len(domains))
 

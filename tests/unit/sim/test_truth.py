@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from fusion.coastline import is_land
 from sim_feeds.geo import GEOD, KNOT_MPS, distance_m
-from sim_feeds.scenario import OBJECT_CLASSES, ScenarioError, Waypoint, load_scenario, scenario_from_dict, scenario_library
+from sim_feeds.scenario import (
+    OBJECT_CLASSES,
+    ScenarioError,
+    Waypoint,
+    load_scenario,
+    scenario_from_dict,
+    scenario_library,
+)
 from sim_feeds.truth import (
     ARC_STEP_DEG,
     STANDARD_RATE_DPS,
