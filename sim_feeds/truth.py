@@ -116,7 +116,8 @@ class MoverState:
 
 @dataclass(frozen=True)
 class Paths:
-    """Routes of P movers as K knots (arrival and departure points), owners contiguous.
+    """Routes of P movers as K knots (arrival and departure points, and the points where a speed change begins or
+    ends), owners contiguous.
 
     first, last: (P,) knot index range of each mover; hold: (P,) stays at its last knot.
     knot_t: (K,) s after t0; lat, lon, alt_m: (K,); az_deg, dist_m, dur_s: (K,) the leg
