@@ -76,12 +76,32 @@ class ObjectClass:
     height_m: float  # highest point above the sea (radar horizon); aircraft use alt_m
     length_m: float  # length overall (satellite imagery detection; hull RCS); aircraft 0 (not imaged)
     fixed_rcs_m2: float | None = None  # a published RCS for hulls the ship formula does not fit (and aircraft)
+    fixed_accel_mps2: float | None = None  # aircraft: from performance data (vessels: ``accel_mps2``)
+
+    def accel_mps2(self, length_m: float | None = None) -> float:
+        """Bounded longitudinal acceleration and deceleration, m/s^2, of one of this kind, ``length_m`` long (None:
+        the kind's length): the fixed value (aircraft), else the mean deceleration of a crash stop from the kind's
+        top speed within STOP_LENGTHS ship lengths (IMO MSC.137(76)), at most PLANING_ACCEL_MPS2."""
+        if self.fixed_accel_mps2 is not None:
+            return self.fixed_accel_mps2
+        v = self.max_speed_kn * KNOT_MPS
+        return min(PLANING_ACCEL_MPS2, v * v / (2.0 * STOP_LENGTHS * (length_m or self.length_m)))
 
     def rcs_m2(self, length_m: float | None = None) -> float:
         """Mean radar cross-section m^2 (Swerling I fluctuation around it) of one of this kind, ``length_m`` long
         (None: the kind's length): the fixed value, else the hull formula (``hull_rcs_m2``)."""
         return self.fixed_rcs_m2 if self.fixed_rcs_m2 is not None else hull_rcs_m2(length_m or self.length_m)
 
+
+STOP_LENGTHS = 15.0
+"""Track reach of a full-astern stop, in ship lengths, at most: IMO MSC.137(76), Standards for ship manoeuvrability,
+5.3.1 (stopping ability). A vessel's bounded acceleration is the mean deceleration of such a stop from its kind's top
+speed, v^2 / (2 x 15 L): a 180 m merchant at 25 kn 0.03 m/s^2 (10 kn gained in about 3 min), a 25 m fishing boat at
+12 kn 0.05 m/s^2, a 60 m fast ferry at 36 kn 0.19 m/s^2, a 15 m pilot launch at 30 kn 0.53 m/s^2."""
+PLANING_ACCEL_MPS2 = 1.0
+"""Upper bound of a vessel's acceleration, m/s^2 (about 0.1 g; engineering choice): the 15-lengths rule, written for
+ships of 100 m and more, would give a 12 m go-fast at 55 kn 2.2 m/s^2; a planing hull reaching 40 kn in 20 s
+accelerates at 1 m/s^2."""
 
 # RCS: hulls from their length (hull_rcs_m2); fixed values where the formula does not describe the target:
 # go-fasts (low open GRP hulls: Skolnik, Introduction to Radar Systems, Table 2.2, "small pleasure boat" 2 m^2,
@@ -94,8 +114,12 @@ OBJECT_CLASSES: dict[str, ObjectClass] = {
     "go_fast": ObjectClass("surface", 55.0, 1.5, 12.0, fixed_rcs_m2=3.0),
     "semi_submersible": ObjectClass("surface", 12.0, 0.5, 20.0, fixed_rcs_m2=0.3),
     "logistics_vessel": ObjectClass("surface", 14.0, 8.0, 50.0),
-    "light_aircraft": ObjectClass("air", 200.0, 0.0, 0.0, fixed_rcs_m2=2.0),
-    "commercial_aircraft": ObjectClass("air", 560.0, 0.0, 0.0, fixed_rcs_m2=40.0),
+    # aircraft accelerations: a light single's take-off roll, lift-off at 55 kn after about 290 m (Cessna 172S
+    # Pilot's Operating Handbook, take-off distance table, 960 ft ground roll at sea level, 15 C): 1.3 m/s^2; an
+    # airliner's, lift-off at about 150 kn after about 1,700 m (Airbus A320, Aircraft Characteristics - Airport and
+    # Maintenance Planning, take-off field length at MTOW): 1.7 m/s^2
+    "light_aircraft": ObjectClass("air", 200.0, 0.0, 0.0, fixed_rcs_m2=2.0, fixed_accel_mps2=1.3),
+    "commercial_aircraft": ObjectClass("air", 560.0, 0.0, 0.0, fixed_rcs_m2=40.0, fixed_accel_mps2=1.7),
     # harbour and coastal craft (docs/SCENARIOS.md, "Object kinds"; sizes: typical harbour tugs 25-35 m,
     # pilot launches 12-18 m, fast ferries 40-80 m, tour boats 15-25 m, offshore patrol vessels 30-50 m)
     "tug": ObjectClass("surface", 14.0, 10.0, 30.0),
@@ -103,7 +127,8 @@ OBJECT_CLASSES: dict[str, ObjectClass] = {
     "ferry": ObjectClass("surface", 36.0, 15.0, 60.0),
     "tour_boat": ObjectClass("surface", 25.0, 5.0, 20.0),
     "patrol_vessel": ObjectClass("surface", 30.0, 10.0, 40.0),
-    "helicopter": ObjectClass("air", 170.0, 0.0, 0.0, fixed_rcs_m2=5.0),
+    # helicopter: level acceleration g tan(theta) at a 10 deg nose-down pitch attitude (physics): 1.7 m/s^2
+    "helicopter": ObjectClass("air", 170.0, 0.0, 0.0, fixed_rcs_m2=5.0, fixed_accel_mps2=1.7),
 }
 
 
@@ -203,6 +228,7 @@ class ObjectSpec(_Rec, kw_only=True):
     route: list[Waypoint] = []
     loiter: Loiter | None = None
     hold_at_end: bool = False  # stay at the last waypoint until the end instead of leaving
+    accel_mps2: Pos | None = None  # bounded speed change, m/s^2; default by kind (ObjectClass.accel_mps2)
     rcs_m2: Pos | None = None  # default by kind
     length_m: Annotated[float, msgspec.Meta(gt=0.0, le=500.0)] | None = None  # default by kind
     ais: AisUnit | None = None

@@ -1,8 +1,10 @@
 """Ground truth: seeded piecewise-geodesic motion of every object, sampled vectorised.
 
 Every object (and every moving sensor platform) follows its route: geodesic legs at the
-waypoint's speed, stops of ``dwell_s``, altitude interpolated linearly along a leg; an
-aircraft turns at the standard rate where its course changes (``standard_rate_turns``). All
+waypoint's speed, stops of ``dwell_s``, altitude linear in distance along a leg; an
+aircraft turns at the standard rate where its course changes (``standard_rate_turns``);
+an object changes speed (departures, stops, speed changes at a waypoint) at its kind's
+bounded acceleration (``ObjectClass.accel_mps2``), a moving sensor platform at once. All
 movers live in one set of ragged "knot" arrays (``Paths``) so that the state of any set
 of movers at any set of times is one ``searchsorted`` and one vectorised ``Geod.fwd``,
 with no per-object Python work after loading. Randomness (loiter patterns, fleets) is
@@ -114,7 +116,8 @@ class MoverState:
 
 @dataclass(frozen=True)
 class Paths:
-    """Routes of P movers as K knots (arrival and departure points), owners contiguous.
+    """Routes of P movers as K knots (arrival and departure points, and the points where a speed change begins or
+    ends), owners contiguous.
 
     first, last: (P,) knot index range of each mover; hold: (P,) stays at its last knot.
     knot_t: (K,) s after t0; lat, lon, alt_m: (K,); az_deg, dist_m, dur_s: (K,) the leg
@@ -140,9 +143,11 @@ class Paths:
     _key: FloatArray
     _stride: float
     _leg_s: FloatArray  # dur_s, inf where no leg leaves the knot (frac stays 0)
-    _speed_mps: FloatArray
+    _speed_mps: FloatArray  # the leg's top speed (m/s); 0 = stop
+    _v0_mps: FloatArray  # speed at the start and at the end of the leg (m/s): constant acceleration between
+    _v1_mps: FloatArray
     _climb_m: FloatArray
-    _vrate_mps: FloatArray
+    _grade: FloatArray  # climb per metre along the leg
 
     def __len__(self) -> int:
         return int(self.first.shape[0])
@@ -172,17 +177,76 @@ class Paths:
         j = np.searchsorted(self._key, idx * self._stride + np.clip(rel, 0.0, 0.5 * self._stride), side="right") - 1
         np.clip(j, first, last, out=j)
         frac = np.clip((rel - self.knot_t[j]) / self._leg_s[j], 0.0, 1.0)  # 0 at a knot without a leg
-        along = frac * self.dist_m[j]
+        v0, v1 = self._v0_mps[j], self._v1_mps[j]
+        speed = v0 + frac * (v1 - v0)  # constant acceleration: distance is the time times the mean speed
+        along = np.minimum(frac * self.dur_s[j] * 0.5 * (v0 + speed), self.dist_m[j])
         lon, lat, back = GEOD.fwd(self.lon[j], self.lat[j], self.az_deg[j], along)
         course = np.where(along > 0.0, (np.asarray(back) + 180.0) % 360.0, self.az_deg[j])
-        return MoverState(lat=np.asarray(lat), lon=np.asarray(lon), alt_m=self.alt_m[j] + frac * self._climb_m[j],
-                          speed_mps=self._speed_mps[j], course_deg=course, vrate_mps=self._vrate_mps[j], alive=alive,
+        moved = np.where(self.dist_m[j] > 0.0, along / np.where(self.dist_m[j] > 0.0, self.dist_m[j], 1.0), frac)
+        return MoverState(lat=np.asarray(lat), lon=np.asarray(lon), alt_m=self.alt_m[j] + moved * self._climb_m[j],
+                          speed_mps=speed, course_deg=course, vrate_mps=self._grade[j] * speed, alive=alive,
                           activity=self.activity[j], knot=j)
 
 
+def _boundary_speeds(owner: list[int], leg_mps: list[float], leg_m: list[float], accel: Sequence[float],
+                     hold: Sequence[bool]) -> list[float]:
+    """Speed (m/s) of each mover at each of its knots under its bounded acceleration ``accel`` (m/s^2 per mover).
+
+    ``leg_mps``, ``leg_m``: per knot, the speed (0 for a stop) and length of the leg leaving it. A mover starts at
+    its first leg's speed (it enters the scenario under way, or stopped), passes a waypoint at the lower of its two
+    legs' speeds, and arrives at the end at its last leg's speed, or stopped if it holds there. Then one pass
+    forwards and one backwards lower every knot's speed to what the mover can reach from the knot before, and
+    brake to the knot after, within one leg (v^2 = v0^2 + 2 a d): every leg is then feasible. Load time only, a
+    loop over the knots.
+    """
+    n = len(owner)
+    out = [0.0] * n
+    for k in range(n):
+        first = k == 0 or owner[k - 1] != owner[k]
+        last = k == n - 1 or owner[k + 1] != owner[k]
+        if first:
+            out[k] = leg_mps[k]
+        elif last:
+            out[k] = 0.0 if hold[owner[k]] else leg_mps[k - 1]
+        else:
+            out[k] = min(leg_mps[k - 1], leg_mps[k])
+    for k in range(n - 1):
+        if owner[k + 1] == owner[k]:
+            out[k + 1] = min(out[k + 1], math.sqrt(out[k] ** 2 + 2.0 * accel[owner[k]] * leg_m[k]))
+    for k in range(n - 2, -1, -1):
+        if owner[k + 1] == owner[k]:
+            out[k] = min(out[k], math.sqrt(out[k + 1] ** 2 + 2.0 * accel[owner[k]] * leg_m[k]))
+    return out
+
+
+def _speed_profile(v0: FloatArray, v1: FloatArray, cruise: FloatArray, dist: FloatArray, accel: FloatArray
+                   ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per moving leg (all (L,): entry and exit speed m/s, the leg's speed m/s, length m, acceleration m/s^2,
+    inf = instant): the peak speed (the leg's speed, or lower on a leg too short to reach it) and the lengths (m)
+    of its speeding-up and slowing-down parts, at constant acceleration; the rest is flown at the peak speed."""
+    with np.errstate(invalid="ignore"):  # inf acceleration: no parts (0 * inf is set below)
+        peak = np.minimum(cruise, np.sqrt(accel * dist + 0.5 * (v0 * v0 + v1 * v1)))
+        peak = np.maximum(peak, np.maximum(v0, v1))
+        up = np.where(np.isfinite(accel), (peak * peak - v0 * v0) / (2.0 * accel), 0.0)
+        down = np.where(np.isfinite(accel), (peak * peak - v1 * v1) / (2.0 * accel), 0.0)
+    excess = np.maximum(up + down - dist, 0.0)  # rounding: the parts never exceed the leg
+    return peak, up - 0.5 * excess, down - 0.5 * excess
+
+
+ACCEL_MIN_PART_M = 0.01
+"""A speeding-up or slowing-down part shorter than this (m) is not a leg of its own (rounding)."""
+
+
 def build_paths(t0: float, routes: Sequence[Sequence[Waypoint]], start_s: Sequence[float],
-                default_kn: Sequence[float | None], hold: Sequence[bool], activity: Sequence[str]) -> Paths:
-    """Knot arrays of P routes (validated: >= 2 waypoints, every moving leg with a speed > 0)."""
+                default_kn: Sequence[float | None], hold: Sequence[bool], activity: Sequence[str],
+                accel_mps2: Sequence[float] | None = None) -> Paths:
+    """Knot arrays of P routes (validated: >= 2 waypoints, every moving leg with a speed > 0).
+
+    ``accel_mps2`` (P,): each mover's bounded longitudinal acceleration and deceleration, m/s^2 (None or inf:
+    speed changes at once). A leg whose speed differs from the one before speeds up at its start, a leg followed
+    by a slower one (or a stop) slows down at its end, each part a leg of its own at constant acceleration along
+    the same geodesic (``_boundary_speeds``, ``_speed_profile``).
+    """
     labels: dict[str, int] = {}
     owner: list[int] = []
     lat: list[float] = []
@@ -209,23 +273,22 @@ def build_paths(t0: float, routes: Sequence[Sequence[Waypoint]], start_s: Sequen
                 act.append(label)
     own = np.asarray(owner, dtype=np.int64)
     la, lo, al = (np.asarray(x, dtype=np.float64) for x in (lat, lon, alt))
-    sp_a, dw_a = np.asarray(speed), np.asarray(dwell)
+    sp_a, dw_a, act_a = np.asarray(speed), np.asarray(dwell), np.asarray(act, dtype=np.int64)
+    v_start = v_end = np.where(_legs(own, la, lo, sp_a)[0], sp_a, 0.0)
+    if accel_mps2 is not None and own.size:
+        own, la, lo, al, v_start, v_end, dw_a, act_a = _accelerate(own, la, lo, al, v_start, dw_a, act_a,
+                                                                  np.asarray(accel_mps2, dtype=np.float64), hold)
+    moving, az, back, dist, has_next, nxt = _legs(own, la, lo, np.maximum(v_start, v_end))
     count = np.bincount(own, minlength=len(routes))
     last = np.cumsum(count) - 1
     first = last - count + 1
-    has_next = np.ones(own.size, dtype=bool)
-    has_next[last] = False
-    nxt = np.minimum(np.arange(own.size) + 1, own.size - 1)
-    az, back, dist = GEOD.inv(lo, la, lo[nxt], la[nxt])
-    dist = np.where(has_next, np.asarray(dist), 0.0)
-    moving = has_next & (dist > 0.0) & (sp_a > 0.0)
-    dist = np.where(moving, dist, 0.0)
-    dur = np.where(moving, dist / np.where(sp_a > 0, sp_a, 1.0), np.where(has_next, dw_a, 0.0))
+    mean_mps = 0.5 * (v_start + v_end)
+    dur = np.where(moving, dist / np.where(moving, mean_mps, 1.0), np.where(has_next, dw_a, 0.0))
     # a stop (or the end) keeps the arrival course of the mover's previous moving leg, or else
     # the course of its next one
     k = np.arange(own.size)
-    arrival = (np.asarray(back) + 180.0) % 360.0
-    departure = np.asarray(az) % 360.0
+    arrival = (back + 180.0) % 360.0
+    departure = az % 360.0
     prev_leg = np.maximum.accumulate(np.where(moving, k, -1))
     next_leg = np.minimum.accumulate(np.where(moving, k, own.size)[::-1])[::-1]
     fallback = np.where(next_leg <= last[own], departure[np.minimum(next_leg, own.size - 1)], 0.0)
@@ -242,9 +305,52 @@ def build_paths(t0: float, routes: Sequence[Sequence[Waypoint]], start_s: Sequen
     came_moving = np.concatenate(([False], moving[:-1])) & ~np.isin(k, first)
     turn = np.where(moving & came_moving, np.abs((departure - arrival[np.maximum(k - 1, 0)] + 180.0) % 360.0 - 180.0), 0.0)
     return Paths(t0=t0, first=first, last=last, hold=np.asarray(hold, dtype=bool), knot_t=knot_t, lat=la, lon=lo,
-                 alt_m=al, az_deg=az_out, dist_m=dist, dur_s=dur, turn_deg=turn, activity=np.asarray(act, dtype=np.int64),
+                 alt_m=al, az_deg=az_out, dist_m=dist, dur_s=dur, turn_deg=turn, activity=act_a,
                  activities=tuple(labels), _key=own * stride + knot_t, _stride=stride, _leg_s=leg_s,
-                 _speed_mps=np.where(moving, dist / leg_s, 0.0), _climb_m=climb, _vrate_mps=climb / leg_s)
+                 _speed_mps=np.where(moving, np.maximum(v_start, v_end), 0.0),
+                 _v0_mps=np.where(moving, v_start, 0.0), _v1_mps=np.where(moving, v_end, 0.0), _climb_m=climb,
+                 _grade=np.where(moving, climb / np.where(moving, dist, 1.0), 0.0))
+
+
+def _legs(own: IntArray, la: FloatArray, lo: FloatArray, speed: FloatArray
+          ) -> tuple[BoolArray, FloatArray, FloatArray, FloatArray, BoolArray, IntArray]:
+    """The legs between consecutive knots of one owner, all (K,): moving (a leg with a length and a speed), forward
+    and back azimuth (deg), length (m; 0 where not moving), has a next knot, index of the next knot."""
+    has_next = np.zeros(own.size, dtype=bool)
+    has_next[:-1] = own[1:] == own[:-1]
+    nxt = np.minimum(np.arange(own.size) + 1, max(own.size - 1, 0))
+    az, back, dist = (np.asarray(x, dtype=np.float64) for x in GEOD.inv(lo, la, lo[nxt], la[nxt]))
+    moving = has_next & (dist > 0.0) & (speed > 0.0)
+    return moving, az, back, np.where(moving, dist, 0.0), has_next, nxt
+
+
+def _accelerate(own: IntArray, la: FloatArray, lo: FloatArray, al: FloatArray, speed: FloatArray, dwell: FloatArray,
+                act: IntArray, accel: FloatArray, hold: Sequence[bool]) -> tuple[IntArray, FloatArray, FloatArray,
+                                                                           FloatArray, FloatArray, FloatArray,
+                                                                           FloatArray, IntArray]:
+    """Knots (K,) with each moving leg split into its speeding-up, steady and slowing-down parts (``_speed_profile``)
+    -> the new knots' owner, lat, lon, alt, speed at the start and at the end of the leg leaving each (m/s), dwell
+    (s) and activity, (K',) each; a part's knot lies on the leg's geodesic, its altitude linear in distance."""
+    moving, az, _, dist, _, nxt = _legs(own, la, lo, speed)
+    bound = np.asarray(_boundary_speeds(own.tolist(), speed.tolist(), dist.tolist(), accel.tolist(), hold))
+    v0, v1 = bound, bound[nxt]
+    peak, up, down = _speed_profile(v0, v1, speed, dist, accel[own])
+    steady = dist - up - down
+    # per knot up to three parts: [start -> up] v0 -> peak, [up -> dist - down] peak, [dist - down -> dist] peak -> v1
+    part_from = np.stack([np.zeros_like(dist), up, dist - down], axis=1)
+    part_len = np.stack([up, steady, down], axis=1)
+    part_v0 = np.stack([v0, peak, peak], axis=1)
+    part_v1 = np.stack([peak, peak, v1], axis=1)
+    keep = (part_len > ACCEL_MIN_PART_M) & moving[:, None]
+    keep[:, 1] |= ~keep.any(axis=1)  # a knot without a moving leg (a stop, the end) stays one knot
+    row, col = np.nonzero(keep)  # row-major: a knot's parts in order
+    off = part_from[row, col]
+    frac = np.where(dist[row] > 0.0, off / np.where(dist[row] > 0.0, dist[row], 1.0), 0.0)
+    lon_p, lat_p, _ = GEOD.fwd(lo[row], la[row], az[row], off)
+    still = ~moving[row]
+    return (own[row], np.where(still, la[row], lat_p), np.where(still, lo[row], lon_p),
+            al[row] + frac * (al[nxt[row]] - al[row]) * moving[row], np.where(still, 0.0, part_v0[row, col]),
+            np.where(still, 0.0, part_v1[row, col]), np.where(col == 1, dwell[row], 0.0), act[row])
 
 
 @dataclass(frozen=True)
@@ -271,7 +377,8 @@ class Truth:
         routes = [standard_rate_turns(o.route, o.speed_kn) if c.domain == "air" else o.route
                   for o, c in zip(objs, classes, strict=True)]
         paths = build_paths(scenario.t0, routes, [o.start_s for o in objs],
-                            [o.speed_kn for o in objs], [o.hold_at_end for o in objs], [o.activity for o in objs])
+                            [o.speed_kn for o in objs], [o.hold_at_end for o in objs], [o.activity for o in objs],
+                            [o.accel_mps2 or c.accel_mps2(o.length_m) for o, c in zip(objs, classes, strict=True)])
         return cls(
             scenario=scenario, paths=paths, ids=tuple(o.id for o in objs),
             domain=np.array([c.domain for c in classes], dtype=str),

@@ -2,8 +2,9 @@
 after its first, classified by how it came about.
 
 - ``shared``: the object shares its position with another object (within ``SHARED_M`` at more than
-  ``SHARED_FRACTION`` of its ticks: boats moored together, a rendezvous); the per-tick assignment, which ignores
-  identity, can hand it the other objects' tracks, whatever the tracker does;
+  ``SHARED_FRACTION`` of its ticks: boats moored together, a rendezvous); a pairing is kept while it is valid
+  (``matching.keep_correspondence``), but a new pairing (after a gap, or a track coming within the cut-off) may take a
+  neighbour's track;
 - ``twin``: a track assigned to the object before was still output (confirmed or coasting) when this one was first
   assigned: a duplicate (a radar-only track beside an identified one, two radar tracks);
 - ``rebirth``: none was: the object's track was deleted and a new one started.

@@ -2,7 +2,7 @@
 
 GOSPA with alpha = 2 splits into localisation (sum of d^p over the assigned pairs), missed and
 false parts (c^p/2 per unassigned object or track); OSPA normalises by the larger set. Both use
-the assignment of ``fusion.evaluation.matching``. Definitions in docs/EVALUATION.md.
+the per-tick optimum of ``fusion.evaluation.matching`` (``Matching.gospa_pair_truth``). Definitions in docs/EVALUATION.md.
 """
 
 from __future__ import annotations
@@ -57,11 +57,11 @@ def per_tick(m: Matching, truth: TruthColumns, tracks: TrackColumns, config: Met
     size = n_t * n_dom
     truth_slice = m.truth_tick * n_dom + truth.domain
     track_slice = m.track_tick * n_dom + tracks.domain[m.track_row]
-    pair_slice = truth_slice[m.pair_truth]
+    pair_slice = truth_slice[m.gospa_pair_truth]
     n_truth = np.bincount(truth_slice, minlength=size).reshape(n_t, n_dom)
     n_tracks = np.bincount(track_slice, minlength=size).reshape(n_t, n_dom)
     n_pairs = np.bincount(pair_slice, minlength=size).reshape(n_t, n_dom)
-    loc = np.bincount(pair_slice, weights=m.dist_m**config.p, minlength=size).reshape(n_t, n_dom)
+    loc = np.bincount(pair_slice, weights=m.gospa_dist_m**config.p, minlength=size).reshape(n_t, n_dom)
     summary: dict[str, dict[str, Any]] = {}
     series: list[dict[str, Any]] = [{"t": float(t)} for t in m.ticks]
     for d, name in enumerate(domains):

@@ -6,7 +6,9 @@ are true metres in a local conformal frame built from the data's bounds. Per tic
 truth objects and tracks (not tentative) are matched by the GOSPA assignment (alpha = 2, cut-off c
 per domain): pairs closer than c, minimising the sum of d^p plus c^p/2 per unmatched object or
 track. Candidate pairs come from a k-d tree (scipy's cKDTree), the assignment is the core's
-(``fusion.core.assign``). Every metric uses this one assignment.
+(``fusion.core.assign``). GOSPA and OSPA use this optimum; every other metric uses the same
+assignment with last tick's correspondences kept while still closer than c (CLEAR MOT,
+``keep_correspondence``).
 
 Axis letters: R truth rows, E track rows at evaluation ticks, K candidate pairs, P chosen pairs,
 T evaluation ticks.
@@ -99,6 +101,46 @@ def assign_pairs(i: IntArray, j: IntArray, dist: FloatArray, c: FloatArray, p: f
     return chosen
 
 
+def keep_correspondence(obj: IntArray, track: IntArray, tick: IntArray, i: IntArray, j: IntArray, dist: FloatArray,
+                        c: FloatArray, p: float, group: IntArray, optimum: BoolArray) -> BoolArray:
+    """The assignment that keeps last tick's correspondences (CLEAR MOT: Bernardin and Stiefelhagen, EURASIP JIVP
+    2008, section 2.1.1, "if the correspondence is still valid ... keep it"; py-motmetrics does the same): (K,) bool.
+
+    Over K candidate pairs (each closer than its cut-off ``c``) of truth row ``i`` (object ``obj``) and track row
+    ``j`` (track code ``track``) at evaluation tick ``tick`` (all (K,); ``group``: tick and domain, as for
+    ``assign_pairs``): a pair chosen at tick t - 1 that is a candidate at tick t (still closer than c) is chosen at t;
+    the other objects and tracks of tick t take the GOSPA assignment among themselves. ``optimum`` (K,): the plain
+    per-tick GOSPA assignment (``assign_pairs``), where this starts. Ticks depend on the previous one, yet all are
+    solved at once: each round fixes, at every tick, the pairs chosen at the previous tick in the last round, and
+    re-solves only the groups whose fixed pairs are not chosen already or lost one; after n rounds ticks 0..n are
+    final, and a round that changes nothing is the sequential result. A pair whose object and track stay on their own
+    vessel changes nothing; rounds are as many as the longest run of ticks where the optimum left a kept pair.
+    """
+    chosen = optimum.copy()
+    if obj.size == 0:
+        return chosen
+    n_ticks = int(tick.max()) + 2
+    code = (obj * (int(track.max()) + 1) + track) * n_ticks + tick  # (object, track, tick): unique per pair
+    order = np.argsort(code)
+    pos = np.minimum(np.searchsorted(code[order], code - 1), code.size - 1)
+    prev = np.where(code[order][pos] == code - 1, order[pos], -1)  # the same (object, track) pair at tick - 1
+    has_prev = prev >= 0
+    solved_fixed = np.zeros(obj.size, dtype=bool)  # the fixed pairs each group's current choice was solved with
+    while True:
+        fixed = has_prev & chosen[np.maximum(prev, 0)]
+        stale = (fixed & ~chosen) | (solved_fixed & ~fixed)
+        solved_fixed = fixed
+        if not stale.any():
+            return chosen
+        redo = np.flatnonzero(np.isin(group, np.unique(group[stale])))
+        keep = redo[fixed[redo]]
+        # the objects and tracks a kept pair holds are not free for the others (truth and track rows are per tick)
+        free = redo[~np.isin(i[redo], i[keep]) & ~np.isin(j[redo], j[keep])]
+        chosen[redo] = False
+        chosen[keep] = True
+        chosen[free[assign_pairs(i[free], j[free], dist[free], c[free], p, obj[free], track[free], group[free])]] = True
+
+
 def _solver_chunks(pairs: IntArray, group: IntArray | None) -> list[IntArray]:
     """``pairs`` (K,) split into runs of whole groups of about SOLVE_PAIRS pairs (one run without groups)."""
     if group is None or pairs.size <= SOLVE_PAIRS:
@@ -185,12 +227,15 @@ def _scale_at(frame: LocalFrame, lat: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True)
 class Matching:
-    """The per-tick assignment between truth rows and track rows, shared by every metric.
+    """The per-tick assignments between truth rows and track rows, shared by every metric.
 
     ticks: (T,) evaluation times. truth_tick: (R,) tick index per truth row.
     track_row: (E,) index into TrackColumns of each track row used; track_tick: (E,).
-    pair_truth, pair_track: (P,) indices into the truth rows and the E track rows.
+    pair_truth, pair_track: (P,) indices into the truth rows and the E track rows: the assignment keeping last
+    tick's correspondences (``keep_correspondence``).
     err_en_m: (P, 2) track minus truth position, true metres. dist_m: (P,).
+    gospa_pair_truth: (G,) truth rows of the plain per-tick GOSPA optimum, gospa_dist_m: (G,) its distances (GOSPA
+    and OSPA are minima over assignments: they use these).
     """
 
     ticks: FloatArray
@@ -201,6 +246,8 @@ class Matching:
     pair_track: IntArray
     err_en_m: FloatArray
     dist_m: FloatArray
+    gospa_pair_truth: IntArray
+    gospa_dist_m: FloatArray
     truth_interval_s: float
     track_interval_s: float
 
@@ -235,7 +282,7 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
     blocks = [(np.flatnonzero((truth_tick >= lo) & (truth_tick < hi)), np.flatnonzero((track_tick >= lo) & (track_tick < hi)))
               for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), ticks.size], strict=True)]
 
-    def block(b: tuple[IntArray, IntArray], own: LocalFrame) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    def block(b: tuple[IntArray, IntArray], own: LocalFrame) -> tuple[IntArray, IntArray, FloatArray, FloatArray, BoolArray]:
         return _match_block(b[0], b[1], ticks, truth_tick, track_tick, track_row, truth, tracks, own, cutoff, config.p,
                             len(domains))
 
@@ -245,19 +292,23 @@ def match(truth: TruthColumns, tracks: TrackColumns, config: MetricsConfig, doma
         with ThreadPoolExecutor(n_blocks) as pool:
             parts = list(pool.map(lambda b: block(b, LocalFrame(frame.lat_min, frame.lat_max, frame.lon_min,
                                                                  frame.lon_max)), blocks))
-    pair_truth, pair_track, err, dist = (np.concatenate([part[k] for part in parts]) for k in range(4))
-    return Matching(ticks, truth_tick, track_row, track_tick, pair_truth, pair_track, err.reshape(-1, 2), dist,
-                    truth_interval, track_interval)
+    i, j, err, dist, optimum = (np.concatenate([part[k] for part in parts]) for k in range(5))
+    err = err.reshape(-1, 2)
+    dom = truth.domain[i]
+    chosen = keep_correspondence(truth.obj[i], tracks.track[track_row[j]], truth_tick[i], i, j, dist, cutoff[dom],
+                                 config.p, truth_tick[i] * len(domains) + dom, optimum)
+    return Matching(ticks, truth_tick, track_row, track_tick, i[chosen], j[chosen], err[chosen], dist[chosen],
+                    i[optimum], dist[optimum], truth_interval, track_interval)
 
 
 def _match_block(rows: IntArray, expanded: IntArray, ticks: FloatArray, truth_tick: IntArray, track_tick: IntArray,
                  track_row: IntArray, truth: TruthColumns, tracks: TrackColumns, frame: LocalFrame, cutoff: FloatArray,
-                 p: float, n_dom: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """The GOSPA assignment for the truth rows ``rows`` and expanded track rows ``expanded`` of a block of ticks,
-    projected with ``frame`` (the calling thread's own).
+                 p: float, n_dom: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray, BoolArray]:
+    """The candidate pairs and GOSPA assignment for the truth rows ``rows`` and expanded track rows ``expanded`` of a
+    block of ticks, projected with ``frame`` (the calling thread's own).
 
-    Returns the chosen pairs as (truth row, expanded track row), their (P, 2) east/north
-    error (true metres) and (P,) distance.
+    Returns the K candidate pairs closer than their cut-off as (truth row, expanded track row), their (K * 2,)
+    east/north error (true metres, flattened), (K,) distance and (K,) whether the per-tick optimum chose them.
     """
     lat, lon = truth.lat[rows], truth.lon[rows]
     te, tn = frame.to_local(lat, lon)
@@ -282,4 +333,4 @@ def _match_block(rows: IntArray, expanded: IntArray, ticks: FloatArray, truth_ti
     i, j, err, dist, c_pair = i[near], j[near], err[near], dist[near], c_pair[near]
     chosen = assign_pairs(i, j, dist, c_pair, p, truth.obj[rows[i]], tracks.track[src[j]],
                           group=truth_tick[rows[i]] * n_dom + truth_domain[i])
-    return rows[i[chosen]], expanded[j[chosen]], err[chosen].ravel(), dist[chosen]
+    return rows[i], expanded[j], err.ravel(), dist, chosen

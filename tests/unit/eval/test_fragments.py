@@ -28,16 +28,17 @@ def _track(t: float, track_id: int, lat: float, mmsi: int | None = None) -> dict
 
 
 def _run(tmp_path: Path, b_sets_off: int = 10) -> Path:
-    """Ten ticks: A keeps track 1 (900 m off from tick 5) while track 2 takes it (twin); B's track 3 ends at tick 3
-    and track 4 (with an MMSI) starts at tick 6 (rebirth), B's speed 0, 8 m/s from tick ``b_sets_off`` (a velocity
-    step); C and D, 100 m apart, swap tracks 5 and 6 at tick 5 (shared)."""
+    """Ten ticks: A keeps track 1 (1,200 m off, beyond the 1 km cut-off, from tick 5) while track 2 takes it (twin);
+    B's track 3 ends at tick 3 and track 4 (with an MMSI) starts at tick 6 (rebirth), B's speed 0, 8 m/s from tick
+    ``b_sets_off`` (a velocity step); C and D, 100 m apart until D leaves 1,500 m north at tick 5, swap tracks 5 and
+    6 there (shared)."""
     truth, tracks = [], []
-    c, d = 10.4, 10.4 + 100.0 / DEG_M
     for k in range(10):
         t = T0 + 10.0 * k
+        c, d = 10.4, 10.4 + (100.0 if k < 5 else 1500.0) / DEG_M
         truth += [_truth(t, "A", 10.0), _truth(t, "B", 10.2, 8.0 if k >= b_sets_off else 0.0), _truth(t, "C", c),
                   _truth(t, "D", d)]
-        tracks.append(_track(t, 1, 10.0 + (900.0 / DEG_M if k >= 5 else 0.0)))
+        tracks.append(_track(t, 1, 10.0 + (1200.0 / DEG_M if k >= 5 else 0.0)))
         if k >= 5:
             tracks.append(_track(t, 2, 10.0))
         if k <= 3:

@@ -13,6 +13,7 @@ from eval_scene import Scene
 from fusion.evaluation import io
 from fusion.evaluation.config import MetricsConfig
 from fusion.evaluation.gospa import gospa_parts
+from fusion.evaluation.matching import assign_pairs, keep_correspondence
 from fusion.evaluation.score import evaluate_dir
 from fusion.rules.calibration import default_calibration, features
 
@@ -57,6 +58,57 @@ def test_identity_swap_counts_two_switches(scene: Scene) -> None:
     assert cont["fragmentations"] == 0
     assert cont["best_track_coverage_mean"] == pytest.approx(0.5)
     assert cont["tracks_per_object_mean"] == pytest.approx(2.0)
+
+
+def test_a_still_valid_correspondence_is_kept(scene: Scene) -> None:
+    # A and B 200 m apart, each tracked by its own track; at odd ticks both tracks are 120 m off towards the other
+    # vessel, where the per-tick optimum swaps them (80 m + 80 m beats 120 m + 120 m): CLEAR MOT keeps the pairs
+    for k in range(20):
+        t = T0 + 10.0 * k
+        off = 120.0 if k % 2 else 10.0
+        scene.add_truth(t, "A", 0.0, 0.0)
+        scene.add_truth(t, "B", 0.0, 200.0)
+        scene.add_track(t, 1, 0.0, off)
+        scene.add_track(t, 2, 0.0, 200.0 - off)
+    metrics = evaluate_dir(scene.write())
+    cont = metrics["continuity"]
+    assert cont["tracks_per_object_mean"] == 1.0 and cont["identity_switches"] == 0
+    # GOSPA stays the per-tick minimum: at odd ticks the swapped pairs, 2 x 80^2
+    assert metrics["domains"]["surface"]["gospa"]["localisation_mean"] == pytest.approx((10 * 2 * 80.0**2 + 10 * 2 * 10.0**2) / 20)
+
+
+def test_a_real_swap_still_counts_once_the_pair_is_no_longer_valid(scene: Scene) -> None:
+    # A and B 200 m apart for 10 ticks, then B leaves north and track 1 goes with it: 1.5 km from A, beyond c
+    for k in range(20):
+        t = T0 + 10.0 * k
+        b = 200.0 if k < 10 else 1700.0
+        scene.add_truth(t, "A", 0.0, 0.0)
+        scene.add_truth(t, "B", 0.0, b)
+        scene.add_track(t, 1, 0.0, 0.0 if k < 10 else b)
+        scene.add_track(t, 2, 0.0, b if k < 10 else 0.0)
+    cont = evaluate_dir(scene.write())["continuity"]
+    assert cont["identity_switches"] == 2 and cont["tracks_per_object_mean"] == 2.0
+
+
+def test_keeping_correspondences_at_once_equals_tick_by_tick() -> None:
+    rng = np.random.default_rng(7)
+    n_ticks, n_obj, c = 30, 5, np.float64(1.0)
+    rows = [(t, o, k) for t in range(n_ticks) for o in range(n_obj) for k in range(n_obj) if rng.random() < 0.45]
+    tick, obj, track = (np.array(x, dtype=np.int64) for x in zip(*rows, strict=True))
+    i, j = tick * n_obj + obj, tick * n_obj + track
+    dist = rng.uniform(0.0, 0.99, tick.size)
+    cc = np.full(tick.size, c)
+    optimum = assign_pairs(i, j, dist, cc, 2.0, obj, track, group=tick)
+    got = keep_correspondence(obj, track, tick, i, j, dist, cc, 2.0, tick, optimum)
+    want = np.zeros(tick.size, dtype=bool)
+    for t in range(n_ticks):  # the definition: one tick after the other
+        here = np.flatnonzero(tick == t)
+        before = {(int(obj[q]), int(track[q])) for q in np.flatnonzero((tick == t - 1) & want)}
+        keep = here[[(int(obj[q]), int(track[q])) in before for q in here]]
+        free = here[~np.isin(obj[here], obj[keep]) & ~np.isin(track[here], track[keep])]
+        want[keep] = True
+        want[free[assign_pairs(i[free], j[free], dist[free], cc[free], 2.0, obj[free], track[free])]] = True
+    assert np.array_equal(got, want) and not np.array_equal(got, optimum)
 
 
 def test_fragmentation_and_coverage(scene: Scene) -> None:

@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from fusion.coastline import is_land
 from sim_feeds.geo import GEOD, KNOT_MPS, distance_m
-from sim_feeds.scenario import Waypoint, load_scenario, scenario_from_dict, scenario_library
+from sim_feeds.scenario import (
+    OBJECT_CLASSES,
+    ScenarioError,
+    Waypoint,
+    load_scenario,
+    scenario_from_dict,
+    scenario_library,
+)
 from sim_feeds.truth import (
     ARC_STEP_DEG,
     STANDARD_RATE_DPS,
@@ -61,10 +68,14 @@ def test_aircraft_descends_and_dwells() -> None:
            "route": [{"lat": 9.8, "lon": -79.5, "alt_m": 1000.0}, {"lat": 9.8, "lon": -79.0, "alt_m": 0.0, "dwell_s": 300.0}]}
     sc = scenario_from_dict(base_doc(objects=[obj]))
     truth = Truth.of(sc)
-    leg_s = float(truth.paths.knot_t[1])
+    leg_s = float(truth.paths.end_s()[0]) - 300.0  # arrival: the stop's start
+    leg_m = float(distance_m(9.8, -79.5, np.array([9.8]), np.array([-79.0]))[0])
+    v, a = 120.0 * KNOT_MPS, OBJECT_CLASSES["light_aircraft"].accel_mps2()
+    assert leg_s == pytest.approx(leg_m / v + v / (2.0 * a), rel=1e-6)  # it slows down to the stop at a
     mid = truth.at(sc.t0 + leg_s / 2)
-    assert mid.alt_m[0] == pytest.approx(500.0, abs=1.0)
-    assert mid.vrate_mps[0] == pytest.approx(-1000.0 / leg_s)
+    gone = float(distance_m(9.8, -79.5, mid.lat, mid.lon)[0])
+    assert mid.alt_m[0] == pytest.approx(1000.0 * (1.0 - gone / leg_m), abs=1.0)  # linear in distance
+    assert mid.vrate_mps[0] == pytest.approx(-1000.0 / leg_m * v, rel=1e-6)
     stopped = truth.at(sc.t0 + leg_s + 100.0)
     assert stopped.alive[0] and stopped.speed_mps[0] == 0.0 and stopped.alt_m[0] == 0.0
     assert not truth.at(sc.t0 + leg_s + 400.0).alive[0]
@@ -104,3 +115,48 @@ def test_an_aircraft_turns_at_the_standard_rate(turn: float, speed_kn: float) ->
         first = t[np.argmax(turning)]
         settled = t[np.flatnonzero(np.abs((s.course_deg - 90.0 - turn + 180.0) % 360.0 - 180.0) <= ARC_STEP_DEG)[0]]
         assert settled - first >= (abs(turn) - 3.0 * ARC_STEP_DEG) / STANDARD_RATE_DPS - 1.0
+
+
+def _departing(kind: str, leg_m: float, speed_kn: float, accel: float | None = None) -> Truth:
+    """One ``kind`` stopped 100 s at 9.8 N 79.5 W, then ``leg_m`` east at ``speed_kn`` to a stop it holds."""
+    lon1, lat1, _ = GEOD.fwd(-79.5, 9.8, 90.0, leg_m)
+    obj = {"id": "v-1", "kind": kind, "speed_kn": speed_kn, "hold_at_end": True,
+           "route": [{"lat": 9.8, "lon": -79.5, "dwell_s": 100.0}, {"lat": float(lat1), "lon": float(lon1)}],
+           **({} if accel is None else {"accel_mps2": accel})}
+    return Truth.of(scenario_from_dict(base_doc(objects=[obj])))
+
+
+@pytest.mark.parametrize("kind", ["merchant", "fishing", "go_fast", "pilot_boat", "ferry"])
+def test_a_vessel_changes_speed_at_its_bounded_acceleration(kind: str) -> None:
+    # from a stop to 10 kn and back to a stop 20 km on: the speed changes by at most a per second, the distance
+    # flown is the integral of the speed, and the leg takes D / v + v / a (v / (2a) more at each end)
+    a, v = OBJECT_CLASSES[kind].accel_mps2(), 10.0 * KNOT_MPS
+    truth = _departing(kind, 20_000.0, 10.0)
+    end = float(truth.paths.knot_t[truth.paths.last[0]])
+    assert end - 100.0 == pytest.approx(20_000.0 / v + v / a, rel=1e-6)
+    t = np.arange(0.0, end + 50.0, 0.5)
+    s = truth.paths.sample(np.zeros(t.size, dtype=np.int64), truth.paths.t0 + t)
+    assert np.abs(np.diff(s.speed_mps)).max() <= a * 0.5 * (1.0 + 1e-9)
+    assert s.speed_mps.max() == pytest.approx(v) and s.speed_mps[0] == 0.0 and s.speed_mps[-1] == 0.0
+    gone = distance_m(9.8, -79.5, s.lat, s.lon)
+    # trapezoid rule: exact but where a 0.5 s step spans a change of acceleration (a dt^2 / 8 each)
+    flown = np.concatenate([[0.0], np.cumsum(0.25 * (s.speed_mps[1:] + s.speed_mps[:-1]))])
+    assert np.abs(gone - flown).max() < 0.5
+
+
+def test_a_leg_too_short_for_the_full_speed_peaks_below_it() -> None:
+    # a merchant (0.03 m/s^2) told 20 kn over 500 m between two stops: it speeds up half way and brakes
+    a = OBJECT_CLASSES["merchant"].accel_mps2()
+    truth = _departing("merchant", 500.0, 20.0)
+    end = float(truth.paths.knot_t[truth.paths.last[0]])
+    assert end - 100.0 == pytest.approx(2.0 * np.sqrt(500.0 / a), rel=1e-6)
+    t = np.arange(0.0, end, 1.0)
+    peak = truth.paths.sample(np.zeros(t.size, dtype=np.int64), truth.paths.t0 + t).speed_mps.max()
+    assert peak == pytest.approx(np.sqrt(500.0 * a), abs=a) and peak < 20.0 * KNOT_MPS  # sampled every 1 s
+
+
+def test_the_acceleration_is_set_per_object_and_checked() -> None:
+    fast = _departing("merchant", 20_000.0, 10.0, accel=1.0)
+    assert float(fast.paths.knot_t[fast.paths.last[0]]) - 100.0 == pytest.approx(20_000.0 / (10.0 * KNOT_MPS) + 10.0 * KNOT_MPS, rel=1e-6)
+    with pytest.raises(ScenarioError, match=r"accel_mps2"):
+        _departing("merchant", 20_000.0, 10.0, accel=0.0)
