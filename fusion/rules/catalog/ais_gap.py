@@ -194,7 +194,11 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     # coasted longer may have come out of it on another vessel's plots (buenaventura-1001: the identity of a merchant gone out of range, carried onto a ferry
     # transmitting its own), so the silence is no evidence against the vessel radar holds now
     held = jumps["radar_lost"] != 1.0
-    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s) & held
+    # radar saw the vessel there after its first report was overdue (one interval T after the last report heard): a
+    # track whose radar updates stopped with its AIS (kingston-1001's anchored-7 at the end of its route: both sensors
+    # lost it 6 s apart, its track coasting on) shows no silent vessel, only one gone from both sensors
+    witnessed = s.last_noncoop_t - since >= interval
+    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s) & held & witnessed
     # receivers that heard no one for min_gap_s (a link down, the service restarting over lost data) say nothing
     # about this vessel either: an open gap holds on what was known (a restored alert is not cleared by the
     # rule memory of an older checkpoint, then raised again as a new alert)
