@@ -150,7 +150,9 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     transmitting vessel: the chance that all its expected reports (``fusion.rules.reporting``: its class's ITU-R M.1371
     interval) were lost, each at the reception where the track was when it was due (``AisMemory.observe``), below
     alpha (``false_gaps_per_vessel_day`` spread over its reports of a day), and at least ``min_gap_s`` (outside
-    coverage: satellite_dark_s when satellite AIS is fused); or reappearing out of reach. The AIS silence and the
+    coverage: satellite_dark_s when satellite AIS is fused), raised only once radar updated the track at least one
+    reporting interval into the silence (it saw the vessel there when a report was overdue); or reappearing out of
+    reach. The AIS silence and the
     radar age do not count ``outages`` (the link or the feed silent: nothing could be heard). The silence runs from the
     MMSI's last report where a radar-held track of no or the same identity sits (``heard_near``, within
     ``handover_m``: the transponder is on) to when the receivers last heard anyone (``reporting.silence``).
