@@ -150,7 +150,9 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     transmitting vessel: the chance that all its expected reports (``fusion.rules.reporting``: its class's ITU-R M.1371
     interval) were lost, each at the reception where the track was when it was due (``AisMemory.observe``), below
     alpha (``false_gaps_per_vessel_day`` spread over its reports of a day), and at least ``min_gap_s`` (outside
-    coverage: satellite_dark_s when satellite AIS is fused); or reappearing out of reach. The AIS silence and the
+    coverage: satellite_dark_s when satellite AIS is fused), raised only once radar updated the track at least one
+    reporting interval into the silence (it saw the vessel there when a report was overdue); or reappearing out of
+    reach. The AIS silence and the
     radar age do not count ``outages`` (the link or the feed silent: nothing could be heard). The silence runs from the
     MMSI's last report where a radar-held track of no or the same identity sits (``heard_near``, within
     ``handover_m``: the transponder is on) to when the receivers last heard anyone (``reporting.silence``).
@@ -194,7 +196,11 @@ def ais_gap(s: Scene, r: AisGapParams, cov: Coverage, memory: AisMemory, outages
     # coasted longer may have come out of it on another vessel's plots (buenaventura-1001: the identity of a merchant gone out of range, carried onto a ferry
     # transmitting its own), so the silence is no evidence against the vessel radar holds now
     held = jumps["radar_lost"] != 1.0
-    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s) & held
+    # radar saw the vessel there after its first report was overdue (one interval T after the last report heard): a
+    # track whose radar updates stopped with its AIS (kingston-1001's anchored-7 at the end of its route: both sensors
+    # lost it 6 s apart, its track coasting on) shows no silent vessel, only one gone from both sensors
+    witnessed = s.last_noncoop_t - since >= interval
+    gap_enter = ident & (evidence >= 1.0) & long_enough & (radar_age <= r.radar_fresh_s) & held & witnessed
     # receivers that heard no one for min_gap_s (a link down, the service restarting over lost data) say nothing
     # about this vessel either: an open gap holds on what was known (a restored alert is not cleared by the
     # rule memory of an older checkpoint, then raised again as a new alert)

@@ -1,7 +1,6 @@
 """noncoop_transit: a surface track that never had an AIS identity, outside continuous AIS coverage, held by
 radar and transiting at the net speeds of low-profile vessels and logistics ships; where satellite AIS is heard, only
-once a satellite pass since the track was first seen has been delivered without its vessel's identity
-(``satellite_silent``)."""
+once a delivered satellite pass did not hear its vessel's identity where it could have been (``satellite_silent``)."""
 
 from __future__ import annotations
 
@@ -27,9 +26,10 @@ class NoncoopTransitParams(ExcludingParams):
     speeds of low-profile vessels and logistics ships: net speed since the engine first saw it (at least
     net_window_s ago) between min_net_speed_kn and max_net_speed_kn, current speed between min_speed_kn
     and max_speed_kn, for min_on_s; farther than exclude_margin_m from zones of exclude_kinds. With await_satellite,
-    only once satellite AIS has listened since the track was first seen and not heard it (``satellite_silent``: a
-    report from outside terrestrial coverage at least satellite_pass_s + satellite_latency_s old, no uncarried identity
-    heard since satellite_pass_s before it where the track could have been at reach_speed_factor x its speed).
+    only once satellite AIS has listened and not heard it (``satellite_silent``: a report from outside terrestrial
+    coverage, the newest such once satellite_latency_s old, else one satellite_pass_s + satellite_latency_s old; no
+    uncarried identity heard since satellite_pass_s before it where the track's vessel could have been at
+    reach_speed_factor x its speed).
     Sources of the shipped values (semi-submersible and logistics ship speeds, satellite AIS passes and latency):
     fusion/rules/defaults/rules.toml, docs/RULES.md."""
 
@@ -52,16 +52,24 @@ class NoncoopTransitParams(ExcludingParams):
             raise ValueError(f"max_speed_kn ({self.max_speed_kn}) must be > min_speed_kn ({self.min_speed_kn})")
 
 
-def satellite_listened_t(s: Scene, rep: ReportingArrays, cov: Coverage, delivered_s: float) -> float:
-    """Latest time (s) satellite AIS is known to have listened, with every report it heard then delivered by now: the
-    newest last report, among the vessels last heard outside every terrestrial receiver circle (``cov.circles``: only a
-    satellite hears there), at least ``delivered_s`` old; -inf when none (no satellite AIS, or everywhere covered)."""
+def satellite_listened_t(s: Scene, rep: ReportingArrays, cov: Coverage, pass_s: float, latency_s: float) -> float:
+    """Latest time (s) satellite AIS is known to have listened, with every report it heard then delivered by now, from
+    the last reports of the vessels last heard outside every terrestrial receiver circle (``cov.circles``: only a
+    satellite hears there): the newest of them once at least ``latency_s`` old (nothing heard out there since: the pass
+    has ended and all of it is delivered), else the newest at least ``pass_s`` + ``latency_s`` old (a pass under way
+    or still arriving: the one before it); -inf when none (no satellite AIS, or everywhere covered)."""
     if cov.everywhere or not len(rep.mmsi):
         return -math.inf
-    far = np.isfinite(rep.lat) & np.isfinite(rep.lon) & (rep.last_t <= s.t - delivered_s)
+    far = np.isfinite(rep.lat) & np.isfinite(rep.lon)
     for c in cov.circles:
         far &= ~(haversine_m(rep.lat, rep.lon, c.lat, c.lon) <= c.radius_m)
-    return float(rep.last_t[far].max()) if far.any() else -math.inf
+    t_far = rep.last_t[far]
+    if not len(t_far):
+        return -math.inf
+    if t_far.max() <= s.t - latency_s:
+        return float(t_far.max())
+    done = t_far[t_far <= s.t - pass_s - latency_s]
+    return float(done.max()) if len(done) else -math.inf
 
 
 def heard_on_track(s: Scene, rows: IntArray, first: FirstFix, rep: ReportingArrays, since_t: float, gate_m: float,
@@ -94,20 +102,19 @@ def heard_on_track(s: Scene, rows: IntArray, first: FirstFix, rep: ReportingArra
 
 def satellite_silent(s: Scene, r: NoncoopTransitParams, cov: Coverage, first: FirstFix, rep: ReportingArrays,
                      rows: IntArray, gate_m: float) -> BoolArray:
-    """(R,) of surface tracks ``rows`` (R,) outside terrestrial coverage: satellite AIS has listened since the track was
-    first seen (``satellite_listened_t``, every report of that pass delivered: satellite_pass_s + satellite_latency_s)
-    and heard no identity no track carries where the track could have been (``heard_on_track``) since satellite_pass_s
-    before then: an AIS transmitter there would have been heard in that pass."""
+    """(R,) of settled surface tracks ``rows`` (R,) outside terrestrial coverage: satellite AIS has listened
+    (``satellite_listened_t``, every report of that pass delivered), before or since the track was first seen, and
+    heard no identity no track carries where the track's vessel could have been (``heard_on_track``: around its first
+    fix and its position now) since satellite_pass_s before then: an AIS transmitter there would have been heard in
+    that pass. An identity heard there before that pass only and silent in it does not excuse the track (a vessel
+    that switched its AIS off: kingston-1001's logistics vessel)."""
     if not len(rows):
         return np.zeros(0, bool)
-    listened = satellite_listened_t(s, rep, cov, r.satellite_pass_s + r.satellite_latency_s)
+    listened = satellite_listened_t(s, rep, cov, r.satellite_pass_s, r.satellite_latency_s)
     if not math.isfinite(listened):
         return np.zeros(len(rows), bool)
-    after = listened >= first.seen_since(s)[rows]
-    out = np.zeros(len(rows), bool)
-    sel = rows[after]
-    out[after] = ~heard_on_track(s, sel, first, rep, listened - r.satellite_pass_s, gate_m, r.reach_speed_factor)
-    return out
+    settled = np.isfinite(first.seen_since(s)[rows])
+    return settled & ~heard_on_track(s, rows, first, rep, listened - r.satellite_pass_s, gate_m, r.reach_speed_factor)
 
 
 def noncoop_transit(s: Scene, r: NoncoopTransitParams, cov: Coverage, first: FirstFix,

@@ -43,13 +43,15 @@ def heard(times: list[float], sog_mps: float | None, msg_type: int = 1, mmsi: in
 
 
 def first_raise(reporting: ReportingArrays, silent_for: float, dt: float = 5.0, speed_mps: float = 5.0,
-                lat: float = LAT, **rule: float) -> float | None:
-    """Seconds of AIS silence (radar holding the track at ``lat``, -75, moving at ``speed_mps``) at which ais_gap
-    raises, None if not within ``silent_for``."""
+                lat: float = LAT, radar_until: float = math.inf, **rule: float) -> float | None:
+    """Seconds of AIS silence (radar holding the track at ``lat``, -75, moving at ``speed_mps``, updating it until
+    ``radar_until`` s of the silence, then coasting) at which ais_gap raises, None if not within ``silent_for``."""
     eng = engine(cfg=rules({"rules": {"ais_gap": rule}}))
     for k in range(int(silent_for / dt) + 1):
         t = T0 + k * dt
-        views = {"surface": view("surface", t, [lat], [-75.0], [(speed_mps, 0.0)], mmsi=MMSI, last_ais_t=T0),
+        radar_t = min(t, T0 + radar_until)
+        views = {"surface": view("surface", t, [lat], [-75.0], [(speed_mps, 0.0)], mmsi=MMSI, last_ais_t=T0,
+                                 last_noncoop_t=radar_t, last_t=radar_t),
                  "air": empty("air", t)}
         raised = [e for e in eng.evaluate(t, views, reporting=reporting) if e.rule == "ais_gap" and e.state == "raised"]
         if raised:
@@ -153,6 +155,15 @@ def test_anchored_class_a_silent_for_its_3_min_interval_is_not_a_gap() -> None:
 def test_underway_class_a_heard_well_raises_after_a_minute() -> None:
     underway = heard([T0 - 200.0 + 10.0 * i for i in range(21)], 5.0).arrays()
     assert first_raise(underway, 300.0) == 60.0
+
+
+def test_a_vessel_gone_from_radar_and_ais_together_is_not_a_gap() -> None:
+    """kingston-1001's anchored-7 at the end of its route: radar's last update 5 s after the last AIS report, the track
+    coasting within radar_fresh_s when the silence reaches its limit. Radar never saw the vessel after a report was due
+    (one 10 s interval): nothing shows a silent vessel there. Radar updating it 10 s after (one interval): raised."""
+    underway = heard([T0 - 200.0 + 10.0 * i for i in range(21)], 5.0).arrays()
+    assert first_raise(underway, 300.0, radar_until=5.0, radar_fresh_s=120.0) is None
+    assert first_raise(underway, 300.0, radar_until=10.0, radar_fresh_s=120.0) == 60.0
 
 
 def test_poor_reception_needs_a_longer_silence() -> None:

@@ -31,10 +31,11 @@ def ship_lat(t: float) -> float:
     return LAT0 + SPEED * (t - T0) / M_PER_DEG
 
 
-def satellite_reports(ship_heard: Sequence[tuple[float, float]]) -> list[AisPosition]:
-    """The pass's reports (every 10 s) of OTHER, 60 km east of the track, and of SHIP in the (start, end) windows."""
+def satellite_reports(ship_heard: Sequence[tuple[float, float]], pass_: tuple[float, float] = PASS) -> list[AisPosition]:
+    """The pass's (``pass_``: start, end) reports (every 10 s) of OTHER, 60 km east of the track, and of SHIP in the
+    (start, end) windows."""
     out = [AisPosition(t=t, source="sat", mmsi=OTHER, lat=LAT0, lon=-74.44, sog_mps=10.0 * KN, msg_type=1)
-           for t in np.arange(*PASS, 10.0).tolist()]
+           for t in np.arange(*pass_, 10.0).tolist()]
     for lo, hi in ship_heard:
         out += [AisPosition(t=t, source="sat", mmsi=SHIP, lat=ship_lat(t), lon=-75.0, sog_mps=SPEED, msg_type=1)
                 for t in np.arange(lo, hi, 10.0).tolist()]
@@ -68,10 +69,11 @@ def _raised(e: AlertEvent) -> bool:
 
 def test_a_dark_track_is_raised_once_a_delivered_pass_did_not_hear_it() -> None:
     """The pass starts 1,000 s after the track is first seen; the other vessel's last report in it (1,590 s: the table
-    keeps each vessel's last) counts once satellite_pass_s + satellite_latency_s (1,800 s) old: from 3,390 s, then
-    min_on_s (150 s)."""
+    keeps each vessel's last), the newest heard outside coverage, counts once satellite_latency_s (1,200 s) old (nothing
+    heard out there since: the pass is over and delivered): from 2,790 s, then min_on_s (150 s). Not while the pass is
+    under way or arriving."""
     times = raised(satellite_reports([]))
-    assert times and 3390.0 + 150.0 <= times[0] <= 3390.0 + 150.0 + 20.0
+    assert times and 2790.0 + 150.0 <= times[0] <= 2790.0 + 150.0 + 20.0
 
 
 def test_an_ais_ship_heard_by_the_satellite_is_never_raised() -> None:
@@ -84,7 +86,22 @@ def test_a_vessel_that_went_silent_before_the_pass_is_raised() -> None:
     since: it switched its transmitter off."""
     earlier = [(T0 - 4000.0, T0 - 3900.0)]
     times = raised(satellite_reports(earlier))
-    assert times and times[0] >= 3390.0
+    assert times and times[0] >= 2790.0
+
+
+EARLY_PASS = (T0 - 1500.0, T0 - 900.0)  # a pass that ended 900 s before the track was first seen
+
+
+def test_a_pass_before_the_track_was_first_seen_counts_where_its_vessel_could_have_been() -> None:
+    """kingston-1001: the rendezvous logistics vessel's dark tracks are re-born after the pass that missed it (its
+    AIS off), and its AIS is back on before the next pass is delivered. The vessel existed before its track: during
+    the early pass it was within reach (reach_speed_factor x speed x time) of the track's first fix; nobody heard
+    there, so the pass counts once delivered (its last report, 910 s before first seen, 1,200 s old: 290 s), then
+    min_on_s (150 s). The same vessel heard in that pass where it was then is never raised."""
+    times = raised(satellite_reports([], EARLY_PASS), ticks=150)
+    assert times and 290.0 + 150.0 <= times[0] <= 290.0 + 150.0 + 20.0
+    heard_then = satellite_reports([(EARLY_PASS[0] + 100.0, EARLY_PASS[0] + 130.0)], EARLY_PASS)
+    assert raised(heard_then, ticks=400) == []
 
 
 def test_an_identity_heard_far_from_the_track_does_not_excuse_it() -> None:
@@ -92,7 +109,7 @@ def test_an_identity_heard_far_from_the_track_does_not_excuse_it() -> None:
     far = [AisPosition(t=t, source="sat", mmsi=SHIP, lat=ship_lat(t), lon=-75.28, sog_mps=SPEED, msg_type=1)
            for t in np.arange(PASS[0], PASS[0] + 60.0, 10.0).tolist()]
     times = raised(sorted(satellite_reports([]) + far, key=lambda r: r.t))
-    assert times and times[0] == 1050.0 + 1800.0 + 150.0  # its last report (1,050 s), delivered; then min_on_s
+    assert times and times[0] == 1590.0 + 1200.0 + 150.0  # the pass delivered (OTHER's last report); then min_on_s
 
 
 def test_no_satellite_pass_no_alert_unless_the_wait_is_off() -> None:
