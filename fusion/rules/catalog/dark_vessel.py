@@ -39,8 +39,7 @@ class DarkVesselParams(ExcludingParams):
     intervals, SOLAS V/19 carriage, vessel speeds): fusion/rules/defaults/rules.toml and docs/RULES.md.
     A track measured as a low-observable hull (``low_observable``) needs no time in coverage: it raises anywhere once
     watched going somewhere: net speed >= min_net_speed_kn over low_observable_watch_s since its settled first fix.
-    A dark run also needs its velocity smoothed over smoothing_s and its net speed since first seen at least
-    going_speed_kn (faster than a trawler tows)."""
+    A dark run also needs its velocity smoothed over smoothing_s at least going_speed_kn (faster than a trawler tows)."""
 
     def __post_init__(self) -> None:
         if self.max_speed_kn <= self.min_speed_kn:
@@ -151,8 +150,8 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
     radar needs no time in coverage, anywhere: it enters once its net speed, measured over low_observable_watch_s since
     the settled first fix, is >= min_net_speed_kn (strength 1: its size is the evidence, not the silence; a dark run's
     strength is at most 0.5). Not raised (``enter``) on a track stopped at sea for stop_s (``WorkMemory``: at work), nor on
-    a dark run whose velocity smoothed over smoothing_s, or whose net speed since first seen, is below going_speed_kn
-    (towing a trawl, a first fix on another object, or working a ground), nor on one near which an AIS identity no track carries was heard within dark_s (``identity_heard_near``)."""
+    a dark run whose velocity smoothed over smoothing_s is below going_speed_kn (towing a trawl, or a first fix on another
+    object), nor on one near which an AIS identity no track carries was heard within dark_s (``identity_heard_near``)."""
     never_ais = never_identified(s, had_id)
     radar_held = (s.t - s.last_noncoop_t) <= r.radar_fresh_s
     net = first.observe(s, settle_s)
@@ -180,13 +179,10 @@ def dark_vessel(s: Scene, r: DarkVesselParams, cov: Coverage, first: FirstFix, h
         dark &= ~excluded_here_or_from(s, first, r.exclude_kinds, r.exclude_margin_m, r.port_origin_m, moving)
     # NaN (no history yet) counts as going where time in coverage decides; a hull raised on its size alone is seen going
     going = np.where(heard_by_now, ~(net < r.min_net_speed_kn * KNOT_MPS), net >= r.min_net_speed_kn * KNOT_MPS)
-    # a dark run (not a hull: its size is the evidence) goes somewhere faster than a trawler tows, now and since first
-    # seen: its velocity averaged over smoothing_s (``WorkMemory``), a displacement rate that a jump of the track's
-    # position does not enter (a track born on clutter that took a trawler's plots read 11.5 kn net since its first fix,
-    # the trawler 3.2 kn), and its net speed since first seen (a purse seiner wandering its ground at 9.7 kn read 9.0 kn
-    # smoothed and 4.1 kn net; docs/RULES.md "Going somewhere now")
-    slow = r.going_speed_kn * KNOT_MPS
-    going &= hull | ~((smoothed < slow) | (net < slow))
+    # a dark run (not a hull: its size is the evidence) also goes somewhere now, faster than a trawler tows: its velocity
+    # averaged over smoothing_s (``WorkMemory``), a displacement rate that a jump of the track's position does not enter
+    # (a track born on clutter that took a trawler's plots read 11.5 kn net since its first fix, the trawler 3.2 kn)
+    going &= hull | ~(smoothed < r.going_speed_kn * KNOT_MPS)
     enter = dark & (speed >= r.min_speed_kn * KNOT_MPS) & (speed <= r.max_speed_kn * KNOT_MPS) & going
     enter &= stopped_s < r.stop_s  # stopped at sea: a boat at work (fishing set, patrol on station), not a transit
     if reporting is not None:

@@ -213,17 +213,3 @@ def test_the_smoothed_speed_is_the_speed_made_good_whatever_the_positions(speed:
         s = Scene.build(t, {"surface": sv}, FRAME, ["confirmed", "coasting"], geometry, NoShore(), 0.0)
         _, _, smoothed = mem.observe(s, r, np.ones(1, bool))
     assert smoothed[0] == pytest.approx(speed, abs=0.01 * (abs(start) + speed) + 1e-9)
-
-
-def test_a_boat_circling_its_ground_at_transit_speed_is_not_going_somewhere() -> None:
-    """A purse seiner wandering its ground at 9.7 kn (here: a circle of 1,250 m radius) reads 6-9.7 kn smoothed (its
-    velocity turns slowly against smoothing_s), but 4.4 kn net since first seen at dark_s (1,000 s), below going_speed_kn
-    (5 kn): not raised, then or later (its net speed only falls). With going_speed_kn 4 kn it is raised at dark_s."""
-    radius, v = 1250.0, 5.0
-
-    def circling(k: int, t: float) -> dict[str, TrackView]:
-        a = v / radius * 10.0 * k
-        return {"surface": view("surface", t, [LAT + radius * (1.0 - np.cos(a)) / 111_320.0], [lon_at(radius * np.sin(a))],
-                                [(v * np.cos(a), v * np.sin(a))], first_t=T0 - 3600.0)}
-    assert dark_events(circling, 300, dark_s=1000.0, going_speed_kn=4.0) == [("raised", 1000.0)]
-    assert dark_events(circling, 300, dark_s=1000.0) == []
