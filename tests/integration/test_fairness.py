@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -192,5 +193,9 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
     # its offline time (causality); on an unloaded machine at the same scenario time (printed above)
     assert expect, "the clean stream raises an alert offline"
     for rule, _, t in expect:
-        assert any(e[0] == rule and e[1] == "raised" and e[2] >= t for e in live), (rule, t, sorted(live))
+        # (on failure, the machine's load and what of the flood was admitted: under a load average >= 8 on 2 cores the
+        # go-fast was seen raised 60-70 s late in scenario time or not at all, with no late drop, deferral or reject;
+        # not seen without the ADS-B flood, nor offline with the same admitted data: open, see docs/INTERNALS.md)
+        assert any(e[0] == rule and e[1] == "raised" and e[2] >= t for e in live), (
+            rule, t, sorted(live), f"load {os.getloadavg()}", {f: m["accepted"] for f, m in messages.items()})  # type: ignore[union-attr, index]
     assert max(rss) - rss[0] < 1024, rss
