@@ -72,7 +72,12 @@ def sbs_flood(t: float, n: int, aircraft: int = 2_000) -> bytes:
 
 async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_keep_their_time(sec: Secured, tmp_path: Path) -> None:
     scenario = load_scenario(resolve_scenario("minimal"))  # the service runs minimal too
-    clean = faults.scenario_part(150.0)
+    # 300 s of the clean stream (the go-fast is raised offline at +125 s): under a loaded machine the good radar's
+    # scans queue behind the flood's 80,000 messages in the service's one MQTT stream (received, then shed, one by one
+    # before any budget applies), so their go-fast track coasts and its speed's lower bound dips under the raise
+    # threshold until the flood has drained; on a 150 s stream that left no time for the raise (seen at load 9-17:
+    # the tracker's and rules' inputs were those offline, only later; docs/INTERNALS.md). The raise is asserted, not its delay
+    clean = faults.scenario_part(300.0)
     log = tmp_path / "service.log"
     # The budgets run on the service clock, here the scenario's at 10x, and are set for this
     # test's machine (a loaded 2-core CI runner, where fusing 10,000 plots/s is beyond reach): per
@@ -135,7 +140,7 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
         with reaped(flood):
             assert await asyncio.to_thread(flood.wait, 60) == 0
         await asyncio.wait_for(rogue_task, 60)
-        sent = await asyncio.wait_for(clean_task, 60)
+        sent = await asyncio.wait_for(clean_task, 180)
         expected = sent + N_FLOOD + len(scans)
         end_t = clean[-1].t + 30.0 + 10.0  # the tick covering the clean stream's end, after the re-order window
 
@@ -194,8 +199,8 @@ async def test_rogue_sensor_accounts_are_shed_at_their_source_and_good_alerts_ke
     assert expect, "the clean stream raises an alert offline"
     for rule, _, t in expect:
         # (on failure, the machine's load and what of the flood was admitted: under a load average >= 8 on 2 cores the
-        # go-fast was seen raised 60-70 s late in scenario time or not at all, with no late drop, deferral or reject;
-        # not seen without the ADS-B flood, nor offline with the same admitted data: open, see docs/INTERNALS.md)
+        # go-fast was seen raised 40-70 s late in scenario time, with no late drop, deferral or reject: the good
+        # radar's scans arrive late behind the flood, see the comment on ``clean`` and docs/INTERNALS.md)
         assert any(e[0] == rule and e[1] == "raised" and e[2] >= t for e in live), (
             rule, t, sorted(live), f"load {os.getloadavg()}", {f: m["accepted"] for f, m in messages.items()})  # type: ignore[union-attr, index]
     assert max(rss) - rss[0] < 1024, rss
